@@ -1,0 +1,5 @@
+//! The organization admin API, called with API keys.
+
+pub mod invitations;
+pub mod organization;
+pub mod users;

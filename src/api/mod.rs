@@ -1,0 +1,115 @@
+//! The HTTP surface: routes, extractor settings and error shapes.
+
+pub mod admin;
+pub mod dto;
+pub mod health;
+pub mod params;
+pub mod problem;
+pub mod request_log;
+
+use crate::auth;
+use actix_web::error::{JsonPayloadError, QueryPayloadError};
+use actix_web::http::StatusCode;
+use actix_web::middleware::from_fn;
+use actix_web::{HttpRequest, HttpResponse, Route, web};
+use problem::ApiError;
+
+/// Registers every route. `json_limit` is the largest JSON body accepted.
+pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
+    cfg.app_data(json_config(json_limit))
+        .app_data(web::QueryConfig::default().error_handler(query_error))
+        .app_data(
+            web::PathConfig::default()
+                .error_handler(|e, _| ApiError::bad_request("path", e.to_string()).into()),
+        )
+        .service(
+            web::resource("/healthz")
+                .route(web::get().to(health::live))
+                .default_service(allow("GET")),
+        )
+        .service(
+            web::scope("/v1")
+                .wrap(from_fn(auth::api_key::authenticate))
+                .service(
+                    web::resource("/organization")
+                        .route(web::get().to(admin::organization::get))
+                        .default_service(allow("GET")),
+                )
+                .service(
+                    web::resource("/organization/invitations")
+                        .route(web::get().to(admin::invitations::list))
+                        .route(web::post().to(admin::invitations::create))
+                        .default_service(allow("GET, POST")),
+                )
+                .service(
+                    web::resource("/organization/invitations/{id}/revoke")
+                        .route(web::post().to(admin::invitations::revoke))
+                        .default_service(allow("POST")),
+                )
+                .service(
+                    web::resource("/organization/users")
+                        .route(web::get().to(admin::users::list))
+                        .default_service(allow("GET")),
+                )
+                .service(
+                    web::resource("/organization/users/{id}")
+                        .route(web::delete().to(admin::users::remove))
+                        .default_service(allow("DELETE")),
+                )
+                .default_service(web::to(not_found)),
+        )
+        .default_service(web::to(not_found));
+}
+
+/// The fallback of a resource: other methods answer 405 with an `Allow`
+/// header, in the same problem-details shape as every other error.
+fn allow(methods: &'static str) -> Route {
+    web::to(move || async move { Err::<HttpResponse, _>(ApiError::method_not_allowed(methods)) })
+}
+
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found(format!(
+        "no resource at {} {}",
+        req.method(),
+        params::clip(req.path())
+    )))
+}
+
+fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(|error, _| json_error(error).into())
+}
+
+fn json_error(error: JsonPayloadError) -> ApiError {
+    match error {
+        JsonPayloadError::ContentType => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as JSON with Content-Type: application/json",
+        ),
+        JsonPayloadError::Overflow { limit }
+        | JsonPayloadError::OverflowKnownLength { limit, .. } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the JSON body is larger than {limit} bytes"),
+        ),
+        JsonPayloadError::Deserialize(e) if e.is_data() => {
+            ApiError::bad_request("body", e.to_string())
+        }
+        JsonPayloadError::Deserialize(e) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("the body is not valid JSON: {e}"),
+        ),
+        _ => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            "the body could not be read",
+        ),
+    }
+}
+
+fn query_error(error: QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::bad_request("query", format!("the query string is malformed: {error}")).into()
+}

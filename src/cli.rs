@@ -1,0 +1,315 @@
+//! The command line. Every command that creates something prints exactly
+//! one JSON object on stdout (the only place a new secret is ever shown);
+//! logs and errors go to stderr.
+
+use crate::api::dto::{AccountBody, OrganizationBody};
+use crate::auth::password;
+use crate::config::{ConfigError, Settings, Sources};
+use crate::db::{Database, StorageError};
+use crate::domain::{ApiKey, Email, Millis, Scope};
+use crate::services::{self, ServiceError};
+use crate::startup::{Application, StartupError};
+use crate::telemetry;
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "enlist",
+    version,
+    about = "Self-hosted organization membership and invitations"
+)]
+pub struct Cli {
+    /// Configuration file (default: ./config.toml when it exists).
+    #[arg(long, global = true, env = "ENLIST_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// SQLite database file (default: database.path, ./data/enlist.db).
+    #[arg(long, global = true, env = "ENLIST_DATABASE", value_name = "PATH")]
+    pub database: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP APIs (the default when no command is given).
+    Serve(ServeArgs),
+    /// Manage organizations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Manage organization API keys.
+    #[command(subcommand)]
+    ApiKey(ApiKeyCommand),
+    /// Manage user accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    /// Listen address, overriding server.bind.
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an organization and its first admin.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_name = "URL")]
+        logo_url: Option<String>,
+        /// The first admin; an existing account with this email is reused.
+        #[arg(long, value_name = "EMAIL")]
+        admin_email: String,
+        #[arg(long, value_name = "NAME", default_value = "")]
+        admin_first_name: String,
+        #[arg(long, value_name = "NAME", default_value = "")]
+        admin_last_name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create a key for an admin of the organization; the key is printed once.
+    Create {
+        #[arg(long, value_name = "ORG_ID")]
+        org: i64,
+        /// The admin the key acts for (the inviter of invitations it creates).
+        #[arg(long, value_name = "USER_ID")]
+        user: i64,
+        /// Comma-separated: organization:read, invitations:read,
+        /// invitations:write, users:read, users:write.
+        #[arg(long, value_name = "S1,S2,...")]
+        scopes: String,
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// List an organization's keys (never their secrets).
+    List {
+        #[arg(long, value_name = "ORG_ID")]
+        org: i64,
+    },
+    /// Revoke a key; it stops working at once.
+    Revoke { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_name = "NAME", default_value = "")]
+        first_name: String,
+        #[arg(long, value_name = "NAME", default_value = "")]
+        last_name: String,
+        /// Read a password from standard input (one line), so it never
+        /// appears in the shell history or the process list.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Startup(#[from] StartupError),
+    #[error("{0}")]
+    Storage(#[from] StorageError),
+    #[error("{}", describe(.0))]
+    Service(#[from] ServiceError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+fn describe(error: &ServiceError) -> String {
+    match error {
+        ServiceError::Invalid { field, detail } => format!("invalid {field}: {detail}"),
+        other => other.to_string(),
+    }
+}
+
+pub fn main(cli: Cli) -> ExitCode {
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    let settings = Settings::load(&Sources {
+        file: cli.config,
+        database: cli.database,
+    })?;
+    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
+        Command::Serve(args) => serve(settings, args),
+        command => {
+            // Commands print JSON; only warnings and errors belong on stderr.
+            let mut log = settings.log.clone();
+            if std::env::var_os("RUST_LOG").is_none() {
+                log.level = "warn".into();
+            }
+            telemetry::init(&log);
+            let db = Database::open(&settings.database)?;
+            administer(&db, command)
+        }
+    }
+}
+
+fn serve(mut settings: Settings, args: ServeArgs) -> Result<(), CliError> {
+    telemetry::init(&settings.log);
+    if let Some(bind) = args.bind {
+        settings.server.bind = bind;
+    }
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(settings)?;
+        app.run_until_stopped().await?;
+        Ok(())
+    })
+}
+
+#[derive(Serialize)]
+struct CreatedOrganization {
+    organization: OrganizationBody,
+    admin: AccountBody,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ApiKeyBody {
+    id: i64,
+    /// Present only in the output of `api-key create`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<String>,
+    scopes: Vec<&'static str>,
+    name: String,
+    organization_id: i64,
+    user_id: i64,
+    created_at: Millis,
+    revoked_at: Option<Millis>,
+}
+
+impl ApiKeyBody {
+    fn new(key: ApiKey, plaintext: Option<String>) -> Self {
+        Self {
+            id: key.id,
+            key: plaintext,
+            scopes: key.scopes.iter().map(|s| s.as_str()).collect(),
+            name: key.name,
+            organization_id: key.org_id,
+            user_id: key.user_id,
+            created_at: key.created_at,
+            revoked_at: key.revoked_at,
+        }
+    }
+}
+
+fn administer(db: &Database, command: Command) -> Result<(), CliError> {
+    let now = Millis::now();
+    match command {
+        Command::Serve(_) => unreachable_serve(),
+        Command::Org(OrgCommand::Create {
+            name,
+            logo_url,
+            admin_email,
+            admin_first_name,
+            admin_last_name,
+        }) => {
+            let new = services::orgs::NewOrganization {
+                name,
+                logo_url,
+                admin_email: parse_email(&admin_email)?,
+                admin_first_name,
+                admin_last_name,
+            };
+            let (org, admin) = db.write_blocking(|tx| services::orgs::create(tx, &new, now))?;
+            print_json(&CreatedOrganization {
+                organization: org.into(),
+                admin: admin.into(),
+            })
+        }
+        Command::ApiKey(ApiKeyCommand::Create {
+            org,
+            user,
+            scopes,
+            name,
+        }) => {
+            let scopes = Scope::parse_list(&scopes).map_err(|e| CliError::Usage(e.to_string()))?;
+            let issued = db.write_blocking(|tx| {
+                services::api_keys::create(tx, org, user, &name, &scopes, now)
+            })?;
+            print_json(&ApiKeyBody::new(issued.key, Some(issued.plaintext)))
+        }
+        Command::ApiKey(ApiKeyCommand::List { org }) => {
+            let keys = db.read_blocking(|conn| services::api_keys::list(conn, org))?;
+            let keys: Vec<_> = keys.into_iter().map(|k| ApiKeyBody::new(k, None)).collect();
+            print_json(&serde_json::json!({ "items": keys }))
+        }
+        Command::ApiKey(ApiKeyCommand::Revoke { id }) => {
+            let key = db.write_blocking(|tx| services::api_keys::revoke(tx, id, now))?;
+            print_json(&ApiKeyBody::new(key, None))
+        }
+        Command::User(UserCommand::Create {
+            email,
+            first_name,
+            last_name,
+            password_stdin,
+        }) => {
+            let email = parse_email(&email)?;
+            let password_hash = if password_stdin {
+                let password = read_password_line()?;
+                Some(password::hash(&password).map_err(|e| CliError::Usage(e.to_string()))?)
+            } else {
+                None
+            };
+            let new = services::users::NewAccount {
+                email,
+                first_name,
+                last_name,
+                password_hash,
+            };
+            let user = db.write_blocking(|tx| services::users::create(tx, &new, now))?;
+            print_json(&AccountBody::from(user))
+        }
+    }
+}
+
+fn unreachable_serve() -> Result<(), CliError> {
+    Err(CliError::Usage(
+        "serve is handled before opening the database".into(),
+    ))
+}
+
+fn parse_email(raw: &str) -> Result<Email, CliError> {
+    Email::parse(raw).map_err(|e| CliError::Usage(e.to_string()))
+}
+
+fn read_password_line() -> Result<String, CliError> {
+    let mut input = String::new();
+    std::io::stdin().read_to_string(&mut input)?;
+    let password = input.lines().next().unwrap_or("").to_owned();
+    if password.is_empty() {
+        return Err(CliError::Usage(
+            "--password-stdin read no password from standard input".into(),
+        ));
+    }
+    Ok(password)
+}
+
+fn print_json(value: &impl Serialize) -> Result<(), CliError> {
+    let text = serde_json::to_string(value).map_err(|e| CliError::Usage(e.to_string()))?;
+    println!("{text}");
+    Ok(())
+}

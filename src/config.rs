@@ -1,0 +1,348 @@
+//! Settings: built-in defaults, then `config.toml`, then `ENLIST_<SECTION>__<KEY>`
+//! environment variables, then command-line flags.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::{Deserialize, Deserializer};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub invitations: InvitationSettings,
+    pub auth: AuthSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    pub bind: String,
+    /// Defaults to `http://` + the address actually bound.
+    pub public_url: Option<String>,
+    pub shutdown_grace: HumanDuration,
+    pub json_body_limit: HumanSize,
+    /// HTTP worker threads; 0 means one per core.
+    pub workers: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            public_url: None,
+            shutdown_grace: HumanDuration::secs(10),
+            json_body_limit: HumanSize(1024 * 1024),
+            workers: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    pub path: PathBuf,
+    /// Connections for reads. Writes use one dedicated connection.
+    pub pool_size: u32,
+    /// How long a request waits for a free connection before a 503.
+    pub pool_timeout: HumanDuration,
+    /// How long SQLite waits for a lock held by another process (the CLI, a backup).
+    pub busy_timeout: HumanDuration,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            path: PathBuf::from("./data/enlist.db"),
+            pool_size: 8,
+            pool_timeout: HumanDuration::secs(5),
+            busy_timeout: HumanDuration::secs(5),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InvitationSettings {
+    pub lifetime: HumanDuration,
+    /// How often pending invitations past their expiry are stored as EXPIRED.
+    pub expiry_sweep_interval: HumanDuration,
+}
+
+impl Default for InvitationSettings {
+    fn default() -> Self {
+        Self {
+            lifetime: HumanDuration::secs(7 * 24 * 3600),
+            expiry_sweep_interval: HumanDuration::secs(10),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    pub access_token_lifetime: HumanDuration,
+    pub refresh_token_lifetime: HumanDuration,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            access_token_lifetime: HumanDuration::secs(15 * 60),
+            refresh_token_lifetime: HumanDuration::secs(30 * 24 * 3600),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// A tracing filter: `info`, `debug`, `enlist=debug,actix_web=info`, ...
+    pub level: String,
+    pub format: LogFormat,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// A duration written for people: `4s`, `15m`, `7d`, `1h 30m`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct HumanDuration(pub Duration);
+
+impl HumanDuration {
+    pub const fn secs(secs: u64) -> Self {
+        Self(Duration::from_secs(secs))
+    }
+}
+
+impl fmt::Debug for HumanDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", humantime::format_duration(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        humantime::parse_duration(raw.trim())
+            .map(HumanDuration)
+            .map_err(|e| {
+                serde::de::Error::custom(format!(
+                    "`{raw}` is not a duration ({e}); write it like `4s`, `15m` or `7d`"
+                ))
+            })
+    }
+}
+
+/// A byte size written for people: `64KiB`, `1MiB`, `1000`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HumanSize(pub u64);
+
+impl<'de> Deserialize<'de> for HumanSize {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(u64),
+            Text(String),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Number(n) => Ok(HumanSize(n)),
+            Raw::Text(text) => text
+                .trim()
+                .parse::<bytesize::ByteSize>()
+                .map(|size| HumanSize(size.as_u64()))
+                .map_err(|e| {
+                    serde::de::Error::custom(format!(
+                        "`{text}` is not a size ({e}); write it like `64KiB` or `1MiB`"
+                    ))
+                }),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl From<figment::Error> for ConfigError {
+    fn from(error: figment::Error) -> Self {
+        ConfigError::Invalid(
+            error
+                .into_iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    }
+}
+
+/// Where the settings come from. `file: None` reads `./config.toml` when it exists.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    pub file: Option<PathBuf>,
+    pub database: Option<PathBuf>,
+}
+
+impl Settings {
+    pub fn load(sources: &Sources) -> Result<Self, ConfigError> {
+        Self::load_with_env(sources, Env::prefixed("ENLIST_"))
+    }
+
+    fn load_with_env(sources: &Sources, env: Env) -> Result<Self, ConfigError> {
+        let mut figment = Figment::new();
+        match &sources.file {
+            Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path.clone())),
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None if Path::new("config.toml").exists() => {
+                figment = figment.merge(Toml::file_exact("config.toml"))
+            }
+            None => {}
+        }
+        // ENLIST_CONFIG and ENLIST_DATABASE are command-line options, not
+        // settings: only double-underscore names address a section key.
+        let env = env.filter(|key| key.as_str().contains("__")).split("__");
+        figment = figment.merge(env);
+        let mut settings: Settings = figment.extract()?;
+        if let Some(database) = &sources.database {
+            settings.database.path = database.clone();
+        }
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |msg: &str| Err(ConfigError::Invalid(msg.to_owned()));
+        if self.database.pool_size == 0 {
+            return invalid("database.pool_size must be at least 1");
+        }
+        if self.invitations.lifetime.0.is_zero() {
+            return invalid("invitations.lifetime must be longer than zero");
+        }
+        if self.auth.access_token_lifetime.0.is_zero()
+            || self.auth.refresh_token_lifetime.0.is_zero()
+        {
+            return invalid("auth token lifetimes must be longer than zero");
+        }
+        if self.invitations.expiry_sweep_interval.0.is_zero() {
+            return invalid("invitations.expiry_sweep_interval must be longer than zero");
+        }
+        if let Some(url) = &self.server.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return invalid("server.public_url must start with http:// or https://");
+        }
+        Ok(())
+    }
+
+    /// The external base URL, without a trailing slash.
+    pub fn public_url(&self, bound: Option<std::net::SocketAddr>) -> String {
+        match (&self.server.public_url, bound) {
+            (Some(url), _) => url.trim_end_matches('/').to_owned(),
+            (None, Some(addr)) => format!("http://{addr}"),
+            (None, None) => format!("http://{}", self.server.bind),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closure signature
+mod tests {
+    use super::*;
+
+    fn load(toml: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, toml).unwrap();
+        let sources = Sources {
+            file: Some(path),
+            database: None,
+        };
+        let vars: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        // Jail restores the environment when it returns, so read it inside.
+        let mut result = None;
+        figment::Jail::expect_with(|jail| {
+            for (k, v) in &vars {
+                jail.set_env(k, v);
+            }
+            result = Some(Settings::load_with_env(&sources, Env::prefixed("ENLIST_")));
+            Ok(())
+        });
+        result.unwrap()
+    }
+
+    #[test]
+    fn defaults_apply_without_a_file() {
+        let settings = load("", &[]).unwrap();
+        assert_eq!(settings.server.bind, "127.0.0.1:8080");
+        assert_eq!(settings.database.path, PathBuf::from("./data/enlist.db"));
+        assert_eq!(
+            settings.invitations.lifetime.0,
+            Duration::from_secs(604_800)
+        );
+        assert_eq!(
+            settings.auth.access_token_lifetime.0,
+            Duration::from_secs(900)
+        );
+        assert_eq!(settings.server.json_body_limit.0, 1_048_576);
+        assert_eq!(settings.public_url(None), "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn file_then_environment() {
+        let settings = load(
+            "[invitations]\nlifetime = \"2d\"\n[server]\njson_body_limit = \"64KiB\"\n",
+            &[
+                ("ENLIST_INVITATIONS__LIFETIME", "4s"),
+                ("ENLIST_DATABASE", "ignored.db"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(settings.invitations.lifetime.0, Duration::from_secs(4));
+        assert_eq!(settings.server.json_body_limit.0, 65_536);
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = load("[server]\nbnid = \"x\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("bnid"), "{err}");
+        let err = load("", &[("ENLIST_SERVER__NOPE", "1")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("nope"), "{err}");
+    }
+
+    #[test]
+    fn bad_durations_are_explained() {
+        let err = load("[invitations]\nlifetime = \"soon\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("soon") && err.contains("7d"), "{err}");
+    }
+}

@@ -1,0 +1,86 @@
+use super::OptionalExtension;
+use crate::domain::{ApiKey, Millis, Scope};
+use rusqlite::{Connection, Row, params};
+
+const COLUMNS: &str = "id, org_id, user_id, name, scopes, created_at, revoked_at";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
+    let scopes: String = row.get(4)?;
+    Ok(ApiKey {
+        id: row.get(0)?,
+        org_id: row.get(1)?,
+        user_id: row.get(2)?,
+        name: row.get(3)?,
+        scopes: Scope::parse_list(&scopes).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, Box::new(e))
+        })?,
+        created_at: Millis(row.get(5)?),
+        revoked_at: row.get::<_, Option<i64>>(6)?.map(Millis),
+    })
+}
+
+pub struct NewApiKey<'a> {
+    pub public_id: &'a str,
+    pub secret_sha256: &'a [u8],
+    pub org_id: i64,
+    pub user_id: i64,
+    pub name: &'a str,
+    pub scopes: &'a [Scope],
+}
+
+pub fn insert(conn: &Connection, key: &NewApiKey<'_>, now: Millis) -> rusqlite::Result<ApiKey> {
+    conn.prepare_cached(&format!(
+        "INSERT INTO api_keys (public_id, secret_sha256, org_id, user_id, name, scopes, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING {COLUMNS}"
+    ))?
+    .query_row(
+        params![
+            key.public_id,
+            key.secret_sha256,
+            key.org_id,
+            key.user_id,
+            key.name,
+            Scope::join(key.scopes),
+            now.0
+        ],
+        from_row,
+    )
+}
+
+/// A key that can still authenticate: not revoked, and its owner is still an
+/// admin of the key's organization. Returns the key and its secret's digest.
+pub fn find_usable(
+    conn: &Connection,
+    public_id: &str,
+) -> rusqlite::Result<Option<(ApiKey, Vec<u8>)>> {
+    conn.prepare_cached(
+        "SELECT k.id, k.org_id, k.user_id, k.name, k.scopes, k.created_at, k.revoked_at, k.secret_sha256
+         FROM api_keys k
+         JOIN memberships m ON m.org_id = k.org_id AND m.user_id = k.user_id AND m.role = 'ADMIN'
+         WHERE k.public_id = ?1 AND k.revoked_at IS NULL",
+    )?
+    .query_row([public_id], |row| Ok((from_row(row)?, row.get(7)?)))
+    .optional()
+}
+
+pub fn list(conn: &Connection, org_id: i64) -> rusqlite::Result<Vec<ApiKey>> {
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM api_keys WHERE org_id = ?1 ORDER BY id"
+    ))?
+    .query_map([org_id], from_row)?
+    .collect()
+}
+
+pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<ApiKey>> {
+    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM api_keys WHERE id = ?1"))?
+        .query_row([id], from_row)
+        .optional()
+}
+
+/// Marks the key revoked (once); says whether it was usable before.
+pub fn revoke(conn: &Connection, id: i64, now: Millis) -> rusqlite::Result<bool> {
+    let changed = conn
+        .prepare_cached("UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL")?
+        .execute(params![id, now.0])?;
+    Ok(changed > 0)
+}

@@ -1,0 +1,369 @@
+use super::{OptionalExtension, parsed};
+use crate::domain::invitation::InvitationFilter;
+use crate::domain::{Email, Invitation, InvitationStatus, Millis, Page, Role};
+use rusqlite::{Connection, Row, params};
+use uuid::Uuid;
+
+const COLUMNS: &str = "id, uuid, org_id, invitee_email, role, status, inviter_user_id, \
+                       created_at, updated_at, expires_at";
+
+fn from_row(row: &Row<'_>, now: Millis) -> rusqlite::Result<Invitation> {
+    let stored: InvitationStatus = parsed(row, 5)?;
+    let expires_at = Millis(row.get(9)?);
+    Ok(Invitation {
+        id: row.get(0)?,
+        uuid: parsed(row, 1)?,
+        org_id: row.get(2)?,
+        invitee_email: row.get(3)?,
+        role: parsed(row, 4)?,
+        status: InvitationStatus::effective(stored, expires_at, now),
+        inviter_user_id: row.get(6)?,
+        created_at: Millis(row.get(7)?),
+        updated_at: Millis(row.get(8)?),
+        expires_at,
+    })
+}
+
+pub struct NewInvitation<'a> {
+    pub uuid: Uuid,
+    pub org_id: i64,
+    pub invitee: &'a Email,
+    pub role: Role,
+    pub inviter_user_id: i64,
+    pub expires_at: Millis,
+}
+
+pub fn insert(
+    conn: &Connection,
+    new: &NewInvitation<'_>,
+    now: Millis,
+) -> rusqlite::Result<Invitation> {
+    conn.prepare_cached(&format!(
+        "INSERT INTO invitations (uuid, org_id, invitee_email, invitee_email_key, role, status,
+                                  inviter_user_id, created_at, updated_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'PENDING', ?6, ?7, ?7, ?8) RETURNING {COLUMNS}"
+    ))?
+    .query_row(
+        params![
+            new.uuid.to_string(),
+            new.org_id,
+            new.invitee.as_str(),
+            new.invitee.key(),
+            new.role.as_str(),
+            new.inviter_user_id,
+            now.0,
+            new.expires_at.0
+        ],
+        |row| from_row(row, now),
+    )
+}
+
+/// One invitation of one organization; another organization's id finds nothing.
+pub fn get_in_org(
+    conn: &Connection,
+    org_id: i64,
+    id: i64,
+    now: Millis,
+) -> rusqlite::Result<Option<Invitation>> {
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM invitations WHERE id = ?1 AND org_id = ?2"
+    ))?
+    .query_row([id, org_id], |row| from_row(row, now))
+    .optional()
+}
+
+/// Whether the organization already has a pending, unexpired invitation for this email.
+pub fn has_open(
+    conn: &Connection,
+    org_id: i64,
+    invitee: &Email,
+    now: Millis,
+) -> rusqlite::Result<bool> {
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM invitations
+                        WHERE invitee_email_key = ?1 AND status = 'PENDING'
+                          AND expires_at > ?2 AND org_id = ?3)",
+    )?
+    .query_row(params![invitee.key(), now.0, org_id], |row| row.get(0))
+}
+
+/// The row filter for each list filter. `?1` is the organization, `?2` now,
+/// `?3` a stored status. Each is served by an index that yields rows in page
+/// order (see schema.sql), so a page costs its own size, not the organization's.
+fn id_query(filter: InvitationFilter) -> &'static str {
+    use InvitationStatus::*;
+    match filter {
+        InvitationFilter::Any {
+            include_expired: true,
+        } => "SELECT id, created_at FROM invitations WHERE org_id = ?1",
+        InvitationFilter::Any {
+            include_expired: false,
+        } => {
+            "SELECT id, created_at FROM invitations
+             WHERE org_id = ?1 AND status <> 'EXPIRED'
+               AND NOT (status = 'PENDING' AND expires_at <= ?2)"
+        }
+        InvitationFilter::Status(Pending) => {
+            "SELECT id, created_at FROM invitations
+             WHERE org_id = ?1 AND status = 'PENDING' AND expires_at > ?2"
+        }
+        // Stored EXPIRED rows, merged with pending rows the sweep has not
+        // reached yet. A compound SELECT with ORDER BY merges its two arms:
+        // the first is read in page order, the second (small: what the
+        // sweep has not reached) is found by expiry and sorted. Left to
+        // itself the planner would walk every pending row in page order.
+        InvitationFilter::Status(Expired) => {
+            "SELECT id, created_at FROM invitations WHERE org_id = ?1 AND status = 'EXPIRED'
+             UNION ALL
+             SELECT id, created_at FROM invitations INDEXED BY invitations_org_status_expiry
+             WHERE org_id = ?1 AND status = 'PENDING' AND expires_at <= ?2"
+        }
+        InvitationFilter::Status(Accepted | Declined | Revoked) => {
+            "SELECT id, created_at FROM invitations WHERE org_id = ?1 AND status = ?3"
+        }
+    }
+}
+
+/// One page, newest first with the id breaking ties. The page's ids are cut
+/// from the index alone; only the rows returned are read from the table.
+pub fn list(
+    conn: &Connection,
+    org_id: i64,
+    filter: InvitationFilter,
+    page: Page,
+    now: Millis,
+) -> rusqlite::Result<Vec<Invitation>> {
+    let status = stored_status_param(filter);
+    let sql = format!(
+        "SELECT {COLUMNS} FROM invitations WHERE id IN (
+             SELECT id FROM ({} ORDER BY created_at DESC, id DESC LIMIT ?4 OFFSET ?5))
+         ORDER BY created_at DESC, id DESC",
+        id_query(filter)
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(
+        params![org_id, now.0, status, page.limit, page.offset],
+        |row| from_row(row, now),
+    )?;
+    rows.collect()
+}
+
+fn stored_status_param(filter: InvitationFilter) -> &'static str {
+    match filter {
+        InvitationFilter::Status(status) => status.as_str(),
+        InvitationFilter::Any { .. } => "",
+    }
+}
+
+/// The exact number of invitations matching `filter`, from the per-status
+/// counters plus the pending rows that expired since the last sweep (a range
+/// of one index, as small as the sweep keeps it).
+pub fn count(
+    conn: &Connection,
+    org_id: i64,
+    filter: InvitationFilter,
+    now: Millis,
+) -> rusqlite::Result<i64> {
+    use InvitationStatus::*;
+    let mut by_status = [0_i64; InvitationStatus::ALL.len()];
+    {
+        let mut stmt =
+            conn.prepare_cached("SELECT status, n FROM invitation_counts WHERE org_id = ?1")?;
+        let mut rows = stmt.query([org_id])?;
+        while let Some(row) = rows.next()? {
+            let status: InvitationStatus = parsed(row, 0)?;
+            by_status[status as usize] = row.get(1)?;
+        }
+    }
+    let stored = |status: InvitationStatus| by_status[status as usize];
+    let expired_unswept = || -> rusqlite::Result<i64> {
+        conn.prepare_cached(
+            "SELECT COUNT(*) FROM invitations
+             WHERE org_id = ?1 AND status = 'PENDING' AND expires_at <= ?2",
+        )?
+        .query_row(params![org_id, now.0], |row| row.get(0))
+    };
+    Ok(match filter {
+        InvitationFilter::Any {
+            include_expired: true,
+        } => by_status.iter().sum(),
+        InvitationFilter::Any {
+            include_expired: false,
+        } => by_status.iter().sum::<i64>() - stored(Expired) - expired_unswept()?,
+        InvitationFilter::Status(Pending) => stored(Pending) - expired_unswept()?,
+        InvitationFilter::Status(Expired) => stored(Expired) + expired_unswept()?,
+        InvitationFilter::Status(status) => stored(status),
+    })
+}
+
+pub fn set_status(
+    conn: &Connection,
+    id: i64,
+    status: InvitationStatus,
+    now: Millis,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached("UPDATE invitations SET status = ?2, updated_at = ?3 WHERE id = ?1")?
+        .execute(params![id, status.as_str(), now.0])?;
+    Ok(())
+}
+
+/// Stores EXPIRED on up to `batch` pending invitations whose expiry has
+/// passed, and says how many it changed. Reads already show them as
+/// EXPIRED; this keeps the unswept range that counts must scan small.
+/// `updated_at` is left alone: nobody acted on the invitation.
+pub fn sweep_expired(conn: &Connection, now: Millis, batch: i64) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "UPDATE invitations SET status = 'EXPIRED'
+         WHERE id IN (SELECT id FROM invitations
+                      WHERE status = 'PENDING' AND expires_at <= ?1 LIMIT ?2)",
+    )?
+    .execute(params![now.0, batch])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::InvitationStatus;
+
+    fn setup() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(super::super::SCHEMA).unwrap();
+        conn.execute_batch(
+            "INSERT INTO organizations (id, uuid, name, created_at, updated_at)
+             VALUES (1, 'a', 'A', 0, 0), (2, 'b', 'B', 0, 0);
+             INSERT INTO users (id, email, email_key, created_at, updated_at)
+             VALUES (1, 'x@example.com', 'x@example.com', 0, 0);",
+        )
+        .unwrap();
+        conn
+    }
+
+    fn add(conn: &Connection, org_id: i64, n: i64, created: i64, expires: i64) -> Invitation {
+        let email = Email::parse(&format!("p{n}@example.com")).unwrap();
+        insert(
+            conn,
+            &NewInvitation {
+                uuid: Uuid::new_v4(),
+                org_id,
+                invitee: &email,
+                role: Role::Member,
+                inviter_user_id: 1,
+                expires_at: Millis(expires),
+            },
+            Millis(created),
+        )
+        .unwrap()
+    }
+
+    fn plan(conn: &Connection, sql: &str) -> String {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt
+            .query_map(params![1, 0, "ACCEPTED", 100, 0], |r| r.get::<_, String>(3))
+            .unwrap();
+        rows.map(Result::unwrap).collect::<Vec<_>>().join("\n")
+    }
+
+    #[test]
+    fn every_filter_pages_from_an_index_without_sorting_the_organization() {
+        let conn = setup();
+        let filters = [
+            InvitationFilter::Any {
+                include_expired: true,
+            },
+            InvitationFilter::Any {
+                include_expired: false,
+            },
+            InvitationFilter::Status(InvitationStatus::Pending),
+            InvitationFilter::Status(InvitationStatus::Expired),
+            InvitationFilter::Status(InvitationStatus::Accepted),
+        ];
+        for filter in filters {
+            let sql = format!(
+                "{} ORDER BY created_at DESC, id DESC LIMIT ?4 OFFSET ?5",
+                id_query(filter)
+            );
+            let plan = plan(&conn, &sql);
+            assert!(
+                plan.contains("USING COVERING INDEX invitations_org"),
+                "{filter:?}: {plan}"
+            );
+            assert!(!plan.contains("SCAN invitations"), "{filter:?}: {plan}");
+            if filter != InvitationFilter::Status(InvitationStatus::Expired) {
+                assert!(!plan.contains("TEMP B-TREE"), "{filter:?}: {plan}");
+            }
+        }
+    }
+
+    #[test]
+    fn counts_and_pages_agree_with_expiry_before_and_after_the_sweep() {
+        let conn = setup();
+        let now = Millis(1_000);
+        let a = add(&conn, 1, 1, 10, 500); // pending, expired
+        let b = add(&conn, 1, 2, 20, 5_000); // pending
+        let c = add(&conn, 1, 3, 30, 5_000); // accepted below
+        let d = add(&conn, 1, 4, 40, 600); // pending, expired
+        add(&conn, 2, 5, 50, 5_000); // other organization
+        set_status(&conn, c.id, InvitationStatus::Accepted, Millis(35)).unwrap();
+        let page = Page {
+            limit: 100,
+            offset: 0,
+        };
+
+        for swept in [false, true] {
+            if swept {
+                assert_eq!(sweep_expired(&conn, now, 1000).unwrap(), 2);
+            }
+            let ids = |filter| {
+                list(&conn, 1, filter, page, now)
+                    .unwrap()
+                    .into_iter()
+                    .map(|i| i.id)
+                    .collect::<Vec<_>>()
+            };
+            let total = |filter| count(&conn, 1, filter, now).unwrap();
+            let all = InvitationFilter::Any {
+                include_expired: true,
+            };
+            let live = InvitationFilter::Any {
+                include_expired: false,
+            };
+            let pending = InvitationFilter::Status(InvitationStatus::Pending);
+            let expired = InvitationFilter::Status(InvitationStatus::Expired);
+            let accepted = InvitationFilter::Status(InvitationStatus::Accepted);
+            assert_eq!(ids(all), vec![d.id, c.id, b.id, a.id]);
+            assert_eq!(total(all), 4);
+            assert_eq!(ids(live), vec![c.id, b.id]);
+            assert_eq!(total(live), 2);
+            assert_eq!(ids(pending), vec![b.id]);
+            assert_eq!(total(pending), 1);
+            assert_eq!(ids(expired), vec![d.id, a.id]);
+            assert_eq!(total(expired), 2);
+            assert_eq!(ids(accepted), vec![c.id]);
+            assert_eq!(total(accepted), 1);
+            let statuses: Vec<_> = list(&conn, 1, all, page, now)
+                .unwrap()
+                .into_iter()
+                .map(|i| i.status)
+                .collect();
+            use InvitationStatus::*;
+            assert_eq!(statuses, vec![Expired, Accepted, Pending, Expired]);
+        }
+        let second = list(
+            &conn,
+            1,
+            InvitationFilter::Any {
+                include_expired: true,
+            },
+            Page {
+                limit: 2,
+                offset: 1,
+            },
+            now,
+        )
+        .unwrap();
+        assert_eq!(
+            second.iter().map(|i| i.id).collect::<Vec<_>>(),
+            vec![c.id, b.id]
+        );
+    }
+}

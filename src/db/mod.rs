@@ -1,0 +1,271 @@
+//! Storage. This module and its children own every SQL statement.
+//!
+//! Reads go through a small pool of connections; writes go through one
+//! dedicated connection, so writers queue in-process (a fair wait on the
+//! pool) instead of spinning on SQLite's busy handler, and each write is a
+//! `BEGIN IMMEDIATE` transaction that commits or rolls back as a whole.
+//! Every call runs on the blocking thread pool, never on the async executor.
+
+pub mod api_keys;
+pub mod invitations;
+pub mod members;
+pub mod orgs;
+pub mod users;
+
+use crate::config::DatabaseSettings;
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use std::path::Path;
+use std::time::Duration;
+
+pub type Pool = r2d2::Pool<SqliteConnectionManager>;
+
+/// The schema this binary writes. `schema.sql` is version 1; later versions
+/// add steps to [`UPGRADES`].
+pub const SCHEMA_VERSION: i64 = 1;
+const SCHEMA: &str = include_str!("../../schema.sql");
+/// `UPGRADES[n]` takes a database from version n+1 to n+2.
+const UPGRADES: &[&str] = &[];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("no database connection became free in time")]
+    PoolTimeout(#[source] r2d2::Error),
+    #[error("the blocking task was cancelled")]
+    Canceled,
+    #[error("database schema version {found} is newer than this binary understands ({supported})")]
+    TooNew { found: i64, supported: i64 },
+    #[error("cannot create the database folder {path}: {source}")]
+    Folder {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl From<r2d2::Error> for StorageError {
+    fn from(error: r2d2::Error) -> Self {
+        StorageError::PoolTimeout(error)
+    }
+}
+
+#[derive(Clone)]
+pub struct Database {
+    readers: Pool,
+    writer: Pool,
+}
+
+impl Database {
+    /// Opens (creating if needed) the database file and brings its schema up to date.
+    pub fn open(settings: &DatabaseSettings) -> Result<Self, StorageError> {
+        let path = settings.path.as_path();
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| StorageError::Folder {
+                path: parent.display().to_string(),
+                source,
+            })?;
+        }
+        let busy_timeout = settings.busy_timeout.0;
+        {
+            let mut conn = Connection::open(path)?;
+            configure(&conn, busy_timeout)?;
+            // WAL is a property of the file: set once, readers never block the writer.
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            migrate(&mut conn)?;
+        }
+        let readers = pool(
+            path,
+            busy_timeout,
+            settings.pool_size,
+            settings.pool_timeout.0,
+        )?;
+        let writer = pool(path, busy_timeout, 1, settings.pool_timeout.0)?;
+        Ok(Self { readers, writer })
+    }
+
+    /// Runs `f` on a pooled read connection, on the current thread.
+    pub fn read_blocking<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StorageError>,
+    {
+        let conn = self.readers.get().map_err(StorageError::from)?;
+        f(&conn)
+    }
+
+    /// Runs `f` inside one `BEGIN IMMEDIATE` transaction on the write
+    /// connection, on the current thread. An `Err` rolls everything back.
+    pub fn write_blocking<T, E>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StorageError>,
+    {
+        let mut conn = self.writer.get().map_err(StorageError::from)?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StorageError::from)?;
+        let value = f(&tx)?;
+        tx.commit().map_err(StorageError::from)?;
+        Ok(value)
+    }
+
+    /// [`Database::read_blocking`] on the blocking thread pool.
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StorageError> + Send + 'static,
+    {
+        let db = self.clone();
+        let span = tracing::Span::current();
+        actix_web::web::block(move || span.in_scope(|| db.read_blocking(f)))
+            .await
+            .map_err(|_| StorageError::Canceled)?
+    }
+
+    /// [`Database::write_blocking`] on the blocking thread pool.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&Transaction<'_>) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StorageError> + Send + 'static,
+    {
+        let db = self.clone();
+        let span = tracing::Span::current();
+        actix_web::web::block(move || span.in_scope(|| db.write_blocking(f)))
+            .await
+            .map_err(|_| StorageError::Canceled)?
+    }
+
+    /// Connections in use and idle, for readiness and metrics.
+    pub fn pool_state(&self) -> (r2d2::State, r2d2::State) {
+        (self.readers.state(), self.writer.state())
+    }
+}
+
+fn configure(conn: &Connection, busy_timeout: Duration) -> rusqlite::Result<()> {
+    conn.busy_timeout(busy_timeout)?;
+    // NORMAL in WAL mode: a commit survives a crash of the process (the WAL
+    // is written before the commit returns); only an OS crash or power loss
+    // can lose the last transactions, and never corrupts the file.
+    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+}
+
+fn pool(
+    path: &Path,
+    busy_timeout: Duration,
+    size: u32,
+    wait: Duration,
+) -> Result<Pool, StorageError> {
+    let manager = SqliteConnectionManager::file(path)
+        .with_flags(
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI,
+        )
+        .with_init(move |conn| configure(conn, busy_timeout));
+    Ok(r2d2::Pool::builder()
+        .max_size(size)
+        .min_idle(Some(size.min(2)))
+        .connection_timeout(wait)
+        // A local file does not go stale; checking on every checkout costs a round trip.
+        .test_on_check_out(false)
+        .build(manager)?)
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
+    let found: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(StorageError::TooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if found == SCHEMA_VERSION {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    if found == 0 {
+        tx.execute_batch(SCHEMA)?;
+    } else {
+        for step in UPGRADES.iter().skip((found - 1) as usize) {
+            tx.execute_batch(step)?;
+        }
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()?;
+    tracing::info!(
+        from = found,
+        to = SCHEMA_VERSION,
+        "database schema migrated"
+    );
+    Ok(())
+}
+
+/// Maps "no row" to `None`, the one place storage code treats absence as a value.
+pub(crate) use rusqlite::OptionalExtension;
+
+/// Reads a TEXT column holding a value that parses (a UUID, a role, a status).
+pub(crate) fn parsed<T>(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<T>
+where
+    T: std::str::FromStr,
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    let text: String = row.get(idx)?;
+    text.parse().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+/// True when `error` is a UNIQUE or PRIMARY KEY violation.
+pub fn is_unique_violation(error: &rusqlite::Error) -> bool {
+    matches!(
+        error,
+        rusqlite::Error::SqliteFailure(e, _)
+            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_once_and_refuses_newer_databases() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = DatabaseSettings {
+            path: dir.path().join("nested/enlist.db"),
+            ..DatabaseSettings::default()
+        };
+        Database::open(&settings).unwrap();
+        // A second open finds the current version and changes nothing.
+        let db = Database::open(&settings).unwrap();
+        let version: i64 = db
+            .read_blocking(|c| {
+                c.pragma_query_value(None, "user_version", |r| r.get(0))
+                    .map_err(StorageError::from)
+            })
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let mode: String = db
+            .read_blocking(|c| {
+                c.pragma_query_value(None, "journal_mode", |r| r.get(0))
+                    .map_err(StorageError::from)
+            })
+            .unwrap();
+        assert_eq!(mode, "wal");
+
+        Connection::open(&settings.path)
+            .unwrap()
+            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        assert!(matches!(
+            Database::open(&settings),
+            Err(StorageError::TooNew { .. })
+        ));
+    }
+}

@@ -1,0 +1,40 @@
+use super::{OptionalExtension, parsed};
+use crate::domain::{Millis, Organization};
+use rusqlite::{Connection, Row, params};
+use uuid::Uuid;
+
+const COLUMNS: &str = "id, uuid, name, logo_url, member_count, created_at, updated_at";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<Organization> {
+    Ok(Organization {
+        id: row.get(0)?,
+        uuid: parsed(row, 1)?,
+        name: row.get(2)?,
+        logo_url: row.get(3)?,
+        member_count: row.get(4)?,
+        created_at: Millis(row.get(5)?),
+        updated_at: Millis(row.get(6)?),
+    })
+}
+
+pub fn insert(
+    conn: &Connection,
+    uuid: Uuid,
+    name: &str,
+    logo_url: Option<&str>,
+    now: Millis,
+) -> rusqlite::Result<Organization> {
+    conn.prepare_cached(&format!(
+        "INSERT INTO organizations (uuid, name, logo_url, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?4) RETURNING {COLUMNS}"
+    ))?
+    .query_row(params![uuid.to_string(), name, logo_url, now.0], from_row)
+}
+
+pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Organization>> {
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM organizations WHERE id = ?1"
+    ))?
+    .query_row([id], from_row)
+    .optional()
+}

@@ -1,0 +1,83 @@
+//! The records the services hand to the edges (HTTP, CLI).
+
+use super::{InvitationStatus, Millis, Role, Scope};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Organization {
+    pub id: i64,
+    pub uuid: Uuid,
+    pub name: String,
+    pub logo_url: Option<String>,
+    pub member_count: i64,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub avatar_url: Option<String>,
+    pub has_password: bool,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+impl User {
+    /// "First Last", or the email when the person gave no name.
+    pub fn display_name(&self) -> String {
+        display_name(&self.first_name, &self.last_name, &self.email)
+    }
+}
+
+pub fn display_name(first: &str, last: &str, email: &str) -> String {
+    let name = format!("{first} {last}");
+    let name = name.trim();
+    if name.is_empty() {
+        email.to_owned()
+    } else {
+        name.to_owned()
+    }
+}
+
+/// A person as a member of one organization. The timestamps are the
+/// membership's: when they joined and when their role last changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub user_id: i64,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub role: Role,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitation {
+    pub id: i64,
+    pub uuid: Uuid,
+    pub org_id: i64,
+    pub invitee_email: String,
+    pub role: Role,
+    /// The effective status at the time of reading (expiry applied).
+    pub status: InvitationStatus,
+    pub inviter_user_id: Option<i64>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    pub expires_at: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: i64,
+    pub org_id: i64,
+    pub user_id: i64,
+    pub name: String,
+    pub scopes: Vec<Scope>,
+    pub created_at: Millis,
+    pub revoked_at: Option<Millis>,
+}

@@ -1,0 +1,17 @@
+//! Domain types and rules. Nothing here knows about HTTP or SQL.
+
+pub mod email;
+pub mod entities;
+pub mod invitation;
+pub mod page;
+pub mod role;
+pub mod scope;
+pub mod time;
+
+pub use email::Email;
+pub use entities::{ApiKey, Invitation, Member, Organization, User};
+pub use invitation::InvitationStatus;
+pub use page::{Page, PageError, Paged};
+pub use role::Role;
+pub use scope::Scope;
+pub use time::Millis;

@@ -1,0 +1,16 @@
+//! enlist: a self-hosted organization membership and invitation service.
+//!
+//! Layers, outermost first: `api` (HTTP: parse, authorize, call, map),
+//! `auth` (who is calling), `services` (use cases), `domain` (types and
+//! rules), `db` (every SQL statement). `startup` wires them; `cli` is the
+//! command line.
+
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod services;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,6 @@
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    enlist::cli::main(enlist::cli::Cli::parse())
+}

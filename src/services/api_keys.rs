@@ -1,0 +1,90 @@
+use super::{ServiceError, ServiceResult};
+use crate::auth::secrets;
+use crate::db;
+use crate::domain::{ApiKey, Millis, Role, Scope};
+use rusqlite::Connection;
+
+/// Every key reads `enl_<public id>_<secret>`: the prefix makes leaked keys
+/// easy to spot (secret scanners), the public id finds the row, and only a
+/// SHA-256 digest of the secret is stored.
+pub const PREFIX: &str = "enl_";
+const PUBLIC_ID_LEN: usize = 12;
+/// 32 base62 characters: about 190 bits.
+const SECRET_LEN: usize = 32;
+
+/// A key as shown once, at creation.
+pub struct IssuedKey {
+    pub key: ApiKey,
+    pub plaintext: String,
+}
+
+pub fn create(
+    tx: &Connection,
+    org_id: i64,
+    user_id: i64,
+    name: &str,
+    scopes: &[Scope],
+    now: Millis,
+) -> ServiceResult<IssuedKey> {
+    if scopes.is_empty() {
+        return Err(ServiceError::invalid(
+            "scopes",
+            "a key needs at least one scope",
+        ));
+    }
+    db::orgs::get(tx, org_id)?.ok_or(ServiceError::NotFound("organization"))?;
+    match db::members::role(tx, org_id, user_id)? {
+        Some(Role::Admin) => {}
+        Some(Role::Member) => {
+            return Err(ServiceError::invalid(
+                "user",
+                "API keys belong to an admin of the organization; this user is a member",
+            ));
+        }
+        None => return Err(ServiceError::NotFound("member")),
+    }
+    let public_id = secrets::random_base62(PUBLIC_ID_LEN);
+    let secret = secrets::random_base62(SECRET_LEN);
+    let key = db::api_keys::insert(
+        tx,
+        &db::api_keys::NewApiKey {
+            public_id: &public_id,
+            secret_sha256: &secrets::sha256(&secret),
+            org_id,
+            user_id,
+            name: name.trim(),
+            scopes,
+        },
+        now,
+    )?;
+    Ok(IssuedKey {
+        key,
+        plaintext: format!("{PREFIX}{public_id}_{secret}"),
+    })
+}
+
+/// The key a caller presented, if it is well formed, known, unrevoked, its
+/// secret matches, and its owner is still an admin of its organization.
+pub fn authenticate(conn: &Connection, presented: &str) -> ServiceResult<Option<ApiKey>> {
+    let Some((public_id, secret)) = presented
+        .strip_prefix(PREFIX)
+        .and_then(|rest| rest.split_once('_'))
+        .filter(|(id, secret)| id.len() == PUBLIC_ID_LEN && secret.len() == SECRET_LEN)
+    else {
+        return Ok(None);
+    };
+    Ok(db::api_keys::find_usable(conn, public_id)?
+        .filter(|(_, digest)| secrets::matches_digest(secret, digest))
+        .map(|(key, _)| key))
+}
+
+pub fn list(conn: &Connection, org_id: i64) -> ServiceResult<Vec<ApiKey>> {
+    db::orgs::get(conn, org_id)?.ok_or(ServiceError::NotFound("organization"))?;
+    Ok(db::api_keys::list(conn, org_id)?)
+}
+
+/// Revokes the key; revoking an already revoked key is harmless.
+pub fn revoke(tx: &Connection, id: i64, now: Millis) -> ServiceResult<ApiKey> {
+    db::api_keys::revoke(tx, id, now)?;
+    db::api_keys::get(tx, id)?.ok_or(ServiceError::NotFound("API key"))
+}

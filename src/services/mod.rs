@@ -1,0 +1,53 @@
+//! Use cases. Each function runs inside one storage call (a read connection
+//! or a write transaction) and speaks in domain types and [`ServiceError`];
+//! none of it knows about HTTP.
+
+pub mod api_keys;
+pub mod invitations;
+pub mod members;
+pub mod orgs;
+pub mod users;
+
+use crate::db::StorageError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The input breaks a rule; `field` names the offending input.
+    #[error("{detail}")]
+    Invalid { field: &'static str, detail: String },
+    /// The thing does not exist, or not for this caller.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The request contradicts the current state.
+    #[error("{detail}")]
+    Conflict { code: &'static str, detail: String },
+    /// The thing existed but can no longer be used.
+    #[error("{detail}")]
+    Gone { code: &'static str, detail: String },
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl From<rusqlite::Error> for ServiceError {
+    fn from(error: rusqlite::Error) -> Self {
+        ServiceError::Storage(StorageError::Sqlite(error))
+    }
+}
+
+impl ServiceError {
+    pub fn invalid(field: &'static str, detail: impl Into<String>) -> Self {
+        ServiceError::Invalid {
+            field,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+        ServiceError::Conflict {
+            code,
+            detail: detail.into(),
+        }
+    }
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;

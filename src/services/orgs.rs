@@ -1,0 +1,67 @@
+use super::{ServiceError, ServiceResult, users};
+use crate::db;
+use crate::domain::{Email, Millis, Organization, Role, User};
+use rusqlite::{Connection, Transaction};
+use uuid::Uuid;
+
+pub struct NewOrganization {
+    pub name: String,
+    pub logo_url: Option<String>,
+    pub admin_email: Email,
+    pub admin_first_name: String,
+    pub admin_last_name: String,
+}
+
+/// Creates an organization and makes its first admin a member, reusing the
+/// account when the email already has one.
+pub fn create(
+    tx: &Transaction<'_>,
+    new: &NewOrganization,
+    now: Millis,
+) -> ServiceResult<(Organization, User)> {
+    let name = new.name.trim();
+    if name.is_empty() {
+        return Err(ServiceError::invalid(
+            "name",
+            "the organization needs a name",
+        ));
+    }
+    if let Some(url) = &new.logo_url {
+        validate_url("logoUrl", url)?;
+    }
+    let org = db::orgs::insert(tx, Uuid::new_v4(), name, new.logo_url.as_deref(), now)?;
+    let admin = match db::users::find_by_email(tx, &new.admin_email)? {
+        Some(user) => user,
+        None => users::create(
+            tx,
+            &users::NewAccount {
+                email: new.admin_email.clone(),
+                first_name: new.admin_first_name.clone(),
+                last_name: new.admin_last_name.clone(),
+                password_hash: None,
+            },
+            now,
+        )?,
+    };
+    db::members::insert(tx, org.id, admin.id, Role::Admin, now)?;
+    let org = get(tx, org.id)?;
+    Ok((org, admin))
+}
+
+pub fn get(conn: &Connection, org_id: i64) -> ServiceResult<Organization> {
+    db::orgs::get(conn, org_id)?.ok_or(ServiceError::NotFound("organization"))
+}
+
+pub(crate) fn validate_url(field: &'static str, url: &str) -> ServiceResult<()> {
+    let ok = (url.starts_with("https://") || url.starts_with("http://"))
+        && url.len() <= 2048
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(())
+    } else {
+        Err(ServiceError::invalid(
+            field,
+            format!("{field} must be an http(s) URL"),
+        ))
+    }
+}

@@ -1,0 +1,50 @@
+use super::{ServiceError, ServiceResult};
+use crate::db;
+use crate::domain::{Email, Millis, User};
+use rusqlite::Connection;
+
+pub struct NewAccount {
+    pub email: Email,
+    pub first_name: String,
+    pub last_name: String,
+    /// Already hashed: hashing runs before the write transaction opens.
+    pub password_hash: Option<String>,
+}
+
+const MAX_NAME_LEN: usize = 200;
+
+pub fn create(conn: &Connection, new: &NewAccount, now: Millis) -> ServiceResult<User> {
+    let first_name = new.first_name.trim();
+    let last_name = new.last_name.trim();
+    for (field, value) in [("firstName", first_name), ("lastName", last_name)] {
+        if value.chars().count() > MAX_NAME_LEN {
+            return Err(ServiceError::invalid(
+                field,
+                format!("{field} is longer than {MAX_NAME_LEN} characters"),
+            ));
+        }
+    }
+    let inserted = db::users::insert(
+        conn,
+        &db::users::NewUser {
+            email: &new.email,
+            first_name,
+            last_name,
+            avatar_url: None,
+            password_hash: new.password_hash.as_deref(),
+        },
+        now,
+    );
+    match inserted {
+        Ok(user) => Ok(user),
+        Err(e) if db::is_unique_violation(&e) => Err(ServiceError::conflict(
+            "email_taken",
+            "an account with this email already exists",
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub fn get(conn: &Connection, id: i64) -> ServiceResult<User> {
+    db::users::get(conn, id)?.ok_or(ServiceError::NotFound("user"))
+}

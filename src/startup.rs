@@ -1,0 +1,133 @@
+//! The composition root: open the database, build the HTTP server, start
+//! the background work.
+
+use crate::api;
+use crate::config::Settings;
+use crate::db::{Database, StorageError};
+use crate::domain::Millis;
+use crate::services;
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub db: Database,
+    pub settings: Arc<Settings>,
+    /// The external base URL, without a trailing slash.
+    pub public_url: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot open the database: {0}")]
+    Database(#[from] StorageError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+pub struct Application {
+    addr: SocketAddr,
+    server: Server,
+    state: web::Data<AppState>,
+}
+
+impl Application {
+    /// Opens the database and binds the listener; nothing is served until
+    /// [`Application::run_until_stopped`]. Port 0 picks a free port.
+    pub fn build(settings: Settings) -> Result<Self, StartupError> {
+        let db = Database::open(&settings.database)?;
+        let listener =
+            TcpListener::bind(&settings.server.bind).map_err(|source| StartupError::Bind {
+                addr: settings.server.bind.clone(),
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartupError::Bind {
+            addr: settings.server.bind.clone(),
+            source,
+        })?;
+        let public_url = settings.public_url(Some(addr));
+        let settings = Arc::new(settings);
+        let state = web::Data::new(AppState {
+            db,
+            settings: settings.clone(),
+            public_url,
+        });
+        let json_limit = usize::try_from(settings.server.json_body_limit.0).unwrap_or(usize::MAX);
+        let app_state = state.clone();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(from_fn(api::request_log::log_requests))
+                .app_data(app_state.clone())
+                .configure(|cfg| api::configure(cfg, json_limit))
+        })
+        .shutdown_timeout(settings.server.shutdown_grace.0.as_secs());
+        if settings.server.workers > 0 {
+            server = server.workers(settings.server.workers);
+        }
+        let server = server
+            .listen(listener)
+            .map_err(|source| StartupError::Bind {
+                addr: addr.to_string(),
+                source,
+            })?
+            .run();
+        Ok(Self {
+            addr,
+            server,
+            state,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn public_url(&self) -> &str {
+        &self.state.public_url
+    }
+
+    /// Serves until the server is stopped (SIGINT or SIGTERM).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let interval = self.state.settings.invitations.expiry_sweep_interval.0;
+        let sweeper = tokio::spawn(sweep_expired_invitations(self.state.db.clone(), interval));
+        tracing::info!(addr = %self.addr, public_url = %self.state.public_url, "enlist is serving");
+        let result = self.server.await;
+        sweeper.abort();
+        result
+    }
+}
+
+/// Stores EXPIRED on invitations whose expiry passed, so the count of
+/// "pending but expired" rows that reads must subtract stays small.
+async fn sweep_expired_invitations(db: Database, every: Duration) {
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        loop {
+            let swept = db
+                .write(|tx| services::invitations::sweep_expired(tx, Millis::now()))
+                .await;
+            match swept {
+                Ok(n) if n >= services::invitations::SWEEP_BATCH => continue,
+                Ok(0) => break,
+                Ok(n) => {
+                    tracing::debug!(invitations = n, "stored expiry of invitations");
+                    break;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "expiry sweep failed; retrying later");
+                    break;
+                }
+            }
+        }
+    }
+}
