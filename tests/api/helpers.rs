@@ -1,0 +1,234 @@
+#![allow(dead_code)] // each test module uses its own subset
+
+use enlist::config::Settings;
+use enlist::db::Database;
+use enlist::domain::{Email, Millis, Scope};
+use enlist::services;
+use enlist::startup::Application;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::time::Duration;
+use tempfile::TempDir;
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub db: Database,
+    pub db_path: PathBuf,
+    pub settings: Settings,
+    _dir: TempDir,
+}
+
+/// An organization with an admin and an API key holding every scope.
+pub struct TestOrg {
+    pub id: i64,
+    pub uuid: String,
+    pub admin_id: i64,
+    pub admin_email: String,
+    pub key: String,
+}
+
+/// A response as tests read it: status, headers, JSON body (Null when the body is not JSON).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts an RFC 9457 problem-details answer with this status and code.
+    pub fn assert_problem(&self, status: u16, code: &str) -> &Self {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.text
+        );
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "problem content type; body: {}",
+            self.text
+        );
+        assert_eq!(self.body["status"], status, "{}", self.text);
+        assert_eq!(self.body["code"], code, "{}", self.text);
+        assert_eq!(
+            self.body["type"],
+            format!("urn:enlist:problem:{code}"),
+            "{}",
+            self.text
+        );
+        assert!(self.body["title"].is_string(), "{}", self.text);
+        assert!(self.body["detail"].is_string(), "{}", self.text);
+        self
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut settings = Settings::default();
+    settings.server.bind = "127.0.0.1:0".into();
+    settings.server.workers = 2;
+    settings.database.path = dir.path().join("enlist.db");
+    customize(&mut settings);
+    let app = Application::build(settings.clone()).expect("application builds");
+    let address = format!("http://{}", app.addr());
+    let db = Database::open(&settings.database).expect("database opens");
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        db,
+        db_path: settings.database.path.clone(),
+        settings,
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    /// Creates an organization, its admin, and an all-scopes key, through the
+    /// same services the CLI uses.
+    pub fn create_org(&self, name: &str, admin_email: &str) -> TestOrg {
+        let new = services::orgs::NewOrganization {
+            name: name.into(),
+            logo_url: Some(format!("https://cdn.example.com/{name}.png")),
+            admin_email: Email::parse(admin_email).unwrap(),
+            admin_first_name: "Ada".into(),
+            admin_last_name: "Admin".into(),
+        };
+        let (org, admin) = self
+            .db
+            .write_blocking(|tx| services::orgs::create(tx, &new, Millis::now()))
+            .unwrap();
+        let key = self.api_key(org.id, admin.id, &Scope::ALL);
+        TestOrg {
+            id: org.id,
+            uuid: org.uuid.to_string(),
+            admin_id: admin.id,
+            admin_email: admin_email.into(),
+            key,
+        }
+    }
+
+    pub fn api_key(&self, org_id: i64, user_id: i64, scopes: &[Scope]) -> String {
+        self.db
+            .write_blocking(|tx| {
+                services::api_keys::create(tx, org_id, user_id, "test", scopes, Millis::now())
+            })
+            .unwrap()
+            .plaintext
+    }
+
+    /// Adds an existing or new account to the organization with `role`.
+    pub fn add_member(&self, org_id: i64, email: &str, role: &str) -> i64 {
+        let email = Email::parse(email).unwrap();
+        let now = Millis::now();
+        self.db
+            .write_blocking(|tx| -> Result<i64, services::ServiceError> {
+                let user = match enlist::db::users::find_by_email(tx, &email)? {
+                    Some(user) => user,
+                    None => services::users::create(
+                        tx,
+                        &services::users::NewAccount {
+                            email: email.clone(),
+                            first_name: "Mem".into(),
+                            last_name: "Ber".into(),
+                            password_hash: None,
+                        },
+                        now,
+                    )?,
+                };
+                enlist::db::members::insert(tx, org_id, user.id, role.parse().unwrap(), now)?;
+                Ok(user.id)
+            })
+            .unwrap()
+    }
+
+    /// Runs one SQL query returning a single integer, for checking database state.
+    pub fn query_i64(&self, sql: &str) -> i64 {
+        let conn = rusqlite::Connection::open(&self.db_path).unwrap();
+        conn.query_row(sql, [], |row| row.get(0)).unwrap()
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<&Value>,
+    ) -> Reply {
+        let mut request = self
+            .client
+            .request(method, format!("{}{}", self.address, path));
+        if let Some(key) = key {
+            request = request.header("X-API-Key", key);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        reply(request.send().await.expect("request sent")).await
+    }
+
+    pub async fn get(&self, path: &str, key: &str) -> Reply {
+        self.request(Method::GET, path, Some(key), None).await
+    }
+
+    pub async fn post(&self, path: &str, key: &str, body: &Value) -> Reply {
+        self.request(Method::POST, path, Some(key), Some(body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, key: &str) -> Reply {
+        self.request(Method::DELETE, path, Some(key), None).await
+    }
+
+    pub async fn invite(&self, key: &str, email: &str, role: &str) -> Reply {
+        self.post(
+            "/v1/organization/invitations",
+            key,
+            &serde_json::json!({ "inviteeEmail": email, "role": role }),
+        )
+        .await
+    }
+}
+
+pub async fn reply(response: reqwest::Response) -> Reply {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.expect("body read");
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Reply {
+        status,
+        headers,
+        body,
+        text,
+    }
+}
+
+/// Asserts a timestamp is RFC 3339 UTC with milliseconds, as the API documents show.
+pub fn assert_timestamp(value: &Value) {
+    let text = value
+        .as_str()
+        .unwrap_or_else(|| panic!("timestamp expected, got {value}"));
+    assert_eq!(text.len(), 24, "{text}");
+    assert!(text.ends_with('Z') && text.as_bytes()[19] == b'.', "{text}");
+    chrono::DateTime::parse_from_rfc3339(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+}
+
+pub async fn sleep(duration: Duration) {
+    tokio::time::sleep(duration).await;
+}

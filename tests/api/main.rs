@@ -1,0 +1,7 @@
+//! The one integration-test binary: every test drives the real HTTP stack
+//! over a fresh temporary SQLite file.
+
+mod helpers;
+
+mod admin_invitations;
+mod admin_organization;
