@@ -119,3 +119,52 @@ CREATE TABLE api_keys (
     revoked_at    INTEGER
 );
 CREATE INDEX api_keys_org ON api_keys (org_id, id);
+
+-- Secrets the server generates for itself on first start (the access-token
+-- signing key). Never a built-in default.
+CREATE TABLE server_secrets (
+    name       TEXT    PRIMARY KEY,
+    value      BLOB    NOT NULL,
+    created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- OAuth2 clients. A confidential client has a secret (only its SHA-256 is
+-- kept); a public client has none and must use PKCE. user_id binds a
+-- confidential client to the account its client-credentials tokens act for.
+CREATE TABLE oauth_clients (
+    id            INTEGER PRIMARY KEY,
+    client_id     TEXT    NOT NULL UNIQUE,
+    secret_sha256 BLOB,
+    name          TEXT    NOT NULL,
+    -- Registered redirect URIs, one per line, matched exactly.
+    redirect_uris TEXT    NOT NULL,
+    user_id       INTEGER REFERENCES users(id) ON DELETE CASCADE,
+    created_at    INTEGER NOT NULL
+);
+
+-- Authorization codes: single use (deleted when exchanged), short-lived.
+CREATE TABLE oauth_codes (
+    code_sha256    BLOB    PRIMARY KEY,
+    client_id      INTEGER NOT NULL REFERENCES oauth_clients(id) ON DELETE CASCADE,
+    user_id        INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    redirect_uri   TEXT    NOT NULL,
+    code_challenge TEXT,
+    scope          TEXT    NOT NULL,
+    expires_at     INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX oauth_codes_expiry ON oauth_codes (expires_at);
+
+-- Refresh tokens, rotated on every use. All tokens descending from one
+-- authorization share a family; presenting a used token revokes the family.
+CREATE TABLE refresh_tokens (
+    token_sha256 BLOB    PRIMARY KEY,
+    family       TEXT    NOT NULL,
+    client_id    INTEGER NOT NULL REFERENCES oauth_clients(id) ON DELETE CASCADE,
+    user_id      INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    scope        TEXT    NOT NULL,
+    created_at   INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    used_at      INTEGER,
+    revoked_at   INTEGER
+) WITHOUT ROWID;
+CREATE INDEX refresh_tokens_family ON refresh_tokens (family);

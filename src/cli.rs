@@ -46,6 +46,29 @@ pub enum Command {
     /// Manage user accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage OAuth2 clients of the invitee API.
+    #[command(subcommand)]
+    Client(ClientCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register a client; a confidential client's secret is printed once.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// A redirect URI the client may use, matched exactly; repeat for several.
+        #[arg(long = "redirect-uri", value_name = "URI")]
+        redirect_uris: Vec<String>,
+        /// A client that cannot keep a secret (a browser or mobile app): no
+        /// secret, PKCE required.
+        #[arg(long)]
+        public: bool,
+        /// Bind this confidential client to an account, for the
+        /// client-credentials grant: its tokens act for that account.
+        #[arg(long, value_name = "EMAIL")]
+        user: Option<String>,
+    },
 }
 
 #[derive(Debug, Args, Default)]
@@ -186,6 +209,18 @@ struct CreatedOrganization {
     admin: AccountBody,
 }
 
+/// OAuth2 field names, as client libraries expect them.
+#[derive(Serialize)]
+struct CreatedClient {
+    client_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_secret: Option<String>,
+    name: String,
+    redirect_uris: Vec<String>,
+    public: bool,
+    user_id: Option<i64>,
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct ApiKeyBody {
@@ -260,6 +295,29 @@ fn administer(db: &Database, command: Command) -> Result<(), CliError> {
         Command::ApiKey(ApiKeyCommand::Revoke { id }) => {
             let key = db.write_blocking(|tx| services::api_keys::revoke(tx, id, now))?;
             print_json(&ApiKeyBody::new(key, None))
+        }
+        Command::Client(ClientCommand::Create {
+            name,
+            redirect_uris,
+            public,
+            user,
+        }) => {
+            let new = services::oauth::NewClient {
+                name,
+                redirect_uris,
+                public,
+                user: user.as_deref().map(parse_email).transpose()?,
+            };
+            let (client, secret) =
+                db.write_blocking(|tx| services::oauth::create_client(tx, &new, now))?;
+            print_json(&CreatedClient {
+                client_id: client.client_id,
+                client_secret: secret,
+                name: client.name,
+                redirect_uris: client.redirect_uris,
+                public: !client.confidential,
+                user_id: client.user_id,
+            })
         }
         Command::User(UserCommand::Create {
             email,

@@ -87,6 +87,12 @@ impl Default for InvitationSettings {
 pub struct AuthSettings {
     pub access_token_lifetime: HumanDuration,
     pub refresh_token_lifetime: HumanDuration,
+    /// Threads that hash and check passwords (argon2), apart from all other work.
+    pub password_threads: usize,
+    /// Failed sign-ins allowed per account, and per client address, within `sign_in_window`.
+    pub sign_in_failures_per_account: usize,
+    pub sign_in_failures_per_address: usize,
+    pub sign_in_window: HumanDuration,
 }
 
 impl Default for AuthSettings {
@@ -94,6 +100,10 @@ impl Default for AuthSettings {
         Self {
             access_token_lifetime: HumanDuration::secs(15 * 60),
             refresh_token_lifetime: HumanDuration::secs(30 * 24 * 3600),
+            password_threads: 1,
+            sign_in_failures_per_account: 5,
+            sign_in_failures_per_address: 50,
+            sign_in_window: HumanDuration::secs(15 * 60),
         }
     }
 }

@@ -2,10 +2,14 @@
 //! the background work.
 
 use crate::api;
+use crate::auth::jwt::TokenSigner;
+use crate::auth::password::PasswordPool;
+use crate::auth::throttle::FailureLimiter;
 use crate::config::Settings;
 use crate::db::{Database, StorageError};
 use crate::domain::Millis;
 use crate::services;
+use crate::services::ServiceError;
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
@@ -17,14 +21,21 @@ use std::time::Duration;
 pub struct AppState {
     pub db: Database,
     pub settings: Arc<Settings>,
-    /// The external base URL, without a trailing slash.
+    /// The external base URL, without a trailing slash: the token issuer.
     pub public_url: String,
+    pub tokens: TokenSigner,
+    pub passwords: PasswordPool,
+    pub sign_in_failures: FailureLimiter,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error("cannot open the database: {0}")]
     Database(#[from] StorageError),
+    #[error("cannot prepare the signing key: {0}")]
+    SigningKey(#[from] ServiceError),
+    #[error("cannot start the password threads: {0}")]
+    Threads(std::io::Error),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -32,6 +43,9 @@ pub enum StartupError {
         source: std::io::Error,
     },
 }
+
+/// Sign-ins waiting for an argon2 thread beyond this answer 503 at once.
+const PASSWORD_QUEUE: usize = 256;
 
 pub struct Application {
     addr: SocketAddr,
@@ -54,11 +68,25 @@ impl Application {
             source,
         })?;
         let public_url = settings.public_url(Some(addr));
+        let signing_key =
+            db.write_blocking(|tx| services::oauth::signing_key(tx, Millis::now()))?;
+        let auth = &settings.auth;
+        let tokens = TokenSigner::new(&signing_key, &public_url, auth.access_token_lifetime.0);
+        let passwords = PasswordPool::new(auth.password_threads, PASSWORD_QUEUE)
+            .map_err(StartupError::Threads)?;
+        let sign_in_failures = FailureLimiter::new(
+            auth.sign_in_window.0,
+            auth.sign_in_failures_per_account,
+            auth.sign_in_failures_per_address,
+        );
         let settings = Arc::new(settings);
         let state = web::Data::new(AppState {
             db,
             settings: settings.clone(),
             public_url,
+            tokens,
+            passwords,
+            sign_in_failures,
         });
         let json_limit = usize::try_from(settings.server.json_body_limit.0).unwrap_or(usize::MAX);
         let app_state = state.clone();

@@ -3,9 +3,13 @@
 pub mod admin;
 pub mod dto;
 pub mod health;
+pub mod invitee;
+pub mod oauth;
+pub mod pages;
 pub mod params;
 pub mod problem;
 pub mod request_log;
+pub mod sign_in;
 
 use crate::auth;
 use actix_web::error::{JsonPayloadError, QueryPayloadError};
@@ -26,6 +30,43 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
             web::resource("/healthz")
                 .route(web::get().to(health::live))
                 .default_service(allow("GET")),
+        )
+        .service(
+            web::resource("/assets/enlist.css")
+                .route(web::get().to(pages::stylesheet))
+                .default_service(allow("GET")),
+        )
+        .service(
+            web::resource("/.well-known/oauth-authorization-server")
+                .route(web::get().to(oauth::metadata::authorization_server))
+                .default_service(allow("GET")),
+        )
+        .service(
+            web::resource("/oauth/authorize")
+                .route(web::get().to(oauth::authorize::show))
+                .route(web::post().to(oauth::authorize::submit))
+                .default_service(allow("GET, POST")),
+        )
+        .service(
+            web::resource("/oauth/token")
+                .route(web::post().to(oauth::token::token))
+                .default_service(allow("POST")),
+        )
+        .service(
+            web::resource("/oauth/revoke")
+                .route(web::post().to(oauth::token::revoke))
+                .default_service(allow("POST")),
+        )
+        .service(
+            web::resource("/invitations")
+                .route(web::get().to(invitee::list))
+                .default_service(allow("GET")),
+        )
+        .service(
+            web::resource("/invitations/{invitation_id}")
+                .route(web::get().to(invitee::get))
+                .route(web::post().to(invitee::respond))
+                .default_service(allow("GET, POST")),
         )
         .service(
             web::scope("/v1")

@@ -1,5 +1,8 @@
 //! Who is calling: API keys for the admin API.
 
 pub mod api_key;
+pub mod bearer;
+pub mod jwt;
 pub mod password;
 pub mod secrets;
+pub mod throttle;

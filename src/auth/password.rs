@@ -80,3 +80,88 @@ mod tests {
         assert!(validate("eight ch").is_ok());
     }
 }
+
+/// A small dedicated pool of threads for argon2, so a flood of sign-ins
+/// queues here instead of occupying the threads that serve database work.
+pub struct PasswordPool {
+    jobs: std::sync::mpsc::SyncSender<Job>,
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PoolError {
+    #[error("too many password checks are waiting")]
+    Busy,
+    #[error("the password pool has stopped")]
+    Stopped,
+}
+
+/// A verification against this hash takes as long as a real one, so an
+/// unknown account cannot be told apart by timing.
+static DUMMY_HASH: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| hash("no account has this password").unwrap_or_default());
+
+impl PasswordPool {
+    /// `threads` workers; at most `queue` jobs wait before callers get [`PoolError::Busy`].
+    pub fn new(threads: usize, queue: usize) -> std::io::Result<Self> {
+        let (jobs, receiver) = std::sync::mpsc::sync_channel::<Job>(queue);
+        let receiver = std::sync::Arc::new(std::sync::Mutex::new(receiver));
+        for n in 0..threads.max(1) {
+            let receiver = receiver.clone();
+            std::thread::Builder::new()
+                .name(format!("argon2-{n}"))
+                .spawn(move || {
+                    loop {
+                        let job = match receiver.lock() {
+                            Ok(guard) => guard.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                })?;
+        }
+        // Computed now rather than on the first unknown-account sign-in.
+        std::sync::LazyLock::force(&DUMMY_HASH);
+        Ok(Self { jobs })
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, PoolError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = reply.send(work());
+        });
+        self.jobs.try_send(job).map_err(|e| match e {
+            std::sync::mpsc::TrySendError::Full(_) => PoolError::Busy,
+            std::sync::mpsc::TrySendError::Disconnected(_) => PoolError::Stopped,
+        })?;
+        answer.await.map_err(|_| PoolError::Stopped)
+    }
+
+    pub async fn hash(&self, password: String) -> Result<Result<String, PasswordError>, PoolError> {
+        self.run(move || hash(&password)).await
+    }
+
+    /// Checks `password` against `stored`, or against a dummy hash when
+    /// there is no account or no password, taking the same time either way.
+    pub async fn verify(
+        &self,
+        password: String,
+        stored: Option<String>,
+    ) -> Result<bool, PoolError> {
+        self.run(move || match stored {
+            Some(stored) => verify(&password, &stored),
+            None => {
+                verify(&password, &DUMMY_HASH);
+                false
+            }
+        })
+        .await
+    }
+}

@@ -1,6 +1,7 @@
 use super::{OptionalExtension, parsed};
+use crate::domain::entities::display_name;
 use crate::domain::invitation::InvitationFilter;
-use crate::domain::{Email, Invitation, InvitationStatus, Millis, Page, Role};
+use crate::domain::{Email, Invitation, InvitationDetails, InvitationStatus, Millis, Page, Role};
 use rusqlite::{Connection, Row, params};
 use uuid::Uuid;
 
@@ -218,6 +219,70 @@ pub fn sweep_expired(conn: &Connection, now: Millis, batch: i64) -> rusqlite::Re
                       WHERE status = 'PENDING' AND expires_at <= ?1 LIMIT ?2)",
     )?
     .execute(params![now.0, batch])
+}
+
+const DETAILS_SELECT: &str =
+    "SELECT i.id, i.uuid, i.org_id, i.invitee_email, i.role, i.status, i.inviter_user_id,
+            i.created_at, i.updated_at, i.expires_at,
+            o.uuid, o.name, o.logo_url, o.member_count,
+            u.first_name, u.last_name, u.email, u.avatar_url
+     FROM invitations i
+     JOIN organizations o ON o.id = i.org_id
+     LEFT JOIN users u ON u.id = i.inviter_user_id";
+
+fn details_from_row(row: &Row<'_>, now: Millis) -> rusqlite::Result<InvitationDetails> {
+    let inviter_email: Option<String> = row.get(16)?;
+    let inviter_name = match inviter_email {
+        Some(email) => Some(display_name(
+            &row.get::<_, String>(14)?,
+            &row.get::<_, String>(15)?,
+            &email,
+        )),
+        None => None,
+    };
+    Ok(InvitationDetails {
+        invitation: from_row(row, now)?,
+        organization_uuid: parsed(row, 10)?,
+        organization_name: row.get(11)?,
+        organization_logo_url: row.get(12)?,
+        organization_member_count: row.get(13)?,
+        inviter_name,
+        inviter_avatar_url: row.get(17)?,
+    })
+}
+
+/// The person's pending, unexpired invitations, newest first, with their
+/// organizations and inviters in the same query.
+pub fn list_for_invitee(
+    conn: &Connection,
+    invitee: &Email,
+    now: Millis,
+) -> rusqlite::Result<Vec<InvitationDetails>> {
+    conn.prepare_cached(&format!(
+        "{DETAILS_SELECT}
+         WHERE i.invitee_email_key = ?1 AND i.status = 'PENDING' AND i.expires_at > ?2
+         ORDER BY i.created_at DESC, i.id DESC"
+    ))?
+    .query_map(params![invitee.key(), now.0], |row| {
+        details_from_row(row, now)
+    })?
+    .collect()
+}
+
+/// One invitation addressed to `invitee`; someone else's finds nothing.
+pub fn find_for_invitee(
+    conn: &Connection,
+    uuid: Uuid,
+    invitee: &Email,
+    now: Millis,
+) -> rusqlite::Result<Option<InvitationDetails>> {
+    conn.prepare_cached(&format!(
+        "{DETAILS_SELECT} WHERE i.uuid = ?1 AND i.invitee_email_key = ?2"
+    ))?
+    .query_row(params![uuid.to_string(), invitee.key()], |row| {
+        details_from_row(row, now)
+    })
+    .optional()
 }
 
 #[cfg(test)]

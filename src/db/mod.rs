@@ -9,6 +9,7 @@
 pub mod api_keys;
 pub mod invitations;
 pub mod members;
+pub mod oauth;
 pub mod orgs;
 pub mod users;
 

@@ -81,3 +81,17 @@ pub struct ApiKey {
     pub created_at: Millis,
     pub revoked_at: Option<Millis>,
 }
+
+/// An invitation as its invitee sees it: with the organization and the
+/// person who invited them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvitationDetails {
+    pub invitation: Invitation,
+    pub organization_uuid: Uuid,
+    pub organization_name: String,
+    pub organization_logo_url: Option<String>,
+    pub organization_member_count: i64,
+    /// None when the inviter's account no longer exists.
+    pub inviter_name: Option<String>,
+    pub inviter_avatar_url: Option<String>,
+}

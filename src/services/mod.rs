@@ -4,7 +4,9 @@
 
 pub mod api_keys;
 pub mod invitations;
+pub mod invitee;
 pub mod members;
+pub mod oauth;
 pub mod orgs;
 pub mod users;
 

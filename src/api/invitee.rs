@@ -1,0 +1,124 @@
+//! The invitee API, called with access tokens enlist issued.
+
+use crate::api::problem::ApiError;
+use crate::auth::bearer::InviteeCaller;
+use crate::domain::{InvitationDetails, Millis};
+use crate::services;
+use crate::startup::AppState;
+use actix_web::web;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// An invitation as the invitee API documents it (snake_case).
+#[derive(Debug, Serialize)]
+pub struct InviteeInvitationBody {
+    pub id: Uuid,
+    pub organization_name: String,
+    pub organization_logo_url: Option<String>,
+    pub organization_member_count: i64,
+    pub inviting_user_name: Option<String>,
+    pub inviting_user_avatar_url: Option<String>,
+    pub expiration_date: Millis,
+}
+
+impl From<InvitationDetails> for InviteeInvitationBody {
+    fn from(details: InvitationDetails) -> Self {
+        Self {
+            id: details.invitation.uuid,
+            organization_name: details.organization_name,
+            organization_logo_url: details.organization_logo_url,
+            organization_member_count: details.organization_member_count,
+            inviting_user_name: details.inviter_name,
+            inviting_user_avatar_url: details.inviter_avatar_url,
+            expiration_date: details.invitation.expires_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RespondQuery {
+    accept: Option<String>,
+}
+
+/// Not a UUID: 422, as the framework behind the invitee API documents answers.
+fn invitation_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| {
+        ApiError::unprocessable(
+            "invitation_id",
+            format!(
+                "invitation_id must be a UUID, got `{}`",
+                crate::api::params::clip(raw)
+            ),
+        )
+    })
+}
+
+/// Booleans as the invitee API's framework reads them.
+fn accept_flag(raw: Option<&str>) -> Result<bool, ApiError> {
+    let raw = raw.ok_or_else(|| {
+        ApiError::unprocessable("accept", "the accept query parameter is required")
+    })?;
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" | "t" | "y" => Ok(true),
+        "false" | "0" | "no" | "off" | "f" | "n" => Ok(false),
+        _ => Err(ApiError::unprocessable(
+            "accept",
+            format!(
+                "accept must be true or false, got `{}`",
+                crate::api::params::clip(raw)
+            ),
+        )),
+    }
+}
+
+/// `GET /invitations`
+pub async fn list(
+    caller: InviteeCaller,
+    state: web::Data<AppState>,
+) -> Result<web::Json<Vec<InviteeInvitationBody>>, ApiError> {
+    let invitations = state
+        .db
+        .read(move |conn| services::invitee::list(conn, &caller.email, Millis::now()))
+        .await?;
+    Ok(web::Json(invitations.into_iter().map(Into::into).collect()))
+}
+
+/// `GET /invitations/{invitation_id}`
+pub async fn get(
+    caller: InviteeCaller,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<web::Json<InviteeInvitationBody>, ApiError> {
+    let uuid = invitation_id(&path)?;
+    let details = state
+        .db
+        .read(move |conn| services::invitee::get(conn, &caller.email, uuid, Millis::now()))
+        .await?;
+    Ok(web::Json(details.into()))
+}
+
+/// `POST /invitations/{invitation_id}?accept=true|false`: the organization's
+/// UUID when accepted, `null` when declined.
+pub async fn respond(
+    caller: InviteeCaller,
+    path: web::Path<String>,
+    query: web::Query<RespondQuery>,
+    state: web::Data<AppState>,
+) -> Result<web::Json<Option<Uuid>>, ApiError> {
+    let uuid = invitation_id(&path)?;
+    let accept = accept_flag(query.accept.as_deref())?;
+    let organization = state
+        .db
+        .write(move |tx| {
+            services::invitee::respond(
+                tx,
+                caller.user_id,
+                &caller.email,
+                uuid,
+                accept,
+                Millis::now(),
+            )
+        })
+        .await?;
+    Ok(web::Json(organization))
+}

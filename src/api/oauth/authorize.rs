@@ -1,0 +1,332 @@
+//! `GET/POST /oauth/authorize`: the authorization-code flow's sign-in page.
+//! Problems with the client or its redirect URI are shown on a page (never
+//! redirected, RFC 6749 4.1.2.1); every other problem is sent back to the
+//! client's redirect URI as `error`, `error_description` and `state`.
+
+use crate::api::pages::{self, AuthorizePage, MessagePage, SignInForms};
+use crate::api::sign_in::{self, FormError, SignUp};
+use crate::domain::Millis;
+use crate::services::oauth::{self, Client, NewCode};
+use crate::startup::AppState;
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+
+/// The authorization request, as the client sent it.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AuthorizeParams {
+    response_type: Option<String>,
+    client_id: Option<String>,
+    redirect_uri: Option<String>,
+    state: Option<String>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
+    scope: Option<String>,
+}
+
+impl AuthorizeParams {
+    /// Carried through the forms as hidden fields.
+    fn hidden_fields(&self) -> Vec<(String, String)> {
+        [
+            ("response_type", &self.response_type),
+            ("client_id", &self.client_id),
+            ("redirect_uri", &self.redirect_uri),
+            ("state", &self.state),
+            ("code_challenge", &self.code_challenge),
+            ("code_challenge_method", &self.code_challenge_method),
+            ("scope", &self.scope),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.as_ref().map(|v| (name.to_owned(), v.clone())))
+        .collect()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AuthorizeForm {
+    #[serde(flatten)]
+    params: AuthorizeParams,
+    csrf_token: Option<String>,
+    intent: Option<String>,
+    email: Option<String>,
+    password: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+}
+
+/// A request that passed every check.
+struct Authorization {
+    client: Client,
+    redirect_uri: String,
+    state: Option<String>,
+    code_challenge: Option<String>,
+    scope: &'static str,
+}
+
+fn page_error(status: StatusCode, message: &str) -> HttpResponse {
+    pages::render(
+        status,
+        &MessagePage::new("This sign-in link is not valid", message),
+        &[],
+    )
+}
+
+/// Sends an error back to the client (RFC 6749 4.1.2.1).
+fn redirect_error(
+    redirect_uri: &str,
+    error: &str,
+    description: &str,
+    state: Option<&str>,
+) -> HttpResponse {
+    let mut pairs = vec![("error", error), ("error_description", description)];
+    if let Some(state) = state {
+        pairs.push(("state", state));
+    }
+    redirect_with(redirect_uri, &pairs)
+}
+
+fn redirect_with(redirect_uri: &str, pairs: &[(&str, &str)]) -> HttpResponse {
+    match url::Url::parse(redirect_uri) {
+        Ok(mut url) => {
+            url.query_pairs_mut().extend_pairs(pairs);
+            HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, url.as_str()))
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .insert_header((header::REFERRER_POLICY, "no-referrer"))
+                .finish()
+        }
+        Err(_) => page_error(
+            StatusCode::BAD_REQUEST,
+            "The application's redirect address is malformed.",
+        ),
+    }
+}
+
+/// A refusal is a whole answer: an error page, or a redirect back to the client.
+type Refusal = Box<HttpResponse>;
+
+async fn validate(state: &AppState, params: &AuthorizeParams) -> Result<Authorization, Refusal> {
+    let Some(client_id) = params.client_id.clone().filter(|c| !c.is_empty()) else {
+        return Err(Box::new(page_error(
+            StatusCode::BAD_REQUEST,
+            "The request does not say which application it is for.",
+        )));
+    };
+    let client = state
+        .db
+        .read(move |conn| oauth::find_client(conn, &client_id))
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "authorize: client lookup failed");
+            Box::new(page_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                crate::api::problem::INTERNAL_DETAIL,
+            ))
+        })?
+        .ok_or_else(|| {
+            Box::new(page_error(
+                StatusCode::BAD_REQUEST,
+                "The application is not registered with this server.",
+            ))
+        })?;
+    let redirect_uri = match &params.redirect_uri {
+        Some(uri) if client.allows_redirect(uri) => uri.clone(),
+        _ => {
+            return Err(Box::new(page_error(
+                StatusCode::BAD_REQUEST,
+                "The application asked to return to an address it has not registered.",
+            )));
+        }
+    };
+    let state_param = params.state.as_deref();
+    let refuse = |error: &str, description: &str| {
+        Err(Box::new(redirect_error(
+            &redirect_uri,
+            error,
+            description,
+            state_param,
+        )))
+    };
+    match params.response_type.as_deref() {
+        Some("code") => {}
+        None => return refuse("invalid_request", "response_type is required"),
+        Some(_) => {
+            return refuse(
+                "unsupported_response_type",
+                "only response_type=code is supported",
+            );
+        }
+    }
+    match (
+        params.code_challenge.as_deref(),
+        params.code_challenge_method.as_deref(),
+    ) {
+        (Some(challenge), Some("S256")) if oauth::valid_pkce_value(challenge) => {}
+        (Some(_), Some("S256")) => return refuse("invalid_request", "code_challenge is malformed"),
+        (Some(_), _) => return refuse("invalid_request", "code_challenge_method must be S256"),
+        (None, Some(_)) => {
+            return refuse(
+                "invalid_request",
+                "code_challenge_method without code_challenge",
+            );
+        }
+        (None, None) if !client.confidential => {
+            return refuse(
+                "invalid_request",
+                "PKCE with S256 is required for public clients",
+            );
+        }
+        (None, None) => {}
+    }
+    let scope = match oauth::granted_scope(params.scope.as_deref()) {
+        Ok(scope) => scope,
+        Err(error) => return refuse("invalid_scope", &error.to_string()),
+    };
+    Ok(Authorization {
+        client,
+        redirect_uri,
+        state: params.state.clone(),
+        code_challenge: params.code_challenge.clone(),
+        scope,
+    })
+}
+
+fn sign_in_page(
+    req: &HttpRequest,
+    state: &AppState,
+    authorization: &Authorization,
+    params: &AuthorizeParams,
+    email: &str,
+    error: Option<&FormError>,
+) -> HttpResponse {
+    let csrf = pages::csrf_token(req);
+    let page = AuthorizePage {
+        client_name: authorization.client.name.clone(),
+        forms: SignInForms {
+            action: "/oauth/authorize".into(),
+            hidden: params.hidden_fields(),
+            csrf_token: csrf.clone(),
+            email: email.to_owned(),
+            error: error.map(|e| e.message.clone()),
+        },
+    };
+    // Chrome applies form-action to the redirect that follows a post.
+    let target = pages::origin_of(&authorization.redirect_uri);
+    let targets: Vec<&str> = target.iter().map(String::as_str).collect();
+    let mut response = pages::render(error.map_or(StatusCode::OK, |e| e.status), &page, &targets);
+    if let Some(wait) = error.and_then(|e| e.retry_after)
+        && let Ok(value) = header::HeaderValue::from_str(&wait.as_secs().max(1).to_string())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    let _ = response.add_cookie(&pages::csrf_cookie(
+        &csrf,
+        state.public_url.starts_with("https://"),
+    ));
+    response
+}
+
+/// `GET /oauth/authorize`
+pub async fn show(
+    req: HttpRequest,
+    query: web::Query<AuthorizeParams>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    match validate(&state, &query).await {
+        Ok(authorization) => sign_in_page(&req, &state, &authorization, &query, "", None),
+        Err(response) => *response,
+    }
+}
+
+/// `POST /oauth/authorize`: the sign-in or sign-up form.
+pub async fn submit(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let Ok(form) = serde_urlencoded::from_bytes::<AuthorizeForm>(&body) else {
+        return page_error(
+            StatusCode::BAD_REQUEST,
+            "The form could not be read. Go back and try again.",
+        );
+    };
+    if !pages::csrf_ok(&req, form.csrf_token.as_deref()) {
+        return pages::render(
+            StatusCode::FORBIDDEN,
+            &MessagePage::new(
+                "This form has expired",
+                "For your security the form must be sent from the page that showed it. Go back, reload the page and try again.",
+            ),
+            &[],
+        );
+    }
+    let authorization = match validate(&state, &form.params).await {
+        Ok(authorization) => authorization,
+        Err(response) => return *response,
+    };
+    let email = form.email.as_deref().unwrap_or("");
+    let password = form.password.as_deref().unwrap_or("");
+    let address = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    let signed_in = match form.intent.as_deref() {
+        Some("signup") => {
+            let sign_up = SignUp {
+                email,
+                password,
+                first_name: form.first_name.as_deref().unwrap_or(""),
+                last_name: form.last_name.as_deref().unwrap_or(""),
+            };
+            sign_in::sign_up(&state, &sign_up, &address).await
+        }
+        _ => sign_in::sign_in(&state, email, password, &address).await,
+    };
+    let person = match signed_in {
+        Ok(person) => person,
+        Err(error) => {
+            return sign_in_page(
+                &req,
+                &state,
+                &authorization,
+                &form.params,
+                email,
+                Some(&error),
+            );
+        }
+    };
+    let issued = state
+        .db
+        .write(move |tx| {
+            oauth::issue_code(
+                tx,
+                &NewCode {
+                    client: &authorization.client,
+                    user_id: person.user_id,
+                    redirect_uri: &authorization.redirect_uri,
+                    code_challenge: authorization.code_challenge.as_deref(),
+                    scope: authorization.scope,
+                },
+                Millis::now(),
+            )
+            .map(|code| (code, authorization))
+        })
+        .await;
+    match issued {
+        Ok((code, authorization)) => {
+            let mut pairs = vec![("code", code.as_str())];
+            if let Some(state) = authorization.state.as_deref() {
+                pairs.push(("state", state));
+            }
+            redirect_with(&authorization.redirect_uri, &pairs)
+        }
+        Err(error) => {
+            tracing::error!(%error, "authorize: issuing a code failed");
+            page_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                crate::api::problem::INTERNAL_DETAIL,
+            )
+        }
+    }
+}

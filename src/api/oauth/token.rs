@@ -1,0 +1,164 @@
+use super::{OAuthFailure, client_credentials, no_store};
+use crate::domain::Millis;
+use crate::services::oauth::{self, GrantRequest, OAuthError, TokenRequest};
+use crate::startup::AppState;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Default, Deserialize)]
+pub struct TokenForm {
+    grant_type: Option<String>,
+    code: Option<String>,
+    redirect_uri: Option<String>,
+    code_verifier: Option<String>,
+    refresh_token: Option<String>,
+    scope: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+#[derive(Serialize)]
+struct TokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+    scope: String,
+}
+
+/// A form body (`application/x-www-form-urlencoded`), or an RFC 6749 error.
+fn parse_form<T: for<'de> Deserialize<'de>>(
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<T, OAuthError> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type.split(';').next().is_some_and(|t| {
+        t.trim()
+            .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+    }) {
+        return Err(OAuthError::InvalidRequest(
+            "send the parameters as application/x-www-form-urlencoded".into(),
+        ));
+    }
+    serde_urlencoded::from_bytes(body).map_err(|_| {
+        OAuthError::InvalidRequest("the form body is malformed or repeats a parameter".into())
+    })
+}
+
+fn required(value: Option<String>, name: &str) -> Result<String, OAuthError> {
+    value
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| OAuthError::InvalidRequest(format!("{name} is required")))
+}
+
+/// `POST /oauth/token`
+pub async fn token(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthFailure> {
+    let form: TokenForm = parse_form(&req, &body)?;
+    let (client_id, client_secret) = client_credentials(
+        req.headers(),
+        form.client_id.as_deref(),
+        form.client_secret.as_deref(),
+    )?;
+    let grant = match required(form.grant_type, "grant_type")?.as_str() {
+        "authorization_code" => GrantRequest::AuthorizationCode {
+            code: required(form.code, "code")?,
+            redirect_uri: form.redirect_uri,
+            code_verifier: form.code_verifier,
+        },
+        "refresh_token" => GrantRequest::RefreshToken {
+            refresh_token: required(form.refresh_token, "refresh_token")?,
+            scope: form.scope,
+        },
+        "client_credentials" => GrantRequest::ClientCredentials { scope: form.scope },
+        other => {
+            return Err(OAuthError::UnsupportedGrantType(format!(
+                "grant_type `{}` is not supported",
+                crate::api::params::clip(other)
+            ))
+            .into());
+        }
+    };
+    let request = TokenRequest {
+        client_id,
+        client_secret,
+        grant,
+    };
+    let refresh_lifetime = state.settings.auth.refresh_token_lifetime.0;
+    let now = Millis::now();
+    let outcome = if request.grant.writes() {
+        state
+            .db
+            .write(move |tx| oauth::grant(tx, &request, refresh_lifetime, now))
+            .await?
+    } else {
+        state
+            .db
+            .read(move |conn| oauth::grant(conn, &request, refresh_lifetime, now))
+            .await?
+    };
+    let (client, grant) = outcome?;
+    let access = state
+        .tokens
+        .issue(
+            grant.user_id,
+            &grant.email,
+            &client.client_id,
+            &grant.scope,
+            now,
+        )
+        .map_err(|e| OAuthError::Server(e.to_string()))?;
+    let mut response = HttpResponse::Ok();
+    no_store(&mut response);
+    Ok(response.json(TokenResponse {
+        access_token: access.token,
+        token_type: "Bearer",
+        expires_in: access.expires_in,
+        refresh_token: grant.refresh_token,
+        scope: grant.scope,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RevokeForm {
+    token: Option<String>,
+    #[allow(dead_code)] // accepted per RFC 7009; only refresh tokens are revocable
+    token_type_hint: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+/// `POST /oauth/revoke` (RFC 7009): revokes a refresh token and its family.
+/// Unknown tokens answer 200 too, so the endpoint reveals nothing.
+pub async fn revoke(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthFailure> {
+    let form: RevokeForm = parse_form(&req, &body)?;
+    let (client_id, client_secret) = client_credentials(
+        req.headers(),
+        form.client_id.as_deref(),
+        form.client_secret.as_deref(),
+    )?;
+    let token = required(form.token, "token")?;
+    state
+        .db
+        .write(move |tx| {
+            let client = oauth::authenticate_client(tx, &client_id, client_secret.as_deref())?;
+            oauth::revoke(tx, &client, &token, Millis::now())
+        })
+        .await?;
+    let mut response = HttpResponse::Ok();
+    no_store(&mut response);
+    Ok(response.finish())
+}

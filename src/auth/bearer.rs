@@ -1,0 +1,64 @@
+//! The invitee API's caller: an access token enlist issued, from
+//! `Authorization: Bearer`. Checked without touching the database.
+
+use crate::api::problem::ApiError;
+use crate::startup::AppState;
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use actix_web::{FromRequest, HttpRequest, web};
+use std::future::{Ready, ready};
+
+#[derive(Debug, Clone)]
+pub struct InviteeCaller {
+    pub user_id: i64,
+    pub email: String,
+}
+
+fn missing() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "missing_token",
+        "send an access token in the Authorization header: Bearer <token>",
+    )
+    .with_header(WWW_AUTHENTICATE, "Bearer realm=\"enlist\"")
+}
+
+fn invalid() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+        "the access token is invalid or has expired",
+    )
+    .with_header(
+        WWW_AUTHENTICATE,
+        "Bearer realm=\"enlist\", error=\"invalid_token\"",
+    )
+}
+
+fn identify(req: &HttpRequest) -> Result<InviteeCaller, ApiError> {
+    let header = req.headers().get(AUTHORIZATION).ok_or_else(missing)?;
+    let value = header.to_str().map_err(|_| invalid())?;
+    let (scheme, token) = value.split_once(' ').ok_or_else(invalid)?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(missing());
+    }
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::internal("application state is not registered"))?;
+    let claims = state.tokens.verify(token.trim()).map_err(|_| invalid())?;
+    let user_id = claims.user_id().ok_or_else(invalid)?;
+    Ok(InviteeCaller {
+        user_id,
+        email: claims.email,
+    })
+}
+
+impl FromRequest for InviteeCaller {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(identify(req))
+    }
+}

@@ -1,0 +1,234 @@
+//! OAuth2 storage: clients, authorization codes, refresh tokens, and the
+//! server's own generated secrets.
+
+use super::OptionalExtension;
+use crate::domain::Millis;
+use rusqlite::{Connection, Row, params};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientRow {
+    pub id: i64,
+    pub client_id: String,
+    pub secret_sha256: Option<Vec<u8>>,
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub user_id: Option<i64>,
+    pub created_at: Millis,
+}
+
+const CLIENT_COLUMNS: &str =
+    "id, client_id, secret_sha256, name, redirect_uris, user_id, created_at";
+
+fn client_from_row(row: &Row<'_>) -> rusqlite::Result<ClientRow> {
+    let uris: String = row.get(4)?;
+    Ok(ClientRow {
+        id: row.get(0)?,
+        client_id: row.get(1)?,
+        secret_sha256: row.get(2)?,
+        name: row.get(3)?,
+        redirect_uris: uris.lines().map(str::to_owned).collect(),
+        user_id: row.get(5)?,
+        created_at: Millis(row.get(6)?),
+    })
+}
+
+pub struct NewClient<'a> {
+    pub client_id: &'a str,
+    pub secret_sha256: Option<&'a [u8]>,
+    pub name: &'a str,
+    pub redirect_uris: &'a [String],
+    pub user_id: Option<i64>,
+}
+
+pub fn insert_client(
+    conn: &Connection,
+    new: &NewClient<'_>,
+    now: Millis,
+) -> rusqlite::Result<ClientRow> {
+    conn.prepare_cached(&format!(
+        "INSERT INTO oauth_clients (client_id, secret_sha256, name, redirect_uris, user_id, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING {CLIENT_COLUMNS}"
+    ))?
+    .query_row(
+        params![
+            new.client_id,
+            new.secret_sha256,
+            new.name,
+            new.redirect_uris.join("\n"),
+            new.user_id,
+            now.0
+        ],
+        client_from_row,
+    )
+}
+
+pub fn find_client(conn: &Connection, client_id: &str) -> rusqlite::Result<Option<ClientRow>> {
+    conn.prepare_cached(&format!(
+        "SELECT {CLIENT_COLUMNS} FROM oauth_clients WHERE client_id = ?1"
+    ))?
+    .query_row([client_id], client_from_row)
+    .optional()
+}
+
+pub struct NewCode<'a> {
+    pub code_sha256: &'a [u8],
+    pub client: i64,
+    pub user_id: i64,
+    pub redirect_uri: &'a str,
+    pub code_challenge: Option<&'a str>,
+    pub scope: &'a str,
+    pub expires_at: Millis,
+}
+
+pub fn insert_code(conn: &Connection, code: &NewCode<'_>) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO oauth_codes (code_sha256, client_id, user_id, redirect_uri, code_challenge, scope, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        code.code_sha256,
+        code.client,
+        code.user_id,
+        code.redirect_uri,
+        code.code_challenge,
+        code.scope,
+        code.expires_at.0
+    ])?;
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+pub struct CodeRow {
+    pub client: i64,
+    pub user_id: i64,
+    pub redirect_uri: String,
+    pub code_challenge: Option<String>,
+    pub scope: String,
+    pub expires_at: Millis,
+}
+
+/// Deletes and returns the code: whatever happens next, it is used up.
+pub fn take_code(conn: &Connection, code_sha256: &[u8]) -> rusqlite::Result<Option<CodeRow>> {
+    conn.prepare_cached(
+        "DELETE FROM oauth_codes WHERE code_sha256 = ?1
+         RETURNING client_id, user_id, redirect_uri, code_challenge, scope, expires_at",
+    )?
+    .query_row([code_sha256], |row| {
+        Ok(CodeRow {
+            client: row.get(0)?,
+            user_id: row.get(1)?,
+            redirect_uri: row.get(2)?,
+            code_challenge: row.get(3)?,
+            scope: row.get(4)?,
+            expires_at: Millis(row.get(5)?),
+        })
+    })
+    .optional()
+}
+
+pub fn delete_expired_codes(conn: &Connection, now: Millis) -> rusqlite::Result<usize> {
+    conn.prepare_cached("DELETE FROM oauth_codes WHERE expires_at <= ?1")?
+        .execute([now.0])
+}
+
+pub struct NewRefreshToken<'a> {
+    pub token_sha256: &'a [u8],
+    pub family: &'a str,
+    pub client: i64,
+    pub user_id: i64,
+    pub scope: &'a str,
+    pub expires_at: Millis,
+}
+
+pub fn insert_refresh_token(
+    conn: &Connection,
+    token: &NewRefreshToken<'_>,
+    now: Millis,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO refresh_tokens (token_sha256, family, client_id, user_id, scope, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        token.token_sha256,
+        token.family,
+        token.client,
+        token.user_id,
+        token.scope,
+        now.0,
+        token.expires_at.0
+    ])?;
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+pub struct RefreshRow {
+    pub family: String,
+    pub client: i64,
+    pub user_id: i64,
+    pub scope: String,
+    pub expires_at: Millis,
+    pub used_at: Option<Millis>,
+    pub revoked_at: Option<Millis>,
+}
+
+pub fn find_refresh_token(
+    conn: &Connection,
+    token_sha256: &[u8],
+) -> rusqlite::Result<Option<RefreshRow>> {
+    conn.prepare_cached(
+        "SELECT family, client_id, user_id, scope, expires_at, used_at, revoked_at
+         FROM refresh_tokens WHERE token_sha256 = ?1",
+    )?
+    .query_row([token_sha256], |row| {
+        Ok(RefreshRow {
+            family: row.get(0)?,
+            client: row.get(1)?,
+            user_id: row.get(2)?,
+            scope: row.get(3)?,
+            expires_at: Millis(row.get(4)?),
+            used_at: row.get::<_, Option<i64>>(5)?.map(Millis),
+            revoked_at: row.get::<_, Option<i64>>(6)?.map(Millis),
+        })
+    })
+    .optional()
+}
+
+pub fn mark_refresh_token_used(
+    conn: &Connection,
+    token_sha256: &[u8],
+    now: Millis,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached("UPDATE refresh_tokens SET used_at = ?2 WHERE token_sha256 = ?1")?
+        .execute(params![token_sha256, now.0])?;
+    Ok(())
+}
+
+pub fn revoke_family(conn: &Connection, family: &str, now: Millis) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "UPDATE refresh_tokens SET revoked_at = ?2 WHERE family = ?1 AND revoked_at IS NULL",
+    )?
+    .execute(params![family, now.0])
+}
+
+/// The named secret, generated and stored by `generate` on first use.
+pub fn server_secret(
+    conn: &Connection,
+    name: &str,
+    generate: impl FnOnce() -> Vec<u8>,
+    now: Millis,
+) -> rusqlite::Result<Vec<u8>> {
+    let existing: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT value FROM server_secrets WHERE name = ?1")?
+        .query_row([name], |row| row.get(0))
+        .optional()?;
+    if let Some(value) = existing {
+        return Ok(value);
+    }
+    let value = generate();
+    conn.prepare_cached(
+        "INSERT INTO server_secrets (name, value, created_at) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![name, value, now.0])?;
+    Ok(value)
+}

@@ -1,0 +1,82 @@
+//! The invitee's side: their pending invitations, and answering one.
+
+use super::{ServiceError, ServiceResult};
+use crate::db;
+use crate::domain::{Email, InvitationDetails, InvitationStatus, Millis};
+use rusqlite::Connection;
+use uuid::Uuid;
+
+/// The caller's pending, unexpired invitations.
+pub fn list(conn: &Connection, email: &str, now: Millis) -> ServiceResult<Vec<InvitationDetails>> {
+    match Email::parse(email) {
+        Ok(email) => Ok(db::invitations::list_for_invitee(conn, &email, now)?),
+        Err(_) => Ok(Vec::new()),
+    }
+}
+
+/// One invitation addressed to the caller, if it can still be answered.
+pub fn get(
+    conn: &Connection,
+    email: &str,
+    uuid: Uuid,
+    now: Millis,
+) -> ServiceResult<InvitationDetails> {
+    let details = find(conn, email, uuid, now)?;
+    ensure_answerable(details.invitation.status)?;
+    Ok(details)
+}
+
+/// Accepts (the caller becomes a member with the invitation's role, or
+/// keeps the role they have) or declines. Answers the organization's UUID
+/// when accepted. Runs in one write transaction, so an accept racing a
+/// revoke or another answer sees the winner's status and gets a 409.
+pub fn respond(
+    tx: &Connection,
+    user_id: i64,
+    email: &str,
+    uuid: Uuid,
+    accept: bool,
+    now: Millis,
+) -> ServiceResult<Option<Uuid>> {
+    let details = find(tx, email, uuid, now)?;
+    let invitation = &details.invitation;
+    ensure_answerable(invitation.status)?;
+    if !accept {
+        db::invitations::set_status(tx, invitation.id, InvitationStatus::Declined, now)?;
+        return Ok(None);
+    }
+    db::users::get(tx, user_id)?.ok_or(ServiceError::NotFound("account"))?;
+    if db::members::role(tx, invitation.org_id, user_id)?.is_none() {
+        db::members::insert(tx, invitation.org_id, user_id, invitation.role, now)?;
+    }
+    db::invitations::set_status(tx, invitation.id, InvitationStatus::Accepted, now)?;
+    Ok(Some(details.organization_uuid))
+}
+
+fn find(
+    conn: &Connection,
+    email: &str,
+    uuid: Uuid,
+    now: Millis,
+) -> ServiceResult<InvitationDetails> {
+    let email = Email::parse(email).map_err(|_| ServiceError::NotFound("invitation"))?;
+    db::invitations::find_for_invitee(conn, uuid, &email, now)?
+        .ok_or(ServiceError::NotFound("invitation"))
+}
+
+fn ensure_answerable(status: InvitationStatus) -> ServiceResult<()> {
+    match status {
+        InvitationStatus::Pending => Ok(()),
+        InvitationStatus::Expired => Err(ServiceError::Gone {
+            code: "invitation_expired",
+            detail: "the invitation has expired; ask for a new one".into(),
+        }),
+        answered => Err(ServiceError::conflict(
+            "invitation_not_pending",
+            format!(
+                "the invitation is {} and can no longer be answered",
+                answered.as_str()
+            ),
+        )),
+    }
+}

@@ -1,0 +1,544 @@
+//! The OAuth2 authorization server's rules: clients, authorization codes
+//! with PKCE, refresh-token rotation with reuse detection, and client
+//! credentials. Access tokens themselves are signed at the edge
+//! (`auth::jwt`); this module decides who they are for.
+
+use super::{ServiceError, ServiceResult};
+use crate::auth::secrets;
+use crate::db::{self, StorageError};
+use crate::domain::{Email, Millis};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rusqlite::Connection;
+use std::time::Duration;
+use subtle::ConstantTimeEq;
+
+/// The one scope enlist's tokens carry: the invitee API.
+pub const SCOPE: &str = "invitations";
+/// Codes are exchanged by the client right after the redirect.
+pub const CODE_LIFETIME: Duration = Duration::from_secs(60);
+const CLIENT_ID_PREFIX: &str = "enlc_";
+
+/// Errors with the names RFC 6749 section 5.2 gives them.
+#[derive(Debug, thiserror::Error)]
+pub enum OAuthError {
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("client authentication failed")]
+    InvalidClient,
+    #[error("{0}")]
+    InvalidGrant(String),
+    #[error("{0}")]
+    UnauthorizedClient(String),
+    #[error("{0}")]
+    UnsupportedGrantType(String),
+    #[error("{0}")]
+    InvalidScope(String),
+    /// Something failed on our side; the description never says what.
+    #[error("{0}")]
+    Server(String),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl From<rusqlite::Error> for OAuthError {
+    fn from(error: rusqlite::Error) -> Self {
+        OAuthError::Storage(StorageError::Sqlite(error))
+    }
+}
+
+impl OAuthError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            OAuthError::InvalidRequest(_) => "invalid_request",
+            OAuthError::InvalidClient => "invalid_client",
+            OAuthError::InvalidGrant(_) => "invalid_grant",
+            OAuthError::UnauthorizedClient(_) => "unauthorized_client",
+            OAuthError::UnsupportedGrantType(_) => "unsupported_grant_type",
+            OAuthError::InvalidScope(_) => "invalid_scope",
+            OAuthError::Server(_) | OAuthError::Storage(_) => "server_error",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    pub id: i64,
+    pub client_id: String,
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub confidential: bool,
+    /// The account a confidential client's client-credentials tokens act for.
+    pub user_id: Option<i64>,
+    pub created_at: Millis,
+}
+
+impl From<db::oauth::ClientRow> for Client {
+    fn from(row: db::oauth::ClientRow) -> Self {
+        Self {
+            id: row.id,
+            client_id: row.client_id,
+            name: row.name,
+            redirect_uris: row.redirect_uris,
+            confidential: row.secret_sha256.is_some(),
+            user_id: row.user_id,
+            created_at: row.created_at,
+        }
+    }
+}
+
+impl Client {
+    /// Redirect URIs match exactly, character for character.
+    pub fn allows_redirect(&self, uri: &str) -> bool {
+        self.redirect_uris
+            .iter()
+            .any(|registered| registered == uri)
+    }
+}
+
+pub struct NewClient {
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub public: bool,
+    pub user: Option<Email>,
+}
+
+/// Registers a client; answers it with its secret (confidential clients
+/// only), which is shown this once and stored only as a SHA-256 digest.
+pub fn create_client(
+    tx: &Connection,
+    new: &NewClient,
+    now: Millis,
+) -> ServiceResult<(Client, Option<String>)> {
+    let name = new.name.trim();
+    if name.is_empty() {
+        return Err(ServiceError::invalid("name", "the client needs a name"));
+    }
+    for uri in &new.redirect_uris {
+        validate_redirect_uri(uri)?;
+    }
+    if new.public && new.user.is_some() {
+        return Err(ServiceError::invalid(
+            "user",
+            "a public client has no secret, so it cannot use client credentials for an account",
+        ));
+    }
+    let user_id = match &new.user {
+        Some(email) => Some(
+            db::users::find_by_email(tx, email)?
+                .ok_or(ServiceError::NotFound("account"))?
+                .id,
+        ),
+        None => None,
+    };
+    let client_id = format!("{CLIENT_ID_PREFIX}{}", secrets::random_base62(20));
+    let secret = (!new.public).then(|| secrets::random_base62(40));
+    let digest = secret.as_deref().map(secrets::sha256);
+    let row = db::oauth::insert_client(
+        tx,
+        &db::oauth::NewClient {
+            client_id: &client_id,
+            secret_sha256: digest.as_ref().map(|d| d.as_slice()),
+            name,
+            redirect_uris: &new.redirect_uris,
+            user_id,
+        },
+        now,
+    )?;
+    Ok((row.into(), secret))
+}
+
+fn validate_redirect_uri(uri: &str) -> ServiceResult<()> {
+    let absolute = uri.starts_with("https://") || uri.starts_with("http://");
+    if !absolute || uri.contains('#') || uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(ServiceError::invalid(
+            "redirect_uri",
+            format!("`{uri}` must be an absolute http(s) URI without a fragment"),
+        ));
+    }
+    Ok(())
+}
+
+pub fn find_client(conn: &Connection, client_id: &str) -> Result<Option<Client>, OAuthError> {
+    Ok(db::oauth::find_client(conn, client_id)?.map(Client::from))
+}
+
+/// Authenticates a client: confidential clients by their secret (compared
+/// as SHA-256 digests in constant time), public clients by id alone.
+pub fn authenticate_client(
+    conn: &Connection,
+    client_id: &str,
+    secret: Option<&str>,
+) -> Result<Client, OAuthError> {
+    let row = db::oauth::find_client(conn, client_id)?.ok_or(OAuthError::InvalidClient)?;
+    let authentic = match (&row.secret_sha256, secret) {
+        (Some(digest), Some(secret)) => secrets::matches_digest(secret, digest),
+        (None, None) => true,
+        _ => false,
+    };
+    if authentic {
+        Ok(row.into())
+    } else {
+        Err(OAuthError::InvalidClient)
+    }
+}
+
+/// The granted scope for a requested one: absent means `invitations`.
+pub fn granted_scope(requested: Option<&str>) -> Result<&'static str, OAuthError> {
+    match requested.map(str::trim) {
+        None | Some("") => Ok(SCOPE),
+        Some(scopes) if scopes.split_whitespace().all(|s| s == SCOPE) => Ok(SCOPE),
+        Some(other) => Err(OAuthError::InvalidScope(format!(
+            "unknown scope `{other}`; enlist grants `{SCOPE}`"
+        ))),
+    }
+}
+
+/// RFC 7636: 43 to 128 characters of the unreserved set.
+pub fn valid_pkce_value(value: &str) -> bool {
+    (43..=128).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+fn s256(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(secrets::sha256(verifier))
+}
+
+pub struct NewCode<'a> {
+    pub client: &'a Client,
+    pub user_id: i64,
+    pub redirect_uri: &'a str,
+    pub code_challenge: Option<&'a str>,
+    pub scope: &'a str,
+}
+
+/// A fresh single-use authorization code (only its digest is stored).
+pub fn issue_code(tx: &Connection, new: &NewCode<'_>, now: Millis) -> ServiceResult<String> {
+    db::oauth::delete_expired_codes(tx, now)?;
+    let code = secrets::random_base62(32);
+    db::oauth::insert_code(
+        tx,
+        &db::oauth::NewCode {
+            code_sha256: &secrets::sha256(&code),
+            client: new.client.id,
+            user_id: new.user_id,
+            redirect_uri: new.redirect_uri,
+            code_challenge: new.code_challenge,
+            scope: new.scope,
+            expires_at: now.plus(CODE_LIFETIME),
+        },
+    )?;
+    Ok(code)
+}
+
+/// Who a token is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub user_id: i64,
+    pub email: String,
+    pub scope: String,
+    /// A new refresh token, for the flows that get one.
+    pub refresh_token: Option<String>,
+}
+
+pub struct CodeExchange<'a> {
+    pub code: &'a str,
+    pub redirect_uri: Option<&'a str>,
+    pub code_verifier: Option<&'a str>,
+}
+
+/// Exchanges an authorization code. The code is used up whatever the outcome.
+pub fn exchange_code(
+    tx: &Connection,
+    client: &Client,
+    exchange: &CodeExchange<'_>,
+    refresh_lifetime: Duration,
+    now: Millis,
+) -> Result<Result<Grant, OAuthError>, StorageError> {
+    let invalid = |why: &str| Ok(Err(OAuthError::InvalidGrant(why.to_owned())));
+    let Some(code) = db::oauth::take_code(tx, &secrets::sha256(exchange.code))? else {
+        return invalid("the authorization code is invalid, expired or already used");
+    };
+    if code.client != client.id || code.expires_at <= now {
+        return invalid("the authorization code is invalid, expired or already used");
+    }
+    if exchange.redirect_uri != Some(code.redirect_uri.as_str()) {
+        return invalid("redirect_uri does not match the authorization request");
+    }
+    match (&code.code_challenge, exchange.code_verifier) {
+        (Some(challenge), Some(verifier)) => {
+            let matches: bool = s256(verifier).as_bytes().ct_eq(challenge.as_bytes()).into();
+            if !valid_pkce_value(verifier) || !matches {
+                return invalid("code_verifier does not match the code_challenge");
+            }
+        }
+        (Some(_), None) => return invalid("code_verifier is required"),
+        (None, Some(_)) => {
+            return invalid("code_verifier was sent but the authorization had no code_challenge");
+        }
+        (None, None) => {}
+    }
+    let Some(user) = db::users::get(tx, code.user_id)? else {
+        return invalid("the account no longer exists");
+    };
+    let refresh_token = new_refresh_token(
+        tx,
+        &uuid::Uuid::new_v4().to_string(),
+        client.id,
+        user.id,
+        &code.scope,
+        refresh_lifetime,
+        now,
+    )?;
+    Ok(Ok(Grant {
+        user_id: user.id,
+        email: user.email,
+        scope: code.scope,
+        refresh_token: Some(refresh_token),
+    }))
+}
+
+/// Rotates a refresh token. Presenting one that was already rotated means
+/// it leaked (or the client misbehaves): the whole family is revoked, and
+/// that revocation is committed even though the request is refused.
+pub fn refresh(
+    tx: &Connection,
+    client: &Client,
+    presented: &str,
+    refresh_lifetime: Duration,
+    now: Millis,
+) -> Result<Result<Grant, OAuthError>, StorageError> {
+    let invalid = || {
+        Ok(Err(OAuthError::InvalidGrant(
+            "the refresh token is invalid, expired or revoked".into(),
+        )))
+    };
+    let digest = secrets::sha256(presented);
+    let Some(token) = db::oauth::find_refresh_token(tx, &digest)? else {
+        return invalid();
+    };
+    if token.client != client.id {
+        return invalid();
+    }
+    if token.used_at.is_some() {
+        let revoked = db::oauth::revoke_family(tx, &token.family, now)?;
+        tracing::warn!(
+            client_id = %client.client_id,
+            revoked,
+            "a rotated refresh token was presented again; its family is revoked"
+        );
+        return invalid();
+    }
+    if token.revoked_at.is_some() || token.expires_at <= now {
+        return invalid();
+    }
+    let Some(user) = db::users::get(tx, token.user_id)? else {
+        return invalid();
+    };
+    db::oauth::mark_refresh_token_used(tx, &digest, now)?;
+    let refresh_token = new_refresh_token(
+        tx,
+        &token.family,
+        client.id,
+        user.id,
+        &token.scope,
+        refresh_lifetime,
+        now,
+    )?;
+    Ok(Ok(Grant {
+        user_id: user.id,
+        email: user.email,
+        scope: token.scope,
+        refresh_token: Some(refresh_token),
+    }))
+}
+
+fn new_refresh_token(
+    tx: &Connection,
+    family: &str,
+    client: i64,
+    user_id: i64,
+    scope: &str,
+    lifetime: Duration,
+    now: Millis,
+) -> rusqlite::Result<String> {
+    let token = secrets::random_base62(43);
+    db::oauth::insert_refresh_token(
+        tx,
+        &db::oauth::NewRefreshToken {
+            token_sha256: &secrets::sha256(&token),
+            family,
+            client,
+            user_id,
+            scope,
+            expires_at: now.plus(lifetime),
+        },
+        now,
+    )?;
+    Ok(token)
+}
+
+/// Client credentials: the token acts for the account bound to the client.
+pub fn client_credentials(
+    conn: &Connection,
+    client: &Client,
+    scope: &str,
+) -> Result<Grant, OAuthError> {
+    if !client.confidential {
+        return Err(OAuthError::UnauthorizedClient(
+            "public clients cannot use the client_credentials grant".into(),
+        ));
+    }
+    let user_id = client.user_id.ok_or_else(|| {
+        OAuthError::UnauthorizedClient(
+            "this client is not bound to an account (enlist client create --user)".into(),
+        )
+    })?;
+    let user = db::users::get(conn, user_id)?.ok_or_else(|| {
+        OAuthError::UnauthorizedClient("the client's account no longer exists".into())
+    })?;
+    Ok(Grant {
+        user_id: user.id,
+        email: user.email,
+        scope: scope.to_owned(),
+        refresh_token: None,
+    })
+}
+
+/// A token request, after the edge has parsed the form and the client's credentials.
+pub struct TokenRequest {
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    pub grant: GrantRequest,
+}
+
+pub enum GrantRequest {
+    AuthorizationCode {
+        code: String,
+        redirect_uri: Option<String>,
+        code_verifier: Option<String>,
+    },
+    RefreshToken {
+        refresh_token: String,
+        scope: Option<String>,
+    },
+    ClientCredentials {
+        scope: Option<String>,
+    },
+}
+
+impl GrantRequest {
+    /// Client credentials only read; the other grants change stored state.
+    pub fn writes(&self) -> bool {
+        !matches!(self, GrantRequest::ClientCredentials { .. })
+    }
+}
+
+/// Authenticates the client and decides the grant. The outer error rolls
+/// the transaction back; an inner refusal is committed (a used code stays
+/// used, a reused refresh token's family stays revoked).
+pub fn grant(
+    conn: &Connection,
+    request: &TokenRequest,
+    refresh_lifetime: Duration,
+    now: Millis,
+) -> Result<Result<(Client, Grant), OAuthError>, StorageError> {
+    let client =
+        match authenticate_client(conn, &request.client_id, request.client_secret.as_deref()) {
+            Ok(client) => client,
+            Err(OAuthError::Storage(error)) => return Err(error),
+            Err(refused) => return Ok(Err(refused)),
+        };
+    let granted = match &request.grant {
+        GrantRequest::AuthorizationCode {
+            code,
+            redirect_uri,
+            code_verifier,
+        } => exchange_code(
+            conn,
+            &client,
+            &CodeExchange {
+                code,
+                redirect_uri: redirect_uri.as_deref(),
+                code_verifier: code_verifier.as_deref(),
+            },
+            refresh_lifetime,
+            now,
+        )?,
+        GrantRequest::RefreshToken {
+            refresh_token,
+            scope,
+        } => match granted_scope(scope.as_deref()) {
+            Ok(_) => refresh(conn, &client, refresh_token, refresh_lifetime, now)?,
+            Err(refused) => Err(refused),
+        },
+        GrantRequest::ClientCredentials { scope } => match granted_scope(scope.as_deref()) {
+            Ok(scope) => match client_credentials(conn, &client, scope) {
+                Err(OAuthError::Storage(error)) => return Err(error),
+                outcome => outcome,
+            },
+            Err(refused) => Err(refused),
+        },
+    };
+    Ok(granted.map(|grant| (client, grant)))
+}
+
+/// RFC 7009: revokes the refresh token's family if the token belongs to the
+/// client; unknown tokens and other clients' tokens change nothing.
+pub fn revoke(
+    tx: &Connection,
+    client: &Client,
+    presented: &str,
+    now: Millis,
+) -> Result<(), OAuthError> {
+    if let Some(token) = db::oauth::find_refresh_token(tx, &secrets::sha256(presented))?
+        && token.client == client.id
+    {
+        db::oauth::revoke_family(tx, &token.family, now)?;
+    }
+    Ok(())
+}
+
+/// The access-token signing key, generated on first start.
+pub fn signing_key(tx: &Connection, now: Millis) -> ServiceResult<Vec<u8>> {
+    Ok(db::oauth::server_secret(
+        tx,
+        "access_token_hs256",
+        || {
+            use rand::RngCore;
+            let mut key = vec![0_u8; 32];
+            rand::rng().fill_bytes(&mut key);
+            key
+        },
+        now,
+    )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkce_s256_matches_rfc_7636_example() {
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        assert_eq!(
+            s256(verifier),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+        assert!(valid_pkce_value(verifier));
+        assert!(!valid_pkce_value("short"));
+        assert!(!valid_pkce_value(&format!("{verifier}!")));
+    }
+
+    #[test]
+    fn scopes() {
+        assert_eq!(granted_scope(None).unwrap(), SCOPE);
+        assert_eq!(granted_scope(Some("invitations")).unwrap(), SCOPE);
+        assert!(matches!(
+            granted_scope(Some("admin")),
+            Err(OAuthError::InvalidScope(_))
+        ));
+    }
+}
