@@ -8,3 +8,4 @@ mod helpers;
 
 mod admin_invitations;
 mod admin_organization;
+mod admin_users;
