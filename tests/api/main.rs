@@ -9,3 +9,4 @@ mod helpers;
 mod admin_invitations;
 mod admin_organization;
 mod admin_users;
+mod auth;
