@@ -10,3 +10,4 @@ mod admin_invitations;
 mod admin_organization;
 mod admin_users;
 mod auth;
+mod errors;
