@@ -11,3 +11,4 @@ mod admin_organization;
 mod admin_users;
 mod auth;
 mod errors;
+mod isolation;
