@@ -371,3 +371,114 @@ async fn authentication_comes_before_body_and_parameter_validation() {
     }
     assert_eq!(app.query_i64("SELECT COUNT(*) FROM invitations"), 0);
 }
+
+#[tokio::test]
+async fn a_key_without_the_scope_hears_403_before_anything_about_its_input() {
+    let app = spawn_app_with(|s| s.server.json_body_limit = enlist::config::HumanSize(64)).await;
+    let org = app.create_org("Acme", "ada@acme.test");
+    let read_only = app.api_key(org.id, org.admin_id, &[Scope::OrganizationRead]);
+    let big = format!(r#"{{"inviteeEmail": "{}@example.com"}}"#, "x".repeat(100));
+
+    for (method, path, content_type, body, scope) in [
+        (
+            Method::POST,
+            "/v1/organization/invitations",
+            "application/json",
+            "{bad",
+            "invitations:write",
+        ),
+        (
+            Method::POST,
+            "/v1/organization/invitations",
+            "text/plain",
+            "hello",
+            "invitations:write",
+        ),
+        (
+            Method::POST,
+            "/v1/organization/invitations",
+            "application/json",
+            big.as_str(),
+            "invitations:write",
+        ),
+        (
+            Method::POST,
+            "/v1/organization/invitations",
+            "application/json",
+            r#"{"role": 1}"#,
+            "invitations:write",
+        ),
+        (
+            Method::GET,
+            "/v1/organization/invitations?limit=1&limit=2",
+            "application/json",
+            "",
+            "invitations:read",
+        ),
+        (
+            Method::GET,
+            "/v1/organization/invitations?limit=0&status=NOPE",
+            "application/json",
+            "",
+            "invitations:read",
+        ),
+        (
+            Method::GET,
+            "/v1/organization/users?offset=1&offset=2",
+            "application/json",
+            "",
+            "users:read",
+        ),
+        (
+            Method::POST,
+            "/v1/organization/invitations/abc/revoke",
+            "application/json",
+            "",
+            "invitations:write",
+        ),
+        (
+            Method::DELETE,
+            "/v1/organization/users/0",
+            "application/json",
+            "",
+            "users:write",
+        ),
+    ] {
+        let what = format!("{method} {path} {content_type} {body:.20}");
+        let reply = app
+            .send_raw(
+                method,
+                path,
+                &[("X-API-Key", &read_only), ("Content-Type", content_type)],
+                body.to_owned(),
+            )
+            .await;
+
+        assert_eq!(reply.status, 403, "{what}: {}", reply.text);
+        reply.assert_problem(403, "missing_scope");
+        assert!(
+            reply.body["detail"].as_str().unwrap().contains(scope),
+            "{what}: {}",
+            reply.text
+        );
+    }
+    assert_eq!(app.query_i64("SELECT COUNT(*) FROM invitations"), 0);
+}
+
+#[tokio::test]
+async fn a_key_with_the_scope_still_hears_about_malformed_input() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme", "ada@acme.test");
+
+    let duplicate = app
+        .get("/v1/organization/invitations?limit=1&limit=2", &org.key)
+        .await;
+    let users_duplicate = app
+        .get("/v1/organization/users?offset=1&offset=2", &org.key)
+        .await;
+
+    duplicate.assert_problem(400, "validation_failed");
+    assert_eq!(duplicate.body["field"], "query");
+    users_duplicate.assert_problem(400, "validation_failed");
+    assert_eq!(users_duplicate.body["field"], "query");
+}
