@@ -433,7 +433,7 @@ async fn create_rejects_a_chunked_body_larger_than_the_limit() {
 #[tokio::test]
 async fn an_expired_invitation_no_longer_blocks_inviting_the_same_email() {
     let app = spawn_app_with(|s| {
-        s.invitations.lifetime = HumanDuration(Duration::from_millis(300));
+        s.invitations.lifetime = HumanDuration::secs(1);
     })
     .await;
     let org = app.create_org("Acme", "ada@acme.test");
@@ -442,7 +442,7 @@ async fn an_expired_invitation_no_longer_blocks_inviting_the_same_email() {
         .await
         .assert_problem(409, "invitation_pending");
 
-    sleep(Duration::from_millis(350)).await;
+    sleep(Duration::from_millis(1050)).await;
     let second = app.invite(&org.key, "BOB@example.com", "ADMIN").await;
 
     assert_eq!(second.status, 200, "{}", second.text);
@@ -723,7 +723,7 @@ async fn list_ignores_unknown_query_parameters() {
 #[tokio::test]
 async fn a_pending_invitation_reads_as_expired_once_its_lifetime_passes() {
     let app = spawn_app_with(|s| {
-        s.invitations.lifetime = HumanDuration(Duration::from_millis(300));
+        s.invitations.lifetime = HumanDuration::secs(1);
     })
     .await;
     let org = app.create_org("Acme", "ada@acme.test");
@@ -733,7 +733,7 @@ async fn a_pending_invitation_reads_as_expired_once_its_lifetime_passes() {
         .await;
     assert_eq!(item_ids(&before), [id]);
 
-    sleep(Duration::from_millis(350)).await;
+    sleep(Duration::from_millis(1050)).await;
 
     let pending = app
         .get(&format!("{INVITATIONS}?status=PENDING"), &org.key)
@@ -777,8 +777,8 @@ async fn a_pending_invitation_reads_as_expired_once_its_lifetime_passes() {
 #[tokio::test]
 async fn the_background_sweep_stores_expiry_without_changing_any_answer() {
     let app = spawn_app_with(|s| {
-        s.invitations.lifetime = HumanDuration(Duration::from_millis(200));
-        s.invitations.expiry_sweep_interval = HumanDuration(Duration::from_millis(1200));
+        s.invitations.lifetime = HumanDuration(Duration::from_millis(300));
+        s.invitations.expiry_sweep_interval = HumanDuration::secs(2);
     })
     .await;
     let org = app.create_org("Acme", "ada@acme.test");
@@ -793,7 +793,7 @@ async fn the_background_sweep_stores_expiry_without_changing_any_answer() {
         format!("{INVITATIONS}?status=ACCEPTED"),
         format!("{INVITATIONS}?includeExpired=true&limit=1&offset=1"),
     ];
-    sleep(Duration::from_millis(250)).await;
+    sleep(Duration::from_millis(350)).await;
     assert_eq!(app.stored_status(expiring), "PENDING", "not swept yet");
     let mut before = Vec::new();
     for query in &queries {
@@ -967,4 +967,29 @@ async fn revoke_refuses_ids_that_are_not_positive_integers() {
         app.query_i64("SELECT COUNT(*) FROM invitations WHERE status = 'PENDING'"),
         1
     );
+}
+
+#[tokio::test]
+async fn concurrent_invitations_of_one_email_create_exactly_one() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme", "ada@acme.test");
+
+    let (a, b, c, d, e, f) = tokio::join!(
+        app.invite(&org.key, "bob@example.com", "MEMBER"),
+        app.invite(&org.key, "BOB@example.com", "MEMBER"),
+        app.invite(&org.key, "bob@EXAMPLE.com", "ADMIN"),
+        app.invite(&org.key, "Bob@example.com", "MEMBER"),
+        app.invite(&org.key, " bob@example.com", "ADMIN"),
+        app.invite(&org.key, "bob@example.COM", "MEMBER"),
+    );
+
+    let replies = [a, b, c, d, e, f];
+    let created = replies.iter().filter(|r| r.status == 200).count();
+    assert_eq!(created, 1, "{replies:#?}");
+    for reply in replies.iter().filter(|r| r.status != 200) {
+        reply.assert_problem(409, "invitation_pending");
+    }
+    assert_eq!(app.query_i64("SELECT COUNT(*) FROM invitations"), 1);
+    let listed = app.get(INVITATIONS, &org.key).await;
+    assert_eq!(listed.body["totalCount"], 1);
 }

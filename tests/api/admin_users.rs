@@ -341,3 +341,36 @@ async fn removing_a_member_keeps_the_invitations_they_sent() {
     assert_eq!(listed.body["items"][0]["inviterUserId"], carol);
     assert_eq!(listed.body["items"][0]["status"], "PENDING");
 }
+
+#[tokio::test]
+async fn two_admins_removing_each_other_at_once_leave_one_admin() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme", "ada@acme.test");
+    let carol = app.add_member(org.id, "carol@acme.test", "ADMIN");
+    let carols_key = app.api_key(org.id, carol, &Scope::ALL);
+
+    let (ada_removes_carol, carol_removes_ada) = tokio::join!(
+        app.remove_user(&org.key, carol),
+        app.remove_user(&carols_key, org.admin_id),
+    );
+
+    let replies = [&ada_removes_carol, &carol_removes_ada];
+    assert_eq!(
+        replies.iter().filter(|r| r.status == 200).count(),
+        1,
+        "{replies:#?}"
+    );
+    // The loser either lost its key with its membership or met the last-admin rule.
+    for reply in replies.iter().filter(|r| r.status != 200) {
+        let code = reply.body["code"].as_str().unwrap();
+        assert!(
+            ["invalid_api_key", "last_admin"].contains(&code),
+            "{}",
+            reply.text
+        );
+    }
+    assert_eq!(
+        app.query_i64("SELECT COUNT(*) FROM memberships WHERE role = 'ADMIN'"),
+        1
+    );
+}
