@@ -232,3 +232,158 @@ pub fn assert_timestamp(value: &Value) {
 pub async fn sleep(duration: Duration) {
     tokio::time::sleep(duration).await;
 }
+
+/// A random-looking but unknown key in the documented shape
+/// (`enl_` + 12-character public id + `_` + 32-character secret).
+pub const WELL_FORMED_UNKNOWN_KEY: &str = "enl_AAAAAAAAAAAA_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB";
+
+impl TestApp {
+    /// Opens the database file directly, as another process would.
+    pub fn raw_connection(&self) -> rusqlite::Connection {
+        let conn = rusqlite::Connection::open(&self.db_path).unwrap();
+        conn.busy_timeout(Duration::from_secs(5)).unwrap();
+        conn
+    }
+
+    /// Runs one SQL statement against the database file and returns the rows changed.
+    pub fn execute_sql(&self, sql: &str) -> usize {
+        self.raw_connection().execute(sql, []).unwrap()
+    }
+
+    /// Runs one SQL query returning a single text column, for checking database state.
+    pub fn query_strings(&self, sql: &str) -> Vec<String> {
+        let conn = self.raw_connection();
+        let mut stmt = conn.prepare(sql).unwrap();
+        stmt.query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    /// The stored status of one invitation.
+    pub fn stored_status(&self, invitation_id: i64) -> String {
+        self.query_strings(&format!(
+            "SELECT status FROM invitations WHERE id = {invitation_id}"
+        ))
+        .pop()
+        .unwrap_or_else(|| panic!("invitation {invitation_id} not stored"))
+    }
+
+    /// Stores a status directly, for states the API cannot reach (yet).
+    pub fn set_stored_status(&self, invitation_id: i64, status: &str) {
+        let changed = self
+            .raw_connection()
+            .execute(
+                "UPDATE invitations SET status = ?1 WHERE id = ?2",
+                rusqlite::params![status, invitation_id],
+            )
+            .unwrap();
+        assert_eq!(changed, 1, "invitation {invitation_id} not stored");
+    }
+
+    /// Moves an invitation's expiry into the past without storing EXPIRED,
+    /// as if it had expired since the last sweep.
+    pub fn expire_in_place(&self, invitation_id: i64) {
+        let past = Millis::now().0 - 60_000;
+        let changed = self
+            .raw_connection()
+            .execute(
+                "UPDATE invitations SET expires_at = ?1 WHERE id = ?2",
+                rusqlite::params![past, invitation_id],
+            )
+            .unwrap();
+        assert_eq!(changed, 1, "invitation {invitation_id} not stored");
+    }
+
+    /// Creates an invitation through the API and returns its id.
+    pub async fn invite_ok(&self, key: &str, email: &str, role: &str) -> i64 {
+        let reply = self.invite(key, email, role).await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        reply.body["id"].as_i64().unwrap()
+    }
+
+    pub async fn revoke(&self, key: &str, invitation_id: impl std::fmt::Display) -> Reply {
+        self.request(
+            Method::POST,
+            &format!("/v1/organization/invitations/{invitation_id}/revoke"),
+            Some(key),
+            None,
+        )
+        .await
+    }
+
+    pub async fn remove_user(&self, key: &str, user_id: impl std::fmt::Display) -> Reply {
+        self.delete(&format!("/v1/organization/users/{user_id}"), key)
+            .await
+    }
+
+    /// Sends a request with a raw body and any headers, for bodies and
+    /// headers `request` cannot express.
+    pub async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<reqwest::Body>,
+    ) -> Reply {
+        let mut request = self
+            .client
+            .request(method, format!("{}{}", self.address, path))
+            .body(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        reply(request.send().await.expect("request sent")).await
+    }
+}
+
+/// The `id`s of a list page's items, in page order.
+pub fn item_ids(reply: &Reply) -> Vec<i64> {
+    reply.body["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("items expected: {}", reply.text))
+        .iter()
+        .map(|item| item["id"].as_i64().unwrap())
+        .collect()
+}
+
+/// The sorted key names of a JSON object.
+pub fn keys_of(value: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = value
+        .as_object()
+        .unwrap_or_else(|| panic!("object expected, got {value}"))
+        .keys()
+        .cloned()
+        .collect();
+    keys.sort();
+    keys
+}
+
+impl TestApp {
+    /// Writes `request` as is over a new connection and reads until the
+    /// server closes it: for framing `reqwest` does not offer (chunked
+    /// uploads). Answers the status and the whole response text.
+    pub async fn send_raw_http(&self, request: String) -> (u16, String) {
+        use std::io::{Read, Write};
+        let addr = self.address.trim_start_matches("http://").to_owned();
+        tokio::task::spawn_blocking(move || {
+            let mut stream = std::net::TcpStream::connect(addr).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            // The server may answer and close before reading everything.
+            let _ = stream.write_all(request.as_bytes());
+            let mut response = Vec::new();
+            let _ = stream.read_to_end(&mut response);
+            let text = String::from_utf8_lossy(&response).into_owned();
+            let status = text
+                .split_whitespace()
+                .nth(1)
+                .and_then(|code| code.parse().ok())
+                .unwrap_or_else(|| panic!("no status line in {text:?}"));
+            (status, text)
+        })
+        .await
+        .unwrap()
+    }
+}

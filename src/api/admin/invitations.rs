@@ -12,12 +12,16 @@ use crate::startup::AppState;
 use actix_web::web;
 
 /// `GET /v1/organization/invitations`
+///
+/// The query arrives as a `Result` so a key without the scope hears 403
+/// before anything about its parameters (as does the body in `create`).
 pub async fn list(
     caller: AdminCaller,
-    query: web::Query<ListInvitationsQuery>,
+    query: Result<web::Query<ListInvitationsQuery>, actix_web::Error>,
     state: web::Data<AppState>,
-) -> Result<web::Json<InvitationPage>, ApiError> {
+) -> Result<web::Json<InvitationPage>, actix_web::Error> {
     caller.require(Scope::InvitationsRead)?;
+    let query = query?;
     let page = params::page(query.limit.as_deref(), query.offset.as_deref())?;
     let status = query
         .status
@@ -41,18 +45,19 @@ pub async fn list(
     let found = state
         .db
         .read(move |conn| services::invitations::list(conn, org_id, filter, page, Millis::now()))
-        .await?;
+        .await
+        .map_err(ApiError::from)?;
     Ok(web::Json(found.map(InvitationBody::from)))
 }
 
 /// `POST /v1/organization/invitations`
 pub async fn create(
     caller: AdminCaller,
-    body: web::Json<CreateInvitationRequest>,
+    body: Result<web::Json<CreateInvitationRequest>, actix_web::Error>,
     state: web::Data<AppState>,
-) -> Result<web::Json<InvitationBody>, ApiError> {
+) -> Result<web::Json<InvitationBody>, actix_web::Error> {
     caller.require(Scope::InvitationsWrite)?;
-    let body = body.into_inner();
+    let body = body?.into_inner();
     let new = NewInvitation {
         invitee: Email::parse(&body.invitee_email)
             .map_err(|e| ApiError::bad_request("inviteeEmail", e.to_string()))?,
@@ -73,7 +78,8 @@ pub async fn create(
         .write(move |tx| {
             services::invitations::create(tx, org_id, inviter, &new, lifetime, Millis::now())
         })
-        .await?;
+        .await
+        .map_err(ApiError::from)?;
     Ok(web::Json(invitation.into()))
 }
 

@@ -8,18 +8,23 @@ use crate::startup::AppState;
 use actix_web::web;
 
 /// `GET /v1/organization/users`
+///
+/// The query arrives as a `Result` so a key without the scope hears 403
+/// before anything about its parameters.
 pub async fn list(
     caller: AdminCaller,
-    query: web::Query<PageQuery>,
+    query: Result<web::Query<PageQuery>, actix_web::Error>,
     state: web::Data<AppState>,
-) -> Result<web::Json<MemberPage>, ApiError> {
+) -> Result<web::Json<MemberPage>, actix_web::Error> {
     caller.require(Scope::UsersRead)?;
+    let query = query?;
     let page = params::page(query.limit.as_deref(), query.offset.as_deref())?;
     let org_id = caller.org_id();
     let members = state
         .db
         .read(move |conn| services::members::list(conn, org_id, page))
-        .await?;
+        .await
+        .map_err(ApiError::from)?;
     Ok(web::Json(members.into()))
 }
 
