@@ -65,7 +65,9 @@ CREATE TABLE invitations (
     inviter_user_id   INTEGER REFERENCES users(id) ON DELETE SET NULL,
     created_at        INTEGER NOT NULL,
     updated_at        INTEGER NOT NULL,
-    expires_at        INTEGER NOT NULL
+    expires_at        INTEGER NOT NULL,
+    -- When an admin last asked to send it again (resends are rate limited).
+    last_resent_at    INTEGER
 );
 
 -- Admin list pages, newest first. status and expires_at are carried in the
@@ -168,3 +170,36 @@ CREATE TABLE refresh_tokens (
     revoked_at   INTEGER
 ) WITHOUT ROWID;
 CREATE INDEX refresh_tokens_family ON refresh_tokens (family);
+
+-- Messages to deliver (a transactional outbox): written in the same
+-- transaction as the change they announce, sent by a background worker
+-- with retries, marked sent only after the transport accepted them.
+CREATE TABLE outbox (
+    id              INTEGER PRIMARY KEY,
+    invitation_id   INTEGER REFERENCES invitations(id) ON DELETE CASCADE,
+    recipient       TEXT    NOT NULL,
+    -- The link the message carries (logged by the `log` transport).
+    link            TEXT    NOT NULL,
+    subject         TEXT    NOT NULL,
+    text_body       TEXT    NOT NULL,
+    html_body       TEXT    NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error      TEXT,
+    created_at      INTEGER NOT NULL,
+    sent_at         INTEGER,
+    -- Set when the worker gave up after its last attempt.
+    failed_at       INTEGER
+);
+-- The worker's queue: only messages still to send, by due time.
+CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE sent_at IS NULL AND failed_at IS NULL;
+
+-- Signed-in browsers of the hosted pages (the session cookie holds the
+-- token; only its SHA-256 is kept).
+CREATE TABLE web_sessions (
+    token_sha256 BLOB    PRIMARY KEY,
+    user_id      INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created_at   INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX web_sessions_expiry ON web_sessions (expires_at);

@@ -15,6 +15,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub invitations: InvitationSettings,
     pub auth: AuthSettings,
+    pub delivery: DeliverySettings,
     pub log: LogSettings,
 }
 
@@ -71,6 +72,9 @@ pub struct InvitationSettings {
     pub lifetime: HumanDuration,
     /// How often pending invitations past their expiry are stored as EXPIRED.
     pub expiry_sweep_interval: HumanDuration,
+    /// Where the hosted page sends a person after accepting (with
+    /// `?organization=<uuid>`); unset shows a confirmation page.
+    pub accept_redirect_url: Option<String>,
 }
 
 impl Default for InvitationSettings {
@@ -78,6 +82,7 @@ impl Default for InvitationSettings {
         Self {
             lifetime: HumanDuration::secs(7 * 24 * 3600),
             expiry_sweep_interval: HumanDuration::secs(10),
+            accept_redirect_url: None,
         }
     }
 }
@@ -93,6 +98,8 @@ pub struct AuthSettings {
     pub sign_in_failures_per_account: usize,
     pub sign_in_failures_per_address: usize,
     pub sign_in_window: HumanDuration,
+    /// How long a browser stays signed in to the hosted pages.
+    pub session_lifetime: HumanDuration,
 }
 
 impl Default for AuthSettings {
@@ -104,8 +111,121 @@ impl Default for AuthSettings {
             sign_in_failures_per_account: 5,
             sign_in_failures_per_address: 50,
             sign_in_window: HumanDuration::secs(15 * 60),
+            session_lifetime: HumanDuration::secs(12 * 3600),
         }
     }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliverySettings {
+    pub transport: TransportKind,
+    /// The sender of every message.
+    pub from: String,
+    /// Attempts per message before the worker gives up on it.
+    pub max_attempts: u32,
+    /// Wait after the first failed attempt; doubles each time up to `retry_max`.
+    pub retry_initial: HumanDuration,
+    pub retry_max: HumanDuration,
+    /// How often the worker looks for due messages when nothing wakes it.
+    pub poll_interval: HumanDuration,
+    pub templates: TemplateFiles,
+    pub file: FileTransportSettings,
+    pub smtp: SmtpSettings,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        Self {
+            transport: TransportKind::Log,
+            from: "enlist <noreply@localhost>".into(),
+            max_attempts: 8,
+            retry_initial: HumanDuration::secs(5),
+            retry_max: HumanDuration::secs(3600),
+            poll_interval: HumanDuration::secs(5),
+            templates: TemplateFiles::default(),
+            file: FileTransportSettings::default(),
+            smtp: SmtpSettings::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransportKind {
+    Log,
+    File,
+    Smtp,
+}
+
+/// Files that replace the built-in invitation templates (minijinja syntax).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TemplateFiles {
+    pub invitation_subject: Option<PathBuf>,
+    pub invitation_text: Option<PathBuf>,
+    pub invitation_html: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FileTransportSettings {
+    pub dir: PathBuf,
+}
+
+impl Default for FileTransportSettings {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("./data/outbox"),
+        }
+    }
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpSettings {
+    pub host: String,
+    /// Default: 465 for implicit TLS, 587 for STARTTLS, 25 without TLS.
+    pub port: Option<u16>,
+    pub tls: SmtpTls,
+    pub username: Option<String>,
+    /// Better set through ENLIST_DELIVERY__SMTP__PASSWORD than in the file.
+    pub password: Option<String>,
+    pub timeout: HumanDuration,
+}
+
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        Self {
+            host: "localhost".into(),
+            port: None,
+            tls: SmtpTls::Starttls,
+            username: None,
+            password: None,
+            timeout: HumanDuration::secs(10),
+        }
+    }
+}
+
+impl fmt::Debug for SmtpSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmtpSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    Starttls,
+    Implicit,
+    None,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -255,13 +375,30 @@ impl Settings {
         {
             return invalid("auth token lifetimes must be longer than zero");
         }
+        if let Some(url) = &self.invitations.accept_redirect_url
+            && url::Url::parse(url).is_err()
+        {
+            return invalid("invitations.accept_redirect_url must be an absolute URL");
+        }
+        if self.delivery.max_attempts == 0 {
+            return invalid("delivery.max_attempts must be at least 1");
+        }
+        if self
+            .delivery
+            .from
+            .parse::<lettre::message::Mailbox>()
+            .is_err()
+        {
+            return invalid("delivery.from must be an address like `enlist <noreply@example.com>`");
+        }
         if self.invitations.expiry_sweep_interval.0.is_zero() {
             return invalid("invitations.expiry_sweep_interval must be longer than zero");
         }
         if let Some(url) = &self.server.public_url
-            && !(url.starts_with("http://") || url.starts_with("https://"))
+            && (!(url.starts_with("http://") || url.starts_with("https://"))
+                || url::Url::parse(url).is_err())
         {
-            return invalid("server.public_url must start with http:// or https://");
+            return invalid("server.public_url must be an absolute http:// or https:// URL");
         }
         Ok(())
     }

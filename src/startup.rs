@@ -7,6 +7,8 @@ use crate::auth::password::PasswordPool;
 use crate::auth::throttle::FailureLimiter;
 use crate::config::Settings;
 use crate::db::{Database, StorageError};
+use crate::delivery::worker::RetryPolicy;
+use crate::delivery::{Composer, DeliveryError, OutboxWorker, Transport};
 use crate::domain::Millis;
 use crate::services;
 use crate::services::ServiceError;
@@ -16,6 +18,7 @@ use actix_web::{App, HttpServer, web};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::{Notify, watch};
 
 /// What every handler can reach.
 pub struct AppState {
@@ -26,6 +29,10 @@ pub struct AppState {
     pub tokens: TokenSigner,
     pub passwords: PasswordPool,
     pub sign_in_failures: FailureLimiter,
+    /// Renders invitation messages into the outbox.
+    pub composer: Composer,
+    /// Wakes the outbox worker when a message was queued.
+    pub outbox_wake: Arc<Notify>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +41,8 @@ pub enum StartupError {
     Database(#[from] StorageError),
     #[error("cannot prepare the signing key: {0}")]
     SigningKey(#[from] ServiceError),
+    #[error("invitation delivery is misconfigured: {0}")]
+    Delivery(#[from] DeliveryError),
     #[error("cannot start the password threads: {0}")]
     Threads(std::io::Error),
     #[error("cannot listen on {addr}: {source}")]
@@ -51,6 +60,7 @@ pub struct Application {
     addr: SocketAddr,
     server: Server,
     state: web::Data<AppState>,
+    transport: Transport,
 }
 
 impl Application {
@@ -79,6 +89,8 @@ impl Application {
             auth.sign_in_failures_per_account,
             auth.sign_in_failures_per_address,
         );
+        let composer = Composer::new(&settings.delivery.templates, &public_url)?;
+        let transport = Transport::from_settings(&settings.delivery)?;
         let settings = Arc::new(settings);
         let state = web::Data::new(AppState {
             db,
@@ -87,6 +99,8 @@ impl Application {
             tokens,
             passwords,
             sign_in_failures,
+            composer,
+            outbox_wake: Arc::new(Notify::new()),
         });
         let json_limit = usize::try_from(settings.server.json_body_limit.0).unwrap_or(usize::MAX);
         let app_state = state.clone();
@@ -111,6 +125,7 @@ impl Application {
             addr,
             server,
             state,
+            transport,
         })
     }
 
@@ -126,9 +141,26 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let interval = self.state.settings.invitations.expiry_sweep_interval.0;
         let sweeper = tokio::spawn(sweep_expired_invitations(self.state.db.clone(), interval));
+        let delivery = &self.state.settings.delivery;
+        let worker = OutboxWorker::new(
+            self.state.db.clone(),
+            self.transport,
+            RetryPolicy {
+                max_attempts: delivery.max_attempts,
+                initial: delivery.retry_initial.0,
+                max: delivery.retry_max.0,
+            },
+            delivery.poll_interval.0,
+            self.state.outbox_wake.clone(),
+        );
+        let (stop_worker, stopped) = watch::channel(false);
+        let worker = tokio::spawn(worker.run(stopped));
         tracing::info!(addr = %self.addr, public_url = %self.state.public_url, "enlist is serving");
         let result = self.server.await;
         sweeper.abort();
+        // The worker finishes the message in hand, so nothing is sent twice.
+        let _ = stop_worker.send(true);
+        let _ = worker.await;
         result
     }
 }

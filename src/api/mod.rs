@@ -88,6 +88,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
                         .default_service(allow("POST")),
                 )
                 .service(
+                    web::resource("/organization/invitations/{id}/resend")
+                        .route(web::post().to(admin::invitations::resend))
+                        .default_service(allow("POST")),
+                )
+                .service(
                     web::resource("/organization/users")
                         .route(web::get().to(admin::users::list))
                         .default_service(allow("GET")),

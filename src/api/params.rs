@@ -36,8 +36,10 @@ pub fn page(limit: Option<&str>, offset: Option<&str>) -> Result<Page, ApiError>
 
 /// A numeric id from the path: a positive integer, as the API documents.
 pub fn id(raw: &str) -> Result<i64, ApiError> {
+    // Digits only: Rust's parser would also take a leading `+`.
+    let digits = !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit());
     match raw.parse::<i64>() {
-        Ok(id) if id >= 1 => Ok(id),
+        Ok(id) if digits && id >= 1 => Ok(id),
         _ => Err(ApiError::bad_request(
             "id",
             format!("id must be a positive integer, got `{}`", clip(raw)),

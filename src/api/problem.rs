@@ -195,7 +195,13 @@ impl From<ServiceError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, code, detail)
             }
             ServiceError::Gone { code, detail } => ApiError::new(StatusCode::GONE, code, detail),
+            ServiceError::TooSoon {
+                detail,
+                retry_after_secs,
+            } => ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", detail)
+                .with_header(header::RETRY_AFTER, retry_after_secs.to_string()),
             ServiceError::Storage(storage) => storage.into(),
+            ServiceError::Delivery(error) => ApiError::internal(error),
         }
     }
 }

@@ -73,19 +73,39 @@ pub fn get_in_org(
     .optional()
 }
 
-/// Whether the organization already has a pending, unexpired invitation for this email.
+/// Whether the organization already has a pending, unexpired invitation
+/// for this email, other than `except`.
 pub fn has_open(
     conn: &Connection,
     org_id: i64,
     invitee: &Email,
+    except: Option<i64>,
     now: Millis,
 ) -> rusqlite::Result<bool> {
     conn.prepare_cached(
         "SELECT EXISTS (SELECT 1 FROM invitations
                         WHERE invitee_email_key = ?1 AND status = 'PENDING'
-                          AND expires_at > ?2 AND org_id = ?3)",
+                          AND expires_at > ?2 AND org_id = ?3 AND id IS NOT ?4)",
     )?
-    .query_row(params![invitee.key(), now.0, org_id], |row| row.get(0))
+    .query_row(params![invitee.key(), now.0, org_id, except], |row| {
+        row.get(0)
+    })
+}
+
+pub fn last_resent_at(conn: &Connection, id: i64) -> rusqlite::Result<Option<Millis>> {
+    conn.prepare_cached("SELECT last_resent_at FROM invitations WHERE id = ?1")?
+        .query_row([id], |row| row.get::<_, Option<i64>>(0))
+        .map(|at| at.map(Millis))
+}
+
+/// Makes the invitation pending again with a new expiry (a resend).
+pub fn renew(conn: &Connection, id: i64, expires_at: Millis, now: Millis) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE invitations SET status = 'PENDING', expires_at = ?2, updated_at = ?3, last_resent_at = ?3
+         WHERE id = ?1",
+    )?
+    .execute(params![id, expires_at.0, now.0])?;
+    Ok(())
 }
 
 /// The row filter for each list filter. `?1` is the organization, `?2` now,

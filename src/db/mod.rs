@@ -11,6 +11,8 @@ pub mod invitations;
 pub mod members;
 pub mod oauth;
 pub mod orgs;
+pub mod outbox;
+pub mod sessions;
 pub mod users;
 
 use crate::config::DatabaseSettings;

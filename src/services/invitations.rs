@@ -1,5 +1,6 @@
 use super::{ServiceError, ServiceResult};
 use crate::db;
+use crate::delivery::{Composer, InvitationEmail};
 use crate::domain::invitation::{InvitationFilter, Revocation};
 use crate::domain::{Email, Invitation, InvitationStatus, Millis, Page, Paged, Role};
 use rusqlite::Connection;
@@ -11,31 +12,19 @@ pub struct NewInvitation {
     pub role: Role,
 }
 
-/// Invites `invitee` to the organization on behalf of `inviter_user_id`.
+/// Invites `invitee` to the organization on behalf of `inviter_user_id`,
+/// and queues the invitation message in the same transaction.
 pub fn create(
     tx: &Connection,
     org_id: i64,
     inviter_user_id: i64,
     new: &NewInvitation,
     lifetime: Duration,
+    composer: &Composer,
     now: Millis,
 ) -> ServiceResult<Invitation> {
-    if db::members::is_member_by_email(tx, org_id, &new.invitee)? {
-        return Err(ServiceError::conflict(
-            "already_member",
-            format!("{} is already a member of this organization", new.invitee),
-        ));
-    }
-    if db::invitations::has_open(tx, org_id, &new.invitee, now)? {
-        return Err(ServiceError::conflict(
-            "invitation_pending",
-            format!(
-                "{} already has a pending invitation to this organization",
-                new.invitee
-            ),
-        ));
-    }
-    Ok(db::invitations::insert(
+    ensure_invitable(tx, org_id, &new.invitee, None, now)?;
+    let invitation = db::invitations::insert(
         tx,
         &db::invitations::NewInvitation {
             uuid: Uuid::new_v4(),
@@ -46,7 +35,122 @@ pub fn create(
             expires_at: now.plus(lifetime),
         },
         now,
-    )?)
+    )?;
+    enqueue_message(tx, &invitation, composer, now)?;
+    Ok(invitation)
+}
+
+/// A person can be invited when they are not a member yet and have no
+/// other pending invitation to the organization.
+fn ensure_invitable(
+    tx: &Connection,
+    org_id: i64,
+    invitee: &Email,
+    except: Option<i64>,
+    now: Millis,
+) -> ServiceResult<()> {
+    if db::members::is_member_by_email(tx, org_id, invitee)? {
+        return Err(ServiceError::conflict(
+            "already_member",
+            format!("{invitee} is already a member of this organization"),
+        ));
+    }
+    if db::invitations::has_open(tx, org_id, invitee, except, now)? {
+        return Err(ServiceError::conflict(
+            "invitation_pending",
+            format!("{invitee} already has a pending invitation to this organization"),
+        ));
+    }
+    Ok(())
+}
+
+/// Resends are limited to one a minute per invitation (the message sent at
+/// creation does not count).
+pub const RESEND_INTERVAL_MS: i64 = 60_000;
+
+/// Sends a pending or expired invitation again with a renewed expiry.
+pub fn resend(
+    tx: &Connection,
+    org_id: i64,
+    id: i64,
+    lifetime: Duration,
+    composer: &Composer,
+    now: Millis,
+) -> ServiceResult<Invitation> {
+    let invitation = db::invitations::get_in_org(tx, org_id, id, now)?
+        .ok_or(ServiceError::NotFound("invitation"))?;
+    match invitation.status {
+        InvitationStatus::Pending | InvitationStatus::Expired => {}
+        other => {
+            return Err(ServiceError::conflict(
+                "invitation_not_resendable",
+                format!(
+                    "the invitation is {} and cannot be sent again",
+                    other.as_str()
+                ),
+            ));
+        }
+    }
+    if let Some(last) = db::invitations::last_resent_at(tx, id)? {
+        let wait_ms = RESEND_INTERVAL_MS - (now.0 - last.0);
+        if wait_ms > 0 {
+            let retry_after_secs = u64::try_from(wait_ms.div_euclid(1000) + 1)
+                .unwrap_or(60)
+                .min(60);
+            return Err(ServiceError::TooSoon {
+                detail: "this invitation was sent less than a minute ago; try again later".into(),
+                retry_after_secs,
+            });
+        }
+    }
+    if invitation.status == InvitationStatus::Expired {
+        let invitee = Email::parse(&invitation.invitee_email)
+            .map_err(|e| ServiceError::invalid("inviteeEmail", e.to_string()))?;
+        ensure_invitable(tx, org_id, &invitee, Some(id), now)?;
+    }
+    db::invitations::renew(tx, id, now.plus(lifetime), now)?;
+    let renewed = db::invitations::get_in_org(tx, org_id, id, now)?
+        .ok_or(ServiceError::NotFound("invitation"))?;
+    enqueue_message(tx, &renewed, composer, now)?;
+    Ok(renewed)
+}
+
+fn enqueue_message(
+    tx: &Connection,
+    invitation: &Invitation,
+    composer: &Composer,
+    now: Millis,
+) -> ServiceResult<()> {
+    let org =
+        db::orgs::get(tx, invitation.org_id)?.ok_or(ServiceError::NotFound("organization"))?;
+    let inviter_name = match invitation.inviter_user_id {
+        Some(id) => db::users::get(tx, id)?.map(|user| user.display_name()),
+        None => None,
+    }
+    .unwrap_or_else(|| format!("An admin of {}", org.name));
+    let link = composer.invitation_link(invitation.uuid);
+    let message = composer.invitation(&InvitationEmail {
+        invitee_email: invitation.invitee_email.clone(),
+        organization_name: org.name,
+        organization_logo_url: org.logo_url,
+        inviter_name,
+        role: invitation.role,
+        expires_at: invitation.expires_at,
+        link: link.clone(),
+    })?;
+    db::outbox::insert(
+        tx,
+        &db::outbox::NewMessage {
+            invitation_id: invitation.id,
+            recipient: &invitation.invitee_email,
+            link: &link,
+            subject: &message.subject,
+            text_body: &message.text,
+            html_body: &message.html,
+        },
+        now,
+    )?;
+    Ok(())
 }
 
 /// One page of the organization's invitations and the exact total, both

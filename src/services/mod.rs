@@ -26,8 +26,16 @@ pub enum ServiceError {
     /// The thing existed but can no longer be used.
     #[error("{detail}")]
     Gone { code: &'static str, detail: String },
+    /// The same request came too soon after the previous one.
+    #[error("{detail}")]
+    TooSoon {
+        detail: String,
+        retry_after_secs: u64,
+    },
     #[error(transparent)]
     Storage(#[from] StorageError),
+    #[error(transparent)]
+    Delivery(#[from] crate::delivery::DeliveryError),
 }
 
 impl From<rusqlite::Error> for ServiceError {

@@ -73,13 +73,45 @@ pub async fn create(
     };
     let (org_id, inviter) = (caller.org_id(), caller.user_id());
     let lifetime = state.settings.invitations.lifetime.0;
+    let app = state.clone();
     let invitation = state
         .db
         .write(move |tx| {
-            services::invitations::create(tx, org_id, inviter, &new, lifetime, Millis::now())
+            services::invitations::create(
+                tx,
+                org_id,
+                inviter,
+                &new,
+                lifetime,
+                &app.composer,
+                Millis::now(),
+            )
         })
         .await
         .map_err(ApiError::from)?;
+    state.outbox_wake.notify_one();
+    Ok(web::Json(invitation.into()))
+}
+
+/// `POST /v1/organization/invitations/{id}/resend`: sends the invitation
+/// again and renews its expiry; at most once a minute per invitation.
+pub async fn resend(
+    caller: AdminCaller,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<web::Json<InvitationBody>, ApiError> {
+    caller.require(Scope::InvitationsWrite)?;
+    let id = params::id(&id)?;
+    let org_id = caller.org_id();
+    let lifetime = state.settings.invitations.lifetime.0;
+    let app = state.clone();
+    let invitation = state
+        .db
+        .write(move |tx| {
+            services::invitations::resend(tx, org_id, id, lifetime, &app.composer, Millis::now())
+        })
+        .await?;
+    state.outbox_wake.notify_one();
     Ok(web::Json(invitation.into()))
 }
 

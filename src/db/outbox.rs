@@ -1,0 +1,97 @@
+//! The outbox: messages written with the change they announce, sent later.
+
+use crate::domain::Millis;
+use rusqlite::{Connection, params};
+
+pub struct NewMessage<'a> {
+    pub invitation_id: i64,
+    pub recipient: &'a str,
+    pub link: &'a str,
+    pub subject: &'a str,
+    pub text_body: &'a str,
+    pub html_body: &'a str,
+}
+
+pub fn insert(conn: &Connection, message: &NewMessage<'_>, now: Millis) -> rusqlite::Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO outbox (invitation_id, recipient, link, subject, text_body, html_body,
+                             next_attempt_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) RETURNING id",
+    )?
+    .query_row(
+        params![
+            message.invitation_id,
+            message.recipient,
+            message.link,
+            message.subject,
+            message.text_body,
+            message.html_body,
+            now.0
+        ],
+        |row| row.get(0),
+    )
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedMessage {
+    pub id: i64,
+    pub recipient: String,
+    pub link: String,
+    pub subject: String,
+    pub text_body: String,
+    pub html_body: String,
+    pub attempts: u32,
+}
+
+/// Messages due now, oldest due first.
+pub fn due(conn: &Connection, now: Millis, limit: i64) -> rusqlite::Result<Vec<QueuedMessage>> {
+    conn.prepare_cached(
+        "SELECT id, recipient, link, subject, text_body, html_body, attempts FROM outbox
+         WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?1
+         ORDER BY next_attempt_at, id LIMIT ?2",
+    )?
+    .query_map(params![now.0, limit], |row| {
+        Ok(QueuedMessage {
+            id: row.get(0)?,
+            recipient: row.get(1)?,
+            link: row.get(2)?,
+            subject: row.get(3)?,
+            text_body: row.get(4)?,
+            html_body: row.get(5)?,
+            attempts: row.get(6)?,
+        })
+    })?
+    .collect()
+}
+
+pub fn mark_sent(conn: &Connection, id: i64, now: Millis) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE outbox SET sent_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
+    )?
+    .execute(params![id, now.0])?;
+    Ok(())
+}
+
+/// Records a failed attempt: the next one at `retry_at`, or none (`retry_at` None: given up).
+pub fn mark_failed(
+    conn: &Connection,
+    id: i64,
+    error: &str,
+    retry_at: Option<Millis>,
+    now: Millis,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE outbox SET attempts = attempts + 1, last_error = ?2,
+                           next_attempt_at = COALESCE(?3, next_attempt_at),
+                           failed_at = CASE WHEN ?3 IS NULL THEN ?4 ELSE NULL END
+         WHERE id = ?1",
+    )?
+    .execute(params![id, error, retry_at.map(|m| m.0), now.0])?;
+    Ok(())
+}
+
+/// Messages not yet sent nor given up on: the backlog.
+pub fn backlog(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.prepare_cached("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL")?
+        .query_row([], |row| row.get(0))
+}

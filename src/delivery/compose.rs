@@ -1,0 +1,191 @@
+//! Message templates (minijinja). Built-in defaults live in
+//! `templates/email/`; an operator can replace any of them with a file named
+//! in `delivery.templates`. HTML parts are auto-escaped.
+
+use super::DeliveryError;
+use crate::config::TemplateFiles;
+use crate::domain::{Millis, Role};
+use minijinja::{AutoEscape, Environment};
+use serde::Serialize;
+use std::path::Path;
+
+const SUBJECT: &str = "invitation_subject.txt";
+const TEXT: &str = "invitation.txt";
+const HTML: &str = "invitation.html";
+
+/// What an invitation message says.
+#[derive(Debug, Clone, Serialize)]
+pub struct InvitationEmail {
+    pub invitee_email: String,
+    pub organization_name: String,
+    pub organization_logo_url: Option<String>,
+    pub inviter_name: String,
+    pub role: Role,
+    pub expires_at: Millis,
+    pub link: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComposedMessage {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+pub struct Composer {
+    env: Environment<'static>,
+    public_url: String,
+}
+
+fn template_source(path: Option<&Path>, default: &'static str) -> Result<String, DeliveryError> {
+    match path {
+        Some(path) => std::fs::read_to_string(path).map_err(|source| DeliveryError::TemplateFile {
+            path: path.display().to_string(),
+            source,
+        }),
+        None => Ok(default.to_owned()),
+    }
+}
+
+impl Composer {
+    /// Loads and compiles the templates, so a broken override stops the
+    /// server at start rather than at the first invitation.
+    pub fn new(files: &TemplateFiles, public_url: &str) -> Result<Self, DeliveryError> {
+        let mut env = Environment::new();
+        env.set_auto_escape_callback(|name| {
+            if name.ends_with(".html") {
+                AutoEscape::Html
+            } else {
+                AutoEscape::None
+            }
+        });
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        let sources = [
+            (
+                SUBJECT,
+                files.invitation_subject.as_deref(),
+                include_str!("../../templates/email/invitation_subject.txt"),
+            ),
+            (
+                TEXT,
+                files.invitation_text.as_deref(),
+                include_str!("../../templates/email/invitation.txt"),
+            ),
+            (
+                HTML,
+                files.invitation_html.as_deref(),
+                include_str!("../../templates/email/invitation.html"),
+            ),
+        ];
+        for (name, path, default) in sources {
+            env.add_template_owned(name, template_source(path, default)?)?;
+        }
+        let composer = Self {
+            env,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+        };
+        composer.invitation(&InvitationEmail {
+            invitee_email: "someone@example.com".into(),
+            organization_name: "Example".into(),
+            organization_logo_url: None,
+            inviter_name: "Someone".into(),
+            role: Role::Member,
+            expires_at: Millis(0),
+            link: composer.invitation_link(uuid::Uuid::nil()),
+        })?;
+        Ok(composer)
+    }
+
+    /// `{public_url}/invite/{uuid}`: the hosted invitation page.
+    pub fn invitation_link(&self, uuid: uuid::Uuid) -> String {
+        format!("{}/invite/{uuid}", self.public_url)
+    }
+
+    pub fn invitation(&self, email: &InvitationEmail) -> Result<ComposedMessage, DeliveryError> {
+        let context = minijinja::context! {
+            invitee_email => &email.invitee_email,
+            organization_name => &email.organization_name,
+            organization_logo_url => &email.organization_logo_url,
+            inviter_name => &email.inviter_name,
+            role => email.role.as_str(),
+            role_label => match email.role { Role::Admin => "an admin", Role::Member => "a member" },
+            expires_at => human_time(email.expires_at),
+            link => &email.link,
+        };
+        let render = |name: &str| self.env.get_template(name).and_then(|t| t.render(&context));
+        Ok(ComposedMessage {
+            // A subject is one line, whatever the template left around it.
+            subject: render(SUBJECT)?
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
+            text: render(TEXT)?,
+            html: render(HTML)?,
+        })
+    }
+}
+
+/// "29 November 2026, 03:15 UTC": for people, not parsers.
+fn human_time(at: Millis) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(at.0)
+        .map(|t| t.format("%-d %B %Y, %H:%M UTC").to_string())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn email() -> InvitationEmail {
+        InvitationEmail {
+            invitee_email: "bob@example.com".into(),
+            organization_name: "Acme <Labs>".into(),
+            organization_logo_url: Some("https://cdn.example.com/a.png".into()),
+            inviter_name: "Ada Admin".into(),
+            role: Role::Admin,
+            expires_at: Millis(1_795_000_000_000),
+            link: "http://x.test/invite/123".into(),
+        }
+    }
+
+    #[test]
+    fn renders_every_part_and_escapes_html() {
+        let composer = Composer::new(&TemplateFiles::default(), "http://x.test/").unwrap();
+        assert_eq!(
+            composer.invitation_link(uuid::Uuid::nil()),
+            "http://x.test/invite/00000000-0000-0000-0000-000000000000"
+        );
+        let message = composer.invitation(&email()).unwrap();
+        assert_eq!(message.subject, "Ada Admin invited you to join Acme <Labs>");
+        assert!(message.text.contains("http://x.test/invite/123"));
+        assert!(message.text.contains("as an admin"));
+        assert!(message.html.contains("href=\"http://x.test/invite/123\""));
+        assert!(
+            message.html.contains("Acme &lt;Labs&gt;"),
+            "{}",
+            message.html
+        );
+        assert!(message.text.contains("UTC"));
+    }
+
+    #[test]
+    fn operators_can_override_templates_and_broken_ones_fail_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let subject = dir.path().join("subject.txt");
+        std::fs::write(&subject, "Welcome to {{ organization_name }}!").unwrap();
+        let files = TemplateFiles {
+            invitation_subject: Some(subject.clone()),
+            ..TemplateFiles::default()
+        };
+        let message = Composer::new(&files, "http://x.test")
+            .unwrap()
+            .invitation(&email())
+            .unwrap();
+        assert_eq!(message.subject, "Welcome to Acme <Labs>!");
+
+        std::fs::write(&subject, "{{ no_such_variable }}").unwrap();
+        assert!(Composer::new(&files, "http://x.test").is_err());
+        std::fs::write(&subject, "{% if %}").unwrap();
+        assert!(Composer::new(&files, "http://x.test").is_err());
+    }
+}

@@ -1,0 +1,119 @@
+//! Where messages go: the log (default), `.eml` files, or SMTP (lettre).
+
+use super::DeliveryError;
+use crate::config::{DeliverySettings, SmtpTls, TransportKind};
+use crate::db::outbox::QueuedMessage;
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use std::path::PathBuf;
+
+pub enum Transport {
+    /// Logs that a message was queued for someone, with its link.
+    Log,
+    /// One `<outbox id>.eml` per message in a folder: what demos and tests read.
+    File { dir: PathBuf, from: Mailbox },
+    Smtp {
+        mailer: AsyncSmtpTransport<Tokio1Executor>,
+        from: Mailbox,
+    },
+}
+
+impl Transport {
+    pub fn from_settings(settings: &DeliverySettings) -> Result<Self, DeliveryError> {
+        let from: Mailbox = settings
+            .from
+            .parse()
+            .map_err(|e: lettre::address::AddressError| DeliveryError::Address(e.to_string()))?;
+        Ok(match settings.transport {
+            TransportKind::Log => Transport::Log,
+            TransportKind::File => {
+                std::fs::create_dir_all(&settings.file.dir).map_err(DeliveryError::File)?;
+                Transport::File {
+                    dir: settings.file.dir.clone(),
+                    from,
+                }
+            }
+            TransportKind::Smtp => {
+                let smtp = &settings.smtp;
+                let smtp_error =
+                    |e: lettre::transport::smtp::Error| DeliveryError::Smtp(e.to_string());
+                let mut builder = match smtp.tls {
+                    SmtpTls::Implicit => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host)
+                        .map_err(smtp_error)?,
+                    SmtpTls::Starttls => {
+                        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)
+                            .map_err(smtp_error)?
+                    }
+                    SmtpTls::None => {
+                        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
+                    }
+                };
+                if let Some(port) = smtp.port {
+                    builder = builder.port(port);
+                }
+                if let (Some(username), Some(password)) = (&smtp.username, &smtp.password) {
+                    builder =
+                        builder.credentials(Credentials::new(username.clone(), password.clone()));
+                }
+                Transport::Smtp {
+                    mailer: builder.timeout(Some(smtp.timeout.0)).build(),
+                    from,
+                }
+            }
+        })
+    }
+
+    pub async fn send(&self, message: &QueuedMessage) -> Result<(), DeliveryError> {
+        match self {
+            Transport::Log => {
+                tracing::info!(
+                    to = %message.recipient,
+                    link = %message.link,
+                    subject = %message.subject,
+                    "invitation message (log transport: not sent anywhere)"
+                );
+                Ok(())
+            }
+            Transport::File { dir, from } => {
+                let bytes = build(from, message)?.formatted();
+                let path = dir.join(format!("{}.eml", message.id));
+                let partial = dir.join(format!(".{}.eml.partial", message.id));
+                // Written whole, then renamed: a reader never sees half a message.
+                tokio::fs::write(&partial, bytes)
+                    .await
+                    .map_err(DeliveryError::File)?;
+                tokio::fs::rename(&partial, &path)
+                    .await
+                    .map_err(DeliveryError::File)?;
+                tracing::info!(to = %message.recipient, file = %path.display(), "invitation message written");
+                Ok(())
+            }
+            Transport::Smtp { mailer, from } => {
+                mailer
+                    .send(build(from, message)?)
+                    .await
+                    .map_err(|e| DeliveryError::Smtp(e.to_string()))?;
+                tracing::info!(to = %message.recipient, "invitation message sent");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A multipart/alternative message with a text and an HTML part.
+pub fn build(from: &Mailbox, message: &QueuedMessage) -> Result<Message, DeliveryError> {
+    let to: Mailbox = message
+        .recipient
+        .parse()
+        .map_err(|e: lettre::address::AddressError| DeliveryError::Address(e.to_string()))?;
+    Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(message.subject.clone())
+        .multipart(MultiPart::alternative_plain_html(
+            message.text_body.clone(),
+            message.html_body.clone(),
+        ))
+        .map_err(|e| DeliveryError::Message(e.to_string()))
+}

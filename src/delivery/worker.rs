@@ -1,0 +1,185 @@
+//! The outbox worker: sends due messages one at a time, marks each sent only
+//! after the transport accepted it, and backs off exponentially on failure.
+//! A message is never marked sent before it was sent, so a crash can at
+//! worst send one message twice; a clean stop finishes the message in hand.
+
+use super::DeliveryError;
+use super::transport::Transport;
+use crate::db::outbox::{self, QueuedMessage};
+use crate::db::{Database, StorageError};
+use crate::domain::Millis;
+use rand::Rng;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
+
+/// Anything that can deliver a queued message (the configured transport in
+/// production; tests substitute transports that fail on purpose).
+pub trait Deliver: Send + Sync + 'static {
+    fn deliver(
+        &self,
+        message: &QueuedMessage,
+    ) -> impl Future<Output = Result<(), DeliveryError>> + Send;
+}
+
+impl Deliver for Transport {
+    fn deliver(
+        &self,
+        message: &QueuedMessage,
+    ) -> impl Future<Output = Result<(), DeliveryError>> + Send {
+        self.send(message)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub initial: Duration,
+    pub max: Duration,
+}
+
+impl RetryPolicy {
+    /// The wait after `attempts` failed attempts: `initial`, doubled each
+    /// time, capped at `max`, with ±20 % jitter so a burst of failures does
+    /// not retry in lockstep.
+    pub fn delay(&self, attempts: u32) -> Duration {
+        let exponent = attempts.saturating_sub(1).min(30);
+        let base = self.initial.saturating_mul(1_u32 << exponent).min(self.max);
+        base.mul_f64(rand::rng().random_range(0.8..=1.2))
+    }
+}
+
+/// Messages handled per look at the queue.
+const BATCH: i64 = 32;
+
+pub struct OutboxWorker<T> {
+    db: Database,
+    transport: T,
+    retry: RetryPolicy,
+    poll_interval: Duration,
+    wake: Arc<Notify>,
+}
+
+impl<T: Deliver> OutboxWorker<T> {
+    pub fn new(
+        db: Database,
+        transport: T,
+        retry: RetryPolicy,
+        poll_interval: Duration,
+        wake: Arc<Notify>,
+    ) -> Self {
+        Self {
+            db,
+            transport,
+            retry,
+            poll_interval,
+            wake,
+        }
+    }
+
+    /// Runs until `stop` turns true. Messages left over from before a
+    /// restart are due already and go out first.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        tracing::debug!("outbox worker started");
+        loop {
+            let handled = match self.send_due(&stop).await {
+                Ok(handled) => handled,
+                Err(error) => {
+                    tracing::warn!(%error, "outbox worker could not read the queue; retrying later");
+                    0
+                }
+            };
+            if *stop.borrow() {
+                break;
+            }
+            if handled as i64 == BATCH {
+                continue;
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(self.poll_interval) => {}
+                _ = stop.changed() => break,
+            }
+        }
+        tracing::debug!("outbox worker stopped");
+    }
+
+    /// Sends the messages due now; says how many it handled.
+    pub async fn send_due(&self, stop: &watch::Receiver<bool>) -> Result<usize, StorageError> {
+        let due = self
+            .db
+            .read(|conn| Ok::<_, StorageError>(outbox::due(conn, Millis::now(), BATCH)?))
+            .await?;
+        let mut handled = 0;
+        for message in due {
+            if *stop.borrow() {
+                break;
+            }
+            self.attempt(&message).await?;
+            handled += 1;
+        }
+        Ok(handled)
+    }
+
+    async fn attempt(&self, message: &QueuedMessage) -> Result<(), StorageError> {
+        let id = message.id;
+        match self.transport.deliver(message).await {
+            Ok(()) => {
+                self.db
+                    .write(move |tx| {
+                        Ok::<_, StorageError>(outbox::mark_sent(tx, id, Millis::now())?)
+                    })
+                    .await
+            }
+            Err(error) => {
+                let attempts = message.attempts + 1;
+                let now = Millis::now();
+                let retry_at = (attempts < self.retry.max_attempts)
+                    .then(|| now.plus(self.retry.delay(attempts)));
+                match retry_at {
+                    Some(at) => tracing::warn!(
+                        message = id, attempts, %error, retry_at = %at.to_rfc3339(), "message not delivered; will retry"
+                    ),
+                    None => {
+                        tracing::error!(message = id, attempts, %error, "message not delivered; giving up")
+                    }
+                }
+                let error = error.to_string();
+                self.db
+                    .write(move |tx| {
+                        Ok::<_, StorageError>(outbox::mark_failed(tx, id, &error, retry_at, now)?)
+                    })
+                    .await
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_with_jitter() {
+        let policy = RetryPolicy {
+            max_attempts: 10,
+            initial: Duration::from_secs(5),
+            max: Duration::from_secs(60),
+        };
+        for (attempts, base) in [
+            (1, 5.0),
+            (2, 10.0),
+            (3, 20.0),
+            (4, 40.0),
+            (5, 60.0),
+            (30, 60.0),
+        ] {
+            let delay = policy.delay(attempts).as_secs_f64();
+            assert!(
+                delay >= base * 0.8 - 1e-9 && delay <= base * 1.2 + 1e-9,
+                "{attempts}: {delay}"
+            );
+        }
+    }
+}
