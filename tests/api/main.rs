@@ -1,5 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
-
 //! The one integration-test binary: every test drives the real HTTP stack
 //! over a fresh temporary SQLite file.
 
