@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod dto;
 pub mod health;
+pub mod invite_page;
 pub mod invitee;
 pub mod oauth;
 pub mod pages;
@@ -55,6 +56,22 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
         .service(
             web::resource("/oauth/revoke")
                 .route(web::post().to(oauth::token::revoke))
+                .default_service(allow("POST")),
+        )
+        .service(
+            web::resource("/invite/{uuid}")
+                .route(web::get().to(invite_page::show))
+                .route(web::post().to(invite_page::sign_in))
+                .default_service(allow("GET, POST")),
+        )
+        .service(
+            web::resource("/invite/{uuid}/respond")
+                .route(web::post().to(invite_page::respond))
+                .default_service(allow("POST")),
+        )
+        .service(
+            web::resource("/invite/{uuid}/sign-out")
+                .route(web::post().to(invite_page::sign_out))
                 .default_service(allow("POST")),
         )
         .service(

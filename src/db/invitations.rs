@@ -305,6 +305,18 @@ pub fn find_for_invitee(
     .optional()
 }
 
+/// One invitation by its public UUID, whoever it is addressed to (the
+/// hosted page shows it to anyone holding the link).
+pub fn find_details(
+    conn: &Connection,
+    uuid: Uuid,
+    now: Millis,
+) -> rusqlite::Result<Option<InvitationDetails>> {
+    conn.prepare_cached(&format!("{DETAILS_SELECT} WHERE i.uuid = ?1"))?
+        .query_row([uuid.to_string()], |row| details_from_row(row, now))
+        .optional()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

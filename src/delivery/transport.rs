@@ -3,7 +3,8 @@
 use super::DeliveryError;
 use crate::config::{DeliverySettings, SmtpTls, TransportKind};
 use crate::db::outbox::QueuedMessage;
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::path::PathBuf;
@@ -111,9 +112,21 @@ pub fn build(from: &Mailbox, message: &QueuedMessage) -> Result<Message, Deliver
         .from(from.clone())
         .to(to)
         .subject(message.subject.clone())
-        .multipart(MultiPart::alternative_plain_html(
-            message.text_body.clone(),
-            message.html_body.clone(),
-        ))
+        .multipart(
+            MultiPart::alternative()
+                .singlepart(readable_part(ContentType::TEXT_PLAIN, &message.text_body))
+                .singlepart(readable_part(ContentType::TEXT_HTML, &message.html_body)),
+        )
         .map_err(|e| DeliveryError::Message(e.to_string()))
+}
+
+/// A part sent as plain 8-bit text when its lines allow (so the link reads
+/// as written in the raw message, for people and tools alike), otherwise
+/// in the encoding lettre picks.
+fn readable_part(content_type: ContentType, text: &str) -> SinglePart {
+    let part = SinglePart::builder().header(content_type);
+    match Body::new_with_encoding(text.to_owned(), ContentTransferEncoding::EightBit) {
+        Ok(body) => part.body(body),
+        Err(_) => part.body(text.to_owned()),
+    }
 }

@@ -53,6 +53,11 @@ pub fn respond(
     Ok(Some(details.organization_uuid))
 }
 
+/// An invitation by its link, for the hosted page.
+pub fn by_link(conn: &Connection, uuid: Uuid, now: Millis) -> ServiceResult<InvitationDetails> {
+    db::invitations::find_details(conn, uuid, now)?.ok_or(ServiceError::NotFound("invitation"))
+}
+
 fn find(
     conn: &Connection,
     email: &str,

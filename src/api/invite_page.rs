@@ -1,0 +1,465 @@
+//! The hosted invitation page, `/invite/{uuid}`: the link every invitation
+//! message carries. It works without JavaScript; accepting and declining go
+//! through the same service as the invitee API.
+
+use crate::api::pages::{self, Link, MessagePage, SignInForms};
+use crate::api::sign_in::{self, FormError, SignUp};
+use crate::domain::{InvitationDetails, InvitationStatus, Millis, Role};
+use crate::services::sessions::SessionUser;
+use crate::services::{self, ServiceError};
+use crate::startup::AppState;
+use actix_web::cookie::{Cookie, SameSite, time};
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+use uuid::Uuid;
+
+pub const SESSION_COOKIE: &str = "enlist_session";
+
+pub enum InviteView {
+    /// Nobody is signed in: the sign-in and sign-up forms.
+    SignedOut(SignInForms),
+    /// The invited person is signed in: accept or decline (the CSRF token).
+    Invitee(String),
+    /// Someone else is signed in: their email and the CSRF token.
+    SomeoneElse(String, String),
+}
+
+#[derive(Template)]
+#[template(path = "invite.html")]
+pub struct InvitePage {
+    uuid: Uuid,
+    organization_name: String,
+    organization_logo_url: Option<String>,
+    inviter_name: String,
+    invitee_email: String,
+    role_label: &'static str,
+    member_count: i64,
+    expires_at_iso: String,
+    expires_at_human: String,
+    view: InviteView,
+    error: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SignInForm {
+    csrf_token: Option<String>,
+    intent: Option<String>,
+    email: Option<String>,
+    password: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DecisionForm {
+    csrf_token: Option<String>,
+    decision: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CsrfForm {
+    csrf_token: Option<String>,
+}
+
+fn message(status: StatusCode, heading: &str, text: String) -> HttpResponse {
+    pages::render(status, &MessagePage::new(heading, text), &[])
+}
+
+fn not_found() -> HttpResponse {
+    message(
+        StatusCode::NOT_FOUND,
+        "Invitation not found",
+        "This invitation link is not valid. Check that you copied the whole link from the message."
+            .into(),
+    )
+}
+
+fn internal(error: impl std::fmt::Display) -> HttpResponse {
+    tracing::error!(%error, "invitation page failed");
+    message(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong",
+        crate::api::problem::INTERNAL_DETAIL.into(),
+    )
+}
+
+/// The page for an invitation that can no longer be answered, or `None`.
+fn closed(details: &InvitationDetails) -> Option<HttpResponse> {
+    let org = &details.organization_name;
+    let inviter = details.inviter_name.as_deref().unwrap_or("an admin");
+    let (status, heading, text) = match details.invitation.status {
+        InvitationStatus::Pending => return None,
+        InvitationStatus::Expired => (
+            StatusCode::GONE,
+            "This invitation has expired",
+            format!("The invitation to join {org} has expired. Ask {inviter} to send it again."),
+        ),
+        InvitationStatus::Revoked => (
+            StatusCode::GONE,
+            "This invitation was withdrawn",
+            format!(
+                "The invitation to join {org} is no longer valid. Ask {inviter} if you think this is a mistake."
+            ),
+        ),
+        InvitationStatus::Accepted => (
+            StatusCode::CONFLICT,
+            "This invitation was already accepted",
+            format!("This invitation to join {org} has already been accepted."),
+        ),
+        InvitationStatus::Declined => (
+            StatusCode::CONFLICT,
+            "This invitation was declined",
+            format!(
+                "This invitation to join {org} was declined. Ask {inviter} for a new one if you changed your mind."
+            ),
+        ),
+    };
+    Some(message(status, heading, text))
+}
+
+/// The invitation behind a link, if it can still be answered; otherwise the page to show.
+async fn open_invitation(state: &AppState, raw: &str) -> Result<InvitationDetails, HttpResponse> {
+    let uuid = Uuid::parse_str(raw).map_err(|_| not_found())?;
+    let details = state
+        .db
+        .read(move |conn| services::invitee::by_link(conn, uuid, Millis::now()))
+        .await
+        .map_err(|error| match error {
+            ServiceError::NotFound(_) => not_found(),
+            other => internal(other),
+        })?;
+    match closed(&details) {
+        Some(page) => Err(page),
+        None => Ok(details),
+    }
+}
+
+async fn current_session(req: &HttpRequest, state: &AppState) -> Option<SessionUser> {
+    let token = req.cookie(SESSION_COOKIE)?.value().to_owned();
+    state
+        .db
+        .read(move |conn| services::sessions::find(conn, &token, Millis::now()))
+        .await
+        .unwrap_or_else(|error| {
+            tracing::warn!(%error, "session lookup failed");
+            None
+        })
+}
+
+fn secure(state: &AppState) -> bool {
+    state.public_url.starts_with("https://")
+}
+
+fn session_cookie(token: &str, state: &AppState) -> Cookie<'static> {
+    let lifetime = state.settings.auth.session_lifetime.0;
+    Cookie::build(SESSION_COOKIE, token.to_owned())
+        .path("/")
+        .http_only(true)
+        .secure(secure(state))
+        // Lax, so following the link in an email arrives signed in.
+        .same_site(SameSite::Lax)
+        .max_age(time::Duration::seconds(
+            i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX),
+        ))
+        .finish()
+}
+
+fn render(
+    req: &HttpRequest,
+    state: &AppState,
+    details: &InvitationDetails,
+    session: Option<&SessionUser>,
+    status: StatusCode,
+    form_error: Option<&FormError>,
+    action_error: Option<String>,
+) -> HttpResponse {
+    let csrf = pages::csrf_token(req);
+    let invitee_email = details.invitation.invitee_email.clone();
+    let view = match session {
+        None => InviteView::SignedOut(SignInForms {
+            action: format!("/invite/{}", details.invitation.uuid),
+            hidden: Vec::new(),
+            csrf_token: csrf.clone(),
+            email: invitee_email.clone(),
+            error: form_error.map(|e| e.message.clone()),
+        }),
+        Some(user) if user.email.eq_ignore_ascii_case(&invitee_email) => {
+            InviteView::Invitee(csrf.clone())
+        }
+        Some(user) => InviteView::SomeoneElse(user.email.clone(), csrf.clone()),
+    };
+    let page = InvitePage {
+        uuid: details.invitation.uuid,
+        organization_name: details.organization_name.clone(),
+        organization_logo_url: details.organization_logo_url.clone(),
+        inviter_name: details
+            .inviter_name
+            .clone()
+            .unwrap_or_else(|| "An admin".into()),
+        invitee_email,
+        role_label: match details.invitation.role {
+            Role::Admin => "Admin",
+            Role::Member => "Member",
+        },
+        member_count: details.organization_member_count,
+        expires_at_iso: details.invitation.expires_at.to_rfc3339(),
+        expires_at_human: chrono::DateTime::<chrono::Utc>::from_timestamp_millis(
+            details.invitation.expires_at.0,
+        )
+        .map(|t| t.format("%-d %B %Y, %H:%M UTC").to_string())
+        .unwrap_or_default(),
+        view,
+        error: action_error,
+    };
+    let mut response = pages::render(status, &page, &[]);
+    if let Some(wait) = form_error.and_then(|e| e.retry_after)
+        && let Ok(value) = header::HeaderValue::from_str(&wait.as_secs().max(1).to_string())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    let _ = response.add_cookie(&pages::csrf_cookie(&csrf, secure(state)));
+    response
+}
+
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+fn expired_form() -> HttpResponse {
+    message(
+        StatusCode::FORBIDDEN,
+        "This form has expired",
+        "For your security the form must be sent from the page that showed it. Go back, reload the page and try again."
+            .into(),
+    )
+}
+
+/// `GET /invite/{uuid}`
+pub async fn show(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let details = match open_invitation(&state, &path).await {
+        Ok(details) => details,
+        Err(page) => return page,
+    };
+    let session = current_session(&req, &state).await;
+    render(
+        &req,
+        &state,
+        &details,
+        session.as_ref(),
+        StatusCode::OK,
+        None,
+        None,
+    )
+}
+
+/// `POST /invite/{uuid}`: the sign-in or sign-up form.
+pub async fn sign_in(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let Ok(form) = serde_urlencoded::from_bytes::<SignInForm>(&body) else {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "The form could not be read",
+            "Go back and try again.".into(),
+        );
+    };
+    if !pages::csrf_ok(&req, form.csrf_token.as_deref()) {
+        return expired_form();
+    }
+    let details = match open_invitation(&state, &path).await {
+        Ok(details) => details,
+        Err(page) => return page,
+    };
+    let email = form.email.as_deref().unwrap_or("");
+    let password = form.password.as_deref().unwrap_or("");
+    let address = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    let signed_in = match form.intent.as_deref() {
+        Some("signup") => {
+            let sign_up = SignUp {
+                email,
+                password,
+                first_name: form.first_name.as_deref().unwrap_or(""),
+                last_name: form.last_name.as_deref().unwrap_or(""),
+            };
+            sign_in::sign_up(&state, &sign_up, &address).await
+        }
+        _ => sign_in::sign_in(&state, email, password, &address).await,
+    };
+    let person = match signed_in {
+        Ok(person) => person,
+        Err(error) => {
+            return render(
+                &req,
+                &state,
+                &details,
+                None,
+                error.status,
+                Some(&error),
+                None,
+            );
+        }
+    };
+    let lifetime = state.settings.auth.session_lifetime.0;
+    let user_id = person.user_id;
+    let started = state
+        .db
+        .write(move |tx| services::sessions::start(tx, user_id, lifetime, Millis::now()))
+        .await;
+    match started {
+        Ok(token) => {
+            let mut response = see_other(&format!("/invite/{}", details.invitation.uuid));
+            let _ = response.add_cookie(&session_cookie(&token, &state));
+            response
+        }
+        Err(error) => internal(error),
+    }
+}
+
+/// `POST /invite/{uuid}/respond`: accept or decline, as the signed-in invitee.
+pub async fn respond(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let Ok(form) = serde_urlencoded::from_bytes::<DecisionForm>(&body) else {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "The form could not be read",
+            "Go back and try again.".into(),
+        );
+    };
+    if !pages::csrf_ok(&req, form.csrf_token.as_deref()) {
+        return expired_form();
+    }
+    let accept = match form.decision.as_deref() {
+        Some("accept") => true,
+        Some("decline") => false,
+        _ => {
+            return message(
+                StatusCode::BAD_REQUEST,
+                "Choose an answer",
+                "Accept or decline the invitation.".into(),
+            );
+        }
+    };
+    let details = match open_invitation(&state, &path).await {
+        Ok(details) => details,
+        Err(page) => return page,
+    };
+    let Some(session) = current_session(&req, &state).await else {
+        return see_other(&format!("/invite/{}", details.invitation.uuid));
+    };
+    let uuid = details.invitation.uuid;
+    let (user_id, email) = (session.user_id, session.email.clone());
+    let answered = state
+        .db
+        .write(move |tx| {
+            services::invitee::respond(tx, user_id, &email, uuid, accept, Millis::now())
+        })
+        .await;
+    let org = &details.organization_name;
+    match answered {
+        Ok(Some(organization)) => match &state.settings.invitations.accept_redirect_url {
+            Some(target) => match url::Url::parse(target) {
+                Ok(mut url) => {
+                    url.query_pairs_mut()
+                        .append_pair("organization", &organization.to_string());
+                    see_other(url.as_str())
+                }
+                Err(error) => internal(error),
+            },
+            None => pages::render(
+                StatusCode::OK,
+                &MessagePage::new(
+                    format!("Welcome to {org}"),
+                    format!("You accepted the invitation and are now a member of {org}."),
+                ),
+                &[],
+            ),
+        },
+        Ok(None) => pages::render(
+            StatusCode::OK,
+            &MessagePage {
+                heading: "Invitation declined".into(),
+                message: format!(
+                    "You declined the invitation to join {org}. Nothing else will happen."
+                ),
+                link: None::<Link>,
+            },
+            &[],
+        ),
+        // Addressed to another email than the signed-in account's.
+        Err(ServiceError::NotFound(_)) => render(
+            &req,
+            &state,
+            &details,
+            Some(&session),
+            StatusCode::FORBIDDEN,
+            None,
+            Some("This invitation is for another email address.".into()),
+        ),
+        Err(ServiceError::Gone { detail, .. }) => {
+            message(StatusCode::GONE, "This invitation has expired", detail)
+        }
+        Err(ServiceError::Conflict { detail, .. }) => message(
+            StatusCode::CONFLICT,
+            "This invitation was already answered",
+            detail,
+        ),
+        Err(other) => internal(other),
+    }
+}
+
+/// `POST /invite/{uuid}/sign-out`
+pub async fn sign_out(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let Ok(form) = serde_urlencoded::from_bytes::<CsrfForm>(&body) else {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "The form could not be read",
+            "Go back and try again.".into(),
+        );
+    };
+    if !pages::csrf_ok(&req, form.csrf_token.as_deref()) {
+        return expired_form();
+    }
+    if let Some(cookie) = req.cookie(SESSION_COOKIE) {
+        let token = cookie.value().to_owned();
+        if let Err(error) = state
+            .db
+            .write(move |tx| services::sessions::end(tx, &token))
+            .await
+        {
+            return internal(error);
+        }
+    }
+    let target = match Uuid::parse_str(&path) {
+        Ok(uuid) => format!("/invite/{uuid}"),
+        Err(_) => "/".to_owned(),
+    };
+    let mut response = see_other(&target);
+    let mut removal = session_cookie("", &state);
+    removal.make_removal();
+    let _ = response.add_cookie(&removal);
+    response
+}

@@ -1,0 +1,43 @@
+//! Browser sessions for the hosted pages. The cookie carries a random
+//! token; only its SHA-256 is stored.
+
+use super::ServiceResult;
+use crate::auth::secrets;
+use crate::db;
+use crate::domain::Millis;
+use rusqlite::Connection;
+use std::time::Duration;
+
+/// The person a session belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionUser {
+    pub user_id: i64,
+    pub email: String,
+}
+
+/// Starts a session; answers the token for the cookie.
+pub fn start(
+    tx: &Connection,
+    user_id: i64,
+    lifetime: Duration,
+    now: Millis,
+) -> ServiceResult<String> {
+    let token = secrets::random_base62(43);
+    db::sessions::insert(
+        tx,
+        &secrets::sha256(&token),
+        user_id,
+        now.plus(lifetime),
+        now,
+    )?;
+    Ok(token)
+}
+
+pub fn find(conn: &Connection, token: &str, now: Millis) -> ServiceResult<Option<SessionUser>> {
+    Ok(db::sessions::find(conn, &secrets::sha256(token), now)?
+        .map(|(user_id, email)| SessionUser { user_id, email }))
+}
+
+pub fn end(tx: &Connection, token: &str) -> ServiceResult<()> {
+    Ok(db::sessions::delete(tx, &secrets::sha256(token))?)
+}
