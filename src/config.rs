@@ -16,7 +16,46 @@ pub struct Settings {
     pub invitations: InvitationSettings,
     pub auth: AuthSettings,
     pub delivery: DeliverySettings,
+    pub metrics: MetricsSettings,
+    pub cors: CorsSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// Serve Prometheus text at `/metrics`.
+    pub enabled: bool,
+    /// When set, `/metrics` is served on this address instead of `server.bind`.
+    pub bind: Option<String>,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            bind: None,
+        }
+    }
+}
+
+/// Cross-origin requests from browsers. Off (no origin allowed) by default.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CorsSettings {
+    /// Exact origins such as `https://app.example.com`.
+    pub allowed_origins: Vec<String>,
+    /// How long browsers may cache a preflight answer.
+    pub max_age: HumanDuration,
+}
+
+impl Default for CorsSettings {
+    fn default() -> Self {
+        Self {
+            allowed_origins: Vec::new(),
+            max_age: HumanDuration::secs(3600),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -29,6 +68,10 @@ pub struct ServerSettings {
     pub json_body_limit: HumanSize,
     /// HTTP worker threads; 0 means one per core.
     pub workers: usize,
+    /// A client must send a request's head within this time (slow clients are cut off).
+    pub request_timeout: HumanDuration,
+    /// Idle keep-alive connections are closed after this time.
+    pub keep_alive: HumanDuration,
 }
 
 impl Default for ServerSettings {
@@ -39,6 +82,8 @@ impl Default for ServerSettings {
             shutdown_grace: HumanDuration::secs(10),
             json_body_limit: HumanSize(1024 * 1024),
             workers: 0,
+            request_timeout: HumanDuration::secs(5),
+            keep_alive: HumanDuration::secs(5),
         }
     }
 }
@@ -379,6 +424,15 @@ impl Settings {
             && url::Url::parse(url).is_err()
         {
             return invalid("invitations.accept_redirect_url must be an absolute URL");
+        }
+        for origin in &self.cors.allowed_origins {
+            if !(origin.starts_with("http://") || origin.starts_with("https://"))
+                || origin.ends_with('/')
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "cors.allowed_origins: `{origin}` must be an origin like https://app.example.com"
+                )));
+            }
         }
         if self.delivery.max_attempts == 0 {
             return invalid("delivery.max_attempts must be at least 1");

@@ -2,9 +2,11 @@
 //! the background work.
 
 use crate::api;
+use crate::api::metrics::Metrics;
 use crate::auth::jwt::TokenSigner;
 use crate::auth::password::PasswordPool;
 use crate::auth::throttle::FailureLimiter;
+use crate::config::CorsSettings;
 use crate::config::Settings;
 use crate::db::{Database, StorageError};
 use crate::delivery::worker::RetryPolicy;
@@ -12,7 +14,10 @@ use crate::delivery::{Composer, DeliveryError, OutboxWorker, Transport};
 use crate::domain::Millis;
 use crate::services;
 use crate::services::ServiceError;
+use actix_cors::Cors;
 use actix_web::dev::Server;
+use actix_web::http::header;
+use actix_web::middleware::Condition;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use std::net::{SocketAddr, TcpListener};
@@ -43,6 +48,8 @@ pub enum StartupError {
     SigningKey(#[from] ServiceError),
     #[error("invitation delivery is misconfigured: {0}")]
     Delivery(#[from] DeliveryError),
+    #[error("cannot set up metrics: {0}")]
+    Metrics(String),
     #[error("cannot start the password threads: {0}")]
     Threads(std::io::Error),
     #[error("cannot listen on {addr}: {source}")]
@@ -59,6 +66,8 @@ const PASSWORD_QUEUE: usize = 256;
 pub struct Application {
     addr: SocketAddr,
     server: Server,
+    /// `/metrics` on its own address, when `metrics.bind` is set.
+    metrics_server: Option<(SocketAddr, Server)>,
     state: web::Data<AppState>,
     transport: Transport,
 }
@@ -102,17 +111,31 @@ impl Application {
             composer,
             outbox_wake: Arc::new(Notify::new()),
         });
-        let json_limit = usize::try_from(settings.server.json_body_limit.0).unwrap_or(usize::MAX);
-        let app_state = state.clone();
+        let metrics =
+            web::Data::new(Metrics::new().map_err(|e| StartupError::Metrics(e.to_string()))?);
+        let server_settings = &settings.server;
+        let json_limit = usize::try_from(server_settings.json_body_limit.0).unwrap_or(usize::MAX);
+        let metrics_here = settings.metrics.enabled && settings.metrics.bind.is_none();
+        let cors = settings.cors.clone();
+        let (app_state, app_metrics) = (state.clone(), metrics.clone());
         let mut server = HttpServer::new(move || {
             App::new()
+                .wrap(Condition::new(
+                    !cors.allowed_origins.is_empty(),
+                    cors_middleware(&cors),
+                ))
                 .wrap(from_fn(api::request_log::log_requests))
                 .app_data(app_state.clone())
-                .configure(|cfg| api::configure(cfg, json_limit))
+                .app_data(app_metrics.clone())
+                .configure(|cfg| api::configure(cfg, json_limit, metrics_here))
         })
-        .shutdown_timeout(settings.server.shutdown_grace.0.as_secs());
-        if settings.server.workers > 0 {
-            server = server.workers(settings.server.workers);
+        // Signals are handled in run_until_stopped: SIGINT and SIGTERM both stop gracefully.
+        .disable_signals()
+        .shutdown_timeout(server_settings.shutdown_grace.0.as_secs())
+        .client_request_timeout(server_settings.request_timeout.0)
+        .keep_alive(server_settings.keep_alive.0);
+        if server_settings.workers > 0 {
+            server = server.workers(server_settings.workers);
         }
         let server = server
             .listen(listener)
@@ -121,9 +144,14 @@ impl Application {
                 source,
             })?
             .run();
+        let metrics_server = match (&settings.metrics.bind, settings.metrics.enabled) {
+            (Some(bind), true) => Some(metrics_server(bind, state.clone(), metrics.clone())?),
+            _ => None,
+        };
         Ok(Self {
             addr,
             server,
+            metrics_server,
             state,
             transport,
         })
@@ -135,6 +163,11 @@ impl Application {
 
     pub fn public_url(&self) -> &str {
         &self.state.public_url
+    }
+
+    /// Where `/metrics` is served on its own, if it is.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_server.as_ref().map(|(addr, _)| *addr)
     }
 
     /// Serves until the server is stopped (SIGINT or SIGTERM).
@@ -155,14 +188,104 @@ impl Application {
         );
         let (stop_worker, stopped) = watch::channel(false);
         let worker = tokio::spawn(worker.run(stopped));
+        let mut handles = vec![self.server.handle()];
+        let metrics_server = self.metrics_server.map(|(addr, server)| {
+            tracing::info!(%addr, "metrics are served on their own address");
+            handles.push(server.handle());
+            tokio::spawn(server)
+        });
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("stopping: finishing requests in flight");
+            for handle in handles {
+                handle.stop(true).await;
+            }
+        });
         tracing::info!(addr = %self.addr, public_url = %self.state.public_url, "enlist is serving");
         let result = self.server.await;
+        if let Some(metrics_server) = metrics_server {
+            let _ = metrics_server.await;
+        }
         sweeper.abort();
         // The worker finishes the message in hand, so nothing is sent twice.
         let _ = stop_worker.send(true);
         let _ = worker.await;
+        let db = self.state.db.clone();
+        match tokio::task::spawn_blocking(move || db.checkpoint()).await {
+            Ok(Ok(())) => tracing::info!("stopped; the database is checkpointed"),
+            Ok(Err(error)) => tracing::warn!(%error, "stopped; the final WAL checkpoint failed"),
+            Err(error) => tracing::warn!(%error, "stopped; the final WAL checkpoint did not run"),
+        }
         result
     }
+}
+
+/// SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}
+
+fn cors_middleware(settings: &CorsSettings) -> Cors {
+    let mut cors = Cors::default()
+        .allowed_methods(["GET", "POST", "DELETE"])
+        .allowed_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            header::HeaderName::from_static("x-api-key"),
+            header::HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([
+            header::HeaderName::from_static("x-request-id"),
+            header::RETRY_AFTER,
+            header::WWW_AUTHENTICATE,
+        ])
+        .max_age(usize::try_from(settings.max_age.0.as_secs()).ok());
+    for origin in &settings.allowed_origins {
+        cors = cors.allowed_origin(origin);
+    }
+    cors
+}
+
+fn metrics_server(
+    bind: &str,
+    state: web::Data<AppState>,
+    metrics: web::Data<Metrics>,
+) -> Result<(SocketAddr, Server), StartupError> {
+    let bind_error = |source| StartupError::Bind {
+        addr: bind.to_owned(),
+        source,
+    };
+    let listener = TcpListener::bind(bind).map_err(bind_error)?;
+    let addr = listener.local_addr().map_err(bind_error)?;
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(metrics.clone())
+            .service(api::metrics_resource())
+    })
+    .disable_signals()
+    .workers(1)
+    .listen(listener)
+    .map_err(bind_error)?
+    .run();
+    Ok((addr, server))
 }
 
 /// Stores EXPIRED on invitations whose expiry passed, so the count of

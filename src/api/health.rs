@@ -1,6 +1,48 @@
-use actix_web::HttpResponse;
+use crate::api::metrics::Metrics;
+use crate::api::problem::ApiError;
+use crate::db::StorageError;
+use crate::startup::AppState;
+use actix_web::{HttpResponse, web};
+use std::time::Duration;
+
+/// How long the database may take to answer a readiness probe.
+const READY_WITHIN: Duration = Duration::from_secs(2);
 
 /// `GET /healthz`: the process is up and answering.
 pub async fn live() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+}
+
+/// `GET /readyz`: the database answers a query within a bound.
+pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let probe = state.db.read(|conn| {
+        conn.query_row("SELECT 1", [], |row| row.get::<_, i64>(0))
+            .map_err(StorageError::from)
+    });
+    match tokio::time::timeout(READY_WITHIN, probe).await {
+        Ok(Ok(_)) => Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ready" }))),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "readiness probe failed");
+            Err(ApiError::unavailable("the database is not answering", 1))
+        }
+        Err(_) => Err(ApiError::unavailable(
+            "the database did not answer in time",
+            1,
+        )),
+    }
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(
+    state: web::Data<AppState>,
+    metrics: web::Data<Metrics>,
+) -> Result<HttpResponse, ApiError> {
+    let db = state.db.clone();
+    let text = web::block(move || metrics.render(&db))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(text))
 }

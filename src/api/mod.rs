@@ -5,6 +5,7 @@ pub mod dto;
 pub mod health;
 pub mod invite_page;
 pub mod invitee;
+pub mod metrics;
 pub mod oauth;
 pub mod pages;
 pub mod params;
@@ -19,8 +20,12 @@ use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, HttpResponse, Route, web};
 use problem::ApiError;
 
-/// Registers every route. `json_limit` is the largest JSON body accepted.
-pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
+/// Registers every route. `json_limit` is the largest JSON body accepted;
+/// `metrics` says whether `/metrics` is served here.
+pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize, metrics: bool) {
+    if metrics {
+        cfg.service(metrics_resource());
+    }
     cfg.app_data(json_config(json_limit))
         .app_data(web::QueryConfig::default().error_handler(query_error))
         .app_data(
@@ -30,6 +35,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
         .service(
             web::resource("/healthz")
                 .route(web::get().to(health::live))
+                .default_service(allow("GET")),
+        )
+        .service(
+            web::resource("/readyz")
+                .route(web::get().to(health::ready))
                 .default_service(allow("GET")),
         )
         .service(
@@ -122,6 +132,13 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
                 .default_service(web::to(not_found)),
         )
         .default_service(web::to(not_found));
+}
+
+/// `/metrics`, on the main server or on its own address.
+pub fn metrics_resource() -> actix_web::Resource {
+    web::resource("/metrics")
+        .route(web::get().to(health::metrics))
+        .default_service(allow("GET"))
 }
 
 /// The fallback of a resource: other methods answer 405 with an `Allow`

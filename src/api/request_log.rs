@@ -2,6 +2,7 @@
 //! report to that line. Headers and bodies are never logged: they carry
 //! keys, tokens, cookies and passwords.
 
+use super::metrics::Metrics;
 use actix_web::HttpMessage;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -37,6 +38,7 @@ pub async fn log_requests(
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let method = req.method().clone();
+    let metrics = req.app_data::<actix_web::web::Data<Metrics>>().cloned();
     let span = tracing::info_span!("request", request_id = %request_id);
     let mut response = match next.call(req).instrument(span.clone()).await {
         Ok(response) => response.map_into_boxed_body(),
@@ -57,6 +59,14 @@ pub async fn log_requests(
         .unwrap_or_else(|| "(unmatched)".to_owned());
     let status = response.status().as_u16();
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if let Some(metrics) = metrics {
+        metrics.observe(
+            method.as_str(),
+            &route,
+            status,
+            started.elapsed().as_secs_f64(),
+        );
+    }
     let _entered = span.enter();
     tracing::info!(
         method = %method,

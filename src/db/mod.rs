@@ -19,6 +19,8 @@ use crate::config::DatabaseSettings;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 pub type Pool = r2d2::Pool<SqliteConnectionManager>;
@@ -58,6 +60,40 @@ impl From<r2d2::Error> for StorageError {
 pub struct Database {
     readers: Pool,
     writer: Pool,
+    waiting: Arc<Waiting>,
+}
+
+/// Requests waiting for a connection right now, for metrics.
+#[derive(Default)]
+struct Waiting {
+    readers: AtomicI64,
+    writer: AtomicI64,
+}
+
+/// Counts a waiter for as long as it lives.
+struct WaitGuard<'a>(&'a AtomicI64);
+
+impl<'a> WaitGuard<'a> {
+    fn new(counter: &'a AtomicI64) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Self(counter)
+    }
+}
+
+impl Drop for WaitGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A snapshot of the connection pools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    pub readers_in_use: i64,
+    pub readers_idle: i64,
+    pub readers_waiting: i64,
+    pub writer_in_use: i64,
+    pub writer_waiting: i64,
 }
 
 impl Database {
@@ -85,7 +121,11 @@ impl Database {
             settings.pool_timeout.0,
         )?;
         let writer = pool(path, busy_timeout, 1, settings.pool_timeout.0)?;
-        Ok(Self { readers, writer })
+        Ok(Self {
+            readers,
+            writer,
+            waiting: Arc::default(),
+        })
     }
 
     /// Runs `f` on a pooled read connection, on the current thread.
@@ -93,7 +133,10 @@ impl Database {
     where
         E: From<StorageError>,
     {
-        let conn = self.readers.get().map_err(StorageError::from)?;
+        let conn = {
+            let _waiting = WaitGuard::new(&self.waiting.readers);
+            self.readers.get().map_err(StorageError::from)?
+        };
         f(&conn)
     }
 
@@ -106,7 +149,10 @@ impl Database {
     where
         E: From<StorageError>,
     {
-        let mut conn = self.writer.get().map_err(StorageError::from)?;
+        let mut conn = {
+            let _waiting = WaitGuard::new(&self.waiting.writer);
+            self.writer.get().map_err(StorageError::from)?
+        };
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(StorageError::from)?;
@@ -143,9 +189,55 @@ impl Database {
             .map_err(|_| StorageError::Canceled)?
     }
 
-    /// Connections in use and idle, for readiness and metrics.
-    pub fn pool_state(&self) -> (r2d2::State, r2d2::State) {
-        (self.readers.state(), self.writer.state())
+    pub fn pool_stats(&self) -> PoolStats {
+        let readers = self.readers.state();
+        let writer = self.writer.state();
+        PoolStats {
+            readers_in_use: i64::from(readers.connections - readers.idle_connections),
+            readers_idle: i64::from(readers.idle_connections),
+            readers_waiting: self.waiting.readers.load(Ordering::Relaxed),
+            writer_in_use: i64::from(writer.connections - writer.idle_connections),
+            writer_waiting: self.waiting.writer.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Copies the WAL into the main file and empties it: on shutdown, so the
+    /// database is one self-contained file at rest.
+    pub fn checkpoint(&self) -> Result<(), StorageError> {
+        let conn = self.writer.get()?;
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    /// A consistent copy of the live database at `target`, taken with
+    /// SQLite's online backup API in one step (a snapshot read; writers
+    /// carry on meanwhile). Written beside the target, then renamed into place.
+    pub fn backup_to(&self, target: &Path) -> Result<u64, StorageError> {
+        let partial = target.with_extension("partial");
+        let source = self.readers.get()?;
+        let copy = || -> rusqlite::Result<()> {
+            let mut destination = Connection::open(&partial)?;
+            let backup = rusqlite::backup::Backup::new(&source, &mut destination)?;
+            backup.step(-1)?;
+            Ok(())
+        };
+        if let Err(error) = copy() {
+            let _ = std::fs::remove_file(&partial);
+            return Err(error.into());
+        }
+        std::fs::rename(&partial, target).map_err(|source| StorageError::Folder {
+            path: target.display().to_string(),
+            source,
+        })?;
+        Ok(std::fs::metadata(target).map(|m| m.len()).unwrap_or(0))
+    }
+
+    /// `PRAGMA integrity_check`: `["ok"]` for a sound file, otherwise the problems found.
+    pub fn integrity_check(&self) -> Result<Vec<String>, StorageError> {
+        let conn = self.readers.get()?;
+        let mut stmt = conn.prepare("PRAGMA integrity_check")?;
+        let rows = stmt.query_map([], |row| row.get::<_, String>(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }
 

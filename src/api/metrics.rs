@@ -1,0 +1,103 @@
+//! Prometheus metrics: requests by route template and status, latency
+//! histograms, the database pools, and the outbox backlog.
+
+use crate::db::{self, Database, StorageError};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("encoding metrics: {0}")]
+    Encode(#[from] prometheus::Error),
+}
+
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    pool: IntGaugeVec,
+    outbox_backlog: IntGaugeVec,
+}
+
+impl Metrics {
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new_custom(Some("enlist".into()), None)?;
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests answered, by route template and status",
+            ),
+            &["method", "route", "status"],
+        )?;
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "Time to answer HTTP requests",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
+            &["method", "route"],
+        )?;
+        let pool = IntGaugeVec::new(
+            Opts::new(
+                "db_pool_connections",
+                "Database connections by pool and state (in_use, idle, waiting)",
+            ),
+            &["pool", "state"],
+        )?;
+        let outbox_backlog = IntGaugeVec::new(
+            Opts::new(
+                "outbox_backlog",
+                "Messages queued and not yet sent or given up on",
+            ),
+            &[],
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(latency.clone()))?;
+        registry.register(Box::new(pool.clone()))?;
+        registry.register(Box::new(outbox_backlog.clone()))?;
+        Ok(Self {
+            registry,
+            requests,
+            latency,
+            pool,
+            outbox_backlog,
+        })
+    }
+
+    /// Records one answered request. `route` is the matched template, never the raw path.
+    pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        self.requests
+            .with_label_values(&[method, route, &status.to_string()])
+            .inc();
+        self.latency
+            .with_label_values(&[method, route])
+            .observe(seconds);
+    }
+
+    /// The text exposition, with the gauges read now.
+    pub fn render(&self, db: &Database) -> Result<String, MetricsError> {
+        let stats = db.pool_stats();
+        for (pool, state, value) in [
+            ("read", "in_use", stats.readers_in_use),
+            ("read", "idle", stats.readers_idle),
+            ("read", "waiting", stats.readers_waiting),
+            ("write", "in_use", stats.writer_in_use),
+            ("write", "waiting", stats.writer_waiting),
+        ] {
+            self.pool.with_label_values(&[pool, state]).set(value);
+        }
+        let backlog = db.read_blocking(|conn| Ok::<_, StorageError>(db::outbox::backlog(conn)?))?;
+
+        self.outbox_backlog
+            .with_label_values(&[] as &[&str])
+            .set(backlog);
+        let mut text = Vec::new();
+        TextEncoder::new().encode(&self.registry.gather(), &mut text)?;
+        Ok(String::from_utf8_lossy(&text).into_owned())
+    }
+}
