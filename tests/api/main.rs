@@ -4,6 +4,9 @@
 //! over a fresh temporary SQLite file.
 
 mod helpers;
+mod oauth_helpers;
 
 mod admin_invitations;
 mod admin_organization;
+mod invitee;
+mod oauth_token;
