@@ -446,6 +446,7 @@ async fn accept_racing_revoke_has_exactly_one_winner_every_time() {
             ),
         }
     }
+    eprintln!("accept won {accepted_wins}, revoke won {revoke_wins}");
     assert_eq!(accepted_wins + revoke_wins, 100);
     assert_eq!(
         app.query_i64(&format!(
