@@ -9,4 +9,5 @@ mod oauth_helpers;
 mod admin_invitations;
 mod admin_organization;
 mod invitee;
+mod oauth_authorize;
 mod oauth_token;
