@@ -161,7 +161,10 @@ mod tests {
     fn templates_escape_what_people_type() {
         let page = MessagePage::new("<script>x</script>", "a & b");
         let html = page.render().unwrap();
-        assert!(html.contains("&#60;script&#62;x&#60;/script&#62;"), "{html}");
+        assert!(
+            html.contains("&#60;script&#62;x&#60;/script&#62;"),
+            "{html}"
+        );
         assert!(!html.contains("<script>"));
     }
 
