@@ -84,7 +84,11 @@ async fn invitee_signs_up_with_pkce_lists_gets_and_accepts_an_invitation() {
     assert_eq!(members.len(), 2);
 
     let after = app.invitee_get("/invitations", token).await;
-    assert_eq!(after.body, json!([]), "accepted invitations are no longer pending");
+    assert_eq!(
+        after.body,
+        json!([]),
+        "accepted invitations are no longer pending"
+    );
 }
 
 #[tokio::test]
@@ -171,12 +175,16 @@ async fn list_holds_only_the_callers_pending_unexpired_invitations_matched_case_
         .invite_ok(&pending.key, "  IRIS@Example.TEST ", "MEMBER")
         .await;
     let expired = app.create_org("ExpiredCo", "a2@x.test");
-    let (expired_id, _) = app.invite_ok(&expired.key, "iris@example.test", "MEMBER").await;
+    let (expired_id, _) = app
+        .invite_ok(&expired.key, "iris@example.test", "MEMBER")
+        .await;
     app.execute(&format!(
         "UPDATE invitations SET expires_at = 1 WHERE id = {expired_id}"
     ));
     let revoked = app.create_org("RevokedCo", "a3@x.test");
-    let (revoked_id, _) = app.invite_ok(&revoked.key, "iris@example.test", "MEMBER").await;
+    let (revoked_id, _) = app
+        .invite_ok(&revoked.key, "iris@example.test", "MEMBER")
+        .await;
     let revoke = app
         .post(
             &format!("/v1/organization/invitations/{revoked_id}/revoke"),
@@ -186,11 +194,21 @@ async fn list_holds_only_the_callers_pending_unexpired_invitations_matched_case_
         .await;
     assert_eq!(revoke.status, 200, "{}", revoke.text);
     let declined = app.create_org("DeclinedCo", "a4@x.test");
-    let (_, declined_uuid) = app.invite_ok(&declined.key, "iris@example.test", "MEMBER").await;
-    assert_eq!(app.respond(&declined_uuid, "false", &token).await.status, 200);
+    let (_, declined_uuid) = app
+        .invite_ok(&declined.key, "iris@example.test", "MEMBER")
+        .await;
+    assert_eq!(
+        app.respond(&declined_uuid, "false", &token).await.status,
+        200
+    );
     let accepted = app.create_org("AcceptedCo", "a5@x.test");
-    let (_, accepted_uuid) = app.invite_ok(&accepted.key, "iris@example.test", "MEMBER").await;
-    assert_eq!(app.respond(&accepted_uuid, "true", &token).await.status, 200);
+    let (_, accepted_uuid) = app
+        .invite_ok(&accepted.key, "iris@example.test", "MEMBER")
+        .await;
+    assert_eq!(
+        app.respond(&accepted_uuid, "true", &token).await.status,
+        200
+    );
     let other = app.create_org("OtherCo", "a6@x.test");
     app.invite_ok(&other.key, "someone.else@example.test", "MEMBER")
         .await;
@@ -215,10 +233,17 @@ async fn an_account_whose_email_differs_in_case_sees_and_accepts_its_invitation(
     let token = app.invitee_token("Iris@EXAMPLE.test").await;
 
     let listed = app.invitee_get("/invitations", &token).await;
-    let one = app.invitee_get(&format!("/invitations/{uuid}"), &token).await;
+    let one = app
+        .invitee_get(&format!("/invitations/{uuid}"), &token)
+        .await;
     let accepted = app.respond(&uuid, "true", &token).await;
 
-    assert_eq!(listed.body.as_array().map(Vec::len), Some(1), "{}", listed.text);
+    assert_eq!(
+        listed.body.as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        listed.text
+    );
     assert_eq!(one.status, 200, "{}", one.text);
     assert_eq!(accepted.status, 200, "{}", accepted.text);
 }
@@ -253,7 +278,9 @@ async fn unknown_invitation_is_404() {
     let token = app.invitee_token("iris@example.test").await;
     let unknown = uuid::Uuid::new_v4().to_string();
 
-    let get = app.invitee_get(&format!("/invitations/{unknown}"), &token).await;
+    let get = app
+        .invitee_get(&format!("/invitations/{unknown}"), &token)
+        .await;
     let post = app.respond(&unknown, "true", &token).await;
 
     get.assert_problem(404, "not_found");
@@ -272,7 +299,9 @@ async fn someone_elses_invitation_is_404_and_stays_unchanged() {
         .await;
 
     // Act
-    let get = app.invitee_get(&format!("/invitations/{uuid}"), &mallory).await;
+    let get = app
+        .invitee_get(&format!("/invitations/{uuid}"), &mallory)
+        .await;
     let accept = app.respond(&uuid, "true", &mallory).await;
     let decline = app.respond(&uuid, "false", &mallory).await;
 
@@ -280,7 +309,10 @@ async fn someone_elses_invitation_is_404_and_stays_unchanged() {
     get.assert_problem(404, "not_found");
     accept.assert_problem(404, "not_found");
     decline.assert_problem(404, "not_found");
-    assert_eq!(get.body, unknown.body, "indistinguishable from an unknown id");
+    assert_eq!(
+        get.body, unknown.body,
+        "indistinguishable from an unknown id"
+    );
     assert_eq!(app.admin_invitation_status(&org.key, id).await, "PENDING");
     assert_eq!(app.admin_members(&org.key).await.len(), 1);
 }
@@ -318,7 +350,9 @@ async fn expired_invitation_is_410() {
 
     let accept = app.respond(&uuid, "true", &token).await;
     let decline = app.respond(&uuid, "false", &token).await;
-    let get = app.invitee_get(&format!("/invitations/{uuid}"), &token).await;
+    let get = app
+        .invitee_get(&format!("/invitations/{uuid}"), &token)
+        .await;
 
     accept.assert_problem(410, "invitation_expired");
     decline.assert_problem(410, "invitation_expired");
@@ -368,18 +402,26 @@ async fn answered_invitation_conflicts(final_status: &str) {
     // Act
     let accept = app.respond(&uuid, "true", &token).await;
     let decline = app.respond(&uuid, "false", &token).await;
-    let get = app.invitee_get(&format!("/invitations/{uuid}"), &token).await;
+    let get = app
+        .invitee_get(&format!("/invitations/{uuid}"), &token)
+        .await;
 
     // Assert: 409 naming the current status, and nothing changed.
     for reply in [&accept, &decline, &get] {
         reply.assert_problem(409, "invitation_not_pending");
         assert!(
-            reply.body["detail"].as_str().unwrap().contains(final_status),
+            reply.body["detail"]
+                .as_str()
+                .unwrap()
+                .contains(final_status),
             "{}",
             reply.text
         );
     }
-    assert_eq!(app.admin_invitation_status(&org.key, id).await, final_status);
+    assert_eq!(
+        app.admin_invitation_status(&org.key, id).await,
+        final_status
+    );
     assert_eq!(app.admin_members(&org.key).await, members_before);
 }
 
@@ -461,8 +503,12 @@ async fn accept_racing_revoke_has_exactly_one_winner_every_time() {
 async fn accept_racing_accept_with_two_tokens_has_one_winner() {
     let app = spawn_app().await;
     app.create_user("iris@example.test", None);
-    let first = app.client_token(&app.bound_client("iris@example.test")).await;
-    let second = app.client_token(&app.bound_client("iris@example.test")).await;
+    let first = app
+        .client_token(&app.bound_client("iris@example.test"))
+        .await;
+    let second = app
+        .client_token(&app.bound_client("iris@example.test"))
+        .await;
     let user_id = app.query_i64("SELECT id FROM users WHERE email_key = 'iris@example.test'");
 
     for round in 0..25 {

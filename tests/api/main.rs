@@ -10,4 +10,5 @@ mod admin_invitations;
 mod admin_organization;
 mod invitee;
 mod oauth_authorize;
+mod oauth_library;
 mod oauth_token;

@@ -29,7 +29,11 @@ fn assert_error_redirect(page: &Page, request: &AuthRequest, error: &str) {
         "{location}"
     );
     let params = page.redirect_params();
-    assert_eq!(params.get("error").map(String::as_str), Some(error), "{location}");
+    assert_eq!(
+        params.get("error").map(String::as_str),
+        Some(error),
+        "{location}"
+    );
     assert_eq!(params.get("state"), Some(&request.state), "{location}");
     assert!(params.contains_key("error_description"), "{location}");
     assert!(!params.contains_key("code"), "{location}");
@@ -72,7 +76,12 @@ async fn authorize_page_offers_sign_in_and_sign_up_with_a_csrf_token_bound_to_a_
         assert!(hidden.contains(&("csrf_token".into(), token.clone())));
     }
     // Accessible: every visible input has a label.
-    for id in ["signin-email", "signin-password", "signup-email", "signup-password"] {
+    for id in [
+        "signin-email",
+        "signin-password",
+        "signup-email",
+        "signup-password",
+    ] {
         assert!(page.html.contains(&format!("for=\"{id}\"")), "{id}");
     }
 }
@@ -280,9 +289,7 @@ async fn pkce_other_than_s256_is_refused_with_invalid_request() {
         request
             .query()
             .replace("code_challenge_method=S256", "code_challenge_method=plain"),
-        request
-            .query()
-            .replace("&code_challenge_method=S256", ""),
+        request.query().replace("&code_challenge_method=S256", ""),
         request.query().replace(&challenge, "too-short"),
         request
             .query()
@@ -337,7 +344,10 @@ async fn a_posted_form_is_validated_again() {
 
 // ---- CSRF ----
 
-async fn csrf_refused(app: &TestApp, tamper: impl FnOnce(&mut Browser, &mut Vec<(String, String)>)) {
+async fn csrf_refused(
+    app: &TestApp,
+    tamper: impl FnOnce(&mut Browser, &mut Vec<(String, String)>),
+) {
     let client = app.public_client();
     let request = AuthRequest::for_client(&client);
     let mut browser = Browser::new(app);
@@ -370,7 +380,10 @@ async fn form_posted_without_the_csrf_cookie_is_refused() {
 #[tokio::test]
 async fn form_posted_without_the_csrf_token_field_is_refused() {
     let app = spawn_app().await;
-    csrf_refused(&app, |_, fields| fields.retain(|(name, _)| name != "csrf_token")).await;
+    csrf_refused(&app, |_, fields| {
+        fields.retain(|(name, _)| name != "csrf_token")
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -431,7 +444,11 @@ async fn form_posted_with_another_pages_matching_pair_works() {
 async fn wrong_password_and_unknown_email_answer_alike() {
     let app = spawn_app().await;
     app.create_user("iris@example.test", Some(PASSWORD));
-    app.add_member(app.create_org("Acme", "ada@acme.test").id, "nopass@example.test", "MEMBER");
+    app.add_member(
+        app.create_org("Acme", "ada@acme.test").id,
+        "nopass@example.test",
+        "MEMBER",
+    );
     let client = app.public_client();
     let request = AuthRequest::for_client(&client);
 
@@ -635,7 +652,10 @@ async fn sign_up_with_a_taken_email_and_another_password_is_409_without_confirmi
     assert!(!lower.contains("already registered"), "{}", page.html);
     assert!(!lower.contains("already taken"), "{}", page.html);
     assert_eq!(users(&app), 1);
-    assert_eq!(app.query_string("SELECT password_hash FROM users"), hash_before);
+    assert_eq!(
+        app.query_string("SELECT password_hash FROM users"),
+        hash_before
+    );
     assert_eq!(app.query_string("SELECT first_name FROM users"), "Iris");
     assert_eq!(codes(&app), 0);
 }
@@ -724,7 +744,9 @@ async fn client_names_emails_and_state_are_escaped_in_the_page() {
     }
     assert_eq!(failed.status, 401);
     // The state still travels through the forms unchanged.
-    assert!(hidden_inputs(&shown.html, "signin").contains(&("state".into(), request.state.clone())));
+    assert!(
+        hidden_inputs(&shown.html, "signin").contains(&("state".into(), request.state.clone()))
+    );
 }
 
 #[tokio::test]
@@ -769,7 +791,10 @@ async fn authorization_server_metadata_describes_the_endpoints() {
     let body = &reply.body;
     let base = &app.address;
     assert_eq!(body["issuer"], *base);
-    assert_eq!(body["authorization_endpoint"], format!("{base}/oauth/authorize"));
+    assert_eq!(
+        body["authorization_endpoint"],
+        format!("{base}/oauth/authorize")
+    );
     assert_eq!(body["token_endpoint"], format!("{base}/oauth/token"));
     assert_eq!(body["revocation_endpoint"], format!("{base}/oauth/revoke"));
     let list = |name: &str| -> Vec<String> {
@@ -795,7 +820,8 @@ async fn authorization_server_metadata_describes_the_endpoints() {
 
 #[tokio::test]
 async fn metadata_issuer_follows_the_configured_public_url() {
-    let app = spawn_app_with(|s| s.server.public_url = Some("https://id.example.test/".into())).await;
+    let app =
+        spawn_app_with(|s| s.server.public_url = Some("https://id.example.test/".into())).await;
 
     let reply = app
         .request(

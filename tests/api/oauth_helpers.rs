@@ -171,7 +171,10 @@ impl TestApp {
     /// The status the admin API shows for an invitation.
     pub async fn admin_invitation_status(&self, key: &str, id: i64) -> String {
         let listed = self
-            .get("/v1/organization/invitations?limit=100&includeExpired=true", key)
+            .get(
+                "/v1/organization/invitations?limit=100&includeExpired=true",
+                key,
+            )
             .await;
         assert_eq!(listed.status, 200, "{}", listed.text);
         listed.body["items"]
@@ -239,7 +242,11 @@ pub fn basic_auth(id: &str, secret: &str) -> String {
 pub fn assert_oauth_error(reply: &Reply, status: u16, error: &str) {
     assert_eq!(reply.status.as_u16(), status, "{}", reply.text);
     assert_eq!(reply.body["error"], error, "{}", reply.text);
-    assert!(reply.body["error_description"].is_string(), "{}", reply.text);
+    assert!(
+        reply.body["error_description"].is_string(),
+        "{}",
+        reply.text
+    );
     assert!(
         reply
             .header("content-type")
@@ -288,7 +295,11 @@ pub struct Pkce {
 
 impl Pkce {
     pub fn new() -> Self {
-        let verifier = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+        let verifier = format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
         let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
         Self {
             verifier,
@@ -505,7 +516,9 @@ pub fn form_fields(page: &Page, intent: Intent<'_>) -> Vec<(String, String)> {
     };
     let mut fields = hidden_inputs(&page.html, which);
     assert!(
-        fields.iter().any(|(name, value)| name == "intent" && value == which),
+        fields
+            .iter()
+            .any(|(name, value)| name == "intent" && value == which),
         "no {which} form in the page: {}",
         page.html
     );
@@ -579,7 +592,11 @@ pub async fn authorize(app: &TestApp, request: &AuthRequest, intent: Intent<'_>)
 
 /// The authorization code from a successful authorization, after checking
 /// the redirect goes to the registered URI with the request's state.
-pub async fn authorization_code(app: &TestApp, request: &AuthRequest, intent: Intent<'_>) -> String {
+pub async fn authorization_code(
+    app: &TestApp,
+    request: &AuthRequest,
+    intent: Intent<'_>,
+) -> String {
     let redirect = authorize(app, request, intent).await;
     assert_eq!(redirect.status, 303, "{}", redirect.html);
     let location = redirect.location();

@@ -7,8 +7,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use enlist::config::HumanDuration;
 use jsonwebtoken::Algorithm;
-use sha2::Digest;
 use serde_json::{Value, json};
+use sha2::Digest;
 use std::time::Duration;
 
 const INVALID_TOKEN_CHALLENGE: &str = "Bearer realm=\"enlist\", error=\"invalid_token\"";
@@ -190,7 +190,10 @@ async fn token_with_wrong_issuer_audience_or_missing_claims_is_401() {
         ("no iss", variant("iss", None)),
         ("no aud", variant("aud", None)),
         ("no sub", variant("sub", None)),
-        ("sub not an account id", variant("sub", Some(json!("admin")))),
+        (
+            "sub not an account id",
+            variant("sub", Some(json!("admin"))),
+        ),
     ];
 
     for (case, token) in cases {
@@ -205,7 +208,9 @@ async fn a_fresh_server_generates_its_own_key_and_refuses_another_servers_tokens
     let first = spawn_app().await;
     let second = spawn_app().await;
     first.create_user("iris@example.test", None);
-    let token = first.client_token(&first.bound_client("iris@example.test")).await;
+    let token = first
+        .client_token(&first.bound_client("iris@example.test"))
+        .await;
 
     let reply = second.invitee_get("/invitations", &token).await;
 
@@ -222,7 +227,9 @@ async fn signing_key_persists_across_restarts() {
     const PUBLIC_URL: &str = "https://enlist.example.test";
     let first = spawn_app_with(|s| s.server.public_url = Some(PUBLIC_URL.into())).await;
     first.create_user("iris@example.test", None);
-    let token = first.client_token(&first.bound_client("iris@example.test")).await;
+    let token = first
+        .client_token(&first.bound_client("iris@example.test"))
+        .await;
     let key = first.signing_key();
     assert_eq!(decode_claims(&first, &token)["iss"], PUBLIC_URL);
 
@@ -253,7 +260,10 @@ async fn access_token_lifetime_follows_the_setting() {
 
     assert_eq!(reply.body["expires_in"], 60, "{}", reply.text);
     let claims = decode_claims(&app, reply.body["access_token"].as_str().unwrap());
-    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 60);
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        60
+    );
 }
 
 // ---- client credentials ----
@@ -362,9 +372,9 @@ async fn wrong_or_missing_client_secret_is_401_invalid_client() {
 
     for reply in [&basic, &body, &no_secret, &unknown] {
         assert_oauth_error(reply, 401, "invalid_client");
-        let challenge = reply.header("www-authenticate").unwrap_or_else(|| {
-            panic!("401 without WWW-Authenticate: {:?}", reply.headers)
-        });
+        let challenge = reply
+            .header("www-authenticate")
+            .unwrap_or_else(|| panic!("401 without WWW-Authenticate: {:?}", reply.headers));
         assert!(challenge.starts_with("Basic"), "{challenge}");
     }
 }
@@ -565,7 +575,8 @@ async fn authorization_code_exchange_issues_access_and_refresh_tokens() {
     assert_eq!(claims["iss"], app.address);
     assert_eq!(claims["aud"], "enlist");
     // The password is stored as argon2id only.
-    let hash = app.query_string("SELECT password_hash FROM users WHERE email_key = 'iris@example.test'");
+    let hash =
+        app.query_string("SELECT password_hash FROM users WHERE email_key = 'iris@example.test'");
     assert!(hash.starts_with("$argon2id$"), "{hash}");
     assert!(!hash.contains(PASSWORD));
 }
@@ -749,10 +760,7 @@ async fn refresh_token_rotates_on_every_use() {
     assert_eq!(second.body["scope"], "invitations");
     let access = third.body["access_token"].as_str().unwrap();
     assert_eq!(app.invitee_get("/invitations", access).await.status, 200);
-    assert_eq!(
-        decode_claims(&app, access)["email"],
-        "iris@example.test"
-    );
+    assert_eq!(decode_claims(&app, access)["email"], "iris@example.test");
 }
 
 #[tokio::test]
@@ -781,7 +789,11 @@ async fn reusing_a_rotated_refresh_token_revokes_the_whole_family() {
     // Assert
     assert_oauth_error(&reuse, 400, "invalid_grant");
     assert_oauth_error(&newest_after, 400, "invalid_grant");
-    assert_eq!(other_after.status, 200, "other families are untouched: {}", other_after.text);
+    assert_eq!(
+        other_after.status, 200,
+        "other families are untouched: {}",
+        other_after.text
+    );
     let digest: String = sha2::Sha256::digest(first.as_bytes())
         .iter()
         .map(|b| format!("{b:02X}"))
@@ -833,7 +845,12 @@ async fn expired_refresh_token_is_invalid_grant() {
     let tokens = sign_up_and_get_tokens(&app, &client, "iris@example.test").await;
     app.execute("UPDATE refresh_tokens SET expires_at = 1");
 
-    let reply = refresh(&app, &client, tokens.body["refresh_token"].as_str().unwrap()).await;
+    let reply = refresh(
+        &app,
+        &client,
+        tokens.body["refresh_token"].as_str().unwrap(),
+    )
+    .await;
 
     assert_oauth_error(&reply, 400, "invalid_grant");
 }
