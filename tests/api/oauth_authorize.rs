@@ -838,3 +838,21 @@ async fn metadata_issuer_follows_the_configured_public_url() {
         "https://id.example.test/oauth/token"
     );
 }
+
+#[tokio::test]
+async fn a_repeated_parameter_on_the_authorize_page_is_an_error_page() {
+    let app = spawn_app().await;
+    let client = app.public_client();
+    let request = AuthRequest::for_client(&client);
+
+    let page = Browser::new(&app)
+        .open(&format!(
+            "{}&client_id={}",
+            request.query(),
+            client.client_id
+        ))
+        .await;
+
+    assert_error_page(&page, 400);
+    assert_eq!(codes(&app), 0);
+}
