@@ -547,3 +547,25 @@ async fn invitee_routes_refuse_other_methods_with_405() {
     reply.assert_problem(405, "method_not_allowed");
     assert_eq!(reply.header("allow"), Some("GET"));
 }
+
+#[tokio::test]
+async fn invitation_id_is_read_in_any_standard_uuid_spelling() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme", "ada@acme.test");
+    let (_, uuid) = app.invite_ok(&org.key, "iris@example.test", "MEMBER").await;
+    let token = app.invitee_token("iris@example.test").await;
+    let parsed = uuid::Uuid::parse_str(&uuid).unwrap();
+
+    let upper = app
+        .invitee_get(&format!("/invitations/{}", uuid.to_uppercase()), &token)
+        .await;
+    let simple = app
+        .invitee_get(&format!("/invitations/{}", parsed.simple()), &token)
+        .await;
+    let accepted = app.respond(&uuid.to_uppercase(), "True", &token).await;
+
+    assert_eq!(upper.status, 200, "{}", upper.text);
+    assert_eq!(upper.body["id"], uuid, "answered in the canonical spelling");
+    assert_eq!(simple.status, 200, "{}", simple.text);
+    assert_eq!(accepted.status, 200, "{}", accepted.text);
+}

@@ -856,3 +856,67 @@ async fn a_repeated_parameter_on_the_authorize_page_is_an_error_page() {
     assert_error_page(&page, 400);
     assert_eq!(codes(&app), 0);
 }
+
+#[tokio::test]
+async fn failures_are_also_limited_per_client_address_across_accounts() {
+    let app = spawn_app_with(|s| s.auth.sign_in_failures_per_address = 3).await;
+    app.create_user("iris@example.test", Some(PASSWORD));
+    let client = app.public_client();
+    let request = AuthRequest::for_client(&client);
+    for n in 0..3 {
+        let email = format!("guess{n}@example.test");
+        let page = authorize(
+            &app,
+            &request,
+            Intent::SignIn {
+                email: &email,
+                password: "not the password",
+            },
+        )
+        .await;
+        assert_eq!(page.status, 401, "{}", page.html);
+    }
+
+    let next_account = authorize(
+        &app,
+        &request,
+        Intent::SignIn {
+            email: "iris@example.test",
+            password: PASSWORD,
+        },
+    )
+    .await;
+
+    assert_eq!(next_account.status, 429, "{}", next_account.html);
+    assert!(next_account.header("retry-after").is_some());
+}
+
+#[tokio::test]
+async fn a_throttled_account_still_gets_tokens_from_the_token_endpoint() {
+    // Arrange: tokens obtained earlier, then the account is throttled.
+    let app = spawn_app().await;
+    let client = app.public_client();
+    let tokens = sign_up_and_get_tokens(&app, &client, "iris@example.test").await;
+    let bound = app.bound_client("iris@example.test");
+    let request = AuthRequest::for_client(&client);
+    for _ in 0..5 {
+        let wrong = Intent::SignIn {
+            email: "iris@example.test",
+            password: "not the password",
+        };
+        assert_eq!(authorize(&app, &request, wrong).await.status, 401);
+    }
+
+    // Act
+    let refreshed = refresh(
+        &app,
+        &client,
+        tokens.body["refresh_token"].as_str().unwrap(),
+    )
+    .await;
+    let by_client = app.client_credentials(&bound).await;
+
+    // Assert
+    assert_eq!(refreshed.status, 200, "{}", refreshed.text);
+    assert_eq!(by_client.status, 200, "{}", by_client.text);
+}

@@ -926,3 +926,23 @@ async fn revocation_needs_the_client_to_authenticate_and_spares_other_clients_to
     assert_oauth_error(&missing_token, 400, "invalid_request");
     assert_eq!(still_fine.status, 200, "{}", still_fine.text);
 }
+
+#[tokio::test]
+async fn a_code_exchanged_twice_at_once_issues_one_token() {
+    let app = spawn_app().await;
+    let client = app.public_client();
+    let request = AuthRequest::for_client(&client);
+    let code = authorization_code(&app, &request, sign_up_intent("iris@example.test")).await;
+
+    let (a, b) = tokio::join!(
+        exchange_code(&app, &client, &request, &code),
+        exchange_code(&app, &client, &request, &code),
+    );
+
+    let mut statuses = [a.status.as_u16(), b.status.as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 400], "{} / {}", a.text, b.text);
+    let loser = if a.status == 400 { &a } else { &b };
+    assert_oauth_error(loser, 400, "invalid_grant");
+    assert_eq!(app.query_i64("SELECT count(*) FROM refresh_tokens"), 1);
+}
