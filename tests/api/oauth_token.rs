@@ -574,6 +574,19 @@ async fn authorization_code_exchange_issues_access_and_refresh_tokens() {
     assert_eq!(claims["email"], "iris@example.test");
     assert_eq!(claims["iss"], app.address);
     assert_eq!(claims["aud"], "enlist");
+    // The refresh token lives `auth.refresh_token_lifetime` (30 days by
+    // default) and only its digest is stored.
+    assert_eq!(
+        app.query_i64("SELECT expires_at - created_at FROM refresh_tokens"),
+        30 * 24 * 3600 * 1000
+    );
+    let refresh_token = tokens.body["refresh_token"].as_str().unwrap();
+    assert_eq!(
+        app.query_i64(&format!(
+            "SELECT count(*) FROM refresh_tokens WHERE CAST(token_sha256 AS TEXT) = '{refresh_token}'"
+        )),
+        0
+    );
     // The password is stored as argon2id only.
     let hash =
         app.query_string("SELECT password_hash FROM users WHERE email_key = 'iris@example.test'");
