@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;
+mod oauth_helpers;
 
 mod admin_invitations;
 mod admin_organization;
@@ -12,3 +13,7 @@ mod admin_users;
 mod auth;
 mod errors;
 mod isolation;
+mod invitee;
+mod oauth_authorize;
+mod oauth_library;
+mod oauth_token;

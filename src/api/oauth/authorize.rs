@@ -227,12 +227,16 @@ fn sign_in_page(
     response
 }
 
-/// `GET /oauth/authorize`
-pub async fn show(
-    req: HttpRequest,
-    query: web::Query<AuthorizeParams>,
-    state: web::Data<AppState>,
-) -> HttpResponse {
+/// `GET /oauth/authorize`. The query is read here rather than by an
+/// extractor so that a malformed one (a repeated parameter, say) is shown
+/// to the person as a page, like every other problem with the request.
+pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let Ok(query) = serde_urlencoded::from_str::<AuthorizeParams>(req.query_string()) else {
+        return page_error(
+            StatusCode::BAD_REQUEST,
+            "The sign-in link is malformed or repeats a parameter.",
+        );
+    };
     match validate(&state, &query).await {
         Ok(authorization) => sign_in_page(&req, &state, &authorization, &query, "", None),
         Err(response) => *response,
