@@ -49,6 +49,17 @@ pub enum Command {
     /// Manage OAuth2 clients of the invitee API.
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Copy the live database to a file (SQLite's online backup; the server keeps serving).
+    Backup {
+        /// The copy to write.
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Check the database file for damage (PRAGMA integrity_check); exits 1 if any is found.
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -152,6 +163,8 @@ pub enum CliError {
     Usage(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error("the integrity check found damage; restore from a backup")]
+    Damaged,
 }
 
 fn describe(error: &ServiceError) -> String {
@@ -178,6 +191,18 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     })?;
     match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
         Command::Serve(args) => serve(settings, args),
+        Command::Check => {
+            if !settings.database.path.exists() {
+                return Err(CliError::Usage(format!(
+                    "{} does not exist",
+                    settings.database.path.display()
+                )));
+            }
+            let problems = crate::db::integrity_check(&settings.database.path);
+            let ok = problems == ["ok"];
+            print_json(&serde_json::json!({ "ok": ok, "integrity_check": problems }))?;
+            if ok { Ok(()) } else { Err(CliError::Damaged) }
+        }
         command => {
             // Commands print JSON; only warnings and errors belong on stderr.
             let mut log = settings.log.clone();
@@ -319,6 +344,17 @@ fn administer(db: &Database, command: Command) -> Result<(), CliError> {
                 user_id: client.user_id,
             })
         }
+        Command::Backup { to, force } => {
+            if to.exists() && !force {
+                return Err(CliError::Usage(format!(
+                    "{} exists; pass --force to replace it",
+                    to.display()
+                )));
+            }
+            let bytes = db.backup_to(&to)?;
+            print_json(&serde_json::json!({ "backup": to.display().to_string(), "bytes": bytes }))
+        }
+        Command::Check => unreachable_serve(),
         Command::User(UserCommand::Create {
             email,
             first_name,

@@ -231,15 +231,25 @@ impl Database {
         })?;
         Ok(std::fs::metadata(target).map(|m| m.len()).unwrap_or(0))
     }
+}
 
-    /// `PRAGMA integrity_check`: `["ok"]` for a sound file, otherwise the problems found.
-    pub fn integrity_check(&self) -> Result<Vec<String>, StorageError> {
-        let conn = self.readers.get()?;
+/// `PRAGMA integrity_check` on a database file, opened read-only and left
+/// untouched (no migration): `["ok"]` for a sound file, otherwise the
+/// problems found. A file too damaged to open reads as that one problem.
+pub fn integrity_check(path: &Path) -> Vec<String> {
+    let check = || -> rusqlite::Result<Vec<String>> {
+        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
         let mut stmt = conn.prepare("PRAGMA integrity_check")?;
         let rows = stmt.query_map([], |row| row.get::<_, String>(0))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        rows.collect()
+    };
+    match check() {
+        Ok(problems) => problems,
+        Err(error) => vec![error.to_string()],
     }
 }
+
+impl Database {}
 
 fn configure(conn: &Connection, busy_timeout: Duration) -> rusqlite::Result<()> {
     conn.busy_timeout(busy_timeout)?;

@@ -32,7 +32,9 @@ async fn invitee_signs_up_with_pkce_lists_gets_and_accepts_an_invitation() {
     // Arrange: an admin invites someone who has no account yet.
     let app = spawn_app().await;
     let org = app.create_org("Acme", "ada@acme.test");
-    let (id, uuid) = app.invite_with_uuid(&org.key, "iris@example.test", "ADMIN").await;
+    let (id, uuid) = app
+        .invite_with_uuid(&org.key, "iris@example.test", "ADMIN")
+        .await;
     let client = app.public_client();
 
     // Act: the invitee signs up on the authorize page and gets tokens.
@@ -95,7 +97,9 @@ async fn invitee_signs_up_with_pkce_lists_gets_and_accepts_an_invitation() {
 async fn invitee_declines_and_no_membership_is_created() {
     let app = spawn_app().await;
     let org = app.create_org("Acme", "ada@acme.test");
-    let (id, uuid) = app.invite_with_uuid(&org.key, "iris@example.test", "MEMBER").await;
+    let (id, uuid) = app
+        .invite_with_uuid(&org.key, "iris@example.test", "MEMBER")
+        .await;
     let client = app.public_client();
     let tokens = sign_up_and_get_tokens(&app, &client, "iris@example.test").await;
     let token = tokens.body["access_token"].as_str().unwrap();
@@ -120,7 +124,9 @@ async fn accepting_when_already_a_member_keeps_the_existing_role() {
     // Arrange: invited as MEMBER, then made an ADMIN by other means.
     let app = spawn_app().await;
     let org = app.create_org("Acme", "ada@acme.test");
-    let (id, uuid) = app.invite_with_uuid(&org.key, "iris@example.test", "MEMBER").await;
+    let (id, uuid) = app
+        .invite_with_uuid(&org.key, "iris@example.test", "MEMBER")
+        .await;
     let token = app.invitee_token("iris@example.test").await;
     app.add_member(org.id, "iris@example.test", "ADMIN");
 
@@ -146,7 +152,9 @@ async fn accepting_when_already_a_member_keeps_the_existing_role() {
 async fn client_credentials_token_acts_for_the_bound_account() {
     let app = spawn_app().await;
     let org = app.create_org("Acme", "ada@acme.test");
-    let (id, uuid) = app.invite_with_uuid(&org.key, "iris@example.test", "MEMBER").await;
+    let (id, uuid) = app
+        .invite_with_uuid(&org.key, "iris@example.test", "MEMBER")
+        .await;
     let token = app.invitee_token("iris@example.test").await;
 
     let listed = app.invitee_get("/invitations", &token).await;
@@ -229,7 +237,9 @@ async fn list_holds_only_the_callers_pending_unexpired_invitations_matched_case_
 async fn an_account_whose_email_differs_in_case_sees_and_accepts_its_invitation() {
     let app = spawn_app().await;
     let org = app.create_org("Acme", "ada@acme.test");
-    let (_, uuid) = app.invite_with_uuid(&org.key, "iris@example.test", "MEMBER").await;
+    let (_, uuid) = app
+        .invite_with_uuid(&org.key, "iris@example.test", "MEMBER")
+        .await;
     let token = app.invitee_token("Iris@EXAMPLE.test").await;
 
     let listed = app.invitee_get("/invitations", &token).await;
@@ -292,7 +302,9 @@ async fn someone_elses_invitation_is_404_and_stays_unchanged() {
     // Arrange
     let app = spawn_app().await;
     let org = app.create_org("Acme", "ada@acme.test");
-    let (id, uuid) = app.invite_with_uuid(&org.key, "bob@example.test", "MEMBER").await;
+    let (id, uuid) = app
+        .invite_with_uuid(&org.key, "bob@example.test", "MEMBER")
+        .await;
     let mallory = app.invitee_token("mallory@example.test").await;
     let unknown = app
         .invitee_get(&format!("/invitations/{}", uuid::Uuid::new_v4()), &mallory)
@@ -321,7 +333,9 @@ async fn someone_elses_invitation_is_404_and_stays_unchanged() {
 async fn accept_missing_or_not_a_boolean_is_422() {
     let app = spawn_app().await;
     let org = app.create_org("Acme", "ada@acme.test");
-    let (id, uuid) = app.invite_with_uuid(&org.key, "iris@example.test", "MEMBER").await;
+    let (id, uuid) = app
+        .invite_with_uuid(&org.key, "iris@example.test", "MEMBER")
+        .await;
     let token = app.invitee_token("iris@example.test").await;
 
     let missing = app
@@ -342,7 +356,9 @@ async fn accept_missing_or_not_a_boolean_is_422() {
 async fn expired_invitation_is_410() {
     let app = spawn_app().await;
     let org = app.create_org("Acme", "ada@acme.test");
-    let (id, uuid) = app.invite_with_uuid(&org.key, "iris@example.test", "MEMBER").await;
+    let (id, uuid) = app
+        .invite_with_uuid(&org.key, "iris@example.test", "MEMBER")
+        .await;
     let token = app.invitee_token("iris@example.test").await;
     app.execute(&format!(
         "UPDATE invitations SET expires_at = 1 WHERE id = {id}"
@@ -365,7 +381,9 @@ async fn expired_invitation_is_410() {
 async fn expired_invitation_is_410_after_the_sweep_stored_it_too() {
     let app = spawn_app().await;
     let org = app.create_org("Acme", "ada@acme.test");
-    let (id, uuid) = app.invite_with_uuid(&org.key, "iris@example.test", "MEMBER").await;
+    let (id, uuid) = app
+        .invite_with_uuid(&org.key, "iris@example.test", "MEMBER")
+        .await;
     let token = app.invitee_token("iris@example.test").await;
     app.execute(&format!(
         "UPDATE invitations SET expires_at = 1, status = 'EXPIRED' WHERE id = {id}"
@@ -380,7 +398,9 @@ async fn answered_invitation_conflicts(final_status: &str) {
     // Arrange: an invitation brought to `final_status`.
     let app = spawn_app().await;
     let org = app.create_org("Acme", "ada@acme.test");
-    let (id, uuid) = app.invite_with_uuid(&org.key, "iris@example.test", "MEMBER").await;
+    let (id, uuid) = app
+        .invite_with_uuid(&org.key, "iris@example.test", "MEMBER")
+        .await;
     let token = app.invitee_token("iris@example.test").await;
     match final_status {
         "ACCEPTED" => assert_eq!(app.respond(&uuid, "true", &token).await.status, 200),
@@ -451,7 +471,9 @@ async fn accept_racing_revoke_has_exactly_one_winner_every_time() {
 
     for round in 0..100 {
         let org = app.create_org(&format!("Org-{round}"), &format!("admin{round}@x.test"));
-        let (id, uuid) = app.invite_with_uuid(&org.key, "iris@example.test", "MEMBER").await;
+        let (id, uuid) = app
+            .invite_with_uuid(&org.key, "iris@example.test", "MEMBER")
+            .await;
         let revoke_path = format!("/v1/organization/invitations/{id}/revoke");
         let empty = json!({});
 
@@ -513,7 +535,9 @@ async fn accept_racing_accept_with_two_tokens_has_one_winner() {
 
     for round in 0..25 {
         let org = app.create_org(&format!("Org-{round}"), &format!("admin{round}@x.test"));
-        let (id, uuid) = app.invite_with_uuid(&org.key, "iris@example.test", "MEMBER").await;
+        let (id, uuid) = app
+            .invite_with_uuid(&org.key, "iris@example.test", "MEMBER")
+            .await;
 
         let (a, b) = tokio::join!(
             app.respond(&uuid, "true", &first),
@@ -552,7 +576,9 @@ async fn invitee_routes_refuse_other_methods_with_405() {
 async fn invitation_id_is_read_in_any_standard_uuid_spelling() {
     let app = spawn_app().await;
     let org = app.create_org("Acme", "ada@acme.test");
-    let (_, uuid) = app.invite_with_uuid(&org.key, "iris@example.test", "MEMBER").await;
+    let (_, uuid) = app
+        .invite_with_uuid(&org.key, "iris@example.test", "MEMBER")
+        .await;
     let token = app.invitee_token("iris@example.test").await;
     let parsed = uuid::Uuid::parse_str(&uuid).unwrap();
 

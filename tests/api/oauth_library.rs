@@ -50,7 +50,9 @@ async fn oauth2_crate_completes_client_credentials_with_basic_and_post_authentic
     // Arrange
     let app = spawn_app().await;
     let org = app.create_org("Acme", "ada@acme.test");
-    let (_, uuid) = app.invite_with_uuid(&org.key, "iris@example.test", "MEMBER").await;
+    let (_, uuid) = app
+        .invite_with_uuid(&org.key, "iris@example.test", "MEMBER")
+        .await;
     app.create_user("iris@example.test", None);
     let registered = app.bound_client("iris@example.test");
     let endpoints = discover(&app).await;
@@ -93,7 +95,9 @@ async fn oauth2_crate_completes_the_authorization_code_flow_with_pkce_then_refre
     // Arrange: a public client, registered like `enlist client create --public`.
     let app = spawn_app().await;
     let org = app.create_org("Acme", "ada@acme.test");
-    let (_, uuid) = app.invite_with_uuid(&org.key, "iris@example.test", "MEMBER").await;
+    let (_, uuid) = app
+        .invite_with_uuid(&org.key, "iris@example.test", "MEMBER")
+        .await;
     let registered = app.public_client();
     let endpoints = discover(&app).await;
     let http = http_client();

@@ -42,7 +42,9 @@ fn assert_invalid_token(reply: &Reply) {
 /// An account, an invitation to it, and the claims of a valid token for it.
 async fn invitee_with_invitation(app: &TestApp) -> (Value, String) {
     let org = app.create_org("Acme", "ada@acme.test");
-    let (_, uuid) = app.invite_with_uuid(&org.key, "iris@example.test", "MEMBER").await;
+    let (_, uuid) = app
+        .invite_with_uuid(&org.key, "iris@example.test", "MEMBER")
+        .await;
     let user_id = app.create_user("iris@example.test", None);
     (claims_for(app, user_id, "iris@example.test"), uuid)
 }
