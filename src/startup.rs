@@ -24,6 +24,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
+use utoipa_swagger_ui::SwaggerUi;
 
 /// What every handler can reach.
 pub struct AppState {
@@ -117,6 +118,7 @@ impl Application {
         let json_limit = usize::try_from(server_settings.json_body_limit.0).unwrap_or(usize::MAX);
         let metrics_here = settings.metrics.enabled && settings.metrics.bind.is_none();
         let cors = settings.cors.clone();
+        let openapi = api::openapi::document(&state.public_url);
         let (app_state, app_metrics) = (state.clone(), metrics.clone());
         let mut server = HttpServer::new(move || {
             App::new()
@@ -127,6 +129,7 @@ impl Application {
                 .wrap(from_fn(api::request_log::log_requests))
                 .app_data(app_state.clone())
                 .app_data(app_metrics.clone())
+                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
                 .configure(|cfg| api::configure(cfg, json_limit, metrics_here))
         })
         // Signals are handled in run_until_stopped: SIGINT and SIGTERM both stop gracefully.

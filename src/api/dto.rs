@@ -4,17 +4,21 @@ use crate::domain::{
     Invitation, InvitationStatus, Member, Millis, Organization, Paged, Role, User,
 };
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Organization)]
 pub struct OrganizationBody {
     pub id: i64,
     pub uuid: Uuid,
     pub name: String,
     pub logo_url: Option<String>,
     pub member_count: i64,
+    #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
     pub created_at: Millis,
+    #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
     pub updated_at: Millis,
 }
 
@@ -32,14 +36,20 @@ impl From<Organization> for OrganizationBody {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Invitation)]
 pub struct InvitationBody {
+    #[schema(value_type = crate::api::openapi::InvitationStatusDoc)]
     pub status: InvitationStatus,
+    #[schema(value_type = crate::api::openapi::RoleDoc)]
     pub role: Role,
     pub id: i64,
+    #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
     pub created_at: Millis,
+    #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
     pub updated_at: Millis,
+    #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
     pub expires_at: Millis,
     pub inviter_user_id: Option<i64>,
     pub invitee_email: String,
@@ -62,12 +72,36 @@ impl From<Invitation> for InvitationBody {
     }
 }
 
-pub type InvitationPage = Paged<InvitationBody>;
-
-#[derive(Debug, Deserialize)]
+/// One page of invitations, with the exact number of matches.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+pub struct InvitationPage {
+    pub items: Vec<InvitationBody>,
+    pub limit: i64,
+    pub offset: i64,
+    pub total_count: i64,
+}
+
+impl From<Paged<Invitation>> for InvitationPage {
+    fn from(page: Paged<Invitation>) -> Self {
+        Self {
+            items: page.items.into_iter().map(InvitationBody::from).collect(),
+            limit: page.limit,
+            offset: page.offset,
+            total_count: page.total_count,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = CreateInvitation)]
 pub struct CreateInvitationRequest {
+    /// The email of the person to invite.
+    #[schema(format = Email, example = "name@example.com")]
     pub invitee_email: String,
+    /// The role the person gets on accepting.
+    #[schema(value_type = crate::api::openapi::RoleDoc)]
     pub role: String,
 }
 
@@ -86,15 +120,19 @@ pub struct PageQuery {
     pub offset: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = User)]
 pub struct MemberBody {
     pub id: i64,
     pub email: String,
     pub first_name: String,
     pub last_name: String,
+    #[schema(value_type = crate::api::openapi::RoleDoc)]
     pub role: Role,
+    #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
     pub created_at: Millis,
+    #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
     pub updated_at: Millis,
 }
 
@@ -113,7 +151,8 @@ impl From<Member> for MemberBody {
 }
 
 /// The users page lists its fields in the order the API documents show.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = UserPage)]
 #[serde(rename_all = "camelCase")]
 pub struct MemberPage {
     pub items: Vec<MemberBody>,
@@ -133,7 +172,8 @@ impl From<Paged<Member>> for MemberPage {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Id)]
 pub struct IdBody {
     pub id: i64,
 }

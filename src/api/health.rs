@@ -9,11 +9,22 @@ use std::time::Duration;
 const READY_WITHIN: Duration = Duration::from_secs(2);
 
 /// `GET /healthz`: the process is up and answering.
+#[utoipa::path(
+    get, path = "/healthz", operation_id = "health", tag = "Operations",
+    responses((status = 200, description = "The process is up", body = Object, example = json!({"status": "ok"})))
+)]
 pub async fn live() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
 }
 
 /// `GET /readyz`: the database answers a query within a bound.
+#[utoipa::path(
+    get, path = "/readyz", operation_id = "ready", tag = "Operations",
+    responses(
+        (status = 200, description = "The database answers", body = Object, example = json!({"status": "ready"})),
+        (status = 503, description = "Busy; see Retry-After", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json")
+    )
+)]
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let probe = state.db.read(|conn| {
         conn.query_row("SELECT 1", [], |row| row.get::<_, i64>(0))
@@ -33,6 +44,10 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
 }
 
 /// `GET /metrics`: Prometheus text format.
+#[utoipa::path(
+    get, path = "/metrics", operation_id = "metrics", tag = "Operations",
+    responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain"))
+)]
 pub async fn metrics(
     state: web::Data<AppState>,
     metrics: web::Data<Metrics>,

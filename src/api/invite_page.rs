@@ -240,6 +240,16 @@ fn expired_form() -> HttpResponse {
 }
 
 /// `GET /invite/{uuid}`
+#[utoipa::path(
+    get, path = "/invite/{uuid}", operation_id = "invitationPage", tag = "Pages",
+    params(("uuid" = String, Path, description = "The invitation's UUID, from the emailed link")),
+    responses(
+        (status = 200, description = "The pending invitation, with sign-in or accept/decline", content_type = "text/html"),
+        (status = 404, description = "Unknown link", content_type = "text/html"),
+        (status = 409, description = "Already accepted or declined", content_type = "text/html"),
+        (status = 410, description = "Expired or revoked", content_type = "text/html")
+    )
+)]
 pub async fn show(
     req: HttpRequest,
     path: web::Path<String>,

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// An invitation as the invitee API documents it (snake_case).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = InviteeInvitation)]
 pub struct InviteeInvitationBody {
     pub id: Uuid,
     pub organization_name: String,
@@ -18,6 +19,7 @@ pub struct InviteeInvitationBody {
     pub organization_member_count: i64,
     pub inviting_user_name: Option<String>,
     pub inviting_user_avatar_url: Option<String>,
+    #[schema(value_type = String, format = DateTime, example = "2025-11-14T19:01:28.796Z")]
     pub expiration_date: Millis,
 }
 
@@ -72,6 +74,16 @@ fn accept_flag(raw: Option<&str>) -> Result<bool, ApiError> {
 }
 
 /// `GET /invitations`
+#[utoipa::path(
+    get, path = "/invitations", operation_id = "listPendingInvitations", tag = "Invitee",
+    security(("oauth2" = ["invitations"])),
+    responses(
+        (status = 200, description = "The caller's pending invitations", body = Vec<InviteeInvitationBody>),
+        (status = 401, description = "Missing or unknown credentials", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 500, description = "An unknown error occurred, trying again might help.", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 503, description = "Busy; see Retry-After", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json")
+    )
+)]
 pub async fn list(
     caller: InviteeCaller,
     state: web::Data<AppState>,
@@ -84,6 +96,21 @@ pub async fn list(
 }
 
 /// `GET /invitations/{invitation_id}`
+#[utoipa::path(
+    get, path = "/invitations/{invitation_id}", operation_id = "getInvitation", tag = "Invitee",
+    params(("invitation_id" = uuid::Uuid, Path)),
+    security(("oauth2" = ["invitations"])),
+    responses(
+        (status = 200, description = "The pending invitation", body = InviteeInvitationBody),
+        (status = 401, description = "Missing or unknown credentials", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "Not found in this organization", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "Conflicts with the current state", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 410, description = "Expired", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid path or query value", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 500, description = "An unknown error occurred, trying again might help.", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 503, description = "Busy; see Retry-After", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json")
+    )
+)]
 pub async fn get(
     caller: InviteeCaller,
     path: web::Path<String>,
@@ -99,6 +126,21 @@ pub async fn get(
 
 /// `POST /invitations/{invitation_id}?accept=true|false`: the organization's
 /// UUID when accepted, `null` when declined.
+#[utoipa::path(
+    post, path = "/invitations/{invitation_id}", operation_id = "respondToInvitation", tag = "Invitee",
+    params(("invitation_id" = uuid::Uuid, Path), ("accept" = bool, Query, description = "Whether to accept the invitation")),
+    security(("oauth2" = ["invitations"])),
+    responses(
+        (status = 200, description = "The organization's UUID when accepted, null when declined", body = Option<uuid::Uuid>),
+        (status = 401, description = "Missing or unknown credentials", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "Not found in this organization", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "Conflicts with the current state", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 410, description = "Expired", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid path or query value", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 500, description = "An unknown error occurred, trying again might help.", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 503, description = "Busy; see Retry-After", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json")
+    )
+)]
 pub async fn respond(
     caller: InviteeCaller,
     path: web::Path<String>,

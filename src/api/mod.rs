@@ -7,6 +7,7 @@ pub mod invite_page;
 pub mod invitee;
 pub mod metrics;
 pub mod oauth;
+pub mod openapi;
 pub mod pages;
 pub mod params;
 pub mod problem;
@@ -35,6 +36,15 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize, metrics: bool)
         .service(
             web::resource("/healthz")
                 .route(web::get().to(health::live))
+                .default_service(allow("GET")),
+        )
+        .service(
+            web::resource("/docs")
+                .route(web::get().to(|| async {
+                    HttpResponse::PermanentRedirect()
+                        .insert_header((actix_web::http::header::LOCATION, "/docs/"))
+                        .finish()
+                }))
                 .default_service(allow("GET")),
         )
         .service(

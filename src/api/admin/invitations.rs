@@ -15,6 +15,19 @@ use actix_web::web;
 ///
 /// The query arrives as a `Result` so a key without the scope hears 403
 /// before anything about its parameters (as does the body in `create`).
+#[utoipa::path(
+    get, path = "/v1/organization/invitations", operation_id = "listInvitations", tag = "Invitations",
+    params(crate::api::openapi::PageParams, crate::api::openapi::InvitationFilterParams),
+    security(("api_key" = ["invitations:read"])),
+    responses(
+        (status = 200, description = "One page of invitations, newest first", body = crate::api::dto::InvitationPage),
+        (status = 400, description = "Invalid parameters or body", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or unknown credentials", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "The API key lacks the scope", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 500, description = "An unknown error occurred, trying again might help.", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 503, description = "Busy; see Retry-After", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json")
+    )
+)]
 pub async fn list(
     caller: AdminCaller,
     query: Result<web::Query<ListInvitationsQuery>, actix_web::Error>,
@@ -47,10 +60,26 @@ pub async fn list(
         .read(move |conn| services::invitations::list(conn, org_id, filter, page, Millis::now()))
         .await
         .map_err(ApiError::from)?;
-    Ok(web::Json(found.map(InvitationBody::from)))
+    Ok(web::Json(found.into()))
 }
 
 /// `POST /v1/organization/invitations`
+#[utoipa::path(
+    post, path = "/v1/organization/invitations", operation_id = "inviteUser", tag = "Invitations",
+    request_body = crate::api::dto::CreateInvitationRequest,
+    security(("api_key" = ["invitations:write"])),
+    responses(
+        (status = 200, description = "The new PENDING invitation; its message is queued", body = crate::api::dto::InvitationBody),
+        (status = 400, description = "Invalid parameters or body", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or unknown credentials", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "The API key lacks the scope", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "Conflicts with the current state", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 500, description = "An unknown error occurred, trying again might help.", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 503, description = "Busy; see Retry-After", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json")
+    )
+)]
 pub async fn create(
     caller: AdminCaller,
     body: Result<web::Json<CreateInvitationRequest>, actix_web::Error>,
@@ -95,6 +124,22 @@ pub async fn create(
 
 /// `POST /v1/organization/invitations/{id}/resend`: sends the invitation
 /// again and renews its expiry; at most once a minute per invitation.
+#[utoipa::path(
+    post, path = "/v1/organization/invitations/{id}/resend", operation_id = "resendInvitation", tag = "Invitations",
+    params(("id" = i64, Path, minimum = 1, description = "The ID of the invitation to send again")),
+    security(("api_key" = ["invitations:write"])),
+    responses(
+        (status = 200, description = "The invitation, PENDING with a renewed expiry", body = crate::api::dto::InvitationBody),
+        (status = 400, description = "Invalid parameters or body", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or unknown credentials", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "The API key lacks the scope", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "Not found in this organization", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "Conflicts with the current state", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 429, description = "Too soon; see Retry-After", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 500, description = "An unknown error occurred, trying again might help.", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 503, description = "Busy; see Retry-After", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json")
+    )
+)]
 pub async fn resend(
     caller: AdminCaller,
     id: web::Path<String>,
@@ -116,6 +161,21 @@ pub async fn resend(
 }
 
 /// `POST /v1/organization/invitations/{id}/revoke`
+#[utoipa::path(
+    post, path = "/v1/organization/invitations/{id}/revoke", operation_id = "revokeInvitation", tag = "Invitations",
+    params(("id" = i64, Path, minimum = 1, description = "The ID of the invitation to revoke")),
+    security(("api_key" = ["invitations:write"])),
+    responses(
+        (status = 200, description = "Revoked (or already revoked)", body = crate::api::dto::IdBody),
+        (status = 400, description = "Invalid parameters or body", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or unknown credentials", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "The API key lacks the scope", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "Not found in this organization", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "Conflicts with the current state", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 500, description = "An unknown error occurred, trying again might help.", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 503, description = "Busy; see Retry-After", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json")
+    )
+)]
 pub async fn revoke(
     caller: AdminCaller,
     id: web::Path<String>,

@@ -7,6 +7,17 @@ use crate::startup::AppState;
 use actix_web::web;
 
 /// `GET /v1/organization`
+#[utoipa::path(
+    get, path = "/v1/organization", operation_id = "getOrganization", tag = "Organization",
+    security(("api_key" = ["organization:read"])),
+    responses(
+        (status = 200, description = "The API key's organization", body = crate::api::dto::OrganizationBody),
+        (status = 401, description = "Missing or unknown credentials", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "The API key lacks the scope", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 500, description = "An unknown error occurred, trying again might help.", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 503, description = "Busy; see Retry-After", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json")
+    )
+)]
 pub async fn get(
     caller: AdminCaller,
     state: web::Data<AppState>,

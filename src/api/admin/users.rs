@@ -11,6 +11,19 @@ use actix_web::web;
 ///
 /// The query arrives as a `Result` so a key without the scope hears 403
 /// before anything about its parameters.
+#[utoipa::path(
+    get, path = "/v1/organization/users", operation_id = "listUsers", tag = "Users",
+    params(crate::api::openapi::PageParams),
+    security(("api_key" = ["users:read"])),
+    responses(
+        (status = 200, description = "One page of members, ordered by id", body = crate::api::dto::MemberPage),
+        (status = 400, description = "Invalid parameters or body", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or unknown credentials", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "The API key lacks the scope", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 500, description = "An unknown error occurred, trying again might help.", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 503, description = "Busy; see Retry-After", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json")
+    )
+)]
 pub async fn list(
     caller: AdminCaller,
     query: Result<web::Query<PageQuery>, actix_web::Error>,
@@ -29,6 +42,21 @@ pub async fn list(
 }
 
 /// `DELETE /v1/organization/users/{id}`
+#[utoipa::path(
+    delete, path = "/v1/organization/users/{id}", operation_id = "removeUser", tag = "Users",
+    params(("id" = i64, Path, minimum = 1, description = "The ID of the user to remove")),
+    security(("api_key" = ["users:write"])),
+    responses(
+        (status = 200, description = "Removed from the organization (the account stays)", body = crate::api::dto::IdBody),
+        (status = 400, description = "Invalid parameters or body", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or unknown credentials", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "The API key lacks the scope", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "Not found in this organization", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "Conflicts with the current state", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 500, description = "An unknown error occurred, trying again might help.", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 503, description = "Busy; see Retry-After", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json")
+    )
+)]
 pub async fn remove(
     caller: AdminCaller,
     id: web::Path<String>,

@@ -230,6 +230,23 @@ fn sign_in_page(
 /// `GET /oauth/authorize`. The query is read here rather than by an
 /// extractor so that a malformed one (a repeated parameter, say) is shown
 /// to the person as a page, like every other problem with the request.
+#[utoipa::path(
+    get, path = "/oauth/authorize", operation_id = "authorize", tag = "OAuth2",
+    params(
+        ("response_type" = String, Query, description = "`code`"),
+        ("client_id" = String, Query),
+        ("redirect_uri" = String, Query, description = "Exactly as registered"),
+        ("state" = Option<String>, Query),
+        ("code_challenge" = Option<String>, Query, description = "Required for public clients"),
+        ("code_challenge_method" = Option<String>, Query, description = "`S256`"),
+        ("scope" = Option<String>, Query, description = "`invitations`"),
+    ),
+    responses(
+        (status = 200, description = "The sign-in and sign-up page", content_type = "text/html"),
+        (status = 303, description = "Back to the client with an error (RFC 6749 4.1.2.1)"),
+        (status = 400, description = "Unknown client or redirect URI: an error page", content_type = "text/html")
+    )
+)]
 pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let Ok(query) = serde_urlencoded::from_str::<AuthorizeParams>(req.query_string()) else {
         return page_error(

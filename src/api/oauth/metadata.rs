@@ -4,6 +4,10 @@ use actix_web::{HttpResponse, web};
 
 /// `GET /.well-known/oauth-authorization-server` (RFC 8414), so standard
 /// OAuth2 client libraries configure themselves.
+#[utoipa::path(
+    get, path = "/.well-known/oauth-authorization-server", operation_id = "authorizationServerMetadata", tag = "OAuth2",
+    responses((status = 200, description = "RFC 8414 authorization server metadata", body = Object))
+)]
 pub async fn authorization_server(state: web::Data<AppState>) -> HttpResponse {
     let base = &state.public_url;
     let auth_methods = ["client_secret_basic", "client_secret_post", "none"];

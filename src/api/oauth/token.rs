@@ -18,8 +18,9 @@ pub struct TokenForm {
     client_secret: Option<String>,
 }
 
-#[derive(Serialize)]
-struct TokenResponse {
+/// RFC 6749 section 5.1.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TokenResponse {
     access_token: String,
     token_type: &'static str,
     expires_in: u64,
@@ -58,6 +59,16 @@ fn required(value: Option<String>, name: &str) -> Result<String, OAuthError> {
 }
 
 /// `POST /oauth/token`
+#[utoipa::path(
+    post, path = "/oauth/token", operation_id = "token", tag = "OAuth2",
+    request_body(content = crate::api::openapi::TokenRequestDoc, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "An access token (and a refresh token for the code and refresh grants)", body = TokenResponse),
+        (status = 400, description = "RFC 6749 error", body = crate::api::openapi::OAuthErrorDoc),
+        (status = 401, description = "invalid_client", body = crate::api::openapi::OAuthErrorDoc),
+        (status = 500, description = "server_error", body = crate::api::openapi::OAuthErrorDoc)
+    )
+)]
 pub async fn token(
     req: HttpRequest,
     body: web::Bytes,
@@ -139,6 +150,15 @@ pub struct RevokeForm {
 
 /// `POST /oauth/revoke` (RFC 7009): revokes a refresh token and its family.
 /// Unknown tokens answer 200 too, so the endpoint reveals nothing.
+#[utoipa::path(
+    post, path = "/oauth/revoke", operation_id = "revokeToken", tag = "OAuth2",
+    request_body(content = crate::api::openapi::RevokeRequestDoc, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Revoked, or unknown (RFC 7009)"),
+        (status = 400, description = "RFC 6749 error", body = crate::api::openapi::OAuthErrorDoc),
+        (status = 401, description = "invalid_client", body = crate::api::openapi::OAuthErrorDoc)
+    )
+)]
 pub async fn revoke(
     req: HttpRequest,
     body: web::Bytes,
