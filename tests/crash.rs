@@ -38,7 +38,11 @@ fn cli(db: &Path, args: &[&str]) -> Value {
         .current_dir(db.parent().unwrap())
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
@@ -78,7 +82,9 @@ fn start(db: &Path) -> Server {
 /// Invitation emails committed in the database file.
 fn stored_emails(db: &Path) -> std::collections::HashSet<String> {
     let conn = rusqlite::Connection::open(db).unwrap();
-    let mut stmt = conn.prepare("SELECT invitee_email FROM invitations").unwrap();
+    let mut stmt = conn
+        .prepare("SELECT invitee_email FROM invitations")
+        .unwrap();
     stmt.query_map([], |row| row.get::<_, String>(0))
         .unwrap()
         .map(Result::unwrap)
@@ -98,14 +104,33 @@ fn integrity(db: &Path) -> Vec<String> {
 async fn acknowledged_writes_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let db: PathBuf = dir.path().join("enlist.db");
-    let created = cli(&db, &["org", "create", "--name", "Crash", "--admin-email", "admin@crash.test"]);
+    let created = cli(
+        &db,
+        &[
+            "org",
+            "create",
+            "--name",
+            "Crash",
+            "--admin-email",
+            "admin@crash.test",
+        ],
+    );
     let (org, admin) = (
         created["organization"]["id"].as_i64().unwrap().to_string(),
         created["admin"]["id"].as_i64().unwrap().to_string(),
     );
     let key = cli(
         &db,
-        &["api-key", "create", "--org", &org, "--user", &admin, "--scopes", "invitations:write,invitations:read"],
+        &[
+            "api-key",
+            "create",
+            "--org",
+            &org,
+            "--user",
+            &admin,
+            "--scopes",
+            "invitations:write,invitations:read",
+        ],
     )["key"]
         .as_str()
         .unwrap()
@@ -121,8 +146,12 @@ async fn acknowledged_writes_survive_sigkill() {
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut writers = Vec::new();
         for writer in 0..WRITERS {
-            let (client, key, base, acknowledged) =
-                (client.clone(), key.clone(), server.base.clone(), acknowledged.clone());
+            let (client, key, base, acknowledged) = (
+                client.clone(),
+                key.clone(),
+                server.base.clone(),
+                acknowledged.clone(),
+            );
             writers.push(tokio::spawn(async move {
                 for n in 0.. {
                     if Instant::now() > deadline {
@@ -136,10 +165,16 @@ async fn acknowledged_writes_survive_sigkill() {
                         .send()
                         .await;
                     match sent {
-                        Ok(response) if response.status() == 200 => acknowledged.lock().unwrap().push(email),
+                        Ok(response) if response.status() == 200 => {
+                            acknowledged.lock().unwrap().push(email)
+                        }
                         Ok(response) => {
                             let status = response.status();
-                            assert!(status != 500, "a 500 under load: {}", response.text().await.unwrap_or_default());
+                            assert!(
+                                status != 500,
+                                "a 500 under load: {}",
+                                response.text().await.unwrap_or_default()
+                            );
                         }
                         // The server is gone: this writer's work is over.
                         Err(_) => break,
@@ -157,17 +192,33 @@ async fn acknowledged_writes_survive_sigkill() {
 
         let stored = stored_emails(&db);
         let acknowledged = acknowledged.lock().unwrap().clone();
-        assert!(!acknowledged.is_empty(), "round {round}: no write was acknowledged before the kill");
-        let lost: Vec<_> = acknowledged.iter().filter(|e| !stored.contains(*e)).collect();
-        assert!(lost.is_empty(), "round {round}: acknowledged but lost: {lost:?}");
+        assert!(
+            !acknowledged.is_empty(),
+            "round {round}: no write was acknowledged before the kill"
+        );
+        let lost: Vec<_> = acknowledged
+            .iter()
+            .filter(|e| !stored.contains(*e))
+            .collect();
+        assert!(
+            lost.is_empty(),
+            "round {round}: acknowledged but lost: {lost:?}"
+        );
         assert_eq!(integrity(&db), ["ok"], "round {round}");
 
         // The server starts again on the file and answers, with the right count.
         let server = start(&db);
-        let ready = client.get(format!("{}/readyz", server.base)).send().await.unwrap();
+        let ready = client
+            .get(format!("{}/readyz", server.base))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(ready.status(), 200);
         let listed: Value = client
-            .get(format!("{}/v1/organization/invitations?limit=1&includeExpired=true", server.base))
+            .get(format!(
+                "{}/v1/organization/invitations?limit=1&includeExpired=true",
+                server.base
+            ))
             .header("X-API-Key", &key)
             .send()
             .await
@@ -175,7 +226,11 @@ async fn acknowledged_writes_survive_sigkill() {
             .json()
             .await
             .unwrap();
-        assert_eq!(listed["totalCount"].as_u64().unwrap() as usize, stored.len(), "round {round}");
+        assert_eq!(
+            listed["totalCount"].as_u64().unwrap() as usize,
+            stored.len(),
+            "round {round}"
+        );
         eprintln!(
             "round {round}: killed after {kill_after:?}; {} acknowledged so far, {} stored",
             acknowledged.len(),

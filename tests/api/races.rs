@@ -35,7 +35,10 @@ async fn concurrent_invitations_of_one_email_create_exactly_one() {
                                GROUP BY org_id, invitee_email_key HAVING COUNT(*) > 1)",
     );
     assert_eq!(duplicates, 0);
-    assert_eq!(app.query_i64("SELECT COUNT(*) FROM invitations"), ROUNDS as i64);
+    assert_eq!(
+        app.query_i64("SELECT COUNT(*) FROM invitations"),
+        ROUNDS as i64
+    );
     assert_eq!(app.query_i64("SELECT COUNT(*) FROM outbox"), ROUNDS as i64);
 }
 
@@ -56,7 +59,10 @@ async fn concurrent_removal_of_the_last_two_admins_leaves_one() {
         );
         let answers = [&first_removes_second, &second_removes_first];
         let succeeded = answers.iter().filter(|r| r.status == 200).count();
-        assert!(succeeded <= 1, "round {round}: both admins removed each other: {answers:?}");
+        assert!(
+            succeeded <= 1,
+            "round {round}: both admins removed each other: {answers:?}"
+        );
         for reply in answers {
             // The loser either hits the last-admin rule or finds its own key
             // dead because its owner was just removed.
@@ -69,9 +75,21 @@ async fn concurrent_removal_of_the_last_two_admins_leaves_one() {
             "SELECT COUNT(*) FROM memberships WHERE org_id = {} AND role = 'ADMIN'",
             org.id
         ));
-        assert!(admins >= 1, "round {round}: the organization lost every admin");
-        let member_count = app.query_i64(&format!("SELECT member_count FROM organizations WHERE id = {}", org.id));
-        let members = app.query_i64(&format!("SELECT COUNT(*) FROM memberships WHERE org_id = {}", org.id));
-        assert_eq!(member_count, members, "round {round}: the member counter drifted");
+        assert!(
+            admins >= 1,
+            "round {round}: the organization lost every admin"
+        );
+        let member_count = app.query_i64(&format!(
+            "SELECT member_count FROM organizations WHERE id = {}",
+            org.id
+        ));
+        let members = app.query_i64(&format!(
+            "SELECT COUNT(*) FROM memberships WHERE org_id = {}",
+            org.id
+        ));
+        assert_eq!(
+            member_count, members,
+            "round {round}: the member counter drifted"
+        );
     }
 }
