@@ -84,11 +84,9 @@ fn assert_well_formed(path: &str, reply: &Reply) {
     }
     let content_type = reply.header("content-type").unwrap_or("");
     let bare = path.split('?').next().unwrap_or("");
-    if bare == "/oauth/token" || bare == "/oauth/revoke" {
-        if status != 405 {
-            assert!(reply.body["error"].is_string(), "{path}: {}", reply.text);
-            return;
-        }
+    if (bare == "/oauth/token" || bare == "/oauth/revoke") && status != 405 {
+        assert!(reply.body["error"].is_string(), "{path}: {}", reply.text);
+        return;
     }
     if (bare.starts_with("/oauth/authorize") || bare.starts_with("/invite/"))
         && content_type.starts_with("text/html")
