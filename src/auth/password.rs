@@ -124,8 +124,11 @@ impl PasswordPool {
                     }
                 })?;
         }
-        // Computed now rather than on the first unknown-account sign-in.
-        std::sync::LazyLock::force(&DUMMY_HASH);
+        // Computed on a pool thread right away, rather than on the first
+        // unknown-account sign-in, and without delaying start-up.
+        let _ = jobs.try_send(Box::new(|| {
+            std::sync::LazyLock::force(&DUMMY_HASH);
+        }));
         Ok(Self { jobs })
     }
 

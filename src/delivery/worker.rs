@@ -105,33 +105,51 @@ impl<T: Deliver> OutboxWorker<T> {
         tracing::debug!("outbox worker stopped");
     }
 
-    /// Sends the messages due now; says how many it handled.
+    /// Sends the messages due now; says how many it handled. Outcomes are
+    /// recorded together in one transaction after the batch (one commit
+    /// instead of one per message); the message in hand when a stop is
+    /// asked for is finished and recorded, so a clean stop sends nothing twice.
     pub async fn send_due(&self, stop: &watch::Receiver<bool>) -> Result<usize, StorageError> {
         let due = self
             .db
             .read(|conn| Ok::<_, StorageError>(outbox::due(conn, Millis::now(), BATCH)?))
             .await?;
-        let mut handled = 0;
-        for message in due {
+        let mut outcomes = Vec::with_capacity(due.len());
+        for message in &due {
             if *stop.borrow() {
                 break;
             }
-            self.attempt(&message).await?;
-            handled += 1;
+            outcomes.push(self.attempt(message).await);
+        }
+        let handled = outcomes.len();
+        if handled > 0 {
+            self.db
+                .write(move |tx| {
+                    for outcome in &outcomes {
+                        match outcome {
+                            Outcome::Sent { id, at } => outbox::mark_sent(tx, *id, *at)?,
+                            Outcome::Failed {
+                                id,
+                                error,
+                                retry_at,
+                                at,
+                            } => outbox::mark_failed(tx, *id, error, *retry_at, *at)?,
+                        }
+                    }
+                    Ok::<_, StorageError>(())
+                })
+                .await?;
         }
         Ok(handled)
     }
 
-    async fn attempt(&self, message: &QueuedMessage) -> Result<(), StorageError> {
+    async fn attempt(&self, message: &QueuedMessage) -> Outcome {
         let id = message.id;
         match self.transport.deliver(message).await {
-            Ok(()) => {
-                self.db
-                    .write(move |tx| {
-                        Ok::<_, StorageError>(outbox::mark_sent(tx, id, Millis::now())?)
-                    })
-                    .await
-            }
+            Ok(()) => Outcome::Sent {
+                id,
+                at: Millis::now(),
+            },
             Err(error) => {
                 let attempts = message.attempts + 1;
                 let now = Millis::now();
@@ -145,15 +163,29 @@ impl<T: Deliver> OutboxWorker<T> {
                         tracing::error!(message = id, attempts, %error, "message not delivered; giving up")
                     }
                 }
-                let error = error.to_string();
-                self.db
-                    .write(move |tx| {
-                        Ok::<_, StorageError>(outbox::mark_failed(tx, id, &error, retry_at, now)?)
-                    })
-                    .await
+                Outcome::Failed {
+                    id,
+                    error: error.to_string(),
+                    retry_at,
+                    at: now,
+                }
             }
         }
     }
+}
+
+/// What happened to one message, recorded after its batch.
+enum Outcome {
+    Sent {
+        id: i64,
+        at: Millis,
+    },
+    Failed {
+        id: i64,
+        error: String,
+        retry_at: Option<Millis>,
+        at: Millis,
+    },
 }
 
 #[cfg(test)]
