@@ -3,7 +3,7 @@
 //! through the same service as the invitee API.
 
 use crate::api::pages::{self, Link, MessagePage, SignInForms};
-use crate::api::sign_in::{self, FormError, SignUp};
+use crate::api::sign_in::{self, Credentials, FormError};
 use crate::domain::{InvitationDetails, InvitationStatus, Millis, Role};
 use crate::services::sessions::SessionUser;
 use crate::services::{self, ServiceError};
@@ -43,24 +43,8 @@ pub struct InvitePage {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct SignInForm {
-    csrf_token: Option<String>,
-    intent: Option<String>,
-    email: Option<String>,
-    password: Option<String>,
-    first_name: Option<String>,
-    last_name: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
 pub struct DecisionForm {
-    csrf_token: Option<String>,
     decision: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct CsrfForm {
-    csrf_token: Option<String>,
 }
 
 fn message(status: StatusCode, heading: &str, text: String) -> HttpResponse {
@@ -230,15 +214,6 @@ fn see_other(location: &str) -> HttpResponse {
         .finish()
 }
 
-fn expired_form() -> HttpResponse {
-    message(
-        StatusCode::FORBIDDEN,
-        "This form has expired",
-        "For your security the form must be sent from the page that showed it. Go back, reload the page and try again."
-            .into(),
-    )
-}
-
 /// `GET /invite/{uuid}`
 #[utoipa::path(
     get, path = "/invite/{uuid}", operation_id = "invitationPage", tag = "Pages",
@@ -278,38 +253,15 @@ pub async fn sign_in(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let Ok(form) = serde_urlencoded::from_bytes::<SignInForm>(&body) else {
-        return message(
-            StatusCode::BAD_REQUEST,
-            "The form could not be read",
-            "Go back and try again.".into(),
-        );
+    let form: Credentials = match pages::genuine_form(&req, &body) {
+        Ok(form) => form,
+        Err(page) => return *page,
     };
-    if !pages::csrf_ok(&req, form.csrf_token.as_deref()) {
-        return expired_form();
-    }
     let details = match open_invitation(&state, &path).await {
         Ok(details) => details,
         Err(page) => return page,
     };
-    let email = form.email.as_deref().unwrap_or("");
-    let password = form.password.as_deref().unwrap_or("");
-    let address = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
-    let signed_in = match form.intent.as_deref() {
-        Some("signup") => {
-            let sign_up = SignUp {
-                email,
-                password,
-                first_name: form.first_name.as_deref().unwrap_or(""),
-                last_name: form.last_name.as_deref().unwrap_or(""),
-            };
-            sign_in::sign_up(&state, &sign_up, &address).await
-        }
-        _ => sign_in::sign_in(&state, email, password, &address).await,
-    };
+    let signed_in = sign_in::submit(&state, &form, &sign_in::client_address(&req)).await;
     let person = match signed_in {
         Ok(person) => person,
         Err(error) => {
@@ -347,16 +299,10 @@ pub async fn respond(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let Ok(form) = serde_urlencoded::from_bytes::<DecisionForm>(&body) else {
-        return message(
-            StatusCode::BAD_REQUEST,
-            "The form could not be read",
-            "Go back and try again.".into(),
-        );
+    let form: DecisionForm = match pages::genuine_form(&req, &body) {
+        Ok(form) => form,
+        Err(page) => return *page,
     };
-    if !pages::csrf_ok(&req, form.csrf_token.as_deref()) {
-        return expired_form();
-    }
     let accept = match form.decision.as_deref() {
         Some("accept") => true,
         Some("decline") => false,
@@ -443,15 +389,8 @@ pub async fn sign_out(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let Ok(form) = serde_urlencoded::from_bytes::<CsrfForm>(&body) else {
-        return message(
-            StatusCode::BAD_REQUEST,
-            "The form could not be read",
-            "Go back and try again.".into(),
-        );
-    };
-    if !pages::csrf_ok(&req, form.csrf_token.as_deref()) {
-        return expired_form();
+    if let Err(page) = pages::genuine_form::<serde::de::IgnoredAny>(&req, &body) {
+        return *page;
     }
     if let Some(cookie) = req.cookie(SESSION_COOKIE) {
         let token = cookie.value().to_owned();

@@ -145,6 +145,38 @@ pub fn csrf_ok(req: &HttpRequest, posted: Option<&str>) -> bool {
     }
 }
 
+#[derive(serde::Deserialize)]
+struct CsrfField {
+    csrf_token: Option<String>,
+}
+
+/// A posted form, read only when it is genuine (it carries its page's CSRF
+/// token and the matching cookie); otherwise the page to answer with.
+pub fn genuine_form<T: serde::de::DeserializeOwned>(
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<T, Box<HttpResponse>> {
+    let unreadable = || {
+        Box::new(render(
+            StatusCode::BAD_REQUEST,
+            &MessagePage::new("The form could not be read", "Go back and try again."),
+            &[],
+        ))
+    };
+    let token = serde_urlencoded::from_bytes::<CsrfField>(body).map_err(|_| unreadable())?;
+    if !csrf_ok(req, token.csrf_token.as_deref()) {
+        return Err(Box::new(render(
+            StatusCode::FORBIDDEN,
+            &MessagePage::new(
+                "This form has expired",
+                "For your security the form must be sent from the page that showed it. Go back, reload the page and try again.",
+            ),
+            &[],
+        )));
+    }
+    serde_urlencoded::from_bytes(body).map_err(|_| unreadable())
+}
+
 /// `GET /assets/enlist.css`
 pub async fn stylesheet() -> HttpResponse {
     HttpResponse::Ok()

@@ -102,6 +102,51 @@ pub async fn sign_in(
     }
 }
 
+/// The fields of the sign-in and sign-up forms (templates/sign_in_forms.html).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Credentials {
+    /// `signin` or `signup`.
+    pub intent: Option<String>,
+    pub email: Option<String>,
+    pub password: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+}
+
+impl Credentials {
+    pub fn email(&self) -> &str {
+        self.email.as_deref().unwrap_or("")
+    }
+}
+
+/// Signs in or signs up, as the form asked; `address` is the client's, for throttling.
+pub async fn submit(
+    state: &AppState,
+    form: &Credentials,
+    address: &str,
+) -> Result<SignedIn, FormError> {
+    let password = form.password.as_deref().unwrap_or("");
+    match form.intent.as_deref() {
+        Some("signup") => {
+            let sign_up = SignUp {
+                email: form.email(),
+                password,
+                first_name: form.first_name.as_deref().unwrap_or(""),
+                last_name: form.last_name.as_deref().unwrap_or(""),
+            };
+            self::sign_up(state, &sign_up, address).await
+        }
+        _ => sign_in(state, form.email(), password, address).await,
+    }
+}
+
+/// The client's address as the connection shows it (a reverse proxy's, behind one).
+pub fn client_address(req: &actix_web::HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default()
+}
+
 pub struct SignUp<'a> {
     pub email: &'a str,
     pub password: &'a str,

@@ -4,7 +4,7 @@
 //! client's redirect URI as `error`, `error_description` and `state`.
 
 use crate::api::pages::{self, AuthorizePage, MessagePage, SignInForms};
-use crate::api::sign_in::{self, FormError, SignUp};
+use crate::api::sign_in::{self, Credentials, FormError};
 use crate::domain::Millis;
 use crate::services::oauth::{self, Client, NewCode};
 use crate::startup::AppState;
@@ -47,12 +47,8 @@ impl AuthorizeParams {
 pub struct AuthorizeForm {
     #[serde(flatten)]
     params: AuthorizeParams,
-    csrf_token: Option<String>,
-    intent: Option<String>,
-    email: Option<String>,
-    password: Option<String>,
-    first_name: Option<String>,
-    last_name: Option<String>,
+    #[serde(flatten)]
+    credentials: Credentials,
 }
 
 /// A request that passed every check.
@@ -266,44 +262,17 @@ pub async fn submit(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let Ok(form) = serde_urlencoded::from_bytes::<AuthorizeForm>(&body) else {
-        return page_error(
-            StatusCode::BAD_REQUEST,
-            "The form could not be read. Go back and try again.",
-        );
+    let form: AuthorizeForm = match pages::genuine_form(&req, &body) {
+        Ok(form) => form,
+        Err(page) => return *page,
     };
-    if !pages::csrf_ok(&req, form.csrf_token.as_deref()) {
-        return pages::render(
-            StatusCode::FORBIDDEN,
-            &MessagePage::new(
-                "This form has expired",
-                "For your security the form must be sent from the page that showed it. Go back, reload the page and try again.",
-            ),
-            &[],
-        );
-    }
     let authorization = match validate(&state, &form.params).await {
         Ok(authorization) => authorization,
         Err(response) => return *response,
     };
-    let email = form.email.as_deref().unwrap_or("");
-    let password = form.password.as_deref().unwrap_or("");
-    let address = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
-    let signed_in = match form.intent.as_deref() {
-        Some("signup") => {
-            let sign_up = SignUp {
-                email,
-                password,
-                first_name: form.first_name.as_deref().unwrap_or(""),
-                last_name: form.last_name.as_deref().unwrap_or(""),
-            };
-            sign_in::sign_up(&state, &sign_up, &address).await
-        }
-        _ => sign_in::sign_in(&state, email, password, &address).await,
-    };
+    let email = form.credentials.email();
+    let signed_in =
+        sign_in::submit(&state, &form.credentials, &sign_in::client_address(&req)).await;
     let person = match signed_in {
         Ok(person) => person,
         Err(error) => {
