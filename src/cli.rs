@@ -147,6 +147,14 @@ pub enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Set or replace an account's password (read from standard input, one line).
+    SetPassword {
+        #[arg(long)]
+        email: String,
+        /// Required: the password is only ever read from standard input.
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -343,6 +351,14 @@ fn administer(db: &Database, command: Command) -> Result<(), CliError> {
                 public: !client.confidential,
                 user_id: client.user_id,
             })
+        }
+        Command::User(UserCommand::SetPassword { email, .. }) => {
+            let email = parse_email(&email)?;
+            let hash = password::hash(&read_password_line()?)
+                .map_err(|e| CliError::Usage(e.to_string()))?;
+            let user =
+                db.write_blocking(|tx| services::users::set_password(tx, &email, &hash, now))?;
+            print_json(&AccountBody::from(user))
         }
         Command::Backup { to, force } => {
             if to.exists() && !force {

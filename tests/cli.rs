@@ -770,3 +770,60 @@ fn without_flags_the_working_directorys_config_and_default_path_are_used() {
     one_json_object(&configured);
     assert!(cli.dir.path().join("configured.db").exists());
 }
+
+#[test]
+fn set_password_gives_a_passwordless_admin_a_password() {
+    let cli = Cli::new();
+    let (_, admin) = cli.org("Acme", "ada@acme.test");
+    assert_eq!(
+        cli.query_i64(&format!(
+            "SELECT password_hash IS NULL FROM users WHERE id = {admin}"
+        )),
+        1
+    );
+
+    let output = cli.run_with_stdin(
+        &[
+            "user",
+            "set-password",
+            "--email",
+            "ADA@acme.test",
+            "--password-stdin",
+        ],
+        "a brand new password\n",
+    );
+
+    let user = one_json_object(&output);
+    assert_eq!(user["id"], admin);
+    assert_eq!(user["hasPassword"], true);
+    assert!(!format!("{}{}", stdout_of(&output), stderr_of(&output)).contains("brand new"));
+    let stored: String = rusqlite::Connection::open(&cli.db)
+        .unwrap()
+        .query_row(
+            "SELECT password_hash FROM users WHERE id = ?1",
+            [admin],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert!(enlist::auth::password::verify(
+        "a brand new password",
+        &stored
+    ));
+
+    let unknown = cli.run_with_stdin(
+        &[
+            "user",
+            "set-password",
+            "--email",
+            "nobody@acme.test",
+            "--password-stdin",
+        ],
+        "a brand new password\n",
+    );
+    assert!(!unknown.status.success());
+    assert!(
+        stderr_of(&unknown).contains("not found"),
+        "{}",
+        stderr_of(&unknown)
+    );
+}

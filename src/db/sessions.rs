@@ -41,3 +41,9 @@ pub fn delete(conn: &Connection, token_sha256: &[u8]) -> rusqlite::Result<()> {
         .execute([token_sha256])?;
     Ok(())
 }
+
+pub fn delete_for_user(conn: &Connection, user_id: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached("DELETE FROM web_sessions WHERE user_id = ?1")?
+        .execute([user_id])?;
+    Ok(())
+}

@@ -67,3 +67,18 @@ pub fn password_hash(
         .query_row([email.key()], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()
 }
+
+/// Replaces the account's password hash; says whether the account exists.
+pub fn set_password_hash(
+    conn: &Connection,
+    email: &Email,
+    hash: &str,
+    now: Millis,
+) -> rusqlite::Result<bool> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE email_key = ?1",
+        )?
+        .execute(params![email.key(), hash, now.0])?;
+    Ok(changed > 0)
+}

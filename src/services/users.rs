@@ -48,3 +48,19 @@ pub fn create(conn: &Connection, new: &NewAccount, now: Millis) -> ServiceResult
 pub fn get(conn: &Connection, id: i64) -> ServiceResult<User> {
     db::users::get(conn, id)?.ok_or(ServiceError::NotFound("user"))
 }
+
+/// Sets (or replaces) an account's password; `hash` is already argon2id.
+/// Live browser sessions of the account end, so an old password's sessions do not outlive it.
+pub fn set_password(
+    conn: &Connection,
+    email: &Email,
+    hash: &str,
+    now: Millis,
+) -> ServiceResult<User> {
+    if !db::users::set_password_hash(conn, email, hash, now)? {
+        return Err(ServiceError::NotFound("account"));
+    }
+    let user = db::users::find_by_email(conn, email)?.ok_or(ServiceError::NotFound("account"))?;
+    db::sessions::delete_for_user(conn, user.id)?;
+    Ok(user)
+}
