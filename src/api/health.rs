@@ -11,7 +11,7 @@ const READY_WITHIN: Duration = Duration::from_secs(2);
 /// `GET /healthz`: the process is up and answering.
 #[utoipa::path(
     get, path = "/healthz", operation_id = "health", tag = "Operations",
-    responses((status = 200, description = "The process is up", body = Object, example = json!({"status": "ok"})))
+    responses((status = 200, description = "The process is up", body = crate::api::openapi::HealthDoc, example = json!({"status": "ok"})))
 )]
 pub async fn live() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
@@ -21,7 +21,7 @@ pub async fn live() -> HttpResponse {
 #[utoipa::path(
     get, path = "/readyz", operation_id = "ready", tag = "Operations",
     responses(
-        (status = 200, description = "The database answers", body = Object, example = json!({"status": "ready"})),
+        (status = 200, description = "The database answers", body = crate::api::openapi::HealthDoc, example = json!({"status": "ready"})),
         (status = 503, description = "Busy; see Retry-After", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json")
     )
 )]
@@ -46,7 +46,10 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
 /// `GET /metrics`: Prometheus text format.
 #[utoipa::path(
     get, path = "/metrics", operation_id = "metrics", tag = "Operations",
-    responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain"))
+    responses(
+        (status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain"),
+        (status = 500, description = "An unknown error occurred, trying again might help.", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json")
+    )
 )]
 pub async fn metrics(
     state: web::Data<AppState>,

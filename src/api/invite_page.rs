@@ -222,7 +222,8 @@ fn see_other(location: &str) -> HttpResponse {
         (status = 200, description = "The pending invitation, with sign-in or accept/decline", content_type = "text/html"),
         (status = 404, description = "Unknown link", content_type = "text/html"),
         (status = 409, description = "Already accepted or declined", content_type = "text/html"),
-        (status = 410, description = "Expired or revoked", content_type = "text/html")
+        (status = 410, description = "Expired or revoked", content_type = "text/html"),
+        (status = 500, description = "An error page", content_type = "text/html")
     )
 )]
 pub async fn show(

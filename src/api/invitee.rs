@@ -132,6 +132,7 @@ pub async fn get(
     security(("oauth2" = ["invitations"])),
     responses(
         (status = 200, description = "The organization's UUID when accepted, null when declined", body = Option<uuid::Uuid>),
+        (status = 400, description = "Malformed query string (a repeated parameter)", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
         (status = 401, description = "Missing or unknown credentials", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "Not found in this organization", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
         (status = 409, description = "Conflicts with the current state", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),

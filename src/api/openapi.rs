@@ -44,6 +44,42 @@ pub struct OAuthErrorDoc {
     pub error_description: String,
 }
 
+/// The answer of `/healthz` and `/readyz`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Health)]
+pub struct HealthDoc {
+    /// `ok` from `/healthz`, `ready` from `/readyz`.
+    #[schema(example = "ok")]
+    pub status: String,
+}
+
+/// RFC 8414 authorization server metadata.
+#[derive(Serialize, ToSchema)]
+#[schema(as = AuthorizationServerMetadata)]
+pub struct AuthorizationServerMetadataDoc {
+    /// The server's public URL.
+    #[schema(format = "uri")]
+    pub issuer: String,
+    #[schema(format = "uri")]
+    pub authorization_endpoint: String,
+    #[schema(format = "uri")]
+    pub token_endpoint: String,
+    #[schema(format = "uri")]
+    pub revocation_endpoint: String,
+    #[schema(example = json!(["code"]))]
+    pub response_types_supported: Vec<String>,
+    #[schema(example = json!(["authorization_code", "refresh_token", "client_credentials"]))]
+    pub grant_types_supported: Vec<String>,
+    #[schema(example = json!(["S256"]))]
+    pub code_challenge_methods_supported: Vec<String>,
+    #[schema(example = json!(["client_secret_basic", "client_secret_post", "none"]))]
+    pub token_endpoint_auth_methods_supported: Vec<String>,
+    #[schema(example = json!(["client_secret_basic", "client_secret_post", "none"]))]
+    pub revocation_endpoint_auth_methods_supported: Vec<String>,
+    #[schema(example = json!(["invitations"]))]
+    pub scopes_supported: Vec<String>,
+}
+
 /// A member's role in an organization.
 #[derive(Serialize, ToSchema)]
 #[schema(as = Role)]

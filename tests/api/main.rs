@@ -18,3 +18,4 @@ mod oauth_authorize;
 mod oauth_library;
 mod oauth_token;
 mod races;
+mod openapi;

@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, web};
 /// OAuth2 client libraries configure themselves.
 #[utoipa::path(
     get, path = "/.well-known/oauth-authorization-server", operation_id = "authorizationServerMetadata", tag = "OAuth2",
-    responses((status = 200, description = "RFC 8414 authorization server metadata", body = Object))
+    responses((status = 200, description = "RFC 8414 authorization server metadata", body = crate::api::openapi::AuthorizationServerMetadataDoc))
 )]
 pub async fn authorization_server(state: web::Data<AppState>) -> HttpResponse {
     let base = &state.public_url;

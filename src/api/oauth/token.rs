@@ -66,7 +66,8 @@ fn required(value: Option<String>, name: &str) -> Result<String, OAuthError> {
         (status = 200, description = "An access token (and a refresh token for the code and refresh grants)", body = TokenResponse),
         (status = 400, description = "RFC 6749 error", body = crate::api::openapi::OAuthErrorDoc),
         (status = 401, description = "invalid_client", body = crate::api::openapi::OAuthErrorDoc),
-        (status = 500, description = "server_error", body = crate::api::openapi::OAuthErrorDoc)
+        (status = 500, description = "server_error", body = crate::api::openapi::OAuthErrorDoc),
+        (status = 503, description = "Busy (server_error); see Retry-After", body = crate::api::openapi::OAuthErrorDoc)
     )
 )]
 pub async fn token(
@@ -156,7 +157,9 @@ pub struct RevokeForm {
     responses(
         (status = 200, description = "Revoked, or unknown (RFC 7009)"),
         (status = 400, description = "RFC 6749 error", body = crate::api::openapi::OAuthErrorDoc),
-        (status = 401, description = "invalid_client", body = crate::api::openapi::OAuthErrorDoc)
+        (status = 401, description = "invalid_client", body = crate::api::openapi::OAuthErrorDoc),
+        (status = 500, description = "server_error", body = crate::api::openapi::OAuthErrorDoc),
+        (status = 503, description = "Busy (server_error); see Retry-After", body = crate::api::openapi::OAuthErrorDoc)
     )
 )]
 pub async fn revoke(

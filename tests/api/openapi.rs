@@ -1,0 +1,1108 @@
+//! The OpenAPI document served at `/openapi.json`: it is valid OpenAPI 3.1,
+//! it keeps the promises issue 5 lists (bounds, defaults, scopes, flows,
+//! problem details), and real responses of every documented operation
+//! validate against it, so the document and the code cannot drift apart.
+
+use crate::helpers::*;
+use crate::oauth_helpers::*;
+use enlist::domain::Scope;
+use jsonschema::Validator;
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// The official OAS 3.1 JSON Schema; see `tests/fixtures/README.md`.
+const OAS_31_SCHEMA: &str = include_str!("../fixtures/oas-3.1-schema.json");
+
+const METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+/// Operations anyone may call: no security requirement.
+const PUBLIC: [&str; 8] = [
+    "health",
+    "ready",
+    "metrics",
+    "authorizationServerMetadata",
+    "token",
+    "revokeToken",
+    "authorize",
+    "invitationPage",
+];
+
+/// The admin API's operations and the API-key scope each needs.
+const ADMIN: [(&str, Scope); 7] = [
+    ("getOrganization", Scope::OrganizationRead),
+    ("listInvitations", Scope::InvitationsRead),
+    ("inviteUser", Scope::InvitationsWrite),
+    ("revokeInvitation", Scope::InvitationsWrite),
+    ("resendInvitation", Scope::InvitationsWrite),
+    ("listUsers", Scope::UsersRead),
+    ("removeUser", Scope::UsersWrite),
+];
+
+/// The invitee API's operations: OAuth2 with the `invitations` scope.
+const INVITEE: [&str; 3] = [
+    "listPendingInvitations",
+    "getInvitation",
+    "respondToInvitation",
+];
+
+/// What a JSON pointer must percent-encode to sit in a URI fragment.
+const FRAGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'<')
+    .add(b'>')
+    .add(b'[')
+    .add(b']')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
+
+/// Documented statuses no black-box test can provoke: an internal error,
+/// and a database too slow or a pool too busy to answer.
+const UNREACHABLE: [&str; 2] = ["500", "503"];
+
+pub async fn fetch_document(app: &TestApp) -> Value {
+    let reply = app.request(Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert!(
+        reply
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("application/json")),
+        "{:?}",
+        reply.headers
+    );
+    reply.body
+}
+
+/// Every operation of the document: `operationId` -> (path, method, operation).
+fn operations(doc: &Value) -> BTreeMap<String, (String, String, Value)> {
+    let mut found = BTreeMap::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in METHODS {
+            if let Some(operation) = item.get(method) {
+                let id = operation["operationId"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{method} {path} has no operationId"))
+                    .to_owned();
+                let previous = found.insert(
+                    id.clone(),
+                    (path.clone(), method.to_owned(), operation.clone()),
+                );
+                assert!(previous.is_none(), "operationId {id} is not unique");
+            }
+        }
+    }
+    found
+}
+
+/// Every value in the document with the JSON pointer that reaches it.
+fn walk<'a>(value: &'a Value, pointer: String, visit: &mut impl FnMut(&str, &'a Value)) {
+    visit(&pointer, value);
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map {
+                walk(child, format!("{pointer}/{}", escape(key)), visit);
+            }
+        }
+        Value::Array(items) => {
+            for (index, child) in items.iter().enumerate() {
+                walk(child, format!("{pointer}/{index}"), visit);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A JSON pointer reference token (RFC 6901).
+fn escape(token: &str) -> String {
+    token.replace('~', "~0").replace('/', "~1")
+}
+
+#[tokio::test]
+async fn the_document_is_valid_openapi_3_1() {
+    let app = spawn_app().await;
+    let doc = fetch_document(&app).await;
+    let version = doc["openapi"].as_str().unwrap();
+    assert!(version.starts_with("3.1."), "{version}");
+
+    let schema: Value = serde_json::from_str(OAS_31_SCHEMA).unwrap();
+    let validator = jsonschema::draft202012::options()
+        .offline()
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap_or_else(|e| panic!("the OAS 3.1 schema does not build offline: {e}"));
+    let errors: Vec<String> = validator
+        .iter_errors(&doc)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "not valid OpenAPI 3.1:\n{errors:#?}");
+
+    // The meta-schema has teeth: a broken document fails it.
+    let mut broken = doc.clone();
+    broken["paths"]["/healthz"]["get"]["responses"] = json!("none");
+    assert!(!validator.is_valid(&broken));
+    let mut broken = doc.clone();
+    broken["components"]["securitySchemes"]["oauth2"]["flows"]["clientCredentials"]
+        .as_object_mut()
+        .unwrap()
+        .remove("tokenUrl");
+    assert!(!validator.is_valid(&broken));
+
+    // The meta-schema leaves Schema Objects alone: each is valid JSON Schema 2020-12.
+    walk(&doc, String::new(), &mut |pointer, value| {
+        let component =
+            pointer.starts_with("/components/schemas/") && pointer.matches('/').count() == 3;
+        if (component || pointer.ends_with("/schema"))
+            && let Err(e) = jsonschema::draft202012::meta::validate(value)
+        {
+            panic!("{pointer} is not a valid JSON Schema: {e}");
+        }
+    });
+}
+
+#[tokio::test]
+async fn the_document_keeps_the_promises_the_schema_cannot_check() {
+    let app = spawn_app().await;
+    let doc = fetch_document(&app).await;
+    let base = app.issuer();
+    let operations = operations(&doc);
+
+    // Every documented operation is one of the known ones, and every known one is documented.
+    let known: BTreeSet<&str> = PUBLIC
+        .iter()
+        .copied()
+        .chain(ADMIN.iter().map(|(id, _)| *id))
+        .chain(INVITEE.iter().copied())
+        .collect();
+    let documented: BTreeSet<&str> = operations.keys().map(String::as_str).collect();
+    assert_eq!(documented, known);
+    assert_eq!(doc["servers"][0]["url"], json!(base));
+
+    // Every local reference resolves; there are no remote ones.
+    walk(&doc, String::new(), &mut |pointer, value| {
+        if pointer.ends_with("/$ref") {
+            let target = value.as_str().unwrap();
+            let local = target
+                .strip_prefix('#')
+                .unwrap_or_else(|| panic!("{pointer}: non-local $ref {target}"));
+            assert!(
+                doc.pointer(local).is_some(),
+                "{pointer}: {target} does not resolve"
+            );
+        }
+    });
+
+    // Path templates and path parameters agree.
+    for (id, (path, _, operation)) in &operations {
+        let names: BTreeSet<&str> = path
+            .split('{')
+            .skip(1)
+            .map(|rest| rest.split('}').next().unwrap())
+            .collect();
+        let declared: BTreeSet<&str> = operation["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["in"] == "path")
+            .map(|p| {
+                assert_eq!(p["required"], true, "{id}: path parameters are required");
+                p["name"].as_str().unwrap()
+            })
+            .collect();
+        assert_eq!(names, declared, "{id}");
+    }
+
+    // Security schemes: the API key header, and OAuth2 with both flows at absolute URLs.
+    let schemes = &doc["components"]["securitySchemes"];
+    assert_eq!(
+        schemes["api_key"],
+        json!({
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-API-Key",
+            "description": schemes["api_key"]["description"],
+        })
+    );
+    assert!(schemes["api_key"]["description"].is_string());
+    let oauth2 = &schemes["oauth2"];
+    assert_eq!(oauth2["type"], "oauth2");
+    let flows = &oauth2["flows"];
+    let token_url = format!("{base}/oauth/token");
+    let code = &flows["authorizationCode"];
+    assert_eq!(
+        code["authorizationUrl"],
+        json!(format!("{base}/oauth/authorize"))
+    );
+    assert_eq!(code["tokenUrl"], json!(token_url));
+    assert_eq!(code["refreshUrl"], json!(token_url));
+    assert_eq!(flows["clientCredentials"]["tokenUrl"], json!(token_url));
+    for url in [
+        &code["authorizationUrl"],
+        &code["tokenUrl"],
+        &code["refreshUrl"],
+        &flows["clientCredentials"]["tokenUrl"],
+    ] {
+        let url = url::Url::parse(url.as_str().unwrap()).unwrap();
+        assert!(url.scheme() == "http" || url.scheme() == "https", "{url}");
+    }
+    for flow in ["authorizationCode", "clientCredentials"] {
+        assert!(flows[flow]["scopes"]["invitations"].is_string(), "{flow}");
+    }
+
+    // Security requirements: none on public operations (and no global one),
+    // the scope each operation needs on the others.
+    assert!(doc.get("security").is_none_or(|s| s == &json!([])));
+    for id in PUBLIC {
+        let security = operations[id].2.get("security");
+        assert!(
+            security.is_none_or(|s| s == &json!([])),
+            "{id}: {security:?}"
+        );
+    }
+    let mut scopes_used = BTreeSet::new();
+    for (id, scope) in ADMIN {
+        assert_eq!(
+            operations[id].2["security"],
+            json!([{ "api_key": [scope.as_str()] }]),
+            "{id}"
+        );
+        scopes_used.insert(scope.as_str());
+    }
+    let all: BTreeSet<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
+    assert_eq!(
+        scopes_used, all,
+        "every API-key scope guards some operation"
+    );
+    for id in INVITEE {
+        assert_eq!(
+            operations[id].2["security"],
+            json!([{ "oauth2": ["invitations"] }]),
+            "{id}"
+        );
+    }
+
+    // The list parameters' bounds and defaults.
+    let parameter = |id: &str, name: &str| -> Value {
+        operations[id].2["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{id} has no parameter {name}"))
+            .clone()
+    };
+    for id in ["listInvitations", "listUsers"] {
+        let limit = parameter(id, "limit");
+        assert_eq!(limit["in"], "query");
+        assert_eq!(limit["schema"]["type"], "integer", "{id} limit");
+        assert_eq!(limit["schema"]["minimum"], 1, "{id} limit");
+        assert_eq!(limit["schema"]["maximum"], 1000, "{id} limit");
+        assert_eq!(limit["schema"]["default"], 100, "{id} limit");
+        let offset = parameter(id, "offset");
+        assert_eq!(offset["in"], "query");
+        assert_eq!(offset["schema"]["type"], "integer", "{id} offset");
+        assert_eq!(offset["schema"]["minimum"], 0, "{id} offset");
+        assert_eq!(offset["schema"]["default"], 0, "{id} offset");
+    }
+    let include_expired = parameter("listInvitations", "includeExpired");
+    assert_eq!(include_expired["schema"]["type"], "boolean");
+    assert_eq!(include_expired["schema"]["default"], false);
+    let status = parameter("listInvitations", "status");
+    assert_eq!(
+        status["schema"]["enum"],
+        json!(["PENDING", "ACCEPTED", "DECLINED", "REVOKED", "EXPIRED"])
+    );
+    for id in ["revokeInvitation", "resendInvitation", "removeUser"] {
+        let path_id = parameter(id, "id");
+        assert_eq!(path_id["schema"]["type"], "integer", "{id}");
+        assert_eq!(path_id["schema"]["minimum"], 1, "{id}");
+    }
+    let accept = parameter("respondToInvitation", "accept");
+    assert_eq!(
+        (&accept["required"], &accept["schema"]["type"]),
+        (&json!(true), &json!("boolean"))
+    );
+
+    // Errors: problem details for every API error, RFC 6749 bodies at the
+    // token and revocation endpoints, pages for people.
+    let problem = json!({ "$ref": "#/components/schemas/Problem" });
+    let oauth_error = json!({ "$ref": "#/components/schemas/OAuthError" });
+    for (id, (_, _, operation)) in &operations {
+        let responses = operation["responses"].as_object().unwrap();
+        if ADMIN.iter().any(|(admin, _)| admin == id) {
+            for status in ["401", "403"] {
+                assert!(
+                    responses.contains_key(status),
+                    "{id} does not document {status}"
+                );
+            }
+        }
+        for (status, response) in responses {
+            if !(status.starts_with('4') || status.starts_with('5')) {
+                continue;
+            }
+            let content = &response["content"];
+            match id.as_str() {
+                "token" | "revokeToken" => assert_eq!(
+                    content["application/json"]["schema"], oauth_error,
+                    "{id} {status}"
+                ),
+                "authorize" | "invitationPage" => {
+                    assert!(content.get("text/html").is_some(), "{id} {status}")
+                }
+                _ => {
+                    assert_eq!(
+                        content.as_object().map(|c| c.len()),
+                        Some(1),
+                        "{id} {status}"
+                    );
+                    assert_eq!(
+                        content["application/problem+json"]["schema"], problem,
+                        "{id} {status}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// A copy of the document in which every object schema that lists its
+/// `properties` allows no others, so an undocumented field fails validation.
+/// Test-only: the served document stays open to additions.
+fn closed(doc: &Value) -> Value {
+    fn close(value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                if map.get("properties").is_some_and(Value::is_object)
+                    && !map.contains_key("additionalProperties")
+                {
+                    map.insert("additionalProperties".into(), Value::Bool(false));
+                }
+                map.values_mut().for_each(close);
+            }
+            Value::Array(items) => items.iter_mut().for_each(close),
+            _ => {}
+        }
+    }
+    let mut doc = doc.clone();
+    close(&mut doc);
+    doc
+}
+
+/// Checks real responses against the document and counts what it checked.
+struct Conformance {
+    closed: Value,
+    operations: BTreeMap<String, (String, String, Value)>,
+    validators: HashMap<String, Validator>,
+    /// (operationId, documented status key) pairs answered at least once.
+    covered: BTreeSet<(String, String)>,
+    responses: usize,
+}
+
+impl Conformance {
+    fn new(doc: &Value) -> Self {
+        Self {
+            operations: operations(doc),
+            closed: closed(doc),
+            validators: HashMap::new(),
+            covered: BTreeSet::new(),
+            responses: 0,
+        }
+    }
+
+    /// A validator for the schema at `pointer` (a JSON pointer into the
+    /// document): its root is the whole document, so the schema's
+    /// `#/components/schemas/...` references resolve.
+    fn validator(&mut self, pointer: &str) -> &Validator {
+        let closed = &self.closed;
+        self.validators
+            .entry(pointer.to_owned())
+            .or_insert_with(|| {
+                let mut root = closed.clone();
+                // A URI fragment: the pointer percent-encoded (RFC 6901 section 6).
+                let fragment = utf8_percent_encode(pointer, FRAGMENT).to_string();
+                root["$ref"] = Value::String(format!("#{fragment}"));
+                jsonschema::draft202012::options()
+                    .offline()
+                    .should_validate_formats(true)
+                    .build(&root)
+                    .unwrap_or_else(|e| panic!("no validator for {pointer}: {e}"))
+            })
+    }
+
+    /// Asserts `reply` is a documented answer of `operation_id`: its status
+    /// (or `default`) is listed, its content type is the listed one, and its
+    /// JSON body validates against the listed schema.
+    fn check(&mut self, operation_id: &str, reply: &Reply) {
+        let (path, method, operation) = self
+            .operations
+            .get(operation_id)
+            .unwrap_or_else(|| panic!("{operation_id} is not documented"))
+            .clone();
+        let status = reply.status.as_str().to_owned();
+        let what = format!(
+            "{operation_id} ({} {path}) answered {status}",
+            method.to_uppercase()
+        );
+        let responses = &operation["responses"];
+        let key = if responses.get(&status).is_some() {
+            status.clone()
+        } else if responses.get("default").is_some() {
+            "default".to_owned()
+        } else {
+            panic!("{what}, which is not documented; body: {}", reply.text)
+        };
+        let documented = &responses[&key];
+        let content = documented["content"].as_object().filter(|c| !c.is_empty());
+        match content {
+            None => assert!(
+                reply.text.is_empty() && reply.header("content-type").is_none(),
+                "{what} with a body, documented without one: {:?} {}",
+                reply.header("content-type"),
+                reply.text
+            ),
+            Some(content) => {
+                let media_type = reply
+                    .header("content-type")
+                    .unwrap_or_else(|| panic!("{what} without a content type: {}", reply.text))
+                    .split(';')
+                    .next()
+                    .unwrap()
+                    .trim()
+                    .to_ascii_lowercase();
+                assert!(
+                    content.contains_key(&media_type),
+                    "{what} as {media_type}, documented as {:?}",
+                    content.keys().collect::<Vec<_>>()
+                );
+                if media_type == "application/json" || media_type.ends_with("+json") {
+                    assert!(
+                        content[&media_type].get("schema").is_some(),
+                        "{what}: JSON documented without a schema"
+                    );
+                    let body: Value = serde_json::from_str(&reply.text).unwrap_or_else(|e| {
+                        panic!("{what} with invalid JSON ({e}): {}", reply.text)
+                    });
+                    let pointer = format!(
+                        "/paths/{}/{method}/responses/{key}/content/{}/schema",
+                        escape(&path),
+                        escape(&media_type)
+                    );
+                    let errors: Vec<String> = self
+                        .validator(&pointer)
+                        .iter_errors(&body)
+                        .map(|e| format!("{e} at {}", e.instance_path()))
+                        .collect();
+                    assert!(
+                        errors.is_empty(),
+                        "{what}; the body does not match the documented schema:\n{errors:#?}\nbody: {body:#}"
+                    );
+                }
+            }
+        }
+        self.covered.insert((operation_id.to_owned(), key));
+        self.responses += 1;
+    }
+
+    /// The validation errors of `body` as the `status` answer of `operation_id`.
+    fn errors(&mut self, operation_id: &str, status: &str, body: &Value) -> Vec<String> {
+        let (path, method, _) = &self.operations[operation_id];
+        let pointer = format!(
+            "/paths/{}/{method}/responses/{status}/content/application~1json/schema",
+            escape(path)
+        );
+        self.validator(&pointer)
+            .iter_errors(body)
+            .map(|e| e.to_string())
+            .collect()
+    }
+
+    /// Every operation was called, and every documented status a test can
+    /// provoke was seen.
+    fn assert_complete(&self) {
+        let mut missing = Vec::new();
+        for (id, (_, _, operation)) in &self.operations {
+            for status in operation["responses"].as_object().unwrap().keys() {
+                let pair = (id.clone(), status.clone());
+                if !UNREACHABLE.contains(&status.as_str()) && !self.covered.contains(&pair) {
+                    missing.push(format!("{id} {status}"));
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "documented but never checked: {missing:#?}"
+        );
+    }
+}
+
+/// The admin API, from success to every documented refusal.
+async fn admin_api(app: &TestApp, spec: &mut Conformance) -> (TestOrg, i64) {
+    let org = app.create_org("acme", "admin@acme.test");
+    let key = org.key.as_str();
+    // A key with one scope only, for the 403s.
+    let users_only = app.api_key(org.id, org.admin_id, &[Scope::UsersRead]);
+    let org_only = app.api_key(org.id, org.admin_id, &[Scope::OrganizationRead]);
+    let lacking = |scope: Scope| {
+        if scope == Scope::OrganizationRead {
+            users_only.clone()
+        } else {
+            org_only.clone()
+        }
+    };
+
+    // Every admin operation refuses a missing key, an unknown key, and a key without its scope.
+    let anywhere: [(&str, Method, &str, Scope); 7] = [
+        (
+            "getOrganization",
+            Method::GET,
+            "/v1/organization",
+            Scope::OrganizationRead,
+        ),
+        (
+            "listInvitations",
+            Method::GET,
+            "/v1/organization/invitations",
+            Scope::InvitationsRead,
+        ),
+        (
+            "inviteUser",
+            Method::POST,
+            "/v1/organization/invitations",
+            Scope::InvitationsWrite,
+        ),
+        (
+            "revokeInvitation",
+            Method::POST,
+            "/v1/organization/invitations/1/revoke",
+            Scope::InvitationsWrite,
+        ),
+        (
+            "resendInvitation",
+            Method::POST,
+            "/v1/organization/invitations/1/resend",
+            Scope::InvitationsWrite,
+        ),
+        (
+            "listUsers",
+            Method::GET,
+            "/v1/organization/users",
+            Scope::UsersRead,
+        ),
+        (
+            "removeUser",
+            Method::DELETE,
+            "/v1/organization/users/1",
+            Scope::UsersWrite,
+        ),
+    ];
+    let body = json!({ "inviteeEmail": "x@example.test", "role": "MEMBER" });
+    for (id, method, path, scope) in anywhere {
+        let body = (method == Method::POST).then_some(&body);
+        for (presented, status) in [
+            (None, 401),
+            (Some(WELL_FORMED_UNKNOWN_KEY.to_owned()), 401),
+            (Some(lacking(scope)), 403),
+        ] {
+            let reply = app
+                .request(method.clone(), path, presented.as_deref(), body)
+                .await;
+            assert_eq!(reply.status, status, "{id}: {}", reply.text);
+            spec.check(id, &reply);
+        }
+    }
+
+    // Organization.
+    let reply = app.get("/v1/organization", key).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    spec.check("getOrganization", &reply);
+
+    // Invitations: create, and the ways creating fails.
+    let reply = app.get("/v1/organization/invitations", key).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    spec.check("listInvitations", &reply);
+    let reply = app.invite(key, "bob@example.test", "MEMBER").await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    spec.check("inviteUser", &reply);
+    let bob = reply.body["id"].as_i64().unwrap();
+    let reply = app.invite(key, "carol@example.test", "ADMIN").await;
+    spec.check("inviteUser", &reply);
+    let carol = reply.body["id"].as_i64().unwrap();
+    for (body, status) in [
+        (
+            json!({ "inviteeEmail": "not an email", "role": "MEMBER" }),
+            400,
+        ),
+        (
+            json!({ "inviteeEmail": "dan@example.test", "role": "OWNER" }),
+            400,
+        ),
+        (json!({ "inviteeEmail": "dan@example.test" }), 400),
+        (
+            json!({ "inviteeEmail": "bob@example.test", "role": "MEMBER" }),
+            409,
+        ),
+        (
+            json!({ "inviteeEmail": "admin@acme.test", "role": "MEMBER" }),
+            409,
+        ),
+    ] {
+        let reply = app.post("/v1/organization/invitations", key, &body).await;
+        assert_eq!(reply.status, status, "{body}: {}", reply.text);
+        spec.check("inviteUser", &reply);
+    }
+    let json = [("X-API-Key", key), ("Content-Type", "application/json")];
+    let reply = app
+        .send_raw(
+            Method::POST,
+            "/v1/organization/invitations",
+            &json,
+            "{\"inviteeEmail\":",
+        )
+        .await;
+    reply.assert_problem(400, "malformed_json");
+    spec.check("inviteUser", &reply);
+    let big = format!(
+        "{{\"inviteeEmail\":\"big@example.test\",\"role\":\"MEMBER\",\"pad\":\"{}\"}}",
+        "x".repeat(1024 * 1024 + 1)
+    );
+    let reply = app
+        .send_raw(Method::POST, "/v1/organization/invitations", &json, big)
+        .await;
+    reply.assert_problem(413, "payload_too_large");
+    spec.check("inviteUser", &reply);
+    let text = [("X-API-Key", key), ("Content-Type", "text/plain")];
+    let reply = app
+        .send_raw(
+            Method::POST,
+            "/v1/organization/invitations",
+            &text,
+            body.to_string(),
+        )
+        .await;
+    reply.assert_problem(415, "unsupported_media_type");
+    spec.check("inviteUser", &reply);
+
+    // Listing, with every parameter, and the ways its parameters fail.
+    for query in [
+        "?limit=1000&offset=0&status=PENDING&includeExpired=true",
+        "?limit=1&offset=1",
+        "?status=REVOKED&includeExpired=false",
+    ] {
+        let reply = app
+            .get(&format!("/v1/organization/invitations{query}"), key)
+            .await;
+        assert_eq!(reply.status, 200, "{query}: {}", reply.text);
+        spec.check("listInvitations", &reply);
+    }
+    for query in [
+        "?limit=0",
+        "?limit=1001",
+        "?limit=ten",
+        "?offset=-1",
+        "?status=LOST",
+        "?includeExpired=maybe",
+        "?limit=1&limit=2",
+    ] {
+        let reply = app
+            .get(&format!("/v1/organization/invitations{query}"), key)
+            .await;
+        reply.assert_problem(400, "validation_failed");
+        spec.check("listInvitations", &reply);
+    }
+
+    // Resend: once, then too soon; and the ways it fails.
+    let resend = |id: String| format!("/v1/organization/invitations/{id}/resend");
+    let reply = app
+        .request(Method::POST, &resend(bob.to_string()), Some(key), None)
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    spec.check("resendInvitation", &reply);
+    let reply = app
+        .request(Method::POST, &resend(bob.to_string()), Some(key), None)
+        .await;
+    reply.assert_problem(429, "too_many_requests");
+    assert!(reply.header("retry-after").is_some());
+    spec.check("resendInvitation", &reply);
+    for (id, status) in [("999999", 404), ("abc", 400), ("0", 400)] {
+        let reply = app
+            .request(Method::POST, &resend(id.into()), Some(key), None)
+            .await;
+        assert_eq!(reply.status, status, "{id}: {}", reply.text);
+        spec.check("resendInvitation", &reply);
+    }
+
+    // Revoke: twice (idempotent), then resending the revoked one conflicts.
+    for _ in 0..2 {
+        let reply = app.revoke(key, carol).await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        spec.check("revokeInvitation", &reply);
+    }
+    let reply = app
+        .request(Method::POST, &resend(carol.to_string()), Some(key), None)
+        .await;
+    reply.assert_problem(409, "invitation_not_resendable");
+    spec.check("resendInvitation", &reply);
+    for (id, status) in [("999999", 404), ("abc", 400)] {
+        let reply = app.revoke(key, id).await;
+        assert_eq!(reply.status, status, "{id}: {}", reply.text);
+        spec.check("revokeInvitation", &reply);
+    }
+    let accepted = app.invite_ok(key, "erin@example.test", "MEMBER").await;
+    app.set_stored_status(accepted, "ACCEPTED");
+    let reply = app.revoke(key, accepted).await;
+    assert_eq!(reply.status, 409, "{}", reply.text);
+    spec.check("revokeInvitation", &reply);
+
+    // Users: list, remove, and the ways removing fails.
+    let member = app.add_member(org.id, "mel@example.test", "MEMBER");
+    for query in ["", "?limit=1000&offset=0", "?limit=1&offset=1"] {
+        let reply = app
+            .get(&format!("/v1/organization/users{query}"), key)
+            .await;
+        assert_eq!(reply.status, 200, "{query}: {}", reply.text);
+        spec.check("listUsers", &reply);
+    }
+    for query in ["?limit=0", "?offset=x"] {
+        let reply = app
+            .get(&format!("/v1/organization/users{query}"), key)
+            .await;
+        reply.assert_problem(400, "validation_failed");
+        spec.check("listUsers", &reply);
+    }
+    let reply = app.remove_user(key, member).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    spec.check("removeUser", &reply);
+    for (id, status) in [
+        (member.to_string(), 404),
+        ("abc".to_owned(), 400),
+        (org.admin_id.to_string(), 409),
+    ] {
+        let reply = app.remove_user(key, &id).await;
+        assert_eq!(reply.status, status, "{id}: {}", reply.text);
+        spec.check("removeUser", &reply);
+    }
+    (org, accepted)
+}
+
+/// The invitee API: list, get, accept and decline, and their refusals.
+async fn invitee_api(app: &TestApp, spec: &mut Conformance, org: &TestOrg, accepted: i64) {
+    let key = org.key.as_str();
+    let email = "iris@example.test";
+    let token = app.invitee_token(email).await;
+    let (_, first) = app.invite_with_uuid(key, email, "MEMBER").await;
+    let other = app.create_org("globex", "admin@globex.test");
+    let (_, second) = app.invite_with_uuid(&other.key, email, "ADMIN").await;
+    let third_org = app.create_org("initech", "admin@initech.test");
+    let (expired_id, expired) = app.invite_with_uuid(&third_org.key, email, "MEMBER").await;
+    app.expire_in_place(expired_id);
+
+    let reply = app.invitee_get("/invitations", &token).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.body.as_array().unwrap().len(), 2, "{}", reply.text);
+    spec.check("listPendingInvitations", &reply);
+    for presented in [None, Some("not-a-token")] {
+        let mut request = app.client.get(format!("{}/invitations", app.address));
+        if let Some(token) = presented {
+            request = request.bearer_auth(token);
+        }
+        let reply = crate::helpers::reply(request.send().await.unwrap()).await;
+        assert_eq!(reply.status, 401, "{}", reply.text);
+        spec.check("listPendingInvitations", &reply);
+    }
+
+    let get = |uuid: &str| format!("/invitations/{uuid}");
+    let reply = app.invitee_get(&get(&first), &token).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    spec.check("getInvitation", &reply);
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let someone_elses = app.invitation_uuid(accepted);
+    for (uuid, status) in [
+        (unknown.as_str(), 404),
+        (someone_elses.as_str(), 404),
+        ("not-a-uuid", 422),
+        (expired.as_str(), 410),
+    ] {
+        let reply = app.invitee_get(&get(uuid), &token).await;
+        assert_eq!(reply.status, status, "{uuid}: {}", reply.text);
+        spec.check("getInvitation", &reply);
+    }
+    let reply = app.bearer(Method::GET, &get(&first), "not-a-token").await;
+    assert_eq!(reply.status, 401, "{}", reply.text);
+    spec.check("getInvitation", &reply);
+
+    // Accepting answers the organization's UUID; declining answers null.
+    let reply = app.respond(&first, "true", &token).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.body, json!(org.uuid));
+    spec.check("respondToInvitation", &reply);
+    let reply = app.respond(&second, "false", &token).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.text.trim(), "null");
+    spec.check("respondToInvitation", &reply);
+    let reply = app.invitee_get(&get(&first), &token).await;
+    assert_eq!(reply.status, 409, "{}", reply.text);
+    spec.check("getInvitation", &reply);
+    for (uuid, accept, status) in [
+        (first.as_str(), "true", 409),
+        (expired.as_str(), "true", 410),
+        (unknown.as_str(), "false", 404),
+        ("not-a-uuid", "true", 422),
+        (first.as_str(), "maybe", 422),
+    ] {
+        let reply = app.respond(uuid, accept, &token).await;
+        assert_eq!(reply.status, status, "{uuid} {accept}: {}", reply.text);
+        spec.check("respondToInvitation", &reply);
+    }
+    for query in ["", "?accept=true&accept=false"] {
+        let reply = app
+            .bearer(
+                Method::POST,
+                &format!("/invitations/{first}{query}"),
+                &token,
+            )
+            .await;
+        assert!(reply.status.is_client_error(), "{query}: {}", reply.text);
+        spec.check("respondToInvitation", &reply);
+    }
+    let reply = app.respond(&first, "true", "not-a-token").await;
+    assert_eq!(reply.status, 401, "{}", reply.text);
+    spec.check("respondToInvitation", &reply);
+}
+
+/// The authorization server: every grant, revocation, their errors, and the
+/// metadata document.
+async fn oauth(app: &TestApp, spec: &mut Conformance) {
+    let reply = app
+        .request(
+            Method::GET,
+            "/.well-known/oauth-authorization-server",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    spec.check("authorizationServerMetadata", &reply);
+
+    // Client credentials (no refresh token), authorization code, refresh.
+    app.create_user("cc@example.test", None);
+    let bound = app.bound_client("cc@example.test");
+    let reply = app.client_credentials(&bound).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert!(reply.body.get("refresh_token").is_none(), "{}", reply.text);
+    spec.check("token", &reply);
+    let public = app.public_client();
+    let reply = sign_up_and_get_tokens(app, &public, "sam@example.test").await;
+    spec.check("token", &reply);
+    let refresh_token = reply.body["refresh_token"].as_str().unwrap().to_owned();
+    let reply = refresh(app, &public, &refresh_token).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    spec.check("token", &reply);
+    let rotated = reply.body["refresh_token"].as_str().unwrap().to_owned();
+
+    // Token errors: RFC 6749 bodies, documented per status.
+    let secret = bound.secret.as_deref().unwrap();
+    let basic = Some((bound.client_id.as_str(), secret));
+    for (form, basic, status, error) in [
+        (
+            vec![("grant_type", "password")],
+            basic,
+            400,
+            "unsupported_grant_type",
+        ),
+        (vec![], basic, 400, "invalid_request"),
+        (
+            vec![("grant_type", "authorization_code"), ("code", "bogus")],
+            basic,
+            400,
+            "invalid_grant",
+        ),
+        (
+            vec![("grant_type", "client_credentials")],
+            Some((bound.client_id.as_str(), "wrong")),
+            401,
+            "invalid_client",
+        ),
+    ] {
+        let reply = app.token_request(&form, basic).await;
+        assert_oauth_error(&reply, status, error);
+        spec.check("token", &reply);
+    }
+    let reply = app
+        .send_raw(
+            Method::POST,
+            "/oauth/token",
+            &[("Content-Type", "application/json")],
+            r#"{"grant_type":"client_credentials"}"#,
+        )
+        .await;
+    assert_oauth_error(&reply, 400, "invalid_request");
+    spec.check("token", &reply);
+
+    // Revocation: a real token, an unknown one, and the refusals.
+    let client_id = public.client_id.as_str();
+    for token in [rotated.as_str(), "unknown-token"] {
+        let reply = app
+            .revoke_request(&[("token", token), ("client_id", client_id)], None)
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        spec.check("revokeToken", &reply);
+    }
+    let reply = app.revoke_request(&[("client_id", client_id)], None).await;
+    assert_oauth_error(&reply, 400, "invalid_request");
+    spec.check("revokeToken", &reply);
+    let reply = app
+        .revoke_request(&[("token", "t")], Some((bound.client_id.as_str(), "wrong")))
+        .await;
+    assert_oauth_error(&reply, 401, "invalid_client");
+    spec.check("revokeToken", &reply);
+
+    // The authorize page: shown, an error sent back to the client, an error page.
+    let request = AuthRequest::for_client(&public);
+    let reply = app
+        .request(
+            Method::GET,
+            &format!("/oauth/authorize?{}", request.query()),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    spec.check("authorize", &reply);
+    let query = request
+        .query()
+        .replace("response_type=code", "response_type=token");
+    let reply = app
+        .request(
+            Method::GET,
+            &format!("/oauth/authorize?{query}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, 303, "{}", reply.text);
+    spec.check("authorize", &reply);
+    let query = request.query().replace(&public.client_id, "unknown-client");
+    let reply = app
+        .request(
+            Method::GET,
+            &format!("/oauth/authorize?{query}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, 400, "{}", reply.text);
+    spec.check("authorize", &reply);
+}
+
+/// The invitation page, in each state it documents.
+async fn pages(app: &TestApp, spec: &mut Conformance, org: &TestOrg) {
+    let key = org.key.as_str();
+    let (pending, pending_uuid) = app
+        .invite_with_uuid(key, "page@example.test", "MEMBER")
+        .await;
+    let (revoked, revoked_uuid) = app
+        .invite_with_uuid(key, "gone@example.test", "MEMBER")
+        .await;
+    app.revoke(key, revoked).await;
+    let (expired, expired_uuid) = app
+        .invite_with_uuid(key, "late@example.test", "MEMBER")
+        .await;
+    app.expire_in_place(expired);
+    let (_, accepted_uuid) = app
+        .invite_with_uuid(key, "done@example.test", "MEMBER")
+        .await;
+    app.execute(&format!(
+        "UPDATE invitations SET status = 'ACCEPTED' WHERE uuid = '{accepted_uuid}'"
+    ));
+    let _ = pending;
+    for (uuid, status) in [
+        (pending_uuid.as_str(), 200),
+        (uuid::Uuid::new_v4().to_string().as_str(), 404),
+        ("not-a-uuid", 404),
+        (accepted_uuid.as_str(), 409),
+        (revoked_uuid.as_str(), 410),
+        (expired_uuid.as_str(), 410),
+    ] {
+        let reply = app
+            .request(Method::GET, &format!("/invite/{uuid}"), None, None)
+            .await;
+        assert_eq!(reply.status, status, "{uuid}: {}", reply.text);
+        spec.check("invitationPage", &reply);
+    }
+}
+
+/// Health, readiness and metrics.
+async fn operations_endpoints(app: &TestApp, spec: &mut Conformance) {
+    for (id, path) in [
+        ("health", "/healthz"),
+        ("ready", "/readyz"),
+        ("metrics", "/metrics"),
+    ] {
+        let reply = app.request(Method::GET, path, None, None).await;
+        assert_eq!(reply.status, 200, "{path}: {}", reply.text);
+        spec.check(id, &reply);
+    }
+}
+
+/// The validation is strict: an undocumented field, a missing one, a wrong
+/// type or a malformed timestamp in a real body each fail it.
+async fn strictness(app: &TestApp, spec: &mut Conformance) {
+    let org = app.create_org("strict", "admin@strict.test");
+    let reply = app.get("/v1/organization", &org.key).await;
+    let body = reply.body;
+    assert!(spec.errors("getOrganization", "200", &body).is_empty());
+    let mut extra = body.clone();
+    extra["secret"] = json!("leak");
+    let mut missing = body.clone();
+    missing.as_object_mut().unwrap().remove("memberCount");
+    let mut mistyped = body.clone();
+    mistyped["id"] = json!("1");
+    let mut malformed = body.clone();
+    malformed["createdAt"] = json!("yesterday");
+
+    for (what, bad) in [
+        ("an extra field", &extra),
+        ("a missing field", &missing),
+        ("a mistyped field", &mistyped),
+        ("a malformed timestamp", &malformed),
+    ] {
+        assert!(
+            !spec.errors("getOrganization", "200", bad).is_empty(),
+            "{what} passes: {bad}"
+        );
+    }
+    // An undocumented field inside a referenced item schema fails too.
+    let mut users = app.get("/v1/organization/users", &org.key).await.body;
+    assert!(spec.errors("listUsers", "200", &users).is_empty());
+    users["items"][0]["password"] = json!("hunter2");
+    assert!(!spec.errors("listUsers", "200", &users).is_empty());
+}
+
+#[tokio::test]
+async fn real_responses_of_every_operation_match_the_document() {
+    let app = spawn_app().await;
+    let mut spec = Conformance::new(&fetch_document(&app).await);
+    strictness(&app, &mut spec).await;
+    let (org, accepted) = admin_api(&app, &mut spec).await;
+    invitee_api(&app, &mut spec, &org, accepted).await;
+    oauth(&app, &mut spec).await;
+    pages(&app, &mut spec, &org).await;
+    operations_endpoints(&app, &mut spec).await;
+    spec.assert_complete();
+    eprintln!(
+        "checked {} responses: {} operations, {} documented (operation, status) pairs",
+        spec.responses,
+        spec.operations.len(),
+        spec.covered.len()
+    );
+}
