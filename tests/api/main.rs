@@ -17,3 +17,4 @@ mod isolation;
 mod oauth_authorize;
 mod oauth_library;
 mod oauth_token;
+mod operability;
