@@ -635,6 +635,10 @@ async fn a_full_read_pool_answers_503_with_retry_after_instead_of_hanging() {
 
     assert_unavailable(status, &headers, &body);
     assert!(
+        body["detail"].as_str().unwrap().contains("busy"),
+        "the pool wait timed out, nothing else: {body}"
+    );
+    assert!(
         took >= Duration::from_millis(150) && took < Duration::from_secs(2),
         "waited {took:?} for a connection"
     );
