@@ -26,9 +26,13 @@ pub async fn live() -> HttpResponse {
     )
 )]
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    // `SELECT 1` never touches the file; reading the schema takes a read
+    // transaction, so a database that cannot be read fails the probe.
     let probe = state.db.read(|conn| {
-        conn.query_row("SELECT 1", [], |row| row.get::<_, i64>(0))
-            .map_err(StorageError::from)
+        conn.query_row("SELECT COUNT(*) FROM sqlite_schema", [], |row| {
+            row.get::<_, i64>(0)
+        })
+        .map_err(StorageError::from)
     });
     match tokio::time::timeout(READY_WITHIN, probe).await {
         Ok(Ok(_)) => Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ready" }))),

@@ -387,3 +387,33 @@ impl TestApp {
         .unwrap()
     }
 }
+
+/// Like [`spawn_app_with`], and also answers where `/metrics` is served on
+/// its own address (`Application::metrics_addr`), when `metrics.bind` is set.
+pub async fn spawn_app_with_metrics_addr(
+    customize: impl FnOnce(&mut Settings),
+) -> (TestApp, Option<std::net::SocketAddr>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut settings = Settings::default();
+    settings.server.bind = "127.0.0.1:0".into();
+    settings.server.workers = 2;
+    settings.database.path = dir.path().join("enlist.db");
+    customize(&mut settings);
+    let app = Application::build(settings.clone()).expect("application builds");
+    let address = format!("http://{}", app.addr());
+    let metrics_addr = app.metrics_addr();
+    let db = Database::open(&settings.database).expect("database opens");
+    tokio::spawn(app.run_until_stopped());
+    let app = TestApp {
+        address,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        db,
+        db_path: settings.database.path.clone(),
+        settings,
+        _dir: dir,
+    };
+    (app, metrics_addr)
+}

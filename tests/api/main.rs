@@ -19,3 +19,4 @@ mod oauth_library;
 mod oauth_token;
 mod races;
 mod openapi;
+mod operability;
