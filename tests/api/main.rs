@@ -10,5 +10,6 @@ mod admin_invitations;
 mod admin_organization;
 mod admin_users;
 mod auth;
+mod delivery;
 mod errors;
 mod isolation;
