@@ -12,4 +12,6 @@ mod admin_users;
 mod auth;
 mod delivery;
 mod errors;
+mod invite_page;
 mod isolation;
+mod page_helpers;
