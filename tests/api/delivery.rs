@@ -966,3 +966,40 @@ async fn resend_without_a_key_is_401_and_queues_nothing() {
     assert_eq!(app.outbox_count_for(id), 1);
     assert_eq!(app.resend(&org.key, id).await.status, 200);
 }
+
+#[tokio::test]
+async fn when_the_message_cannot_be_queued_nothing_is_created_or_renewed() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme", "ada@acme.test");
+    let id = app.invite_ok(&org.key, "bob@example.com", "MEMBER").await;
+    let before = app.query_strings(&format!(
+        "SELECT expires_at || ' ' || updated_at || ' ' || IFNULL(last_resent_at, '-')
+         FROM invitations WHERE id = {id}"
+    ));
+    // From now on every outbox insert fails.
+    app.execute_sql(
+        "CREATE TRIGGER no_outbox BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'outbox full'); END",
+    );
+
+    let reply = app.invite(&org.key, "carol@example.com", "MEMBER").await;
+    assert_eq!(reply.status, 500, "{}", reply.text);
+    assert!(!reply.text.contains("outbox full"), "{}", reply.text);
+    assert_eq!(app.query_i64("SELECT COUNT(*) FROM invitations"), 1);
+
+    let reply = app.resend(&org.key, id).await;
+    assert_eq!(reply.status, 500, "{}", reply.text);
+    assert_eq!(
+        app.query_strings(&format!(
+            "SELECT expires_at || ' ' || updated_at || ' ' || IFNULL(last_resent_at, '-')
+             FROM invitations WHERE id = {id}"
+        )),
+        before
+    );
+    assert_eq!(app.query_i64("SELECT COUNT(*) FROM outbox"), 1);
+
+    // Once the outbox works again, both go through (the failed resend did not start the minute).
+    app.execute_sql("DROP TRIGGER no_outbox");
+    assert_eq!(app.resend(&org.key, id).await.status, 200);
+    app.invite_ok(&org.key, "carol@example.com", "MEMBER").await;
+    assert_eq!(app.query_i64("SELECT COUNT(*) FROM outbox"), 3);
+}

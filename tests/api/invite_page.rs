@@ -745,3 +745,109 @@ async fn every_page_and_redirect_sends_the_security_headers() {
     page.assert_html(200);
     assert_eq!(page.header("cache-control"), Some("no-store"));
 }
+
+#[tokio::test]
+async fn the_invited_email_matches_the_account_whatever_its_case() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme", "ada@acme.test");
+    for (invited, account) in [
+        ("Bob@Example.COM", "bob@example.com"),
+        ("ÉLODIE@example.com", "élodie@example.com"),
+    ] {
+        let id = app.invite_ok(&org.key, invited, "MEMBER").await;
+        let path = page_of(&app, id);
+        let browser = Browser::new(&app);
+        browser
+            .sign_up(&path, account, PASSWORD)
+            .await
+            .assert_see_other(&path);
+        let page = browser.get(&path).await;
+        page.assert_html(200);
+        assert!(
+            page.has_answer_buttons(),
+            "{account} is the invited {invited}: {}",
+            page.text
+        );
+        browser.respond(&path, "accept").await.assert_html(200);
+        assert_eq!(app.stored_status(id), "ACCEPTED");
+        assert_eq!(
+            member_role(&app, &org.key, account).await.as_deref(),
+            Some("MEMBER")
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_expired_session_is_no_session() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme", "ada@acme.test");
+    let id = app.invite_ok(&org.key, "bob@example.com", "MEMBER").await;
+    let path = page_of(&app, id);
+    let browser = Browser::new(&app);
+    let signed_up = browser.sign_up(&path, "bob@example.com", PASSWORD).await;
+    let cookie = signed_up.set_cookie("enlist_session").unwrap();
+    assert!(cookie.contains("Max-Age=43200"), "12 hours: {cookie}");
+    let csrf = browser.get(&path).await.csrf_token();
+
+    // The lifetime passes (on the server's side of things).
+    let past = Millis::now().0 - 1;
+    app.execute_sql(&format!("UPDATE web_sessions SET expires_at = {past}"));
+    let page = browser.get(&path).await;
+    assert!(page.has_sign_in_forms(), "{}", page.text);
+    assert!(!page.has_answer_buttons(), "{}", page.text);
+    browser
+        .post_form(
+            &format!("{path}/respond"),
+            &[("csrf_token", &csrf), ("decision", "accept")],
+        )
+        .await
+        .assert_see_other(&path);
+    assert_eq!(app.stored_status(id), "PENDING");
+}
+
+#[tokio::test]
+async fn answering_an_invitation_closed_meanwhile_shows_why_and_changes_nothing() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme", "ada@acme.test");
+    let revoked = app.invite_ok(&org.key, "bob@example.com", "MEMBER").await;
+    let expired = app.invite_ok(&org.key, "bob@example.org", "MEMBER").await;
+    let browser = Browser::new(&app);
+    let path = page_of(&app, revoked);
+    browser
+        .sign_up(&path, "bob@example.com", PASSWORD)
+        .await
+        .assert_see_other(&path);
+    let csrf = browser.get(&path).await.csrf_token();
+
+    // Revoked after the page was shown.
+    assert_eq!(app.revoke(&org.key, revoked).await.status, 200);
+    let answer = browser
+        .post_form(
+            &format!("{path}/respond"),
+            &[("csrf_token", &csrf), ("decision", "accept")],
+        )
+        .await;
+    answer.assert_html(410);
+    assert!(answer.text.contains("withdrawn"), "{}", answer.text);
+    assert_eq!(app.stored_status(revoked), "REVOKED");
+    assert_eq!(member_role(&app, &org.key, "bob@example.com").await, None);
+
+    // Expired after the page was shown.
+    let path = page_of(&app, expired);
+    let other = Browser::new(&app);
+    other
+        .sign_up(&path, "bob@example.org", PASSWORD)
+        .await
+        .assert_see_other(&path);
+    let csrf = other.get(&path).await.csrf_token();
+    app.expire_in_place(expired);
+    let answer = other
+        .post_form(
+            &format!("{path}/respond"),
+            &[("csrf_token", &csrf), ("decision", "accept")],
+        )
+        .await;
+    answer.assert_html(410);
+    assert!(answer.text.contains("expired"), "{}", answer.text);
+    assert_eq!(member_role(&app, &org.key, "bob@example.org").await, None);
+}
