@@ -564,7 +564,7 @@ async fn a_stop_during_a_send_finishes_it_and_the_restart_does_not_send_it_again
 }
 
 #[tokio::test]
-async fn the_log_transport_logs_the_recipient_and_link_but_no_secret() {
+async fn the_log_transport_logs_the_recipient_and_link_and_no_secret_is_logged() {
     let ws = Workspace::new();
     let server = ws.serve(&[]);
     let bob = server.invite(&ws.key, "bob@example.com").await;
@@ -575,6 +575,7 @@ async fn the_log_transport_logs_the_recipient_and_link_but_no_secret() {
         })
         .unwrap();
     let link = format!("{PUBLIC_URL}/invite/{uuid}");
+    let server_log = server.log.clone();
     let line = eventually(Duration::from_secs(10), "the log line", || {
         server
             .log
@@ -592,10 +593,61 @@ async fn the_log_transport_logs_the_recipient_and_link_but_no_secret() {
         ))
     })
     .await;
-    let log = server.log.lock().unwrap().join("\n");
-    let secret = ws.key.rsplit('_').next().unwrap();
-    assert!(!log.contains(secret), "the API key's secret was logged");
-    assert!(ws.eml_files().is_empty());
+    // Sign up on the page, so a password, a CSRF token and a session
+    // cookie pass through the server too.
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page_url = format!("http://{}/invite/{uuid}", server.addr);
+    let shown = client.get(&page_url).send().await.unwrap();
+    let html = shown.text().await.unwrap();
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker).unwrap() + marker.len();
+    let csrf = html[start..start + 32].to_owned();
+    let password = "a-very-secret-passphrase";
+    let signed_up = client
+        .post(&page_url)
+        .header("Cookie", format!("enlist_csrf={csrf}"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("intent", "signup"),
+            ("email", "bob@example.com"),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_up.status(), 303);
+    let session = signed_up
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("enlist_session="))
+        .unwrap();
+    let token = session
+        .trim_start_matches("enlist_session=")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
     let status = server.stop();
     assert!(status.success(), "exit status {status:?}");
+
+    let log = server_log.lock().unwrap().join("\n");
+    let secret = ws.key.rsplit('_').next().unwrap();
+    assert!(!log.contains(secret), "the API key's secret was logged");
+    for (what, value) in [
+        ("password", password),
+        ("session token", token.as_str()),
+        ("CSRF token", csrf.as_str()),
+    ] {
+        assert!(!log.contains(value), "the {what} was logged: {log}");
+    }
+    assert!(
+        log.contains("/invite/{uuid}"),
+        "requests are logged by route: {log}"
+    );
+    assert!(ws.eml_files().is_empty());
 }

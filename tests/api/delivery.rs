@@ -1003,3 +1003,17 @@ async fn when_the_message_cannot_be_queued_nothing_is_created_or_renewed() {
     app.invite_ok(&org.key, "carol@example.com", "MEMBER").await;
     assert_eq!(app.query_i64("SELECT COUNT(*) FROM outbox"), 3);
 }
+
+#[tokio::test]
+async fn an_internationalized_address_gets_its_message() {
+    let app = spawn_app_with(file_transport).await;
+    let org = app.create_org("Acme", "ada@acme.test");
+    let id = app
+        .invite_ok(&org.key, "élodie@exämple.com", "MEMBER")
+        .await;
+    let files = wait_for_eml(&app.outbox_dir(), 1).await;
+    let row = wait_until_sent(&app, outbox_id_of(&app, id)).await;
+    assert_eq!(row.attempts, 1);
+    let mail = read_eml(&files[0]);
+    assert!(mail.to.contains("élodie@"), "{}", mail.raw);
+}
