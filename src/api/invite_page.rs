@@ -4,7 +4,7 @@
 
 use crate::api::pages::{self, Link, MessagePage, SignInForms};
 use crate::api::sign_in::{self, Credentials, FormError};
-use crate::domain::{InvitationDetails, InvitationStatus, Millis, Role};
+use crate::domain::{Email, InvitationDetails, InvitationStatus, Millis, Role};
 use crate::services::sessions::SessionUser;
 use crate::services::{self, ServiceError};
 use crate::startup::AppState;
@@ -169,7 +169,7 @@ fn render(
             email: invitee_email.clone(),
             error: form_error.map(|e| e.message.clone()),
         }),
-        Some(user) if user.email.eq_ignore_ascii_case(&invitee_email) => {
+        Some(user) if same_address(&user.email, &invitee_email) => {
             InviteView::Invitee(csrf.clone())
         }
         Some(user) => InviteView::SomeoneElse(user.email.clone(), csrf.clone()),
@@ -205,6 +205,15 @@ fn render(
     }
     let _ = response.add_cookie(&pages::csrf_cookie(&csrf, secure(state)));
     response
+}
+
+/// Whether two stored addresses are one person's, compared as every lookup
+/// compares them (the case-insensitive key, beyond ASCII too).
+fn same_address(a: &str, b: &str) -> bool {
+    match (Email::parse(a), Email::parse(b)) {
+        (Ok(a), Ok(b)) => a.key() == b.key(),
+        _ => false,
+    }
 }
 
 fn see_other(location: &str) -> HttpResponse {

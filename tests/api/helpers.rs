@@ -417,3 +417,155 @@ pub async fn spawn_app_with_metrics_addr(
     };
     (app, metrics_addr)
 }
+
+/// Polls `check` every 20 ms until it answers `Some`, or panics with
+/// `what` once `within` has passed: waiting on background work without
+/// fixed sleeps.
+pub async fn eventually<T>(
+    within: Duration,
+    what: &str,
+    mut check: impl FnMut() -> Option<T>,
+) -> T {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if let Some(found) = check() {
+            return found;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {within:?} waiting for {what}"
+        );
+        sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The `.eml` files in a folder, sorted by name (partial files excluded).
+pub fn eml_files(dir: &std::path::Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| {
+            path.extension().is_some_and(|ext| ext == "eml")
+                && !path
+                    .file_name()
+                    .is_some_and(|name| name.to_string_lossy().starts_with('.'))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// Waits until the folder holds exactly `count` `.eml` files (more fails at once).
+pub async fn wait_for_eml(dir: &std::path::Path, count: usize) -> Vec<PathBuf> {
+    eventually(
+        Duration::from_secs(10),
+        &format!("{count} .eml file(s)"),
+        || {
+            let files = eml_files(dir);
+            assert!(
+                files.len() <= count,
+                "expected {count} .eml file(s), found {files:?}"
+            );
+            (files.len() == count).then_some(files)
+        },
+    )
+    .await
+}
+
+impl TestApp {
+    /// The folder of the `file` transport.
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.settings.delivery.file.dir.clone()
+    }
+
+    /// The UUID of an invitation (the one its link carries).
+    pub fn invitation_uuid(&self, invitation_id: i64) -> String {
+        self.query_strings(&format!(
+            "SELECT uuid FROM invitations WHERE id = {invitation_id}"
+        ))
+        .pop()
+        .unwrap_or_else(|| panic!("invitation {invitation_id} not stored"))
+    }
+
+    /// Outbox rows queued for one invitation.
+    pub fn outbox_count_for(&self, invitation_id: i64) -> i64 {
+        self.query_i64(&format!(
+            "SELECT COUNT(*) FROM outbox WHERE invitation_id = {invitation_id}"
+        ))
+    }
+
+    /// Resends an invitation through the admin API.
+    pub async fn resend(&self, key: &str, invitation_id: impl std::fmt::Display) -> Reply {
+        self.request(
+            Method::POST,
+            &format!("/v1/organization/invitations/{invitation_id}/resend"),
+            Some(key),
+            None,
+        )
+        .await
+    }
+}
+
+/// Settings for the `file` transport writing into `outbox/` beside the
+/// test's database, polling often.
+pub fn file_transport(settings: &mut Settings) {
+    settings.delivery.transport = enlist::config::TransportKind::File;
+    settings.delivery.file.dir = settings.database.path.with_file_name("outbox");
+    settings.delivery.poll_interval = enlist::config::HumanDuration(Duration::from_millis(50));
+}
+
+/// An `.eml` file as the tests read it.
+#[derive(Debug)]
+pub struct Mail {
+    pub raw: String,
+    pub from: String,
+    pub to: String,
+    pub subject: String,
+    /// The top-level content type, e.g. `multipart/alternative`.
+    pub mimetype: String,
+    /// The content types of the parts, in order.
+    pub part_types: Vec<String>,
+    pub text: String,
+    pub html: String,
+}
+
+/// Parses an `.eml` file and decodes its parts.
+pub fn read_eml(path: &std::path::Path) -> Mail {
+    use mailparse::MailHeaderMap;
+    let bytes = std::fs::read(path).unwrap();
+    let mail = mailparse::parse_mail(&bytes).unwrap();
+    let header = |name: &str| mail.headers.get_first_value(name).unwrap_or_default();
+    let body_of = |mimetype: &str| {
+        mail.subparts
+            .iter()
+            .find(|part| part.ctype.mimetype == mimetype)
+            .map(|part| part.get_body().unwrap())
+            .unwrap_or_default()
+    };
+    Mail {
+        raw: String::from_utf8_lossy(&bytes).into_owned(),
+        from: header("From"),
+        to: header("To"),
+        subject: header("Subject"),
+        mimetype: mail.ctype.mimetype.clone(),
+        part_types: mail
+            .subparts
+            .iter()
+            .map(|part| part.ctype.mimetype.clone())
+            .collect(),
+        text: body_of("text/plain"),
+        html: body_of("text/html"),
+    }
+}
+
+/// Milliseconds since the epoch of an RFC 3339 timestamp in a JSON body.
+pub fn millis_of(value: &Value) -> i64 {
+    let text = value
+        .as_str()
+        .unwrap_or_else(|| panic!("timestamp expected, got {value}"));
+    chrono::DateTime::parse_from_rfc3339(text)
+        .unwrap_or_else(|e| panic!("{text}: {e}"))
+        .timestamp_millis()
+}

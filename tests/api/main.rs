@@ -7,16 +7,20 @@
 mod helpers;
 mod oauth_helpers;
 
+mod page_helpers;
+
 mod admin_invitations;
 mod admin_organization;
 mod admin_users;
 mod auth;
+mod delivery;
 mod errors;
+mod invite_page;
 mod invitee;
 mod isolation;
 mod oauth_authorize;
 mod oauth_library;
 mod oauth_token;
-mod races;
 mod openapi;
 mod operability;
+mod races;

@@ -164,10 +164,6 @@ impl TestApp {
     }
 
     /// The UUID the invitee API knows an invitation by.
-    pub fn invitation_uuid(&self, id: i64) -> String {
-        self.query_string(&format!("SELECT uuid FROM invitations WHERE id = {id}"))
-    }
-
     /// The status the admin API shows for an invitation.
     pub async fn admin_invitation_status(&self, key: &str, id: i64) -> String {
         let listed = self
