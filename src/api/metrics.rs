@@ -91,11 +91,15 @@ impl Metrics {
         ] {
             self.pool.with_label_values(&[pool, state]).set(value);
         }
-        let backlog = db.read_blocking(|conn| Ok::<_, StorageError>(db::outbox::backlog(conn)?))?;
-
-        self.outbox_backlog
-            .with_label_values(&[] as &[&str])
-            .set(backlog);
+        // A busy database must not take the metrics down with it: when no
+        // connection frees up, the backlog keeps its last value.
+        match db.read_blocking(|conn| Ok::<_, StorageError>(db::outbox::backlog(conn)?)) {
+            Ok(backlog) => self
+                .outbox_backlog
+                .with_label_values(&[] as &[&str])
+                .set(backlog),
+            Err(error) => tracing::warn!(%error, "metrics: outbox backlog not read"),
+        }
         let mut text = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut text)?;
         Ok(String::from_utf8_lossy(&text).into_owned())

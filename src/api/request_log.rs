@@ -58,7 +58,8 @@ pub async fn log_requests(
         .match_pattern()
         .unwrap_or_else(|| "(unmatched)".to_owned());
     let status = response.status().as_u16();
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    // Microsecond precision, as a number.
+    let latency_ms = (started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0;
     if let Some(metrics) = metrics {
         metrics.observe(
             method.as_str(),
@@ -72,7 +73,8 @@ pub async fn log_requests(
         method = %method,
         route = %route,
         status,
-        latency_ms = format_args!("{latency_ms:.3}"),
+        latency_ms,
+        request_id = %request_id,
         "request"
     );
     Ok(response)

@@ -213,7 +213,9 @@ impl Database {
     /// SQLite's online backup API in one step (a snapshot read; writers
     /// carry on meanwhile). Written beside the target, then renamed into place.
     pub fn backup_to(&self, target: &Path) -> Result<u64, StorageError> {
-        let partial = target.with_extension("partial");
+        let mut partial = target.as_os_str().to_owned();
+        partial.push(".partial");
+        let partial = std::path::PathBuf::from(partial);
         let source = self.readers.get()?;
         let copy = || -> rusqlite::Result<()> {
             let mut destination = Connection::open(&partial)?;

@@ -94,9 +94,9 @@ pub fn resend(
     if let Some(last) = db::invitations::last_resent_at(tx, id)? {
         let wait_ms = RESEND_INTERVAL_MS - (now.0 - last.0);
         if wait_ms > 0 {
-            let retry_after_secs = u64::try_from(wait_ms.div_euclid(1000) + 1)
+            let retry_after_secs = u64::try_from((wait_ms + 999) / 1000)
                 .unwrap_or(60)
-                .min(60);
+                .clamp(1, 60);
             return Err(ServiceError::TooSoon {
                 detail: "this invitation was sent less than a minute ago; try again later".into(),
                 retry_after_secs,
