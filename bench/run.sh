@@ -172,9 +172,9 @@ run_fixed() { # size scenario pid expected url [options...]
             p99_ms: ((.latencyPercentiles.p99 // 0) * 1000),
             p999_ms: ((.latencyPercentiles["p99.9"] // 0) * 1000),
             errors: (([.statusCodeDistribution | to_entries[] | select(.key != $ok) | .value] | add // 0)
-                     + ([.errorDistribution[]?] | add // 0)),
+                     + ([.errorDistribution | to_entries[]? | select(.key | test("deadline") | not) | .value] | add // 0)),
             statuses: .statusCodeDistribution,
-            transport_errors: .errorDistribution
+            transport_errors: (.errorDistribution | with_entries(select(.key | test("deadline") | not)))
         }' <<<"$raw")
     else
         local raw
