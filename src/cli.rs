@@ -60,6 +60,45 @@ pub enum Command {
     },
     /// Check the database file for damage (PRAGMA integrity_check); exits 1 if any is found.
     Check,
+    /// Development and benchmarking tools.
+    #[command(subcommand)]
+    Dev(DevCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DevCommand {
+    /// Fill the database with generated organizations, members and
+    /// invitations, fast (one transaction, no fsync until it commits).
+    /// Prints the organizations, an API key with every scope for the first
+    /// (measured) one, and OAuth clients for the invitee side.
+    Seed(SeedArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    /// Organizations to create; each gets an admin.
+    #[arg(long, default_value_t = 1)]
+    pub orgs: u32,
+    /// Invitations of every organization (mixed statuses and roles).
+    #[arg(long, default_value_t = 1000)]
+    pub invitations: u64,
+    /// Invitations of the organizations after the first, when they should
+    /// differ from --invitations.
+    #[arg(long, value_name = "N")]
+    pub other_invitations: Option<u64>,
+    /// Members of every organization, besides its admin.
+    #[arg(long, default_value_t = 10)]
+    pub members: u64,
+    /// Share of the invitations that have already expired.
+    #[arg(long, value_name = "F", default_value_t = 0.1)]
+    pub expired_fraction: f64,
+    /// Pending invitations addressed to one account (the acceptor), in an
+    /// organization of their own, for accept benchmarks.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub accept_pool: u64,
+    /// Write the accept pool's invitation UUIDs here, one per line.
+    #[arg(long, value_name = "FILE")]
+    pub accept_pool_out: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -371,6 +410,7 @@ fn administer(db: &Database, command: Command) -> Result<(), CliError> {
             print_json(&serde_json::json!({ "backup": to.display().to_string(), "bytes": bytes }))
         }
         Command::Check => unreachable_serve(),
+        Command::Dev(DevCommand::Seed(args)) => seed(db, args, now),
         Command::User(UserCommand::Create {
             email,
             first_name,
@@ -394,6 +434,58 @@ fn administer(db: &Database, command: Command) -> Result<(), CliError> {
             print_json(&AccountBody::from(user))
         }
     }
+}
+
+fn seed(db: &Database, args: SeedArgs, now: Millis) -> Result<(), CliError> {
+    let plan = crate::db::seed::SeedPlan {
+        orgs: args.orgs,
+        invitations: args.invitations,
+        other_invitations: args.other_invitations.unwrap_or(args.invitations),
+        members: args.members,
+        expired_fraction: args.expired_fraction,
+        accept_pool: args.accept_pool,
+        ..Default::default()
+    };
+    let started = std::time::Instant::now();
+    let out = db.bulk_write_blocking(plan.cache_kib(), |tx| services::seed::run(tx, &plan, now))?;
+    let seconds = started.elapsed().as_secs_f64();
+    if let Some(path) = &args.accept_pool_out {
+        let mut text = String::with_capacity(out.seeded.accept_pool_uuids.len() * 37);
+        for uuid in &out.seeded.accept_pool_uuids {
+            text.push_str(&uuid.to_string());
+            text.push('\n');
+        }
+        std::fs::write(path, text)?;
+    }
+    let organizations: Vec<_> = out
+        .seeded
+        .orgs
+        .iter()
+        .map(|o| {
+            serde_json::json!({
+                "id": o.id, "uuid": o.uuid, "adminUserId": o.admin_user_id,
+                "invitations": o.invitations, "members": o.members,
+            })
+        })
+        .collect();
+    let (invitee_id, invitee_secret) = &out.invitee_client;
+    print_json(&serde_json::json!({
+        "organizations": organizations,
+        "measuredOrganizationId": out.seeded.orgs[0].id,
+        "apiKey": out.api_key.plaintext,
+        "inviteeClient": {
+            "clientId": invitee_id, "clientSecret": invitee_secret,
+            "userId": out.seeded.invitee_user_id, "email": out.seeded.invitee_email,
+        },
+        "acceptPool": out.acceptor_client.as_ref().map(|(id, secret)| serde_json::json!({
+            "clientId": id, "clientSecret": secret,
+            "userId": out.seeded.acceptor_user_id, "email": out.seeded.acceptor_email,
+            "organizationId": out.seeded.accept_pool_org_id,
+            "count": out.seeded.accept_pool_uuids.len(),
+            "uuidsFile": args.accept_pool_out.as_ref().map(|p| p.display().to_string()),
+        })),
+        "seconds": (seconds * 1000.0).round() / 1000.0,
+    }))
 }
 
 fn unreachable_serve() -> Result<(), CliError> {

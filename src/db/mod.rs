@@ -12,6 +12,7 @@ pub mod members;
 pub mod oauth;
 pub mod orgs;
 pub mod outbox;
+pub mod seed;
 pub mod sessions;
 pub mod users;
 
@@ -159,6 +160,32 @@ impl Database {
         let value = f(&tx)?;
         tx.commit().map_err(StorageError::from)?;
         Ok(value)
+    }
+
+    /// [`Database::write_blocking`] for bulk fills (`enlist dev seed`): the
+    /// write connection runs without fsync and with a large page cache for
+    /// this one transaction, then gets its usual settings back and the WAL
+    /// is checkpointed into the main file.
+    pub fn bulk_write_blocking<T, E>(
+        &self,
+        cache_kib: u64,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StorageError>,
+    {
+        let mut conn = self.writer.get().map_err(StorageError::from)?;
+        seed::bulk_settings(&conn, cache_kib).map_err(StorageError::from)?;
+        let outcome = (|| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(StorageError::from)?;
+            let value = f(&tx)?;
+            tx.commit().map_err(StorageError::from)?;
+            Ok(value)
+        })();
+        seed::restore_bulk_settings(&conn).map_err(StorageError::from)?;
+        outcome
     }
 
     /// [`Database::read_blocking`] on the blocking thread pool.

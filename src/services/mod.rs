@@ -8,6 +8,7 @@ pub mod invitee;
 pub mod members;
 pub mod oauth;
 pub mod orgs;
+pub mod seed;
 pub mod sessions;
 pub mod users;
 
