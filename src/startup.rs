@@ -136,7 +136,11 @@ impl Application {
         .disable_signals()
         .shutdown_timeout(server_settings.shutdown_grace.0.as_secs())
         .client_request_timeout(server_settings.request_timeout.0)
-        .keep_alive(server_settings.keep_alive.0);
+        .keep_alive(server_settings.keep_alive.0)
+        // Database work runs on each worker's blocking threads, and waits for
+        // a connection there: more threads than connections only add memory
+        // (each keeps a malloc arena) and context switches.
+        .worker_max_blocking_threads(settings.database.pool_size as usize + 2);
         if server_settings.workers > 0 {
             server = server.workers(server_settings.workers);
         }
