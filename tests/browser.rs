@@ -145,6 +145,22 @@ async fn page_text(client: &Client, expected: &str) -> String {
     }
 }
 
+/// Clicks the button with this label once the page shows it (the previous
+/// click's navigation may still be loading).
+async fn click_button(client: &Client, label: &str) {
+    client
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::XPath(&format!(
+            "//button[normalize-space()='{label}']"
+        )))
+        .await
+        .unwrap_or_else(|e| panic!("no {label:?} button: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
 async fn invite(app: &TestApp, key: &str, email: &str) {
     let reply = app.invite(key, email, "MEMBER").await;
     assert_eq!(reply.status, 200, "{}", reply.text);
@@ -165,15 +181,7 @@ async fn sign_up_on_page(client: &Client, first_name: &str, password: &str) {
         .send_keys(password)
         .await
         .unwrap();
-    client
-        .find(Locator::XPath(
-            "//button[normalize-space()='Create account']",
-        ))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_button(client, "Create account").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -206,15 +214,7 @@ async fn invitees_accept_and_decline_from_the_emailed_link_in_chromium() {
     sign_up_on_page(&client, "Grace", "correct horse battery").await;
     page_text(&client, "Accept invitation").await;
     screenshot(&client, "03-invite-signed-in").await;
-    client
-        .find(Locator::XPath(
-            "//button[normalize-space()='Accept invitation']",
-        ))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_button(&client, "Accept invitation").await;
     page_text(&client, "Welcome to Acme").await;
     screenshot(&client, "04-accepted").await;
 
@@ -239,13 +239,7 @@ async fn invitees_accept_and_decline_from_the_emailed_link_in_chromium() {
     let link = emailed_link(&outbox_dir, 2).await;
     client.goto(&link).await.unwrap();
     sign_up_on_page(&client, "Linus", "another good password").await;
-    client
-        .find(Locator::XPath("//button[normalize-space()='Decline']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_button(&client, "Decline").await;
     page_text(&client, "Invitation declined").await;
     screenshot(&client, "06-declined").await;
 

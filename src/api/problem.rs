@@ -101,6 +101,26 @@ impl ApiError {
         error
     }
 
+    /// An extractor's failure (already rendered by its error handler) as an
+    /// ApiError, keeping its status, code and detail.
+    pub fn from_extractor(error: actix_web::Error) -> Self {
+        match error.as_error::<ApiError>() {
+            Some(api) => Self {
+                status: api.status,
+                code: api.code,
+                detail: api.detail.clone(),
+                field: api.field,
+                headers: api.headers.clone(),
+                cause: None,
+            },
+            None => Self::new(
+                StatusCode::BAD_REQUEST,
+                "validation_failed",
+                error.to_string(),
+            ),
+        }
+    }
+
     pub fn code(&self) -> &'static str {
         self.code
     }

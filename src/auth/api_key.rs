@@ -11,6 +11,8 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::WWW_AUTHENTICATE;
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
+use rusqlite::Connection;
 use std::future::{Ready, ready};
 
 pub const HEADER: &str = "X-API-Key";
@@ -48,16 +50,47 @@ fn unauthorized(code: &'static str, detail: &str) -> ApiError {
         .with_header(WWW_AUTHENTICATE, format!("ApiKey header=\"{HEADER}\""))
 }
 
-/// Middleware for the admin scope: authenticates the key before any other
-/// extractor runs, so an unauthenticated caller learns nothing from body or
-/// parameter validation, and handlers read the result synchronously.
+/// An API key as the caller presented it: there, and shaped like a key
+/// (the middleware made sure). [`PresentedKey::verify`] checks it against
+/// storage inside the handler's own storage call, so a read endpoint costs
+/// one trip to the database thread pool, not two.
+#[derive(Clone)]
+pub struct PresentedKey(String);
+
+impl PresentedKey {
+    /// The caller, if the key is known, unrevoked, and its owner still an admin.
+    pub fn verify(&self, conn: &Connection) -> Result<AdminCaller, ApiError> {
+        services::api_keys::authenticate(conn, &self.0)?
+            .map(AdminCaller)
+            .ok_or_else(invalid_key)
+    }
+}
+
+fn invalid_key() -> ApiError {
+    unauthorized("invalid_api_key", "the API key is not valid")
+}
+
+/// Middleware for the admin scope: refuses a missing or malformed key before
+/// any other extractor runs, so an unauthenticated caller learns nothing from
+/// body or parameter validation. Handlers then verify the key in storage
+/// first thing ([`PresentedKey`] or [`AdminCaller`]).
 pub async fn authenticate<B: MessageBody>(
     req: ServiceRequest,
     next: Next<B>,
 ) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
-    match identify(&req).await {
-        Ok(caller) => {
-            req.extensions_mut().insert(caller);
+    let presented = match req.headers().get(HEADER).map(|value| value.to_str()) {
+        None => Err(unauthorized(
+            "missing_api_key",
+            "send an organization API key in the X-API-Key header",
+        )),
+        Some(Ok(value)) if services::api_keys::well_formed(value.trim()) => {
+            Ok(PresentedKey(value.trim().to_owned()))
+        }
+        Some(_) => Err(invalid_key()),
+    };
+    match presented {
+        Ok(key) => {
+            req.extensions_mut().insert(key);
             next.call(req)
                 .await
                 .map(ServiceResponse::map_into_left_body)
@@ -66,41 +99,36 @@ pub async fn authenticate<B: MessageBody>(
     }
 }
 
-async fn identify(req: &ServiceRequest) -> Result<AdminCaller, ApiError> {
-    let presented = match req.headers().get(HEADER).map(|value| value.to_str()) {
-        None => {
-            return Err(unauthorized(
-                "missing_api_key",
-                "send an organization API key in the X-API-Key header",
-            ));
-        }
-        Some(Err(_)) => return Err(unauthorized("invalid_api_key", "the API key is not valid")),
-        Some(Ok(value)) => value.trim().to_owned(),
-    };
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .cloned()
-        .ok_or_else(|| ApiError::internal("application state is not registered"))?;
-    state
-        .db
-        .read(move |conn| services::api_keys::authenticate(conn, &presented))
-        .await?
-        .map(AdminCaller)
-        .ok_or_else(|| unauthorized("invalid_api_key", "the API key is not valid"))
-}
-
-impl FromRequest for AdminCaller {
+impl FromRequest for PresentedKey {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(
             req.extensions()
-                .get::<AdminCaller>()
-                .map(|caller| AdminCaller(caller.0.clone()))
+                .get::<PresentedKey>()
+                .cloned()
                 .ok_or_else(|| {
                     ApiError::internal("admin handler mounted outside the API-key middleware")
                 }),
         )
+    }
+}
+
+/// A verified caller, for handlers that write: verified with one read, so
+/// the write transaction never runs for an unknown key.
+impl FromRequest for AdminCaller {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let key = PresentedKey::from_request(req, payload).into_inner();
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let key = key?;
+            let state =
+                state.ok_or_else(|| ApiError::internal("application state is not registered"))?;
+            state.db.read(move |conn| key.verify(conn)).await
+        })
     }
 }

@@ -66,16 +66,25 @@ pub fn create(
 /// The key a caller presented, if it is well formed, known, unrevoked, its
 /// secret matches, and its owner is still an admin of its organization.
 pub fn authenticate(conn: &Connection, presented: &str) -> ServiceResult<Option<ApiKey>> {
-    let Some((public_id, secret)) = presented
-        .strip_prefix(PREFIX)
-        .and_then(|rest| rest.split_once('_'))
-        .filter(|(id, secret)| id.len() == PUBLIC_ID_LEN && secret.len() == SECRET_LEN)
-    else {
+    let Some((public_id, secret)) = split(presented) else {
         return Ok(None);
     };
     Ok(db::api_keys::find_usable(conn, public_id)?
         .filter(|(_, digest)| secrets::matches_digest(secret, digest))
         .map(|(key, _)| key))
+}
+
+/// The public id and secret of something shaped like a key, or `None`.
+fn split(presented: &str) -> Option<(&str, &str)> {
+    presented
+        .strip_prefix(PREFIX)
+        .and_then(|rest| rest.split_once('_'))
+        .filter(|(id, secret)| id.len() == PUBLIC_ID_LEN && secret.len() == SECRET_LEN)
+}
+
+/// Whether `presented` has the shape of a key, so junk is refused without a lookup.
+pub fn well_formed(presented: &str) -> bool {
+    split(presented).is_some()
 }
 
 pub fn list(conn: &Connection, org_id: i64) -> ServiceResult<Vec<ApiKey>> {

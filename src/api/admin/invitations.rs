@@ -3,9 +3,9 @@ use crate::api::dto::{
 };
 use crate::api::params;
 use crate::api::problem::ApiError;
-use crate::auth::api_key::AdminCaller;
+use crate::auth::api_key::{AdminCaller, PresentedKey};
 use crate::domain::invitation::InvitationFilter;
-use crate::domain::{Email, InvitationStatus, Millis, Role, Scope};
+use crate::domain::{Email, InvitationStatus, Millis, Page, Role, Scope};
 use crate::services;
 use crate::services::invitations::NewInvitation;
 use crate::startup::AppState;
@@ -29,12 +29,33 @@ use actix_web::web;
     )
 )]
 pub async fn list(
-    caller: AdminCaller,
+    key: PresentedKey,
     query: Result<web::Query<ListInvitationsQuery>, actix_web::Error>,
     state: web::Data<AppState>,
 ) -> Result<web::Json<InvitationPage>, actix_web::Error> {
-    caller.require(Scope::InvitationsRead)?;
-    let query = query?;
+    // Parameters are checked now and reported after the key and its scope.
+    let request = query
+        .map_err(ApiError::from_extractor)
+        .and_then(|query| list_request(&query));
+    let found = state
+        .db
+        .read(move |conn| {
+            let caller = key.verify(conn)?;
+            caller.require(Scope::InvitationsRead)?;
+            let (filter, page) = request?;
+            Ok::<_, ApiError>(services::invitations::list(
+                conn,
+                caller.org_id(),
+                filter,
+                page,
+                Millis::now(),
+            )?)
+        })
+        .await?;
+    Ok(web::Json(found.into()))
+}
+
+fn list_request(query: &ListInvitationsQuery) -> Result<(InvitationFilter, Page), ApiError> {
     let page = params::page(query.limit.as_deref(), query.offset.as_deref())?;
     let status = query
         .status
@@ -53,14 +74,7 @@ pub async fn list(
         .transpose()?;
     let include_expired =
         params::boolean("includeExpired", query.include_expired.as_deref())?.unwrap_or(false);
-    let filter = InvitationFilter::new(status, include_expired);
-    let org_id = caller.org_id();
-    let found = state
-        .db
-        .read(move |conn| services::invitations::list(conn, org_id, filter, page, Millis::now()))
-        .await
-        .map_err(ApiError::from)?;
-    Ok(web::Json(found.into()))
+    Ok((InvitationFilter::new(status, include_expired), page))
 }
 
 /// `POST /v1/organization/invitations`

@@ -1,6 +1,6 @@
 use crate::api::dto::OrganizationBody;
 use crate::api::problem::ApiError;
-use crate::auth::api_key::AdminCaller;
+use crate::auth::api_key::PresentedKey;
 use crate::domain::Scope;
 use crate::services;
 use crate::startup::AppState;
@@ -19,14 +19,16 @@ use actix_web::web;
     )
 )]
 pub async fn get(
-    caller: AdminCaller,
+    key: PresentedKey,
     state: web::Data<AppState>,
 ) -> Result<web::Json<OrganizationBody>, ApiError> {
-    caller.require(Scope::OrganizationRead)?;
-    let org_id = caller.org_id();
     let org = state
         .db
-        .read(move |conn| services::orgs::get(conn, org_id))
+        .read(move |conn| {
+            let caller = key.verify(conn)?;
+            caller.require(Scope::OrganizationRead)?;
+            Ok::<_, ApiError>(services::orgs::get(conn, caller.org_id())?)
+        })
         .await?;
     Ok(web::Json(org.into()))
 }

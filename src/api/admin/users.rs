@@ -1,7 +1,7 @@
 use crate::api::dto::{IdBody, MemberPage, PageQuery};
 use crate::api::params;
 use crate::api::problem::ApiError;
-use crate::auth::api_key::AdminCaller;
+use crate::auth::api_key::{AdminCaller, PresentedKey};
 use crate::domain::Scope;
 use crate::services;
 use crate::startup::AppState;
@@ -25,19 +25,22 @@ use actix_web::web;
     )
 )]
 pub async fn list(
-    caller: AdminCaller,
+    key: PresentedKey,
     query: Result<web::Query<PageQuery>, actix_web::Error>,
     state: web::Data<AppState>,
 ) -> Result<web::Json<MemberPage>, actix_web::Error> {
-    caller.require(Scope::UsersRead)?;
-    let query = query?;
-    let page = params::page(query.limit.as_deref(), query.offset.as_deref())?;
-    let org_id = caller.org_id();
+    // Parameters are checked now and reported after the key and its scope.
+    let page = query
+        .map_err(ApiError::from_extractor)
+        .and_then(|query| params::page(query.limit.as_deref(), query.offset.as_deref()));
     let members = state
         .db
-        .read(move |conn| services::members::list(conn, org_id, page))
-        .await
-        .map_err(ApiError::from)?;
+        .read(move |conn| {
+            let caller = key.verify(conn)?;
+            caller.require(Scope::UsersRead)?;
+            Ok::<_, ApiError>(services::members::list(conn, caller.org_id(), page?)?)
+        })
+        .await?;
     Ok(web::Json(members.into()))
 }
 
