@@ -1,10 +1,11 @@
 //! Storage. This module and its children own every SQL statement.
 //!
-//! Reads go through a small pool of connections; writes go through one
-//! dedicated connection, so writers queue in-process (a fair wait on the
-//! pool) instead of spinning on SQLite's busy handler, and each write is a
-//! `BEGIN IMMEDIATE` transaction that commits or rolls back as a whole.
-//! Every call runs on the blocking thread pool, never on the async executor.
+//! Reads go through a small pool of connections, on the blocking thread
+//! pool. Writes from the server go to one writer thread that owns the single
+//! write connection and commits them in groups: every write waiting while a
+//! transaction commits joins the next `BEGIN IMMEDIATE` transaction, in its
+//! own savepoint, and is answered only after that transaction committed.
+//! No SQLite call ever runs on the async executor.
 
 pub mod api_keys;
 pub mod invitations;
@@ -41,6 +42,9 @@ pub enum StorageError {
     PoolTimeout(#[source] r2d2::Error),
     #[error("the blocking task was cancelled")]
     Canceled,
+    /// The transaction a write was grouped into could not start or commit.
+    #[error("the write batch failed: {0}")]
+    Batch(String),
     #[error("database schema version {found} is newer than this binary understands ({supported})")]
     TooNew { found: i64, supported: i64 },
     #[error("cannot create the database folder {path}: {source}")]
@@ -62,7 +66,19 @@ pub struct Database {
     readers: Pool,
     writer: Pool,
     waiting: Arc<Waiting>,
+    /// The group-commit writer thread's queue (see [`Database::write`]).
+    jobs: std::sync::mpsc::Sender<WriteJob>,
 }
+
+/// One write, type-erased for the writer thread: it runs the caller's
+/// closure inside the batch's transaction and answers whether that closure
+/// succeeded, plus how to deliver its result once the batch's fate is known.
+type WriteJob = Box<dyn FnOnce(&Connection) -> (bool, Delivery) + Send>;
+type Delivery = Box<dyn FnOnce(Result<(), StorageError>) + Send>;
+
+/// Writes committed together at most. Bounded so one commit never holds
+/// answers back for long.
+const MAX_BATCH: usize = 64;
 
 /// Requests waiting for a connection right now, for metrics.
 #[derive(Default)]
@@ -122,10 +138,21 @@ impl Database {
             settings.pool_timeout.0,
         )?;
         let writer = pool(path, busy_timeout, 1, settings.pool_timeout.0)?;
+        let waiting: Arc<Waiting> = Arc::default();
+        let (jobs, queue) = std::sync::mpsc::channel::<WriteJob>();
+        let (thread_pool, thread_waiting) = (writer.clone(), waiting.clone());
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || group_commit(&thread_pool, &queue, &thread_waiting))
+            .map_err(|source| StorageError::Folder {
+                path: "(the writer thread)".into(),
+                source,
+            })?;
         Ok(Self {
             readers,
             writer,
-            waiting: Arc::default(),
+            waiting,
+            jobs,
         })
     }
 
@@ -202,18 +229,43 @@ impl Database {
             .map_err(|_| StorageError::Canceled)?
     }
 
-    /// [`Database::write_blocking`] on the blocking thread pool.
+    /// Runs `f` as part of a `BEGIN IMMEDIATE` transaction on the write
+    /// connection, on the writer thread, and answers once that transaction
+    /// has committed (so an acknowledged write is durable). Writes that
+    /// arrive while one commits are grouped into the next transaction, each
+    /// in its own savepoint: an `Err` from `f` rolls back only its own
+    /// changes. One commit then carries many writes, which is what lets a
+    /// single SQLite writer take thousands of writes a second.
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        F: FnOnce(&Transaction<'_>) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<StorageError> + Send + 'static,
     {
-        let db = self.clone();
+        let (reply, answer) = tokio::sync::oneshot::channel::<Result<T, E>>();
         let span = tracing::Span::current();
-        actix_web::web::block(move || span.in_scope(|| db.write_blocking(f)))
-            .await
-            .map_err(|_| StorageError::Canceled)?
+        let job: WriteJob = Box::new(move |conn: &Connection| {
+            let outcome = span.in_scope(|| {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)))
+                    .unwrap_or_else(|_| Err(E::from(StorageError::Canceled)))
+            });
+            let succeeded = outcome.is_ok();
+            let delivery: Delivery = Box::new(move |committed: Result<(), StorageError>| {
+                let outcome = match (outcome, committed) {
+                    (Ok(value), Ok(())) => Ok(value),
+                    (Ok(_), Err(error)) => Err(E::from(error)),
+                    (Err(error), _) => Err(error),
+                };
+                let _ = reply.send(outcome);
+            });
+            (succeeded, delivery)
+        });
+        self.waiting.writer.fetch_add(1, Ordering::Relaxed);
+        if self.jobs.send(job).is_err() {
+            self.waiting.writer.fetch_sub(1, Ordering::Relaxed);
+            return Err(E::from(StorageError::Canceled));
+        }
+        answer.await.map_err(|_| E::from(StorageError::Canceled))?
     }
 
     pub fn pool_stats(&self) -> PoolStats {
@@ -279,6 +331,67 @@ pub fn integrity_check(path: &Path) -> Vec<String> {
 }
 
 impl Database {}
+
+/// The writer thread: takes the queued writes, runs as many as are waiting
+/// (up to [`MAX_BATCH`]) in one transaction, each in a savepoint, commits,
+/// then answers every one of them.
+fn group_commit(pool: &Pool, queue: &std::sync::mpsc::Receiver<WriteJob>, waiting: &Waiting) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        waiting
+            .writer
+            .fetch_sub(batch.len() as i64, Ordering::Relaxed);
+        let conn = match pool.get() {
+            Ok(conn) => conn,
+            Err(error) => {
+                fail_batch(batch, &error.to_string());
+                continue;
+            }
+        };
+        if let Err(error) = conn.execute_batch("BEGIN IMMEDIATE") {
+            fail_batch(batch, &error.to_string());
+            continue;
+        }
+        let mut deliveries = Vec::with_capacity(batch.len());
+        for job in batch {
+            let savepoint = conn.execute_batch("SAVEPOINT write");
+            let (succeeded, delivery) = job(&conn);
+            let settled = if succeeded {
+                conn.execute_batch("RELEASE write")
+            } else {
+                conn.execute_batch("ROLLBACK TO write; RELEASE write")
+            };
+            if let Err(error) = savepoint.and(settled) {
+                tracing::error!(%error, "a savepoint of the write batch failed");
+            }
+            deliveries.push(delivery);
+        }
+        let committed = conn.execute_batch("COMMIT").map_err(StorageError::from);
+        if committed.is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        let failure = committed.as_ref().err().map(|e| e.to_string());
+        for delivery in deliveries {
+            delivery(match &failure {
+                None => Ok(()),
+                Some(message) => Err(StorageError::Batch(message.clone())),
+            });
+        }
+    }
+}
+
+/// A batch that could not start: its writes are not run, and dropping them
+/// drops their reply channels, so each caller hears a storage error.
+fn fail_batch(batch: Vec<WriteJob>, error: &str) {
+    tracing::error!(%error, writes = batch.len(), "a write batch could not start");
+    drop(batch);
+}
 
 /// Distinct statements a connection keeps prepared. The list queries alone
 /// come in several shapes; with rusqlite's default of 16 they evicted each
