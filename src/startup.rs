@@ -168,10 +168,6 @@ impl Application {
         self.addr
     }
 
-    pub fn public_url(&self) -> &str {
-        &self.state.public_url
-    }
-
     /// Where `/metrics` is served on its own, if it is.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics_server.as_ref().map(|(addr, _)| *addr)

@@ -120,14 +120,6 @@ impl ApiError {
             ),
         }
     }
-
-    pub fn code(&self) -> &'static str {
-        self.code
-    }
-
-    pub fn detail(&self) -> &str {
-        &self.detail
-    }
 }
 
 impl fmt::Debug for ApiError {

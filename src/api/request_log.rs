@@ -3,7 +3,6 @@
 //! keys, tokens, cookies and passwords.
 
 use super::metrics::Metrics;
-use actix_web::HttpMessage;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
@@ -12,10 +11,6 @@ use std::time::Instant;
 use tracing::Instrument;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-/// The request id of the current request, for handlers that want to log it.
-#[derive(Clone, Debug)]
-pub struct RequestId(pub String);
 
 /// A client's id is kept when it is short and plain; anything else is
 /// replaced, so ids are safe to log and to echo.
@@ -36,7 +31,6 @@ pub async fn log_requests(
     let started = Instant::now();
     let request_id = accepted_request_id(req.headers().get(&REQUEST_ID))
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    req.extensions_mut().insert(RequestId(request_id.clone()));
     let method = req.method().clone();
     let metrics = req.app_data::<actix_web::web::Data<Metrics>>().cloned();
     let span = tracing::info_span!("request", request_id = %request_id);

@@ -42,6 +42,8 @@ pub enum StorageError {
     PoolTimeout(#[source] r2d2::Error),
     #[error("the blocking task was cancelled")]
     Canceled,
+    #[error("cannot start the writer thread: {0}")]
+    WriterThread(#[source] std::io::Error),
     /// The transaction a write was grouped into could not start or commit.
     #[error("the write batch failed: {0}")]
     Batch(String),
@@ -144,10 +146,7 @@ impl Database {
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || group_commit(&thread_pool, &queue, &thread_waiting))
-            .map_err(|source| StorageError::Folder {
-                path: "(the writer thread)".into(),
-                source,
-            })?;
+            .map_err(StorageError::WriterThread)?;
         Ok(Self {
             readers,
             writer,
@@ -181,12 +180,7 @@ impl Database {
             let _waiting = WaitGuard::new(&self.waiting.writer);
             self.writer.get().map_err(StorageError::from)?
         };
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(StorageError::from)?;
-        let value = f(&tx)?;
-        tx.commit().map_err(StorageError::from)?;
-        Ok(value)
+        immediate(&mut conn, f)
     }
 
     /// [`Database::write_blocking`] for bulk fills (`enlist dev seed`): the
@@ -203,14 +197,7 @@ impl Database {
     {
         let mut conn = self.writer.get().map_err(StorageError::from)?;
         seed::bulk_settings(&conn, cache_kib).map_err(StorageError::from)?;
-        let outcome = (|| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(StorageError::from)?;
-            let value = f(&tx)?;
-            tx.commit().map_err(StorageError::from)?;
-            Ok(value)
-        })();
+        let outcome = immediate(&mut conn, f);
         seed::restore_bulk_settings(&conn).map_err(StorageError::from)?;
         outcome
     }
@@ -332,6 +319,22 @@ pub fn integrity_check(path: &Path) -> Vec<String> {
 
 impl Database {}
 
+/// Runs `f` in one `BEGIN IMMEDIATE` transaction; an `Err` rolls it back.
+fn immediate<T, E>(
+    conn: &mut Connection,
+    f: impl FnOnce(&Transaction<'_>) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<StorageError>,
+{
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(StorageError::from)?;
+    let value = f(&tx)?;
+    tx.commit().map_err(StorageError::from)?;
+    Ok(value)
+}
+
 /// The writer thread: takes the queued writes, runs as many as are waiting
 /// (up to [`MAX_BATCH`]) in one transaction, each in a savepoint, commits,
 /// then answers every one of them.
@@ -390,7 +393,6 @@ fn group_commit(pool: &Pool, queue: &std::sync::mpsc::Receiver<WriteJob>, waitin
 /// drops their reply channels, so each caller hears a storage error.
 fn fail_batch(batch: Vec<WriteJob>, error: &str) {
     tracing::error!(%error, writes = batch.len(), "a write batch could not start");
-    drop(batch);
 }
 
 /// Distinct statements a connection keeps prepared. The list queries alone

@@ -41,6 +41,18 @@ impl Page {
     }
 }
 
+impl Page {
+    /// This page's `items`, with the exact number of matching rows.
+    pub fn of<T>(self, items: Vec<T>, total_count: i64) -> Paged<T> {
+        Paged {
+            items,
+            limit: self.limit,
+            offset: self.offset,
+            total_count,
+        }
+    }
+}
+
 /// One page of results plus the exact number of matching rows.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -166,12 +166,7 @@ pub fn list(
     let total_count = db::invitations::count(&snapshot, org_id, filter, now)?;
     let items = db::invitations::list(&snapshot, org_id, filter, page, now)?;
     snapshot.finish()?;
-    Ok(Paged {
-        items,
-        limit: page.limit,
-        offset: page.offset,
-        total_count,
-    })
+    Ok(page.of(items, total_count))
 }
 
 /// Revokes a pending or expired invitation; revoking twice is harmless.

@@ -10,12 +10,7 @@ pub fn list(conn: &Connection, org_id: i64, page: Page) -> ServiceResult<Paged<M
     let total_count = orgs::get(&snapshot, org_id)?.member_count;
     let items = db::members::list(&snapshot, org_id, page)?;
     snapshot.finish()?;
-    Ok(Paged {
-        items,
-        limit: page.limit,
-        offset: page.offset,
-        total_count,
-    })
+    Ok(page.of(items, total_count))
 }
 
 /// Removes the person from the organization (their account stays). The

@@ -45,10 +45,6 @@ pub fn create(conn: &Connection, new: &NewAccount, now: Millis) -> ServiceResult
     }
 }
 
-pub fn get(conn: &Connection, id: i64) -> ServiceResult<User> {
-    db::users::get(conn, id)?.ok_or(ServiceError::NotFound("user"))
-}
-
 /// Sets (or replaces) an account's password; `hash` is already argon2id.
 /// Live browser sessions of the account end, so an old password's sessions do not outlive it.
 pub fn set_password(
