@@ -11,7 +11,7 @@ use crate::config::Settings;
 use crate::db::{Database, StorageError};
 use crate::delivery::worker::RetryPolicy;
 use crate::delivery::{Composer, DeliveryError, OutboxWorker, Transport};
-use crate::domain::Millis;
+use crate::domain::Clock;
 use crate::services;
 use crate::services::ServiceError;
 use actix_cors::Cors;
@@ -39,6 +39,8 @@ pub struct AppState {
     pub composer: Composer,
     /// Wakes the outbox worker when a message was queued.
     pub outbox_wake: Arc<Notify>,
+    /// "Now" for every rule that depends on time.
+    pub clock: Clock,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +79,11 @@ impl Application {
     /// Opens the database and binds the listener; nothing is served until
     /// [`Application::run_until_stopped`]. Port 0 picks a free port.
     pub fn build(settings: Settings) -> Result<Self, StartupError> {
+        Self::build_with_clock(settings, Clock::default())
+    }
+
+    /// [`Application::build`] with a clock the caller holds (tests move it).
+    pub fn build_with_clock(settings: Settings, clock: Clock) -> Result<Self, StartupError> {
         let db = Database::open(&settings.database)?;
         let listener =
             TcpListener::bind(&settings.server.bind).map_err(|source| StartupError::Bind {
@@ -88,8 +95,7 @@ impl Application {
             source,
         })?;
         let public_url = settings.public_url(Some(addr));
-        let signing_key =
-            db.write_blocking(|tx| services::oauth::signing_key(tx, Millis::now()))?;
+        let signing_key = db.write_blocking(|tx| services::oauth::signing_key(tx, clock.now()))?;
         let auth = &settings.auth;
         let tokens = TokenSigner::new(&signing_key, &public_url, auth.access_token_lifetime.0);
         let passwords = PasswordPool::new(auth.password_threads, PASSWORD_QUEUE)
@@ -111,6 +117,7 @@ impl Application {
             sign_in_failures,
             composer,
             outbox_wake: Arc::new(Notify::new()),
+            clock,
         });
         let metrics =
             web::Data::new(Metrics::new().map_err(|e| StartupError::Metrics(e.to_string()))?);
@@ -176,7 +183,11 @@ impl Application {
     /// Serves until the server is stopped (SIGINT or SIGTERM).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let interval = self.state.settings.invitations.expiry_sweep_interval.0;
-        let sweeper = tokio::spawn(sweep_expired_invitations(self.state.db.clone(), interval));
+        let sweeper = tokio::spawn(sweep_expired_invitations(
+            self.state.db.clone(),
+            self.state.clock.clone(),
+            interval,
+        ));
         let delivery = &self.state.settings.delivery;
         let worker = OutboxWorker::new(
             self.state.db.clone(),
@@ -188,7 +199,8 @@ impl Application {
             },
             delivery.poll_interval.0,
             self.state.outbox_wake.clone(),
-        );
+        )
+        .with_clock(self.state.clock.clone());
         let (stop_worker, stopped) = watch::channel(false);
         let worker = tokio::spawn(worker.run(stopped));
         let mut handles = vec![self.server.handle()];
@@ -293,14 +305,15 @@ fn metrics_server(
 
 /// Stores EXPIRED on invitations whose expiry passed, so the count of
 /// "pending but expired" rows that reads must subtract stays small.
-async fn sweep_expired_invitations(db: Database, every: Duration) {
+async fn sweep_expired_invitations(db: Database, clock: Clock, every: Duration) {
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
         loop {
+            let now = clock.now();
             let swept = db
-                .write(|tx| services::invitations::sweep_expired(tx, Millis::now()))
+                .write(move |tx| services::invitations::sweep_expired(tx, now))
                 .await;
             match swept {
                 Ok(n) if n >= services::invitations::SWEEP_BATCH => continue,

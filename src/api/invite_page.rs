@@ -4,7 +4,7 @@
 
 use crate::api::pages::{self, Link, MessagePage, SignInForms};
 use crate::api::sign_in::{self, Credentials, FormError};
-use crate::domain::{Email, InvitationDetails, InvitationStatus, Millis, Role};
+use crate::domain::{Email, InvitationDetails, InvitationStatus, Role};
 use crate::services::sessions::SessionUser;
 use crate::services::{self, ServiceError};
 use crate::startup::AppState;
@@ -106,9 +106,10 @@ fn closed(details: &InvitationDetails) -> Option<HttpResponse> {
 /// The invitation behind a link, if it can still be answered; otherwise the page to show.
 async fn open_invitation(state: &AppState, raw: &str) -> Result<InvitationDetails, HttpResponse> {
     let uuid = Uuid::parse_str(raw).map_err(|_| not_found())?;
+    let now = state.clock.now();
     let details = state
         .db
-        .read(move |conn| services::invitee::by_link(conn, uuid, Millis::now()))
+        .read(move |conn| services::invitee::by_link(conn, uuid, now))
         .await
         .map_err(|error| match error {
             ServiceError::NotFound(_) => not_found(),
@@ -122,9 +123,10 @@ async fn open_invitation(state: &AppState, raw: &str) -> Result<InvitationDetail
 
 async fn current_session(req: &HttpRequest, state: &AppState) -> Option<SessionUser> {
     let token = req.cookie(SESSION_COOKIE)?.value().to_owned();
+    let now = state.clock.now();
     state
         .db
-        .read(move |conn| services::sessions::find(conn, &token, Millis::now()))
+        .read(move |conn| services::sessions::find(conn, &token, now))
         .await
         .unwrap_or_else(|error| {
             tracing::warn!(%error, "session lookup failed");
@@ -288,9 +290,10 @@ pub async fn sign_in(
     };
     let lifetime = state.settings.auth.session_lifetime.0;
     let user_id = person.user_id;
+    let now = state.clock.now();
     let started = state
         .db
-        .write(move |tx| services::sessions::start(tx, user_id, lifetime, Millis::now()))
+        .write(move |tx| services::sessions::start(tx, user_id, lifetime, now))
         .await;
     match started {
         Ok(token) => {
@@ -333,11 +336,10 @@ pub async fn respond(
     };
     let uuid = details.invitation.uuid;
     let (user_id, email) = (session.user_id, session.email.clone());
+    let now = state.clock.now();
     let answered = state
         .db
-        .write(move |tx| {
-            services::invitee::respond(tx, user_id, &email, uuid, accept, Millis::now())
-        })
+        .write(move |tx| services::invitee::respond(tx, user_id, &email, uuid, accept, now))
         .await;
     let org = &details.organization_name;
     match answered {

@@ -88,9 +88,10 @@ pub async fn list(
     caller: InviteeCaller,
     state: web::Data<AppState>,
 ) -> Result<web::Json<Vec<InviteeInvitationBody>>, ApiError> {
+    let now = state.clock.now();
     let invitations = state
         .db
-        .read(move |conn| services::invitee::list(conn, &caller.email, Millis::now()))
+        .read(move |conn| services::invitee::list(conn, &caller.email, now))
         .await?;
     Ok(web::Json(invitations.into_iter().map(Into::into).collect()))
 }
@@ -117,9 +118,10 @@ pub async fn get(
     state: web::Data<AppState>,
 ) -> Result<web::Json<InviteeInvitationBody>, ApiError> {
     let uuid = invitation_id(&path)?;
+    let now = state.clock.now();
     let details = state
         .db
-        .read(move |conn| services::invitee::get(conn, &caller.email, uuid, Millis::now()))
+        .read(move |conn| services::invitee::get(conn, &caller.email, uuid, now))
         .await?;
     Ok(web::Json(details.into()))
 }
@@ -150,17 +152,11 @@ pub async fn respond(
 ) -> Result<web::Json<Option<Uuid>>, ApiError> {
     let uuid = invitation_id(&path)?;
     let accept = accept_flag(query.accept.as_deref())?;
+    let now = state.clock.now();
     let organization = state
         .db
         .write(move |tx| {
-            services::invitee::respond(
-                tx,
-                caller.user_id,
-                &caller.email,
-                uuid,
-                accept,
-                Millis::now(),
-            )
+            services::invitee::respond(tx, caller.user_id, &caller.email, uuid, accept, now)
         })
         .await?;
     Ok(web::Json(organization))

@@ -3,7 +3,7 @@
 //! the dedicated argon2 pool, never on the executor or inside a write.
 
 use crate::auth::password::{self, PoolError};
-use crate::domain::{Email, Millis};
+use crate::domain::Email;
 use crate::services::{self, ServiceError};
 use crate::startup::AppState;
 use actix_web::http::StatusCode;
@@ -177,9 +177,10 @@ pub async fn sign_up(
         last_name: form.last_name.to_owned(),
         password_hash: Some(hash),
     };
+    let now = state.clock.now();
     let created = state
         .db
-        .write(move |tx| services::users::create(tx, &new, Millis::now()))
+        .write(move |tx| services::users::create(tx, &new, now))
         .await;
     match created {
         Ok(user) => Ok(SignedIn {

@@ -27,12 +27,17 @@ use std::time::Duration;
 
 pub type Pool = r2d2::Pool<SqliteConnectionManager>;
 
-/// The schema this binary writes. `schema.sql` is version 1; later versions
-/// add steps to [`UPGRADES`].
-pub const SCHEMA_VERSION: i64 = 1;
+/// `schema.sql` is version 1, the baseline every database starts from; each
+/// file in `migrations/` takes it one version further, in order. A new
+/// database runs the baseline and then every step, so new and upgraded
+/// databases are built by the same statements.
 const SCHEMA: &str = include_str!("../../schema.sql");
 /// `UPGRADES[n]` takes a database from version n+1 to n+2.
-const UPGRADES: &[&str] = &[];
+const UPGRADES: &[&str] = &[include_str!(
+    "../../migrations/0002_credentials_by_account.sql"
+)];
+/// The schema this binary writes.
+pub const SCHEMA_VERSION: i64 = 1 + UPGRADES.len() as i64;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -445,10 +450,9 @@ fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     if found == 0 {
         tx.execute_batch(SCHEMA)?;
-    } else {
-        for step in UPGRADES.iter().skip((found - 1) as usize) {
-            tx.execute_batch(step)?;
-        }
+    }
+    for step in UPGRADES.iter().skip((found.max(1) - 1) as usize) {
+        tx.execute_batch(step)?;
     }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;

@@ -232,3 +232,21 @@ pub fn server_secret(
     .execute(params![name, value, now.0])?;
     Ok(value)
 }
+
+/// Revokes every live refresh token of the account, across clients and families.
+pub fn revoke_refresh_tokens_of_user(
+    conn: &Connection,
+    user_id: i64,
+    now: Millis,
+) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "UPDATE refresh_tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
+    )?
+    .execute(params![user_id, now.0])
+}
+
+/// Deletes the account's authorization codes that were not exchanged yet.
+pub fn delete_codes_of_user(conn: &Connection, user_id: i64) -> rusqlite::Result<usize> {
+    conn.prepare_cached("DELETE FROM oauth_codes WHERE user_id = ?1")?
+        .execute([user_id])
+}

@@ -7,7 +7,7 @@ use super::DeliveryError;
 use super::transport::Transport;
 use crate::db::outbox::{self, QueuedMessage};
 use crate::db::{Database, StorageError};
-use crate::domain::Millis;
+use crate::domain::{Clock, Millis};
 use rand::Rng;
 use std::future::Future;
 use std::sync::Arc;
@@ -59,6 +59,7 @@ pub struct OutboxWorker<T> {
     retry: RetryPolicy,
     poll_interval: Duration,
     wake: Arc<Notify>,
+    clock: Clock,
 }
 
 impl<T: Deliver> OutboxWorker<T> {
@@ -75,7 +76,14 @@ impl<T: Deliver> OutboxWorker<T> {
             retry,
             poll_interval,
             wake,
+            clock: Clock::default(),
         }
+    }
+
+    /// Reads "now" from `clock` (the application's), so moving it moves retries.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Runs until `stop` turns true. Messages left over from before a
@@ -110,9 +118,10 @@ impl<T: Deliver> OutboxWorker<T> {
     /// instead of one per message); the message in hand when a stop is
     /// asked for is finished and recorded, so a clean stop sends nothing twice.
     pub async fn send_due(&self, stop: &watch::Receiver<bool>) -> Result<usize, StorageError> {
+        let now = self.clock.now();
         let due = self
             .db
-            .read(|conn| Ok::<_, StorageError>(outbox::due(conn, Millis::now(), BATCH)?))
+            .read(move |conn| Ok::<_, StorageError>(outbox::due(conn, now, BATCH)?))
             .await?;
         let mut outcomes = Vec::with_capacity(due.len());
         for message in &due {
@@ -148,11 +157,11 @@ impl<T: Deliver> OutboxWorker<T> {
         match self.transport.deliver(message).await {
             Ok(()) => Outcome::Sent {
                 id,
-                at: Millis::now(),
+                at: self.clock.now(),
             },
             Err(error) => {
                 let attempts = message.attempts + 1;
-                let now = Millis::now();
+                let now = self.clock.now();
                 let retry_at = (attempts < self.retry.max_attempts)
                     .then(|| now.plus(self.retry.delay(attempts)));
                 match retry_at {

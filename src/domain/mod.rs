@@ -14,4 +14,4 @@ pub use invitation::InvitationStatus;
 pub use page::{Page, PageError, Paged};
 pub use role::Role;
 pub use scope::Scope;
-pub use time::Millis;
+pub use time::{Clock, Millis};

@@ -2,7 +2,33 @@
 //! (RFC 3339 with milliseconds and a `Z`, as the API documents show).
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
+
+/// The application's "now". It reads the system clock; tests move it
+/// forward with [`Clock::advance`] instead of sleeping, and every rule that
+/// depends on time (expiry, lifetimes, sweeps, retries) asks this clock.
+#[derive(Debug, Clone, Default)]
+pub struct Clock {
+    offset_ms: Arc<AtomicI64>,
+}
+
+impl Clock {
+    pub fn now(&self) -> Millis {
+        Millis(
+            Millis::now()
+                .0
+                .saturating_add(self.offset_ms.load(Ordering::Relaxed)),
+        )
+    }
+
+    /// Moves this clock (and every clone of it) forward.
+    pub fn advance(&self, by: Duration) {
+        let by = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        self.offset_ms.fetch_add(by, Ordering::Relaxed);
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Millis(pub i64);
@@ -41,6 +67,15 @@ mod tests {
             "2025-05-31T02:49:11.773Z"
         );
         assert_eq!(Millis(0).to_rfc3339(), "1970-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn a_clock_moves_with_its_clones() {
+        let clock = Clock::default();
+        let clone = clock.clone();
+        let before = clock.now();
+        clone.advance(Duration::from_secs(3600));
+        assert!(clock.now().0 - before.0 >= 3_600_000);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! or a write transaction) and speaks in domain types and [`ServiceError`];
 //! none of it knows about HTTP.
 
+pub mod accounts;
 pub mod api_keys;
 pub mod invitations;
 pub mod invitee;

@@ -46,7 +46,8 @@ pub fn create(conn: &Connection, new: &NewAccount, now: Millis) -> ServiceResult
 }
 
 /// Sets (or replaces) an account's password; `hash` is already argon2id.
-/// Live browser sessions of the account end, so an old password's sessions do not outlive it.
+/// Every session, refresh token and pending authorization code of the
+/// account ends, so nothing granted under the old password outlives it.
 pub fn set_password(
     conn: &Connection,
     email: &Email,
@@ -57,6 +58,6 @@ pub fn set_password(
         return Err(ServiceError::NotFound("account"));
     }
     let user = db::users::find_by_email(conn, email)?.ok_or(ServiceError::NotFound("account"))?;
-    db::sessions::delete_for_user(conn, user.id)?;
+    super::accounts::end_every_credential(conn, user.id, now)?;
     Ok(user)
 }

@@ -2,7 +2,7 @@
 
 use enlist::config::Settings;
 use enlist::db::Database;
-use enlist::domain::{Email, Millis, Scope};
+use enlist::domain::{Clock, Email, Millis, Scope};
 use enlist::services;
 use enlist::startup::Application;
 use reqwest::{Method, StatusCode};
@@ -17,6 +17,8 @@ pub struct TestApp {
     pub db: Database,
     pub db_path: PathBuf,
     pub settings: Settings,
+    /// The server's clock: tests move it instead of sleeping.
+    pub clock: Clock,
     _dir: TempDir,
 }
 
@@ -82,7 +84,9 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     settings.server.workers = 2;
     settings.database.path = dir.path().join("enlist.db");
     customize(&mut settings);
-    let app = Application::build(settings.clone()).expect("application builds");
+    let clock = Clock::default();
+    let app =
+        Application::build_with_clock(settings.clone(), clock.clone()).expect("application builds");
     let address = format!("http://{}", app.addr());
     let db = Database::open(&settings.database).expect("database opens");
     tokio::spawn(app.run_until_stopped());
@@ -95,6 +99,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
         db,
         db_path: settings.database.path.clone(),
         settings,
+        clock,
         _dir: dir,
     }
 }
@@ -399,7 +404,9 @@ pub async fn spawn_app_with_metrics_addr(
     settings.server.workers = 2;
     settings.database.path = dir.path().join("enlist.db");
     customize(&mut settings);
-    let app = Application::build(settings.clone()).expect("application builds");
+    let clock = Clock::default();
+    let app =
+        Application::build_with_clock(settings.clone(), clock.clone()).expect("application builds");
     let address = format!("http://{}", app.addr());
     let metrics_addr = app.metrics_addr();
     let db = Database::open(&settings.database).expect("database opens");
@@ -413,6 +420,7 @@ pub async fn spawn_app_with_metrics_addr(
         db,
         db_path: settings.database.path.clone(),
         settings,
+        clock,
         _dir: dir,
     };
     (app, metrics_addr)

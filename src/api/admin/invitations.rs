@@ -5,7 +5,7 @@ use crate::api::params;
 use crate::api::problem::ApiError;
 use crate::auth::api_key::{AdminCaller, PresentedKey};
 use crate::domain::invitation::InvitationFilter;
-use crate::domain::{Email, InvitationStatus, Millis, Page, Role, Scope};
+use crate::domain::{Email, InvitationStatus, Page, Role, Scope};
 use crate::services;
 use crate::services::invitations::NewInvitation;
 use crate::startup::AppState;
@@ -37,6 +37,7 @@ pub async fn list(
     let request = query
         .map_err(ApiError::from_extractor)
         .and_then(|query| list_request(&query));
+    let now = state.clock.now();
     let found = state
         .db
         .read(move |conn| {
@@ -48,7 +49,7 @@ pub async fn list(
                 caller.org_id(),
                 filter,
                 page,
-                Millis::now(),
+                now,
             )?)
         })
         .await?;
@@ -117,18 +118,11 @@ pub async fn create(
     let (org_id, inviter) = (caller.org_id(), caller.user_id());
     let lifetime = state.settings.invitations.lifetime.0;
     let app = state.clone();
+    let now = state.clock.now();
     let invitation = state
         .db
         .write(move |tx| {
-            services::invitations::create(
-                tx,
-                org_id,
-                inviter,
-                &new,
-                lifetime,
-                &app.composer,
-                Millis::now(),
-            )
+            services::invitations::create(tx, org_id, inviter, &new, lifetime, &app.composer, now)
         })
         .await
         .map_err(ApiError::from)?;
@@ -164,10 +158,11 @@ pub async fn resend(
     let org_id = caller.org_id();
     let lifetime = state.settings.invitations.lifetime.0;
     let app = state.clone();
+    let now = state.clock.now();
     let invitation = state
         .db
         .write(move |tx| {
-            services::invitations::resend(tx, org_id, id, lifetime, &app.composer, Millis::now())
+            services::invitations::resend(tx, org_id, id, lifetime, &app.composer, now)
         })
         .await?;
     state.outbox_wake.notify_one();
@@ -198,9 +193,10 @@ pub async fn revoke(
     caller.require(Scope::InvitationsWrite)?;
     let id = params::id(&id)?;
     let org_id = caller.org_id();
+    let now = state.clock.now();
     let id = state
         .db
-        .write(move |tx| services::invitations::revoke(tx, org_id, id, Millis::now()))
+        .write(move |tx| services::invitations::revoke(tx, org_id, id, now))
         .await?;
     Ok(web::Json(IdBody { id }))
 }

@@ -5,7 +5,6 @@
 
 use crate::api::pages::{self, AuthorizePage, MessagePage, SignInForms};
 use crate::api::sign_in::{self, Credentials, FormError};
-use crate::domain::Millis;
 use crate::services::oauth::{self, Client, NewCode};
 use crate::startup::AppState;
 use actix_web::http::StatusCode;
@@ -287,6 +286,7 @@ pub async fn submit(
             );
         }
     };
+    let now = state.clock.now();
     let issued = state
         .db
         .write(move |tx| {
@@ -299,7 +299,7 @@ pub async fn submit(
                     code_challenge: authorization.code_challenge.as_deref(),
                     scope: authorization.scope,
                 },
-                Millis::now(),
+                now,
             )
             .map(|code| (code, authorization))
         })

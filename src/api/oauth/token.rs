@@ -1,5 +1,4 @@
 use super::{OAuthFailure, client_credentials, no_store};
-use crate::domain::Millis;
 use crate::services::oauth::{self, GrantRequest, OAuthError, TokenRequest};
 use crate::startup::AppState;
 use actix_web::http::header;
@@ -106,7 +105,7 @@ pub async fn token(
         grant,
     };
     let refresh_lifetime = state.settings.auth.refresh_token_lifetime.0;
-    let now = Millis::now();
+    let now = state.clock.now();
     let outcome = if request.grant.writes() {
         state
             .db
@@ -174,11 +173,12 @@ pub async fn revoke(
         form.client_secret.as_deref(),
     )?;
     let token = required(form.token, "token")?;
+    let now = state.clock.now();
     state
         .db
         .write(move |tx| {
             let client = oauth::authenticate_client(tx, &client_id, client_secret.as_deref())?;
-            oauth::revoke(tx, &client, &token, Millis::now())
+            oauth::revoke(tx, &client, &token, now)
         })
         .await?;
     let mut response = HttpResponse::Ok();
