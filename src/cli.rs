@@ -136,13 +136,18 @@ pub enum OrgCommand {
         name: String,
         #[arg(long, value_name = "URL")]
         logo_url: Option<String>,
-        /// The first admin; an existing account with this email is reused.
+        /// The first admin; an existing account with this email is reused
+        /// when its email is verified (a new one counts as verified: you vouch for it).
         #[arg(long, value_name = "EMAIL")]
         admin_email: String,
         #[arg(long, value_name = "NAME", default_value = "")]
         admin_first_name: String,
         #[arg(long, value_name = "NAME", default_value = "")]
         admin_last_name: String,
+        /// Take over an existing account with that email whose address was
+        /// never verified: its password, sessions and tokens end.
+        #[arg(long)]
+        claim_unverified: bool,
     },
 }
 
@@ -333,6 +338,7 @@ fn administer(db: &Database, command: Command) -> Result<(), CliError> {
             admin_email,
             admin_first_name,
             admin_last_name,
+            claim_unverified,
         }) => {
             let new = services::orgs::NewOrganization {
                 name,
@@ -340,6 +346,7 @@ fn administer(db: &Database, command: Command) -> Result<(), CliError> {
                 admin_email: parse_email(&admin_email)?,
                 admin_first_name,
                 admin_last_name,
+                claim_unverified,
             };
             let (org, admin) = db.write_blocking(|tx| services::orgs::create(tx, &new, now))?;
             print_json(&CreatedOrganization {
@@ -424,11 +431,13 @@ fn administer(db: &Database, command: Command) -> Result<(), CliError> {
             } else {
                 None
             };
+            // The operator vouches for the address.
             let new = services::users::NewAccount {
                 email,
                 first_name,
                 last_name,
                 password_hash,
+                email_verified: true,
             };
             let user = db.write_blocking(|tx| services::users::create(tx, &new, now))?;
             print_json(&AccountBody::from(user))

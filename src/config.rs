@@ -145,6 +145,17 @@ pub struct AuthSettings {
     pub sign_in_window: HumanDuration,
     /// How long a browser stays signed in to the hosted pages.
     pub session_lifetime: HumanDuration,
+    /// How long an email-verification link works.
+    pub email_verification_lifetime: HumanDuration,
+    /// How long a password-reset link works.
+    pub password_reset_lifetime: HumanDuration,
+    /// Accounts whose email was never proven are deleted after this long.
+    pub unverified_account_lifetime: HumanDuration,
+    /// Verification and reset messages allowed per email, and per client
+    /// address, within `account_messages_window`.
+    pub account_messages_per_email: usize,
+    pub account_messages_per_address: usize,
+    pub account_messages_window: HumanDuration,
 }
 
 impl Default for AuthSettings {
@@ -157,6 +168,12 @@ impl Default for AuthSettings {
             sign_in_failures_per_address: 50,
             sign_in_window: HumanDuration::secs(15 * 60),
             session_lifetime: HumanDuration::secs(12 * 3600),
+            email_verification_lifetime: HumanDuration::secs(24 * 3600),
+            password_reset_lifetime: HumanDuration::secs(3600),
+            unverified_account_lifetime: HumanDuration::secs(7 * 24 * 3600),
+            account_messages_per_email: 3,
+            account_messages_per_address: 20,
+            account_messages_window: HumanDuration::secs(3600),
         }
     }
 }
@@ -203,13 +220,22 @@ pub enum TransportKind {
     Smtp,
 }
 
-/// Files that replace the built-in invitation templates (minijinja syntax).
+/// Files that replace the built-in message templates (minijinja syntax).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TemplateFiles {
     pub invitation_subject: Option<PathBuf>,
     pub invitation_text: Option<PathBuf>,
     pub invitation_html: Option<PathBuf>,
+    pub verification_subject: Option<PathBuf>,
+    pub verification_text: Option<PathBuf>,
+    pub verification_html: Option<PathBuf>,
+    pub password_reset_subject: Option<PathBuf>,
+    pub password_reset_text: Option<PathBuf>,
+    pub password_reset_html: Option<PathBuf>,
+    pub sign_up_attempt_subject: Option<PathBuf>,
+    pub sign_up_attempt_text: Option<PathBuf>,
+    pub sign_up_attempt_html: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

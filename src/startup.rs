@@ -5,7 +5,7 @@ use crate::api;
 use crate::api::metrics::Metrics;
 use crate::auth::jwt::TokenSigner;
 use crate::auth::password::PasswordPool;
-use crate::auth::throttle::FailureLimiter;
+use crate::auth::throttle::WindowLimiter;
 use crate::config::CorsSettings;
 use crate::config::Settings;
 use crate::db::{Database, StorageError};
@@ -14,6 +14,7 @@ use crate::delivery::{Composer, DeliveryError, OutboxWorker, Transport};
 use crate::domain::Clock;
 use crate::services;
 use crate::services::ServiceError;
+use crate::services::accounts::{AccountSettings, Accounts, AccountsParts};
 use actix_cors::Cors;
 use actix_web::dev::Server;
 use actix_web::http::header;
@@ -33,10 +34,10 @@ pub struct AppState {
     /// The external base URL, without a trailing slash: the token issuer.
     pub public_url: String,
     pub tokens: TokenSigner,
-    pub passwords: PasswordPool,
-    pub sign_in_failures: FailureLimiter,
-    /// Renders invitation messages into the outbox.
-    pub composer: Composer,
+    /// Sign-up, sign-in, verification, claims and resets.
+    pub accounts: Accounts,
+    /// Renders messages into the outbox.
+    pub composer: Arc<Composer>,
     /// Wakes the outbox worker when a message was queued.
     pub outbox_wake: Arc<Notify>,
     /// "Now" for every rule that depends on time.
@@ -100,23 +101,51 @@ impl Application {
         let tokens = TokenSigner::new(&signing_key, &public_url, auth.access_token_lifetime.0);
         let passwords = PasswordPool::new(auth.password_threads, PASSWORD_QUEUE)
             .map_err(StartupError::Threads)?;
-        let sign_in_failures = FailureLimiter::new(
-            auth.sign_in_window.0,
-            auth.sign_in_failures_per_account,
-            auth.sign_in_failures_per_address,
-        );
-        let composer = Composer::new(&settings.delivery.templates, &public_url)?;
+        let composer = Arc::new(Composer::new(&settings.delivery.templates, &public_url)?);
         let transport = Transport::from_settings(&settings.delivery)?;
+        let outbox_wake = Arc::new(Notify::new());
+        let accounts = Accounts::new(AccountsParts {
+            db: db.clone(),
+            passwords,
+            sign_in_failures: WindowLimiter::new(
+                auth.sign_in_window.0,
+                auth.sign_in_failures_per_account,
+                auth.sign_in_failures_per_address,
+            ),
+            account_messages: WindowLimiter::new(
+                auth.account_messages_window.0,
+                auth.account_messages_per_email,
+                auth.account_messages_per_address,
+            ),
+            composer: composer.clone(),
+            outbox_wake: outbox_wake.clone(),
+            clock: clock.clone(),
+            settings: AccountSettings {
+                session_lifetime: auth.session_lifetime.0,
+                verification_lifetime: auth.email_verification_lifetime.0,
+                reset_lifetime: auth.password_reset_lifetime.0,
+                unverified_lifetime: auth.unverified_account_lifetime.0,
+            },
+        });
+        if settings.delivery.transport == crate::config::TransportKind::Log
+            && !addr.ip().is_loopback()
+        {
+            tracing::warn!(
+                %addr,
+                "delivery.transport is `log` on a non-loopback address: invitation, verification \
+                 and reset links go to the log, and each is a bearer capability until used; \
+                 configure `file` or `smtp` for anything but local use"
+            );
+        }
         let settings = Arc::new(settings);
         let state = web::Data::new(AppState {
             db,
             settings: settings.clone(),
             public_url,
             tokens,
-            passwords,
-            sign_in_failures,
+            accounts,
             composer,
-            outbox_wake: Arc::new(Notify::new()),
+            outbox_wake,
             clock,
         });
         let metrics =
@@ -187,6 +216,7 @@ impl Application {
             self.state.db.clone(),
             self.state.clock.clone(),
             interval,
+            self.state.settings.auth.unverified_account_lifetime.0,
         ));
         let delivery = &self.state.settings.delivery;
         let worker = OutboxWorker::new(
@@ -305,11 +335,29 @@ fn metrics_server(
 
 /// Stores EXPIRED on invitations whose expiry passed, so the count of
 /// "pending but expired" rows that reads must subtract stays small.
-async fn sweep_expired_invitations(db: Database, clock: Clock, every: Duration) {
+/// Also deletes accounts whose email was never proven in time.
+async fn sweep_expired_invitations(
+    db: Database,
+    clock: Clock,
+    every: Duration,
+    unverified_lifetime: Duration,
+) {
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
+        let now = clock.now();
+        match db
+            .write(move |tx| services::accounts::sweep(tx, unverified_lifetime, now))
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                accounts = n,
+                "deleted accounts whose email was never verified"
+            ),
+            Err(error) => tracing::warn!(%error, "unverified-account sweep failed; retrying later"),
+        }
         loop {
             let now = clock.now();
             let swept = db

@@ -48,6 +48,7 @@ impl Workspace {
                         admin_email: Email::parse("ada@acme.test").unwrap(),
                         admin_first_name: "Ada".into(),
                         admin_last_name: "Admin".into(),
+                        claim_unverified: false,
                     },
                     now,
                 )?;

@@ -188,6 +188,7 @@ pub struct AccountBody {
     pub last_name: String,
     pub avatar_url: Option<String>,
     pub has_password: bool,
+    pub email_verified: bool,
     pub created_at: Millis,
     pub updated_at: Millis,
 }
@@ -201,6 +202,7 @@ impl From<User> for AccountBody {
             last_name: user.last_name,
             avatar_url: user.avatar_url,
             has_password: user.has_password,
+            email_verified: user.email_verified_at.is_some(),
             created_at: user.created_at,
             updated_at: user.updated_at,
         }

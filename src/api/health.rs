@@ -60,7 +60,8 @@ pub async fn metrics(
     metrics: web::Data<Metrics>,
 ) -> Result<HttpResponse, ApiError> {
     let db = state.db.clone();
-    let text = web::block(move || metrics.render(&db))
+    let password_operations = state.accounts.password_work();
+    let text = web::block(move || metrics.render(&db, password_operations))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?
         .map_err(ApiError::internal)?;

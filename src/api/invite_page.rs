@@ -3,19 +3,17 @@
 //! through the same service as the invitee API.
 
 use crate::api::pages::{self, Link, MessagePage, SignInForms};
-use crate::api::sign_in::{self, Credentials, FormError};
+use crate::api::sign_in::{self, Credentials, FormError, SESSION_COOKIE, session_cookie};
 use crate::domain::{Email, InvitationDetails, InvitationStatus, Role};
+use crate::services::accounts::{FormContext, FormOutcome, Resume};
 use crate::services::sessions::SessionUser;
 use crate::services::{self, ServiceError};
 use crate::startup::AppState;
-use actix_web::cookie::{Cookie, SameSite, time};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 use uuid::Uuid;
-
-pub const SESSION_COOKIE: &str = "enlist_session";
 
 pub enum InviteView {
     /// Nobody is signed in: the sign-in and sign-up forms.
@@ -134,24 +132,6 @@ async fn current_session(req: &HttpRequest, state: &AppState) -> Option<SessionU
         })
 }
 
-fn secure(state: &AppState) -> bool {
-    state.public_url.starts_with("https://")
-}
-
-fn session_cookie(token: &str, state: &AppState) -> Cookie<'static> {
-    let lifetime = state.settings.auth.session_lifetime.0;
-    Cookie::build(SESSION_COOKIE, token.to_owned())
-        .path("/")
-        .http_only(true)
-        .secure(secure(state))
-        // Lax, so following the link in an email arrives signed in.
-        .same_site(SameSite::Lax)
-        .max_age(time::Duration::seconds(
-            i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX),
-        ))
-        .finish()
-}
-
 fn render(
     req: &HttpRequest,
     state: &AppState,
@@ -170,6 +150,7 @@ fn render(
             csrf_token: csrf.clone(),
             email: invitee_email.clone(),
             error: form_error.map(|e| e.message.clone()),
+            reset_href: pages::reset_href(Some(&Resume::Invitation(details.invitation.uuid))),
         }),
         Some(user) if same_address(&user.email, &invitee_email) => {
             InviteView::Invitee(csrf.clone())
@@ -205,7 +186,10 @@ fn render(
     {
         response.headers_mut().insert(header::RETRY_AFTER, value);
     }
-    let _ = response.add_cookie(&pages::csrf_cookie(&csrf, secure(state)));
+    let _ = response.add_cookie(&pages::csrf_cookie(
+        &csrf,
+        state.public_url.starts_with("https://"),
+    ));
     response
 }
 
@@ -273,35 +257,33 @@ pub async fn sign_in(
         Ok(details) => details,
         Err(page) => return page,
     };
-    let signed_in = sign_in::submit(&state, &form, &sign_in::client_address(&req)).await;
-    let person = match signed_in {
-        Ok(person) => person,
-        Err(error) => {
-            return render(
-                &req,
-                &state,
-                &details,
-                None,
-                error.status,
-                Some(&error),
-                None,
-            );
-        }
+    let context = FormContext {
+        address: sign_in::client_address(&req),
+        resume: Some(Resume::Invitation(details.invitation.uuid)),
+        invited: Email::parse(&details.invitation.invitee_email).ok(),
     };
-    let lifetime = state.settings.auth.session_lifetime.0;
-    let user_id = person.user_id;
-    let now = state.clock.now();
-    let started = state
-        .db
-        .write(move |tx| services::sessions::start(tx, user_id, lifetime, now))
-        .await;
-    match started {
-        Ok(token) => {
+    match sign_in::submit(&state, &form, &context).await {
+        Ok(FormOutcome::SignedIn(person)) => {
             let mut response = see_other(&format!("/invite/{}", details.invitation.uuid));
-            let _ = response.add_cookie(&session_cookie(&token, &state));
+            let _ = response.add_cookie(&session_cookie(&person.session, &state));
             response
         }
-        Err(error) => internal(error),
+        Ok(FormOutcome::CheckInbox { email, browser }) => {
+            let mut response = pages::render(StatusCode::OK, &pages::check_inbox(&email), &[]);
+            if let Some(browser) = browser {
+                let _ = response.add_cookie(&sign_in::link_cookie(&browser, &state));
+            }
+            response
+        }
+        Err(error) => render(
+            &req,
+            &state,
+            &details,
+            None,
+            error.status,
+            Some(&error),
+            None,
+        ),
     }
 }
 
@@ -339,7 +321,9 @@ pub async fn respond(
     let now = state.clock.now();
     let answered = state
         .db
-        .write(move |tx| services::invitee::respond(tx, user_id, &email, uuid, accept, now))
+        // Reaching this page took the link mailed to the invitee: for the
+        // invitee's own account, that proves the inbox.
+        .write(move |tx| services::invitee::respond(tx, user_id, &email, uuid, accept, true, now))
         .await;
     let org = &details.organization_name;
     match answered {
@@ -419,8 +403,6 @@ pub async fn sign_out(
         Err(_) => "/".to_owned(),
     };
     let mut response = see_other(&target);
-    let mut removal = session_cookie("", &state);
-    removal.make_removal();
-    let _ = response.add_cookie(&removal);
+    let _ = response.add_cookie(&sign_in::removal(session_cookie("", &state)));
     response
 }

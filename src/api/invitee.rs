@@ -80,6 +80,7 @@ fn accept_flag(raw: Option<&str>) -> Result<bool, ApiError> {
     responses(
         (status = 200, description = "The caller's pending invitations", body = Vec<InviteeInvitationBody>),
         (status = 401, description = "Missing or unknown credentials", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "The account's email is not verified (`email_unverified`)", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
         (status = 500, description = "An unknown error occurred, trying again might help.", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
         (status = 503, description = "Busy; see Retry-After", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json")
     )
@@ -104,6 +105,7 @@ pub async fn list(
     responses(
         (status = 200, description = "The pending invitation", body = InviteeInvitationBody),
         (status = 401, description = "Missing or unknown credentials", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "The account's email is not verified (`email_unverified`)", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "Not found in this organization", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
         (status = 409, description = "Conflicts with the current state", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
         (status = 410, description = "Expired", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
@@ -136,6 +138,7 @@ pub async fn get(
         (status = 200, description = "The organization's UUID when accepted, null when declined", body = Option<uuid::Uuid>),
         (status = 400, description = "Malformed query string (a repeated parameter)", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
         (status = 401, description = "Missing or unknown credentials", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "The account's email is not verified (`email_unverified`)", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "Not found in this organization", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
         (status = 409, description = "Conflicts with the current state", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
         (status = 410, description = "Expired", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
@@ -156,7 +159,7 @@ pub async fn respond(
     let organization = state
         .db
         .write(move |tx| {
-            services::invitee::respond(tx, caller.user_id, &caller.email, uuid, accept, now)
+            services::invitee::respond(tx, caller.user_id, &caller.email, uuid, accept, false, now)
         })
         .await?;
     Ok(web::Json(organization))

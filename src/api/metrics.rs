@@ -20,6 +20,7 @@ pub struct Metrics {
     latency: HistogramVec,
     pool: IntGaugeVec,
     outbox_backlog: IntGaugeVec,
+    password_operations: IntGaugeVec,
 }
 
 impl Metrics {
@@ -56,6 +57,14 @@ impl Metrics {
             ),
             &[],
         )?;
+        let password_operations = IntGaugeVec::new(
+            Opts::new(
+                "password_operations_total",
+                "argon2 password hashes and checks run since start",
+            ),
+            &[],
+        )?;
+        registry.register(Box::new(password_operations.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(pool.clone()))?;
@@ -66,6 +75,7 @@ impl Metrics {
             latency,
             pool,
             outbox_backlog,
+            password_operations,
         })
     }
 
@@ -80,7 +90,11 @@ impl Metrics {
     }
 
     /// The text exposition, with the gauges read now.
-    pub fn render(&self, db: &Database) -> Result<String, MetricsError> {
+    /// `password_operations`: the argon2 work done so far.
+    pub fn render(&self, db: &Database, password_operations: u64) -> Result<String, MetricsError> {
+        self.password_operations
+            .with_label_values(&[] as &[&str])
+            .set(i64::try_from(password_operations).unwrap_or(i64::MAX));
         let stats = db.pool_stats();
         for (pool, state, value) in [
             ("read", "in_use", stats.readers_in_use),

@@ -1,5 +1,6 @@
 //! The HTTP surface: routes, extractor settings and error shapes.
 
+pub mod account_pages;
 pub mod admin;
 pub mod dto;
 pub mod health;
@@ -93,6 +94,24 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize, metrics: bool)
             web::resource("/invite/{uuid}/sign-out")
                 .route(web::post().to(invite_page::sign_out))
                 .default_service(allow("POST")),
+        )
+        .service(
+            web::resource("/verify/{token}")
+                .route(web::get().to(account_pages::show_verification))
+                .route(web::post().to(account_pages::verify))
+                .default_service(allow("GET, POST")),
+        )
+        .service(
+            web::resource("/reset")
+                .route(web::get().to(account_pages::show_reset_request))
+                .route(web::post().to(account_pages::request_reset))
+                .default_service(allow("GET, POST")),
+        )
+        .service(
+            web::resource("/reset/{token}")
+                .route(web::get().to(account_pages::show_reset))
+                .route(web::post().to(account_pages::reset))
+                .default_service(allow("GET, POST")),
         )
         .service(
             web::resource("/invitations")

@@ -23,6 +23,68 @@ pub struct SignInForms {
     /// Pre-filled email (after a failed attempt, or the invited address).
     pub email: String,
     pub error: Option<String>,
+    /// "Forgot your password?", carrying where the person was going.
+    pub reset_href: String,
+}
+
+/// `/reset`, remembering where to go once the password is chosen.
+pub fn reset_href(resume: Option<&crate::services::accounts::Resume>) -> String {
+    match resume {
+        Some(resume) => format!(
+            "/reset?resume={}",
+            percent_encoding::utf8_percent_encode(
+                &resume.encode(),
+                percent_encoding::NON_ALPHANUMERIC
+            )
+        ),
+        None => "/reset".into(),
+    }
+}
+
+/// The page behind an emailed link (verification or reset).
+#[derive(Template)]
+#[template(path = "email_link.html")]
+pub struct EmailLinkPage {
+    pub heading: String,
+    pub intro: String,
+    pub action: String,
+    pub email: String,
+    pub choose_password: bool,
+    pub button: &'static str,
+    pub csrf_token: String,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "reset_request.html")]
+pub struct ResetRequestPage {
+    pub email: String,
+    pub resume: Option<String>,
+    pub csrf_token: String,
+    pub error: Option<String>,
+}
+
+/// "Check your inbox": the one answer to a sign-up or a sign-in that needs
+/// the address proven, whether the address was new or had an account.
+pub fn check_inbox(email: &str) -> MessagePage {
+    MessagePage::new(
+        "Check your inbox",
+        format!(
+            "We sent a message to {email}. Open the link in it to continue. \
+             It can take a minute to arrive; look in the spam folder too."
+        ),
+    )
+}
+
+/// The one answer to a reset request, whether or not the address has an account.
+pub fn reset_requested(email: &str) -> MessagePage {
+    MessagePage::new(
+        "Check your inbox",
+        format!(
+            "If {email} belongs to an account, a link to choose a new password is on its way \
+             to it. It can take a minute to arrive; look in the spam folder too."
+        ),
+    )
 }
 
 #[derive(Template)]

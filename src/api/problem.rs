@@ -212,6 +212,17 @@ impl From<ServiceError> for ApiError {
                 retry_after_secs,
             } => ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", detail)
                 .with_header(header::RETRY_AFTER, retry_after_secs.to_string()),
+            ServiceError::Forbidden { code, detail } => {
+                ApiError::new(StatusCode::FORBIDDEN, code, detail)
+            }
+            ServiceError::Unauthorized(detail) => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
+            }
+            ServiceError::Unavailable {
+                detail,
+                retry_after_secs,
+            } => ApiError::unavailable(detail, retry_after_secs),
+            ServiceError::Internal(error) => ApiError::internal(error),
             ServiceError::Storage(storage) => storage.into(),
             ServiceError::Delivery(error) => ApiError::internal(error),
         }

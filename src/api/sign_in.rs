@@ -1,20 +1,20 @@
-//! Signing in and signing up from the HTML forms, shared by the OAuth2
-//! authorize page and the hosted invitation page. Password work runs on
-//! the dedicated argon2 pool, never on the executor or inside a write.
+//! The sign-in and sign-up forms shared by the OAuth2 authorize page and the
+//! hosted invitation page: what they post, how their answers read, and the
+//! cookies a signed-in (or verifying) browser keeps. The rules are the
+//! accounts service's (`services::accounts`).
 
-use crate::auth::password::{self, PoolError};
-use crate::domain::Email;
-use crate::services::{self, ServiceError};
+use crate::services::ServiceError;
+use crate::services::accounts::{FormContext, FormOutcome, SignUp};
 use crate::startup::AppState;
+use actix_web::cookie::{Cookie, SameSite, time};
 use actix_web::http::StatusCode;
 use std::time::Duration;
 
-/// A person who proved who they are.
-#[derive(Debug, Clone)]
-pub struct SignedIn {
-    pub user_id: i64,
-    pub email: String,
-}
+pub const SESSION_COOKIE: &str = "enlist_session";
+/// Marks the browser that asked for a mailed link: following a verification
+/// link there only confirms (anywhere else the follower chooses a
+/// password), and an app's authorization resumes only there.
+pub const LINK_COOKIE: &str = "enlist_link";
 
 /// Why a form was refused, as the page will say it.
 #[derive(Debug)]
@@ -25,79 +25,55 @@ pub struct FormError {
 }
 
 impl FormError {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
         Self {
             status,
             message: message.into(),
             retry_after: None,
         }
     }
-
-    fn internal(error: impl std::fmt::Display) -> Self {
-        tracing::error!(%error, "sign-in failed on our side");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            crate::api::problem::INTERNAL_DETAIL,
-        )
-    }
 }
 
-impl From<PoolError> for FormError {
-    fn from(error: PoolError) -> Self {
+impl From<ServiceError> for FormError {
+    fn from(error: ServiceError) -> Self {
+        let retry = |secs: u64| Some(Duration::from_secs(secs.max(1)));
         match error {
-            PoolError::Busy => FormError {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                message: "Too many people are signing in right now; try again in a moment.".into(),
-                retry_after: Some(Duration::from_secs(1)),
+            ServiceError::Invalid { detail, .. } => FormError::new(StatusCode::BAD_REQUEST, detail),
+            ServiceError::Unauthorized(detail) => FormError::new(StatusCode::UNAUTHORIZED, detail),
+            ServiceError::TooSoon {
+                detail,
+                retry_after_secs,
+            } => FormError {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                message: detail,
+                retry_after: retry(retry_after_secs),
             },
-            PoolError::Stopped => FormError::internal(error),
-        }
-    }
-}
-
-const WRONG_CREDENTIALS: &str = "The email or password is incorrect.";
-
-/// Checks an email and password. Unknown accounts, accounts without a
-/// password and wrong passwords answer alike, in the same time; failures
-/// count against the account and the client address.
-pub async fn sign_in(
-    state: &AppState,
-    email: &str,
-    password: &str,
-    address: &str,
-) -> Result<SignedIn, FormError> {
-    if let Some(wait) = state.sign_in_failures.blocked(email, address) {
-        let minutes = wait.as_secs().div_ceil(60).max(1);
-        return Err(FormError {
-            status: StatusCode::TOO_MANY_REQUESTS,
-            message: format!("Too many failed sign-ins. Try again in {minutes} minute(s)."),
-            retry_after: Some(wait),
-        });
-    }
-    let account = match Email::parse(email) {
-        Ok(parsed) => {
-            let key = parsed.clone();
-            state
-                .db
-                .read(move |conn| {
-                    Ok::<_, ServiceError>(crate::db::users::password_hash(conn, &key)?)
-                })
-                .await
-                .map_err(FormError::internal)?
-                .map(|(id, hash)| (id, parsed, hash))
-        }
-        Err(_) => None,
-    };
-    let stored = account.as_ref().and_then(|(_, _, hash)| hash.clone());
-    let verified = state.passwords.verify(password.to_owned(), stored).await?;
-    match account {
-        Some((user_id, email, Some(_))) if verified => Ok(SignedIn {
-            user_id,
-            email: email.as_str().to_owned(),
-        }),
-        _ => {
-            state.sign_in_failures.record_failure(email, address);
-            Err(FormError::new(StatusCode::UNAUTHORIZED, WRONG_CREDENTIALS))
+            ServiceError::Unavailable {
+                detail,
+                retry_after_secs,
+            } => FormError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                message: detail,
+                retry_after: retry(retry_after_secs),
+            },
+            ServiceError::Storage(crate::db::StorageError::PoolTimeout(_)) => FormError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                message: "The server is busy; try again in a moment.".into(),
+                retry_after: retry(1),
+            },
+            ServiceError::Gone { detail, .. } => FormError::new(StatusCode::GONE, detail),
+            ServiceError::NotFound(_) => FormError::new(
+                StatusCode::NOT_FOUND,
+                "This link is not valid. Check that you copied the whole link from the message.",
+            ),
+            ServiceError::Conflict { detail, .. } => FormError::new(StatusCode::CONFLICT, detail),
+            other => {
+                tracing::error!(error = %other, "a sign-in form failed on our side");
+                FormError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    crate::api::problem::INTERNAL_DETAIL,
+                )
+            }
         }
     }
 }
@@ -119,25 +95,31 @@ impl Credentials {
     }
 }
 
-/// Signs in or signs up, as the form asked; `address` is the client's, for throttling.
+/// Signs in or signs up, as the form asked.
 pub async fn submit(
     state: &AppState,
     form: &Credentials,
-    address: &str,
-) -> Result<SignedIn, FormError> {
+    context: &FormContext,
+) -> Result<FormOutcome, FormError> {
     let password = form.password.as_deref().unwrap_or("");
-    match form.intent.as_deref() {
+    let outcome = match form.intent.as_deref() {
         Some("signup") => {
             let sign_up = SignUp {
-                email: form.email(),
-                password,
-                first_name: form.first_name.as_deref().unwrap_or(""),
-                last_name: form.last_name.as_deref().unwrap_or(""),
+                email: form.email().to_owned(),
+                password: password.to_owned(),
+                first_name: form.first_name.clone().unwrap_or_default(),
+                last_name: form.last_name.clone().unwrap_or_default(),
             };
-            self::sign_up(state, &sign_up, address).await
+            state.accounts.sign_up(&sign_up, context).await
         }
-        _ => sign_in(state, form.email(), password, address).await,
-    }
+        _ => {
+            state
+                .accounts
+                .sign_in(form.email(), password, context)
+                .await
+        }
+    };
+    Ok(outcome?)
 }
 
 /// The client's address as the connection shows it (a reverse proxy's, behind one).
@@ -147,72 +129,40 @@ pub fn client_address(req: &actix_web::HttpRequest) -> String {
         .unwrap_or_default()
 }
 
-pub struct SignUp<'a> {
-    pub email: &'a str,
-    pub password: &'a str,
-    pub first_name: &'a str,
-    pub last_name: &'a str,
+fn secure(state: &AppState) -> bool {
+    state.public_url.starts_with("https://")
 }
 
-/// Creates an account with a password. When the email is taken and the
-/// password is that account's, the owner is simply signed in; anyone else
-/// learns only that they should sign in or use another email.
-pub async fn sign_up(
-    state: &AppState,
-    form: &SignUp<'_>,
-    address: &str,
-) -> Result<SignedIn, FormError> {
-    let email = Email::parse(form.email)
-        .map_err(|_| FormError::new(StatusCode::BAD_REQUEST, "Enter a valid email address."))?;
-    password::validate(form.password)
-        .map_err(|e| FormError::new(StatusCode::BAD_REQUEST, capitalize(&e.to_string())))?;
-    let hash = state
-        .passwords
-        .hash(form.password.to_owned())
-        .await?
-        .map_err(FormError::internal)?;
-    let new = services::users::NewAccount {
-        email: email.clone(),
-        first_name: form.first_name.to_owned(),
-        last_name: form.last_name.to_owned(),
-        password_hash: Some(hash),
-    };
-    let now = state.clock.now();
-    let created = state
-        .db
-        .write(move |tx| services::users::create(tx, &new, now))
-        .await;
-    match created {
-        Ok(user) => Ok(SignedIn {
-            user_id: user.id,
-            email: user.email,
-        }),
-        Err(ServiceError::Conflict { .. }) => {
-            match sign_in(state, form.email, form.password, address).await {
-                Ok(signed_in) => Ok(signed_in),
-                Err(error) if error.status == StatusCode::UNAUTHORIZED => Err(FormError::new(
-                    StatusCode::CONFLICT,
-                    "We could not create an account with this email. If you already have one, sign in instead; \
-                 otherwise use another email.",
-                )),
-                Err(error) => Err(error),
-            }
-        }
-        Err(ServiceError::Invalid { detail, .. }) => {
-            Err(FormError::new(StatusCode::BAD_REQUEST, capitalize(&detail)))
-        }
-        Err(other) => Err(FormError::internal(other)),
-    }
+fn seconds(lifetime: Duration) -> time::Duration {
+    time::Duration::seconds(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX))
 }
 
-fn capitalize(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => format!(
-            "{}{}.",
-            first.to_uppercase(),
-            chars.as_str().trim_end_matches('.')
-        ),
-        None => String::new(),
-    }
+/// The signed-in browser's cookie. Lax, so following the link in an email
+/// arrives signed in.
+pub fn session_cookie(token: &str, state: &AppState) -> Cookie<'static> {
+    Cookie::build(SESSION_COOKIE, token.to_owned())
+        .path("/")
+        .http_only(true)
+        .secure(secure(state))
+        .same_site(SameSite::Lax)
+        .max_age(seconds(state.settings.auth.session_lifetime.0))
+        .finish()
+}
+
+/// The cookie of the browser that asked for a mailed link. Lax, so it
+/// comes along when the person opens the link from their mail.
+pub fn link_cookie(value: &str, state: &AppState) -> Cookie<'static> {
+    Cookie::build(LINK_COOKIE, value.to_owned())
+        .path("/")
+        .http_only(true)
+        .secure(secure(state))
+        .same_site(SameSite::Lax)
+        .max_age(seconds(state.settings.auth.email_verification_lifetime.0))
+        .finish()
+}
+
+/// A cookie that tells the browser to forget `cookie`.
+pub fn removal(mut cookie: Cookie<'static>) -> Cookie<'static> {
+    cookie.make_removal();
+    cookie
 }

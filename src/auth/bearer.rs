@@ -1,5 +1,6 @@
 //! The invitee API's caller: an access token enlist issued, from
-//! `Authorization: Bearer`. Checked without touching the database.
+//! `Authorization: Bearer`, for an account whose email is verified.
+//! Checked without touching the database.
 
 use crate::api::problem::ApiError;
 use crate::startup::AppState;
@@ -48,6 +49,16 @@ fn identify(req: &HttpRequest) -> Result<InviteeCaller, ApiError> {
         .ok_or_else(|| ApiError::internal("application state is not registered"))?;
     let claims = state.tokens.verify(token.trim()).map_err(|_| invalid())?;
     let user_id = claims.user_id().ok_or_else(invalid)?;
+    // Invitations are matched by email: only a proven one may see them.
+    if !claims.email_verified {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "email_unverified",
+            "this account's email address is not verified yet: follow the link in the \
+             verification message enlist sent to it (signing in again on the sign-in page \
+             sends a new one), then get a new access token",
+        ));
+    }
     Ok(InviteeCaller {
         user_id,
         email: claims.email,

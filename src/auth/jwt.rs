@@ -21,6 +21,10 @@ pub struct AccessClaims {
     pub iat: i64,
     pub jti: String,
     pub email: String,
+    /// Whether the account's email was proven when the token was issued.
+    /// Tokens from before verification existed lack it and count as unproven.
+    #[serde(default)]
+    pub email_verified: bool,
     pub client_id: String,
     pub scope: String,
 }
@@ -70,6 +74,7 @@ impl TokenSigner {
         &self,
         user_id: i64,
         email: &str,
+        email_verified: bool,
         client_id: &str,
         scope: &str,
         now: Millis,
@@ -83,6 +88,7 @@ impl TokenSigner {
             iat,
             jti: uuid::Uuid::new_v4().to_string(),
             email: email.to_owned(),
+            email_verified,
             client_id: client_id.to_owned(),
             scope: scope.to_owned(),
         };
@@ -113,11 +119,12 @@ mod tests {
     fn issued_tokens_verify() {
         let signer = signer();
         let token = signer
-            .issue(42, "a@b.test", "cl", "invitations", Millis::now())
+            .issue(42, "a@b.test", true, "cl", "invitations", Millis::now())
             .unwrap();
         let claims = signer.verify(&token.token).unwrap();
         assert_eq!(claims.user_id(), Some(42));
         assert_eq!(claims.email, "a@b.test");
+        assert!(claims.email_verified);
         assert_eq!(claims.aud, AUDIENCE);
         assert_eq!(token.expires_in, 60);
     }
@@ -132,26 +139,34 @@ mod tests {
             TokenSigner::new(&[7_u8; 32], "http://evil.test", Duration::from_secs(60));
         assert!(
             signer
-                .verify(&other_key.issue(1, "a@b.test", "c", "s", now).unwrap().token)
+                .verify(
+                    &other_key
+                        .issue(1, "a@b.test", false, "c", "s", now)
+                        .unwrap()
+                        .token
+                )
                 .is_err()
         );
         assert!(
             signer
                 .verify(
                     &other_issuer
-                        .issue(1, "a@b.test", "c", "s", now)
+                        .issue(1, "a@b.test", false, "c", "s", now)
                         .unwrap()
                         .token
                 )
                 .is_err()
         );
         let expired = signer
-            .issue(1, "a@b.test", "c", "s", Millis(now.0 - 3_600_000))
+            .issue(1, "a@b.test", false, "c", "s", Millis(now.0 - 3_600_000))
             .unwrap();
         assert!(signer.verify(&expired.token).is_err());
 
         // alg "none": a valid payload with no signature.
-        let valid = signer.issue(1, "a@b.test", "c", "s", now).unwrap().token;
+        let valid = signer
+            .issue(1, "a@b.test", false, "c", "s", now)
+            .unwrap()
+            .token;
         let payload = valid.split('.').nth(1).unwrap();
         let none_header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
         assert!(signer.verify(&format!("{none_header}.{payload}.")).is_err());

@@ -85,6 +85,8 @@ mod tests {
 /// queues here instead of occupying the threads that serve database work.
 pub struct PasswordPool {
     jobs: std::sync::mpsc::SyncSender<Job>,
+    /// Hashes and checks run so far (the dummy one included).
+    operations: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -129,7 +131,15 @@ impl PasswordPool {
         let _ = jobs.try_send(Box::new(|| {
             std::sync::LazyLock::force(&DUMMY_HASH);
         }));
-        Ok(Self { jobs })
+        Ok(Self {
+            jobs,
+            operations: std::sync::Arc::default(),
+        })
+    }
+
+    /// How many hashes and checks have run: the argon2 work answers cost.
+    pub fn operations(&self) -> u64 {
+        self.operations.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     async fn run<T: Send + 'static>(
@@ -137,8 +147,11 @@ impl PasswordPool {
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, PoolError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
+        let operations = self.operations.clone();
         let job: Job = Box::new(move || {
-            let _ = reply.send(work());
+            let outcome = work();
+            operations.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let _ = reply.send(outcome);
         });
         self.jobs.try_send(job).map_err(|e| match e {
             std::sync::mpsc::TrySendError::Full(_) => PoolError::Busy,

@@ -1,12 +1,13 @@
-//! Limits on failed sign-ins, per account and per client address. Only
-//! failures count, so a person who signs in correctly is never slowed, and
-//! the account key is the typed email whether or not an account exists.
+//! Limits on events per account and per client address within a sliding
+//! window: failed sign-ins (only failures count, so a person who signs in
+//! correctly is never slowed) and account messages. The account key is the
+//! typed email whether or not an account exists.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-pub struct FailureLimiter {
+pub struct WindowLimiter {
     window: Duration,
     max_per_account: usize,
     max_per_address: usize,
@@ -16,7 +17,7 @@ pub struct FailureLimiter {
 /// Past this many tracked keys, keys with no failure inside the window are dropped.
 const PRUNE_ABOVE: usize = 10_000;
 
-impl FailureLimiter {
+impl WindowLimiter {
     pub fn new(window: Duration, max_per_account: usize, max_per_address: usize) -> Self {
         Self {
             window,
@@ -26,7 +27,7 @@ impl FailureLimiter {
         }
     }
 
-    /// `Some(wait)` when either key has used up its failures in the window.
+    /// `Some(wait)` when either key has used up its events in the window.
     pub fn blocked(&self, account: &str, address: &str) -> Option<Duration> {
         let now = Instant::now();
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
@@ -45,7 +46,7 @@ impl FailureLimiter {
         account_wait.max(address_wait)
     }
 
-    pub fn record_failure(&self, account: &str, address: &str) {
+    pub fn record(&self, account: &str, address: &str) {
         let now = Instant::now();
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         if failures.len() > PRUNE_ABOVE {
@@ -97,14 +98,14 @@ mod tests {
 
     #[test]
     fn blocks_an_account_after_its_failures_whatever_the_address() {
-        let limiter = FailureLimiter::new(Duration::from_secs(900), 3, 100);
+        let limiter = WindowLimiter::new(Duration::from_secs(900), 3, 100);
         for i in 0..3 {
             assert!(
                 limiter
                     .blocked("Ada@x.test", &format!("10.0.0.{i}"))
                     .is_none()
             );
-            limiter.record_failure("ada@x.test", &format!("10.0.0.{i}"));
+            limiter.record("ada@x.test", &format!("10.0.0.{i}"));
         }
         let wait = limiter.blocked("ADA@x.test", "10.9.9.9").unwrap();
         assert!(wait <= Duration::from_secs(900) && wait > Duration::from_secs(890));
@@ -113,9 +114,9 @@ mod tests {
 
     #[test]
     fn blocks_an_address_across_accounts_and_forgets_after_the_window() {
-        let limiter = FailureLimiter::new(Duration::from_millis(50), 100, 2);
-        limiter.record_failure("a@x.test", "1.2.3.4");
-        limiter.record_failure("b@x.test", "1.2.3.4");
+        let limiter = WindowLimiter::new(Duration::from_millis(50), 100, 2);
+        limiter.record("a@x.test", "1.2.3.4");
+        limiter.record("b@x.test", "1.2.3.4");
         assert!(limiter.blocked("c@x.test", "1.2.3.4").is_some());
         std::thread::sleep(Duration::from_millis(60));
         assert!(limiter.blocked("c@x.test", "1.2.3.4").is_none());

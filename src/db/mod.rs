@@ -8,6 +8,7 @@
 //! No SQLite call ever runs on the async executor.
 
 pub mod api_keys;
+pub mod email_links;
 pub mod invitations;
 pub mod members;
 pub mod oauth;
@@ -33,11 +34,14 @@ pub type Pool = r2d2::Pool<SqliteConnectionManager>;
 /// databases are built by the same statements.
 const SCHEMA: &str = include_str!("../../schema.sql");
 /// `UPGRADES[n]` takes a database from version n+1 to n+2.
-const UPGRADES: &[&str] = &[include_str!(
-    "../../migrations/0002_credentials_by_account.sql"
-)];
+const UPGRADES: &[&str] = &[
+    include_str!("../../migrations/0002_credentials_by_account.sql"),
+    include_str!("../../migrations/0003_email_ownership.sql"),
+];
 /// The schema this binary writes.
 pub const SCHEMA_VERSION: i64 = 1 + UPGRADES.len() as i64;
+/// The version from which email keys hold the ASCII form of the domain.
+const ASCII_DOMAIN_KEYS: i64 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -454,6 +458,9 @@ fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
     for step in UPGRADES.iter().skip((found.max(1) - 1) as usize) {
         tx.execute_batch(step)?;
     }
+    if (1..ASCII_DOMAIN_KEYS).contains(&found) {
+        rekey_emails(&tx)?;
+    }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
     tracing::info!(
@@ -461,6 +468,48 @@ fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
         to = SCHEMA_VERSION,
         "database schema migrated"
     );
+    Ok(())
+}
+
+/// Recomputes the email keys that hold non-ASCII characters, the only ones
+/// whose key can change now that domains compare in their IDNA form. A key
+/// that would collide with an existing account is left as it was (and logged).
+fn rekey_emails(tx: &Connection) -> Result<(), StorageError> {
+    const NON_ASCII: &str = "GLOB '*[^' || char(1) || '-' || char(127) || ']*'";
+    for (table, id, email, key) in [
+        ("users", "id", "email", "email_key"),
+        ("invitations", "id", "invitee_email", "invitee_email_key"),
+    ] {
+        let rows: Vec<(i64, String, String)> = tx
+            .prepare(&format!(
+                "SELECT {id}, {email}, {key} FROM {table} WHERE {key} {NON_ASCII}"
+            ))?
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (row_id, address, old_key) in rows {
+            let Ok(parsed) = crate::domain::Email::parse(&address) else {
+                continue;
+            };
+            if parsed.key() == old_key {
+                continue;
+            }
+            let updated = tx.execute(
+                &format!("UPDATE {table} SET {key} = ?2 WHERE {id} = ?1"),
+                rusqlite::params![row_id, parsed.key()],
+            );
+            match updated {
+                Ok(_) => {}
+                Err(error) if is_unique_violation(&error) => {
+                    tracing::warn!(
+                        table,
+                        row_id,
+                        "email key left as it was: another row has the new one"
+                    );
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
     Ok(())
 }
 

@@ -4,7 +4,10 @@ use crate::domain::Millis;
 use rusqlite::{Connection, params};
 
 pub struct NewMessage<'a> {
-    pub invitation_id: i64,
+    /// `invitation`, `verification`, `password_reset` or `sign_up_attempt`.
+    pub kind: &'a str,
+    /// The invitation it announces, for invitation messages.
+    pub invitation_id: Option<i64>,
     pub recipient: &'a str,
     pub link: &'a str,
     pub subject: &'a str,
@@ -15,8 +18,8 @@ pub struct NewMessage<'a> {
 pub fn insert(conn: &Connection, message: &NewMessage<'_>, now: Millis) -> rusqlite::Result<i64> {
     conn.prepare_cached(
         "INSERT INTO outbox (invitation_id, recipient, link, subject, text_body, html_body,
-                             next_attempt_at, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) RETURNING id",
+                             next_attempt_at, created_at, kind)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8) RETURNING id",
     )?
     .query_row(
         params![
@@ -26,7 +29,8 @@ pub fn insert(conn: &Connection, message: &NewMessage<'_>, now: Millis) -> rusql
             message.subject,
             message.text_body,
             message.html_body,
-            now.0
+            now.0,
+            message.kind
         ],
         |row| row.get(0),
     )
@@ -35,6 +39,7 @@ pub fn insert(conn: &Connection, message: &NewMessage<'_>, now: Millis) -> rusql
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueuedMessage {
     pub id: i64,
+    pub kind: String,
     pub recipient: String,
     pub link: String,
     pub subject: String,
@@ -46,7 +51,7 @@ pub struct QueuedMessage {
 /// Messages due now, oldest due first.
 pub fn due(conn: &Connection, now: Millis, limit: i64) -> rusqlite::Result<Vec<QueuedMessage>> {
     conn.prepare_cached(
-        "SELECT id, recipient, link, subject, text_body, html_body, attempts FROM outbox
+        "SELECT id, recipient, link, subject, text_body, html_body, attempts, kind FROM outbox
          WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?1
          ORDER BY next_attempt_at, id LIMIT ?2",
     )?
@@ -59,6 +64,7 @@ pub fn due(conn: &Connection, now: Millis, limit: i64) -> rusqlite::Result<Vec<Q
             text_body: row.get(4)?,
             html_body: row.get(5)?,
             attempts: row.get(6)?,
+            kind: row.get(7)?,
         })
     })?
     .collect()

@@ -20,18 +20,19 @@ pub fn insert(
     Ok(())
 }
 
-/// The signed-in account's id and email, for a live session.
+/// The signed-in account's id, email and whether it is proven, for a live session.
 pub fn find(
     conn: &Connection,
     token_sha256: &[u8],
     now: Millis,
-) -> rusqlite::Result<Option<(i64, String)>> {
+) -> rusqlite::Result<Option<(i64, String, bool)>> {
     conn.prepare_cached(
-        "SELECT u.id, u.email FROM web_sessions s JOIN users u ON u.id = s.user_id
+        "SELECT u.id, u.email, u.email_verified_at IS NOT NULL
+         FROM web_sessions s JOIN users u ON u.id = s.user_id
          WHERE s.token_sha256 = ?1 AND s.expires_at > ?2",
     )?
     .query_row(params![token_sha256, now.0], |row| {
-        Ok((row.get(0)?, row.get(1)?))
+        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
     })
     .optional()
 }

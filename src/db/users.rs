@@ -2,7 +2,8 @@ use super::OptionalExtension;
 use crate::domain::{Email, Millis, User};
 use rusqlite::{Connection, Row, params};
 
-const COLUMNS: &str = "id, email, first_name, last_name, avatar_url, password_hash IS NOT NULL, created_at, updated_at";
+const COLUMNS: &str = "id, email, first_name, last_name, avatar_url, password_hash IS NOT NULL, \
+     email_verified_at, created_at, updated_at";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
@@ -12,8 +13,9 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<User> {
         last_name: row.get(3)?,
         avatar_url: row.get(4)?,
         has_password: row.get(5)?,
-        created_at: Millis(row.get(6)?),
-        updated_at: Millis(row.get(7)?),
+        email_verified_at: row.get::<_, Option<i64>>(6)?.map(Millis),
+        created_at: Millis(row.get(7)?),
+        updated_at: Millis(row.get(8)?),
     })
 }
 
@@ -23,14 +25,15 @@ pub struct NewUser<'a> {
     pub last_name: &'a str,
     pub avatar_url: Option<&'a str>,
     pub password_hash: Option<&'a str>,
+    pub email_verified_at: Option<Millis>,
 }
 
 /// Fails with a UNIQUE violation when the email is taken (case-insensitively).
 pub fn insert(conn: &Connection, user: &NewUser<'_>, now: Millis) -> rusqlite::Result<User> {
     conn.prepare_cached(&format!(
         "INSERT INTO users (email, email_key, first_name, last_name, avatar_url, password_hash,
-                            created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) RETURNING {COLUMNS}"
+                            email_verified_at, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) RETURNING {COLUMNS}"
     ))?
     .query_row(
         params![
@@ -40,6 +43,7 @@ pub fn insert(conn: &Connection, user: &NewUser<'_>, now: Millis) -> rusqlite::R
             user.last_name,
             user.avatar_url,
             user.password_hash,
+            user.email_verified_at.map(|at| at.0),
             now.0
         ],
         from_row,
@@ -58,14 +62,68 @@ pub fn find_by_email(conn: &Connection, email: &Email) -> rusqlite::Result<Optio
         .optional()
 }
 
-/// The account id and its password hash, for sign-in.
-pub fn password_hash(
+/// What signing in needs to know of an account.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub user_id: i64,
+    pub email: String,
+    pub password_hash: Option<String>,
+    pub email_verified: bool,
+}
+
+/// The account's password hash and whether its email is proven, for sign-in.
+pub fn credentials(conn: &Connection, email: &Email) -> rusqlite::Result<Option<Credentials>> {
+    conn.prepare_cached(
+        "SELECT id, email, password_hash, email_verified_at IS NOT NULL FROM users WHERE email_key = ?1",
+    )?
+    .query_row([email.key()], |row| {
+        Ok(Credentials {
+            user_id: row.get(0)?,
+            email: row.get(1)?,
+            password_hash: row.get(2)?,
+            email_verified: row.get(3)?,
+        })
+    })
+    .optional()
+}
+
+/// Replaces (or, with `None`, removes) the account's password hash.
+pub fn set_password_hash_of(
     conn: &Connection,
-    email: &Email,
-) -> rusqlite::Result<Option<(i64, Option<String>)>> {
-    conn.prepare_cached("SELECT id, password_hash FROM users WHERE email_key = ?1")?
-        .query_row([email.key()], |row| Ok((row.get(0)?, row.get(1)?)))
-        .optional()
+    user_id: i64,
+    hash: Option<&str>,
+    now: Millis,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached("UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1")?
+        .execute(params![user_id, hash, now.0])?;
+    Ok(())
+}
+
+/// Records that the account's email is proven (the first proof counts).
+pub fn mark_email_verified(conn: &Connection, user_id: i64, now: Millis) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE users SET email_verified_at = ?2, updated_at = ?2
+         WHERE id = ?1 AND email_verified_at IS NULL",
+    )?
+    .execute(params![user_id, now.0])?;
+    Ok(())
+}
+
+/// Deletes up to `limit` accounts whose email was never proven and that
+/// were made before `cutoff`, unless they belong to an organization.
+pub fn delete_unverified_before(
+    conn: &Connection,
+    cutoff: Millis,
+    limit: i64,
+) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "DELETE FROM users WHERE id IN (
+             SELECT id FROM users
+             WHERE email_verified_at IS NULL AND created_at < ?1
+               AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = users.id)
+             ORDER BY created_at LIMIT ?2)",
+    )?
+    .execute(params![cutoff.0, limit])
 }
 
 /// Replaces the account's password hash; says whether the account exists.

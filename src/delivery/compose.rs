@@ -9,9 +9,36 @@ use minijinja::{AutoEscape, Environment};
 use serde::Serialize;
 use std::path::Path;
 
-const SUBJECT: &str = "invitation_subject.txt";
-const TEXT: &str = "invitation.txt";
-const HTML: &str = "invitation.html";
+/// The messages enlist sends about an account (not an invitation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountMessage {
+    /// "Confirm your email address": the link proves the inbox.
+    Verification,
+    /// "Reset your password".
+    PasswordReset,
+    /// Someone signed up with an address that has a verified account: the
+    /// owner is told, with a reset link, and nobody else learns it exists.
+    SignUpAttempt,
+}
+
+impl AccountMessage {
+    /// The outbox's `kind`, and the templates' base name.
+    pub fn kind(self) -> &'static str {
+        match self {
+            AccountMessage::Verification => "verification",
+            AccountMessage::PasswordReset => "password_reset",
+            AccountMessage::SignUpAttempt => "sign_up_attempt",
+        }
+    }
+}
+
+/// What an account message says.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountEmail {
+    pub email: String,
+    pub link: String,
+    pub expires_at: Millis,
+}
 
 /// What an invitation message says.
 #[derive(Debug, Clone, Serialize)]
@@ -60,24 +87,54 @@ impl Composer {
             }
         });
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        macro_rules! parts {
+            ($base:literal, $subject:ident, $text:ident, $html:ident) => {
+                [
+                    (
+                        concat!($base, "_subject.txt"),
+                        files.$subject.as_deref(),
+                        include_str!(concat!("../../templates/email/", $base, "_subject.txt")),
+                    ),
+                    (
+                        concat!($base, ".txt"),
+                        files.$text.as_deref(),
+                        include_str!(concat!("../../templates/email/", $base, ".txt")),
+                    ),
+                    (
+                        concat!($base, ".html"),
+                        files.$html.as_deref(),
+                        include_str!(concat!("../../templates/email/", $base, ".html")),
+                    ),
+                ]
+            };
+        }
         let sources = [
-            (
-                SUBJECT,
-                files.invitation_subject.as_deref(),
-                include_str!("../../templates/email/invitation_subject.txt"),
+            parts!(
+                "invitation",
+                invitation_subject,
+                invitation_text,
+                invitation_html
             ),
-            (
-                TEXT,
-                files.invitation_text.as_deref(),
-                include_str!("../../templates/email/invitation.txt"),
+            parts!(
+                "verification",
+                verification_subject,
+                verification_text,
+                verification_html
             ),
-            (
-                HTML,
-                files.invitation_html.as_deref(),
-                include_str!("../../templates/email/invitation.html"),
+            parts!(
+                "password_reset",
+                password_reset_subject,
+                password_reset_text,
+                password_reset_html
+            ),
+            parts!(
+                "sign_up_attempt",
+                sign_up_attempt_subject,
+                sign_up_attempt_text,
+                sign_up_attempt_html
             ),
         ];
-        for (name, path, default) in sources {
+        for (name, path, default) in sources.into_iter().flatten() {
             env.add_template_owned(name, template_source(path, default)?)?;
         }
         let composer = Self {
@@ -93,7 +150,39 @@ impl Composer {
             expires_at: Millis(0),
             link: composer.invitation_link(uuid::Uuid::nil()),
         })?;
+        for kind in [
+            AccountMessage::Verification,
+            AccountMessage::PasswordReset,
+            AccountMessage::SignUpAttempt,
+        ] {
+            composer.account(
+                kind,
+                &AccountEmail {
+                    email: "someone@example.com".into(),
+                    link: composer.link("/example"),
+                    expires_at: Millis(0),
+                },
+            )?;
+        }
         Ok(composer)
+    }
+
+    /// `{public_url}{path}`: a link into this server.
+    pub fn link(&self, path: &str) -> String {
+        format!("{}{path}", self.public_url)
+    }
+
+    pub fn account(
+        &self,
+        kind: AccountMessage,
+        email: &AccountEmail,
+    ) -> Result<ComposedMessage, DeliveryError> {
+        let context = minijinja::context! {
+            email => &email.email,
+            link => &email.link,
+            expires_at => human_time(email.expires_at),
+        };
+        self.render(kind.kind(), &context)
     }
 
     /// `{public_url}/invite/{uuid}`: the hosted invitation page.
@@ -112,15 +201,27 @@ impl Composer {
             expires_at => human_time(email.expires_at),
             link => &email.link,
         };
-        let render = |name: &str| self.env.get_template(name).and_then(|t| t.render(&context));
+        self.render("invitation", &context)
+    }
+
+    fn render(
+        &self,
+        base: &str,
+        context: &minijinja::Value,
+    ) -> Result<ComposedMessage, DeliveryError> {
+        let render = |suffix: &str| {
+            self.env
+                .get_template(&format!("{base}{suffix}"))
+                .and_then(|t| t.render(context))
+        };
         Ok(ComposedMessage {
             // A subject is one line, whatever the template left around it.
-            subject: render(SUBJECT)?
+            subject: render("_subject.txt")?
                 .split_whitespace()
                 .collect::<Vec<_>>()
                 .join(" "),
-            text: render(TEXT)?,
-            html: render(HTML)?,
+            text: render(".txt")?,
+            html: render(".html")?,
         })
     }
 }
@@ -166,6 +267,38 @@ mod tests {
             message.html
         );
         assert!(message.text.contains("UTC"));
+    }
+
+    #[test]
+    fn account_messages_carry_their_link_in_both_parts() {
+        let composer = Composer::new(&TemplateFiles::default(), "http://x.test").unwrap();
+        for kind in [
+            AccountMessage::Verification,
+            AccountMessage::PasswordReset,
+            AccountMessage::SignUpAttempt,
+        ] {
+            let message = composer
+                .account(
+                    kind,
+                    &AccountEmail {
+                        email: "a<b>@x.test".into(),
+                        link: composer.link("/verify/abc"),
+                        expires_at: Millis(1_795_000_000_000),
+                    },
+                )
+                .unwrap();
+            assert!(
+                message.text.contains("http://x.test/verify/abc"),
+                "{kind:?}"
+            );
+            assert!(message.html.contains("href=\"http://x.test/verify/abc\""));
+            assert!(
+                message.html.contains("a&lt;b&gt;@x.test"),
+                "{}",
+                message.html
+            );
+            assert!(!message.subject.is_empty() && !message.subject.contains('\n'));
+        }
     }
 
     #[test]

@@ -68,11 +68,15 @@ impl Transport {
     pub async fn send(&self, message: &QueuedMessage) -> Result<(), DeliveryError> {
         match self {
             Transport::Log => {
+                // The link is a bearer capability until used: this transport
+                // is for local use and demos (README.md, Security).
                 tracing::info!(
+                    kind = %message.kind,
                     to = %message.recipient,
                     link = %message.link,
                     subject = %message.subject,
-                    "invitation message (log transport: not sent anywhere)"
+                    "{} message (log transport: not sent anywhere)",
+                    message.kind
                 );
                 Ok(())
             }

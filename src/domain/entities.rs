@@ -22,11 +22,17 @@ pub struct User {
     pub last_name: String,
     pub avatar_url: Option<String>,
     pub has_password: bool,
+    /// When the email was proven to be this person's; `None`: not yet.
+    pub email_verified_at: Option<Millis>,
     pub created_at: Millis,
     pub updated_at: Millis,
 }
 
 impl User {
+    pub fn email_verified(&self) -> bool {
+        self.email_verified_at.is_some()
+    }
+
     /// "First Last", or the email when the person gave no name.
     pub fn display_name(&self) -> String {
         display_name(&self.first_name, &self.last_name, &self.email)

@@ -1,9 +1,31 @@
-//! Accounts: who a person is, and the credentials that prove it.
+//! Accounts: signing up and in, proving that an email is the person's
+//! (verification), taking an address back from whoever registered it
+//! first (claim), and resetting a password.
+//!
+//! The rule behind all of it: an email is proven only by possession of a
+//! secret enlist delivered to that inbox (an invitation link whose invitee
+//! is the account's email, a verification link, a reset link) or by the
+//! operator who made the account. An unverified account never blocks the
+//! inbox's owner: proving the inbox for it lets the owner set their own
+//! password, and everything the previous holder had ends.
+//!
+//! Password work runs on the dedicated argon2 pool, never on the executor
+//! nor inside a write transaction; each use case then makes one write.
 
-use super::ServiceResult;
-use crate::db;
-use crate::domain::Millis;
+use super::{ServiceError, ServiceResult, sessions};
+use crate::auth::password::{self, PasswordPool, PoolError};
+use crate::auth::secrets;
+use crate::auth::throttle::WindowLimiter;
+use crate::db::email_links::{self, Purpose};
+use crate::db::{self, Database};
+use crate::delivery::Composer;
+use crate::delivery::compose::{AccountEmail, AccountMessage};
+use crate::domain::{Clock, Email, Millis};
 use rusqlite::Connection;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use uuid::Uuid;
 
 /// Ends everything that lets someone act as the account: browser sessions,
 /// refresh tokens (every client, every family) and authorization codes not
@@ -13,4 +35,757 @@ pub fn end_every_credential(conn: &Connection, user_id: i64, now: Millis) -> Ser
     db::oauth::revoke_refresh_tokens_of_user(conn, user_id, now)?;
     db::oauth::delete_codes_of_user(conn, user_id)?;
     Ok(())
+}
+
+/// Lifetimes of what this service hands out.
+#[derive(Debug, Clone, Copy)]
+pub struct AccountSettings {
+    pub session_lifetime: Duration,
+    pub verification_lifetime: Duration,
+    pub reset_lifetime: Duration,
+    pub unverified_lifetime: Duration,
+}
+
+/// Where a person was going when they had to prove their inbox; followed
+/// again once they have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resume {
+    /// An OAuth2 authorization request, as its query string.
+    Authorize(String),
+    /// The hosted page of an invitation.
+    Invitation(Uuid),
+}
+
+impl Resume {
+    /// `authorize:<query>` or `invite:<uuid>`: as stored, and as the reset
+    /// form carries it (it is checked again when followed).
+    pub fn encode(&self) -> String {
+        match self {
+            Resume::Authorize(query) => format!("authorize:{query}"),
+            Resume::Invitation(uuid) => format!("invite:{uuid}"),
+        }
+    }
+
+    pub fn decode(stored: &str) -> Option<Self> {
+        match stored.split_once(':')? {
+            ("authorize", query) => Some(Resume::Authorize(query.to_owned())),
+            ("invite", uuid) => Uuid::parse_str(uuid).ok().map(Resume::Invitation),
+            _ => None,
+        }
+    }
+}
+
+/// The page a sign-in or sign-up form was sent from.
+#[derive(Debug, Clone, Default)]
+pub struct FormContext {
+    /// The client's address, for throttling.
+    pub address: String,
+    /// Where to go after an emailed link.
+    pub resume: Option<Resume>,
+    /// The invitee address of the invitation page the form is on: that page
+    /// was reached through a link sent to this inbox.
+    pub invited: Option<Email>,
+}
+
+impl FormContext {
+    fn was_invited(&self, email: &Email) -> bool {
+        self.invited
+            .as_ref()
+            .is_some_and(|invited| invited.key() == email.key())
+    }
+
+    fn for_authorization(&self) -> bool {
+        matches!(self.resume, Some(Resume::Authorize(_)))
+    }
+}
+
+/// A person who proved who they are, with the browser session started for them.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub user_id: i64,
+    pub email: String,
+    pub email_verified: bool,
+    /// The session cookie's value.
+    pub session: String,
+}
+
+/// What a sign-in or sign-up form leads to.
+#[derive(Debug)]
+pub enum FormOutcome {
+    SignedIn(SignedIn),
+    /// A message is on its way to the address (or nothing is, and the
+    /// answer must not say which). `browser` is the cookie that marks this
+    /// browser as the one that asked, when it should be set.
+    CheckInbox {
+        email: String,
+        browser: Option<String>,
+    },
+}
+
+/// What following an emailed link asks of the person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkView {
+    pub email: String,
+    /// Whether the person must choose a password: always for a reset, and
+    /// for a verification link followed outside the browser that asked for
+    /// it (the address is being claimed by its owner).
+    pub choose_password: bool,
+    /// Where the person goes once the link is followed.
+    pub resume: Option<Resume>,
+}
+
+/// The person signed in by an emailed link, and where they were going.
+#[derive(Debug)]
+pub struct Followed {
+    pub signed_in: SignedIn,
+    pub resume: Option<Resume>,
+}
+
+pub struct SignUp {
+    pub email: String,
+    pub password: String,
+    pub first_name: String,
+    pub last_name: String,
+}
+
+const WRONG_CREDENTIALS: &str = "The email or password is incorrect.";
+
+/// Links that expired this long ago are deleted (until then they answer
+/// "expired" rather than "unknown").
+const KEEP_EXPIRED_LINKS: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Unverified accounts deleted per sweep at most.
+const SWEEP_BATCH: i64 = 500;
+
+pub struct Accounts {
+    db: Database,
+    passwords: PasswordPool,
+    sign_in_failures: WindowLimiter,
+    account_messages: WindowLimiter,
+    composer: Arc<Composer>,
+    outbox_wake: Arc<Notify>,
+    clock: Clock,
+    settings: AccountSettings,
+}
+
+pub struct AccountsParts {
+    pub db: Database,
+    pub passwords: PasswordPool,
+    pub sign_in_failures: WindowLimiter,
+    pub account_messages: WindowLimiter,
+    pub composer: Arc<Composer>,
+    pub outbox_wake: Arc<Notify>,
+    pub clock: Clock,
+    pub settings: AccountSettings,
+}
+
+impl From<PoolError> for ServiceError {
+    fn from(error: PoolError) -> Self {
+        match error {
+            PoolError::Busy => ServiceError::Unavailable {
+                detail: "Too many people are signing in right now; try again in a moment.".into(),
+                retry_after_secs: 1,
+            },
+            PoolError::Stopped => ServiceError::Internal(error.to_string()),
+        }
+    }
+}
+
+impl Accounts {
+    pub fn new(parts: AccountsParts) -> Self {
+        Self {
+            db: parts.db,
+            passwords: parts.passwords,
+            sign_in_failures: parts.sign_in_failures,
+            account_messages: parts.account_messages,
+            composer: parts.composer,
+            outbox_wake: parts.outbox_wake,
+            clock: parts.clock,
+            settings: parts.settings,
+        }
+    }
+
+    /// How many argon2 hashes and checks have run: the work every answer costs.
+    pub fn password_work(&self) -> u64 {
+        self.passwords.operations()
+    }
+
+    /// Checks an email and password. Unknown accounts, accounts without a
+    /// password and wrong passwords answer alike, after the same work;
+    /// failures count against the account and the client address.
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: &str,
+        context: &FormContext,
+    ) -> ServiceResult<FormOutcome> {
+        if let Some(wait) = self.sign_in_failures.blocked(email, &context.address) {
+            let minutes = wait.as_secs().div_ceil(60).max(1);
+            return Err(ServiceError::TooSoon {
+                detail: format!("Too many failed sign-ins. Try again in {minutes} minute(s)."),
+                retry_after_secs: wait.as_secs().max(1),
+            });
+        }
+        let account = match Email::parse(email) {
+            Ok(parsed) => {
+                let key = parsed.clone();
+                self.db
+                    .read(move |conn| Ok::<_, ServiceError>(db::users::credentials(conn, &key)?))
+                    .await?
+                    .map(|credentials| (parsed, credentials))
+            }
+            Err(_) => None,
+        };
+        let stored = account
+            .as_ref()
+            .and_then(|(_, credentials)| credentials.password_hash.clone());
+        let matches = self.passwords.verify(password.to_owned(), stored).await?;
+        let Some((email, account)) = account.filter(|(_, a)| matches && a.password_hash.is_some())
+        else {
+            self.sign_in_failures.record(email, &context.address);
+            return Err(ServiceError::Unauthorized(WRONG_CREDENTIALS.into()));
+        };
+        let now = self.clock.now();
+        let lifetime = self.settings.session_lifetime;
+        let user_id = account.user_id;
+        if !account.email_verified && context.for_authorization() {
+            // Apps get codes only for proven addresses: the inbox first.
+            let browser = secrets::random_base62(32);
+            let sent = self.message_allowed(&email, &context.address);
+            if sent {
+                let link = self.link_for(Purpose::Verify, context.resume.clone(), now);
+                let (to, browser) = (account.email.clone(), browser.clone());
+                let composer = self.composer.clone();
+                self.db
+                    .write(move |tx| {
+                        link.store(tx, user_id, Some(&browser), None, &composer, &to, now)
+                    })
+                    .await?;
+                self.outbox_wake.notify_one();
+            }
+            return Ok(FormOutcome::CheckInbox {
+                email: account.email,
+                browser: Some(browser),
+            });
+        }
+        let verify_now = !account.email_verified && context.was_invited(&email);
+        let signed_in = self
+            .db
+            .write(move |tx| {
+                if verify_now {
+                    db::users::mark_email_verified(tx, user_id, now)?;
+                }
+                let session = sessions::start(tx, user_id, lifetime, now)?;
+                Ok::<_, ServiceError>(SignedIn {
+                    user_id,
+                    email: account.email,
+                    email_verified: account.email_verified || verify_now,
+                    session,
+                })
+            })
+            .await?;
+        Ok(FormOutcome::SignedIn(signed_in))
+    }
+
+    /// Signs up. Whether or not the address already has an account, the
+    /// answer is the same ("check your inbox") after the same password
+    /// work, except on an invitation page reached through a link to that
+    /// very address, where the link is the proof and the person is signed
+    /// in (an unverified account holding the address is claimed).
+    pub async fn sign_up(
+        &self,
+        form: &SignUp,
+        context: &FormContext,
+    ) -> ServiceResult<FormOutcome> {
+        let email = Email::parse(&form.email)
+            .map_err(|_| ServiceError::invalid("email", "Enter a valid email address."))?;
+        password::validate(&form.password)
+            .map_err(|e| ServiceError::invalid("password", sentence(&e.to_string())))?;
+        super::users::validate_names(&form.first_name, &form.last_name)?;
+        let hash = self
+            .passwords
+            .hash(form.password.clone())
+            .await?
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let now = self.clock.now();
+        let invited = context.was_invited(&email);
+        let message_allowed = self.message_allowed(&email, &context.address);
+        let browser = secrets::random_base62(32);
+        let verify = self.link_for(Purpose::Verify, context.resume.clone(), now);
+        let reset = self.link_for(Purpose::Reset, context.resume.clone(), now);
+        let settings = self.settings;
+        let composer = self.composer.clone();
+        let new = super::users::NewAccount {
+            email: email.clone(),
+            first_name: form.first_name.clone(),
+            last_name: form.last_name.clone(),
+            password_hash: Some(hash.clone()),
+            email_verified: invited,
+        };
+        let browser_cookie = browser.clone();
+        let outcome = self
+            .db
+            .write(move |tx| -> ServiceResult<FormOutcome> {
+                let existing = db::users::find_by_email(tx, &email)?;
+                // Whatever the case, the answer names the address as typed.
+                let check_inbox = |_stored: String, _browser: Option<String>| {
+                    Ok(FormOutcome::CheckInbox {
+                        email: email.as_str().to_owned(),
+                        browser: None,
+                    })
+                };
+                match existing {
+                    None if invited => {
+                        let user = super::users::create(tx, &new, now)?;
+                        signed_in(tx, user.id, user.email, settings, now)
+                    }
+                    None => {
+                        let user = super::users::create(tx, &new, now)?;
+                        if message_allowed {
+                            verify.store(
+                                tx,
+                                user.id,
+                                Some(&browser),
+                                None,
+                                &composer,
+                                &user.email,
+                                now,
+                            )?;
+                        }
+                        check_inbox(user.email, Some(browser))
+                    }
+                    Some(user) if !user.email_verified() && invited => {
+                        claim(tx, user.id, Some(&hash), now)?;
+                        signed_in(tx, user.id, user.email, settings, now)
+                    }
+                    Some(user) if !user.email_verified() => {
+                        // Whoever follows the link in this browser gets the
+                        // password typed here; anywhere else, their own.
+                        if message_allowed {
+                            verify.store(
+                                tx,
+                                user.id,
+                                Some(&browser),
+                                Some(&hash),
+                                &composer,
+                                &user.email,
+                                now,
+                            )?;
+                        }
+                        check_inbox(user.email, Some(browser))
+                    }
+                    Some(user) => {
+                        if message_allowed {
+                            reset.store_as(
+                                tx,
+                                AccountMessage::SignUpAttempt,
+                                user.id,
+                                Some(&browser),
+                                &composer,
+                                &user.email,
+                                now,
+                            )?;
+                        }
+                        check_inbox(user.email, Some(browser))
+                    }
+                }
+            })
+            .await?;
+        if let FormOutcome::CheckInbox { .. } = outcome
+            && message_allowed
+        {
+            self.outbox_wake.notify_one();
+        }
+        Ok(match outcome {
+            // The cookie is set whether or not a link was stored for it, so
+            // the answer looks the same either way.
+            FormOutcome::CheckInbox { email, .. } => FormOutcome::CheckInbox {
+                email,
+                browser: Some(browser_cookie),
+            },
+            signed_in => signed_in,
+        })
+    }
+
+    /// "Forgot your password?": mails a reset link when the address has an
+    /// account. The answer never says whether it has; past the limits for
+    /// the address (or the client), nothing is sent. Answers the cookie
+    /// that marks this browser as the one that asked (set either way).
+    pub async fn request_reset(
+        &self,
+        email: &str,
+        address: &str,
+        resume: Option<Resume>,
+    ) -> ServiceResult<String> {
+        let email = Email::parse(email)
+            .map_err(|_| ServiceError::invalid("email", "Enter a valid email address."))?;
+        let browser = secrets::random_base62(32);
+        if !self.message_allowed(&email, address) {
+            return Ok(browser);
+        }
+        let asking = browser.clone();
+        let now = self.clock.now();
+        let reset = self.link_for(Purpose::Reset, resume, now);
+        let composer = self.composer.clone();
+        let queued = self
+            .db
+            .write(move |tx| -> ServiceResult<bool> {
+                let Some(user) = db::users::find_by_email(tx, &email)? else {
+                    return Ok(false);
+                };
+                reset.store_as(
+                    tx,
+                    AccountMessage::PasswordReset,
+                    user.id,
+                    Some(&asking),
+                    &composer,
+                    &user.email,
+                    now,
+                )?;
+                Ok(true)
+            })
+            .await?;
+        if queued {
+            self.outbox_wake.notify_one();
+        }
+        Ok(browser)
+    }
+
+    /// What the page behind an emailed link shows; 404 for an unknown
+    /// link, 410 for a used or expired one.
+    pub async fn open_link(
+        &self,
+        purpose: Purpose,
+        token: &str,
+        browser: Option<&str>,
+    ) -> ServiceResult<LinkView> {
+        let now = self.clock.now();
+        let link = self.usable_link(purpose, token, now).await?;
+        Ok(LinkView {
+            email: link.email.clone(),
+            choose_password: needs_password(purpose, &link, browser),
+            resume: link.resume.as_deref().and_then(Resume::decode),
+        })
+    }
+
+    /// Follows an emailed link: the address is proven, the person is signed
+    /// in, and a password they chose (reset, or a claim) replaces the old
+    /// one, ending every session, token and code the account had.
+    pub async fn follow_link(
+        &self,
+        purpose: Purpose,
+        token: &str,
+        browser: Option<&str>,
+        new_password: Option<&str>,
+    ) -> ServiceResult<Followed> {
+        let now = self.clock.now();
+        let link = self.usable_link(purpose, token, now).await?;
+        let chosen = if needs_password(purpose, &link, browser) {
+            let password = new_password.unwrap_or("");
+            password::validate(password)
+                .map_err(|e| ServiceError::invalid("password", sentence(&e.to_string())))?;
+            Some(
+                self.passwords
+                    .hash(password.to_owned())
+                    .await?
+                    .map_err(|e| ServiceError::Internal(e.to_string()))?,
+            )
+        } else {
+            None
+        };
+        let digest = secrets::sha256(token);
+        let settings = self.settings;
+        // An app's authorization resumes only in the browser that started it:
+        // anywhere else the code would reach a browser the app never saw
+        // (and the request may have been a stranger's). Invitations resume anywhere.
+        let resume = match link.resume.as_deref().and_then(Resume::decode) {
+            Some(Resume::Authorize(_)) if !same_browser(&link, browser) => None,
+            other => other,
+        };
+        let followed = self
+            .db
+            .write(move |tx| -> ServiceResult<Followed> {
+                if !email_links::consume(tx, &digest, purpose, now)? {
+                    return Err(link_gone(purpose));
+                }
+                // A password chosen now, or the one typed in this browser
+                // when it signed up again for an address it did not own.
+                match chosen.as_deref().or(link.password_hash.as_deref()) {
+                    Some(hash) => claim(tx, link.user_id, Some(hash), now)?,
+                    None => db::users::mark_email_verified(tx, link.user_id, now)?,
+                }
+                let FormOutcome::SignedIn(signed_in) =
+                    signed_in(tx, link.user_id, link.email, settings, now)?
+                else {
+                    return Err(ServiceError::Internal("no session was started".into()));
+                };
+                Ok(Followed { signed_in, resume })
+            })
+            .await?;
+        Ok(followed)
+    }
+
+    async fn usable_link(
+        &self,
+        purpose: Purpose,
+        token: &str,
+        now: Millis,
+    ) -> ServiceResult<email_links::LinkRow> {
+        let digest = secrets::sha256(token);
+        let link = self
+            .db
+            .read(move |conn| Ok::<_, ServiceError>(email_links::find(conn, &digest, purpose)?))
+            .await?
+            .ok_or(ServiceError::NotFound("link"))?;
+        if link.used_at.is_some() || link.expires_at <= now {
+            return Err(link_gone(purpose));
+        }
+        Ok(link)
+    }
+
+    /// Counts a message to `email` from `address`; false past either limit.
+    fn message_allowed(&self, email: &Email, address: &str) -> bool {
+        if self
+            .account_messages
+            .blocked(email.key(), address)
+            .is_some()
+        {
+            tracing::info!("account message not sent: over the per-email or per-address limit");
+            return false;
+        }
+        self.account_messages.record(email.key(), address);
+        true
+    }
+
+    fn link_for(&self, purpose: Purpose, resume: Option<Resume>, now: Millis) -> PendingLink {
+        let lifetime = match purpose {
+            Purpose::Verify => self.settings.verification_lifetime,
+            Purpose::Reset => self.settings.reset_lifetime,
+        };
+        PendingLink {
+            purpose,
+            token: secrets::random_base62(43),
+            resume: resume.map(|r| r.encode()),
+            expires_at: now.plus(lifetime),
+        }
+    }
+}
+
+/// Deletes accounts whose email was never proven within `lifetime` (and
+/// that joined no organization), and links long expired. Run by the
+/// background sweep; answers how many accounts went.
+pub fn sweep(tx: &Connection, lifetime: Duration, now: Millis) -> ServiceResult<usize> {
+    let cutoff = Millis(
+        now.0
+            .saturating_sub(i64::try_from(lifetime.as_millis()).unwrap_or(0)),
+    );
+    let deleted = db::users::delete_unverified_before(tx, cutoff, SWEEP_BATCH)?;
+    let keep = i64::try_from(KEEP_EXPIRED_LINKS.as_millis()).unwrap_or(0);
+    email_links::delete_expired_before(tx, Millis(now.0.saturating_sub(keep)))?;
+    Ok(deleted)
+}
+
+/// A link about to be mailed: the token exists only in the message.
+struct PendingLink {
+    purpose: Purpose,
+    token: String,
+    resume: Option<String>,
+    expires_at: Millis,
+}
+
+impl PendingLink {
+    fn path(&self) -> String {
+        match self.purpose {
+            Purpose::Verify => format!("/verify/{}", self.token),
+            Purpose::Reset => format!("/reset/{}", self.token),
+        }
+    }
+
+    fn message(&self) -> AccountMessage {
+        match self.purpose {
+            Purpose::Verify => AccountMessage::Verification,
+            Purpose::Reset => AccountMessage::PasswordReset,
+        }
+    }
+
+    /// Stores the link's digest and queues its message, in `tx`.
+    #[allow(clippy::too_many_arguments)]
+    fn store(
+        &self,
+        tx: &Connection,
+        user_id: i64,
+        browser: Option<&str>,
+        password_hash: Option<&str>,
+        composer: &Composer,
+        to: &str,
+        now: Millis,
+    ) -> ServiceResult<()> {
+        let browser = browser.map(secrets::sha256);
+        email_links::insert(
+            tx,
+            &email_links::NewLink {
+                token_sha256: &secrets::sha256(&self.token),
+                purpose: self.purpose,
+                user_id,
+                browser_sha256: browser.as_ref().map(|d| d.as_slice()),
+                password_hash,
+                resume: self.resume.as_deref(),
+                expires_at: self.expires_at,
+            },
+            now,
+        )?;
+        self.queue(tx, self.message(), composer, to, now)
+    }
+
+    /// [`PendingLink::store`] for a link sent in a message of the given kind.
+    #[allow(clippy::too_many_arguments)]
+    fn store_as(
+        &self,
+        tx: &Connection,
+        kind: AccountMessage,
+        user_id: i64,
+        browser: Option<&str>,
+        composer: &Composer,
+        to: &str,
+        now: Millis,
+    ) -> ServiceResult<()> {
+        let browser = browser.map(secrets::sha256);
+        email_links::insert(
+            tx,
+            &email_links::NewLink {
+                token_sha256: &secrets::sha256(&self.token),
+                purpose: self.purpose,
+                user_id,
+                browser_sha256: browser.as_ref().map(|d| d.as_slice()),
+                password_hash: None,
+                resume: self.resume.as_deref(),
+                expires_at: self.expires_at,
+            },
+            now,
+        )?;
+        self.queue(tx, kind, composer, to, now)
+    }
+
+    fn queue(
+        &self,
+        tx: &Connection,
+        kind: AccountMessage,
+        composer: &Composer,
+        to: &str,
+        now: Millis,
+    ) -> ServiceResult<()> {
+        let link = composer.link(&self.path());
+        let message = composer.account(
+            kind,
+            &AccountEmail {
+                email: to.to_owned(),
+                link: link.clone(),
+                expires_at: self.expires_at,
+            },
+        )?;
+        db::outbox::insert(
+            tx,
+            &db::outbox::NewMessage {
+                kind: kind.kind(),
+                invitation_id: None,
+                recipient: to,
+                link: &link,
+                subject: &message.subject,
+                text_body: &message.text,
+                html_body: &message.html,
+            },
+            now,
+        )?;
+        Ok(())
+    }
+}
+
+/// The inbox's owner takes the account: their password (or none, when the
+/// operator takes it over), a proven address, and nothing left of whoever
+/// held it before: no session, refresh token, code or mailed link.
+pub fn claim(
+    tx: &Connection,
+    user_id: i64,
+    password_hash: Option<&str>,
+    now: Millis,
+) -> ServiceResult<()> {
+    db::users::set_password_hash_of(tx, user_id, password_hash, now)?;
+    db::users::mark_email_verified(tx, user_id, now)?;
+    end_every_credential(tx, user_id, now)?;
+    email_links::retire_for_user(tx, user_id, now)?;
+    Ok(())
+}
+
+fn signed_in(
+    tx: &Connection,
+    user_id: i64,
+    email: String,
+    settings: AccountSettings,
+    now: Millis,
+) -> ServiceResult<FormOutcome> {
+    let session = sessions::start(tx, user_id, settings.session_lifetime, now)?;
+    let email_verified = db::users::get(tx, user_id)?
+        .ok_or(ServiceError::NotFound("account"))?
+        .email_verified();
+    Ok(FormOutcome::SignedIn(SignedIn {
+        user_id,
+        email,
+        email_verified,
+        session,
+    }))
+}
+
+/// Whether the link is followed in the browser that asked for it.
+fn same_browser(link: &email_links::LinkRow, browser: Option<&str>) -> bool {
+    match (&link.browser_sha256, browser) {
+        (Some(digest), Some(cookie)) => secrets::matches_digest(cookie, digest),
+        _ => false,
+    }
+}
+
+fn needs_password(purpose: Purpose, link: &email_links::LinkRow, browser: Option<&str>) -> bool {
+    match purpose {
+        Purpose::Reset => true,
+        Purpose::Verify => !same_browser(link, browser),
+    }
+}
+
+fn link_gone(purpose: Purpose) -> ServiceError {
+    let what = match purpose {
+        Purpose::Verify => "verification",
+        Purpose::Reset => "password reset",
+    };
+    ServiceError::Gone {
+        code: "link_used_or_expired",
+        detail: format!("This {what} link was already used or has expired."),
+    }
+}
+
+/// "the password must be…" → "The password must be…."
+fn sentence(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => format!(
+            "{}{}.",
+            first.to_uppercase(),
+            chars.as_str().trim_end_matches('.')
+        ),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resume_targets_survive_storage() {
+        for resume in [
+            Resume::Authorize("client_id=a&state=x%3Ay".into()),
+            Resume::Invitation(Uuid::new_v4()),
+        ] {
+            assert_eq!(Resume::decode(&resume.encode()), Some(resume));
+        }
+        assert_eq!(Resume::decode("elsewhere:x"), None);
+        assert_eq!(Resume::decode("invite:not-a-uuid"), None);
+    }
 }

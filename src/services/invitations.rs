@@ -141,7 +141,8 @@ fn enqueue_message(
     db::outbox::insert(
         tx,
         &db::outbox::NewMessage {
-            invitation_id: invitation.id,
+            kind: "invitation",
+            invitation_id: Some(invitation.id),
             recipient: &invitation.invitee_email,
             link: &link,
             subject: &message.subject,

@@ -30,22 +30,36 @@ pub fn get(
 /// keeps the role they have) or declines. Answers the organization's UUID
 /// when accepted. Runs in one write transaction, so an accept racing a
 /// revoke or another answer sees the winner's status and gets a 409.
+/// `link_proves_inbox`: the caller came through the link mailed to the
+/// invitee (the hosted page), so their address counts as proven; without
+/// it the caller's address must be proven already.
+#[allow(clippy::too_many_arguments)]
 pub fn respond(
     tx: &Connection,
     user_id: i64,
     email: &str,
     uuid: Uuid,
     accept: bool,
+    link_proves_inbox: bool,
     now: Millis,
 ) -> ServiceResult<Option<Uuid>> {
     let details = find(tx, email, uuid, now)?;
     let invitation = &details.invitation;
     ensure_answerable(invitation.status)?;
+    let account = db::users::get(tx, user_id)?.ok_or(ServiceError::NotFound("account"))?;
+    if !account.email_verified() {
+        if !link_proves_inbox {
+            return Err(ServiceError::Forbidden {
+                code: "email_unverified",
+                detail: "this account's email address is not verified yet".into(),
+            });
+        }
+        db::users::mark_email_verified(tx, user_id, now)?;
+    }
     if !accept {
         db::invitations::set_status(tx, invitation.id, InvitationStatus::Declined, now)?;
         return Ok(None);
     }
-    db::users::get(tx, user_id)?.ok_or(ServiceError::NotFound("account"))?;
     if db::members::role(tx, invitation.org_id, user_id)?.is_none() {
         db::members::insert(tx, invitation.org_id, user_id, invitation.role, now)?;
     }

@@ -35,6 +35,21 @@ pub enum ServiceError {
         detail: String,
         retry_after_secs: u64,
     },
+    /// The caller is known but may not do this.
+    #[error("{detail}")]
+    Forbidden { code: &'static str, detail: String },
+    /// The credentials presented prove nothing (wrong password, unknown account).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Something the request needs is overloaded right now; retry shortly.
+    #[error("{detail}")]
+    Unavailable {
+        detail: String,
+        retry_after_secs: u64,
+    },
+    /// Failed on our side for a reason the caller cannot act on.
+    #[error("{0}")]
+    Internal(String),
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error(transparent)]

@@ -238,6 +238,7 @@ pub fn issue_code(tx: &Connection, new: &NewCode<'_>, now: Millis) -> ServiceRes
 pub struct Grant {
     pub user_id: i64,
     pub email: String,
+    pub email_verified: bool,
     pub scope: String,
     /// A new refresh token, for the flows that get one.
     pub refresh_token: Option<String>,
@@ -294,6 +295,7 @@ pub fn exchange_code(
     )?;
     Ok(Ok(Grant {
         user_id: user.id,
+        email_verified: user.email_verified(),
         email: user.email,
         scope: code.scope,
         refresh_token: Some(refresh_token),
@@ -349,6 +351,7 @@ pub fn refresh(
     )?;
     Ok(Ok(Grant {
         user_id: user.id,
+        email_verified: user.email_verified(),
         email: user.email,
         scope: token.scope,
         refresh_token: Some(refresh_token),
@@ -401,6 +404,7 @@ pub fn client_credentials(
     })?;
     Ok(Grant {
         user_id: user.id,
+        email_verified: user.email_verified(),
         email: user.email,
         scope: scope.to_owned(),
         refresh_token: None,

@@ -10,10 +10,16 @@ pub struct NewOrganization {
     pub admin_email: Email,
     pub admin_first_name: String,
     pub admin_last_name: String,
+    /// Take over an existing account whose email was never proven (its
+    /// password, sessions, tokens and links end) instead of refusing it.
+    pub claim_unverified: bool,
 }
 
-/// Creates an organization and makes its first admin a member, reusing the
-/// account when the email already has one.
+/// Creates an organization and makes its first admin a member. An existing
+/// account with that email is reused only when its address is proven: an
+/// unverified one may be a stranger's who registered the address first, so
+/// it is refused unless the operator explicitly claims it. A new account is
+/// verified (the operator vouches for the address).
 pub fn create(
     tx: &Transaction<'_>,
     new: &NewOrganization,
@@ -31,7 +37,22 @@ pub fn create(
     }
     let org = db::orgs::insert(tx, Uuid::new_v4(), name, new.logo_url.as_deref(), now)?;
     let admin = match db::users::find_by_email(tx, &new.admin_email)? {
-        Some(user) => user,
+        Some(user) if user.email_verified() => user,
+        Some(user) if new.claim_unverified => {
+            super::accounts::claim(tx, user.id, None, now)?;
+            db::users::get(tx, user.id)?.ok_or(ServiceError::NotFound("account"))?
+        }
+        Some(_) => {
+            return Err(ServiceError::conflict(
+                "unverified_account",
+                format!(
+                    "an account for {} exists but its email was never verified, so it may be \
+                     someone else's; pass --claim-unverified to take it over (its password, \
+                     sessions and tokens end) or verify it first",
+                    new.admin_email
+                ),
+            ));
+        }
         None => users::create(
             tx,
             &users::NewAccount {
@@ -39,6 +60,7 @@ pub fn create(
                 first_name: new.admin_first_name.clone(),
                 last_name: new.admin_last_name.clone(),
                 password_hash: None,
+                email_verified: true,
             },
             now,
         )?,

@@ -13,6 +13,7 @@ use std::time::Duration;
 pub struct SessionUser {
     pub user_id: i64,
     pub email: String,
+    pub email_verified: bool,
 }
 
 /// Starts a session; answers the token for the cookie.
@@ -34,8 +35,13 @@ pub fn start(
 }
 
 pub fn find(conn: &Connection, token: &str, now: Millis) -> ServiceResult<Option<SessionUser>> {
-    Ok(db::sessions::find(conn, &secrets::sha256(token), now)?
-        .map(|(user_id, email)| SessionUser { user_id, email }))
+    Ok(db::sessions::find(conn, &secrets::sha256(token), now)?.map(
+        |(user_id, email, email_verified)| SessionUser {
+            user_id,
+            email,
+            email_verified,
+        },
+    ))
 }
 
 pub fn end(tx: &Connection, token: &str) -> ServiceResult<()> {

@@ -9,14 +9,19 @@ pub struct NewAccount {
     pub last_name: String,
     /// Already hashed: hashing runs before the write transaction opens.
     pub password_hash: Option<String>,
+    /// Whether the email is proven already: by the operator who makes the
+    /// account, or by the invitation link the person arrived through.
+    pub email_verified: bool,
 }
 
 const MAX_NAME_LEN: usize = 200;
 
-pub fn create(conn: &Connection, new: &NewAccount, now: Millis) -> ServiceResult<User> {
-    let first_name = new.first_name.trim();
-    let last_name = new.last_name.trim();
-    for (field, value) in [("firstName", first_name), ("lastName", last_name)] {
+/// A person's names, as every way of making an account checks them.
+pub fn validate_names(first_name: &str, last_name: &str) -> ServiceResult<()> {
+    for (field, value) in [
+        ("firstName", first_name.trim()),
+        ("lastName", last_name.trim()),
+    ] {
         if value.chars().count() > MAX_NAME_LEN {
             return Err(ServiceError::invalid(
                 field,
@@ -24,6 +29,13 @@ pub fn create(conn: &Connection, new: &NewAccount, now: Millis) -> ServiceResult
             ));
         }
     }
+    Ok(())
+}
+
+pub fn create(conn: &Connection, new: &NewAccount, now: Millis) -> ServiceResult<User> {
+    let first_name = new.first_name.trim();
+    let last_name = new.last_name.trim();
+    validate_names(first_name, last_name)?;
     let inserted = db::users::insert(
         conn,
         &db::users::NewUser {
@@ -32,6 +44,7 @@ pub fn create(conn: &Connection, new: &NewAccount, now: Millis) -> ServiceResult
             last_name,
             avatar_url: None,
             password_hash: new.password_hash.as_deref(),
+            email_verified_at: new.email_verified.then_some(now),
         },
         now,
     );
@@ -48,6 +61,7 @@ pub fn create(conn: &Connection, new: &NewAccount, now: Millis) -> ServiceResult
 /// Sets (or replaces) an account's password; `hash` is already argon2id.
 /// Every session, refresh token and pending authorization code of the
 /// account ends, so nothing granted under the old password outlives it.
+/// The operator who sets it vouches for the address: it counts as proven.
 pub fn set_password(
     conn: &Connection,
     email: &Email,
@@ -59,5 +73,7 @@ pub fn set_password(
     }
     let user = db::users::find_by_email(conn, email)?.ok_or(ServiceError::NotFound("account"))?;
     super::accounts::end_every_credential(conn, user.id, now)?;
+    db::users::mark_email_verified(conn, user.id, now)?;
+    db::email_links::retire_for_user(conn, user.id, now)?;
     Ok(user)
 }

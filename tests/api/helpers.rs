@@ -114,6 +114,7 @@ impl TestApp {
             admin_email: Email::parse(admin_email).unwrap(),
             admin_first_name: "Ada".into(),
             admin_last_name: "Admin".into(),
+            claim_unverified: false,
         };
         let (org, admin) = self
             .db
@@ -153,6 +154,7 @@ impl TestApp {
                             first_name: "Mem".into(),
                             last_name: "Ber".into(),
                             password_hash: None,
+                            email_verified: true,
                         },
                         now,
                     )?,

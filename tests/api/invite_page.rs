@@ -329,12 +329,19 @@ async fn signed_in_as_someone_else_the_page_says_so_and_cannot_answer() {
     let id = app.invite_ok(&org.key, "bob@example.com", "MEMBER").await;
     let path = page_of(&app, id);
 
-    // Carol signs up from Bob's link.
+    // Carol signs up from Bob's link: that link proves nothing about her
+    // inbox, so she confirms her own address from the message she gets,
+    // and lands back on the invitation, signed in.
     let carol = Browser::new(&app);
-    carol
-        .sign_up(&path, "carol@example.com", PASSWORD)
-        .await
-        .assert_see_other(&path);
+    let signed_up = carol.sign_up(&path, "carol@example.com", PASSWORD).await;
+    signed_up.assert_html(200);
+    assert!(
+        signed_up.text.contains("Check your inbox"),
+        "{}",
+        signed_up.text
+    );
+    let link = crate::account_helpers::latest_link(&app, "verification", "carol@example.com");
+    carol.follow_link(&link, None).await.assert_see_other(&path);
     let page = carol.get(&path).await;
     page.assert_html(200);
     assert!(
@@ -440,13 +447,19 @@ async fn signing_in_with_a_password_works_and_a_wrong_one_is_refused() {
     assert!(signed_in.set_cookie("enlist_session").is_some());
     assert!(browser.get(&path).await.has_answer_buttons());
 
-    // Signing up again with the same email and another password is refused.
+    // Signing up again with the same (verified) email and another password
+    // signs nobody in: "check your inbox", and the owner is told by mail.
     let other = Browser::new(&app);
     let taken = other
         .sign_up(&path, "bob@example.com", "another password")
         .await;
-    taken.assert_html(409);
+    taken.assert_html(200);
+    assert!(taken.text.contains("Check your inbox"), "{}", taken.text);
     assert_eq!(taken.set_cookie("enlist_session"), None);
+    assert_eq!(
+        crate::account_helpers::messages(&app, "sign_up_attempt", "bob@example.com"),
+        1
+    );
 }
 
 #[tokio::test]

@@ -4,11 +4,13 @@
 // Helpers are not test functions, so clippy's test allowances miss them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod account_helpers;
 mod helpers;
 mod oauth_helpers;
 
 mod page_helpers;
 
+mod accounts;
 mod admin_invitations;
 mod admin_organization;
 mod admin_users;

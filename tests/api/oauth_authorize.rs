@@ -626,55 +626,8 @@ async fn sign_up_with_an_invalid_email_is_400() {
     assert_eq!(users(&app), 0);
 }
 
-#[tokio::test]
-async fn sign_up_with_a_taken_email_and_another_password_is_409_without_confirming_the_account() {
-    let app = spawn_app().await;
-    app.create_user("iris@example.test", Some(PASSWORD));
-    let hash_before = app.query_string("SELECT password_hash FROM users");
-    let client = app.public_client();
-    let request = AuthRequest::for_client(&client);
-
-    let page = authorize(
-        &app,
-        &request,
-        Intent::SignUp {
-            email: "Iris@example.test",
-            password: "another password",
-            first_name: "Mallory",
-            last_name: "M",
-        },
-    )
-    .await;
-
-    assert_error_page_with_forms(&page, 409);
-    let lower = page.html.to_lowercase();
-    assert!(!lower.contains("exists"), "{}", page.html);
-    assert!(!lower.contains("already registered"), "{}", page.html);
-    assert!(!lower.contains("already taken"), "{}", page.html);
-    assert_eq!(users(&app), 1);
-    assert_eq!(
-        app.query_string("SELECT password_hash FROM users"),
-        hash_before
-    );
-    assert_eq!(app.query_string("SELECT first_name FROM users"), "Iris");
-    assert_eq!(codes(&app), 0);
-}
-
-#[tokio::test]
-async fn sign_up_with_a_taken_email_and_its_password_signs_in() {
-    let app = spawn_app().await;
-    let user_id = app.create_user("iris@example.test", Some(PASSWORD));
-    let client = app.public_client();
-    let request = AuthRequest::for_client(&client);
-
-    let code = authorization_code(&app, &request, sign_up("iris@example.test")).await;
-    let tokens = exchange_code(&app, &client, &request, &code).await;
-
-    assert_eq!(users(&app), 1);
-    assert_eq!(tokens.status, 200, "{}", tokens.text);
-    let claims = decode_claims(&app, tokens.body["access_token"].as_str().unwrap());
-    assert_eq!(claims["sub"], user_id.to_string());
-}
+// Signing up with a taken email: tests/api/accounts.rs (indistinguishable
+// from a fresh sign-up, the owner mailed).
 
 // ---- headers and escaping ----
 

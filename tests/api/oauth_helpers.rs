@@ -34,6 +34,23 @@ impl TestApp {
             first_name: "Iris".into(),
             last_name: "Invitee".into(),
             password_hash,
+            // As `enlist user create` makes it: the operator vouches.
+            email_verified: true,
+        };
+        self.db
+            .write_blocking(|tx| services::users::create(tx, &new, Millis::now()))
+            .unwrap()
+            .id
+    }
+
+    /// An account as signing up on a page makes it: its email not proven.
+    pub fn create_unverified_user(&self, email: &str, password: Option<&str>) -> i64 {
+        let new = services::users::NewAccount {
+            email: Email::parse(email).unwrap(),
+            first_name: "Sam".into(),
+            last_name: "Squatter".into(),
+            password_hash: password.map(|p| enlist::auth::password::hash(p).unwrap()),
+            email_verified: false,
         };
         self.db
             .write_blocking(|tx| services::users::create(tx, &new, Millis::now()))
@@ -587,13 +604,28 @@ pub async fn authorize(app: &TestApp, request: &AuthRequest, intent: Intent<'_>)
 }
 
 /// The authorization code from a successful authorization, after checking
-/// the redirect goes to the registered URI with the request's state.
+/// the redirect goes to the registered URI with the request's state. A
+/// sign-up is answered "check your inbox": the person then follows the
+/// verification link from the message, in the same browser, and that
+/// resumes the authorization.
 pub async fn authorization_code(
     app: &TestApp,
     request: &AuthRequest,
     intent: Intent<'_>,
 ) -> String {
-    let redirect = authorize(app, request, intent).await;
+    let mut redirect = authorize(app, request, intent).await;
+    if let Intent::SignUp { email, .. } = intent {
+        assert_eq!(redirect.status, 200, "{}", redirect.html);
+        assert!(
+            redirect.html.contains("Check your inbox"),
+            "{}",
+            redirect.html
+        );
+        let mut jar = crate::account_helpers::Jar::new(app);
+        jar.keep(&redirect);
+        let link = crate::account_helpers::latest_link(app, "verification", email.trim());
+        redirect = jar.follow(&link, None).await;
+    }
     assert_eq!(redirect.status, 303, "{}", redirect.html);
     let location = redirect.location();
     assert!(

@@ -122,7 +122,7 @@ async fn oauth2_crate_completes_the_authorization_code_flow_with_pkce_then_refre
     let mut browser = Browser::new(&app);
     let page = browser.open(auth_url.query().unwrap()).await;
     assert_eq!(page.status, 200, "{}", page.html);
-    let redirect = browser
+    let check_inbox = browser
         .submit(
             &page,
             Intent::SignUp {
@@ -133,6 +133,17 @@ async fn oauth2_crate_completes_the_authorization_code_flow_with_pkce_then_refre
             },
         )
         .await;
+    // ...proves the address from the verification message, which resumes
+    // the library's authorization request as it was sent...
+    assert!(
+        check_inbox.html.contains("Check your inbox"),
+        "{}",
+        check_inbox.html
+    );
+    let mut jar = crate::account_helpers::Jar::new(&app);
+    jar.keep(&check_inbox);
+    let link = crate::account_helpers::latest_link(&app, "verification", "iris@example.test");
+    let redirect = jar.follow(&link, None).await;
     let params = redirect.redirect_params();
     assert_eq!(params.get("state"), Some(csrf.secret()));
     let code = AuthorizationCode::new(params["code"].clone());

@@ -24,6 +24,7 @@ fn claims_for(app: &TestApp, user_id: i64, email: &str) -> Value {
         "iat": now,
         "jti": uuid::Uuid::new_v4().to_string(),
         "email": email,
+        "email_verified": true,
         "client_id": "enlc_crafted",
         "scope": "invitations",
     })

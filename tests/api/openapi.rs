@@ -877,6 +877,29 @@ async fn invitee_api(app: &TestApp, spec: &mut Conformance, org: &TestOrg, accep
     let reply = app.respond(&first, "true", "not-a-token").await;
     assert_eq!(reply.status, 401, "{}", reply.text);
     spec.check("respondToInvitation", &reply);
+
+    // An account whose email is not proven sees nothing.
+    app.create_unverified_user("sam@example.test", None);
+    let unverified = app
+        .client_token(&app.bound_client("sam@example.test"))
+        .await;
+    for (operation, reply) in [
+        (
+            "listPendingInvitations",
+            app.invitee_get("/invitations", &unverified).await,
+        ),
+        (
+            "getInvitation",
+            app.invitee_get(&get(&second), &unverified).await,
+        ),
+        (
+            "respondToInvitation",
+            app.respond(&second, "true", &unverified).await,
+        ),
+    ] {
+        reply.assert_problem(403, "email_unverified");
+        spec.check(operation, &reply);
+    }
 }
 
 /// The authorization server: every grant, revocation, their errors, and the

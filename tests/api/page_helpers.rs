@@ -183,6 +183,20 @@ impl Browser {
         .await
     }
 
+    /// Opens a link enlist mailed (verification or reset: a URL or a path)
+    /// and sends its form, with `password` when one is to be chosen.
+    pub async fn follow_link(&self, link: &str, password: Option<&str>) -> Page {
+        let path = link.strip_prefix(&self.base).unwrap_or(link);
+        let shown = self.get(path).await;
+        shown.assert_html(200);
+        let csrf = shown.csrf_token();
+        let mut fields = vec![("csrf_token", csrf.as_str())];
+        if let Some(password) = password {
+            fields.push(("password", password));
+        }
+        self.post_form(path, &fields).await
+    }
+
     /// Answers the invitation from its page (as a signed-in browser).
     pub async fn respond(&self, page_path: &str, decision: &str) -> Page {
         let csrf = self.get(page_path).await.csrf_token();

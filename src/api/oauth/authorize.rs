@@ -5,15 +5,16 @@
 
 use crate::api::pages::{self, AuthorizePage, MessagePage, SignInForms};
 use crate::api::sign_in::{self, Credentials, FormError};
+use crate::services::accounts::{FormContext, FormOutcome, Resume};
 use crate::services::oauth::{self, Client, NewCode};
 use crate::startup::AppState;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The authorization request, as the client sent it.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct AuthorizeParams {
     response_type: Option<String>,
     client_id: Option<String>,
@@ -25,6 +26,19 @@ pub struct AuthorizeParams {
 }
 
 impl AuthorizeParams {
+    /// The request as a query string: what an emailed link resumes.
+    pub fn query(&self) -> String {
+        serde_urlencoded::to_string(self).unwrap_or_default()
+    }
+
+    pub fn from_query(query: &str) -> Option<Self> {
+        serde_urlencoded::from_str(query).ok()
+    }
+
+    pub fn redirect_uri(&self) -> Option<&str> {
+        self.redirect_uri.as_deref()
+    }
+
     /// Carried through the forms as hidden fields.
     fn hidden_fields(&self) -> Vec<(String, String)> {
         [
@@ -51,7 +65,7 @@ pub struct AuthorizeForm {
 }
 
 /// A request that passed every check.
-struct Authorization {
+pub struct Authorization {
     client: Client,
     redirect_uri: String,
     state: Option<String>,
@@ -99,9 +113,12 @@ fn redirect_with(redirect_uri: &str, pairs: &[(&str, &str)]) -> HttpResponse {
 }
 
 /// A refusal is a whole answer: an error page, or a redirect back to the client.
-type Refusal = Box<HttpResponse>;
+pub(crate) type Refusal = Box<HttpResponse>;
 
-async fn validate(state: &AppState, params: &AuthorizeParams) -> Result<Authorization, Refusal> {
+pub(crate) async fn validate(
+    state: &AppState,
+    params: &AuthorizeParams,
+) -> Result<Authorization, Refusal> {
     let Some(client_id) = params.client_id.clone().filter(|c| !c.is_empty()) else {
         return Err(Box::new(page_error(
             StatusCode::BAD_REQUEST,
@@ -204,6 +221,7 @@ fn sign_in_page(
             csrf_token: csrf.clone(),
             email: email.to_owned(),
             error: error.map(|e| e.message.clone()),
+            reset_href: pages::reset_href(Some(&Resume::Authorize(params.query()))),
         },
     };
     // Chrome applies form-action to the redirect that follows a post.
@@ -271,10 +289,21 @@ pub async fn submit(
         Err(response) => return *response,
     };
     let email = form.credentials.email();
-    let signed_in =
-        sign_in::submit(&state, &form.credentials, &sign_in::client_address(&req)).await;
-    let person = match signed_in {
-        Ok(person) => person,
+    let context = FormContext {
+        address: sign_in::client_address(&req),
+        resume: Some(Resume::Authorize(form.params.query())),
+        invited: None,
+    };
+    let outcome = sign_in::submit(&state, &form.credentials, &context).await;
+    let person = match outcome {
+        Ok(FormOutcome::SignedIn(person)) => person,
+        Ok(FormOutcome::CheckInbox { email, browser }) => {
+            let mut response = pages::render(StatusCode::OK, &pages::check_inbox(&email), &[]);
+            if let Some(browser) = browser {
+                let _ = response.add_cookie(&sign_in::link_cookie(&browser, &state));
+            }
+            return response;
+        }
         Err(error) => {
             return sign_in_page(
                 &req,
@@ -286,6 +315,18 @@ pub async fn submit(
             );
         }
     };
+    let mut response = grant_code(&state, authorization, person.user_id).await;
+    let _ = response.add_cookie(&sign_in::session_cookie(&person.session, &state));
+    response
+}
+
+/// Issues a code for the signed-in person and sends the browser back to
+/// the client with it.
+pub(crate) async fn grant_code(
+    state: &AppState,
+    authorization: Authorization,
+    user_id: i64,
+) -> HttpResponse {
     let now = state.clock.now();
     let issued = state
         .db
@@ -294,7 +335,7 @@ pub async fn submit(
                 tx,
                 &NewCode {
                     client: &authorization.client,
-                    user_id: person.user_id,
+                    user_id,
                     redirect_uri: &authorization.redirect_uri,
                     code_challenge: authorization.code_challenge.as_deref(),
                     scope: authorization.scope,

@@ -123,6 +123,7 @@ pub async fn token(
         .issue(
             grant.user_id,
             &grant.email,
+            grant.email_verified,
             &client.client_id,
             &grant.scope,
             now,

@@ -1,0 +1,332 @@
+//! The pages behind emailed account links and the reset request:
+//! `/verify/{token}`, `/reset` and `/reset/{token}`. A GET only shows the
+//! page (mail scanners follow links); the link is used up by the POST.
+
+use crate::api::oauth::authorize::{self, AuthorizeParams};
+use crate::api::pages::{self, EmailLinkPage, MessagePage, ResetRequestPage};
+use crate::api::sign_in::{self, FormError, LINK_COOKIE};
+use crate::db::email_links::Purpose;
+use crate::services::accounts::{Followed, LinkView, Resume};
+use crate::startup::AppState;
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+pub struct LinkForm {
+    password: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ResetQuery {
+    resume: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ResetForm {
+    email: Option<String>,
+    resume: Option<String>,
+}
+
+fn secure(state: &AppState) -> bool {
+    state.public_url.starts_with("https://")
+}
+
+/// An answer that is a page with its status (and Retry-After when it has one).
+fn error_page(error: &FormError) -> HttpResponse {
+    let heading = match error.status {
+        StatusCode::NOT_FOUND => "Link not found",
+        StatusCode::GONE => "This link can no longer be used",
+        StatusCode::TOO_MANY_REQUESTS => "Too many attempts",
+        StatusCode::SERVICE_UNAVAILABLE => "Busy right now",
+        _ => "Something went wrong",
+    };
+    let mut response = pages::render(
+        error.status,
+        &MessagePage::new(heading, &error.message),
+        &[],
+    );
+    if let Some(wait) = error.retry_after
+        && let Ok(value) = header::HeaderValue::from_str(&wait.as_secs().max(1).to_string())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+fn browser_cookie(req: &HttpRequest) -> Option<String> {
+    req.cookie(LINK_COOKIE).map(|c| c.value().to_owned())
+}
+
+/// The origins a link page's form may lead to: the OAuth2 client it resumes.
+fn resume_targets(resume: Option<&Resume>) -> Vec<String> {
+    match resume {
+        Some(Resume::Authorize(query)) => AuthorizeParams::from_query(query)
+            .and_then(|params| params.redirect_uri().and_then(pages::origin_of))
+            .into_iter()
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn link_page(
+    req: &HttpRequest,
+    state: &AppState,
+    purpose: Purpose,
+    token: &str,
+    view: &LinkView,
+    status: StatusCode,
+    error: Option<String>,
+) -> HttpResponse {
+    let csrf = pages::csrf_token(req);
+    let (heading, intro, action, button) = match (purpose, view.choose_password) {
+        (Purpose::Verify, false) => (
+            "Confirm your email address",
+            format!("Confirm that {} is your address to continue.", view.email),
+            format!("/verify/{token}"),
+            "Confirm my address",
+        ),
+        (Purpose::Verify, true) => (
+            "Confirm your email address",
+            format!(
+                "Choose the password for the account of {}. If you signed up in another browser, \
+                 this replaces the password typed there; if someone else signed up with your \
+                 address, they lose the account to you.",
+                view.email
+            ),
+            format!("/verify/{token}"),
+            "Confirm and set the password",
+        ),
+        (Purpose::Reset, _) => (
+            "Choose a new password",
+            format!(
+                "Choose a new password for {}. Every browser and app signed in to the account is signed out.",
+                view.email
+            ),
+            format!("/reset/{token}"),
+            "Set the password",
+        ),
+    };
+    let page = EmailLinkPage {
+        heading: heading.into(),
+        intro,
+        action,
+        email: view.email.clone(),
+        choose_password: view.choose_password,
+        button,
+        csrf_token: csrf.clone(),
+        error,
+    };
+    let targets = resume_targets(view.resume.as_ref());
+    let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
+    let mut response = pages::render(status, &page, &targets);
+    let _ = response.add_cookie(&pages::csrf_cookie(&csrf, secure(state)));
+    response
+}
+
+async fn show_link(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    purpose: Purpose,
+    token: &str,
+) -> HttpResponse {
+    let browser = browser_cookie(&req);
+    match state
+        .accounts
+        .open_link(purpose, token, browser.as_deref())
+        .await
+    {
+        Ok(view) => link_page(&req, &state, purpose, token, &view, StatusCode::OK, None),
+        Err(error) => error_page(&FormError::from(error)),
+    }
+}
+
+async fn follow_link(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+    purpose: Purpose,
+    token: &str,
+) -> HttpResponse {
+    let form: LinkForm = match pages::genuine_form(&req, &body) {
+        Ok(form) => form,
+        Err(page) => return *page,
+    };
+    let browser = browser_cookie(&req);
+    let followed = state
+        .accounts
+        .follow_link(purpose, token, browser.as_deref(), form.password.as_deref())
+        .await;
+    match followed {
+        Ok(followed) => resume(&state, followed).await,
+        Err(error) => {
+            let error = FormError::from(error);
+            if error.status != StatusCode::BAD_REQUEST {
+                return error_page(&error);
+            }
+            // A password the rules refuse: the same form again, saying why.
+            match state
+                .accounts
+                .open_link(purpose, token, browser.as_deref())
+                .await
+            {
+                Ok(view) => link_page(
+                    &req,
+                    &state,
+                    purpose,
+                    token,
+                    &view,
+                    StatusCode::BAD_REQUEST,
+                    Some(error.message),
+                ),
+                Err(other) => error_page(&FormError::from(other)),
+            }
+        }
+    }
+}
+
+/// Signed in by the link: on to where the person was going.
+async fn resume(state: &AppState, followed: Followed) -> HttpResponse {
+    let person = followed.signed_in;
+    let mut response = match followed.resume {
+        Some(Resume::Authorize(query)) => match AuthorizeParams::from_query(&query) {
+            Some(params) => match authorize::validate(state, &params).await {
+                Ok(authorization) => {
+                    authorize::grant_code(state, authorization, person.user_id).await
+                }
+                Err(refusal) => *refusal,
+            },
+            None => done(&person.email),
+        },
+        Some(Resume::Invitation(uuid)) => HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, format!("/invite/{uuid}")))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish(),
+        None => done(&person.email),
+    };
+    let _ = response.add_cookie(&sign_in::session_cookie(&person.session, state));
+    let _ = response.add_cookie(&sign_in::removal(sign_in::link_cookie("", state)));
+    response
+}
+
+fn done(email: &str) -> HttpResponse {
+    pages::render(
+        StatusCode::OK,
+        &MessagePage::new(
+            "You are all set",
+            format!("{email} is verified and you are signed in. You can close this page."),
+        ),
+        &[],
+    )
+}
+
+/// `GET /verify/{token}`
+pub async fn show_verification(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    show_link(req, state, Purpose::Verify, &path).await
+}
+
+/// `POST /verify/{token}`
+pub async fn verify(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    follow_link(req, body, state, Purpose::Verify, &path).await
+}
+
+/// `GET /reset/{token}`
+pub async fn show_reset(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    show_link(req, state, Purpose::Reset, &path).await
+}
+
+/// `POST /reset/{token}`
+pub async fn reset(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    follow_link(req, body, state, Purpose::Reset, &path).await
+}
+
+fn reset_request_page(
+    req: &HttpRequest,
+    state: &AppState,
+    status: StatusCode,
+    email: &str,
+    resume: Option<String>,
+    error: Option<&FormError>,
+) -> HttpResponse {
+    let csrf = pages::csrf_token(req);
+    let page = ResetRequestPage {
+        email: email.to_owned(),
+        resume: resume.filter(|r| Resume::decode(r).is_some()),
+        csrf_token: csrf.clone(),
+        error: error.map(|e| e.message.clone()),
+    };
+    let mut response = pages::render(status, &page, &[]);
+    if let Some(wait) = error.and_then(|e| e.retry_after)
+        && let Ok(value) = header::HeaderValue::from_str(&wait.as_secs().max(1).to_string())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    let _ = response.add_cookie(&pages::csrf_cookie(&csrf, secure(state)));
+    response
+}
+
+/// `GET /reset`: "Forgot your password?"
+pub async fn show_reset_request(
+    req: HttpRequest,
+    query: web::Query<ResetQuery>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let query = query.into_inner();
+    reset_request_page(&req, &state, StatusCode::OK, "", query.resume, None)
+}
+
+/// `POST /reset`: mails a reset link when the address has an account; the
+/// answer is the same either way.
+pub async fn request_reset(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let form: ResetForm = match pages::genuine_form(&req, &body) {
+        Ok(form) => form,
+        Err(page) => return *page,
+    };
+    let email = form.email.unwrap_or_default();
+    let resume = form.resume.as_deref().and_then(Resume::decode);
+    let requested = state
+        .accounts
+        .request_reset(&email, &sign_in::client_address(&req), resume)
+        .await;
+    match requested {
+        Ok(browser) => {
+            let mut response =
+                pages::render(StatusCode::OK, &pages::reset_requested(email.trim()), &[]);
+            let _ = response.add_cookie(&sign_in::link_cookie(&browser, &state));
+            response
+        }
+        Err(error) => {
+            let error = FormError::from(error);
+            reset_request_page(
+                &req,
+                &state,
+                error.status,
+                &email,
+                form.resume,
+                Some(&error),
+            )
+        }
+    }
+}
