@@ -256,3 +256,210 @@ async fn invitees_accept_and_decline_from_the_emailed_link_in_chromium() {
 
     client.close().await.unwrap();
 }
+
+/// The `nth` `.eml` the worker wrote, once it exists, and the first link in
+/// it that contains `marker`.
+async fn emailed_link_with(outbox: &Path, nth: usize, marker: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(outbox)
+            .map(|dir| dir.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        files.retain(|p| p.extension().is_some_and(|e| e == "eml"));
+        files.sort();
+        if files.len() >= nth {
+            let raw = std::fs::read_to_string(&files[nth - 1]).unwrap();
+            let link = raw
+                .split(|c: char| c.is_whitespace() || c == '"' || c == '<')
+                .find(|word| word.starts_with("http://") && word.contains(marker))
+                .unwrap_or_else(|| panic!("no {marker} link in {raw}"));
+            return link.to_owned();
+        }
+        assert!(Instant::now() < deadline, "no message {nth}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A stand-in for an app's callback page: a real HTTP server on 127.0.0.1
+/// that answers every request with a page saying it received the redirect.
+async fn callback_receiver() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buffer = [0_u8; 4096];
+                let _ = stream.read(&mut buffer).await;
+                let body = "<!doctype html><main><h1>The app received the redirect</h1></main>";
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    format!("http://{address}/callback")
+}
+
+async fn type_into(client: &Client, id: &str, text: &str) {
+    let field = client.find(Locator::Id(id)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+/// Waits until the browser is at the app's callback and answers the query.
+async fn landed_at(client: &Client, callback: &str) -> std::collections::HashMap<String, String> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let url = client.current_url().await.unwrap();
+        if url.as_str().starts_with(callback) {
+            page_text(client, "The app received the redirect").await;
+            return url.query_pairs().into_owned().collect();
+        }
+        assert!(Instant::now() < deadline, "never reached the app; at {url}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_sign_up_goes_through_the_verification_email_and_a_reset_in_chromium() {
+    use base64::Engine;
+    use sha2::Digest;
+    let outbox = tempfile::tempdir().unwrap();
+    let outbox_dir = outbox.path().to_owned();
+    let app = spawn_app_with(|s| {
+        s.delivery.transport = TransportKind::File;
+        s.delivery.file.dir = outbox_dir.clone();
+        s.delivery.poll_interval = HumanDuration(Duration::from_millis(100));
+    })
+    .await;
+    let profile = tempfile::tempdir().unwrap();
+    let Some((_driver, client)) = start_browser(profile.path()).await else {
+        return;
+    };
+    let callback = callback_receiver().await;
+    let registered = app
+        .db
+        .write_blocking(|tx| {
+            enlist::services::oauth::create_client(
+                tx,
+                &enlist::services::oauth::NewClient {
+                    name: "Demo App".into(),
+                    redirect_uris: vec![callback.clone()],
+                    public: true,
+                    user: None,
+                },
+                enlist::domain::Millis::now(),
+            )
+        })
+        .unwrap()
+        .0;
+    let verifier = "a-browser-test-verifier-that-is-long-enough-for-rfc-7636";
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+    let authorize = format!(
+        "{}/oauth/authorize?{}",
+        app.address,
+        serde_urlencoded::to_string([
+            ("response_type", "code"),
+            ("client_id", registered.client_id.as_str()),
+            ("redirect_uri", callback.as_str()),
+            ("state", "state-from-the-app"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ])
+        .unwrap()
+    );
+
+    // Sign up on the authorize page: the app gets nothing yet.
+    client.goto(&authorize).await.unwrap();
+    page_text(&client, "Sign in to continue to Demo App").await;
+    screenshot(&client, "10-authorize").await;
+    type_into(&client, "signup-email", "hedy@example.com").await;
+    type_into(&client, "signup-first", "Hedy").await;
+    type_into(&client, "signup-password", "frequency hopping").await;
+    click_button(&client, "Create account").await;
+    page_text(&client, "Check your inbox").await;
+    screenshot(&client, "11-check-your-inbox").await;
+
+    // The verification message's link, in the same browser, confirms and
+    // lands back at the app with a code for its request.
+    let link = emailed_link_with(&outbox_dir, 1, "/verify/").await;
+    client.goto(&link).await.unwrap();
+    page_text(&client, "Confirm your email address").await;
+    screenshot(&client, "12-confirm-address").await;
+    click_button(&client, "Confirm my address").await;
+    let params = landed_at(&client, &callback).await;
+    assert_eq!(params["state"], "state-from-the-app");
+    let tokens = app
+        .client
+        .post(format!("{}/oauth/token", app.address))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", params["code"].as_str()),
+            ("redirect_uri", callback.as_str()),
+            ("client_id", registered.client_id.as_str()),
+            ("code_verifier", verifier),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tokens.status(), 200);
+    let tokens: serde_json::Value = tokens.json().await.unwrap();
+    let token = tokens["access_token"].as_str().unwrap();
+    let invitations = app
+        .client
+        .get(format!("{}/invitations", app.address))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        invitations.status(),
+        200,
+        "a verified address sees its invitations"
+    );
+
+    // Forgot the password: a reset from the authorize page, by email,
+    // returns to the app too.
+    client.delete_all_cookies().await.unwrap();
+    client.goto(&authorize).await.unwrap();
+    page_text(&client, "Sign in to continue to Demo App").await;
+    client
+        .find(Locator::Id("forgot-password"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    page_text(&client, "Reset your password").await;
+    type_into(&client, "reset-email", "hedy@example.com").await;
+    screenshot(&client, "13-reset-request").await;
+    click_button(&client, "Send the link").await;
+    page_text(&client, "Check your inbox").await;
+    let link = emailed_link_with(&outbox_dir, 2, "/reset/").await;
+    client.goto(&link).await.unwrap();
+    page_text(&client, "Choose a new password").await;
+    type_into(&client, "new-password", "a brand new secret").await;
+    screenshot(&client, "14-new-password").await;
+    click_button(&client, "Set the password").await;
+    let params = landed_at(&client, &callback).await;
+    assert_eq!(params["state"], "state-from-the-app");
+    assert!(params.contains_key("code"));
+
+    // The new password signs in; the old one does not.
+    client.delete_all_cookies().await.unwrap();
+    client.goto(&authorize).await.unwrap();
+    type_into(&client, "signin-email", "hedy@example.com").await;
+    type_into(&client, "signin-password", "frequency hopping").await;
+    click_button(&client, "Sign in").await;
+    page_text(&client, "The email or password is incorrect.").await;
+    type_into(&client, "signin-email", "hedy@example.com").await;
+    type_into(&client, "signin-password", "a brand new secret").await;
+    click_button(&client, "Sign in").await;
+    landed_at(&client, &callback).await;
+
+    client.close().await.unwrap();
+}
