@@ -256,6 +256,71 @@ fn org_create_reuses_an_existing_account_for_its_admin() {
 }
 
 #[test]
+fn accounts_the_operator_makes_are_verified() {
+    let cli = Cli::new();
+
+    let user = cli.json(&["user", "create", "--email", "grace@example.test"]);
+    let org = cli.json(&[
+        "org",
+        "create",
+        "--name",
+        "Acme",
+        "--admin-email",
+        "ada@acme.test",
+    ]);
+
+    assert_eq!(user["emailVerified"], true, "{user}");
+    assert_eq!(org["admin"]["emailVerified"], true, "{org}");
+    assert_eq!(
+        cli.query_i64("SELECT COUNT(*) FROM users WHERE email_verified_at IS NOT NULL"),
+        2
+    );
+}
+
+#[test]
+fn org_create_refuses_an_unverified_account_unless_told_to_claim_it() {
+    let cli = Cli::new();
+    // Someone signed up with the address on a page and never proved it.
+    cli.json(&["user", "create", "--email", "boss@corp.test"]);
+    let conn = rusqlite::Connection::open(&cli.db).unwrap();
+    conn.execute_batch(
+        "UPDATE users SET email_verified_at = NULL, password_hash = 'a stranger''s hash';
+         INSERT INTO web_sessions (token_sha256, user_id, created_at, expires_at)
+         VALUES (x'00', 1, 0, 9999999999999);",
+    )
+    .unwrap();
+
+    let refused = cli.run(&[
+        "org",
+        "create",
+        "--name",
+        "Corp",
+        "--admin-email",
+        "boss@corp.test",
+    ]);
+    assert_fails_saying(&refused, "never verified");
+    assert_fails_saying(&refused, "--claim-unverified");
+    assert_eq!(cli.query_i64("SELECT COUNT(*) FROM organizations"), 0);
+
+    let claimed = cli.json(&[
+        "org",
+        "create",
+        "--name",
+        "Corp",
+        "--admin-email",
+        "boss@corp.test",
+        "--claim-unverified",
+    ]);
+    assert_eq!(claimed["admin"]["id"], 1);
+    assert_eq!(claimed["admin"]["emailVerified"], true);
+    assert_eq!(
+        claimed["admin"]["hasPassword"], false,
+        "the stranger's password is gone"
+    );
+    assert_eq!(cli.query_i64("SELECT COUNT(*) FROM web_sessions"), 0);
+}
+
+#[test]
 fn org_create_refuses_invalid_input_on_stderr() {
     let cli = Cli::new();
 

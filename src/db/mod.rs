@@ -543,6 +543,71 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_version_1_database_upgrades_with_proven_accounts_and_ascii_domain_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = DatabaseSettings {
+            path: dir.path().join("old.db"),
+            ..DatabaseSettings::default()
+        };
+        {
+            let conn = Connection::open(&settings.path).unwrap();
+            conn.execute_batch(SCHEMA).unwrap();
+            conn.execute_batch(
+                "PRAGMA user_version = 1;
+                 INSERT INTO organizations (id, uuid, name, created_at, updated_at)
+                     VALUES (1, 'u', 'Acme', 0, 0);
+                 -- made by org create (no password), a member, a client's
+                 -- account, and someone who signed up on a page.
+                 INSERT INTO users (id, email, email_key, password_hash, created_at, updated_at) VALUES
+                     (1, 'admin@acme.test', 'admin@acme.test', NULL, 0, 5),
+                     (2, 'member@acme.test', 'member@acme.test', 'h', 0, 6),
+                     (3, 'bot@acme.test', 'bot@acme.test', 'h', 0, 7),
+                     (4, 'ada@Bücher.example', 'ada@bücher.example', 'h', 0, 8);
+                 INSERT INTO memberships (org_id, user_id, role, created_at, updated_at)
+                     VALUES (1, 2, 'MEMBER', 0, 0);
+                 INSERT INTO oauth_clients (client_id, name, redirect_uris, user_id, created_at)
+                     VALUES ('c', 'bot', '', 3, 0);
+                 INSERT INTO invitations (uuid, org_id, invitee_email, invitee_email_key, role,
+                                          status, created_at, updated_at, expires_at)
+                     VALUES ('i', 1, 'ada@Bücher.example', 'ada@bücher.example', 'MEMBER',
+                             'PENDING', 0, 0, 1);",
+            )
+            .unwrap();
+        }
+
+        let db = Database::open(&settings).unwrap();
+
+        let rows: Vec<(i64, Option<i64>, String)> = db
+            .read_blocking(|c| {
+                let mut stmt =
+                    c.prepare("SELECT id, email_verified_at, email_key FROM users ORDER BY id")?;
+                let rows = stmt
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect::<rusqlite::Result<_>>()?;
+                Ok::<_, StorageError>(rows)
+            })
+            .unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                (1, Some(5), "admin@acme.test".into()),
+                (2, Some(6), "member@acme.test".into()),
+                (3, Some(7), "bot@acme.test".into()),
+                (4, None, "ada@xn--bcher-kva.example".into()),
+            ]
+        );
+        let invitee_key: String = db
+            .read_blocking(|c| {
+                c.query_row("SELECT invitee_email_key FROM invitations", [], |r| {
+                    r.get(0)
+                })
+                .map_err(StorageError::from)
+            })
+            .unwrap();
+        assert_eq!(invitee_key, "ada@xn--bcher-kva.example");
+    }
+
+    #[test]
     fn migrates_once_and_refuses_newer_databases() {
         let dir = tempfile::tempdir().unwrap();
         let settings = DatabaseSettings {
