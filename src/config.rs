@@ -72,6 +72,9 @@ pub struct ServerSettings {
     pub request_timeout: HumanDuration,
     /// Idle keep-alive connections are closed after this time.
     pub keep_alive: HumanDuration,
+    /// Reverse proxies (addresses or CIDR ranges) whose `Forwarded` and
+    /// `X-Forwarded-For` headers say who the client is. Empty: none.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for ServerSettings {
@@ -84,6 +87,7 @@ impl Default for ServerSettings {
             workers: 0,
             request_timeout: HumanDuration::secs(5),
             keep_alive: HumanDuration::secs(5),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -139,10 +143,25 @@ pub struct AuthSettings {
     pub refresh_token_lifetime: HumanDuration,
     /// Threads that hash and check passwords (argon2), apart from all other work.
     pub password_threads: usize,
-    /// Failed sign-ins allowed per account, and per client address, within `sign_in_window`.
+    /// Within `sign_in_window`: failed sign-ins of one account from one
+    /// client before that client is refused for the account; failures of one
+    /// account from anywhere before attempts on it are slowed down (never
+    /// refused); failures from one client address before it is refused.
+    pub sign_in_failures_per_account_and_client: usize,
     pub sign_in_failures_per_account: usize,
     pub sign_in_failures_per_address: usize,
     pub sign_in_window: HumanDuration,
+    /// The longest a slowed-down sign-in waits (the wait doubles from 1s).
+    pub sign_in_slowdown_max: HumanDuration,
+    /// Sign-ups allowed per client address within `sign_up_window`,
+    /// counted before any password is hashed.
+    pub sign_ups_per_address: usize,
+    pub sign_up_window: HumanDuration,
+    /// Password hashes or checks one client address may have waiting at once:
+    /// its share of the argon2 queue.
+    pub password_jobs_per_address: usize,
+    /// How long a browser that signed in is remembered (the device cookie).
+    pub device_cookie_lifetime: HumanDuration,
     /// How long a browser stays signed in to the hosted pages.
     pub session_lifetime: HumanDuration,
     /// How long an email-verification link works.
@@ -164,9 +183,15 @@ impl Default for AuthSettings {
             access_token_lifetime: HumanDuration::secs(15 * 60),
             refresh_token_lifetime: HumanDuration::secs(30 * 24 * 3600),
             password_threads: 1,
+            sign_in_failures_per_account_and_client: 5,
             sign_in_failures_per_account: 5,
-            sign_in_failures_per_address: 50,
+            sign_in_failures_per_address: 100,
             sign_in_window: HumanDuration::secs(15 * 60),
+            sign_in_slowdown_max: HumanDuration::secs(10),
+            sign_ups_per_address: 10,
+            sign_up_window: HumanDuration::secs(3600),
+            password_jobs_per_address: 8,
+            device_cookie_lifetime: HumanDuration::secs(90 * 24 * 3600),
             session_lifetime: HumanDuration::secs(12 * 3600),
             email_verification_lifetime: HumanDuration::secs(24 * 3600),
             password_reset_lifetime: HumanDuration::secs(3600),
@@ -437,6 +462,17 @@ impl Settings {
         let invalid = |msg: &str| Err(ConfigError::Invalid(msg.to_owned()));
         if self.database.pool_size == 0 {
             return invalid("database.pool_size must be at least 1");
+        }
+        if let Err(error) = crate::domain::net::TrustedProxies::parse(&self.server.trusted_proxies)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "server.trusted_proxies: {error}"
+            )));
+        }
+        if self.auth.password_jobs_per_address == 0 || self.auth.sign_ups_per_address == 0 {
+            return invalid(
+                "auth.password_jobs_per_address and auth.sign_ups_per_address must be at least 1",
+            );
         }
         if self.invitations.lifetime.0.is_zero() {
             return invalid("invitations.lifetime must be longer than zero");

@@ -5,16 +5,17 @@ use crate::api;
 use crate::api::metrics::Metrics;
 use crate::auth::jwt::TokenSigner;
 use crate::auth::password::PasswordPool;
-use crate::auth::throttle::WindowLimiter;
+use crate::auth::throttle::{KeyedLimiter, SignInPolicy, SignInThrottle};
 use crate::config::CorsSettings;
 use crate::config::Settings;
 use crate::db::{Database, StorageError};
 use crate::delivery::worker::RetryPolicy;
 use crate::delivery::{Composer, DeliveryError, OutboxWorker, Transport};
 use crate::domain::Clock;
+use crate::domain::net::TrustedProxies;
 use crate::services;
 use crate::services::ServiceError;
-use crate::services::accounts::{AccountSettings, Accounts, AccountsParts};
+use crate::services::accounts::{AccountLimits, AccountSettings, Accounts, AccountsParts};
 use actix_cors::Cors;
 use actix_web::dev::Server;
 use actix_web::http::header;
@@ -42,6 +43,8 @@ pub struct AppState {
     pub outbox_wake: Arc<Notify>,
     /// "Now" for every rule that depends on time.
     pub clock: Clock,
+    /// Peers whose forwarding headers say who the client is.
+    pub trusted_proxies: TrustedProxies,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +55,8 @@ pub enum StartupError {
     SigningKey(#[from] ServiceError),
     #[error("invitation delivery is misconfigured: {0}")]
     Delivery(#[from] DeliveryError),
+    #[error("invalid configuration: {0}")]
+    Config(String),
     #[error("cannot set up metrics: {0}")]
     Metrics(String),
     #[error("cannot start the password threads: {0}")]
@@ -66,6 +71,8 @@ pub enum StartupError {
 
 /// Sign-ins waiting for an argon2 thread beyond this answer 503 at once.
 const PASSWORD_QUEUE: usize = 256;
+/// Keys each in-memory limiter tracks at most (about 100 bytes each).
+const THROTTLE_KEYS: usize = 100_000;
 
 pub struct Application {
     addr: SocketAddr,
@@ -97,6 +104,11 @@ impl Application {
         })?;
         let public_url = settings.public_url(Some(addr));
         let signing_key = db.write_blocking(|tx| services::oauth::signing_key(tx, clock.now()))?;
+        let device_key = db.write_blocking(|tx| {
+            services::oauth::server_key(tx, "device_cookie_hmac", clock.now())
+        })?;
+        let trusted_proxies = TrustedProxies::parse(&settings.server.trusted_proxies)
+            .map_err(|e| StartupError::Config(e.to_string()))?;
         let auth = &settings.auth;
         let tokens = TokenSigner::new(&signing_key, &public_url, auth.access_token_lifetime.0);
         let passwords = PasswordPool::new(auth.password_threads, PASSWORD_QUEUE)
@@ -107,16 +119,33 @@ impl Application {
         let accounts = Accounts::new(AccountsParts {
             db: db.clone(),
             passwords,
-            sign_in_failures: WindowLimiter::new(
-                auth.sign_in_window.0,
-                auth.sign_in_failures_per_account,
-                auth.sign_in_failures_per_address,
-            ),
-            account_messages: WindowLimiter::new(
-                auth.account_messages_window.0,
-                auth.account_messages_per_email,
-                auth.account_messages_per_address,
-            ),
+            limits: AccountLimits {
+                sign_in: SignInThrottle::new(SignInPolicy {
+                    window: auth.sign_in_window.0,
+                    per_account_and_client: auth.sign_in_failures_per_account_and_client,
+                    per_account_before_slowdown: auth.sign_in_failures_per_account,
+                    slowdown_max: auth.sign_in_slowdown_max.0,
+                    per_address: auth.sign_in_failures_per_address,
+                    max_keys: THROTTLE_KEYS,
+                }),
+                sign_ups_per_address: KeyedLimiter::new(
+                    auth.sign_up_window.0,
+                    auth.sign_ups_per_address,
+                    THROTTLE_KEYS,
+                ),
+                messages_per_email: KeyedLimiter::new(
+                    auth.account_messages_window.0,
+                    auth.account_messages_per_email,
+                    THROTTLE_KEYS,
+                ),
+                messages_per_address: KeyedLimiter::new(
+                    auth.account_messages_window.0,
+                    auth.account_messages_per_address,
+                    THROTTLE_KEYS,
+                ),
+                password_jobs_per_address: auth.password_jobs_per_address,
+            },
+            device_key,
             composer: composer.clone(),
             outbox_wake: outbox_wake.clone(),
             clock: clock.clone(),
@@ -147,6 +176,7 @@ impl Application {
             composer,
             outbox_wake,
             clock,
+            trusted_proxies,
         });
         let metrics =
             web::Data::new(Metrics::new().map_err(|e| StartupError::Metrics(e.to_string()))?);

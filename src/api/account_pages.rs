@@ -308,7 +308,7 @@ pub async fn request_reset(
     let resume = form.resume.as_deref().and_then(Resume::decode);
     let requested = state
         .accounts
-        .request_reset(&email, &sign_in::client_address(&req), resume)
+        .request_reset(&email, &sign_in::client_address(&req, &state), resume)
         .await;
     match requested {
         Ok(browser) => {

@@ -5,7 +5,7 @@
 use crate::api::pages::{self, Link, MessagePage, SignInForms};
 use crate::api::sign_in::{self, Credentials, FormError, SESSION_COOKIE, session_cookie};
 use crate::domain::{Email, InvitationDetails, InvitationStatus, Role};
-use crate::services::accounts::{FormContext, FormOutcome, Resume};
+use crate::services::accounts::{FormOutcome, Resume};
 use crate::services::sessions::SessionUser;
 use crate::services::{self, ServiceError};
 use crate::startup::AppState;
@@ -257,15 +257,16 @@ pub async fn sign_in(
         Ok(details) => details,
         Err(page) => return page,
     };
-    let context = FormContext {
-        address: sign_in::client_address(&req),
-        resume: Some(Resume::Invitation(details.invitation.uuid)),
-        invited: Email::parse(&details.invitation.invitee_email).ok(),
-    };
+    let context = sign_in::form_context(
+        &req,
+        &state,
+        Some(Resume::Invitation(details.invitation.uuid)),
+        Email::parse(&details.invitation.invitee_email).ok(),
+    );
     match sign_in::submit(&state, &form, &context).await {
         Ok(FormOutcome::SignedIn(person)) => {
             let mut response = see_other(&format!("/invite/{}", details.invitation.uuid));
-            let _ = response.add_cookie(&session_cookie(&person.session, &state));
+            sign_in::add_signed_in_cookies(&mut response, &person, &state);
             response
         }
         Ok(FormOutcome::CheckInbox { email, browser }) => {

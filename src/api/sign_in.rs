@@ -122,11 +122,79 @@ pub async fn submit(
     Ok(outcome?)
 }
 
-/// The client's address as the connection shows it (a reverse proxy's, behind one).
-pub fn client_address(req: &actix_web::HttpRequest) -> String {
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default()
+pub const DEVICE_COOKIE: &str = "enlist_device";
+
+/// The client's address: the connection's peer, or, when that peer is one
+/// of `server.trusted_proxies`, the client its `Forwarded` (or else
+/// `X-Forwarded-For`) header names.
+pub fn client_address(req: &actix_web::HttpRequest, state: &AppState) -> String {
+    let Some(peer) = req.peer_addr().map(|a| a.ip()) else {
+        return String::new();
+    };
+    let headers = req.headers();
+    let values = |name: &str| -> Vec<String> {
+        headers
+            .get_all(name)
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|hop| hop.trim().to_owned())
+            .collect()
+    };
+    let forwarded: Vec<String> = values("forwarded")
+        .iter()
+        .filter_map(|element| {
+            element.split(';').find_map(|pair| {
+                let (name, value) = pair.trim().split_once('=')?;
+                name.eq_ignore_ascii_case("for")
+                    .then(|| value.trim().trim_matches('"').to_owned())
+            })
+        })
+        .collect();
+    let hops = if forwarded.is_empty() {
+        values("x-forwarded-for")
+    } else {
+        forwarded
+    };
+    state.trusted_proxies.client(peer, &hops)
+}
+
+/// What a sign-in form's answer depends on besides its fields.
+pub fn form_context(
+    req: &actix_web::HttpRequest,
+    state: &AppState,
+    resume: Option<crate::services::accounts::Resume>,
+    invited: Option<crate::domain::Email>,
+) -> FormContext {
+    FormContext {
+        address: client_address(req, state),
+        device: req.cookie(DEVICE_COOKIE).map(|c| c.value().to_owned()),
+        resume,
+        invited,
+    }
+}
+
+/// Remembers that this browser signed in (OWASP's device cookie): its later
+/// attempts are never slowed or refused for what others did to the account.
+pub fn device_cookie(value: &str, state: &AppState) -> Cookie<'static> {
+    Cookie::build(DEVICE_COOKIE, value.to_owned())
+        .path("/")
+        .http_only(true)
+        .secure(secure(state))
+        .same_site(SameSite::Strict)
+        .max_age(seconds(state.settings.auth.device_cookie_lifetime.0))
+        .finish()
+}
+
+/// The cookies a browser gets when someone signed in on it.
+pub fn add_signed_in_cookies(
+    response: &mut actix_web::HttpResponse,
+    person: &crate::services::accounts::SignedIn,
+    state: &AppState,
+) {
+    let _ = response.add_cookie(&session_cookie(&person.session, state));
+    if let Some(device) = &person.device {
+        let _ = response.add_cookie(&device_cookie(device, state));
+    }
 }
 
 fn secure(state: &AppState) -> bool {

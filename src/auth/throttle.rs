@@ -1,89 +1,204 @@
-//! Limits on events per account and per client address within a sliding
-//! window: failed sign-ins (only failures count, so a person who signs in
-//! correctly is never slowed) and account messages. The account key is the
-//! typed email whether or not an account exists.
+//! Limits on events per key within a sliding window (failed sign-ins,
+//! sign-ups, account messages), with memory bounded whatever the traffic,
+//! and the sign-in policy built from them: a hard block only per (account,
+//! client) pair, a slow-down per account, a hard block per client address
+//! against spraying, and never a refusal for a browser that signed in to
+//! the account before.
 
+use crate::domain::Millis;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-pub struct WindowLimiter {
+/// Events of one kind, per key, within `window`. At most `max_keys` keys
+/// are tracked: past that, keys with nothing left in the window go first,
+/// then the half whose latest event is oldest (an attacker flooding new
+/// keys forgets their own old ones first).
+pub struct KeyedLimiter {
     window: Duration,
-    max_per_account: usize,
-    max_per_address: usize,
-    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+    max: usize,
+    max_keys: usize,
+    events: Mutex<HashMap<String, VecDeque<Millis>>>,
 }
 
-/// Past this many tracked keys, keys with no failure inside the window are dropped.
-const PRUNE_ABOVE: usize = 10_000;
-
-impl WindowLimiter {
-    pub fn new(window: Duration, max_per_account: usize, max_per_address: usize) -> Self {
+impl KeyedLimiter {
+    pub fn new(window: Duration, max: usize, max_keys: usize) -> Self {
         Self {
             window,
-            max_per_account,
-            max_per_address,
-            failures: Mutex::new(HashMap::new()),
+            max,
+            max_keys: max_keys.max(2),
+            events: Mutex::new(HashMap::new()),
         }
     }
 
-    /// `Some(wait)` when either key has used up its events in the window.
-    pub fn blocked(&self, account: &str, address: &str) -> Option<Duration> {
-        let now = Instant::now();
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let account_wait = self.wait(
-            &mut failures,
-            &account_key(account),
-            self.max_per_account,
-            now,
-        );
-        let address_wait = self.wait(
-            &mut failures,
-            &address_key(address),
-            self.max_per_address,
-            now,
-        );
-        account_wait.max(address_wait)
+    fn window_ms(&self) -> i64 {
+        i64::try_from(self.window.as_millis()).unwrap_or(i64::MAX)
     }
 
-    pub fn record(&self, account: &str, address: &str) {
-        let now = Instant::now();
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        if failures.len() > PRUNE_ABOVE {
-            let window = self.window;
-            failures.retain(|_, times| {
-                times
-                    .back()
-                    .is_some_and(|t| now.duration_since(*t) < window)
-            });
-        }
-        for key in [account_key(account), address_key(address)] {
-            failures.entry(key).or_default().push_back(now);
-        }
+    /// Events of `key` still inside the window.
+    pub fn count(&self, key: &str, now: Millis) -> usize {
+        let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        self.current(&mut events, key, now)
+            .map_or(0, |times| times.len())
     }
 
-    fn wait(
-        &self,
-        failures: &mut HashMap<String, VecDeque<Instant>>,
-        key: &str,
-        max: usize,
-        now: Instant,
-    ) -> Option<Duration> {
-        let times = failures.get_mut(key)?;
-        while times
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= self.window)
-        {
-            times.pop_front();
-        }
-        if times.len() < max {
+    /// `Some(wait)` when `key` has used up its events: how long until the
+    /// oldest one leaves the window.
+    pub fn blocked(&self, key: &str, now: Millis) -> Option<Duration> {
+        let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        let times = self.current(&mut events, key, now)?;
+        if times.len() < self.max {
             return None;
         }
         let oldest = *times.front()?;
-        Some(self.window.saturating_sub(now.duration_since(oldest)))
+        let left = (oldest.0 + self.window_ms() - now.0).max(1);
+        Some(Duration::from_millis(u64::try_from(left).unwrap_or(1)))
+    }
+
+    pub fn record(&self, key: &str, now: Millis) {
+        let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        if !events.contains_key(key) && events.len() >= self.max_keys {
+            self.make_room(&mut events, now);
+        }
+        let times = events.entry(key.to_owned()).or_default();
+        times.push_back(now);
+        // Only the newest `max` events ever decide anything.
+        while times.len() > self.max.max(1) {
+            times.pop_front();
+        }
+    }
+
+    /// Keys tracked right now (for tests and metrics).
+    pub fn tracked_keys(&self) -> usize {
+        self.events.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    fn current<'a>(
+        &self,
+        events: &'a mut HashMap<String, VecDeque<Millis>>,
+        key: &str,
+        now: Millis,
+    ) -> Option<&'a mut VecDeque<Millis>> {
+        let window = self.window_ms();
+        let times = events.get_mut(key)?;
+        while times.front().is_some_and(|t| now.0 - t.0 >= window) {
+            times.pop_front();
+        }
+        Some(times)
+    }
+
+    fn make_room(&self, events: &mut HashMap<String, VecDeque<Millis>>, now: Millis) {
+        let window = self.window_ms();
+        events.retain(|_, times| times.back().is_some_and(|t| now.0 - t.0 < window));
+        if events.len() < self.max_keys {
+            return;
+        }
+        let mut latest: Vec<(Millis, String)> = events
+            .iter()
+            .filter_map(|(key, times)| times.back().map(|t| (*t, key.clone())))
+            .collect();
+        latest.sort_unstable();
+        for (_, key) in latest.into_iter().take(self.max_keys / 2) {
+            events.remove(&key);
+        }
     }
 }
 
+/// Settings of the sign-in policy.
+#[derive(Debug, Clone, Copy)]
+pub struct SignInPolicy {
+    pub window: Duration,
+    /// Failures of one account from one client (address, or remembered
+    /// browser) before that pair is refused.
+    pub per_account_and_client: usize,
+    /// Failures of one account, from anywhere, before every further attempt
+    /// on it is slowed down (doubling from one second up to `slowdown_max`).
+    pub per_account_before_slowdown: usize,
+    pub slowdown_max: Duration,
+    /// Failures from one client address, across accounts, before it is refused.
+    pub per_address: usize,
+    pub max_keys: usize,
+}
+
+/// What to do with a sign-in attempt before checking its password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Go,
+    /// Answer only after this long.
+    SlowDown(Duration),
+    /// Refuse (429) for this long.
+    Refuse(Duration),
+}
+
+pub struct SignInThrottle {
+    policy: SignInPolicy,
+    pairs: KeyedLimiter,
+    accounts: KeyedLimiter,
+    addresses: KeyedLimiter,
+}
+
+impl SignInThrottle {
+    pub fn new(policy: SignInPolicy) -> Self {
+        Self {
+            pairs: KeyedLimiter::new(
+                policy.window,
+                policy.per_account_and_client,
+                policy.max_keys,
+            ),
+            // The slow-down grows with failures past the threshold: keep enough of them.
+            accounts: KeyedLimiter::new(
+                policy.window,
+                policy.per_account_before_slowdown + 32,
+                policy.max_keys,
+            ),
+            addresses: KeyedLimiter::new(policy.window, policy.per_address, policy.max_keys),
+            policy,
+        }
+    }
+
+    /// `device`: the id of a browser that signed in to this account before
+    /// (a valid device cookie). Such a browser is its own client (its
+    /// failures count apart from its address's) and is never slowed down.
+    pub fn verdict(
+        &self,
+        account: &str,
+        address: &str,
+        device: Option<&str>,
+        now: Millis,
+    ) -> Verdict {
+        let account = account_key(account);
+        let client = client_key(&account, address, device);
+        if let Some(wait) = self.pairs.blocked(&client, now) {
+            return Verdict::Refuse(wait);
+        }
+        if device.is_some() {
+            return Verdict::Go;
+        }
+        if let Some(wait) = self.addresses.blocked(&address_key(address), now) {
+            return Verdict::Refuse(wait);
+        }
+        let failures = self.accounts.count(&account, now);
+        match failures.checked_sub(self.policy.per_account_before_slowdown) {
+            None => Verdict::Go,
+            Some(past) => {
+                let doubled = Duration::from_secs(1).saturating_mul(1 << past.min(20));
+                Verdict::SlowDown(doubled.min(self.policy.slowdown_max))
+            }
+        }
+    }
+
+    pub fn record_failure(&self, account: &str, address: &str, device: Option<&str>, now: Millis) {
+        let account = account_key(account);
+        self.pairs
+            .record(&client_key(&account, address, device), now);
+        self.accounts.record(&account, now);
+        if device.is_none() {
+            self.addresses.record(&address_key(address), now);
+        }
+    }
+}
+
+/// The account key is the typed email, whether or not an account exists.
 fn account_key(account: &str) -> String {
     format!("account:{}", account.trim().to_lowercase())
 }
@@ -92,33 +207,123 @@ fn address_key(address: &str) -> String {
     format!("address:{address}")
 }
 
+fn client_key(account: &str, address: &str, device: Option<&str>) -> String {
+    match device {
+        Some(device) => format!("{account}|device:{device}"),
+        None => format!("{account}|address:{address}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn blocks_an_account_after_its_failures_whatever_the_address() {
-        let limiter = WindowLimiter::new(Duration::from_secs(900), 3, 100);
-        for i in 0..3 {
-            assert!(
-                limiter
-                    .blocked("Ada@x.test", &format!("10.0.0.{i}"))
-                    .is_none()
-            );
-            limiter.record("ada@x.test", &format!("10.0.0.{i}"));
+    const MINUTE: i64 = 60_000;
+
+    fn policy() -> SignInPolicy {
+        SignInPolicy {
+            window: Duration::from_secs(900),
+            per_account_and_client: 3,
+            per_account_before_slowdown: 3,
+            slowdown_max: Duration::from_secs(8),
+            per_address: 100,
+            max_keys: 1000,
         }
-        let wait = limiter.blocked("ADA@x.test", "10.9.9.9").unwrap();
-        assert!(wait <= Duration::from_secs(900) && wait > Duration::from_secs(890));
-        assert!(limiter.blocked("bob@x.test", "10.9.9.9").is_none());
     }
 
     #[test]
-    fn blocks_an_address_across_accounts_and_forgets_after_the_window() {
-        let limiter = WindowLimiter::new(Duration::from_millis(50), 100, 2);
-        limiter.record("a@x.test", "1.2.3.4");
-        limiter.record("b@x.test", "1.2.3.4");
-        assert!(limiter.blocked("c@x.test", "1.2.3.4").is_some());
-        std::thread::sleep(Duration::from_millis(60));
-        assert!(limiter.blocked("c@x.test", "1.2.3.4").is_none());
+    fn a_pair_is_refused_the_account_only_slowed_and_a_known_browser_passes() {
+        let throttle = SignInThrottle::new(policy());
+        let now = Millis(1_000_000);
+        for _ in 0..3 {
+            assert_eq!(
+                throttle.verdict("Ada@x.test", "10.0.0.1", None, now),
+                Verdict::Go
+            );
+            throttle.record_failure("ada@x.test", "10.0.0.1", None, now);
+        }
+        let Verdict::Refuse(wait) = throttle.verdict("ADA@x.test", "10.0.0.1", None, now) else {
+            panic!("the attacking pair is refused");
+        };
+        assert!(wait <= Duration::from_secs(900) && wait > Duration::from_secs(890));
+        // Anyone else trying the account is slowed, more with every failure.
+        assert_eq!(
+            throttle.verdict("ada@x.test", "10.9.9.9", None, now),
+            Verdict::SlowDown(Duration::from_secs(1))
+        );
+        throttle.record_failure("ada@x.test", "10.9.9.8", None, now);
+        assert_eq!(
+            throttle.verdict("ada@x.test", "10.9.9.9", None, now),
+            Verdict::SlowDown(Duration::from_secs(2))
+        );
+        for _ in 0..10 {
+            throttle.record_failure("ada@x.test", "10.9.9.7", None, now);
+        }
+        assert_eq!(
+            throttle.verdict("ada@x.test", "10.9.9.9", None, now),
+            Verdict::SlowDown(Duration::from_secs(8)),
+            "capped"
+        );
+        // The browser Ada signed in from before goes straight through, even
+        // from the attacker's address.
+        assert_eq!(
+            throttle.verdict("ada@x.test", "10.0.0.1", Some("d1"), now),
+            Verdict::Go
+        );
+        // Other accounts are untouched; time heals.
+        assert_eq!(
+            throttle.verdict("bob@x.test", "10.0.0.1", None, now),
+            Verdict::Go
+        );
+        let later = Millis(now.0 + 15 * MINUTE);
+        assert_eq!(
+            throttle.verdict("ada@x.test", "10.0.0.1", None, later),
+            Verdict::Go
+        );
+    }
+
+    #[test]
+    fn an_address_spraying_many_accounts_is_refused() {
+        let throttle = SignInThrottle::new(SignInPolicy {
+            per_address: 3,
+            ..policy()
+        });
+        let now = Millis(0);
+        for account in ["a@x.test", "b@x.test", "c@x.test"] {
+            throttle.record_failure(account, "1.2.3.4", None, now);
+        }
+        assert!(matches!(
+            throttle.verdict("d@x.test", "1.2.3.4", None, now),
+            Verdict::Refuse(_)
+        ));
+        assert_eq!(
+            throttle.verdict("d@x.test", "1.2.3.5", None, now),
+            Verdict::Go
+        );
+    }
+
+    #[test]
+    fn tracked_keys_stay_bounded_under_a_flood_of_new_keys() {
+        let limiter = KeyedLimiter::new(Duration::from_secs(900), 5, 100);
+        limiter.record("victim", Millis(0));
+        for i in 0..10_000 {
+            limiter.record(&format!("flood-{i}"), Millis(1 + i));
+            assert!(limiter.tracked_keys() <= 100);
+        }
+        // The oldest keys made room first.
+        assert_eq!(limiter.count("victim", Millis(20_000)), 0);
+        assert_eq!(limiter.count("flood-9999", Millis(20_000)), 1);
+    }
+
+    #[test]
+    fn a_key_is_blocked_after_its_events_and_forgets_after_the_window() {
+        let limiter = KeyedLimiter::new(Duration::from_millis(50), 2, 100);
+        limiter.record("k", Millis(0));
+        limiter.record("k", Millis(10));
+        assert_eq!(
+            limiter.blocked("k", Millis(20)),
+            Some(Duration::from_millis(30))
+        );
+        assert_eq!(limiter.blocked("k", Millis(60)), None);
     }
 }

@@ -13,16 +13,18 @@
 //! nor inside a write transaction; each use case then makes one write.
 
 use super::{ServiceError, ServiceResult, sessions};
+use crate::auth::device::DeviceCookies;
 use crate::auth::password::{self, PasswordPool, PoolError};
 use crate::auth::secrets;
-use crate::auth::throttle::WindowLimiter;
+use crate::auth::throttle::{KeyedLimiter, SignInThrottle, Verdict};
 use crate::db::email_links::{self, Purpose};
 use crate::db::{self, Database};
 use crate::delivery::Composer;
 use crate::delivery::compose::{AccountEmail, AccountMessage};
 use crate::domain::{Clock, Email, Millis};
 use rusqlite::Connection;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -80,6 +82,8 @@ impl Resume {
 pub struct FormContext {
     /// The client's address, for throttling.
     pub address: String,
+    /// The device cookie the browser sent, if any.
+    pub device: Option<String>,
     /// Where to go after an emailed link.
     pub resume: Option<Resume>,
     /// The invitee address of the invitation page the form is on: that page
@@ -107,6 +111,9 @@ pub struct SignedIn {
     pub email_verified: bool,
     /// The session cookie's value.
     pub session: String,
+    /// A device cookie remembering that this browser signed in to the
+    /// account, when the person proved the password just now.
+    pub device: Option<String>,
 }
 
 /// What a sign-in or sign-up form leads to.
@@ -159,23 +166,56 @@ const SWEEP_BATCH: i64 = 500;
 pub struct Accounts {
     db: Database,
     passwords: PasswordPool,
-    sign_in_failures: WindowLimiter,
-    account_messages: WindowLimiter,
+    limits: AccountLimits,
+    /// Password jobs in flight per client address, so that one address
+    /// cannot fill the argon2 queue for everyone.
+    password_jobs: Mutex<HashMap<String, usize>>,
+    devices: DeviceCookies,
     composer: Arc<Composer>,
     outbox_wake: Arc<Notify>,
     clock: Clock,
     settings: AccountSettings,
 }
 
+/// Everything that keeps one client (or one target) from taking more than
+/// its share. In memory, per server process.
+pub struct AccountLimits {
+    pub sign_in: SignInThrottle,
+    pub sign_ups_per_address: KeyedLimiter,
+    pub messages_per_email: KeyedLimiter,
+    pub messages_per_address: KeyedLimiter,
+    /// Password jobs one address may have waiting or running at once.
+    pub password_jobs_per_address: usize,
+}
+
 pub struct AccountsParts {
     pub db: Database,
     pub passwords: PasswordPool,
-    pub sign_in_failures: WindowLimiter,
-    pub account_messages: WindowLimiter,
+    pub limits: AccountLimits,
+    /// The key device cookies are signed with.
+    pub device_key: Vec<u8>,
     pub composer: Arc<Composer>,
     pub outbox_wake: Arc<Notify>,
     pub clock: Clock,
     pub settings: AccountSettings,
+}
+
+/// One password job of `address`, counted while it lives.
+struct PasswordJob<'a> {
+    jobs: &'a Mutex<HashMap<String, usize>>,
+    address: String,
+}
+
+impl Drop for PasswordJob<'_> {
+    fn drop(&mut self) {
+        let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = jobs.get_mut(&self.address) {
+            *count -= 1;
+            if *count == 0 {
+                jobs.remove(&self.address);
+            }
+        }
+    }
 }
 
 impl From<PoolError> for ServiceError {
@@ -195,8 +235,9 @@ impl Accounts {
         Self {
             db: parts.db,
             passwords: parts.passwords,
-            sign_in_failures: parts.sign_in_failures,
-            account_messages: parts.account_messages,
+            limits: parts.limits,
+            password_jobs: Mutex::default(),
+            devices: DeviceCookies::new(&parts.device_key),
             composer: parts.composer,
             outbox_wake: parts.outbox_wake,
             clock: parts.clock,
@@ -209,6 +250,25 @@ impl Accounts {
         self.passwords.operations()
     }
 
+    /// A place in the argon2 queue for `address`, within its share.
+    fn password_job(&self, address: &str) -> ServiceResult<PasswordJob<'_>> {
+        let jobs = &self.password_jobs;
+        let mut counts = jobs.lock().unwrap_or_else(|e| e.into_inner());
+        let count = counts.entry(address.to_owned()).or_default();
+        if *count >= self.limits.password_jobs_per_address {
+            return Err(ServiceError::TooSoon {
+                detail: "Too many sign-ins from your network are waiting; try again in a moment."
+                    .into(),
+                retry_after_secs: 1,
+            });
+        }
+        *count += 1;
+        Ok(PasswordJob {
+            jobs,
+            address: address.to_owned(),
+        })
+    }
+
     /// Checks an email and password. Unknown accounts, accounts without a
     /// password and wrong passwords answer alike, after the same work;
     /// failures count against the account and the client address.
@@ -218,13 +278,32 @@ impl Accounts {
         password: &str,
         context: &FormContext,
     ) -> ServiceResult<FormOutcome> {
-        if let Some(wait) = self.sign_in_failures.blocked(email, &context.address) {
-            let minutes = wait.as_secs().div_ceil(60).max(1);
-            return Err(ServiceError::TooSoon {
-                detail: format!("Too many failed sign-ins. Try again in {minutes} minute(s)."),
-                retry_after_secs: wait.as_secs().max(1),
-            });
+        let typed_key = Email::parse(email)
+            .map(|e| e.key().to_owned())
+            .unwrap_or_else(|_| email.trim().to_lowercase());
+        let device = context
+            .device
+            .as_deref()
+            .and_then(|cookie| self.devices.device(cookie, &typed_key));
+        let now = self.clock.now();
+        match self
+            .limits
+            .sign_in
+            .verdict(email, &context.address, device.as_deref(), now)
+        {
+            Verdict::Go => {}
+            // Slower, never refused: the owner still gets in, an attacker
+            // guesses at a crawl.
+            Verdict::SlowDown(wait) => tokio::time::sleep(wait).await,
+            Verdict::Refuse(wait) => {
+                let minutes = wait.as_secs().div_ceil(60).max(1);
+                return Err(ServiceError::TooSoon {
+                    detail: format!("Too many failed sign-ins. Try again in {minutes} minute(s)."),
+                    retry_after_secs: wait.as_secs().max(1),
+                });
+            }
         }
+        let _job = self.password_job(&context.address)?;
         let account = match Email::parse(email) {
             Ok(parsed) => {
                 let key = parsed.clone();
@@ -241,10 +320,12 @@ impl Accounts {
         let matches = self.passwords.verify(password.to_owned(), stored).await?;
         let Some((email, account)) = account.filter(|(_, a)| matches && a.password_hash.is_some())
         else {
-            self.sign_in_failures.record(email, &context.address);
+            self.limits
+                .sign_in
+                .record_failure(email, &context.address, device.as_deref(), now);
             return Err(ServiceError::Unauthorized(WRONG_CREDENTIALS.into()));
         };
-        let now = self.clock.now();
+        let device_cookie = Some(self.devices.mint(email.key()));
         let lifetime = self.settings.session_lifetime;
         let user_id = account.user_id;
         if !account.email_verified && context.for_authorization() {
@@ -280,6 +361,7 @@ impl Accounts {
                     email: account.email,
                     email_verified: account.email_verified || verify_now,
                     session,
+                    device: device_cookie,
                 })
             })
             .await?;
@@ -301,12 +383,21 @@ impl Accounts {
         password::validate(&form.password)
             .map_err(|e| ServiceError::invalid("password", sentence(&e.to_string())))?;
         super::users::validate_names(&form.first_name, &form.last_name)?;
+        let now = self.clock.now();
+        let address = &context.address;
+        if let Some(wait) = self.limits.sign_ups_per_address.blocked(address, now) {
+            return Err(ServiceError::TooSoon {
+                detail: "Too many accounts were created from your network; try again later.".into(),
+                retry_after_secs: wait.as_secs().max(1),
+            });
+        }
+        self.limits.sign_ups_per_address.record(address, now);
+        let _job = self.password_job(address)?;
         let hash = self
             .passwords
             .hash(form.password.clone())
             .await?
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
-        let now = self.clock.now();
         let invited = context.was_invited(&email);
         let message_allowed = self.message_allowed(&email, &context.address);
         let browser = secrets::random_base62(32);
@@ -544,15 +635,19 @@ impl Accounts {
 
     /// Counts a message to `email` from `address`; false past either limit.
     fn message_allowed(&self, email: &Email, address: &str) -> bool {
-        if self
-            .account_messages
-            .blocked(email.key(), address)
+        let now = self.clock.now();
+        let limits = &self.limits;
+        if limits
+            .messages_per_email
+            .blocked(email.key(), now)
             .is_some()
+            || limits.messages_per_address.blocked(address, now).is_some()
         {
             tracing::info!("account message not sent: over the per-email or per-address limit");
             return false;
         }
-        self.account_messages.record(email.key(), address);
+        limits.messages_per_email.record(email.key(), now);
+        limits.messages_per_address.record(address, now);
         true
     }
 
@@ -731,6 +826,7 @@ fn signed_in(
         email,
         email_verified,
         session,
+        device: None,
     }))
 }
 

@@ -505,6 +505,21 @@ pub fn revoke(
     Ok(())
 }
 
+/// A 256-bit key of the server's own, generated on first use and kept.
+pub fn server_key(tx: &Connection, name: &str, now: Millis) -> ServiceResult<Vec<u8>> {
+    Ok(db::oauth::server_secret(
+        tx,
+        name,
+        || {
+            use rand::RngCore;
+            let mut key = vec![0_u8; 32];
+            rand::rng().fill_bytes(&mut key);
+            key
+        },
+        now,
+    )?)
+}
+
 /// The access-token signing key, generated on first start.
 pub fn signing_key(tx: &Connection, now: Millis) -> ServiceResult<Vec<u8>> {
     Ok(db::oauth::server_secret(

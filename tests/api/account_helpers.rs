@@ -51,6 +51,8 @@ pub struct Jar {
     base: String,
     client: reqwest::Client,
     pub cookies: BTreeMap<String, String>,
+    /// Sent with every request (a proxy's `X-Forwarded-For`, say).
+    pub headers: Vec<(String, String)>,
 }
 
 impl Jar {
@@ -62,7 +64,32 @@ impl Jar {
                 .build()
                 .unwrap(),
             cookies: BTreeMap::new(),
+            headers: Vec::new(),
         }
+    }
+
+    /// A browser behind a proxy that says it is `address`.
+    pub fn forwarded_for(app: &TestApp, address: &str) -> Self {
+        let mut jar = Self::new(app);
+        jar.headers
+            .push(("X-Forwarded-For".into(), address.to_owned()));
+        jar
+    }
+
+    /// Opens `page` (any page with the sign-in forms) and signs in there.
+    pub async fn sign_in(&mut self, page: &str, email: &str, password: &str) -> Page {
+        let shown = self.get(page).await;
+        let csrf = hidden_value(&shown.html, "csrf_token").expect("a sign-in form");
+        self.post(
+            page,
+            &[
+                ("csrf_token", &csrf),
+                ("intent", "signin"),
+                ("email", email),
+                ("password", password),
+            ],
+        )
+        .await
     }
 
     /// Takes over the cookies a response (seen elsewhere) set.
@@ -103,7 +130,10 @@ impl Jar {
             .join("; ")
     }
 
-    async fn finish(&mut self, request: reqwest::RequestBuilder) -> Page {
+    async fn finish(&mut self, mut request: reqwest::RequestBuilder) -> Page {
+        for (name, value) in &self.headers {
+            request = request.header(name, value);
+        }
         let request = if self.cookies.is_empty() {
             request
         } else {

@@ -5,7 +5,7 @@
 
 use crate::api::pages::{self, AuthorizePage, MessagePage, SignInForms};
 use crate::api::sign_in::{self, Credentials, FormError};
-use crate::services::accounts::{FormContext, FormOutcome, Resume};
+use crate::services::accounts::{FormOutcome, Resume};
 use crate::services::oauth::{self, Client, NewCode};
 use crate::startup::AppState;
 use actix_web::http::StatusCode;
@@ -289,11 +289,12 @@ pub async fn submit(
         Err(response) => return *response,
     };
     let email = form.credentials.email();
-    let context = FormContext {
-        address: sign_in::client_address(&req),
-        resume: Some(Resume::Authorize(form.params.query())),
-        invited: None,
-    };
+    let context = sign_in::form_context(
+        &req,
+        &state,
+        Some(Resume::Authorize(form.params.query())),
+        None,
+    );
     let outcome = sign_in::submit(&state, &form.credentials, &context).await;
     let person = match outcome {
         Ok(FormOutcome::SignedIn(person)) => person,
@@ -316,7 +317,7 @@ pub async fn submit(
         }
     };
     let mut response = grant_code(&state, authorization, person.user_id).await;
-    let _ = response.add_cookie(&sign_in::session_cookie(&person.session, &state));
+    sign_in::add_signed_in_cookies(&mut response, &person, &state);
     response
 }
 
