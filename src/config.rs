@@ -136,7 +136,10 @@ impl Default for InvitationSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct AuthSettings {
     pub access_token_lifetime: HumanDuration,
+    /// Each refresh token's life; rotation starts it again.
     pub refresh_token_lifetime: HumanDuration,
+    /// No rotation outlives the family's start (the sign-in) by more than this.
+    pub refresh_token_max_lifetime: HumanDuration,
     /// Threads that hash and check passwords (argon2), apart from all other work.
     pub password_threads: usize,
     /// Failed sign-ins allowed per account, and per client address, within `sign_in_window`.
@@ -152,6 +155,7 @@ impl Default for AuthSettings {
         Self {
             access_token_lifetime: HumanDuration::secs(15 * 60),
             refresh_token_lifetime: HumanDuration::secs(30 * 24 * 3600),
+            refresh_token_max_lifetime: HumanDuration::secs(90 * 24 * 3600),
             password_threads: 1,
             sign_in_failures_per_account: 5,
             sign_in_failures_per_address: 50,
@@ -417,6 +421,7 @@ impl Settings {
         }
         if self.auth.access_token_lifetime.0.is_zero()
             || self.auth.refresh_token_lifetime.0.is_zero()
+            || self.auth.refresh_token_max_lifetime.0.is_zero()
         {
             return invalid("auth token lifetimes must be longer than zero");
         }

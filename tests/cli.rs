@@ -827,3 +827,39 @@ fn set_password_gives_a_passwordless_admin_a_password() {
         stderr_of(&unknown)
     );
 }
+
+// ---------------------------------------------------------------- client
+
+#[test]
+fn client_create_refuses_http_redirect_uris_except_loopback() {
+    let cli = Cli::new();
+    cli.json(&[
+        "org",
+        "create",
+        "--name",
+        "Acme",
+        "--admin-email",
+        "ada@acme.test",
+    ]);
+
+    let refused = cli.run(&[
+        "client",
+        "create",
+        "--name",
+        "App",
+        "--redirect-uri",
+        "http://app.example.com/callback",
+    ]);
+    assert_fails_saying(&refused, "http://app.example.com/callback");
+    assert_fails_saying(&refused, "https://");
+
+    for uri in [
+        "http://127.0.0.1:8000/cb",
+        "http://[::1]/cb",
+        "http://localhost:3000/cb",
+        "https://app.example.com/callback",
+    ] {
+        let created = cli.json(&["client", "create", "--name", "App", "--redirect-uri", uri]);
+        assert_eq!(created["redirect_uris"][0], uri, "{created}");
+    }
+}

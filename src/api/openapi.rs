@@ -78,6 +78,8 @@ pub struct AuthorizationServerMetadataDoc {
     pub revocation_endpoint_auth_methods_supported: Vec<String>,
     #[schema(example = json!(["invitations"]))]
     pub scopes_supported: Vec<String>,
+    /// RFC 9207: authorization responses carry `iss`.
+    pub authorization_response_iss_parameter_supported: bool,
 }
 
 /// A member's role in an organization.

@@ -597,7 +597,7 @@ async fn authorization_code_exchange_issues_access_and_refresh_tokens() {
 }
 
 #[tokio::test]
-async fn confidential_client_exchanges_a_code_with_and_without_pkce() {
+async fn confidential_client_exchanges_a_code_with_pkce() {
     let app = spawn_app().await;
     app.create_user("iris@example.test", Some(PASSWORD));
     let client = app.create_client("Web app", &[REDIRECT_URI], false, None);
@@ -609,15 +609,10 @@ async fn confidential_client_exchanges_a_code_with_and_without_pkce() {
     let with_pkce = AuthRequest::for_client(&client);
     let code = authorization_code(&app, &with_pkce, sign_in).await;
     let first = exchange_code(&app, &client, &with_pkce, &code).await;
-    let without_pkce = AuthRequest {
-        pkce: None,
-        ..AuthRequest::for_client(&client)
-    };
-    let code = authorization_code(&app, &without_pkce, sign_in).await;
-    let second = exchange_code(&app, &client, &without_pkce, &code).await;
 
     assert_eq!(first.status, 200, "{}", first.text);
-    assert_eq!(second.status, 200, "{}", second.text);
+    // Without PKCE the authorization request itself is refused
+    // (oauth_authorize::confidential_client_without_pkce_is_refused_with_invalid_request).
 }
 
 #[tokio::test]
@@ -724,8 +719,18 @@ async fn a_code_issued_to_another_client_is_invalid_grant() {
     let (request, code) = fresh_code(&app, &owner, "iris@example.test").await;
 
     let stolen = exchange_code(&app, &thief, &request, &code).await;
+    let rightful = exchange_code(&app, &owner, &request, &code).await;
 
     assert_oauth_error(&stolen, 400, "invalid_grant");
+    // Refused without being used up: its own client still exchanges it.
+    assert_eq!(rightful.status, 200, "{}", rightful.text);
+    let refreshed = refresh(
+        &app,
+        &owner,
+        rightful.body["refresh_token"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.text);
 }
 
 #[tokio::test]
@@ -868,6 +873,57 @@ async fn expired_refresh_token_is_invalid_grant() {
     .await;
 
     assert_oauth_error(&reply, 400, "invalid_grant");
+}
+
+#[tokio::test]
+async fn rotation_never_outlives_the_familys_maximum_lifetime() {
+    // Defaults: each refresh token lives 30 days, the family 90 at most.
+    let app = spawn_app().await;
+    let client = app.public_client();
+    let tokens = sign_up_and_get_tokens(&app, &client, "iris@example.test").await;
+    let started = app.query_i64("SELECT family_started_at FROM refresh_tokens");
+    let day = Duration::from_secs(24 * 3600);
+    let mut current = tokens.body["refresh_token"].as_str().unwrap().to_owned();
+
+    // Rotated within the sliding lifetime every 29 days: fine until day 87.
+    for _ in 0..3 {
+        app.clock.advance(day * 29);
+        let rotated = refresh(&app, &client, &current).await;
+        assert_eq!(rotated.status, 200, "{}", rotated.text);
+        current = rotated.body["refresh_token"].as_str().unwrap().to_owned();
+    }
+    // The token from day 87 ends with the family on day 90, not on day 117.
+    let newest_expiry = app.query_i64("SELECT max(expires_at) FROM refresh_tokens");
+    assert_eq!(newest_expiry, started + 90 * 24 * 3600 * 1000);
+    app.clock.advance(day * 4);
+    let past_the_family = refresh(&app, &client, &current).await;
+
+    assert_oauth_error(&past_the_family, 400, "invalid_grant");
+}
+
+#[tokio::test]
+async fn a_replayed_code_is_refused_and_revokes_the_tokens_it_issued() {
+    let app = spawn_app().await;
+    let client = app.public_client();
+    let request = AuthRequest::for_client(&client);
+    let code = authorization_code(&app, &request, sign_up_intent("iris@example.test")).await;
+    let first = exchange_code(&app, &client, &request, &code).await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    // The used code is kept, marked used, with the family it started.
+    assert_eq!(
+        app.query_i64("SELECT count(*) FROM oauth_codes WHERE used_at IS NOT NULL"),
+        1
+    );
+
+    let replayed = exchange_code(&app, &client, &request, &code).await;
+    let after = refresh(&app, &client, first.body["refresh_token"].as_str().unwrap()).await;
+
+    assert_oauth_error(&replayed, 400, "invalid_grant");
+    assert_oauth_error(&after, 400, "invalid_grant");
+    assert_eq!(
+        app.query_i64("SELECT count(*) FROM refresh_tokens WHERE revoked_at IS NULL"),
+        0
+    );
 }
 
 // ---- revocation ----

@@ -22,5 +22,6 @@ pub async fn authorization_server(state: web::Data<AppState>) -> HttpResponse {
         "token_endpoint_auth_methods_supported": auth_methods,
         "revocation_endpoint_auth_methods_supported": auth_methods,
         "scopes_supported": [SCOPE],
+        "authorization_response_iss_parameter_supported": true,
     }))
 }

@@ -104,17 +104,20 @@ pub async fn token(
         client_secret,
         grant,
     };
-    let refresh_lifetime = state.settings.auth.refresh_token_lifetime.0;
+    let lifetimes = oauth::RefreshLifetimes {
+        sliding: state.settings.auth.refresh_token_lifetime.0,
+        max: state.settings.auth.refresh_token_max_lifetime.0,
+    };
     let now = state.clock.now();
     let outcome = if request.grant.writes() {
         state
             .db
-            .write(move |tx| oauth::grant(tx, &request, refresh_lifetime, now))
+            .write(move |tx| oauth::grant(tx, &request, lifetimes, now))
             .await?
     } else {
         state
             .db
-            .read(move |conn| oauth::grant(conn, &request, refresh_lifetime, now))
+            .read(move |conn| oauth::grant(conn, &request, lifetimes, now))
             .await?
     };
     let (client, grant) = outcome?;
