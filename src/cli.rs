@@ -222,6 +222,9 @@ fn describe(error: &ServiceError) -> String {
 }
 
 pub fn main(cli: Cli) -> ExitCode {
+    // Whatever the process creates (SQLite's journal files, a backup's
+    // journal) is owner-only; files holding secrets get 0600 explicitly too.
+    crate::private_files::restrict_umask();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -863,3 +863,26 @@ fn client_create_refuses_http_redirect_uris_except_loopback() {
         assert_eq!(created["redirect_uris"][0], uri, "{created}");
     }
 }
+
+// ---------------------------------------------------------------- files
+
+#[test]
+fn the_database_and_backups_the_binary_writes_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let cli = Cli::new();
+    cli.json(&[
+        "org",
+        "create",
+        "--name",
+        "Acme",
+        "--admin-email",
+        "ada@acme.test",
+    ]);
+    let backup = cli.dir.path().join("backup.db");
+
+    cli.json(&["backup", "--to", backup.to_str().unwrap()]);
+
+    assert_eq!(mode(&cli.db), 0o600);
+    assert_eq!(mode(&backup), 0o600);
+}

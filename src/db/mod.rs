@@ -61,6 +61,12 @@ pub enum StorageError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot create {path}: {source}")]
+    File {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl From<r2d2::Error> for StorageError {
@@ -126,11 +132,14 @@ impl Database {
     pub fn open(settings: &DatabaseSettings) -> Result<Self, StorageError> {
         let path = settings.path.as_path();
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|source| StorageError::Folder {
-                path: parent.display().to_string(),
-                source,
+            crate::private_files::create_dir_all(parent).map_err(|source| {
+                StorageError::Folder {
+                    path: parent.display().to_string(),
+                    source,
+                }
             })?;
         }
+        crate::private_files::prepare_database_file(path)?;
         let busy_timeout = settings.busy_timeout.0;
         {
             let mut conn = Connection::open(path)?;
@@ -288,7 +297,19 @@ impl Database {
         let mut partial = target.as_os_str().to_owned();
         partial.push(".partial");
         let partial = std::path::PathBuf::from(partial);
-        let source = self.readers.get()?;
+        // Created here, owner-only, never through a symlink and never over a
+        // file that exists, before SQLite writes into it.
+        crate::private_files::create_new_file(&partial).map_err(|source| StorageError::File {
+            path: partial.display().to_string(),
+            source,
+        })?;
+        let source = match self.readers.get() {
+            Ok(source) => source,
+            Err(error) => {
+                let _ = std::fs::remove_file(&partial);
+                return Err(error.into());
+            }
+        };
         let copy = || -> rusqlite::Result<()> {
             let mut destination = Connection::open(&partial)?;
             let backup = rusqlite::backup::Backup::new(&source, &mut destination)?;

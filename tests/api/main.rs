@@ -24,3 +24,4 @@ mod oauth_token;
 mod openapi;
 mod operability;
 mod races;
+mod secrets_at_rest;
