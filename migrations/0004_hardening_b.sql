@@ -12,3 +12,18 @@ ALTER TABLE oauth_codes ADD COLUMN family TEXT;
 ALTER TABLE refresh_tokens ADD COLUMN family_started_at INTEGER;
 UPDATE refresh_tokens SET family_started_at =
     (SELECT min(r.created_at) FROM refresh_tokens r WHERE r.family = refresh_tokens.family);
+
+-- Access tokens are signed with Ed25519 keys (EdDSA). The private key is
+-- PKCS#8 DER, or NULL when it lives in auth.signing_key_file. One key signs
+-- (retired_at IS NULL); a retired key stays published until every token it
+-- signed has expired, then it is deleted. kid is the RFC 7638 thumbprint.
+CREATE TABLE signing_keys (
+    id          INTEGER PRIMARY KEY,
+    kid         TEXT    NOT NULL UNIQUE,
+    private_key BLOB,
+    public_key  BLOB    NOT NULL,
+    created_at  INTEGER NOT NULL,
+    retired_at  INTEGER
+);
+-- The HS256 secret of earlier versions signs nothing any more.
+DELETE FROM server_secrets WHERE name = 'access_token_hs256';

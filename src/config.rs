@@ -148,6 +148,9 @@ pub struct AuthSettings {
     pub sign_in_window: HumanDuration,
     /// How long a browser stays signed in to the hosted pages.
     pub session_lifetime: HumanDuration,
+    /// An Ed25519 private key (PKCS#8 PEM, mode 0600) that signs access
+    /// tokens, kept outside the database; unset: generated and stored in it.
+    pub signing_key_file: Option<std::path::PathBuf>,
 }
 
 impl Default for AuthSettings {
@@ -161,6 +164,7 @@ impl Default for AuthSettings {
             sign_in_failures_per_address: 50,
             sign_in_window: HumanDuration::secs(15 * 60),
             session_lifetime: HumanDuration::secs(12 * 3600),
+            signing_key_file: None,
         }
     }
 }

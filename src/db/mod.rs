@@ -15,6 +15,7 @@ pub mod orgs;
 pub mod outbox;
 pub mod seed;
 pub mod sessions;
+pub mod signing_keys;
 pub mod users;
 
 use crate::config::DatabaseSettings;

@@ -578,21 +578,6 @@ pub fn revoke(
     Ok(())
 }
 
-/// The access-token signing key, generated on first start.
-pub fn signing_key(tx: &Connection, now: Millis) -> ServiceResult<Vec<u8>> {
-    Ok(db::oauth::server_secret(
-        tx,
-        "access_token_hs256",
-        || {
-            use rand::RngCore;
-            let mut key = vec![0_u8; 32];
-            rand::rng().fill_bytes(&mut key);
-            key
-        },
-        now,
-    )?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,6 +19,7 @@ mod invite_page;
 mod invitee;
 mod isolation;
 mod oauth_authorize;
+mod oauth_keys;
 mod oauth_library;
 mod oauth_token;
 mod openapi;

@@ -5,6 +5,7 @@ use crate::helpers::*;
 use crate::oauth_helpers::*;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use enlist::auth::keys::Ed25519Key;
 use enlist::config::HumanDuration;
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
@@ -57,7 +58,7 @@ async fn a_token_crafted_with_the_servers_key_and_right_claims_is_accepted() {
     // header they change, not because crafting is wrong.
     let app = spawn_app().await;
     let (claims, uuid) = invitee_with_invitation(&app).await;
-    let token = sign_token(&claims, &app.signing_key(), Algorithm::HS256);
+    let token = sign_token(&claims, &app.signing_key());
 
     let listed = app.invitee_get("/invitations", &token).await;
 
@@ -113,7 +114,12 @@ async fn reply_of(response: reqwest::Response) -> Reply {
 async fn token_signed_with_another_key_is_401() {
     let app = spawn_app().await;
     let (claims, uuid) = invitee_with_invitation(&app).await;
-    let forged = sign_token(&claims, &[42_u8; 32], Algorithm::HS256);
+    // Another key, claiming the server's kid.
+    let forged = sign_token_as(
+        &claims,
+        &Ed25519Key::generate(),
+        Some(app.signing_key().kid()),
+    );
 
     let list = app.invitee_get("/invitations", &forged).await;
     let accept = app.respond(&uuid, "true", &forged).await;
@@ -135,7 +141,7 @@ async fn expired_token_is_401() {
     // Past the server's 5 s leeway.
     claims["iat"] = json!(now_secs() - 120);
     claims["exp"] = json!(now_secs() - 60);
-    let expired = sign_token(&claims, &app.signing_key(), Algorithm::HS256);
+    let expired = sign_token(&claims, &app.signing_key());
 
     let reply = app.invitee_get("/invitations", &expired).await;
 
@@ -159,13 +165,28 @@ async fn unsigned_alg_none_token_is_401() {
 }
 
 #[tokio::test]
-async fn token_with_another_algorithm_and_the_right_key_is_401() {
+async fn token_with_hmac_keyed_with_the_public_key_is_401() {
+    let app = spawn_app().await;
+    let (claims, _) = invitee_with_invitation(&app).await;
+    let key = app.signing_key();
+    let jwk_x = URL_SAFE_NO_PAD.encode(key.public_key());
+
+    for secret in [key.public_key().to_vec(), jwk_x.into_bytes()] {
+        for alg in [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512] {
+            let token = sign_hmac(&claims, &secret, alg, key.kid());
+            assert_invalid_token(&app.invitee_get("/invitations", &token).await);
+        }
+    }
+}
+
+#[tokio::test]
+async fn token_with_an_unknown_or_no_kid_is_401_even_with_the_right_key() {
     let app = spawn_app().await;
     let (claims, _) = invitee_with_invitation(&app).await;
     let key = app.signing_key();
 
-    for alg in [Algorithm::HS512, Algorithm::HS384] {
-        let token = sign_token(&claims, &key, alg);
+    for kid in [Some("not-a-published-kid"), None] {
+        let token = sign_token_as(&claims, &key, kid);
         assert_invalid_token(&app.invitee_get("/invitations", &token).await);
     }
 }
@@ -183,7 +204,7 @@ async fn token_with_wrong_issuer_audience_or_missing_claims_is_401() {
                 changed.as_object_mut().unwrap().remove(name);
             }
         }
-        sign_token(&changed, &key, Algorithm::HS256)
+        sign_token(&changed, &key)
     };
     let cases = [
         ("wrong iss", variant("iss", Some(json!("http://evil.test")))),
@@ -216,8 +237,7 @@ async fn a_fresh_server_generates_its_own_key_and_refuses_another_servers_tokens
 
     let reply = second.invitee_get("/invitations", &token).await;
 
-    assert_ne!(first.signing_key(), second.signing_key());
-    assert!(first.signing_key().len() >= 32);
+    assert_ne!(first.signing_key().kid(), second.signing_key().kid());
     assert_invalid_token(&reply);
 }
 
@@ -232,7 +252,7 @@ async fn signing_key_persists_across_restarts() {
     let token = first
         .client_token(&first.bound_client("iris@example.test"))
         .await;
-    let key = first.signing_key();
+    let kid = first.signing_key().kid().to_owned();
     assert_eq!(decode_claims(&first, &token)["iss"], PUBLIC_URL);
 
     // Act: a second server over the same file.
@@ -245,7 +265,7 @@ async fn signing_key_persists_across_restarts() {
     let reply = restarted.invitee_get("/invitations", &token).await;
 
     // Assert
-    assert_eq!(restarted.signing_key(), key);
+    assert_eq!(restarted.signing_key().kid(), kid);
     assert_eq!(reply.status, 200, "{}", reply.text);
 }
 
@@ -306,7 +326,8 @@ async fn client_credentials_with_basic_auth_issues_a_bearer_token() {
     assert_eq!(claims["exp"].as_i64().unwrap(), iat + 900);
     uuid::Uuid::parse_str(claims["jti"].as_str().unwrap()).unwrap();
     let header = jsonwebtoken::decode_header(token).unwrap();
-    assert_eq!(header.alg, Algorithm::HS256);
+    assert_eq!(header.alg, Algorithm::EdDSA);
+    assert_eq!(header.kid.as_deref(), Some(app.signing_key().kid()));
 
     let again = decode_claims(&app, &app.client_token(&client).await);
     assert_ne!(again["jti"], claims["jti"], "every token has its own jti");

@@ -1,5 +1,6 @@
 use super::{OAuthFailure, client_credentials, no_store};
 use crate::services::oauth::{self, GrantRequest, OAuthError, TokenRequest};
+use crate::services::signing_keys;
 use crate::startup::AppState;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -104,22 +105,32 @@ pub async fn token(
         client_secret,
         grant,
     };
+    let request_writes = request.grant.writes();
     let lifetimes = oauth::RefreshLifetimes {
         sliding: state.settings.auth.refresh_token_lifetime.0,
         max: state.settings.auth.refresh_token_max_lifetime.0,
     };
     let now = state.clock.now();
-    let outcome = if request.grant.writes() {
-        state
-            .db
-            .write(move |tx| oauth::grant(tx, &request, lifetimes, now))
-            .await?
-    } else {
-        state
-            .db
-            .read(move |conn| oauth::grant(conn, &request, lifetimes, now))
-            .await?
+    // The same storage call notices a key rotated from the command line.
+    let known_keys = state.tokens.version();
+    let retention = signing_keys::retention(state.settings.auth.access_token_lifetime.0);
+    let decide = move |conn: &rusqlite::Connection| {
+        let outcome = oauth::grant(conn, &request, lifetimes, now)?;
+        let keys = signing_keys::changed_since(conn, known_keys, retention, now)
+            .map_err(|e| OAuthError::Server(e.to_string()))?;
+        Ok::<_, OAuthError>((outcome, keys))
     };
+    let (outcome, new_keys) = if request_writes {
+        state.db.write(decide).await?
+    } else {
+        state.db.read(decide).await?
+    };
+    if let Some(keys) = new_keys {
+        state
+            .tokens
+            .update(&keys)
+            .map_err(|e| OAuthError::Server(e.to_string()))?;
+    }
     let (client, grant) = outcome?;
     let access = state
         .tokens
