@@ -517,6 +517,49 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_hardening_step_keeps_refresh_families_and_drops_the_hs256_secret() {
+        // A version-2 database with a refresh family of two tokens.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("enlist.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        conn.execute_batch(UPGRADES[0]).unwrap();
+        conn.execute_batch(
+            "PRAGMA user_version = 2;
+             INSERT INTO users (id, email, email_key, created_at, updated_at)
+                 VALUES (1, 'a@b.test', 'a@b.test', 0, 0);
+             INSERT INTO oauth_clients (id, client_id, name, redirect_uris, created_at)
+                 VALUES (1, 'enlc_x', 'x', '', 0);
+             INSERT INTO refresh_tokens (token_sha256, family, client_id, user_id, scope, created_at, expires_at)
+                 VALUES (x'01', 'f', 1, 1, 'invitations', 100, 1000),
+                        (x'02', 'f', 1, 1, 'invitations', 200, 1100);
+             INSERT INTO server_secrets (name, value, created_at)
+                 VALUES ('access_token_hs256', x'00', 0);",
+        )
+        .unwrap();
+        drop(conn);
+
+        let db = Database::open(&DatabaseSettings {
+            path,
+            ..DatabaseSettings::default()
+        })
+        .unwrap();
+        let (started, secrets): (Vec<i64>, i64) = db
+            .read_blocking(|c| {
+                let mut stmt = c.prepare("SELECT family_started_at FROM refresh_tokens")?;
+                let started = stmt
+                    .query_map([], |r| r.get(0))?
+                    .collect::<rusqlite::Result<Vec<i64>>>()?;
+                let secrets =
+                    c.query_row("SELECT count(*) FROM server_secrets", [], |r| r.get(0))?;
+                Ok::<_, StorageError>((started, secrets))
+            })
+            .unwrap();
+        assert_eq!(started, [100, 100], "a family starts with its oldest token");
+        assert_eq!(secrets, 0);
+    }
+
+    #[test]
     fn migrates_once_and_refuses_newer_databases() {
         let dir = tempfile::tempdir().unwrap();
         let settings = DatabaseSettings {
