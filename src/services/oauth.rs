@@ -562,6 +562,40 @@ pub fn grant(
     Ok(granted.map(|grant| (client, grant)))
 }
 
+/// The signing keys the caller signs with: their version, and how long
+/// retired keys stay published.
+#[derive(Debug, Clone, Copy)]
+pub struct KnownKeys {
+    pub version: i64,
+    pub retention: Duration,
+}
+
+/// What the token endpoint decides in one storage call.
+pub struct TokenDecision {
+    /// The grant, or the refusal (committed, see [`grant`]).
+    pub granted: Result<(Client, Grant), OAuthError>,
+    /// The signing keys, when they changed since [`KnownKeys::version`]
+    /// (`enlist keys rotate` ran): the token is signed with the new key.
+    pub new_keys: Option<crate::auth::jwt::SigningKeys>,
+}
+
+/// [`grant`], and whether the signing keys changed, in the same storage call.
+pub fn decide_token(
+    conn: &Connection,
+    request: &TokenRequest,
+    lifetimes: RefreshLifetimes,
+    keys: KnownKeys,
+    now: Millis,
+) -> Result<TokenDecision, OAuthError> {
+    let granted = grant(conn, request, lifetimes, now)?;
+    let new_keys = super::signing_keys::changed_since(conn, keys.version, keys.retention, now)
+        .map_err(|error| match error {
+            ServiceError::Storage(storage) => OAuthError::Storage(storage),
+            other => OAuthError::Server(other.to_string()),
+        })?;
+    Ok(TokenDecision { granted, new_keys })
+}
+
 /// RFC 7009: revokes the refresh token's family if the token belongs to the
 /// client; unknown tokens and other clients' tokens change nothing.
 pub fn revoke(

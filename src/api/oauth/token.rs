@@ -111,27 +111,28 @@ pub async fn token(
         max: state.settings.auth.refresh_token_max_lifetime.0,
     };
     let now = state.clock.now();
-    // The same storage call notices a key rotated from the command line.
-    let known_keys = state.tokens.version();
-    let retention = signing_keys::retention(state.settings.auth.access_token_lifetime.0);
-    let decide = move |conn: &rusqlite::Connection| {
-        let outcome = oauth::grant(conn, &request, lifetimes, now)?;
-        let keys = signing_keys::changed_since(conn, known_keys, retention, now)
-            .map_err(|e| OAuthError::Server(e.to_string()))?;
-        Ok::<_, OAuthError>((outcome, keys))
+    let keys = oauth::KnownKeys {
+        version: state.tokens.version(),
+        retention: signing_keys::retention(state.settings.auth.access_token_lifetime.0),
     };
-    let (outcome, new_keys) = if request_writes {
-        state.db.write(decide).await?
+    let decision = if request_writes {
+        state
+            .db
+            .write(move |tx| oauth::decide_token(tx, &request, lifetimes, keys, now))
+            .await?
     } else {
-        state.db.read(decide).await?
+        state
+            .db
+            .read(move |conn| oauth::decide_token(conn, &request, lifetimes, keys, now))
+            .await?
     };
-    if let Some(keys) = new_keys {
+    if let Some(keys) = decision.new_keys {
         state
             .tokens
             .update(&keys)
             .map_err(|e| OAuthError::Server(e.to_string()))?;
     }
-    let (client, grant) = outcome?;
+    let (client, grant) = decision.granted?;
     let access = state
         .tokens
         .issue(
