@@ -49,6 +49,9 @@ pub enum Command {
     /// Manage OAuth2 clients of the invitee API.
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Manage the keys that sign access tokens.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Copy the live database to a file (SQLite's online backup; the server keeps serving).
     Backup {
         /// The copy to write.
@@ -119,6 +122,14 @@ pub enum ClientCommand {
         #[arg(long, value_name = "EMAIL")]
         user: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Add a new signing key that signs every access token from now on (a
+    /// running server switches at its next token request). The old key
+    /// stays in the JWKS until every token it signed has expired.
+    Rotate,
 }
 
 #[derive(Debug, Args, Default)]
@@ -227,6 +238,9 @@ fn describe(error: &ServiceError) -> String {
 }
 
 pub fn main(cli: Cli) -> ExitCode {
+    // Whatever the process creates (SQLite's journal files, a backup's
+    // journal) is owner-only; files holding secrets get 0600 explicitly too.
+    crate::private_files::restrict_umask();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -263,7 +277,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             }
             telemetry::init(&log);
             let db = Database::open(&settings.database)?;
-            administer(&db, command)
+            administer(&db, &settings, command)
         }
     }
 }
@@ -328,9 +342,23 @@ impl ApiKeyBody {
     }
 }
 
-fn administer(db: &Database, command: Command) -> Result<(), CliError> {
+fn administer(db: &Database, settings: &Settings, command: Command) -> Result<(), CliError> {
     let now = Millis::now();
     match command {
+        Command::Keys(KeysCommand::Rotate) => {
+            if let Some(path) = &settings.auth.signing_key_file {
+                return Err(CliError::Usage(format!(
+                    "the signing key is auth.signing_key_file ({}); to rotate it, put a new key \
+                     in that file and restart the server",
+                    path.display()
+                )));
+            }
+            let retention =
+                services::signing_keys::retention(settings.auth.access_token_lifetime.0);
+            let rotated =
+                db.write_blocking(|tx| services::signing_keys::rotate(tx, retention, now))?;
+            print_json(&rotated)
+        }
         Command::Serve(_) => unreachable_serve(),
         Command::Org(OrgCommand::Create {
             name,

@@ -140,7 +140,10 @@ impl Default for InvitationSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct AuthSettings {
     pub access_token_lifetime: HumanDuration,
+    /// Each refresh token's life; rotation starts it again.
     pub refresh_token_lifetime: HumanDuration,
+    /// No rotation outlives the family's start (the sign-in) by more than this.
+    pub refresh_token_max_lifetime: HumanDuration,
     /// Threads that hash and check passwords (argon2), apart from all other work.
     pub password_threads: usize,
     /// Within `sign_in_window`: failed sign-ins of one account from one
@@ -175,6 +178,9 @@ pub struct AuthSettings {
     pub account_messages_per_email: usize,
     pub account_messages_per_address: usize,
     pub account_messages_window: HumanDuration,
+    /// An Ed25519 private key (PKCS#8 PEM, mode 0600) that signs access
+    /// tokens, kept outside the database; unset: generated and stored in it.
+    pub signing_key_file: Option<std::path::PathBuf>,
 }
 
 impl Default for AuthSettings {
@@ -182,6 +188,7 @@ impl Default for AuthSettings {
         Self {
             access_token_lifetime: HumanDuration::secs(15 * 60),
             refresh_token_lifetime: HumanDuration::secs(30 * 24 * 3600),
+            refresh_token_max_lifetime: HumanDuration::secs(90 * 24 * 3600),
             password_threads: 1,
             sign_in_failures_per_account_and_client: 5,
             sign_in_failures_per_account: 5,
@@ -199,6 +206,7 @@ impl Default for AuthSettings {
             account_messages_per_email: 3,
             account_messages_per_address: 20,
             account_messages_window: HumanDuration::secs(3600),
+            signing_key_file: None,
         }
     }
 }
@@ -479,6 +487,7 @@ impl Settings {
         }
         if self.auth.access_token_lifetime.0.is_zero()
             || self.auth.refresh_token_lifetime.0.is_zero()
+            || self.auth.refresh_token_max_lifetime.0.is_zero()
         {
             return invalid("auth token lifetimes must be longer than zero");
         }

@@ -12,6 +12,7 @@ pub mod config;
 pub mod db;
 pub mod delivery;
 pub mod domain;
+pub mod private_files;
 pub mod services;
 pub mod startup;
 pub mod telemetry;

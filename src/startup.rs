@@ -3,7 +3,8 @@
 
 use crate::api;
 use crate::api::metrics::Metrics;
-use crate::auth::jwt::TokenSigner;
+use crate::auth::jwt::{SigningError, TokenSigner};
+use crate::auth::keys::{KeyFileError, read_key_file};
 use crate::auth::password::PasswordPool;
 use crate::auth::throttle::{KeyedLimiter, SignInPolicy, SignInThrottle};
 use crate::config::CorsSettings;
@@ -53,6 +54,10 @@ pub enum StartupError {
     Database(#[from] StorageError),
     #[error("cannot prepare the signing key: {0}")]
     SigningKey(#[from] ServiceError),
+    #[error("{0}")]
+    SigningKeyFile(#[from] KeyFileError),
+    #[error("{0}")]
+    Signer(#[from] SigningError),
     #[error("invitation delivery is misconfigured: {0}")]
     Delivery(#[from] DeliveryError),
     #[error("invalid configuration: {0}")]
@@ -92,6 +97,10 @@ impl Application {
 
     /// [`Application::build`] with a clock the caller holds (tests move it).
     pub fn build_with_clock(settings: Settings, clock: Clock) -> Result<Self, StartupError> {
+        let file_key = match &settings.auth.signing_key_file {
+            Some(path) => Some(read_key_file(path)?),
+            None => None,
+        };
         let db = Database::open(&settings.database)?;
         let listener =
             TcpListener::bind(&settings.server.bind).map_err(|source| StartupError::Bind {
@@ -103,14 +112,17 @@ impl Application {
             source,
         })?;
         let public_url = settings.public_url(Some(addr));
-        let signing_key = db.write_blocking(|tx| services::oauth::signing_key(tx, clock.now()))?;
         let device_key = db.write_blocking(|tx| {
             services::oauth::server_key(tx, "device_cookie_hmac", clock.now())
         })?;
         let trusted_proxies = TrustedProxies::parse(&settings.server.trusted_proxies)
             .map_err(|e| StartupError::Config(e.to_string()))?;
         let auth = &settings.auth;
-        let tokens = TokenSigner::new(&signing_key, &public_url, auth.access_token_lifetime.0);
+        let retention = services::signing_keys::retention(auth.access_token_lifetime.0);
+        let signing_keys = db.write_blocking(|tx| {
+            services::signing_keys::prepare(tx, file_key.as_ref(), retention, clock.now())
+        })?;
+        let tokens = TokenSigner::new(&signing_keys, &public_url, auth.access_token_lifetime.0)?;
         let passwords = PasswordPool::new(auth.password_threads, PASSWORD_QUEUE)
             .map_err(StartupError::Threads)?;
         let composer = Arc::new(Composer::new(&settings.delivery.templates, &public_url)?);

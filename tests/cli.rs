@@ -892,3 +892,188 @@ fn set_password_gives_a_passwordless_admin_a_password() {
         stderr_of(&unknown)
     );
 }
+
+// ---------------------------------------------------------------- client
+
+#[test]
+fn client_create_refuses_http_redirect_uris_except_loopback() {
+    let cli = Cli::new();
+    cli.json(&[
+        "org",
+        "create",
+        "--name",
+        "Acme",
+        "--admin-email",
+        "ada@acme.test",
+    ]);
+
+    let refused = cli.run(&[
+        "client",
+        "create",
+        "--name",
+        "App",
+        "--redirect-uri",
+        "http://app.example.com/callback",
+    ]);
+    assert_fails_saying(&refused, "http://app.example.com/callback");
+    assert_fails_saying(&refused, "https://");
+
+    for uri in [
+        "http://127.0.0.1:8000/cb",
+        "http://[::1]/cb",
+        "http://localhost:3000/cb",
+        "https://app.example.com/callback",
+    ] {
+        let created = cli.json(&["client", "create", "--name", "App", "--redirect-uri", uri]);
+        assert_eq!(created["redirect_uris"][0], uri, "{created}");
+    }
+}
+
+// ---------------------------------------------------------------- files
+
+#[test]
+fn the_database_and_backups_the_binary_writes_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let cli = Cli::new();
+    cli.json(&[
+        "org",
+        "create",
+        "--name",
+        "Acme",
+        "--admin-email",
+        "ada@acme.test",
+    ]);
+    let backup = cli.dir.path().join("backup.db");
+
+    cli.json(&["backup", "--to", backup.to_str().unwrap()]);
+
+    assert_eq!(mode(&cli.db), 0o600);
+    assert_eq!(mode(&backup), 0o600);
+}
+
+// ---------------------------------------------------------------- keys
+
+/// Serves from the binary on a free port; answers the server and its address.
+fn serve(cli: &Cli) -> (Served, String) {
+    let mut child = cli
+        .command(&["serve", "--bind", "127.0.0.1:0"])
+        .env("ENLIST_LOG__FORMAT", "json")
+        .env("ENLIST_SERVER__WORKERS", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let served = Served(child);
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Ok(event) = serde_json::from_str::<Value>(&line)
+                && event["message"] == "enlist is serving"
+            {
+                let _ = sender.send(event["addr"].as_str().unwrap_or_default().to_owned());
+            }
+        }
+    });
+    let addr = receiver
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the server logs its address");
+    (served, addr)
+}
+
+fn kid_of(token: &str) -> String {
+    jsonwebtoken::decode_header(token).unwrap().kid.unwrap()
+}
+
+#[tokio::test]
+async fn keys_rotate_switches_the_signing_key_of_a_running_server_and_old_tokens_still_work() {
+    let cli = Cli::new();
+    let user = cli.run_with_stdin(
+        &[
+            "user",
+            "create",
+            "--email",
+            "bob@example.com",
+            "--password-stdin",
+        ],
+        "a long password\n",
+    );
+    assert!(user.status.success(), "{}", stderr_of(&user));
+    let created = cli.json(&[
+        "client",
+        "create",
+        "--name",
+        "Script",
+        "--user",
+        "bob@example.com",
+    ]);
+    let (id, secret) = (
+        created["client_id"].as_str().unwrap().to_owned(),
+        created["client_secret"].as_str().unwrap().to_owned(),
+    );
+    let (served, addr) = serve(&cli);
+    let http = reqwest::Client::new();
+    let token = || async {
+        let reply: Value = http
+            .post(format!("http://{addr}/oauth/token"))
+            .basic_auth(&id, Some(&secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        reply["access_token"].as_str().unwrap().to_owned()
+    };
+    let before = token().await;
+
+    let rotated = cli.json(&["keys", "rotate"]);
+    let after = token().await;
+
+    let new_kid = rotated["kid"].as_str().unwrap();
+    assert_ne!(kid_of(&before), new_kid);
+    assert_eq!(kid_of(&after), new_kid, "the server signs with the new key");
+    assert_eq!(
+        rotated["published"],
+        serde_json::json!([new_kid, kid_of(&before)])
+    );
+    for token in [&before, &after] {
+        let listed = http
+            .get(format!("http://{addr}/invitations"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(listed.status(), 200, "{}", listed.text().await.unwrap());
+    }
+    let jwks: Value = http
+        .get(format!("http://{addr}/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 2, "{jwks}");
+    drop(served);
+}
+
+#[test]
+fn keys_rotate_refuses_when_the_key_lives_in_a_file() {
+    let cli = Cli::new();
+    cli.org("Acme", "ada@acme.test");
+
+    let refused = cli
+        .command(&["keys", "rotate"])
+        .env(
+            "ENLIST_AUTH__SIGNING_KEY_FILE",
+            "/etc/enlist/signing-key.pem",
+        )
+        .output()
+        .unwrap();
+
+    assert_fails_saying(&refused, "auth.signing_key_file");
+    assert_fails_saying(&refused, "/etc/enlist/signing-key.pem");
+}

@@ -191,6 +191,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/invite/{}/respond"),
     ("GET", "/healthz"),
     ("GET", "/openapi.json"),
+    ("GET", "/.well-known/jwks.json"),
     ("PUT", "/v1/organization"),
     ("GET", "/{}"),
 ];

@@ -59,6 +59,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize, metrics: bool)
                 .default_service(allow("GET")),
         )
         .service(
+            web::resource(oauth::metadata::JWKS_PATH)
+                .route(web::get().to(oauth::metadata::jwks))
+                .default_service(allow("GET")),
+        )
+        .service(
             web::resource("/.well-known/oauth-authorization-server")
                 .route(web::get().to(oauth::metadata::authorization_server))
                 .default_service(allow("GET")),

@@ -66,6 +66,9 @@ pub struct AuthorizationServerMetadataDoc {
     pub token_endpoint: String,
     #[schema(format = "uri")]
     pub revocation_endpoint: String,
+    /// The JWK Set of the keys access tokens are signed with.
+    #[schema(format = "uri")]
+    pub jwks_uri: String,
     #[schema(example = json!(["code"]))]
     pub response_types_supported: Vec<String>,
     #[schema(example = json!(["authorization_code", "refresh_token", "client_credentials"]))]
@@ -78,6 +81,15 @@ pub struct AuthorizationServerMetadataDoc {
     pub revocation_endpoint_auth_methods_supported: Vec<String>,
     #[schema(example = json!(["invitations"]))]
     pub scopes_supported: Vec<String>,
+    /// RFC 9207: authorization responses carry `iss`.
+    pub authorization_response_iss_parameter_supported: bool,
+}
+
+/// RFC 7517 JWK Set: the Ed25519 public keys (RFC 8037) that check access tokens.
+#[derive(Serialize, ToSchema)]
+#[schema(as = JwkSet)]
+pub struct JwksDoc {
+    pub keys: Vec<crate::auth::keys::PublicJwk>,
 }
 
 /// A member's role in an organization.
@@ -172,6 +184,7 @@ pub struct RevokeRequestDoc {
         oauth::token::token,
         oauth::token::revoke,
         oauth::metadata::authorization_server,
+        oauth::metadata::jwks,
         oauth::authorize::show,
         invite_page::show,
         health::live,

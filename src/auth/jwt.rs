@@ -1,15 +1,23 @@
-//! Access tokens: JWTs signed with HS256 under a key the server generated on
-//! its first start. Validation pins the algorithm and checks exp, iss and aud.
+//! Access tokens: JWTs signed with EdDSA (Ed25519) under the server's
+//! current signing key, its `kid` in the header. Validation pins the
+//! algorithm, takes the key by `kid` from the keys still published (an
+//! unknown `kid` is refused), and checks exp, iss and aud.
 
+use crate::auth::keys::Ed25519Key;
 use crate::domain::Millis;
+use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::RwLock;
 use std::time::Duration;
 
 /// The audience of every access token: the invitee API of this server.
 pub const AUDIENCE: &str = "enlist";
 /// Clock skew tolerated when checking `exp`.
-const LEEWAY_SECS: u64 = 5;
+pub const LEEWAY_SECS: u64 = 5;
+/// The one algorithm tokens are signed and accepted with.
+pub const ALGORITHM: Algorithm = Algorithm::EdDSA;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AccessClaims {
@@ -35,9 +43,32 @@ impl AccessClaims {
     }
 }
 
-pub struct TokenSigner {
+/// A public key tokens may be checked against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedKey {
+    pub kid: String,
+    pub public_key: Vec<u8>,
+}
+
+/// The keys as stored: the one that signs (absent when it is not this
+/// server's to change, see [`TokenSigner::update`]), every key whose tokens
+/// may still be live, and a version that changes with every new key.
+#[derive(Debug, Clone)]
+pub struct SigningKeys {
+    pub active: Option<Ed25519Key>,
+    pub published: Vec<PublishedKey>,
+    pub version: i64,
+}
+
+struct Keys {
+    kid: String,
     encoding: EncodingKey,
-    decoding: DecodingKey,
+    decoding: HashMap<String, DecodingKey>,
+    version: i64,
+}
+
+pub struct TokenSigner {
+    keys: RwLock<Keys>,
     validation: Validation,
     issuer: String,
     lifetime: Duration,
@@ -50,24 +81,91 @@ pub struct SignedToken {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("cannot sign the access token: {0}")]
-pub struct SigningError(#[from] jsonwebtoken::errors::Error);
+pub enum SigningError {
+    #[error("cannot sign the access token: {0}")]
+    Jwt(#[from] jsonwebtoken::errors::Error),
+    #[error("there is no signing key")]
+    NoKey,
+    #[error("cannot use the signing key: {0}")]
+    Key(#[from] crate::auth::keys::KeyError),
+}
+
+fn keys_from(
+    active: &Ed25519Key,
+    published: &[PublishedKey],
+    version: i64,
+) -> Result<Keys, SigningError> {
+    let mut decoding: HashMap<String, DecodingKey> = published
+        .iter()
+        .filter(|key| key.public_key.len() == 32)
+        .map(|key| (key.kid.clone(), DecodingKey::from_ed_der(&key.public_key)))
+        .collect();
+    decoding.insert(
+        active.kid().to_owned(),
+        DecodingKey::from_ed_der(&active.public_key()),
+    );
+    Ok(Keys {
+        kid: active.kid().to_owned(),
+        encoding: EncodingKey::from_ed_der(&active.to_pkcs8_der()?),
+        decoding,
+        version,
+    })
+}
 
 impl TokenSigner {
-    pub fn new(key: &[u8], issuer: &str, lifetime: Duration) -> Self {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.algorithms = vec![Algorithm::HS256];
+    pub fn new(keys: &SigningKeys, issuer: &str, lifetime: Duration) -> Result<Self, SigningError> {
+        let active = keys.active.as_ref().ok_or(SigningError::NoKey)?;
+        let mut validation = Validation::new(ALGORITHM);
+        validation.algorithms = vec![ALGORITHM];
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = LEEWAY_SECS;
-        Self {
-            encoding: EncodingKey::from_secret(key),
-            decoding: DecodingKey::from_secret(key),
+        Ok(Self {
+            keys: RwLock::new(keys_from(active, &keys.published, keys.version)?),
             validation,
             issuer: issuer.to_owned(),
             lifetime,
-        }
+        })
+    }
+
+    /// The version of the keys in use, to notice a rotation made elsewhere
+    /// (`enlist keys rotate`).
+    pub fn version(&self) -> i64 {
+        self.read().version
+    }
+
+    /// Takes newer keys: signs with their active key from now on (or keeps
+    /// its own when they have none, as with `auth.signing_key_file`) and
+    /// accepts exactly the published ones.
+    pub fn update(&self, keys: &SigningKeys) -> Result<(), SigningError> {
+        let mut current = self.keys.write().unwrap_or_else(|e| e.into_inner());
+        let next = match &keys.active {
+            Some(active) => keys_from(active, &keys.published, keys.version)?,
+            None => {
+                let mut decoding: HashMap<String, DecodingKey> = keys
+                    .published
+                    .iter()
+                    .filter(|key| key.public_key.len() == 32)
+                    .map(|key| (key.kid.clone(), DecodingKey::from_ed_der(&key.public_key)))
+                    .collect();
+                if let Some(own) = current.decoding.get(&current.kid) {
+                    decoding.insert(current.kid.clone(), own.clone());
+                }
+                Keys {
+                    kid: current.kid.clone(),
+                    encoding: current.encoding.clone(),
+                    decoding,
+                    version: keys.version,
+                }
+            }
+        };
+        *current = next;
+        Ok(())
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Keys> {
+        self.keys.read().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn issue(
@@ -92,7 +190,10 @@ impl TokenSigner {
             client_id: client_id.to_owned(),
             scope: scope.to_owned(),
         };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
+        let keys = self.read();
+        let mut header = Header::new(ALGORITHM);
+        header.kid = Some(keys.kid.clone());
+        let token = jsonwebtoken::encode(&header, &claims, &keys.encoding)?;
         Ok(SignedToken {
             token,
             expires_in: self.lifetime.as_secs(),
@@ -100,8 +201,14 @@ impl TokenSigner {
     }
 
     pub fn verify(&self, token: &str) -> Result<AccessClaims, jsonwebtoken::errors::Error> {
-        jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
-            .map(|data| data.claims)
+        let header = jsonwebtoken::decode_header(token)?;
+        if header.alg != ALGORITHM {
+            return Err(ErrorKind::InvalidAlgorithm.into());
+        }
+        let kid = header.kid.ok_or(ErrorKind::InvalidToken)?;
+        let keys = self.read();
+        let key = keys.decoding.get(&kid).ok_or(ErrorKind::InvalidSignature)?;
+        jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation).map(|data| data.claims)
     }
 }
 
@@ -111,73 +218,207 @@ mod tests {
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-    fn signer() -> TokenSigner {
-        TokenSigner::new(&[7_u8; 32], "http://issuer.test", Duration::from_secs(60))
+    const ISSUER: &str = "http://issuer.test";
+
+    fn published(key: &Ed25519Key) -> PublishedKey {
+        PublishedKey {
+            kid: key.kid().to_owned(),
+            public_key: key.public_key().to_vec(),
+        }
+    }
+
+    fn keys(active: &Ed25519Key, version: i64) -> SigningKeys {
+        SigningKeys {
+            active: Some(active.clone()),
+            published: vec![published(active)],
+            version,
+        }
+    }
+
+    fn signer_with(key: &Ed25519Key, issuer: &str) -> TokenSigner {
+        TokenSigner::new(&keys(key, 1), issuer, Duration::from_secs(60)).unwrap()
+    }
+
+    /// A token over `claims` with this header, signed by `key` as EdDSA.
+    fn sign(header: &Header, claims: &AccessClaims, key: &Ed25519Key) -> String {
+        let encoding = EncodingKey::from_ed_der(&key.to_pkcs8_der().unwrap());
+        jsonwebtoken::encode(header, claims, &encoding).unwrap()
+    }
+
+    fn eddsa_header(kid: Option<&str>) -> Header {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = kid.map(str::to_owned);
+        header
     }
 
     #[test]
-    fn issued_tokens_verify() {
-        let signer = signer();
+    fn issued_tokens_carry_the_kid_and_verify() {
+        let key = Ed25519Key::generate();
+        let signer = signer_with(&key, ISSUER);
         let token = signer
             .issue(42, "a@b.test", true, "cl", "invitations", Millis::now())
             .unwrap();
+        let header = jsonwebtoken::decode_header(&token.token).unwrap();
+        assert_eq!(header.alg, Algorithm::EdDSA);
+        assert_eq!(header.kid.as_deref(), Some(key.kid()));
         let claims = signer.verify(&token.token).unwrap();
         assert_eq!(claims.user_id(), Some(42));
         assert_eq!(claims.email, "a@b.test");
         assert!(claims.email_verified);
         assert_eq!(claims.aud, AUDIENCE);
         assert_eq!(token.expires_in, 60);
+        // Only the public key is needed to check it.
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_issuer(&[ISSUER]);
+        let public =
+            DecodingKey::from_ed_components(&URL_SAFE_NO_PAD.encode(key.public_key())).unwrap();
+        assert!(jsonwebtoken::decode::<AccessClaims>(&token.token, &public, &validation).is_ok());
     }
 
     #[test]
-    fn refuses_other_keys_issuers_expired_and_unsigned_tokens() {
-        let signer = signer();
+    fn refuses_other_keys_issuers_and_expired_tokens() {
+        let key = Ed25519Key::generate();
+        let signer = signer_with(&key, ISSUER);
         let now = Millis::now();
-        let other_key =
-            TokenSigner::new(&[8_u8; 32], "http://issuer.test", Duration::from_secs(60));
-        let other_issuer =
-            TokenSigner::new(&[7_u8; 32], "http://evil.test", Duration::from_secs(60));
-        assert!(
-            signer
-                .verify(
-                    &other_key
-                        .issue(1, "a@b.test", false, "c", "s", now)
-                        .unwrap()
-                        .token
-                )
-                .is_err()
-        );
-        assert!(
-            signer
-                .verify(
-                    &other_issuer
-                        .issue(1, "a@b.test", false, "c", "s", now)
-                        .unwrap()
-                        .token
-                )
-                .is_err()
-        );
-        let expired = signer
-            .issue(1, "a@b.test", false, "c", "s", Millis(now.0 - 3_600_000))
-            .unwrap();
-        assert!(signer.verify(&expired.token).is_err());
-
-        // alg "none": a valid payload with no signature.
         let valid = signer
             .issue(1, "a@b.test", false, "c", "s", now)
             .unwrap()
             .token;
-        let payload = valid.split('.').nth(1).unwrap();
-        let none_header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
-        assert!(signer.verify(&format!("{none_header}.{payload}.")).is_err());
-        // HS512 with the right key is still refused: the algorithm is pinned.
         let claims = signer.verify(&valid).unwrap();
-        let hs512 = jsonwebtoken::encode(
-            &Header::new(Algorithm::HS512),
-            &claims,
-            &EncodingKey::from_secret(&[7_u8; 32]),
-        )
-        .unwrap();
-        assert!(signer.verify(&hs512).is_err());
+
+        // Another key claiming the server's kid.
+        let other = Ed25519Key::generate();
+        let forged = sign(&eddsa_header(Some(key.kid())), &claims, &other);
+        assert!(signer.verify(&forged).is_err());
+        // Another issuer, with the right key.
+        let other_issuer = signer_with(&key, "http://evil.test");
+        let elsewhere = other_issuer
+            .issue(1, "a@b.test", false, "c", "s", now)
+            .unwrap();
+        assert!(signer.verify(&elsewhere.token).is_err());
+        // Expired beyond the leeway.
+        let expired = signer
+            .issue(1, "a@b.test", false, "c", "s", Millis(now.0 - 3_600_000))
+            .unwrap();
+        assert!(signer.verify(&expired.token).is_err());
+    }
+
+    #[test]
+    fn refuses_alg_none() {
+        let signer = signer_with(&Ed25519Key::generate(), ISSUER);
+        let valid = signer
+            .issue(1, "a@b.test", false, "c", "s", Millis::now())
+            .unwrap();
+        let payload = valid.token.split('.').nth(1).unwrap();
+        for header in [
+            r#"{"alg":"none","typ":"JWT"}"#.to_owned(),
+            format!(
+                r#"{{"alg":"none","typ":"JWT","kid":"{}"}}"#,
+                jsonwebtoken::decode_header(&valid.token)
+                    .unwrap()
+                    .kid
+                    .unwrap()
+            ),
+        ] {
+            let header = URL_SAFE_NO_PAD.encode(header);
+            assert!(signer.verify(&format!("{header}.{payload}.")).is_err());
+            assert!(signer.verify(&format!("{header}.{payload}")).is_err());
+        }
+    }
+
+    #[test]
+    fn refuses_hmac_keyed_with_the_public_key() {
+        // The classic confusion: HS256 with the published key as the secret.
+        let key = Ed25519Key::generate();
+        let signer = signer_with(&key, ISSUER);
+        let valid = signer
+            .issue(1, "a@b.test", false, "c", "s", Millis::now())
+            .unwrap();
+        let claims = signer.verify(&valid.token).unwrap();
+        let x = URL_SAFE_NO_PAD.encode(key.public_key());
+        for secret in [key.public_key().to_vec(), x.into_bytes()] {
+            for alg in [Algorithm::HS256, Algorithm::HS512] {
+                let mut header = Header::new(alg);
+                header.kid = Some(key.kid().to_owned());
+                let token =
+                    jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&secret))
+                        .unwrap();
+                assert!(signer.verify(&token).is_err(), "{alg:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn refuses_unknown_or_missing_kid() {
+        let key = Ed25519Key::generate();
+        let signer = signer_with(&key, ISSUER);
+        let valid = signer
+            .issue(1, "a@b.test", false, "c", "s", Millis::now())
+            .unwrap();
+        let claims = signer.verify(&valid.token).unwrap();
+        // The right key, but a kid the server does not publish, or none.
+        assert!(
+            signer
+                .verify(&sign(&eddsa_header(Some("other")), &claims, &key))
+                .is_err()
+        );
+        assert!(
+            signer
+                .verify(&sign(&eddsa_header(None), &claims, &key))
+                .is_err()
+        );
+        // The control: the same construction with the right kid verifies.
+        assert!(
+            signer
+                .verify(&sign(&eddsa_header(Some(key.kid())), &claims, &key))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn refuses_a_tampered_payload() {
+        let signer = signer_with(&Ed25519Key::generate(), ISSUER);
+        let valid = signer
+            .issue(1, "a@b.test", false, "c", "s", Millis::now())
+            .unwrap();
+        let parts: Vec<&str> = valid.token.split('.').collect();
+        let mut claims = signer.verify(&valid.token).unwrap();
+        claims.sub = "2".into();
+        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap());
+        let tampered = format!("{}.{payload}.{}", parts[0], parts[2]);
+        assert!(signer.verify(&tampered).is_err());
+    }
+
+    #[test]
+    fn after_an_update_new_tokens_use_the_new_key_and_old_ones_still_verify() {
+        let old = Ed25519Key::generate();
+        let signer = signer_with(&old, ISSUER);
+        let before = signer
+            .issue(1, "a@b.test", false, "c", "s", Millis::now())
+            .unwrap();
+
+        let new = Ed25519Key::generate();
+        signer
+            .update(&SigningKeys {
+                active: Some(new.clone()),
+                published: vec![published(&new), published(&old)],
+                version: 2,
+            })
+            .unwrap();
+        let after = signer
+            .issue(1, "a@b.test", false, "c", "s", Millis::now())
+            .unwrap();
+
+        assert_eq!(signer.version(), 2);
+        assert!(signer.verify(&before.token).is_ok());
+        assert!(signer.verify(&after.token).is_ok());
+        let kid = jsonwebtoken::decode_header(&after.token).unwrap().kid;
+        assert_eq!(kid.as_deref(), Some(new.kid()));
+
+        // Once the old key is no longer published, its tokens are refused.
+        signer.update(&keys(&new, 3)).unwrap();
+        assert!(signer.verify(&before.token).is_err());
+        assert!(signer.verify(&after.token).is_ok());
     }
 }

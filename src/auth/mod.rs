@@ -4,6 +4,7 @@ pub mod api_key;
 pub mod bearer;
 pub mod device;
 pub mod jwt;
+pub mod keys;
 pub mod password;
 pub mod secrets;
 pub mod throttle;

@@ -16,6 +16,7 @@ pub mod orgs;
 pub mod outbox;
 pub mod seed;
 pub mod sessions;
+pub mod signing_keys;
 pub mod users;
 
 use crate::config::DatabaseSettings;
@@ -37,6 +38,7 @@ const SCHEMA: &str = include_str!("../../schema.sql");
 const UPGRADES: &[&str] = &[
     include_str!("../../migrations/0002_credentials_by_account.sql"),
     include_str!("../../migrations/0003_email_ownership.sql"),
+    include_str!("../../migrations/0004_hardening_b.sql"),
 ];
 /// The schema this binary writes.
 pub const SCHEMA_VERSION: i64 = 1 + UPGRADES.len() as i64;
@@ -60,6 +62,12 @@ pub enum StorageError {
     TooNew { found: i64, supported: i64 },
     #[error("cannot create the database folder {path}: {source}")]
     Folder {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot create {path}: {source}")]
+    File {
         path: String,
         #[source]
         source: std::io::Error,
@@ -129,11 +137,14 @@ impl Database {
     pub fn open(settings: &DatabaseSettings) -> Result<Self, StorageError> {
         let path = settings.path.as_path();
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|source| StorageError::Folder {
-                path: parent.display().to_string(),
-                source,
+            crate::private_files::create_dir_all(parent).map_err(|source| {
+                StorageError::Folder {
+                    path: parent.display().to_string(),
+                    source,
+                }
             })?;
         }
+        crate::private_files::prepare_database_file(path)?;
         let busy_timeout = settings.busy_timeout.0;
         {
             let mut conn = Connection::open(path)?;
@@ -291,7 +302,19 @@ impl Database {
         let mut partial = target.as_os_str().to_owned();
         partial.push(".partial");
         let partial = std::path::PathBuf::from(partial);
-        let source = self.readers.get()?;
+        // Created here, owner-only, never through a symlink and never over a
+        // file that exists, before SQLite writes into it.
+        crate::private_files::create_new_file(&partial).map_err(|source| StorageError::File {
+            path: partial.display().to_string(),
+            source,
+        })?;
+        let source = match self.readers.get() {
+            Ok(source) => source,
+            Err(error) => {
+                let _ = std::fs::remove_file(&partial);
+                return Err(error.into());
+            }
+        };
         let copy = || -> rusqlite::Result<()> {
             let mut destination = Connection::open(&partial)?;
             let backup = rusqlite::backup::Backup::new(&source, &mut destination)?;
@@ -605,6 +628,49 @@ mod tests {
             })
             .unwrap();
         assert_eq!(invitee_key, "ada@xn--bcher-kva.example");
+    }
+
+    #[test]
+    fn the_hardening_step_keeps_refresh_families_and_drops_the_hs256_secret() {
+        // A version-2 database with a refresh family of two tokens.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("enlist.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        conn.execute_batch(UPGRADES[0]).unwrap();
+        conn.execute_batch(
+            "PRAGMA user_version = 2;
+             INSERT INTO users (id, email, email_key, created_at, updated_at)
+                 VALUES (1, 'a@b.test', 'a@b.test', 0, 0);
+             INSERT INTO oauth_clients (id, client_id, name, redirect_uris, created_at)
+                 VALUES (1, 'enlc_x', 'x', '', 0);
+             INSERT INTO refresh_tokens (token_sha256, family, client_id, user_id, scope, created_at, expires_at)
+                 VALUES (x'01', 'f', 1, 1, 'invitations', 100, 1000),
+                        (x'02', 'f', 1, 1, 'invitations', 200, 1100);
+             INSERT INTO server_secrets (name, value, created_at)
+                 VALUES ('access_token_hs256', x'00', 0);",
+        )
+        .unwrap();
+        drop(conn);
+
+        let db = Database::open(&DatabaseSettings {
+            path,
+            ..DatabaseSettings::default()
+        })
+        .unwrap();
+        let (started, secrets): (Vec<i64>, i64) = db
+            .read_blocking(|c| {
+                let mut stmt = c.prepare("SELECT family_started_at FROM refresh_tokens")?;
+                let started = stmt
+                    .query_map([], |r| r.get(0))?
+                    .collect::<rusqlite::Result<Vec<i64>>>()?;
+                let secrets =
+                    c.query_row("SELECT count(*) FROM server_secrets", [], |r| r.get(0))?;
+                Ok::<_, StorageError>((started, secrets))
+            })
+            .unwrap();
+        assert_eq!(started, [100, 100], "a family starts with its oldest token");
+        assert_eq!(secrets, 0);
     }
 
     #[test]

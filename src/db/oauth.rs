@@ -105,13 +105,16 @@ pub struct CodeRow {
     pub code_challenge: Option<String>,
     pub scope: String,
     pub expires_at: Millis,
+    /// Set at the first exchange: a used code stays until it expires.
+    pub used_at: Option<Millis>,
+    /// The refresh-token family the first exchange started.
+    pub family: Option<String>,
 }
 
-/// Deletes and returns the code: whatever happens next, it is used up.
-pub fn take_code(conn: &Connection, code_sha256: &[u8]) -> rusqlite::Result<Option<CodeRow>> {
+pub fn find_code(conn: &Connection, code_sha256: &[u8]) -> rusqlite::Result<Option<CodeRow>> {
     conn.prepare_cached(
-        "DELETE FROM oauth_codes WHERE code_sha256 = ?1
-         RETURNING client_id, user_id, redirect_uri, code_challenge, scope, expires_at",
+        "SELECT client_id, user_id, redirect_uri, code_challenge, scope, expires_at, used_at, family
+         FROM oauth_codes WHERE code_sha256 = ?1",
     )?
     .query_row([code_sha256], |row| {
         Ok(CodeRow {
@@ -121,9 +124,28 @@ pub fn take_code(conn: &Connection, code_sha256: &[u8]) -> rusqlite::Result<Opti
             code_challenge: row.get(3)?,
             scope: row.get(4)?,
             expires_at: Millis(row.get(5)?),
+            used_at: row.get::<_, Option<i64>>(6)?.map(Millis),
+            family: row.get(7)?,
         })
     })
     .optional()
+}
+
+/// Marks the code used by the exchange that starts `family`; false when it
+/// was already used.
+pub fn mark_code_used(
+    conn: &Connection,
+    code_sha256: &[u8],
+    family: &str,
+    now: Millis,
+) -> rusqlite::Result<bool> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE oauth_codes SET used_at = ?2, family = ?3
+             WHERE code_sha256 = ?1 AND used_at IS NULL",
+        )?
+        .execute(params![code_sha256, now.0, family])?;
+    Ok(changed == 1)
 }
 
 pub fn delete_expired_codes(conn: &Connection, now: Millis) -> rusqlite::Result<usize> {
@@ -134,6 +156,8 @@ pub fn delete_expired_codes(conn: &Connection, now: Millis) -> rusqlite::Result<
 pub struct NewRefreshToken<'a> {
     pub token_sha256: &'a [u8],
     pub family: &'a str,
+    /// When the family's first token was issued.
+    pub family_started_at: Millis,
     pub client: i64,
     pub user_id: i64,
     pub scope: &'a str,
@@ -146,8 +170,8 @@ pub fn insert_refresh_token(
     now: Millis,
 ) -> rusqlite::Result<()> {
     conn.prepare_cached(
-        "INSERT INTO refresh_tokens (token_sha256, family, client_id, user_id, scope, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO refresh_tokens (token_sha256, family, client_id, user_id, scope, created_at, expires_at, family_started_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
         token.token_sha256,
@@ -156,7 +180,8 @@ pub fn insert_refresh_token(
         token.user_id,
         token.scope,
         now.0,
-        token.expires_at.0
+        token.expires_at.0,
+        token.family_started_at.0
     ])?;
     Ok(())
 }
@@ -170,6 +195,7 @@ pub struct RefreshRow {
     pub expires_at: Millis,
     pub used_at: Option<Millis>,
     pub revoked_at: Option<Millis>,
+    pub family_started_at: Millis,
 }
 
 pub fn find_refresh_token(
@@ -177,7 +203,8 @@ pub fn find_refresh_token(
     token_sha256: &[u8],
 ) -> rusqlite::Result<Option<RefreshRow>> {
     conn.prepare_cached(
-        "SELECT family, client_id, user_id, scope, expires_at, used_at, revoked_at
+        "SELECT family, client_id, user_id, scope, expires_at, used_at, revoked_at,
+                coalesce(family_started_at, created_at)
          FROM refresh_tokens WHERE token_sha256 = ?1",
     )?
     .query_row([token_sha256], |row| {
@@ -189,6 +216,7 @@ pub fn find_refresh_token(
             expires_at: Millis(row.get(4)?),
             used_at: row.get::<_, Option<i64>>(5)?.map(Millis),
             revoked_at: row.get::<_, Option<i64>>(6)?.map(Millis),
+            family_started_at: Millis(row.get(7)?),
         })
     })
     .optional()
@@ -245,7 +273,7 @@ pub fn revoke_refresh_tokens_of_user(
     .execute(params![user_id, now.0])
 }
 
-/// Deletes the account's authorization codes that were not exchanged yet.
+/// Deletes the account's authorization codes, used or not.
 pub fn delete_codes_of_user(conn: &Connection, user_id: i64) -> rusqlite::Result<usize> {
     conn.prepare_cached("DELETE FROM oauth_codes WHERE user_id = ?1")?
         .execute([user_id])

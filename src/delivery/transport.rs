@@ -29,7 +29,8 @@ impl Transport {
         Ok(match settings.transport {
             TransportKind::Log => Transport::Log,
             TransportKind::File => {
-                std::fs::create_dir_all(&settings.file.dir).map_err(DeliveryError::File)?;
+                crate::private_files::create_dir_all(&settings.file.dir)
+                    .map_err(DeliveryError::File)?;
                 Transport::File {
                     dir: settings.file.dir.clone(),
                     from,
@@ -84,8 +85,9 @@ impl Transport {
                 let bytes = build(from, message)?.formatted();
                 let path = dir.join(format!("{}.eml", message.id));
                 let partial = dir.join(format!(".{}.eml.partial", message.id));
-                // Written whole, then renamed: a reader never sees half a message.
-                tokio::fs::write(&partial, bytes)
+                // Written whole, owner-only, then renamed: a reader never
+                // sees half a message, and nobody else reads the link.
+                write_private(partial.clone(), bytes)
                     .await
                     .map_err(DeliveryError::File)?;
                 tokio::fs::rename(&partial, &path)
@@ -104,6 +106,22 @@ impl Transport {
             }
         }
     }
+}
+
+/// Writes a new owner-only file (a stale one from a crash is replaced),
+/// on the blocking pool.
+async fn write_private(path: PathBuf, bytes: Vec<u8>) -> std::io::Result<()> {
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        match std::fs::remove_file(&path) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
+            _ => {}
+        }
+        let mut file = crate::private_files::create_new_file(&path)?;
+        file.write_all(&bytes)
+    })
+    .await
+    .map_err(std::io::Error::other)?
 }
 
 /// A multipart/alternative message with a text and an HTML part.

@@ -11,6 +11,7 @@ pub mod oauth;
 pub mod orgs;
 pub mod seed;
 pub mod sessions;
+pub mod signing_keys;
 pub mod users;
 
 use crate::db::StorageError;

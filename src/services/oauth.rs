@@ -148,15 +148,43 @@ pub fn create_client(
     Ok((row.into(), secret))
 }
 
+/// An absolute `https://` URI without a fragment; `http://` only for a
+/// loopback host (RFC 8252 7.3, RFC 9700 2.6), where nothing travels the network.
 fn validate_redirect_uri(uri: &str) -> ServiceResult<()> {
-    let absolute = uri.starts_with("https://") || uri.starts_with("http://");
-    if !absolute || uri.contains('#') || uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(ServiceError::invalid(
+    let invalid = |why: &str| {
+        Err(ServiceError::invalid(
             "redirect_uri",
-            format!("`{uri}` must be an absolute http(s) URI without a fragment"),
-        ));
+            format!("`{uri}` {why}"),
+        ))
+    };
+    let authority = uri.split_once("://").map_or("", |(_, rest)| rest);
+    if authority.is_empty()
+        || authority.starts_with('/')
+        || uri.contains('#')
+        || uri.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return invalid("must be an absolute https URI without a fragment");
     }
-    Ok(())
+    let Ok(parsed) = url::Url::parse(uri) else {
+        return invalid("must be an absolute https URI without a fragment");
+    };
+    match parsed.scheme() {
+        "https" if parsed.host().is_some() => Ok(()),
+        "http" if is_loopback(&parsed) => Ok(()),
+        "http" => invalid(
+            "uses http:// with a host other than 127.0.0.1, [::1] or localhost; use https://",
+        ),
+        _ => invalid("must be an absolute https URI without a fragment"),
+    }
+}
+
+fn is_loopback(uri: &url::Url) -> bool {
+    match uri.host() {
+        Some(url::Host::Ipv4(ip)) => ip == std::net::Ipv4Addr::LOCALHOST,
+        Some(url::Host::Ipv6(ip)) => ip == std::net::Ipv6Addr::LOCALHOST,
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
 }
 
 pub fn find_client(conn: &Connection, client_id: &str) -> Result<Option<Client>, OAuthError> {
@@ -250,47 +278,85 @@ pub struct CodeExchange<'a> {
     pub code_verifier: Option<&'a str>,
 }
 
-/// Exchanges an authorization code. The code is used up whatever the outcome.
+/// How long refresh tokens live: each one `sliding` past its issue, and no
+/// rotation past the family's start plus `max` (the family's first token
+/// came from an authorization code; the person signed in then).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefreshLifetimes {
+    pub sliding: Duration,
+    pub max: Duration,
+}
+
+impl RefreshLifetimes {
+    fn expiry(&self, family_started_at: Millis, now: Millis) -> Millis {
+        Millis(
+            now.plus(self.sliding)
+                .0
+                .min(family_started_at.plus(self.max).0),
+        )
+    }
+}
+
+/// Exchanges an authorization code (RFC 6749 4.1.3). A code presented by
+/// another client is refused and left as it was, so a stolen code cannot be
+/// burnt by whoever stole it. Presented by its own client, it is used up
+/// whatever the outcome, and kept (marked used) until it expires: presenting
+/// it again revokes the refresh tokens its first exchange issued (4.1.2).
 pub fn exchange_code(
     tx: &Connection,
     client: &Client,
     exchange: &CodeExchange<'_>,
-    refresh_lifetime: Duration,
+    lifetimes: RefreshLifetimes,
     now: Millis,
 ) -> Result<Result<Grant, OAuthError>, StorageError> {
     let invalid = |why: &str| Ok(Err(OAuthError::InvalidGrant(why.to_owned())));
-    let Some(code) = db::oauth::take_code(tx, &secrets::sha256(exchange.code))? else {
-        return invalid("the authorization code is invalid, expired or already used");
+    let unusable = "the authorization code is invalid, expired or already used";
+    let digest = secrets::sha256(exchange.code);
+    let Some(code) = db::oauth::find_code(tx, &digest)? else {
+        return invalid(unusable);
     };
     if code.client != client.id || code.expires_at <= now {
-        return invalid("the authorization code is invalid, expired or already used");
+        return invalid(unusable);
+    }
+    let family = uuid::Uuid::new_v4().to_string();
+    if code.used_at.is_some() || !db::oauth::mark_code_used(tx, &digest, &family, now)? {
+        if let Some(family) = &code.family {
+            let revoked = db::oauth::revoke_family(tx, family, now)?;
+            tracing::warn!(
+                client_id = %client.client_id,
+                revoked,
+                "a used authorization code was presented again; the tokens it issued are revoked"
+            );
+        }
+        return invalid(unusable);
     }
     if exchange.redirect_uri != Some(code.redirect_uri.as_str()) {
         return invalid("redirect_uri does not match the authorization request");
     }
-    match (&code.code_challenge, exchange.code_verifier) {
-        (Some(challenge), Some(verifier)) => {
-            let matches: bool = s256(verifier).as_bytes().ct_eq(challenge.as_bytes()).into();
-            if !valid_pkce_value(verifier) || !matches {
-                return invalid("code_verifier does not match the code_challenge");
-            }
-        }
-        (Some(_), None) => return invalid("code_verifier is required"),
-        (None, Some(_)) => {
-            return invalid("code_verifier was sent but the authorization had no code_challenge");
-        }
-        (None, None) => {}
+    // PKCE is required at the authorization endpoint, so every code has a challenge.
+    let Some(challenge) = &code.code_challenge else {
+        return invalid("the authorization request had no code_challenge");
+    };
+    let Some(verifier) = exchange.code_verifier else {
+        return invalid("code_verifier is required");
+    };
+    let matches: bool = s256(verifier).as_bytes().ct_eq(challenge.as_bytes()).into();
+    if !valid_pkce_value(verifier) || !matches {
+        return invalid("code_verifier does not match the code_challenge");
     }
     let Some(user) = db::users::get(tx, code.user_id)? else {
         return invalid("the account no longer exists");
     };
     let refresh_token = new_refresh_token(
         tx,
-        &uuid::Uuid::new_v4().to_string(),
-        client.id,
-        user.id,
-        &code.scope,
-        refresh_lifetime,
+        &NewFamilyToken {
+            family: &family,
+            family_started_at: now,
+            client: client.id,
+            user_id: user.id,
+            scope: &code.scope,
+        },
+        lifetimes,
         now,
     )?;
     Ok(Ok(Grant {
@@ -304,12 +370,13 @@ pub fn exchange_code(
 
 /// Rotates a refresh token. Presenting one that was already rotated means
 /// it leaked (or the client misbehaves): the whole family is revoked, and
-/// that revocation is committed even though the request is refused.
+/// that revocation is committed even though the request is refused. The new
+/// token never outlives the family's start plus the maximum lifetime.
 pub fn refresh(
     tx: &Connection,
     client: &Client,
     presented: &str,
-    refresh_lifetime: Duration,
+    lifetimes: RefreshLifetimes,
     now: Millis,
 ) -> Result<Result<Grant, OAuthError>, StorageError> {
     let invalid = || {
@@ -333,7 +400,8 @@ pub fn refresh(
         );
         return invalid();
     }
-    if token.revoked_at.is_some() || token.expires_at <= now {
+    let family_ends = token.family_started_at.plus(lifetimes.max);
+    if token.revoked_at.is_some() || token.expires_at <= now || family_ends <= now {
         return invalid();
     }
     let Some(user) = db::users::get(tx, token.user_id)? else {
@@ -342,11 +410,14 @@ pub fn refresh(
     db::oauth::mark_refresh_token_used(tx, &digest, now)?;
     let refresh_token = new_refresh_token(
         tx,
-        &token.family,
-        client.id,
-        user.id,
-        &token.scope,
-        refresh_lifetime,
+        &NewFamilyToken {
+            family: &token.family,
+            family_started_at: token.family_started_at,
+            client: client.id,
+            user_id: user.id,
+            scope: &token.scope,
+        },
+        lifetimes,
         now,
     )?;
     Ok(Ok(Grant {
@@ -358,13 +429,18 @@ pub fn refresh(
     }))
 }
 
-fn new_refresh_token(
-    tx: &Connection,
-    family: &str,
+struct NewFamilyToken<'a> {
+    family: &'a str,
+    family_started_at: Millis,
     client: i64,
     user_id: i64,
-    scope: &str,
-    lifetime: Duration,
+    scope: &'a str,
+}
+
+fn new_refresh_token(
+    tx: &Connection,
+    new: &NewFamilyToken<'_>,
+    lifetimes: RefreshLifetimes,
     now: Millis,
 ) -> rusqlite::Result<String> {
     let token = secrets::random_base62(43);
@@ -372,11 +448,12 @@ fn new_refresh_token(
         tx,
         &db::oauth::NewRefreshToken {
             token_sha256: &secrets::sha256(&token),
-            family,
-            client,
-            user_id,
-            scope,
-            expires_at: now.plus(lifetime),
+            family: new.family,
+            family_started_at: new.family_started_at,
+            client: new.client,
+            user_id: new.user_id,
+            scope: new.scope,
+            expires_at: lifetimes.expiry(new.family_started_at, now),
         },
         now,
     )?;
@@ -446,7 +523,7 @@ impl GrantRequest {
 pub fn grant(
     conn: &Connection,
     request: &TokenRequest,
-    refresh_lifetime: Duration,
+    lifetimes: RefreshLifetimes,
     now: Millis,
 ) -> Result<Result<(Client, Grant), OAuthError>, StorageError> {
     let client =
@@ -468,14 +545,14 @@ pub fn grant(
                 redirect_uri: redirect_uri.as_deref(),
                 code_verifier: code_verifier.as_deref(),
             },
-            refresh_lifetime,
+            lifetimes,
             now,
         )?,
         GrantRequest::RefreshToken {
             refresh_token,
             scope,
         } => match granted_scope(scope.as_deref()) {
-            Ok(_) => refresh(conn, &client, refresh_token, refresh_lifetime, now)?,
+            Ok(_) => refresh(conn, &client, refresh_token, lifetimes, now)?,
             Err(refused) => Err(refused),
         },
         GrantRequest::ClientCredentials { scope } => match granted_scope(scope.as_deref()) {
@@ -487,6 +564,40 @@ pub fn grant(
         },
     };
     Ok(granted.map(|grant| (client, grant)))
+}
+
+/// The signing keys the caller signs with: their version, and how long
+/// retired keys stay published.
+#[derive(Debug, Clone, Copy)]
+pub struct KnownKeys {
+    pub version: i64,
+    pub retention: Duration,
+}
+
+/// What the token endpoint decides in one storage call.
+pub struct TokenDecision {
+    /// The grant, or the refusal (committed, see [`grant`]).
+    pub granted: Result<(Client, Grant), OAuthError>,
+    /// The signing keys, when they changed since [`KnownKeys::version`]
+    /// (`enlist keys rotate` ran): the token is signed with the new key.
+    pub new_keys: Option<crate::auth::jwt::SigningKeys>,
+}
+
+/// [`grant`], and whether the signing keys changed, in the same storage call.
+pub fn decide_token(
+    conn: &Connection,
+    request: &TokenRequest,
+    lifetimes: RefreshLifetimes,
+    keys: KnownKeys,
+    now: Millis,
+) -> Result<TokenDecision, OAuthError> {
+    let granted = grant(conn, request, lifetimes, now)?;
+    let new_keys = super::signing_keys::changed_since(conn, keys.version, keys.retention, now)
+        .map_err(|error| match error {
+            ServiceError::Storage(storage) => OAuthError::Storage(storage),
+            other => OAuthError::Server(other.to_string()),
+        })?;
+    Ok(TokenDecision { granted, new_keys })
 }
 
 /// RFC 7009: revokes the refresh token's family if the token belongs to the
@@ -520,21 +631,6 @@ pub fn server_key(tx: &Connection, name: &str, now: Millis) -> ServiceResult<Vec
     )?)
 }
 
-/// The access-token signing key, generated on first start.
-pub fn signing_key(tx: &Connection, now: Millis) -> ServiceResult<Vec<u8>> {
-    Ok(db::oauth::server_secret(
-        tx,
-        "access_token_hs256",
-        || {
-            use rand::RngCore;
-            let mut key = vec![0_u8; 32];
-            rand::rng().fill_bytes(&mut key);
-            key
-        },
-        now,
-    )?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -549,6 +645,46 @@ mod tests {
         assert!(valid_pkce_value(verifier));
         assert!(!valid_pkce_value("short"));
         assert!(!valid_pkce_value(&format!("{verifier}!")));
+    }
+
+    #[test]
+    fn redirect_uris_are_https_or_loopback_http() {
+        for good in [
+            "https://app.example.com/cb",
+            "https://app.example.com/cb?x=1",
+            "http://127.0.0.1:9/callback",
+            "http://[::1]:8080/cb",
+            "http://localhost/cb",
+            "http://LOCALHOST:1/cb",
+        ] {
+            assert!(validate_redirect_uri(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "http://app.example.com/cb",
+            "http://127.0.0.2/cb",
+            "http://localhost.evil.test/cb",
+            "https://app.example.com/cb#frag",
+            "ftp://app.example.com/cb",
+            "app.example.com/cb",
+            "https:///cb",
+        ] {
+            assert!(validate_redirect_uri(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn refresh_expiry_is_capped_by_the_family() {
+        let day = Duration::from_secs(24 * 3600);
+        let lifetimes = RefreshLifetimes {
+            sliding: day * 30,
+            max: day * 90,
+        };
+        let start = Millis(0);
+        assert_eq!(lifetimes.expiry(start, start), start.plus(day * 30));
+        assert_eq!(
+            lifetimes.expiry(start, start.plus(day * 80)),
+            start.plus(day * 90)
+        );
     }
 
     #[test]

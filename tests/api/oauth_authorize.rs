@@ -37,6 +37,14 @@ fn assert_error_redirect(page: &Page, request: &AuthRequest, error: &str) {
     assert_eq!(params.get("state"), Some(&request.state), "{location}");
     assert!(params.contains_key("error_description"), "{location}");
     assert!(!params.contains_key("code"), "{location}");
+    // RFC 9207: error responses name the issuer too.
+    let issuer = params
+        .get("iss")
+        .unwrap_or_else(|| panic!("no iss: {location}"));
+    assert!(
+        issuer.starts_with("http://127.0.0.1:") || issuer.starts_with("https://"),
+        "{location}"
+    );
 }
 
 // ---- the page ----
@@ -115,8 +123,9 @@ async fn sign_in_redirects_to_the_registered_uri_with_code_and_state() {
     );
     assert_eq!(location.port(), Some(9));
     let params = redirect.redirect_params();
-    assert_eq!(params.len(), 2, "only code and state: {location}");
+    assert_eq!(params.len(), 3, "only code, state and iss: {location}");
     assert_eq!(params["state"], request.state);
+    assert_eq!(params["iss"], app.issuer(), "RFC 9207: {location}");
     assert!(params["code"].len() >= 32);
     assert_eq!(redirect.header("cache-control"), Some("no-store"));
     assert_eq!(codes(&app), 1);
@@ -275,6 +284,24 @@ async fn public_client_without_pkce_is_refused_with_invalid_request() {
     let page = Browser::new(&app).open(&request.query()).await;
 
     assert_error_redirect(&page, &request, "invalid_request");
+}
+
+#[tokio::test]
+async fn confidential_client_without_pkce_is_refused_with_invalid_request() {
+    let app = spawn_app().await;
+    app.create_user("iris@example.test", Some(PASSWORD));
+    let client = app.bound_client("iris@example.test");
+    assert!(client.secret.is_some());
+    let request = AuthRequest {
+        pkce: None,
+        ..AuthRequest::for_client(&client)
+    };
+
+    let page = Browser::new(&app).open(&request.query()).await;
+
+    assert_error_redirect(&page, &request, "invalid_request");
+    assert_eq!(page.redirect_params()["iss"], app.issuer());
+    assert_eq!(codes(&app), 0);
 }
 
 #[tokio::test]
@@ -769,6 +796,7 @@ async fn authorization_server_metadata_describes_the_endpoints() {
         assert!(methods.contains(&method.to_owned()), "{methods:?}");
     }
     assert!(list("scopes_supported").contains(&"invitations".to_owned()));
+    assert_eq!(body["authorization_response_iss_parameter_supported"], true);
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@
 use crate::helpers::*;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use enlist::auth::keys::Ed25519Key;
 use enlist::domain::{Email, Millis};
 use enlist::services;
 use reqwest::Method;
@@ -221,15 +222,37 @@ impl TestApp {
             .unwrap();
     }
 
-    /// The access-token signing key the server generated and stored.
-    pub fn signing_key(&self) -> Vec<u8> {
+    /// The key that signs access tokens now, as the server stored it.
+    pub fn signing_key(&self) -> Ed25519Key {
+        let conn = rusqlite::Connection::open(&self.db_path).unwrap();
+        let der: Vec<u8> = conn
+            .query_row(
+                "SELECT private_key FROM signing_keys WHERE retired_at IS NULL",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        Ed25519Key::from_pkcs8_der(&der).unwrap()
+    }
+
+    /// The public key stored under `kid`.
+    pub fn public_key(&self, kid: &str) -> Vec<u8> {
         let conn = rusqlite::Connection::open(&self.db_path).unwrap();
         conn.query_row(
-            "SELECT value FROM server_secrets WHERE name = 'access_token_hs256'",
-            [],
+            "SELECT public_key FROM signing_keys WHERE kid = ?1",
+            [kid],
             |row| row.get(0),
         )
-        .unwrap()
+        .unwrap_or_else(|e| panic!("no key {kid}: {e}"))
+    }
+
+    /// The JWK Set the server publishes.
+    pub async fn jwks(&self) -> Value {
+        let reply = self
+            .request(Method::GET, "/.well-known/jwks.json", None, None)
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        reply.body
     }
 
     /// The server's public URL: the issuer of its tokens.
@@ -270,27 +293,49 @@ pub fn assert_oauth_error(reply: &Reply, status: u16, error: &str) {
     assert_eq!(reply.header("cache-control"), Some("no-store"));
 }
 
-/// The claims of an access token, checked with the server's own key and
-/// the validation a careful resource server would use.
+/// The claims of an access token, checked with the public key its `kid`
+/// names and the validation a careful resource server would use.
 pub fn decode_claims(app: &TestApp, token: &str) -> Value {
-    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    let header = jsonwebtoken::decode_header(token).unwrap();
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::EdDSA);
+    let kid = header.kid.expect("a kid in the header");
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
     validation.set_audience(&["enlist"]);
     validation.set_issuer(&[app.issuer()]);
     jsonwebtoken::decode::<Value>(
         token,
-        &jsonwebtoken::DecodingKey::from_secret(&app.signing_key()),
+        &jsonwebtoken::DecodingKey::from_ed_der(&app.public_key(&kid)),
         &validation,
     )
     .unwrap_or_else(|e| panic!("token does not verify: {e}"))
     .claims
 }
 
-/// A token signed with `key`, HS256 unless `alg` says otherwise.
-pub fn sign_token(claims: &Value, key: &[u8], alg: jsonwebtoken::Algorithm) -> String {
+/// A token signed by `key` as EdDSA, its `kid` in the header (as the server signs).
+pub fn sign_token(claims: &Value, key: &Ed25519Key) -> String {
+    sign_token_as(claims, key, Some(key.kid()))
+}
+
+/// A token signed by `key` as EdDSA with this `kid` (or none).
+pub fn sign_token_as(claims: &Value, key: &Ed25519Key, kid: Option<&str>) -> String {
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+    header.kid = kid.map(str::to_owned);
     jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(alg),
+        &header,
         claims,
-        &jsonwebtoken::EncodingKey::from_secret(key),
+        &jsonwebtoken::EncodingKey::from_ed_der(&key.to_pkcs8_der().unwrap()),
+    )
+    .unwrap()
+}
+
+/// A token signed with an HMAC algorithm keyed with `secret`, with this `kid`.
+pub fn sign_hmac(claims: &Value, secret: &[u8], alg: jsonwebtoken::Algorithm, kid: &str) -> String {
+    let mut header = jsonwebtoken::Header::new(alg);
+    header.kid = Some(kid.to_owned());
+    jsonwebtoken::encode(
+        &header,
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret),
     )
     .unwrap()
 }

@@ -5,6 +5,7 @@ use crate::helpers::*;
 use crate::oauth_helpers::*;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use enlist::auth::keys::Ed25519Key;
 use enlist::config::HumanDuration;
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
@@ -58,7 +59,7 @@ async fn a_token_crafted_with_the_servers_key_and_right_claims_is_accepted() {
     // header they change, not because crafting is wrong.
     let app = spawn_app().await;
     let (claims, uuid) = invitee_with_invitation(&app).await;
-    let token = sign_token(&claims, &app.signing_key(), Algorithm::HS256);
+    let token = sign_token(&claims, &app.signing_key());
 
     let listed = app.invitee_get("/invitations", &token).await;
 
@@ -114,7 +115,12 @@ async fn reply_of(response: reqwest::Response) -> Reply {
 async fn token_signed_with_another_key_is_401() {
     let app = spawn_app().await;
     let (claims, uuid) = invitee_with_invitation(&app).await;
-    let forged = sign_token(&claims, &[42_u8; 32], Algorithm::HS256);
+    // Another key, claiming the server's kid.
+    let forged = sign_token_as(
+        &claims,
+        &Ed25519Key::generate(),
+        Some(app.signing_key().kid()),
+    );
 
     let list = app.invitee_get("/invitations", &forged).await;
     let accept = app.respond(&uuid, "true", &forged).await;
@@ -136,7 +142,7 @@ async fn expired_token_is_401() {
     // Past the server's 5 s leeway.
     claims["iat"] = json!(now_secs() - 120);
     claims["exp"] = json!(now_secs() - 60);
-    let expired = sign_token(&claims, &app.signing_key(), Algorithm::HS256);
+    let expired = sign_token(&claims, &app.signing_key());
 
     let reply = app.invitee_get("/invitations", &expired).await;
 
@@ -160,13 +166,28 @@ async fn unsigned_alg_none_token_is_401() {
 }
 
 #[tokio::test]
-async fn token_with_another_algorithm_and_the_right_key_is_401() {
+async fn token_with_hmac_keyed_with_the_public_key_is_401() {
+    let app = spawn_app().await;
+    let (claims, _) = invitee_with_invitation(&app).await;
+    let key = app.signing_key();
+    let jwk_x = URL_SAFE_NO_PAD.encode(key.public_key());
+
+    for secret in [key.public_key().to_vec(), jwk_x.into_bytes()] {
+        for alg in [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512] {
+            let token = sign_hmac(&claims, &secret, alg, key.kid());
+            assert_invalid_token(&app.invitee_get("/invitations", &token).await);
+        }
+    }
+}
+
+#[tokio::test]
+async fn token_with_an_unknown_or_no_kid_is_401_even_with_the_right_key() {
     let app = spawn_app().await;
     let (claims, _) = invitee_with_invitation(&app).await;
     let key = app.signing_key();
 
-    for alg in [Algorithm::HS512, Algorithm::HS384] {
-        let token = sign_token(&claims, &key, alg);
+    for kid in [Some("not-a-published-kid"), None] {
+        let token = sign_token_as(&claims, &key, kid);
         assert_invalid_token(&app.invitee_get("/invitations", &token).await);
     }
 }
@@ -184,7 +205,7 @@ async fn token_with_wrong_issuer_audience_or_missing_claims_is_401() {
                 changed.as_object_mut().unwrap().remove(name);
             }
         }
-        sign_token(&changed, &key, Algorithm::HS256)
+        sign_token(&changed, &key)
     };
     let cases = [
         ("wrong iss", variant("iss", Some(json!("http://evil.test")))),
@@ -217,8 +238,7 @@ async fn a_fresh_server_generates_its_own_key_and_refuses_another_servers_tokens
 
     let reply = second.invitee_get("/invitations", &token).await;
 
-    assert_ne!(first.signing_key(), second.signing_key());
-    assert!(first.signing_key().len() >= 32);
+    assert_ne!(first.signing_key().kid(), second.signing_key().kid());
     assert_invalid_token(&reply);
 }
 
@@ -233,7 +253,7 @@ async fn signing_key_persists_across_restarts() {
     let token = first
         .client_token(&first.bound_client("iris@example.test"))
         .await;
-    let key = first.signing_key();
+    let kid = first.signing_key().kid().to_owned();
     assert_eq!(decode_claims(&first, &token)["iss"], PUBLIC_URL);
 
     // Act: a second server over the same file.
@@ -246,7 +266,7 @@ async fn signing_key_persists_across_restarts() {
     let reply = restarted.invitee_get("/invitations", &token).await;
 
     // Assert
-    assert_eq!(restarted.signing_key(), key);
+    assert_eq!(restarted.signing_key().kid(), kid);
     assert_eq!(reply.status, 200, "{}", reply.text);
 }
 
@@ -307,7 +327,8 @@ async fn client_credentials_with_basic_auth_issues_a_bearer_token() {
     assert_eq!(claims["exp"].as_i64().unwrap(), iat + 900);
     uuid::Uuid::parse_str(claims["jti"].as_str().unwrap()).unwrap();
     let header = jsonwebtoken::decode_header(token).unwrap();
-    assert_eq!(header.alg, Algorithm::HS256);
+    assert_eq!(header.alg, Algorithm::EdDSA);
+    assert_eq!(header.kid.as_deref(), Some(app.signing_key().kid()));
 
     let again = decode_claims(&app, &app.client_token(&client).await);
     assert_ne!(again["jti"], claims["jti"], "every token has its own jti");
@@ -598,7 +619,7 @@ async fn authorization_code_exchange_issues_access_and_refresh_tokens() {
 }
 
 #[tokio::test]
-async fn confidential_client_exchanges_a_code_with_and_without_pkce() {
+async fn confidential_client_exchanges_a_code_with_pkce() {
     let app = spawn_app().await;
     app.create_user("iris@example.test", Some(PASSWORD));
     let client = app.create_client("Web app", &[REDIRECT_URI], false, None);
@@ -610,15 +631,10 @@ async fn confidential_client_exchanges_a_code_with_and_without_pkce() {
     let with_pkce = AuthRequest::for_client(&client);
     let code = authorization_code(&app, &with_pkce, sign_in).await;
     let first = exchange_code(&app, &client, &with_pkce, &code).await;
-    let without_pkce = AuthRequest {
-        pkce: None,
-        ..AuthRequest::for_client(&client)
-    };
-    let code = authorization_code(&app, &without_pkce, sign_in).await;
-    let second = exchange_code(&app, &client, &without_pkce, &code).await;
 
     assert_eq!(first.status, 200, "{}", first.text);
-    assert_eq!(second.status, 200, "{}", second.text);
+    // Without PKCE the authorization request itself is refused
+    // (oauth_authorize::confidential_client_without_pkce_is_refused_with_invalid_request).
 }
 
 #[tokio::test]
@@ -725,8 +741,18 @@ async fn a_code_issued_to_another_client_is_invalid_grant() {
     let (request, code) = fresh_code(&app, &owner, "iris@example.test").await;
 
     let stolen = exchange_code(&app, &thief, &request, &code).await;
+    let rightful = exchange_code(&app, &owner, &request, &code).await;
 
     assert_oauth_error(&stolen, 400, "invalid_grant");
+    // Refused without being used up: its own client still exchanges it.
+    assert_eq!(rightful.status, 200, "{}", rightful.text);
+    let refreshed = refresh(
+        &app,
+        &owner,
+        rightful.body["refresh_token"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.text);
 }
 
 #[tokio::test]
@@ -869,6 +895,57 @@ async fn expired_refresh_token_is_invalid_grant() {
     .await;
 
     assert_oauth_error(&reply, 400, "invalid_grant");
+}
+
+#[tokio::test]
+async fn rotation_never_outlives_the_familys_maximum_lifetime() {
+    // Defaults: each refresh token lives 30 days, the family 90 at most.
+    let app = spawn_app().await;
+    let client = app.public_client();
+    let tokens = sign_up_and_get_tokens(&app, &client, "iris@example.test").await;
+    let started = app.query_i64("SELECT family_started_at FROM refresh_tokens");
+    let day = Duration::from_secs(24 * 3600);
+    let mut current = tokens.body["refresh_token"].as_str().unwrap().to_owned();
+
+    // Rotated within the sliding lifetime every 29 days: fine until day 87.
+    for _ in 0..3 {
+        app.clock.advance(day * 29);
+        let rotated = refresh(&app, &client, &current).await;
+        assert_eq!(rotated.status, 200, "{}", rotated.text);
+        current = rotated.body["refresh_token"].as_str().unwrap().to_owned();
+    }
+    // The token from day 87 ends with the family on day 90, not on day 117.
+    let newest_expiry = app.query_i64("SELECT max(expires_at) FROM refresh_tokens");
+    assert_eq!(newest_expiry, started + 90 * 24 * 3600 * 1000);
+    app.clock.advance(day * 4);
+    let past_the_family = refresh(&app, &client, &current).await;
+
+    assert_oauth_error(&past_the_family, 400, "invalid_grant");
+}
+
+#[tokio::test]
+async fn a_replayed_code_is_refused_and_revokes_the_tokens_it_issued() {
+    let app = spawn_app().await;
+    let client = app.public_client();
+    let request = AuthRequest::for_client(&client);
+    let code = authorization_code(&app, &request, sign_up_intent("iris@example.test")).await;
+    let first = exchange_code(&app, &client, &request, &code).await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    // The used code is kept, marked used, with the family it started.
+    assert_eq!(
+        app.query_i64("SELECT count(*) FROM oauth_codes WHERE used_at IS NOT NULL"),
+        1
+    );
+
+    let replayed = exchange_code(&app, &client, &request, &code).await;
+    let after = refresh(&app, &client, first.body["refresh_token"].as_str().unwrap()).await;
+
+    assert_oauth_error(&replayed, 400, "invalid_grant");
+    assert_oauth_error(&after, 400, "invalid_grant");
+    assert_eq!(
+        app.query_i64("SELECT count(*) FROM refresh_tokens WHERE revoked_at IS NULL"),
+        0
+    );
 }
 
 // ---- revocation ----

@@ -20,11 +20,12 @@ const METHODS: [&str; 8] = [
 ];
 
 /// Operations anyone may call: no security requirement.
-const PUBLIC: [&str; 8] = [
+const PUBLIC: [&str; 9] = [
     "health",
     "ready",
     "metrics",
     "authorizationServerMetadata",
+    "jwks",
     "token",
     "revokeToken",
     "authorize",
@@ -915,6 +916,11 @@ async fn oauth(app: &TestApp, spec: &mut Conformance) {
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     spec.check("authorizationServerMetadata", &reply);
+    let reply = app
+        .request(Method::GET, "/.well-known/jwks.json", None, None)
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    spec.check("jwks", &reply);
 
     // Client credentials (no refresh token), authorization code, refresh.
     app.create_user("cc@example.test", None);

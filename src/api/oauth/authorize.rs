@@ -81,9 +81,10 @@ fn page_error(status: StatusCode, message: &str) -> HttpResponse {
     )
 }
 
-/// Sends an error back to the client (RFC 6749 4.1.2.1).
+/// Sends an error back to the client (RFC 6749 4.1.2.1), with `iss` (RFC 9207).
 fn redirect_error(
     redirect_uri: &str,
+    issuer: &str,
     error: &str,
     description: &str,
     state: Option<&str>,
@@ -92,6 +93,7 @@ fn redirect_error(
     if let Some(state) = state {
         pairs.push(("state", state));
     }
+    pairs.push(("iss", issuer));
     redirect_with(redirect_uri, &pairs)
 }
 
@@ -152,9 +154,11 @@ pub(crate) async fn validate(
         }
     };
     let state_param = params.state.as_deref();
+    let issuer = state.public_url.as_str();
     let refuse = |error: &str, description: &str| {
         Err(Box::new(redirect_error(
             &redirect_uri,
+            issuer,
             error,
             description,
             state_param,
@@ -183,13 +187,12 @@ pub(crate) async fn validate(
                 "code_challenge_method without code_challenge",
             );
         }
-        (None, None) if !client.confidential => {
+        (None, None) => {
             return refuse(
                 "invalid_request",
-                "PKCE with S256 is required for public clients",
+                "PKCE is required: send code_challenge with code_challenge_method=S256",
             );
         }
-        (None, None) => {}
     }
     let scope = match oauth::granted_scope(params.scope.as_deref()) {
         Ok(scope) => scope,
@@ -250,8 +253,8 @@ fn sign_in_page(
         ("client_id" = String, Query),
         ("redirect_uri" = String, Query, description = "Exactly as registered"),
         ("state" = Option<String>, Query),
-        ("code_challenge" = Option<String>, Query, description = "Required for public clients"),
-        ("code_challenge_method" = Option<String>, Query, description = "`S256`"),
+        ("code_challenge" = String, Query, description = "Required (PKCE, S256)"),
+        ("code_challenge_method" = String, Query, description = "`S256`"),
         ("scope" = Option<String>, Query, description = "`invitations`"),
     ),
     responses(
@@ -352,6 +355,8 @@ pub(crate) async fn grant_code(
             if let Some(state) = authorization.state.as_deref() {
                 pairs.push(("state", state));
             }
+            // RFC 9207: the client can tell which server answered.
+            pairs.push(("iss", state.public_url.as_str()));
             redirect_with(&authorization.redirect_uri, &pairs)
         }
         Err(error) => {

@@ -1,6 +1,12 @@
+use crate::api::problem::ApiError;
 use crate::services::oauth::SCOPE;
+use crate::services::signing_keys;
 use crate::startup::AppState;
+use actix_web::http::header;
 use actix_web::{HttpResponse, web};
+
+/// Where the public keys that check access tokens are published.
+pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 
 /// `GET /.well-known/oauth-authorization-server` (RFC 8414), so standard
 /// OAuth2 client libraries configure themselves.
@@ -16,11 +22,37 @@ pub async fn authorization_server(state: web::Data<AppState>) -> HttpResponse {
         "authorization_endpoint": format!("{base}/oauth/authorize"),
         "token_endpoint": format!("{base}/oauth/token"),
         "revocation_endpoint": format!("{base}/oauth/revoke"),
+        "jwks_uri": format!("{base}{JWKS_PATH}"),
         "response_types_supported": ["code"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": auth_methods,
         "revocation_endpoint_auth_methods_supported": auth_methods,
         "scopes_supported": [SCOPE],
+        "authorization_response_iss_parameter_supported": true,
     }))
+}
+
+/// `GET /.well-known/jwks.json` (RFC 7517): the public keys access tokens
+/// are signed with, by `kid`: the signing key, and retired keys until every
+/// token they signed has expired.
+#[utoipa::path(
+    get, path = "/.well-known/jwks.json", operation_id = "jwks", tag = "OAuth2",
+    responses(
+        (status = 200, description = "RFC 7517 JWK Set", body = crate::api::openapi::JwksDoc),
+        (status = 500, description = "An unknown error occurred, trying again might help.", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 503, description = "Busy; see Retry-After", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json")
+    )
+)]
+pub async fn jwks(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let retention = signing_keys::retention(state.settings.auth.access_token_lifetime.0);
+    let now = state.clock.now();
+    let keys = state
+        .db
+        .read(move |conn| signing_keys::jwks(conn, retention, now))
+        .await?;
+    Ok(HttpResponse::Ok()
+        // Short, so a verifier sees a rotated key soon; it may also refetch on an unknown kid.
+        .insert_header((header::CACHE_CONTROL, "public, max-age=60"))
+        .json(serde_json::json!({ "keys": keys })))
 }

@@ -1,5 +1,6 @@
 use super::{OAuthFailure, client_credentials, no_store};
 use crate::services::oauth::{self, GrantRequest, OAuthError, TokenRequest};
+use crate::services::signing_keys;
 use crate::startup::AppState;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -104,20 +105,34 @@ pub async fn token(
         client_secret,
         grant,
     };
-    let refresh_lifetime = state.settings.auth.refresh_token_lifetime.0;
+    let request_writes = request.grant.writes();
+    let lifetimes = oauth::RefreshLifetimes {
+        sliding: state.settings.auth.refresh_token_lifetime.0,
+        max: state.settings.auth.refresh_token_max_lifetime.0,
+    };
     let now = state.clock.now();
-    let outcome = if request.grant.writes() {
+    let keys = oauth::KnownKeys {
+        version: state.tokens.version(),
+        retention: signing_keys::retention(state.settings.auth.access_token_lifetime.0),
+    };
+    let decision = if request_writes {
         state
             .db
-            .write(move |tx| oauth::grant(tx, &request, refresh_lifetime, now))
+            .write(move |tx| oauth::decide_token(tx, &request, lifetimes, keys, now))
             .await?
     } else {
         state
             .db
-            .read(move |conn| oauth::grant(conn, &request, refresh_lifetime, now))
+            .read(move |conn| oauth::decide_token(conn, &request, lifetimes, keys, now))
             .await?
     };
-    let (client, grant) = outcome?;
+    if let Some(keys) = decision.new_keys {
+        state
+            .tokens
+            .update(&keys)
+            .map_err(|e| OAuthError::Server(e.to_string()))?;
+    }
+    let (client, grant) = decision.granted?;
     let access = state
         .tokens
         .issue(
