@@ -308,10 +308,13 @@ fn api_key_create_prints_the_key_once_and_the_key_authenticates() {
             "name",
             "organizationId",
             "revokedAt",
+            "revokedReason",
             "scopes",
+            "state",
             "userId"
         ]
     );
+    assert_eq!(created["state"], "active");
     let key = created["key"].as_str().unwrap();
     assert!(key.starts_with("enl_"), "{key}");
     assert_eq!(key.len(), 4 + 12 + 1 + 32, "{key}");
@@ -826,4 +829,48 @@ fn set_password_gives_a_passwordless_admin_a_password() {
         "{}",
         stderr_of(&unknown)
     );
+}
+
+#[test]
+fn api_key_list_tells_active_keys_from_revoked_ones_and_why() {
+    let cli = Cli::new();
+    let (org, admin) = cli.org("Acme", "ada@acme.test");
+    let carol = cli.json(&["user", "create", "--email", "carol@acme.test"])["id"]
+        .as_i64()
+        .unwrap();
+    let db = cli.database();
+    let now = enlist::domain::Millis::now();
+    db.write_blocking(|tx| -> Result<(), services::ServiceError> {
+        Ok(enlist::db::members::insert(
+            tx,
+            org,
+            carol,
+            enlist::domain::Role::Admin,
+            now,
+        )?)
+    })
+    .unwrap();
+    let kept = cli.api_key(org, admin, ALL_SCOPES);
+    let by_hand = cli.api_key(org, admin, ALL_SCOPES);
+    let carols = cli.api_key(org, carol, ALL_SCOPES);
+    cli.json(&["api-key", "revoke", &by_hand["id"].to_string()]);
+    db.write_blocking(|tx| services::members::remove(tx, org, carol, now))
+        .unwrap();
+
+    let listed = cli.json(&["api-key", "list", "--org", &org.to_string()]);
+
+    let items = listed["items"].as_array().unwrap();
+    let find = |id: &Value| items.iter().find(|k| &k["id"] == id).unwrap().clone();
+    let kept = find(&kept["id"]);
+    assert_eq!(kept["state"], "active", "{kept}");
+    assert!(kept["revokedAt"].is_null() && kept["revokedReason"].is_null());
+    let by_hand = find(&by_hand["id"]);
+    assert_eq!(by_hand["state"], "revoked", "{by_hand}");
+    assert_eq!(by_hand["revokedReason"], "revoked", "{by_hand}");
+    assert!(by_hand["revokedAt"].is_string(), "{by_hand}");
+    let carols_listed = find(&carols["id"]);
+    assert_eq!(carols_listed["state"], "revoked", "{carols_listed}");
+    assert_eq!(carols_listed["revokedReason"], "owner_removed");
+    assert!(carols_listed["revokedAt"].is_string(), "{carols_listed}");
+    assert!(authenticate(&db, carols["key"].as_str().unwrap()).is_none());
 }

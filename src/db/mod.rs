@@ -33,9 +33,10 @@ pub type Pool = r2d2::Pool<SqliteConnectionManager>;
 /// databases are built by the same statements.
 const SCHEMA: &str = include_str!("../../schema.sql");
 /// `UPGRADES[n]` takes a database from version n+1 to n+2.
-const UPGRADES: &[&str] = &[include_str!(
-    "../../migrations/0002_credentials_by_account.sql"
-)];
+const UPGRADES: &[&str] = &[
+    include_str!("../../migrations/0002_credentials_by_account.sql"),
+    include_str!("../../migrations/0003_hardening_a.sql"),
+];
 /// The schema this binary writes.
 pub const SCHEMA_VERSION: i64 = 1 + UPGRADES.len() as i64;
 

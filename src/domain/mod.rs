@@ -9,7 +9,9 @@ pub mod scope;
 pub mod time;
 
 pub use email::Email;
-pub use entities::{ApiKey, Invitation, InvitationDetails, Member, Organization, User};
+pub use entities::{
+    ApiKey, Invitation, InvitationDetails, KeyRevocation, Member, Organization, User,
+};
 pub use invitation::InvitationStatus;
 pub use page::{Page, PageError, Paged};
 pub use role::Role;

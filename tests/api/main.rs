@@ -12,6 +12,7 @@ mod page_helpers;
 mod admin_invitations;
 mod admin_organization;
 mod admin_users;
+mod api_key_lifetime;
 mod auth;
 mod delivery;
 mod errors;
