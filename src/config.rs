@@ -120,6 +120,11 @@ pub struct InvitationSettings {
     /// Where the hosted page sends a person after accepting (with
     /// `?organization=<uuid>`); unset shows a confirmation page.
     pub accept_redirect_url: Option<String>,
+    /// Invitation messages (creates and resends) to one address from one
+    /// organization per 24 hours; 0 turns the cap off.
+    pub messages_per_address_per_day: u32,
+    /// Invitation messages from one organization per hour; 0 turns the cap off.
+    pub messages_per_org_per_hour: u32,
 }
 
 impl Default for InvitationSettings {
@@ -128,6 +133,8 @@ impl Default for InvitationSettings {
             lifetime: HumanDuration::secs(7 * 24 * 3600),
             expiry_sweep_interval: HumanDuration::secs(10),
             accept_redirect_url: None,
+            messages_per_address_per_day: 3,
+            messages_per_org_per_hour: 500,
         }
     }
 }

@@ -283,7 +283,7 @@ async fn unsent_messages_are_sent_after_a_restart() {
                     invitee: Email::parse("carol@example.com").unwrap(),
                     role: Role::Member,
                 },
-                Duration::from_secs(3600),
+                services::invitations::SendRules::with_lifetime(Duration::from_secs(3600)),
                 &composer,
                 Millis::now(),
             )

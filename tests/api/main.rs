@@ -19,6 +19,7 @@ mod errors;
 mod invite_page;
 mod invitee;
 mod isolation;
+mod mail_limits;
 mod oauth_authorize;
 mod oauth_library;
 mod oauth_token;
