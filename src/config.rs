@@ -72,6 +72,11 @@ pub struct ServerSettings {
     pub request_timeout: HumanDuration,
     /// Idle keep-alive connections are closed after this time.
     pub keep_alive: HumanDuration,
+    /// A request's whole body must arrive within this time of its head (408 otherwise).
+    pub body_timeout: HumanDuration,
+    /// Open connections per worker; beyond it new ones wait in the listen
+    /// backlog. Keep `workers × max_connections` under the open-file limit.
+    pub max_connections: usize,
 }
 
 impl Default for ServerSettings {
@@ -84,6 +89,8 @@ impl Default for ServerSettings {
             workers: 0,
             request_timeout: HumanDuration::secs(5),
             keep_alive: HumanDuration::secs(5),
+            body_timeout: HumanDuration::secs(10),
+            max_connections: 256,
         }
     }
 }
@@ -451,6 +458,12 @@ impl Settings {
             .is_err()
         {
             return invalid("delivery.from must be an address like `enlist <noreply@example.com>`");
+        }
+        if self.server.body_timeout.0.is_zero() {
+            return invalid("server.body_timeout must be longer than zero");
+        }
+        if self.server.max_connections == 0 {
+            return invalid("server.max_connections must be at least 1");
         }
         if self.invitations.expiry_sweep_interval.0.is_zero() {
             return invalid("invitations.expiry_sweep_interval must be longer than zero");

@@ -133,6 +133,7 @@ impl Application {
                     !cors.allowed_origins.is_empty(),
                     cors_middleware(&cors),
                 ))
+                .wrap(from_fn(api::body_deadline::enforce))
                 .wrap(from_fn(api::request_log::log_requests))
                 .app_data(app_state.clone())
                 .app_data(app_metrics.clone())
@@ -144,6 +145,7 @@ impl Application {
         .shutdown_timeout(server_settings.shutdown_grace.0.as_secs())
         .client_request_timeout(server_settings.request_timeout.0)
         .keep_alive(server_settings.keep_alive.0)
+        .max_connections(server_settings.max_connections)
         // Database work runs on each worker's blocking threads, and waits for
         // a connection there: more threads than connections only add memory
         // (each keeps a malloc arena) and context switches.

@@ -1,6 +1,7 @@
 //! The HTTP surface: routes, extractor settings and error shapes.
 
 pub mod admin;
+pub mod body_deadline;
 pub mod dto;
 pub mod health;
 pub mod invite_page;

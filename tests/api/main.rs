@@ -26,3 +26,4 @@ mod oauth_token;
 mod openapi;
 mod operability;
 mod races;
+mod slow_bodies;
