@@ -41,6 +41,9 @@ pub struct AppState {
     pub outbox_wake: Arc<Notify>,
     /// "Now" for every rule that depends on time.
     pub clock: Clock,
+    /// The key that signs the hosted pages' CSRF tokens (generated once,
+    /// kept in `server_secrets`).
+    pub csrf_key: Vec<u8>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +99,7 @@ impl Application {
         })?;
         let public_url = settings.public_url(Some(addr));
         let signing_key = db.write_blocking(|tx| services::oauth::signing_key(tx, clock.now()))?;
+        let csrf_key = db.write_blocking(|tx| services::sessions::csrf_key(tx, clock.now()))?;
         let auth = &settings.auth;
         let tokens = TokenSigner::new(&signing_key, &public_url, auth.access_token_lifetime.0);
         let passwords = PasswordPool::new(auth.password_threads, PASSWORD_QUEUE)
@@ -118,6 +122,7 @@ impl Application {
             composer,
             outbox_wake: Arc::new(Notify::new()),
             clock,
+            csrf_key,
         });
         let metrics =
             web::Data::new(Metrics::new().map_err(|e| StartupError::Metrics(e.to_string()))?);

@@ -15,7 +15,8 @@ use askama::Template;
 use serde::Deserialize;
 use uuid::Uuid;
 
-pub const SESSION_COOKIE: &str = "enlist_session";
+/// The session cookie's base name (`__Host-` prefixed over https: [`pages::cookie_name`]).
+pub const SESSION_COOKIE: &str = pages::SESSION_COOKIE;
 
 pub enum InviteView {
     /// Nobody is signed in: the sign-in and sign-up forms.
@@ -122,7 +123,10 @@ async fn open_invitation(state: &AppState, raw: &str) -> Result<InvitationDetail
 }
 
 async fn current_session(req: &HttpRequest, state: &AppState) -> Option<SessionUser> {
-    let token = req.cookie(SESSION_COOKIE)?.value().to_owned();
+    let token = req
+        .cookie(&pages::cookie_name(SESSION_COOKIE, secure(state)))?
+        .value()
+        .to_owned();
     let now = state.clock.now();
     state
         .db
@@ -140,16 +144,19 @@ fn secure(state: &AppState) -> bool {
 
 fn session_cookie(token: &str, state: &AppState) -> Cookie<'static> {
     let lifetime = state.settings.auth.session_lifetime.0;
-    Cookie::build(SESSION_COOKIE, token.to_owned())
-        .path("/")
-        .http_only(true)
-        .secure(secure(state))
-        // Lax, so following the link in an email arrives signed in.
-        .same_site(SameSite::Lax)
-        .max_age(time::Duration::seconds(
-            i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX),
-        ))
-        .finish()
+    Cookie::build(
+        pages::cookie_name(SESSION_COOKIE, secure(state)),
+        token.to_owned(),
+    )
+    .path("/")
+    .http_only(true)
+    .secure(secure(state))
+    // Lax, so following the link in an email arrives signed in.
+    .same_site(SameSite::Lax)
+    .max_age(time::Duration::seconds(
+        i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX),
+    ))
+    .finish()
 }
 
 fn render(
@@ -404,7 +411,7 @@ pub async fn sign_out(
     if let Err(page) = pages::genuine_form::<serde::de::IgnoredAny>(&req, &body) {
         return *page;
     }
-    if let Some(cookie) = req.cookie(SESSION_COOKIE) {
+    if let Some(cookie) = req.cookie(&pages::cookie_name(SESSION_COOKIE, secure(&state))) {
         let token = cookie.value().to_owned();
         if let Err(error) = state
             .db

@@ -2,6 +2,7 @@
 
 pub mod api_key;
 pub mod bearer;
+pub mod csrf;
 pub mod jwt;
 pub mod password;
 pub mod secrets;

@@ -14,6 +14,7 @@ mod admin_organization;
 mod admin_users;
 mod api_key_lifetime;
 mod auth;
+mod csrf;
 mod delivery;
 mod errors;
 mod invite_page;
