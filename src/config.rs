@@ -477,6 +477,23 @@ impl Settings {
         Ok(())
     }
 
+    /// Refuses to serve on an address other than loopback without
+    /// `server.public_url`: the default (`http://` + the bound address) would
+    /// put an internal or wildcard address into invitation links and the
+    /// OAuth2 issuer, and cookies would never be Secure.
+    pub fn check_serving(&self) -> Result<(), ConfigError> {
+        if self.server.public_url.is_some() || is_loopback(&self.server.bind) {
+            return Ok(());
+        }
+        Err(ConfigError::Invalid(format!(
+            "server.bind `{}` is not a loopback address, so server.public_url must be set: \
+             invitation links, the OAuth2 issuer and Secure cookies are built from it \
+             (set it in config.toml, e.g. public_url = \"https://enlist.example.com\", \
+             or in ENLIST_SERVER__PUBLIC_URL)",
+            self.server.bind
+        )))
+    }
+
     /// The external base URL, without a trailing slash.
     pub fn public_url(&self, bound: Option<std::net::SocketAddr>) -> String {
         match (&self.server.public_url, bound) {
@@ -485,6 +502,19 @@ impl Settings {
             (None, None) => format!("http://{}", self.server.bind),
         }
     }
+}
+
+/// Whether a listen address is on loopback only: 127.0.0.0/8, ::1 or `localhost`.
+fn is_loopback(bind: &str) -> bool {
+    if let Ok(addr) = bind.parse::<std::net::SocketAddr>() {
+        return addr.ip().is_loopback();
+    }
+    let host = bind.rsplit_once(':').map_or(bind, |(host, _)| host);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
@@ -565,5 +595,36 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("soon") && err.contains("7d"), "{err}");
+    }
+
+    #[test]
+    fn serving_beyond_loopback_needs_a_public_url() {
+        for bind in [
+            "127.0.0.1:8080",
+            "127.1.2.3:80",
+            "[::1]:8080",
+            "localhost:8080",
+            "LOCALHOST:1",
+        ] {
+            let mut settings = Settings::default();
+            settings.server.bind = bind.into();
+            assert!(settings.check_serving().is_ok(), "{bind}");
+        }
+        for bind in [
+            "0.0.0.0:8080",
+            "[::]:8080",
+            "192.168.1.5:80",
+            "enlist.internal:8080",
+        ] {
+            let mut settings = Settings::default();
+            settings.server.bind = bind.into();
+            let err = settings.check_serving().unwrap_err().to_string();
+            assert!(
+                err.contains(bind) && err.contains("server.public_url") && err.contains("issuer"),
+                "{err}"
+            );
+            settings.server.public_url = Some("https://enlist.example.com".into());
+            assert!(settings.check_serving().is_ok(), "{bind}");
+        }
     }
 }

@@ -48,6 +48,8 @@ pub struct AppState {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     #[error("cannot open the database: {0}")]
     Database(#[from] StorageError),
     #[error("cannot prepare the signing key: {0}")]
@@ -87,6 +89,7 @@ impl Application {
 
     /// [`Application::build`] with a clock the caller holds (tests move it).
     pub fn build_with_clock(settings: Settings, clock: Clock) -> Result<Self, StartupError> {
+        settings.check_serving()?;
         let db = Database::open(&settings.database)?;
         let listener =
             TcpListener::bind(&settings.server.bind).map_err(|source| StartupError::Bind {
@@ -139,6 +142,7 @@ impl Application {
                     cors_middleware(&cors),
                 ))
                 .wrap(from_fn(api::body_deadline::enforce))
+                .wrap(from_fn(api::pages::docs_headers))
                 .wrap(from_fn(api::request_log::log_requests))
                 .app_data(app_state.clone())
                 .app_data(app_metrics.clone())

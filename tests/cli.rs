@@ -874,3 +874,85 @@ fn api_key_list_tells_active_keys_from_revoked_ones_and_why() {
     assert!(carols_listed["revokedAt"].is_string(), "{carols_listed}");
     assert!(authenticate(&db, carols["key"].as_str().unwrap()).is_none());
 }
+
+#[test]
+fn names_with_control_characters_are_refused_naming_the_field() {
+    let cli = Cli::new();
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &[
+                "user",
+                "create",
+                "--email",
+                "a@example.com",
+                "--first-name",
+                "Ada\nEvil",
+            ],
+            "invalid firstName",
+        ),
+        (
+            &[
+                "user",
+                "create",
+                "--email",
+                "a@example.com",
+                "--last-name",
+                "L\r",
+            ],
+            "invalid lastName",
+        ),
+        (
+            &[
+                "org",
+                "create",
+                "--name",
+                "Acme\u{1b}[31m",
+                "--admin-email",
+                "a@example.com",
+            ],
+            "invalid name",
+        ),
+        (
+            &[
+                "org",
+                "create",
+                "--name",
+                "Acme",
+                "--admin-email",
+                "a@example.com",
+                "--admin-first-name",
+                "Ada\tX",
+            ],
+            "invalid adminFirstName",
+        ),
+    ];
+    for (args, needle) in cases {
+        let output = cli.run(args);
+        assert_fails_saying(&output, needle);
+        assert_fails_saying(&output, "control characters");
+    }
+    assert_eq!(cli.query_i64("SELECT COUNT(*) FROM users"), 0);
+    assert_eq!(cli.query_i64("SELECT COUNT(*) FROM organizations"), 0);
+}
+
+#[test]
+fn serve_beyond_loopback_without_a_public_url_refuses_to_start() {
+    let cli = Cli::new();
+
+    let output = cli
+        .command(&["serve", "--bind", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+
+    assert!(!output.status.success());
+    let stderr = stderr_of(&output);
+    for needle in [
+        "0.0.0.0:0",
+        "server.public_url",
+        "links",
+        "issuer",
+        "Secure cookies",
+    ] {
+        assert!(stderr.contains(needle), "{needle:?} not in: {stderr}");
+    }
+}

@@ -198,7 +198,14 @@ pub async fn sign_up(
                 Err(error) => Err(error),
             }
         }
-        Err(ServiceError::Invalid { detail, .. }) => {
+        Err(ServiceError::Invalid { field, detail }) => {
+            // The form's own words for the fields the service names.
+            let label = match field {
+                "firstName" => "First name",
+                "lastName" => "Last name",
+                other => other,
+            };
+            let detail = detail.replacen(field, label, 1);
             Err(FormError::new(StatusCode::BAD_REQUEST, capitalize(&detail)))
         }
         Err(other) => Err(FormError::internal(other)),

@@ -3,6 +3,7 @@
 pub mod email;
 pub mod entities;
 pub mod invitation;
+pub mod name;
 pub mod page;
 pub mod role;
 pub mod scope;

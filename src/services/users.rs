@@ -1,6 +1,6 @@
 use super::{ServiceError, ServiceResult};
 use crate::db;
-use crate::domain::{Email, Millis, User};
+use crate::domain::{Email, Millis, User, name};
 use rusqlite::Connection;
 
 pub struct NewAccount {
@@ -14,6 +14,8 @@ pub struct NewAccount {
 const MAX_NAME_LEN: usize = 200;
 
 pub fn create(conn: &Connection, new: &NewAccount, now: Millis) -> ServiceResult<User> {
+    name::check("firstName", &new.first_name)?;
+    name::check("lastName", &new.last_name)?;
     let first_name = new.first_name.trim();
     let last_name = new.last_name.trim();
     for (field, value) in [("firstName", first_name), ("lastName", last_name)] {

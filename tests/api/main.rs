@@ -27,4 +27,5 @@ mod oauth_token;
 mod openapi;
 mod operability;
 mod races;
+mod safe_defaults;
 mod slow_bodies;
