@@ -74,7 +74,11 @@ async fn signing_up_with_a_control_character_in_a_name_is_refused_on_the_form() 
         .await;
 
     refused.assert_html(400);
-    assert!(refused.text.contains("First name must not"), "{}", refused.text);
+    assert!(
+        refused.text.contains("First name must not"),
+        "{}",
+        refused.text
+    );
     assert!(
         refused.text.contains("control characters"),
         "{}",
