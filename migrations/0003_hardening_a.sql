@@ -16,6 +16,23 @@ UPDATE api_keys
                    WHERE m.org_id = api_keys.org_id AND m.user_id = api_keys.user_id
                      AND m.role = 'ADMIN');
 CREATE INDEX api_keys_owner ON api_keys (org_id, user_id) WHERE revoked_at IS NULL;
+-- Whatever path ends a membership or an admin role (the admin API, a member
+-- leaving on their own, a cascade), the person's keys in that organization
+-- die with it. The services revoke first, with their clock; these catch
+-- every other path.
+CREATE TRIGGER memberships_revoke_keys_delete AFTER DELETE ON memberships BEGIN
+    UPDATE api_keys
+       SET revoked_at = CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER),
+           revoked_reason = 'owner_removed'
+     WHERE org_id = OLD.org_id AND user_id = OLD.user_id AND revoked_at IS NULL;
+END;
+CREATE TRIGGER memberships_revoke_keys_demote AFTER UPDATE OF role ON memberships
+    WHEN OLD.role = 'ADMIN' AND NEW.role <> 'ADMIN' BEGIN
+    UPDATE api_keys
+       SET revoked_at = CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER),
+           revoked_reason = 'owner_demoted'
+     WHERE org_id = OLD.org_id AND user_id = OLD.user_id AND revoked_at IS NULL;
+END;
 
 -- Invitation messages are capped per (organization, address) and per
 -- organization over sliding windows, counted from the outbox through these

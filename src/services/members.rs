@@ -26,8 +26,8 @@ pub fn remove(tx: &Connection, org_id: i64, user_id: i64, now: Millis) -> Servic
             ))
         }
         Some(_) => {
-            db::members::delete(tx, org_id, user_id)?;
             db::api_keys::revoke_owned(tx, org_id, user_id, KeyRevocation::OwnerRemoved, now)?;
+            db::members::delete(tx, org_id, user_id)?;
             Ok(user_id)
         }
     }

@@ -83,3 +83,43 @@ async fn a_failed_removal_revokes_nothing() {
     );
     assert_eq!(app.get(USERS, &org.key).await.status, 200);
 }
+
+#[tokio::test]
+async fn keys_die_whatever_path_ends_the_membership_or_the_admin_role() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme", "ada@acme.test");
+    let carol = app.add_member(org.id, "carol@acme.test", "ADMIN");
+    let dan = app.add_member(org.id, "dan@acme.test", "ADMIN");
+    let carols_key = app.api_key(org.id, carol, &Scope::ALL);
+    let dans_key = app.api_key(org.id, dan, &Scope::ALL);
+
+    // As another code path would: demote Carol, drop Dan's membership.
+    app.execute_sql(&format!(
+        "UPDATE memberships SET role = 'MEMBER' WHERE org_id = {} AND user_id = {carol}",
+        org.id
+    ));
+    app.execute_sql(&format!(
+        "DELETE FROM memberships WHERE org_id = {} AND user_id = {dan}",
+        org.id
+    ));
+
+    assert_eq!(
+        app.query_strings(&format!(
+            "SELECT revoked_reason FROM api_keys WHERE user_id IN ({carol}, {dan}) \
+             AND revoked_at IS NOT NULL ORDER BY user_id"
+        )),
+        ["owner_demoted", "owner_removed"]
+    );
+    // Made admins again, their old keys stay dead.
+    app.execute_sql(&format!(
+        "UPDATE memberships SET role = 'ADMIN' WHERE org_id = {} AND user_id = {carol}",
+        org.id
+    ));
+    app.add_member(org.id, "dan@acme.test", "ADMIN");
+    for key in [&carols_key, &dans_key] {
+        app.get(USERS, key)
+            .await
+            .assert_problem(401, "invalid_api_key");
+    }
+    assert_eq!(app.get(USERS, &org.key).await.status, 200);
+}
