@@ -561,6 +561,11 @@ mod tests {
         );
         assert_eq!(settings.server.json_body_limit.0, 1_048_576);
         assert_eq!(settings.public_url(None), "http://127.0.0.1:8080");
+        assert_eq!(settings.server.body_timeout.0, Duration::from_secs(10));
+        assert_eq!(settings.server.max_connections, 256);
+        assert_eq!(settings.invitations.messages_per_address_per_day, 3);
+        assert_eq!(settings.invitations.messages_per_org_per_hour, 500);
+        assert!(settings.check_serving().is_ok());
     }
 
     #[test]
@@ -626,5 +631,24 @@ mod tests {
             settings.server.public_url = Some("https://enlist.example.com".into());
             assert!(settings.check_serving().is_ok(), "{bind}");
         }
+    }
+
+    #[test]
+    fn the_shipped_config_file_parses_to_the_defaults() {
+        let shipped = load(include_str!("../config.toml"), &[]).unwrap();
+        let defaults = Settings::default();
+        assert_eq!(shipped.server.body_timeout, defaults.server.body_timeout);
+        assert_eq!(
+            shipped.server.max_connections,
+            defaults.server.max_connections
+        );
+        assert_eq!(
+            shipped.invitations.messages_per_address_per_day,
+            defaults.invitations.messages_per_address_per_day
+        );
+        assert_eq!(
+            shipped.invitations.messages_per_org_per_hour,
+            defaults.invitations.messages_per_org_per_hour
+        );
     }
 }
