@@ -324,7 +324,11 @@ struct ApiKeyBody {
     organization_id: i64,
     user_id: i64,
     created_at: Millis,
+    /// `active`, or `revoked` (with when and why).
+    state: &'static str,
     revoked_at: Option<Millis>,
+    /// `revoked` (by hand), `owner_removed` or `owner_demoted`.
+    revoked_reason: Option<&'static str>,
 }
 
 impl ApiKeyBody {
@@ -337,7 +341,13 @@ impl ApiKeyBody {
             organization_id: key.org_id,
             user_id: key.user_id,
             created_at: key.created_at,
+            state: if key.revoked_at.is_some() {
+                "revoked"
+            } else {
+                "active"
+            },
             revoked_at: key.revoked_at,
+            revoked_reason: key.revoked_reason.map(|reason| reason.as_str()),
         }
     }
 }

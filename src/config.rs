@@ -75,6 +75,11 @@ pub struct ServerSettings {
     /// Reverse proxies (addresses or CIDR ranges) whose `Forwarded` and
     /// `X-Forwarded-For` headers say who the client is. Empty: none.
     pub trusted_proxies: Vec<String>,
+    /// A request's whole body must arrive within this time of its head (408 otherwise).
+    pub body_timeout: HumanDuration,
+    /// Open connections per worker; beyond it new ones wait in the listen
+    /// backlog. Keep `workers × max_connections` under the open-file limit.
+    pub max_connections: usize,
 }
 
 impl Default for ServerSettings {
@@ -88,6 +93,8 @@ impl Default for ServerSettings {
             request_timeout: HumanDuration::secs(5),
             keep_alive: HumanDuration::secs(5),
             trusted_proxies: Vec::new(),
+            body_timeout: HumanDuration::secs(10),
+            max_connections: 256,
         }
     }
 }
@@ -124,6 +131,11 @@ pub struct InvitationSettings {
     /// Where the hosted page sends a person after accepting (with
     /// `?organization=<uuid>`); unset shows a confirmation page.
     pub accept_redirect_url: Option<String>,
+    /// Invitation messages (creates and resends) to one address from one
+    /// organization per 24 hours; 0 turns the cap off.
+    pub messages_per_address_per_day: u32,
+    /// Invitation messages from one organization per hour; 0 turns the cap off.
+    pub messages_per_org_per_hour: u32,
 }
 
 impl Default for InvitationSettings {
@@ -132,6 +144,8 @@ impl Default for InvitationSettings {
             lifetime: HumanDuration::secs(7 * 24 * 3600),
             expiry_sweep_interval: HumanDuration::secs(10),
             accept_redirect_url: None,
+            messages_per_address_per_day: 3,
+            messages_per_org_per_hour: 500,
         }
     }
 }
@@ -516,6 +530,12 @@ impl Settings {
         {
             return invalid("delivery.from must be an address like `enlist <noreply@example.com>`");
         }
+        if self.server.body_timeout.0.is_zero() {
+            return invalid("server.body_timeout must be longer than zero");
+        }
+        if self.server.max_connections == 0 {
+            return invalid("server.max_connections must be at least 1");
+        }
         if self.invitations.expiry_sweep_interval.0.is_zero() {
             return invalid("invitations.expiry_sweep_interval must be longer than zero");
         }
@@ -528,6 +548,23 @@ impl Settings {
         Ok(())
     }
 
+    /// Refuses to serve on an address other than loopback without
+    /// `server.public_url`: the default (`http://` + the bound address) would
+    /// put an internal or wildcard address into invitation links and the
+    /// OAuth2 issuer, and cookies would never be Secure.
+    pub fn check_serving(&self) -> Result<(), ConfigError> {
+        if self.server.public_url.is_some() || is_loopback(&self.server.bind) {
+            return Ok(());
+        }
+        Err(ConfigError::Invalid(format!(
+            "server.bind `{}` is not a loopback address, so server.public_url must be set: \
+             invitation links, the OAuth2 issuer and Secure cookies are built from it \
+             (set it in config.toml, e.g. public_url = \"https://enlist.example.com\", \
+             or in ENLIST_SERVER__PUBLIC_URL)",
+            self.server.bind
+        )))
+    }
+
     /// The external base URL, without a trailing slash.
     pub fn public_url(&self, bound: Option<std::net::SocketAddr>) -> String {
         match (&self.server.public_url, bound) {
@@ -536,6 +573,19 @@ impl Settings {
             (None, None) => format!("http://{}", self.server.bind),
         }
     }
+}
+
+/// Whether a listen address is on loopback only: 127.0.0.0/8, ::1 or `localhost`.
+fn is_loopback(bind: &str) -> bool {
+    if let Ok(addr) = bind.parse::<std::net::SocketAddr>() {
+        return addr.ip().is_loopback();
+    }
+    let host = bind.rsplit_once(':').map_or(bind, |(host, _)| host);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
@@ -582,6 +632,11 @@ mod tests {
         );
         assert_eq!(settings.server.json_body_limit.0, 1_048_576);
         assert_eq!(settings.public_url(None), "http://127.0.0.1:8080");
+        assert_eq!(settings.server.body_timeout.0, Duration::from_secs(10));
+        assert_eq!(settings.server.max_connections, 256);
+        assert_eq!(settings.invitations.messages_per_address_per_day, 3);
+        assert_eq!(settings.invitations.messages_per_org_per_hour, 500);
+        assert!(settings.check_serving().is_ok());
     }
 
     #[test]
@@ -616,5 +671,55 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("soon") && err.contains("7d"), "{err}");
+    }
+
+    #[test]
+    fn serving_beyond_loopback_needs_a_public_url() {
+        for bind in [
+            "127.0.0.1:8080",
+            "127.1.2.3:80",
+            "[::1]:8080",
+            "localhost:8080",
+            "LOCALHOST:1",
+        ] {
+            let mut settings = Settings::default();
+            settings.server.bind = bind.into();
+            assert!(settings.check_serving().is_ok(), "{bind}");
+        }
+        for bind in [
+            "0.0.0.0:8080",
+            "[::]:8080",
+            "192.168.1.5:80",
+            "enlist.internal:8080",
+        ] {
+            let mut settings = Settings::default();
+            settings.server.bind = bind.into();
+            let err = settings.check_serving().unwrap_err().to_string();
+            assert!(
+                err.contains(bind) && err.contains("server.public_url") && err.contains("issuer"),
+                "{err}"
+            );
+            settings.server.public_url = Some("https://enlist.example.com".into());
+            assert!(settings.check_serving().is_ok(), "{bind}");
+        }
+    }
+
+    #[test]
+    fn the_shipped_config_file_parses_to_the_defaults() {
+        let shipped = load(include_str!("../config.toml"), &[]).unwrap();
+        let defaults = Settings::default();
+        assert_eq!(shipped.server.body_timeout, defaults.server.body_timeout);
+        assert_eq!(
+            shipped.server.max_connections,
+            defaults.server.max_connections
+        );
+        assert_eq!(
+            shipped.invitations.messages_per_address_per_day,
+            defaults.invitations.messages_per_address_per_day
+        );
+        assert_eq!(
+            shipped.invitations.messages_per_org_per_hour,
+            defaults.invitations.messages_per_org_per_hour
+        );
     }
 }

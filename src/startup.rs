@@ -46,10 +46,15 @@ pub struct AppState {
     pub clock: Clock,
     /// Peers whose forwarding headers say who the client is.
     pub trusted_proxies: TrustedProxies,
+    /// The key that signs the hosted pages' CSRF tokens (generated once,
+    /// kept in `server_secrets`).
+    pub csrf_key: Vec<u8>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     #[error("cannot open the database: {0}")]
     Database(#[from] StorageError),
     #[error("cannot prepare the signing key: {0}")]
@@ -60,8 +65,6 @@ pub enum StartupError {
     Signer(#[from] SigningError),
     #[error("invitation delivery is misconfigured: {0}")]
     Delivery(#[from] DeliveryError),
-    #[error("invalid configuration: {0}")]
-    Config(String),
     #[error("cannot set up metrics: {0}")]
     Metrics(String),
     #[error("cannot start the password threads: {0}")]
@@ -101,6 +104,7 @@ impl Application {
             Some(path) => Some(read_key_file(path)?),
             None => None,
         };
+        settings.check_serving()?;
         let db = Database::open(&settings.database)?;
         let listener =
             TcpListener::bind(&settings.server.bind).map_err(|source| StartupError::Bind {
@@ -115,8 +119,11 @@ impl Application {
         let device_key = db.write_blocking(|tx| {
             services::oauth::server_key(tx, "device_cookie_hmac", clock.now())
         })?;
-        let trusted_proxies = TrustedProxies::parse(&settings.server.trusted_proxies)
-            .map_err(|e| StartupError::Config(e.to_string()))?;
+        let trusted_proxies =
+            TrustedProxies::parse(&settings.server.trusted_proxies).map_err(|e| {
+                StartupError::Config(crate::config::ConfigError::Invalid(e.to_string()))
+            })?;
+        let csrf_key = db.write_blocking(|tx| services::sessions::csrf_key(tx, clock.now()))?;
         let auth = &settings.auth;
         let retention = services::signing_keys::retention(auth.access_token_lifetime.0);
         let signing_keys = db.write_blocking(|tx| {
@@ -189,6 +196,7 @@ impl Application {
             outbox_wake,
             clock,
             trusted_proxies,
+            csrf_key,
         });
         let metrics =
             web::Data::new(Metrics::new().map_err(|e| StartupError::Metrics(e.to_string()))?);
@@ -204,6 +212,8 @@ impl Application {
                     !cors.allowed_origins.is_empty(),
                     cors_middleware(&cors),
                 ))
+                .wrap(from_fn(api::body_deadline::enforce))
+                .wrap(from_fn(api::pages::docs_headers))
                 .wrap(from_fn(api::request_log::log_requests))
                 .app_data(app_state.clone())
                 .app_data(app_metrics.clone())
@@ -215,6 +225,7 @@ impl Application {
         .shutdown_timeout(server_settings.shutdown_grace.0.as_secs())
         .client_request_timeout(server_settings.request_timeout.0)
         .keep_alive(server_settings.keep_alive.0)
+        .max_connections(server_settings.max_connections)
         // Database work runs on each worker's blocking threads, and waits for
         // a connection there: more threads than connections only add memory
         // (each keeps a malloc arena) and context switches.

@@ -373,10 +373,13 @@ fn api_key_create_prints_the_key_once_and_the_key_authenticates() {
             "name",
             "organizationId",
             "revokedAt",
+            "revokedReason",
             "scopes",
+            "state",
             "userId"
         ]
     );
+    assert_eq!(created["state"], "active");
     let key = created["key"].as_str().unwrap();
     assert!(key.starts_with("enl_"), "{key}");
     assert_eq!(key.len(), 4 + 12 + 1 + 32, "{key}");
@@ -1076,4 +1079,130 @@ fn keys_rotate_refuses_when_the_key_lives_in_a_file() {
 
     assert_fails_saying(&refused, "auth.signing_key_file");
     assert_fails_saying(&refused, "/etc/enlist/signing-key.pem");
+}
+
+#[test]
+fn api_key_list_tells_active_keys_from_revoked_ones_and_why() {
+    let cli = Cli::new();
+    let (org, admin) = cli.org("Acme", "ada@acme.test");
+    let carol = cli.json(&["user", "create", "--email", "carol@acme.test"])["id"]
+        .as_i64()
+        .unwrap();
+    let db = cli.database();
+    let now = enlist::domain::Millis::now();
+    db.write_blocking(|tx| -> Result<(), services::ServiceError> {
+        Ok(enlist::db::members::insert(
+            tx,
+            org,
+            carol,
+            enlist::domain::Role::Admin,
+            now,
+        )?)
+    })
+    .unwrap();
+    let kept = cli.api_key(org, admin, ALL_SCOPES);
+    let by_hand = cli.api_key(org, admin, ALL_SCOPES);
+    let carols = cli.api_key(org, carol, ALL_SCOPES);
+    cli.json(&["api-key", "revoke", &by_hand["id"].to_string()]);
+    db.write_blocking(|tx| services::members::remove(tx, org, carol, now))
+        .unwrap();
+
+    let listed = cli.json(&["api-key", "list", "--org", &org.to_string()]);
+
+    let items = listed["items"].as_array().unwrap();
+    let find = |id: &Value| items.iter().find(|k| &k["id"] == id).unwrap().clone();
+    let kept = find(&kept["id"]);
+    assert_eq!(kept["state"], "active", "{kept}");
+    assert!(kept["revokedAt"].is_null() && kept["revokedReason"].is_null());
+    let by_hand = find(&by_hand["id"]);
+    assert_eq!(by_hand["state"], "revoked", "{by_hand}");
+    assert_eq!(by_hand["revokedReason"], "revoked", "{by_hand}");
+    assert!(by_hand["revokedAt"].is_string(), "{by_hand}");
+    let carols_listed = find(&carols["id"]);
+    assert_eq!(carols_listed["state"], "revoked", "{carols_listed}");
+    assert_eq!(carols_listed["revokedReason"], "owner_removed");
+    assert!(carols_listed["revokedAt"].is_string(), "{carols_listed}");
+    assert!(authenticate(&db, carols["key"].as_str().unwrap()).is_none());
+}
+
+#[test]
+fn names_with_control_characters_are_refused_naming_the_field() {
+    let cli = Cli::new();
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &[
+                "user",
+                "create",
+                "--email",
+                "a@example.com",
+                "--first-name",
+                "Ada\nEvil",
+            ],
+            "invalid firstName",
+        ),
+        (
+            &[
+                "user",
+                "create",
+                "--email",
+                "a@example.com",
+                "--last-name",
+                "L\r",
+            ],
+            "invalid lastName",
+        ),
+        (
+            &[
+                "org",
+                "create",
+                "--name",
+                "Acme\u{1b}[31m",
+                "--admin-email",
+                "a@example.com",
+            ],
+            "invalid name",
+        ),
+        (
+            &[
+                "org",
+                "create",
+                "--name",
+                "Acme",
+                "--admin-email",
+                "a@example.com",
+                "--admin-first-name",
+                "Ada\tX",
+            ],
+            "invalid adminFirstName",
+        ),
+    ];
+    for (args, needle) in cases {
+        let output = cli.run(args);
+        assert_fails_saying(&output, needle);
+        assert_fails_saying(&output, "control characters");
+    }
+    assert_eq!(cli.query_i64("SELECT COUNT(*) FROM users"), 0);
+    assert_eq!(cli.query_i64("SELECT COUNT(*) FROM organizations"), 0);
+}
+
+#[test]
+fn serve_beyond_loopback_without_a_public_url_refuses_to_start() {
+    let cli = Cli::new();
+
+    let output = cli
+        .command(&["serve", "--bind", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+
+    assert!(!output.status.success());
+    let stderr = stderr_of(&output);
+    for needle in [
+        "0.0.0.0:0",
+        "server.public_url",
+        "links",
+        "issuer",
+        "Secure cookies",
+    ] {
+        assert!(stderr.contains(needle), "{needle:?} not in: {stderr}");
+    }
 }

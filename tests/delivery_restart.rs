@@ -284,7 +284,7 @@ async fn unsent_messages_are_sent_after_a_restart() {
                     invitee: Email::parse("carol@example.com").unwrap(),
                     role: Role::Member,
                 },
-                Duration::from_secs(3600),
+                services::invitations::SendRules::with_lifetime(Duration::from_secs(3600)),
                 &composer,
                 Millis::now(),
             )
@@ -609,7 +609,8 @@ async fn the_log_transport_logs_the_recipient_and_link_and_no_secret_is_logged()
     let password = "a-very-secret-passphrase";
     let signed_up = client
         .post(&page_url)
-        .header("Cookie", format!("enlist_csrf={csrf}"))
+        // The public URL is https: the cookies carry the `__Host-` prefix.
+        .header("Cookie", format!("__Host-enlist_csrf={csrf}"))
         .form(&[
             ("csrf_token", csrf.as_str()),
             ("intent", "signup"),
@@ -625,10 +626,10 @@ async fn the_log_transport_logs_the_recipient_and_link_and_no_secret_is_logged()
         .get_all("set-cookie")
         .iter()
         .map(|v| v.to_str().unwrap().to_owned())
-        .find(|c| c.starts_with("enlist_session="))
+        .find(|c| c.starts_with("__Host-enlist_session="))
         .unwrap();
     let token = session
-        .trim_start_matches("enlist_session=")
+        .trim_start_matches("__Host-enlist_session=")
         .split(';')
         .next()
         .unwrap()

@@ -54,8 +54,9 @@ fn error_page(error: &FormError) -> HttpResponse {
     response
 }
 
-fn browser_cookie(req: &HttpRequest) -> Option<String> {
-    req.cookie(LINK_COOKIE).map(|c| c.value().to_owned())
+fn browser_cookie(req: &HttpRequest, state: &AppState) -> Option<String> {
+    req.cookie(&pages::cookie_name(LINK_COOKIE, secure(state)))
+        .map(|c| c.value().to_owned())
 }
 
 /// The origins a link page's form may lead to: the OAuth2 client it resumes.
@@ -130,7 +131,7 @@ async fn show_link(
     purpose: Purpose,
     token: &str,
 ) -> HttpResponse {
-    let browser = browser_cookie(&req);
+    let browser = browser_cookie(&req, &state);
     match state
         .accounts
         .open_link(purpose, token, browser.as_deref())
@@ -152,7 +153,7 @@ async fn follow_link(
         Ok(form) => form,
         Err(page) => return *page,
     };
-    let browser = browser_cookie(&req);
+    let browser = browser_cookie(&req, &state);
     let followed = state
         .accounts
         .follow_link(purpose, token, browser.as_deref(), form.password.as_deref())

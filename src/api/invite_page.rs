@@ -120,7 +120,10 @@ async fn open_invitation(state: &AppState, raw: &str) -> Result<InvitationDetail
 }
 
 async fn current_session(req: &HttpRequest, state: &AppState) -> Option<SessionUser> {
-    let token = req.cookie(SESSION_COOKIE)?.value().to_owned();
+    let token = req
+        .cookie(&pages::cookie_name(SESSION_COOKIE, secure(state)))?
+        .value()
+        .to_owned();
     let now = state.clock.now();
     state
         .db
@@ -130,6 +133,10 @@ async fn current_session(req: &HttpRequest, state: &AppState) -> Option<SessionU
             tracing::warn!(%error, "session lookup failed");
             None
         })
+}
+
+fn secure(state: &AppState) -> bool {
+    state.public_url.starts_with("https://")
 }
 
 fn render(
@@ -389,7 +396,7 @@ pub async fn sign_out(
     if let Err(page) = pages::genuine_form::<serde::de::IgnoredAny>(&req, &body) {
         return *page;
     }
-    if let Some(cookie) = req.cookie(SESSION_COOKIE) {
+    if let Some(cookie) = req.cookie(&pages::cookie_name(SESSION_COOKIE, secure(&state))) {
         let token = cookie.value().to_owned();
         if let Err(error) = state
             .db

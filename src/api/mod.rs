@@ -2,6 +2,7 @@
 
 pub mod account_pages;
 pub mod admin;
+pub mod body_deadline;
 pub mod dto;
 pub mod health;
 pub mod invite_page;

@@ -1,17 +1,21 @@
 //! HTML pages: templates (askama, escaped by default), security headers,
-//! and the CSRF token every form carries.
+//! cookie names, and the CSRF token every form carries (see `auth::csrf`).
 
-use crate::auth::secrets;
+use crate::auth::{csrf, secrets};
+use crate::startup::AppState;
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
+use std::borrow::Cow;
 use subtle::ConstantTimeEq;
 
 pub const STYLESHEET: &str = include_str!("../../assets/enlist.css");
+/// The CSRF cookie's name over http; `__Host-enlist_csrf` over https.
 pub const CSRF_COOKIE: &str = "enlist_csrf";
-const CSRF_TOKEN_LEN: usize = 32;
+/// The session cookie's name over http; `__Host-enlist_session` over https.
+pub const SESSION_COOKIE: &str = "enlist_session";
 
 /// The sign-in and sign-up forms, as every page that embeds them needs them.
 pub struct SignInForms {
@@ -167,6 +171,49 @@ pub fn security_headers(form_targets: &[&str]) -> Vec<(header::HeaderName, Heade
     headers
 }
 
+/// The headers of `/docs/` (Swagger UI, served from the binary): those of
+/// every page, with a CSP that lets Swagger UI run its own scripts and
+/// styles from this server and fetch the OpenAPI document, and nothing else
+/// (no inline script, no remote source).
+pub fn docs_security_headers() -> Vec<(header::HeaderName, HeaderValue)> {
+    // The hash is of the one <style> element Swagger UI 5 injects itself.
+    let csp = "default-src 'none'; script-src 'self'; \
+               style-src 'self' 'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w='; \
+               img-src 'self' data:; font-src 'self' data:; connect-src 'self'; \
+               form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+    vec![
+        (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+        (
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ),
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(csp),
+        ),
+    ]
+}
+
+/// Middleware: [`docs_security_headers`] on everything under `/docs`.
+pub async fn docs_headers<B: actix_web::body::MessageBody>(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<B>,
+) -> Result<actix_web::dev::ServiceResponse<B>, actix_web::Error> {
+    let docs = req.path() == "/docs" || req.path().starts_with("/docs/");
+    let mut response = next.call(req).await?;
+    if docs {
+        let headers = response.headers_mut();
+        for (name, value) in docs_security_headers() {
+            headers.insert(name, value);
+        }
+    }
+    Ok(response)
+}
+
 /// The origin (`scheme://host[:port]`) of a URL, for CSP source lists.
 pub fn origin_of(url: &str) -> Option<String> {
     let parsed = url::Url::parse(url).ok()?;
@@ -174,19 +221,57 @@ pub fn origin_of(url: &str) -> Option<String> {
     origin.is_tuple().then(|| origin.ascii_serialization())
 }
 
-/// The page's CSRF token: the one in the visitor's cookie when it looks
-/// right (so several open tabs keep working), otherwise a new one.
-pub fn csrf_token(req: &HttpRequest) -> String {
-    req.cookie(CSRF_COOKIE)
-        .map(|c| c.value().to_owned())
-        .filter(|v| v.len() == CSRF_TOKEN_LEN && v.bytes().all(|b| b.is_ascii_alphanumeric()))
-        .unwrap_or_else(|| secrets::random_base62(CSRF_TOKEN_LEN))
+/// The application state, when the request reached the app (always, in practice).
+fn app_state(req: &HttpRequest) -> Option<&AppState> {
+    req.app_data::<web::Data<AppState>>()
+        .map(|data| data.get_ref())
 }
 
-/// The cookie half of the double-submit pair: HttpOnly, SameSite=Strict,
-/// and Secure when the server is reached over https.
+/// Whether the server is reached over https (its `public_url`): cookies
+/// are then Secure and carry the `__Host-` prefix.
+fn secure(req: &HttpRequest) -> bool {
+    app_state(req).is_some_and(|state| state.public_url.starts_with("https://"))
+}
+
+/// A cookie's name: `__Host-` + `base` over https (Secure, Path=/, no
+/// Domain: neither a sibling subdomain nor plain http can set it), `base` otherwise.
+pub fn cookie_name(base: &'static str, secure: bool) -> Cow<'static, str> {
+    if secure {
+        Cow::Owned(format!("__Host-{base}"))
+    } else {
+        Cow::Borrowed(base)
+    }
+}
+
+/// The CSRF binding of this request: its session cookie, if any.
+fn binding(req: &HttpRequest) -> csrf::Binding {
+    let session = req.cookie(&cookie_name(SESSION_COOKIE, secure(req)));
+    csrf::Binding::new(session.as_ref().map(|c| c.value()))
+}
+
+/// The page's CSRF token: the visitor's cookie token when this server
+/// signed it for the visitor's current session (so several open tabs keep
+/// working), otherwise a new one. A token the server did not sign is never
+/// adopted.
+pub fn csrf_token(req: &HttpRequest) -> String {
+    let Some(state) = app_state(req) else {
+        // Unsigned: no form carrying it will be accepted.
+        return secrets::random_base62(csrf::TOKEN_LEN);
+    };
+    let binding = binding(req);
+    match req.cookie(&cookie_name(CSRF_COOKIE, secure(req))) {
+        Some(cookie) if csrf::verify(&state.csrf_key, cookie.value(), &binding) => {
+            cookie.value().to_owned()
+        }
+        _ => csrf::mint(&state.csrf_key, &binding),
+    }
+}
+
+/// The cookie half of the signed double-submit pair: HttpOnly,
+/// SameSite=Strict, Path=/, no Domain; Secure and `__Host-` prefixed when
+/// the server is reached over https.
 pub fn csrf_cookie(token: &str, secure: bool) -> Cookie<'static> {
-    Cookie::build(CSRF_COOKIE, token.to_owned())
+    Cookie::build(cookie_name(CSRF_COOKIE, secure), token.to_owned())
         .path("/")
         .http_only(true)
         .secure(secure)
@@ -194,16 +279,45 @@ pub fn csrf_cookie(token: &str, secure: bool) -> Cookie<'static> {
         .finish()
 }
 
-/// A posted form is genuine only when it carries the token of the page it
-/// came from and the browser sends the matching cookie.
+/// A posted form is genuine only when it carries a token this server
+/// signed for the visitor's current session and the browser sends the same
+/// token in the cookie.
 pub fn csrf_ok(req: &HttpRequest, posted: Option<&str>) -> bool {
-    match (req.cookie(CSRF_COOKIE), posted) {
-        (Some(cookie), Some(posted))
-            if !posted.is_empty() && cookie.value().len() == CSRF_TOKEN_LEN =>
-        {
-            cookie.value().as_bytes().ct_eq(posted.as_bytes()).into()
+    let Some(state) = app_state(req) else {
+        return false;
+    };
+    match (req.cookie(&cookie_name(CSRF_COOKIE, secure(req))), posted) {
+        (Some(cookie), Some(posted)) if !posted.is_empty() => {
+            bool::from(cookie.value().as_bytes().ct_eq(posted.as_bytes()))
+                && csrf::verify(&state.csrf_key, posted, &binding(req))
         }
         _ => false,
+    }
+}
+
+/// Whether the browser says the post comes from another site: an `Origin`
+/// that is not this server's (`server.public_url`), or `Sec-Fetch-Site:
+/// cross-site`. `Origin: null` says nothing (browsers send it for every form
+/// of a page with `Referrer-Policy: no-referrer`, as ours are), and browsers
+/// that send neither header are left to the token.
+fn cross_site(req: &HttpRequest) -> bool {
+    let headers = req.headers();
+    if headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"))
+    {
+        return true;
+    }
+    let Some(origin) = headers
+        .get(header::ORIGIN)
+        .filter(|o| o.as_bytes() != b"null")
+    else {
+        return false;
+    };
+    let ours = app_state(req).and_then(|state| origin_of(&state.public_url));
+    match (origin.to_str(), ours) {
+        (Ok(origin), Some(ours)) => !origin.eq_ignore_ascii_case(&ours),
+        _ => true,
     }
 }
 
@@ -212,8 +326,9 @@ struct CsrfField {
     csrf_token: Option<String>,
 }
 
-/// A posted form, read only when it is genuine (it carries its page's CSRF
-/// token and the matching cookie); otherwise the page to answer with.
+/// A posted form, read only when it is genuine (same-origin as far as the
+/// browser tells, carrying its page's signed CSRF token and the matching
+/// cookie); otherwise the page to answer with.
 pub fn genuine_form<T: serde::de::DeserializeOwned>(
     req: &HttpRequest,
     body: &[u8],
@@ -225,16 +340,22 @@ pub fn genuine_form<T: serde::de::DeserializeOwned>(
             &[],
         ))
     };
-    let token = serde_urlencoded::from_bytes::<CsrfField>(body).map_err(|_| unreadable())?;
-    if !csrf_ok(req, token.csrf_token.as_deref()) {
-        return Err(Box::new(render(
+    let expired = || {
+        Box::new(render(
             StatusCode::FORBIDDEN,
             &MessagePage::new(
                 "This form has expired",
                 "For your security the form must be sent from the page that showed it. Go back, reload the page and try again.",
             ),
             &[],
-        )));
+        ))
+    };
+    if cross_site(req) {
+        return Err(expired());
+    }
+    let token = serde_urlencoded::from_bytes::<CsrfField>(body).map_err(|_| unreadable())?;
+    if !csrf_ok(req, token.csrf_token.as_deref()) {
+        return Err(expired());
     }
     serde_urlencoded::from_bytes(body).map_err(|_| unreadable())
 }

@@ -10,7 +10,9 @@ use actix_web::cookie::{Cookie, SameSite, time};
 use actix_web::http::StatusCode;
 use std::time::Duration;
 
-pub const SESSION_COOKIE: &str = "enlist_session";
+/// Cookie base names; over https each gets the `__Host-` prefix
+/// ([`crate::api::pages::cookie_name`]).
+pub const SESSION_COOKIE: &str = crate::api::pages::SESSION_COOKIE;
 /// Marks the browser that asked for a mailed link: following a verification
 /// link there only confirms (anywhere else the follower chooses a
 /// password), and an app's authorization resumes only there.
@@ -38,7 +40,15 @@ impl From<ServiceError> for FormError {
     fn from(error: ServiceError) -> Self {
         let retry = |secs: u64| Some(Duration::from_secs(secs.max(1)));
         match error {
-            ServiceError::Invalid { detail, .. } => FormError::new(StatusCode::BAD_REQUEST, detail),
+            ServiceError::Invalid { field, detail } => {
+                // The form's own words for the fields the service names.
+                let label = match field {
+                    "firstName" => "First name",
+                    "lastName" => "Last name",
+                    other => other,
+                };
+                FormError::new(StatusCode::BAD_REQUEST, detail.replacen(field, label, 1))
+            }
             ServiceError::Unauthorized(detail) => FormError::new(StatusCode::UNAUTHORIZED, detail),
             ServiceError::TooSoon {
                 detail,
@@ -167,7 +177,12 @@ pub fn form_context(
 ) -> FormContext {
     FormContext {
         address: client_address(req, state),
-        device: req.cookie(DEVICE_COOKIE).map(|c| c.value().to_owned()),
+        device: req
+            .cookie(&crate::api::pages::cookie_name(
+                DEVICE_COOKIE,
+                secure(state),
+            ))
+            .map(|c| c.value().to_owned()),
         resume,
         invited,
     }
@@ -176,13 +191,16 @@ pub fn form_context(
 /// Remembers that this browser signed in (OWASP's device cookie): its later
 /// attempts are never slowed or refused for what others did to the account.
 pub fn device_cookie(value: &str, state: &AppState) -> Cookie<'static> {
-    Cookie::build(DEVICE_COOKIE, value.to_owned())
-        .path("/")
-        .http_only(true)
-        .secure(secure(state))
-        .same_site(SameSite::Strict)
-        .max_age(seconds(state.settings.auth.device_cookie_lifetime.0))
-        .finish()
+    Cookie::build(
+        crate::api::pages::cookie_name(DEVICE_COOKIE, secure(state)),
+        value.to_owned(),
+    )
+    .path("/")
+    .http_only(true)
+    .secure(secure(state))
+    .same_site(SameSite::Strict)
+    .max_age(seconds(state.settings.auth.device_cookie_lifetime.0))
+    .finish()
 }
 
 /// The cookies a browser gets when someone signed in on it.
@@ -208,25 +226,31 @@ fn seconds(lifetime: Duration) -> time::Duration {
 /// The signed-in browser's cookie. Lax, so following the link in an email
 /// arrives signed in.
 pub fn session_cookie(token: &str, state: &AppState) -> Cookie<'static> {
-    Cookie::build(SESSION_COOKIE, token.to_owned())
-        .path("/")
-        .http_only(true)
-        .secure(secure(state))
-        .same_site(SameSite::Lax)
-        .max_age(seconds(state.settings.auth.session_lifetime.0))
-        .finish()
+    Cookie::build(
+        crate::api::pages::cookie_name(SESSION_COOKIE, secure(state)),
+        token.to_owned(),
+    )
+    .path("/")
+    .http_only(true)
+    .secure(secure(state))
+    .same_site(SameSite::Lax)
+    .max_age(seconds(state.settings.auth.session_lifetime.0))
+    .finish()
 }
 
 /// The cookie of the browser that asked for a mailed link. Lax, so it
 /// comes along when the person opens the link from their mail.
 pub fn link_cookie(value: &str, state: &AppState) -> Cookie<'static> {
-    Cookie::build(LINK_COOKIE, value.to_owned())
-        .path("/")
-        .http_only(true)
-        .secure(secure(state))
-        .same_site(SameSite::Lax)
-        .max_age(seconds(state.settings.auth.email_verification_lifetime.0))
-        .finish()
+    Cookie::build(
+        crate::api::pages::cookie_name(LINK_COOKIE, secure(state)),
+        value.to_owned(),
+    )
+    .path("/")
+    .http_only(true)
+    .secure(secure(state))
+    .same_site(SameSite::Lax)
+    .max_age(seconds(state.settings.auth.email_verification_lifetime.0))
+    .finish()
 }
 
 /// A cookie that tells the browser to forget `cookie`.

@@ -2,6 +2,7 @@
 
 pub mod api_key;
 pub mod bearer;
+pub mod csrf;
 pub mod device;
 pub mod jwt;
 pub mod keys;

@@ -1,8 +1,8 @@
 use super::OptionalExtension;
-use crate::domain::{ApiKey, Millis, Scope};
+use crate::domain::{ApiKey, KeyRevocation, Millis, Scope};
 use rusqlite::{Connection, Row, params};
 
-const COLUMNS: &str = "id, org_id, user_id, name, scopes, created_at, revoked_at";
+const COLUMNS: &str = "id, org_id, user_id, name, scopes, created_at, revoked_at, revoked_reason";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
     let scopes: String = row.get(4)?;
@@ -16,6 +16,18 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
         })?,
         created_at: Millis(row.get(5)?),
         revoked_at: row.get::<_, Option<i64>>(6)?.map(Millis),
+        revoked_reason: row
+            .get::<_, Option<String>>(7)?
+            .map(|reason| {
+                reason.parse::<KeyRevocation>().map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        7,
+                        rusqlite::types::Type::Text,
+                        Box::new(e),
+                    )
+                })
+            })
+            .transpose()?,
     })
 }
 
@@ -54,12 +66,13 @@ pub fn find_usable(
     public_id: &str,
 ) -> rusqlite::Result<Option<(ApiKey, Vec<u8>)>> {
     conn.prepare_cached(
-        "SELECT k.id, k.org_id, k.user_id, k.name, k.scopes, k.created_at, k.revoked_at, k.secret_sha256
+        "SELECT k.id, k.org_id, k.user_id, k.name, k.scopes, k.created_at, k.revoked_at,
+                k.revoked_reason, k.secret_sha256
          FROM api_keys k
          JOIN memberships m ON m.org_id = k.org_id AND m.user_id = k.user_id AND m.role = 'ADMIN'
          WHERE k.public_id = ?1 AND k.revoked_at IS NULL",
     )?
-    .query_row([public_id], |row| Ok((from_row(row)?, row.get(7)?)))
+    .query_row([public_id], |row| Ok((from_row(row)?, row.get(8)?)))
     .optional()
 }
 
@@ -77,10 +90,28 @@ pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<ApiKey>> {
         .optional()
 }
 
-/// Marks the key revoked (once); says whether it was usable before.
+/// Marks the key revoked by hand (once); says whether it was usable before.
 pub fn revoke(conn: &Connection, id: i64, now: Millis) -> rusqlite::Result<bool> {
     let changed = conn
-        .prepare_cached("UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL")?
-        .execute(params![id, now.0])?;
+        .prepare_cached(
+            "UPDATE api_keys SET revoked_at = ?2, revoked_reason = ?3
+             WHERE id = ?1 AND revoked_at IS NULL",
+        )?
+        .execute(params![id, now.0, KeyRevocation::Revoked.as_str()])?;
     Ok(changed > 0)
+}
+
+/// Revokes every live key one person holds in one organization; answers how many.
+pub fn revoke_owned(
+    conn: &Connection,
+    org_id: i64,
+    user_id: i64,
+    reason: KeyRevocation,
+    now: Millis,
+) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "UPDATE api_keys SET revoked_at = ?3, revoked_reason = ?4
+         WHERE org_id = ?1 AND user_id = ?2 AND revoked_at IS NULL",
+    )?
+    .execute(params![org_id, user_id, now.0, reason.as_str()])
 }

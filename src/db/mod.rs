@@ -39,6 +39,7 @@ const UPGRADES: &[&str] = &[
     include_str!("../../migrations/0002_credentials_by_account.sql"),
     include_str!("../../migrations/0003_email_ownership.sql"),
     include_str!("../../migrations/0004_hardening_b.sql"),
+    include_str!("../../migrations/0005_hardening_a.sql"),
 ];
 /// The schema this binary writes.
 pub const SCHEMA_VERSION: i64 = 1 + UPGRADES.len() as i64;

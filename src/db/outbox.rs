@@ -1,5 +1,6 @@
 //! The outbox: messages written with the change they announce, sent later.
 
+use super::OptionalExtension;
 use crate::domain::Millis;
 use rusqlite::{Connection, params};
 
@@ -15,11 +16,16 @@ pub struct NewMessage<'a> {
     pub html_body: &'a str,
 }
 
+/// Queues a message; its organization and address key are copied from the
+/// invitation, for the mail caps.
 pub fn insert(conn: &Connection, message: &NewMessage<'_>, now: Millis) -> rusqlite::Result<i64> {
     conn.prepare_cached(
         "INSERT INTO outbox (invitation_id, recipient, link, subject, text_body, html_body,
-                             next_attempt_at, created_at, kind)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8) RETURNING id",
+                             next_attempt_at, created_at, kind, org_id, recipient_key)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8,
+                 (SELECT i.org_id FROM invitations i WHERE i.id = ?1),
+                 (SELECT i.invitee_email_key FROM invitations i WHERE i.id = ?1))
+         RETURNING id",
     )?
     .query_row(
         params![
@@ -34,6 +40,44 @@ pub fn insert(conn: &Connection, message: &NewMessage<'_>, now: Millis) -> rusql
         ],
         |row| row.get(0),
     )
+}
+
+/// When the `skip`+1-th newest message queued after `since` from the
+/// organization to the address (its lower-cased key) was queued, if there
+/// are that many: the message whose leaving the window frees a place.
+pub fn nth_newest_to(
+    conn: &Connection,
+    org_id: i64,
+    recipient_key: &str,
+    since: Millis,
+    skip: u32,
+) -> rusqlite::Result<Option<Millis>> {
+    conn.prepare_cached(
+        "SELECT created_at FROM outbox
+         WHERE org_id = ?1 AND recipient_key = ?2 AND created_at > ?3
+         ORDER BY created_at DESC LIMIT 1 OFFSET ?4",
+    )?
+    .query_row(params![org_id, recipient_key, since.0, skip], |row| {
+        Ok(Millis(row.get(0)?))
+    })
+    .optional()
+}
+
+/// [`nth_newest_to`] over every address of the organization.
+pub fn nth_newest_of_org(
+    conn: &Connection,
+    org_id: i64,
+    since: Millis,
+    skip: u32,
+) -> rusqlite::Result<Option<Millis>> {
+    conn.prepare_cached(
+        "SELECT created_at FROM outbox WHERE org_id = ?1 AND created_at > ?2
+         ORDER BY created_at DESC LIMIT 1 OFFSET ?3",
+    )?
+    .query_row(params![org_id, since.0, skip], |row| {
+        Ok(Millis(row.get(0)?))
+    })
+    .optional()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -86,6 +86,46 @@ pub struct ApiKey {
     pub scopes: Vec<Scope>,
     pub created_at: Millis,
     pub revoked_at: Option<Millis>,
+    /// Why the key was revoked, when it was.
+    pub revoked_reason: Option<KeyRevocation>,
+}
+
+/// Why an API key stopped working. A key dies for good with its owner's
+/// admin role: adding the person back never revives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRevocation {
+    /// Revoked by hand (`enlist api-key revoke`).
+    Revoked,
+    /// Its owner was removed from the organization.
+    OwnerRemoved,
+    /// Its owner stopped being an admin of the organization.
+    OwnerDemoted,
+}
+
+impl KeyRevocation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyRevocation::Revoked => "revoked",
+            KeyRevocation::OwnerRemoved => "owner_removed",
+            KeyRevocation::OwnerDemoted => "owner_demoted",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("unknown revocation reason `{0}`")]
+pub struct UnknownRevocation(pub String);
+
+impl std::str::FromStr for KeyRevocation {
+    type Err = UnknownRevocation;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "revoked" => Ok(KeyRevocation::Revoked),
+            "owner_removed" => Ok(KeyRevocation::OwnerRemoved),
+            "owner_demoted" => Ok(KeyRevocation::OwnerDemoted),
+            other => Err(UnknownRevocation(other.to_owned())),
+        }
+    }
 }
 
 /// An invitation as its invitee sees it: with the organization and the

@@ -3,6 +3,7 @@
 pub mod email;
 pub mod entities;
 pub mod invitation;
+pub mod name;
 pub mod net;
 pub mod page;
 pub mod role;
@@ -10,7 +11,9 @@ pub mod scope;
 pub mod time;
 
 pub use email::Email;
-pub use entities::{ApiKey, Invitation, InvitationDetails, Member, Organization, User};
+pub use entities::{
+    ApiKey, Invitation, InvitationDetails, KeyRevocation, Member, Organization, User,
+};
 pub use invitation::InvitationStatus;
 pub use page::{Page, PageError, Paged};
 pub use role::Role;

@@ -12,6 +12,46 @@ pub struct NewInvitation {
     pub role: Role,
 }
 
+/// Caps on invitation messages, over sliding windows counted from the
+/// outbox, across creates and resends (revoking and inviting again counts
+/// too). 0 turns a cap off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MailLimits {
+    /// Messages to one address from one organization per 24 hours.
+    pub per_address_per_day: u32,
+    /// Messages from one organization per hour.
+    pub per_org_per_hour: u32,
+}
+
+impl Default for MailLimits {
+    fn default() -> Self {
+        Self {
+            per_address_per_day: 3,
+            per_org_per_hour: 500,
+        }
+    }
+}
+
+/// What every new or resent invitation follows: its lifetime and the mail caps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendRules {
+    pub lifetime: Duration,
+    pub limits: MailLimits,
+}
+
+impl SendRules {
+    /// `lifetime` with the default caps.
+    pub fn with_lifetime(lifetime: Duration) -> Self {
+        Self {
+            lifetime,
+            limits: MailLimits::default(),
+        }
+    }
+}
+
+const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 24 * HOUR_MS;
+
 /// Invites `invitee` to the organization on behalf of `inviter_user_id`,
 /// and queues the invitation message in the same transaction.
 pub fn create(
@@ -19,11 +59,12 @@ pub fn create(
     org_id: i64,
     inviter_user_id: i64,
     new: &NewInvitation,
-    lifetime: Duration,
+    rules: SendRules,
     composer: &Composer,
     now: Millis,
 ) -> ServiceResult<Invitation> {
     ensure_invitable(tx, org_id, &new.invitee, None, now)?;
+    ensure_mail_allowed(tx, org_id, &new.invitee, rules.limits, now)?;
     let invitation = db::invitations::insert(
         tx,
         &db::invitations::NewInvitation {
@@ -32,7 +73,7 @@ pub fn create(
             invitee: &new.invitee,
             role: new.role,
             inviter_user_id,
-            expires_at: now.plus(lifetime),
+            expires_at: now.plus(rules.lifetime),
         },
         now,
     )?;
@@ -64,6 +105,57 @@ fn ensure_invitable(
     Ok(())
 }
 
+/// Refuses (429, with the wait until the oldest counted message leaves its
+/// window) a message that would go over a cap. Runs inside the create or
+/// resend transaction, so a refusal leaves nothing created or queued.
+fn ensure_mail_allowed(
+    tx: &Connection,
+    org_id: i64,
+    invitee: &Email,
+    limits: MailLimits,
+    now: Millis,
+) -> ServiceResult<()> {
+    if limits.per_address_per_day > 0
+        && let Some(oldest) = db::outbox::nth_newest_to(
+            tx,
+            org_id,
+            invitee.key(),
+            Millis(now.0 - DAY_MS),
+            limits.per_address_per_day - 1,
+        )?
+    {
+        return Err(ServiceError::TooSoon {
+            detail: format!(
+                "{invitee} was sent {} invitation messages from this organization in the last 24 hours; try again later",
+                limits.per_address_per_day
+            ),
+            retry_after_secs: seconds_until(oldest.0 + DAY_MS, now),
+        });
+    }
+    if limits.per_org_per_hour > 0
+        && let Some(oldest) = db::outbox::nth_newest_of_org(
+            tx,
+            org_id,
+            Millis(now.0 - HOUR_MS),
+            limits.per_org_per_hour - 1,
+        )?
+    {
+        return Err(ServiceError::TooSoon {
+            detail: format!(
+                "this organization sent {} invitation messages in the last hour; try again later",
+                limits.per_org_per_hour
+            ),
+            retry_after_secs: seconds_until(oldest.0 + HOUR_MS, now),
+        });
+    }
+    Ok(())
+}
+
+/// Whole seconds from `now` until `at`, at least 1.
+fn seconds_until(at: i64, now: Millis) -> u64 {
+    u64::try_from((at - now.0 + 999) / 1000).unwrap_or(1).max(1)
+}
+
 /// Resends are limited to one a minute per invitation (the message sent at
 /// creation does not count).
 pub const RESEND_INTERVAL_MS: i64 = 60_000;
@@ -73,7 +165,7 @@ pub fn resend(
     tx: &Connection,
     org_id: i64,
     id: i64,
-    lifetime: Duration,
+    rules: SendRules,
     composer: &Composer,
     now: Millis,
 ) -> ServiceResult<Invitation> {
@@ -103,12 +195,13 @@ pub fn resend(
             });
         }
     }
+    let invitee = Email::parse(&invitation.invitee_email)
+        .map_err(|e| ServiceError::invalid("inviteeEmail", e.to_string()))?;
     if invitation.status == InvitationStatus::Expired {
-        let invitee = Email::parse(&invitation.invitee_email)
-            .map_err(|e| ServiceError::invalid("inviteeEmail", e.to_string()))?;
         ensure_invitable(tx, org_id, &invitee, Some(id), now)?;
     }
-    db::invitations::renew(tx, id, now.plus(lifetime), now)?;
+    ensure_mail_allowed(tx, org_id, &invitee, rules.limits, now)?;
+    db::invitations::renew(tx, id, now.plus(rules.lifetime), now)?;
     let renewed = db::invitations::get_in_org(tx, org_id, id, now)?
         .ok_or(ServiceError::NotFound("invitation"))?;
     enqueue_message(tx, &renewed, composer, now)?;

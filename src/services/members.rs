@@ -1,6 +1,6 @@
 use super::{ServiceError, ServiceResult, orgs};
 use crate::db;
-use crate::domain::{Member, Page, Paged, Role};
+use crate::domain::{KeyRevocation, Member, Millis, Page, Paged, Role};
 use rusqlite::Connection;
 
 /// One page of the organization's members. The total is the organization's
@@ -13,9 +13,10 @@ pub fn list(conn: &Connection, org_id: i64, page: Page) -> ServiceResult<Paged<M
     Ok(page.of(items, total_count))
 }
 
-/// Removes the person from the organization (their account stays). The
-/// organization's last admin cannot be removed.
-pub fn remove(tx: &Connection, org_id: i64, user_id: i64) -> ServiceResult<i64> {
+/// Removes the person from the organization (their account stays) and, in
+/// the same transaction, revokes every API key they hold in it for good.
+/// The organization's last admin cannot be removed.
+pub fn remove(tx: &Connection, org_id: i64, user_id: i64, now: Millis) -> ServiceResult<i64> {
     match db::members::role(tx, org_id, user_id)? {
         None => Err(ServiceError::NotFound("user")),
         Some(Role::Admin) if db::members::admin_count_capped(tx, org_id, 2)? < 2 => {
@@ -25,6 +26,7 @@ pub fn remove(tx: &Connection, org_id: i64, user_id: i64) -> ServiceResult<i64> 
             ))
         }
         Some(_) => {
+            db::api_keys::revoke_owned(tx, org_id, user_id, KeyRevocation::OwnerRemoved, now)?;
             db::members::delete(tx, org_id, user_id)?;
             Ok(user_id)
         }

@@ -63,6 +63,12 @@ impl From<rusqlite::Error> for ServiceError {
     }
 }
 
+impl From<crate::domain::name::ControlCharacter> for ServiceError {
+    fn from(error: crate::domain::name::ControlCharacter) -> Self {
+        ServiceError::invalid(error.field, error.to_string())
+    }
+}
+
 impl ServiceError {
     pub fn invalid(field: &'static str, detail: impl Into<String>) -> Self {
         ServiceError::Invalid {

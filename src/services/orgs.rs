@@ -1,6 +1,6 @@
 use super::{ServiceError, ServiceResult, users};
 use crate::db;
-use crate::domain::{Email, Millis, Organization, Role, User};
+use crate::domain::{Email, Millis, Organization, Role, User, name};
 use rusqlite::{Connection, Transaction};
 use uuid::Uuid;
 
@@ -25,6 +25,9 @@ pub fn create(
     new: &NewOrganization,
     now: Millis,
 ) -> ServiceResult<(Organization, User)> {
+    name::check("name", &new.name)?;
+    name::check("adminFirstName", &new.admin_first_name)?;
+    name::check("adminLastName", &new.admin_last_name)?;
     let name = new.name.trim();
     if name.is_empty() {
         return Err(ServiceError::invalid(

@@ -47,3 +47,18 @@ pub fn find(conn: &Connection, token: &str, now: Millis) -> ServiceResult<Option
 pub fn end(tx: &Connection, token: &str) -> ServiceResult<()> {
     Ok(db::sessions::delete(tx, &secrets::sha256(token))?)
 }
+
+/// The key that signs CSRF tokens, generated on first start.
+pub fn csrf_key(tx: &Connection, now: Millis) -> ServiceResult<Vec<u8>> {
+    Ok(db::oauth::server_secret(
+        tx,
+        "csrf_hmac_sha256",
+        || {
+            use rand::RngCore;
+            let mut key = vec![0_u8; 32];
+            rand::rng().fill_bytes(&mut key);
+            key
+        },
+        now,
+    )?)
+}

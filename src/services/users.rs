@@ -1,6 +1,6 @@
 use super::{ServiceError, ServiceResult};
 use crate::db;
-use crate::domain::{Email, Millis, User};
+use crate::domain::{Email, Millis, User, name};
 use rusqlite::Connection;
 
 pub struct NewAccount {
@@ -18,6 +18,8 @@ const MAX_NAME_LEN: usize = 200;
 
 /// A person's names, as every way of making an account checks them.
 pub fn validate_names(first_name: &str, last_name: &str) -> ServiceResult<()> {
+    name::check("firstName", first_name)?;
+    name::check("lastName", last_name)?;
     for (field, value) in [
         ("firstName", first_name.trim()),
         ("lastName", last_name.trim()),
@@ -35,7 +37,7 @@ pub fn validate_names(first_name: &str, last_name: &str) -> ServiceResult<()> {
 pub fn create(conn: &Connection, new: &NewAccount, now: Millis) -> ServiceResult<User> {
     let first_name = new.first_name.trim();
     let last_name = new.last_name.trim();
-    validate_names(first_name, last_name)?;
+    validate_names(&new.first_name, &new.last_name)?;
     let inserted = db::users::insert(
         conn,
         &db::users::NewUser {

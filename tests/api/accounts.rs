@@ -689,7 +689,13 @@ async fn emailed_links_work_once_and_expire() {
         .await;
     replay.assert_html(410);
 
-    // A reset link lives an hour; a verification link a day.
+    // A reset link lives an hour; a verification link a day. (Following
+    // the link signed the browser in: its forms carry a new token.)
+    let csrf = browser.get("/reset").await.csrf_token();
+    let fields = [
+        ("csrf_token", csrf.as_str()),
+        ("email", "iris@example.test"),
+    ];
     browser.post_form("/reset", &fields).await.assert_html(200);
     let second = latest_link(&app, "password_reset", "iris@example.test");
     app.clock.advance(Duration::from_secs(61 * 60));

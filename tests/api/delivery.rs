@@ -497,7 +497,7 @@ mod worker {
                     invitee: Email::parse("bob@example.com").unwrap(),
                     role: Role::Member,
                 },
-                Duration::from_secs(3600),
+                services::invitations::SendRules::with_lifetime(Duration::from_secs(3600)),
                 &composer,
                 now,
             )?;

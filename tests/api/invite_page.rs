@@ -576,7 +576,8 @@ async fn answering_without_a_session_goes_back_to_the_page() {
         .send()
         .await
         .unwrap();
-    assert_eq!(forged.status(), 303);
+    // The token was signed for no session, so the form is refused first.
+    assert_eq!(forged.status(), 403);
     assert_eq!(app.stored_status(id), "PENDING");
 }
 
@@ -665,12 +666,16 @@ async fn cookies_are_secure_when_the_public_url_is_https() {
     .await;
     shown.assert_html(200);
     let csrf = shown.csrf_token();
-    let csrf_cookie = shown.set_cookie("enlist_csrf").unwrap();
+    // Over https the cookies are `__Host-` prefixed: Secure, Path=/, no Domain.
+    let csrf_cookie = shown.set_cookie("__Host-enlist_csrf").unwrap();
     assert!(csrf_cookie.contains("Secure"), "{csrf_cookie}");
+    assert!(csrf_cookie.contains("Path=/"), "{csrf_cookie}");
+    assert!(!csrf_cookie.contains("Domain"), "{csrf_cookie}");
+    assert_eq!(shown.set_cookie("enlist_csrf"), None);
     let signed_up = page(
         client
             .post(format!("{}{path}", app.address))
-            .header("Cookie", format!("enlist_csrf={csrf}"))
+            .header("Cookie", format!("__Host-enlist_csrf={csrf}"))
             .form(&[
                 ("csrf_token", csrf.as_str()),
                 ("intent", "signup"),
@@ -683,9 +688,27 @@ async fn cookies_are_secure_when_the_public_url_is_https() {
     )
     .await;
     signed_up.assert_see_other(&path);
-    let session = signed_up.set_cookie("enlist_session").unwrap();
+    let session = signed_up.set_cookie("__Host-enlist_session").unwrap();
     assert!(session.contains("Secure"), "{session}");
     assert!(session.contains("HttpOnly"), "{session}");
+    assert!(session.contains("Path=/"), "{session}");
+    assert!(!session.contains("Domain"), "{session}");
+    // The prefixed session cookie signs the browser in.
+    let token = session
+        .trim_start_matches("__Host-enlist_session=")
+        .split(';')
+        .next()
+        .unwrap();
+    let signed_in = page(
+        client
+            .get(format!("{}{path}", app.address))
+            .header("Cookie", format!("__Host-enlist_session={token}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(signed_in.has_answer_buttons(), "{}", signed_in.text);
 }
 
 #[tokio::test]

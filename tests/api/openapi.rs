@@ -692,6 +692,14 @@ async fn admin_api(app: &TestApp, spec: &mut Conformance) -> (TestOrg, i64) {
         .await;
     reply.assert_problem(415, "unsupported_media_type");
     spec.check("inviteUser", &reply);
+    // Too many messages to one address: creates after revokes count too.
+    for _ in 0..3 {
+        let id = app.invite_ok(key, "flo@example.test", "MEMBER").await;
+        assert_eq!(app.revoke(key, id).await.status, 200);
+    }
+    let reply = app.invite(key, "flo@example.test", "MEMBER").await;
+    reply.assert_problem(429, "too_many_requests");
+    spec.check("inviteUser", &reply);
 
     // Listing, with every parameter, and the ways its parameters fail.
     for query in [

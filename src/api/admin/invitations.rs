@@ -4,10 +4,11 @@ use crate::api::dto::{
 use crate::api::params;
 use crate::api::problem::ApiError;
 use crate::auth::api_key::{AdminCaller, PresentedKey};
+use crate::config::InvitationSettings;
 use crate::domain::invitation::InvitationFilter;
 use crate::domain::{Email, InvitationStatus, Page, Role, Scope};
 use crate::services;
-use crate::services::invitations::NewInvitation;
+use crate::services::invitations::{MailLimits, NewInvitation, SendRules};
 use crate::startup::AppState;
 use actix_web::web;
 
@@ -91,6 +92,7 @@ fn list_request(query: &ListInvitationsQuery) -> Result<(InvitationFilter, Page)
         (status = 409, description = "Conflicts with the current state", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 429, description = "Too many messages to this address or from this organization; see Retry-After", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
         (status = 500, description = "An unknown error occurred, trying again might help.", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
         (status = 503, description = "Busy; see Retry-After", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json")
     )
@@ -116,18 +118,28 @@ pub async fn create(
         })?,
     };
     let (org_id, inviter) = (caller.org_id(), caller.user_id());
-    let lifetime = state.settings.invitations.lifetime.0;
+    let rules = send_rules(&state.settings.invitations);
     let app = state.clone();
     let now = state.clock.now();
     let invitation = state
         .db
         .write(move |tx| {
-            services::invitations::create(tx, org_id, inviter, &new, lifetime, &app.composer, now)
+            services::invitations::create(tx, org_id, inviter, &new, rules, &app.composer, now)
         })
         .await
         .map_err(ApiError::from)?;
     state.outbox_wake.notify_one();
     Ok(web::Json(invitation.into()))
+}
+
+fn send_rules(settings: &InvitationSettings) -> SendRules {
+    SendRules {
+        lifetime: settings.lifetime.0,
+        limits: MailLimits {
+            per_address_per_day: settings.messages_per_address_per_day,
+            per_org_per_hour: settings.messages_per_org_per_hour,
+        },
+    }
 }
 
 /// `POST /v1/organization/invitations/{id}/resend`: sends the invitation
@@ -156,14 +168,12 @@ pub async fn resend(
     caller.require(Scope::InvitationsWrite)?;
     let id = params::id(&id)?;
     let org_id = caller.org_id();
-    let lifetime = state.settings.invitations.lifetime.0;
+    let rules = send_rules(&state.settings.invitations);
     let app = state.clone();
     let now = state.clock.now();
     let invitation = state
         .db
-        .write(move |tx| {
-            services::invitations::resend(tx, org_id, id, lifetime, &app.composer, now)
-        })
+        .write(move |tx| services::invitations::resend(tx, org_id, id, rules, &app.composer, now))
         .await?;
     state.outbox_wake.notify_one();
     Ok(web::Json(invitation.into()))

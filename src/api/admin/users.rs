@@ -68,9 +68,10 @@ pub async fn remove(
     caller.require(Scope::UsersWrite)?;
     let user_id = params::id(&id)?;
     let org_id = caller.org_id();
+    let now = state.clock.now();
     let id = state
         .db
-        .write(move |tx| services::members::remove(tx, org_id, user_id))
+        .write(move |tx| services::members::remove(tx, org_id, user_id, now))
         .await?;
     Ok(web::Json(IdBody { id }))
 }
