@@ -73,6 +73,8 @@ pub struct Application {
     metrics_server: Option<(SocketAddr, Server)>,
     state: web::Data<AppState>,
     transport: Transport,
+    /// No organization yet: the start log says how to make the first.
+    empty: bool,
 }
 
 impl Application {
@@ -96,6 +98,8 @@ impl Application {
         })?;
         let public_url = settings.public_url(Some(addr));
         let signing_key = db.write_blocking(|tx| services::oauth::signing_key(tx, clock.now()))?;
+        let empty =
+            !db.read_blocking(|conn| crate::db::orgs::any(conn).map_err(StorageError::from))?;
         let auth = &settings.auth;
         let tokens = TokenSigner::new(&signing_key, &public_url, auth.access_token_lifetime.0);
         let passwords = PasswordPool::new(auth.password_threads, PASSWORD_QUEUE)
@@ -168,6 +172,7 @@ impl Application {
             metrics_server,
             state,
             transport,
+            empty,
         })
     }
 
@@ -216,7 +221,27 @@ impl Application {
                 handle.stop(true).await;
             }
         });
-        tracing::info!(addr = %self.addr, public_url = %self.state.public_url, "enlist is serving");
+        let settings = &self.state.settings;
+        // Before "enlist is serving", which tests and scripts wait for.
+        if self.empty {
+            tracing::info!(
+                "the database is empty; make a first organization and an API key with \
+                 `enlist org create --name NAME --admin-email EMAIL` and then \
+                 `enlist api-key create --org 1 --user 1 --scopes {}`",
+                crate::domain::Scope::ALL
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
+        }
+        tracing::info!(
+            addr = %self.addr,
+            public_url = %self.state.public_url,
+            database = %crate::db::absolute(&settings.database.path).display(),
+            delivery = %describe_transport(&settings.delivery),
+            "enlist is serving"
+        );
         let result = self.server.await;
         if let Some(metrics_server) = metrics_server {
             let _ = metrics_server.await;
@@ -232,6 +257,22 @@ impl Application {
             Err(error) => tracing::warn!(%error, "stopped; the final WAL checkpoint did not run"),
         }
         result
+    }
+}
+
+/// Where messages go, for the start log: `log`, `file (DIR)` or `smtp (HOST:PORT)`.
+fn describe_transport(delivery: &crate::config::DeliverySettings) -> String {
+    use crate::config::TransportKind;
+    match delivery.transport {
+        TransportKind::Log => "log".to_owned(),
+        TransportKind::File => format!(
+            "file ({})",
+            crate::db::absolute(&delivery.file.dir).display()
+        ),
+        TransportKind::Smtp => match delivery.smtp.port {
+            Some(port) => format!("smtp ({}:{port})", delivery.smtp.host),
+            None => format!("smtp ({})", delivery.smtp.host),
+        },
     }
 }
 
