@@ -24,7 +24,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
-use utoipa_swagger_ui::SwaggerUi;
+use utoipa_swagger_ui::{Config, SwaggerUi};
 
 /// What every handler can reach.
 pub struct AppState {
@@ -140,7 +140,12 @@ impl Application {
                 .wrap(from_fn(api::request_log::log_requests))
                 .app_data(app_state.clone())
                 .app_data(app_metrics.clone())
-                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
+                .service(
+                    SwaggerUi::new("/docs/{_:.*}")
+                        .url("/openapi.json", openapi.clone())
+                        // Offline: no call to swagger.io's online validator.
+                        .config(Config::default().validator_url("none")),
+                )
                 .configure(|cfg| api::configure(cfg, json_limit, metrics_here))
         })
         // Signals are handled in run_until_stopped: SIGINT and SIGTERM both stop gracefully.
