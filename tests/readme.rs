@@ -47,38 +47,39 @@ impl Block {
 }
 
 /// The `sh` blocks under `## Walk-through…` headings, in file order.
+/// Blocks in other languages (`json`, `text`) are shown, not run.
 fn walk_through_blocks(markdown: &str) -> Vec<Block> {
     let mut blocks = Vec::new();
-    let mut heading = String::new();
-    let mut open: Option<(usize, String)> = None;
+    let mut heading = "";
+    // The block being read: its first line, its code, whether it runs.
+    let mut open: Option<(usize, String, bool)> = None;
     for (index, line) in markdown.lines().enumerate() {
-        if let Some((start, code)) = open.as_mut() {
-            if line.trim_end() == "```" {
-                if heading.starts_with("Walk-through:") {
-                    blocks.push(Block {
-                        heading: heading.clone(),
-                        line: *start,
-                        code: std::mem::take(code),
-                    });
+        match open.as_mut() {
+            Some((start, code, runs)) => {
+                if line.trim_end() == "```" {
+                    if *runs {
+                        blocks.push(Block {
+                            heading: heading.to_owned(),
+                            line: *start,
+                            code: std::mem::take(code),
+                        });
+                    }
+                    open = None;
+                } else {
+                    code.push_str(line);
+                    code.push('\n');
                 }
-                open = None;
-            } else {
-                code.push_str(line);
-                code.push('\n');
             }
-        } else if let Some(title) = line.strip_prefix("## ") {
-            heading = title.trim().to_owned();
-        } else if let Some(info) = line.strip_prefix("```") {
-            // Only `sh` runs; `json`, `text` and the like are shown, not run.
-            let code = String::new();
-            if info.trim() == "sh" {
-                open = Some((index + 1, code));
-            } else {
-                open = Some((index + 1, String::from("\0skip")));
+            None => {
+                if let Some(title) = line.strip_prefix("## ") {
+                    heading = title.trim();
+                } else if let Some(info) = line.strip_prefix("```") {
+                    let runs = info.trim() == "sh" && heading.starts_with("Walk-through:");
+                    open = Some((index + 1, String::new(), runs));
+                }
             }
         }
     }
-    blocks.retain(|b| !b.code.starts_with("\0skip"));
     blocks
 }
 
