@@ -430,3 +430,27 @@ async fn the_readme_walk_throughs_run_as_written_on_an_empty_database() {
     drop(shell);
     drop(server);
 }
+
+/// The README's own commands: the first `sh` block of the file (before any
+/// walk-through) serves, then tests.
+fn readme_commands() -> Vec<String> {
+    let start = README.find("```sh\n").expect("a first sh block") + "```sh\n".len();
+    let end = start + README[start..].find("```").unwrap();
+    README[start..end].lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn ci_runs_exactly_the_readmes_test_command() {
+    let commands = readme_commands();
+    assert_eq!(commands, ["cargo run --release", "cargo test --locked"]);
+    let ci = include_str!("../.ci/run");
+    let last = ci
+        .lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty() && !l.starts_with('#'))
+        .unwrap();
+    assert_eq!(
+        last, commands[1],
+        ".ci/run ends with the README's test command"
+    );
+}
