@@ -3,7 +3,9 @@
 //! the process ends, however it ends, so a crash leaves nothing to clean
 //! up. The file holds the holder's PID, for the message a second server
 //! prints. Command-line tools do not take it: they go through SQLite's own
-//! locking beside the server.
+//! locking beside the server. The `serve` command takes it (cli.rs), not
+//! `Application::build`, which in-process tests call. On PostgreSQL (a
+//! later backend) several nodes are allowed and no lock is taken.
 
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
