@@ -35,8 +35,13 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the HTTP APIs (the default when no command is given).
+    /// Serve the HTTP APIs (the default when no command is given). Creates
+    /// the database when it does not exist; one server per database file.
     Serve(ServeArgs),
+    /// Create the database file (and its folder) if it does not exist and
+    /// bring its schema up to date. Every other command but `serve` and
+    /// `dev seed` refuses to create one.
+    Init,
     /// Manage organizations.
     #[command(subcommand)]
     Org(OrgCommand),
@@ -52,6 +57,9 @@ pub enum Command {
     /// Manage the keys that sign access tokens.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Look into the outbox: the messages sent (or still to send), with their links.
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
     /// Copy the live database to a file (SQLite's online backup; the server keeps serving).
     Backup {
         /// The copy to write.
@@ -132,6 +140,26 @@ pub enum KeysCommand {
     Rotate,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// Messages, newest first, as JSON lines: recipient, subject, link,
+    /// status (pending, sent, failed) and attempts.
+    List {
+        /// Only messages to this address (compared case-insensitively).
+        #[arg(long, value_name = "EMAIL")]
+        to: Option<String>,
+        /// At most this many (1 to 1000).
+        #[arg(long, value_name = "N", default_value_t = 20)]
+        limit: i64,
+    },
+    /// The link in the newest message to EMAIL, alone on one line: the one
+    /// a person would click. Exits 1 when no message went there.
+    Link {
+        #[arg(long, value_name = "EMAIL")]
+        to: String,
+    },
+}
+
 #[derive(Debug, Args, Default)]
 pub struct ServeArgs {
     /// Listen address, overriding server.bind.
@@ -141,7 +169,10 @@ pub struct ServeArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum OrgCommand {
-    /// Create an organization and its first admin.
+    /// Every organization, by id, as JSON lines.
+    List,
+    /// Create an organization and its first admin (names need not be
+    /// unique; a name another organization has is allowed, with a warning).
     Create {
         #[arg(long)]
         name: String,
@@ -228,6 +259,8 @@ pub enum CliError {
     Io(#[from] std::io::Error),
     #[error("the integrity check found damage; restore from a backup")]
     Damaged,
+    #[error("{0}")]
+    Lock(#[from] crate::db::lock::LockError),
 }
 
 fn describe(error: &ServiceError) -> String {
@@ -258,11 +291,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
         Command::Serve(args) => serve(settings, args),
         Command::Check => {
-            if !settings.database.path.exists() {
-                return Err(CliError::Usage(format!(
-                    "{} does not exist",
-                    settings.database.path.display()
-                )));
+            if !settings.database.path.is_file() {
+                return Err(
+                    StorageError::Missing(crate::db::absolute(&settings.database.path)).into(),
+                );
             }
             let problems = crate::db::integrity_check(&settings.database.path);
             let ok = problems == ["ok"];
@@ -276,7 +308,12 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 log.level = "warn".into();
             }
             telemetry::init(&log);
-            let db = Database::open(&settings.database)?;
+            // Only `init` and `dev seed` may create the file; anything else
+            // on a path with no database is a mistyped path, not a wish.
+            let db = match command {
+                Command::Init | Command::Dev(_) => Database::open(&settings.database)?,
+                _ => Database::open_existing(&settings.database)?,
+            };
             administer(&db, &settings, command)
         }
     }
@@ -287,6 +324,16 @@ fn serve(mut settings: Settings, args: ServeArgs) -> Result<(), CliError> {
     if let Some(bind) = args.bind {
         settings.server.bind = bind;
     }
+    let database = settings.database.path.clone();
+    if let Some(parent) = database.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|source| StorageError::Folder {
+            path: parent.display().to_string(),
+            source,
+        })?;
+    }
+    // Held until serve returns; the kernel drops it if the process dies.
+    let lock = crate::db::lock::ServeLock::acquire(&database)?;
+    tracing::debug!(lock = %lock.path().display(), "holding the database lock");
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(settings)?;
         app.run_until_stopped().await?;
@@ -370,6 +417,44 @@ fn administer(db: &Database, settings: &Settings, command: Command) -> Result<()
             print_json(&rotated)
         }
         Command::Serve(_) => unreachable_serve(),
+        Command::Init => {
+            let version = db.read_blocking(crate::db::schema_version)?;
+            print_json(&serde_json::json!({
+                "database": crate::db::absolute(&settings.database.path).display().to_string(),
+                "schemaVersion": version,
+            }))
+        }
+        Command::Org(OrgCommand::List) => {
+            let orgs = db.read_blocking(services::orgs::list)?;
+            for org in orgs {
+                print_json(&OrganizationBody::from(org))?;
+            }
+            Ok(())
+        }
+        Command::Outbox(OutboxCommand::List { to, limit }) => {
+            let to = to.as_deref().map(parse_email).transpose()?;
+            let messages =
+                db.read_blocking(|conn| services::outbox::newest(conn, to.as_ref(), limit))?;
+            for message in messages {
+                print_json(&OutboxLine::from(message))?;
+            }
+            Ok(())
+        }
+        Command::Outbox(OutboxCommand::Link { to }) => {
+            let email = parse_email(&to)?;
+            let newest =
+                db.read_blocking(|conn| services::outbox::newest(conn, Some(&email), 1))?;
+            match newest.into_iter().next() {
+                Some(message) => {
+                    println!("{}", message.link);
+                    Ok(())
+                }
+                None => Err(CliError::Usage(format!(
+                    "no message to {email} in the outbox of {}",
+                    crate::db::absolute(&settings.database.path).display()
+                ))),
+            }
+        }
         Command::Org(OrgCommand::Create {
             name,
             logo_url,
@@ -386,7 +471,18 @@ fn administer(db: &Database, settings: &Settings, command: Command) -> Result<()
                 admin_last_name,
                 claim_unverified,
             };
-            let (org, admin) = db.write_blocking(|tx| services::orgs::create(tx, &new, now))?;
+            let (same_name, (org, admin)) = db.write_blocking(|tx| {
+                let same_name = services::orgs::others_named(tx, &new.name)?;
+                Ok::<_, ServiceError>((same_name, services::orgs::create(tx, &new, now)?))
+            })?;
+            if !same_name.is_empty() {
+                let ids: Vec<String> = same_name.iter().map(i64::to_string).collect();
+                eprintln!(
+                    "warning: organization {} has the same name as organization {} (names need not be unique)",
+                    org.id,
+                    ids.join(", ")
+                );
+            }
             print_json(&CreatedOrganization {
                 organization: org.into(),
                 admin: admin.into(),
@@ -445,6 +541,14 @@ fn administer(db: &Database, settings: &Settings, command: Command) -> Result<()
             print_json(&AccountBody::from(user))
         }
         Command::Backup { to, force } => {
+            if let Some(folder) = to.parent().filter(|p| !p.as_os_str().is_empty())
+                && !folder.is_dir()
+            {
+                return Err(CliError::Usage(format!(
+                    "the folder {} does not exist; create it or choose another --to",
+                    crate::db::absolute(folder).display()
+                )));
+            }
             if to.exists() && !force {
                 return Err(CliError::Usage(format!(
                     "{} exists; pass --force to replace it",
@@ -455,6 +559,7 @@ fn administer(db: &Database, settings: &Settings, command: Command) -> Result<()
             print_json(&serde_json::json!({ "backup": to.display().to_string(), "bytes": bytes }))
         }
         Command::Check => unreachable_serve(),
+
         Command::Dev(DevCommand::Seed(args)) => seed(db, args, now),
         Command::User(UserCommand::Create {
             email,
@@ -479,6 +584,43 @@ fn administer(db: &Database, settings: &Settings, command: Command) -> Result<()
             };
             let user = db.write_blocking(|tx| services::users::create(tx, &new, now))?;
             print_json(&AccountBody::from(user))
+        }
+    }
+}
+
+/// One line of `enlist outbox list`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OutboxLine {
+    id: i64,
+    to: String,
+    subject: String,
+    link: String,
+    /// `pending` (not yet sent, maybe retrying), `sent` or `failed` (given up).
+    status: &'static str,
+    attempts: u32,
+    created_at: Millis,
+    sent_at: Option<Millis>,
+    last_error: Option<String>,
+}
+
+impl From<crate::db::outbox::OutboxEntry> for OutboxLine {
+    fn from(entry: crate::db::outbox::OutboxEntry) -> Self {
+        let status = match (entry.sent_at, entry.failed_at) {
+            (Some(_), _) => "sent",
+            (None, Some(_)) => "failed",
+            (None, None) => "pending",
+        };
+        Self {
+            id: entry.id,
+            to: entry.recipient,
+            subject: entry.subject,
+            link: entry.link,
+            status,
+            attempts: entry.attempts,
+            created_at: entry.created_at,
+            sent_at: entry.sent_at,
+            last_error: entry.last_error,
         }
     }
 }

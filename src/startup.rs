@@ -27,7 +27,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
-use utoipa_swagger_ui::SwaggerUi;
+use utoipa_swagger_ui::{Config, SwaggerUi};
 
 /// What every handler can reach.
 pub struct AppState {
@@ -89,6 +89,8 @@ pub struct Application {
     metrics_server: Option<(SocketAddr, Server)>,
     state: web::Data<AppState>,
     transport: Transport,
+    /// No organization yet: the start log says how to make the first.
+    empty: bool,
 }
 
 impl Application {
@@ -124,6 +126,8 @@ impl Application {
                 StartupError::Config(crate::config::ConfigError::Invalid(e.to_string()))
             })?;
         let csrf_key = db.write_blocking(|tx| services::sessions::csrf_key(tx, clock.now()))?;
+        let empty =
+            !db.read_blocking(|conn| crate::db::orgs::any(conn).map_err(StorageError::from))?;
         let auth = &settings.auth;
         let retention = services::signing_keys::retention(auth.access_token_lifetime.0);
         let signing_keys = db.write_blocking(|tx| {
@@ -217,7 +221,12 @@ impl Application {
                 .wrap(from_fn(api::request_log::log_requests))
                 .app_data(app_state.clone())
                 .app_data(app_metrics.clone())
-                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
+                .service(
+                    SwaggerUi::new("/docs/{_:.*}")
+                        .url("/openapi.json", openapi.clone())
+                        // Offline: no call to swagger.io's online validator.
+                        .config(Config::default().validator_url("none")),
+                )
                 .configure(|cfg| api::configure(cfg, json_limit, metrics_here))
         })
         // Signals are handled in run_until_stopped: SIGINT and SIGTERM both stop gracefully.
@@ -250,6 +259,7 @@ impl Application {
             metrics_server,
             state,
             transport,
+            empty,
         })
     }
 
@@ -299,7 +309,27 @@ impl Application {
                 handle.stop(true).await;
             }
         });
-        tracing::info!(addr = %self.addr, public_url = %self.state.public_url, "enlist is serving");
+        let settings = &self.state.settings;
+        // Before "enlist is serving", which tests and scripts wait for.
+        if self.empty {
+            tracing::info!(
+                "the database is empty; make a first organization and an API key with \
+                 `enlist org create --name NAME --admin-email EMAIL` and then \
+                 `enlist api-key create --org 1 --user 1 --scopes {}`",
+                crate::domain::Scope::ALL
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
+        }
+        tracing::info!(
+            addr = %self.addr,
+            public_url = %self.state.public_url,
+            database = %crate::db::absolute(&settings.database.path).display(),
+            delivery = %describe_transport(&settings.delivery),
+            "enlist is serving"
+        );
         let result = self.server.await;
         if let Some(metrics_server) = metrics_server {
             let _ = metrics_server.await;
@@ -315,6 +345,22 @@ impl Application {
             Err(error) => tracing::warn!(%error, "stopped; the final WAL checkpoint did not run"),
         }
         result
+    }
+}
+
+/// Where messages go, for the start log: `log`, `file (DIR)` or `smtp (HOST:PORT)`.
+fn describe_transport(delivery: &crate::config::DeliverySettings) -> String {
+    use crate::config::TransportKind;
+    match delivery.transport {
+        TransportKind::Log => "log".to_owned(),
+        TransportKind::File => format!(
+            "file ({})",
+            crate::db::absolute(&delivery.file.dir).display()
+        ),
+        TransportKind::Smtp => match delivery.smtp.port {
+            Some(port) => format!("smtp ({}:{port})", delivery.smtp.host),
+            None => format!("smtp ({})", delivery.smtp.host),
+        },
     }
 }
 

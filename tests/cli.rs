@@ -24,7 +24,15 @@ struct Cli {
 }
 
 impl Cli {
+    /// A temporary directory with an empty database (`enlist init`) at `db`.
     fn new() -> Self {
+        let cli = Self::without_database();
+        one_json_object(&cli.run(&["init"]));
+        cli
+    }
+
+    /// A temporary directory with no database in it.
+    fn without_database() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("enlist.db");
         Self { dir, db }
@@ -694,7 +702,7 @@ fn user_create_refuses_a_taken_email_in_any_case() {
 
 #[test]
 fn an_unknown_configuration_key_is_an_error_naming_it() {
-    let cli = Cli::new();
+    let cli = Cli::without_database();
     let config = cli.dir.path().join("custom.toml");
     std::fs::write(&config, "[server]\nbnid = \"127.0.0.1:1\"\n").unwrap();
 
@@ -754,8 +762,15 @@ fn a_missing_configuration_file_is_an_error() {
 
 #[test]
 fn the_enlist_database_variable_is_honoured() {
-    let cli = Cli::new();
+    let cli = Cli::without_database();
     let path = cli.dir.path().join("from-env.db");
+    let init = cli
+        .bare()
+        .arg("init")
+        .env("ENLIST_DATABASE", &path)
+        .output()
+        .unwrap();
+    one_json_object(&init);
 
     let output = cli
         .bare()
@@ -790,19 +805,12 @@ fn the_enlist_database_variable_is_honoured() {
 
 #[test]
 fn the_database_flag_wins_over_the_variable_and_the_configuration_file() {
-    let cli = Cli::new();
+    let cli = Cli::without_database();
     let config = cli.dir.path().join("config.toml");
     std::fs::write(&config, "[database]\npath = \"from-config.db\"\n").unwrap();
 
     let output = cli
-        .command(&[
-            "org",
-            "create",
-            "--name",
-            "Acme",
-            "--admin-email",
-            "ada@acme.test",
-        ])
+        .command(&["init"])
         .env("ENLIST_DATABASE", cli.dir.path().join("from-env.db"))
         .output()
         .unwrap();
@@ -815,8 +823,9 @@ fn the_database_flag_wins_over_the_variable_and_the_configuration_file() {
 
 #[test]
 fn without_flags_the_working_directorys_config_and_default_path_are_used() {
-    let cli = Cli::new();
+    let cli = Cli::without_database();
 
+    one_json_object(&cli.bare().arg("init").output().unwrap());
     let default = cli
         .bare()
         .args(["user", "create", "--email", "a@b.test"])
@@ -830,6 +839,7 @@ fn without_flags_the_working_directorys_config_and_default_path_are_used() {
         "[database]\npath = \"configured.db\"\n",
     )
     .unwrap();
+    one_json_object(&cli.bare().arg("init").output().unwrap());
     let configured = cli
         .bare()
         .args(["user", "create", "--email", "c@d.test"])
@@ -958,7 +968,7 @@ fn the_database_and_backups_the_binary_writes_are_owner_only() {
 // ---------------------------------------------------------------- keys
 
 /// Serves from the binary on a free port; answers the server and its address.
-fn serve(cli: &Cli) -> (Served, String) {
+fn serve_on_a_free_port(cli: &Cli) -> (Served, String) {
     let mut child = cli
         .command(&["serve", "--bind", "127.0.0.1:0"])
         .env("ENLIST_LOG__FORMAT", "json")
@@ -1015,7 +1025,7 @@ async fn keys_rotate_switches_the_signing_key_of_a_running_server_and_old_tokens
         created["client_id"].as_str().unwrap().to_owned(),
         created["client_secret"].as_str().unwrap().to_owned(),
     );
-    let (served, addr) = serve(&cli);
+    let (served, addr) = serve_on_a_free_port(&cli);
     let http = reqwest::Client::new();
     let token = || async {
         let reply: Value = http
@@ -1205,4 +1215,446 @@ fn serve_beyond_loopback_without_a_public_url_refuses_to_start() {
     ] {
         assert!(stderr.contains(needle), "{needle:?} not in: {stderr}");
     }
+}
+
+// ---------------------------------------------------------------- databases
+
+/// Every command but `serve`, `init` and `dev seed`, with its arguments.
+const COMMANDS_ON_A_DATABASE: &[&[&str]] = &[
+    &[
+        "org",
+        "create",
+        "--name",
+        "Acme",
+        "--admin-email",
+        "a@b.test",
+    ],
+    &["org", "list"],
+    &[
+        "api-key",
+        "create",
+        "--org",
+        "1",
+        "--user",
+        "1",
+        "--scopes",
+        "users:read",
+    ],
+    &["api-key", "list", "--org", "1"],
+    &["api-key", "revoke", "1"],
+    &["user", "create", "--email", "a@b.test"],
+    &[
+        "client",
+        "create",
+        "--name",
+        "App",
+        "--redirect-uri",
+        "https://a.test/cb",
+    ],
+    &["outbox", "list"],
+    &["outbox", "link", "--to", "a@b.test"],
+    &["backup", "--to", "copy.db"],
+    &["check"],
+];
+
+#[test]
+fn no_command_but_init_serve_and_seed_invents_a_database() {
+    let cli = Cli::without_database();
+    let mistyped = cli.dir.path().join("dta/enlist.db");
+    for args in COMMANDS_ON_A_DATABASE {
+        for database in [None, Some(&mistyped)] {
+            let mut command = cli.bare();
+            if let Some(path) = database {
+                command.arg("--database").arg(path);
+            }
+            let output = command.args(*args).output().unwrap();
+            let expected = database
+                .cloned()
+                .unwrap_or_else(|| cli.dir.path().join("data/enlist.db"));
+            let stderr = stderr_of(&output);
+            assert_fails_saying(&output, &format!("no database at {}", expected.display()));
+            for hint in [
+                "--database",
+                "ENLIST_DATABASE",
+                "database.path",
+                "enlist init",
+            ] {
+                assert!(stderr.contains(hint), "{args:?}: {hint} not in {stderr}");
+            }
+            assert_eq!(stderr.lines().count(), 1, "{args:?}: one line: {stderr}");
+        }
+    }
+    // Nothing was created: no file, no folder.
+    let left: Vec<_> = std::fs::read_dir(cli.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn init_creates_the_database_and_its_folder_once() {
+    let cli = Cli::without_database();
+    let path = cli.dir.path().join("new/folder/enlist.db");
+    let run = || {
+        cli.bare()
+            .arg("--database")
+            .arg(&path)
+            .arg("init")
+            .output()
+            .unwrap()
+    };
+
+    let first = one_json_object(&run());
+    assert_eq!(first["database"], path.display().to_string());
+    assert!(first["schemaVersion"].as_i64().unwrap() >= 1);
+    assert!(path.is_file());
+    // Again: the same answer, the data kept.
+    let created = cli
+        .bare()
+        .arg("--database")
+        .arg(&path)
+        .args([
+            "org",
+            "create",
+            "--name",
+            "Acme",
+            "--admin-email",
+            "a@b.test",
+        ])
+        .output()
+        .unwrap();
+    one_json_object(&created);
+    assert_eq!(one_json_object(&run()), first);
+    assert_eq!(
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .query_row("SELECT COUNT(*) FROM organizations", [], |r| r
+                .get::<_, i64>(0))
+            .unwrap(),
+        1
+    );
+}
+
+#[test]
+fn dev_seed_may_fill_a_new_database() {
+    let cli = Cli::without_database();
+    let path = cli.dir.path().join("bench/seed.db");
+    let output = cli
+        .bare()
+        .arg("--database")
+        .arg(&path)
+        .args(["dev", "seed", "--invitations", "5", "--members", "1"])
+        .output()
+        .unwrap();
+    let seeded = one_json_object(&output);
+    assert_eq!(seeded["organizations"].as_array().unwrap().len(), 1);
+    assert!(path.is_file());
+}
+
+// ---------------------------------------------------------------- org list, names, backup
+
+#[test]
+fn org_list_prints_one_json_line_per_organization_by_id() {
+    let cli = Cli::new();
+    let empty = cli.run(&["org", "list"]);
+    assert!(empty.status.success(), "{}", stderr_of(&empty));
+    assert_eq!(stdout_of(&empty), "");
+
+    cli.org("Acme", "ada@acme.test");
+    cli.org("Globex", "hank@globex.test");
+    let output = cli.run(&["org", "list"]);
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let lines: Vec<Value> = stdout_of(&output)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["id"], 1);
+    assert_eq!(lines[0]["name"], "Acme");
+    assert_eq!(lines[0]["memberCount"], 1);
+    assert_eq!(lines[1]["name"], "Globex");
+    assert_eq!(
+        keys_of(&lines[1]),
+        [
+            "createdAt",
+            "id",
+            "logoUrl",
+            "memberCount",
+            "name",
+            "updatedAt",
+            "uuid"
+        ]
+    );
+}
+
+#[test]
+fn org_create_with_a_name_already_taken_succeeds_and_says_so() {
+    let cli = Cli::new();
+    let first = cli.run(&[
+        "org",
+        "create",
+        "--name",
+        "Acme",
+        "--admin-email",
+        "a@acme.test",
+    ]);
+    one_json_object(&first);
+    assert_eq!(stderr_of(&first), "");
+
+    let second = cli.run(&[
+        "org",
+        "create",
+        "--name",
+        " Acme ",
+        "--admin-email",
+        "b@acme.test",
+    ]);
+    let created = one_json_object(&second);
+    assert_eq!(created["organization"]["id"], 2);
+    let stderr = stderr_of(&second);
+    assert!(
+        stderr.contains("warning: organization 2 has the same name as organization 1"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn backup_to_a_missing_folder_says_the_folder_is_missing() {
+    let cli = Cli::new();
+    let target = cli.dir.path().join("backups/enlist.db");
+    let output = cli.run(&["backup", "--to", &target.display().to_string()]);
+    assert_fails_saying(
+        &output,
+        &format!(
+            "the folder {} does not exist",
+            cli.dir.path().join("backups").display()
+        ),
+    );
+    assert!(!cli.dir.path().join("backups").exists());
+}
+
+// ---------------------------------------------------------------- outbox
+
+/// Queues a message the way the server does, without a server: the
+/// command only reads the table.
+fn queue_message(cli: &Cli, to: &str, link: &str, sent: Option<i64>, failed: Option<i64>) {
+    rusqlite::Connection::open(&cli.db)
+        .unwrap()
+        .execute(
+            "INSERT INTO outbox (recipient, link, subject, text_body, html_body, attempts,
+                                 next_attempt_at, created_at, sent_at, failed_at, last_error)
+             VALUES (?1, ?2, 'You are invited', 'text', '<p>html</p>', ?3, 0, 1000, ?4, ?5,
+                     CASE WHEN ?5 IS NULL THEN NULL ELSE 'refused' END)",
+            rusqlite::params![
+                to,
+                link,
+                i64::from(sent.is_some() || failed.is_some()),
+                sent,
+                failed
+            ],
+        )
+        .unwrap();
+}
+
+#[test]
+fn outbox_list_and_link_show_the_newest_message_first() {
+    let cli = Cli::new();
+    // Twelve messages, so that "10" and "9" would sort wrongly as text.
+    for n in 1..=11 {
+        let to = if n % 2 == 0 {
+            "you@example.com"
+        } else {
+            "other@example.com"
+        };
+        queue_message(&cli, to, &format!("http://h/invite/{n}"), Some(2000), None);
+    }
+    queue_message(&cli, "You@Example.com", "http://h/invite/12", None, None);
+
+    let link = cli.run(&["outbox", "link", "--to", "you@example.com"]);
+    assert!(link.status.success(), "{}", stderr_of(&link));
+    assert_eq!(stdout_of(&link), "http://h/invite/12\n");
+
+    let list = cli.run(&["outbox", "list", "--to", "YOU@example.com", "--limit", "2"]);
+    assert!(list.status.success(), "{}", stderr_of(&list));
+    let lines: Vec<Value> = stdout_of(&list)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["id"], 12);
+    assert_eq!(lines[0]["to"], "You@Example.com");
+    assert_eq!(lines[0]["link"], "http://h/invite/12");
+    assert_eq!(lines[0]["status"], "pending");
+    assert_eq!(lines[0]["attempts"], 0);
+    assert_eq!(lines[0]["sentAt"], Value::Null);
+    assert_eq!(lines[1]["id"], 10);
+    assert_eq!(lines[1]["status"], "sent");
+    assert_eq!(lines[1]["attempts"], 1);
+    assert_eq!(
+        keys_of(&lines[1]),
+        [
+            "attempts",
+            "createdAt",
+            "id",
+            "lastError",
+            "link",
+            "sentAt",
+            "status",
+            "subject",
+            "to"
+        ]
+    );
+
+    queue_message(
+        &cli,
+        "gave-up@example.com",
+        "http://h/invite/13",
+        None,
+        Some(3000),
+    );
+    let all = cli.run(&["outbox", "list"]);
+    let first: Value = serde_json::from_str(stdout_of(&all).lines().next().unwrap()).unwrap();
+    assert_eq!(first["status"], "failed");
+    assert_eq!(first["lastError"], "refused");
+    assert_eq!(stdout_of(&all).lines().count(), 13);
+
+    assert_fails_saying(
+        &cli.run(&["outbox", "link", "--to", "nobody@example.com"]),
+        "no message to nobody@example.com",
+    );
+    assert_fails_saying(&cli.run(&["outbox", "list", "--limit", "0"]), "--limit");
+}
+
+// ---------------------------------------------------------------- serve: start log, one per file
+
+/// A served process and its log, as JSON events.
+struct Running {
+    served: Served,
+    addr: String,
+    log: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+}
+
+impl Running {
+    fn messages(&self) -> Vec<String> {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["message"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    fn event(&self, message: &str) -> Value {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|e| e["message"] == message)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {message:?} in the log: {:?}", self.messages()))
+    }
+}
+
+/// `enlist serve` on a free port; returns once it logged that it serves.
+fn serve(cli: &Cli) -> Running {
+    let mut child = cli
+        .command(&["serve", "--bind", "127.0.0.1:0"])
+        .env("ENLIST_LOG__FORMAT", "json")
+        .env("ENLIST_SERVER__WORKERS", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let served = Served(child);
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let lines = log.clone();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Ok(event) = serde_json::from_str::<Value>(&line) {
+                let serving = event["message"] == "enlist is serving";
+                let addr = event["addr"].as_str().unwrap_or_default().to_owned();
+                lines.lock().unwrap().push(event);
+                if serving {
+                    let _ = sender.send(addr);
+                }
+            }
+        }
+    });
+    let addr = receiver
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the server logs its address");
+    Running { served, addr, log }
+}
+
+#[test]
+fn serve_logs_its_database_transport_and_url_and_how_to_begin_on_an_empty_database() {
+    let cli = Cli::without_database();
+    let running = serve(&cli);
+    let serving = running.event("enlist is serving");
+    assert_eq!(serving["database"], cli.db.display().to_string());
+    assert_eq!(serving["delivery"], "log");
+    assert_eq!(serving["public_url"], format!("http://{}", running.addr));
+    let hint = running
+        .messages()
+        .into_iter()
+        .find(|m| m.starts_with("the database is empty"))
+        .expect("an empty database gets a hint");
+    assert!(
+        hint.contains("enlist org create --name NAME --admin-email EMAIL"),
+        "{hint}"
+    );
+    assert!(
+        hint.contains("enlist api-key create --org 1 --user 1 --scopes organization:read,"),
+        "{hint}"
+    );
+    drop(running);
+
+    cli.org("Acme", "ada@acme.test");
+    let again = serve(&cli);
+    // The hint is logged before "enlist is serving", so it would be here by now.
+    assert!(
+        !again
+            .messages()
+            .iter()
+            .any(|m| m.starts_with("the database is empty")),
+        "{:?}",
+        again.messages()
+    );
+}
+
+#[test]
+fn a_second_serve_on_the_same_file_refuses_naming_the_first_ones_pid() {
+    let cli = Cli::new();
+    let mut first = serve(&cli);
+    let pid = first.served.0.id();
+    let lock = std::fs::read_to_string(cli.dir.path().join("enlist.db.lock")).unwrap();
+    assert_eq!(lock.trim(), pid.to_string());
+
+    let second = cli
+        .command(&["serve", "--bind", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert_fails_saying(
+        &second,
+        &format!("another enlist serve (PID {pid}) is using"),
+    );
+    assert!(
+        stderr_of(&second).contains(&cli.db.display().to_string()),
+        "{}",
+        stderr_of(&second)
+    );
+
+    // The command line keeps working beside the server.
+    let (org, _) = cli.org("Acme", "ada@acme.test");
+    assert_eq!(org, 1);
+
+    // A crash releases the lock: the kernel drops it with the process.
+    first.served.0.kill().unwrap();
+    first.served.0.wait().unwrap();
+    let after = serve(&cli);
+    let lock = std::fs::read_to_string(cli.dir.path().join("enlist.db.lock")).unwrap();
+    assert_eq!(lock.trim(), after.served.0.id().to_string());
 }

@@ -104,6 +104,7 @@ fn integrity(db: &Path) -> Vec<String> {
 async fn acknowledged_writes_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let db: PathBuf = dir.path().join("enlist.db");
+    cli(&db, &["init"]);
     let created = cli(
         &db,
         &[

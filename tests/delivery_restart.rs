@@ -386,7 +386,7 @@ async fn a_message_sent_before_a_clean_restart_is_not_sent_again() {
             .file_name()
             .unwrap()
             .to_string_lossy()
-            .starts_with(&carol_outbox.to_string()),
+            .starts_with(&format!("{carol_outbox:012}")),
         "{files:?}"
     );
     assert_eq!(

@@ -29,10 +29,13 @@ struct Workspace {
 }
 
 impl Workspace {
+    /// A temporary directory with an empty database in it (`enlist init`).
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("enlist.db");
-        Self { dir, db }
+        let workspace = Self { dir, db };
+        one_json_object(&workspace.run(&["init"]));
+        workspace
     }
 
     /// The binary in the temporary directory, with no enlist settings

@@ -36,6 +36,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize, metrics: bool)
                 .error_handler(|e, _| ApiError::bad_request("path", e.to_string()).into()),
         )
         .service(
+            web::resource("/")
+                .route(web::get().to(pages::home))
+                .default_service(allow("GET")),
+        )
+        .service(
             web::resource("/healthz")
                 .route(web::get().to(health::live))
                 .default_service(allow("GET")),

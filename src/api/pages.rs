@@ -121,6 +121,23 @@ impl MessagePage {
     }
 }
 
+/// `GET /`: what this server is, and where its API is described.
+#[derive(Template)]
+#[template(path = "home.html")]
+pub struct HomePage {
+    pub version: &'static str,
+}
+
+pub async fn home() -> HttpResponse {
+    render(
+        StatusCode::OK,
+        &HomePage {
+            version: env!("CARGO_PKG_VERSION"),
+        },
+        &[],
+    )
+}
+
 /// An HTML answer with the headers every page sends: a CSP without inline
 /// script, no framing, no referrer, no caching. `form_targets` are origins
 /// (besides this server) that the page's forms may end up at, such as an

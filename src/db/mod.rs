@@ -10,6 +10,7 @@
 pub mod api_keys;
 pub mod email_links;
 pub mod invitations;
+pub mod lock;
 pub mod members;
 pub mod oauth;
 pub mod orgs;
@@ -61,6 +62,13 @@ pub enum StorageError {
     Batch(String),
     #[error("database schema version {found} is newer than this binary understands ({supported})")]
     TooNew { found: i64, supported: i64 },
+    /// Every command but `serve`, `init` and `dev seed` refuses to invent a database.
+    #[error(
+        "no database at {}; choose one with --database PATH, ENLIST_DATABASE or database.path \
+         in config.toml (or make a new one with `enlist init`)",
+        .0.display()
+    )]
+    Missing(std::path::PathBuf),
     #[error("cannot create the database folder {path}: {source}")]
     Folder {
         path: String,
@@ -134,7 +142,8 @@ pub struct PoolStats {
 }
 
 impl Database {
-    /// Opens (creating if needed) the database file and brings its schema up to date.
+    /// Opens (creating if needed, with its folder) the database file and
+    /// brings its schema up to date: for `serve`, `init` and `dev seed`.
     pub fn open(settings: &DatabaseSettings) -> Result<Self, StorageError> {
         let path = settings.path.as_path();
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -146,9 +155,31 @@ impl Database {
             })?;
         }
         crate::private_files::prepare_database_file(path)?;
+        Self::open_with(settings, OpenFlags::SQLITE_OPEN_CREATE)
+    }
+
+    /// Opens an existing database file and brings its schema up to date;
+    /// a missing file is [`StorageError::Missing`] (naming its absolute
+    /// path), and neither the file nor its folder is created.
+    pub fn open_existing(settings: &DatabaseSettings) -> Result<Self, StorageError> {
+        if !settings.path.is_file() {
+            return Err(StorageError::Missing(absolute(&settings.path)));
+        }
+        crate::private_files::prepare_database_file(&settings.path)?;
+        Self::open_with(settings, OpenFlags::empty())
+    }
+
+    fn open_with(settings: &DatabaseSettings, create: OpenFlags) -> Result<Self, StorageError> {
+        let path = settings.path.as_path();
         let busy_timeout = settings.busy_timeout.0;
         {
-            let mut conn = Connection::open(path)?;
+            let mut conn = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_WRITE
+                    | OpenFlags::SQLITE_OPEN_URI
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                    | create,
+            )?;
             configure(&conn, busy_timeout)?;
             // WAL is a property of the file: set once, readers never block the writer.
             conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -350,7 +381,16 @@ pub fn integrity_check(path: &Path) -> Vec<String> {
     }
 }
 
-impl Database {}
+/// The schema version a database file is at (`PRAGMA user_version`).
+pub fn schema_version(conn: &Connection) -> Result<i64, StorageError> {
+    Ok(conn.pragma_query_value(None, "user_version", |row| row.get(0))?)
+}
+
+/// `path` made absolute against the working directory (without resolving
+/// links, so a path that does not exist yet reads as the one looked for).
+pub fn absolute(path: &Path) -> std::path::PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
+}
 
 /// Runs `f` in one `BEGIN IMMEDIATE` transaction; an `Err` rolls it back.
 fn immediate<T, E>(

@@ -38,3 +38,23 @@ pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Organization>>
     .query_row([id], from_row)
     .optional()
 }
+
+/// Every organization, by id: for `enlist org list`.
+pub fn list(conn: &Connection) -> rusqlite::Result<Vec<Organization>> {
+    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM organizations ORDER BY id"))?
+        .query_map([], from_row)?
+        .collect()
+}
+
+/// Ids of the organizations with exactly this name.
+pub fn ids_named(conn: &Connection, name: &str) -> rusqlite::Result<Vec<i64>> {
+    conn.prepare_cached("SELECT id FROM organizations WHERE name = ?1 ORDER BY id")?
+        .query_map([name], |row| row.get(0))?
+        .collect()
+}
+
+/// Whether any organization exists (an empty database gets a hint at start).
+pub fn any(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM organizations)")?
+        .query_row([], |row| row.get(0))
+}

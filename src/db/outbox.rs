@@ -145,3 +145,46 @@ pub fn backlog(conn: &Connection) -> rusqlite::Result<i64> {
     conn.prepare_cached("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL")?
         .query_row([], |row| row.get(0))
 }
+
+/// A message as `enlist outbox list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    pub id: i64,
+    pub recipient: String,
+    pub subject: String,
+    pub link: String,
+    pub attempts: u32,
+    pub created_at: Millis,
+    pub sent_at: Option<Millis>,
+    pub failed_at: Option<Millis>,
+    pub last_error: Option<String>,
+}
+
+/// The newest messages first, to `recipient` (compared case-insensitively)
+/// or to anyone. A command-line look-up: it walks the table from the newest
+/// row, which the outbox's size allows.
+pub fn newest(
+    conn: &Connection,
+    recipient: Option<&str>,
+    limit: i64,
+) -> rusqlite::Result<Vec<OutboxEntry>> {
+    conn.prepare_cached(
+        "SELECT id, recipient, subject, link, attempts, created_at, sent_at, failed_at, last_error
+         FROM outbox WHERE ?1 IS NULL OR lower(recipient) = lower(?1)
+         ORDER BY id DESC LIMIT ?2",
+    )?
+    .query_map(params![recipient, limit], |row| {
+        Ok(OutboxEntry {
+            id: row.get(0)?,
+            recipient: row.get(1)?,
+            subject: row.get(2)?,
+            link: row.get(3)?,
+            attempts: row.get(4)?,
+            created_at: Millis(row.get(5)?),
+            sent_at: row.get::<_, Option<i64>>(6)?.map(Millis),
+            failed_at: row.get::<_, Option<i64>>(7)?.map(Millis),
+            last_error: row.get(8)?,
+        })
+    })?
+    .collect()
+}

@@ -12,7 +12,8 @@ use std::path::PathBuf;
 pub enum Transport {
     /// Logs that a message was queued for someone, with its link.
     Log,
-    /// One `<outbox id>.eml` per message in a folder: what demos and tests read.
+    /// One `<outbox id>.eml` per message in a folder, the id zero-padded to
+    /// 12 digits so that names sort in creation order: what demos and tests read.
     File { dir: PathBuf, from: Mailbox },
     Smtp {
         mailer: AsyncSmtpTransport<Tokio1Executor>,
@@ -83,8 +84,8 @@ impl Transport {
             }
             Transport::File { dir, from } => {
                 let bytes = build(from, message)?.formatted();
-                let path = dir.join(format!("{}.eml", message.id));
-                let partial = dir.join(format!(".{}.eml.partial", message.id));
+                let path = dir.join(format!("{:012}.eml", message.id));
+                let partial = dir.join(format!(".{:012}.eml.partial", message.id));
                 // Written whole, owner-only, then renamed: a reader never
                 // sees half a message, and nobody else reads the link.
                 write_private(partial.clone(), bytes)

@@ -9,6 +9,7 @@ pub mod invitee;
 pub mod members;
 pub mod oauth;
 pub mod orgs;
+pub mod outbox;
 pub mod seed;
 pub mod sessions;
 pub mod signing_keys;

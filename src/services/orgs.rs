@@ -90,3 +90,13 @@ pub(crate) fn validate_url(field: &'static str, url: &str) -> ServiceResult<()> 
         ))
     }
 }
+
+pub fn list(conn: &Connection) -> ServiceResult<Vec<Organization>> {
+    Ok(db::orgs::list(conn)?)
+}
+
+/// Ids of the organizations already called `name` (trimmed, as stored):
+/// names need not be unique, but a second "Acme" is worth a word.
+pub fn others_named(conn: &Connection, name: &str) -> ServiceResult<Vec<i64>> {
+    Ok(db::orgs::ids_named(conn, name.trim())?)
+}

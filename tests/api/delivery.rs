@@ -94,7 +94,8 @@ async fn the_file_transport_writes_one_multipart_message_with_the_link() {
     assert_eq!(row.last_error, None);
     assert_eq!(
         files[0].file_name().unwrap().to_string_lossy(),
-        format!("{}.eml", outbox_id_of(&app, id))
+        format!("{:012}.eml", outbox_id_of(&app, id)),
+        "zero-padded, so that names sort in creation order"
     );
 
     let mail = read_eml(&files[0]);

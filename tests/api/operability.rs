@@ -719,3 +719,60 @@ async fn cors_allows_the_configured_origins_only() {
         other.headers()
     );
 }
+
+// ---------------------------------------------------------------- the root page and the docs
+
+#[tokio::test]
+async fn the_root_names_the_service_its_version_and_where_the_api_is_described() {
+    let app = spawn_app().await;
+
+    let reply = app.request(Method::GET, "/", None, None).await;
+
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(
+        reply.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(reply.header("content-security-policy").is_some());
+    assert!(reply.text.contains("<h1>enlist</h1>"), "{}", reply.text);
+    assert!(
+        reply
+            .text
+            .contains(&format!("Version {}", env!("CARGO_PKG_VERSION"))),
+        "{}",
+        reply.text
+    );
+    assert!(reply.text.contains(r#"href="/docs/""#), "{}", reply.text);
+    assert!(
+        reply.text.contains(r#"href="/openapi.json""#),
+        "{}",
+        reply.text
+    );
+    for path in ["/docs/", "/openapi.json"] {
+        let linked = app.request(Method::GET, path, None, None).await;
+        assert_eq!(linked.status, 200, "{path}");
+    }
+    let post = app.request(Method::POST, "/", None, None).await;
+    assert_eq!(post.status, 405);
+}
+
+#[tokio::test]
+async fn swagger_ui_never_calls_an_outside_validator() {
+    let app = spawn_app().await;
+
+    let initializer = app
+        .request(Method::GET, "/docs/swagger-initializer.js", None, None)
+        .await;
+
+    assert_eq!(initializer.status, 200);
+    assert!(
+        initializer.text.contains(r#""validatorUrl": "none""#),
+        "{}",
+        initializer.text
+    );
+    assert!(
+        initializer.text.contains("/openapi.json"),
+        "{}",
+        initializer.text
+    );
+}

@@ -1,0 +1,456 @@
+//! README.md is executed: every fenced `sh` block under a "Walk-through"
+//! heading runs, in order and as written, in one `bash` (`set -euo
+//! pipefail`) in an empty folder, beside a real `enlist serve` started there
+//! on a free port with the `file` transport. Each block's output must hold,
+//! in order, every `# → …` line of the block (`…` stands for anything).
+//!
+//! What differs from a person pasting the blocks, and why:
+//! - `cargo` is a stand-in on `PATH` that runs the already built binary for
+//!   `cargo run --quiet --release -- ARGS` (and refuses anything else), so
+//!   the test takes seconds, not a release build.
+//! - The README's `127.0.0.1:8080` reads as the test server's address.
+//! - `curl` fails on an HTTP error (`--fail-with-body`), so a walk-through
+//!   step that answers 4xx fails the test instead of printing a problem.
+//! - Where the README has a person accept in a browser, the test does what
+//!   the browser would, over HTTP, between two blocks.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_enlist");
+const README: &str = include_str!("../README.md");
+const DONE: &str = "__readme_block_done__";
+/// A pattern line: `# → {"id":1,…}`.
+const EXPECT: &str = "# → ";
+
+/// One fenced `sh` block of a walk-through, with where it came from.
+struct Block {
+    heading: String,
+    line: usize,
+    code: String,
+}
+
+impl Block {
+    fn expectations(&self) -> Vec<&str> {
+        self.code
+            .lines()
+            .filter_map(|l| l.trim_start().strip_prefix(EXPECT))
+            .map(str::trim_end)
+            .collect()
+    }
+}
+
+/// The `sh` blocks under `## Walk-through…` headings, in file order.
+/// Blocks in other languages (`json`, `text`) are shown, not run.
+fn walk_through_blocks(markdown: &str) -> Vec<Block> {
+    let mut blocks = Vec::new();
+    let mut heading = "";
+    // The block being read: its first line, its code, whether it runs.
+    let mut open: Option<(usize, String, bool)> = None;
+    for (index, line) in markdown.lines().enumerate() {
+        match open.as_mut() {
+            Some((start, code, runs)) => {
+                if line.trim_end() == "```" {
+                    if *runs {
+                        blocks.push(Block {
+                            heading: heading.to_owned(),
+                            line: *start,
+                            code: std::mem::take(code),
+                        });
+                    }
+                    open = None;
+                } else {
+                    code.push_str(line);
+                    code.push('\n');
+                }
+            }
+            None => {
+                if let Some(title) = line.strip_prefix("## ") {
+                    heading = title.trim();
+                } else if let Some(info) = line.strip_prefix("```") {
+                    let runs = info.trim() == "sh" && heading.starts_with("Walk-through:");
+                    open = Some((index + 1, String::new(), runs));
+                }
+            }
+        }
+    }
+    blocks
+}
+
+/// Whether `output` holds every piece of `pattern` (split at `…`) in
+/// order, starting at `from`; answers where the match ended.
+fn find_pattern(output: &str, from: usize, pattern: &str) -> Option<usize> {
+    let mut at = from;
+    for piece in pattern.split('…').filter(|p| !p.is_empty()) {
+        at += output[at..].find(piece)? + piece.len();
+    }
+    Some(at)
+}
+
+/// `enlist serve`, stopped when dropped.
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The binary with no enlist settings or log filter from the environment.
+fn enlist(dir: &Path) -> Command {
+    let mut command = Command::new(BIN);
+    command.current_dir(dir).env_remove("RUST_LOG");
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("ENLIST_") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+/// Serves in `dir` on a free port with its defaults (so the database is
+/// `./data/enlist.db`, the one the README's commands use) and the `file`
+/// transport.
+fn serve(dir: &Path) -> Server {
+    let mut child = enlist(dir)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("ENLIST_DELIVERY__TRANSPORT", "file")
+        .env("ENLIST_DELIVERY__POLL_INTERVAL", "100ms")
+        .env("ENLIST_SERVER__WORKERS", "1")
+        .env("ENLIST_LOG__FORMAT", "json")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Ok(event) = serde_json::from_str::<Value>(&line)
+                && event["message"] == "enlist is serving"
+            {
+                let _ = sender.send(event["addr"].as_str().unwrap_or_default().to_owned());
+            }
+        }
+    });
+    let addr = receiver
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the server logs its address");
+    Server { child, addr }
+}
+
+/// The stand-in for `cargo`: `cargo run --quiet --release -- ARGS` runs
+/// the built binary with ARGS.
+fn cargo_stand_in(bin_dir: &Path) {
+    let script = format!(
+        "#!/bin/sh\n\
+         # tests/readme.rs: the README's `cargo run --quiet --release --` is the built binary.\n\
+         if [ \"$1\" = run ] && [ \"$2\" = --quiet ] && [ \"$3\" = --release ] && [ \"$4\" = -- ]; then\n\
+         \x20 shift 4; exec '{BIN}' \"$@\"\n\
+         fi\n\
+         echo \"tests/readme.rs: unexpected cargo $*\" >&2\n\
+         exit 2\n"
+    );
+    let path = bin_dir.join("cargo");
+    std::fs::write(&path, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// One `bash` that runs block after block, so variables carry over.
+struct Shell {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: Receiver<String>,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Shell {
+    fn start(dir: &Path, bin_dir: &Path) -> Self {
+        let path = format!(
+            "{}:{}",
+            bin_dir.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut command = Command::new("bash");
+        command
+            .args(["--noprofile", "--norc"])
+            .current_dir(dir)
+            .env("PATH", path)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        // Not inherited: the README's commands must find the database alone.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("ENLIST_") {
+                command.env_remove(name);
+            }
+        }
+        let mut child = command.spawn().expect("bash runs");
+        let mut stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut stderr_pipe = child.stderr.take().unwrap();
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let collected = stderr.clone();
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            while let Ok(n) = stderr_pipe.read(&mut buffer) {
+                if n == 0 {
+                    break;
+                }
+                collected
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buffer[..n]));
+            }
+        });
+        writeln!(
+            stdin,
+            "set -euo pipefail\ncurl() {{ command curl --fail-with-body \"$@\"; }}"
+        )
+        .unwrap();
+        Self {
+            child,
+            stdin,
+            stdout: receiver,
+            stderr,
+        }
+    }
+
+    /// Runs `code` and answers what it printed on stdout; panics, showing
+    /// the block and its stderr, if the shell exits or takes too long.
+    fn run(&mut self, block: &Block, code: &str) -> String {
+        self.stderr.lock().unwrap().clear();
+        write!(self.stdin, "{code}\nprintf '\\n%s\\n' {DONE}\n").unwrap();
+        self.stdin.flush().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut output = String::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stdout.recv_timeout(left) {
+                Ok(line) if line == DONE => return output,
+                Ok(line) => {
+                    output.push_str(&line);
+                    output.push('\n');
+                }
+                Err(error) => {
+                    let why = match error {
+                        RecvTimeoutError::Timeout => "took over 60 s".to_owned(),
+                        RecvTimeoutError::Disconnected => {
+                            std::thread::sleep(Duration::from_millis(100));
+                            format!("failed (bash exited: {:?})", self.child.try_wait())
+                        }
+                    };
+                    panic!(
+                        "README.md line {} ({}): the block {why}\n--- block\n{}--- stdout\n{output}--- stderr\n{}",
+                        block.line,
+                        block.heading,
+                        block.code,
+                        self.stderr.lock().unwrap()
+                    );
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Shell {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The `value` of the first hidden `csrf_token` input after `marker`.
+fn csrf_token_after(html: &str, marker: &str) -> String {
+    let from = html
+        .find(marker)
+        .unwrap_or_else(|| panic!("no {marker:?} in the page: {html}"));
+    let needle = r#"name="csrf_token" value=""#;
+    let start = from + html[from..].find(needle).expect("a CSRF token") + needle.len();
+    let end = start + html[start..].find('"').unwrap();
+    html[start..end].to_owned()
+}
+
+/// What the person does in the browser: open the emailed link, create an
+/// account as the invited address, press Accept.
+async fn accept_in_the_browser(link: &str, email: &str) {
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let page = client.get(link).send().await.unwrap();
+    assert_eq!(page.status(), 200, "{link}");
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Join Acme"), "{html}");
+    let token = csrf_token_after(&html, r#"id="signup-heading""#);
+    let signed_up = client
+        .post(link)
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("intent", "signup"),
+            ("email", email),
+            ("first_name", "You"),
+            ("last_name", ""),
+            ("password", "correct horse battery"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let html = signed_up.text().await.unwrap();
+    assert!(html.contains("Accept invitation"), "{html}");
+    let token = csrf_token_after(&html, "/respond");
+    let respond = format!("{}/respond", link.trim_end_matches('/'));
+    let accepted = client
+        .post(&respond)
+        .form(&[("csrf_token", token.as_str()), ("decision", "accept")])
+        .send()
+        .await
+        .unwrap();
+    let status = accepted.status();
+    let html = accepted.text().await.unwrap();
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Welcome to Acme"), "{html}");
+}
+
+#[test]
+fn the_walk_through_blocks_are_found() {
+    let blocks = walk_through_blocks(README);
+    let headings: Vec<&str> = blocks.iter().map(|b| b.heading.as_str()).collect();
+    for heading in [
+        "Walk-through: your first admin API call",
+        "Walk-through: invite yourself and accept in a browser",
+        "Walk-through: the invitee API with curl",
+        "Walk-through: every admin endpoint",
+    ] {
+        assert!(headings.contains(&heading), "{heading}: {headings:?}");
+    }
+    assert!(blocks.len() >= 6, "{}", blocks.len());
+    // The first block is the one that makes `enlist` a command.
+    assert!(blocks[0].code.contains("enlist() {"), "{}", blocks[0].code);
+    // A shown-only block (json) is not among them.
+    assert!(
+        blocks
+            .iter()
+            .all(|b| !b.code.contains("urn:enlist:problem"))
+    );
+    assert!(blocks.iter().map(|b| b.expectations().len()).sum::<usize>() >= 10);
+}
+
+#[test]
+fn patterns_match_pieces_in_order() {
+    assert_eq!(
+        find_pattern(r#"{"id":1,"x":2}"#, 0, r#"{"id":1,…}"#),
+        Some(14)
+    );
+    assert_eq!(find_pattern(r#"{"id":2}"#, 0, r#"{"id":1,…}"#), None);
+    assert_eq!(find_pattern("a b c", 0, "a…c"), Some(5));
+    assert_eq!(find_pattern("c b a", 0, "a…c"), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_walk_throughs_run_as_written_on_an_empty_database() {
+    let scratch = tempfile::tempdir().unwrap();
+    let bin_dir = tempfile::tempdir().unwrap();
+    cargo_stand_in(bin_dir.path());
+    let server = serve(scratch.path());
+    let mut shell = Shell::start(scratch.path(), bin_dir.path());
+
+    let blocks = walk_through_blocks(README);
+    let mut accepted = false;
+    for block in &blocks {
+        let code = block.code.replace("127.0.0.1:8080", &server.addr);
+        let output = tokio::task::block_in_place(|| shell.run(block, &code));
+        let mut at = 0;
+        for pattern in block.expectations() {
+            at = find_pattern(&output, at, pattern).unwrap_or_else(|| {
+                panic!(
+                    "README.md line {} ({}): the output does not show\n{pattern}\n--- output\n{output}",
+                    block.line, block.heading
+                )
+            });
+        }
+        // The person opens the link the block printed and accepts.
+        if block
+            .code
+            .contains("enlist outbox link --to you@example.com")
+        {
+            let link = output
+                .lines()
+                .rev()
+                .find(|l| l.contains("/invite/"))
+                .expect("the block prints the link")
+                .trim()
+                .to_owned();
+            assert!(
+                link.starts_with(&format!("http://{}/invite/", server.addr)),
+                "{link}"
+            );
+            accept_in_the_browser(&link, "you@example.com").await;
+            accepted = true;
+        }
+    }
+    assert!(accepted, "the browser step ran");
+
+    // The `file` transport's names sort in creation order: the last file
+    // by name is the newest message (there are more than a few by now).
+    let outbox = scratch.path().join("data/outbox");
+    let mut names: Vec<String> = std::fs::read_dir(&outbox)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".eml") && !n.starts_with('.'))
+        .collect();
+    names.sort();
+    let newest = enlist(scratch.path())
+        .args(["outbox", "list", "--limit", "1"])
+        .output()
+        .unwrap();
+    let newest: Value = serde_json::from_slice(&newest.stdout).unwrap();
+    let id = newest["id"].as_i64().unwrap();
+    assert_eq!(names.last(), Some(&format!("{id:012}.eml")), "{names:?}");
+    drop(shell);
+    drop(server);
+}
+
+/// The README's own commands: the first `sh` block of the file (before any
+/// walk-through) serves, then tests.
+fn readme_commands() -> Vec<String> {
+    let start = README.find("```sh\n").expect("a first sh block") + "```sh\n".len();
+    let end = start + README[start..].find("```").unwrap();
+    README[start..end].lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn ci_runs_exactly_the_readmes_test_command() {
+    let commands = readme_commands();
+    assert_eq!(commands, ["cargo run --release", "cargo test --locked"]);
+    let ci = include_str!("../.ci/run");
+    let last = ci
+        .lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty() && !l.starts_with('#'))
+        .unwrap();
+    assert_eq!(
+        last, commands[1],
+        ".ci/run ends with the README's test command"
+    );
+}
