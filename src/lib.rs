@@ -15,4 +15,5 @@ pub mod domain;
 pub mod private_files;
 pub mod services;
 pub mod startup;
+pub mod state;
 pub mod telemetry;

@@ -35,10 +35,19 @@ pub fn create_new_file(path: &Path) -> io::Result<std::fs::File> {
         .open(path)
 }
 
+/// A file that could not be made private, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {source}")]
+pub struct FileError {
+    pub path: String,
+    #[source]
+    pub source: io::Error,
+}
+
 /// Before SQLite opens the database: creates the file owner-only when it
 /// is new, and takes group and other access away from an existing database
 /// and its `-wal` and `-shm` files (made by an older version, say).
-pub fn prepare_database_file(path: &Path) -> Result<(), crate::db::StorageError> {
+pub fn prepare_database_file(path: &Path) -> Result<(), FileError> {
     let text = path.as_os_str().to_string_lossy();
     if text == ":memory:" || text.starts_with("file:") {
         return Ok(());
@@ -47,7 +56,7 @@ pub fn prepare_database_file(path: &Path) -> Result<(), crate::db::StorageError>
         Ok(_) => {}
         Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {}
         Err(source) => {
-            return Err(crate::db::StorageError::File {
+            return Err(FileError {
                 path: path.display().to_string(),
                 source,
             });

@@ -17,6 +17,7 @@ use crate::domain::net::TrustedProxies;
 use crate::services;
 use crate::services::ServiceError;
 use crate::services::accounts::{AccountLimits, AccountSettings, Accounts, AccountsParts};
+use crate::state::AppState;
 use actix_cors::Cors;
 use actix_web::dev::Server;
 use actix_web::http::header;
@@ -28,28 +29,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
 use utoipa_swagger_ui::{Config, SwaggerUi};
-
-/// What every handler can reach.
-pub struct AppState {
-    pub db: Database,
-    pub settings: Arc<Settings>,
-    /// The external base URL, without a trailing slash: the token issuer.
-    pub public_url: String,
-    pub tokens: TokenSigner,
-    /// Sign-up, sign-in, verification, claims and resets.
-    pub accounts: Accounts,
-    /// Renders messages into the outbox.
-    pub composer: Arc<Composer>,
-    /// Wakes the outbox worker when a message was queued.
-    pub outbox_wake: Arc<Notify>,
-    /// "Now" for every rule that depends on time.
-    pub clock: Clock,
-    /// Peers whose forwarding headers say who the client is.
-    pub trusted_proxies: TrustedProxies,
-    /// The key that signs the hosted pages' CSRF tokens (generated once,
-    /// kept in `server_secrets`).
-    pub csrf_key: Vec<u8>,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {

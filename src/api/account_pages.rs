@@ -5,9 +5,9 @@
 use crate::api::oauth::authorize::{self, AuthorizeParams};
 use crate::api::pages::{self, EmailLinkPage, MessagePage, ResetRequestPage};
 use crate::api::sign_in::{self, FormError, LINK_COOKIE};
-use crate::db::email_links::Purpose;
+use crate::domain::LinkPurpose as Purpose;
 use crate::services::accounts::{Followed, LinkView, Resume};
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;

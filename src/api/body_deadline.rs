@@ -8,7 +8,7 @@
 
 use crate::api::pages::{self, MessagePage};
 use crate::api::problem::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;

@@ -1,7 +1,7 @@
 use crate::api::metrics::Metrics;
 use crate::api::problem::ApiError;
-use crate::db::StorageError;
-use crate::startup::AppState;
+use crate::services;
+use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use std::time::Duration;
 
@@ -26,14 +26,7 @@ pub async fn live() -> HttpResponse {
     )
 )]
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    // `SELECT 1` never touches the file; reading the schema takes a read
-    // transaction, so a database that cannot be read fails the probe.
-    let probe = state.db.read(|conn| {
-        conn.query_row("SELECT COUNT(*) FROM sqlite_schema", [], |row| {
-            row.get::<_, i64>(0)
-        })
-        .map_err(StorageError::from)
-    });
+    let probe = state.db.read(services::operations::probe);
     match tokio::time::timeout(READY_WITHIN, probe).await {
         Ok(Ok(_)) => Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ready" }))),
         Ok(Err(error)) => {
@@ -61,10 +54,18 @@ pub async fn metrics(
 ) -> Result<HttpResponse, ApiError> {
     let db = state.db.clone();
     let password_operations = state.accounts.password_work();
-    let text = web::block(move || metrics.render(&db, password_operations))
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
-        .map_err(ApiError::internal)?;
+    let text = web::block(move || {
+        // A busy database must not take the metrics down with it: when no
+        // connection frees up, the backlog keeps its last value.
+        let backlog = db
+            .read_blocking(services::operations::outbox_backlog)
+            .inspect_err(|error| tracing::warn!(%error, "metrics: outbox backlog not read"))
+            .ok();
+        metrics.render(db.pool_stats(), backlog, password_operations)
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?
+    .map_err(ApiError::internal)?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(text))

@@ -8,7 +8,7 @@ use crate::domain::{Email, InvitationDetails, InvitationStatus, Role};
 use crate::services::accounts::{FormOutcome, Resume};
 use crate::services::sessions::SessionUser;
 use crate::services::{self, ServiceError};
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;

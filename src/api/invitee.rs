@@ -1,10 +1,10 @@
 //! The invitee API, called with access tokens enlist issued.
 
+use crate::api::extract::bearer::InviteeCaller;
 use crate::api::problem::ApiError;
-use crate::auth::bearer::InviteeCaller;
 use crate::domain::{InvitationDetails, Millis};
 use crate::services;
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::web;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;

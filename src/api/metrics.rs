@@ -1,15 +1,13 @@
 //! Prometheus metrics: requests by route template and status, latency
 //! histograms, the database pools, and the outbox backlog.
 
-use crate::db::{self, Database, StorageError};
+use crate::services::operations::PoolStats;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 #[derive(Debug, thiserror::Error)]
 pub enum MetricsError {
-    #[error(transparent)]
-    Storage(#[from] StorageError),
     #[error("encoding metrics: {0}")]
     Encode(#[from] prometheus::Error),
 }
@@ -91,11 +89,15 @@ impl Metrics {
 
     /// The text exposition, with the gauges read now.
     /// `password_operations`: the argon2 work done so far.
-    pub fn render(&self, db: &Database, password_operations: u64) -> Result<String, MetricsError> {
+    pub fn render(
+        &self,
+        stats: PoolStats,
+        outbox_backlog: Option<i64>,
+        password_operations: u64,
+    ) -> Result<String, MetricsError> {
         self.password_operations
             .with_label_values(&[] as &[&str])
             .set(i64::try_from(password_operations).unwrap_or(i64::MAX));
-        let stats = db.pool_stats();
         for (pool, state, value) in [
             ("read", "in_use", stats.readers_in_use),
             ("read", "idle", stats.readers_idle),
@@ -105,14 +107,10 @@ impl Metrics {
         ] {
             self.pool.with_label_values(&[pool, state]).set(value);
         }
-        // A busy database must not take the metrics down with it: when no
-        // connection frees up, the backlog keeps its last value.
-        match db.read_blocking(|conn| Ok::<_, StorageError>(db::outbox::backlog(conn)?)) {
-            Ok(backlog) => self
-                .outbox_backlog
+        if let Some(backlog) = outbox_backlog {
+            self.outbox_backlog
                 .with_label_values(&[] as &[&str])
-                .set(backlog),
-            Err(error) => tracing::warn!(%error, "metrics: outbox backlog not read"),
+                .set(backlog);
         }
         let mut text = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut text)?;

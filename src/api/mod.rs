@@ -4,6 +4,7 @@ pub mod account_pages;
 pub mod admin;
 pub mod body_deadline;
 pub mod dto;
+pub mod extract;
 pub mod health;
 pub mod invite_page;
 pub mod invitee;
@@ -16,7 +17,6 @@ pub mod problem;
 pub mod request_log;
 pub mod sign_in;
 
-use crate::auth;
 use actix_web::error::{JsonPayloadError, QueryPayloadError};
 use actix_web::http::StatusCode;
 use actix_web::middleware::from_fn;
@@ -137,7 +137,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize, metrics: bool)
         )
         .service(
             web::scope("/v1")
-                .wrap(from_fn(auth::api_key::authenticate))
+                .wrap(from_fn(extract::api_key::authenticate))
                 .service(
                     web::resource("/organization")
                         .route(web::get().to(admin::organization::get))

@@ -2,7 +2,7 @@
 //! cookie names, and the CSRF token every form carries (see `auth::csrf`).
 
 use crate::auth::{csrf, secrets};
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};

@@ -1,7 +1,7 @@
 //! The HTTP layer's one error type, rendered as RFC 9457 problem details.
 
-use crate::db::StorageError;
 use crate::services::ServiceError;
+use crate::services::StorageError;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};

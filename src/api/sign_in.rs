@@ -5,7 +5,7 @@
 
 use crate::services::ServiceError;
 use crate::services::accounts::{FormContext, FormOutcome, SignUp};
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::cookie::{Cookie, SameSite, time};
 use actix_web::http::StatusCode;
 use std::time::Duration;
@@ -66,7 +66,7 @@ impl From<ServiceError> for FormError {
                 message: detail,
                 retry_after: retry(retry_after_secs),
             },
-            ServiceError::Storage(crate::db::StorageError::PoolTimeout(_)) => FormError {
+            ServiceError::Storage(crate::services::StorageError::PoolTimeout(_)) => FormError {
                 status: StatusCode::SERVICE_UNAVAILABLE,
                 message: "The server is busy; try again in a moment.".into(),
                 retry_after: retry(1),

@@ -1,7 +1,8 @@
-//! Who is calling: API keys for the admin API.
+//! Security primitives, the bottom layer: secret generation and digests,
+//! password hashing, access-token signing and keys, CSRF tokens, device
+//! cookies and rate limiters. Nothing here knows about HTTP, services or
+//! storage; `api` and `services` build on it.
 
-pub mod api_key;
-pub mod bearer;
 pub mod csrf;
 pub mod device;
 pub mod jwt;

@@ -4,18 +4,12 @@ use super::OptionalExtension;
 use crate::domain::Millis;
 use rusqlite::{Connection, params};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Purpose {
-    Verify,
-    Reset,
-}
+pub use crate::domain::LinkPurpose as Purpose;
 
-impl Purpose {
-    fn as_str(self) -> &'static str {
-        match self {
-            Purpose::Verify => "verify",
-            Purpose::Reset => "reset",
-        }
+fn purpose_text(purpose: Purpose) -> &'static str {
+    match purpose {
+        Purpose::Verify => "verify",
+        Purpose::Reset => "reset",
     }
 }
 
@@ -37,7 +31,7 @@ pub fn insert(conn: &Connection, link: &NewLink<'_>, now: Millis) -> rusqlite::R
     )?
     .execute(params![
         link.token_sha256,
-        link.purpose.as_str(),
+        purpose_text(link.purpose),
         link.user_id,
         link.browser_sha256,
         link.password_hash,
@@ -72,7 +66,7 @@ pub fn find(
          FROM email_links l JOIN users u ON u.id = l.user_id
          WHERE l.token_sha256 = ?1 AND l.purpose = ?2",
     )?
-    .query_row(params![token_sha256, purpose.as_str()], |row| {
+    .query_row(params![token_sha256, purpose_text(purpose)], |row| {
         Ok(LinkRow {
             user_id: row.get(0)?,
             email: row.get(1)?,
@@ -100,7 +94,7 @@ pub fn consume(
             "UPDATE email_links SET used_at = ?3, password_hash = NULL
              WHERE token_sha256 = ?1 AND purpose = ?2 AND used_at IS NULL AND expires_at > ?3",
         )?
-        .execute(params![token_sha256, purpose.as_str(), now.0])?;
+        .execute(params![token_sha256, purpose_text(purpose), now.0])?;
     Ok(used == 1)
 }
 

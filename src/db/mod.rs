@@ -9,6 +9,8 @@
 
 pub mod api_keys;
 pub mod email_links;
+mod files;
+pub mod health;
 pub mod invitations;
 pub mod lock;
 pub mod members;

@@ -141,3 +141,12 @@ pub struct InvitationDetails {
     pub inviter_name: Option<String>,
     pub inviter_avatar_url: Option<String>,
 }
+
+/// What a link mailed to an inbox is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkPurpose {
+    /// Proving that the address is the person's.
+    Verify,
+    /// Choosing a new password.
+    Reset,
+}

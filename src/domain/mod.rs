@@ -12,7 +12,7 @@ pub mod time;
 
 pub use email::Email;
 pub use entities::{
-    ApiKey, Invitation, InvitationDetails, KeyRevocation, Member, Organization, User,
+    ApiKey, Invitation, InvitationDetails, KeyRevocation, LinkPurpose, Member, Organization, User,
 };
 pub use invitation::InvitationStatus;
 pub use page::{Page, PageError, Paged};

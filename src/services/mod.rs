@@ -8,6 +8,7 @@ pub mod invitations;
 pub mod invitee;
 pub mod members;
 pub mod oauth;
+pub mod operations;
 pub mod orgs;
 pub mod outbox;
 pub mod seed;
@@ -15,7 +16,8 @@ pub mod sessions;
 pub mod signing_keys;
 pub mod users;
 
-use crate::db::StorageError;
+/// The storage layer's error, as services hand it on (inside [`ServiceError::Storage`]).
+pub use crate::db::StorageError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {

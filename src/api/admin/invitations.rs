@@ -1,15 +1,15 @@
 use crate::api::dto::{
     CreateInvitationRequest, IdBody, InvitationBody, InvitationPage, ListInvitationsQuery,
 };
+use crate::api::extract::api_key::{AdminCaller, PresentedKey};
 use crate::api::params;
 use crate::api::problem::ApiError;
-use crate::auth::api_key::{AdminCaller, PresentedKey};
 use crate::config::InvitationSettings;
 use crate::domain::invitation::InvitationFilter;
 use crate::domain::{Email, InvitationStatus, Page, Role, Scope};
 use crate::services;
 use crate::services::invitations::{MailLimits, NewInvitation, SendRules};
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::web;
 
 /// `GET /v1/organization/invitations`

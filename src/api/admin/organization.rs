@@ -1,9 +1,9 @@
 use crate::api::dto::OrganizationBody;
+use crate::api::extract::api_key::PresentedKey;
 use crate::api::problem::ApiError;
-use crate::auth::api_key::PresentedKey;
 use crate::domain::Scope;
 use crate::services;
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::web;
 
 /// `GET /v1/organization`

@@ -1,10 +1,10 @@
 use crate::api::dto::{IdBody, MemberPage, PageQuery};
+use crate::api::extract::api_key::{AdminCaller, PresentedKey};
 use crate::api::params;
 use crate::api::problem::ApiError;
-use crate::auth::api_key::{AdminCaller, PresentedKey};
 use crate::domain::Scope;
 use crate::services;
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::web;
 
 /// `GET /v1/organization/users`

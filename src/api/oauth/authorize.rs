@@ -7,7 +7,7 @@ use crate::api::pages::{self, AuthorizePage, MessagePage, SignInForms};
 use crate::api::sign_in::{self, Credentials, FormError};
 use crate::services::accounts::{FormOutcome, Resume};
 use crate::services::oauth::{self, Client, NewCode};
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};

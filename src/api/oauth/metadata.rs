@@ -1,7 +1,7 @@
 use crate::api::problem::ApiError;
 use crate::services::oauth::SCOPE;
 use crate::services::signing_keys;
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 

@@ -24,8 +24,8 @@ impl From<OAuthError> for OAuthFailure {
     }
 }
 
-impl From<crate::db::StorageError> for OAuthFailure {
-    fn from(error: crate::db::StorageError) -> Self {
+impl From<crate::services::StorageError> for OAuthFailure {
+    fn from(error: crate::services::StorageError) -> Self {
         OAuthFailure(OAuthError::Storage(error))
     }
 }
@@ -46,7 +46,7 @@ impl ResponseError for OAuthFailure {
     fn status_code(&self) -> StatusCode {
         match &self.0 {
             OAuthError::InvalidClient => StatusCode::UNAUTHORIZED,
-            OAuthError::Storage(crate::db::StorageError::PoolTimeout(_)) => {
+            OAuthError::Storage(crate::services::StorageError::PoolTimeout(_)) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             OAuthError::Server(_) | OAuthError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -69,7 +69,7 @@ impl ResponseError for OAuthFailure {
         }
         if matches!(
             self.0,
-            OAuthError::Storage(crate::db::StorageError::PoolTimeout(_))
+            OAuthError::Storage(crate::services::StorageError::PoolTimeout(_))
         ) {
             response.insert_header((header::RETRY_AFTER, "1"));
         }

@@ -1,7 +1,7 @@
 use super::{OAuthFailure, client_credentials, no_store};
 use crate::services::oauth::{self, GrantRequest, OAuthError, TokenRequest};
 use crate::services::signing_keys;
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};

@@ -3,7 +3,7 @@
 use crate::api::problem::ApiError;
 use crate::domain::{ApiKey, Scope};
 use crate::services;
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::HttpMessage;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};

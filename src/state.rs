@@ -1,0 +1,35 @@
+//! What every request handler can reach: the application state, built by
+//! `startup` and read by `api`. It sits below both, so neither imports the
+//! other for it.
+
+use crate::auth::jwt::TokenSigner;
+use crate::config::Settings;
+use crate::db::Database;
+use crate::delivery::Composer;
+use crate::domain::Clock;
+use crate::domain::net::TrustedProxies;
+use crate::services::accounts::Accounts;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub db: Database,
+    pub settings: Arc<Settings>,
+    /// The external base URL, without a trailing slash: the token issuer.
+    pub public_url: String,
+    pub tokens: TokenSigner,
+    /// Sign-up, sign-in, verification, claims and resets.
+    pub accounts: Accounts,
+    /// Renders messages into the outbox.
+    pub composer: Arc<Composer>,
+    /// Wakes the outbox worker when a message was queued.
+    pub outbox_wake: Arc<Notify>,
+    /// "Now" for every rule that depends on time.
+    pub clock: Clock,
+    /// Peers whose forwarding headers say who the client is.
+    pub trusted_proxies: TrustedProxies,
+    /// The key that signs the hosted pages' CSRF tokens (generated once,
+    /// kept in `server_secrets`).
+    pub csrf_key: Vec<u8>,
+}
