@@ -626,7 +626,7 @@ impl From<crate::db::outbox::OutboxEntry> for OutboxLine {
 }
 
 fn seed(db: &Database, args: SeedArgs, now: Millis) -> Result<(), CliError> {
-    let plan = crate::db::seed::SeedPlan {
+    let plan = services::seed::SeedPlan {
         orgs: args.orgs,
         invitations: args.invitations,
         other_invitations: args.other_invitations.unwrap_or(args.invitations),
