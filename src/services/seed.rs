@@ -240,9 +240,8 @@ fn fill(conn: &Connection, plan: &SeedPlan, now: Millis) -> rusqlite::Result<See
         }
 
         // The invitee's own pending invitation here.
-        let invitee_uuid = rng.uuid();
         rows.invitation(&SeedInvitation {
-            uuid: invitee_uuid,
+            uuid: rng.uuid(),
             org_id,
             email: &invitee_email,
             role: Role::Member,
@@ -255,7 +254,7 @@ fn fill(conn: &Connection, plan: &SeedPlan, now: Millis) -> rusqlite::Result<See
 
         orgs.push(SeededOrg {
             id: org_id,
-            uuid: invitee_uuid,
+            uuid,
             admin_user_id: admin,
             invitations,
             members: plan.members,
@@ -382,6 +381,18 @@ mod tests {
         let count =
             |sql: &str, id: i64| -> i64 { conn.query_row(sql, [id], |r| r.get(0)).unwrap() };
         let first = &seeded.orgs[0];
+        let stored_uuid: String = conn
+            .query_row(
+                "SELECT uuid FROM organizations WHERE id = ?1",
+                [first.id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(
+            stored_uuid,
+            first.uuid.to_string(),
+            "the organization's own uuid"
+        );
         // The measured organization's invitations, plus the invitee's one.
         assert_eq!(
             count(
