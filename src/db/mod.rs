@@ -1,11 +1,12 @@
 //! Storage. This module and its children own every SQL statement.
 //!
-//! Reads go through a small pool of connections, on the blocking thread
-//! pool. Writes from the server go to one writer thread that owns the single
-//! write connection and commits them in groups: every write waiting while a
-//! transaction commits joins the next `BEGIN IMMEDIATE` transaction, in its
-//! own savepoint, and is answered only after that transaction committed.
-//! No SQLite call ever runs on the async executor.
+//! Reads go through a small pool of `query_only` connections ([`ReadConn`]),
+//! on the blocking thread pool. Writes from the server go through a bounded
+//! queue to one writer thread that owns the single write connection
+//! ([`WriteConn`]) and commits them in groups (`writer.rs` says how, and
+//! what each caller is told when something fails). No SQLite call ever runs
+//! on the async executor. `pool.rs` opens connections, `migrate.rs` brings
+//! the schema up to date.
 
 pub mod api_keys;
 pub mod email_links;
@@ -29,10 +30,12 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
 
 #[cfg(test)]
 pub(crate) use migrate::SCHEMA;
 pub use migrate::SCHEMA_VERSION;
+pub use pool::{ReadConn, WriteConn};
 
 pub type Pool = r2d2::Pool<SqliteConnectionManager>;
 
@@ -46,9 +49,22 @@ pub enum StorageError {
     Canceled,
     #[error("cannot start the writer thread: {0}")]
     WriterThread(#[source] std::io::Error),
-    /// The transaction a write was grouped into could not start or commit.
+    /// The write failed with the transaction it was grouped into: it could
+    /// not begin or commit, or a savepoint failed (SQLite's message).
     #[error("the write batch failed: {0}")]
     Batch(String),
+    /// The write connection stayed busy (a lock held by another process
+    /// past `busy_timeout`, or the connection in use elsewhere): retry.
+    #[error("the database is busy: {0}")]
+    Busy(String),
+    /// The write was not answered within `database.write_timeout`, and it
+    /// will never run.
+    #[error("the write was not started within {0:?}")]
+    WriteTimeout(Duration),
+    #[error("the write panicked; its changes were rolled back")]
+    Panicked,
+    #[error("the writer thread has stopped")]
+    WriterGone,
     #[error("database schema version {found} is newer than this binary understands ({supported})")]
     TooNew { found: i64, supported: i64 },
     /// Every command but `serve`, `init` and `dev seed` refuses to invent a database.
@@ -72,6 +88,17 @@ pub enum StorageError {
     },
 }
 
+impl StorageError {
+    /// Worth retrying in a moment (503 with `Retry-After`): the server was
+    /// busy, nothing was changed.
+    pub fn is_busy(&self) -> bool {
+        matches!(
+            self,
+            StorageError::PoolTimeout(_) | StorageError::Busy(_) | StorageError::WriteTimeout(_)
+        )
+    }
+}
+
 impl From<r2d2::Error> for StorageError {
     fn from(error: r2d2::Error) -> Self {
         StorageError::PoolTimeout(error)
@@ -83,19 +110,15 @@ pub struct Database {
     readers: Pool,
     writer: Pool,
     waiting: Arc<Waiting>,
-    /// The group-commit writer thread's queue (see [`Database::write`]).
-    jobs: std::sync::mpsc::Sender<WriteJob>,
+    /// The group-commit writer thread's queue (see [`Database::write`]),
+    /// bounded by [`writer::QUEUE_BOUND`].
+    jobs: tokio::sync::mpsc::Sender<Box<dyn writer::Job>>,
+    /// How long a write waits for a place in the queue and its answer.
+    write_timeout: Duration,
+    /// Failures tests inject into the writer thread.
+    #[cfg_attr(not(test), allow(dead_code))]
+    faults: writer::Faults,
 }
-
-/// One write, type-erased for the writer thread: it runs the caller's
-/// closure inside the batch's transaction and answers whether that closure
-/// succeeded, plus how to deliver its result once the batch's fate is known.
-type WriteJob = Box<dyn FnOnce(&Connection) -> (bool, Delivery) + Send>;
-type Delivery = Box<dyn FnOnce(Result<(), StorageError>) + Send>;
-
-/// Writes committed together at most. Bounded so one commit never holds
-/// answers back for long.
-const MAX_BATCH: usize = 64;
 
 /// Requests waiting for a connection right now, for metrics.
 #[derive(Default)]
@@ -179,25 +202,39 @@ impl Database {
             busy_timeout,
             settings.pool_size,
             settings.pool_timeout.0,
+            pool::Role::Read,
         )?;
-        let writer = pool::pool(path, busy_timeout, 1, settings.pool_timeout.0)?;
+        let writer = pool::pool(
+            path,
+            busy_timeout,
+            1,
+            settings.pool_timeout.0,
+            pool::Role::Write,
+        )?;
         let waiting: Arc<Waiting> = Arc::default();
-        let (jobs, queue) = std::sync::mpsc::channel::<WriteJob>();
-        let (thread_pool, thread_waiting) = (writer.clone(), waiting.clone());
+        let faults = writer::Faults::default();
+        let (jobs, queue) = tokio::sync::mpsc::channel(writer::QUEUE_BOUND);
+        let (thread_pool, thread_waiting, thread_faults) =
+            (writer.clone(), waiting.clone(), faults.clone());
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || writer::group_commit(&thread_pool, &queue, &thread_waiting))
+            .spawn(move || {
+                writer::group_commit(&thread_pool, queue, &thread_waiting, &thread_faults)
+            })
             .map_err(StorageError::WriterThread)?;
         Ok(Self {
             readers,
             writer,
             waiting,
             jobs,
+            write_timeout: settings.write_timeout.0,
+            faults,
         })
     }
 
-    /// Runs `f` on a pooled read connection, on the current thread.
-    pub fn read_blocking<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
+    /// Runs `f` on a pooled read connection, on the current thread. The
+    /// connection refuses writes (`PRAGMA query_only`).
+    pub fn read_blocking<T, E>(&self, f: impl FnOnce(&ReadConn) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StorageError>,
     {
@@ -205,7 +242,7 @@ impl Database {
             let _waiting = WaitGuard::new(&self.waiting.readers);
             self.readers.get().map_err(StorageError::from)?
         };
-        f(&conn)
+        f(&ReadConn::new(conn))
     }
 
     /// Runs `f` inside one `BEGIN IMMEDIATE` transaction on the write
@@ -246,7 +283,7 @@ impl Database {
     /// [`Database::read_blocking`] on the blocking thread pool.
     pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&ReadConn) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<StorageError> + Send + 'static,
     {
@@ -264,36 +301,51 @@ impl Database {
     /// in its own savepoint: an `Err` from `f` rolls back only its own
     /// changes. One commit then carries many writes, which is what lets a
     /// single SQLite writer take thousands of writes a second.
+    ///
+    /// The write waits at most `database.write_timeout` for a place in the
+    /// queue and for its turn, then fails with
+    /// [`StorageError::WriteTimeout`] and never runs. A write that already
+    /// started when the time ran out is waited for: its caller hears what
+    /// really happened, not a guess.
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&WriteConn) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<StorageError> + Send + 'static,
     {
-        let (reply, answer) = tokio::sync::oneshot::channel::<Result<T, E>>();
-        let span = tracing::Span::current();
-        let job: WriteJob = Box::new(move |conn: &Connection| {
-            let outcome = span.in_scope(|| {
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)))
-                    .unwrap_or_else(|_| Err(E::from(StorageError::Canceled)))
-            });
-            let succeeded = outcome.is_ok();
-            let delivery: Delivery = Box::new(move |committed: Result<(), StorageError>| {
-                let outcome = match (outcome, committed) {
-                    (Ok(value), Ok(())) => Ok(value),
-                    (Ok(_), Err(error)) => Err(E::from(error)),
-                    (Err(error), _) => Err(error),
-                };
-                let _ = reply.send(outcome);
-            });
-            (succeeded, delivery)
-        });
+        let deadline = tokio::time::Instant::now() + self.write_timeout;
+        let (reply, mut answer) = tokio::sync::oneshot::channel::<Result<T, E>>();
+        let ticket = writer::Ticket::default();
+        let job: Box<dyn writer::Job> = Box::new(writer::Write::new(f, reply, ticket.clone()));
         self.waiting.writer.fetch_add(1, Ordering::Relaxed);
-        if self.jobs.send(job).is_err() {
-            self.waiting.writer.fetch_sub(1, Ordering::Relaxed);
-            return Err(E::from(StorageError::Canceled));
+        match tokio::time::timeout_at(deadline, self.jobs.send(job)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => {
+                self.waiting.writer.fetch_sub(1, Ordering::Relaxed);
+                return Err(E::from(StorageError::WriterGone));
+            }
+            Err(_) => {
+                self.waiting.writer.fetch_sub(1, Ordering::Relaxed);
+                return Err(E::from(StorageError::WriteTimeout(self.write_timeout)));
+            }
         }
-        answer.await.map_err(|_| E::from(StorageError::Canceled))?
+        match tokio::time::timeout_at(deadline, &mut answer).await {
+            Ok(answered) => answered.unwrap_or_else(|_| Err(E::from(StorageError::WriterGone))),
+            Err(_) if ticket.abandon() => {
+                Err(E::from(StorageError::WriteTimeout(self.write_timeout)))
+            }
+            Err(_) => answer
+                .await
+                .unwrap_or_else(|_| Err(E::from(StorageError::WriterGone))),
+        }
+    }
+
+    /// Makes the writer's next `n` savepoints fail, for tests of that path.
+    #[cfg(test)]
+    pub(crate) fn fail_next_savepoints(&self, n: usize) {
+        self.faults
+            .savepoints
+            .store(n, std::sync::atomic::Ordering::SeqCst);
     }
 
     pub fn pool_stats(&self) -> PoolStats {
