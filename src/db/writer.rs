@@ -521,6 +521,58 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batch_without_a_free_connection_answers_busy_then_writes_resume() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(&dir, |s| {
+            s.pool_timeout = HumanDuration(Duration::from_millis(50))
+        });
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        let (started, running) = std::sync::mpsc::channel::<()>();
+        let holder = std::thread::spawn({
+            let db = db.clone();
+            move || {
+                db.write_blocking(|_| {
+                    let _ = started.send(());
+                    let _ = gate.recv();
+                    Ok::<_, StorageError>(())
+                })
+            }
+        });
+        running.recv().unwrap();
+
+        let outcome = insert(&db, 1).await;
+
+        assert!(
+            matches!(&outcome, Err(StorageError::Busy(m)) if m.contains("no write connection")),
+            "{outcome:?}"
+        );
+        release.send(()).unwrap();
+        holder.join().unwrap().unwrap();
+        insert(&db, 2).await.unwrap();
+        assert_eq!(values(&db), [2]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_that_ends_the_transaction_itself_is_not_reported_as_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(&dir, |_| {});
+        let outcome = db
+            .write(|c| {
+                c.execute("INSERT INTO t VALUES (1)", [])?;
+                c.execute_batch("COMMIT")?;
+                Ok::<_, StorageError>(())
+            })
+            .await;
+
+        assert!(
+            matches!(&outcome, Err(StorageError::Batch(m)) if m.contains("ended the batch's transaction")),
+            "{outcome:?}"
+        );
+        insert(&db, 2).await.unwrap();
+        assert_eq!(values(&db), [1, 2]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_write_that_timed_out_never_runs_and_one_already_running_hears_the_truth() {
         let dir = tempfile::tempdir().unwrap();
         let db = open(&dir, |s| {
