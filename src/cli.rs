@@ -418,14 +418,14 @@ fn administer(db: &Database, settings: &Settings, command: Command) -> Result<()
         }
         Command::Serve(_) => unreachable_serve(),
         Command::Init => {
-            let version = db.read_blocking(crate::db::schema_version)?;
+            let version = db.read_blocking(|conn| crate::db::schema_version(conn))?;
             print_json(&serde_json::json!({
                 "database": crate::db::absolute(&settings.database.path).display().to_string(),
                 "schemaVersion": version,
             }))
         }
         Command::Org(OrgCommand::List) => {
-            let orgs = db.read_blocking(services::orgs::list)?;
+            let orgs = db.read_blocking(|conn| services::orgs::list(conn))?;
             for org in orgs {
                 print_json(&OrganizationBody::from(org))?;
             }
@@ -626,7 +626,7 @@ impl From<crate::db::outbox::OutboxEntry> for OutboxLine {
 }
 
 fn seed(db: &Database, args: SeedArgs, now: Millis) -> Result<(), CliError> {
-    let plan = crate::db::seed::SeedPlan {
+    let plan = services::seed::SeedPlan {
         orgs: args.orgs,
         invitations: args.invitations,
         other_invitations: args.other_invitations.unwrap_or(args.invitations),

@@ -109,6 +109,9 @@ pub struct DatabaseSettings {
     pub pool_timeout: HumanDuration,
     /// How long SQLite waits for a lock held by another process (the CLI, a backup).
     pub busy_timeout: HumanDuration,
+    /// How long a write waits for a place in the writer's queue and for its
+    /// answer before a 503; a write that timed out never runs.
+    pub write_timeout: HumanDuration,
 }
 
 impl Default for DatabaseSettings {
@@ -118,6 +121,7 @@ impl Default for DatabaseSettings {
             pool_size: 8,
             pool_timeout: HumanDuration::secs(5),
             busy_timeout: HumanDuration::secs(5),
+            write_timeout: HumanDuration::secs(5),
         }
     }
 }

@@ -26,7 +26,7 @@ pub async fn live() -> HttpResponse {
     )
 )]
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let probe = state.db.read(services::operations::probe);
+    let probe = state.db.read(|conn| services::operations::probe(conn));
     match tokio::time::timeout(READY_WITHIN, probe).await {
         Ok(Ok(_)) => Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ready" }))),
         Ok(Err(error)) => {
@@ -58,7 +58,7 @@ pub async fn metrics(
         // A busy database must not take the metrics down with it: when no
         // connection frees up, the backlog keeps its last value.
         let backlog = db
-            .read_blocking(services::operations::outbox_backlog)
+            .read_blocking(|conn| services::operations::outbox_backlog(conn))
             .inspect_err(|error| tracing::warn!(%error, "metrics: outbox backlog not read"))
             .ok();
         metrics.render(db.pool_stats(), backlog, password_operations)

@@ -190,7 +190,10 @@ impl ResponseError for ApiError {
 impl From<StorageError> for ApiError {
     fn from(error: StorageError) -> Self {
         match error {
-            StorageError::PoolTimeout(_) => {
+            busy if busy.is_busy() => {
+                // Nothing was changed: the pool, the write queue or a lock
+                // held elsewhere did not free up in time.
+                tracing::warn!(error = %busy, "storage busy; answering 503");
                 ApiError::unavailable("the server is busy; retry in a moment", 1)
             }
             other => ApiError::internal(other),

@@ -66,7 +66,7 @@ impl From<ServiceError> for FormError {
                 message: detail,
                 retry_after: retry(retry_after_secs),
             },
-            ServiceError::Storage(crate::services::StorageError::PoolTimeout(_)) => FormError {
+            ServiceError::Storage(storage) if storage.is_busy() => FormError {
                 status: StatusCode::SERVICE_UNAVAILABLE,
                 message: "The server is busy; try again in a moment.".into(),
                 retry_after: retry(1),

@@ -121,6 +121,9 @@ impl TokenSigner {
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = LEEWAY_SECS;
+        // `exp` is checked in `verify` against the application's clock
+        // (which tests move), not jsonwebtoken's reading of the system clock.
+        validation.validate_exp = false;
         Ok(Self {
             keys: RwLock::new(keys_from(active, &keys.published, keys.version)?),
             validation,
@@ -200,7 +203,13 @@ impl TokenSigner {
         })
     }
 
-    pub fn verify(&self, token: &str) -> Result<AccessClaims, jsonwebtoken::errors::Error> {
+    /// The claims of a token this server signed and that has not expired
+    /// at `now` (with [`LEEWAY_SECS`] of leeway).
+    pub fn verify(
+        &self,
+        token: &str,
+        now: Millis,
+    ) -> Result<AccessClaims, jsonwebtoken::errors::Error> {
         let header = jsonwebtoken::decode_header(token)?;
         if header.alg != ALGORITHM {
             return Err(ErrorKind::InvalidAlgorithm.into());
@@ -208,7 +217,12 @@ impl TokenSigner {
         let kid = header.kid.ok_or(ErrorKind::InvalidToken)?;
         let keys = self.read();
         let key = keys.decoding.get(&kid).ok_or(ErrorKind::InvalidSignature)?;
-        jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation).map(|data| data.claims)
+        let claims = jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation)?.claims;
+        let leeway = i64::try_from(LEEWAY_SECS).unwrap_or(i64::MAX);
+        if claims.exp < (now.0 / 1000).saturating_sub(leeway) {
+            return Err(ErrorKind::ExpiredSignature.into());
+        }
+        Ok(claims)
     }
 }
 
@@ -261,7 +275,7 @@ mod tests {
         let header = jsonwebtoken::decode_header(&token.token).unwrap();
         assert_eq!(header.alg, Algorithm::EdDSA);
         assert_eq!(header.kid.as_deref(), Some(key.kid()));
-        let claims = signer.verify(&token.token).unwrap();
+        let claims = signer.verify(&token.token, Millis::now()).unwrap();
         assert_eq!(claims.user_id(), Some(42));
         assert_eq!(claims.email, "a@b.test");
         assert!(claims.email_verified);
@@ -285,23 +299,31 @@ mod tests {
             .issue(1, "a@b.test", false, "c", "s", now)
             .unwrap()
             .token;
-        let claims = signer.verify(&valid).unwrap();
+        let claims = signer.verify(&valid, Millis::now()).unwrap();
 
         // Another key claiming the server's kid.
         let other = Ed25519Key::generate();
         let forged = sign(&eddsa_header(Some(key.kid())), &claims, &other);
-        assert!(signer.verify(&forged).is_err());
+        assert!(signer.verify(&forged, Millis::now()).is_err());
         // Another issuer, with the right key.
         let other_issuer = signer_with(&key, "http://evil.test");
         let elsewhere = other_issuer
             .issue(1, "a@b.test", false, "c", "s", now)
             .unwrap();
-        assert!(signer.verify(&elsewhere.token).is_err());
+        assert!(signer.verify(&elsewhere.token, Millis::now()).is_err());
         // Expired beyond the leeway.
         let expired = signer
             .issue(1, "a@b.test", false, "c", "s", Millis(now.0 - 3_600_000))
             .unwrap();
-        assert!(signer.verify(&expired.token).is_err());
+        assert!(signer.verify(&expired.token, Millis::now()).is_err());
+        // Expiry follows the caller's clock, not the system's.
+        let fresh = signer.issue(1, "a@b.test", false, "c", "s", now).unwrap();
+        assert!(
+            signer
+                .verify(&fresh.token, Millis(now.0 + 3_600_000))
+                .is_err()
+        );
+        assert!(signer.verify(&fresh.token, now).is_ok());
     }
 
     #[test]
@@ -322,8 +344,16 @@ mod tests {
             ),
         ] {
             let header = URL_SAFE_NO_PAD.encode(header);
-            assert!(signer.verify(&format!("{header}.{payload}.")).is_err());
-            assert!(signer.verify(&format!("{header}.{payload}")).is_err());
+            assert!(
+                signer
+                    .verify(&format!("{header}.{payload}."), Millis::now())
+                    .is_err()
+            );
+            assert!(
+                signer
+                    .verify(&format!("{header}.{payload}"), Millis::now())
+                    .is_err()
+            );
         }
     }
 
@@ -335,7 +365,7 @@ mod tests {
         let valid = signer
             .issue(1, "a@b.test", false, "c", "s", Millis::now())
             .unwrap();
-        let claims = signer.verify(&valid.token).unwrap();
+        let claims = signer.verify(&valid.token, Millis::now()).unwrap();
         let x = URL_SAFE_NO_PAD.encode(key.public_key());
         for secret in [key.public_key().to_vec(), x.into_bytes()] {
             for alg in [Algorithm::HS256, Algorithm::HS512] {
@@ -344,7 +374,7 @@ mod tests {
                 let token =
                     jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&secret))
                         .unwrap();
-                assert!(signer.verify(&token).is_err(), "{alg:?}");
+                assert!(signer.verify(&token, Millis::now()).is_err(), "{alg:?}");
             }
         }
     }
@@ -356,22 +386,28 @@ mod tests {
         let valid = signer
             .issue(1, "a@b.test", false, "c", "s", Millis::now())
             .unwrap();
-        let claims = signer.verify(&valid.token).unwrap();
+        let claims = signer.verify(&valid.token, Millis::now()).unwrap();
         // The right key, but a kid the server does not publish, or none.
         assert!(
             signer
-                .verify(&sign(&eddsa_header(Some("other")), &claims, &key))
+                .verify(
+                    &sign(&eddsa_header(Some("other")), &claims, &key),
+                    Millis::now()
+                )
                 .is_err()
         );
         assert!(
             signer
-                .verify(&sign(&eddsa_header(None), &claims, &key))
+                .verify(&sign(&eddsa_header(None), &claims, &key), Millis::now())
                 .is_err()
         );
         // The control: the same construction with the right kid verifies.
         assert!(
             signer
-                .verify(&sign(&eddsa_header(Some(key.kid())), &claims, &key))
+                .verify(
+                    &sign(&eddsa_header(Some(key.kid())), &claims, &key),
+                    Millis::now()
+                )
                 .is_ok()
         );
     }
@@ -383,11 +419,11 @@ mod tests {
             .issue(1, "a@b.test", false, "c", "s", Millis::now())
             .unwrap();
         let parts: Vec<&str> = valid.token.split('.').collect();
-        let mut claims = signer.verify(&valid.token).unwrap();
+        let mut claims = signer.verify(&valid.token, Millis::now()).unwrap();
         claims.sub = "2".into();
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap());
         let tampered = format!("{}.{payload}.{}", parts[0], parts[2]);
-        assert!(signer.verify(&tampered).is_err());
+        assert!(signer.verify(&tampered, Millis::now()).is_err());
     }
 
     #[test]
@@ -411,14 +447,14 @@ mod tests {
             .unwrap();
 
         assert_eq!(signer.version(), 2);
-        assert!(signer.verify(&before.token).is_ok());
-        assert!(signer.verify(&after.token).is_ok());
+        assert!(signer.verify(&before.token, Millis::now()).is_ok());
+        assert!(signer.verify(&after.token, Millis::now()).is_ok());
         let kid = jsonwebtoken::decode_header(&after.token).unwrap().kid;
         assert_eq!(kid.as_deref(), Some(new.kid()));
 
         // Once the old key is no longer published, its tokens are refused.
         signer.update(&keys(&new, 3)).unwrap();
-        assert!(signer.verify(&before.token).is_err());
-        assert!(signer.verify(&after.token).is_ok());
+        assert!(signer.verify(&before.token, Millis::now()).is_err());
+        assert!(signer.verify(&after.token, Millis::now()).is_ok());
     }
 }

@@ -324,7 +324,7 @@ mod tests {
 
     fn setup() -> Connection {
         let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(super::super::SCHEMA).unwrap();
+        conn.execute_batch(crate::db::SCHEMA).unwrap();
         conn.execute_batch(
             "INSERT INTO organizations (id, uuid, name, created_at, updated_at)
              VALUES (1, 'a', 'A', 0, 0), (2, 'b', 'B', 0, 0);

@@ -1,11 +1,12 @@
 //! Storage. This module and its children own every SQL statement.
 //!
-//! Reads go through a small pool of connections, on the blocking thread
-//! pool. Writes from the server go to one writer thread that owns the single
-//! write connection and commits them in groups: every write waiting while a
-//! transaction commits joins the next `BEGIN IMMEDIATE` transaction, in its
-//! own savepoint, and is answered only after that transaction committed.
-//! No SQLite call ever runs on the async executor.
+//! Reads go through a small pool of `query_only` connections ([`ReadConn`]),
+//! on the blocking thread pool. Writes from the server go through a bounded
+//! queue to one writer thread that owns the single write connection
+//! ([`WriteConn`]) and commits them in groups (`writer.rs` says how, and
+//! what each caller is told when something fails). No SQLite call ever runs
+//! on the async executor. `pool.rs` opens connections, `migrate.rs` brings
+//! the schema up to date.
 
 pub mod api_keys;
 pub mod email_links;
@@ -14,13 +15,16 @@ pub mod health;
 pub mod invitations;
 pub mod lock;
 pub mod members;
+mod migrate;
 pub mod oauth;
 pub mod orgs;
 pub mod outbox;
-pub mod seed;
+mod pool;
+pub(crate) mod seed;
 pub mod sessions;
 pub mod signing_keys;
 pub mod users;
+mod writer;
 
 use crate::config::DatabaseSettings;
 use r2d2_sqlite::SqliteConnectionManager;
@@ -30,24 +34,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-pub type Pool = r2d2::Pool<SqliteConnectionManager>;
+#[cfg(test)]
+pub(crate) use migrate::SCHEMA;
+pub use migrate::SCHEMA_VERSION;
+pub use pool::{ReadConn, WriteConn};
 
-/// `schema.sql` is version 1, the baseline every database starts from; each
-/// file in `migrations/` takes it one version further, in order. A new
-/// database runs the baseline and then every step, so new and upgraded
-/// databases are built by the same statements.
-const SCHEMA: &str = include_str!("../../schema.sql");
-/// `UPGRADES[n]` takes a database from version n+1 to n+2.
-const UPGRADES: &[&str] = &[
-    include_str!("../../migrations/0002_credentials_by_account.sql"),
-    include_str!("../../migrations/0003_email_ownership.sql"),
-    include_str!("../../migrations/0004_hardening_b.sql"),
-    include_str!("../../migrations/0005_hardening_a.sql"),
-];
-/// The schema this binary writes.
-pub const SCHEMA_VERSION: i64 = 1 + UPGRADES.len() as i64;
-/// The version from which email keys hold the ASCII form of the domain.
-const ASCII_DOMAIN_KEYS: i64 = 3;
+pub type Pool = r2d2::Pool<SqliteConnectionManager>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -59,9 +51,22 @@ pub enum StorageError {
     Canceled,
     #[error("cannot start the writer thread: {0}")]
     WriterThread(#[source] std::io::Error),
-    /// The transaction a write was grouped into could not start or commit.
+    /// The write failed with the transaction it was grouped into: it could
+    /// not begin or commit, or a savepoint failed (SQLite's message).
     #[error("the write batch failed: {0}")]
     Batch(String),
+    /// The write connection stayed busy (a lock held by another process
+    /// past `busy_timeout`, or the connection in use elsewhere): retry.
+    #[error("the database is busy: {0}")]
+    Busy(String),
+    /// The write was not answered within `database.write_timeout`, and it
+    /// will never run.
+    #[error("the write was not started within {0:?}")]
+    WriteTimeout(Duration),
+    #[error("the write panicked; its changes were rolled back")]
+    Panicked,
+    #[error("the writer thread has stopped")]
+    WriterGone,
     #[error("database schema version {found} is newer than this binary understands ({supported})")]
     TooNew { found: i64, supported: i64 },
     /// Every command but `serve`, `init` and `dev seed` refuses to invent a database.
@@ -85,6 +90,17 @@ pub enum StorageError {
     },
 }
 
+impl StorageError {
+    /// Worth retrying in a moment (503 with `Retry-After`): the server was
+    /// busy, nothing was changed.
+    pub fn is_busy(&self) -> bool {
+        matches!(
+            self,
+            StorageError::PoolTimeout(_) | StorageError::Busy(_) | StorageError::WriteTimeout(_)
+        )
+    }
+}
+
 impl From<r2d2::Error> for StorageError {
     fn from(error: r2d2::Error) -> Self {
         StorageError::PoolTimeout(error)
@@ -96,19 +112,15 @@ pub struct Database {
     readers: Pool,
     writer: Pool,
     waiting: Arc<Waiting>,
-    /// The group-commit writer thread's queue (see [`Database::write`]).
-    jobs: std::sync::mpsc::Sender<WriteJob>,
+    /// The group-commit writer thread's queue (see [`Database::write`]),
+    /// bounded by [`writer::QUEUE_BOUND`].
+    jobs: tokio::sync::mpsc::Sender<Box<dyn writer::Job>>,
+    /// How long a write waits for a place in the queue and its answer.
+    write_timeout: Duration,
+    /// Failures tests inject into the writer thread.
+    #[cfg_attr(not(test), allow(dead_code))]
+    faults: writer::Faults,
 }
-
-/// One write, type-erased for the writer thread: it runs the caller's
-/// closure inside the batch's transaction and answers whether that closure
-/// succeeded, plus how to deliver its result once the batch's fate is known.
-type WriteJob = Box<dyn FnOnce(&Connection) -> (bool, Delivery) + Send>;
-type Delivery = Box<dyn FnOnce(Result<(), StorageError>) + Send>;
-
-/// Writes committed together at most. Bounded so one commit never holds
-/// answers back for long.
-const MAX_BATCH: usize = 64;
 
 /// Requests waiting for a connection right now, for metrics.
 #[derive(Default)]
@@ -182,35 +194,49 @@ impl Database {
                     | OpenFlags::SQLITE_OPEN_NO_MUTEX
                     | create,
             )?;
-            configure(&conn, busy_timeout)?;
+            pool::configure(&conn, busy_timeout)?;
             // WAL is a property of the file: set once, readers never block the writer.
             conn.pragma_update(None, "journal_mode", "WAL")?;
-            migrate(&mut conn)?;
+            migrate::migrate(&mut conn)?;
         }
-        let readers = pool(
+        let readers = pool::pool(
             path,
             busy_timeout,
             settings.pool_size,
             settings.pool_timeout.0,
+            pool::Role::Read,
         )?;
-        let writer = pool(path, busy_timeout, 1, settings.pool_timeout.0)?;
+        let writer = pool::pool(
+            path,
+            busy_timeout,
+            1,
+            settings.pool_timeout.0,
+            pool::Role::Write,
+        )?;
         let waiting: Arc<Waiting> = Arc::default();
-        let (jobs, queue) = std::sync::mpsc::channel::<WriteJob>();
-        let (thread_pool, thread_waiting) = (writer.clone(), waiting.clone());
+        let faults = writer::Faults::default();
+        let (jobs, queue) = tokio::sync::mpsc::channel(writer::QUEUE_BOUND);
+        let (thread_pool, thread_waiting, thread_faults) =
+            (writer.clone(), waiting.clone(), faults.clone());
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || group_commit(&thread_pool, &queue, &thread_waiting))
+            .spawn(move || {
+                writer::group_commit(&thread_pool, queue, &thread_waiting, &thread_faults)
+            })
             .map_err(StorageError::WriterThread)?;
         Ok(Self {
             readers,
             writer,
             waiting,
             jobs,
+            write_timeout: settings.write_timeout.0,
+            faults,
         })
     }
 
-    /// Runs `f` on a pooled read connection, on the current thread.
-    pub fn read_blocking<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
+    /// Runs `f` on a pooled read connection, on the current thread. The
+    /// connection refuses writes (`PRAGMA query_only`).
+    pub fn read_blocking<T, E>(&self, f: impl FnOnce(&ReadConn) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StorageError>,
     {
@@ -218,7 +244,7 @@ impl Database {
             let _waiting = WaitGuard::new(&self.waiting.readers);
             self.readers.get().map_err(StorageError::from)?
         };
-        f(&conn)
+        f(&ReadConn::new(conn))
     }
 
     /// Runs `f` inside one `BEGIN IMMEDIATE` transaction on the write
@@ -259,7 +285,7 @@ impl Database {
     /// [`Database::read_blocking`] on the blocking thread pool.
     pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&ReadConn) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<StorageError> + Send + 'static,
     {
@@ -277,36 +303,51 @@ impl Database {
     /// in its own savepoint: an `Err` from `f` rolls back only its own
     /// changes. One commit then carries many writes, which is what lets a
     /// single SQLite writer take thousands of writes a second.
+    ///
+    /// The write waits at most `database.write_timeout` for a place in the
+    /// queue and for its turn, then fails with
+    /// [`StorageError::WriteTimeout`] and never runs. A write that already
+    /// started when the time ran out is waited for: its caller hears what
+    /// really happened, not a guess.
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&WriteConn) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<StorageError> + Send + 'static,
     {
-        let (reply, answer) = tokio::sync::oneshot::channel::<Result<T, E>>();
-        let span = tracing::Span::current();
-        let job: WriteJob = Box::new(move |conn: &Connection| {
-            let outcome = span.in_scope(|| {
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)))
-                    .unwrap_or_else(|_| Err(E::from(StorageError::Canceled)))
-            });
-            let succeeded = outcome.is_ok();
-            let delivery: Delivery = Box::new(move |committed: Result<(), StorageError>| {
-                let outcome = match (outcome, committed) {
-                    (Ok(value), Ok(())) => Ok(value),
-                    (Ok(_), Err(error)) => Err(E::from(error)),
-                    (Err(error), _) => Err(error),
-                };
-                let _ = reply.send(outcome);
-            });
-            (succeeded, delivery)
-        });
+        let deadline = tokio::time::Instant::now() + self.write_timeout;
+        let (reply, mut answer) = tokio::sync::oneshot::channel::<Result<T, E>>();
+        let ticket = writer::Ticket::default();
+        let job: Box<dyn writer::Job> = Box::new(writer::Write::new(f, reply, ticket.clone()));
         self.waiting.writer.fetch_add(1, Ordering::Relaxed);
-        if self.jobs.send(job).is_err() {
-            self.waiting.writer.fetch_sub(1, Ordering::Relaxed);
-            return Err(E::from(StorageError::Canceled));
+        match tokio::time::timeout_at(deadline, self.jobs.send(job)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => {
+                self.waiting.writer.fetch_sub(1, Ordering::Relaxed);
+                return Err(E::from(StorageError::WriterGone));
+            }
+            Err(_) => {
+                self.waiting.writer.fetch_sub(1, Ordering::Relaxed);
+                return Err(E::from(StorageError::WriteTimeout(self.write_timeout)));
+            }
         }
-        answer.await.map_err(|_| E::from(StorageError::Canceled))?
+        match tokio::time::timeout_at(deadline, &mut answer).await {
+            Ok(answered) => answered.unwrap_or_else(|_| Err(E::from(StorageError::WriterGone))),
+            Err(_) if ticket.abandon() => {
+                Err(E::from(StorageError::WriteTimeout(self.write_timeout)))
+            }
+            Err(_) => answer
+                .await
+                .unwrap_or_else(|_| Err(E::from(StorageError::WriterGone))),
+        }
+    }
+
+    /// Makes the writer's next `n` savepoints fail, for tests of that path.
+    #[cfg(test)]
+    pub(crate) fn fail_next_savepoints(&self, n: usize) {
+        self.faults
+            .savepoints
+            .store(n, std::sync::atomic::Ordering::SeqCst);
     }
 
     pub fn pool_stats(&self) -> PoolStats {
@@ -410,175 +451,6 @@ where
     Ok(value)
 }
 
-/// The writer thread: takes the queued writes, runs as many as are waiting
-/// (up to [`MAX_BATCH`]) in one transaction, each in a savepoint, commits,
-/// then answers every one of them.
-fn group_commit(pool: &Pool, queue: &std::sync::mpsc::Receiver<WriteJob>, waiting: &Waiting) {
-    while let Ok(first) = queue.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        waiting
-            .writer
-            .fetch_sub(batch.len() as i64, Ordering::Relaxed);
-        let conn = match pool.get() {
-            Ok(conn) => conn,
-            Err(error) => {
-                fail_batch(batch, &error.to_string());
-                continue;
-            }
-        };
-        if let Err(error) = conn.execute_batch("BEGIN IMMEDIATE") {
-            fail_batch(batch, &error.to_string());
-            continue;
-        }
-        let mut deliveries = Vec::with_capacity(batch.len());
-        for job in batch {
-            let savepoint = conn.execute_batch("SAVEPOINT write");
-            let (succeeded, delivery) = job(&conn);
-            let settled = if succeeded {
-                conn.execute_batch("RELEASE write")
-            } else {
-                conn.execute_batch("ROLLBACK TO write; RELEASE write")
-            };
-            if let Err(error) = savepoint.and(settled) {
-                tracing::error!(%error, "a savepoint of the write batch failed");
-            }
-            deliveries.push(delivery);
-        }
-        let committed = conn.execute_batch("COMMIT").map_err(StorageError::from);
-        if committed.is_err() {
-            let _ = conn.execute_batch("ROLLBACK");
-        }
-        let failure = committed.as_ref().err().map(|e| e.to_string());
-        for delivery in deliveries {
-            delivery(match &failure {
-                None => Ok(()),
-                Some(message) => Err(StorageError::Batch(message.clone())),
-            });
-        }
-    }
-}
-
-/// A batch that could not start: its writes are not run, and dropping them
-/// drops their reply channels, so each caller hears a storage error.
-fn fail_batch(batch: Vec<WriteJob>, error: &str) {
-    tracing::error!(%error, writes = batch.len(), "a write batch could not start");
-}
-
-/// Distinct statements a connection keeps prepared. The list queries alone
-/// come in several shapes; with rusqlite's default of 16 they evicted each
-/// other and were parsed again on every request.
-const STATEMENT_CACHE: usize = 128;
-
-fn configure(conn: &Connection, busy_timeout: Duration) -> rusqlite::Result<()> {
-    conn.busy_timeout(busy_timeout)?;
-    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-    // NORMAL in WAL mode: a commit survives a crash of the process (the WAL
-    // is written before the commit returns); only an OS crash or power loss
-    // can lose the last transactions, and never corrupts the file.
-    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
-}
-
-fn pool(
-    path: &Path,
-    busy_timeout: Duration,
-    size: u32,
-    wait: Duration,
-) -> Result<Pool, StorageError> {
-    let manager = SqliteConnectionManager::file(path)
-        .with_flags(
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX
-                | OpenFlags::SQLITE_OPEN_URI,
-        )
-        .with_init(move |conn| configure(conn, busy_timeout));
-    Ok(r2d2::Pool::builder()
-        .max_size(size)
-        .min_idle(Some(size.min(2)))
-        .connection_timeout(wait)
-        // A local file does not go stale; checking on every checkout costs a round trip.
-        .test_on_check_out(false)
-        .build(manager)?)
-}
-
-fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
-    let found: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
-    if found > SCHEMA_VERSION {
-        return Err(StorageError::TooNew {
-            found,
-            supported: SCHEMA_VERSION,
-        });
-    }
-    if found == SCHEMA_VERSION {
-        return Ok(());
-    }
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    if found == 0 {
-        tx.execute_batch(SCHEMA)?;
-    }
-    for step in UPGRADES.iter().skip((found.max(1) - 1) as usize) {
-        tx.execute_batch(step)?;
-    }
-    if (1..ASCII_DOMAIN_KEYS).contains(&found) {
-        rekey_emails(&tx)?;
-    }
-    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-    tx.commit()?;
-    tracing::info!(
-        from = found,
-        to = SCHEMA_VERSION,
-        "database schema migrated"
-    );
-    Ok(())
-}
-
-/// Recomputes the email keys that hold non-ASCII characters, the only ones
-/// whose key can change now that domains compare in their IDNA form. A key
-/// that would collide with an existing account is left as it was (and logged).
-fn rekey_emails(tx: &Connection) -> Result<(), StorageError> {
-    const NON_ASCII: &str = "GLOB '*[^' || char(1) || '-' || char(127) || ']*'";
-    for (table, id, email, key) in [
-        ("users", "id", "email", "email_key"),
-        ("invitations", "id", "invitee_email", "invitee_email_key"),
-    ] {
-        let rows: Vec<(i64, String, String)> = tx
-            .prepare(&format!(
-                "SELECT {id}, {email}, {key} FROM {table} WHERE {key} {NON_ASCII}"
-            ))?
-            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
-            .collect::<rusqlite::Result<_>>()?;
-        for (row_id, address, old_key) in rows {
-            let Ok(parsed) = crate::domain::Email::parse(&address) else {
-                continue;
-            };
-            if parsed.key() == old_key {
-                continue;
-            }
-            let updated = tx.execute(
-                &format!("UPDATE {table} SET {key} = ?2 WHERE {id} = ?1"),
-                rusqlite::params![row_id, parsed.key()],
-            );
-            match updated {
-                Ok(_) => {}
-                Err(error) if is_unique_violation(&error) => {
-                    tracing::warn!(
-                        table,
-                        row_id,
-                        "email key left as it was: another row has the new one"
-                    );
-                }
-                Err(error) => return Err(error.into()),
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Maps "no row" to `None`, the one place storage code treats absence as a value.
 pub(crate) use rusqlite::OptionalExtension;
 
@@ -602,152 +474,4 @@ pub fn is_unique_violation(error: &rusqlite::Error) -> bool {
             if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
                 || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_version_1_database_upgrades_with_proven_accounts_and_ascii_domain_keys() {
-        let dir = tempfile::tempdir().unwrap();
-        let settings = DatabaseSettings {
-            path: dir.path().join("old.db"),
-            ..DatabaseSettings::default()
-        };
-        {
-            let conn = Connection::open(&settings.path).unwrap();
-            conn.execute_batch(SCHEMA).unwrap();
-            conn.execute_batch(
-                "PRAGMA user_version = 1;
-                 INSERT INTO organizations (id, uuid, name, created_at, updated_at)
-                     VALUES (1, 'u', 'Acme', 0, 0);
-                 -- made by org create (no password), a member, a client's
-                 -- account, and someone who signed up on a page.
-                 INSERT INTO users (id, email, email_key, password_hash, created_at, updated_at) VALUES
-                     (1, 'admin@acme.test', 'admin@acme.test', NULL, 0, 5),
-                     (2, 'member@acme.test', 'member@acme.test', 'h', 0, 6),
-                     (3, 'bot@acme.test', 'bot@acme.test', 'h', 0, 7),
-                     (4, 'ada@Bücher.example', 'ada@bücher.example', 'h', 0, 8);
-                 INSERT INTO memberships (org_id, user_id, role, created_at, updated_at)
-                     VALUES (1, 2, 'MEMBER', 0, 0);
-                 INSERT INTO oauth_clients (client_id, name, redirect_uris, user_id, created_at)
-                     VALUES ('c', 'bot', '', 3, 0);
-                 INSERT INTO invitations (uuid, org_id, invitee_email, invitee_email_key, role,
-                                          status, created_at, updated_at, expires_at)
-                     VALUES ('i', 1, 'ada@Bücher.example', 'ada@bücher.example', 'MEMBER',
-                             'PENDING', 0, 0, 1);",
-            )
-            .unwrap();
-        }
-
-        let db = Database::open(&settings).unwrap();
-
-        let rows: Vec<(i64, Option<i64>, String)> = db
-            .read_blocking(|c| {
-                let mut stmt =
-                    c.prepare("SELECT id, email_verified_at, email_key FROM users ORDER BY id")?;
-                let rows = stmt
-                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                    .collect::<rusqlite::Result<_>>()?;
-                Ok::<_, StorageError>(rows)
-            })
-            .unwrap();
-        assert_eq!(
-            rows,
-            vec![
-                (1, Some(5), "admin@acme.test".into()),
-                (2, Some(6), "member@acme.test".into()),
-                (3, Some(7), "bot@acme.test".into()),
-                (4, None, "ada@xn--bcher-kva.example".into()),
-            ]
-        );
-        let invitee_key: String = db
-            .read_blocking(|c| {
-                c.query_row("SELECT invitee_email_key FROM invitations", [], |r| {
-                    r.get(0)
-                })
-                .map_err(StorageError::from)
-            })
-            .unwrap();
-        assert_eq!(invitee_key, "ada@xn--bcher-kva.example");
-    }
-
-    #[test]
-    fn the_hardening_step_keeps_refresh_families_and_drops_the_hs256_secret() {
-        // A version-2 database with a refresh family of two tokens.
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("enlist.db");
-        let conn = Connection::open(&path).unwrap();
-        conn.execute_batch(SCHEMA).unwrap();
-        conn.execute_batch(UPGRADES[0]).unwrap();
-        conn.execute_batch(
-            "PRAGMA user_version = 2;
-             INSERT INTO users (id, email, email_key, created_at, updated_at)
-                 VALUES (1, 'a@b.test', 'a@b.test', 0, 0);
-             INSERT INTO oauth_clients (id, client_id, name, redirect_uris, created_at)
-                 VALUES (1, 'enlc_x', 'x', '', 0);
-             INSERT INTO refresh_tokens (token_sha256, family, client_id, user_id, scope, created_at, expires_at)
-                 VALUES (x'01', 'f', 1, 1, 'invitations', 100, 1000),
-                        (x'02', 'f', 1, 1, 'invitations', 200, 1100);
-             INSERT INTO server_secrets (name, value, created_at)
-                 VALUES ('access_token_hs256', x'00', 0);",
-        )
-        .unwrap();
-        drop(conn);
-
-        let db = Database::open(&DatabaseSettings {
-            path,
-            ..DatabaseSettings::default()
-        })
-        .unwrap();
-        let (started, secrets): (Vec<i64>, i64) = db
-            .read_blocking(|c| {
-                let mut stmt = c.prepare("SELECT family_started_at FROM refresh_tokens")?;
-                let started = stmt
-                    .query_map([], |r| r.get(0))?
-                    .collect::<rusqlite::Result<Vec<i64>>>()?;
-                let secrets =
-                    c.query_row("SELECT count(*) FROM server_secrets", [], |r| r.get(0))?;
-                Ok::<_, StorageError>((started, secrets))
-            })
-            .unwrap();
-        assert_eq!(started, [100, 100], "a family starts with its oldest token");
-        assert_eq!(secrets, 0);
-    }
-
-    #[test]
-    fn migrates_once_and_refuses_newer_databases() {
-        let dir = tempfile::tempdir().unwrap();
-        let settings = DatabaseSettings {
-            path: dir.path().join("nested/enlist.db"),
-            ..DatabaseSettings::default()
-        };
-        Database::open(&settings).unwrap();
-        // A second open finds the current version and changes nothing.
-        let db = Database::open(&settings).unwrap();
-        let version: i64 = db
-            .read_blocking(|c| {
-                c.pragma_query_value(None, "user_version", |r| r.get(0))
-                    .map_err(StorageError::from)
-            })
-            .unwrap();
-        assert_eq!(version, SCHEMA_VERSION);
-        let mode: String = db
-            .read_blocking(|c| {
-                c.pragma_query_value(None, "journal_mode", |r| r.get(0))
-                    .map_err(StorageError::from)
-            })
-            .unwrap();
-        assert_eq!(mode, "wal");
-
-        Connection::open(&settings.path)
-            .unwrap()
-            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
-            .unwrap();
-        assert!(matches!(
-            Database::open(&settings),
-            Err(StorageError::TooNew { .. })
-        ));
-    }
 }

@@ -1,7 +1,9 @@
 //! The outbox worker: sends due messages one at a time, marks each sent only
 //! after the transport accepted it, and backs off exponentially on failure.
-//! A message is never marked sent before it was sent, so a crash can at
-//! worst send one message twice; a clean stop finishes the message in hand.
+//! Each message's outcome is recorded (one small write) right after its
+//! send and before the next message goes out, so a crash between a send and
+//! its record resends at most that one message; a clean stop finishes and
+//! records the message in hand, so it resends nothing.
 
 use super::DeliveryError;
 use super::transport::Transport;
@@ -113,41 +115,39 @@ impl<T: Deliver> OutboxWorker<T> {
         tracing::debug!("outbox worker stopped");
     }
 
-    /// Sends the messages due now; says how many it handled. Outcomes are
-    /// recorded together in one transaction after the batch (one commit
-    /// instead of one per message); the message in hand when a stop is
-    /// asked for is finished and recorded, so a clean stop sends nothing twice.
+    /// Sends the messages due now, one by one, recording each outcome
+    /// before the next send; says how many it handled. The queue is read
+    /// once per [`BATCH`] messages; each record is its own small write, which
+    /// the group-commit writer shares a commit with whatever else is writing.
+    /// The message in hand when a stop is asked for is finished and
+    /// recorded, so a clean stop sends nothing twice.
     pub async fn send_due(&self, stop: &watch::Receiver<bool>) -> Result<usize, StorageError> {
         let now = self.clock.now();
         let due = self
             .db
             .read(move |conn| Ok::<_, StorageError>(outbox::due(conn, now, BATCH)?))
             .await?;
-        let mut outcomes = Vec::with_capacity(due.len());
+        let mut handled = 0;
         for message in &due {
             if *stop.borrow() {
                 break;
             }
-            outcomes.push(self.attempt(message).await);
-        }
-        let handled = outcomes.len();
-        if handled > 0 {
+            let outcome = self.attempt(message).await;
             self.db
                 .write(move |tx| {
-                    for outcome in &outcomes {
-                        match outcome {
-                            Outcome::Sent { id, at } => outbox::mark_sent(tx, *id, *at)?,
-                            Outcome::Failed {
-                                id,
-                                error,
-                                retry_at,
-                                at,
-                            } => outbox::mark_failed(tx, *id, error, *retry_at, *at)?,
-                        }
+                    match &outcome {
+                        Outcome::Sent { id, at } => outbox::mark_sent(tx, *id, *at)?,
+                        Outcome::Failed {
+                            id,
+                            error,
+                            retry_at,
+                            at,
+                        } => outbox::mark_failed(tx, *id, error, *retry_at, *at)?,
                     }
                     Ok::<_, StorageError>(())
                 })
                 .await?;
+            handled += 1;
         }
         Ok(handled)
     }
@@ -183,7 +183,7 @@ impl<T: Deliver> OutboxWorker<T> {
     }
 }
 
-/// What happened to one message, recorded after its batch.
+/// What happened to one message, recorded right after its send.
 enum Outcome {
     Sent {
         id: i64,

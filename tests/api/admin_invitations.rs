@@ -432,17 +432,15 @@ async fn create_rejects_a_chunked_body_larger_than_the_limit() {
 
 #[tokio::test]
 async fn an_expired_invitation_no_longer_blocks_inviting_the_same_email() {
-    let app = spawn_app_with(|s| {
-        s.invitations.lifetime = HumanDuration::secs(1);
-    })
-    .await;
+    let app = spawn_app().await;
     let org = app.create_org("Acme", "ada@acme.test");
     let first = app.invite_ok(&org.key, "bob@example.com", "MEMBER").await;
     app.invite(&org.key, "BOB@example.com", "MEMBER")
         .await
         .assert_problem(409, "invitation_pending");
 
-    sleep(Duration::from_millis(1050)).await;
+    app.clock
+        .advance(app.settings.invitations.lifetime.0 + Duration::from_secs(1));
     let second = app.invite(&org.key, "BOB@example.com", "ADMIN").await;
 
     assert_eq!(second.status, 200, "{}", second.text);
@@ -722,10 +720,7 @@ async fn list_ignores_unknown_query_parameters() {
 
 #[tokio::test]
 async fn a_pending_invitation_reads_as_expired_once_its_lifetime_passes() {
-    let app = spawn_app_with(|s| {
-        s.invitations.lifetime = HumanDuration::secs(1);
-    })
-    .await;
+    let app = spawn_app().await;
     let org = app.create_org("Acme", "ada@acme.test");
     let id = app.invite_ok(&org.key, "bob@example.com", "MEMBER").await;
     let before = app
@@ -733,7 +728,8 @@ async fn a_pending_invitation_reads_as_expired_once_its_lifetime_passes() {
         .await;
     assert_eq!(item_ids(&before), [id]);
 
-    sleep(Duration::from_millis(1050)).await;
+    app.clock
+        .advance(app.settings.invitations.lifetime.0 + Duration::from_secs(1));
 
     let pending = app
         .get(&format!("{INVITATIONS}?status=PENDING"), &org.key)
@@ -776,8 +772,9 @@ async fn a_pending_invitation_reads_as_expired_once_its_lifetime_passes() {
 
 #[tokio::test]
 async fn the_background_sweep_stores_expiry_without_changing_any_answer() {
+    // The sweep runs when the server starts, then every 2 s of real time;
+    // expiry itself follows the server's clock, which the test moves.
     let app = spawn_app_with(|s| {
-        s.invitations.lifetime = HumanDuration(Duration::from_millis(300));
         s.invitations.expiry_sweep_interval = HumanDuration::secs(2);
     })
     .await;
@@ -793,7 +790,8 @@ async fn the_background_sweep_stores_expiry_without_changing_any_answer() {
         format!("{INVITATIONS}?status=ACCEPTED"),
         format!("{INVITATIONS}?includeExpired=true&limit=1&offset=1"),
     ];
-    sleep(Duration::from_millis(350)).await;
+    app.clock
+        .advance(app.settings.invitations.lifetime.0 + Duration::from_secs(1));
     assert_eq!(app.stored_status(expiring), "PENDING", "not swept yet");
     let mut before = Vec::new();
     for query in &queries {
@@ -801,12 +799,10 @@ async fn the_background_sweep_stores_expiry_without_changing_any_answer() {
     }
     assert_eq!(app.stored_status(expiring), "PENDING", "not swept yet");
 
-    let mut waited = Duration::ZERO;
-    while app.stored_status(expiring) != "EXPIRED" {
-        assert!(waited < Duration::from_secs(5), "the sweep never ran");
-        sleep(Duration::from_millis(50)).await;
-        waited += Duration::from_millis(50);
-    }
+    eventually(Duration::from_secs(5), "the sweep", || {
+        (app.stored_status(expiring) == "EXPIRED").then_some(())
+    })
+    .await;
 
     assert_eq!(app.stored_status(accepted), "ACCEPTED");
     for (query, before) in queries.iter().zip(before) {
@@ -877,7 +873,7 @@ async fn revoking_twice_answers_the_same_and_changes_nothing() {
     let id = app.invite_ok(&org.key, "bob@example.com", "MEMBER").await;
     let first = app.revoke(&org.key, id).await;
     let after_first = app.get(INVITATIONS, &org.key).await;
-    sleep(Duration::from_millis(5)).await;
+    app.clock.advance(Duration::from_secs(1));
 
     let second = app.revoke(&org.key, id).await;
 

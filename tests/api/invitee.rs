@@ -5,6 +5,7 @@ use crate::helpers::*;
 use crate::oauth_helpers::*;
 use reqwest::Method;
 use serde_json::{Value, json};
+use std::time::Duration;
 
 const SEED_FIELDS: [&str; 7] = [
     "id",
@@ -594,4 +595,17 @@ async fn invitation_id_is_read_in_any_standard_uuid_spelling() {
     assert_eq!(upper.body["id"], uuid, "answered in the canonical spelling");
     assert_eq!(simple.status, 200, "{}", simple.text);
     assert_eq!(accepted.status, 200, "{}", accepted.text);
+}
+
+#[tokio::test]
+async fn an_access_token_expires_when_the_servers_clock_passes_its_lifetime() {
+    let app = spawn_app().await;
+    let token = app.invitee_token("iris@example.test").await;
+    assert_eq!(app.invitee_get("/invitations", &token).await.status, 200);
+
+    app.clock
+        .advance(app.settings.auth.access_token_lifetime.0 + Duration::from_secs(60));
+
+    let late = app.invitee_get("/invitations", &token).await;
+    assert_eq!(late.status, 401, "{}", late.text);
 }

@@ -776,3 +776,31 @@ async fn swagger_ui_never_calls_an_outside_validator() {
         initializer.text
     );
 }
+
+// ---------------------------------------------------------------- writes
+
+#[tokio::test]
+async fn a_write_held_up_past_the_write_timeout_answers_503_and_never_runs() {
+    let app = spawn_app_with(|s| {
+        s.database.write_timeout = HumanDuration(Duration::from_millis(300));
+    })
+    .await;
+    let org = app.create_org("Acme", "ada@acme.test");
+    // Another process (a CLI command, a backup) holds the write lock.
+    let other = rusqlite::Connection::open(&app.db_path).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+
+    let reply = app.invite(&org.key, "bob@example.com", "MEMBER").await;
+
+    reply.assert_problem(503, "unavailable");
+    assert_eq!(reply.header("retry-after"), Some("1"));
+    other.execute_batch("COMMIT").unwrap();
+    // The writer gets the lock now; the write that timed out is skipped,
+    // and the next one goes through.
+    app.invite_ok(&org.key, "carol@example.com", "MEMBER").await;
+    assert_eq!(
+        app.query_i64("SELECT COUNT(*) FROM invitations WHERE invitee_email = 'bob@example.com'"),
+        0
+    );
+    assert_eq!(app.query_i64("SELECT COUNT(*) FROM outbox"), 1);
+}

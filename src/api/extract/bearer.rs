@@ -47,7 +47,10 @@ fn identify(req: &HttpRequest) -> Result<InviteeCaller, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::internal("application state is not registered"))?;
-    let claims = state.tokens.verify(token.trim()).map_err(|_| invalid())?;
+    let claims = state
+        .tokens
+        .verify(token.trim(), state.clock.now())
+        .map_err(|_| invalid())?;
     let user_id = claims.user_id().ok_or_else(invalid)?;
     // Invitations are matched by email: only a proven one may see them.
     if !claims.email_verified {

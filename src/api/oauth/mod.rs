@@ -46,9 +46,7 @@ impl ResponseError for OAuthFailure {
     fn status_code(&self) -> StatusCode {
         match &self.0 {
             OAuthError::InvalidClient => StatusCode::UNAUTHORIZED,
-            OAuthError::Storage(crate::services::StorageError::PoolTimeout(_)) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            OAuthError::Storage(storage) if storage.is_busy() => StatusCode::SERVICE_UNAVAILABLE,
             OAuthError::Server(_) | OAuthError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }
@@ -67,10 +65,7 @@ impl ResponseError for OAuthFailure {
         if matches!(self.0, OAuthError::InvalidClient) {
             response.insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"enlist\""));
         }
-        if matches!(
-            self.0,
-            OAuthError::Storage(crate::services::StorageError::PoolTimeout(_))
-        ) {
+        if matches!(&self.0, OAuthError::Storage(storage) if storage.is_busy()) {
             response.insert_header((header::RETRY_AFTER, "1"));
         }
         response.json(ErrorBody {

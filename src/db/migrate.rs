@@ -1,0 +1,246 @@
+//! Migrations: `schema.sql` is the baseline, `migrations/` the steps after
+//! it, `PRAGMA user_version` says where a file stands. Runs once, before
+//! the pools open; a database newer than this binary is refused.
+
+use super::{StorageError, is_unique_violation};
+use rusqlite::{Connection, TransactionBehavior};
+
+/// `schema.sql` is version 1, the baseline every database starts from; each
+/// file in `migrations/` takes it one version further, in order. A new
+/// database runs the baseline and then every step, so new and upgraded
+/// databases are built by the same statements.
+pub(crate) const SCHEMA: &str = include_str!("../../schema.sql");
+/// `UPGRADES[n]` takes a database from version n+1 to n+2.
+const UPGRADES: &[&str] = &[
+    include_str!("../../migrations/0002_credentials_by_account.sql"),
+    include_str!("../../migrations/0003_email_ownership.sql"),
+    include_str!("../../migrations/0004_hardening_b.sql"),
+    include_str!("../../migrations/0005_hardening_a.sql"),
+];
+/// The schema this binary writes.
+pub const SCHEMA_VERSION: i64 = 1 + UPGRADES.len() as i64;
+/// The version from which email keys hold the ASCII form of the domain.
+const ASCII_DOMAIN_KEYS: i64 = 3;
+
+pub(super) fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
+    let found: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(StorageError::TooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if found == SCHEMA_VERSION {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    if found == 0 {
+        tx.execute_batch(SCHEMA)?;
+    }
+    for step in UPGRADES.iter().skip((found.max(1) - 1) as usize) {
+        tx.execute_batch(step)?;
+    }
+    if (1..ASCII_DOMAIN_KEYS).contains(&found) {
+        rekey_emails(&tx)?;
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()?;
+    tracing::info!(
+        from = found,
+        to = SCHEMA_VERSION,
+        "database schema migrated"
+    );
+    Ok(())
+}
+
+/// Recomputes the email keys that hold non-ASCII characters, the only ones
+/// whose key can change now that domains compare in their IDNA form. A key
+/// that would collide with an existing account is left as it was (and logged).
+fn rekey_emails(tx: &Connection) -> Result<(), StorageError> {
+    const NON_ASCII: &str = "GLOB '*[^' || char(1) || '-' || char(127) || ']*'";
+    for (table, id, email, key) in [
+        ("users", "id", "email", "email_key"),
+        ("invitations", "id", "invitee_email", "invitee_email_key"),
+    ] {
+        let rows: Vec<(i64, String, String)> = tx
+            .prepare(&format!(
+                "SELECT {id}, {email}, {key} FROM {table} WHERE {key} {NON_ASCII}"
+            ))?
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (row_id, address, old_key) in rows {
+            let Ok(parsed) = crate::domain::Email::parse(&address) else {
+                continue;
+            };
+            if parsed.key() == old_key {
+                continue;
+            }
+            let updated = tx.execute(
+                &format!("UPDATE {table} SET {key} = ?2 WHERE {id} = ?1"),
+                rusqlite::params![row_id, parsed.key()],
+            );
+            match updated {
+                Ok(_) => {}
+                Err(error) if is_unique_violation(&error) => {
+                    tracing::warn!(
+                        table,
+                        row_id,
+                        "email key left as it was: another row has the new one"
+                    );
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DatabaseSettings;
+    use crate::db::Database;
+
+    #[test]
+    fn a_version_1_database_upgrades_with_proven_accounts_and_ascii_domain_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = DatabaseSettings {
+            path: dir.path().join("old.db"),
+            ..DatabaseSettings::default()
+        };
+        {
+            let conn = Connection::open(&settings.path).unwrap();
+            conn.execute_batch(SCHEMA).unwrap();
+            conn.execute_batch(
+                "PRAGMA user_version = 1;
+                 INSERT INTO organizations (id, uuid, name, created_at, updated_at)
+                     VALUES (1, 'u', 'Acme', 0, 0);
+                 -- made by org create (no password), a member, a client's
+                 -- account, and someone who signed up on a page.
+                 INSERT INTO users (id, email, email_key, password_hash, created_at, updated_at) VALUES
+                     (1, 'admin@acme.test', 'admin@acme.test', NULL, 0, 5),
+                     (2, 'member@acme.test', 'member@acme.test', 'h', 0, 6),
+                     (3, 'bot@acme.test', 'bot@acme.test', 'h', 0, 7),
+                     (4, 'ada@Bücher.example', 'ada@bücher.example', 'h', 0, 8);
+                 INSERT INTO memberships (org_id, user_id, role, created_at, updated_at)
+                     VALUES (1, 2, 'MEMBER', 0, 0);
+                 INSERT INTO oauth_clients (client_id, name, redirect_uris, user_id, created_at)
+                     VALUES ('c', 'bot', '', 3, 0);
+                 INSERT INTO invitations (uuid, org_id, invitee_email, invitee_email_key, role,
+                                          status, created_at, updated_at, expires_at)
+                     VALUES ('i', 1, 'ada@Bücher.example', 'ada@bücher.example', 'MEMBER',
+                             'PENDING', 0, 0, 1);",
+            )
+            .unwrap();
+        }
+
+        let db = Database::open(&settings).unwrap();
+
+        let rows: Vec<(i64, Option<i64>, String)> = db
+            .read_blocking(|c| {
+                let mut stmt =
+                    c.prepare("SELECT id, email_verified_at, email_key FROM users ORDER BY id")?;
+                let rows = stmt
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect::<rusqlite::Result<_>>()?;
+                Ok::<_, StorageError>(rows)
+            })
+            .unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                (1, Some(5), "admin@acme.test".into()),
+                (2, Some(6), "member@acme.test".into()),
+                (3, Some(7), "bot@acme.test".into()),
+                (4, None, "ada@xn--bcher-kva.example".into()),
+            ]
+        );
+        let invitee_key: String = db
+            .read_blocking(|c| {
+                c.query_row("SELECT invitee_email_key FROM invitations", [], |r| {
+                    r.get(0)
+                })
+                .map_err(StorageError::from)
+            })
+            .unwrap();
+        assert_eq!(invitee_key, "ada@xn--bcher-kva.example");
+    }
+
+    #[test]
+    fn the_hardening_step_keeps_refresh_families_and_drops_the_hs256_secret() {
+        // A version-2 database with a refresh family of two tokens.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("enlist.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        conn.execute_batch(UPGRADES[0]).unwrap();
+        conn.execute_batch(
+            "PRAGMA user_version = 2;
+             INSERT INTO users (id, email, email_key, created_at, updated_at)
+                 VALUES (1, 'a@b.test', 'a@b.test', 0, 0);
+             INSERT INTO oauth_clients (id, client_id, name, redirect_uris, created_at)
+                 VALUES (1, 'enlc_x', 'x', '', 0);
+             INSERT INTO refresh_tokens (token_sha256, family, client_id, user_id, scope, created_at, expires_at)
+                 VALUES (x'01', 'f', 1, 1, 'invitations', 100, 1000),
+                        (x'02', 'f', 1, 1, 'invitations', 200, 1100);
+             INSERT INTO server_secrets (name, value, created_at)
+                 VALUES ('access_token_hs256', x'00', 0);",
+        )
+        .unwrap();
+        drop(conn);
+
+        let db = Database::open(&DatabaseSettings {
+            path,
+            ..DatabaseSettings::default()
+        })
+        .unwrap();
+        let (started, secrets): (Vec<i64>, i64) = db
+            .read_blocking(|c| {
+                let mut stmt = c.prepare("SELECT family_started_at FROM refresh_tokens")?;
+                let started = stmt
+                    .query_map([], |r| r.get(0))?
+                    .collect::<rusqlite::Result<Vec<i64>>>()?;
+                let secrets =
+                    c.query_row("SELECT count(*) FROM server_secrets", [], |r| r.get(0))?;
+                Ok::<_, StorageError>((started, secrets))
+            })
+            .unwrap();
+        assert_eq!(started, [100, 100], "a family starts with its oldest token");
+        assert_eq!(secrets, 0);
+    }
+
+    #[test]
+    fn migrates_once_and_refuses_newer_databases() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = DatabaseSettings {
+            path: dir.path().join("nested/enlist.db"),
+            ..DatabaseSettings::default()
+        };
+        Database::open(&settings).unwrap();
+        // A second open finds the current version and changes nothing.
+        let db = Database::open(&settings).unwrap();
+        let version: i64 = db
+            .read_blocking(|c| {
+                c.pragma_query_value(None, "user_version", |r| r.get(0))
+                    .map_err(StorageError::from)
+            })
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let mode: String = db
+            .read_blocking(|c| {
+                c.pragma_query_value(None, "journal_mode", |r| r.get(0))
+                    .map_err(StorageError::from)
+            })
+            .unwrap();
+        assert_eq!(mode, "wal");
+
+        Connection::open(&settings.path)
+            .unwrap()
+            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        assert!(matches!(
+            Database::open(&settings),
+            Err(StorageError::TooNew { .. })
+        ));
+    }
+}
