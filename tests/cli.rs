@@ -967,34 +967,6 @@ fn the_database_and_backups_the_binary_writes_are_owner_only() {
 
 // ---------------------------------------------------------------- keys
 
-/// Serves from the binary on a free port; answers the server and its address.
-fn serve_on_a_free_port(cli: &Cli) -> (Served, String) {
-    let mut child = cli
-        .command(&["serve", "--bind", "127.0.0.1:0"])
-        .env("ENLIST_LOG__FORMAT", "json")
-        .env("ENLIST_SERVER__WORKERS", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let served = Served(child);
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Ok(event) = serde_json::from_str::<Value>(&line)
-                && event["message"] == "enlist is serving"
-            {
-                let _ = sender.send(event["addr"].as_str().unwrap_or_default().to_owned());
-            }
-        }
-    });
-    let addr = receiver
-        .recv_timeout(Duration::from_secs(20))
-        .expect("the server logs its address");
-    (served, addr)
-}
-
 fn kid_of(token: &str) -> String {
     jsonwebtoken::decode_header(token).unwrap().kid.unwrap()
 }
@@ -1025,7 +997,8 @@ async fn keys_rotate_switches_the_signing_key_of_a_running_server_and_old_tokens
         created["client_id"].as_str().unwrap().to_owned(),
         created["client_secret"].as_str().unwrap().to_owned(),
     );
-    let (served, addr) = serve_on_a_free_port(&cli);
+    let running = serve(&cli);
+    let addr = running.addr.clone();
     let http = reqwest::Client::new();
     let token = || async {
         let reply: Value = http
@@ -1070,7 +1043,7 @@ async fn keys_rotate_switches_the_signing_key_of_a_running_server_and_old_tokens
         .await
         .unwrap();
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 2, "{jwks}");
-    drop(served);
+    drop(running);
 }
 
 #[test]

@@ -338,7 +338,16 @@ impl Accounts {
                 let composer = self.composer.clone();
                 self.db
                     .write(move |tx| {
-                        link.store(tx, user_id, Some(&browser), None, &composer, &to, now)
+                        link.store(
+                            tx,
+                            link.message(),
+                            user_id,
+                            Some(&browser),
+                            None,
+                            &composer,
+                            &to,
+                            now,
+                        )
                     })
                     .await?;
                 self.outbox_wake.notify_one();
@@ -434,6 +443,7 @@ impl Accounts {
                         if message_allowed {
                             verify.store(
                                 tx,
+                                AccountMessage::Verification,
                                 user.id,
                                 Some(&browser),
                                 None,
@@ -454,6 +464,7 @@ impl Accounts {
                         if message_allowed {
                             verify.store(
                                 tx,
+                                AccountMessage::Verification,
                                 user.id,
                                 Some(&browser),
                                 Some(&hash),
@@ -466,11 +477,12 @@ impl Accounts {
                     }
                     Some(user) => {
                         if message_allowed {
-                            reset.store_as(
+                            reset.store(
                                 tx,
                                 AccountMessage::SignUpAttempt,
                                 user.id,
                                 Some(&browser),
+                                None,
                                 &composer,
                                 &user.email,
                                 now,
@@ -523,11 +535,12 @@ impl Accounts {
                 let Some(user) = db::users::find_by_email(tx, &email)? else {
                     return Ok(false);
                 };
-                reset.store_as(
+                reset.store(
                     tx,
                     AccountMessage::PasswordReset,
                     user.id,
                     Some(&asking),
+                    None,
                     &composer,
                     &user.email,
                     now,
@@ -702,11 +715,14 @@ impl PendingLink {
         }
     }
 
-    /// Stores the link's digest and queues its message, in `tx`.
+    /// Stores the link's digest and queues its message (`kind`), in `tx`.
+    /// `browser`: the asking browser's cookie; `password_hash`: a password
+    /// that browser chose, applied only when the link is followed there.
     #[allow(clippy::too_many_arguments)]
     fn store(
         &self,
         tx: &Connection,
+        kind: AccountMessage,
         user_id: i64,
         browser: Option<&str>,
         password_hash: Option<&str>,
@@ -723,35 +739,6 @@ impl PendingLink {
                 user_id,
                 browser_sha256: browser.as_ref().map(|d| d.as_slice()),
                 password_hash,
-                resume: self.resume.as_deref(),
-                expires_at: self.expires_at,
-            },
-            now,
-        )?;
-        self.queue(tx, self.message(), composer, to, now)
-    }
-
-    /// [`PendingLink::store`] for a link sent in a message of the given kind.
-    #[allow(clippy::too_many_arguments)]
-    fn store_as(
-        &self,
-        tx: &Connection,
-        kind: AccountMessage,
-        user_id: i64,
-        browser: Option<&str>,
-        composer: &Composer,
-        to: &str,
-        now: Millis,
-    ) -> ServiceResult<()> {
-        let browser = browser.map(secrets::sha256);
-        email_links::insert(
-            tx,
-            &email_links::NewLink {
-                token_sha256: &secrets::sha256(&self.token),
-                purpose: self.purpose,
-                user_id,
-                browser_sha256: browser.as_ref().map(|d| d.as_slice()),
-                password_hash: None,
                 resume: self.resume.as_deref(),
                 expires_at: self.expires_at,
             },

@@ -4,6 +4,7 @@
 
 use crate::helpers::TestApp;
 use crate::oauth_helpers::Page;
+use reqwest::Method;
 use std::collections::BTreeMap;
 
 /// The link of the newest message of `kind` to `recipient`, from the outbox.
@@ -175,4 +176,15 @@ impl Jar {
         }
         self.post(link, &fields).await
     }
+}
+
+/// The argon2 work the server has done so far, from `/metrics`.
+pub async fn password_work(app: &TestApp) -> i64 {
+    let reply = app.request(Method::GET, "/metrics", None, None).await;
+    reply
+        .text
+        .lines()
+        .find_map(|line| line.strip_prefix("enlist_password_operations_total "))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no password metric in {}", reply.text))
 }

@@ -2,7 +2,7 @@
 //! emails, the owner claiming an address a stranger registered first,
 //! password reset, and the links behind them.
 
-use crate::account_helpers::{Jar, hidden_value, latest_link, messages, set_cookie};
+use crate::account_helpers::{Jar, hidden_value, latest_link, messages, password_work, set_cookie};
 use crate::helpers::{
     TestApp, eventually, file_transport, read_eml, spawn_app, spawn_app_with, wait_for_eml,
 };
@@ -13,7 +13,6 @@ use crate::oauth_helpers::{
 use crate::page_helpers::Browser;
 use enlist::domain::{Email, Millis};
 use enlist::services;
-use reqwest::Method;
 use serde_json::json;
 use std::time::Duration;
 
@@ -59,17 +58,6 @@ async fn sign_up_on_authorize(
             },
         )
         .await
-}
-
-/// The argon2 work the server has done so far, from `/metrics`.
-async fn password_work(app: &TestApp) -> i64 {
-    let reply = app.request(Method::GET, "/metrics", None, None).await;
-    reply
-        .text
-        .lines()
-        .find_map(|line| line.strip_prefix("enlist_password_operations_total "))
-        .and_then(|value| value.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no password metric in {}", reply.text))
 }
 
 /// A code issued for `user_id` as codes were before verification existed,

@@ -3,11 +3,10 @@
 //! forwarded addresses only from trusted proxies, sign-ups limited per
 //! address before any hashing, and a per-address share of the password queue.
 
-use crate::account_helpers::{Jar, set_cookie};
+use crate::account_helpers::{Jar, password_work, set_cookie};
 use crate::helpers::{TestApp, spawn_app_with};
 use crate::oauth_helpers::PASSWORD;
 use enlist::config::{HumanDuration, Settings};
-use reqwest::Method;
 use std::time::Duration;
 
 /// Behind a proxy at 127.0.0.1 that the server trusts, with a short slow-down.
@@ -20,16 +19,6 @@ async fn invitation_page(app: &TestApp, email: &str) -> String {
     let org = app.create_org("Acme", &format!("admin.{email}"));
     let id = app.invite_ok(&org.key, email, "MEMBER").await;
     format!("/invite/{}", app.invitation_uuid(id))
-}
-
-async fn password_work(app: &TestApp) -> i64 {
-    let reply = app.request(Method::GET, "/metrics", None, None).await;
-    reply
-        .text
-        .lines()
-        .find_map(|line| line.strip_prefix("enlist_password_operations_total "))
-        .and_then(|value| value.trim().parse().ok())
-        .unwrap()
 }
 
 #[tokio::test]
