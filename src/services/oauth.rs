@@ -10,6 +10,7 @@ use crate::domain::{Email, Millis};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use subtle::ConstantTimeEq;
 
@@ -209,6 +210,149 @@ pub fn authenticate_client(
     } else {
         Err(OAuthError::InvalidClient)
     }
+}
+
+/// The authorization request, as the client sent it.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct AuthorizeParams {
+    response_type: Option<String>,
+    client_id: Option<String>,
+    redirect_uri: Option<String>,
+    state: Option<String>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
+    scope: Option<String>,
+}
+
+impl AuthorizeParams {
+    /// The request as a query string: what an emailed link resumes.
+    pub fn query(&self) -> String {
+        serde_urlencoded::to_string(self).unwrap_or_default()
+    }
+
+    pub fn from_query(query: &str) -> Option<Self> {
+        serde_urlencoded::from_str(query).ok()
+    }
+
+    pub fn redirect_uri(&self) -> Option<&str> {
+        self.redirect_uri.as_deref()
+    }
+
+    /// Carried through the forms as hidden fields.
+    pub fn hidden_fields(&self) -> Vec<(String, String)> {
+        [
+            ("response_type", &self.response_type),
+            ("client_id", &self.client_id),
+            ("redirect_uri", &self.redirect_uri),
+            ("state", &self.state),
+            ("code_challenge", &self.code_challenge),
+            ("code_challenge_method", &self.code_challenge_method),
+            ("scope", &self.scope),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.as_ref().map(|v| (name.to_owned(), v.clone())))
+        .collect()
+    }
+}
+
+/// A request that passed every check.
+pub struct Authorization {
+    pub client: Client,
+    pub redirect_uri: String,
+    pub state: Option<String>,
+    pub code_challenge: Option<String>,
+    pub scope: &'static str,
+}
+
+/// Why an authorization request is refused, and how (RFC 6749 4.1.2.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthorizeRefusal {
+    /// The client or its redirect URI cannot be trusted: the person is told
+    /// on a page, never redirected.
+    Page(&'static str),
+    /// Anything else goes back to the client's registered redirect URI.
+    Redirect {
+        redirect_uri: String,
+        error: &'static str,
+        description: String,
+        state: Option<String>,
+    },
+}
+
+/// The rules of an authorization request: a registered client, one of its
+/// redirect URIs exactly, `response_type=code`, PKCE with S256 (for every
+/// client, RFC 9700) and a scope enlist grants.
+pub fn check_authorization(
+    conn: &Connection,
+    params: &AuthorizeParams,
+) -> Result<Result<Authorization, AuthorizeRefusal>, StorageError> {
+    let Some(client_id) = params.client_id.as_deref().filter(|c| !c.is_empty()) else {
+        return Ok(Err(AuthorizeRefusal::Page(
+            "The request does not say which application it is for.",
+        )));
+    };
+    let Some(client) = db::oauth::find_client(conn, client_id)?.map(Client::from) else {
+        return Ok(Err(AuthorizeRefusal::Page(
+            "The application is not registered with this server.",
+        )));
+    };
+    let redirect_uri = match &params.redirect_uri {
+        Some(uri) if client.allows_redirect(uri) => uri.clone(),
+        _ => {
+            return Ok(Err(AuthorizeRefusal::Page(
+                "The application asked to return to an address it has not registered.",
+            )));
+        }
+    };
+    let refuse = |error: &'static str, description: &str| {
+        Ok(Err(AuthorizeRefusal::Redirect {
+            redirect_uri: redirect_uri.clone(),
+            error,
+            description: description.to_owned(),
+            state: params.state.clone(),
+        }))
+    };
+    match params.response_type.as_deref() {
+        Some("code") => {}
+        None => return refuse("invalid_request", "response_type is required"),
+        Some(_) => {
+            return refuse(
+                "unsupported_response_type",
+                "only response_type=code is supported",
+            );
+        }
+    }
+    match (
+        params.code_challenge.as_deref(),
+        params.code_challenge_method.as_deref(),
+    ) {
+        (Some(challenge), Some("S256")) if valid_pkce_value(challenge) => {}
+        (Some(_), Some("S256")) => return refuse("invalid_request", "code_challenge is malformed"),
+        (Some(_), _) => return refuse("invalid_request", "code_challenge_method must be S256"),
+        (None, Some(_)) => {
+            return refuse(
+                "invalid_request",
+                "code_challenge_method without code_challenge",
+            );
+        }
+        (None, None) => {
+            return refuse(
+                "invalid_request",
+                "PKCE is required: send code_challenge with code_challenge_method=S256",
+            );
+        }
+    }
+    let scope = match granted_scope(params.scope.as_deref()) {
+        Ok(scope) => scope,
+        Err(error) => return refuse("invalid_scope", &error.to_string()),
+    };
+    Ok(Ok(Authorization {
+        client,
+        redirect_uri,
+        state: params.state.clone(),
+        code_challenge: params.code_challenge.clone(),
+        scope,
+    }))
 }
 
 /// The granted scope for a requested one: absent means `invitations`.

@@ -6,55 +6,14 @@
 use crate::api::pages::{self, AuthorizePage, MessagePage, SignInForms};
 use crate::api::sign_in::{self, Credentials, FormError};
 use crate::services::accounts::{FormOutcome, Resume};
-use crate::services::oauth::{self, Client, NewCode};
+use crate::services::oauth::{self, Authorization, AuthorizeRefusal, NewCode};
+
+pub use crate::services::oauth::AuthorizeParams;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::{Deserialize, Serialize};
-
-/// The authorization request, as the client sent it.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-pub struct AuthorizeParams {
-    response_type: Option<String>,
-    client_id: Option<String>,
-    redirect_uri: Option<String>,
-    state: Option<String>,
-    code_challenge: Option<String>,
-    code_challenge_method: Option<String>,
-    scope: Option<String>,
-}
-
-impl AuthorizeParams {
-    /// The request as a query string: what an emailed link resumes.
-    pub fn query(&self) -> String {
-        serde_urlencoded::to_string(self).unwrap_or_default()
-    }
-
-    pub fn from_query(query: &str) -> Option<Self> {
-        serde_urlencoded::from_str(query).ok()
-    }
-
-    pub fn redirect_uri(&self) -> Option<&str> {
-        self.redirect_uri.as_deref()
-    }
-
-    /// Carried through the forms as hidden fields.
-    fn hidden_fields(&self) -> Vec<(String, String)> {
-        [
-            ("response_type", &self.response_type),
-            ("client_id", &self.client_id),
-            ("redirect_uri", &self.redirect_uri),
-            ("state", &self.state),
-            ("code_challenge", &self.code_challenge),
-            ("code_challenge_method", &self.code_challenge_method),
-            ("scope", &self.scope),
-        ]
-        .into_iter()
-        .filter_map(|(name, value)| value.as_ref().map(|v| (name.to_owned(), v.clone())))
-        .collect()
-    }
-}
+use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
 pub struct AuthorizeForm {
@@ -62,15 +21,6 @@ pub struct AuthorizeForm {
     params: AuthorizeParams,
     #[serde(flatten)]
     credentials: Credentials,
-}
-
-/// A request that passed every check.
-pub struct Authorization {
-    client: Client,
-    redirect_uri: String,
-    state: Option<String>,
-    code_challenge: Option<String>,
-    scope: &'static str,
 }
 
 fn page_error(status: StatusCode, message: &str) -> HttpResponse {
@@ -117,94 +67,42 @@ fn redirect_with(redirect_uri: &str, pairs: &[(&str, &str)]) -> HttpResponse {
 /// A refusal is a whole answer: an error page, or a redirect back to the client.
 pub(crate) type Refusal = Box<HttpResponse>;
 
+/// Checks the request through the OAuth2 service; a refusal becomes the
+/// page or the redirect RFC 6749 4.1.2.1 asks for.
 pub(crate) async fn validate(
     state: &AppState,
     params: &AuthorizeParams,
 ) -> Result<Authorization, Refusal> {
-    let Some(client_id) = params.client_id.clone().filter(|c| !c.is_empty()) else {
-        return Err(Box::new(page_error(
-            StatusCode::BAD_REQUEST,
-            "The request does not say which application it is for.",
-        )));
-    };
-    let client = state
+    let request = params.clone();
+    let checked = state
         .db
-        .read(move |conn| oauth::find_client(conn, &client_id))
-        .await
-        .map_err(|error| {
-            tracing::error!(%error, "authorize: client lookup failed");
-            Box::new(page_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                crate::api::problem::INTERNAL_DETAIL,
-            ))
-        })?
-        .ok_or_else(|| {
-            Box::new(page_error(
-                StatusCode::BAD_REQUEST,
-                "The application is not registered with this server.",
-            ))
-        })?;
-    let redirect_uri = match &params.redirect_uri {
-        Some(uri) if client.allows_redirect(uri) => uri.clone(),
-        _ => {
-            return Err(Box::new(page_error(
-                StatusCode::BAD_REQUEST,
-                "The application asked to return to an address it has not registered.",
-            )));
+        .read(move |conn| oauth::check_authorization(conn, &request))
+        .await;
+    match checked {
+        Ok(Ok(authorization)) => Ok(authorization),
+        Ok(Err(AuthorizeRefusal::Page(message))) => {
+            Err(Box::new(page_error(StatusCode::BAD_REQUEST, message)))
         }
-    };
-    let state_param = params.state.as_deref();
-    let issuer = state.public_url.as_str();
-    let refuse = |error: &str, description: &str| {
-        Err(Box::new(redirect_error(
-            &redirect_uri,
-            issuer,
+        Ok(Err(AuthorizeRefusal::Redirect {
+            redirect_uri,
             error,
             description,
-            state_param,
-        )))
-    };
-    match params.response_type.as_deref() {
-        Some("code") => {}
-        None => return refuse("invalid_request", "response_type is required"),
-        Some(_) => {
-            return refuse(
-                "unsupported_response_type",
-                "only response_type=code is supported",
-            );
+            state: client_state,
+        })) => Err(Box::new(redirect_error(
+            &redirect_uri,
+            &state.public_url,
+            error,
+            &description,
+            client_state.as_deref(),
+        ))),
+        Err(error) => {
+            tracing::error!(%error, "authorize: client lookup failed");
+            Err(Box::new(page_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                crate::api::problem::INTERNAL_DETAIL,
+            )))
         }
     }
-    match (
-        params.code_challenge.as_deref(),
-        params.code_challenge_method.as_deref(),
-    ) {
-        (Some(challenge), Some("S256")) if oauth::valid_pkce_value(challenge) => {}
-        (Some(_), Some("S256")) => return refuse("invalid_request", "code_challenge is malformed"),
-        (Some(_), _) => return refuse("invalid_request", "code_challenge_method must be S256"),
-        (None, Some(_)) => {
-            return refuse(
-                "invalid_request",
-                "code_challenge_method without code_challenge",
-            );
-        }
-        (None, None) => {
-            return refuse(
-                "invalid_request",
-                "PKCE is required: send code_challenge with code_challenge_method=S256",
-            );
-        }
-    }
-    let scope = match oauth::granted_scope(params.scope.as_deref()) {
-        Ok(scope) => scope,
-        Err(error) => return refuse("invalid_scope", &error.to_string()),
-    };
-    Ok(Authorization {
-        client,
-        redirect_uri,
-        state: params.state.clone(),
-        code_challenge: params.code_challenge.clone(),
-        scope,
-    })
 }
 
 fn sign_in_page(
