@@ -3,7 +3,7 @@
 //! page (mail scanners follow links); the link is used up by the POST.
 
 use crate::api::oauth::authorize::{self, AuthorizeParams};
-use crate::api::pages::{self, EmailLinkPage, MessagePage, ResetRequestPage};
+use crate::api::pages::{self, EmailLinkPage, MessagePage, PageError, ResetRequestPage};
 use crate::api::sign_in::{self, FormError, LINK_COOKIE};
 use crate::domain::LinkPurpose as Purpose;
 use crate::services::accounts::{Followed, LinkView, Resume};
@@ -41,17 +41,12 @@ fn error_page(error: &FormError) -> HttpResponse {
         StatusCode::SERVICE_UNAVAILABLE => "Busy right now",
         _ => "Something went wrong",
     };
-    let mut response = pages::render(
-        error.status,
-        &MessagePage::new(heading, &error.message),
-        &[],
-    );
-    if let Some(wait) = error.retry_after
-        && let Ok(value) = header::HeaderValue::from_str(&wait.as_secs().max(1).to_string())
-    {
-        response.headers_mut().insert(header::RETRY_AFTER, value);
+    let page = PageError::new(error.status, heading, error.message.clone());
+    match error.retry_after {
+        Some(wait) => page.with_retry_after(wait),
+        None => page,
     }
-    response
+    .response()
 }
 
 fn browser_cookie(req: &HttpRequest, state: &AppState) -> Option<String> {

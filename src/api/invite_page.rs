@@ -2,7 +2,7 @@
 //! message carries. It works without JavaScript; accepting and declining go
 //! through the same service as the invitee API.
 
-use crate::api::pages::{self, Link, MessagePage, SignInForms};
+use crate::api::pages::{self, Link, MessagePage, PageError, SignInForms};
 use crate::api::sign_in::{self, Credentials, FormError, SESSION_COOKIE, session_cookie};
 use crate::domain::{Email, InvitationDetails, InvitationStatus, Role};
 use crate::services::accounts::{FormOutcome, Resume};
@@ -46,7 +46,7 @@ pub struct DecisionForm {
 }
 
 fn message(status: StatusCode, heading: &str, text: String) -> HttpResponse {
-    pages::render(status, &MessagePage::new(heading, text), &[])
+    PageError::new(status, heading, text).response()
 }
 
 fn not_found() -> HttpResponse {
@@ -59,12 +59,7 @@ fn not_found() -> HttpResponse {
 }
 
 fn internal(error: impl std::fmt::Display) -> HttpResponse {
-    tracing::error!(%error, "invitation page failed");
-    message(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "Something went wrong",
-        crate::api::problem::INTERNAL_DETAIL.into(),
-    )
+    PageError::internal(error).response()
 }
 
 /// The page for an invitation that can no longer be answered, or `None`.

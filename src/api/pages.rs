@@ -377,6 +377,80 @@ pub fn genuine_form<T: serde::de::DeserializeOwned>(
     serde_urlencoded::from_bytes(body).map_err(|_| unreadable())
 }
 
+/// The one kind of HTML error page, as [`crate::api::problem::ApiError`]
+/// is the one kind of JSON error: a status, a heading, a sentence for the
+/// person, and `Retry-After` when waiting helps. A 500 never says more than
+/// that something went wrong; its cause goes to the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageError {
+    pub status: StatusCode,
+    pub heading: String,
+    pub message: String,
+    pub retry_after: Option<std::time::Duration>,
+}
+
+impl PageError {
+    pub fn new(status: StatusCode, heading: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            heading: heading.into(),
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// Failed on our side: logged with its cause, shown without it.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "a page failed");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong",
+            crate::api::problem::INTERNAL_DETAIL,
+        )
+    }
+
+    pub fn with_retry_after(mut self, wait: std::time::Duration) -> Self {
+        self.retry_after = Some(wait);
+        self
+    }
+
+    pub fn response(&self) -> HttpResponse {
+        let mut response = render(
+            self.status,
+            &MessagePage::new(self.heading.clone(), self.message.clone()),
+            &[],
+        );
+        if let Some(wait) = self.retry_after
+            && let Ok(value) = HeaderValue::from_str(&wait.as_secs().max(1).to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
+    }
+}
+
+impl From<PageError> for HttpResponse {
+    fn from(error: PageError) -> Self {
+        error.response()
+    }
+}
+
+impl std::fmt::Display for PageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.status, self.heading)
+    }
+}
+
+impl actix_web::ResponseError for PageError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.response()
+    }
+}
+
 /// `GET /assets/enlist.css`
 pub async fn stylesheet() -> HttpResponse {
     HttpResponse::Ok()

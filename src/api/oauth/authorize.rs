@@ -3,7 +3,7 @@
 //! redirected, RFC 6749 4.1.2.1); every other problem is sent back to the
 //! client's redirect URI as `error`, `error_description` and `state`.
 
-use crate::api::pages::{self, AuthorizePage, MessagePage, SignInForms};
+use crate::api::pages::{self, AuthorizePage, PageError, SignInForms};
 use crate::api::sign_in::{self, Credentials, FormError};
 use crate::services::accounts::{FormOutcome, Resume};
 use crate::services::oauth::{self, Authorization, AuthorizeRefusal, NewCode};
@@ -24,11 +24,12 @@ pub struct AuthorizeForm {
 }
 
 fn page_error(status: StatusCode, message: &str) -> HttpResponse {
-    pages::render(
-        status,
-        &MessagePage::new("This sign-in link is not valid", message),
-        &[],
-    )
+    let heading = if status.is_server_error() {
+        "Something went wrong"
+    } else {
+        "This sign-in link is not valid"
+    };
+    PageError::new(status, heading, message).response()
 }
 
 /// Sends an error back to the client (RFC 6749 4.1.2.1), with `iss` (RFC 9207).
