@@ -126,6 +126,8 @@ impl Default for DatabaseSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct InvitationSettings {
     pub lifetime: HumanDuration,
+    /// The longest `expiresIn` an admin may give one invitation.
+    pub max_lifetime: HumanDuration,
     /// How often pending invitations past their expiry are stored as EXPIRED.
     pub expiry_sweep_interval: HumanDuration,
     /// Where the hosted page sends a person after accepting (with
@@ -142,6 +144,7 @@ impl Default for InvitationSettings {
     fn default() -> Self {
         Self {
             lifetime: HumanDuration::secs(7 * 24 * 3600),
+            max_lifetime: HumanDuration::secs(30 * 24 * 3600),
             expiry_sweep_interval: HumanDuration::secs(10),
             accept_redirect_url: None,
             messages_per_address_per_day: 3,
@@ -498,6 +501,9 @@ impl Settings {
         }
         if self.invitations.lifetime.0.is_zero() {
             return invalid("invitations.lifetime must be longer than zero");
+        }
+        if self.invitations.max_lifetime.0 < self.invitations.lifetime.0 {
+            return invalid("invitations.max_lifetime must be at least invitations.lifetime");
         }
         if self.auth.access_token_lifetime.0.is_zero()
             || self.auth.refresh_token_lifetime.0.is_zero()

@@ -32,6 +32,11 @@ impl AdminCaller {
         self.0.user_id
     }
 
+    /// Whether the key holds `scope` (for rules that depend on a second scope).
+    pub fn has(&self, scope: Scope) -> bool {
+        self.0.scopes.contains(&scope)
+    }
+
     pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
         if self.0.scopes.contains(&scope) {
             Ok(())

@@ -10,6 +10,7 @@
 pub mod api_keys;
 pub mod email_links;
 pub mod invitations;
+pub mod join_links;
 pub mod lock;
 pub mod members;
 pub mod oauth;
@@ -41,6 +42,7 @@ const UPGRADES: &[&str] = &[
     include_str!("../../migrations/0003_email_ownership.sql"),
     include_str!("../../migrations/0004_hardening_b.sql"),
     include_str!("../../migrations/0005_hardening_a.sql"),
+    include_str!("../../migrations/0006_invitations_plus.sql"),
 ];
 /// The schema this binary writes.
 pub const SCHEMA_VERSION: i64 = 1 + UPGRADES.len() as i64;

@@ -2,7 +2,10 @@ use super::{ServiceError, ServiceResult};
 use crate::db;
 use crate::delivery::{Composer, InvitationEmail};
 use crate::domain::invitation::{InvitationFilter, Revocation};
-use crate::domain::{Email, Invitation, InvitationStatus, Millis, Page, Paged, Role};
+use crate::domain::invitation_options::InvitationOptions;
+use crate::domain::{
+    Email, Invitation, InvitationExtras, InvitationStatus, Millis, Page, Paged, Role,
+};
 use rusqlite::Connection;
 use std::time::Duration;
 use uuid::Uuid;
@@ -10,6 +13,9 @@ use uuid::Uuid;
 pub struct NewInvitation {
     pub invitee: Email,
     pub role: Role,
+    /// Its own lifetime, message and metadata (checked by the caller with
+    /// [`InvitationOptions::parse`]).
+    pub options: InvitationOptions,
 }
 
 /// Caps on invitation messages, over sliding windows counted from the
@@ -65,6 +71,13 @@ pub fn create(
 ) -> ServiceResult<Invitation> {
     ensure_invitable(tx, org_id, &new.invitee, None, now)?;
     ensure_mail_allowed(tx, org_id, &new.invitee, rules.limits, now)?;
+    let metadata = new
+        .options
+        .metadata
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| ServiceError::Internal(format!("metadata: {e}")))?;
     let invitation = db::invitations::insert(
         tx,
         &db::invitations::NewInvitation {
@@ -73,12 +86,27 @@ pub fn create(
             invitee: &new.invitee,
             role: new.role,
             inviter_user_id,
-            expires_at: now.plus(rules.lifetime),
+            expires_at: now.plus(new.options.lifetime.unwrap_or(rules.lifetime)),
+            message: new.options.message.as_deref(),
+            metadata: metadata.as_deref(),
         },
         now,
     )?;
-    enqueue_message(tx, &invitation, composer, now)?;
+    enqueue_message(tx, &invitation, new.options.message.clone(), composer, now)?;
     Ok(invitation)
+}
+
+/// One invitation of the organization with its message and metadata.
+pub fn get(
+    conn: &Connection,
+    org_id: i64,
+    id: i64,
+    now: Millis,
+) -> ServiceResult<(Invitation, InvitationExtras)> {
+    let invitation = db::invitations::get_in_org(conn, org_id, id, now)?
+        .ok_or(ServiceError::NotFound("invitation"))?;
+    let extras = db::invitations::extras(conn, id)?;
+    Ok((invitation, extras))
 }
 
 /// A person can be invited when they are not a member yet and have no
@@ -204,13 +232,15 @@ pub fn resend(
     db::invitations::renew(tx, id, now.plus(rules.lifetime), now)?;
     let renewed = db::invitations::get_in_org(tx, org_id, id, now)?
         .ok_or(ServiceError::NotFound("invitation"))?;
-    enqueue_message(tx, &renewed, composer, now)?;
+    let message = db::invitations::extras(tx, id)?.message;
+    enqueue_message(tx, &renewed, message, composer, now)?;
     Ok(renewed)
 }
 
 fn enqueue_message(
     tx: &Connection,
     invitation: &Invitation,
+    personal_message: Option<String>,
     composer: &Composer,
     now: Millis,
 ) -> ServiceResult<()> {
@@ -230,6 +260,7 @@ fn enqueue_message(
         role: invitation.role,
         expires_at: invitation.expires_at,
         link: link.clone(),
+        message: personal_message,
     })?;
     db::outbox::insert(
         tx,

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod api_keys;
 pub mod invitations;
 pub mod invitee;
+pub mod join_links;
 pub mod members;
 pub mod oauth;
 pub mod orgs;

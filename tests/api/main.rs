@@ -19,6 +19,7 @@ mod auth;
 mod csrf;
 mod delivery;
 mod errors;
+mod invitations_plus;
 mod invite_page;
 mod invitee;
 mod isolation;

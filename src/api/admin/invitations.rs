@@ -1,11 +1,13 @@
 use crate::api::dto::{
-    CreateInvitationRequest, IdBody, InvitationBody, InvitationPage, ListInvitationsQuery,
+    CreateInvitationRequest, IdBody, InvitationBody, InvitationDetailBody, InvitationPage,
+    ListInvitationsQuery,
 };
 use crate::api::params;
 use crate::api::problem::ApiError;
 use crate::auth::api_key::{AdminCaller, PresentedKey};
 use crate::config::InvitationSettings;
 use crate::domain::invitation::InvitationFilter;
+use crate::domain::invitation_options::InvitationOptions;
 use crate::domain::{Email, InvitationStatus, Page, Role, Scope};
 use crate::services;
 use crate::services::invitations::{MailLimits, NewInvitation, SendRules};
@@ -104,6 +106,13 @@ pub async fn create(
 ) -> Result<web::Json<InvitationBody>, actix_web::Error> {
     caller.require(Scope::InvitationsWrite)?;
     let body = body?.into_inner();
+    let options = InvitationOptions::parse(
+        body.expires_in.as_ref(),
+        body.message.as_deref(),
+        body.metadata.as_ref(),
+        state.settings.invitations.max_lifetime.0,
+    )
+    .map_err(|e| ApiError::bad_request(e.field, e.detail))?;
     let new = NewInvitation {
         invitee: Email::parse(&body.invitee_email)
             .map_err(|e| ApiError::bad_request("inviteeEmail", e.to_string()))?,
@@ -116,6 +125,7 @@ pub async fn create(
                 ),
             )
         })?,
+        options,
     };
     let (org_id, inviter) = (caller.org_id(), caller.user_id());
     let rules = send_rules(&state.settings.invitations);
@@ -130,6 +140,40 @@ pub async fn create(
         .map_err(ApiError::from)?;
     state.outbox_wake.notify_one();
     Ok(web::Json(invitation.into()))
+}
+
+/// `GET /v1/organization/invitations/{id}`: the seed's fields plus the
+/// link's uuid, the message and the metadata.
+#[utoipa::path(
+    get, path = "/v1/organization/invitations/{id}", operation_id = "getAdminInvitation", tag = "Invitations",
+    params(("id" = i64, Path, minimum = 1, description = "The ID of the invitation")),
+    security(("api_key" = ["invitations:read"])),
+    responses(
+        (status = 200, description = "The invitation with its message and metadata", body = crate::api::dto::InvitationDetailBody),
+        (status = 400, description = "Invalid parameters or body", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or unknown credentials", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "The API key lacks the scope", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "Not found in this organization", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 500, description = "An unknown error occurred, trying again might help.", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 503, description = "Busy; see Retry-After", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json")
+    )
+)]
+pub async fn get(
+    key: PresentedKey,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<web::Json<InvitationDetailBody>, ApiError> {
+    let id = params::id(&id);
+    let now = state.clock.now();
+    let found = state
+        .db
+        .read(move |conn| {
+            let caller = key.verify(conn)?;
+            caller.require(Scope::InvitationsRead)?;
+            Ok::<_, ApiError>(services::invitations::get(conn, caller.org_id(), id?, now)?)
+        })
+        .await?;
+    Ok(web::Json(found.into()))
 }
 
 fn send_rules(settings: &InvitationSettings) -> SendRules {
