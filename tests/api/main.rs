@@ -23,6 +23,7 @@ mod invitations_plus;
 mod invite_page;
 mod invitee;
 mod isolation;
+mod join_links;
 mod mail_limits;
 mod oauth_authorize;
 mod oauth_keys;
