@@ -364,3 +364,61 @@ impl From<Paged<JoinLink>> for JoinLinkPage {
         }
     }
 }
+
+/// `POST /v1/organization/invitations/bulk`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = BulkInvite)]
+pub struct BulkInviteRequest {
+    /// Up to 500 invitations, each as `POST /v1/organization/invitations` takes it.
+    #[schema(value_type = Vec<CreateInvitationRequest>, max_items = 500)]
+    pub items: serde_json::Value,
+}
+
+/// Why one item was not created.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = BulkItemError)]
+pub struct BulkItemErrorBody {
+    /// `validation_failed`, `duplicate_item`, `invitation_pending`,
+    /// `already_member` or `too_many_requests`.
+    pub code: &'static str,
+    /// The item's field at fault, when one is.
+    pub field: Option<&'static str>,
+    pub detail: String,
+}
+
+/// One item's outcome.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = BulkItem)]
+pub struct BulkItemBody {
+    /// The item's position in the request, from 0.
+    pub index: usize,
+    #[schema(value_type = crate::api::openapi::BulkStatusDoc)]
+    pub status: &'static str,
+    /// The new invitation, when created.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invitation: Option<InvitationBody>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<BulkItemErrorBody>,
+}
+
+/// Every item's outcome, in input order.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = BulkInviteResult)]
+pub struct BulkInviteResponse {
+    pub items: Vec<BulkItemBody>,
+}
+
+impl From<crate::services::invitations::BulkOutcome> for BulkItemBody {
+    fn from(outcome: crate::services::invitations::BulkOutcome) -> Self {
+        Self {
+            index: outcome.index,
+            status: outcome.status.as_str(),
+            invitation: outcome.invitation.map(InvitationBody::from),
+            error: outcome.error.map(|e| BulkItemErrorBody {
+                code: e.code,
+                field: e.field,
+                detail: e.detail,
+            }),
+        }
+    }
+}

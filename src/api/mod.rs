@@ -172,6 +172,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize, metrics: bool)
                         .default_service(allow("GET, POST")),
                 )
                 .service(
+                    web::resource("/organization/invitations/bulk")
+                        .route(web::post().to(admin::invitations::bulk))
+                        .default_service(allow("POST")),
+                )
+                .service(
                     web::resource("/organization/invitations/{id}")
                         .route(web::get().to(admin::invitations::get))
                         .default_service(allow("GET")),

@@ -123,6 +123,17 @@ pub enum ExpiresInDoc {
     Seconds(u64),
 }
 
+/// What became of one item of a bulk invitation request.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = BulkStatus)]
+pub enum BulkStatusDoc {
+    Created,
+    Duplicate,
+    Member,
+    Invalid,
+}
+
 /// A join link's state at the time of reading.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -196,6 +207,7 @@ pub struct RevokeRequestDoc {
         admin::invitations::list,
         admin::invitations::create,
         admin::invitations::get,
+        admin::invitations::bulk,
         admin::invitations::revoke,
         admin::invitations::resend,
         admin::join_links::create,

@@ -96,6 +96,122 @@ pub fn create(
     Ok(invitation)
 }
 
+/// The most invitations one bulk request may hold.
+pub const BULK_MAX: usize = 500;
+
+/// What became of one item of a bulk request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BulkStatus {
+    Created,
+    /// Already invited (pending), or listed earlier in the same request.
+    Duplicate,
+    /// Already a member.
+    Member,
+    /// Refused: bad input, or over a mail cap.
+    Invalid,
+}
+
+impl BulkStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BulkStatus::Created => "created",
+            BulkStatus::Duplicate => "duplicate",
+            BulkStatus::Member => "member",
+            BulkStatus::Invalid => "invalid",
+        }
+    }
+}
+
+/// Why an item was not created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BulkError {
+    pub code: &'static str,
+    pub field: Option<&'static str>,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct BulkOutcome {
+    pub index: usize,
+    pub status: BulkStatus,
+    pub invitation: Option<Invitation>,
+    pub error: Option<BulkError>,
+}
+
+/// Creates many invitations in one transaction, each as [`create`] would
+/// (mail caps included); answers one outcome per item, in input order.
+/// `items` holds each item as the caller parsed it (a refusal is
+/// `ServiceError::Invalid`). Only a storage failure fails the whole request.
+pub fn create_many(
+    tx: &Connection,
+    org_id: i64,
+    inviter_user_id: i64,
+    items: Vec<Result<NewInvitation, ServiceError>>,
+    rules: SendRules,
+    composer: &Composer,
+    now: Millis,
+) -> ServiceResult<Vec<BulkOutcome>> {
+    let mut seen = std::collections::HashSet::new();
+    let mut outcomes = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        let refused = |status, code, field, detail: String| BulkOutcome {
+            index,
+            status,
+            invitation: None,
+            error: Some(BulkError {
+                code,
+                field,
+                detail,
+            }),
+        };
+        let new = match item {
+            Ok(new) => new,
+            Err(ServiceError::Invalid { field, detail }) => {
+                outcomes.push(refused(
+                    BulkStatus::Invalid,
+                    "validation_failed",
+                    Some(field),
+                    detail,
+                ));
+                continue;
+            }
+            Err(other) => return Err(other),
+        };
+        if !seen.insert(new.invitee.key().to_owned()) {
+            outcomes.push(refused(
+                BulkStatus::Duplicate,
+                "duplicate_item",
+                Some("inviteeEmail"),
+                format!("{} is listed earlier in this request", new.invitee),
+            ));
+            continue;
+        }
+        outcomes.push(
+            match create(tx, org_id, inviter_user_id, &new, rules, composer, now) {
+                Ok(invitation) => BulkOutcome {
+                    index,
+                    status: BulkStatus::Created,
+                    invitation: Some(invitation),
+                    error: None,
+                },
+                Err(ServiceError::Conflict { code, detail }) => {
+                    let status = if code == "already_member" {
+                        BulkStatus::Member
+                    } else {
+                        BulkStatus::Duplicate
+                    };
+                    refused(status, code, Some("inviteeEmail"), detail)
+                }
+                Err(ServiceError::TooSoon { detail, .. }) => {
+                    refused(BulkStatus::Invalid, "too_many_requests", None, detail)
+                }
+                Err(other) => return Err(other),
+            },
+        );
+    }
+    Ok(outcomes)
+}
+
 /// One invitation of the organization with its message and metadata.
 pub fn get(
     conn: &Connection,

@@ -30,6 +30,14 @@ async fn endpoints(app: &TestApp, org: &TestOrg) -> Vec<Endpoint> {
     vec![
         Endpoint {
             method: Method::POST,
+            path: "/v1/organization/invitations/bulk".into(),
+            body: Some(
+                json!({ "items": [{ "inviteeEmail": "erin@example.com", "role": "MEMBER" }] }),
+            ),
+            scope: Scope::InvitationsWrite,
+        },
+        Endpoint {
+            method: Method::POST,
             path: "/v1/organization/join-links".into(),
             body: Some(json!({ "maxUses": 1, "expiresIn": 3600 })),
             scope: Scope::InvitationsWrite,

@@ -16,6 +16,7 @@ mod admin_organization;
 mod admin_users;
 mod api_key_lifetime;
 mod auth;
+mod bulk_invites;
 mod csrf;
 mod delivery;
 mod errors;

@@ -34,7 +34,8 @@ const PUBLIC: [&str; 10] = [
 ];
 
 /// The admin API's operations and the API-key scope each needs.
-const ADMIN: [(&str, Scope); 12] = [
+const ADMIN: [(&str, Scope); 13] = [
+    ("bulkInvite", Scope::InvitationsWrite),
     ("createJoinLink", Scope::InvitationsWrite),
     ("listJoinLinks", Scope::InvitationsRead),
     ("revokeJoinLink", Scope::InvitationsWrite),
@@ -570,7 +571,13 @@ async fn admin_api(app: &TestApp, spec: &mut Conformance) -> (TestOrg, i64) {
     };
 
     // Every admin operation refuses a missing key, an unknown key, and a key without its scope.
-    let anywhere: [(&str, Method, &str, Scope); 12] = [
+    let anywhere: [(&str, Method, &str, Scope); 13] = [
+        (
+            "bulkInvite",
+            Method::POST,
+            "/v1/organization/invitations/bulk",
+            Scope::InvitationsWrite,
+        ),
         (
             "createJoinLink",
             Method::POST,
@@ -852,6 +859,31 @@ async fn admin_api(app: &TestApp, spec: &mut Conformance) -> (TestOrg, i64) {
         reply.assert_problem(400, "validation_failed");
         spec.check("listUsers", &reply);
     }
+    // Bulk: every item status, and a refused request.
+    let reply = app
+        .post(
+            "/v1/organization/invitations/bulk",
+            key,
+            &json!({ "items": [
+                { "inviteeEmail": "bulk@example.test", "role": "MEMBER", "metadata": { "row": 1 } },
+                { "inviteeEmail": "bob@example.test", "role": "MEMBER" },
+                { "inviteeEmail": "admin@acme.test", "role": "MEMBER" },
+                { "inviteeEmail": "bulk2@example.test", "role": "OWNER" },
+            ] }),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    spec.check("bulkInvite", &reply);
+    let reply = app
+        .post(
+            "/v1/organization/invitations/bulk",
+            key,
+            &json!({ "items": 3 }),
+        )
+        .await;
+    reply.assert_problem(400, "validation_failed");
+    spec.check("bulkInvite", &reply);
+
     // Join links: create, list, revoke, and the ways they fail.
     let reply = app
         .post(
