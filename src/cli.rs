@@ -71,6 +71,20 @@ pub enum Command {
     },
     /// Check the database file for damage (PRAGMA integrity_check); exits 1 if any is found.
     Check,
+    /// Invite everyone listed in a CSV file (columns `email,role`; a header
+    /// row is optional) in one transaction, as the bulk API does; prints one
+    /// JSON line per row. Messages are queued for the server to send.
+    Invite {
+        /// The organization's id.
+        #[arg(long)]
+        org: i64,
+        /// The CSV file.
+        #[arg(long, value_name = "FILE")]
+        csv: PathBuf,
+        /// The inviting admin's email (default: the organization's first admin).
+        #[arg(long, value_name = "EMAIL")]
+        inviter: Option<String>,
+    },
     /// Development and benchmarking tools.
     #[command(subcommand)]
     Dev(DevCommand),
@@ -424,6 +438,7 @@ fn administer(db: &Database, settings: &Settings, command: Command) -> Result<()
                 "schemaVersion": version,
             }))
         }
+        Command::Invite { org, csv, inviter } => invite_csv(db, settings, org, &csv, inviter, now),
         Command::Org(OrgCommand::List) => {
             let orgs = db.read_blocking(services::orgs::list)?;
             for org in orgs {
@@ -697,6 +712,83 @@ fn read_password_line() -> Result<String, CliError> {
         ));
     }
     Ok(password)
+}
+
+/// The rows of an `email,role` CSV file: (line number, email, role). Blank
+/// lines are skipped, and a first row whose first cell is `email` is a header.
+fn csv_rows(text: &str) -> Vec<(usize, String, String)> {
+    let mut rows = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let mut cells = line
+            .split(',')
+            .map(|c| c.trim().trim_matches('"').to_owned());
+        let email = cells.next().unwrap_or_default();
+        let role = cells.next().unwrap_or_default();
+        if rows.is_empty() && number == 0 && email.eq_ignore_ascii_case("email") {
+            continue;
+        }
+        rows.push((number + 1, email, role));
+    }
+    rows
+}
+
+/// One CSV row's outcome, as `enlist invite --csv` prints it.
+#[derive(Serialize)]
+struct InviteLine {
+    line: usize,
+    email: String,
+    #[serde(flatten)]
+    outcome: crate::api::dto::BulkItemBody,
+}
+
+fn invite_csv(
+    db: &Database,
+    settings: &Settings,
+    org_id: i64,
+    csv: &std::path::Path,
+    inviter: Option<String>,
+    now: Millis,
+) -> Result<(), CliError> {
+    let text = std::fs::read_to_string(csv)
+        .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", csv.display())))?;
+    let rows = csv_rows(&text);
+    let inviter = inviter.as_deref().map(parse_email).transpose()?;
+    let composer =
+        crate::delivery::Composer::new(&settings.delivery.templates, &settings.public_url(None))
+            .map_err(|e| CliError::Usage(e.to_string()))?;
+    let rules = services::invitations::SendRules::from_settings(&settings.invitations);
+    let items: Vec<_> = rows
+        .iter()
+        .map(|(_, email, role)| {
+            Ok(services::invitations::NewInvitation {
+                invitee: Email::parse(email)
+                    .map_err(|e| ServiceError::invalid("email", e.to_string()))?,
+                role: role.parse().map_err(|_| {
+                    ServiceError::invalid(
+                        "role",
+                        format!("role must be ADMIN or MEMBER, got `{role}`"),
+                    )
+                })?,
+                options: Default::default(),
+            })
+        })
+        .collect();
+    let outcomes = db.write_blocking(|tx| {
+        let inviter_id = services::members::inviter(tx, org_id, inviter.as_ref())?;
+        services::invitations::create_many(tx, org_id, inviter_id, items, rules, &composer, now)
+    })?;
+    for (outcome, (line, email, _)) in outcomes.into_iter().zip(rows) {
+        print_json(&InviteLine {
+            line,
+            email,
+            outcome: outcome.into(),
+        })?;
+    }
+    Ok(())
 }
 
 fn print_json(value: &impl Serialize) -> Result<(), CliError> {

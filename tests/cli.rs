@@ -1658,3 +1658,60 @@ fn a_second_serve_on_the_same_file_refuses_naming_the_first_ones_pid() {
     let lock = std::fs::read_to_string(cli.dir.path().join("enlist.db.lock")).unwrap();
     assert_eq!(lock.trim(), after.served.0.id().to_string());
 }
+
+#[test]
+fn invite_from_a_csv_prints_one_json_line_per_row_and_queues_messages() {
+    let cli = Cli::new();
+    let (org, _admin) = cli.org("Acme", "ada@acme.test");
+    let csv = cli.dir.path().join("people.csv");
+    std::fs::write(
+        &csv,
+        "email,role\nbob@example.com,MEMBER\n\ncarol@example.com,ADMIN\nbob@example.com,MEMBER\nnot-an-email,MEMBER\ndan@example.com,OWNER\nada@acme.test,MEMBER\n",
+    )
+    .unwrap();
+    let output = cli.run(&[
+        "invite",
+        "--org",
+        &org.to_string(),
+        "--csv",
+        csv.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let lines: Vec<Value> = stdout_of(&output)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let summary: Vec<(i64, &str, &str)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["line"].as_i64().unwrap(),
+                l["email"].as_str().unwrap(),
+                l["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (2, "bob@example.com", "created"),
+            (4, "carol@example.com", "created"),
+            (5, "bob@example.com", "duplicate"),
+            (6, "not-an-email", "invalid"),
+            (7, "dan@example.com", "invalid"),
+            (8, "ada@acme.test", "member"),
+        ]
+    );
+    assert_eq!(lines[0]["invitation"]["inviteeEmail"], "bob@example.com");
+    assert_eq!(lines[4]["error"]["field"], "role");
+    assert_eq!(cli.query_i64("SELECT COUNT(*) FROM invitations"), 2);
+    assert_eq!(
+        cli.query_i64("SELECT COUNT(*) FROM outbox WHERE kind = 'invitation'"),
+        2
+    );
+
+    // An unknown organization fails on stderr and creates nothing.
+    let output = cli.run(&["invite", "--org", "999", "--csv", csv.to_str().unwrap()]);
+    assert!(!output.status.success());
+    assert_eq!(cli.query_i64("SELECT COUNT(*) FROM invitations"), 2);
+}

@@ -125,6 +125,16 @@ pub fn list(conn: &Connection, org_id: i64, page: Page) -> rusqlite::Result<Vec<
     .collect()
 }
 
+/// The organization's admin with the lowest user id (through `memberships_org_role`).
+pub fn first_admin(conn: &Connection, org_id: i64) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached(
+        "SELECT user_id FROM memberships WHERE org_id = ?1 AND role = 'ADMIN'
+         ORDER BY user_id LIMIT 1",
+    )?
+    .query_row([org_id], |row| row.get(0))
+    .optional()
+}
+
 /// How many admins the organization has, counting no further than `cap`.
 pub fn admin_count_capped(conn: &Connection, org_id: i64, cap: i64) -> rusqlite::Result<i64> {
     conn.prepare_cached(

@@ -46,6 +46,17 @@ pub struct SendRules {
 }
 
 impl SendRules {
+    /// The rules the settings give.
+    pub fn from_settings(settings: &crate::config::InvitationSettings) -> Self {
+        Self {
+            lifetime: settings.lifetime.0,
+            limits: MailLimits {
+                per_address_per_day: settings.messages_per_address_per_day,
+                per_org_per_hour: settings.messages_per_org_per_hour,
+            },
+        }
+    }
+
     /// `lifetime` with the default caps.
     pub fn with_lifetime(lifetime: Duration) -> Self {
         Self {

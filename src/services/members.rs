@@ -51,6 +51,28 @@ pub fn change_role(
     db::members::get(tx, org_id, user_id)?.ok_or(ServiceError::NotFound("user"))
 }
 
+/// Who invites on the command line: the admin with `email`, or the
+/// organization's first admin. The organization must exist.
+pub fn inviter(
+    tx: &Connection,
+    org_id: i64,
+    email: Option<&crate::domain::Email>,
+) -> ServiceResult<i64> {
+    orgs::get(tx, org_id)?;
+    let found = match email {
+        Some(email) => db::users::find_by_email(tx, email)?
+            .map(|user| user.id)
+            .filter(|id| matches!(db::members::role(tx, org_id, *id), Ok(Some(Role::Admin)))),
+        None => db::members::first_admin(tx, org_id)?,
+    };
+    found.ok_or_else(|| {
+        ServiceError::invalid(
+            "inviter",
+            "the inviter must be an admin of the organization",
+        )
+    })
+}
+
 /// The organizations the person belongs to.
 pub fn memberships(conn: &Connection, user_id: i64) -> ServiceResult<Vec<Membership>> {
     Ok(db::members::organizations_of(conn, user_id)?)

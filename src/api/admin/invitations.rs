@@ -11,7 +11,7 @@ use crate::domain::invitation_options::InvitationOptions;
 use crate::domain::{Email, InvitationStatus, Page, Role, Scope};
 use crate::services;
 use crate::services::ServiceError;
-use crate::services::invitations::{BULK_MAX, MailLimits, NewInvitation, SendRules};
+use crate::services::invitations::{BULK_MAX, NewInvitation, SendRules};
 use crate::startup::AppState;
 use actix_web::web;
 
@@ -261,13 +261,7 @@ pub async fn bulk(
 }
 
 fn send_rules(settings: &InvitationSettings) -> SendRules {
-    SendRules {
-        lifetime: settings.lifetime.0,
-        limits: MailLimits {
-            per_address_per_day: settings.messages_per_address_per_day,
-            per_org_per_hour: settings.messages_per_org_per_hour,
-        },
-    }
+    SendRules::from_settings(settings)
 }
 
 /// `POST /v1/organization/invitations/{id}/resend`: sends the invitation
