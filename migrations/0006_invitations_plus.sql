@@ -36,3 +36,20 @@ END;
 CREATE TRIGGER join_links_count_delete AFTER DELETE ON join_links BEGIN
     UPDATE join_link_counts SET n = n - 1 WHERE org_id = OLD.org_id;
 END;
+
+-- Idempotency-Key: the first answer to an admin POST, PATCH or DELETE, per
+-- API key and key string, replayed for the same request until expires_at.
+-- status is NULL while the first request is still running.
+CREATE TABLE idempotency_keys (
+    api_key_id   INTEGER NOT NULL REFERENCES api_keys(id) ON DELETE CASCADE,
+    key          TEXT    NOT NULL,
+    fingerprint  BLOB    NOT NULL,
+    status       INTEGER,
+    content_type TEXT,
+    body         BLOB,
+    created_at   INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    PRIMARY KEY (api_key_id, key)
+) WITHOUT ROWID;
+-- Pruning expired entries.
+CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);

@@ -14,6 +14,7 @@ pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub invitations: InvitationSettings,
+    pub idempotency: IdempotencySettings,
     pub auth: AuthSettings,
     pub delivery: DeliverySettings,
     pub metrics: MetricsSettings,
@@ -118,6 +119,22 @@ impl Default for DatabaseSettings {
             pool_size: 8,
             pool_timeout: HumanDuration::secs(5),
             busy_timeout: HumanDuration::secs(5),
+        }
+    }
+}
+
+/// `Idempotency-Key` on the admin API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdempotencySettings {
+    /// How long a stored first answer is replayed.
+    pub ttl: HumanDuration,
+}
+
+impl Default for IdempotencySettings {
+    fn default() -> Self {
+        Self {
+            ttl: HumanDuration::secs(24 * 3600),
         }
     }
 }

@@ -457,6 +457,13 @@ async fn sweep_expired_invitations(
             ),
             Err(error) => tracing::warn!(%error, "unverified-account sweep failed; retrying later"),
         }
+        let now = clock.now();
+        if let Err(error) = db
+            .write(move |tx| services::idempotency::prune(tx, now))
+            .await
+        {
+            tracing::warn!(%error, "pruning idempotency keys failed; retrying later");
+        }
         loop {
             let now = clock.now();
             let swept = db

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod body_deadline;
 pub mod dto;
 pub mod health;
+pub mod idempotency;
 pub mod invite_page;
 pub mod invitee;
 pub mod join_page;
@@ -159,6 +160,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize, metrics: bool)
         )
         .service(
             web::scope("/v1")
+                .wrap(from_fn(idempotency::idempotent))
                 .wrap(from_fn(auth::api_key::authenticate))
                 .service(
                     web::resource("/organization")

@@ -9,6 +9,7 @@
 
 pub mod api_keys;
 pub mod email_links;
+pub mod idempotency;
 pub mod invitations;
 pub mod join_links;
 pub mod lock;

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod idempotency;
 pub mod invitations;
 pub mod invitee;
 pub mod join_links;

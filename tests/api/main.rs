@@ -20,6 +20,7 @@ mod bulk_invites;
 mod csrf;
 mod delivery;
 mod errors;
+mod idempotency;
 mod invitations_plus;
 mod invite_page;
 mod invitee;
