@@ -15,6 +15,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub invitations: InvitationSettings,
     pub idempotency: IdempotencySettings,
+    pub limits: LimitsSettings,
     pub auth: AuthSettings,
     pub delivery: DeliverySettings,
     pub metrics: MetricsSettings,
@@ -119,6 +120,22 @@ impl Default for DatabaseSettings {
             pool_size: 8,
             pool_timeout: HumanDuration::secs(5),
             busy_timeout: HumanDuration::secs(5),
+        }
+    }
+}
+
+/// Request limits of the admin API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsSettings {
+    /// Requests per API key per minute; 0 turns the limit off.
+    pub admin_per_minute: u32,
+}
+
+impl Default for LimitsSettings {
+    fn default() -> Self {
+        Self {
+            admin_per_minute: 600,
         }
     }
 }

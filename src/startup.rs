@@ -49,6 +49,8 @@ pub struct AppState {
     /// The key that signs the hosted pages' CSRF tokens (generated once,
     /// kept in `server_secrets`).
     pub csrf_key: Vec<u8>,
+    /// Admin requests per API key this minute (in memory).
+    pub admin_limiter: Arc<crate::api::rate_limit::AdminRateLimiter>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -201,6 +203,7 @@ impl Application {
             clock,
             trusted_proxies,
             csrf_key,
+            admin_limiter: Arc::default(),
         });
         let metrics =
             web::Data::new(Metrics::new().map_err(|e| StartupError::Metrics(e.to_string()))?);

@@ -15,6 +15,7 @@ pub mod openapi;
 pub mod pages;
 pub mod params;
 pub mod problem;
+pub mod rate_limit;
 pub mod request_log;
 pub mod sign_in;
 
@@ -162,6 +163,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize, metrics: bool)
             web::scope("/v1")
                 .wrap(from_fn(idempotency::idempotent))
                 .wrap(from_fn(auth::api_key::authenticate))
+                .wrap(from_fn(rate_limit::limit))
                 .service(
                     web::resource("/organization")
                         .route(web::get().to(admin::organization::get))

@@ -34,6 +34,7 @@ mod oauth_token;
 mod openapi;
 mod operability;
 mod races;
+mod rate_limits;
 mod safe_defaults;
 mod secrets_at_rest;
 mod slow_bodies;
