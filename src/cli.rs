@@ -38,6 +38,10 @@ pub enum Command {
     /// Serve the HTTP APIs (the default when no command is given). Creates
     /// the database when it does not exist; one server per database file.
     Serve(ServeArgs),
+    /// Fill an empty database (or, with --reset, a new one) with a demo
+    /// organization, print every credential and URL as one JSON object,
+    /// then serve.
+    Demo(DemoArgs),
     /// Create the database file (and its folder) if it does not exist and
     /// bring its schema up to date. Every other command but `serve` and
     /// `dev seed` refuses to create one.
@@ -181,6 +185,15 @@ pub struct ServeArgs {
     pub bind: Option<String>,
 }
 
+#[derive(Debug, Args, Default)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// Delete the database file first (every organization, account and key in it).
+    #[arg(long)]
+    pub reset: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum OrgCommand {
     /// Every organization, by id, as JSON lines.
@@ -304,6 +317,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     })?;
     match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
         Command::Serve(args) => serve(settings, args),
+        Command::Demo(args) => demo(settings, args),
         Command::Check => {
             if !settings.database.path.is_file() {
                 return Err(
@@ -331,6 +345,68 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             administer(&db, &settings, command)
         }
     }
+}
+
+fn demo(mut settings: Settings, args: DemoArgs) -> Result<(), CliError> {
+    if let Some(bind) = &args.serve.bind {
+        settings.server.bind = bind.clone();
+    }
+    let path = settings.database.path.clone();
+    if args.reset {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.clone().into_os_string();
+            file.push(suffix);
+            match std::fs::remove_file(&file) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    let public_url = settings.public_url(None);
+    let password = crate::auth::secrets::random_base62(16);
+    let hash = password::hash(&password).map_err(|e| CliError::Usage(e.to_string()))?;
+    let composer = crate::delivery::Composer::new(&settings.delivery.templates, &public_url)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let demo = {
+        let db = Database::open(&settings.database)?;
+        db.write_blocking(|tx| {
+            services::demo::build(tx, &hash, &public_url, &composer, Millis::now())
+        })?
+    };
+    let pending = demo
+        .invitations
+        .iter()
+        .find(|i| i.status == crate::domain::InvitationStatus::Pending)
+        .map(|i| format!("{public_url}/invite/{}", i.uuid));
+    let join_url = format!("{public_url}/join/{}", demo.join_link_token);
+    print_json(&serde_json::json!({
+        "organization": OrganizationBody::from(demo.organization),
+        "admin": {
+            "id": demo.admin_id,
+            "email": services::demo::ADMIN_EMAIL,
+            "password": password,
+        },
+        "members": demo.members,
+        "invitations": demo.invitations.into_iter().map(|i| serde_json::json!({
+            "id": i.id,
+            "uuid": i.uuid,
+            "inviteeEmail": i.invitee_email,
+            "status": i.status,
+            "url": format!("{public_url}/invite/{}", i.uuid),
+        })).collect::<Vec<_>>(),
+        "joinLink": { "url": join_url },
+        "apiKey": { "key": demo.api_key, "scopes": Scope::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>() },
+        "oauthClient": { "client_id": demo.client_id, "client_secret": demo.client_secret },
+        "urls": {
+            "home": format!("{public_url}/"),
+            "docs": format!("{public_url}/docs/"),
+            "invitation": pending,
+            "joinLink": join_url,
+            "organization": format!("{public_url}/v1/organization"),
+        },
+    }))?;
+    serve(settings, args.serve)
 }
 
 fn serve(mut settings: Settings, args: ServeArgs) -> Result<(), CliError> {
@@ -430,7 +506,7 @@ fn administer(db: &Database, settings: &Settings, command: Command) -> Result<()
                 db.write_blocking(|tx| services::signing_keys::rotate(tx, retention, now))?;
             print_json(&rotated)
         }
-        Command::Serve(_) => unreachable_serve(),
+        Command::Serve(_) | Command::Demo(_) => unreachable_serve(),
         Command::Init => {
             let version = db.read_blocking(crate::db::schema_version)?;
             print_json(&serde_json::json!({

@@ -63,6 +63,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize, metrics: bool)
                 .default_service(allow("GET")),
         )
         .service(
+            web::resource("/assets/demo-logo.svg")
+                .route(web::get().to(pages::demo_logo))
+                .default_service(allow("GET")),
+        )
+        .service(
             web::resource("/assets/enlist.css")
                 .route(web::get().to(pages::stylesheet))
                 .default_service(allow("GET")),

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod demo;
 pub mod idempotency;
 pub mod invitations;
 pub mod invitee;
