@@ -38,6 +38,10 @@ pub enum Command {
     /// Serve the HTTP APIs (the default when no command is given). Creates
     /// the database when it does not exist; one server per database file.
     Serve(ServeArgs),
+    /// Fill an empty database (or, with --reset, a new one) with a demo
+    /// organization, print every credential and URL as one JSON object,
+    /// then serve.
+    Demo(DemoArgs),
     /// Create the database file (and its folder) if it does not exist and
     /// bring its schema up to date. Every other command but `serve` and
     /// `dev seed` refuses to create one.
@@ -71,6 +75,20 @@ pub enum Command {
     },
     /// Check the database file for damage (PRAGMA integrity_check); exits 1 if any is found.
     Check,
+    /// Invite everyone listed in a CSV file (columns `email,role`; a header
+    /// row is optional) in one transaction, as the bulk API does; prints one
+    /// JSON line per row. Messages are queued for the server to send.
+    Invite {
+        /// The organization's id.
+        #[arg(long)]
+        org: i64,
+        /// The CSV file.
+        #[arg(long, value_name = "FILE")]
+        csv: PathBuf,
+        /// The inviting admin's email (default: the organization's first admin).
+        #[arg(long, value_name = "EMAIL")]
+        inviter: Option<String>,
+    },
     /// Development and benchmarking tools.
     #[command(subcommand)]
     Dev(DevCommand),
@@ -165,6 +183,15 @@ pub struct ServeArgs {
     /// Listen address, overriding server.bind.
     #[arg(long, value_name = "ADDR")]
     pub bind: Option<String>,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// Delete the database file first (every organization, account and key in it).
+    #[arg(long)]
+    pub reset: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -290,6 +317,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     })?;
     match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
         Command::Serve(args) => serve(settings, args),
+        Command::Demo(args) => demo(settings, args),
         Command::Check => {
             if !settings.database.path.is_file() {
                 return Err(
@@ -317,6 +345,68 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             administer(&db, &settings, command)
         }
     }
+}
+
+fn demo(mut settings: Settings, args: DemoArgs) -> Result<(), CliError> {
+    if let Some(bind) = &args.serve.bind {
+        settings.server.bind = bind.clone();
+    }
+    let path = settings.database.path.clone();
+    if args.reset {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.clone().into_os_string();
+            file.push(suffix);
+            match std::fs::remove_file(&file) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    let public_url = settings.public_url(None);
+    let password = crate::auth::secrets::random_base62(16);
+    let hash = password::hash(&password).map_err(|e| CliError::Usage(e.to_string()))?;
+    let composer = crate::delivery::Composer::new(&settings.delivery.templates, &public_url)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let demo = {
+        let db = Database::open(&settings.database)?;
+        db.write_blocking(|tx| {
+            services::demo::build(tx, &hash, &public_url, &composer, Millis::now())
+        })?
+    };
+    let pending = demo
+        .invitations
+        .iter()
+        .find(|i| i.status == crate::domain::InvitationStatus::Pending)
+        .map(|i| format!("{public_url}/invite/{}", i.uuid));
+    let join_url = format!("{public_url}/join/{}", demo.join_link_token);
+    print_json(&serde_json::json!({
+        "organization": OrganizationBody::from(demo.organization),
+        "admin": {
+            "id": demo.admin_id,
+            "email": services::demo::ADMIN_EMAIL,
+            "password": password,
+        },
+        "members": demo.members,
+        "invitations": demo.invitations.into_iter().map(|i| serde_json::json!({
+            "id": i.id,
+            "uuid": i.uuid,
+            "inviteeEmail": i.invitee_email,
+            "status": i.status,
+            "url": format!("{public_url}/invite/{}", i.uuid),
+        })).collect::<Vec<_>>(),
+        "joinLink": { "url": join_url },
+        "apiKey": { "key": demo.api_key, "scopes": Scope::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>() },
+        "oauthClient": { "client_id": demo.client_id, "client_secret": demo.client_secret },
+        "urls": {
+            "home": format!("{public_url}/"),
+            "docs": format!("{public_url}/docs/"),
+            "invitation": pending,
+            "joinLink": join_url,
+            "organization": format!("{public_url}/v1/organization"),
+        },
+    }))?;
+    serve(settings, args.serve)
 }
 
 fn serve(mut settings: Settings, args: ServeArgs) -> Result<(), CliError> {
@@ -416,7 +506,7 @@ fn administer(db: &Database, settings: &Settings, command: Command) -> Result<()
                 db.write_blocking(|tx| services::signing_keys::rotate(tx, retention, now))?;
             print_json(&rotated)
         }
-        Command::Serve(_) => unreachable_serve(),
+        Command::Serve(_) | Command::Demo(_) => unreachable_serve(),
         Command::Init => {
             let version = db.read_blocking(|conn| crate::db::schema_version(conn))?;
             print_json(&serde_json::json!({
@@ -424,6 +514,7 @@ fn administer(db: &Database, settings: &Settings, command: Command) -> Result<()
                 "schemaVersion": version,
             }))
         }
+        Command::Invite { org, csv, inviter } => invite_csv(db, settings, org, &csv, inviter, now),
         Command::Org(OrgCommand::List) => {
             let orgs = db.read_blocking(|conn| services::orgs::list(conn))?;
             for org in orgs {
@@ -697,6 +788,83 @@ fn read_password_line() -> Result<String, CliError> {
         ));
     }
     Ok(password)
+}
+
+/// The rows of an `email,role` CSV file: (line number, email, role). Blank
+/// lines are skipped, and a first row whose first cell is `email` is a header.
+fn csv_rows(text: &str) -> Vec<(usize, String, String)> {
+    let mut rows = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let mut cells = line
+            .split(',')
+            .map(|c| c.trim().trim_matches('"').to_owned());
+        let email = cells.next().unwrap_or_default();
+        let role = cells.next().unwrap_or_default();
+        if rows.is_empty() && number == 0 && email.eq_ignore_ascii_case("email") {
+            continue;
+        }
+        rows.push((number + 1, email, role));
+    }
+    rows
+}
+
+/// One CSV row's outcome, as `enlist invite --csv` prints it.
+#[derive(Serialize)]
+struct InviteLine {
+    line: usize,
+    email: String,
+    #[serde(flatten)]
+    outcome: crate::api::dto::BulkItemBody,
+}
+
+fn invite_csv(
+    db: &Database,
+    settings: &Settings,
+    org_id: i64,
+    csv: &std::path::Path,
+    inviter: Option<String>,
+    now: Millis,
+) -> Result<(), CliError> {
+    let text = std::fs::read_to_string(csv)
+        .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", csv.display())))?;
+    let rows = csv_rows(&text);
+    let inviter = inviter.as_deref().map(parse_email).transpose()?;
+    let composer =
+        crate::delivery::Composer::new(&settings.delivery.templates, &settings.public_url(None))
+            .map_err(|e| CliError::Usage(e.to_string()))?;
+    let rules = services::invitations::SendRules::from_settings(&settings.invitations);
+    let items: Vec<_> = rows
+        .iter()
+        .map(|(_, email, role)| {
+            Ok(services::invitations::NewInvitation {
+                invitee: Email::parse(email)
+                    .map_err(|e| ServiceError::invalid("email", e.to_string()))?,
+                role: role.parse().map_err(|_| {
+                    ServiceError::invalid(
+                        "role",
+                        format!("role must be ADMIN or MEMBER, got `{role}`"),
+                    )
+                })?,
+                options: Default::default(),
+            })
+        })
+        .collect();
+    let outcomes = db.write_blocking(|tx| {
+        let inviter_id = services::members::inviter(tx, org_id, inviter.as_ref())?;
+        services::invitations::create_many(tx, org_id, inviter_id, items, rules, &composer, now)
+    })?;
+    for (outcome, (line, email, _)) in outcomes.into_iter().zip(rows) {
+        print_json(&InviteLine {
+            line,
+            email,
+            outcome: outcome.into(),
+        })?;
+    }
+    Ok(())
 }
 
 fn print_json(value: &impl Serialize) -> Result<(), CliError> {

@@ -14,6 +14,8 @@ pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub invitations: InvitationSettings,
+    pub idempotency: IdempotencySettings,
+    pub limits: LimitsSettings,
     pub auth: AuthSettings,
     pub delivery: DeliverySettings,
     pub metrics: MetricsSettings,
@@ -126,10 +128,44 @@ impl Default for DatabaseSettings {
     }
 }
 
+/// Request limits of the admin API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsSettings {
+    /// Requests per API key per minute; 0 turns the limit off.
+    pub admin_per_minute: u32,
+}
+
+impl Default for LimitsSettings {
+    fn default() -> Self {
+        Self {
+            admin_per_minute: 600,
+        }
+    }
+}
+
+/// `Idempotency-Key` on the admin API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdempotencySettings {
+    /// How long a stored first answer is replayed.
+    pub ttl: HumanDuration,
+}
+
+impl Default for IdempotencySettings {
+    fn default() -> Self {
+        Self {
+            ttl: HumanDuration::secs(24 * 3600),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct InvitationSettings {
     pub lifetime: HumanDuration,
+    /// The longest `expiresIn` an admin may give one invitation.
+    pub max_lifetime: HumanDuration,
     /// How often pending invitations past their expiry are stored as EXPIRED.
     pub expiry_sweep_interval: HumanDuration,
     /// Where the hosted page sends a person after accepting (with
@@ -146,6 +182,7 @@ impl Default for InvitationSettings {
     fn default() -> Self {
         Self {
             lifetime: HumanDuration::secs(7 * 24 * 3600),
+            max_lifetime: HumanDuration::secs(30 * 24 * 3600),
             expiry_sweep_interval: HumanDuration::secs(10),
             accept_redirect_url: None,
             messages_per_address_per_day: 3,
@@ -502,6 +539,9 @@ impl Settings {
         }
         if self.invitations.lifetime.0.is_zero() {
             return invalid("invitations.lifetime must be longer than zero");
+        }
+        if self.invitations.max_lifetime.0 < self.invitations.lifetime.0 {
+            return invalid("invitations.max_lifetime must be at least invitations.lifetime");
         }
         if self.auth.access_token_lifetime.0.is_zero()
             || self.auth.refresh_token_lifetime.0.is_zero()

@@ -180,6 +180,7 @@ impl Application {
             clock,
             trusted_proxies,
             csrf_key,
+            admin_limiter: Arc::default(),
         });
         let metrics =
             web::Data::new(Metrics::new().map_err(|e| StartupError::Metrics(e.to_string()))?);
@@ -435,6 +436,13 @@ async fn sweep_expired_invitations(
                 "deleted accounts whose email was never verified"
             ),
             Err(error) => tracing::warn!(%error, "unverified-account sweep failed; retrying later"),
+        }
+        let now = clock.now();
+        if let Err(error) = db
+            .write(move |tx| services::idempotency::prune(tx, now))
+            .await
+        {
+            tracing::warn!(%error, "pruning idempotency keys failed; retrying later");
         }
         loop {
             let now = clock.now();

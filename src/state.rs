@@ -32,4 +32,6 @@ pub struct AppState {
     /// The key that signs the hosted pages' CSRF tokens (generated once,
     /// kept in `server_secrets`).
     pub csrf_key: Vec<u8>,
+    /// Admin requests per API key this minute (in memory).
+    pub admin_limiter: Arc<crate::auth::throttle::AdminRateLimiter>,
 }

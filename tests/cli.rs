@@ -1631,3 +1631,150 @@ fn a_second_serve_on_the_same_file_refuses_naming_the_first_ones_pid() {
     let lock = std::fs::read_to_string(cli.dir.path().join("enlist.db.lock")).unwrap();
     assert_eq!(lock.trim(), after.served.0.id().to_string());
 }
+
+#[test]
+fn invite_from_a_csv_prints_one_json_line_per_row_and_queues_messages() {
+    let cli = Cli::new();
+    let (org, _admin) = cli.org("Acme", "ada@acme.test");
+    let csv = cli.dir.path().join("people.csv");
+    std::fs::write(
+        &csv,
+        "email,role\nbob@example.com,MEMBER\n\ncarol@example.com,ADMIN\nbob@example.com,MEMBER\nnot-an-email,MEMBER\ndan@example.com,OWNER\nada@acme.test,MEMBER\n",
+    )
+    .unwrap();
+    let output = cli.run(&[
+        "invite",
+        "--org",
+        &org.to_string(),
+        "--csv",
+        csv.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let lines: Vec<Value> = stdout_of(&output)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let summary: Vec<(i64, &str, &str)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["line"].as_i64().unwrap(),
+                l["email"].as_str().unwrap(),
+                l["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (2, "bob@example.com", "created"),
+            (4, "carol@example.com", "created"),
+            (5, "bob@example.com", "duplicate"),
+            (6, "not-an-email", "invalid"),
+            (7, "dan@example.com", "invalid"),
+            (8, "ada@acme.test", "member"),
+        ]
+    );
+    assert_eq!(lines[0]["invitation"]["inviteeEmail"], "bob@example.com");
+    assert_eq!(lines[4]["error"]["field"], "role");
+    assert_eq!(cli.query_i64("SELECT COUNT(*) FROM invitations"), 2);
+    assert_eq!(
+        cli.query_i64("SELECT COUNT(*) FROM outbox WHERE kind = 'invitation'"),
+        2
+    );
+
+    // An unknown organization fails on stderr and creates nothing.
+    let output = cli.run(&["invite", "--org", "999", "--csv", csv.to_str().unwrap()]);
+    assert!(!output.status.success());
+    assert_eq!(cli.query_i64("SELECT COUNT(*) FROM invitations"), 2);
+}
+
+#[tokio::test]
+async fn demo_fills_an_empty_database_prints_everything_and_serves() {
+    let cli = Cli::without_database();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let bind = format!("127.0.0.1:{port}");
+    let mut child = cli
+        .command(&["demo", "--bind", &bind])
+        .env("ENLIST_SERVER__WORKERS", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let served = Served(child);
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let demo: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    let base = format!("http://{bind}");
+    assert_eq!(demo["organization"]["name"], "Acme Demo");
+    let logo = demo["organization"]["logoUrl"].as_str().unwrap().to_owned();
+    assert_eq!(logo, format!("{base}/assets/demo-logo.svg"));
+    assert_eq!(demo["admin"]["email"], "ada@demo.test");
+    assert!(demo["admin"]["password"].as_str().unwrap().len() >= 16);
+    assert_eq!(demo["members"].as_array().unwrap().len(), 2);
+    let statuses: Vec<&str> = demo["invitations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["PENDING", "ACCEPTED", "DECLINED", "REVOKED", "EXPIRED"]
+    );
+    assert!(demo["oauthClient"]["client_secret"].is_string());
+    assert_eq!(demo["urls"]["docs"], format!("{base}/docs/"));
+    let join = demo["joinLink"]["url"].as_str().unwrap().to_owned();
+    assert!(join.starts_with(&format!("{base}/join/")), "{join}");
+
+    // The server is up with that data: the key works, the pages open.
+    let client = reqwest::Client::new();
+    let key = demo["apiKey"]["key"].as_str().unwrap();
+    let mut org = None;
+    for _ in 0..100 {
+        if let Ok(reply) = client
+            .get(format!("{base}/v1/organization"))
+            .header("X-API-Key", key)
+            .send()
+            .await
+        {
+            org = Some(reply);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let org = org.expect("the demo serves");
+    assert_eq!(org.status(), 200);
+    let users: Value = client
+        .get(format!("{base}/v1/organization/users"))
+        .header("X-API-Key", key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(users["totalCount"], 3);
+    for url in [
+        join.as_str(),
+        demo["urls"]["invitation"].as_str().unwrap(),
+        logo.as_str(),
+    ] {
+        assert_eq!(client.get(url).send().await.unwrap().status(), 200, "{url}");
+    }
+    drop(served);
+
+    // Not on a database that holds data, unless --reset.
+    let again = cli.run(&["demo", "--bind", &bind]);
+    assert!(!again.status.success());
+    assert!(
+        stderr_of(&again).contains("--reset"),
+        "{}",
+        stderr_of(&again)
+    );
+}

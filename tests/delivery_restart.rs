@@ -283,6 +283,7 @@ async fn unsent_messages_are_sent_after_a_restart() {
                 &services::invitations::NewInvitation {
                     invitee: Email::parse("carol@example.com").unwrap(),
                     role: Role::Member,
+                    options: Default::default(),
                 },
                 services::invitations::SendRules::with_lifetime(Duration::from_secs(3600)),
                 &composer,

@@ -1,7 +1,8 @@
 //! Request and response bodies, named and shaped as the API documents show.
 
+use crate::domain::join_link::{JoinLink, JoinLinkState};
 use crate::domain::{
-    Invitation, InvitationStatus, Member, Millis, Organization, Paged, Role, User,
+    Invitation, InvitationExtras, InvitationStatus, Member, Millis, Organization, Paged, Role, User,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -103,6 +104,69 @@ pub struct CreateInvitationRequest {
     /// The role the person gets on accepting.
     #[schema(value_type = crate::api::openapi::RoleDoc)]
     pub role: String,
+    /// How long this invitation stays open: a duration such as `"3d"` or
+    /// `"12h"`, or seconds as a number; at most `invitations.max_lifetime`
+    /// (default 30 days). Absent: `invitations.lifetime`.
+    #[serde(default)]
+    #[schema(value_type = Option<crate::api::openapi::ExpiresInDoc>)]
+    pub expires_in: Option<serde_json::Value>,
+    /// A personal message (at most 1,000 characters) shown in the email and
+    /// on the hosted invitation page.
+    #[serde(default)]
+    #[schema(max_length = 1000)]
+    pub message: Option<String>,
+    /// A JSON object (at most 4 KiB serialized) returned to admins, never
+    /// shown to the invitee.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
+}
+
+/// One invitation with everything an admin gave it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = InvitationDetail)]
+pub struct InvitationDetailBody {
+    #[schema(value_type = crate::api::openapi::InvitationStatusDoc)]
+    pub status: InvitationStatus,
+    #[schema(value_type = crate::api::openapi::RoleDoc)]
+    pub role: Role,
+    pub id: i64,
+    #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
+    pub created_at: Millis,
+    #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
+    pub updated_at: Millis,
+    #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
+    pub expires_at: Millis,
+    pub inviter_user_id: Option<i64>,
+    pub invitee_email: String,
+    pub organization_id: i64,
+    /// The public id in the invitation link `/invite/{uuid}`.
+    pub uuid: Uuid,
+    /// The personal message, or null.
+    pub message: Option<String>,
+    /// The metadata object, or null.
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl From<(Invitation, InvitationExtras)> for InvitationDetailBody {
+    fn from((invitation, extras): (Invitation, InvitationExtras)) -> Self {
+        Self {
+            status: invitation.status,
+            role: invitation.role,
+            id: invitation.id,
+            created_at: invitation.created_at,
+            updated_at: invitation.updated_at,
+            expires_at: invitation.expires_at,
+            inviter_user_id: invitation.inviter_user_id,
+            invitee_email: invitation.invitee_email,
+            organization_id: invitation.org_id,
+            uuid: invitation.uuid,
+            message: extras.message,
+            metadata: extras.metadata,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -172,6 +236,15 @@ impl From<Paged<Member>> for MemberPage {
     }
 }
 
+/// `PATCH /v1/organization/users/{id}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = UpdateUser)]
+pub struct UpdateMemberRequest {
+    /// The member's new role.
+    #[schema(value_type = crate::api::openapi::RoleDoc)]
+    pub role: String,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = Id)]
 pub struct IdBody {
@@ -205,6 +278,147 @@ impl From<User> for AccountBody {
             email_verified: user.email_verified_at.is_some(),
             created_at: user.created_at,
             updated_at: user.updated_at,
+        }
+    }
+}
+
+/// `POST /v1/organization/join-links`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = CreateJoinLink)]
+pub struct CreateJoinLinkRequest {
+    /// The role people get by joining; ADMIN needs `users:write` too. Default MEMBER.
+    #[serde(default)]
+    #[schema(value_type = Option<crate::api::openapi::RoleDoc>)]
+    pub role: Option<String>,
+    /// How many people may join through the link.
+    #[schema(minimum = 1, maximum = 10000)]
+    pub max_uses: Option<i64>,
+    /// When the link stops working (RFC 3339); or give `expiresIn`.
+    #[serde(default)]
+    #[schema(format = DateTime, example = "2026-12-31T00:00:00.000Z")]
+    pub expires_at: Option<String>,
+    /// How long the link works: `"3d"` or seconds; at most `invitations.max_lifetime`.
+    #[serde(default)]
+    #[schema(value_type = Option<crate::api::openapi::ExpiresInDoc>)]
+    pub expires_in: Option<serde_json::Value>,
+    /// Only addresses at these domains may join; absent or empty: any.
+    #[serde(default)]
+    pub allowed_email_domains: Option<Vec<String>>,
+}
+
+/// A join link. `url` (holding the token) is in the answer of the create call only.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = JoinLink)]
+pub struct JoinLinkBody {
+    pub id: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = "uri")]
+    pub url: Option<String>,
+    #[schema(value_type = crate::api::openapi::RoleDoc)]
+    pub role: Role,
+    pub max_uses: i64,
+    pub uses: i64,
+    #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
+    pub expires_at: Millis,
+    #[schema(value_type = crate::api::openapi::JoinLinkStateDoc)]
+    pub state: JoinLinkState,
+    #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
+    pub created_at: Millis,
+}
+
+impl From<JoinLink> for JoinLinkBody {
+    fn from(link: JoinLink) -> Self {
+        Self {
+            id: link.id,
+            url: None,
+            role: link.role,
+            max_uses: link.max_uses,
+            uses: link.uses,
+            expires_at: link.expires_at,
+            state: link.state,
+            created_at: link.created_at,
+        }
+    }
+}
+
+/// One page of join links, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = JoinLinkPage)]
+pub struct JoinLinkPage {
+    pub items: Vec<JoinLinkBody>,
+    pub limit: i64,
+    pub offset: i64,
+    pub total_count: i64,
+}
+
+impl From<Paged<JoinLink>> for JoinLinkPage {
+    fn from(page: Paged<JoinLink>) -> Self {
+        Self {
+            items: page.items.into_iter().map(JoinLinkBody::from).collect(),
+            limit: page.limit,
+            offset: page.offset,
+            total_count: page.total_count,
+        }
+    }
+}
+
+/// `POST /v1/organization/invitations/bulk`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = BulkInvite)]
+pub struct BulkInviteRequest {
+    /// Up to 500 invitations, each as `POST /v1/organization/invitations` takes it.
+    #[schema(value_type = Vec<CreateInvitationRequest>, max_items = 500)]
+    pub items: serde_json::Value,
+}
+
+/// Why one item was not created.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = BulkItemError)]
+pub struct BulkItemErrorBody {
+    /// `validation_failed`, `duplicate_item`, `invitation_pending`,
+    /// `already_member` or `too_many_requests`.
+    pub code: &'static str,
+    /// The item's field at fault, when one is.
+    pub field: Option<&'static str>,
+    pub detail: String,
+}
+
+/// One item's outcome.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = BulkItem)]
+pub struct BulkItemBody {
+    /// The item's position in the request, from 0.
+    pub index: usize,
+    #[schema(value_type = crate::api::openapi::BulkStatusDoc)]
+    pub status: &'static str,
+    /// The new invitation, when created.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invitation: Option<InvitationBody>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<BulkItemErrorBody>,
+}
+
+/// Every item's outcome, in input order.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = BulkInviteResult)]
+pub struct BulkInviteResponse {
+    pub items: Vec<BulkItemBody>,
+}
+
+impl From<crate::services::invitations::BulkOutcome> for BulkItemBody {
+    fn from(outcome: crate::services::invitations::BulkOutcome) -> Self {
+        Self {
+            index: outcome.index,
+            status: outcome.status.as_str(),
+            invitation: outcome.invitation.map(InvitationBody::from),
+            error: outcome.error.map(|e| BulkItemErrorBody {
+                code: e.code,
+                field: e.field,
+                detail: e.detail,
+            }),
         }
     }
 }

@@ -32,6 +32,8 @@ pub struct InvitePage {
     organization_logo_url: Option<String>,
     inviter_name: String,
     invitee_email: String,
+    /// The admin's personal message (escaped by the template).
+    personal_message: Option<String>,
     role_label: &'static str,
     member_count: i64,
     expires_at_iso: String,
@@ -168,6 +170,7 @@ fn render(
             .clone()
             .unwrap_or_else(|| "An admin".into()),
         invitee_email,
+        personal_message: details.message.clone(),
         role_label: match details.invitation.role {
             Role::Admin => "Admin",
             Role::Member => "Member",

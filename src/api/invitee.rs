@@ -2,7 +2,7 @@
 
 use crate::api::extract::bearer::InviteeCaller;
 use crate::api::problem::ApiError;
-use crate::domain::{InvitationDetails, Millis};
+use crate::domain::{InvitationDetails, Membership, Millis, Role};
 use crate::services;
 use crate::state::AppState;
 use actix_web::web;
@@ -35,6 +35,40 @@ impl From<InvitationDetails> for InviteeInvitationBody {
             expiration_date: details.invitation.expires_at,
         }
     }
+}
+
+/// One of the caller's organizations (snake_case, as the invitee API).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = InviteeOrganization)]
+pub struct InviteeOrganizationBody {
+    /// The organization's UUID.
+    pub id: Uuid,
+    pub name: String,
+    pub logo_url: Option<String>,
+    #[schema(value_type = crate::api::openapi::RoleDoc)]
+    pub role: Role,
+    #[schema(value_type = String, format = DateTime, example = "2025-11-14T19:01:28.796Z")]
+    pub joined_at: Millis,
+}
+
+impl From<Membership> for InviteeOrganizationBody {
+    fn from(membership: Membership) -> Self {
+        Self {
+            id: membership.organization_uuid,
+            name: membership.organization_name,
+            logo_url: membership.organization_logo_url,
+            role: membership.role,
+            joined_at: membership.joined_at,
+        }
+    }
+}
+
+/// The organization a person left.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = LeftOrganization)]
+pub struct LeftBody {
+    /// The organization's UUID.
+    pub id: Uuid,
 }
 
 #[derive(Debug, Deserialize)]
@@ -163,4 +197,65 @@ pub async fn respond(
         })
         .await?;
     Ok(web::Json(organization))
+}
+
+/// `GET /organizations`: the organizations the caller belongs to.
+#[utoipa::path(
+    get, path = "/organizations", operation_id = "listMyOrganizations", tag = "Invitee",
+    security(("oauth2" = ["invitations"])),
+    responses(
+        (status = 200, description = "The caller's memberships, oldest first", body = Vec<InviteeOrganizationBody>),
+        (status = 401, description = "Missing or unknown credentials", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "The account's email is not verified (`email_unverified`)", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 500, description = "An unknown error occurred, trying again might help.", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 503, description = "Busy; see Retry-After", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json")
+    )
+)]
+pub async fn memberships(
+    caller: InviteeCaller,
+    state: web::Data<AppState>,
+) -> Result<web::Json<Vec<InviteeOrganizationBody>>, ApiError> {
+    let found = state
+        .db
+        .read(move |conn| services::members::memberships(conn, caller.user_id))
+        .await?;
+    Ok(web::Json(found.into_iter().map(Into::into).collect()))
+}
+
+/// `DELETE /organizations/{organization_id}/membership`: the caller leaves.
+#[utoipa::path(
+    delete, path = "/organizations/{organization_id}/membership", operation_id = "leaveOrganization", tag = "Invitee",
+    params(("organization_id" = uuid::Uuid, Path, description = "The organization's UUID")),
+    security(("oauth2" = ["invitations"])),
+    responses(
+        (status = 200, description = "Left; the caller's API keys in the organization are revoked", body = LeftBody),
+        (status = 401, description = "Missing or unknown credentials", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "The account's email is not verified (`email_unverified`)", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "The caller is not a member of this organization", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "The caller is the organization's last admin (`last_admin`)", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid path value", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 500, description = "An unknown error occurred, trying again might help.", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 503, description = "Busy; see Retry-After", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json")
+    )
+)]
+pub async fn leave(
+    caller: InviteeCaller,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<web::Json<LeftBody>, ApiError> {
+    let uuid = Uuid::parse_str(&path).map_err(|_| {
+        ApiError::unprocessable(
+            "organization_id",
+            format!(
+                "organization_id must be a UUID, got `{}`",
+                crate::api::params::clip(&path)
+            ),
+        )
+    })?;
+    let now = state.clock.now();
+    let id = state
+        .db
+        .write(move |tx| services::members::leave(tx, caller.user_id, uuid, now))
+        .await?;
+    Ok(web::Json(LeftBody { id }))
 }

@@ -6,14 +6,17 @@ pub mod body_deadline;
 pub mod dto;
 pub mod extract;
 pub mod health;
+pub mod idempotency;
 pub mod invite_page;
 pub mod invitee;
+pub mod join_page;
 pub mod metrics;
 pub mod oauth;
 pub mod openapi;
 pub mod pages;
 pub mod params;
 pub mod problem;
+pub mod rate_limit;
 pub mod request_log;
 pub mod sign_in;
 
@@ -57,6 +60,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize, metrics: bool)
         .service(
             web::resource("/readyz")
                 .route(web::get().to(health::ready))
+                .default_service(allow("GET")),
+        )
+        .service(
+            web::resource("/assets/demo-logo.svg")
+                .route(web::get().to(pages::demo_logo))
                 .default_service(allow("GET")),
         )
         .service(
@@ -107,6 +115,17 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize, metrics: bool)
                 .default_service(allow("POST")),
         )
         .service(
+            web::resource("/join/{token}")
+                .route(web::get().to(join_page::show))
+                .route(web::post().to(join_page::sign_in))
+                .default_service(allow("GET, POST")),
+        )
+        .service(
+            web::resource("/join/{token}/accept")
+                .route(web::post().to(join_page::accept))
+                .default_service(allow("POST")),
+        )
+        .service(
             web::resource("/verify/{token}")
                 .route(web::get().to(account_pages::show_verification))
                 .route(web::post().to(account_pages::verify))
@@ -136,8 +155,20 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize, metrics: bool)
                 .default_service(allow("GET, POST")),
         )
         .service(
+            web::resource("/organizations")
+                .route(web::get().to(invitee::memberships))
+                .default_service(allow("GET")),
+        )
+        .service(
+            web::resource("/organizations/{organization_id}/membership")
+                .route(web::delete().to(invitee::leave))
+                .default_service(allow("DELETE")),
+        )
+        .service(
             web::scope("/v1")
+                .wrap(from_fn(idempotency::idempotent))
                 .wrap(from_fn(extract::api_key::authenticate))
+                .wrap(from_fn(rate_limit::limit))
                 .service(
                     web::resource("/organization")
                         .route(web::get().to(admin::organization::get))
@@ -150,6 +181,16 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize, metrics: bool)
                         .default_service(allow("GET, POST")),
                 )
                 .service(
+                    web::resource("/organization/invitations/bulk")
+                        .route(web::post().to(admin::invitations::bulk))
+                        .default_service(allow("POST")),
+                )
+                .service(
+                    web::resource("/organization/invitations/{id}")
+                        .route(web::get().to(admin::invitations::get))
+                        .default_service(allow("GET")),
+                )
+                .service(
                     web::resource("/organization/invitations/{id}/revoke")
                         .route(web::post().to(admin::invitations::revoke))
                         .default_service(allow("POST")),
@@ -160,6 +201,17 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize, metrics: bool)
                         .default_service(allow("POST")),
                 )
                 .service(
+                    web::resource("/organization/join-links")
+                        .route(web::get().to(admin::join_links::list))
+                        .route(web::post().to(admin::join_links::create))
+                        .default_service(allow("GET, POST")),
+                )
+                .service(
+                    web::resource("/organization/join-links/{id}/revoke")
+                        .route(web::post().to(admin::join_links::revoke))
+                        .default_service(allow("POST")),
+                )
+                .service(
                     web::resource("/organization/users")
                         .route(web::get().to(admin::users::list))
                         .default_service(allow("GET")),
@@ -167,7 +219,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize, metrics: bool)
                 .service(
                     web::resource("/organization/users/{id}")
                         .route(web::delete().to(admin::users::remove))
-                        .default_service(allow("DELETE")),
+                        .route(web::patch().to(admin::users::update))
+                        .default_service(allow("DELETE, PATCH")),
                 )
                 .default_service(web::to(not_found)),
         )

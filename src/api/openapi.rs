@@ -2,7 +2,7 @@
 //! annotations and the request/response types, served at `/openapi.json`
 //! with an interactive reference (Swagger UI, embedded) at `/docs/`.
 
-use crate::api::{admin, health, invite_page, invitee, oauth};
+use crate::api::{admin, health, invite_page, invitee, join_page, oauth};
 use crate::services::oauth::SCOPE;
 use serde::Serialize;
 use utoipa::openapi::security::{
@@ -113,6 +113,38 @@ pub enum InvitationStatusDoc {
     EXPIRED,
 }
 
+/// `expiresIn`: a duration such as `"3d"`, or a number of seconds.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[schema(as = ExpiresIn)]
+pub enum ExpiresInDoc {
+    #[schema(example = "3d")]
+    Duration(String),
+    Seconds(u64),
+}
+
+/// What became of one item of a bulk invitation request.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = BulkStatus)]
+pub enum BulkStatusDoc {
+    Created,
+    Duplicate,
+    Member,
+    Invalid,
+}
+
+/// A join link's state at the time of reading.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = JoinLinkState)]
+pub enum JoinLinkStateDoc {
+    Active,
+    Full,
+    Expired,
+    Revoked,
+}
+
 /// Pagination of every admin list.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -174,19 +206,28 @@ pub struct RevokeRequestDoc {
         admin::organization::get,
         admin::invitations::list,
         admin::invitations::create,
+        admin::invitations::get,
+        admin::invitations::bulk,
         admin::invitations::revoke,
         admin::invitations::resend,
+        admin::join_links::create,
+        admin::join_links::list,
+        admin::join_links::revoke,
         admin::users::list,
         admin::users::remove,
+        admin::users::update,
         invitee::list,
         invitee::get,
         invitee::respond,
+        invitee::memberships,
+        invitee::leave,
         oauth::token::token,
         oauth::token::revoke,
         oauth::metadata::authorization_server,
         oauth::metadata::jwks,
         oauth::authorize::show,
         invite_page::show,
+        join_page::show,
         health::live,
         health::ready,
         health::metrics,
@@ -196,6 +237,7 @@ pub struct RevokeRequestDoc {
         (name = "Organization", description = "The API key's organization"),
         (name = "Invitations", description = "Manage organization invitations"),
         (name = "Users", description = "Manage organization members"),
+        (name = "Join links", description = "Links many people can use to join"),
         (name = "Invitee", description = "The signed-in person's own invitations"),
         (name = "OAuth2", description = "The built-in authorization server"),
         (name = "Pages", description = "HTML pages for people"),

@@ -459,6 +459,14 @@ pub async fn stylesheet() -> HttpResponse {
         .body(STYLESHEET)
 }
 
+/// The logo `enlist demo` gives its organization.
+pub async fn demo_logo() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(include_str!("../../assets/demo-logo.svg"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -214,6 +214,53 @@ fn client_key(account: &str, address: &str, device: Option<&str>) -> String {
     }
 }
 
+/// Admin requests per API key, in fixed one-minute windows.
+pub const WINDOW_MS: i64 = 60_000;
+/// Past this many keys counted in one window, older windows' entries are dropped.
+const MAX_TRACKED: usize = 100_000;
+
+/// Counts per API key (its public id) in the current window.
+#[derive(Default)]
+pub struct AdminRateLimiter {
+    counts: Mutex<HashMap<String, (i64, u32)>>,
+}
+
+/// The outcome of one request: the quota left and when the window ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    pub allowed: bool,
+    pub remaining: u32,
+    /// Seconds until the window resets, at least 1.
+    pub reset_secs: i64,
+}
+
+impl AdminRateLimiter {
+    pub fn check(&self, key: &str, limit: u32, now: Millis) -> Decision {
+        let window = now.0.div_euclid(WINDOW_MS);
+        let reset_secs = ((window + 1) * WINDOW_MS - now.0 + 999) / 1000;
+        let mut counts = match self.counts.lock() {
+            Ok(counts) => counts,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if counts.len() >= MAX_TRACKED && !counts.contains_key(key) {
+            counts.retain(|_, (w, _)| *w == window);
+        }
+        let entry = counts.entry(key.to_owned()).or_insert((window, 0));
+        if entry.0 != window {
+            *entry = (window, 0);
+        }
+        let allowed = entry.1 < limit;
+        if allowed {
+            entry.1 += 1;
+        }
+        Decision {
+            allowed,
+            remaining: limit.saturating_sub(entry.1),
+            reset_secs: reset_secs.max(1),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

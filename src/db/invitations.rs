@@ -1,7 +1,9 @@
 use super::{OptionalExtension, parsed};
 use crate::domain::entities::display_name;
 use crate::domain::invitation::InvitationFilter;
-use crate::domain::{Email, Invitation, InvitationDetails, InvitationStatus, Millis, Page, Role};
+use crate::domain::{
+    Email, Invitation, InvitationDetails, InvitationExtras, InvitationStatus, Millis, Page, Role,
+};
 use rusqlite::{Connection, Row, params};
 use uuid::Uuid;
 
@@ -32,6 +34,9 @@ pub struct NewInvitation<'a> {
     pub role: Role,
     pub inviter_user_id: i64,
     pub expires_at: Millis,
+    pub message: Option<&'a str>,
+    /// The metadata object, serialized.
+    pub metadata: Option<&'a str>,
 }
 
 pub fn insert(
@@ -41,8 +46,9 @@ pub fn insert(
 ) -> rusqlite::Result<Invitation> {
     conn.prepare_cached(&format!(
         "INSERT INTO invitations (uuid, org_id, invitee_email, invitee_email_key, role, status,
-                                  inviter_user_id, created_at, updated_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'PENDING', ?6, ?7, ?7, ?8) RETURNING {COLUMNS}"
+                                  inviter_user_id, created_at, updated_at, expires_at,
+                                  message, metadata)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'PENDING', ?6, ?7, ?7, ?8, ?9, ?10) RETURNING {COLUMNS}"
     ))?
     .query_row(
         params![
@@ -53,7 +59,9 @@ pub fn insert(
             new.role.as_str(),
             new.inviter_user_id,
             now.0,
-            new.expires_at.0
+            new.expires_at.0,
+            new.message,
+            new.metadata
         ],
         |row| from_row(row, now),
     )
@@ -71,6 +79,27 @@ pub fn get_in_org(
     ))?
     .query_row([id, org_id], |row| from_row(row, now))
     .optional()
+}
+
+/// The message and metadata of one invitation (by its id).
+pub fn extras(conn: &Connection, id: i64) -> rusqlite::Result<InvitationExtras> {
+    conn.prepare_cached("SELECT message, metadata FROM invitations WHERE id = ?1")?
+        .query_row([id], |row| {
+            let metadata = match row.get::<_, Option<String>>(1)? {
+                Some(text) => Some(serde_json::from_str(&text).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        1,
+                        rusqlite::types::Type::Text,
+                        Box::new(e),
+                    )
+                })?),
+                None => None,
+            };
+            Ok(InvitationExtras {
+                message: row.get(0)?,
+                metadata,
+            })
+        })
 }
 
 /// Whether the organization already has a pending, unexpired invitation
@@ -245,7 +274,7 @@ const DETAILS_SELECT: &str =
     "SELECT i.id, i.uuid, i.org_id, i.invitee_email, i.role, i.status, i.inviter_user_id,
             i.created_at, i.updated_at, i.expires_at,
             o.uuid, o.name, o.logo_url, o.member_count,
-            u.first_name, u.last_name, u.email, u.avatar_url
+            u.first_name, u.last_name, u.email, u.avatar_url, i.message
      FROM invitations i
      JOIN organizations o ON o.id = i.org_id
      LEFT JOIN users u ON u.id = i.inviter_user_id";
@@ -268,6 +297,7 @@ fn details_from_row(row: &Row<'_>, now: Millis) -> rusqlite::Result<InvitationDe
         organization_member_count: row.get(13)?,
         inviter_name,
         inviter_avatar_url: row.get(17)?,
+        message: row.get(18)?,
     })
 }
 
@@ -323,8 +353,8 @@ mod tests {
     use crate::domain::InvitationStatus;
 
     fn setup() -> Connection {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(crate::db::SCHEMA).unwrap();
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::db::migrate::migrate(&mut conn).unwrap();
         conn.execute_batch(
             "INSERT INTO organizations (id, uuid, name, created_at, updated_at)
              VALUES (1, 'a', 'A', 0, 0), (2, 'b', 'B', 0, 0);
@@ -346,6 +376,8 @@ mod tests {
                 role: Role::Member,
                 inviter_user_id: 1,
                 expires_at: Millis(expires),
+                message: None,
+                metadata: None,
             },
             Millis(created),
         )

@@ -1,8 +1,9 @@
 //! Memberships: which person belongs to which organization, with which role.
 
 use super::{OptionalExtension, parsed};
-use crate::domain::{Email, Member, Millis, Page, Role};
+use crate::domain::{Email, Member, Membership, Millis, Page, Role};
 use rusqlite::{Connection, params};
+use uuid::Uuid;
 
 pub fn insert(
     conn: &Connection,
@@ -33,6 +34,83 @@ pub fn is_member_by_email(conn: &Connection, org_id: i64, email: &Email) -> rusq
     .query_row(params![email.key(), org_id], |row| row.get(0))
 }
 
+fn member_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Member> {
+    Ok(Member {
+        user_id: row.get(0)?,
+        email: row.get(1)?,
+        first_name: row.get(2)?,
+        last_name: row.get(3)?,
+        role: parsed(row, 4)?,
+        created_at: Millis(row.get(5)?),
+        updated_at: Millis(row.get(6)?),
+    })
+}
+
+/// One member of the organization, in the users-list shape.
+pub fn get(conn: &Connection, org_id: i64, user_id: i64) -> rusqlite::Result<Option<Member>> {
+    conn.prepare_cached(
+        "SELECT u.id, u.email, u.first_name, u.last_name, m.role, m.created_at, m.updated_at
+         FROM memberships m JOIN users u ON u.id = m.user_id
+         WHERE m.org_id = ?1 AND m.user_id = ?2",
+    )?
+    .query_row([org_id, user_id], member_from_row)
+    .optional()
+}
+
+/// Gives a member another role; says whether they were a member.
+pub fn set_role(
+    conn: &Connection,
+    org_id: i64,
+    user_id: i64,
+    role: Role,
+    now: Millis,
+) -> rusqlite::Result<bool> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE memberships SET role = ?3, updated_at = ?4 WHERE org_id = ?1 AND user_id = ?2",
+        )?
+        .execute(params![org_id, user_id, role.as_str(), now.0])?;
+    Ok(changed > 0)
+}
+
+/// Every organization the person belongs to, oldest membership first
+/// (through the `memberships_user` index: one person's rows only).
+pub fn organizations_of(conn: &Connection, user_id: i64) -> rusqlite::Result<Vec<Membership>> {
+    conn.prepare_cached(
+        "SELECT o.uuid, o.name, o.logo_url, m.role, m.created_at
+         FROM memberships m JOIN organizations o ON o.id = m.org_id
+         WHERE m.user_id = ?1
+         ORDER BY m.created_at, m.org_id",
+    )?
+    .query_map([user_id], |row| {
+        Ok(Membership {
+            organization_uuid: parsed(row, 0)?,
+            organization_name: row.get(1)?,
+            organization_logo_url: row.get(2)?,
+            role: parsed(row, 3)?,
+            joined_at: Millis(row.get(4)?),
+        })
+    })?
+    .collect()
+}
+
+/// The organization's id and the person's role in it, by the organization's UUID.
+pub fn find_by_org_uuid(
+    conn: &Connection,
+    org_uuid: Uuid,
+    user_id: i64,
+) -> rusqlite::Result<Option<(i64, Role)>> {
+    conn.prepare_cached(
+        "SELECT o.id, m.role FROM organizations o
+         JOIN memberships m ON m.org_id = o.id AND m.user_id = ?2
+         WHERE o.uuid = ?1",
+    )?
+    .query_row(params![org_uuid.to_string(), user_id], |row| {
+        Ok((row.get(0)?, parsed(row, 1)?))
+    })
+    .optional()
+}
+
 /// One page of members ordered by user id. The page is cut from the
 /// membership primary key first, so skipped rows never touch `users`.
 pub fn list(conn: &Connection, org_id: i64, page: Page) -> rusqlite::Result<Vec<Member>> {
@@ -43,18 +121,18 @@ pub fn list(conn: &Connection, org_id: i64, page: Page) -> rusqlite::Result<Vec<
          JOIN users u ON u.id = m.user_id
          ORDER BY m.user_id",
     )?
-    .query_map(params![org_id, page.limit, page.offset], |row| {
-        Ok(Member {
-            user_id: row.get(0)?,
-            email: row.get(1)?,
-            first_name: row.get(2)?,
-            last_name: row.get(3)?,
-            role: parsed(row, 4)?,
-            created_at: Millis(row.get(5)?),
-            updated_at: Millis(row.get(6)?),
-        })
-    })?
+    .query_map(params![org_id, page.limit, page.offset], member_from_row)?
     .collect()
+}
+
+/// The organization's admin with the lowest user id (through `memberships_org_role`).
+pub fn first_admin(conn: &Connection, org_id: i64) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached(
+        "SELECT user_id FROM memberships WHERE org_id = ?1 AND role = 'ADMIN'
+         ORDER BY user_id LIMIT 1",
+    )?
+    .query_row([org_id], |row| row.get(0))
+    .optional()
 }
 
 /// How many admins the organization has, counting no further than `cap`.

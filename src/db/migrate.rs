@@ -16,13 +16,14 @@ const UPGRADES: &[&str] = &[
     include_str!("../../migrations/0003_email_ownership.sql"),
     include_str!("../../migrations/0004_hardening_b.sql"),
     include_str!("../../migrations/0005_hardening_a.sql"),
+    include_str!("../../migrations/0006_invitations_plus.sql"),
 ];
 /// The schema this binary writes.
 pub const SCHEMA_VERSION: i64 = 1 + UPGRADES.len() as i64;
 /// The version from which email keys hold the ASCII form of the domain.
 const ASCII_DOMAIN_KEYS: i64 = 3;
 
-pub(super) fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
     let found: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
     if found > SCHEMA_VERSION {
         return Err(StorageError::TooNew {

@@ -50,6 +50,8 @@ pub struct InvitationEmail {
     pub role: Role,
     pub expires_at: Millis,
     pub link: String,
+    /// The admin's personal message, when they wrote one.
+    pub message: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,6 +151,7 @@ impl Composer {
             role: Role::Member,
             expires_at: Millis(0),
             link: composer.invitation_link(uuid::Uuid::nil()),
+            message: Some("Welcome".into()),
         })?;
         for kind in [
             AccountMessage::Verification,
@@ -200,6 +203,7 @@ impl Composer {
             role_label => match email.role { Role::Admin => "an admin", Role::Member => "a member" },
             expires_at => human_time(email.expires_at),
             link => &email.link,
+            message => &email.message,
         };
         self.render("invitation", &context)
     }
@@ -246,6 +250,7 @@ mod tests {
             role: Role::Admin,
             expires_at: Millis(1_795_000_000_000),
             link: "http://x.test/invite/123".into(),
+            message: None,
         }
     }
 
@@ -267,6 +272,32 @@ mod tests {
             message.html
         );
         assert!(message.text.contains("UTC"));
+    }
+
+    #[test]
+    fn a_personal_message_is_in_both_parts_and_escaped_in_html() {
+        let composer = Composer::new(&TemplateFiles::default(), "http://x.test/").unwrap();
+        let plain = composer.invitation(&email()).unwrap();
+        assert!(!plain.text.contains("They wrote"));
+        let message = composer
+            .invitation(&InvitationEmail {
+                message: Some("Welcome <b>aboard</b>".into()),
+                ..email()
+            })
+            .unwrap();
+        assert!(
+            message
+                .text
+                .contains("They wrote:\n\nWelcome <b>aboard</b>\n")
+        );
+        assert!(
+            message
+                .html
+                .contains("Welcome &lt;b&gt;aboard&lt;&#x2f;b&gt;")
+                || message.html.contains("Welcome &lt;b&gt;aboard&lt;/b&gt;"),
+            "{}",
+            message.html
+        );
     }
 
     #[test]

@@ -62,6 +62,16 @@ pub struct Member {
     pub updated_at: Millis,
 }
 
+/// One organization a person belongs to, as they see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    pub organization_uuid: Uuid,
+    pub organization_name: String,
+    pub organization_logo_url: Option<String>,
+    pub role: Role,
+    pub joined_at: Millis,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invitation {
     pub id: i64,
@@ -140,6 +150,16 @@ pub struct InvitationDetails {
     /// None when the inviter's account no longer exists.
     pub inviter_name: Option<String>,
     pub inviter_avatar_url: Option<String>,
+    /// The admin's personal message, when they wrote one.
+    pub message: Option<String>,
+}
+
+/// What an admin added to one invitation, beyond the seed's fields.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InvitationExtras {
+    pub message: Option<String>,
+    /// A JSON object enlist stores and returns, never reads.
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// What a link mailed to an inbox is for.

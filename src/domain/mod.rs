@@ -3,6 +3,8 @@
 pub mod email;
 pub mod entities;
 pub mod invitation;
+pub mod invitation_options;
+pub mod join_link;
 pub mod name;
 pub mod net;
 pub mod page;
@@ -12,7 +14,8 @@ pub mod time;
 
 pub use email::Email;
 pub use entities::{
-    ApiKey, Invitation, InvitationDetails, KeyRevocation, LinkPurpose, Member, Organization, User,
+    ApiKey, Invitation, InvitationDetails, InvitationExtras, KeyRevocation, LinkPurpose, Member,
+    Membership, Organization, User,
 };
 pub use invitation::InvitationStatus;
 pub use page::{Page, PageError, Paged};

@@ -2,7 +2,10 @@ use super::{ServiceError, ServiceResult};
 use crate::db;
 use crate::delivery::{Composer, InvitationEmail};
 use crate::domain::invitation::{InvitationFilter, Revocation};
-use crate::domain::{Email, Invitation, InvitationStatus, Millis, Page, Paged, Role};
+use crate::domain::invitation_options::InvitationOptions;
+use crate::domain::{
+    Email, Invitation, InvitationExtras, InvitationStatus, Millis, Page, Paged, Role,
+};
 use rusqlite::Connection;
 use std::time::Duration;
 use uuid::Uuid;
@@ -10,6 +13,9 @@ use uuid::Uuid;
 pub struct NewInvitation {
     pub invitee: Email,
     pub role: Role,
+    /// Its own lifetime, message and metadata (checked by the caller with
+    /// [`InvitationOptions::parse`]).
+    pub options: InvitationOptions,
 }
 
 /// Caps on invitation messages, over sliding windows counted from the
@@ -40,6 +46,17 @@ pub struct SendRules {
 }
 
 impl SendRules {
+    /// The rules the settings give.
+    pub fn from_settings(settings: &crate::config::InvitationSettings) -> Self {
+        Self {
+            lifetime: settings.lifetime.0,
+            limits: MailLimits {
+                per_address_per_day: settings.messages_per_address_per_day,
+                per_org_per_hour: settings.messages_per_org_per_hour,
+            },
+        }
+    }
+
     /// `lifetime` with the default caps.
     pub fn with_lifetime(lifetime: Duration) -> Self {
         Self {
@@ -65,6 +82,13 @@ pub fn create(
 ) -> ServiceResult<Invitation> {
     ensure_invitable(tx, org_id, &new.invitee, None, now)?;
     ensure_mail_allowed(tx, org_id, &new.invitee, rules.limits, now)?;
+    let metadata = new
+        .options
+        .metadata
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| ServiceError::Internal(format!("metadata: {e}")))?;
     let invitation = db::invitations::insert(
         tx,
         &db::invitations::NewInvitation {
@@ -73,12 +97,143 @@ pub fn create(
             invitee: &new.invitee,
             role: new.role,
             inviter_user_id,
-            expires_at: now.plus(rules.lifetime),
+            expires_at: now.plus(new.options.lifetime.unwrap_or(rules.lifetime)),
+            message: new.options.message.as_deref(),
+            metadata: metadata.as_deref(),
         },
         now,
     )?;
-    enqueue_message(tx, &invitation, composer, now)?;
+    enqueue_message(tx, &invitation, new.options.message.clone(), composer, now)?;
     Ok(invitation)
+}
+
+/// The most invitations one bulk request may hold.
+pub const BULK_MAX: usize = 500;
+
+/// What became of one item of a bulk request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BulkStatus {
+    Created,
+    /// Already invited (pending), or listed earlier in the same request.
+    Duplicate,
+    /// Already a member.
+    Member,
+    /// Refused: bad input, or over a mail cap.
+    Invalid,
+}
+
+impl BulkStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BulkStatus::Created => "created",
+            BulkStatus::Duplicate => "duplicate",
+            BulkStatus::Member => "member",
+            BulkStatus::Invalid => "invalid",
+        }
+    }
+}
+
+/// Why an item was not created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BulkError {
+    pub code: &'static str,
+    pub field: Option<&'static str>,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct BulkOutcome {
+    pub index: usize,
+    pub status: BulkStatus,
+    pub invitation: Option<Invitation>,
+    pub error: Option<BulkError>,
+}
+
+/// Creates many invitations in one transaction, each as [`create`] would
+/// (mail caps included); answers one outcome per item, in input order.
+/// `items` holds each item as the caller parsed it (a refusal is
+/// `ServiceError::Invalid`). Only a storage failure fails the whole request.
+pub fn create_many(
+    tx: &Connection,
+    org_id: i64,
+    inviter_user_id: i64,
+    items: Vec<Result<NewInvitation, ServiceError>>,
+    rules: SendRules,
+    composer: &Composer,
+    now: Millis,
+) -> ServiceResult<Vec<BulkOutcome>> {
+    let mut seen = std::collections::HashSet::new();
+    let mut outcomes = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        let refused = |status, code, field, detail: String| BulkOutcome {
+            index,
+            status,
+            invitation: None,
+            error: Some(BulkError {
+                code,
+                field,
+                detail,
+            }),
+        };
+        let new = match item {
+            Ok(new) => new,
+            Err(ServiceError::Invalid { field, detail }) => {
+                outcomes.push(refused(
+                    BulkStatus::Invalid,
+                    "validation_failed",
+                    Some(field),
+                    detail,
+                ));
+                continue;
+            }
+            Err(other) => return Err(other),
+        };
+        if !seen.insert(new.invitee.key().to_owned()) {
+            outcomes.push(refused(
+                BulkStatus::Duplicate,
+                "duplicate_item",
+                Some("inviteeEmail"),
+                format!("{} is listed earlier in this request", new.invitee),
+            ));
+            continue;
+        }
+        outcomes.push(
+            match create(tx, org_id, inviter_user_id, &new, rules, composer, now) {
+                Ok(invitation) => BulkOutcome {
+                    index,
+                    status: BulkStatus::Created,
+                    invitation: Some(invitation),
+                    error: None,
+                },
+                Err(ServiceError::Conflict { code, detail }) => {
+                    let status = if code == "already_member" {
+                        BulkStatus::Member
+                    } else {
+                        BulkStatus::Duplicate
+                    };
+                    refused(status, code, Some("inviteeEmail"), detail)
+                }
+                Err(ServiceError::TooSoon { detail, .. }) => {
+                    refused(BulkStatus::Invalid, "too_many_requests", None, detail)
+                }
+                Err(other) => return Err(other),
+            },
+        );
+    }
+    Ok(outcomes)
+}
+
+/// One invitation of the organization with its message and metadata.
+pub fn get(
+    conn: &Connection,
+    org_id: i64,
+    id: i64,
+    now: Millis,
+) -> ServiceResult<(Invitation, InvitationExtras)> {
+    let invitation = db::invitations::get_in_org(conn, org_id, id, now)?
+        .ok_or(ServiceError::NotFound("invitation"))?;
+    let extras = db::invitations::extras(conn, id)?;
+    Ok((invitation, extras))
 }
 
 /// A person can be invited when they are not a member yet and have no
@@ -204,13 +359,15 @@ pub fn resend(
     db::invitations::renew(tx, id, now.plus(rules.lifetime), now)?;
     let renewed = db::invitations::get_in_org(tx, org_id, id, now)?
         .ok_or(ServiceError::NotFound("invitation"))?;
-    enqueue_message(tx, &renewed, composer, now)?;
+    let message = db::invitations::extras(tx, id)?.message;
+    enqueue_message(tx, &renewed, message, composer, now)?;
     Ok(renewed)
 }
 
 fn enqueue_message(
     tx: &Connection,
     invitation: &Invitation,
+    personal_message: Option<String>,
     composer: &Composer,
     now: Millis,
 ) -> ServiceResult<()> {
@@ -230,6 +387,7 @@ fn enqueue_message(
         role: invitation.role,
         expires_at: invitation.expires_at,
         link: link.clone(),
+        message: personal_message,
     })?;
     db::outbox::insert(
         tx,

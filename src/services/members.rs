@@ -1,7 +1,8 @@
 use super::{ServiceError, ServiceResult, orgs};
 use crate::db;
-use crate::domain::{KeyRevocation, Member, Millis, Page, Paged, Role};
+use crate::domain::{KeyRevocation, Member, Membership, Millis, Page, Paged, Role};
 use rusqlite::Connection;
+use uuid::Uuid;
 
 /// One page of the organization's members. The total is the organization's
 /// trigger-maintained member count, read in the same snapshot as the page.
@@ -13,18 +14,86 @@ pub fn list(conn: &Connection, org_id: i64, page: Page) -> ServiceResult<Paged<M
     Ok(page.of(items, total_count))
 }
 
+fn last_admin() -> ServiceError {
+    ServiceError::conflict(
+        "last_admin",
+        "this user is the organization's last admin; make someone else an admin first",
+    )
+}
+
+/// Whether taking the admin role from one admin of the organization would
+/// leave it with none.
+fn is_last_admin(tx: &Connection, org_id: i64) -> ServiceResult<bool> {
+    Ok(db::members::admin_count_capped(tx, org_id, 2)? < 2)
+}
+
+/// Gives a member another role. Demoting the last admin is refused; a
+/// demoted admin's API keys in the organization are revoked in the same
+/// transaction (with the service clock; the migration-0005 trigger catches
+/// any other path). Setting the role a member already has changes nothing.
+pub fn change_role(
+    tx: &Connection,
+    org_id: i64,
+    user_id: i64,
+    role: Role,
+    now: Millis,
+) -> ServiceResult<Member> {
+    let current = db::members::role(tx, org_id, user_id)?.ok_or(ServiceError::NotFound("user"))?;
+    if current != role {
+        if current == Role::Admin {
+            if is_last_admin(tx, org_id)? {
+                return Err(last_admin());
+            }
+            db::api_keys::revoke_owned(tx, org_id, user_id, KeyRevocation::OwnerDemoted, now)?;
+        }
+        db::members::set_role(tx, org_id, user_id, role, now)?;
+    }
+    db::members::get(tx, org_id, user_id)?.ok_or(ServiceError::NotFound("user"))
+}
+
+/// Who invites on the command line: the admin with `email`, or the
+/// organization's first admin. The organization must exist.
+pub fn inviter(
+    tx: &Connection,
+    org_id: i64,
+    email: Option<&crate::domain::Email>,
+) -> ServiceResult<i64> {
+    orgs::get(tx, org_id)?;
+    let found = match email {
+        Some(email) => db::users::find_by_email(tx, email)?
+            .map(|user| user.id)
+            .filter(|id| matches!(db::members::role(tx, org_id, *id), Ok(Some(Role::Admin)))),
+        None => db::members::first_admin(tx, org_id)?,
+    };
+    found.ok_or_else(|| {
+        ServiceError::invalid(
+            "inviter",
+            "the inviter must be an admin of the organization",
+        )
+    })
+}
+
+/// The organizations the person belongs to.
+pub fn memberships(conn: &Connection, user_id: i64) -> ServiceResult<Vec<Membership>> {
+    Ok(db::members::organizations_of(conn, user_id)?)
+}
+
+/// The person leaves the organization (by its UUID) on their own; the
+/// last admin cannot. Answers the organization's UUID.
+pub fn leave(tx: &Connection, user_id: i64, org_uuid: Uuid, now: Millis) -> ServiceResult<Uuid> {
+    let (org_id, _) = db::members::find_by_org_uuid(tx, org_uuid, user_id)?
+        .ok_or(ServiceError::NotFound("membership"))?;
+    remove(tx, org_id, user_id, now)?;
+    Ok(org_uuid)
+}
+
 /// Removes the person from the organization (their account stays) and, in
 /// the same transaction, revokes every API key they hold in it for good.
 /// The organization's last admin cannot be removed.
 pub fn remove(tx: &Connection, org_id: i64, user_id: i64, now: Millis) -> ServiceResult<i64> {
     match db::members::role(tx, org_id, user_id)? {
         None => Err(ServiceError::NotFound("user")),
-        Some(Role::Admin) if db::members::admin_count_capped(tx, org_id, 2)? < 2 => {
-            Err(ServiceError::conflict(
-                "last_admin",
-                "this user is the organization's last admin; make someone else an admin first",
-            ))
-        }
+        Some(Role::Admin) if is_last_admin(tx, org_id)? => Err(last_admin()),
         Some(_) => {
             db::api_keys::revoke_owned(tx, org_id, user_id, KeyRevocation::OwnerRemoved, now)?;
             db::members::delete(tx, org_id, user_id)?;

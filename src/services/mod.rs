@@ -4,8 +4,11 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod demo;
+pub mod idempotency;
 pub mod invitations;
 pub mod invitee;
+pub mod join_links;
 pub mod members;
 pub mod oauth;
 pub mod operations;

@@ -17,7 +17,55 @@ struct Endpoint {
 async fn endpoints(app: &TestApp, org: &TestOrg) -> Vec<Endpoint> {
     let invitation = app.invite_ok(&org.key, "bob@example.com", "MEMBER").await;
     let member = app.add_member(org.id, "carol@acme.test", "MEMBER");
+    let promoted = app.add_member(org.id, "dave@acme.test", "MEMBER");
+    let link = app
+        .post(
+            "/v1/organization/join-links",
+            &org.key,
+            &json!({ "maxUses": 3, "expiresIn": "1d" }),
+        )
+        .await;
+    assert_eq!(link.status, 200, "{}", link.text);
+    let link = link.body["id"].as_i64().unwrap();
     vec![
+        Endpoint {
+            method: Method::POST,
+            path: "/v1/organization/invitations/bulk".into(),
+            body: Some(
+                json!({ "items": [{ "inviteeEmail": "erin@example.com", "role": "MEMBER" }] }),
+            ),
+            scope: Scope::InvitationsWrite,
+        },
+        Endpoint {
+            method: Method::POST,
+            path: "/v1/organization/join-links".into(),
+            body: Some(json!({ "maxUses": 1, "expiresIn": 3600 })),
+            scope: Scope::InvitationsWrite,
+        },
+        Endpoint {
+            method: Method::GET,
+            path: "/v1/organization/join-links".into(),
+            body: None,
+            scope: Scope::InvitationsRead,
+        },
+        Endpoint {
+            method: Method::POST,
+            path: format!("/v1/organization/join-links/{link}/revoke"),
+            body: None,
+            scope: Scope::InvitationsWrite,
+        },
+        Endpoint {
+            method: Method::GET,
+            path: format!("/v1/organization/invitations/{invitation}"),
+            body: None,
+            scope: Scope::InvitationsRead,
+        },
+        Endpoint {
+            method: Method::PATCH,
+            path: format!("/v1/organization/users/{promoted}"),
+            body: Some(json!({ "role": "ADMIN" })),
+            scope: Scope::UsersWrite,
+        },
         Endpoint {
             method: Method::GET,
             path: "/v1/organization".into(),
@@ -72,6 +120,7 @@ fn snapshot(app: &TestApp) -> Vec<String> {
     app.query_strings(
         "SELECT 'inv ' || id || ' ' || status || ' ' || updated_at FROM invitations
          UNION ALL SELECT 'mem ' || org_id || ' ' || user_id || ' ' || role FROM memberships
+         UNION ALL SELECT 'link ' || id || ' ' || IFNULL(revoked_at, '-') FROM join_links
          ORDER BY 1",
     )
 }

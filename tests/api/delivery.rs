@@ -497,6 +497,7 @@ mod worker {
                 &services::invitations::NewInvitation {
                     invitee: Email::parse("bob@example.com").unwrap(),
                     role: Role::Member,
+                    options: Default::default(),
                 },
                 services::invitations::SendRules::with_lifetime(Duration::from_secs(3600)),
                 &composer,

@@ -13,8 +13,8 @@ async fn unknown_routes_answer_a_404_problem() {
         "/nope",
         "/v2/organization",
         "/v1/organization/nope",
-        "/v1/organization/invitations/1",
         "/v1/organization/invitations/1/accept",
+        "/v1/organization/join-links/1",
         "/v1/organization/users/1/roles",
     ] {
         let reply = app.get(path, &org.key).await;
@@ -53,8 +53,11 @@ async fn wrong_methods_answer_405_with_allow() {
         (Method::DELETE, "/v1/organization/invitations", "GET, POST"),
         (Method::GET, "/v1/organization/invitations/1/revoke", "POST"),
         (Method::POST, "/v1/organization/users", "GET"),
-        (Method::PATCH, "/v1/organization/users/1", "DELETE"),
-        (Method::GET, "/v1/organization/users/1", "DELETE"),
+        (Method::PUT, "/v1/organization/users/1", "DELETE, PATCH"),
+        (Method::GET, "/v1/organization/users/1", "DELETE, PATCH"),
+        (Method::DELETE, "/v1/organization/invitations/1", "GET"),
+        (Method::GET, "/v1/organization/invitations/bulk", "POST"),
+        (Method::DELETE, "/v1/organization/join-links", "GET, POST"),
         (Method::POST, "/healthz", "GET"),
     ] {
         let what = format!("{method} {path}");

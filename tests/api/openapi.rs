@@ -20,7 +20,8 @@ const METHODS: [&str; 8] = [
 ];
 
 /// Operations anyone may call: no security requirement.
-const PUBLIC: [&str; 9] = [
+const PUBLIC: [&str; 10] = [
+    "joinPage",
     "health",
     "ready",
     "metrics",
@@ -33,21 +34,29 @@ const PUBLIC: [&str; 9] = [
 ];
 
 /// The admin API's operations and the API-key scope each needs.
-const ADMIN: [(&str, Scope); 7] = [
+const ADMIN: [(&str, Scope); 13] = [
+    ("bulkInvite", Scope::InvitationsWrite),
+    ("createJoinLink", Scope::InvitationsWrite),
+    ("listJoinLinks", Scope::InvitationsRead),
+    ("revokeJoinLink", Scope::InvitationsWrite),
     ("getOrganization", Scope::OrganizationRead),
     ("listInvitations", Scope::InvitationsRead),
+    ("getAdminInvitation", Scope::InvitationsRead),
     ("inviteUser", Scope::InvitationsWrite),
     ("revokeInvitation", Scope::InvitationsWrite),
     ("resendInvitation", Scope::InvitationsWrite),
     ("listUsers", Scope::UsersRead),
     ("removeUser", Scope::UsersWrite),
+    ("updateUser", Scope::UsersWrite),
 ];
 
 /// The invitee API's operations: OAuth2 with the `invitations` scope.
-const INVITEE: [&str; 3] = [
+const INVITEE: [&str; 5] = [
     "listPendingInvitations",
     "getInvitation",
     "respondToInvitation",
+    "listMyOrganizations",
+    "leaveOrganization",
 ];
 
 /// What a JSON pointer must percent-encode to sit in a URI fragment.
@@ -357,7 +366,7 @@ async fn the_document_keeps_the_promises_the_schema_cannot_check() {
                     content["application/json"]["schema"], oauth_error,
                     "{id} {status}"
                 ),
-                "authorize" | "invitationPage" => {
+                "authorize" | "invitationPage" | "joinPage" => {
                     assert!(content.get("text/html").is_some(), "{id} {status}")
                 }
                 _ => {
@@ -562,7 +571,43 @@ async fn admin_api(app: &TestApp, spec: &mut Conformance) -> (TestOrg, i64) {
     };
 
     // Every admin operation refuses a missing key, an unknown key, and a key without its scope.
-    let anywhere: [(&str, Method, &str, Scope); 7] = [
+    let anywhere: [(&str, Method, &str, Scope); 13] = [
+        (
+            "bulkInvite",
+            Method::POST,
+            "/v1/organization/invitations/bulk",
+            Scope::InvitationsWrite,
+        ),
+        (
+            "createJoinLink",
+            Method::POST,
+            "/v1/organization/join-links",
+            Scope::InvitationsWrite,
+        ),
+        (
+            "listJoinLinks",
+            Method::GET,
+            "/v1/organization/join-links",
+            Scope::InvitationsRead,
+        ),
+        (
+            "revokeJoinLink",
+            Method::POST,
+            "/v1/organization/join-links/1/revoke",
+            Scope::InvitationsWrite,
+        ),
+        (
+            "getAdminInvitation",
+            Method::GET,
+            "/v1/organization/invitations/1",
+            Scope::InvitationsRead,
+        ),
+        (
+            "updateUser",
+            Method::PATCH,
+            "/v1/organization/users/1",
+            Scope::UsersWrite,
+        ),
         (
             "getOrganization",
             Method::GET,
@@ -608,7 +653,7 @@ async fn admin_api(app: &TestApp, spec: &mut Conformance) -> (TestOrg, i64) {
     ];
     let body = json!({ "inviteeEmail": "x@example.test", "role": "MEMBER" });
     for (id, method, path, scope) in anywhere {
-        let body = (method == Method::POST).then_some(&body);
+        let body = (method == Method::POST || method == Method::PATCH).then_some(&body);
         for (presented, status) in [
             (None, 401),
             (Some(WELL_FORMED_UNKNOWN_KEY.to_owned()), 401),
@@ -635,6 +680,32 @@ async fn admin_api(app: &TestApp, spec: &mut Conformance) -> (TestOrg, i64) {
     assert_eq!(reply.status, 200, "{}", reply.text);
     spec.check("inviteUser", &reply);
     let bob = reply.body["id"].as_i64().unwrap();
+    // One invitation, with its options.
+    let reply = app
+        .post(
+            "/v1/organization/invitations",
+            key,
+            &json!({ "inviteeEmail": "opt@example.test", "role": "MEMBER",
+                     "expiresIn": "3d", "message": "Hello", "metadata": { "k": 1 } }),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    spec.check("inviteUser", &reply);
+    let with_options = reply.body["id"].as_i64().unwrap();
+    for id in [with_options, bob] {
+        let reply = app
+            .get(&format!("/v1/organization/invitations/{id}"), key)
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        spec.check("getAdminInvitation", &reply);
+    }
+    for (id, status) in [("abc", 400), ("999999", 404)] {
+        let reply = app
+            .get(&format!("/v1/organization/invitations/{id}"), key)
+            .await;
+        assert_eq!(reply.status, status, "{id}: {}", reply.text);
+        spec.check("getAdminInvitation", &reply);
+    }
     let reply = app.invite(key, "carol@example.test", "ADMIN").await;
     spec.check("inviteUser", &reply);
     let carol = reply.body["id"].as_i64().unwrap();
@@ -788,6 +859,109 @@ async fn admin_api(app: &TestApp, spec: &mut Conformance) -> (TestOrg, i64) {
         reply.assert_problem(400, "validation_failed");
         spec.check("listUsers", &reply);
     }
+    // Bulk: every item status, and a refused request.
+    let reply = app
+        .post(
+            "/v1/organization/invitations/bulk",
+            key,
+            &json!({ "items": [
+                { "inviteeEmail": "bulk@example.test", "role": "MEMBER", "metadata": { "row": 1 } },
+                { "inviteeEmail": "bob@example.test", "role": "MEMBER" },
+                { "inviteeEmail": "admin@acme.test", "role": "MEMBER" },
+                { "inviteeEmail": "bulk2@example.test", "role": "OWNER" },
+            ] }),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    spec.check("bulkInvite", &reply);
+    let reply = app
+        .post(
+            "/v1/organization/invitations/bulk",
+            key,
+            &json!({ "items": 3 }),
+        )
+        .await;
+    reply.assert_problem(400, "validation_failed");
+    spec.check("bulkInvite", &reply);
+
+    // Join links: create, list, revoke, and the ways they fail.
+    let reply = app
+        .post(
+            "/v1/organization/join-links",
+            key,
+            &json!({ "maxUses": 5, "expiresIn": "1d", "allowedEmailDomains": ["example.test"] }),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    spec.check("createJoinLink", &reply);
+    let link = reply.body["id"].as_i64().unwrap();
+    for body in [
+        json!({ "maxUses": 0, "expiresIn": "1d" }),
+        json!({ "maxUses": 5 }),
+        json!({ "maxUses": 5, "expiresIn": "1d", "role": "OWNER" }),
+    ] {
+        let reply = app.post("/v1/organization/join-links", key, &body).await;
+        reply.assert_problem(400, "validation_failed");
+        spec.check("createJoinLink", &reply);
+    }
+    for query in ["", "?limit=1&offset=0"] {
+        let reply = app
+            .get(&format!("/v1/organization/join-links{query}"), key)
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        spec.check("listJoinLinks", &reply);
+    }
+    let reply = app.get("/v1/organization/join-links?limit=0", key).await;
+    reply.assert_problem(400, "validation_failed");
+    spec.check("listJoinLinks", &reply);
+    for (id, status) in [
+        (link.to_string(), 200),
+        ("abc".into(), 400),
+        ("999999".into(), 404),
+    ] {
+        let reply = app
+            .request(
+                Method::POST,
+                &format!("/v1/organization/join-links/{id}/revoke"),
+                Some(key),
+                None,
+            )
+            .await;
+        assert_eq!(reply.status, status, "{id}: {}", reply.text);
+        spec.check("revokeJoinLink", &reply);
+    }
+
+    // Role changes, and the ways they fail.
+    let user = |id: &str| format!("/v1/organization/users/{id}");
+    for role in ["ADMIN", "MEMBER"] {
+        let reply = app
+            .request(
+                Method::PATCH,
+                &user(&member.to_string()),
+                Some(key),
+                Some(&json!({ "role": role })),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        spec.check("updateUser", &reply);
+    }
+    for (id, role, status) in [
+        ("abc".to_owned(), "ADMIN", 400),
+        (member.to_string(), "OWNER", 400),
+        ("999999".to_owned(), "ADMIN", 404),
+        (org.admin_id.to_string(), "MEMBER", 409),
+    ] {
+        let reply = app
+            .request(
+                Method::PATCH,
+                &user(&id),
+                Some(key),
+                Some(&json!({ "role": role })),
+            )
+            .await;
+        assert_eq!(reply.status, status, "{id} {role}: {}", reply.text);
+        spec.check("updateUser", &reply);
+    }
     let reply = app.remove_user(key, member).await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     spec.check("removeUser", &reply);
@@ -887,6 +1061,32 @@ async fn invitee_api(app: &TestApp, spec: &mut Conformance, org: &TestOrg, accep
     assert_eq!(reply.status, 401, "{}", reply.text);
     spec.check("respondToInvitation", &reply);
 
+    // Memberships: list, leave, and the refusals.
+    let reply = app.invitee_get("/organizations", &token).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.body.as_array().unwrap().len(), 1, "{}", reply.text);
+    spec.check("listMyOrganizations", &reply);
+    let reply = app.invitee_get("/organizations", "not-a-token").await;
+    assert_eq!(reply.status, 401, "{}", reply.text);
+    spec.check("listMyOrganizations", &reply);
+    let leave = |uuid: &str| format!("/organizations/{uuid}/membership");
+    let reply = app.bearer(Method::DELETE, &leave(&org.uuid), &token).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    spec.check("leaveOrganization", &reply);
+    let globex_admin = app
+        .client_token(&app.bound_client("admin@globex.test"))
+        .await;
+    for (uuid, who, status) in [
+        (org.uuid.as_str(), token.as_str(), 404),
+        ("not-a-uuid", token.as_str(), 422),
+        (other.uuid.as_str(), globex_admin.as_str(), 409),
+        (org.uuid.as_str(), "not-a-token", 401),
+    ] {
+        let reply = app.bearer(Method::DELETE, &leave(uuid), who).await;
+        assert_eq!(reply.status, status, "{uuid}: {}", reply.text);
+        spec.check("leaveOrganization", &reply);
+    }
+
     // An account whose email is not proven sees nothing.
     app.create_unverified_user("sam@example.test", None);
     let unverified = app
@@ -904,6 +1104,15 @@ async fn invitee_api(app: &TestApp, spec: &mut Conformance, org: &TestOrg, accep
         (
             "respondToInvitation",
             app.respond(&second, "true", &unverified).await,
+        ),
+        (
+            "listMyOrganizations",
+            app.invitee_get("/organizations", &unverified).await,
+        ),
+        (
+            "leaveOrganization",
+            app.bearer(Method::DELETE, &leave(&org.uuid), &unverified)
+                .await,
         ),
     ] {
         reply.assert_problem(403, "email_unverified");
@@ -1075,6 +1284,35 @@ async fn pages(app: &TestApp, spec: &mut Conformance, org: &TestOrg) {
             .await;
         assert_eq!(reply.status, status, "{uuid}: {}", reply.text);
         spec.check("invitationPage", &reply);
+    }
+    let link = |body: Value| async move {
+        let reply = app.post("/v1/organization/join-links", key, &body).await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        let url = reply.body["url"].as_str().unwrap().to_owned();
+        (
+            reply.body["id"].as_i64().unwrap(),
+            url.rsplit('/').next().unwrap().to_owned(),
+        )
+    };
+    let (_, open) = link(json!({ "maxUses": 2, "expiresIn": "1h" })).await;
+    let (revoked, closed) = link(json!({ "maxUses": 2, "expiresIn": "1h" })).await;
+    app.request(
+        Method::POST,
+        &format!("/v1/organization/join-links/{revoked}/revoke"),
+        Some(key),
+        None,
+    )
+    .await;
+    for (token, status) in [
+        (open.as_str(), 200),
+        ("unknown", 404),
+        (closed.as_str(), 410),
+    ] {
+        let reply = app
+            .request(Method::GET, &format!("/join/{token}"), None, None)
+            .await;
+        assert_eq!(reply.status, status, "{token}: {}", reply.text);
+        spec.check("joinPage", &reply);
     }
 }
 

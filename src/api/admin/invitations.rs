@@ -1,14 +1,17 @@
 use crate::api::dto::{
-    CreateInvitationRequest, IdBody, InvitationBody, InvitationPage, ListInvitationsQuery,
+    BulkInviteResponse, CreateInvitationRequest, IdBody, InvitationBody, InvitationDetailBody,
+    InvitationPage, ListInvitationsQuery,
 };
 use crate::api::extract::api_key::{AdminCaller, PresentedKey};
 use crate::api::params;
 use crate::api::problem::ApiError;
 use crate::config::InvitationSettings;
 use crate::domain::invitation::InvitationFilter;
+use crate::domain::invitation_options::InvitationOptions;
 use crate::domain::{Email, InvitationStatus, Page, Role, Scope};
 use crate::services;
-use crate::services::invitations::{MailLimits, NewInvitation, SendRules};
+use crate::services::ServiceError;
+use crate::services::invitations::{BULK_MAX, NewInvitation, SendRules};
 use crate::state::AppState;
 use actix_web::web;
 
@@ -103,20 +106,8 @@ pub async fn create(
     state: web::Data<AppState>,
 ) -> Result<web::Json<InvitationBody>, actix_web::Error> {
     caller.require(Scope::InvitationsWrite)?;
-    let body = body?.into_inner();
-    let new = NewInvitation {
-        invitee: Email::parse(&body.invitee_email)
-            .map_err(|e| ApiError::bad_request("inviteeEmail", e.to_string()))?,
-        role: body.role.parse::<Role>().map_err(|_| {
-            ApiError::bad_request(
-                "role",
-                format!(
-                    "role must be ADMIN or MEMBER, got `{}`",
-                    params::clip(&body.role)
-                ),
-            )
-        })?,
-    };
+    let new =
+        new_invitation(body?.into_inner(), &state.settings.invitations).map_err(ApiError::from)?;
     let (org_id, inviter) = (caller.org_id(), caller.user_id());
     let rules = send_rules(&state.settings.invitations);
     let app = state.clone();
@@ -132,14 +123,145 @@ pub async fn create(
     Ok(web::Json(invitation.into()))
 }
 
-fn send_rules(settings: &InvitationSettings) -> SendRules {
-    SendRules {
-        lifetime: settings.lifetime.0,
-        limits: MailLimits {
-            per_address_per_day: settings.messages_per_address_per_day,
-            per_org_per_hour: settings.messages_per_org_per_hour,
-        },
+/// `GET /v1/organization/invitations/{id}`: the seed's fields plus the
+/// link's uuid, the message and the metadata.
+#[utoipa::path(
+    get, path = "/v1/organization/invitations/{id}", operation_id = "getAdminInvitation", tag = "Invitations",
+    params(("id" = i64, Path, minimum = 1, description = "The ID of the invitation")),
+    security(("api_key" = ["invitations:read"])),
+    responses(
+        (status = 200, description = "The invitation with its message and metadata", body = crate::api::dto::InvitationDetailBody),
+        (status = 400, description = "Invalid parameters or body", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or unknown credentials", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "The API key lacks the scope", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "Not found in this organization", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 500, description = "An unknown error occurred, trying again might help.", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 503, description = "Busy; see Retry-After", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json")
+    )
+)]
+pub async fn get(
+    key: PresentedKey,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<web::Json<InvitationDetailBody>, ApiError> {
+    let id = params::id(&id);
+    let now = state.clock.now();
+    let found = state
+        .db
+        .read(move |conn| {
+            let caller = key.verify(conn)?;
+            caller.require(Scope::InvitationsRead)?;
+            Ok::<_, ApiError>(services::invitations::get(conn, caller.org_id(), id?, now)?)
+        })
+        .await?;
+    Ok(web::Json(found.into()))
+}
+
+/// One invitation as a request gave it, checked.
+fn new_invitation(
+    body: CreateInvitationRequest,
+    settings: &InvitationSettings,
+) -> Result<NewInvitation, ServiceError> {
+    let options = InvitationOptions::parse(
+        body.expires_in.as_ref(),
+        body.message.as_deref(),
+        body.metadata.as_ref(),
+        settings.max_lifetime.0,
+    )
+    .map_err(|e| ServiceError::invalid(e.field, e.detail))?;
+    Ok(NewInvitation {
+        invitee: Email::parse(&body.invitee_email)
+            .map_err(|e| ServiceError::invalid("inviteeEmail", e.to_string()))?,
+        role: body.role.parse::<Role>().map_err(|_| {
+            ServiceError::invalid(
+                "role",
+                format!(
+                    "role must be ADMIN or MEMBER, got `{}`",
+                    params::clip(&body.role)
+                ),
+            )
+        })?,
+        options,
+    })
+}
+
+/// `POST /v1/organization/invitations/bulk`: up to 500 invitations in one
+/// transaction; each item answers `created`, `duplicate`, `member` or
+/// `invalid`, in input order.
+#[utoipa::path(
+    post, path = "/v1/organization/invitations/bulk", operation_id = "bulkInvite", tag = "Invitations",
+    request_body = crate::api::dto::BulkInviteRequest,
+    security(("api_key" = ["invitations:write"])),
+    responses(
+        (status = 200, description = "One outcome per item, in input order; the created invitations' messages are queued", body = crate::api::dto::BulkInviteResponse),
+        (status = 400, description = "Invalid body: `items` missing, not an array, or longer than 500", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or unknown credentials", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "The API key lacks the scope", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 500, description = "An unknown error occurred, trying again might help.", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 503, description = "Busy; see Retry-After", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json")
+    )
+)]
+pub async fn bulk(
+    caller: AdminCaller,
+    body: Result<web::Json<serde_json::Value>, actix_web::Error>,
+    state: web::Data<AppState>,
+) -> Result<web::Json<BulkInviteResponse>, actix_web::Error> {
+    caller.require(Scope::InvitationsWrite)?;
+    let body = body?.into_inner();
+    let items = match body.get("items") {
+        Some(serde_json::Value::Array(items)) => items,
+        _ => {
+            return Err(
+                ApiError::bad_request("items", "items must be an array of invitations").into(),
+            );
+        }
+    };
+    if items.len() > BULK_MAX {
+        return Err(ApiError::bad_request(
+            "items",
+            format!(
+                "items may hold at most {BULK_MAX} invitations, got {}",
+                items.len()
+            ),
+        )
+        .into());
     }
+    let settings = &state.settings.invitations;
+    let parsed: Vec<_> = items
+        .iter()
+        .map(|item| {
+            serde_json::from_value::<CreateInvitationRequest>(item.clone())
+                .map_err(|e| ServiceError::invalid("item", e.to_string()))
+                .and_then(|body| new_invitation(body, settings))
+        })
+        .collect();
+    let (org_id, inviter) = (caller.org_id(), caller.user_id());
+    let rules = send_rules(settings);
+    let app = state.clone();
+    let now = state.clock.now();
+    let outcomes = state
+        .db
+        .write(move |tx| {
+            services::invitations::create_many(
+                tx,
+                org_id,
+                inviter,
+                parsed,
+                rules,
+                &app.composer,
+                now,
+            )
+        })
+        .await
+        .map_err(ApiError::from)?;
+    state.outbox_wake.notify_one();
+    Ok(web::Json(BulkInviteResponse {
+        items: outcomes.into_iter().map(Into::into).collect(),
+    }))
+}
+
+fn send_rules(settings: &InvitationSettings) -> SendRules {
+    SendRules::from_settings(settings)
 }
 
 /// `POST /v1/organization/invitations/{id}/resend`: sends the invitation

@@ -1,5 +1,6 @@
 //! The organization admin API, called with API keys.
 
 pub mod invitations;
+pub mod join_links;
 pub mod organization;
 pub mod users;

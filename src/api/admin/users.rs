@@ -1,8 +1,8 @@
-use crate::api::dto::{IdBody, MemberPage, PageQuery};
+use crate::api::dto::{IdBody, MemberBody, MemberPage, PageQuery, UpdateMemberRequest};
 use crate::api::extract::api_key::{AdminCaller, PresentedKey};
 use crate::api::params;
 use crate::api::problem::ApiError;
-use crate::domain::Scope;
+use crate::domain::{Role, Scope};
 use crate::services;
 use crate::state::AppState;
 use actix_web::web;
@@ -74,4 +74,49 @@ pub async fn remove(
         .write(move |tx| services::members::remove(tx, org_id, user_id, now))
         .await?;
     Ok(web::Json(IdBody { id }))
+}
+
+/// `PATCH /v1/organization/users/{id}`: another role for a member.
+#[utoipa::path(
+    patch, path = "/v1/organization/users/{id}", operation_id = "updateUser", tag = "Users",
+    params(("id" = i64, Path, minimum = 1, description = "The ID of the user")),
+    request_body = crate::api::dto::UpdateMemberRequest,
+    security(("api_key" = ["users:write"])),
+    responses(
+        (status = 200, description = "The member with their new role; a demoted admin's API keys are revoked", body = crate::api::dto::MemberBody),
+        (status = 400, description = "Invalid parameters or body", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or unknown credentials", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "The API key lacks the scope", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "Not found in this organization", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "It would leave the organization without an admin (`last_admin`)", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 500, description = "An unknown error occurred, trying again might help.", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 503, description = "Busy; see Retry-After", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json")
+    )
+)]
+pub async fn update(
+    caller: AdminCaller,
+    id: web::Path<String>,
+    body: Result<web::Json<UpdateMemberRequest>, actix_web::Error>,
+    state: web::Data<AppState>,
+) -> Result<web::Json<MemberBody>, actix_web::Error> {
+    caller.require(Scope::UsersWrite)?;
+    let user_id = params::id(&id)?;
+    let body = body?.into_inner();
+    let role = body.role.parse::<Role>().map_err(|_| {
+        ApiError::bad_request(
+            "role",
+            format!(
+                "role must be ADMIN or MEMBER, got `{}`",
+                params::clip(&body.role)
+            ),
+        )
+    })?;
+    let org_id = caller.org_id();
+    let now = state.clock.now();
+    let member = state
+        .db
+        .write(move |tx| services::members::change_role(tx, org_id, user_id, role, now))
+        .await
+        .map_err(ApiError::from)?;
+    Ok(web::Json(member.into()))
 }

@@ -27,9 +27,19 @@ impl AdminCaller {
         self.0.org_id
     }
 
+    /// The key's own id (what idempotency keys are scoped by).
+    pub fn key_id(&self) -> i64 {
+        self.0.id
+    }
+
     /// The member the key was created for: the inviter of invitations it creates.
     pub fn user_id(&self) -> i64 {
         self.0.user_id
+    }
+
+    /// Whether the key holds `scope` (for rules that depend on a second scope).
+    pub fn has(&self, scope: Scope) -> bool {
+        self.0.scopes.contains(&scope)
     }
 
     pub fn require(&self, scope: Scope) -> Result<(), ApiError> {

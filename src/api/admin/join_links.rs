@@ -1,0 +1,180 @@
+//! `/v1/organization/join-links`: links many people can use to join.
+
+use crate::api::dto::{CreateJoinLinkRequest, JoinLinkBody, JoinLinkPage, PageQuery};
+use crate::api::extract::api_key::{AdminCaller, PresentedKey};
+use crate::api::params;
+use crate::api::problem::ApiError;
+use crate::domain::invitation_options;
+use crate::domain::join_link::parse_domains;
+use crate::domain::{Millis, Role, Scope};
+use crate::services;
+use crate::services::join_links::NewJoinLink;
+use crate::state::AppState;
+use actix_web::http::StatusCode;
+use actix_web::web;
+
+/// `POST /v1/organization/join-links`: the link, with its URL, once.
+#[utoipa::path(
+    post, path = "/v1/organization/join-links", operation_id = "createJoinLink", tag = "Join links",
+    request_body = crate::api::dto::CreateJoinLinkRequest,
+    security(("api_key" = ["invitations:write"])),
+    responses(
+        (status = 200, description = "The new link; `url` holds its token and is shown only here", body = crate::api::dto::JoinLinkBody),
+        (status = 400, description = "Invalid parameters or body", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or unknown credentials", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "The API key lacks the scope (an ADMIN link also needs `users:write`)", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 500, description = "An unknown error occurred, trying again might help.", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 503, description = "Busy; see Retry-After", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json")
+    )
+)]
+pub async fn create(
+    caller: AdminCaller,
+    body: Result<web::Json<CreateJoinLinkRequest>, actix_web::Error>,
+    state: web::Data<AppState>,
+) -> Result<web::Json<JoinLinkBody>, actix_web::Error> {
+    caller.require(Scope::InvitationsWrite)?;
+    let body = body?.into_inner();
+    let role = match body.role.as_deref() {
+        None => Role::Member,
+        Some(raw) => raw.parse::<Role>().map_err(|_| {
+            ApiError::bad_request(
+                "role",
+                format!("role must be ADMIN or MEMBER, got `{}`", params::clip(raw)),
+            )
+        })?,
+    };
+    if role == Role::Admin && !caller.has(Scope::UsersWrite) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "missing_scope",
+            "a join link that makes admins needs an API key with the `users:write` scope too",
+        )
+        .into());
+    }
+    let max_uses = body
+        .max_uses
+        .ok_or_else(|| ApiError::bad_request("maxUses", "maxUses is required (1 to 10000)"))?;
+    let max_lifetime = state.settings.invitations.max_lifetime.0;
+    let expires_at = body
+        .expires_at
+        .as_deref()
+        .map(|raw| {
+            chrono::DateTime::parse_from_rfc3339(raw.trim())
+                .map(|t| Millis(t.timestamp_millis()))
+                .map_err(|_| {
+                    ApiError::bad_request(
+                        "expiresAt",
+                        format!(
+                            "expiresAt must be an RFC 3339 timestamp, got `{}`",
+                            params::clip(raw)
+                        ),
+                    )
+                })
+        })
+        .transpose()?;
+    let expires_in = body
+        .expires_in
+        .as_ref()
+        .filter(|v| !v.is_null())
+        .map(|raw| invitation_options::lifetime(raw, max_lifetime))
+        .transpose()
+        .map_err(|e| ApiError::bad_request(e.field, e.detail))?;
+    let allowed_email_domains = parse_domains(body.allowed_email_domains.as_deref().unwrap_or(&[]))
+        .map_err(|e| ApiError::bad_request("allowedEmailDomains", e))?;
+    let (org_id, creator) = (caller.org_id(), caller.user_id());
+    let now = state.clock.now();
+    let (link, token) = state
+        .db
+        .write(move |tx| {
+            let new = NewJoinLink {
+                role,
+                max_uses,
+                expires_at: services::join_links::expiry(
+                    expires_at,
+                    expires_in,
+                    max_lifetime,
+                    now,
+                )?,
+                allowed_email_domains,
+            };
+            services::join_links::create(tx, org_id, creator, &new, now)
+        })
+        .await
+        .map_err(ApiError::from)?;
+    let mut body = JoinLinkBody::from(link);
+    body.url = Some(format!(
+        "{}/join/{token}",
+        state.public_url.trim_end_matches('/')
+    ));
+    Ok(web::Json(body))
+}
+
+/// `GET /v1/organization/join-links`
+#[utoipa::path(
+    get, path = "/v1/organization/join-links", operation_id = "listJoinLinks", tag = "Join links",
+    params(crate::api::openapi::PageParams),
+    security(("api_key" = ["invitations:read"])),
+    responses(
+        (status = 200, description = "One page of join links, newest first (without their URLs)", body = crate::api::dto::JoinLinkPage),
+        (status = 400, description = "Invalid parameters or body", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or unknown credentials", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "The API key lacks the scope", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 500, description = "An unknown error occurred, trying again might help.", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 503, description = "Busy; see Retry-After", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json")
+    )
+)]
+pub async fn list(
+    key: PresentedKey,
+    query: Result<web::Query<PageQuery>, actix_web::Error>,
+    state: web::Data<AppState>,
+) -> Result<web::Json<JoinLinkPage>, actix_web::Error> {
+    let page = query
+        .map_err(ApiError::from_extractor)
+        .and_then(|query| params::page(query.limit.as_deref(), query.offset.as_deref()));
+    let now = state.clock.now();
+    let links = state
+        .db
+        .read(move |conn| {
+            let caller = key.verify(conn)?;
+            caller.require(Scope::InvitationsRead)?;
+            Ok::<_, ApiError>(services::join_links::list(
+                conn,
+                caller.org_id(),
+                page?,
+                now,
+            )?)
+        })
+        .await?;
+    Ok(web::Json(links.into()))
+}
+
+/// `POST /v1/organization/join-links/{id}/revoke`: nobody else joins through it.
+#[utoipa::path(
+    post, path = "/v1/organization/join-links/{id}/revoke", operation_id = "revokeJoinLink", tag = "Join links",
+    params(("id" = i64, Path, minimum = 1, description = "The ID of the join link")),
+    security(("api_key" = ["invitations:write"])),
+    responses(
+        (status = 200, description = "The link, revoked (revoking again is harmless)", body = crate::api::dto::JoinLinkBody),
+        (status = 400, description = "Invalid parameters or body", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or unknown credentials", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "The API key lacks the scope", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "Not found in this organization", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 500, description = "An unknown error occurred, trying again might help.", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 503, description = "Busy; see Retry-After", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json")
+    )
+)]
+pub async fn revoke(
+    caller: AdminCaller,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<web::Json<JoinLinkBody>, ApiError> {
+    caller.require(Scope::InvitationsWrite)?;
+    let id = params::id(&id)?;
+    let org_id = caller.org_id();
+    let now = state.clock.now();
+    let link = state
+        .db
+        .write(move |tx| services::join_links::revoke(tx, org_id, id, now))
+        .await?;
+    Ok(web::Json(link.into()))
+}

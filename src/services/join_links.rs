@@ -1,0 +1,187 @@
+//! Join links: an admin makes a URL that lets up to `maxUses` people with a
+//! verified email join with one role, until it expires or is revoked.
+
+use super::{ServiceError, ServiceResult};
+use crate::auth::secrets;
+use crate::db;
+use crate::domain::join_link::{JoinLink, JoinLinkState, MAX_USES};
+use crate::domain::{Email, Millis, Organization, Page, Paged, Role};
+use rusqlite::Connection;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// 32 base62 characters: about 190 random bits.
+const TOKEN_LEN: usize = 32;
+
+/// A link as asked for, its parts checked by the caller except the bounds here.
+pub struct NewJoinLink {
+    pub role: Role,
+    pub max_uses: i64,
+    pub expires_at: Millis,
+    pub allowed_email_domains: Vec<String>,
+}
+
+/// When a new link expires: `expiresAt`, or now plus `expiresIn`, within
+/// (0, `max_lifetime`].
+pub fn expiry(
+    expires_at: Option<Millis>,
+    expires_in: Option<Duration>,
+    max_lifetime: Duration,
+    now: Millis,
+) -> ServiceResult<Millis> {
+    let at = match (expires_at, expires_in) {
+        (Some(_), Some(_)) => {
+            return Err(ServiceError::invalid(
+                "expiresAt",
+                "give expiresAt or expiresIn, not both",
+            ));
+        }
+        (Some(at), None) => at,
+        (None, Some(lifetime)) => now.plus(lifetime),
+        (None, None) => {
+            return Err(ServiceError::invalid(
+                "expiresAt",
+                "give expiresAt (a timestamp) or expiresIn (a duration)",
+            ));
+        }
+    };
+    if at.0 <= now.0 {
+        return Err(ServiceError::invalid(
+            "expiresAt",
+            "expiresAt must be in the future",
+        ));
+    }
+    if at.0 > now.plus(max_lifetime).0 {
+        return Err(ServiceError::invalid(
+            "expiresAt",
+            format!(
+                "the link may live at most {} (invitations.max_lifetime)",
+                humantime::format_duration(max_lifetime)
+            ),
+        ));
+    }
+    Ok(at)
+}
+
+/// Makes a link; answers it and its token (shown once, only its digest stored).
+pub fn create(
+    tx: &Connection,
+    org_id: i64,
+    creator: i64,
+    new: &NewJoinLink,
+    now: Millis,
+) -> ServiceResult<(JoinLink, String)> {
+    if !(1..=MAX_USES).contains(&new.max_uses) {
+        return Err(ServiceError::invalid(
+            "maxUses",
+            format!(
+                "maxUses must be between 1 and {MAX_USES}, got {}",
+                new.max_uses
+            ),
+        ));
+    }
+    let token = secrets::random_base62(TOKEN_LEN);
+    let link = db::join_links::insert(
+        tx,
+        &db::join_links::NewJoinLink {
+            org_id,
+            token_digest: &secrets::sha256(&token),
+            role: new.role,
+            max_uses: new.max_uses,
+            expires_at: new.expires_at,
+            allowed_email_domains: &new.allowed_email_domains,
+            created_by: creator,
+        },
+        now,
+    )?;
+    Ok((link, token))
+}
+
+pub fn list(
+    conn: &Connection,
+    org_id: i64,
+    page: Page,
+    now: Millis,
+) -> ServiceResult<Paged<JoinLink>> {
+    let snapshot = conn.unchecked_transaction()?;
+    let total = db::join_links::count(&snapshot, org_id)?;
+    let items = db::join_links::list(&snapshot, org_id, page, now)?;
+    snapshot.finish()?;
+    Ok(page.of(items, total))
+}
+
+/// Revokes a link (revoking twice is harmless); answers it.
+pub fn revoke(tx: &Connection, org_id: i64, id: i64, now: Millis) -> ServiceResult<JoinLink> {
+    db::join_links::get_in_org(tx, org_id, id, now)?.ok_or(ServiceError::NotFound("join link"))?;
+    db::join_links::revoke(tx, id, now)?;
+    db::join_links::get_in_org(tx, org_id, id, now)?.ok_or(ServiceError::NotFound("join link"))
+}
+
+/// A link and its organization, as the hosted page shows them.
+pub struct OpenLink {
+    pub link: JoinLink,
+    pub organization: Organization,
+}
+
+fn gone(state: JoinLinkState) -> ServiceError {
+    let detail = match state {
+        JoinLinkState::Full => "This link has been used as many times as it allows.",
+        JoinLinkState::Expired => "This link has expired.",
+        JoinLinkState::Revoked => "This link was withdrawn.",
+        JoinLinkState::Active => "This link can no longer be used.",
+    };
+    ServiceError::Gone {
+        code: "join_link_closed",
+        detail: detail.into(),
+    }
+}
+
+/// The link behind a token, whatever its state; unknown: NotFound.
+pub fn open(conn: &Connection, token: &str, now: Millis) -> ServiceResult<OpenLink> {
+    let link = db::join_links::find_by_digest(conn, &secrets::sha256(token), now)?
+        .ok_or(ServiceError::NotFound("join link"))?;
+    let organization =
+        db::orgs::get(conn, link.org_id)?.ok_or(ServiceError::NotFound("join link"))?;
+    Ok(OpenLink { link, organization })
+}
+
+/// The signed-in person joins through the link: their email must be
+/// verified and allowed; a closed link (full, expired, revoked) is Gone.
+/// The use is taken by a conditional UPDATE in the same transaction as the
+/// membership insert, so the cap holds under concurrent joins. Someone
+/// already a member is told so and uses nothing. Answers the organization's UUID.
+pub fn join(tx: &Connection, token: &str, user_id: i64, now: Millis) -> ServiceResult<Uuid> {
+    let OpenLink { link, organization } = open(tx, token, now)?;
+    if link.state != JoinLinkState::Active {
+        return Err(gone(link.state));
+    }
+    let account = db::users::get(tx, user_id)?.ok_or(ServiceError::NotFound("account"))?;
+    if !account.email_verified() {
+        return Err(ServiceError::Forbidden {
+            code: "email_unverified",
+            detail: "Confirm your email address first: open the link we sent you.".into(),
+        });
+    }
+    let email =
+        Email::parse(&account.email).map_err(|e| ServiceError::invalid("email", e.to_string()))?;
+    if !link.allows(email.key()) {
+        return Err(ServiceError::Forbidden {
+            code: "email_domain_not_allowed",
+            detail: format!(
+                "This link is for addresses at {}.",
+                link.allowed_email_domains.join(", ")
+            ),
+        });
+    }
+    if db::members::role(tx, link.org_id, user_id)?.is_some() {
+        return Err(ServiceError::conflict(
+            "already_member",
+            format!("You are already a member of {}.", organization.name),
+        ));
+    }
+    if !db::join_links::take_use(tx, link.id, now)? {
+        return Err(gone(JoinLinkState::Full));
+    }
+    db::members::insert(tx, link.org_id, user_id, link.role, now)?;
+    Ok(organization.uuid)
+}
