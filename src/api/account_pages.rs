@@ -28,10 +28,6 @@ pub struct ResetForm {
     resume: Option<String>,
 }
 
-fn secure(state: &AppState) -> bool {
-    state.public_url.starts_with("https://")
-}
-
 /// An answer that is a page with its status (and Retry-After when it has one).
 fn error_page(error: &FormError) -> HttpResponse {
     let heading = match error.status {
@@ -50,7 +46,7 @@ fn error_page(error: &FormError) -> HttpResponse {
 }
 
 fn browser_cookie(req: &HttpRequest, state: &AppState) -> Option<String> {
-    req.cookie(&pages::cookie_name(LINK_COOKIE, secure(state)))
+    req.cookie(&pages::cookie_name(LINK_COOKIE, sign_in::secure(state)))
         .map(|c| c.value().to_owned())
 }
 
@@ -115,9 +111,7 @@ fn link_page(
     };
     let targets = resume_targets(view.resume.as_ref());
     let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
-    let mut response = pages::render(status, &page, &targets);
-    let _ = response.add_cookie(&pages::csrf_cookie(&csrf, secure(state)));
-    response
+    pages::form_page(status, &page, &targets, &csrf, sign_in::secure(state), None)
 }
 
 async fn show_link(
@@ -269,14 +263,14 @@ fn reset_request_page(
         csrf_token: csrf.clone(),
         error: error.map(|e| e.message.clone()),
     };
-    let mut response = pages::render(status, &page, &[]);
-    if let Some(wait) = error.and_then(|e| e.retry_after)
-        && let Ok(value) = header::HeaderValue::from_str(&wait.as_secs().max(1).to_string())
-    {
-        response.headers_mut().insert(header::RETRY_AFTER, value);
-    }
-    let _ = response.add_cookie(&pages::csrf_cookie(&csrf, secure(state)));
-    response
+    pages::form_page(
+        status,
+        &page,
+        &[],
+        &csrf,
+        sign_in::secure(state),
+        error.and_then(|e| e.retry_after),
+    )
 }
 
 /// `GET /reset`: "Forgot your password?"

@@ -9,7 +9,7 @@ use crate::services::accounts::{FormOutcome, Resume};
 use crate::services::sessions::SessionUser;
 use crate::services::{self, ServiceError};
 use crate::state::AppState;
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -116,26 +116,6 @@ async fn open_invitation(state: &AppState, raw: &str) -> Result<InvitationDetail
     }
 }
 
-async fn current_session(req: &HttpRequest, state: &AppState) -> Option<SessionUser> {
-    let token = req
-        .cookie(&pages::cookie_name(SESSION_COOKIE, secure(state)))?
-        .value()
-        .to_owned();
-    let now = state.clock.now();
-    state
-        .db
-        .read(move |conn| services::sessions::find(conn, &token, now))
-        .await
-        .unwrap_or_else(|error| {
-            tracing::warn!(%error, "session lookup failed");
-            None
-        })
-}
-
-fn secure(state: &AppState) -> bool {
-    state.public_url.starts_with("https://")
-}
-
 fn render(
     req: &HttpRequest,
     state: &AppState,
@@ -185,17 +165,14 @@ fn render(
         view,
         error: action_error,
     };
-    let mut response = pages::render(status, &page, &[]);
-    if let Some(wait) = form_error.and_then(|e| e.retry_after)
-        && let Ok(value) = header::HeaderValue::from_str(&wait.as_secs().max(1).to_string())
-    {
-        response.headers_mut().insert(header::RETRY_AFTER, value);
-    }
-    let _ = response.add_cookie(&pages::csrf_cookie(
+    pages::form_page(
+        status,
+        &page,
+        &[],
         &csrf,
-        state.public_url.starts_with("https://"),
-    ));
-    response
+        sign_in::secure(state),
+        form_error.and_then(|e| e.retry_after),
+    )
 }
 
 /// Whether two stored addresses are one person's, compared as every lookup
@@ -205,13 +182,6 @@ fn same_address(a: &str, b: &str) -> bool {
         (Ok(a), Ok(b)) => a.key() == b.key(),
         _ => false,
     }
-}
-
-fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .finish()
 }
 
 /// `GET /invite/{uuid}`
@@ -235,7 +205,7 @@ pub async fn show(
         Ok(details) => details,
         Err(page) => return page,
     };
-    let session = current_session(&req, &state).await;
+    let session = sign_in::current_session(&req, &state).await;
     render(
         &req,
         &state,
@@ -270,7 +240,7 @@ pub async fn sign_in(
     );
     match sign_in::submit(&state, &form, &context).await {
         Ok(FormOutcome::SignedIn(person)) => {
-            let mut response = see_other(&format!("/invite/{}", details.invitation.uuid));
+            let mut response = pages::see_other(&format!("/invite/{}", details.invitation.uuid));
             sign_in::add_signed_in_cookies(&mut response, &person, &state);
             response
         }
@@ -319,8 +289,8 @@ pub async fn respond(
         Ok(details) => details,
         Err(page) => return page,
     };
-    let Some(session) = current_session(&req, &state).await else {
-        return see_other(&format!("/invite/{}", details.invitation.uuid));
+    let Some(session) = sign_in::current_session(&req, &state).await else {
+        return pages::see_other(&format!("/invite/{}", details.invitation.uuid));
     };
     let uuid = details.invitation.uuid;
     let (user_id, email) = (session.user_id, session.email.clone());
@@ -338,7 +308,7 @@ pub async fn respond(
                 Ok(mut url) => {
                     url.query_pairs_mut()
                         .append_pair("organization", &organization.to_string());
-                    see_other(url.as_str())
+                    pages::see_other(url.as_str())
                 }
                 Err(error) => internal(error),
             },
@@ -394,7 +364,7 @@ pub async fn sign_out(
     if let Err(page) = pages::genuine_form::<serde::de::IgnoredAny>(&req, &body) {
         return *page;
     }
-    if let Some(cookie) = req.cookie(&pages::cookie_name(SESSION_COOKIE, secure(&state))) {
+    if let Some(cookie) = req.cookie(&pages::cookie_name(SESSION_COOKIE, sign_in::secure(&state))) {
         let token = cookie.value().to_owned();
         if let Err(error) = state
             .db
@@ -408,7 +378,7 @@ pub async fn sign_out(
         Ok(uuid) => format!("/invite/{uuid}"),
         Err(_) => "/".to_owned(),
     };
-    let mut response = see_other(&target);
+    let mut response = pages::see_other(&target);
     let _ = response.add_cookie(&sign_in::removal(session_cookie("", &state)));
     response
 }

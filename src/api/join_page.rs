@@ -3,7 +3,7 @@
 //! up use the same forms and accounts service as the invitation page.
 
 use crate::api::pages::{self, MessagePage, SignInForms};
-use crate::api::sign_in::{self, Credentials, FormError, SESSION_COOKIE};
+use crate::api::sign_in::{self, Credentials, FormError};
 use crate::domain::Role;
 use crate::domain::join_link::JoinLinkState;
 use crate::services::accounts::FormOutcome;
@@ -11,7 +11,7 @@ use crate::services::join_links::OpenLink;
 use crate::services::sessions::SessionUser;
 use crate::services::{self, ServiceError};
 use crate::state::AppState;
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
@@ -93,33 +93,6 @@ async fn open_link(state: &AppState, token: &str) -> Result<OpenLink, HttpRespon
     Ok(open)
 }
 
-fn secure(state: &AppState) -> bool {
-    state.public_url.starts_with("https://")
-}
-
-async fn current_session(req: &HttpRequest, state: &AppState) -> Option<SessionUser> {
-    let token = req
-        .cookie(&pages::cookie_name(SESSION_COOKIE, secure(state)))?
-        .value()
-        .to_owned();
-    let now = state.clock.now();
-    state
-        .db
-        .read(move |conn| services::sessions::find(conn, &token, now))
-        .await
-        .unwrap_or_else(|error| {
-            tracing::warn!(%error, "session lookup failed");
-            None
-        })
-}
-
-fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .finish()
-}
-
 #[allow(clippy::too_many_arguments)]
 fn render(
     req: &HttpRequest,
@@ -161,14 +134,14 @@ fn render(
         view,
         error: action_error,
     };
-    let mut response = pages::render(status, &page, &[]);
-    if let Some(wait) = form_error.and_then(|e| e.retry_after)
-        && let Ok(value) = header::HeaderValue::from_str(&wait.as_secs().max(1).to_string())
-    {
-        response.headers_mut().insert(header::RETRY_AFTER, value);
-    }
-    let _ = response.add_cookie(&pages::csrf_cookie(&csrf, secure(state)));
-    response
+    pages::form_page(
+        status,
+        &page,
+        &[],
+        &csrf,
+        sign_in::secure(state),
+        form_error.and_then(|e| e.retry_after),
+    )
 }
 
 /// `GET /join/{token}`
@@ -191,7 +164,7 @@ pub async fn show(
         Ok(open) => open,
         Err(page) => return page,
     };
-    let session = current_session(&req, &state).await;
+    let session = sign_in::current_session(&req, &state).await;
     render(
         &req,
         &state,
@@ -222,7 +195,7 @@ pub async fn sign_in(
     let context = sign_in::form_context(&req, &state, None, None);
     match sign_in::submit(&state, &form, &context).await {
         Ok(FormOutcome::SignedIn(person)) => {
-            let mut response = see_other(&format!("/join/{}", path.as_str()));
+            let mut response = pages::see_other(&format!("/join/{}", path.as_str()));
             sign_in::add_signed_in_cookies(&mut response, &person, &state);
             response
         }
@@ -259,8 +232,8 @@ pub async fn accept(
     if !plausible(&path) {
         return not_found();
     }
-    let Some(session) = current_session(&req, &state).await else {
-        return see_other(&format!("/join/{}", path.as_str()));
+    let Some(session) = sign_in::current_session(&req, &state).await else {
+        return pages::see_other(&format!("/join/{}", path.as_str()));
     };
     let token = path.to_string();
     let user_id = session.user_id;
@@ -275,7 +248,7 @@ pub async fn accept(
                 Ok(mut url) => {
                     url.query_pairs_mut()
                         .append_pair("organization", &organization.to_string());
-                    see_other(url.as_str())
+                    pages::see_other(url.as_str())
                 }
                 Err(error) => internal(error),
             },

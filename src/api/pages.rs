@@ -377,6 +377,40 @@ pub fn genuine_form<T: serde::de::DeserializeOwned>(
     serde_urlencoded::from_bytes(body).map_err(|_| unreadable())
 }
 
+/// Sets `Retry-After` (whole seconds, at least 1) when waiting helps.
+pub fn set_retry_after(response: &mut HttpResponse, wait: Option<std::time::Duration>) {
+    if let Some(wait) = wait
+        && let Ok(value) = HeaderValue::from_str(&wait.as_secs().max(1).to_string())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+}
+
+/// A page with forms: rendered with the security headers, with the CSRF
+/// cookie its forms' token pairs with, and `Retry-After` when the person is
+/// asked to wait.
+pub fn form_page(
+    status: StatusCode,
+    page: &impl Template,
+    form_targets: &[&str],
+    csrf: &str,
+    secure: bool,
+    retry_after: Option<std::time::Duration>,
+) -> HttpResponse {
+    let mut response = render(status, page, form_targets);
+    set_retry_after(&mut response, retry_after);
+    let _ = response.add_cookie(&csrf_cookie(csrf, secure));
+    response
+}
+
+/// A 303 to `location` that no cache keeps.
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
 /// The one kind of HTML error page, as [`crate::api::problem::ApiError`]
 /// is the one kind of JSON error: a status, a heading, a sentence for the
 /// person, and `Retry-After` when waiting helps. A 500 never says more than
@@ -420,11 +454,7 @@ impl PageError {
             &MessagePage::new(self.heading.clone(), self.message.clone()),
             &[],
         );
-        if let Some(wait) = self.retry_after
-            && let Ok(value) = HeaderValue::from_str(&wait.as_secs().max(1).to_string())
-        {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
-        }
+        set_retry_after(&mut response, self.retry_after);
         response
     }
 }

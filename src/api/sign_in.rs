@@ -215,8 +215,32 @@ pub fn add_signed_in_cookies(
     }
 }
 
-fn secure(state: &AppState) -> bool {
+/// Whether the server is reached over https (Secure, `__Host-` cookies).
+pub fn secure(state: &AppState) -> bool {
     state.public_url.starts_with("https://")
+}
+
+/// The person this browser is signed in as, if its session is live.
+pub async fn current_session(
+    req: &actix_web::HttpRequest,
+    state: &AppState,
+) -> Option<crate::services::sessions::SessionUser> {
+    let token = req
+        .cookie(&crate::api::pages::cookie_name(
+            SESSION_COOKIE,
+            secure(state),
+        ))?
+        .value()
+        .to_owned();
+    let now = state.clock.now();
+    state
+        .db
+        .read(move |conn| crate::services::sessions::find(conn, &token, now))
+        .await
+        .unwrap_or_else(|error| {
+            tracing::warn!(%error, "session lookup failed");
+            None
+        })
 }
 
 fn seconds(lifetime: Duration) -> time::Duration {

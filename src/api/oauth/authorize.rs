@@ -129,17 +129,14 @@ fn sign_in_page(
     // Chrome applies form-action to the redirect that follows a post.
     let target = pages::origin_of(&authorization.redirect_uri);
     let targets: Vec<&str> = target.iter().map(String::as_str).collect();
-    let mut response = pages::render(error.map_or(StatusCode::OK, |e| e.status), &page, &targets);
-    if let Some(wait) = error.and_then(|e| e.retry_after)
-        && let Ok(value) = header::HeaderValue::from_str(&wait.as_secs().max(1).to_string())
-    {
-        response.headers_mut().insert(header::RETRY_AFTER, value);
-    }
-    let _ = response.add_cookie(&pages::csrf_cookie(
+    pages::form_page(
+        error.map_or(StatusCode::OK, |e| e.status),
+        &page,
+        &targets,
         &csrf,
-        state.public_url.starts_with("https://"),
-    ));
-    response
+        sign_in::secure(state),
+        error.and_then(|e| e.retry_after),
+    )
 }
 
 /// `GET /oauth/authorize`. The query is read here rather than by an
