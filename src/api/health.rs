@@ -5,30 +5,39 @@ use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use std::time::Duration;
 
+/// The answer of `/healthz` and `/readyz`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = Health)]
+pub struct Health {
+    /// `ok` from `/healthz`, `ready` from `/readyz`.
+    #[schema(example = "ok")]
+    pub status: &'static str,
+}
+
 /// How long the database may take to answer a readiness probe.
 const READY_WITHIN: Duration = Duration::from_secs(2);
 
 /// `GET /healthz`: the process is up and answering.
 #[utoipa::path(
     get, path = "/healthz", operation_id = "health", tag = "Operations",
-    responses((status = 200, description = "The process is up", body = crate::api::openapi::HealthDoc, example = json!({"status": "ok"})))
+    responses((status = 200, description = "The process is up", body = Health, example = json!({"status": "ok"})))
 )]
 pub async fn live() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+    HttpResponse::Ok().json(Health { status: "ok" })
 }
 
 /// `GET /readyz`: the database answers a query within a bound.
 #[utoipa::path(
     get, path = "/readyz", operation_id = "ready", tag = "Operations",
     responses(
-        (status = 200, description = "The database answers", body = crate::api::openapi::HealthDoc, example = json!({"status": "ready"})),
-        (status = 503, description = "Busy; see Retry-After", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json")
+        (status = 200, description = "The database answers", body = Health, example = json!({"status": "ready"})),
+        (status = 503, response = crate::api::openapi::Unavailable)
     )
 )]
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let probe = state.db.read(|conn| services::operations::probe(conn));
     match tokio::time::timeout(READY_WITHIN, probe).await {
-        Ok(Ok(_)) => Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ready" }))),
+        Ok(Ok(_)) => Ok(HttpResponse::Ok().json(Health { status: "ready" })),
         Ok(Err(error)) => {
             tracing::warn!(%error, "readiness probe failed");
             Err(ApiError::unavailable("the database is not answering", 1))
@@ -45,7 +54,7 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
     get, path = "/metrics", operation_id = "metrics", tag = "Operations",
     responses(
         (status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain"),
-        (status = 500, description = "An unknown error occurred, trying again might help.", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json")
+        (status = 500, response = crate::api::openapi::InternalError)
     )
 )]
 pub async fn metrics(

@@ -193,7 +193,7 @@ fn same_address(a: &str, b: &str) -> bool {
         (status = 404, description = "Unknown link", content_type = "text/html"),
         (status = 409, description = "Already accepted or declined", content_type = "text/html"),
         (status = 410, description = "Expired or revoked", content_type = "text/html"),
-        (status = 500, description = "An error page", content_type = "text/html")
+        (status = 500, response = crate::api::openapi::ErrorPage)
     )
 )]
 pub async fn show(

@@ -113,10 +113,10 @@ fn accept_flag(raw: Option<&str>) -> Result<bool, ApiError> {
     security(("oauth2" = ["invitations"])),
     responses(
         (status = 200, description = "The caller's pending invitations", body = Vec<InviteeInvitationBody>),
-        (status = 401, description = "Missing or unknown credentials", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 403, description = "The account's email is not verified (`email_unverified`)", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 500, description = "An unknown error occurred, trying again might help.", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 503, description = "Busy; see Retry-After", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json")
+        (status = 401, response = crate::api::openapi::Unauthorized),
+        (status = 403, response = crate::api::openapi::EmailUnverified),
+        (status = 500, response = crate::api::openapi::InternalError),
+        (status = 503, response = crate::api::openapi::Unavailable)
     )
 )]
 pub async fn list(
@@ -138,14 +138,14 @@ pub async fn list(
     security(("oauth2" = ["invitations"])),
     responses(
         (status = 200, description = "The pending invitation", body = InviteeInvitationBody),
-        (status = 401, description = "Missing or unknown credentials", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 403, description = "The account's email is not verified (`email_unverified`)", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 404, description = "Not found in this organization", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 409, description = "Conflicts with the current state", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 410, description = "Expired", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid path or query value", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 500, description = "An unknown error occurred, trying again might help.", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 503, description = "Busy; see Retry-After", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json")
+        (status = 401, response = crate::api::openapi::Unauthorized),
+        (status = 403, response = crate::api::openapi::EmailUnverified),
+        (status = 404, response = crate::api::openapi::NotFound),
+        (status = 409, response = crate::api::openapi::Conflict),
+        (status = 410, description = "Expired", body = crate::api::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid path or query value", body = crate::api::openapi::Problem, content_type = "application/problem+json"),
+        (status = 500, response = crate::api::openapi::InternalError),
+        (status = 503, response = crate::api::openapi::Unavailable)
     )
 )]
 pub async fn get(
@@ -170,15 +170,15 @@ pub async fn get(
     security(("oauth2" = ["invitations"])),
     responses(
         (status = 200, description = "The organization's UUID when accepted, null when declined", body = Option<uuid::Uuid>),
-        (status = 400, description = "Malformed query string (a repeated parameter)", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or unknown credentials", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 403, description = "The account's email is not verified (`email_unverified`)", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 404, description = "Not found in this organization", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 409, description = "Conflicts with the current state", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 410, description = "Expired", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid path or query value", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 500, description = "An unknown error occurred, trying again might help.", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 503, description = "Busy; see Retry-After", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json")
+        (status = 400, description = "Malformed query string (a repeated parameter)", body = crate::api::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::api::openapi::Unauthorized),
+        (status = 403, response = crate::api::openapi::EmailUnverified),
+        (status = 404, response = crate::api::openapi::NotFound),
+        (status = 409, response = crate::api::openapi::Conflict),
+        (status = 410, description = "Expired", body = crate::api::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid path or query value", body = crate::api::openapi::Problem, content_type = "application/problem+json"),
+        (status = 500, response = crate::api::openapi::InternalError),
+        (status = 503, response = crate::api::openapi::Unavailable)
     )
 )]
 pub async fn respond(
@@ -205,10 +205,10 @@ pub async fn respond(
     security(("oauth2" = ["invitations"])),
     responses(
         (status = 200, description = "The caller's memberships, oldest first", body = Vec<InviteeOrganizationBody>),
-        (status = 401, description = "Missing or unknown credentials", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 403, description = "The account's email is not verified (`email_unverified`)", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 500, description = "An unknown error occurred, trying again might help.", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 503, description = "Busy; see Retry-After", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json")
+        (status = 401, response = crate::api::openapi::Unauthorized),
+        (status = 403, response = crate::api::openapi::EmailUnverified),
+        (status = 500, response = crate::api::openapi::InternalError),
+        (status = 503, response = crate::api::openapi::Unavailable)
     )
 )]
 pub async fn memberships(
@@ -229,13 +229,13 @@ pub async fn memberships(
     security(("oauth2" = ["invitations"])),
     responses(
         (status = 200, description = "Left; the caller's API keys in the organization are revoked", body = LeftBody),
-        (status = 401, description = "Missing or unknown credentials", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 403, description = "The account's email is not verified (`email_unverified`)", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 404, description = "The caller is not a member of this organization", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 409, description = "The caller is the organization's last admin (`last_admin`)", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid path value", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 500, description = "An unknown error occurred, trying again might help.", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 503, description = "Busy; see Retry-After", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json")
+        (status = 401, response = crate::api::openapi::Unauthorized),
+        (status = 403, response = crate::api::openapi::EmailUnverified),
+        (status = 404, description = "The caller is not a member of this organization", body = crate::api::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The caller is the organization's last admin (`last_admin`)", body = crate::api::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid path value", body = crate::api::openapi::Problem, content_type = "application/problem+json"),
+        (status = 500, response = crate::api::openapi::InternalError),
+        (status = 503, response = crate::api::openapi::Unavailable)
     )
 )]
 pub async fn leave(

@@ -152,7 +152,7 @@ fn render(
         (status = 200, description = "The organization, with sign-in or a Join button", content_type = "text/html"),
         (status = 404, description = "Unknown link", content_type = "text/html"),
         (status = 410, description = "Full, expired or revoked", content_type = "text/html"),
-        (status = 500, description = "An error page", content_type = "text/html")
+        (status = 500, response = crate::api::openapi::ErrorPage)
     )
 )]
 pub async fn show(

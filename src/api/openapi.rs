@@ -2,94 +2,92 @@
 //! annotations and the request/response types, served at `/openapi.json`
 //! with an interactive reference (Swagger UI, embedded) at `/docs/`.
 
+use crate::api::problem::{INTERNAL_DETAIL, ProblemDetails};
 use crate::api::{admin, health, invite_page, invitee, join_page, oauth};
 use crate::services::oauth::SCOPE;
 use serde::Serialize;
+use std::collections::BTreeMap;
+use utoipa::openapi::header::{Header, HeaderBuilder};
+use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
+use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::schema::{Object, Schema, Type};
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, AuthorizationCode, ClientCredentials, Flow, OAuth2, Scopes, SecurityScheme,
 };
 use utoipa::openapi::server::Server;
-use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa::openapi::{Content, Ref, RefOr, Required};
+use utoipa::{IntoParams, OpenApi, ToResponse, ToSchema};
 
-/// An RFC 9457 problem details body, as every error outside `/oauth` answers.
-#[derive(Serialize, ToSchema)]
-#[schema(as = Problem)]
-pub struct ProblemDoc {
-    /// `urn:enlist:problem:<code>`.
-    #[serde(rename = "type")]
-    #[schema(example = "urn:enlist:problem:validation_failed")]
-    pub kind: String,
-    /// The HTTP status phrase.
-    #[schema(example = "Bad Request")]
-    pub title: String,
-    #[schema(example = 400)]
-    pub status: u16,
-    /// What went wrong, for people.
-    #[schema(example = "limit must be between 1 and 1000, got 0")]
-    pub detail: String,
-    /// A stable, machine-readable name for the problem.
-    #[schema(example = "validation_failed")]
-    pub code: String,
-    /// The request input at fault, for validation problems.
-    #[schema(example = "limit")]
-    pub field: Option<String>,
+/// The problem details body, by the name the document gives it.
+pub type Problem = ProblemDetails<'static>;
+
+/// The media type of every problem details answer.
+pub const PROBLEM: &str = "application/problem+json";
+
+fn schema_ref(name: &str) -> RefOr<Schema> {
+    RefOr::Ref(Ref::from_schema_name(name))
 }
 
-/// An RFC 6749 section 5.2 error body, as `/oauth/token` and `/oauth/revoke` answer.
-#[derive(Serialize, ToSchema)]
-#[schema(as = OAuthError)]
-pub struct OAuthErrorDoc {
-    #[schema(example = "invalid_grant")]
-    pub error: String,
-    pub error_description: String,
+fn header(description: &str, schema: Type) -> Header {
+    HeaderBuilder::new()
+        .schema(Some(Object::with_type(schema)))
+        .description(Some(description))
+        .build()
 }
 
-/// The answer of `/healthz` and `/readyz`.
-#[derive(Serialize, ToSchema)]
-#[schema(as = Health)]
-pub struct HealthDoc {
-    /// `ok` from `/healthz`, `ready` from `/readyz`.
-    #[schema(example = "ok")]
-    pub status: String,
+fn retry_after() -> Header {
+    header("Seconds to wait before trying again", Type::Integer)
 }
 
-/// RFC 8414 authorization server metadata.
-#[derive(Serialize, ToSchema)]
-#[schema(as = AuthorizationServerMetadata)]
-pub struct AuthorizationServerMetadataDoc {
-    /// The server's public URL.
-    #[schema(format = "uri")]
-    pub issuer: String,
-    #[schema(format = "uri")]
-    pub authorization_endpoint: String,
-    #[schema(format = "uri")]
-    pub token_endpoint: String,
-    #[schema(format = "uri")]
-    pub revocation_endpoint: String,
-    /// The JWK Set of the keys access tokens are signed with.
-    #[schema(format = "uri")]
-    pub jwks_uri: String,
-    #[schema(example = json!(["code"]))]
-    pub response_types_supported: Vec<String>,
-    #[schema(example = json!(["authorization_code", "refresh_token", "client_credentials"]))]
-    pub grant_types_supported: Vec<String>,
-    #[schema(example = json!(["S256"]))]
-    pub code_challenge_methods_supported: Vec<String>,
-    #[schema(example = json!(["client_secret_basic", "client_secret_post", "none"]))]
-    pub token_endpoint_auth_methods_supported: Vec<String>,
-    #[schema(example = json!(["client_secret_basic", "client_secret_post", "none"]))]
-    pub revocation_endpoint_auth_methods_supported: Vec<String>,
-    #[schema(example = json!(["invitations"]))]
-    pub scopes_supported: Vec<String>,
-    /// RFC 9207: authorization responses carry `iss`.
-    pub authorization_response_iss_parameter_supported: bool,
+fn with_body(description: &str, media_type: &str, schema: &str) -> ResponseBuilder {
+    ResponseBuilder::new()
+        .description(description)
+        .content(media_type, Content::new(Some(schema_ref(schema))))
 }
 
-/// RFC 7517 JWK Set: the Ed25519 public keys (RFC 8037) that check access tokens.
-#[derive(Serialize, ToSchema)]
-#[schema(as = JwkSet)]
-pub struct JwksDoc {
-    pub keys: Vec<crate::auth::keys::PublicJwk>,
+/// Declares reusable responses, one `components/responses` entry each, so
+/// an operation lists a shared failure by name instead of repeating it.
+macro_rules! reusable_responses {
+    ($($(#[$doc:meta])* $name:ident => $build:expr;)*) => {$(
+        $(#[$doc])*
+        pub struct $name;
+        impl<'s> ToResponse<'s> for $name {
+            fn response() -> (&'s str, RefOr<Response>) {
+                let build: ResponseBuilder = $build;
+                (stringify!($name), RefOr::T(build.build()))
+            }
+        }
+    )*};
+}
+
+reusable_responses! {
+    BadRequest => with_body("Invalid parameters or body", PROBLEM, "Problem");
+    Unauthorized => with_body("Missing or unknown credentials", PROBLEM, "Problem");
+    ScopeMissing => with_body("The API key lacks the scope", PROBLEM, "Problem");
+    EmailUnverified => with_body("The account's email is not verified (`email_unverified`)", PROBLEM, "Problem");
+    NotFound => with_body("Not found in this organization", PROBLEM, "Problem");
+    Conflict => with_body("Conflicts with the current state", PROBLEM, "Problem");
+    IdempotencyKeyInUse => with_body(
+        "A request with this Idempotency-Key is still running (`idempotency_key_in_use`)",
+        PROBLEM, "Problem");
+    IdempotencyKeyReused => with_body(
+        "This Idempotency-Key was used for another request: method, path or body (`idempotency_key_reused`)",
+        PROBLEM, "Problem");
+    RateLimited => with_body(
+        "This API key made `limits.admin_per_minute` requests this minute (`rate_limited`)",
+        PROBLEM, "Problem").header("Retry-After", retry_after());
+    InternalError => with_body(INTERNAL_DETAIL, PROBLEM, "Problem");
+    Unavailable => with_body("Busy; see Retry-After", PROBLEM, "Problem")
+        .header("Retry-After", retry_after());
+    OAuthBadRequest => with_body("RFC 6749 error", "application/json", "OAuthError");
+    InvalidClient => with_body("invalid_client", "application/json", "OAuthError")
+        .header("WWW-Authenticate", header("`Basic realm=\"enlist\"`", Type::String));
+    OAuthServerError => with_body("server_error", "application/json", "OAuthError");
+    OAuthUnavailable => with_body("Busy (server_error); see Retry-After", "application/json", "OAuthError")
+        .header("Retry-After", retry_after());
+    ErrorPage => ResponseBuilder::new()
+        .description("An error page")
+        .content("text/html", Content::new(Some(Object::with_type(Type::String))));
 }
 
 /// A member's role in an organization.
@@ -232,7 +230,14 @@ pub struct RevokeRequestDoc {
         health::ready,
         health::metrics,
     ),
-    components(schemas(ProblemDoc, OAuthErrorDoc, TokenRequestDoc, RevokeRequestDoc)),
+    components(
+        schemas(Problem, crate::api::oauth::OAuthErrorBody, TokenRequestDoc, RevokeRequestDoc),
+        responses(
+            BadRequest, Unauthorized, ScopeMissing, EmailUnverified, NotFound, Conflict,
+            IdempotencyKeyInUse, IdempotencyKeyReused, RateLimited, InternalError, Unavailable,
+            OAuthBadRequest, InvalidClient, OAuthServerError, OAuthUnavailable, ErrorPage,
+        ),
+    ),
     tags(
         (name = "Organization", description = "The API key's organization"),
         (name = "Invitations", description = "Manage organization invitations"),
@@ -258,7 +263,7 @@ pub fn document(public_url: &str) -> utoipa::openapi::OpenApi {
         "api_key",
         SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
             "X-API-Key",
-            "An organization API key (`enlist api-key create`). Each operation names the scope it needs.",
+            "An organization API key (`enlist api-key create`). Each operation names the scope it needs. Every answer to a presented key carries `RateLimit-Policy` and `RateLimit` (`limits.admin_per_minute`).",
         ))),
     );
     components.add_security_scheme(
@@ -276,8 +281,146 @@ pub fn document(public_url: &str) -> utoipa::openapi::OpenApi {
             "Access tokens issued by enlist. Public clients use PKCE (S256).",
         )),
     );
+    describe_admin_limits_and_retries(&mut doc);
     doc
 }
 
-/// Reused in every operation that can fail with problem details.
-pub const PROBLEM: &str = "application/problem+json";
+const RATE_LIMIT_NOTE: &str =
+    "or this API key made `limits.admin_per_minute` requests this minute (`rate_limited`)";
+const REUSED_NOTE: &str = "or this Idempotency-Key was used for another request: method, path or body (`idempotency_key_reused`)";
+const BAD_KEY_NOTE: &str = "or an Idempotency-Key that is not 1 to 255 printable ASCII characters";
+const IN_USE_NOTE: &str =
+    "or a request with this Idempotency-Key is still running (`idempotency_key_in_use`)";
+
+/// What every admin operation shares, written once here rather than in each
+/// annotation: the RateLimit headers on its answers and the 429 past the
+/// limit; for writes, `Idempotency-Key`, its replay header, 409 and 422.
+fn describe_admin_limits_and_retries(doc: &mut utoipa::openapi::OpenApi) {
+    let shared = doc
+        .components
+        .as_ref()
+        .map(|c| c.responses.clone())
+        .unwrap_or_default();
+    for (path, item) in doc
+        .paths
+        .paths
+        .iter_mut()
+        .filter(|(p, _)| p.starts_with("/v1/"))
+    {
+        let reads = [item.get.as_mut()];
+        let writes = [
+            item.post.as_mut(),
+            item.patch.as_mut(),
+            item.delete.as_mut(),
+        ];
+        for operation in reads.into_iter().flatten() {
+            describe_rate_limit(operation, &shared);
+        }
+        for operation in writes.into_iter().flatten() {
+            describe_rate_limit(operation, &shared);
+            describe_idempotency(operation, &shared);
+        }
+        debug_assert!(
+            item.put.is_none(),
+            "{path}: PUT is not covered by Idempotency-Key"
+        );
+    }
+}
+
+fn describe_rate_limit(operation: &mut Operation, shared: &BTreeMap<String, RefOr<Response>>) {
+    for (status, response) in operation.responses.responses.iter_mut() {
+        if let (true, RefOr::T(response)) = (status.starts_with('2'), response) {
+            response.headers.insert(
+                "RateLimit-Policy".into(),
+                RefOr::T(header(
+                    "The quota: `\"default\";q=<requests>;w=60`",
+                    Type::String,
+                )),
+            );
+            response.headers.insert(
+                "RateLimit".into(),
+                RefOr::T(header(
+                    "What is left: `\"default\";r=<remaining>;t=<seconds until the window resets>`",
+                    Type::String,
+                )),
+            );
+        }
+    }
+    merge(operation, "429", "RateLimited", RATE_LIMIT_NOTE, shared);
+}
+
+fn describe_idempotency(operation: &mut Operation, shared: &BTreeMap<String, RefOr<Response>>) {
+    let parameter = ParameterBuilder::new()
+        .name(crate::api::idempotency::HEADER)
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(
+            "Makes the request safe to retry: the first answer is kept for `idempotency.ttl` and replayed for the same method, path and body (1 to 255 printable ASCII characters, per API key)",
+        ))
+        .schema(Some(Object::with_type(Type::String)))
+        .build();
+    operation
+        .parameters
+        .get_or_insert_with(Vec::new)
+        .push(RefOr::T(parameter));
+    for (status, response) in operation.responses.responses.iter_mut() {
+        if let (true, RefOr::T(response)) = (status.starts_with('2'), response) {
+            response.headers.insert(
+                crate::api::idempotency::REPLAYED.into(),
+                RefOr::T(header(
+                    "`true` when this is the stored answer of an earlier request with the same Idempotency-Key",
+                    Type::String,
+                )),
+            );
+        }
+    }
+    merge(operation, "409", "IdempotencyKeyInUse", IN_USE_NOTE, shared);
+    merge(
+        operation,
+        "422",
+        "IdempotencyKeyReused",
+        REUSED_NOTE,
+        shared,
+    );
+    merge(operation, "400", "BadRequest", BAD_KEY_NOTE, shared);
+}
+
+/// Adds the shared response `name` under `status`, or, when the operation
+/// already answers that status for its own reasons, adds `note` to that
+/// answer's description (and the shared response's headers).
+fn merge(
+    operation: &mut Operation,
+    status: &str,
+    name: &str,
+    note: &str,
+    shared: &BTreeMap<String, RefOr<Response>>,
+) {
+    let responses = &mut operation.responses.responses;
+    let Some(existing) = responses.get(status) else {
+        responses.insert(status.into(), RefOr::Ref(Ref::from_response_name(name)));
+        return;
+    };
+    let mut own = match existing {
+        RefOr::T(response) => response.clone(),
+        RefOr::Ref(reference) => match reference
+            .ref_location
+            .strip_prefix("#/components/responses/")
+            .and_then(|own| shared.get(own))
+        {
+            Some(RefOr::T(response)) => response.clone(),
+            _ => return,
+        },
+    };
+    if own.description.contains(note) {
+        return;
+    }
+    own.description = format!("{}; {note}", own.description.trim_end_matches('.'));
+    if let Some(RefOr::T(template)) = shared.get(name) {
+        for (header_name, header) in &template.headers {
+            own.headers
+                .entry(header_name.clone())
+                .or_insert_with(|| header.clone());
+        }
+    }
+    responses.insert(status.into(), RefOr::T(own));
+}

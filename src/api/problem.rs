@@ -21,18 +21,28 @@ pub struct ApiError {
     cause: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
-/// The body of every error answer.
-#[derive(Debug, Serialize)]
+/// An RFC 9457 problem details body, as every error outside `/oauth` answers.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Problem)]
 pub struct ProblemDetails<'a> {
+    /// `urn:enlist:problem:<code>`.
     #[serde(rename = "type")]
+    #[schema(example = "urn:enlist:problem:validation_failed")]
     pub kind: String,
+    /// The HTTP status phrase.
+    #[schema(example = "Bad Request")]
     pub title: &'a str,
+    #[schema(example = 400)]
     pub status: u16,
+    /// What went wrong, for people.
+    #[schema(example = "limit must be between 1 and 1000, got 0")]
     pub detail: &'a str,
     /// A stable, machine-readable name for the problem.
+    #[schema(example = "validation_failed")]
     pub code: &'a str,
     /// The request input at fault, for validation problems.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "limit")]
     pub field: Option<&'a str>,
 }
 

@@ -10,6 +10,7 @@ use jsonschema::Validator;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use reqwest::Method;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The official OAS 3.1 JSON Schema; see `tests/fixtures/README.md`.
@@ -112,6 +113,25 @@ fn operations(doc: &Value) -> BTreeMap<String, (String, String, Value)> {
         }
     }
     found
+}
+
+/// A response as documented, following a `$ref` into `components/responses`:
+/// the JSON pointer of the response object and the object itself.
+fn resolve_response<'a>(
+    doc: &'a Value,
+    pointer: String,
+    response: &'a Value,
+) -> (String, &'a Value) {
+    match response.get("$ref").and_then(Value::as_str) {
+        Some(target) => {
+            let local = target.strip_prefix('#').unwrap_or(target);
+            let resolved = doc
+                .pointer(local)
+                .unwrap_or_else(|| panic!("{pointer}: {target} does not resolve"));
+            (local.to_owned(), resolved)
+        }
+        None => (pointer, response),
+    }
 }
 
 /// Every value in the document with the JSON pointer that reaches it.
@@ -342,6 +362,57 @@ async fn the_document_keeps_the_promises_the_schema_cannot_check() {
         (&json!(true), &json!("boolean"))
     );
 
+    // Every admin answer documents the RateLimit headers and the 429; every
+    // admin write takes Idempotency-Key and documents its replay, 409 and 422.
+    for (id, scope) in ADMIN {
+        let (_, method, operation) = &operations[id];
+        let responses = operation["responses"].as_object().unwrap();
+        let (_, limited) = resolve_response(&doc, id.to_owned(), &responses["429"]);
+        assert!(limited["headers"].get("Retry-After").is_some(), "{id} 429");
+        let write = method != "get";
+        for (status, response) in responses.iter().filter(|(s, _)| s.starts_with('2')) {
+            for name in ["RateLimit-Policy", "RateLimit"] {
+                assert!(
+                    response["headers"].get(name).is_some(),
+                    "{id} {status} {name}"
+                );
+            }
+            assert_eq!(
+                response["headers"].get("Idempotent-Replayed").is_some(),
+                write,
+                "{id} {status}"
+            );
+        }
+        let takes_key = operation["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|p| p["name"] == "Idempotency-Key" && p["in"] == "header");
+        assert_eq!(takes_key, write, "{id} ({scope:?}) Idempotency-Key");
+        if write {
+            for status in ["409", "422"] {
+                let (_, response) = resolve_response(&doc, id.to_owned(), &responses[status]);
+                assert!(
+                    response["description"]
+                        .as_str()
+                        .unwrap()
+                        .contains("Idempotency-Key"),
+                    "{id} {status}: {response}"
+                );
+            }
+        }
+    }
+    for id in INVITEE.iter().chain(PUBLIC.iter()) {
+        assert!(
+            operations[*id].2["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .all(|p| p["name"] != "Idempotency-Key"),
+            "{id}"
+        );
+    }
+
     // Errors: problem details for every API error, RFC 6749 bodies at the
     // token and revocation endpoints, pages for people.
     let problem = json!({ "$ref": "#/components/schemas/Problem" });
@@ -360,6 +431,7 @@ async fn the_document_keeps_the_promises_the_schema_cannot_check() {
             if !(status.starts_with('4') || status.starts_with('5')) {
                 continue;
             }
+            let (_, response) = resolve_response(&doc, String::new(), response);
             let content = &response["content"];
             match id.as_str() {
                 "token" | "revokeToken" => assert_eq!(
@@ -410,6 +482,7 @@ fn closed(doc: &Value) -> Value {
 
 /// Checks real responses against the document and counts what it checked.
 struct Conformance {
+    document: Value,
     closed: Value,
     operations: BTreeMap<String, (String, String, Value)>,
     validators: HashMap<String, Validator>,
@@ -421,6 +494,7 @@ struct Conformance {
 impl Conformance {
     fn new(doc: &Value) -> Self {
         Self {
+            document: doc.clone(),
             operations: operations(doc),
             closed: closed(doc),
             validators: HashMap::new(),
@@ -471,7 +545,28 @@ impl Conformance {
         } else {
             panic!("{what}, which is not documented; body: {}", reply.text)
         };
-        let documented = &responses[&key];
+        let (response_pointer, documented) = resolve_response(
+            &self.document,
+            format!("/paths/{}/{method}/responses/{key}", escape(&path)),
+            &responses[&key],
+        );
+        let documented = documented.clone();
+        for name in documented["headers"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(n, _)| n)
+        {
+            // Retry-After is promised wherever it is documented; the others
+            // (RateLimit, Idempotent-Replayed) only on some answers.
+            if name == "Retry-After" {
+                assert!(
+                    reply.header(name).is_some(),
+                    "{what} without {name}: {:?}",
+                    reply.headers
+                );
+            }
+        }
         let content = documented["content"].as_object().filter(|c| !c.is_empty());
         match content {
             None => assert!(
@@ -502,11 +597,8 @@ impl Conformance {
                     let body: Value = serde_json::from_str(&reply.text).unwrap_or_else(|e| {
                         panic!("{what} with invalid JSON ({e}): {}", reply.text)
                     });
-                    let pointer = format!(
-                        "/paths/{}/{method}/responses/{key}/content/{}/schema",
-                        escape(&path),
-                        escape(&media_type)
-                    );
+                    let pointer =
+                        format!("{response_pointer}/content/{}/schema", escape(&media_type));
                     let errors: Vec<String> = self
                         .validator(&pointer)
                         .iter_errors(&body)
@@ -555,23 +647,9 @@ impl Conformance {
     }
 }
 
-/// The admin API, from success to every documented refusal.
-async fn admin_api(app: &TestApp, spec: &mut Conformance) -> (TestOrg, i64) {
-    let org = app.create_org("acme", "admin@acme.test");
-    let key = org.key.as_str();
-    // A key with one scope only, for the 403s.
-    let users_only = app.api_key(org.id, org.admin_id, &[Scope::UsersRead]);
-    let org_only = app.api_key(org.id, org.admin_id, &[Scope::OrganizationRead]);
-    let lacking = |scope: Scope| {
-        if scope == Scope::OrganizationRead {
-            users_only.clone()
-        } else {
-            org_only.clone()
-        }
-    };
-
-    // Every admin operation refuses a missing key, an unknown key, and a key without its scope.
-    let anywhere: [(&str, Method, &str, Scope); 13] = [
+/// Every admin operation with a path that reaches it and the scope it needs.
+fn admin_operations() -> [(&'static str, Method, &'static str, Scope); 13] {
+    [
         (
             "bulkInvite",
             Method::POST,
@@ -650,7 +728,102 @@ async fn admin_api(app: &TestApp, spec: &mut Conformance) -> (TestOrg, i64) {
             "/v1/organization/users/1",
             Scope::UsersWrite,
         ),
-    ];
+    ]
+}
+
+async fn retry_with_key(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    api_key: &str,
+    idempotency_key: String,
+    body: &'static str,
+) -> Reply {
+    app.send_raw(
+        method,
+        path,
+        &[
+            ("X-API-Key", api_key),
+            ("Idempotency-Key", &idempotency_key),
+            ("Content-Type", "application/json"),
+        ],
+        body,
+    )
+    .await
+}
+
+/// Over the rate limit, every admin operation answers 429; every admin
+/// write answers 422 to a reused Idempotency-Key and 409 while the key's
+/// first request still runs.
+async fn limits_and_retries(spec: &mut Conformance) {
+    let app = spawn_app_with(|s| s.limits.admin_per_minute = 1).await;
+    let org = app.create_org("acme", "admin@acme.test");
+    let first = app.get("/v1/organization", &org.key).await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    spec.check("getOrganization", &first);
+    for (id, method, path, _) in admin_operations() {
+        let reply = app.request(method, path, Some(&org.key), None).await;
+        reply.assert_problem(429, "rate_limited");
+        spec.check(id, &reply);
+    }
+
+    let app = spawn_app().await;
+    let org = app.create_org("acme", "admin@acme.test");
+    let key_id = app.query_i64("SELECT MAX(id) FROM api_keys");
+    let writes = admin_operations()
+        .into_iter()
+        .filter(|(_, method, _, _)| *method != Method::GET);
+    for (id, method, path, _) in writes {
+        let send = |idempotency_key: String, body: &'static str| {
+            retry_with_key(&app, method.clone(), path, &org.key, idempotency_key, body)
+        };
+        let stored = send(format!("{id}-first"), "{}").await;
+        spec.check(id, &stored);
+        let reused = send(format!("{id}-first"), r#"{"role":"MEMBER"}"#).await;
+        reused.assert_problem(422, "idempotency_key_reused");
+        spec.check(id, &reused);
+
+        // What a first request still running leaves: an entry without an answer.
+        let mut fingerprint = Sha256::new();
+        for part in [method.as_str(), path] {
+            fingerprint.update(part.as_bytes());
+            fingerprint.update([0]);
+        }
+        fingerprint.update(b"{}");
+        let hex: String = fingerprint
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let now = app.clock.now().0;
+        app.execute_sql(&format!(
+            "INSERT INTO idempotency_keys (api_key_id, key, fingerprint, created_at, expires_at)
+             VALUES ({key_id}, '{id}-running', x'{hex}', {now}, {later})",
+            later = now + 86_400_000
+        ));
+        let running = send(format!("{id}-running"), "{}").await;
+        running.assert_problem(409, "idempotency_key_in_use");
+        spec.check(id, &running);
+    }
+}
+
+/// The admin API, from success to every documented refusal.
+async fn admin_api(app: &TestApp, spec: &mut Conformance) -> (TestOrg, i64) {
+    let org = app.create_org("acme", "admin@acme.test");
+    let key = org.key.as_str();
+    // A key with one scope only, for the 403s.
+    let users_only = app.api_key(org.id, org.admin_id, &[Scope::UsersRead]);
+    let org_only = app.api_key(org.id, org.admin_id, &[Scope::OrganizationRead]);
+    let lacking = |scope: Scope| {
+        if scope == Scope::OrganizationRead {
+            users_only.clone()
+        } else {
+            org_only.clone()
+        }
+    };
+
+    // Every admin operation refuses a missing key, an unknown key, and a key without its scope.
+    let anywhere = admin_operations();
     let body = json!({ "inviteeEmail": "x@example.test", "role": "MEMBER" });
     for (id, method, path, scope) in anywhere {
         let body = (method == Method::POST || method == Method::PATCH).then_some(&body);
@@ -1373,6 +1546,7 @@ async fn real_responses_of_every_operation_match_the_document() {
     oauth(&app, &mut spec).await;
     pages(&app, &mut spec, &org).await;
     operations_endpoints(&app, &mut spec).await;
+    limits_and_retries(&mut spec).await;
     spec.assert_complete();
     eprintln!(
         "checked {} responses: {} operations, {} documented (operation, status) pairs",

@@ -25,11 +25,11 @@ use actix_web::web;
     security(("api_key" = ["invitations:read"])),
     responses(
         (status = 200, description = "One page of invitations, newest first", body = crate::api::dto::InvitationPage),
-        (status = 400, description = "Invalid parameters or body", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or unknown credentials", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 403, description = "The API key lacks the scope", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 500, description = "An unknown error occurred, trying again might help.", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 503, description = "Busy; see Retry-After", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json")
+        (status = 400, response = crate::api::openapi::BadRequest),
+        (status = 401, response = crate::api::openapi::Unauthorized),
+        (status = 403, response = crate::api::openapi::ScopeMissing),
+        (status = 500, response = crate::api::openapi::InternalError),
+        (status = 503, response = crate::api::openapi::Unavailable)
     )
 )]
 pub async fn list(
@@ -89,15 +89,15 @@ fn list_request(query: &ListInvitationsQuery) -> Result<(InvitationFilter, Page)
     security(("api_key" = ["invitations:write"])),
     responses(
         (status = 200, description = "The new PENDING invitation; its message is queued", body = crate::api::dto::InvitationBody),
-        (status = 400, description = "Invalid parameters or body", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or unknown credentials", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 403, description = "The API key lacks the scope", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 409, description = "Conflicts with the current state", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 429, description = "Too many messages to this address or from this organization; see Retry-After", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 500, description = "An unknown error occurred, trying again might help.", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 503, description = "Busy; see Retry-After", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json")
+        (status = 400, response = crate::api::openapi::BadRequest),
+        (status = 401, response = crate::api::openapi::Unauthorized),
+        (status = 403, response = crate::api::openapi::ScopeMissing),
+        (status = 409, response = crate::api::openapi::Conflict),
+        (status = 413, description = "Body too large", body = crate::api::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = crate::api::openapi::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many messages to this address or from this organization; see Retry-After", body = crate::api::openapi::Problem, content_type = "application/problem+json"),
+        (status = 500, response = crate::api::openapi::InternalError),
+        (status = 503, response = crate::api::openapi::Unavailable)
     )
 )]
 pub async fn create(
@@ -131,12 +131,12 @@ pub async fn create(
     security(("api_key" = ["invitations:read"])),
     responses(
         (status = 200, description = "The invitation with its message and metadata", body = crate::api::dto::InvitationDetailBody),
-        (status = 400, description = "Invalid parameters or body", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or unknown credentials", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 403, description = "The API key lacks the scope", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 404, description = "Not found in this organization", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 500, description = "An unknown error occurred, trying again might help.", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 503, description = "Busy; see Retry-After", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json")
+        (status = 400, response = crate::api::openapi::BadRequest),
+        (status = 401, response = crate::api::openapi::Unauthorized),
+        (status = 403, response = crate::api::openapi::ScopeMissing),
+        (status = 404, response = crate::api::openapi::NotFound),
+        (status = 500, response = crate::api::openapi::InternalError),
+        (status = 503, response = crate::api::openapi::Unavailable)
     )
 )]
 pub async fn get(
@@ -194,11 +194,11 @@ fn new_invitation(
     security(("api_key" = ["invitations:write"])),
     responses(
         (status = 200, description = "One outcome per item, in input order; the created invitations' messages are queued", body = crate::api::dto::BulkInviteResponse),
-        (status = 400, description = "Invalid body: `items` missing, not an array, or longer than 500", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or unknown credentials", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 403, description = "The API key lacks the scope", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 500, description = "An unknown error occurred, trying again might help.", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 503, description = "Busy; see Retry-After", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json")
+        (status = 400, description = "Invalid body: `items` missing, not an array, or longer than 500", body = crate::api::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::api::openapi::Unauthorized),
+        (status = 403, response = crate::api::openapi::ScopeMissing),
+        (status = 500, response = crate::api::openapi::InternalError),
+        (status = 503, response = crate::api::openapi::Unavailable)
     )
 )]
 pub async fn bulk(
@@ -272,14 +272,14 @@ fn send_rules(settings: &InvitationSettings) -> SendRules {
     security(("api_key" = ["invitations:write"])),
     responses(
         (status = 200, description = "The invitation, PENDING with a renewed expiry", body = crate::api::dto::InvitationBody),
-        (status = 400, description = "Invalid parameters or body", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or unknown credentials", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 403, description = "The API key lacks the scope", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 404, description = "Not found in this organization", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 409, description = "Conflicts with the current state", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 429, description = "Too soon; see Retry-After", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 500, description = "An unknown error occurred, trying again might help.", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 503, description = "Busy; see Retry-After", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json")
+        (status = 400, response = crate::api::openapi::BadRequest),
+        (status = 401, response = crate::api::openapi::Unauthorized),
+        (status = 403, response = crate::api::openapi::ScopeMissing),
+        (status = 404, response = crate::api::openapi::NotFound),
+        (status = 409, response = crate::api::openapi::Conflict),
+        (status = 429, description = "Too soon; see Retry-After", body = crate::api::openapi::Problem, content_type = "application/problem+json"),
+        (status = 500, response = crate::api::openapi::InternalError),
+        (status = 503, response = crate::api::openapi::Unavailable)
     )
 )]
 pub async fn resend(
@@ -308,13 +308,13 @@ pub async fn resend(
     security(("api_key" = ["invitations:write"])),
     responses(
         (status = 200, description = "Revoked (or already revoked)", body = crate::api::dto::IdBody),
-        (status = 400, description = "Invalid parameters or body", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or unknown credentials", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 403, description = "The API key lacks the scope", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 404, description = "Not found in this organization", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 409, description = "Conflicts with the current state", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 500, description = "An unknown error occurred, trying again might help.", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 503, description = "Busy; see Retry-After", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json")
+        (status = 400, response = crate::api::openapi::BadRequest),
+        (status = 401, response = crate::api::openapi::Unauthorized),
+        (status = 403, response = crate::api::openapi::ScopeMissing),
+        (status = 404, response = crate::api::openapi::NotFound),
+        (status = 409, response = crate::api::openapi::Conflict),
+        (status = 500, response = crate::api::openapi::InternalError),
+        (status = 503, response = crate::api::openapi::Unavailable)
     )
 )]
 pub async fn revoke(

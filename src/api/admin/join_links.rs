@@ -20,11 +20,11 @@ use actix_web::web;
     security(("api_key" = ["invitations:write"])),
     responses(
         (status = 200, description = "The new link; `url` holds its token and is shown only here", body = crate::api::dto::JoinLinkBody),
-        (status = 400, description = "Invalid parameters or body", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or unknown credentials", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 403, description = "The API key lacks the scope (an ADMIN link also needs `users:write`)", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 500, description = "An unknown error occurred, trying again might help.", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 503, description = "Busy; see Retry-After", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json")
+        (status = 400, response = crate::api::openapi::BadRequest),
+        (status = 401, response = crate::api::openapi::Unauthorized),
+        (status = 403, description = "The API key lacks the scope (an ADMIN link also needs `users:write`)", body = crate::api::openapi::Problem, content_type = "application/problem+json"),
+        (status = 500, response = crate::api::openapi::InternalError),
+        (status = 503, response = crate::api::openapi::Unavailable)
     )
 )]
 pub async fn create(
@@ -116,11 +116,11 @@ pub async fn create(
     security(("api_key" = ["invitations:read"])),
     responses(
         (status = 200, description = "One page of join links, newest first (without their URLs)", body = crate::api::dto::JoinLinkPage),
-        (status = 400, description = "Invalid parameters or body", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or unknown credentials", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 403, description = "The API key lacks the scope", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 500, description = "An unknown error occurred, trying again might help.", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 503, description = "Busy; see Retry-After", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json")
+        (status = 400, response = crate::api::openapi::BadRequest),
+        (status = 401, response = crate::api::openapi::Unauthorized),
+        (status = 403, response = crate::api::openapi::ScopeMissing),
+        (status = 500, response = crate::api::openapi::InternalError),
+        (status = 503, response = crate::api::openapi::Unavailable)
     )
 )]
 pub async fn list(
@@ -155,12 +155,12 @@ pub async fn list(
     security(("api_key" = ["invitations:write"])),
     responses(
         (status = 200, description = "The link, revoked (revoking again is harmless)", body = crate::api::dto::JoinLinkBody),
-        (status = 400, description = "Invalid parameters or body", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or unknown credentials", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 403, description = "The API key lacks the scope", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 404, description = "Not found in this organization", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 500, description = "An unknown error occurred, trying again might help.", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 503, description = "Busy; see Retry-After", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json")
+        (status = 400, response = crate::api::openapi::BadRequest),
+        (status = 401, response = crate::api::openapi::Unauthorized),
+        (status = 403, response = crate::api::openapi::ScopeMissing),
+        (status = 404, response = crate::api::openapi::NotFound),
+        (status = 500, response = crate::api::openapi::InternalError),
+        (status = 503, response = crate::api::openapi::Unavailable)
     )
 )]
 pub async fn revoke(

@@ -157,7 +157,7 @@ fn sign_in_page(
         (status = 200, description = "The sign-in and sign-up page", content_type = "text/html"),
         (status = 303, description = "Back to the client with an error (RFC 6749 4.1.2.1)"),
         (status = 400, description = "Unknown client or redirect URI: an error page", content_type = "text/html"),
-        (status = 500, description = "An error page", content_type = "text/html")
+        (status = 500, response = crate::api::openapi::ErrorPage)
     )
 )]
 pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {

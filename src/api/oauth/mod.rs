@@ -36,10 +36,13 @@ impl fmt::Display for OAuthFailure {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: &'a str,
-    error_description: String,
+/// An RFC 6749 section 5.2 error body, as `/oauth/token` and `/oauth/revoke` answer.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = OAuthError)]
+pub struct OAuthErrorBody<'a> {
+    #[schema(example = "invalid_grant")]
+    pub error: &'a str,
+    pub error_description: String,
 }
 
 impl ResponseError for OAuthFailure {
@@ -68,7 +71,7 @@ impl ResponseError for OAuthFailure {
         if matches!(&self.0, OAuthError::Storage(storage) if storage.is_busy()) {
             response.insert_header((header::RETRY_AFTER, "1"));
         }
-        response.json(ErrorBody {
+        response.json(OAuthErrorBody {
             error: self.0.code(),
             error_description: description,
         })

@@ -64,10 +64,10 @@ fn required(value: Option<String>, name: &str) -> Result<String, OAuthError> {
     request_body(content = crate::api::openapi::TokenRequestDoc, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "An access token (and a refresh token for the code and refresh grants)", body = TokenResponse),
-        (status = 400, description = "RFC 6749 error", body = crate::api::openapi::OAuthErrorDoc),
-        (status = 401, description = "invalid_client", body = crate::api::openapi::OAuthErrorDoc),
-        (status = 500, description = "server_error", body = crate::api::openapi::OAuthErrorDoc),
-        (status = 503, description = "Busy (server_error); see Retry-After", body = crate::api::openapi::OAuthErrorDoc)
+        (status = 400, response = crate::api::openapi::OAuthBadRequest),
+        (status = 401, response = crate::api::openapi::InvalidClient),
+        (status = 500, response = crate::api::openapi::OAuthServerError),
+        (status = 503, response = crate::api::openapi::OAuthUnavailable)
     )
 )]
 pub async fn token(
@@ -171,10 +171,10 @@ pub struct RevokeForm {
     request_body(content = crate::api::openapi::RevokeRequestDoc, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Revoked, or unknown (RFC 7009)"),
-        (status = 400, description = "RFC 6749 error", body = crate::api::openapi::OAuthErrorDoc),
-        (status = 401, description = "invalid_client", body = crate::api::openapi::OAuthErrorDoc),
-        (status = 500, description = "server_error", body = crate::api::openapi::OAuthErrorDoc),
-        (status = 503, description = "Busy (server_error); see Retry-After", body = crate::api::openapi::OAuthErrorDoc)
+        (status = 400, response = crate::api::openapi::OAuthBadRequest),
+        (status = 401, response = crate::api::openapi::InvalidClient),
+        (status = 500, response = crate::api::openapi::OAuthServerError),
+        (status = 503, response = crate::api::openapi::OAuthUnavailable)
     )
 )]
 pub async fn revoke(
