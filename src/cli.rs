@@ -5,8 +5,9 @@
 use crate::api::dto::{AccountBody, OrganizationBody};
 use crate::auth::password;
 use crate::config::{ConfigError, Settings, Sources};
-use crate::db::{Database, StorageError};
 use crate::domain::{ApiKey, Email, Millis, Scope};
+use crate::services::StorageError;
+use crate::services::operations::{Database, absolute_path};
 use crate::services::{self, ServiceError};
 use crate::startup::{Application, StartupError};
 use crate::telemetry;
@@ -287,7 +288,7 @@ pub enum CliError {
     #[error("the integrity check found damage; restore from a backup")]
     Damaged,
     #[error("{0}")]
-    Lock(#[from] crate::db::lock::LockError),
+    Lock(#[from] crate::services::operations::LockError),
 }
 
 fn describe(error: &ServiceError) -> String {
@@ -320,11 +321,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Demo(args) => demo(settings, args),
         Command::Check => {
             if !settings.database.path.is_file() {
-                return Err(
-                    StorageError::Missing(crate::db::absolute(&settings.database.path)).into(),
-                );
+                return Err(StorageError::Missing(absolute_path(&settings.database.path)).into());
             }
-            let problems = crate::db::integrity_check(&settings.database.path);
+            let problems = services::operations::integrity_check(&settings.database.path);
             let ok = problems == ["ok"];
             print_json(&serde_json::json!({ "ok": ok, "integrity_check": problems }))?;
             if ok { Ok(()) } else { Err(CliError::Damaged) }
@@ -422,7 +421,7 @@ fn serve(mut settings: Settings, args: ServeArgs) -> Result<(), CliError> {
         })?;
     }
     // Held until serve returns; the kernel drops it if the process dies.
-    let lock = crate::db::lock::ServeLock::acquire(&database)?;
+    let lock = services::operations::ServeLock::acquire(&database)?;
     tracing::debug!(lock = %lock.path().display(), "holding the database lock");
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(settings)?;
@@ -508,9 +507,9 @@ fn administer(db: &Database, settings: &Settings, command: Command) -> Result<()
         }
         Command::Serve(_) | Command::Demo(_) => unreachable_serve(),
         Command::Init => {
-            let version = db.read_blocking(|conn| crate::db::schema_version(conn))?;
+            let version = db.read_blocking(|conn| services::operations::schema_version(conn))?;
             print_json(&serde_json::json!({
-                "database": crate::db::absolute(&settings.database.path).display().to_string(),
+                "database": absolute_path(&settings.database.path).display().to_string(),
                 "schemaVersion": version,
             }))
         }
@@ -542,7 +541,7 @@ fn administer(db: &Database, settings: &Settings, command: Command) -> Result<()
                 }
                 None => Err(CliError::Usage(format!(
                     "no message to {email} in the outbox of {}",
-                    crate::db::absolute(&settings.database.path).display()
+                    absolute_path(&settings.database.path).display()
                 ))),
             }
         }
@@ -637,7 +636,7 @@ fn administer(db: &Database, settings: &Settings, command: Command) -> Result<()
             {
                 return Err(CliError::Usage(format!(
                     "the folder {} does not exist; create it or choose another --to",
-                    crate::db::absolute(folder).display()
+                    absolute_path(folder).display()
                 )));
             }
             if to.exists() && !force {
@@ -695,8 +694,8 @@ struct OutboxLine {
     last_error: Option<String>,
 }
 
-impl From<crate::db::outbox::OutboxEntry> for OutboxLine {
-    fn from(entry: crate::db::outbox::OutboxEntry) -> Self {
+impl From<services::outbox::OutboxEntry> for OutboxLine {
+    fn from(entry: services::outbox::OutboxEntry) -> Self {
         let status = match (entry.sent_at, entry.failed_at) {
             (Some(_), _) => "sent",
             (None, Some(_)) => "failed",

@@ -4,10 +4,10 @@
 
 use crate::api::pages::{self, Link, MessagePage, PageError, SignInForms};
 use crate::api::sign_in::{self, Credentials, FormError, SESSION_COOKIE, session_cookie};
-use crate::domain::{Email, InvitationDetails, InvitationStatus, Role};
+use crate::domain::{Email, InvitationDetails, Role};
+use crate::services;
 use crate::services::accounts::{FormOutcome, Resume};
-use crate::services::sessions::SessionUser;
-use crate::services::{self, ServiceError};
+use crate::services::invite_page::{Answer, Closed, PageState, Viewer};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -64,30 +64,29 @@ fn internal(error: impl std::fmt::Display) -> HttpResponse {
     PageError::internal(error).response()
 }
 
-/// The page for an invitation that can no longer be answered, or `None`.
-fn closed(details: &InvitationDetails) -> Option<HttpResponse> {
+/// The page for an invitation that can no longer be answered.
+fn closed(details: &InvitationDetails, reason: Closed) -> HttpResponse {
     let org = &details.organization_name;
     let inviter = details.inviter_name.as_deref().unwrap_or("an admin");
-    let (status, heading, text) = match details.invitation.status {
-        InvitationStatus::Pending => return None,
-        InvitationStatus::Expired => (
+    let (status, heading, text) = match reason {
+        Closed::Expired => (
             StatusCode::GONE,
             "This invitation has expired",
             format!("The invitation to join {org} has expired. Ask {inviter} to send it again."),
         ),
-        InvitationStatus::Revoked => (
+        Closed::Revoked => (
             StatusCode::GONE,
             "This invitation was withdrawn",
             format!(
                 "The invitation to join {org} is no longer valid. Ask {inviter} if you think this is a mistake."
             ),
         ),
-        InvitationStatus::Accepted => (
+        Closed::Accepted => (
             StatusCode::CONFLICT,
             "This invitation was already accepted",
             format!("This invitation to join {org} has already been accepted."),
         ),
-        InvitationStatus::Declined => (
+        Closed::Declined => (
             StatusCode::CONFLICT,
             "This invitation was declined",
             format!(
@@ -95,24 +94,47 @@ fn closed(details: &InvitationDetails) -> Option<HttpResponse> {
             ),
         ),
     };
-    Some(message(status, heading, text))
+    message(status, heading, text)
 }
 
-/// The invitation behind a link, if it can still be answered; otherwise the page to show.
-async fn open_invitation(state: &AppState, raw: &str) -> Result<InvitationDetails, HttpResponse> {
+fn session_token(req: &HttpRequest, state: &AppState) -> Option<String> {
+    req.cookie(&pages::cookie_name(SESSION_COOKIE, sign_in::secure(state)))
+        .map(|cookie| cookie.value().to_owned())
+}
+
+/// The page's state for the link in the path, seen by the request's session.
+async fn page_state(
+    req: &HttpRequest,
+    state: &AppState,
+    raw: &str,
+) -> Result<PageState, HttpResponse> {
     let uuid = Uuid::parse_str(raw).map_err(|_| not_found())?;
+    let token = session_token(req, state);
     let now = state.clock.now();
-    let details = state
+    state
         .db
-        .read(move |conn| services::invitee::by_link(conn, uuid, now))
+        .read(move |conn| services::invite_page::open(conn, uuid, token.as_deref(), now))
         .await
-        .map_err(|error| match error {
-            ServiceError::NotFound(_) => not_found(),
-            other => internal(other),
-        })?;
-    match closed(&details) {
-        Some(page) => Err(page),
-        None => Ok(details),
+        .map_err(internal)
+}
+
+/// The page for a state in which the invitation cannot be answered now.
+fn not_open(req: &HttpRequest, state: &AppState, page: PageState) -> HttpResponse {
+    match page {
+        PageState::Unknown => not_found(),
+        PageState::Closed(details, reason) => closed(&details, reason),
+        PageState::Open(details, Viewer::SignedOut) => {
+            pages::see_other(&format!("/invite/{}", details.invitation.uuid))
+        }
+        PageState::Open(details, viewer) => render(
+            req,
+            state,
+            &details,
+            &viewer,
+            StatusCode::FORBIDDEN,
+            None,
+            Some("This invitation is for another email address.".into()),
+        ),
     }
 }
 
@@ -120,15 +142,15 @@ fn render(
     req: &HttpRequest,
     state: &AppState,
     details: &InvitationDetails,
-    session: Option<&SessionUser>,
+    viewer: &Viewer,
     status: StatusCode,
     form_error: Option<&FormError>,
     action_error: Option<String>,
 ) -> HttpResponse {
     let csrf = pages::csrf_token(req);
     let invitee_email = details.invitation.invitee_email.clone();
-    let view = match session {
-        None => InviteView::SignedOut(SignInForms {
+    let view = match viewer {
+        Viewer::SignedOut => InviteView::SignedOut(SignInForms {
             action: format!("/invite/{}", details.invitation.uuid),
             hidden: Vec::new(),
             csrf_token: csrf.clone(),
@@ -136,10 +158,8 @@ fn render(
             error: form_error.map(|e| e.message.clone()),
             reset_href: pages::reset_href(Some(&Resume::Invitation(details.invitation.uuid))),
         }),
-        Some(user) if same_address(&user.email, &invitee_email) => {
-            InviteView::Invitee(csrf.clone())
-        }
-        Some(user) => InviteView::SomeoneElse(user.email.clone(), csrf.clone()),
+        Viewer::Invitee(_) => InviteView::Invitee(csrf.clone()),
+        Viewer::SomeoneElse(user) => InviteView::SomeoneElse(user.email.clone(), csrf.clone()),
     };
     let page = InvitePage {
         uuid: details.invitation.uuid,
@@ -175,15 +195,6 @@ fn render(
     )
 }
 
-/// Whether two stored addresses are one person's, compared as every lookup
-/// compares them (the case-insensitive key, beyond ASCII too).
-fn same_address(a: &str, b: &str) -> bool {
-    match (Email::parse(a), Email::parse(b)) {
-        (Ok(a), Ok(b)) => a.key() == b.key(),
-        _ => false,
-    }
-}
-
 /// `GET /invite/{uuid}`
 #[utoipa::path(
     get, path = "/invite/{uuid}", operation_id = "invitationPage", tag = "Pages",
@@ -201,20 +212,13 @@ pub async fn show(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let details = match open_invitation(&state, &path).await {
-        Ok(details) => details,
-        Err(page) => return page,
-    };
-    let session = sign_in::current_session(&req, &state).await;
-    render(
-        &req,
-        &state,
-        &details,
-        session.as_ref(),
-        StatusCode::OK,
-        None,
-        None,
-    )
+    match page_state(&req, &state, &path).await {
+        Ok(PageState::Open(details, viewer)) => {
+            render(&req, &state, &details, &viewer, StatusCode::OK, None, None)
+        }
+        Ok(other) => not_open(&req, &state, other),
+        Err(page) => page,
+    }
 }
 
 /// `POST /invite/{uuid}`: the sign-in or sign-up form.
@@ -228,8 +232,9 @@ pub async fn sign_in(
         Ok(form) => form,
         Err(page) => return *page,
     };
-    let details = match open_invitation(&state, &path).await {
-        Ok(details) => details,
+    let details = match page_state(&req, &state, &path).await {
+        Ok(PageState::Open(details, _)) => details,
+        Ok(other) => return not_open(&req, &state, other),
         Err(page) => return page,
     };
     let context = sign_in::form_context(
@@ -255,7 +260,7 @@ pub async fn sign_in(
             &req,
             &state,
             &details,
-            None,
+            &Viewer::SignedOut,
             error.status,
             Some(&error),
             None,
@@ -285,71 +290,50 @@ pub async fn respond(
             );
         }
     };
-    let details = match open_invitation(&state, &path).await {
-        Ok(details) => details,
-        Err(page) => return page,
+    let Ok(uuid) = Uuid::parse_str(&path) else {
+        return not_found();
     };
-    let Some(session) = sign_in::current_session(&req, &state).await else {
-        return pages::see_other(&format!("/invite/{}", details.invitation.uuid));
-    };
-    let uuid = details.invitation.uuid;
-    let (user_id, email) = (session.user_id, session.email.clone());
+    let token = session_token(&req, &state);
     let now = state.clock.now();
     let answered = state
         .db
-        // Reaching this page took the link mailed to the invitee: for the
-        // invitee's own account, that proves the inbox.
-        .write(move |tx| services::invitee::respond(tx, user_id, &email, uuid, accept, true, now))
+        .write(move |tx| services::invite_page::answer(tx, uuid, token.as_deref(), accept, now))
         .await;
-    let org = &details.organization_name;
     match answered {
-        Ok(Some(organization)) => match &state.settings.invitations.accept_redirect_url {
-            Some(target) => match url::Url::parse(target) {
-                Ok(mut url) => {
-                    url.query_pairs_mut()
-                        .append_pair("organization", &organization.to_string());
-                    pages::see_other(url.as_str())
-                }
-                Err(error) => internal(error),
-            },
-            None => pages::render(
-                StatusCode::OK,
-                &MessagePage::new(
-                    format!("Welcome to {org}"),
-                    format!("You accepted the invitation and are now a member of {org}."),
+        Ok(Answer::Accepted(details, organization)) => {
+            let org = &details.organization_name;
+            match &state.settings.invitations.accept_redirect_url {
+                Some(target) => match url::Url::parse(target) {
+                    Ok(mut url) => {
+                        url.query_pairs_mut()
+                            .append_pair("organization", &organization.to_string());
+                        pages::see_other(url.as_str())
+                    }
+                    Err(error) => internal(error),
+                },
+                None => pages::render(
+                    StatusCode::OK,
+                    &MessagePage::new(
+                        format!("Welcome to {org}"),
+                        format!("You accepted the invitation and are now a member of {org}."),
+                    ),
+                    &[],
                 ),
-                &[],
-            ),
-        },
-        Ok(None) => pages::render(
+            }
+        }
+        Ok(Answer::Declined(details)) => pages::render(
             StatusCode::OK,
             &MessagePage {
                 heading: "Invitation declined".into(),
                 message: format!(
-                    "You declined the invitation to join {org}. Nothing else will happen."
+                    "You declined the invitation to join {}. Nothing else will happen.",
+                    details.organization_name
                 ),
                 link: None::<Link>,
             },
             &[],
         ),
-        // Addressed to another email than the signed-in account's.
-        Err(ServiceError::NotFound(_)) => render(
-            &req,
-            &state,
-            &details,
-            Some(&session),
-            StatusCode::FORBIDDEN,
-            None,
-            Some("This invitation is for another email address.".into()),
-        ),
-        Err(ServiceError::Gone { detail, .. }) => {
-            message(StatusCode::GONE, "This invitation has expired", detail)
-        }
-        Err(ServiceError::Conflict { detail, .. }) => message(
-            StatusCode::CONFLICT,
-            "This invitation was already answered",
-            detail,
-        ),
+        Ok(Answer::NotAnswerable(page)) => not_open(&req, &state, page),
         Err(other) => internal(other),
     }
 }

@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod demo;
 pub mod idempotency;
 pub mod invitations;
+pub mod invite_page;
 pub mod invitee;
 pub mod join_links;
 pub mod members;

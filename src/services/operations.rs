@@ -1,10 +1,23 @@
-//! What the health and metrics endpoints read.
+//! What the health and metrics endpoints and the operator's commands
+//! (`init`, `check`, `serve`'s lock) need from storage.
 
 use super::ServiceResult;
 use crate::db;
 use rusqlite::Connection;
 
-pub use crate::db::PoolStats;
+pub use crate::db::lock::{LockError, ServeLock};
+pub use crate::db::{Database, PoolStats, absolute as absolute_path};
+
+/// `PRAGMA integrity_check` on a database file, left untouched: `["ok"]`
+/// for a sound file, otherwise the problems found.
+pub fn integrity_check(path: &std::path::Path) -> Vec<String> {
+    db::integrity_check(path)
+}
+
+/// The schema version the database is at.
+pub fn schema_version(conn: &Connection) -> ServiceResult<i64> {
+    Ok(db::schema_version(conn)?)
+}
 
 /// The database answers a read (`/readyz`).
 pub fn probe(conn: &Connection) -> ServiceResult<()> {

@@ -3,7 +3,7 @@
 
 use super::{ServiceError, ServiceResult};
 use crate::db;
-use crate::db::outbox::OutboxEntry;
+pub use crate::db::outbox::OutboxEntry;
 use crate::domain::Email;
 use rusqlite::Connection;
 
