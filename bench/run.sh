@@ -6,13 +6,24 @@
 #
 #   bench/run.sh                       # the full run (about 10 minutes)
 #   SIZES="1000" DURATION=2 bench/run.sh   # a quick look
+#   PINNED=0 bench/run.sh              # both cores for everything, as before
+#
+# Pinned mode (the default): the server (and the hello ceiling) run on core
+# 0 with one worker, the load generator on core 1 (wrk -t1), so a figure is
+# one server core's and the hello ceiling beside it was measured the same
+# way in the same run.
+#
+# The server runs with the built-in defaults but for the per-key request
+# limit and the per-organization mail cap (both off): one API key drives
+# every scenario, far past what those limits allow a real caller.
 #
 # Settings (environment): SIZES, DURATION (seconds per scenario),
 # CONCURRENCY, OTHER_ORGS, OTHER_INVITATIONS, MEMBERS, ACCEPT_POOL,
 # REVOKE_POOL, PORT, HELLO_PORT, WORK (scratch folder), OUT (the report),
 # MAX_BUSY (percent of the machine other processes may use before a
 # scenario waits), LOADTOOL (oha or wrk), BUILD=0 (skip the build),
-# CARGO_TARGET_DIR.
+# CARGO_TARGET_DIR, PINNED (1 or 0), SERVER_CPU, LOAD_CPU, WORKERS (server
+# workers, 0 = one per core), WRK_THREADS.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -31,6 +42,21 @@ HELLO_PORT=${HELLO_PORT:-18090}
 WORK=${WORK:-/tmp/enlist-bench}
 OUT=${OUT:-$ROOT/bench/RESULTS.md}
 MAX_BUSY=${MAX_BUSY:-35}
+PINNED=${PINNED:-1}
+if [[ $PINNED == 1 ]]; then
+    SERVER_CPU=${SERVER_CPU:-0}
+    LOAD_CPU=${LOAD_CPU:-1}
+    WORKERS=${WORKERS:-1}
+    WRK_THREADS=${WRK_THREADS:-1}
+    LOADTOOL=${LOADTOOL:-wrk}
+    SERVER_ON=(taskset -c "$SERVER_CPU")
+    LOAD_ON=(taskset -c "$LOAD_CPU")
+else
+    WORKERS=${WORKERS:-0}
+    WRK_THREADS=${WRK_THREADS:-2}
+    SERVER_ON=()
+    LOAD_ON=()
+fi
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 RELEASE=$CARGO_TARGET_DIR/release
 
@@ -44,6 +70,7 @@ need_apt() {
 }
 need_apt curl curl
 need_apt jq jq
+[[ $PINNED == 1 ]] && need_apt taskset util-linux
 export PATH="$HOME/.cargo/bin:$PATH"
 # LOADTOOL=oha (cargo install oha --locked) or wrk (Debian's package).
 LOADTOOL=${LOADTOOL:-oha}
@@ -111,7 +138,9 @@ wait_ready() { # url -> milliseconds until it answers 200
 
 start_server() { # db log -> SERVER_PID, READY_MS
     (cd "$WORK" && exec env ENLIST_DATABASE="$1" ENLIST_SERVER__BIND="127.0.0.1:$PORT" \
-        "$ENLIST" serve >>"$2" 2>&1) &
+        ENLIST_SERVER__WORKERS="$WORKERS" ENLIST_LIMITS__ADMIN_PER_MINUTE=0 \
+        ENLIST_INVITATIONS__MESSAGES_PER_ORG_PER_HOUR=0 \
+        "${SERVER_ON[@]}" "$ENLIST" serve >>"$2" 2>&1) &
     SERVER_PID=$!
     READY_MS=$(wait_ready "http://127.0.0.1:$PORT/readyz")
 }
@@ -163,7 +192,7 @@ run_fixed() { # size scenario pid expected url [options...]
     local json
     if [[ $LOADTOOL == oha ]]; then
         local raw
-        raw=$(oha -z "${DURATION}s" -c "$CONCURRENCY" --no-tui --output-format json \
+        raw=$("${LOAD_ON[@]}" oha -z "${DURATION}s" -c "$CONCURRENCY" --no-tui --output-format json \
             -m "$method" ${body:+-d "$body"} "${hargs[@]}" "$url")
         json=$(jq -c --arg ok "$expected" '{
             requests: ([.statusCodeDistribution[]] | add // 0),
@@ -178,7 +207,7 @@ run_fixed() { # size scenario pid expected url [options...]
         }' <<<"$raw")
     else
         local raw
-        raw=$(WRK_METHOD=$method WRK_BODY=$body wrk -t 2 -c "$CONCURRENCY" -d "${DURATION}s" \
+        raw=$(WRK_METHOD=$method WRK_BODY=$body "${LOAD_ON[@]}" wrk -t "$WRK_THREADS" -c "$CONCURRENCY" -d "${DURATION}s" \
             -s "$ROOT/bench/wrk-report.lua" "${hargs[@]}" "$url" | grep '^{')
         # wrk only counts answers of 400 and above: for an expected 4xx the
         # errors are the answers below 400.
@@ -197,7 +226,7 @@ run_loadgen() { # size scenario pid [loadgen args...]
     wait_quiet
     reset_peak "$pid"
     local json
-    json=$("$LOADGEN" --base "http://127.0.0.1:$PORT" --concurrency "$CONCURRENCY" \
+    json=$("${LOAD_ON[@]}" "$LOADGEN" --base "http://127.0.0.1:$PORT" --concurrency "$CONCURRENCY" \
         --seconds "$DURATION" "$@")
     record "$size" "$scenario" "$json" "$pid"
 }
@@ -209,10 +238,11 @@ token_for() { # client_id secret
 
 # --- the ceiling -------------------------------------------------------
 measure_hello() { # size
-    "$HELLO" "127.0.0.1:$HELLO_PORT" >/dev/null 2>&1 &
+    "${SERVER_ON[@]}" "$HELLO" "127.0.0.1:$HELLO_PORT" "$WORKERS" >/dev/null 2>&1 &
     local pid=$!
     wait_ready "http://127.0.0.1:$HELLO_PORT/readyz" >/dev/null
     run_fixed "$1" hello "$pid" 200 "http://127.0.0.1:$HELLO_PORT/hello"
+    run_fixed "$1" hello_blocking "$pid" 200 "http://127.0.0.1:$HELLO_PORT/hello-blocking"
     kill "$pid"; wait "$pid" 2>/dev/null || true
 }
 
@@ -306,10 +336,17 @@ fi
     echo "- commit: $COMMIT"
     echo "- cores (\`nproc\`): $(nproc); CPU: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
     echo "- load generator: $(if [[ $LOADTOOL == oha ]]; then oha --version | head -n1; else wrk --version 2>&1 | head -n1; fi) for fixed requests; examples/loadgen.rs (reqwest) for create, revoke, accept"
-    echo "- server: \`enlist serve\` with built-in defaults (workers = cores, 8 read connections, log level info) on 127.0.0.1; load generator on the same machine"
+    if [[ $PINNED == 1 ]]; then
+        echo "- pinned: server and hello ceiling on core $SERVER_CPU (\`taskset\`, $WORKERS worker), load generator on core $LOAD_CPU ($LOADTOOL, $WRK_THREADS thread for fixed requests)"
+        echo "- server: \`enlist serve\` with built-in defaults otherwise (8 read connections, log level info) on 127.0.0.1"
+    else
+        echo "- server: \`enlist serve\` with built-in defaults (workers = cores, 8 read connections, log level info) on 127.0.0.1; load generator on the same machine, unpinned"
+    fi
     echo
     echo "Latencies in milliseconds. *vs hello* is requests/s as a share of the minimal actix-web"
-    echo "JSON endpoint (examples/hello.rs) measured in the same size's run. *errors* counts answers"
+    echo "JSON endpoint (examples/hello.rs) measured in the same size's run; *hello_blocking* is"
+    echo "that endpoint answering from the blocking thread pool, the ceiling of any endpoint that"
+    echo "makes one database call (enlist never runs SQLite on the async executor). *errors* counts answers"
     echo "other than the expected status (401 for the invalid key, 2xx elsewhere). *peak RSS* is the"
     echo "server's VmHWM during that scenario alone (reset before each). *busy* is how much of the"
     echo "machine other processes used in the second before the scenario."

@@ -9,7 +9,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
 use std::time::Duration;
 
 /// The audience of every access token: the invitee API of this server.
@@ -72,7 +72,14 @@ pub struct TokenSigner {
     validation: Validation,
     issuer: String,
     lifetime: Duration,
+    verified: Mutex<HashMap<[u8; 32], AccessClaims>>,
 }
+
+/// How many verified tokens [`TokenSigner::verify`] remembers. An Ed25519
+/// check costs tens of microseconds, more than the rest of an invitee-API
+/// read; a client sends the same token until it expires. Past this many the
+/// memory is emptied and refills (bounded memory, no eviction bookkeeping).
+const VERIFIED_CAPACITY: usize = 8192;
 
 /// What the token endpoint needs to answer.
 pub struct SignedToken {
@@ -129,6 +136,7 @@ impl TokenSigner {
             validation,
             issuer: issuer.to_owned(),
             lifetime,
+            verified: Mutex::new(HashMap::new()),
         })
     }
 
@@ -143,6 +151,8 @@ impl TokenSigner {
     /// accepts exactly the published ones.
     pub fn update(&self, keys: &SigningKeys) -> Result<(), SigningError> {
         let mut current = self.keys.write().unwrap_or_else(|e| e.into_inner());
+        // A key that is no longer published must stop vouching for its tokens.
+        self.remembered().clear();
         let next = match &keys.active {
             Some(active) => keys_from(active, &keys.published, keys.version)?,
             None => {
@@ -205,11 +215,40 @@ impl TokenSigner {
 
     /// The claims of a token this server signed and that has not expired
     /// at `now` (with [`LEEWAY_SECS`] of leeway).
+    /// A token whose signature was checked once is known by the SHA-256 of
+    /// its whole text; its expiry is checked on every use.
     pub fn verify(
         &self,
         token: &str,
         now: Millis,
     ) -> Result<AccessClaims, jsonwebtoken::errors::Error> {
+        let digest = crate::auth::secrets::sha256(token);
+        let leeway = i64::try_from(LEEWAY_SECS).unwrap_or(i64::MAX);
+        let unexpired = |claims: &AccessClaims| claims.exp >= (now.0 / 1000).saturating_sub(leeway);
+        if let Some(claims) = self.remembered().get(&digest) {
+            return if unexpired(claims) {
+                Ok(claims.clone())
+            } else {
+                Err(ErrorKind::ExpiredSignature.into())
+            };
+        }
+        let claims = self.verify_signature(token)?;
+        if !unexpired(&claims) {
+            return Err(ErrorKind::ExpiredSignature.into());
+        }
+        let mut remembered = self.remembered();
+        if remembered.len() >= VERIFIED_CAPACITY {
+            remembered.clear();
+        }
+        remembered.insert(digest, claims.clone());
+        Ok(claims)
+    }
+
+    fn remembered(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], AccessClaims>> {
+        self.verified.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn verify_signature(&self, token: &str) -> Result<AccessClaims, jsonwebtoken::errors::Error> {
         let header = jsonwebtoken::decode_header(token)?;
         if header.alg != ALGORITHM {
             return Err(ErrorKind::InvalidAlgorithm.into());
@@ -217,12 +256,7 @@ impl TokenSigner {
         let kid = header.kid.ok_or(ErrorKind::InvalidToken)?;
         let keys = self.read();
         let key = keys.decoding.get(&kid).ok_or(ErrorKind::InvalidSignature)?;
-        let claims = jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation)?.claims;
-        let leeway = i64::try_from(LEEWAY_SECS).unwrap_or(i64::MAX);
-        if claims.exp < (now.0 / 1000).saturating_sub(leeway) {
-            return Err(ErrorKind::ExpiredSignature.into());
-        }
-        Ok(claims)
+        Ok(jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation)?.claims)
     }
 }
 
@@ -324,6 +358,38 @@ mod tests {
                 .is_err()
         );
         assert!(signer.verify(&fresh.token, now).is_ok());
+    }
+
+    #[test]
+    fn a_remembered_token_still_expires_and_a_rotation_forgets_it() {
+        let key = Ed25519Key::generate();
+        let signer = signer_with(&key, ISSUER);
+        let now = Millis::now();
+        let token = signer
+            .issue(7, "a@b.test", true, "c", "s", now)
+            .unwrap()
+            .token;
+        assert!(signer.verify(&token, now).is_ok());
+        assert!(
+            signer.verify(&token, now).is_ok(),
+            "the second check comes from memory"
+        );
+        let later = Millis(now.0 + 61_000 + LEEWAY_SECS as i64 * 1000);
+        assert!(
+            signer.verify(&token, later).is_err(),
+            "expired, remembered or not"
+        );
+
+        // A tampered copy is another text: it is checked, and fails.
+        let mut tampered = token.clone();
+        tampered.pop();
+        tampered.push(if token.ends_with('A') { 'B' } else { 'A' });
+        assert!(signer.verify(&tampered, now).is_err());
+
+        // Keys that no longer publish the token's key: remembered no more.
+        let next = Ed25519Key::generate();
+        signer.update(&keys(&next, 2)).unwrap();
+        assert!(signer.verify(&token, now).is_err());
     }
 
     #[test]

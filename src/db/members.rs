@@ -113,16 +113,21 @@ pub fn find_by_org_uuid(
 
 /// One page of members ordered by user id. The page is cut from the
 /// membership primary key first, so skipped rows never touch `users`.
+/// One page of members by user id. `CROSS JOIN` keeps the page as the outer
+/// loop, so rows come out in page order without the temporary b-tree an
+/// outer `ORDER BY` costs; the sort only guarantees what the plan gives.
 pub fn list(conn: &Connection, org_id: i64, page: Page) -> rusqlite::Result<Vec<Member>> {
-    conn.prepare_cached(
-        "SELECT u.id, u.email, u.first_name, u.last_name, m.role, m.created_at, m.updated_at
-         FROM (SELECT user_id, role, created_at, updated_at FROM memberships
-               WHERE org_id = ?1 ORDER BY user_id LIMIT ?2 OFFSET ?3) AS m
-         JOIN users u ON u.id = m.user_id
-         ORDER BY m.user_id",
-    )?
-    .query_map(params![org_id, page.limit, page.offset], member_from_row)?
-    .collect()
+    let mut members: Vec<Member> = conn
+        .prepare_cached(
+            "SELECT u.id, u.email, u.first_name, u.last_name, m.role, m.created_at, m.updated_at
+             FROM (SELECT user_id, role, created_at, updated_at FROM memberships
+                   WHERE org_id = ?1 ORDER BY user_id LIMIT ?2 OFFSET ?3) AS m
+             CROSS JOIN users u ON u.id = m.user_id",
+        )?
+        .query_map(params![org_id, page.limit, page.offset], member_from_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    members.sort_by_key(|member| member.user_id);
+    Ok(members)
 }
 
 /// The organization's admin with the lowest user id (through `memberships_org_role`).

@@ -37,8 +37,14 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 #[cfg(test)]
-pub(crate) use migrate::SCHEMA;
 pub use migrate::SCHEMA_VERSION;
+
+/// An in-memory database brought to the current schema, for unit tests.
+#[cfg(test)]
+pub(crate) fn migrate_for_tests(conn: &mut Connection) {
+    #[allow(clippy::unwrap_used)]
+    migrate::migrate(conn).unwrap();
+}
 pub use pool::{ReadConn, WriteConn};
 
 pub type Pool = r2d2::Pool<SqliteConnectionManager>;
@@ -242,11 +248,26 @@ impl Database {
     where
         E: From<StorageError>,
     {
-        let conn = {
+        let conn = ReadConn::new({
             let _waiting = WaitGuard::new(&self.waiting.readers);
             self.readers.get().map_err(StorageError::from)?
-        };
-        f(&ReadConn::new(conn))
+        });
+        // One read transaction for the whole closure: every statement sees
+        // the same snapshot (a page and its totalCount agree), and the WAL
+        // read lock is taken once instead of once per statement.
+        let run = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([]));
+        if !conn.is_autocommit() {
+            // Left open by a read whose end failed: start from a clean state.
+            run("ROLLBACK").map_err(StorageError::from)?;
+        }
+        run("BEGIN").map_err(StorageError::from)?;
+        let outcome = f(&conn);
+        // A read transaction only holds a snapshot: ending it cannot lose
+        // anything, so a failure here is logged, not answered.
+        if let Err(error) = run("COMMIT") {
+            tracing::warn!(%error, "a read transaction did not end");
+        }
+        outcome
     }
 
     /// Runs `f` inside one `BEGIN IMMEDIATE` transaction on the write

@@ -406,7 +406,7 @@ fn enqueue_message(
 }
 
 /// One page of the organization's invitations and the exact total, both
-/// read in one snapshot so they agree.
+/// read in one snapshot so they agree (every read runs in one, `Database::read`).
 pub fn list(
     conn: &Connection,
     org_id: i64,
@@ -414,10 +414,8 @@ pub fn list(
     page: Page,
     now: Millis,
 ) -> ServiceResult<Paged<Invitation>> {
-    let snapshot = conn.unchecked_transaction()?;
-    let total_count = db::invitations::count(&snapshot, org_id, filter, now)?;
-    let items = db::invitations::list(&snapshot, org_id, filter, page, now)?;
-    snapshot.finish()?;
+    let total_count = db::invitations::count(conn, org_id, filter, now)?;
+    let items = db::invitations::list(conn, org_id, filter, page, now)?;
     Ok(page.of(items, total_count))
 }
 

@@ -103,10 +103,9 @@ pub fn list(
     page: Page,
     now: Millis,
 ) -> ServiceResult<Paged<JoinLink>> {
-    let snapshot = conn.unchecked_transaction()?;
-    let total = db::join_links::count(&snapshot, org_id)?;
-    let items = db::join_links::list(&snapshot, org_id, page, now)?;
-    snapshot.finish()?;
+    // Every read runs in one snapshot (`Database::read`): the two agree.
+    let total = db::join_links::count(conn, org_id)?;
+    let items = db::join_links::list(conn, org_id, page, now)?;
     Ok(page.of(items, total))
 }
 

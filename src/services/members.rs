@@ -5,12 +5,11 @@ use rusqlite::Connection;
 use uuid::Uuid;
 
 /// One page of the organization's members. The total is the organization's
-/// trigger-maintained member count, read in the same snapshot as the page.
+/// trigger-maintained member count, read in the same snapshot as the page
+/// (every read runs in one, `Database::read`).
 pub fn list(conn: &Connection, org_id: i64, page: Page) -> ServiceResult<Paged<Member>> {
-    let snapshot = conn.unchecked_transaction()?;
-    let total_count = orgs::get(&snapshot, org_id)?.member_count;
-    let items = db::members::list(&snapshot, org_id, page)?;
-    snapshot.finish()?;
+    let total_count = orgs::get(conn, org_id)?.member_count;
+    let items = db::members::list(conn, org_id, page)?;
     Ok(page.of(items, total_count))
 }
 

@@ -356,7 +356,7 @@ mod tests {
     #[test]
     fn counters_match_the_rows_after_seeding() {
         let mut conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(crate::db::SCHEMA).unwrap();
+        crate::db::migrate_for_tests(&mut conn);
         let plan = SeedPlan {
             orgs: 3,
             invitations: 2_000,
