@@ -203,7 +203,7 @@ pub fn list(
     )?;
     let mut page: Vec<Invitation> = rows.collect::<rusqlite::Result<_>>()?;
     // Already in order, so this is one linear pass.
-    page.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+    page.sort_by_key(|i| std::cmp::Reverse((i.created_at, i.id)));
     Ok(page)
 }
 
