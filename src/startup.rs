@@ -181,6 +181,7 @@ impl Application {
             trusted_proxies,
             csrf_key,
             admin_limiter: Arc::default(),
+            rejected_keys: Arc::default(),
         });
         let metrics =
             web::Data::new(Metrics::new().map_err(|e| StartupError::Metrics(e.to_string()))?);

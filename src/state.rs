@@ -34,4 +34,6 @@ pub struct AppState {
     pub csrf_key: Vec<u8>,
     /// Admin requests per API key this minute (in memory).
     pub admin_limiter: Arc<crate::auth::throttle::AdminRateLimiter>,
+    /// API keys presented and found invalid (answered 401 without a read).
+    pub rejected_keys: Arc<crate::auth::throttle::RejectedKeys>,
 }

@@ -6,7 +6,7 @@
 //! the account before.
 
 use crate::domain::Millis;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -263,6 +263,19 @@ impl AdminRateLimiter {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn rejected_keys_are_known_by_their_whole_text_and_stay_bounded() {
+        let rejected = RejectedKeys::default();
+        rejected.insert("enl_AAAAAAAAAAAA_secret");
+        assert!(rejected.contains("enl_AAAAAAAAAAAA_secret"));
+        assert!(!rejected.contains("enl_AAAAAAAAAAAA_secreT"));
+        for n in 0..REJECTED_KEYS_CAPACITY + 10 {
+            rejected.insert(&format!("key {n}"));
+        }
+        assert!(rejected.lock().len() <= REJECTED_KEYS_CAPACITY);
+    }
+
     use super::*;
 
     const MINUTE: i64 = 60_000;
@@ -372,5 +385,37 @@ mod tests {
             Some(Duration::from_millis(30))
         );
         assert_eq!(limiter.blocked("k", Millis(60)), None);
+    }
+}
+
+/// API keys presented and found invalid, by the SHA-256 of the whole
+/// presented text, so a client that keeps sending one is answered 401
+/// without a database read. Being invalid is permanent: a key's secret is
+/// random and never reissued, and a revoked key (also one revoked when its
+/// owner was removed or demoted) stays revoked. Bounded: past
+/// [`REJECTED_KEYS_CAPACITY`] the memory is emptied and refills.
+#[derive(Default)]
+pub struct RejectedKeys {
+    digests: Mutex<HashSet<[u8; 32]>>,
+}
+
+pub const REJECTED_KEYS_CAPACITY: usize = 4096;
+
+impl RejectedKeys {
+    pub fn contains(&self, presented: &str) -> bool {
+        self.lock().contains(&crate::auth::secrets::sha256(presented))
+    }
+
+    pub fn insert(&self, presented: &str) {
+        let digest = crate::auth::secrets::sha256(presented);
+        let mut digests = self.lock();
+        if digests.len() >= REJECTED_KEYS_CAPACITY {
+            digests.clear();
+        }
+        digests.insert(digest);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<[u8; 32]>> {
+        self.digests.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

@@ -13,7 +13,9 @@ use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use rusqlite::Connection;
+use crate::auth::throttle::RejectedKeys;
 use std::future::{Ready, ready};
+use std::sync::Arc;
 
 pub const HEADER: &str = "X-API-Key";
 
@@ -65,14 +67,22 @@ fn unauthorized(code: &'static str, detail: &str) -> ApiError {
 /// storage inside the handler's own storage call, so a read endpoint costs
 /// one trip to the database thread pool, not two.
 #[derive(Clone)]
-pub struct PresentedKey(String);
+pub struct PresentedKey {
+    key: String,
+    rejected: Arc<RejectedKeys>,
+}
 
 impl PresentedKey {
-    /// The caller, if the key is known, unrevoked, and its owner still an admin.
+    /// The caller, if the key is known, unrevoked, and its owner still an
+    /// admin. A key found invalid is remembered as such (it stays invalid).
     pub fn verify(&self, conn: &Connection) -> Result<AdminCaller, ApiError> {
-        services::api_keys::authenticate(conn, &self.0)?
-            .map(AdminCaller)
-            .ok_or_else(invalid_key)
+        match services::api_keys::authenticate(conn, &self.key)? {
+            Some(key) => Ok(AdminCaller(key)),
+            None => {
+                self.rejected.insert(&self.key);
+                Err(invalid_key())
+            }
+        }
     }
 }
 
@@ -80,7 +90,8 @@ fn invalid_key() -> ApiError {
     unauthorized("invalid_api_key", "the API key is not valid")
 }
 
-/// Middleware for the admin scope: refuses a missing or malformed key before
+/// Middleware for the admin scope: refuses a missing, malformed or known
+/// invalid key before
 /// any other extractor runs, so an unauthenticated caller learns nothing from
 /// body or parameter validation. Handlers then verify the key in storage
 /// first thing ([`PresentedKey`] or [`AdminCaller`]).
@@ -88,13 +99,23 @@ pub async fn authenticate<B: MessageBody>(
     req: ServiceRequest,
     next: Next<B>,
 ) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
+    let rejected = req
+        .app_data::<web::Data<AppState>>()
+        .map(|state| state.rejected_keys.clone())
+        .unwrap_or_default();
     let presented = match req.headers().get(HEADER).map(|value| value.to_str()) {
         None => Err(unauthorized(
             "missing_api_key",
             "send an organization API key in the X-API-Key header",
         )),
-        Some(Ok(value)) if services::api_keys::well_formed(value.trim()) => {
-            Ok(PresentedKey(value.trim().to_owned()))
+        Some(Ok(value))
+            if services::api_keys::well_formed(value.trim())
+                && !rejected.contains(value.trim()) =>
+        {
+            Ok(PresentedKey {
+                key: value.trim().to_owned(),
+                rejected,
+            })
         }
         Some(_) => Err(invalid_key()),
     };
