@@ -403,7 +403,8 @@ pub const REJECTED_KEYS_CAPACITY: usize = 4096;
 
 impl RejectedKeys {
     pub fn contains(&self, presented: &str) -> bool {
-        self.lock().contains(&crate::auth::secrets::sha256(presented))
+        self.lock()
+            .contains(&crate::auth::secrets::sha256(presented))
     }
 
     pub fn insert(&self, presented: &str) {

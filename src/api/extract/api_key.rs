@@ -1,6 +1,7 @@
 //! The admin API's caller: an organization API key from `X-API-Key`.
 
 use crate::api::problem::ApiError;
+use crate::auth::throttle::RejectedKeys;
 use crate::domain::{ApiKey, Scope};
 use crate::services;
 use crate::state::AppState;
@@ -13,7 +14,6 @@ use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use rusqlite::Connection;
-use crate::auth::throttle::RejectedKeys;
 use std::future::{Ready, ready};
 use std::sync::Arc;
 
