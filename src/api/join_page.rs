@@ -2,7 +2,7 @@
 //! and lets a signed-in person with a verified email join. Signing in and
 //! up use the same forms and accounts service as the invitation page.
 
-use crate::api::pages::{self, MessagePage, SignInForms};
+use crate::api::pages::{self, MessagePage, PageError, SignInForms};
 use crate::api::sign_in::{self, Credentials, FormError};
 use crate::domain::Role;
 use crate::domain::join_link::JoinLinkState;
@@ -59,12 +59,7 @@ fn closed(state: JoinLinkState, org: &str) -> HttpResponse {
 }
 
 fn internal(error: impl std::fmt::Display) -> HttpResponse {
-    tracing::error!(%error, "join page failed");
-    message(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "Something went wrong",
-        crate::api::problem::INTERNAL_DETAIL,
-    )
+    PageError::internal(error).response()
 }
 
 /// Tokens are base62; anything else finds nothing without a lookup.

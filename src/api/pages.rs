@@ -421,6 +421,8 @@ pub struct PageError {
     pub heading: String,
     pub message: String,
     pub retry_after: Option<std::time::Duration>,
+    /// For a failure on our side: the cause, for the request's log line.
+    cause: Option<String>,
 }
 
 impl PageError {
@@ -430,17 +432,20 @@ impl PageError {
             heading: heading.into(),
             message: message.into(),
             retry_after: None,
+            cause: None,
         }
     }
 
-    /// Failed on our side: logged with its cause, shown without it.
+    /// Failed on our side: logged with its cause (on the request line),
+    /// shown without it.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %cause, "a page failed");
-        Self::new(
+        let mut error = Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "Something went wrong",
             crate::api::problem::INTERNAL_DETAIL,
-        )
+        );
+        error.cause = Some(cause.to_string());
+        error
     }
 
     pub fn with_retry_after(mut self, wait: std::time::Duration) -> Self {
@@ -455,6 +460,9 @@ impl PageError {
             &[],
         );
         set_retry_after(&mut response, self.retry_after);
+        if let Some(cause) = &self.cause {
+            crate::api::request_log::attach_failure(&mut response, cause);
+        }
         response
     }
 }

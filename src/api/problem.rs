@@ -169,14 +169,7 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        if self.status.is_server_error() {
-            let cause = self
-                .cause
-                .as_ref()
-                .map(|c| error_chain(c.as_ref()))
-                .unwrap_or_else(|| self.detail.clone());
-            tracing::error!(status = self.status.as_u16(), code = self.code, %cause, "request failed");
-        } else {
+        if !self.status.is_server_error() {
             tracing::debug!(status = self.status.as_u16(), code = self.code, detail = %self.detail, "request refused");
         }
         let mut response = HttpResponse::build(self.status);
@@ -186,14 +179,27 @@ impl ResponseError for ApiError {
                 response.insert_header((name.clone(), value));
             }
         }
-        response.json(ProblemDetails {
+        let mut response = response.json(ProblemDetails {
             kind: problem_type(self.code),
             title: self.status.canonical_reason().unwrap_or("Error"),
             status: self.status.as_u16(),
             detail: &self.detail,
             code: self.code,
             field: self.field,
-        })
+        });
+        if self.status.is_server_error() {
+            let cause = self
+                .cause
+                .as_ref()
+                .map(|c| error_chain(c.as_ref()))
+                .unwrap_or_else(|| self.detail.clone());
+            // Logged once, on the request line (request_log).
+            crate::api::request_log::attach_failure(
+                &mut response,
+                format!("{}: {cause}", self.code),
+            );
+        }
+        response
     }
 }
 

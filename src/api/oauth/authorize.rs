@@ -96,13 +96,9 @@ pub(crate) async fn validate(
             &description,
             client_state.as_deref(),
         ))),
-        Err(error) => {
-            tracing::error!(%error, "authorize: client lookup failed");
-            Err(Box::new(page_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                crate::api::problem::INTERNAL_DETAIL,
-            )))
-        }
+        Err(error) => Err(Box::new(
+            PageError::internal(format!("authorize: client lookup failed: {error}")).response(),
+        )),
     }
 }
 
@@ -256,11 +252,7 @@ pub(crate) async fn grant_code(
             redirect_with(&authorization.redirect_uri, &pairs)
         }
         Err(error) => {
-            tracing::error!(%error, "authorize: issuing a code failed");
-            page_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                crate::api::problem::INTERNAL_DETAIL,
-            )
+            PageError::internal(format!("authorize: issuing a code failed: {error}")).response()
         }
     }
 }

@@ -58,7 +58,6 @@ impl ResponseError for OAuthFailure {
     fn error_response(&self) -> HttpResponse {
         let description = match &self.0 {
             OAuthError::Storage(_) | OAuthError::Server(_) => {
-                tracing::error!(error = %self.0, "OAuth2 endpoint failed");
                 crate::api::problem::INTERNAL_DETAIL.to_owned()
             }
             other => other.to_string(),
@@ -71,10 +70,14 @@ impl ResponseError for OAuthFailure {
         if matches!(&self.0, OAuthError::Storage(storage) if storage.is_busy()) {
             response.insert_header((header::RETRY_AFTER, "1"));
         }
-        response.json(OAuthErrorBody {
+        let mut response = response.json(OAuthErrorBody {
             error: self.0.code(),
             error_description: description,
-        })
+        });
+        if self.status_code().is_server_error() {
+            crate::api::request_log::attach_failure(&mut response, &self.0);
+        }
+        response
     }
 }
 
