@@ -4,7 +4,7 @@
 
 use crate::api::pages::{self, Link, MessagePage, PageError, SignInForms};
 use crate::api::sign_in::{self, Credentials, FormError, SESSION_COOKIE, session_cookie};
-use crate::domain::{Email, InvitationDetails, Role};
+use crate::domain::{Email, InvitationDetails};
 use crate::services;
 use crate::services::accounts::{FormOutcome, Resume};
 use crate::services::invite_page::{Answer, Closed, PageState, Viewer};
@@ -171,17 +171,10 @@ fn render(
             .unwrap_or_else(|| "An admin".into()),
         invitee_email,
         personal_message: details.message.clone(),
-        role_label: match details.invitation.role {
-            Role::Admin => "Admin",
-            Role::Member => "Member",
-        },
+        role_label: details.invitation.role.label(),
         member_count: details.organization_member_count,
         expires_at_iso: details.invitation.expires_at.to_rfc3339(),
-        expires_at_human: chrono::DateTime::<chrono::Utc>::from_timestamp_millis(
-            details.invitation.expires_at.0,
-        )
-        .map(|t| t.format("%-d %B %Y, %H:%M UTC").to_string())
-        .unwrap_or_default(),
+        expires_at_human: details.invitation.expires_at.to_human(),
         view,
         error: action_error,
     };

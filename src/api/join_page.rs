@@ -4,7 +4,6 @@
 
 use crate::api::pages::{self, MessagePage, PageError, SignInForms};
 use crate::api::sign_in::{self, Credentials, FormError};
-use crate::domain::Role;
 use crate::domain::join_link::JoinLinkState;
 use crate::services::accounts::FormOutcome;
 use crate::services::join_links::OpenLink;
@@ -115,17 +114,10 @@ fn render(
         token: token.to_owned(),
         organization_name: open.organization.name.clone(),
         organization_logo_url: open.organization.logo_url.clone(),
-        role_label: match open.link.role {
-            Role::Admin => "Admin",
-            Role::Member => "Member",
-        },
+        role_label: open.link.role.label(),
         member_count: open.organization.member_count,
         expires_at_iso: open.link.expires_at.to_rfc3339(),
-        expires_at_human: chrono::DateTime::<chrono::Utc>::from_timestamp_millis(
-            open.link.expires_at.0,
-        )
-        .map(|t| t.format("%-d %B %Y, %H:%M UTC").to_string())
-        .unwrap_or_default(),
+        expires_at_human: open.link.expires_at.to_human(),
         view,
         error: action_error,
     };

@@ -183,7 +183,7 @@ impl Composer {
         let context = minijinja::context! {
             email => &email.email,
             link => &email.link,
-            expires_at => human_time(email.expires_at),
+            expires_at => email.expires_at.to_human(),
         };
         self.render(kind.kind(), &context)
     }
@@ -201,7 +201,7 @@ impl Composer {
             inviter_name => &email.inviter_name,
             role => email.role.as_str(),
             role_label => match email.role { Role::Admin => "an admin", Role::Member => "a member" },
-            expires_at => human_time(email.expires_at),
+            expires_at => email.expires_at.to_human(),
             link => &email.link,
             message => &email.message,
         };
@@ -228,13 +228,6 @@ impl Composer {
             html: render(".html")?,
         })
     }
-}
-
-/// "29 November 2026, 03:15 UTC": for people, not parsers.
-fn human_time(at: Millis) -> String {
-    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(at.0)
-        .map(|t| t.format("%-d %B %Y, %H:%M UTC").to_string())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -10,6 +10,14 @@ pub enum Role {
 }
 
 impl Role {
+    /// The role as people read it on pages.
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Admin => "Admin",
+            Role::Member => "Member",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Admin => "ADMIN",

@@ -43,6 +43,13 @@ impl Millis {
         Millis(self.0.saturating_add(added))
     }
 
+    /// "29 November 2026, 03:15 UTC": for people (messages and pages), not parsers.
+    pub fn to_human(self) -> String {
+        DateTime::<Utc>::from_timestamp_millis(self.0)
+            .map(|t| t.format("%-d %B %Y, %H:%M UTC").to_string())
+            .unwrap_or_default()
+    }
+
     pub fn to_rfc3339(self) -> String {
         match self.rfc3339_bytes() {
             Some(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
