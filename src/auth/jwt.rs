@@ -215,6 +215,7 @@ impl TokenSigner {
 
     /// The claims of a token this server signed and that has not expired
     /// at `now` (with [`LEEWAY_SECS`] of leeway).
+    ///
     /// A token whose signature was checked once is known by the SHA-256 of
     /// its whole text; its expiry is checked on every use.
     pub fn verify(

@@ -36,7 +36,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-#[cfg(test)]
 pub use migrate::SCHEMA_VERSION;
 
 /// An in-memory database brought to the current schema, for unit tests.
