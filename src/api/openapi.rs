@@ -293,8 +293,9 @@ const IN_USE_NOTE: &str =
     "or a request with this Idempotency-Key is still running (`idempotency_key_in_use`)";
 
 /// What every admin operation shares, written once here rather than in each
-/// annotation: the RateLimit headers on its answers and the 429 past the
-/// limit; for writes, `Idempotency-Key`, its replay header, 409 and 422.
+/// annotation: 401, 403, 500 and 503 (unless it says more of its own), the
+/// RateLimit headers on its answers and the 429 past the limit; for writes,
+/// `Idempotency-Key`, its replay header, 409 and 422.
 fn describe_admin_limits_and_retries(doc: &mut utoipa::openapi::OpenApi) {
     let shared = doc
         .components
@@ -314,9 +315,11 @@ fn describe_admin_limits_and_retries(doc: &mut utoipa::openapi::OpenApi) {
             item.delete.as_mut(),
         ];
         for operation in reads.into_iter().flatten() {
+            describe_admin_failures(operation);
             describe_rate_limit(operation, &shared);
         }
         for operation in writes.into_iter().flatten() {
+            describe_admin_failures(operation);
             describe_rate_limit(operation, &shared);
             describe_idempotency(operation, &shared);
         }
@@ -324,6 +327,23 @@ fn describe_admin_limits_and_retries(doc: &mut utoipa::openapi::OpenApi) {
             item.put.is_none(),
             "{path}: PUT is not covered by Idempotency-Key"
         );
+    }
+}
+
+/// What any admin operation can answer whatever it does: no or an unknown
+/// key, a key without the scope, a failure on our side, a busy database.
+fn describe_admin_failures(operation: &mut Operation) {
+    for (status, name) in [
+        ("401", "Unauthorized"),
+        ("403", "ScopeMissing"),
+        ("500", "InternalError"),
+        ("503", "Unavailable"),
+    ] {
+        operation
+            .responses
+            .responses
+            .entry(status.into())
+            .or_insert_with(|| RefOr::Ref(Ref::from_response_name(name)));
     }
 }
 

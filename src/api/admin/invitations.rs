@@ -25,11 +25,7 @@ use actix_web::web;
     security(("api_key" = ["invitations:read"])),
     responses(
         (status = 200, description = "One page of invitations, newest first", body = crate::api::dto::InvitationPage),
-        (status = 400, response = crate::api::openapi::BadRequest),
-        (status = 401, response = crate::api::openapi::Unauthorized),
-        (status = 403, response = crate::api::openapi::ScopeMissing),
-        (status = 500, response = crate::api::openapi::InternalError),
-        (status = 503, response = crate::api::openapi::Unavailable)
+        (status = 400, response = crate::api::openapi::BadRequest)
     )
 )]
 pub async fn list(
@@ -90,14 +86,10 @@ fn list_request(query: &ListInvitationsQuery) -> Result<(InvitationFilter, Page)
     responses(
         (status = 200, description = "The new PENDING invitation; its message is queued", body = crate::api::dto::InvitationBody),
         (status = 400, response = crate::api::openapi::BadRequest),
-        (status = 401, response = crate::api::openapi::Unauthorized),
-        (status = 403, response = crate::api::openapi::ScopeMissing),
         (status = 409, response = crate::api::openapi::Conflict),
         (status = 413, description = "Body too large", body = crate::api::openapi::Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = crate::api::openapi::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many messages to this address or from this organization; see Retry-After", body = crate::api::openapi::Problem, content_type = "application/problem+json"),
-        (status = 500, response = crate::api::openapi::InternalError),
-        (status = 503, response = crate::api::openapi::Unavailable)
+        (status = 429, description = "Too many messages to this address or from this organization; see Retry-After", body = crate::api::openapi::Problem, content_type = "application/problem+json")
     )
 )]
 pub async fn create(
@@ -132,11 +124,7 @@ pub async fn create(
     responses(
         (status = 200, description = "The invitation with its message and metadata", body = crate::api::dto::InvitationDetailBody),
         (status = 400, response = crate::api::openapi::BadRequest),
-        (status = 401, response = crate::api::openapi::Unauthorized),
-        (status = 403, response = crate::api::openapi::ScopeMissing),
-        (status = 404, response = crate::api::openapi::NotFound),
-        (status = 500, response = crate::api::openapi::InternalError),
-        (status = 503, response = crate::api::openapi::Unavailable)
+        (status = 404, response = crate::api::openapi::NotFound)
     )
 )]
 pub async fn get(
@@ -194,11 +182,7 @@ fn new_invitation(
     security(("api_key" = ["invitations:write"])),
     responses(
         (status = 200, description = "One outcome per item, in input order; the created invitations' messages are queued", body = crate::api::dto::BulkInviteResponse),
-        (status = 400, description = "Invalid body: `items` missing, not an array, or longer than 500", body = crate::api::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, response = crate::api::openapi::Unauthorized),
-        (status = 403, response = crate::api::openapi::ScopeMissing),
-        (status = 500, response = crate::api::openapi::InternalError),
-        (status = 503, response = crate::api::openapi::Unavailable)
+        (status = 400, description = "Invalid body: `items` missing, not an array, or longer than 500", body = crate::api::openapi::Problem, content_type = "application/problem+json")
     )
 )]
 pub async fn bulk(
@@ -273,13 +257,9 @@ fn send_rules(settings: &InvitationSettings) -> SendRules {
     responses(
         (status = 200, description = "The invitation, PENDING with a renewed expiry", body = crate::api::dto::InvitationBody),
         (status = 400, response = crate::api::openapi::BadRequest),
-        (status = 401, response = crate::api::openapi::Unauthorized),
-        (status = 403, response = crate::api::openapi::ScopeMissing),
         (status = 404, response = crate::api::openapi::NotFound),
         (status = 409, response = crate::api::openapi::Conflict),
-        (status = 429, description = "Too soon; see Retry-After", body = crate::api::openapi::Problem, content_type = "application/problem+json"),
-        (status = 500, response = crate::api::openapi::InternalError),
-        (status = 503, response = crate::api::openapi::Unavailable)
+        (status = 429, description = "Too soon; see Retry-After", body = crate::api::openapi::Problem, content_type = "application/problem+json")
     )
 )]
 pub async fn resend(
@@ -309,12 +289,8 @@ pub async fn resend(
     responses(
         (status = 200, description = "Revoked (or already revoked)", body = crate::api::dto::IdBody),
         (status = 400, response = crate::api::openapi::BadRequest),
-        (status = 401, response = crate::api::openapi::Unauthorized),
-        (status = 403, response = crate::api::openapi::ScopeMissing),
         (status = 404, response = crate::api::openapi::NotFound),
-        (status = 409, response = crate::api::openapi::Conflict),
-        (status = 500, response = crate::api::openapi::InternalError),
-        (status = 503, response = crate::api::openapi::Unavailable)
+        (status = 409, response = crate::api::openapi::Conflict)
     )
 )]
 pub async fn revoke(

@@ -21,10 +21,7 @@ use actix_web::web;
     responses(
         (status = 200, description = "The new link; `url` holds its token and is shown only here", body = crate::api::dto::JoinLinkBody),
         (status = 400, response = crate::api::openapi::BadRequest),
-        (status = 401, response = crate::api::openapi::Unauthorized),
-        (status = 403, description = "The API key lacks the scope (an ADMIN link also needs `users:write`)", body = crate::api::openapi::Problem, content_type = "application/problem+json"),
-        (status = 500, response = crate::api::openapi::InternalError),
-        (status = 503, response = crate::api::openapi::Unavailable)
+        (status = 403, description = "The API key lacks the scope (an ADMIN link also needs `users:write`)", body = crate::api::openapi::Problem, content_type = "application/problem+json")
     )
 )]
 pub async fn create(
@@ -116,11 +113,7 @@ pub async fn create(
     security(("api_key" = ["invitations:read"])),
     responses(
         (status = 200, description = "One page of join links, newest first (without their URLs)", body = crate::api::dto::JoinLinkPage),
-        (status = 400, response = crate::api::openapi::BadRequest),
-        (status = 401, response = crate::api::openapi::Unauthorized),
-        (status = 403, response = crate::api::openapi::ScopeMissing),
-        (status = 500, response = crate::api::openapi::InternalError),
-        (status = 503, response = crate::api::openapi::Unavailable)
+        (status = 400, response = crate::api::openapi::BadRequest)
     )
 )]
 pub async fn list(
@@ -156,11 +149,7 @@ pub async fn list(
     responses(
         (status = 200, description = "The link, revoked (revoking again is harmless)", body = crate::api::dto::JoinLinkBody),
         (status = 400, response = crate::api::openapi::BadRequest),
-        (status = 401, response = crate::api::openapi::Unauthorized),
-        (status = 403, response = crate::api::openapi::ScopeMissing),
-        (status = 404, response = crate::api::openapi::NotFound),
-        (status = 500, response = crate::api::openapi::InternalError),
-        (status = 503, response = crate::api::openapi::Unavailable)
+        (status = 404, response = crate::api::openapi::NotFound)
     )
 )]
 pub async fn revoke(

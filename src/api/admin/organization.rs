@@ -11,11 +11,7 @@ use actix_web::web;
     get, path = "/v1/organization", operation_id = "getOrganization", tag = "Organization",
     security(("api_key" = ["organization:read"])),
     responses(
-        (status = 200, description = "The API key's organization", body = crate::api::dto::OrganizationBody),
-        (status = 401, response = crate::api::openapi::Unauthorized),
-        (status = 403, response = crate::api::openapi::ScopeMissing),
-        (status = 500, response = crate::api::openapi::InternalError),
-        (status = 503, response = crate::api::openapi::Unavailable)
+        (status = 200, description = "The API key's organization", body = crate::api::dto::OrganizationBody)
     )
 )]
 pub async fn get(

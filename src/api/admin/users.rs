@@ -17,11 +17,7 @@ use actix_web::web;
     security(("api_key" = ["users:read"])),
     responses(
         (status = 200, description = "One page of members, ordered by id", body = crate::api::dto::MemberPage),
-        (status = 400, response = crate::api::openapi::BadRequest),
-        (status = 401, response = crate::api::openapi::Unauthorized),
-        (status = 403, response = crate::api::openapi::ScopeMissing),
-        (status = 500, response = crate::api::openapi::InternalError),
-        (status = 503, response = crate::api::openapi::Unavailable)
+        (status = 400, response = crate::api::openapi::BadRequest)
     )
 )]
 pub async fn list(
@@ -52,12 +48,8 @@ pub async fn list(
     responses(
         (status = 200, description = "Removed from the organization (the account stays)", body = crate::api::dto::IdBody),
         (status = 400, response = crate::api::openapi::BadRequest),
-        (status = 401, response = crate::api::openapi::Unauthorized),
-        (status = 403, response = crate::api::openapi::ScopeMissing),
         (status = 404, response = crate::api::openapi::NotFound),
-        (status = 409, response = crate::api::openapi::Conflict),
-        (status = 500, response = crate::api::openapi::InternalError),
-        (status = 503, response = crate::api::openapi::Unavailable)
+        (status = 409, response = crate::api::openapi::Conflict)
     )
 )]
 pub async fn remove(
@@ -85,12 +77,8 @@ pub async fn remove(
     responses(
         (status = 200, description = "The member with their new role; a demoted admin's API keys are revoked", body = crate::api::dto::MemberBody),
         (status = 400, response = crate::api::openapi::BadRequest),
-        (status = 401, response = crate::api::openapi::Unauthorized),
-        (status = 403, response = crate::api::openapi::ScopeMissing),
         (status = 404, response = crate::api::openapi::NotFound),
-        (status = 409, description = "It would leave the organization without an admin (`last_admin`)", body = crate::api::openapi::Problem, content_type = "application/problem+json"),
-        (status = 500, response = crate::api::openapi::InternalError),
-        (status = 503, response = crate::api::openapi::Unavailable)
+        (status = 409, description = "It would leave the organization without an admin (`last_admin`)", body = crate::api::openapi::Problem, content_type = "application/problem+json")
     )
 )]
 pub async fn update(
