@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The enlist benchmark: seeds databases of several sizes, serves each on
-# 127.0.0.1, drives every scenario with a real load generator (oha) or, for
+# 127.0.0.1, drives every scenario with a real load generator (wrk when
+# pinned, the default; oha or wrk unpinned) or, for
 # requests that must differ (create, revoke, accept), examples/loadgen.rs,
 # and writes bench/RESULTS.md. Rerunnable; every run is bounded in time.
 #
@@ -72,7 +73,8 @@ need_apt curl curl
 need_apt jq jq
 [[ $PINNED == 1 ]] && need_apt taskset util-linux
 export PATH="$HOME/.cargo/bin:$PATH"
-# LOADTOOL=oha (cargo install oha --locked) or wrk (Debian's package).
+# LOADTOOL=oha (cargo install oha --locked) or wrk (Debian's package);
+# pinned mode chose wrk above, as the figures were measured with it.
 LOADTOOL=${LOADTOOL:-oha}
 if [[ $LOADTOOL == oha ]] && ! command -v oha >/dev/null; then
     log "installing oha (cargo install oha --locked)"
