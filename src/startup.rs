@@ -202,13 +202,14 @@ impl Application {
                 .wrap(from_fn(api::request_log::log_requests))
                 .app_data(app_state.clone())
                 .app_data(app_metrics.clone())
+                .app_data(web::Data::new(api::request_log::RouteTemplates::default()))
+                .configure(|cfg| api::configure(cfg, json_limit, metrics_here))
                 .service(
                     SwaggerUi::new("/docs/{_:.*}")
                         .url("/openapi.json", openapi.clone())
                         // Offline: no call to swagger.io's online validator.
                         .config(Config::default().validator_url("none")),
                 )
-                .configure(|cfg| api::configure(cfg, json_limit, metrics_here))
         })
         // Signals are handled in run_until_stopped: SIGINT and SIGTERM both stop gracefully.
         .disable_signals()
