@@ -102,14 +102,14 @@ fn session_token(req: &HttpRequest, state: &AppState) -> Option<String> {
         .map(|cookie| cookie.value().to_owned())
 }
 
-/// The page's state for the link in the path, seen by the request's session.
+/// The page's state for the link in the path, seen by the session whose
+/// token is given (none: as signed out, with no session lookup).
 async fn page_state(
-    req: &HttpRequest,
     state: &AppState,
     raw: &str,
+    token: Option<String>,
 ) -> Result<PageState, HttpResponse> {
     let uuid = Uuid::parse_str(raw).map_err(|_| not_found())?;
-    let token = session_token(req, state);
     let now = state.clock.now();
     state
         .db
@@ -205,7 +205,7 @@ pub async fn show(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    match page_state(&req, &state, &path).await {
+    match page_state(&state, &path, session_token(&req, &state)).await {
         Ok(PageState::Open(details, viewer)) => {
             render(&req, &state, &details, &viewer, StatusCode::OK, None, None)
         }
@@ -225,7 +225,8 @@ pub async fn sign_in(
         Ok(form) => form,
         Err(page) => return *page,
     };
-    let details = match page_state(&req, &state, &path).await {
+    // The form signs someone in: who is signed in now does not matter.
+    let details = match page_state(&state, &path, None).await {
         Ok(PageState::Open(details, _)) => details,
         Ok(other) => return not_open(&req, &state, other),
         Err(page) => return page,

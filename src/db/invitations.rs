@@ -9,9 +9,6 @@ use uuid::Uuid;
 
 const COLUMNS: &str = "id, uuid, org_id, invitee_email, role, status, inviter_user_id, \
                        created_at, updated_at, expires_at";
-/// [`COLUMNS`] of the table aliased `i`, for joins.
-const I_COLUMNS: &str = "i.id, i.uuid, i.org_id, i.invitee_email, i.role, i.status, \
-                         i.inviter_user_id, i.created_at, i.updated_at, i.expires_at";
 
 fn from_row(row: &Row<'_>, now: Millis) -> rusqlite::Result<Invitation> {
     let stored: InvitationStatus = parsed(row, 5)?;
@@ -191,9 +188,9 @@ pub fn list(
 ) -> rusqlite::Result<Vec<Invitation>> {
     let status = stored_status_param(filter);
     let sql = format!(
-        "SELECT {I_COLUMNS}
-         FROM ({} ORDER BY created_at DESC, id DESC LIMIT ?4 OFFSET ?5) AS p
-         CROSS JOIN invitations AS i ON i.id = p.id",
+        "SELECT {COLUMNS}
+         FROM (SELECT id AS page_id FROM ({} ORDER BY created_at DESC, id DESC LIMIT ?4 OFFSET ?5)) AS p
+         CROSS JOIN invitations ON invitations.id = p.page_id",
         id_query(filter)
     );
     let mut stmt = conn.prepare_cached(&sql)?;
