@@ -86,11 +86,12 @@ fi
 [[ $LOADTOOL == wrk ]] && need_apt wrk wrk
 
 if [[ ${BUILD:-1} == 1 ]]; then
-    log "building (release): enlist, examples hello and loadgen"
-    cargo build --release --locked --bin enlist --example hello --example loadgen
+    log "building (release): enlist, examples hello, floor and loadgen"
+    cargo build --release --locked --bin enlist --example hello --example floor --example loadgen
 fi
 ENLIST=$RELEASE/enlist
 HELLO=$RELEASE/examples/hello
+FLOOR=$RELEASE/examples/floor
 LOADGEN=$RELEASE/examples/loadgen
 
 mkdir -p "$WORK"
@@ -248,6 +249,17 @@ measure_hello() { # size
     kill "$pid"; wait "$pid" 2>/dev/null || true
 }
 
+# The least code doing the same reads on the same file (examples/floor.rs):
+# what the first page and the organization cost with nothing of enlist's.
+measure_floor() { # size db key
+    "${SERVER_ON[@]}" "$FLOOR" "$2" "127.0.0.1:$HELLO_PORT" "$WORKERS" >/dev/null 2>&1 &
+    local pid=$!
+    wait_ready "http://127.0.0.1:$HELLO_PORT/readyz" >/dev/null
+    run_fixed "$1" floor_first_page "$pid" 200 "http://127.0.0.1:$HELLO_PORT/v1/organization/invitations" -H "X-API-Key: $3"
+    run_fixed "$1" floor_organization "$pid" 200 "http://127.0.0.1:$HELLO_PORT/v1/organization" -H "X-API-Key: $3"
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+}
+
 # --- one size ----------------------------------------------------------
 bench_size() { # invitations
     local size=$1
@@ -267,6 +279,7 @@ bench_size() { # invitations
         -n '{size: ($size | tonumber), scenario: "seed", seed_seconds: $s, db_bytes: ($bytes | tonumber)}' >>"$RESULTS"
 
     measure_hello "$size"
+    measure_floor "$size" "$db" "$key"
 
     # Cold start to ready on the existing database, three times (median kept).
     local starts=()
@@ -348,7 +361,10 @@ fi
     echo "Latencies in milliseconds. *vs hello* is requests/s as a share of the minimal actix-web"
     echo "JSON endpoint (examples/hello.rs) measured in the same size's run; *hello_blocking* is"
     echo "that endpoint answering from the blocking thread pool, the ceiling of any endpoint that"
-    echo "makes one database call (enlist never runs SQLite on the async executor). *errors* counts answers"
+    echo "makes one database call (enlist never runs SQLite on the async executor); *floor_first_page*"
+    echo "and *floor_organization* are examples/floor.rs, the least code doing those two reads on the"
+    echo "same database file (key check, counters, 100 rows; key check, one row), nothing of enlist's"
+    echo "around them. *errors* counts answers"
     echo "other than the expected status (401 for the invalid key, 2xx elsewhere). *peak RSS* is the"
     echo "server's VmHWM during that scenario alone (reset before each). *busy* is how much of the"
     echo "machine other processes used in the second before the scenario."
