@@ -105,8 +105,7 @@ impl Application {
                 StartupError::Config(crate::config::ConfigError::Invalid(e.to_string()))
             })?;
         let csrf_key = db.write_blocking(|tx| services::sessions::csrf_key(tx, clock.now()))?;
-        let empty =
-            !db.read_blocking(|conn| crate::db::orgs::any(conn).map_err(StorageError::from))?;
+        let empty = !db.read_blocking(|conn| crate::db::orgs::any(conn))?;
         let auth = &settings.auth;
         let retention = services::signing_keys::retention(auth.access_token_lifetime.0);
         let signing_keys = db.write_blocking(|tx| {

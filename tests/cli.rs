@@ -790,12 +790,11 @@ fn the_enlist_database_variable_is_honoured() {
     let db = open_database(&path);
     let names: i64 = db
         .read_blocking(|conn| {
-            conn.query_row(
+            conn.query_one(
                 "SELECT COUNT(*) FROM organizations WHERE name = 'Acme'",
-                [],
+                &[],
                 |row| row.get(0),
             )
-            .map_err(enlist::db::StorageError::from)
         })
         .unwrap();
     assert_eq!(names, 1);

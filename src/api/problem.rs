@@ -262,7 +262,9 @@ mod tests {
 
     #[actix_web::test]
     async fn internal_errors_hide_their_cause() {
-        let error = ApiError::from(ServiceError::from(rusqlite::Error::InvalidQuery));
+        let error = ApiError::from(ServiceError::from(crate::db::StorageError::Unsupported(
+            "sqlite: no such table: invitations".into(),
+        )));
         let (status, body) = body_of(error).await;
         assert_eq!(status, 500);
         assert_eq!(body["detail"], INTERNAL_DETAIL);

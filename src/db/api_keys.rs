@@ -1,31 +1,24 @@
-use super::OptionalExtension;
+use super::sql::{Conn, Result, Row, bad_column};
 use crate::domain::{ApiKey, KeyRevocation, Millis, Scope};
-use rusqlite::{Connection, Row, params};
 
 const COLUMNS: &str = "id, org_id, user_id, name, scopes, created_at, revoked_at, revoked_reason";
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
+fn from_row(row: &Row<'_>) -> Result<ApiKey> {
     let scopes: String = row.get(4)?;
     Ok(ApiKey {
         id: row.get(0)?,
         org_id: row.get(1)?,
         user_id: row.get(2)?,
         name: row.get(3)?,
-        scopes: Scope::parse_list(&scopes).map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, Box::new(e))
-        })?,
+        scopes: Scope::parse_list(&scopes).map_err(|e| bad_column(4, e))?,
         created_at: Millis(row.get(5)?),
-        revoked_at: row.get::<_, Option<i64>>(6)?.map(Millis),
+        revoked_at: row.get::<Option<i64>>(6)?.map(Millis),
         revoked_reason: row
-            .get::<_, Option<String>>(7)?
+            .get::<Option<String>>(7)?
             .map(|reason| {
-                reason.parse::<KeyRevocation>().map_err(|e| {
-                    rusqlite::Error::FromSqlConversionFailure(
-                        7,
-                        rusqlite::types::Type::Text,
-                        Box::new(e),
-                    )
-                })
+                reason
+                    .parse::<KeyRevocation>()
+                    .map_err(|e| bad_column(7, e))
             })
             .transpose()?,
     })
@@ -40,20 +33,20 @@ pub struct NewApiKey<'a> {
     pub scopes: &'a [Scope],
 }
 
-pub fn insert(conn: &Connection, key: &NewApiKey<'_>, now: Millis) -> rusqlite::Result<ApiKey> {
-    conn.prepare_cached(&format!(
+pub fn insert(conn: &Conn, key: &NewApiKey<'_>, now: Millis) -> Result<ApiKey> {
+    conn.query_one(
+        &format!(
         "INSERT INTO api_keys (public_id, secret_sha256, org_id, user_id, name, scopes, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING {COLUMNS}"
-    ))?
-    .query_row(
-        params![
-            key.public_id,
-            key.secret_sha256,
-            key.org_id,
-            key.user_id,
-            key.name,
-            Scope::join(key.scopes),
-            now.0
+    ),
+        &[
+            &key.public_id,
+            &key.secret_sha256,
+            &key.org_id,
+            &key.user_id,
+            &key.name,
+            &Scope::join(key.scopes),
+            &now.0,
         ],
         from_row,
     )
@@ -61,57 +54,55 @@ pub fn insert(conn: &Connection, key: &NewApiKey<'_>, now: Millis) -> rusqlite::
 
 /// A key that can still authenticate: not revoked, and its owner is still an
 /// admin of the key's organization. Returns the key and its secret's digest.
-pub fn find_usable(
-    conn: &Connection,
-    public_id: &str,
-) -> rusqlite::Result<Option<(ApiKey, Vec<u8>)>> {
-    conn.prepare_cached(
+pub fn find_usable(conn: &Conn, public_id: &str) -> Result<Option<(ApiKey, Vec<u8>)>> {
+    conn.query_opt(
         "SELECT k.id, k.org_id, k.user_id, k.name, k.scopes, k.created_at, k.revoked_at,
                 k.revoked_reason, k.secret_sha256
          FROM api_keys k
          JOIN memberships m ON m.org_id = k.org_id AND m.user_id = k.user_id AND m.role = 'ADMIN'
          WHERE k.public_id = ?1 AND k.revoked_at IS NULL",
-    )?
-    .query_row([public_id], |row| Ok((from_row(row)?, row.get(8)?)))
-    .optional()
+        &[&public_id],
+        |row| Ok((from_row(row)?, row.get(8)?)),
+    )
 }
 
-pub fn list(conn: &Connection, org_id: i64) -> rusqlite::Result<Vec<ApiKey>> {
-    conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM api_keys WHERE org_id = ?1 ORDER BY id"
-    ))?
-    .query_map([org_id], from_row)?
-    .collect()
+pub fn list(conn: &Conn, org_id: i64) -> Result<Vec<ApiKey>> {
+    conn.query_all(
+        &format!("SELECT {COLUMNS} FROM api_keys WHERE org_id = ?1 ORDER BY id"),
+        &[&org_id],
+        from_row,
+    )
 }
 
-pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<ApiKey>> {
-    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM api_keys WHERE id = ?1"))?
-        .query_row([id], from_row)
-        .optional()
+pub fn get(conn: &Conn, id: i64) -> Result<Option<ApiKey>> {
+    conn.query_opt(
+        &format!("SELECT {COLUMNS} FROM api_keys WHERE id = ?1"),
+        &[&id],
+        from_row,
+    )
 }
 
 /// Marks the key revoked by hand (once); says whether it was usable before.
-pub fn revoke(conn: &Connection, id: i64, now: Millis) -> rusqlite::Result<bool> {
-    let changed = conn
-        .prepare_cached(
-            "UPDATE api_keys SET revoked_at = ?2, revoked_reason = ?3
+pub fn revoke(conn: &Conn, id: i64, now: Millis) -> Result<bool> {
+    let changed = conn.execute(
+        "UPDATE api_keys SET revoked_at = ?2, revoked_reason = ?3
              WHERE id = ?1 AND revoked_at IS NULL",
-        )?
-        .execute(params![id, now.0, KeyRevocation::Revoked.as_str()])?;
+        &[&id, &now.0, &KeyRevocation::Revoked.as_str()],
+    )?;
     Ok(changed > 0)
 }
 
 /// Revokes every live key one person holds in one organization; answers how many.
 pub fn revoke_owned(
-    conn: &Connection,
+    conn: &Conn,
     org_id: i64,
     user_id: i64,
     reason: KeyRevocation,
     now: Millis,
-) -> rusqlite::Result<usize> {
-    conn.prepare_cached(
+) -> Result<usize> {
+    conn.execute(
         "UPDATE api_keys SET revoked_at = ?3, revoked_reason = ?4
          WHERE org_id = ?1 AND user_id = ?2 AND revoked_at IS NULL",
-    )?
-    .execute(params![org_id, user_id, now.0, reason.as_str()])
+        &[&org_id, &user_id, &now.0, &reason.as_str()],
+    )
 }

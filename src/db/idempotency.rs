@@ -1,8 +1,7 @@
 //! Stored first answers for `Idempotency-Key`: SQL only.
 
-use super::OptionalExtension;
+use super::sql::{Conn, Result};
 use crate::domain::Millis;
-use rusqlite::{Connection, params};
 
 /// A stored entry: the request's fingerprint, and the answer once there is one.
 pub struct Entry {
@@ -12,78 +11,75 @@ pub struct Entry {
     pub created_at: Millis,
 }
 
-pub fn find(
-    conn: &Connection,
-    api_key_id: i64,
-    key: &str,
-    now: Millis,
-) -> rusqlite::Result<Option<Entry>> {
-    conn.prepare_cached(
+pub fn find(conn: &Conn, api_key_id: i64, key: &str, now: Millis) -> Result<Option<Entry>> {
+    conn.query_opt(
         "SELECT fingerprint, status, content_type, body, created_at FROM idempotency_keys
          WHERE api_key_id = ?1 AND key = ?2 AND expires_at > ?3",
-    )?
-    .query_row(params![api_key_id, key, now.0], |row| {
-        let status: Option<i64> = row.get(1)?;
-        Ok(Entry {
-            fingerprint: row.get(0)?,
-            answer: match status {
-                Some(status) => Some((
-                    u16::try_from(status).unwrap_or(500),
-                    row.get(2)?,
-                    row.get::<_, Option<Vec<u8>>>(3)?.unwrap_or_default(),
-                )),
-                None => None,
-            },
-            created_at: Millis(row.get(4)?),
-        })
-    })
-    .optional()
+        &[&api_key_id, &key, &now.0],
+        |row| {
+            let status: Option<i64> = row.get(1)?;
+            Ok(Entry {
+                fingerprint: row.get(0)?,
+                answer: match status {
+                    Some(status) => Some((
+                        u16::try_from(status).unwrap_or(500),
+                        row.get(2)?,
+                        row.get::<Option<Vec<u8>>>(3)?.unwrap_or_default(),
+                    )),
+                    None => None,
+                },
+                created_at: Millis(row.get(4)?),
+            })
+        },
+    )
 }
 
 /// Starts an entry (replacing an expired or abandoned one).
 pub fn start(
-    conn: &Connection,
+    conn: &Conn,
     api_key_id: i64,
     key: &str,
     fingerprint: &[u8],
     expires_at: Millis,
     now: Millis,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached(
+) -> Result<()> {
+    conn.execute(
         "INSERT OR REPLACE INTO idempotency_keys (api_key_id, key, fingerprint, created_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![api_key_id, key, fingerprint, now.0, expires_at.0])?;
+        &[&api_key_id, &key, &fingerprint, &now.0, &expires_at.0],
+    )?;
     Ok(())
 }
 
 pub fn complete(
-    conn: &Connection,
+    conn: &Conn,
     api_key_id: i64,
     key: &str,
     status: u16,
     content_type: Option<&str>,
     body: &[u8],
-) -> rusqlite::Result<()> {
-    conn.prepare_cached(
+) -> Result<()> {
+    conn.execute(
         "UPDATE idempotency_keys SET status = ?3, content_type = ?4, body = ?5
          WHERE api_key_id = ?1 AND key = ?2",
-    )?
-    .execute(params![api_key_id, key, status, content_type, body])?;
+        &[&api_key_id, &key, &status, &content_type, &body],
+    )?;
     Ok(())
 }
 
-pub fn forget(conn: &Connection, api_key_id: i64, key: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached("DELETE FROM idempotency_keys WHERE api_key_id = ?1 AND key = ?2")?
-        .execute(params![api_key_id, key])?;
+pub fn forget(conn: &Conn, api_key_id: i64, key: &str) -> Result<()> {
+    conn.execute(
+        "DELETE FROM idempotency_keys WHERE api_key_id = ?1 AND key = ?2",
+        &[&api_key_id, &key],
+    )?;
     Ok(())
 }
 
 /// Deletes up to `batch` expired entries (through `idempotency_keys_expiry`).
-pub fn prune(conn: &Connection, now: Millis, batch: i64) -> rusqlite::Result<usize> {
-    conn.prepare_cached(
+pub fn prune(conn: &Conn, now: Millis, batch: i64) -> Result<usize> {
+    conn.execute(
         "DELETE FROM idempotency_keys WHERE (api_key_id, key) IN (
              SELECT api_key_id, key FROM idempotency_keys WHERE expires_at <= ?1 LIMIT ?2)",
-    )?
-    .execute(params![now.0, batch])
+        &[&now.0, &batch],
+    )
 }

@@ -1,24 +1,23 @@
-use super::{OptionalExtension, parsed};
+use super::sql::{Conn, Result, Row, bad_column};
 use crate::domain::entities::display_name;
 use crate::domain::invitation::InvitationFilter;
 use crate::domain::{
     Email, Invitation, InvitationDetails, InvitationExtras, InvitationStatus, Millis, Page, Role,
 };
-use rusqlite::{Connection, Row, params};
 use uuid::Uuid;
 
 const COLUMNS: &str = "id, uuid, org_id, invitee_email, role, status, inviter_user_id, \
                        created_at, updated_at, expires_at";
 
-fn from_row(row: &Row<'_>, now: Millis) -> rusqlite::Result<Invitation> {
-    let stored: InvitationStatus = parsed(row, 5)?;
+fn from_row(row: &Row<'_>, now: Millis) -> Result<Invitation> {
+    let stored: InvitationStatus = row.parsed(5)?;
     let expires_at = Millis(row.get(9)?);
     Ok(Invitation {
         id: row.get(0)?,
-        uuid: parsed(row, 1)?,
+        uuid: row.parsed(1)?,
         org_id: row.get(2)?,
         invitee_email: row.get(3)?,
-        role: parsed(row, 4)?,
+        role: row.parsed(4)?,
         status: InvitationStatus::effective(stored, expires_at, now),
         inviter_user_id: row.get(6)?,
         created_at: Millis(row.get(7)?),
@@ -39,101 +38,91 @@ pub struct NewInvitation<'a> {
     pub metadata: Option<&'a str>,
 }
 
-pub fn insert(
-    conn: &Connection,
-    new: &NewInvitation<'_>,
-    now: Millis,
-) -> rusqlite::Result<Invitation> {
-    conn.prepare_cached(&format!(
-        "INSERT INTO invitations (uuid, org_id, invitee_email, invitee_email_key, role, status,
+pub fn insert(conn: &Conn, new: &NewInvitation<'_>, now: Millis) -> Result<Invitation> {
+    conn.query_one(
+        &format!(
+            "INSERT INTO invitations (uuid, org_id, invitee_email, invitee_email_key, role, status,
                                   inviter_user_id, created_at, updated_at, expires_at,
                                   message, metadata)
          VALUES (?1, ?2, ?3, ?4, ?5, 'PENDING', ?6, ?7, ?7, ?8, ?9, ?10) RETURNING {COLUMNS}"
-    ))?
-    .query_row(
-        params![
-            new.uuid.to_string(),
-            new.org_id,
-            new.invitee.as_str(),
-            new.invitee.key(),
-            new.role.as_str(),
-            new.inviter_user_id,
-            now.0,
-            new.expires_at.0,
-            new.message,
-            new.metadata
+        ),
+        &[
+            &new.uuid.to_string(),
+            &new.org_id,
+            &new.invitee.as_str(),
+            &new.invitee.key(),
+            &new.role.as_str(),
+            &new.inviter_user_id,
+            &now.0,
+            &new.expires_at.0,
+            &new.message,
+            &new.metadata,
         ],
         |row| from_row(row, now),
     )
 }
 
 /// One invitation of one organization; another organization's id finds nothing.
-pub fn get_in_org(
-    conn: &Connection,
-    org_id: i64,
-    id: i64,
-    now: Millis,
-) -> rusqlite::Result<Option<Invitation>> {
-    conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM invitations WHERE id = ?1 AND org_id = ?2"
-    ))?
-    .query_row([id, org_id], |row| from_row(row, now))
-    .optional()
+pub fn get_in_org(conn: &Conn, org_id: i64, id: i64, now: Millis) -> Result<Option<Invitation>> {
+    conn.query_opt(
+        &format!("SELECT {COLUMNS} FROM invitations WHERE id = ?1 AND org_id = ?2"),
+        &[&id, &org_id],
+        |row| from_row(row, now),
+    )
 }
 
 /// The message and metadata of one invitation (by its id).
-pub fn extras(conn: &Connection, id: i64) -> rusqlite::Result<InvitationExtras> {
-    conn.prepare_cached("SELECT message, metadata FROM invitations WHERE id = ?1")?
-        .query_row([id], |row| {
-            let metadata = match row.get::<_, Option<String>>(1)? {
-                Some(text) => Some(serde_json::from_str(&text).map_err(|e| {
-                    rusqlite::Error::FromSqlConversionFailure(
-                        1,
-                        rusqlite::types::Type::Text,
-                        Box::new(e),
-                    )
-                })?),
+pub fn extras(conn: &Conn, id: i64) -> Result<InvitationExtras> {
+    conn.query_one(
+        "SELECT message, metadata FROM invitations WHERE id = ?1",
+        &[&id],
+        |row| {
+            let metadata = match row.get::<Option<String>>(1)? {
+                Some(text) => Some(serde_json::from_str(&text).map_err(|e| bad_column(1, e))?),
                 None => None,
             };
             Ok(InvitationExtras {
                 message: row.get(0)?,
                 metadata,
             })
-        })
+        },
+    )
 }
 
 /// Whether the organization already has a pending, unexpired invitation
 /// for this email, other than `except`.
 pub fn has_open(
-    conn: &Connection,
+    conn: &Conn,
     org_id: i64,
     invitee: &Email,
     except: Option<i64>,
     now: Millis,
-) -> rusqlite::Result<bool> {
-    conn.prepare_cached(
+) -> Result<bool> {
+    conn.query_one(
         "SELECT EXISTS (SELECT 1 FROM invitations
                         WHERE invitee_email_key = ?1 AND status = 'PENDING'
                           AND expires_at > ?2 AND org_id = ?3 AND id IS NOT ?4)",
-    )?
-    .query_row(params![invitee.key(), now.0, org_id, except], |row| {
-        row.get(0)
-    })
+        &[&invitee.key(), &now.0, &org_id, &except],
+        |row| row.get(0),
+    )
 }
 
-pub fn last_resent_at(conn: &Connection, id: i64) -> rusqlite::Result<Option<Millis>> {
-    conn.prepare_cached("SELECT last_resent_at FROM invitations WHERE id = ?1")?
-        .query_row([id], |row| row.get::<_, Option<i64>>(0))
-        .map(|at| at.map(Millis))
+pub fn last_resent_at(conn: &Conn, id: i64) -> Result<Option<Millis>> {
+    conn.query_one(
+        "SELECT last_resent_at FROM invitations WHERE id = ?1",
+        &[&id],
+        |row| row.get::<Option<i64>>(0),
+    )
+    .map(|at| at.map(Millis))
 }
 
 /// Makes the invitation pending again with a new expiry (a resend).
-pub fn renew(conn: &Connection, id: i64, expires_at: Millis, now: Millis) -> rusqlite::Result<()> {
-    conn.prepare_cached(
+pub fn renew(conn: &Conn, id: i64, expires_at: Millis, now: Millis) -> Result<()> {
+    conn.execute(
         "UPDATE invitations SET status = 'PENDING', expires_at = ?2, updated_at = ?3, last_resent_at = ?3
          WHERE id = ?1",
-    )?
-    .execute(params![id, expires_at.0, now.0])?;
+        &[&id, &expires_at.0, &now.0],
+    )?;
     Ok(())
 }
 
@@ -180,12 +169,12 @@ fn id_query(filter: InvitationFilter) -> &'static str {
 /// order with no temporary b-tree (an `IN (…)` list built one and sorted
 /// the page again); the sort below only guarantees what the plan gives.
 pub fn list(
-    conn: &Connection,
+    conn: &Conn,
     org_id: i64,
     filter: InvitationFilter,
     page: Page,
     now: Millis,
-) -> rusqlite::Result<Vec<Invitation>> {
+) -> Result<Vec<Invitation>> {
     let status = stored_status_param(filter);
     let sql = format!(
         "SELECT {COLUMNS}
@@ -193,12 +182,11 @@ pub fn list(
          CROSS JOIN invitations ON invitations.id = p.page_id",
         id_query(filter)
     );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(
-        params![org_id, now.0, status, page.limit, page.offset],
+    let mut page = conn.query_all(
+        &sql,
+        &[&org_id, &now.0, &status, &page.limit, &page.offset],
         |row| from_row(row, now),
     )?;
-    let mut page: Vec<Invitation> = rows.collect::<rusqlite::Result<_>>()?;
     // Already in order, so this is one linear pass.
     page.sort_by_key(|i| std::cmp::Reverse((i.created_at, i.id)));
     Ok(page)
@@ -214,30 +202,24 @@ fn stored_status_param(filter: InvitationFilter) -> &'static str {
 /// The exact number of invitations matching `filter`, from the per-status
 /// counters plus the pending rows that expired since the last sweep (a range
 /// of one index, as small as the sweep keeps it).
-pub fn count(
-    conn: &Connection,
-    org_id: i64,
-    filter: InvitationFilter,
-    now: Millis,
-) -> rusqlite::Result<i64> {
+pub fn count(conn: &Conn, org_id: i64, filter: InvitationFilter, now: Millis) -> Result<i64> {
     use InvitationStatus::*;
     let mut by_status = [0_i64; InvitationStatus::ALL.len()];
-    {
-        let mut stmt =
-            conn.prepare_cached("SELECT status, n FROM invitation_counts WHERE org_id = ?1")?;
-        let mut rows = stmt.query([org_id])?;
-        while let Some(row) = rows.next()? {
-            let status: InvitationStatus = parsed(row, 0)?;
-            by_status[status as usize] = row.get(1)?;
-        }
+    for (status, n) in conn.query_all(
+        "SELECT status, n FROM invitation_counts WHERE org_id = ?1",
+        &[&org_id],
+        |row| Ok((row.parsed::<InvitationStatus>(0)?, row.get::<i64>(1)?)),
+    )? {
+        by_status[status as usize] = n;
     }
     let stored = |status: InvitationStatus| by_status[status as usize];
-    let expired_unswept = || -> rusqlite::Result<i64> {
-        conn.prepare_cached(
+    let expired_unswept = || -> Result<i64> {
+        conn.query_one(
             "SELECT COUNT(*) FROM invitations
              WHERE org_id = ?1 AND status = 'PENDING' AND expires_at <= ?2",
-        )?
-        .query_row(params![org_id, now.0], |row| row.get(0))
+            &[&org_id, &now.0],
+            |row| row.get(0),
+        )
     };
     Ok(match filter {
         InvitationFilter::Any {
@@ -252,14 +234,11 @@ pub fn count(
     })
 }
 
-pub fn set_status(
-    conn: &Connection,
-    id: i64,
-    status: InvitationStatus,
-    now: Millis,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached("UPDATE invitations SET status = ?2, updated_at = ?3 WHERE id = ?1")?
-        .execute(params![id, status.as_str(), now.0])?;
+pub fn set_status(conn: &Conn, id: i64, status: InvitationStatus, now: Millis) -> Result<()> {
+    conn.execute(
+        "UPDATE invitations SET status = ?2, updated_at = ?3 WHERE id = ?1",
+        &[&id, &status.as_str(), &now.0],
+    )?;
     Ok(())
 }
 
@@ -267,13 +246,13 @@ pub fn set_status(
 /// passed, and says how many it changed. Reads already show them as
 /// EXPIRED; this keeps the unswept range that counts must scan small.
 /// `updated_at` is left alone: nobody acted on the invitation.
-pub fn sweep_expired(conn: &Connection, now: Millis, batch: i64) -> rusqlite::Result<usize> {
-    conn.prepare_cached(
+pub fn sweep_expired(conn: &Conn, now: Millis, batch: i64) -> Result<usize> {
+    conn.execute(
         "UPDATE invitations SET status = 'EXPIRED'
          WHERE id IN (SELECT id FROM invitations
                       WHERE status = 'PENDING' AND expires_at <= ?1 LIMIT ?2)",
-    )?
-    .execute(params![now.0, batch])
+        &[&now.0, &batch],
+    )
 }
 
 const DETAILS_SELECT: &str =
@@ -285,19 +264,19 @@ const DETAILS_SELECT: &str =
      JOIN organizations o ON o.id = i.org_id
      LEFT JOIN users u ON u.id = i.inviter_user_id";
 
-fn details_from_row(row: &Row<'_>, now: Millis) -> rusqlite::Result<InvitationDetails> {
+fn details_from_row(row: &Row<'_>, now: Millis) -> Result<InvitationDetails> {
     let inviter_email: Option<String> = row.get(16)?;
     let inviter_name = match inviter_email {
         Some(email) => Some(display_name(
-            &row.get::<_, String>(14)?,
-            &row.get::<_, String>(15)?,
+            &row.get::<String>(14)?,
+            &row.get::<String>(15)?,
             &email,
         )),
         None => None,
     };
     Ok(InvitationDetails {
         invitation: from_row(row, now)?,
-        organization_uuid: parsed(row, 10)?,
+        organization_uuid: row.parsed(10)?,
         organization_name: row.get(11)?,
         organization_logo_url: row.get(12)?,
         organization_member_count: row.get(13)?,
@@ -310,53 +289,50 @@ fn details_from_row(row: &Row<'_>, now: Millis) -> rusqlite::Result<InvitationDe
 /// The person's pending, unexpired invitations, newest first, with their
 /// organizations and inviters in the same query.
 pub fn list_for_invitee(
-    conn: &Connection,
+    conn: &Conn,
     invitee: &Email,
     now: Millis,
-) -> rusqlite::Result<Vec<InvitationDetails>> {
-    conn.prepare_cached(&format!(
-        "{DETAILS_SELECT}
+) -> Result<Vec<InvitationDetails>> {
+    conn.query_all(
+        &format!(
+            "{DETAILS_SELECT}
          WHERE i.invitee_email_key = ?1 AND i.status = 'PENDING' AND i.expires_at > ?2
          ORDER BY i.created_at DESC, i.id DESC"
-    ))?
-    .query_map(params![invitee.key(), now.0], |row| {
-        details_from_row(row, now)
-    })?
-    .collect()
+        ),
+        &[&invitee.key(), &now.0],
+        |row| details_from_row(row, now),
+    )
 }
 
 /// One invitation addressed to `invitee`; someone else's finds nothing.
 pub fn find_for_invitee(
-    conn: &Connection,
+    conn: &Conn,
     uuid: Uuid,
     invitee: &Email,
     now: Millis,
-) -> rusqlite::Result<Option<InvitationDetails>> {
-    conn.prepare_cached(&format!(
-        "{DETAILS_SELECT} WHERE i.uuid = ?1 AND i.invitee_email_key = ?2"
-    ))?
-    .query_row(params![uuid.to_string(), invitee.key()], |row| {
-        details_from_row(row, now)
-    })
-    .optional()
+) -> Result<Option<InvitationDetails>> {
+    conn.query_opt(
+        &format!("{DETAILS_SELECT} WHERE i.uuid = ?1 AND i.invitee_email_key = ?2"),
+        &[&uuid.to_string(), &invitee.key()],
+        |row| details_from_row(row, now),
+    )
 }
 
 /// One invitation by its public UUID, whoever it is addressed to (the
 /// hosted page shows it to anyone holding the link).
-pub fn find_details(
-    conn: &Connection,
-    uuid: Uuid,
-    now: Millis,
-) -> rusqlite::Result<Option<InvitationDetails>> {
-    conn.prepare_cached(&format!("{DETAILS_SELECT} WHERE i.uuid = ?1"))?
-        .query_row([uuid.to_string()], |row| details_from_row(row, now))
-        .optional()
+pub fn find_details(conn: &Conn, uuid: Uuid, now: Millis) -> Result<Option<InvitationDetails>> {
+    conn.query_opt(
+        &format!("{DETAILS_SELECT} WHERE i.uuid = ?1"),
+        &[&uuid.to_string()],
+        |row| details_from_row(row, now),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::InvitationStatus;
+    use rusqlite::Connection;
 
     fn setup() -> Connection {
         let mut conn = Connection::open_in_memory().unwrap();
@@ -371,7 +347,7 @@ mod tests {
         conn
     }
 
-    fn add(conn: &Connection, org_id: i64, n: i64, created: i64, expires: i64) -> Invitation {
+    fn add(conn: &Conn, org_id: i64, n: i64, created: i64, expires: i64) -> Invitation {
         let email = Email::parse(&format!("p{n}@example.com")).unwrap();
         insert(
             conn,
@@ -393,9 +369,11 @@ mod tests {
     fn plan(conn: &Connection, sql: &str) -> String {
         let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
         let rows = stmt
-            .query_map(params![1, 0, "ACCEPTED", 100, 0], |r| r.get::<_, String>(3))
+            .query_map(rusqlite::params![1, 0, "ACCEPTED", 100, 0], |r| {
+                r.get::<_, String>(3)
+            })
             .unwrap();
-        rows.map(Result::unwrap).collect::<Vec<_>>().join("\n")
+        rows.map(|r| r.unwrap()).collect::<Vec<_>>().join("\n")
     }
 
     #[test]
@@ -431,7 +409,8 @@ mod tests {
 
     #[test]
     fn counts_and_pages_agree_with_expiry_before_and_after_the_sweep() {
-        let conn = setup();
+        let raw = setup();
+        let conn = Conn::sqlite(&raw);
         let now = Millis(1_000);
         let a = add(&conn, 1, 1, 10, 500); // pending, expired
         let b = add(&conn, 1, 2, 20, 5_000); // pending

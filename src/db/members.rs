@@ -1,114 +1,97 @@
 //! Memberships: which person belongs to which organization, with which role.
 
-use super::{OptionalExtension, parsed};
+use super::sql::{Conn, Result, Row};
 use crate::domain::{Email, Member, Membership, Millis, Page, Role};
-use rusqlite::{Connection, params};
 use uuid::Uuid;
 
-pub fn insert(
-    conn: &Connection,
-    org_id: i64,
-    user_id: i64,
-    role: Role,
-    now: Millis,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached(
+pub fn insert(conn: &Conn, org_id: i64, user_id: i64, role: Role, now: Millis) -> Result<()> {
+    conn.execute(
         "INSERT INTO memberships (org_id, user_id, role, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?4)",
-    )?
-    .execute(params![org_id, user_id, role.as_str(), now.0])?;
+        &[&org_id, &user_id, &role.as_str(), &now.0],
+    )?;
     Ok(())
 }
 
-pub fn role(conn: &Connection, org_id: i64, user_id: i64) -> rusqlite::Result<Option<Role>> {
-    conn.prepare_cached("SELECT role FROM memberships WHERE org_id = ?1 AND user_id = ?2")?
-        .query_row([org_id, user_id], |row| parsed(row, 0))
-        .optional()
+pub fn role(conn: &Conn, org_id: i64, user_id: i64) -> Result<Option<Role>> {
+    conn.query_opt(
+        "SELECT role FROM memberships WHERE org_id = ?1 AND user_id = ?2",
+        &[&org_id, &user_id],
+        |row| row.parsed(0),
+    )
 }
 
-pub fn is_member_by_email(conn: &Connection, org_id: i64, email: &Email) -> rusqlite::Result<bool> {
-    conn.prepare_cached(
+pub fn is_member_by_email(conn: &Conn, org_id: i64, email: &Email) -> Result<bool> {
+    conn.query_one(
         "SELECT EXISTS (SELECT 1 FROM users u JOIN memberships m ON m.user_id = u.id
                         WHERE u.email_key = ?1 AND m.org_id = ?2)",
-    )?
-    .query_row(params![email.key(), org_id], |row| row.get(0))
+        &[&email.key(), &org_id],
+        |row| row.get(0),
+    )
 }
 
-fn member_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Member> {
+fn member_from_row(row: &Row<'_>) -> Result<Member> {
     Ok(Member {
         user_id: row.get(0)?,
         email: row.get(1)?,
         first_name: row.get(2)?,
         last_name: row.get(3)?,
-        role: parsed(row, 4)?,
+        role: row.parsed(4)?,
         created_at: Millis(row.get(5)?),
         updated_at: Millis(row.get(6)?),
     })
 }
 
 /// One member of the organization, in the users-list shape.
-pub fn get(conn: &Connection, org_id: i64, user_id: i64) -> rusqlite::Result<Option<Member>> {
-    conn.prepare_cached(
+pub fn get(conn: &Conn, org_id: i64, user_id: i64) -> Result<Option<Member>> {
+    conn.query_opt(
         "SELECT u.id, u.email, u.first_name, u.last_name, m.role, m.created_at, m.updated_at
          FROM memberships m JOIN users u ON u.id = m.user_id
          WHERE m.org_id = ?1 AND m.user_id = ?2",
-    )?
-    .query_row([org_id, user_id], member_from_row)
-    .optional()
+        &[&org_id, &user_id],
+        member_from_row,
+    )
 }
 
 /// Gives a member another role; says whether they were a member.
-pub fn set_role(
-    conn: &Connection,
-    org_id: i64,
-    user_id: i64,
-    role: Role,
-    now: Millis,
-) -> rusqlite::Result<bool> {
-    let changed = conn
-        .prepare_cached(
-            "UPDATE memberships SET role = ?3, updated_at = ?4 WHERE org_id = ?1 AND user_id = ?2",
-        )?
-        .execute(params![org_id, user_id, role.as_str(), now.0])?;
+pub fn set_role(conn: &Conn, org_id: i64, user_id: i64, role: Role, now: Millis) -> Result<bool> {
+    let changed = conn.execute(
+        "UPDATE memberships SET role = ?3, updated_at = ?4 WHERE org_id = ?1 AND user_id = ?2",
+        &[&org_id, &user_id, &role.as_str(), &now.0],
+    )?;
     Ok(changed > 0)
 }
 
 /// Every organization the person belongs to, oldest membership first
 /// (through the `memberships_user` index: one person's rows only).
-pub fn organizations_of(conn: &Connection, user_id: i64) -> rusqlite::Result<Vec<Membership>> {
-    conn.prepare_cached(
+pub fn organizations_of(conn: &Conn, user_id: i64) -> Result<Vec<Membership>> {
+    conn.query_all(
         "SELECT o.uuid, o.name, o.logo_url, m.role, m.created_at
          FROM memberships m JOIN organizations o ON o.id = m.org_id
          WHERE m.user_id = ?1
          ORDER BY m.created_at, m.org_id",
-    )?
-    .query_map([user_id], |row| {
-        Ok(Membership {
-            organization_uuid: parsed(row, 0)?,
-            organization_name: row.get(1)?,
-            organization_logo_url: row.get(2)?,
-            role: parsed(row, 3)?,
-            joined_at: Millis(row.get(4)?),
-        })
-    })?
-    .collect()
+        &[&user_id],
+        |row| {
+            Ok(Membership {
+                organization_uuid: row.parsed(0)?,
+                organization_name: row.get(1)?,
+                organization_logo_url: row.get(2)?,
+                role: row.parsed(3)?,
+                joined_at: Millis(row.get(4)?),
+            })
+        },
+    )
 }
 
 /// The organization's id and the person's role in it, by the organization's UUID.
-pub fn find_by_org_uuid(
-    conn: &Connection,
-    org_uuid: Uuid,
-    user_id: i64,
-) -> rusqlite::Result<Option<(i64, Role)>> {
-    conn.prepare_cached(
+pub fn find_by_org_uuid(conn: &Conn, org_uuid: Uuid, user_id: i64) -> Result<Option<(i64, Role)>> {
+    conn.query_opt(
         "SELECT o.id, m.role FROM organizations o
          JOIN memberships m ON m.org_id = o.id AND m.user_id = ?2
          WHERE o.uuid = ?1",
-    )?
-    .query_row(params![org_uuid.to_string(), user_id], |row| {
-        Ok((row.get(0)?, parsed(row, 1)?))
-    })
-    .optional()
+        &[&org_uuid.to_string(), &user_id],
+        |row| Ok((row.get(0)?, row.parsed(1)?)),
+    )
 }
 
 /// One page of members ordered by user id. The page is cut from the
@@ -116,42 +99,43 @@ pub fn find_by_org_uuid(
 /// One page of members by user id. `CROSS JOIN` keeps the page as the outer
 /// loop, so rows come out in page order without the temporary b-tree an
 /// outer `ORDER BY` costs; the sort only guarantees what the plan gives.
-pub fn list(conn: &Connection, org_id: i64, page: Page) -> rusqlite::Result<Vec<Member>> {
-    let mut members: Vec<Member> = conn
-        .prepare_cached(
-            "SELECT u.id, u.email, u.first_name, u.last_name, m.role, m.created_at, m.updated_at
-             FROM (SELECT user_id, role, created_at, updated_at FROM memberships
-                   WHERE org_id = ?1 ORDER BY user_id LIMIT ?2 OFFSET ?3) AS m
-             CROSS JOIN users u ON u.id = m.user_id",
-        )?
-        .query_map(params![org_id, page.limit, page.offset], member_from_row)?
-        .collect::<rusqlite::Result<_>>()?;
+pub fn list(conn: &Conn, org_id: i64, page: Page) -> Result<Vec<Member>> {
+    let mut members = conn.query_all(
+        "SELECT u.id, u.email, u.first_name, u.last_name, m.role, m.created_at, m.updated_at
+         FROM (SELECT user_id, role, created_at, updated_at FROM memberships
+               WHERE org_id = ?1 ORDER BY user_id LIMIT ?2 OFFSET ?3) AS m
+         CROSS JOIN users u ON u.id = m.user_id",
+        &[&org_id, &page.limit, &page.offset],
+        member_from_row,
+    )?;
     members.sort_by_key(|member| member.user_id);
     Ok(members)
 }
 
 /// The organization's admin with the lowest user id (through `memberships_org_role`).
-pub fn first_admin(conn: &Connection, org_id: i64) -> rusqlite::Result<Option<i64>> {
-    conn.prepare_cached(
+pub fn first_admin(conn: &Conn, org_id: i64) -> Result<Option<i64>> {
+    conn.query_opt(
         "SELECT user_id FROM memberships WHERE org_id = ?1 AND role = 'ADMIN'
          ORDER BY user_id LIMIT 1",
-    )?
-    .query_row([org_id], |row| row.get(0))
-    .optional()
+        &[&org_id],
+        |row| row.get(0),
+    )
 }
 
 /// How many admins the organization has, counting no further than `cap`.
-pub fn admin_count_capped(conn: &Connection, org_id: i64, cap: i64) -> rusqlite::Result<i64> {
-    conn.prepare_cached(
+pub fn admin_count_capped(conn: &Conn, org_id: i64, cap: i64) -> Result<i64> {
+    conn.query_one(
         "SELECT COUNT(*) FROM (SELECT 1 FROM memberships
                                WHERE org_id = ?1 AND role = 'ADMIN' LIMIT ?2)",
-    )?
-    .query_row([org_id, cap], |row| row.get(0))
+        &[&org_id, &cap],
+        |row| row.get(0),
+    )
 }
 
-pub fn delete(conn: &Connection, org_id: i64, user_id: i64) -> rusqlite::Result<bool> {
-    let deleted = conn
-        .prepare_cached("DELETE FROM memberships WHERE org_id = ?1 AND user_id = ?2")?
-        .execute([org_id, user_id])?;
+pub fn delete(conn: &Conn, org_id: i64, user_id: i64) -> Result<bool> {
+    let deleted = conn.execute(
+        "DELETE FROM memberships WHERE org_id = ?1 AND user_id = ?2",
+        &[&org_id, &user_id],
+    )?;
     Ok(deleted > 0)
 }

@@ -2,7 +2,7 @@
 //! it, `PRAGMA user_version` says where a file stands. Runs once, before
 //! the pools open; a database newer than this binary is refused.
 
-use super::{StorageError, is_unique_violation};
+use super::{StorageError, sqlite_unique_violation};
 use rusqlite::{Connection, TransactionBehavior};
 
 /// `schema.sql` is version 1, the baseline every database starts from; each
@@ -82,7 +82,7 @@ fn rekey_emails(tx: &Connection) -> Result<(), StorageError> {
             );
             match updated {
                 Ok(_) => {}
-                Err(error) if is_unique_violation(&error) => {
+                Err(error) if sqlite_unique_violation(&error) => {
                     tracing::warn!(
                         table,
                         row_id,
@@ -139,12 +139,11 @@ mod tests {
 
         let rows: Vec<(i64, Option<i64>, String)> = db
             .read_blocking(|c| {
-                let mut stmt =
-                    c.prepare("SELECT id, email_verified_at, email_key FROM users ORDER BY id")?;
-                let rows = stmt
-                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                    .collect::<rusqlite::Result<_>>()?;
-                Ok::<_, StorageError>(rows)
+                c.query_all(
+                    "SELECT id, email_verified_at, email_key FROM users ORDER BY id",
+                    &[],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
             })
             .unwrap();
         assert_eq!(
@@ -158,10 +157,9 @@ mod tests {
         );
         let invitee_key: String = db
             .read_blocking(|c| {
-                c.query_row("SELECT invitee_email_key FROM invitations", [], |r| {
+                c.query_one("SELECT invitee_email_key FROM invitations", &[], |r| {
                     r.get(0)
                 })
-                .map_err(StorageError::from)
             })
             .unwrap();
         assert_eq!(invitee_key, "ada@xn--bcher-kva.example");
@@ -197,12 +195,12 @@ mod tests {
         .unwrap();
         let (started, secrets): (Vec<i64>, i64) = db
             .read_blocking(|c| {
-                let mut stmt = c.prepare("SELECT family_started_at FROM refresh_tokens")?;
-                let started = stmt
-                    .query_map([], |r| r.get(0))?
-                    .collect::<rusqlite::Result<Vec<i64>>>()?;
+                let started =
+                    c.query_all("SELECT family_started_at FROM refresh_tokens", &[], |r| {
+                        r.get(0)
+                    })?;
                 let secrets =
-                    c.query_row("SELECT count(*) FROM server_secrets", [], |r| r.get(0))?;
+                    c.query_one("SELECT count(*) FROM server_secrets", &[], |r| r.get(0))?;
                 Ok::<_, StorageError>((started, secrets))
             })
             .unwrap();
@@ -221,17 +219,11 @@ mod tests {
         // A second open finds the current version and changes nothing.
         let db = Database::open(&settings).unwrap();
         let version: i64 = db
-            .read_blocking(|c| {
-                c.pragma_query_value(None, "user_version", |r| r.get(0))
-                    .map_err(StorageError::from)
-            })
+            .read_blocking(|c| c.query_one("PRAGMA user_version", &[], |r| r.get(0)))
             .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
         let mode: String = db
-            .read_blocking(|c| {
-                c.pragma_query_value(None, "journal_mode", |r| r.get(0))
-                    .map_err(StorageError::from)
-            })
+            .read_blocking(|c| c.query_one("PRAGMA journal_mode", &[], |r| r.get(0)))
             .unwrap();
         assert_eq!(mode, "wal");
 

@@ -6,7 +6,8 @@
 //! ([`WriteConn`]) and commits them in groups (`writer.rs` says how, and
 //! what each caller is told when something fails). No SQLite call ever runs
 //! on the async executor. `pool.rs` opens connections, `migrate.rs` brings
-//! the schema up to date.
+//! the schema up to date, `sql.rs` is the seam every query goes through
+//! ([`Conn`], [`Row`]): nothing above this module sees an engine's types.
 
 pub mod api_keys;
 pub mod email_links;
@@ -25,12 +26,13 @@ mod pool;
 pub(crate) mod seed;
 pub mod sessions;
 pub mod signing_keys;
+pub mod sql;
 pub mod users;
 mod writer;
 
 use crate::config::DatabaseSettings;
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -45,6 +47,7 @@ pub(crate) fn migrate_for_tests(conn: &mut Connection) {
     migrate::migrate(conn).unwrap();
 }
 pub use pool::{ReadConn, WriteConn};
+pub use sql::{Conn, Dialect, Row};
 
 pub type Pool = r2d2::Pool<SqliteConnectionManager>;
 
@@ -52,6 +55,16 @@ pub type Pool = r2d2::Pool<SqliteConnectionManager>;
 pub enum StorageError {
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// A statement that always returns a row returned none.
+    #[error("the statement returned no row")]
+    NoRow,
+    /// What this backend does not do (say which).
+    #[error("{0}")]
+    Unsupported(String),
+    /// A column held a value its Rust type cannot take (a corrupt or
+    /// hand-edited row).
+    #[error("column {index}: {detail}")]
+    Column { index: usize, detail: String },
     #[error("no database connection became free in time")]
     PoolTimeout(#[source] r2d2::Error),
     #[error("the blocking task was cancelled")]
@@ -247,10 +260,10 @@ impl Database {
     where
         E: From<StorageError>,
     {
-        let conn = ReadConn::new({
+        let conn = {
             let _waiting = WaitGuard::new(&self.waiting.readers);
             self.readers.get().map_err(StorageError::from)?
-        });
+        };
         // One read transaction for the whole closure: every statement sees
         // the same snapshot (a page and its totalCount agree), and the WAL
         // read lock is taken once instead of once per statement.
@@ -260,7 +273,7 @@ impl Database {
             run("ROLLBACK").map_err(StorageError::from)?;
         }
         run("BEGIN").map_err(StorageError::from)?;
-        let outcome = f(&conn);
+        let outcome = f(&ReadConn::new(Conn::sqlite(&conn)));
         // A read transaction only holds a snapshot: ending it cannot lose
         // anything, so a failure here is logged, not answered.
         if let Err(error) = run("COMMIT") {
@@ -271,10 +284,7 @@ impl Database {
 
     /// Runs `f` inside one `BEGIN IMMEDIATE` transaction on the write
     /// connection, on the current thread. An `Err` rolls everything back.
-    pub fn write_blocking<T, E>(
-        &self,
-        f: impl FnOnce(&Transaction<'_>) -> Result<T, E>,
-    ) -> Result<T, E>
+    pub fn write_blocking<T, E>(&self, f: impl FnOnce(&WriteConn) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StorageError>,
     {
@@ -292,7 +302,7 @@ impl Database {
     pub fn bulk_write_blocking<T, E>(
         &self,
         cache_kib: u64,
-        f: impl FnOnce(&Transaction<'_>) -> Result<T, E>,
+        f: impl FnOnce(&WriteConn) -> Result<T, E>,
     ) -> Result<T, E>
     where
         E: From<StorageError>,
@@ -447,8 +457,8 @@ pub fn integrity_check(path: &Path) -> Vec<String> {
 }
 
 /// The schema version a database file is at (`PRAGMA user_version`).
-pub fn schema_version(conn: &Connection) -> Result<i64, StorageError> {
-    Ok(conn.pragma_query_value(None, "user_version", |row| row.get(0))?)
+pub fn schema_version(conn: &Conn) -> Result<i64, StorageError> {
+    conn.query_one("PRAGMA user_version", &[], |row| row.get(0))
 }
 
 /// `path` made absolute against the working directory (without resolving
@@ -460,7 +470,7 @@ pub fn absolute(path: &Path) -> std::path::PathBuf {
 /// Runs `f` in one `BEGIN IMMEDIATE` transaction; an `Err` rolls it back.
 fn immediate<T, E>(
     conn: &mut Connection,
-    f: impl FnOnce(&Transaction<'_>) -> Result<T, E>,
+    f: impl FnOnce(&WriteConn) -> Result<T, E>,
 ) -> Result<T, E>
 where
     E: From<StorageError>,
@@ -468,28 +478,17 @@ where
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(StorageError::from)?;
-    let value = f(&tx)?;
+    let value = f(&WriteConn::new(Conn::sqlite(&tx)))?;
     tx.commit().map_err(StorageError::from)?;
     Ok(value)
 }
 
-/// Maps "no row" to `None`, the one place storage code treats absence as a value.
-pub(crate) use rusqlite::OptionalExtension;
-
-/// Reads a TEXT column holding a value that parses (a UUID, a role, a status).
-pub(crate) fn parsed<T>(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<T>
-where
-    T: std::str::FromStr,
-    T::Err: std::error::Error + Send + Sync + 'static,
-{
-    let text: String = row.get(idx)?;
-    text.parse().map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
-    })
+/// True when `error` is a UNIQUE or PRIMARY KEY violation.
+pub fn is_unique_violation(error: &StorageError) -> bool {
+    matches!(error, StorageError::Sqlite(e) if sqlite_unique_violation(e))
 }
 
-/// True when `error` is a UNIQUE or PRIMARY KEY violation.
-pub fn is_unique_violation(error: &rusqlite::Error) -> bool {
+fn sqlite_unique_violation(error: &rusqlite::Error) -> bool {
     matches!(
         error,
         rusqlite::Error::SqliteFailure(e, _)

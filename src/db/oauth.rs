@@ -1,9 +1,8 @@
 //! OAuth2 storage: clients, authorization codes, refresh tokens, and the
 //! server's own generated secrets.
 
-use super::OptionalExtension;
+use super::sql::{Conn, Result, Row};
 use crate::domain::Millis;
-use rusqlite::{Connection, Row, params};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientRow {
@@ -19,7 +18,7 @@ pub struct ClientRow {
 const CLIENT_COLUMNS: &str =
     "id, client_id, secret_sha256, name, redirect_uris, user_id, created_at";
 
-fn client_from_row(row: &Row<'_>) -> rusqlite::Result<ClientRow> {
+fn client_from_row(row: &Row<'_>) -> Result<ClientRow> {
     let uris: String = row.get(4)?;
     Ok(ClientRow {
         id: row.get(0)?,
@@ -40,34 +39,23 @@ pub struct NewClient<'a> {
     pub user_id: Option<i64>,
 }
 
-pub fn insert_client(
-    conn: &Connection,
-    new: &NewClient<'_>,
-    now: Millis,
-) -> rusqlite::Result<ClientRow> {
-    conn.prepare_cached(&format!(
+pub fn insert_client(conn: &Conn, new: &NewClient<'_>, now: Millis) -> Result<ClientRow> {
+    conn.query_one(
+        &format!(
         "INSERT INTO oauth_clients (client_id, secret_sha256, name, redirect_uris, user_id, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING {CLIENT_COLUMNS}"
-    ))?
-    .query_row(
-        params![
-            new.client_id,
-            new.secret_sha256,
-            new.name,
-            new.redirect_uris.join("\n"),
-            new.user_id,
-            now.0
-        ],
+    ),
+        &[&new.client_id, &new.secret_sha256, &new.name, &new.redirect_uris.join("\n"), &new.user_id, &now.0],
         client_from_row,
     )
 }
 
-pub fn find_client(conn: &Connection, client_id: &str) -> rusqlite::Result<Option<ClientRow>> {
-    conn.prepare_cached(&format!(
-        "SELECT {CLIENT_COLUMNS} FROM oauth_clients WHERE client_id = ?1"
-    ))?
-    .query_row([client_id], client_from_row)
-    .optional()
+pub fn find_client(conn: &Conn, client_id: &str) -> Result<Option<ClientRow>> {
+    conn.query_opt(
+        &format!("SELECT {CLIENT_COLUMNS} FROM oauth_clients WHERE client_id = ?1"),
+        &[&client_id],
+        client_from_row,
+    )
 }
 
 pub struct NewCode<'a> {
@@ -80,20 +68,12 @@ pub struct NewCode<'a> {
     pub expires_at: Millis,
 }
 
-pub fn insert_code(conn: &Connection, code: &NewCode<'_>) -> rusqlite::Result<()> {
-    conn.prepare_cached(
+pub fn insert_code(conn: &Conn, code: &NewCode<'_>) -> Result<()> {
+    conn.execute(
         "INSERT INTO oauth_codes (code_sha256, client_id, user_id, redirect_uri, code_challenge, scope, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![
-        code.code_sha256,
-        code.client,
-        code.user_id,
-        code.redirect_uri,
-        code.code_challenge,
-        code.scope,
-        code.expires_at.0
-    ])?;
+        &[&code.code_sha256, &code.client, &code.user_id, &code.redirect_uri, &code.code_challenge, &code.scope, &code.expires_at.0],
+    )?;
     Ok(())
 }
 
@@ -111,12 +91,12 @@ pub struct CodeRow {
     pub family: Option<String>,
 }
 
-pub fn find_code(conn: &Connection, code_sha256: &[u8]) -> rusqlite::Result<Option<CodeRow>> {
-    conn.prepare_cached(
+pub fn find_code(conn: &Conn, code_sha256: &[u8]) -> Result<Option<CodeRow>> {
+    conn.query_opt(
         "SELECT client_id, user_id, redirect_uri, code_challenge, scope, expires_at, used_at, family
          FROM oauth_codes WHERE code_sha256 = ?1",
-    )?
-    .query_row([code_sha256], |row| {
+        &[&code_sha256],
+        |row| {
         Ok(CodeRow {
             client: row.get(0)?,
             user_id: row.get(1)?,
@@ -124,33 +104,26 @@ pub fn find_code(conn: &Connection, code_sha256: &[u8]) -> rusqlite::Result<Opti
             code_challenge: row.get(3)?,
             scope: row.get(4)?,
             expires_at: Millis(row.get(5)?),
-            used_at: row.get::<_, Option<i64>>(6)?.map(Millis),
+            used_at: row.get::<Option<i64>>(6)?.map(Millis),
             family: row.get(7)?,
         })
-    })
-    .optional()
+    },
+    )
 }
 
 /// Marks the code used by the exchange that starts `family`; false when it
 /// was already used.
-pub fn mark_code_used(
-    conn: &Connection,
-    code_sha256: &[u8],
-    family: &str,
-    now: Millis,
-) -> rusqlite::Result<bool> {
-    let changed = conn
-        .prepare_cached(
-            "UPDATE oauth_codes SET used_at = ?2, family = ?3
+pub fn mark_code_used(conn: &Conn, code_sha256: &[u8], family: &str, now: Millis) -> Result<bool> {
+    let changed = conn.execute(
+        "UPDATE oauth_codes SET used_at = ?2, family = ?3
              WHERE code_sha256 = ?1 AND used_at IS NULL",
-        )?
-        .execute(params![code_sha256, now.0, family])?;
+        &[&code_sha256, &now.0, &family],
+    )?;
     Ok(changed == 1)
 }
 
-pub fn delete_expired_codes(conn: &Connection, now: Millis) -> rusqlite::Result<usize> {
-    conn.prepare_cached("DELETE FROM oauth_codes WHERE expires_at <= ?1")?
-        .execute([now.0])
+pub fn delete_expired_codes(conn: &Conn, now: Millis) -> Result<usize> {
+    conn.execute("DELETE FROM oauth_codes WHERE expires_at <= ?1", &[&now.0])
 }
 
 pub struct NewRefreshToken<'a> {
@@ -164,25 +137,12 @@ pub struct NewRefreshToken<'a> {
     pub expires_at: Millis,
 }
 
-pub fn insert_refresh_token(
-    conn: &Connection,
-    token: &NewRefreshToken<'_>,
-    now: Millis,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached(
+pub fn insert_refresh_token(conn: &Conn, token: &NewRefreshToken<'_>, now: Millis) -> Result<()> {
+    conn.execute(
         "INSERT INTO refresh_tokens (token_sha256, family, client_id, user_id, scope, created_at, expires_at, family_started_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(params![
-        token.token_sha256,
-        token.family,
-        token.client,
-        token.user_id,
-        token.scope,
-        now.0,
-        token.expires_at.0,
-        token.family_started_at.0
-    ])?;
+        &[&token.token_sha256, &token.family, &token.client, &token.user_id, &token.scope, &now.0, &token.expires_at.0, &token.family_started_at.0],
+    )?;
     Ok(())
 }
 
@@ -198,83 +158,74 @@ pub struct RefreshRow {
     pub family_started_at: Millis,
 }
 
-pub fn find_refresh_token(
-    conn: &Connection,
-    token_sha256: &[u8],
-) -> rusqlite::Result<Option<RefreshRow>> {
-    conn.prepare_cached(
+pub fn find_refresh_token(conn: &Conn, token_sha256: &[u8]) -> Result<Option<RefreshRow>> {
+    conn.query_opt(
         "SELECT family, client_id, user_id, scope, expires_at, used_at, revoked_at,
                 coalesce(family_started_at, created_at)
          FROM refresh_tokens WHERE token_sha256 = ?1",
-    )?
-    .query_row([token_sha256], |row| {
-        Ok(RefreshRow {
-            family: row.get(0)?,
-            client: row.get(1)?,
-            user_id: row.get(2)?,
-            scope: row.get(3)?,
-            expires_at: Millis(row.get(4)?),
-            used_at: row.get::<_, Option<i64>>(5)?.map(Millis),
-            revoked_at: row.get::<_, Option<i64>>(6)?.map(Millis),
-            family_started_at: Millis(row.get(7)?),
-        })
-    })
-    .optional()
+        &[&token_sha256],
+        |row| {
+            Ok(RefreshRow {
+                family: row.get(0)?,
+                client: row.get(1)?,
+                user_id: row.get(2)?,
+                scope: row.get(3)?,
+                expires_at: Millis(row.get(4)?),
+                used_at: row.get::<Option<i64>>(5)?.map(Millis),
+                revoked_at: row.get::<Option<i64>>(6)?.map(Millis),
+                family_started_at: Millis(row.get(7)?),
+            })
+        },
+    )
 }
 
-pub fn mark_refresh_token_used(
-    conn: &Connection,
-    token_sha256: &[u8],
-    now: Millis,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached("UPDATE refresh_tokens SET used_at = ?2 WHERE token_sha256 = ?1")?
-        .execute(params![token_sha256, now.0])?;
+pub fn mark_refresh_token_used(conn: &Conn, token_sha256: &[u8], now: Millis) -> Result<()> {
+    conn.execute(
+        "UPDATE refresh_tokens SET used_at = ?2 WHERE token_sha256 = ?1",
+        &[&token_sha256, &now.0],
+    )?;
     Ok(())
 }
 
-pub fn revoke_family(conn: &Connection, family: &str, now: Millis) -> rusqlite::Result<usize> {
-    conn.prepare_cached(
+pub fn revoke_family(conn: &Conn, family: &str, now: Millis) -> Result<usize> {
+    conn.execute(
         "UPDATE refresh_tokens SET revoked_at = ?2 WHERE family = ?1 AND revoked_at IS NULL",
-    )?
-    .execute(params![family, now.0])
+        &[&family, &now.0],
+    )
 }
 
 /// The named secret, generated and stored by `generate` on first use.
 pub fn server_secret(
-    conn: &Connection,
+    conn: &Conn,
     name: &str,
     generate: impl FnOnce() -> Vec<u8>,
     now: Millis,
-) -> rusqlite::Result<Vec<u8>> {
-    let existing: Option<Vec<u8>> = conn
-        .prepare_cached("SELECT value FROM server_secrets WHERE name = ?1")?
-        .query_row([name], |row| row.get(0))
-        .optional()?;
+) -> Result<Vec<u8>> {
+    let existing: Option<Vec<u8>> = conn.query_opt(
+        "SELECT value FROM server_secrets WHERE name = ?1",
+        &[&name],
+        |row| row.get(0),
+    )?;
     if let Some(value) = existing {
         return Ok(value);
     }
     let value = generate();
-    conn.prepare_cached(
+    conn.execute(
         "INSERT INTO server_secrets (name, value, created_at) VALUES (?1, ?2, ?3)",
-    )?
-    .execute(params![name, value, now.0])?;
+        &[&name, &value, &now.0],
+    )?;
     Ok(value)
 }
 
 /// Revokes every live refresh token of the account, across clients and families.
-pub fn revoke_refresh_tokens_of_user(
-    conn: &Connection,
-    user_id: i64,
-    now: Millis,
-) -> rusqlite::Result<usize> {
-    conn.prepare_cached(
+pub fn revoke_refresh_tokens_of_user(conn: &Conn, user_id: i64, now: Millis) -> Result<usize> {
+    conn.execute(
         "UPDATE refresh_tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
-    )?
-    .execute(params![user_id, now.0])
+        &[&user_id, &now.0],
+    )
 }
 
 /// Deletes the account's authorization codes, used or not.
-pub fn delete_codes_of_user(conn: &Connection, user_id: i64) -> rusqlite::Result<usize> {
-    conn.prepare_cached("DELETE FROM oauth_codes WHERE user_id = ?1")?
-        .execute([user_id])
+pub fn delete_codes_of_user(conn: &Conn, user_id: i64) -> Result<usize> {
+    conn.execute("DELETE FROM oauth_codes WHERE user_id = ?1", &[&user_id])
 }

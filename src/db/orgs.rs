@@ -1,14 +1,13 @@
-use super::{OptionalExtension, parsed};
+use super::sql::{Conn, Result, Row};
 use crate::domain::{Millis, Organization};
-use rusqlite::{Connection, Row, params};
 use uuid::Uuid;
 
 const COLUMNS: &str = "id, uuid, name, logo_url, member_count, created_at, updated_at";
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<Organization> {
+fn from_row(row: &Row<'_>) -> Result<Organization> {
     Ok(Organization {
         id: row.get(0)?,
-        uuid: parsed(row, 1)?,
+        uuid: row.parsed(1)?,
         name: row.get(2)?,
         logo_url: row.get(3)?,
         member_count: row.get(4)?,
@@ -18,43 +17,51 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Organization> {
 }
 
 pub fn insert(
-    conn: &Connection,
+    conn: &Conn,
     uuid: Uuid,
     name: &str,
     logo_url: Option<&str>,
     now: Millis,
-) -> rusqlite::Result<Organization> {
-    conn.prepare_cached(&format!(
-        "INSERT INTO organizations (uuid, name, logo_url, created_at, updated_at)
+) -> Result<Organization> {
+    conn.query_one(
+        &format!(
+            "INSERT INTO organizations (uuid, name, logo_url, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?4) RETURNING {COLUMNS}"
-    ))?
-    .query_row(params![uuid.to_string(), name, logo_url, now.0], from_row)
+        ),
+        &[&uuid.to_string(), &name, &logo_url, &now.0],
+        from_row,
+    )
 }
 
-pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Organization>> {
-    conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM organizations WHERE id = ?1"
-    ))?
-    .query_row([id], from_row)
-    .optional()
+pub fn get(conn: &Conn, id: i64) -> Result<Option<Organization>> {
+    conn.query_opt(
+        &format!("SELECT {COLUMNS} FROM organizations WHERE id = ?1"),
+        &[&id],
+        from_row,
+    )
 }
 
 /// Every organization, by id: for `enlist org list`.
-pub fn list(conn: &Connection) -> rusqlite::Result<Vec<Organization>> {
-    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM organizations ORDER BY id"))?
-        .query_map([], from_row)?
-        .collect()
+pub fn list(conn: &Conn) -> Result<Vec<Organization>> {
+    conn.query_all(
+        &format!("SELECT {COLUMNS} FROM organizations ORDER BY id"),
+        &[],
+        from_row,
+    )
 }
 
 /// Ids of the organizations with exactly this name.
-pub fn ids_named(conn: &Connection, name: &str) -> rusqlite::Result<Vec<i64>> {
-    conn.prepare_cached("SELECT id FROM organizations WHERE name = ?1 ORDER BY id")?
-        .query_map([name], |row| row.get(0))?
-        .collect()
+pub fn ids_named(conn: &Conn, name: &str) -> Result<Vec<i64>> {
+    conn.query_all(
+        "SELECT id FROM organizations WHERE name = ?1 ORDER BY id",
+        &[&name],
+        |row| row.get(0),
+    )
 }
 
 /// Whether any organization exists (an empty database gets a hint at start).
-pub fn any(conn: &Connection) -> rusqlite::Result<bool> {
-    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM organizations)")?
-        .query_row([], |row| row.get(0))
+pub fn any(conn: &Conn) -> Result<bool> {
+    conn.query_one("SELECT EXISTS (SELECT 1 FROM organizations)", &[], |row| {
+        row.get(0)
+    })
 }

@@ -1,8 +1,7 @@
 //! The outbox: messages written with the change they announce, sent later.
 
-use super::OptionalExtension;
+use super::sql::{Conn, Result};
 use crate::domain::Millis;
-use rusqlite::{Connection, params};
 
 pub struct NewMessage<'a> {
     /// `invitation`, `verification`, `password_reset` or `sign_up_attempt`.
@@ -18,25 +17,23 @@ pub struct NewMessage<'a> {
 
 /// Queues a message; its organization and address key are copied from the
 /// invitation, for the mail caps.
-pub fn insert(conn: &Connection, message: &NewMessage<'_>, now: Millis) -> rusqlite::Result<i64> {
-    conn.prepare_cached(
+pub fn insert(conn: &Conn, message: &NewMessage<'_>, now: Millis) -> Result<i64> {
+    conn.query_one(
         "INSERT INTO outbox (invitation_id, recipient, link, subject, text_body, html_body,
                              next_attempt_at, created_at, kind, org_id, recipient_key)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8,
                  (SELECT i.org_id FROM invitations i WHERE i.id = ?1),
                  (SELECT i.invitee_email_key FROM invitations i WHERE i.id = ?1))
          RETURNING id",
-    )?
-    .query_row(
-        params![
-            message.invitation_id,
-            message.recipient,
-            message.link,
-            message.subject,
-            message.text_body,
-            message.html_body,
-            now.0,
-            message.kind
+        &[
+            &message.invitation_id,
+            &message.recipient,
+            &message.link,
+            &message.subject,
+            &message.text_body,
+            &message.html_body,
+            &now.0,
+            &message.kind,
         ],
         |row| row.get(0),
     )
@@ -46,38 +43,34 @@ pub fn insert(conn: &Connection, message: &NewMessage<'_>, now: Millis) -> rusql
 /// organization to the address (its lower-cased key) was queued, if there
 /// are that many: the message whose leaving the window frees a place.
 pub fn nth_newest_to(
-    conn: &Connection,
+    conn: &Conn,
     org_id: i64,
     recipient_key: &str,
     since: Millis,
     skip: u32,
-) -> rusqlite::Result<Option<Millis>> {
-    conn.prepare_cached(
+) -> Result<Option<Millis>> {
+    conn.query_opt(
         "SELECT created_at FROM outbox
          WHERE org_id = ?1 AND recipient_key = ?2 AND created_at > ?3
          ORDER BY created_at DESC LIMIT 1 OFFSET ?4",
-    )?
-    .query_row(params![org_id, recipient_key, since.0, skip], |row| {
-        Ok(Millis(row.get(0)?))
-    })
-    .optional()
+        &[&org_id, &recipient_key, &since.0, &skip],
+        |row| Ok(Millis(row.get(0)?)),
+    )
 }
 
 /// [`nth_newest_to`] over every address of the organization.
 pub fn nth_newest_of_org(
-    conn: &Connection,
+    conn: &Conn,
     org_id: i64,
     since: Millis,
     skip: u32,
-) -> rusqlite::Result<Option<Millis>> {
-    conn.prepare_cached(
+) -> Result<Option<Millis>> {
+    conn.query_opt(
         "SELECT created_at FROM outbox WHERE org_id = ?1 AND created_at > ?2
          ORDER BY created_at DESC LIMIT 1 OFFSET ?3",
-    )?
-    .query_row(params![org_id, since.0, skip], |row| {
-        Ok(Millis(row.get(0)?))
-    })
-    .optional()
+        &[&org_id, &since.0, &skip],
+        |row| Ok(Millis(row.get(0)?)),
+    )
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,57 +86,60 @@ pub struct QueuedMessage {
 }
 
 /// Messages due now, oldest due first.
-pub fn due(conn: &Connection, now: Millis, limit: i64) -> rusqlite::Result<Vec<QueuedMessage>> {
-    conn.prepare_cached(
+pub fn due(conn: &Conn, now: Millis, limit: i64) -> Result<Vec<QueuedMessage>> {
+    conn.query_all(
         "SELECT id, recipient, link, subject, text_body, html_body, attempts, kind FROM outbox
          WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?1
          ORDER BY next_attempt_at, id LIMIT ?2",
-    )?
-    .query_map(params![now.0, limit], |row| {
-        Ok(QueuedMessage {
-            id: row.get(0)?,
-            recipient: row.get(1)?,
-            link: row.get(2)?,
-            subject: row.get(3)?,
-            text_body: row.get(4)?,
-            html_body: row.get(5)?,
-            attempts: row.get(6)?,
-            kind: row.get(7)?,
-        })
-    })?
-    .collect()
+        &[&now.0, &limit],
+        |row| {
+            Ok(QueuedMessage {
+                id: row.get(0)?,
+                recipient: row.get(1)?,
+                link: row.get(2)?,
+                subject: row.get(3)?,
+                text_body: row.get(4)?,
+                html_body: row.get(5)?,
+                attempts: row.get(6)?,
+                kind: row.get(7)?,
+            })
+        },
+    )
 }
 
-pub fn mark_sent(conn: &Connection, id: i64, now: Millis) -> rusqlite::Result<()> {
-    conn.prepare_cached(
+pub fn mark_sent(conn: &Conn, id: i64, now: Millis) -> Result<()> {
+    conn.execute(
         "UPDATE outbox SET sent_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
-    )?
-    .execute(params![id, now.0])?;
+        &[&id, &now.0],
+    )?;
     Ok(())
 }
 
 /// Records a failed attempt: the next one at `retry_at`, or none (`retry_at` None: given up).
 pub fn mark_failed(
-    conn: &Connection,
+    conn: &Conn,
     id: i64,
     error: &str,
     retry_at: Option<Millis>,
     now: Millis,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached(
+) -> Result<()> {
+    conn.execute(
         "UPDATE outbox SET attempts = attempts + 1, last_error = ?2,
                            next_attempt_at = COALESCE(?3, next_attempt_at),
                            failed_at = CASE WHEN ?3 IS NULL THEN ?4 ELSE NULL END
          WHERE id = ?1",
-    )?
-    .execute(params![id, error, retry_at.map(|m| m.0), now.0])?;
+        &[&id, &error, &retry_at.map(|m| m.0), &now.0],
+    )?;
     Ok(())
 }
 
 /// Messages not yet sent nor given up on: the backlog.
-pub fn backlog(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.prepare_cached("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL")?
-        .query_row([], |row| row.get(0))
+pub fn backlog(conn: &Conn) -> Result<i64> {
+    conn.query_one(
+        "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL",
+        &[],
+        |row| row.get(0),
+    )
 }
 
 /// A message as `enlist outbox list` shows it.
@@ -163,28 +159,24 @@ pub struct OutboxEntry {
 /// The newest messages first, to `recipient` (compared case-insensitively)
 /// or to anyone. A command-line look-up: it walks the table from the newest
 /// row, which the outbox's size allows.
-pub fn newest(
-    conn: &Connection,
-    recipient: Option<&str>,
-    limit: i64,
-) -> rusqlite::Result<Vec<OutboxEntry>> {
-    conn.prepare_cached(
+pub fn newest(conn: &Conn, recipient: Option<&str>, limit: i64) -> Result<Vec<OutboxEntry>> {
+    conn.query_all(
         "SELECT id, recipient, subject, link, attempts, created_at, sent_at, failed_at, last_error
          FROM outbox WHERE ?1 IS NULL OR lower(recipient) = lower(?1)
          ORDER BY id DESC LIMIT ?2",
-    )?
-    .query_map(params![recipient, limit], |row| {
-        Ok(OutboxEntry {
-            id: row.get(0)?,
-            recipient: row.get(1)?,
-            subject: row.get(2)?,
-            link: row.get(3)?,
-            attempts: row.get(4)?,
-            created_at: Millis(row.get(5)?),
-            sent_at: row.get::<_, Option<i64>>(6)?.map(Millis),
-            failed_at: row.get::<_, Option<i64>>(7)?.map(Millis),
-            last_error: row.get(8)?,
-        })
-    })?
-    .collect()
+        &[&recipient, &limit],
+        |row| {
+            Ok(OutboxEntry {
+                id: row.get(0)?,
+                recipient: row.get(1)?,
+                subject: row.get(2)?,
+                link: row.get(3)?,
+                attempts: row.get(4)?,
+                created_at: Millis(row.get(5)?),
+                sent_at: row.get::<Option<i64>>(6)?.map(Millis),
+                failed_at: row.get::<Option<i64>>(7)?.map(Millis),
+                last_error: row.get(8)?,
+            })
+        },
+    )
 }

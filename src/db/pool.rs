@@ -1,50 +1,51 @@
 //! Connections: the per-connection pragmas, the r2d2 pools built from them,
-//! and the two handle types closures receive. A [`ReadConn`] is opened with
-//! `PRAGMA query_only = ON`, so SQLite itself refuses any write made through
-//! it; a [`WriteConn`] is the writer thread's one connection.
+//! and the two handle types closures receive. A [`ReadConn`]'s connection is
+//! opened with `PRAGMA query_only = ON`, so SQLite itself refuses any write
+//! made through it; a [`WriteConn`] is the writer thread's one connection.
 
+use super::sql::Conn;
 use super::{Pool, StorageError};
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags};
 use std::path::Path;
 use std::time::Duration;
 
-type Pooled = r2d2::PooledConnection<SqliteConnectionManager>;
+/// A read transaction, as [`super::Database::read`] hands it out. It
+/// dereferences to a [`Conn`] so the `db::*` queries take it, but any
+/// statement that would change the database fails (SQLite's connection is
+/// `query_only`).
+pub struct ReadConn<'c>(Conn<'c>);
 
-/// A connection of the read pool, as [`super::Database::read`] hands it out.
-/// It dereferences to a [`Connection`] so the `db::*` queries take it, but
-/// any statement that would change the database fails (`query_only`).
-pub struct ReadConn(Pooled);
-
-impl std::ops::Deref for ReadConn {
-    type Target = Connection;
-
-    fn deref(&self) -> &Connection {
-        &self.0
-    }
-}
-
-/// The write connection, inside the writer thread's open transaction and
-/// the write's own savepoint, as [`super::Database::write`] hands it out.
-pub struct WriteConn(Pooled);
-
-impl WriteConn {
-    pub(super) fn new(conn: Pooled) -> Self {
+impl<'c> ReadConn<'c> {
+    pub(super) fn new(conn: Conn<'c>) -> Self {
         Self(conn)
     }
 }
 
-impl std::ops::Deref for WriteConn {
-    type Target = Connection;
+impl<'c> std::ops::Deref for ReadConn<'c> {
+    type Target = Conn<'c>;
 
-    fn deref(&self) -> &Connection {
+    fn deref(&self) -> &Conn<'c> {
         &self.0
     }
 }
 
-impl ReadConn {
-    pub(super) fn new(conn: Pooled) -> Self {
+/// A write inside its transaction (on SQLite: the writer thread's open
+/// transaction and the write's own savepoint), as [`super::Database::write`]
+/// hands it out.
+pub struct WriteConn<'c>(Conn<'c>);
+
+impl<'c> WriteConn<'c> {
+    pub(super) fn new(conn: Conn<'c>) -> Self {
         Self(conn)
+    }
+}
+
+impl<'c> std::ops::Deref for WriteConn<'c> {
+    type Target = Conn<'c>;
+
+    fn deref(&self) -> &Conn<'c> {
+        &self.0
     }
 }
 

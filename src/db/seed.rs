@@ -5,6 +5,8 @@
 //! triggers stay on, so `invitation_counts` and `organizations.member_count`
 //! are kept exact by the same code that keeps them exact in production.
 
+use super::StorageError;
+use super::sql::{Conn, Result};
 use crate::domain::{InvitationStatus, Role};
 use rusqlite::{Connection, Statement, params};
 use uuid::Uuid;
@@ -33,7 +35,10 @@ pub(crate) struct SeedInvitation<'a> {
 }
 
 impl<'c> Rows<'c> {
-    pub(crate) fn prepare(conn: &'c Connection) -> rusqlite::Result<Self> {
+    pub(crate) fn prepare(conn: &Conn<'c>) -> Result<Self> {
+        let conn = conn
+            .as_sqlite()
+            .ok_or_else(|| StorageError::Unsupported("the bulk fill runs on SQLite only".into()))?;
         Ok(Self {
             conn,
             org: conn.prepare(
@@ -60,7 +65,7 @@ impl<'c> Rows<'c> {
     }
 
     /// Inserts an organization; answers its id.
-    pub(crate) fn org(&mut self, uuid: Uuid, name: &str, created_at: i64) -> rusqlite::Result<i64> {
+    pub(crate) fn org(&mut self, uuid: Uuid, name: &str, created_at: i64) -> Result<i64> {
         let uuid = uuid.hyphenated().encode_lower(&mut self.uuid_buf) as &str;
         self.org.execute(params![uuid, name, created_at])?;
         Ok(self.conn.last_insert_rowid())
@@ -74,25 +79,19 @@ impl<'c> Rows<'c> {
         first_name: &str,
         last_name: &str,
         at: i64,
-    ) -> rusqlite::Result<i64> {
+    ) -> Result<i64> {
         self.user
             .execute(params![email, first_name, last_name, at])?;
         Ok(self.conn.last_insert_rowid())
     }
 
-    pub(crate) fn member(
-        &mut self,
-        org_id: i64,
-        user_id: i64,
-        role: Role,
-        at: i64,
-    ) -> rusqlite::Result<()> {
+    pub(crate) fn member(&mut self, org_id: i64, user_id: i64, role: Role, at: i64) -> Result<()> {
         self.member
             .execute(params![org_id, user_id, role.as_str(), at])?;
         Ok(())
     }
 
-    pub(crate) fn invitation(&mut self, row: &SeedInvitation<'_>) -> rusqlite::Result<()> {
+    pub(crate) fn invitation(&mut self, row: &SeedInvitation<'_>) -> Result<()> {
         let uuid = row.uuid.hyphenated().encode_lower(&mut self.uuid_buf) as &str;
         self.invitation.execute(params![
             uuid,
@@ -174,7 +173,7 @@ mod tests {
     fn a_broken_counter_is_reported() {
         let mut conn = Connection::open_in_memory().unwrap();
         crate::db::migrate_for_tests(&mut conn);
-        let mut rows = Rows::prepare(&conn).unwrap();
+        let mut rows = Rows::prepare(&Conn::sqlite(&conn)).unwrap();
         let org = rows.org(Uuid::new_v4(), "Acme", 0).unwrap();
         let admin = rows.user("ada@acme.test", "Ada", "Admin", 0).unwrap();
         rows.member(org, admin, Role::Admin, 0).unwrap();

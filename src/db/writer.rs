@@ -13,7 +13,9 @@
 //! - a write whose caller stopped waiting ([`Ticket::abandon`]) never runs.
 
 use super::pool::WriteConn;
+use super::sql::Conn;
 use super::{Pool, StorageError, Waiting};
+use rusqlite::Connection;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
@@ -167,7 +169,7 @@ pub(super) fn group_commit(pool: &Pool, mut queue: Queue, waiting: &Waiting, fau
 /// `pending`, for the next one.
 fn run_batch(pool: &Pool, pending: &mut VecDeque<Box<dyn Job>>, faults: &Faults) {
     let conn = match pool.get() {
-        Ok(conn) => WriteConn::new(conn),
+        Ok(conn) => conn,
         Err(error) => {
             let message = format!("no write connection became free: {error}");
             fail_all(pending, || StorageError::Busy(message.clone()));
@@ -198,7 +200,7 @@ fn run_batch(pool: &Pool, pending: &mut VecDeque<Box<dyn Job>>, faults: &Faults)
             job.fail(batch_error("cannot open the write's savepoint", &error));
             continue;
         }
-        let (succeeded, delivery) = job.run(&conn);
+        let (succeeded, delivery) = job.run(&WriteConn::new(Conn::sqlite(&conn)));
         if conn.is_autocommit() {
             // The closure ended the transaction itself (COMMIT, ROLLBACK):
             // what became of this batch's writes is unknown, so none is
@@ -263,12 +265,12 @@ fn run_batch(pool: &Pool, pending: &mut VecDeque<Box<dyn Job>>, faults: &Faults)
     }
 }
 
-fn roll_back_savepoint(conn: &WriteConn) -> rusqlite::Result<()> {
+fn roll_back_savepoint(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch("ROLLBACK TO write; RELEASE write")
 }
 
 /// Rolls the whole transaction back and tells every write run in it why.
-fn abandon_batch(conn: &WriteConn, deliveries: Vec<Delivery>, message: &str) {
+fn abandon_batch(conn: &Connection, deliveries: Vec<Delivery>, message: &str) {
     if !conn.is_autocommit()
         && let Err(error) = conn.execute_batch("ROLLBACK")
     {
@@ -330,28 +332,19 @@ mod tests {
         };
         customize(&mut settings);
         let db = Database::open(&settings).unwrap();
-        db.write_blocking(|tx| {
-            tx.execute_batch("CREATE TABLE t (v INTEGER PRIMARY KEY)")
-                .map_err(StorageError::from)
-        })
-        .unwrap();
+        db.write_blocking(|tx| tx.execute("CREATE TABLE t (v INTEGER PRIMARY KEY)", &[]))
+            .unwrap();
         db
     }
 
     fn values(db: &Database) -> Vec<i64> {
-        db.read_blocking(|c| {
-            let mut stmt = c.prepare("SELECT v FROM t ORDER BY v")?;
-            let rows = stmt
-                .query_map([], |r| r.get(0))?
-                .collect::<rusqlite::Result<Vec<i64>>>()?;
-            Ok::<_, StorageError>(rows)
-        })
-        .unwrap()
+        db.read_blocking(|c| c.query_all("SELECT v FROM t ORDER BY v", &[], |r| r.get::<i64>(0)))
+            .unwrap()
     }
 
     async fn insert(db: &Database, v: i64) -> Result<(), StorageError> {
         db.write(move |c| {
-            c.execute("INSERT INTO t VALUES (?1)", [v])?;
+            c.execute("INSERT INTO t VALUES (?1)", &[&v])?;
             Ok(())
         })
         .await
@@ -371,7 +364,7 @@ mod tests {
         let db2 = db.clone();
         let done = tokio::spawn(async move {
             db2.write(move |c| {
-                c.execute("INSERT INTO t VALUES (?1)", [v])?;
+                c.execute("INSERT INTO t VALUES (?1)", &[&v])?;
                 let _ = started.send(());
                 let _ = gate.recv();
                 Ok(())
@@ -407,10 +400,10 @@ mod tests {
             let db = db.clone();
             async move {
                 db.write(|c| {
-                    c.execute("INSERT INTO t VALUES (3)", [])?;
+                    c.execute("INSERT INTO t VALUES (3)", &[])?;
                     // Releases the writer's savepoint itself: the writer's
                     // RELEASE then fails, and so does its ROLLBACK TO.
-                    c.execute_batch("RELEASE write")?;
+                    c.execute("RELEASE write", &[])?;
                     Ok::<_, StorageError>(())
                 })
                 .await
@@ -439,18 +432,16 @@ mod tests {
         let db = open(&dir, |_| {});
         let outcome = db
             .write(|c| {
-                c.execute("INSERT INTO t VALUES (5)", [])?;
-                c.execute_batch("RELEASE write")?;
+                c.execute("INSERT INTO t VALUES (5)", &[])?;
+                c.execute("RELEASE write", &[])?;
                 // Fails: the caller hears this, and the first insert must go.
-                c.execute("INSERT INTO t VALUES (5)", [])?;
+                c.execute("INSERT INTO t VALUES (5)", &[])?;
                 Ok::<_, StorageError>(())
             })
             .await;
 
         match outcome {
-            Err(StorageError::Sqlite(error)) => {
-                assert!(crate::db::is_unique_violation(&error), "{error}")
-            }
+            Err(error) => assert!(crate::db::is_unique_violation(&error), "{error}"),
             other => panic!("{other:?}"),
         }
         assert_eq!(values(&db), Vec::<i64>::new());
@@ -470,7 +461,7 @@ mod tests {
             async move {
                 db.write(move |c| {
                     ran.fetch_add(1, Ordering::SeqCst);
-                    c.execute("INSERT INTO t VALUES (2)", [])?;
+                    c.execute("INSERT INTO t VALUES (2)", &[])?;
                     Ok::<_, StorageError>(())
                 })
                 .await
@@ -558,8 +549,8 @@ mod tests {
         let db = open(&dir, |_| {});
         let outcome = db
             .write(|c| {
-                c.execute("INSERT INTO t VALUES (1)", [])?;
-                c.execute_batch("COMMIT")?;
+                c.execute("INSERT INTO t VALUES (1)", &[])?;
+                c.execute("COMMIT", &[])?;
                 Ok::<_, StorageError>(())
             })
             .await;
@@ -585,7 +576,7 @@ mod tests {
                 let ran = ran.clone();
                 move |c| {
                     ran.fetch_add(1, Ordering::SeqCst);
-                    c.execute("INSERT INTO t VALUES (2)", [])?;
+                    c.execute("INSERT INTO t VALUES (2)", &[])?;
                     Ok::<_, StorageError>(())
                 }
             })
@@ -622,7 +613,7 @@ mod tests {
                 tokio::spawn(async move {
                     db.write(move |c| {
                         ran.fetch_add(1, Ordering::SeqCst);
-                        c.execute("INSERT INTO t VALUES (?1)", [100 + i])?;
+                        c.execute("INSERT INTO t VALUES (?1)", &[&(100 + i)])?;
                         Ok::<_, StorageError>(())
                     })
                     .await
@@ -649,10 +640,7 @@ mod tests {
     fn a_read_connection_refuses_to_write() {
         let dir = tempfile::tempdir().unwrap();
         let db = open(&dir, |_| {});
-        let attempt = db.read_blocking(|c| {
-            c.execute("INSERT INTO t VALUES (1)", [])
-                .map_err(StorageError::from)
-        });
+        let attempt = db.read_blocking(|c| c.execute("INSERT INTO t VALUES (1)", &[]));
         match attempt {
             Err(StorageError::Sqlite(error)) => assert_eq!(
                 error.sqlite_error_code(),

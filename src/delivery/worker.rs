@@ -125,7 +125,7 @@ impl<T: Deliver> OutboxWorker<T> {
         let now = self.clock.now();
         let due = self
             .db
-            .read(move |conn| Ok::<_, StorageError>(outbox::due(conn, now, BATCH)?))
+            .read(move |conn| outbox::due(conn, now, BATCH))
             .await?;
         let mut handled = 0;
         for message in &due {

@@ -17,12 +17,12 @@ use crate::auth::device::DeviceCookies;
 use crate::auth::password::{self, PasswordPool, PoolError};
 use crate::auth::secrets;
 use crate::auth::throttle::{KeyedLimiter, SignInThrottle, Verdict};
+use crate::db::Conn;
 use crate::db::email_links::{self, Purpose};
 use crate::db::{self, Database};
 use crate::delivery::Composer;
 use crate::delivery::compose::{AccountEmail, AccountMessage};
 use crate::domain::{Clock, Email, Millis};
-use rusqlite::Connection;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -32,7 +32,7 @@ use uuid::Uuid;
 /// Ends everything that lets someone act as the account: browser sessions,
 /// refresh tokens (every client, every family) and authorization codes not
 /// yet exchanged. Access tokens already issued run out their short lifetime.
-pub fn end_every_credential(conn: &Connection, user_id: i64, now: Millis) -> ServiceResult<()> {
+pub fn end_every_credential(conn: &Conn, user_id: i64, now: Millis) -> ServiceResult<()> {
     db::sessions::delete_for_user(conn, user_id)?;
     db::oauth::revoke_refresh_tokens_of_user(conn, user_id, now)?;
     db::oauth::delete_codes_of_user(conn, user_id)?;
@@ -681,7 +681,7 @@ impl Accounts {
 /// Deletes accounts whose email was never proven within `lifetime` (and
 /// that joined no organization), and links long expired. Run by the
 /// background sweep; answers how many accounts went.
-pub fn sweep(tx: &Connection, lifetime: Duration, now: Millis) -> ServiceResult<usize> {
+pub fn sweep(tx: &Conn, lifetime: Duration, now: Millis) -> ServiceResult<usize> {
     let cutoff = Millis(
         now.0
             .saturating_sub(i64::try_from(lifetime.as_millis()).unwrap_or(0)),
@@ -721,7 +721,7 @@ impl PendingLink {
     #[allow(clippy::too_many_arguments)]
     fn store(
         &self,
-        tx: &Connection,
+        tx: &Conn,
         kind: AccountMessage,
         user_id: i64,
         browser: Option<&str>,
@@ -749,7 +749,7 @@ impl PendingLink {
 
     fn queue(
         &self,
-        tx: &Connection,
+        tx: &Conn,
         kind: AccountMessage,
         composer: &Composer,
         to: &str,
@@ -785,7 +785,7 @@ impl PendingLink {
 /// operator takes it over), a proven address, and nothing left of whoever
 /// held it before: no session, refresh token, code or mailed link.
 pub fn claim(
-    tx: &Connection,
+    tx: &Conn,
     user_id: i64,
     password_hash: Option<&str>,
     now: Millis,
@@ -798,7 +798,7 @@ pub fn claim(
 }
 
 fn signed_in(
-    tx: &Connection,
+    tx: &Conn,
     user_id: i64,
     email: String,
     settings: AccountSettings,

@@ -1,8 +1,8 @@
 use super::{ServiceError, ServiceResult};
 use crate::auth::secrets;
 use crate::db;
+use crate::db::Conn;
 use crate::domain::{ApiKey, Millis, Role, Scope};
-use rusqlite::Connection;
 
 /// Every key reads `enl_<public id>_<secret>`: the prefix makes leaked keys
 /// easy to spot (secret scanners), the public id finds the row, and only a
@@ -19,7 +19,7 @@ pub struct IssuedKey {
 }
 
 pub fn create(
-    tx: &Connection,
+    tx: &Conn,
     org_id: i64,
     user_id: i64,
     name: &str,
@@ -65,7 +65,7 @@ pub fn create(
 
 /// The key a caller presented, if it is well formed, known, unrevoked, its
 /// secret matches, and its owner is still an admin of its organization.
-pub fn authenticate(conn: &Connection, presented: &str) -> ServiceResult<Option<ApiKey>> {
+pub fn authenticate(conn: &Conn, presented: &str) -> ServiceResult<Option<ApiKey>> {
     let Some((public_id, secret)) = split(presented) else {
         return Ok(None);
     };
@@ -87,13 +87,13 @@ pub fn well_formed(presented: &str) -> bool {
     split(presented).is_some()
 }
 
-pub fn list(conn: &Connection, org_id: i64) -> ServiceResult<Vec<ApiKey>> {
+pub fn list(conn: &Conn, org_id: i64) -> ServiceResult<Vec<ApiKey>> {
     db::orgs::get(conn, org_id)?.ok_or(ServiceError::NotFound("organization"))?;
     Ok(db::api_keys::list(conn, org_id)?)
 }
 
 /// Revokes the key; revoking an already revoked key is harmless.
-pub fn revoke(tx: &Connection, id: i64, now: Millis) -> ServiceResult<ApiKey> {
+pub fn revoke(tx: &Conn, id: i64, now: Millis) -> ServiceResult<ApiKey> {
     db::api_keys::revoke(tx, id, now)?;
     db::api_keys::get(tx, id)?.ok_or(ServiceError::NotFound("API key"))
 }

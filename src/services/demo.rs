@@ -3,11 +3,11 @@
 
 use super::{ServiceError, ServiceResult};
 use crate::db;
+use crate::db::Conn;
 use crate::delivery::Composer;
 use crate::domain::invitation_options::InvitationOptions;
 use crate::domain::{Email, Invitation, InvitationStatus, Millis, Organization, Role, Scope};
 use crate::services::{self, invitations::SendRules};
-use rusqlite::Transaction;
 use std::time::Duration;
 
 /// Where the demo organization's logo is served (`{public_url}` + this).
@@ -32,7 +32,7 @@ fn email(raw: &str) -> ServiceResult<Email> {
 /// Fills an empty database. `password_hash` is the admin's (argon2id, made
 /// before the transaction).
 pub fn build(
-    tx: &Transaction<'_>,
+    tx: &Conn,
     password_hash: &str,
     public_url: &str,
     composer: &Composer,

@@ -3,8 +3,8 @@
 
 use super::ServiceResult;
 use crate::db;
+use crate::db::Conn;
 use crate::domain::Millis;
-use rusqlite::Connection;
 use std::time::Duration;
 
 /// A first request that never finished (its client or the server went away)
@@ -31,7 +31,7 @@ pub enum Begin {
 }
 
 pub fn begin(
-    tx: &Connection,
+    tx: &Conn,
     api_key_id: i64,
     key: &str,
     fingerprint: &[u8],
@@ -61,7 +61,7 @@ pub fn begin(
 
 /// Stores the first answer.
 pub fn complete(
-    tx: &Connection,
+    tx: &Conn,
     api_key_id: i64,
     key: &str,
     status: u16,
@@ -79,11 +79,11 @@ pub fn complete(
 }
 
 /// Drops the entry (an answer not worth keeping: a retry should run again).
-pub fn forget(tx: &Connection, api_key_id: i64, key: &str) -> ServiceResult<()> {
+pub fn forget(tx: &Conn, api_key_id: i64, key: &str) -> ServiceResult<()> {
     Ok(db::idempotency::forget(tx, api_key_id, key)?)
 }
 
 /// Deletes expired entries, a batch at a time.
-pub fn prune(tx: &Connection, now: Millis) -> ServiceResult<usize> {
+pub fn prune(tx: &Conn, now: Millis) -> ServiceResult<usize> {
     Ok(db::idempotency::prune(tx, now, PRUNE_BATCH)?)
 }

@@ -1,12 +1,12 @@
 use super::{ServiceError, ServiceResult};
 use crate::db;
+use crate::db::Conn;
 use crate::delivery::{Composer, InvitationEmail};
 use crate::domain::invitation::{InvitationFilter, Revocation};
 use crate::domain::invitation_options::InvitationOptions;
 use crate::domain::{
     Email, Invitation, InvitationExtras, InvitationStatus, Millis, Page, Paged, Role,
 };
-use rusqlite::Connection;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -72,7 +72,7 @@ const DAY_MS: i64 = 24 * HOUR_MS;
 /// Invites `invitee` to the organization on behalf of `inviter_user_id`,
 /// and queues the invitation message in the same transaction.
 pub fn create(
-    tx: &Connection,
+    tx: &Conn,
     org_id: i64,
     inviter_user_id: i64,
     new: &NewInvitation,
@@ -154,7 +154,7 @@ pub struct BulkOutcome {
 /// `items` holds each item as the caller parsed it (a refusal is
 /// `ServiceError::Invalid`). Only a storage failure fails the whole request.
 pub fn create_many(
-    tx: &Connection,
+    tx: &Conn,
     org_id: i64,
     inviter_user_id: i64,
     items: Vec<Result<NewInvitation, ServiceError>>,
@@ -225,7 +225,7 @@ pub fn create_many(
 
 /// One invitation of the organization with its message and metadata.
 pub fn get(
-    conn: &Connection,
+    conn: &Conn,
     org_id: i64,
     id: i64,
     now: Millis,
@@ -239,7 +239,7 @@ pub fn get(
 /// A person can be invited when they are not a member yet and have no
 /// other pending invitation to the organization.
 fn ensure_invitable(
-    tx: &Connection,
+    tx: &Conn,
     org_id: i64,
     invitee: &Email,
     except: Option<i64>,
@@ -264,7 +264,7 @@ fn ensure_invitable(
 /// window) a message that would go over a cap. Runs inside the create or
 /// resend transaction, so a refusal leaves nothing created or queued.
 fn ensure_mail_allowed(
-    tx: &Connection,
+    tx: &Conn,
     org_id: i64,
     invitee: &Email,
     limits: MailLimits,
@@ -317,7 +317,7 @@ pub const RESEND_INTERVAL_MS: i64 = 60_000;
 
 /// Sends a pending or expired invitation again with a renewed expiry.
 pub fn resend(
-    tx: &Connection,
+    tx: &Conn,
     org_id: i64,
     id: i64,
     rules: SendRules,
@@ -365,7 +365,7 @@ pub fn resend(
 }
 
 fn enqueue_message(
-    tx: &Connection,
+    tx: &Conn,
     invitation: &Invitation,
     personal_message: Option<String>,
     composer: &Composer,
@@ -408,7 +408,7 @@ fn enqueue_message(
 /// One page of the organization's invitations and the exact total, both
 /// read in one snapshot so they agree (every read runs in one, `Database::read`).
 pub fn list(
-    conn: &Connection,
+    conn: &Conn,
     org_id: i64,
     filter: InvitationFilter,
     page: Page,
@@ -420,7 +420,7 @@ pub fn list(
 }
 
 /// Revokes a pending or expired invitation; revoking twice is harmless.
-pub fn revoke(tx: &Connection, org_id: i64, id: i64, now: Millis) -> ServiceResult<i64> {
+pub fn revoke(tx: &Conn, org_id: i64, id: i64, now: Millis) -> ServiceResult<i64> {
     let invitation = db::invitations::get_in_org(tx, org_id, id, now)?
         .ok_or(ServiceError::NotFound("invitation"))?;
     match invitation.status.revocation() {
@@ -444,6 +444,6 @@ pub fn revoke(tx: &Connection, org_id: i64, id: i64, now: Millis) -> ServiceResu
 pub const SWEEP_BATCH: usize = 1000;
 
 /// Stores EXPIRED on up to [`SWEEP_BATCH`] pending invitations past their expiry.
-pub fn sweep_expired(tx: &Connection, now: Millis) -> ServiceResult<usize> {
+pub fn sweep_expired(tx: &Conn, now: Millis) -> ServiceResult<usize> {
     Ok(db::invitations::sweep_expired(tx, now, SWEEP_BATCH as i64)?)
 }

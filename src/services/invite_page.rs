@@ -4,8 +4,8 @@
 
 use super::sessions::{self, SessionUser};
 use super::{ServiceError, ServiceResult, invitee};
+use crate::db::Conn;
 use crate::domain::{Email, InvitationDetails, InvitationStatus, Millis};
-use rusqlite::Connection;
 use uuid::Uuid;
 
 /// Why an invitation can no longer be answered.
@@ -68,7 +68,7 @@ fn same_address(a: &str, b: &str) -> bool {
 
 /// The page for the link `uuid`, seen by whoever holds `session_token`.
 pub fn open(
-    conn: &Connection,
+    conn: &Conn,
     uuid: Uuid,
     session_token: Option<&str>,
     now: Millis,
@@ -98,7 +98,7 @@ pub fn open(
 /// Accepts or declines the invitation behind `uuid` for the invitee signed in
 /// with `session_token`, in one transaction with the checks that allow it.
 pub fn answer(
-    tx: &Connection,
+    tx: &Conn,
     uuid: Uuid,
     session_token: Option<&str>,
     accept: bool,

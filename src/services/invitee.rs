@@ -2,12 +2,12 @@
 
 use super::{ServiceError, ServiceResult};
 use crate::db;
+use crate::db::Conn;
 use crate::domain::{Email, InvitationDetails, InvitationStatus, Millis};
-use rusqlite::Connection;
 use uuid::Uuid;
 
 /// The caller's pending, unexpired invitations.
-pub fn list(conn: &Connection, email: &str, now: Millis) -> ServiceResult<Vec<InvitationDetails>> {
+pub fn list(conn: &Conn, email: &str, now: Millis) -> ServiceResult<Vec<InvitationDetails>> {
     match Email::parse(email) {
         Ok(email) => Ok(db::invitations::list_for_invitee(conn, &email, now)?),
         Err(_) => Ok(Vec::new()),
@@ -15,12 +15,7 @@ pub fn list(conn: &Connection, email: &str, now: Millis) -> ServiceResult<Vec<In
 }
 
 /// One invitation addressed to the caller, if it can still be answered.
-pub fn get(
-    conn: &Connection,
-    email: &str,
-    uuid: Uuid,
-    now: Millis,
-) -> ServiceResult<InvitationDetails> {
+pub fn get(conn: &Conn, email: &str, uuid: Uuid, now: Millis) -> ServiceResult<InvitationDetails> {
     let details = find(conn, email, uuid, now)?;
     ensure_answerable(details.invitation.status)?;
     Ok(details)
@@ -35,7 +30,7 @@ pub fn get(
 /// it the caller's address must be proven already.
 #[allow(clippy::too_many_arguments)]
 pub fn respond(
-    tx: &Connection,
+    tx: &Conn,
     user_id: i64,
     email: &str,
     uuid: Uuid,
@@ -68,16 +63,11 @@ pub fn respond(
 }
 
 /// An invitation by its link, for the hosted page.
-pub fn by_link(conn: &Connection, uuid: Uuid, now: Millis) -> ServiceResult<InvitationDetails> {
+pub fn by_link(conn: &Conn, uuid: Uuid, now: Millis) -> ServiceResult<InvitationDetails> {
     db::invitations::find_details(conn, uuid, now)?.ok_or(ServiceError::NotFound("invitation"))
 }
 
-fn find(
-    conn: &Connection,
-    email: &str,
-    uuid: Uuid,
-    now: Millis,
-) -> ServiceResult<InvitationDetails> {
+fn find(conn: &Conn, email: &str, uuid: Uuid, now: Millis) -> ServiceResult<InvitationDetails> {
     let email = Email::parse(email).map_err(|_| ServiceError::NotFound("invitation"))?;
     db::invitations::find_for_invitee(conn, uuid, &email, now)?
         .ok_or(ServiceError::NotFound("invitation"))

@@ -4,9 +4,9 @@
 use super::{ServiceError, ServiceResult};
 use crate::auth::secrets;
 use crate::db;
+use crate::db::Conn;
 use crate::domain::join_link::{JoinLink, JoinLinkState, MAX_USES};
 use crate::domain::{Email, Millis, Organization, Page, Paged, Role};
-use rusqlite::Connection;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -65,7 +65,7 @@ pub fn expiry(
 
 /// Makes a link; answers it and its token (shown once, only its digest stored).
 pub fn create(
-    tx: &Connection,
+    tx: &Conn,
     org_id: i64,
     creator: i64,
     new: &NewJoinLink,
@@ -97,12 +97,7 @@ pub fn create(
     Ok((link, token))
 }
 
-pub fn list(
-    conn: &Connection,
-    org_id: i64,
-    page: Page,
-    now: Millis,
-) -> ServiceResult<Paged<JoinLink>> {
+pub fn list(conn: &Conn, org_id: i64, page: Page, now: Millis) -> ServiceResult<Paged<JoinLink>> {
     // Every read runs in one snapshot (`Database::read`): the two agree.
     let total = db::join_links::count(conn, org_id)?;
     let items = db::join_links::list(conn, org_id, page, now)?;
@@ -110,7 +105,7 @@ pub fn list(
 }
 
 /// Revokes a link (revoking twice is harmless); answers it.
-pub fn revoke(tx: &Connection, org_id: i64, id: i64, now: Millis) -> ServiceResult<JoinLink> {
+pub fn revoke(tx: &Conn, org_id: i64, id: i64, now: Millis) -> ServiceResult<JoinLink> {
     db::join_links::get_in_org(tx, org_id, id, now)?.ok_or(ServiceError::NotFound("join link"))?;
     db::join_links::revoke(tx, id, now)?;
     db::join_links::get_in_org(tx, org_id, id, now)?.ok_or(ServiceError::NotFound("join link"))
@@ -136,7 +131,7 @@ fn gone(state: JoinLinkState) -> ServiceError {
 }
 
 /// The link behind a token, whatever its state; unknown: NotFound.
-pub fn open(conn: &Connection, token: &str, now: Millis) -> ServiceResult<OpenLink> {
+pub fn open(conn: &Conn, token: &str, now: Millis) -> ServiceResult<OpenLink> {
     let link = db::join_links::find_by_digest(conn, &secrets::sha256(token), now)?
         .ok_or(ServiceError::NotFound("join link"))?;
     let organization =
@@ -149,7 +144,7 @@ pub fn open(conn: &Connection, token: &str, now: Millis) -> ServiceResult<OpenLi
 /// The use is taken by a conditional UPDATE in the same transaction as the
 /// membership insert, so the cap holds under concurrent joins. Someone
 /// already a member is told so and uses nothing. Answers the organization's UUID.
-pub fn join(tx: &Connection, token: &str, user_id: i64, now: Millis) -> ServiceResult<Uuid> {
+pub fn join(tx: &Conn, token: &str, user_id: i64, now: Millis) -> ServiceResult<Uuid> {
     let OpenLink { link, organization } = open(tx, token, now)?;
     if link.state != JoinLinkState::Active {
         return Err(gone(link.state));

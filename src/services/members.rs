@@ -1,13 +1,13 @@
 use super::{ServiceError, ServiceResult, orgs};
 use crate::db;
+use crate::db::Conn;
 use crate::domain::{KeyRevocation, Member, Membership, Millis, Page, Paged, Role};
-use rusqlite::Connection;
 use uuid::Uuid;
 
 /// One page of the organization's members. The total is the organization's
 /// trigger-maintained member count, read in the same snapshot as the page
 /// (every read runs in one, `Database::read`).
-pub fn list(conn: &Connection, org_id: i64, page: Page) -> ServiceResult<Paged<Member>> {
+pub fn list(conn: &Conn, org_id: i64, page: Page) -> ServiceResult<Paged<Member>> {
     let total_count = orgs::get(conn, org_id)?.member_count;
     let items = db::members::list(conn, org_id, page)?;
     Ok(page.of(items, total_count))
@@ -22,7 +22,7 @@ fn last_admin() -> ServiceError {
 
 /// Whether taking the admin role from one admin of the organization would
 /// leave it with none.
-fn is_last_admin(tx: &Connection, org_id: i64) -> ServiceResult<bool> {
+fn is_last_admin(tx: &Conn, org_id: i64) -> ServiceResult<bool> {
     Ok(db::members::admin_count_capped(tx, org_id, 2)? < 2)
 }
 
@@ -31,7 +31,7 @@ fn is_last_admin(tx: &Connection, org_id: i64) -> ServiceResult<bool> {
 /// transaction (with the service clock; the migration-0005 trigger catches
 /// any other path). Setting the role a member already has changes nothing.
 pub fn change_role(
-    tx: &Connection,
+    tx: &Conn,
     org_id: i64,
     user_id: i64,
     role: Role,
@@ -52,11 +52,7 @@ pub fn change_role(
 
 /// Who invites on the command line: the admin with `email`, or the
 /// organization's first admin. The organization must exist.
-pub fn inviter(
-    tx: &Connection,
-    org_id: i64,
-    email: Option<&crate::domain::Email>,
-) -> ServiceResult<i64> {
+pub fn inviter(tx: &Conn, org_id: i64, email: Option<&crate::domain::Email>) -> ServiceResult<i64> {
     orgs::get(tx, org_id)?;
     let found = match email {
         Some(email) => db::users::find_by_email(tx, email)?
@@ -73,13 +69,13 @@ pub fn inviter(
 }
 
 /// The organizations the person belongs to.
-pub fn memberships(conn: &Connection, user_id: i64) -> ServiceResult<Vec<Membership>> {
+pub fn memberships(conn: &Conn, user_id: i64) -> ServiceResult<Vec<Membership>> {
     Ok(db::members::organizations_of(conn, user_id)?)
 }
 
 /// The person leaves the organization (by its UUID) on their own; the
 /// last admin cannot. Answers the organization's UUID.
-pub fn leave(tx: &Connection, user_id: i64, org_uuid: Uuid, now: Millis) -> ServiceResult<Uuid> {
+pub fn leave(tx: &Conn, user_id: i64, org_uuid: Uuid, now: Millis) -> ServiceResult<Uuid> {
     let (org_id, _) = db::members::find_by_org_uuid(tx, org_uuid, user_id)?
         .ok_or(ServiceError::NotFound("membership"))?;
     remove(tx, org_id, user_id, now)?;
@@ -89,7 +85,7 @@ pub fn leave(tx: &Connection, user_id: i64, org_uuid: Uuid, now: Millis) -> Serv
 /// Removes the person from the organization (their account stays) and, in
 /// the same transaction, revokes every API key they hold in it for good.
 /// The organization's last admin cannot be removed.
-pub fn remove(tx: &Connection, org_id: i64, user_id: i64, now: Millis) -> ServiceResult<i64> {
+pub fn remove(tx: &Conn, org_id: i64, user_id: i64, now: Millis) -> ServiceResult<i64> {
     match db::members::role(tx, org_id, user_id)? {
         None => Err(ServiceError::NotFound("user")),
         Some(Role::Admin) if is_last_admin(tx, org_id)? => Err(last_admin()),

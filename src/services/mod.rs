@@ -64,12 +64,6 @@ pub enum ServiceError {
     Delivery(#[from] crate::delivery::DeliveryError),
 }
 
-impl From<rusqlite::Error> for ServiceError {
-    fn from(error: rusqlite::Error) -> Self {
-        ServiceError::Storage(StorageError::Sqlite(error))
-    }
-}
-
 impl From<crate::domain::name::ControlCharacter> for ServiceError {
     fn from(error: crate::domain::name::ControlCharacter) -> Self {
         ServiceError::invalid(error.field, error.to_string())

@@ -5,11 +5,11 @@
 
 use super::{ServiceError, ServiceResult};
 use crate::auth::secrets;
+use crate::db::Conn;
 use crate::db::{self, StorageError};
 use crate::domain::{Email, Millis};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use subtle::ConstantTimeEq;
@@ -40,12 +40,6 @@ pub enum OAuthError {
     Server(String),
     #[error(transparent)]
     Storage(#[from] StorageError),
-}
-
-impl From<rusqlite::Error> for OAuthError {
-    fn from(error: rusqlite::Error) -> Self {
-        OAuthError::Storage(StorageError::Sqlite(error))
-    }
 }
 
 impl OAuthError {
@@ -107,7 +101,7 @@ pub struct NewClient {
 /// Registers a client; answers it with its secret (confidential clients
 /// only), which is shown this once and stored only as a SHA-256 digest.
 pub fn create_client(
-    tx: &Connection,
+    tx: &Conn,
     new: &NewClient,
     now: Millis,
 ) -> ServiceResult<(Client, Option<String>)> {
@@ -188,14 +182,14 @@ fn is_loopback(uri: &url::Url) -> bool {
     }
 }
 
-pub fn find_client(conn: &Connection, client_id: &str) -> Result<Option<Client>, OAuthError> {
+pub fn find_client(conn: &Conn, client_id: &str) -> Result<Option<Client>, OAuthError> {
     Ok(db::oauth::find_client(conn, client_id)?.map(Client::from))
 }
 
 /// Authenticates a client: confidential clients by their secret (compared
 /// as SHA-256 digests in constant time), public clients by id alone.
 pub fn authenticate_client(
-    conn: &Connection,
+    conn: &Conn,
     client_id: &str,
     secret: Option<&str>,
 ) -> Result<Client, OAuthError> {
@@ -283,7 +277,7 @@ pub enum AuthorizeRefusal {
 /// redirect URIs exactly, `response_type=code`, PKCE with S256 (for every
 /// client, RFC 9700) and a scope enlist grants.
 pub fn check_authorization(
-    conn: &Connection,
+    conn: &Conn,
     params: &AuthorizeParams,
 ) -> Result<Result<Authorization, AuthorizeRefusal>, StorageError> {
     let Some(client_id) = params.client_id.as_deref().filter(|c| !c.is_empty()) else {
@@ -387,7 +381,7 @@ pub struct NewCode<'a> {
 }
 
 /// A fresh single-use authorization code (only its digest is stored).
-pub fn issue_code(tx: &Connection, new: &NewCode<'_>, now: Millis) -> ServiceResult<String> {
+pub fn issue_code(tx: &Conn, new: &NewCode<'_>, now: Millis) -> ServiceResult<String> {
     db::oauth::delete_expired_codes(tx, now)?;
     let code = secrets::random_base62(32);
     db::oauth::insert_code(
@@ -447,7 +441,7 @@ impl RefreshLifetimes {
 /// whatever the outcome, and kept (marked used) until it expires: presenting
 /// it again revokes the refresh tokens its first exchange issued (4.1.2).
 pub fn exchange_code(
-    tx: &Connection,
+    tx: &Conn,
     client: &Client,
     exchange: &CodeExchange<'_>,
     lifetimes: RefreshLifetimes,
@@ -517,7 +511,7 @@ pub fn exchange_code(
 /// that revocation is committed even though the request is refused. The new
 /// token never outlives the family's start plus the maximum lifetime.
 pub fn refresh(
-    tx: &Connection,
+    tx: &Conn,
     client: &Client,
     presented: &str,
     lifetimes: RefreshLifetimes,
@@ -582,11 +576,11 @@ struct NewFamilyToken<'a> {
 }
 
 fn new_refresh_token(
-    tx: &Connection,
+    tx: &Conn,
     new: &NewFamilyToken<'_>,
     lifetimes: RefreshLifetimes,
     now: Millis,
-) -> rusqlite::Result<String> {
+) -> crate::db::sql::Result<String> {
     let token = secrets::random_base62(43);
     db::oauth::insert_refresh_token(
         tx,
@@ -605,11 +599,7 @@ fn new_refresh_token(
 }
 
 /// Client credentials: the token acts for the account bound to the client.
-pub fn client_credentials(
-    conn: &Connection,
-    client: &Client,
-    scope: &str,
-) -> Result<Grant, OAuthError> {
+pub fn client_credentials(conn: &Conn, client: &Client, scope: &str) -> Result<Grant, OAuthError> {
     if !client.confidential {
         return Err(OAuthError::UnauthorizedClient(
             "public clients cannot use the client_credentials grant".into(),
@@ -665,7 +655,7 @@ impl GrantRequest {
 /// the transaction back; an inner refusal is committed (a used code stays
 /// used, a reused refresh token's family stays revoked).
 pub fn grant(
-    conn: &Connection,
+    conn: &Conn,
     request: &TokenRequest,
     lifetimes: RefreshLifetimes,
     now: Millis,
@@ -729,7 +719,7 @@ pub struct TokenDecision {
 
 /// [`grant`], and whether the signing keys changed, in the same storage call.
 pub fn decide_token(
-    conn: &Connection,
+    conn: &Conn,
     request: &TokenRequest,
     lifetimes: RefreshLifetimes,
     keys: KnownKeys,
@@ -746,12 +736,7 @@ pub fn decide_token(
 
 /// RFC 7009: revokes the refresh token's family if the token belongs to the
 /// client; unknown tokens and other clients' tokens change nothing.
-pub fn revoke(
-    tx: &Connection,
-    client: &Client,
-    presented: &str,
-    now: Millis,
-) -> Result<(), OAuthError> {
+pub fn revoke(tx: &Conn, client: &Client, presented: &str, now: Millis) -> Result<(), OAuthError> {
     if let Some(token) = db::oauth::find_refresh_token(tx, &secrets::sha256(presented))?
         && token.client == client.id
     {
@@ -761,7 +746,7 @@ pub fn revoke(
 }
 
 /// A 256-bit key of the server's own, generated on first use and kept.
-pub fn server_key(tx: &Connection, name: &str, now: Millis) -> ServiceResult<Vec<u8>> {
+pub fn server_key(tx: &Conn, name: &str, now: Millis) -> ServiceResult<Vec<u8>> {
     Ok(db::oauth::server_secret(
         tx,
         name,

@@ -3,7 +3,7 @@
 
 use super::ServiceResult;
 use crate::db;
-use rusqlite::Connection;
+use crate::db::Conn;
 
 pub use crate::db::lock::{LockError, ServeLock};
 pub use crate::db::{Database, PoolStats, absolute as absolute_path};
@@ -15,16 +15,16 @@ pub fn integrity_check(path: &std::path::Path) -> Vec<String> {
 }
 
 /// The schema version the database is at.
-pub fn schema_version(conn: &Connection) -> ServiceResult<i64> {
+pub fn schema_version(conn: &Conn) -> ServiceResult<i64> {
     Ok(db::schema_version(conn)?)
 }
 
 /// The database answers a read (`/readyz`).
-pub fn probe(conn: &Connection) -> ServiceResult<()> {
+pub fn probe(conn: &Conn) -> ServiceResult<()> {
     Ok(db::health::probe(conn)?)
 }
 
 /// Messages queued and not yet sent or given up on.
-pub fn outbox_backlog(conn: &Connection) -> ServiceResult<i64> {
+pub fn outbox_backlog(conn: &Conn) -> ServiceResult<i64> {
     Ok(db::outbox::backlog(conn)?)
 }

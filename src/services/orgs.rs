@@ -1,7 +1,7 @@
 use super::{ServiceError, ServiceResult, users};
 use crate::db;
+use crate::db::Conn;
 use crate::domain::{Email, Millis, Organization, Role, User, name};
-use rusqlite::{Connection, Transaction};
 use uuid::Uuid;
 
 pub struct NewOrganization {
@@ -21,7 +21,7 @@ pub struct NewOrganization {
 /// it is refused unless the operator explicitly claims it. A new account is
 /// verified (the operator vouches for the address).
 pub fn create(
-    tx: &Transaction<'_>,
+    tx: &Conn,
     new: &NewOrganization,
     now: Millis,
 ) -> ServiceResult<(Organization, User)> {
@@ -73,7 +73,7 @@ pub fn create(
     Ok((org, admin))
 }
 
-pub fn get(conn: &Connection, org_id: i64) -> ServiceResult<Organization> {
+pub fn get(conn: &Conn, org_id: i64) -> ServiceResult<Organization> {
     db::orgs::get(conn, org_id)?.ok_or(ServiceError::NotFound("organization"))
 }
 
@@ -91,12 +91,12 @@ pub(crate) fn validate_url(field: &'static str, url: &str) -> ServiceResult<()> 
     }
 }
 
-pub fn list(conn: &Connection) -> ServiceResult<Vec<Organization>> {
+pub fn list(conn: &Conn) -> ServiceResult<Vec<Organization>> {
     Ok(db::orgs::list(conn)?)
 }
 
 /// Ids of the organizations already called `name` (trimmed, as stored):
 /// names need not be unique, but a second "Acme" is worth a word.
-pub fn others_named(conn: &Connection, name: &str) -> ServiceResult<Vec<i64>> {
+pub fn others_named(conn: &Conn, name: &str) -> ServiceResult<Vec<i64>> {
     Ok(db::orgs::ids_named(conn, name.trim())?)
 }

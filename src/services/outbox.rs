@@ -3,13 +3,13 @@
 
 use super::{ServiceError, ServiceResult};
 use crate::db;
+use crate::db::Conn;
 pub use crate::db::outbox::OutboxEntry;
 use crate::domain::Email;
-use rusqlite::Connection;
 
 /// Messages newest first, to `recipient` or to anyone; at most `limit` (1..=1000).
 pub fn newest(
-    conn: &Connection,
+    conn: &Conn,
     recipient: Option<&Email>,
     limit: i64,
 ) -> ServiceResult<Vec<OutboxEntry>> {

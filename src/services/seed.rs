@@ -9,11 +9,11 @@
 //! buffer.
 
 use super::{ServiceError, ServiceResult, api_keys, oauth};
+use crate::db::Conn;
 use crate::db::seed::{Rows, SeedInvitation};
 use crate::domain::{Email, InvitationStatus, Millis, Role, Scope};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use rusqlite::Connection;
 use std::fmt::Write as _;
 use uuid::Uuid;
 
@@ -105,7 +105,7 @@ pub struct SeedOutcome {
     pub acceptor_client: Option<(String, String)>,
 }
 
-pub fn run(tx: &Connection, plan: &SeedPlan, now: Millis) -> ServiceResult<SeedOutcome> {
+pub fn run(tx: &Conn, plan: &SeedPlan, now: Millis) -> ServiceResult<SeedOutcome> {
     if plan.orgs == 0 {
         return Err(ServiceError::invalid(
             "orgs",
@@ -146,12 +146,7 @@ pub fn run(tx: &Connection, plan: &SeedPlan, now: Millis) -> ServiceResult<SeedO
     })
 }
 
-fn client_for(
-    tx: &Connection,
-    name: &str,
-    email: &str,
-    now: Millis,
-) -> ServiceResult<(String, String)> {
+fn client_for(tx: &Conn, name: &str, email: &str, now: Millis) -> ServiceResult<(String, String)> {
     let email = Email::parse(email).map_err(|e| ServiceError::invalid("user", e.to_string()))?;
     let (client, secret) = oauth::create_client(
         tx,
@@ -176,7 +171,7 @@ impl Fast {
 }
 
 /// Fills the database inside the caller's transaction.
-fn fill(conn: &Connection, plan: &SeedPlan, now: Millis) -> rusqlite::Result<Seeded> {
+fn fill(conn: &Conn, plan: &SeedPlan, now: Millis) -> crate::db::sql::Result<Seeded> {
     let mut rng = Fast(SmallRng::from_rng(&mut rand::rng()));
     let now = now.0;
     // A run tag keeps emails unique when seeding an already seeded database.
@@ -351,7 +346,7 @@ fn invitation_shape(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rusqlite::params;
+    use rusqlite::{Connection, params};
 
     #[test]
     fn counters_match_the_rows_after_seeding() {
@@ -368,7 +363,7 @@ mod tests {
         };
         let now = Millis::now();
         let tx = conn.transaction().unwrap();
-        let seeded = fill(&tx, &plan, now).unwrap();
+        let seeded = fill(&crate::db::Conn::sqlite(&tx), &plan, now).unwrap();
         tx.commit().unwrap();
 
         assert!(

@@ -4,8 +4,8 @@
 use super::ServiceResult;
 use crate::auth::secrets;
 use crate::db;
+use crate::db::Conn;
 use crate::domain::Millis;
-use rusqlite::Connection;
 use std::time::Duration;
 
 /// The person a session belongs to.
@@ -17,12 +17,7 @@ pub struct SessionUser {
 }
 
 /// Starts a session; answers the token for the cookie.
-pub fn start(
-    tx: &Connection,
-    user_id: i64,
-    lifetime: Duration,
-    now: Millis,
-) -> ServiceResult<String> {
+pub fn start(tx: &Conn, user_id: i64, lifetime: Duration, now: Millis) -> ServiceResult<String> {
     let token = secrets::random_base62(43);
     db::sessions::insert(
         tx,
@@ -34,7 +29,7 @@ pub fn start(
     Ok(token)
 }
 
-pub fn find(conn: &Connection, token: &str, now: Millis) -> ServiceResult<Option<SessionUser>> {
+pub fn find(conn: &Conn, token: &str, now: Millis) -> ServiceResult<Option<SessionUser>> {
     Ok(db::sessions::find(conn, &secrets::sha256(token), now)?.map(
         |(user_id, email, email_verified)| SessionUser {
             user_id,
@@ -44,12 +39,12 @@ pub fn find(conn: &Connection, token: &str, now: Millis) -> ServiceResult<Option
     ))
 }
 
-pub fn end(tx: &Connection, token: &str) -> ServiceResult<()> {
+pub fn end(tx: &Conn, token: &str) -> ServiceResult<()> {
     Ok(db::sessions::delete(tx, &secrets::sha256(token))?)
 }
 
 /// The key that signs CSRF tokens, generated on first start.
-pub fn csrf_key(tx: &Connection, now: Millis) -> ServiceResult<Vec<u8>> {
+pub fn csrf_key(tx: &Conn, now: Millis) -> ServiceResult<Vec<u8>> {
     Ok(db::oauth::server_secret(
         tx,
         "csrf_hmac_sha256",

@@ -6,9 +6,9 @@
 use super::{ServiceError, ServiceResult};
 use crate::auth::jwt::{LEEWAY_SECS, PublishedKey, SigningKeys};
 use crate::auth::keys::{Ed25519Key, PublicJwk};
+use crate::db::Conn;
 use crate::db::{self, StorageError};
 use crate::domain::Millis;
-use rusqlite::Connection;
 use std::time::Duration;
 
 /// Beyond the access-token lifetime, how long a retired key stays
@@ -24,7 +24,7 @@ pub fn retention(access_token_lifetime: Duration) -> Duration {
 /// At start: the key that signs (the file's when one is given, otherwise the
 /// stored one, generated on first start) and the keys still published.
 pub fn prepare(
-    tx: &Connection,
+    tx: &Conn,
     file_key: Option<&Ed25519Key>,
     retention: Duration,
     now: Millis,
@@ -57,7 +57,7 @@ pub fn prepare(
     Ok(keys)
 }
 
-fn insert_generated(tx: &Connection, now: Millis) -> ServiceResult<String> {
+fn insert_generated(tx: &Conn, now: Millis) -> ServiceResult<String> {
     let key = Ed25519Key::generate();
     let der = key
         .to_pkcs8_der()
@@ -66,7 +66,7 @@ fn insert_generated(tx: &Connection, now: Millis) -> ServiceResult<String> {
     Ok(key.kid().to_owned())
 }
 
-fn drop_expired(tx: &Connection, retention: Duration, now: Millis) -> rusqlite::Result<usize> {
+fn drop_expired(tx: &Conn, retention: Duration, now: Millis) -> crate::db::sql::Result<usize> {
     let retention_ms = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
     db::signing_keys::delete_retired_before(tx, Millis(now.0.saturating_sub(retention_ms)))
 }
@@ -85,7 +85,7 @@ pub struct Rotated {
 /// Adds a new signing key and retires the current one, which stays
 /// published until its tokens have expired. A running server signs with the
 /// new key from its next token request on.
-pub fn rotate(tx: &Connection, retention: Duration, now: Millis) -> ServiceResult<Rotated> {
+pub fn rotate(tx: &Conn, retention: Duration, now: Millis) -> ServiceResult<Rotated> {
     let dropped = drop_expired(tx, retention, now)?;
     let kid = insert_generated(tx, now)?;
     db::signing_keys::retire_others(tx, &kid, now)?;
@@ -103,7 +103,7 @@ pub fn rotate(tx: &Connection, retention: Duration, now: Millis) -> ServiceResul
 
 /// The stored keys: the newest signing key that has its private half here
 /// (none when it lives in a file), and every key still published.
-pub fn load(conn: &Connection, retention: Duration, now: Millis) -> ServiceResult<SigningKeys> {
+pub fn load(conn: &Conn, retention: Duration, now: Millis) -> ServiceResult<SigningKeys> {
     let rows = db::signing_keys::all(conn)?;
     let active = match rows
         .iter()
@@ -132,7 +132,7 @@ pub fn load(conn: &Connection, retention: Duration, now: Millis) -> ServiceResul
 
 /// The keys, when they changed since `version` (a rotation from the command line).
 pub fn changed_since(
-    conn: &Connection,
+    conn: &Conn,
     version: i64,
     retention: Duration,
     now: Millis,
@@ -144,11 +144,7 @@ pub fn changed_since(
 }
 
 /// The JWK Set (RFC 7517) of the published keys, the signing key first.
-pub fn jwks(
-    conn: &Connection,
-    retention: Duration,
-    now: Millis,
-) -> Result<Vec<PublicJwk>, StorageError> {
+pub fn jwks(conn: &Conn, retention: Duration, now: Millis) -> Result<Vec<PublicJwk>, StorageError> {
     let rows = db::signing_keys::all(conn)?;
     let mut keys: Vec<_> = rows
         .iter()

@@ -1,7 +1,7 @@
 use super::{ServiceError, ServiceResult};
 use crate::db;
+use crate::db::Conn;
 use crate::domain::{Email, Millis, User, name};
-use rusqlite::Connection;
 
 pub struct NewAccount {
     pub email: Email,
@@ -34,7 +34,7 @@ pub fn validate_names(first_name: &str, last_name: &str) -> ServiceResult<()> {
     Ok(())
 }
 
-pub fn create(conn: &Connection, new: &NewAccount, now: Millis) -> ServiceResult<User> {
+pub fn create(conn: &Conn, new: &NewAccount, now: Millis) -> ServiceResult<User> {
     let first_name = new.first_name.trim();
     let last_name = new.last_name.trim();
     validate_names(&new.first_name, &new.last_name)?;
@@ -64,12 +64,7 @@ pub fn create(conn: &Connection, new: &NewAccount, now: Millis) -> ServiceResult
 /// Every session, refresh token and pending authorization code of the
 /// account ends, so nothing granted under the old password outlives it.
 /// The operator who sets it vouches for the address: it counts as proven.
-pub fn set_password(
-    conn: &Connection,
-    email: &Email,
-    hash: &str,
-    now: Millis,
-) -> ServiceResult<User> {
+pub fn set_password(conn: &Conn, email: &Email, hash: &str, now: Millis) -> ServiceResult<User> {
     if !db::users::set_password_hash(conn, email, hash, now)? {
         return Err(ServiceError::NotFound("account"));
     }

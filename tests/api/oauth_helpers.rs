@@ -217,9 +217,7 @@ impl TestApp {
 
     /// Runs one SQL statement, for setting up states the API cannot reach quickly.
     pub fn execute(&self, sql: &str) {
-        self.db
-            .write_blocking(|tx| tx.execute(sql, []).map_err(enlist::db::StorageError::from))
-            .unwrap();
+        self.db.write_blocking(|tx| tx.execute(sql, &[])).unwrap();
     }
 
     /// The key that signs access tokens now, as the server stored it.

@@ -2,6 +2,7 @@
 
 use crate::api::problem::ApiError;
 use crate::auth::throttle::RejectedKeys;
+use crate::db::Conn;
 use crate::domain::{ApiKey, Scope};
 use crate::services;
 use crate::state::AppState;
@@ -13,7 +14,6 @@ use actix_web::http::header::WWW_AUTHENTICATE;
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
-use rusqlite::Connection;
 use std::future::{Ready, ready};
 use std::sync::Arc;
 
@@ -75,7 +75,7 @@ pub struct PresentedKey {
 impl PresentedKey {
     /// The caller, if the key is known, unrevoked, and its owner still an
     /// admin. A key found invalid is remembered as such (it stays invalid).
-    pub fn verify(&self, conn: &Connection) -> Result<AdminCaller, ApiError> {
+    pub fn verify(&self, conn: &Conn) -> Result<AdminCaller, ApiError> {
         match services::api_keys::authenticate(conn, &self.key)? {
             Some(key) => Ok(AdminCaller(key)),
             None => {

@@ -1,0 +1,332 @@
+//! The storage seam: the one way the `db::*` modules run SQL, whichever
+//! engine is behind it. A [`Conn`] runs a statement with [`Param`]s and hands
+//! each result row to a closure as a [`Row`]; nothing above `db` sees an
+//! engine's own types. SQL text is written once, with SQLite's numbered
+//! parameters (`?1`), in the subset both dialects agree on; a statement that
+//! must differ asks [`Conn::dialect`].
+
+use super::StorageError;
+use rusqlite::types::{ToSqlOutput, ValueRef};
+
+pub type Result<T> = std::result::Result<T, StorageError>;
+
+/// Which SQL dialect a connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// A connection inside its transaction, as the storage functions take it.
+/// Reads and writes get it through [`super::ReadConn`] and
+/// [`super::WriteConn`], which dereference to it.
+pub struct Conn<'c> {
+    backend: Backend<'c>,
+}
+
+enum Backend<'c> {
+    Sqlite(&'c rusqlite::Connection),
+}
+
+impl<'c> Conn<'c> {
+    pub(crate) fn sqlite(conn: &'c rusqlite::Connection) -> Self {
+        Self {
+            backend: Backend::Sqlite(conn),
+        }
+    }
+
+    /// The SQLite connection behind this one, for the few jobs that are
+    /// SQLite's own (the bulk fill's prepared statements).
+    pub(crate) fn as_sqlite(&self) -> Option<&'c rusqlite::Connection> {
+        match self.backend {
+            Backend::Sqlite(conn) => Some(conn),
+        }
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self.backend {
+            Backend::Sqlite(_) => Dialect::Sqlite,
+        }
+    }
+
+    /// Runs a statement that returns no rows (or whose rows are ignored);
+    /// answers how many rows it changed.
+    pub fn execute(&self, sql: &str, params: &[&dyn Param]) -> Result<usize> {
+        match self.backend {
+            Backend::Sqlite(conn) => {
+                Ok(conn
+                    .prepare_cached(sql)?
+                    .execute(rusqlite::params_from_iter(
+                        params.iter().map(|p| Bind(p.value())),
+                    ))?)
+            }
+        }
+    }
+
+    /// The first row's value, or `None` when there is no row.
+    pub fn query_opt<T>(
+        &self,
+        sql: &str,
+        params: &[&dyn Param],
+        read: impl FnOnce(&Row<'_>) -> Result<T>,
+    ) -> Result<Option<T>> {
+        match self.backend {
+            Backend::Sqlite(conn) => {
+                let mut stmt = conn.prepare_cached(sql)?;
+                let mut rows = stmt.query(rusqlite::params_from_iter(
+                    params.iter().map(|p| Bind(p.value())),
+                ))?;
+                match rows.next()? {
+                    Some(row) => read(&Row::Sqlite(row)).map(Some),
+                    None => Ok(None),
+                }
+            }
+        }
+    }
+
+    /// The first row's value; no row at all is [`StorageError::NoRow`]
+    /// (for statements that always return one: `RETURNING`, aggregates).
+    pub fn query_one<T>(
+        &self,
+        sql: &str,
+        params: &[&dyn Param],
+        read: impl FnOnce(&Row<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.query_opt(sql, params, read)?
+            .ok_or(StorageError::NoRow)
+    }
+
+    /// Every row's value, in the order the statement gives them.
+    pub fn query_all<T>(
+        &self,
+        sql: &str,
+        params: &[&dyn Param],
+        mut read: impl FnMut(&Row<'_>) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        match self.backend {
+            Backend::Sqlite(conn) => {
+                let mut stmt = conn.prepare_cached(sql)?;
+                let mut rows = stmt.query(rusqlite::params_from_iter(
+                    params.iter().map(|p| Bind(p.value())),
+                ))?;
+                let mut values = Vec::new();
+                while let Some(row) = rows.next()? {
+                    values.push(read(&Row::Sqlite(row))?);
+                }
+                Ok(values)
+            }
+        }
+    }
+}
+
+/// One result row; columns are read by position.
+pub enum Row<'r> {
+    Sqlite(&'r rusqlite::Row<'r>),
+}
+
+impl Row<'_> {
+    pub fn get<T: Column>(&self, index: usize) -> Result<T> {
+        match self {
+            Row::Sqlite(row) => T::from_sqlite(row, index),
+        }
+    }
+
+    /// A TEXT column holding a value that parses (a UUID, a role, a status).
+    pub fn parsed<T>(&self, index: usize) -> Result<T>
+    where
+        T: std::str::FromStr,
+        T::Err: std::fmt::Display,
+    {
+        let text: String = self.get(index)?;
+        text.parse().map_err(|e: T::Err| StorageError::Column {
+            index,
+            detail: e.to_string(),
+        })
+    }
+
+    /// A nullable TEXT column holding a value that parses.
+    pub fn parsed_opt<T>(&self, index: usize) -> Result<Option<T>>
+    where
+        T: std::str::FromStr,
+        T::Err: std::fmt::Display,
+    {
+        match self.get::<Option<String>>(index)? {
+            None => Ok(None),
+            Some(text) => text
+                .parse()
+                .map(Some)
+                .map_err(|e: T::Err| StorageError::Column {
+                    index,
+                    detail: e.to_string(),
+                }),
+        }
+    }
+}
+
+/// A Rust value a column can be read as.
+pub trait Column: Sized {
+    fn from_sqlite(row: &rusqlite::Row<'_>, index: usize) -> Result<Self>;
+}
+
+macro_rules! column_via_rusqlite {
+    ($($t:ty),*) => {$(
+        impl Column for $t {
+            fn from_sqlite(row: &rusqlite::Row<'_>, index: usize) -> Result<Self> {
+                Ok(row.get(index)?)
+            }
+        }
+    )*};
+}
+
+column_via_rusqlite!(
+    i64,
+    Option<i64>,
+    u32,
+    String,
+    Option<String>,
+    Vec<u8>,
+    Option<Vec<u8>>,
+    bool
+);
+
+/// A value bound to a statement's parameter. NULL keeps the type it would
+/// have had, which a strictly typed engine needs to bind it.
+#[derive(Debug, Clone, Copy)]
+pub enum Value<'a> {
+    Null(Kind),
+    Int(i64),
+    Text(&'a str),
+    Blob(&'a [u8]),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Int,
+    Text,
+    Blob,
+}
+
+/// A Rust value a statement parameter can take.
+pub trait Param {
+    fn value(&self) -> Value<'_>;
+}
+
+/// The type a NULL of this Rust type has.
+pub trait Typed {
+    const KIND: Kind;
+}
+
+impl Param for i64 {
+    fn value(&self) -> Value<'_> {
+        Value::Int(*self)
+    }
+}
+impl Typed for i64 {
+    const KIND: Kind = Kind::Int;
+}
+
+macro_rules! int_param {
+    ($($t:ty),*) => {$(
+        impl Param for $t {
+            fn value(&self) -> Value<'_> {
+                Value::Int(i64::from(*self))
+            }
+        }
+        impl Typed for $t {
+            const KIND: Kind = Kind::Int;
+        }
+    )*};
+}
+
+int_param!(i32, u32, u16);
+
+impl Param for bool {
+    fn value(&self) -> Value<'_> {
+        Value::Int(i64::from(*self))
+    }
+}
+impl Typed for bool {
+    const KIND: Kind = Kind::Int;
+}
+
+impl Param for str {
+    fn value(&self) -> Value<'_> {
+        Value::Text(self)
+    }
+}
+impl Typed for str {
+    const KIND: Kind = Kind::Text;
+}
+
+impl Param for String {
+    fn value(&self) -> Value<'_> {
+        Value::Text(self)
+    }
+}
+impl Typed for String {
+    const KIND: Kind = Kind::Text;
+}
+
+impl Param for [u8] {
+    fn value(&self) -> Value<'_> {
+        Value::Blob(self)
+    }
+}
+impl Typed for [u8] {
+    const KIND: Kind = Kind::Blob;
+}
+
+impl Param for Vec<u8> {
+    fn value(&self) -> Value<'_> {
+        Value::Blob(self)
+    }
+}
+impl Typed for Vec<u8> {
+    const KIND: Kind = Kind::Blob;
+}
+
+impl<const N: usize> Param for [u8; N] {
+    fn value(&self) -> Value<'_> {
+        Value::Blob(self)
+    }
+}
+
+impl<T: Param + ?Sized> Param for &T {
+    fn value(&self) -> Value<'_> {
+        (**self).value()
+    }
+}
+impl<T: Typed + ?Sized> Typed for &T {
+    const KIND: Kind = T::KIND;
+}
+
+impl<T: Param + Typed> Param for Option<T> {
+    fn value(&self) -> Value<'_> {
+        match self {
+            Some(value) => value.value(),
+            None => Value::Null(T::KIND),
+        }
+    }
+}
+
+/// A [`Value`] as rusqlite binds it.
+struct Bind<'a>(Value<'a>);
+
+impl rusqlite::ToSql for Bind<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match self.0 {
+            Value::Null(_) => ValueRef::Null,
+            Value::Int(i) => ValueRef::Integer(i),
+            Value::Text(s) => ValueRef::Text(s.as_bytes()),
+            Value::Blob(b) => ValueRef::Blob(b),
+        }))
+    }
+}
+
+/// A column whose stored text does not parse as its Rust type.
+pub fn bad_column(index: usize, error: impl std::fmt::Display) -> StorageError {
+    StorageError::Column {
+        index,
+        detail: error.to_string(),
+    }
+}
