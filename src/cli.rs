@@ -30,6 +30,10 @@ pub struct Cli {
     /// SQLite database file (default: database.path, ./data/enlist.db).
     #[arg(long, global = true, env = "ENLIST_DATABASE", value_name = "PATH")]
     pub database: Option<PathBuf>,
+    /// PostgreSQL instead of the SQLite file: postgres://user:password@host/db
+    /// (also postgresql://; sslmode honoured). Default: database.url, unset.
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -315,10 +319,23 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     let settings = Settings::load(&Sources {
         file: cli.config,
         database: cli.database,
+        database_url: cli.database_url,
     })?;
     match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
         Command::Serve(args) => serve(settings, args),
         Command::Demo(args) => demo(settings, args),
+        Command::Check if settings.database.postgres_url().is_some() => {
+            // PostgreSQL checks its own pages; what enlist can check is that
+            // the server answers and the schema is one this binary knows.
+            let db = Database::open_existing(&settings.database)?;
+            let version = db.read_blocking(|conn| {
+                services::operations::probe(conn)?;
+                services::operations::schema_version(conn)
+            })?;
+            print_json(
+                &serde_json::json!({ "ok": true, "engine": "postgresql", "schema_version": version }),
+            )
+        }
         Command::Check => {
             if !settings.database.path.is_file() {
                 return Err(StorageError::Missing(absolute_path(&settings.database.path)).into());
@@ -413,16 +430,23 @@ fn serve(mut settings: Settings, args: ServeArgs) -> Result<(), CliError> {
     if let Some(bind) = args.bind {
         settings.server.bind = bind;
     }
-    let database = settings.database.path.clone();
-    if let Some(parent) = database.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|source| StorageError::Folder {
-            path: parent.display().to_string(),
-            source,
-        })?;
-    }
-    // Held until serve returns; the kernel drops it if the process dies.
-    let lock = services::operations::ServeLock::acquire(&database)?;
-    tracing::debug!(lock = %lock.path().display(), "holding the database lock");
+    // One server per SQLite file; on PostgreSQL any number of nodes share
+    // the database, and nothing in them relies on being the only one.
+    let _lock = if settings.database.postgres_url().is_some() {
+        None
+    } else {
+        let database = settings.database.path.clone();
+        if let Some(parent) = database.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| StorageError::Folder {
+                path: parent.display().to_string(),
+                source,
+            })?;
+        }
+        // Held until serve returns; the kernel drops it if the process dies.
+        let lock = services::operations::ServeLock::acquire(&database)?;
+        tracing::debug!(lock = %lock.path().display(), "holding the database lock");
+        Some(lock)
+    };
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(settings)?;
         app.run_until_stopped().await?;

@@ -105,6 +105,9 @@ impl Default for ServerSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseSettings {
     pub path: PathBuf,
+    /// `postgres://…` (or `postgresql://…`) serves from PostgreSQL instead
+    /// of the file at `path`; unset, the embedded SQLite file.
+    pub url: Option<String>,
     /// Connections for reads. Writes use one dedicated connection.
     pub pool_size: u32,
     /// How long a request waits for a free connection before a 503.
@@ -116,10 +119,21 @@ pub struct DatabaseSettings {
     pub write_timeout: HumanDuration,
 }
 
+impl DatabaseSettings {
+    /// The PostgreSQL URL when `url` is set (empty counts as unset).
+    pub fn postgres_url(&self) -> Option<&str> {
+        self.url
+            .as_deref()
+            .map(str::trim)
+            .filter(|url| !url.is_empty())
+    }
+}
+
 impl Default for DatabaseSettings {
     fn default() -> Self {
         Self {
             path: PathBuf::from("./data/enlist.db"),
+            url: None,
             pool_size: 8,
             pool_timeout: HumanDuration::secs(5),
             busy_timeout: HumanDuration::secs(5),
@@ -492,6 +506,8 @@ impl From<figment::Error> for ConfigError {
 pub struct Sources {
     pub file: Option<PathBuf>,
     pub database: Option<PathBuf>,
+    /// `--database-url`: wins over `database.url` from the file and the environment.
+    pub database_url: Option<String>,
 }
 
 impl Settings {
@@ -516,6 +532,9 @@ impl Settings {
         let mut settings: Settings = figment.extract()?;
         if let Some(database) = &sources.database {
             settings.database.path = database.clone();
+        }
+        if let Some(url) = &sources.database_url {
+            settings.database.url = Some(url.clone());
         }
         settings.validate()?;
         Ok(settings)
@@ -644,6 +663,7 @@ mod tests {
         let sources = Sources {
             file: Some(path),
             database: None,
+            database_url: None,
         };
         let vars: Vec<(String, String)> = env
             .iter()

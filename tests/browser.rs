@@ -12,6 +12,8 @@
 
 #[path = "api/helpers.rs"]
 mod helpers;
+#[path = "support/postgres.rs"]
+mod test_postgres;
 
 use enlist::config::{HumanDuration, TransportKind};
 use fantoccini::{Client, ClientBuilder, Locator};

@@ -442,7 +442,14 @@ fn readme_commands() -> Vec<String> {
 #[test]
 fn ci_runs_exactly_the_readmes_test_command() {
     let commands = readme_commands();
-    assert_eq!(commands, ["cargo run --release", "cargo test --locked"]);
+    assert_eq!(
+        commands,
+        [
+            "cargo run --release",
+            "cargo test --locked && ENLIST_TEST_BACKEND=postgres cargo test --locked --test api \
+             --test hostile --test browser"
+        ]
+    );
     let ci = include_str!("../.ci/run");
     let last = ci
         .lines()

@@ -44,8 +44,11 @@ pub fn start(
     now: Millis,
 ) -> Result<()> {
     conn.execute(
-        "INSERT OR REPLACE INTO idempotency_keys (api_key_id, key, fingerprint, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO idempotency_keys (api_key_id, key, fingerprint, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (api_key_id, key) DO UPDATE SET
+             fingerprint = excluded.fingerprint, status = NULL, content_type = NULL,
+             body = NULL, created_at = excluded.created_at, expires_at = excluded.expires_at",
         &[&api_key_id, &key, &fingerprint, &now.0, &expires_at.0],
     )?;
     Ok(())

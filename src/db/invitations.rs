@@ -1,4 +1,4 @@
-use super::sql::{Conn, Result, Row, bad_column};
+use super::sql::{Conn, Dialect, Result, Row, bad_column};
 use crate::domain::entities::display_name;
 use crate::domain::invitation::InvitationFilter;
 use crate::domain::{
@@ -65,7 +65,10 @@ pub fn insert(conn: &Conn, new: &NewInvitation<'_>, now: Millis) -> Result<Invit
 /// One invitation of one organization; another organization's id finds nothing.
 pub fn get_in_org(conn: &Conn, org_id: i64, id: i64, now: Millis) -> Result<Option<Invitation>> {
     conn.query_opt(
-        &format!("SELECT {COLUMNS} FROM invitations WHERE id = ?1 AND org_id = ?2"),
+        &format!(
+            "SELECT {COLUMNS} FROM invitations WHERE id = ?1 AND org_id = ?2{}",
+            conn.lock_for_write(None)
+        ),
         &[&id, &org_id],
         |row| from_row(row, now),
     )
@@ -101,7 +104,7 @@ pub fn has_open(
     conn.query_one(
         "SELECT EXISTS (SELECT 1 FROM invitations
                         WHERE invitee_email_key = ?1 AND status = 'PENDING'
-                          AND expires_at > ?2 AND org_id = ?3 AND id IS NOT ?4)",
+                          AND expires_at > ?2 AND org_id = ?3 AND id IS DISTINCT FROM ?4)",
         &[&invitee.key(), &now.0, &org_id, &except],
         |row| row.get(0),
     )
@@ -178,9 +181,15 @@ pub fn list(
     let status = stored_status_param(filter);
     let sql = format!(
         "SELECT {COLUMNS}
-         FROM (SELECT id AS page_id FROM ({} ORDER BY created_at DESC, id DESC LIMIT ?4 OFFSET ?5)) AS p
-         CROSS JOIN invitations ON invitations.id = p.page_id",
-        id_query(filter)
+         FROM (SELECT id AS page_id FROM ({} ORDER BY created_at DESC, id DESC LIMIT ?4 OFFSET ?5) AS ids) AS p
+         CROSS JOIN invitations WHERE invitations.id = p.page_id",
+        match conn.dialect() {
+            Dialect::Sqlite => std::borrow::Cow::Borrowed(id_query(filter)),
+            // PostgreSQL's planner chooses indexes itself (and has no hints).
+            Dialect::Postgres => id_query(filter)
+                .replace(" INDEXED BY invitations_org_status_expiry", "")
+                .into(),
+        }
     );
     let mut page = conn.query_all(
         &sql,
@@ -312,7 +321,10 @@ pub fn find_for_invitee(
     now: Millis,
 ) -> Result<Option<InvitationDetails>> {
     conn.query_opt(
-        &format!("{DETAILS_SELECT} WHERE i.uuid = ?1 AND i.invitee_email_key = ?2"),
+        &format!(
+            "{DETAILS_SELECT} WHERE i.uuid = ?1 AND i.invitee_email_key = ?2{}",
+            conn.lock_for_write(Some("i"))
+        ),
         &[&uuid.to_string(), &invitee.key()],
         |row| details_from_row(row, now),
     )
@@ -322,7 +334,10 @@ pub fn find_for_invitee(
 /// hosted page shows it to anyone holding the link).
 pub fn find_details(conn: &Conn, uuid: Uuid, now: Millis) -> Result<Option<InvitationDetails>> {
     conn.query_opt(
-        &format!("{DETAILS_SELECT} WHERE i.uuid = ?1"),
+        &format!(
+            "{DETAILS_SELECT} WHERE i.uuid = ?1{}",
+            conn.lock_for_write(Some("i"))
+        ),
         &[&uuid.to_string()],
         |row| details_from_row(row, now),
     )

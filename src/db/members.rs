@@ -104,7 +104,7 @@ pub fn list(conn: &Conn, org_id: i64, page: Page) -> Result<Vec<Member>> {
         "SELECT u.id, u.email, u.first_name, u.last_name, m.role, m.created_at, m.updated_at
          FROM (SELECT user_id, role, created_at, updated_at FROM memberships
                WHERE org_id = ?1 ORDER BY user_id LIMIT ?2 OFFSET ?3) AS m
-         CROSS JOIN users u ON u.id = m.user_id",
+         CROSS JOIN users u WHERE u.id = m.user_id",
         &[&org_id, &page.limit, &page.offset],
         member_from_row,
     )?;
@@ -123,10 +123,15 @@ pub fn first_admin(conn: &Conn, org_id: i64) -> Result<Option<i64>> {
 }
 
 /// How many admins the organization has, counting no further than `cap`.
+/// In a write the admins counted stay locked until commit, so two admins
+/// removing each other at once are decided one after the other.
 pub fn admin_count_capped(conn: &Conn, org_id: i64, cap: i64) -> Result<i64> {
     conn.query_one(
-        "SELECT COUNT(*) FROM (SELECT 1 FROM memberships
-                               WHERE org_id = ?1 AND role = 'ADMIN' LIMIT ?2)",
+        &format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM memberships
+                                   WHERE org_id = ?1 AND role = 'ADMIN' LIMIT ?2{}) AS admins",
+            conn.lock_for_write(None)
+        ),
         &[&org_id, &cap],
         |row| row.get(0),
     )

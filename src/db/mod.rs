@@ -22,6 +22,8 @@ pub(crate) mod migrate;
 pub mod oauth;
 pub mod orgs;
 pub mod outbox;
+pub mod pg;
+mod pg_tls;
 mod pool;
 pub(crate) mod seed;
 pub mod sessions;
@@ -55,6 +57,14 @@ pub type Pool = r2d2::Pool<SqliteConnectionManager>;
 pub enum StorageError {
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("postgres: {0}")]
+    Postgres(#[from] postgres::Error),
+    /// `database.url` cannot be used (the message masks its password).
+    #[error("database.url {0}")]
+    BadUrl(String),
+    /// PostgreSQL cannot be reached (the message masks the password).
+    #[error("{0}")]
+    Unavailable(String),
     /// A statement that always returns a row returned none.
     #[error("the statement returned no row")]
     NoRow,
@@ -114,10 +124,14 @@ impl StorageError {
     /// Worth retrying in a moment (503 with `Retry-After`): the server was
     /// busy, nothing was changed.
     pub fn is_busy(&self) -> bool {
-        matches!(
-            self,
-            StorageError::PoolTimeout(_) | StorageError::Busy(_) | StorageError::WriteTimeout(_)
-        )
+        match self {
+            StorageError::PoolTimeout(_)
+            | StorageError::Busy(_)
+            | StorageError::WriteTimeout(_)
+            | StorageError::Unavailable(_) => true,
+            StorageError::Postgres(error) => pg::is_transient(error),
+            _ => false,
+        }
     }
 }
 
@@ -127,11 +141,24 @@ impl From<r2d2::Error> for StorageError {
     }
 }
 
+/// The database, on whichever engine `database.url` chose.
 #[derive(Clone)]
 pub struct Database {
+    engine: Engine,
+    waiting: Arc<Waiting>,
+}
+
+#[derive(Clone)]
+enum Engine {
+    Sqlite(Sqlite),
+    Postgres(pg::Pool),
+}
+
+/// The embedded file: a read pool and the group-commit writer.
+#[derive(Clone)]
+struct Sqlite {
     readers: Pool,
     writer: Pool,
-    waiting: Arc<Waiting>,
     /// The group-commit writer thread's queue (see [`Database::write`]),
     /// bounded by [`writer::QUEUE_BOUND`].
     jobs: tokio::sync::mpsc::Sender<Box<dyn writer::Job>>,
@@ -179,6 +206,9 @@ impl Database {
     /// Opens (creating if needed, with its folder) the database file and
     /// brings its schema up to date: for `serve`, `init` and `dev seed`.
     pub fn open(settings: &DatabaseSettings) -> Result<Self, StorageError> {
+        if let Some(url) = settings.postgres_url() {
+            return Self::open_postgres(settings, url);
+        }
         let path = settings.path.as_path();
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             crate::private_files::create_dir_all(parent).map_err(|source| {
@@ -196,6 +226,9 @@ impl Database {
     /// a missing file is [`StorageError::Missing`] (naming its absolute
     /// path), and neither the file nor its folder is created.
     pub fn open_existing(settings: &DatabaseSettings) -> Result<Self, StorageError> {
+        if let Some(url) = settings.postgres_url() {
+            return Self::open_postgres(settings, url);
+        }
         if !settings.path.is_file() {
             return Err(StorageError::Missing(absolute(&settings.path)));
         }
@@ -245,24 +278,76 @@ impl Database {
             })
             .map_err(StorageError::WriterThread)?;
         Ok(Self {
-            readers,
-            writer,
+            engine: Engine::Sqlite(Sqlite {
+                readers,
+                writer,
+                jobs,
+                write_timeout: settings.write_timeout.0,
+                faults,
+            }),
             waiting,
-            jobs,
-            write_timeout: settings.write_timeout.0,
-            faults,
         })
+    }
+
+    /// Connects to PostgreSQL at `url` and brings its schema up to date (once
+    /// across nodes: see `pg::migrate`). An unreachable server fails here
+    /// with one line naming the URL, its password masked.
+    fn open_postgres(settings: &DatabaseSettings, url: &str) -> Result<Self, StorageError> {
+        if !pg_tls::is_postgres_url(url) {
+            return Err(StorageError::BadUrl(format!(
+                "{}: only postgres:// and postgresql:// URLs are understood (unset it for the \
+                 SQLite file at database.path)",
+                pg_tls::masked(url)
+            )));
+        }
+        let pool = pg::off_async(|| {
+            let pool = pg::pool(url, settings.pool_size, settings.pool_timeout.0)?;
+            let mut session = pool.get().map_err(|e| {
+                StorageError::Unavailable(pg_tls::masked_error(url, &e.to_string()))
+            })?;
+            pg::migrate(&mut session.client)?;
+            drop(session);
+            Ok::<_, StorageError>(pool)
+        })?;
+        Ok(Self {
+            engine: Engine::Postgres(pool),
+            waiting: Arc::default(),
+        })
+    }
+
+    /// Which engine serves this database.
+    pub fn dialect(&self) -> Dialect {
+        match self.engine {
+            Engine::Sqlite(_) => Dialect::Sqlite,
+            Engine::Postgres(_) => Dialect::Postgres,
+        }
     }
 
     /// Runs `f` on a pooled read connection, on the current thread. The
     /// connection refuses writes (`PRAGMA query_only`).
-    pub fn read_blocking<T, E>(&self, f: impl FnOnce(&ReadConn) -> Result<T, E>) -> Result<T, E>
+    pub fn read_blocking<T, E>(
+        &self,
+        f: impl FnOnce(&ReadConn) -> Result<T, E> + Send,
+    ) -> Result<T, E>
     where
-        E: From<StorageError>,
+        T: Send,
+        E: From<StorageError> + Send,
     {
+        let sqlite = match &self.engine {
+            Engine::Sqlite(sqlite) => sqlite,
+            Engine::Postgres(pool) => {
+                return pg::off_async(|| {
+                    let mut session = {
+                        let _waiting = WaitGuard::new(&self.waiting.readers);
+                        pool.get().map_err(StorageError::from)?
+                    };
+                    pg::read(&mut session, |conn| f(&ReadConn::new(conn)))
+                });
+            }
+        };
         let conn = {
             let _waiting = WaitGuard::new(&self.waiting.readers);
-            self.readers.get().map_err(StorageError::from)?
+            sqlite.readers.get().map_err(StorageError::from)?
         };
         // One read transaction for the whole closure: every statement sees
         // the same snapshot (a page and its totalCount agree), and the WAL
@@ -284,13 +369,29 @@ impl Database {
 
     /// Runs `f` inside one `BEGIN IMMEDIATE` transaction on the write
     /// connection, on the current thread. An `Err` rolls everything back.
-    pub fn write_blocking<T, E>(&self, f: impl FnOnce(&WriteConn) -> Result<T, E>) -> Result<T, E>
+    pub fn write_blocking<T, E>(
+        &self,
+        f: impl FnOnce(&WriteConn) -> Result<T, E> + Send,
+    ) -> Result<T, E>
     where
-        E: From<StorageError>,
+        T: Send,
+        E: From<StorageError> + Send,
     {
+        let pool = match &self.engine {
+            Engine::Sqlite(sqlite) => &sqlite.writer,
+            Engine::Postgres(pool) => {
+                return pg::off_async(|| {
+                    let mut session = {
+                        let _waiting = WaitGuard::new(&self.waiting.writer);
+                        pool.get().map_err(StorageError::from)?
+                    };
+                    pg::write(&mut session, |conn| f(&WriteConn::new(conn)))
+                });
+            }
+        };
         let mut conn = {
             let _waiting = WaitGuard::new(&self.waiting.writer);
-            self.writer.get().map_err(StorageError::from)?
+            pool.get().map_err(StorageError::from)?
         };
         immediate(&mut conn, f)
     }
@@ -302,12 +403,17 @@ impl Database {
     pub fn bulk_write_blocking<T, E>(
         &self,
         cache_kib: u64,
-        f: impl FnOnce(&WriteConn) -> Result<T, E>,
+        f: impl FnOnce(&WriteConn) -> Result<T, E> + Send,
     ) -> Result<T, E>
     where
-        E: From<StorageError>,
+        T: Send,
+        E: From<StorageError> + Send,
     {
-        let mut conn = self.writer.get().map_err(StorageError::from)?;
+        let sqlite = match &self.engine {
+            Engine::Sqlite(sqlite) => sqlite,
+            Engine::Postgres(_) => return self.write_blocking(f),
+        };
+        let mut conn = sqlite.writer.get().map_err(StorageError::from)?;
         seed::bulk_settings(&conn, cache_kib).map_err(StorageError::from)?;
         let outcome = immediate(&mut conn, f);
         seed::restore_bulk_settings(&conn).map_err(StorageError::from)?;
@@ -323,9 +429,12 @@ impl Database {
     {
         let db = self.clone();
         let span = tracing::Span::current();
-        actix_web::web::block(move || span.in_scope(|| db.read_blocking(f)))
-            .await
-            .map_err(|_| StorageError::Canceled)?
+        actix_web::web::block(move || {
+            let _pool = pg::OnBlockingPool::enter();
+            span.in_scope(|| db.read_blocking(f))
+        })
+        .await
+        .map_err(|_| StorageError::Canceled)?
     }
 
     /// Runs `f` as part of a `BEGIN IMMEDIATE` transaction on the write
@@ -347,12 +456,27 @@ impl Database {
         T: Send + 'static,
         E: From<StorageError> + Send + 'static,
     {
-        let deadline = tokio::time::Instant::now() + self.write_timeout;
+        let sqlite = match &self.engine {
+            Engine::Sqlite(sqlite) => sqlite,
+            Engine::Postgres(_) => {
+                // Each write is its own pooled transaction: no queue to wait
+                // in; `database.pool_timeout` bounds the wait for a session.
+                let db = self.clone();
+                let span = tracing::Span::current();
+                return actix_web::web::block(move || {
+                    let _pool = pg::OnBlockingPool::enter();
+                    span.in_scope(|| db.write_blocking(f))
+                })
+                .await
+                .map_err(|_| StorageError::Canceled)?;
+            }
+        };
+        let deadline = tokio::time::Instant::now() + sqlite.write_timeout;
         let (reply, mut answer) = tokio::sync::oneshot::channel::<Result<T, E>>();
         let ticket = writer::Ticket::default();
         let job: Box<dyn writer::Job> = Box::new(writer::Write::new(f, reply, ticket.clone()));
         self.waiting.writer.fetch_add(1, Ordering::Relaxed);
-        match tokio::time::timeout_at(deadline, self.jobs.send(job)).await {
+        match tokio::time::timeout_at(deadline, sqlite.jobs.send(job)).await {
             Ok(Ok(())) => {}
             Ok(Err(_)) => {
                 self.waiting.writer.fetch_sub(1, Ordering::Relaxed);
@@ -360,13 +484,13 @@ impl Database {
             }
             Err(_) => {
                 self.waiting.writer.fetch_sub(1, Ordering::Relaxed);
-                return Err(E::from(StorageError::WriteTimeout(self.write_timeout)));
+                return Err(E::from(StorageError::WriteTimeout(sqlite.write_timeout)));
             }
         }
         match tokio::time::timeout_at(deadline, &mut answer).await {
             Ok(answered) => answered.unwrap_or_else(|_| Err(E::from(StorageError::WriterGone))),
             Err(_) if ticket.abandon() => {
-                Err(E::from(StorageError::WriteTimeout(self.write_timeout)))
+                Err(E::from(StorageError::WriteTimeout(sqlite.write_timeout)))
             }
             Err(_) => answer
                 .await
@@ -377,14 +501,30 @@ impl Database {
     /// Makes the writer's next `n` savepoints fail, for tests of that path.
     #[cfg(test)]
     pub(crate) fn fail_next_savepoints(&self, n: usize) {
-        self.faults
-            .savepoints
-            .store(n, std::sync::atomic::Ordering::SeqCst);
+        if let Engine::Sqlite(sqlite) = &self.engine {
+            sqlite
+                .faults
+                .savepoints
+                .store(n, std::sync::atomic::Ordering::SeqCst);
+        }
     }
 
     pub fn pool_stats(&self) -> PoolStats {
-        let readers = self.readers.state();
-        let writer = self.writer.state();
+        let (readers, writer) = match &self.engine {
+            Engine::Sqlite(sqlite) => (sqlite.readers.state(), sqlite.writer.state()),
+            // One pool serves reads and writes: its sessions count as readers.
+            Engine::Postgres(pool) => {
+                let state = pool.state();
+                return PoolStats {
+                    readers_in_use: i64::from(state.connections - state.idle_connections),
+                    readers_idle: i64::from(state.idle_connections),
+                    readers_waiting: self.waiting.readers.load(Ordering::Relaxed)
+                        + self.waiting.writer.load(Ordering::Relaxed),
+                    writer_in_use: 0,
+                    writer_waiting: 0,
+                };
+            }
+        };
         PoolStats {
             readers_in_use: i64::from(readers.connections - readers.idle_connections),
             readers_idle: i64::from(readers.idle_connections),
@@ -396,8 +536,12 @@ impl Database {
 
     /// Copies the WAL into the main file and empties it: on shutdown, so the
     /// database is one self-contained file at rest.
+    /// Nothing to do on PostgreSQL, whose server owns its files.
     pub fn checkpoint(&self) -> Result<(), StorageError> {
-        let conn = self.writer.get()?;
+        let Engine::Sqlite(sqlite) = &self.engine else {
+            return Ok(());
+        };
+        let conn = sqlite.writer.get()?;
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(())
     }
@@ -405,7 +549,16 @@ impl Database {
     /// A consistent copy of the live database at `target`, taken with
     /// SQLite's online backup API in one step (a snapshot read; writers
     /// carry on meanwhile). Written beside the target, then renamed into place.
+    /// On PostgreSQL, backups are the server's (`pg_dump`, base backups):
+    /// refused here with that advice.
     pub fn backup_to(&self, target: &Path) -> Result<u64, StorageError> {
+        let Engine::Sqlite(sqlite) = &self.engine else {
+            return Err(StorageError::Unsupported(
+                "a PostgreSQL database is backed up with PostgreSQL's own tools \
+                 (pg_dump, or the server's base backups), not enlist backup"
+                    .into(),
+            ));
+        };
         let mut partial = target.as_os_str().to_owned();
         partial.push(".partial");
         let partial = std::path::PathBuf::from(partial);
@@ -415,7 +568,7 @@ impl Database {
             path: partial.display().to_string(),
             source,
         })?;
-        let source = match self.readers.get() {
+        let source = match sqlite.readers.get() {
             Ok(source) => source,
             Err(error) => {
                 let _ = std::fs::remove_file(&partial);
@@ -458,7 +611,11 @@ pub fn integrity_check(path: &Path) -> Vec<String> {
 
 /// The schema version a database file is at (`PRAGMA user_version`).
 pub fn schema_version(conn: &Conn) -> Result<i64, StorageError> {
-    conn.query_one("PRAGMA user_version", &[], |row| row.get(0))
+    let sql = match conn.dialect() {
+        Dialect::Sqlite => "PRAGMA user_version",
+        Dialect::Postgres => "SELECT COALESCE(MAX(version), 0) FROM enlist_schema",
+    };
+    conn.query_one(sql, &[], |row| row.get(0))
 }
 
 /// `path` made absolute against the working directory (without resolving
@@ -485,7 +642,11 @@ where
 
 /// True when `error` is a UNIQUE or PRIMARY KEY violation.
 pub fn is_unique_violation(error: &StorageError) -> bool {
-    matches!(error, StorageError::Sqlite(e) if sqlite_unique_violation(e))
+    match error {
+        StorageError::Sqlite(e) => sqlite_unique_violation(e),
+        StorageError::Postgres(e) => e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION),
+        _ => false,
+    }
 }
 
 fn sqlite_unique_violation(error: &rusqlite::Error) -> bool {

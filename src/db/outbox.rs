@@ -162,7 +162,7 @@ pub struct OutboxEntry {
 pub fn newest(conn: &Conn, recipient: Option<&str>, limit: i64) -> Result<Vec<OutboxEntry>> {
     conn.query_all(
         "SELECT id, recipient, subject, link, attempts, created_at, sent_at, failed_at, last_error
-         FROM outbox WHERE ?1 IS NULL OR lower(recipient) = lower(?1)
+         FROM outbox WHERE ?1 IS NULL OR lower(recipient) = lower(CAST(?1 AS TEXT))
          ORDER BY id DESC LIMIT ?2",
         &[&recipient, &limit],
         |row| {

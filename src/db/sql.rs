@@ -6,7 +6,10 @@
 //! must differ asks [`Conn::dialect`].
 
 use super::StorageError;
+use super::pg::{Bind as PgBind, Session};
+use postgres::types::ToSql as PgToSql;
 use rusqlite::types::{ToSqlOutput, ValueRef};
+use std::cell::RefCell;
 
 pub type Result<T> = std::result::Result<T, StorageError>;
 
@@ -22,16 +25,23 @@ pub enum Dialect {
 /// [`super::WriteConn`], which dereference to it.
 pub struct Conn<'c> {
     backend: Backend<'c>,
+    /// Inside a PostgreSQL write transaction (see [`Conn::lock_for_write`]).
+    writing: bool,
 }
 
 enum Backend<'c> {
     Sqlite(&'c rusqlite::Connection),
+    /// A session inside its open transaction. In a `RefCell` because the
+    /// client needs `&mut` for every statement while storage functions
+    /// share `&Conn`; no borrow outlives one statement.
+    Postgres(RefCell<&'c mut Session>),
 }
 
 impl<'c> Conn<'c> {
     pub(crate) fn sqlite(conn: &'c rusqlite::Connection) -> Self {
         Self {
             backend: Backend::Sqlite(conn),
+            writing: false,
         }
     }
 
@@ -40,13 +50,71 @@ impl<'c> Conn<'c> {
     pub(crate) fn as_sqlite(&self) -> Option<&'c rusqlite::Connection> {
         match self.backend {
             Backend::Sqlite(conn) => Some(conn),
+            Backend::Postgres(_) => None,
         }
+    }
+
+    pub(super) fn postgres(session: &'c mut Session, writing: bool) -> Self {
+        Self {
+            backend: Backend::Postgres(RefCell::new(session)),
+            writing,
+        }
+    }
+
+    /// `FOR UPDATE` (of `table` when the query joins others) for a row a
+    /// write reads to decide what to change, inside a PostgreSQL write;
+    /// nothing otherwise. Locked until commit, the row makes a racing writer
+    /// wait and then read the winner's outcome, so two accepts, or an accept
+    /// and a revoke, cannot both pass their check. SQLite's single writer
+    /// already runs writes one at a time.
+    pub fn lock_for_write(&self, table: Option<&str>) -> &'static str {
+        if !self.writing {
+            return "";
+        }
+        match table {
+            None => " FOR UPDATE",
+            Some("i") => " FOR UPDATE OF i",
+            Some(_) => " FOR UPDATE",
+        }
+    }
+
+    /// Serialises the writes that decide on one `key` (an organization and
+    /// an address, say) until this transaction ends, where no row exists yet
+    /// to lock: a PostgreSQL transaction-scoped advisory lock. Nothing on
+    /// SQLite, whose writes already run one at a time.
+    pub fn lock_key(&self, key: &str) -> Result<()> {
+        if self.writing {
+            self.query_one(
+                "SELECT pg_advisory_xact_lock(hashtextextended(?1, 0))",
+                &[&key],
+                |_| Ok(()),
+            )?;
+        }
+        Ok(())
     }
 
     pub fn dialect(&self) -> Dialect {
         match self.backend {
             Backend::Sqlite(_) => Dialect::Sqlite,
+            Backend::Postgres(_) => Dialect::Postgres,
         }
+    }
+
+    /// Runs a statement on PostgreSQL and hands back its rows.
+    fn postgres_rows(
+        session: &RefCell<&'c mut Session>,
+        sql: &str,
+        params: &[&dyn Param],
+    ) -> Result<Vec<postgres::Row>> {
+        let mut session = session.borrow_mut();
+        let binds: Vec<PgBind<'_>> = params.iter().map(|p| PgBind(p.value())).collect();
+        let refs: Vec<&(dyn PgToSql + Sync)> =
+            binds.iter().map(|b| b as &(dyn PgToSql + Sync)).collect();
+        let outcome = session
+            .prepare(sql, &binds)
+            .and_then(|statement| Ok(session.client.query(&statement, &refs)?));
+        session.failed |= outcome.is_err();
+        outcome
     }
 
     /// Runs a statement that returns no rows (or whose rows are ignored);
@@ -59,6 +127,17 @@ impl<'c> Conn<'c> {
                     .execute(rusqlite::params_from_iter(
                         params.iter().map(|p| Bind(p.value())),
                     ))?)
+            }
+            Backend::Postgres(ref session) => {
+                let mut session = session.borrow_mut();
+                let binds: Vec<PgBind<'_>> = params.iter().map(|p| PgBind(p.value())).collect();
+                let refs: Vec<&(dyn PgToSql + Sync)> =
+                    binds.iter().map(|b| b as &(dyn PgToSql + Sync)).collect();
+                let outcome = session
+                    .prepare(sql, &binds)
+                    .and_then(|statement| Ok(session.client.execute(&statement, &refs)?));
+                session.failed |= outcome.is_err();
+                Ok(usize::try_from(outcome?).unwrap_or(usize::MAX))
             }
         }
     }
@@ -80,6 +159,12 @@ impl<'c> Conn<'c> {
                     Some(row) => read(&Row::Sqlite(row)).map(Some),
                     None => Ok(None),
                 }
+            }
+            Backend::Postgres(ref session) => {
+                let rows = Self::postgres_rows(session, sql, params)?;
+                rows.first()
+                    .map(|row| read(&Row::Postgres(row)))
+                    .transpose()
             }
         }
     }
@@ -115,6 +200,10 @@ impl<'c> Conn<'c> {
                 }
                 Ok(values)
             }
+            Backend::Postgres(ref session) => Self::postgres_rows(session, sql, params)?
+                .iter()
+                .map(|row| read(&Row::Postgres(row)))
+                .collect(),
         }
     }
 }
@@ -122,12 +211,14 @@ impl<'c> Conn<'c> {
 /// One result row; columns are read by position.
 pub enum Row<'r> {
     Sqlite(&'r rusqlite::Row<'r>),
+    Postgres(&'r postgres::Row),
 }
 
 impl Row<'_> {
     pub fn get<T: Column>(&self, index: usize) -> Result<T> {
         match self {
             Row::Sqlite(row) => T::from_sqlite(row, index),
+            Row::Postgres(row) => T::from_postgres(row, index),
         }
     }
 
@@ -166,28 +257,63 @@ impl Row<'_> {
 /// A Rust value a column can be read as.
 pub trait Column: Sized {
     fn from_sqlite(row: &rusqlite::Row<'_>, index: usize) -> Result<Self>;
+    fn from_postgres(row: &postgres::Row, index: usize) -> Result<Self>;
 }
 
-macro_rules! column_via_rusqlite {
+/// Types PostgreSQL reads as they are (TEXT, BYTEA).
+macro_rules! column_as_is {
     ($($t:ty),*) => {$(
         impl Column for $t {
             fn from_sqlite(row: &rusqlite::Row<'_>, index: usize) -> Result<Self> {
                 Ok(row.get(index)?)
             }
+            fn from_postgres(row: &postgres::Row, index: usize) -> Result<Self> {
+                Ok(row.try_get(index)?)
+            }
         }
     )*};
 }
 
-column_via_rusqlite!(
-    i64,
-    Option<i64>,
-    u32,
-    String,
-    Option<String>,
-    Vec<u8>,
-    Option<Vec<u8>>,
-    bool
-);
+column_as_is!(String, Option<String>, Vec<u8>, Option<Vec<u8>>);
+
+/// Integers, whatever width PostgreSQL gives them (and booleans, which
+/// SQLite stores as integers).
+macro_rules! column_integer {
+    ($($t:ty),*) => {$(
+        impl Column for Option<$t> {
+            fn from_sqlite(row: &rusqlite::Row<'_>, index: usize) -> Result<Self> {
+                Ok(row.get(index)?)
+            }
+            fn from_postgres(row: &postgres::Row, index: usize) -> Result<Self> {
+                super::pg::int(row, index)?
+                    .map(|i| <$t>::try_from(i).map_err(|e| bad_column(index, e)))
+                    .transpose()
+            }
+        }
+        impl Column for $t {
+            fn from_sqlite(row: &rusqlite::Row<'_>, index: usize) -> Result<Self> {
+                Ok(row.get(index)?)
+            }
+            fn from_postgres(row: &postgres::Row, index: usize) -> Result<Self> {
+                <Option<$t>>::from_postgres(row, index)?
+                    .ok_or_else(|| bad_column(index, "NULL where a value was expected"))
+            }
+        }
+    )*};
+}
+
+column_integer!(i64, u32);
+
+impl Column for bool {
+    fn from_sqlite(row: &rusqlite::Row<'_>, index: usize) -> Result<Self> {
+        Ok(row.get(index)?)
+    }
+    fn from_postgres(row: &postgres::Row, index: usize) -> Result<Self> {
+        super::pg::int(row, index)?
+            .map(|i| i != 0)
+            .ok_or_else(|| bad_column(index, "NULL where a boolean was expected"))
+    }
+}
 
 /// A value bound to a statement's parameter. NULL keeps the type it would
 /// have had, which a strictly typed engine needs to bind it.
@@ -204,6 +330,17 @@ pub enum Kind {
     Int,
     Text,
     Blob,
+}
+
+impl Value<'_> {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Value::Null(kind) => *kind,
+            Value::Int(_) => Kind::Int,
+            Value::Text(_) => Kind::Text,
+            Value::Blob(_) => Kind::Blob,
+        }
+    }
 }
 
 /// A Rust value a statement parameter can take.

@@ -522,7 +522,7 @@ mod tests {
         let holder = std::thread::spawn({
             let db = db.clone();
             move || {
-                db.write_blocking(|_| {
+                db.write_blocking(move |_| {
                     let _ = started.send(());
                     let _ = gate.recv();
                     Ok::<_, StorageError>(())

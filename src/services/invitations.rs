@@ -245,6 +245,9 @@ fn ensure_invitable(
     except: Option<i64>,
     now: Millis,
 ) -> ServiceResult<()> {
+    // Two requests inviting one address at once: the second waits here
+    // until the first has committed, then finds its invitation.
+    tx.lock_key(&format!("invitee/{org_id}/{}", invitee.key()))?;
     if db::members::is_member_by_email(tx, org_id, invitee)? {
         return Err(ServiceError::conflict(
             "already_member",

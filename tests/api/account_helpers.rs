@@ -9,24 +9,29 @@ use std::collections::BTreeMap;
 
 /// The link of the newest message of `kind` to `recipient`, from the outbox.
 pub fn latest_link(app: &TestApp, kind: &str, recipient: &str) -> String {
-    let conn = rusqlite::Connection::open(&app.db_path).unwrap();
-    conn.query_row(
-        "SELECT link FROM outbox WHERE kind = ?1 AND recipient = ?2 ORDER BY id DESC LIMIT 1",
-        [kind, recipient],
-        |row| row.get(0),
-    )
-    .unwrap_or_else(|_| panic!("no {kind} message to {recipient}"))
+    app.db
+        .read_blocking(|conn| {
+            conn.query_opt(
+                "SELECT link FROM outbox WHERE kind = ?1 AND recipient = ?2 ORDER BY id DESC LIMIT 1",
+                &[&kind, &recipient],
+                |row| row.get(0),
+            )
+        })
+        .unwrap()
+        .unwrap_or_else(|| panic!("no {kind} message to {recipient}"))
 }
 
 /// How many messages of `kind` went to `recipient`.
 pub fn messages(app: &TestApp, kind: &str, recipient: &str) -> i64 {
-    let conn = rusqlite::Connection::open(&app.db_path).unwrap();
-    conn.query_row(
-        "SELECT COUNT(*) FROM outbox WHERE kind = ?1 AND recipient = ?2",
-        [kind, recipient],
-        |row| row.get(0),
-    )
-    .unwrap()
+    app.db
+        .read_blocking(|conn| {
+            conn.query_one(
+                "SELECT COUNT(*) FROM outbox WHERE kind = ?1 AND recipient = ?2",
+                &[&kind, &recipient],
+                |row| row.get(0),
+            )
+        })
+        .unwrap()
 }
 
 /// The value a response sets for cookie `name`, if it sets one.

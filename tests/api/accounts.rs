@@ -21,13 +21,15 @@ const SQUATTER_PASSWORD: &str = "the squatter's password";
 const OWNER_PASSWORD: &str = "the owner's own password";
 
 fn verified_at(app: &TestApp, email: &str) -> Option<i64> {
-    let conn = app.raw_connection();
-    conn.query_row(
-        "SELECT email_verified_at FROM users WHERE email_key = ?1",
-        [email.to_lowercase()],
-        |row| row.get(0),
-    )
-    .unwrap()
+    app.db
+        .read_blocking(|conn| {
+            conn.query_one(
+                "SELECT email_verified_at FROM users WHERE email_key = ?1",
+                &[&email.to_lowercase()],
+                |row| row.get(0),
+            )
+        })
+        .unwrap()
 }
 
 fn user_id(app: &TestApp, email: &str) -> i64 {

@@ -120,7 +120,7 @@ fn snapshot(app: &TestApp) -> Vec<String> {
     app.query_strings(
         "SELECT 'inv ' || id || ' ' || status || ' ' || updated_at FROM invitations
          UNION ALL SELECT 'mem ' || org_id || ' ' || user_id || ' ' || role FROM memberships
-         UNION ALL SELECT 'link ' || id || ' ' || IFNULL(revoked_at, '-') FROM join_links
+         UNION ALL SELECT 'link ' || id || ' ' || COALESCE(CAST(revoked_at AS TEXT), '-') FROM join_links
          ORDER BY 1",
     )
 }

@@ -42,22 +42,24 @@ struct OutboxRow {
 }
 
 fn outbox_row(app: &TestApp, id: i64) -> OutboxRow {
-    app.raw_connection()
-        .query_row(
-            "SELECT attempts, next_attempt_at, last_error, sent_at, failed_at, created_at
-             FROM outbox WHERE id = ?1",
-            [id],
-            |row| {
-                Ok(OutboxRow {
-                    attempts: row.get(0)?,
-                    next_attempt_at: row.get(1)?,
-                    last_error: row.get(2)?,
-                    sent_at: row.get(3)?,
-                    failed_at: row.get(4)?,
-                    created_at: row.get(5)?,
-                })
-            },
-        )
+    app.db
+        .read_blocking(|conn| {
+            conn.query_one(
+                "SELECT attempts, next_attempt_at, last_error, sent_at, failed_at, created_at
+                 FROM outbox WHERE id = ?1",
+                &[&id],
+                |row| {
+                    Ok(OutboxRow {
+                        attempts: row.get(0)?,
+                        next_attempt_at: row.get(1)?,
+                        last_error: row.get(2)?,
+                        sent_at: row.get(3)?,
+                        failed_at: row.get(4)?,
+                        created_at: row.get(5)?,
+                    })
+                },
+            )
+        })
         .unwrap()
 }
 
@@ -461,7 +463,6 @@ mod worker {
 
     struct Setup {
         _dir: tempfile::TempDir,
-        path: std::path::PathBuf,
         db: Database,
         outbox_id: i64,
     }
@@ -472,6 +473,7 @@ mod worker {
         let path = dir.path().join("enlist.db");
         let db = Database::open(&DatabaseSettings {
             path: path.clone(),
+            url: crate::test_postgres::enabled().then(crate::test_postgres::fresh_database),
             ..DatabaseSettings::default()
         })
         .unwrap();
@@ -506,19 +508,16 @@ mod worker {
             Ok(())
         })
         .unwrap();
-        let outbox_id = query(&path, "SELECT id FROM outbox");
+        let outbox_id = query(&db, "SELECT id FROM outbox");
         Setup {
             _dir: dir,
-            path,
             db,
             outbox_id,
         }
     }
 
-    fn query(path: &std::path::Path, sql: &str) -> i64 {
-        rusqlite::Connection::open(path)
-            .unwrap()
-            .query_row(sql, [], |row| row.get::<_, Option<i64>>(0))
+    fn query(db: &Database, sql: &str) -> i64 {
+        db.read_blocking(|conn| conn.query_one(sql, &[], |row| row.get::<Option<i64>>(0)))
             .unwrap()
             .unwrap_or(-1)
     }
@@ -539,15 +538,15 @@ mod worker {
 
     /// Makes the message due now, as if its backoff had passed.
     fn time_travel(setup: &Setup) {
-        rusqlite::Connection::open(&setup.path)
-            .unwrap()
-            .execute("UPDATE outbox SET next_attempt_at = 0", [])
+        setup
+            .db
+            .write_blocking(|conn| conn.execute("UPDATE outbox SET next_attempt_at = 0", &[]))
             .unwrap();
     }
 
     fn column(setup: &Setup, column: &str) -> i64 {
         query(
-            &setup.path,
+            &setup.db,
             &format!("SELECT {column} FROM outbox WHERE id = {}", setup.outbox_id),
         )
     }
@@ -567,9 +566,11 @@ mod worker {
         assert_eq!(column(&setup, "failed_at"), -1);
         let wait = column(&setup, "next_attempt_at") - before;
         assert!((48_000..=73_000).contains(&wait), "first backoff {wait} ms");
-        let error: String = rusqlite::Connection::open(&setup.path)
-            .unwrap()
-            .query_row("SELECT last_error FROM outbox", [], |row| row.get(0))
+        let error: String = setup
+            .db
+            .read_blocking(|conn| {
+                conn.query_one("SELECT last_error FROM outbox", &[], |row| row.get(0))
+            })
             .unwrap();
         assert!(error.contains("451 try again later"), "{error}");
 
@@ -596,7 +597,7 @@ mod worker {
         assert_eq!(column(&setup, "failed_at"), -1);
         assert_eq!(
             query(
-                &setup.path,
+                &setup.db,
                 "SELECT COUNT(*) FROM outbox WHERE last_error IS NOT NULL"
             ),
             0
@@ -976,13 +977,11 @@ async fn when_the_message_cannot_be_queued_nothing_is_created_or_renewed() {
     let org = app.create_org("Acme", "ada@acme.test");
     let id = app.invite_ok(&org.key, "bob@example.com", "MEMBER").await;
     let before = app.query_strings(&format!(
-        "SELECT expires_at || ' ' || updated_at || ' ' || IFNULL(last_resent_at, '-')
+        "SELECT expires_at || ' ' || updated_at || ' ' || COALESCE(CAST(last_resent_at AS TEXT), '-')
          FROM invitations WHERE id = {id}"
     ));
     // From now on every outbox insert fails.
-    app.execute_sql(
-        "CREATE TRIGGER no_outbox BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'outbox full'); END",
-    );
+    app.fail_inserts_into("outbox", "outbox full");
 
     let reply = app.invite(&org.key, "carol@example.com", "MEMBER").await;
     assert_eq!(reply.status, 500, "{}", reply.text);
@@ -993,7 +992,7 @@ async fn when_the_message_cannot_be_queued_nothing_is_created_or_renewed() {
     assert_eq!(reply.status, 500, "{}", reply.text);
     assert_eq!(
         app.query_strings(&format!(
-            "SELECT expires_at || ' ' || updated_at || ' ' || IFNULL(last_resent_at, '-')
+            "SELECT expires_at || ' ' || updated_at || ' ' || COALESCE(CAST(last_resent_at AS TEXT), '-')
              FROM invitations WHERE id = {id}"
         )),
         before
@@ -1001,7 +1000,7 @@ async fn when_the_message_cannot_be_queued_nothing_is_created_or_renewed() {
     assert_eq!(app.query_i64("SELECT COUNT(*) FROM outbox"), 1);
 
     // Once the outbox works again, both go through (the failed resend did not start the minute).
-    app.execute_sql("DROP TRIGGER no_outbox");
+    app.allow_inserts_into("outbox");
     assert_eq!(app.resend(&org.key, id).await.status, 200);
     app.invite_ok(&org.key, "carol@example.com", "MEMBER").await;
     assert_eq!(app.query_i64("SELECT COUNT(*) FROM outbox"), 3);

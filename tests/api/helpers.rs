@@ -83,6 +83,9 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     settings.server.bind = "127.0.0.1:0".into();
     settings.server.workers = 2;
     settings.database.path = dir.path().join("enlist.db");
+    if crate::test_postgres::enabled() {
+        settings.database.url = Some(crate::test_postgres::fresh_database());
+    }
     customize(&mut settings);
     let clock = Clock::default();
     let app =
@@ -167,8 +170,9 @@ impl TestApp {
 
     /// Runs one SQL query returning a single integer, for checking database state.
     pub fn query_i64(&self, sql: &str) -> i64 {
-        let conn = rusqlite::Connection::open(&self.db_path).unwrap();
-        conn.query_row(sql, [], |row| row.get(0)).unwrap()
+        self.db
+            .read_blocking(|conn| conn.query_one(sql, &[], |row| row.get(0)))
+            .unwrap()
     }
 
     pub async fn request(
@@ -254,17 +258,56 @@ impl TestApp {
 
     /// Runs one SQL statement against the database file and returns the rows changed.
     pub fn execute_sql(&self, sql: &str) -> usize {
-        self.raw_connection().execute(sql, []).unwrap()
+        self.db
+            .write_blocking(|conn| conn.execute(sql, &[]))
+            .unwrap()
     }
 
     /// Runs one SQL query returning a single text column, for checking database state.
     pub fn query_strings(&self, sql: &str) -> Vec<String> {
-        let conn = self.raw_connection();
-        let mut stmt = conn.prepare(sql).unwrap();
-        stmt.query_map([], |row| row.get(0))
+        self.db
+            .read_blocking(|conn| conn.query_all(sql, &[], |row| row.get(0)))
             .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap()
+    }
+
+    /// `bytes` as a BLOB literal in this backend's SQL.
+    pub fn blob_literal(&self, bytes: &[u8]) -> String {
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        match self.db.dialect() {
+            enlist::db::Dialect::Sqlite => format!("x'{hex}'"),
+            enlist::db::Dialect::Postgres => format!("'\\x{hex}'::bytea"),
+        }
+    }
+
+    /// From now on every INSERT into `table` fails with `message` (a
+    /// trigger, in this backend's dialect): for the paths where storage fails.
+    pub fn fail_inserts_into(&self, table: &str, message: &str) {
+        match self.db.dialect() {
+            enlist::db::Dialect::Sqlite => self.execute_sql(&format!(
+                "CREATE TRIGGER fail_{table} BEFORE INSERT ON {table} \
+                 BEGIN SELECT RAISE(ABORT, '{message}'); END"
+            )),
+            enlist::db::Dialect::Postgres => {
+                self.execute_sql(&format!(
+                    "CREATE FUNCTION fail_{table}() RETURNS trigger LANGUAGE plpgsql AS \
+                     $$ BEGIN RAISE EXCEPTION '{message}'; END $$"
+                ));
+                self.execute_sql(&format!(
+                    "CREATE TRIGGER fail_{table} BEFORE INSERT ON {table} \
+                     FOR EACH ROW EXECUTE FUNCTION fail_{table}()"
+                ))
+            }
+        };
+    }
+
+    /// Undoes [`TestApp::fail_inserts_into`].
+    pub fn allow_inserts_into(&self, table: &str) {
+        match self.db.dialect() {
+            enlist::db::Dialect::Sqlite => self.execute_sql(&format!("DROP TRIGGER fail_{table}")),
+            enlist::db::Dialect::Postgres => {
+                self.execute_sql(&format!("DROP TRIGGER fail_{table} ON {table}"))
+            }
+        };
     }
 
     /// The stored status of one invitation.
@@ -279,11 +322,13 @@ impl TestApp {
     /// Stores a status directly, for states the API cannot reach (yet).
     pub fn set_stored_status(&self, invitation_id: i64, status: &str) {
         let changed = self
-            .raw_connection()
-            .execute(
-                "UPDATE invitations SET status = ?1 WHERE id = ?2",
-                rusqlite::params![status, invitation_id],
-            )
+            .db
+            .write_blocking(|conn| {
+                conn.execute(
+                    "UPDATE invitations SET status = ?1 WHERE id = ?2",
+                    &[&status, &invitation_id],
+                )
+            })
             .unwrap();
         assert_eq!(changed, 1, "invitation {invitation_id} not stored");
     }
@@ -293,11 +338,13 @@ impl TestApp {
     pub fn expire_in_place(&self, invitation_id: i64) {
         let past = Millis::now().0 - 60_000;
         let changed = self
-            .raw_connection()
-            .execute(
-                "UPDATE invitations SET expires_at = ?1 WHERE id = ?2",
-                rusqlite::params![past, invitation_id],
-            )
+            .db
+            .write_blocking(|conn| {
+                conn.execute(
+                    "UPDATE invitations SET expires_at = ?1 WHERE id = ?2",
+                    &[&past, &invitation_id],
+                )
+            })
             .unwrap();
         assert_eq!(changed, 1, "invitation {invitation_id} not stored");
     }
@@ -405,6 +452,9 @@ pub async fn spawn_app_with_metrics_addr(
     settings.server.bind = "127.0.0.1:0".into();
     settings.server.workers = 2;
     settings.database.path = dir.path().join("enlist.db");
+    if crate::test_postgres::enabled() {
+        settings.database.url = Some(crate::test_postgres::fresh_database());
+    }
     customize(&mut settings);
     let clock = Clock::default();
     let app =

@@ -178,7 +178,7 @@ async fn a_second_request_while_the_first_runs_answers_409() {
     let key_id = app.query_i64("SELECT MAX(id) FROM api_keys");
     let body = json!({ "inviteeEmail": "bob@example.test", "role": "MEMBER" });
     // What a first request still running leaves: an entry without an answer.
-    let digest_of_other = "x'00'";
+    let digest_of_other = app.blob_literal(&[0]);
     app.execute_sql(&format!(
         "INSERT INTO idempotency_keys (api_key_id, key, fingerprint, created_at, expires_at)
          VALUES ({key_id}, 'running', {digest_of_other}, {now}, {later})",

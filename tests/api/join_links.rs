@@ -106,14 +106,13 @@ async fn links_are_created_once_with_their_url_listed_and_revoked() {
         "{token}"
     );
     // Only the token's SHA-256 is stored.
-    let digest: String = enlist::auth::secrets::sha256(token)
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect();
-    assert_eq!(
-        app.query_strings("SELECT hex(token_digest) FROM join_links"),
-        vec![digest]
-    );
+    let stored: Vec<Vec<u8>> = app
+        .db
+        .read_blocking(|conn| {
+            conn.query_all("SELECT token_digest FROM join_links", &[], |row| row.get(0))
+        })
+        .unwrap();
+    assert_eq!(stored, vec![enlist::auth::secrets::sha256(token).to_vec()]);
     assert_eq!(
         app.query_i64(&format!(
             "SELECT COUNT(*) FROM join_links WHERE CAST(token_digest AS TEXT) = '{token}'

@@ -1,8 +1,12 @@
 //! The one integration-test binary: every test drives the real HTTP stack
-//! over a fresh temporary SQLite file.
+//! over a fresh temporary SQLite file, or, with
+//! `ENLIST_TEST_BACKEND=postgres`, a fresh PostgreSQL database.
 
 // Helpers are not test functions, so clippy's test allowances miss them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../support/postgres.rs"]
+mod test_postgres;
 
 mod account_helpers;
 mod helpers;

@@ -211,8 +211,9 @@ impl TestApp {
 
     /// Runs one SQL query returning a single text value.
     pub fn query_string(&self, sql: &str) -> String {
-        let conn = rusqlite::Connection::open(&self.db_path).unwrap();
-        conn.query_row(sql, [], |row| row.get(0)).unwrap()
+        self.db
+            .read_blocking(|conn| conn.query_one(sql, &[], |row| row.get(0)))
+            .unwrap()
     }
 
     /// Runs one SQL statement, for setting up states the API cannot reach quickly.
@@ -222,26 +223,30 @@ impl TestApp {
 
     /// The key that signs access tokens now, as the server stored it.
     pub fn signing_key(&self) -> Ed25519Key {
-        let conn = rusqlite::Connection::open(&self.db_path).unwrap();
-        let der: Vec<u8> = conn
-            .query_row(
-                "SELECT private_key FROM signing_keys WHERE retired_at IS NULL",
-                [],
-                |row| row.get(0),
-            )
+        let der: Vec<u8> = self
+            .db
+            .read_blocking(|conn| {
+                conn.query_one(
+                    "SELECT private_key FROM signing_keys WHERE retired_at IS NULL",
+                    &[],
+                    |row| row.get(0),
+                )
+            })
             .unwrap();
         Ed25519Key::from_pkcs8_der(&der).unwrap()
     }
 
     /// The public key stored under `kid`.
     pub fn public_key(&self, kid: &str) -> Vec<u8> {
-        let conn = rusqlite::Connection::open(&self.db_path).unwrap();
-        conn.query_row(
-            "SELECT public_key FROM signing_keys WHERE kid = ?1",
-            [kid],
-            |row| row.get(0),
-        )
-        .unwrap_or_else(|e| panic!("no key {kid}: {e}"))
+        self.db
+            .read_blocking(|conn| {
+                conn.query_one(
+                    "SELECT public_key FROM signing_keys WHERE kid = ?1",
+                    &[&kid],
+                    |row| row.get(0),
+                )
+            })
+            .unwrap_or_else(|e| panic!("no key {kid}: {e}"))
     }
 
     /// The JWK Set the server publishes.

@@ -257,9 +257,10 @@ async fn signing_key_persists_across_restarts() {
     assert_eq!(decode_claims(&first, &token)["iss"], PUBLIC_URL);
 
     // Act: a second server over the same file.
-    let path = first.db_path.clone();
+    let (path, url) = (first.db_path.clone(), first.settings.database.url.clone());
     let restarted = spawn_app_with(move |s| {
         s.database.path = path;
+        s.database.url = url;
         s.server.public_url = Some(PUBLIC_URL.into());
     })
     .await;
@@ -836,21 +837,18 @@ async fn reusing_a_rotated_refresh_token_revokes_the_whole_family() {
         "other families are untouched: {}",
         other_after.text
     );
-    let digest: String = sha2::Sha256::digest(first.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect();
+    let digest = app.blob_literal(&sha2::Sha256::digest(first.as_bytes()));
     assert_eq!(
         app.query_i64(&format!(
             "SELECT count(*) FROM refresh_tokens WHERE revoked_at IS NULL AND family = \
-             (SELECT family FROM refresh_tokens WHERE token_sha256 = X'{digest}')"
+             (SELECT family FROM refresh_tokens WHERE token_sha256 = {digest})"
         )),
         0
     );
     assert_eq!(
         app.query_i64(&format!(
             "SELECT count(*) FROM refresh_tokens WHERE family = \
-             (SELECT family FROM refresh_tokens WHERE token_sha256 = X'{digest}')"
+             (SELECT family FROM refresh_tokens WHERE token_sha256 = {digest})"
         )),
         3
     );

@@ -790,15 +790,11 @@ async fn limits_and_retries(spec: &mut Conformance) {
             fingerprint.update([0]);
         }
         fingerprint.update(b"{}");
-        let hex: String = fingerprint
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let fingerprint = app.blob_literal(&fingerprint.finalize());
         let now = app.clock.now().0;
         app.execute_sql(&format!(
             "INSERT INTO idempotency_keys (api_key_id, key, fingerprint, created_at, expires_at)
-             VALUES ({key_id}, '{id}-running', x'{hex}', {now}, {later})",
+             VALUES ({key_id}, '{id}-running', {fingerprint}, {now}, {later})",
             later = now + 86_400_000
         ));
         let running = send(format!("{id}-running"), "{}").await;

@@ -33,7 +33,7 @@ async fn concurrent_invitations_of_one_email_create_exactly_one() {
     }
     let duplicates = app.query_i64(
         "SELECT COUNT(*) FROM (SELECT invitee_email_key FROM invitations
-                               GROUP BY org_id, invitee_email_key HAVING COUNT(*) > 1)",
+                               GROUP BY org_id, invitee_email_key HAVING COUNT(*) > 1) AS d",
     );
     assert_eq!(duplicates, 0);
     assert_eq!(

@@ -32,6 +32,9 @@ async fn app_in_new_data_folder() -> TestApp {
 
 #[tokio::test]
 async fn the_database_its_wal_and_shm_and_its_folder_are_owner_only() {
+    if crate::test_postgres::skip_sqlite_only("the database file") {
+        return;
+    }
     let app = app_in_new_data_folder().await;
     app.create_org("Acme", "ada@acme.test");
 
@@ -46,6 +49,9 @@ async fn the_database_its_wal_and_shm_and_its_folder_are_owner_only() {
 
 #[tokio::test]
 async fn an_existing_database_readable_by_others_is_made_owner_only() {
+    if crate::test_postgres::skip_sqlite_only("the database file") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("enlist.db");
     std::fs::write(&path, b"").unwrap();
@@ -62,6 +68,9 @@ async fn an_existing_database_readable_by_others_is_made_owner_only() {
 
 #[tokio::test]
 async fn a_backup_is_owner_only_and_never_written_through_a_symlink() {
+    if crate::test_postgres::skip_sqlite_only("the database file") {
+        return;
+    }
     let app = app_in_new_data_folder().await;
     app.create_org("Acme", "ada@acme.test");
     let dir = app.db_path.parent().unwrap().parent().unwrap().to_owned();
