@@ -368,6 +368,13 @@ fn demo(mut settings: Settings, args: DemoArgs) -> Result<(), CliError> {
         settings.server.bind = bind.clone();
     }
     let path = settings.database.path.clone();
+    if args.reset && settings.database.postgres_url().is_some() {
+        return Err(CliError::Usage(
+            "--reset deletes the SQLite file; on PostgreSQL drop and create the database \
+             yourself (dropdb, createdb), then run demo without --reset"
+                .into(),
+        ));
+    }
     if args.reset {
         for suffix in ["", "-wal", "-shm"] {
             let mut file = path.clone().into_os_string();
@@ -532,10 +539,11 @@ fn administer(db: &Database, settings: &Settings, command: Command) -> Result<()
         Command::Serve(_) | Command::Demo(_) => unreachable_serve(),
         Command::Init => {
             let version = db.read_blocking(|conn| services::operations::schema_version(conn))?;
-            print_json(&serde_json::json!({
-                "database": absolute_path(&settings.database.path).display().to_string(),
-                "schemaVersion": version,
-            }))
+            let database = match settings.database.postgres_url() {
+                Some(url) => services::operations::masked_url(url),
+                None => absolute_path(&settings.database.path).display().to_string(),
+            };
+            print_json(&serde_json::json!({ "database": database, "schemaVersion": version }))
         }
         Command::Invite { org, csv, inviter } => invite_csv(db, settings, org, &csv, inviter, now),
         Command::Org(OrgCommand::List) => {

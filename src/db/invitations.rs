@@ -255,11 +255,18 @@ pub fn set_status(conn: &Conn, id: i64, status: InvitationStatus, now: Millis) -
 /// passed, and says how many it changed. Reads already show them as
 /// EXPIRED; this keeps the unswept range that counts must scan small.
 /// `updated_at` is left alone: nobody acted on the invitation.
+/// Every node may sweep at once: on PostgreSQL each takes rows the others
+/// have not locked, and a row is stored EXPIRED once (the outer condition is
+/// checked again on a row another sweep changed meanwhile).
 pub fn sweep_expired(conn: &Conn, now: Millis, batch: i64) -> Result<usize> {
     conn.execute(
-        "UPDATE invitations SET status = 'EXPIRED'
-         WHERE id IN (SELECT id FROM invitations
-                      WHERE status = 'PENDING' AND expires_at <= ?1 LIMIT ?2)",
+        &format!(
+            "UPDATE invitations SET status = 'EXPIRED'
+             WHERE status = 'PENDING'
+               AND id IN (SELECT id FROM invitations
+                          WHERE status = 'PENDING' AND expires_at <= ?1 LIMIT ?2{})",
+            conn.skip_locked()
+        ),
         &[&now.0, &batch],
     )
 }

@@ -48,6 +48,7 @@ pub(crate) fn migrate_for_tests(conn: &mut Connection) {
     #[allow(clippy::unwrap_used)]
     migrate::migrate(conn).unwrap();
 }
+pub use pg_tls::masked as masked_url;
 pub use pool::{ReadConn, WriteConn};
 pub use sql::{Conn, Dialect, Row};
 

@@ -209,12 +209,18 @@ pub fn server_secret(
     if let Some(value) = existing {
         return Ok(value);
     }
-    let value = generate();
+    // Several nodes starting at once on one PostgreSQL database: the first
+    // insert wins, the others wait for it and then read the winner's value.
     conn.execute(
-        "INSERT INTO server_secrets (name, value, created_at) VALUES (?1, ?2, ?3)",
-        &[&name, &value, &now.0],
+        "INSERT INTO server_secrets (name, value, created_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (name) DO NOTHING",
+        &[&name, &generate(), &now.0],
     )?;
-    Ok(value)
+    conn.query_one(
+        "SELECT value FROM server_secrets WHERE name = ?1",
+        &[&name],
+        |row| row.get(0),
+    )
 }
 
 /// Revokes every live refresh token of the account, across clients and families.

@@ -85,6 +85,19 @@ pub struct QueuedMessage {
     pub attempts: u32,
 }
 
+fn queued_from_row(row: &super::sql::Row<'_>) -> Result<QueuedMessage> {
+    Ok(QueuedMessage {
+        id: row.get(0)?,
+        recipient: row.get(1)?,
+        link: row.get(2)?,
+        subject: row.get(3)?,
+        text_body: row.get(4)?,
+        html_body: row.get(5)?,
+        attempts: row.get(6)?,
+        kind: row.get(7)?,
+    })
+}
+
 /// Messages due now, oldest due first.
 pub fn due(conn: &Conn, now: Millis, limit: i64) -> Result<Vec<QueuedMessage>> {
     conn.query_all(
@@ -92,19 +105,51 @@ pub fn due(conn: &Conn, now: Millis, limit: i64) -> Result<Vec<QueuedMessage>> {
          WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?1
          ORDER BY next_attempt_at, id LIMIT ?2",
         &[&now.0, &limit],
-        |row| {
-            Ok(QueuedMessage {
-                id: row.get(0)?,
-                recipient: row.get(1)?,
-                link: row.get(2)?,
-                subject: row.get(3)?,
-                text_body: row.get(4)?,
-                html_body: row.get(5)?,
-                attempts: row.get(6)?,
-                kind: row.get(7)?,
-            })
-        },
+        queued_from_row,
     )
+}
+
+/// The messages due now that this worker is to send, in a write. On
+/// PostgreSQL, where every node runs a worker, they are claimed: their next
+/// attempt moves to `lease_until`, so no other node takes them meanwhile
+/// (rows another node is claiming right now are passed by, not waited for),
+/// and a node that dies holding them leaves them due again when the lease
+/// ends. SQLite has one server per file, so its one worker takes them as
+/// they are.
+pub fn claim_due(
+    conn: &Conn,
+    now: Millis,
+    lease_until: Millis,
+    limit: i64,
+) -> Result<Vec<QueuedMessage>> {
+    if conn.dialect() == super::Dialect::Sqlite {
+        return due(conn, now, limit);
+    }
+    let mut claimed = conn.query_all(
+        &format!(
+            "UPDATE outbox SET next_attempt_at = ?2
+             WHERE id IN (SELECT id FROM outbox
+                          WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?1
+                          ORDER BY next_attempt_at, id LIMIT ?3{})
+             RETURNING id, recipient, link, subject, text_body, html_body, attempts, kind",
+            conn.skip_locked()
+        ),
+        &[&now.0, &lease_until.0, &limit],
+        queued_from_row,
+    )?;
+    claimed.sort_by_key(|message| message.id);
+    Ok(claimed)
+}
+
+/// Gives back a claimed message this worker did not get to (it is stopping):
+/// due again now, for whichever node comes next.
+pub fn release(conn: &Conn, id: i64, now: Millis) -> Result<()> {
+    conn.execute(
+        "UPDATE outbox SET next_attempt_at = ?2
+         WHERE id = ?1 AND sent_at IS NULL AND failed_at IS NULL",
+        &[&id, &now.0],
+    )?;
+    Ok(())
 }
 
 pub fn mark_sent(conn: &Conn, id: i64, now: Millis) -> Result<()> {

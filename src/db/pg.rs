@@ -166,6 +166,10 @@ pub(super) fn pool(url: &str, size: u32, wait: Duration) -> Result<Pool, Storage
         // A session that died with the server is found by has_broken and
         // replaced; checking on every checkout would cost a round trip.
         .test_on_check_out(false)
+        // A failed connection surfaces once, where it matters: the start's
+        // one error line, a request's 503, `/readyz`. r2d2 would also log
+        // every retry of its background connector.
+        .error_handler(Box::new(r2d2::NopErrorHandler))
         .build(Manager { config, tls })
         .map_err(|e| StorageError::Unavailable(super::pg_tls::masked_error(url, &e.to_string())))
 }

@@ -78,6 +78,17 @@ impl<'c> Conn<'c> {
         }
     }
 
+    /// `FOR UPDATE SKIP LOCKED` inside a PostgreSQL write, nothing otherwise:
+    /// for work queues several nodes take from at once (each row goes to
+    /// one of them; the others pass it by instead of waiting).
+    pub fn skip_locked(&self) -> &'static str {
+        if self.writing {
+            " FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        }
+    }
+
     /// Serialises the writes that decide on one `key` (an organization and
     /// an address, say) until this transaction ends, where no row exists yet
     /// to lock: a PostgreSQL transaction-scoped advisory lock. Nothing on

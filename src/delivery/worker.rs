@@ -55,6 +55,13 @@ impl RetryPolicy {
 /// Messages handled per look at the queue.
 const BATCH: i64 = 32;
 
+/// How long a PostgreSQL node holds the messages it claimed (see
+/// `outbox::claim_due`): longer than sending a whole batch takes, each send
+/// bounded by the transport's timeout (32 × the SMTP default of 10 s is
+/// 5 min 20 s), so no other node sends them meanwhile; a node that dies
+/// with a claim leaves its messages to another after this long.
+const CLAIM_LEASE: Duration = Duration::from_secs(10 * 60);
+
 pub struct OutboxWorker<T> {
     db: Database,
     transport: T,
@@ -123,13 +130,24 @@ impl<T: Deliver> OutboxWorker<T> {
     /// recorded, so a clean stop sends nothing twice.
     pub async fn send_due(&self, stop: &watch::Receiver<bool>) -> Result<usize, StorageError> {
         let now = self.clock.now();
+        let lease_until = now.plus(CLAIM_LEASE);
         let due = self
             .db
-            .read(move |conn| outbox::due(conn, now, BATCH))
+            .write(move |tx| outbox::claim_due(tx, now, lease_until, BATCH))
             .await?;
         let mut handled = 0;
-        for message in &due {
+        for (index, message) in due.iter().enumerate() {
             if *stop.borrow() {
+                // Claimed but not attempted: due again for whoever runs next.
+                let untried: Vec<i64> = due[index..].iter().map(|m| m.id).collect();
+                let now = self.clock.now();
+                self.db
+                    .write(move |tx| {
+                        untried
+                            .iter()
+                            .try_for_each(|id| outbox::release(tx, *id, now))
+                    })
+                    .await?;
                 break;
             }
             let outcome = self.attempt(message).await;

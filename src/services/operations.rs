@@ -6,7 +6,7 @@ use crate::db;
 use crate::db::Conn;
 
 pub use crate::db::lock::{LockError, ServeLock};
-pub use crate::db::{Database, PoolStats, absolute as absolute_path};
+pub use crate::db::{Database, PoolStats, absolute as absolute_path, masked_url};
 
 /// `PRAGMA integrity_check` on a database file, left untouched: `["ok"]`
 /// for a sound file, otherwise the problems found.

@@ -29,6 +29,9 @@ pub fn prepare(
     retention: Duration,
     now: Millis,
 ) -> ServiceResult<SigningKeys> {
+    // Nodes starting together decide on the signing key one at a time: one
+    // generates it, the others find it.
+    tx.lock_key("signing_keys")?;
     drop_expired(tx, retention, now)?;
     let rows = db::signing_keys::all(tx)?;
     let signing_kid = match file_key {

@@ -1,0 +1,630 @@
+//! Several `enlist serve` processes on one PostgreSQL database: they start
+//! together (one migrates, one makes the secrets and the signing key), every
+//! race the single-node suite runs holds across nodes, and each queued
+//! message is sent once by one of them.
+//!
+//! Runs with `ENLIST_TEST_BACKEND=postgres` (the README's test command does);
+//! on the SQLite run it says it was skipped: one SQLite file has one server.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "support/postgres.rs"]
+mod test_postgres;
+
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const NODES: usize = 3;
+const ALL_SCOPES: &str =
+    "organization:read,invitations:read,invitations:write,users:read,users:write";
+
+/// One `enlist serve` process; killed when dropped.
+struct Node {
+    child: Child,
+    url: String,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn enlist(database_url: &str, dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_enlist"));
+    command
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .env("ENLIST_DATABASE__URL", database_url)
+        .env("ENLIST_LIMITS__ADMIN_PER_MINUTE", "0");
+    command
+}
+
+/// Runs a command and answers its one JSON line.
+fn cli(database_url: &str, dir: &Path, args: &[&str]) -> Value {
+    let output = enlist(database_url, dir).args(args).output().unwrap();
+    assert!(
+        output.status.success(),
+        "enlist {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// A node started, not serving yet: its process, log, and where its address arrives.
+type Starting = (
+    Child,
+    Arc<Mutex<Vec<String>>>,
+    std::sync::mpsc::Receiver<String>,
+);
+
+/// Starts `count` nodes at once on `database_url`, every one delivering
+/// messages as files into `outbox`, and waits until each serves.
+fn start_nodes(count: usize, database_url: &str, dir: &Path, outbox: &Path) -> Vec<Node> {
+    let children: Vec<Starting> = (0..count)
+        .map(|_| {
+            let mut child = enlist(database_url, dir)
+                .args(["serve", "--bind", "127.0.0.1:0"])
+                .env("ENLIST_LOG__FORMAT", "json")
+                .env("ENLIST_SERVER__WORKERS", "2")
+                .env("ENLIST_DELIVERY__TRANSPORT", "file")
+                .env("ENLIST_DELIVERY__FILE__DIR", outbox)
+                .env("ENLIST_DELIVERY__POLL_INTERVAL", "100ms")
+                // What the load balancer answers at: the tokens' issuer and
+                // the links' host, the same on every node.
+                .env("ENLIST_SERVER__PUBLIC_URL", "http://enlist.test")
+                // The mail caps (held in the database, so global) would stop
+                // the rounds that invite one address again and again.
+                .env("ENLIST_INVITATIONS__MESSAGES_PER_ADDRESS_PER_DAY", "0")
+                .env("ENLIST_INVITATIONS__MESSAGES_PER_ORG_PER_HOUR", "0")
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let stderr = child.stderr.take().unwrap();
+            let log = Arc::new(Mutex::new(Vec::new()));
+            let (sender, receiver) = std::sync::mpsc::channel();
+            let kept = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    if let Ok(event) = serde_json::from_str::<Value>(&line)
+                        && event["message"] == "enlist is serving"
+                    {
+                        let _ = sender.send(event["addr"].as_str().unwrap_or_default().to_owned());
+                    }
+                    kept.lock().unwrap().push(line);
+                }
+            });
+            (child, log, receiver)
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|(child, log, receiver)| {
+            let addr = receiver
+                .recv_timeout(Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("a node never served: {:?}", log.lock().unwrap()));
+            Node {
+                child,
+                url: format!("http://{addr}"),
+                log,
+            }
+        })
+        .collect()
+}
+
+struct Cluster {
+    nodes: Vec<Node>,
+    client: reqwest::Client,
+    key: String,
+    dir: tempfile::TempDir,
+    database_url: String,
+}
+
+impl Cluster {
+    async fn request(
+        &self,
+        node: usize,
+        method: reqwest::Method,
+        path: &str,
+        auth: (&str, &str),
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.nodes[node % NODES].url))
+            .header(auth.0, auth.1);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn admin(
+        &self,
+        node: usize,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        self.request(node, method, path, ("X-API-Key", &self.key), body)
+            .await
+    }
+
+    fn cli(&self, args: &[&str]) -> Value {
+        cli(&self.database_url, self.dir.path(), args)
+    }
+
+    /// Errors any node logged at `error` level (a 500, a failed start).
+    fn logged_errors(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .flat_map(|node| node.log.lock().unwrap().clone())
+            .filter(|line| line.contains("\"level\":\"ERROR\""))
+            .collect()
+    }
+}
+
+/// A fresh database, three nodes started together on it, an organization
+/// with an admin (ada, user 1) and her key.
+fn cluster() -> Option<Cluster> {
+    if !test_postgres::enabled() {
+        eprintln!(
+            "skipped: several nodes share a PostgreSQL database (ENLIST_TEST_BACKEND=postgres)"
+        );
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = dir.path().join("outbox");
+    let database_url = test_postgres::fresh_database();
+    // Started before anything else touches the database: they race to
+    // migrate it and to create its secrets and signing key.
+    let nodes = start_nodes(NODES, &database_url, dir.path(), &outbox);
+    let org = cli(
+        &database_url,
+        dir.path(),
+        &[
+            "org",
+            "create",
+            "--name",
+            "Acme",
+            "--admin-email",
+            "ada@acme.test",
+        ],
+    );
+    let (org_id, admin_id) = (
+        org["organization"]["id"].as_i64().unwrap().to_string(),
+        org["admin"]["id"].as_i64().unwrap().to_string(),
+    );
+    let key = cli(
+        &database_url,
+        dir.path(),
+        &[
+            "api-key", "create", "--org", &org_id, "--user", &admin_id, "--scopes", ALL_SCOPES,
+        ],
+    )["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    Some(Cluster {
+        nodes,
+        client: reqwest::Client::new(),
+        key,
+        dir,
+        database_url,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_started_together_share_one_schema_one_secret_set_and_one_signing_key() {
+    let Some(cluster) = cluster() else { return };
+    let version = cluster.cli(&["check"]);
+    assert_eq!(version["ok"], true, "{version}");
+    assert_eq!(version["engine"], "postgresql");
+    // Every node publishes the same one signing key.
+    let mut published = Vec::new();
+    for node in 0..NODES {
+        let (status, jwks) = cluster
+            .request(
+                node,
+                reqwest::Method::GET,
+                "/.well-known/jwks.json",
+                ("Accept", "*/*"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{jwks}");
+        published.push(jwks["keys"].clone());
+    }
+    assert!(published.windows(2).all(|w| w[0] == w[1]), "{published:?}");
+    assert_eq!(
+        published[0].as_array().map(Vec::len),
+        Some(1),
+        "{published:?}"
+    );
+    assert!(
+        cluster.logged_errors().is_empty(),
+        "{:?}",
+        cluster.logged_errors()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_invitations_of_one_email_on_every_node_create_exactly_one() {
+    let Some(cluster) = cluster() else { return };
+    for round in 0..10 {
+        let email = format!("round{round}@example.test");
+        let replies = futures_join(
+            (0..12)
+                .map(|i| {
+                    cluster.admin(
+                        i,
+                        reqwest::Method::POST,
+                        "/v1/organization/invitations",
+                        Some(json!({ "inviteeEmail": email, "role": "MEMBER" })),
+                    )
+                })
+                .collect(),
+        )
+        .await;
+        let created = replies.iter().filter(|(status, _)| *status == 200).count();
+        assert_eq!(created, 1, "round {round}: {replies:?}");
+        for (status, body) in replies.iter().filter(|(status, _)| *status != 200) {
+            assert_eq!(*status, 409, "{body}");
+            assert_eq!(body["code"], "invitation_pending", "{body}");
+        }
+    }
+    let (_, page) = cluster
+        .admin(
+            0,
+            reqwest::Method::GET,
+            "/v1/organization/invitations?limit=100",
+            None,
+        )
+        .await;
+    assert_eq!(page["totalCount"], 10, "{page}");
+    assert!(
+        cluster.logged_errors().is_empty(),
+        "{:?}",
+        cluster.logged_errors()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn accept_on_one_node_racing_revoke_on_another_has_exactly_one_winner() {
+    let Some(cluster) = cluster() else { return };
+    cluster.cli(&["user", "create", "--email", "iris@example.test"]);
+    let client = cluster.cli(&[
+        "client",
+        "create",
+        "--name",
+        "iris-app",
+        "--user",
+        "iris@example.test",
+    ]);
+    let (client_id, secret) = (
+        client["client_id"].as_str().unwrap().to_owned(),
+        client["client_secret"].as_str().unwrap().to_owned(),
+    );
+    let token_reply = cluster
+        .client
+        .post(format!("{}/oauth/token", cluster.nodes[2].url))
+        .basic_auth(&client_id, Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let token = format!("Bearer {}", token_reply["access_token"].as_str().unwrap());
+    let (mut accepted, mut revoked) = (0, 0);
+    for round in 0..20 {
+        let (status, invitation) = cluster
+            .admin(
+                round,
+                reqwest::Method::POST,
+                "/v1/organization/invitations",
+                Some(json!({ "inviteeEmail": "iris@example.test", "role": "MEMBER" })),
+            )
+            .await;
+        assert_eq!(status, 200, "{invitation}");
+        let id = invitation["id"].as_i64().unwrap();
+        let (_, mine) = cluster
+            .request(
+                round + 1,
+                reqwest::Method::GET,
+                "/invitations",
+                ("Authorization", &token),
+                None,
+            )
+            .await;
+        let uuid = mine[0]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("the invitee lists its invitation: {mine}"))
+            .to_owned();
+        let accept_path = format!("/invitations/{uuid}?accept=true");
+        let revoke_path = format!("/v1/organization/invitations/{id}/revoke");
+        let (accept, revoke) = tokio::join!(
+            cluster.request(
+                round + 1,
+                reqwest::Method::POST,
+                &accept_path,
+                ("Authorization", &token),
+                None
+            ),
+            cluster.admin(round + 2, reqwest::Method::POST, &revoke_path, None),
+        );
+        match (accept.0, revoke.0) {
+            (200, 409) => {
+                accepted += 1;
+                assert_eq!(revoke.1["code"], "invitation_not_revocable", "{}", revoke.1);
+                // Out again, for the next round's invitation.
+                let (status, body) = cluster
+                    .admin(
+                        round,
+                        reqwest::Method::DELETE,
+                        "/v1/organization/users/2",
+                        None,
+                    )
+                    .await;
+                assert_eq!(status, 200, "{body}");
+            }
+            (409, 200) => revoked += 1,
+            other => panic!("round {round}: both or neither won: {other:?} {accept:?} {revoke:?}"),
+        }
+    }
+    assert_eq!(accepted + revoked, 20);
+    assert!(
+        cluster.logged_errors().is_empty(),
+        "{:?}",
+        cluster.logged_errors()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_last_two_admins_removing_each_other_on_two_nodes_leave_one() {
+    let Some(cluster) = cluster() else { return };
+    for round in 0..8 {
+        // An organization of its own per round: admin A, and B made an admin
+        // through an invitation B accepts with a token of its own.
+        let (a, b) = (
+            format!("a{round}@example.test"),
+            format!("b{round}@example.test"),
+        );
+        let org = cluster.cli(&[
+            "org",
+            "create",
+            "--name",
+            &format!("Org {round}"),
+            "--admin-email",
+            &a,
+        ]);
+        let org_id = org["organization"]["id"].as_i64().unwrap().to_string();
+        let a_id = org["admin"]["id"].as_i64().unwrap();
+        let key_of = |user: i64| {
+            cluster.cli(&[
+                "api-key",
+                "create",
+                "--org",
+                &org_id,
+                "--user",
+                &user.to_string(),
+                "--scopes",
+                ALL_SCOPES,
+            ])["key"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        let a_key = key_of(a_id);
+        let b_id = cluster.cli(&["user", "create", "--email", &b])["id"]
+            .as_i64()
+            .unwrap();
+        let client = cluster.cli(&["client", "create", "--name", &b, "--user", &b]);
+        let token = cluster
+            .client
+            .post(format!("{}/oauth/token", cluster.nodes[0].url))
+            .basic_auth(
+                client["client_id"].as_str().unwrap(),
+                client["client_secret"].as_str(),
+            )
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let bearer = format!("Bearer {token}");
+        let invite = json!({ "inviteeEmail": b, "role": "ADMIN" });
+        let (status, body) = cluster
+            .request(
+                0,
+                reqwest::Method::POST,
+                "/v1/organization/invitations",
+                ("X-API-Key", &a_key),
+                Some(invite),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let (_, mine) = cluster
+            .request(
+                1,
+                reqwest::Method::GET,
+                "/invitations",
+                ("Authorization", &bearer),
+                None,
+            )
+            .await;
+        let uuid = mine[0]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("the invitee lists its invitation: {mine}"))
+            .to_owned();
+        let accept = format!("/invitations/{uuid}?accept=true");
+        let (status, body) = cluster
+            .request(
+                1,
+                reqwest::Method::POST,
+                &accept,
+                ("Authorization", &bearer),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let b_key = key_of(b_id);
+
+        // A removes B on one node while B removes A on another.
+        let (remove_b, remove_a) = (
+            format!("/v1/organization/users/{b_id}"),
+            format!("/v1/organization/users/{a_id}"),
+        );
+        let (one, two) = tokio::join!(
+            cluster.request(
+                round,
+                reqwest::Method::DELETE,
+                &remove_b,
+                ("X-API-Key", &a_key),
+                None
+            ),
+            cluster.request(
+                round + 1,
+                reqwest::Method::DELETE,
+                &remove_a,
+                ("X-API-Key", &b_key),
+                None
+            ),
+        );
+        let winners: Vec<_> = [&one, &two].into_iter().filter(|r| r.0 == 200).collect();
+        assert_eq!(winners.len(), 1, "round {round}: {one:?} {two:?}");
+        let loser = if one.0 == 200 { &two } else { &one };
+        // The loser's key died with its membership, or it met the last-admin rule.
+        assert!(
+            loser.0 == 401 || (loser.0 == 409 && loser.1["code"] == "last_admin"),
+            "round {round}: {loser:?}"
+        );
+        let survivor_key = if one.0 == 200 { &a_key } else { &b_key };
+        let (_, members) = cluster
+            .request(
+                2,
+                reqwest::Method::GET,
+                "/v1/organization/users?limit=100",
+                ("X-API-Key", survivor_key),
+                None,
+            )
+            .await;
+        let admins = members["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["role"] == "ADMIN")
+            .count();
+        assert_eq!(admins, 1, "round {round}: {members}");
+    }
+    assert!(
+        cluster.logged_errors().is_empty(),
+        "{:?}",
+        cluster.logged_errors()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_queued_message_is_sent_once_by_one_of_the_nodes() {
+    let Some(cluster) = cluster() else { return };
+    const INVITATIONS: usize = 60;
+    let replies = futures_join(
+        (0..INVITATIONS)
+            .map(|i| {
+                cluster.admin(
+                    i,
+                    reqwest::Method::POST,
+                    "/v1/organization/invitations",
+                    Some(json!({ "inviteeEmail": format!("guest{i}@example.test"), "role": "MEMBER" })),
+                )
+            })
+            .collect(),
+    )
+    .await;
+    assert!(
+        replies.iter().all(|(status, _)| *status == 200),
+        "{replies:?}"
+    );
+    let outbox = cluster.dir.path().join("outbox");
+    let list = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&outbox)
+            .map(|dir| dir.filter_map(Result::ok).map(|e| e.path()).collect())
+            .unwrap_or_default()
+    };
+    let started = Instant::now();
+    while list().len() < INVITATIONS && started.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A little longer: a message sent twice would show up now.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let files = list();
+    let mut recipients: Vec<String> = files
+        .iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(path).unwrap();
+            text.lines()
+                .find_map(|line| line.strip_prefix("To: "))
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    recipients.sort();
+    let sent = recipients.len();
+    recipients.dedup();
+    assert_eq!(sent, INVITATIONS, "every message once: {sent} files");
+    assert_eq!(recipients.len(), INVITATIONS, "no recipient twice");
+    // Which nodes wrote them (each logs every message it writes).
+    let per_node: Vec<usize> = cluster
+        .nodes
+        .iter()
+        .map(|node| {
+            node.log
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|line| line.contains("invitation message written"))
+                .count()
+        })
+        .collect();
+    assert_eq!(per_node.iter().sum::<usize>(), INVITATIONS, "{per_node:?}");
+    eprintln!("{INVITATIONS} messages written once each; per node: {per_node:?}");
+    let backlog: i64 = {
+        let url = cluster.database_url.clone();
+        std::thread::spawn(move || {
+            let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+            client
+                .query_one("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL", &[])
+                .unwrap()
+                .get(0)
+        })
+        .join()
+        .unwrap()
+    };
+    assert_eq!(backlog, 0);
+    assert!(
+        cluster.logged_errors().is_empty(),
+        "{:?}",
+        cluster.logged_errors()
+    );
+}
+
+/// Awaits every future concurrently; their outputs in order.
+async fn futures_join<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    futures_util::future::join_all(futures).await
+}
