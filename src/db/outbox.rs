@@ -83,6 +83,8 @@ pub struct QueuedMessage {
     pub text_body: String,
     pub html_body: String,
     pub attempts: u32,
+    /// When it was due: kept as its schedule while a PostgreSQL claim holds it.
+    pub due_at: Millis,
 }
 
 fn queued_from_row(row: &super::sql::Row<'_>) -> Result<QueuedMessage> {
@@ -95,13 +97,15 @@ fn queued_from_row(row: &super::sql::Row<'_>) -> Result<QueuedMessage> {
         html_body: row.get(5)?,
         attempts: row.get(6)?,
         kind: row.get(7)?,
+        due_at: Millis(row.get(8)?),
     })
 }
 
 /// Messages due now, oldest due first.
 pub fn due(conn: &Conn, now: Millis, limit: i64) -> Result<Vec<QueuedMessage>> {
     conn.query_all(
-        "SELECT id, recipient, link, subject, text_body, html_body, attempts, kind FROM outbox
+        "SELECT id, recipient, link, subject, text_body, html_body, attempts, kind, next_attempt_at
+         FROM outbox
          WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?1
          ORDER BY next_attempt_at, id LIMIT ?2",
         &[&now.0, &limit],
@@ -127,11 +131,13 @@ pub fn claim_due(
     }
     let mut claimed = conn.query_all(
         &format!(
-            "UPDATE outbox SET next_attempt_at = ?2
-             WHERE id IN (SELECT id FROM outbox
-                          WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?1
-                          ORDER BY next_attempt_at, id LIMIT ?3{})
-             RETURNING id, recipient, link, subject, text_body, html_body, attempts, kind",
+            "WITH claimed AS (
+                 SELECT id, next_attempt_at FROM outbox
+                 WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?1
+                 ORDER BY next_attempt_at, id LIMIT ?3{})
+             UPDATE outbox o SET next_attempt_at = ?2 FROM claimed c WHERE o.id = c.id
+             RETURNING o.id, o.recipient, o.link, o.subject, o.text_body, o.html_body,
+                       o.attempts, o.kind, c.next_attempt_at",
             conn.skip_locked()
         ),
         &[&now.0, &lease_until.0, &limit],
@@ -142,12 +148,12 @@ pub fn claim_due(
 }
 
 /// Gives back a claimed message this worker did not get to (it is stopping):
-/// due again now, for whichever node comes next.
-pub fn release(conn: &Conn, id: i64, now: Millis) -> Result<()> {
+/// due again as it was, for whichever node comes next.
+pub fn release(conn: &Conn, id: i64, due_at: Millis) -> Result<()> {
     conn.execute(
         "UPDATE outbox SET next_attempt_at = ?2
          WHERE id = ?1 AND sent_at IS NULL AND failed_at IS NULL",
-        &[&id, &now.0],
+        &[&id, &due_at.0],
     )?;
     Ok(())
 }
@@ -160,20 +166,22 @@ pub fn mark_sent(conn: &Conn, id: i64, now: Millis) -> Result<()> {
     Ok(())
 }
 
-/// Records a failed attempt: the next one at `retry_at`, or none (`retry_at` None: given up).
+/// Records a failed attempt: the next one at `retry_at`, or none (`retry_at`
+/// None: given up, its schedule left at `due_at`, when the last attempt was due).
 pub fn mark_failed(
     conn: &Conn,
     id: i64,
     error: &str,
     retry_at: Option<Millis>,
+    due_at: Millis,
     now: Millis,
 ) -> Result<()> {
     conn.execute(
         "UPDATE outbox SET attempts = attempts + 1, last_error = ?2,
-                           next_attempt_at = COALESCE(?3, next_attempt_at),
+                           next_attempt_at = COALESCE(?3, ?5),
                            failed_at = CASE WHEN ?3 IS NULL THEN ?4 ELSE NULL END
          WHERE id = ?1",
-        &[&id, &error, &retry_at.map(|m| m.0), &now.0],
+        &[&id, &error, &retry_at.map(|m| m.0), &now.0, &due_at.0],
     )?;
     Ok(())
 }

@@ -139,13 +139,13 @@ impl<T: Deliver> OutboxWorker<T> {
         for (index, message) in due.iter().enumerate() {
             if *stop.borrow() {
                 // Claimed but not attempted: due again for whoever runs next.
-                let untried: Vec<i64> = due[index..].iter().map(|m| m.id).collect();
-                let now = self.clock.now();
+                let untried: Vec<(i64, Millis)> =
+                    due[index..].iter().map(|m| (m.id, m.due_at)).collect();
                 self.db
                     .write(move |tx| {
                         untried
                             .iter()
-                            .try_for_each(|id| outbox::release(tx, *id, now))
+                            .try_for_each(|(id, due_at)| outbox::release(tx, *id, *due_at))
                     })
                     .await?;
                 break;
@@ -160,7 +160,8 @@ impl<T: Deliver> OutboxWorker<T> {
                             error,
                             retry_at,
                             at,
-                        } => outbox::mark_failed(tx, *id, error, *retry_at, *at)?,
+                            due_at,
+                        } => outbox::mark_failed(tx, *id, error, *retry_at, *due_at, *at)?,
                     }
                     Ok::<_, StorageError>(())
                 })
@@ -195,6 +196,7 @@ impl<T: Deliver> OutboxWorker<T> {
                     error: error.to_string(),
                     retry_at,
                     at: now,
+                    due_at: message.due_at,
                 }
             }
         }
@@ -212,6 +214,8 @@ enum Outcome {
         error: String,
         retry_at: Option<Millis>,
         at: Millis,
+        /// When the attempt was due: the schedule a message given up keeps.
+        due_at: Millis,
     },
 }
 
