@@ -80,6 +80,15 @@ pub enum Command {
     },
     /// Check the database file for damage (PRAGMA integrity_check); exits 1 if any is found.
     Check,
+    /// Copy this SQLite database into an empty PostgreSQL database (migrated
+    /// first), as one snapshot, then compare every table's rows and the
+    /// counters; refuses a target that holds data. Stop the server first, or
+    /// writes made during the copy stay behind.
+    Copy {
+        /// The PostgreSQL database: postgres://user:password@host/db
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
     /// Invite everyone listed in a CSV file (columns `email,role`; a header
     /// row is optional) in one transaction, as the bulk API does; prints one
     /// JSON line per row. Messages are queued for the server to send.
@@ -681,6 +690,14 @@ fn administer(db: &Database, settings: &Settings, command: Command) -> Result<()
             print_json(&serde_json::json!({ "backup": to.display().to_string(), "bytes": bytes }))
         }
         Command::Check => unreachable_serve(),
+        Command::Copy { to } => {
+            let copied = db.copy_to_postgres(&settings.database, &to)?;
+            print_json(&serde_json::json!({
+                "to": services::operations::masked_url(&to),
+                "rows": copied.rows,
+                "tables": copied.tables.iter().map(|(t, n)| (t.clone(), *n)).collect::<std::collections::BTreeMap<_, _>>(),
+            }))
+        }
 
         Command::Dev(DevCommand::Seed(args)) => seed(db, args, now),
         Command::User(UserCommand::Create {

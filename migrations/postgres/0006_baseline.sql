@@ -1,4 +1,4 @@
--- The whole enlist schema for PostgreSQL, at SQLite schema version 6: the
+-- The enlist schema for PostgreSQL at version 6 (SQLite's user_version 6): the
 -- same tables, columns, indexes and counters as schema.sql plus
 -- migrations/0002…0006, written for PostgreSQL. Applied once on first start
 -- inside one transaction under an advisory lock (src/db/postgres.rs), so

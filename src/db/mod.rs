@@ -10,6 +10,7 @@
 //! ([`Conn`], [`Row`]): nothing above this module sees an engine's types.
 
 pub mod api_keys;
+pub mod copy;
 pub mod email_links;
 mod files;
 pub mod health;
@@ -545,6 +546,37 @@ impl Database {
         let conn = sqlite.writer.get()?;
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(())
+    }
+
+    /// Copies this SQLite database, as one snapshot, into the empty
+    /// PostgreSQL database at `url` (migrated first): see [`copy`].
+    pub fn copy_to_postgres(
+        &self,
+        settings: &DatabaseSettings,
+        url: &str,
+    ) -> Result<copy::Copied, StorageError> {
+        let Engine::Sqlite(sqlite) = &self.engine else {
+            return Err(StorageError::Unsupported(
+                "copy reads a SQLite database: run it with --database (the file), and --to \
+                 naming the PostgreSQL database"
+                    .into(),
+            ));
+        };
+        let target = Self::open_postgres(settings, url)?;
+        let Engine::Postgres(pool) = &target.engine else {
+            return Err(StorageError::Unsupported(
+                "the target is not PostgreSQL".into(),
+            ));
+        };
+        pg::off_async(|| {
+            let source = sqlite.readers.get()?;
+            // One read transaction: the copy is one snapshot of a live file.
+            source.execute_batch("BEGIN")?;
+            let mut session = pool.get()?;
+            let copied = copy::sqlite_to_postgres(&source, &mut session);
+            let _ = source.execute_batch("COMMIT");
+            copied
+        })
     }
 
     /// A consistent copy of the live database at `target`, taken with

@@ -114,8 +114,8 @@ pub fn due(conn: &Conn, now: Millis, limit: i64) -> Result<Vec<QueuedMessage>> {
 }
 
 /// The messages due now that this worker is to send, in a write. On
-/// PostgreSQL, where every node runs a worker, they are claimed: their next
-/// attempt moves to `lease_until`, so no other node takes them meanwhile
+/// PostgreSQL, where every node runs a worker, they are claimed until
+/// `lease_until` (their schedule untouched), so no other node takes them meanwhile
 /// (rows another node is claiming right now are passed by, not waited for),
 /// and a node that dies holding them leaves them due again when the lease
 /// ends. SQLite has one server per file, so its one worker takes them as
@@ -132,12 +132,13 @@ pub fn claim_due(
     let mut claimed = conn.query_all(
         &format!(
             "WITH claimed AS (
-                 SELECT id, next_attempt_at FROM outbox
+                 SELECT id FROM outbox
                  WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?1
+                   AND (claimed_until IS NULL OR claimed_until <= ?1)
                  ORDER BY next_attempt_at, id LIMIT ?3{})
-             UPDATE outbox o SET next_attempt_at = ?2 FROM claimed c WHERE o.id = c.id
+             UPDATE outbox o SET claimed_until = ?2 FROM claimed c WHERE o.id = c.id
              RETURNING o.id, o.recipient, o.link, o.subject, o.text_body, o.html_body,
-                       o.attempts, o.kind, c.next_attempt_at",
+                       o.attempts, o.kind, o.next_attempt_at",
             conn.skip_locked()
         ),
         &[&now.0, &lease_until.0, &limit],
@@ -151,7 +152,7 @@ pub fn claim_due(
 /// due again as it was, for whichever node comes next.
 pub fn release(conn: &Conn, id: i64, due_at: Millis) -> Result<()> {
     conn.execute(
-        "UPDATE outbox SET next_attempt_at = ?2
+        "UPDATE outbox SET next_attempt_at = ?2, claimed_until = NULL
          WHERE id = ?1 AND sent_at IS NULL AND failed_at IS NULL",
         &[&id, &due_at.0],
     )?;
@@ -160,7 +161,9 @@ pub fn release(conn: &Conn, id: i64, due_at: Millis) -> Result<()> {
 
 pub fn mark_sent(conn: &Conn, id: i64, now: Millis) -> Result<()> {
     conn.execute(
-        "UPDATE outbox SET sent_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
+        "UPDATE outbox SET sent_at = ?2, attempts = attempts + 1, last_error = NULL,
+                           claimed_until = NULL
+         WHERE id = ?1",
         &[&id, &now.0],
     )?;
     Ok(())
@@ -179,7 +182,8 @@ pub fn mark_failed(
     conn.execute(
         "UPDATE outbox SET attempts = attempts + 1, last_error = ?2,
                            next_attempt_at = COALESCE(?3, ?5),
-                           failed_at = CASE WHEN ?3 IS NULL THEN ?4 ELSE NULL END
+                           failed_at = CASE WHEN ?3 IS NULL THEN ?4 ELSE NULL END,
+                           claimed_until = NULL
          WHERE id = ?1",
         &[&id, &error, &retry_at.map(|m| m.0), &now.0, &due_at.0],
     )?;

@@ -20,13 +20,19 @@ use std::time::Duration;
 
 /// Files in `migrations/postgres/`, each named by the schema version it
 /// brings the database to (the same numbering as SQLite's `user_version`).
-const MIGRATIONS: &[(i64, &str)] = &[(
-    6,
-    include_str!("../../migrations/postgres/0006_baseline.sql"),
-)];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        6,
+        include_str!("../../migrations/postgres/0006_baseline.sql"),
+    ),
+    (
+        7,
+        include_str!("../../migrations/postgres/0007_outbox_claims.sql"),
+    ),
+];
 
-/// The schema version this binary writes on PostgreSQL.
-pub const SCHEMA_VERSION: i64 = 6;
+/// The schema version this binary writes on PostgreSQL: the same as SQLite's.
+pub const SCHEMA_VERSION: i64 = super::SCHEMA_VERSION;
 
 /// Statements a session keeps prepared; past this it starts again (the
 /// working set is a few dozen).

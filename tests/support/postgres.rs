@@ -118,65 +118,130 @@ fn run(mut command: Command, what: &str) -> Result<(), String> {
 }
 
 fn start_cluster() -> Result<String, String> {
-    let bin = bin_dir()?;
-    let dir = std::env::temp_dir().join(format!("enlist-test-pg-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    // Owned by whoever runs the server (postgres when we are root).
-    let _ = Command::new("chown").arg("postgres").arg(&dir).status();
-    let data = dir.join("data");
-    let mut initdb = as_server_user(&bin.join("initdb"));
-    initdb.arg("-D").arg(&data).args([
-        "-A",
-        "trust",
-        "-U",
-        "postgres",
-        "-E",
-        "UTF8",
-        "--locale=C",
-        "--no-sync",
-    ]);
-    run(initdb, "initdb")?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map_err(|e| format!("a free port: {e}"))?
-        .port();
-    // Durability settings off: a test cluster that crashes is thrown away.
-    let options = format!(
-        "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off -c synchronous_commit=off \
-         -c full_page_writes=off -c max_connections=400",
-        dir.display()
-    );
-    let mut start = as_server_user(&bin.join("pg_ctl"));
-    start
-        .arg("-D")
-        .arg(&data)
-        .args(["-w", "-l"])
-        .arg(dir.join("server.log"))
-        .args(["-o", &options, "start"]);
-    run(start, "pg_ctl start")?;
-    // Stops and removes the cluster once this test process has exited (the
-    // watchdog runs as us, so it may watch our process; the stop as the
-    // server's account).
-    let watchdog = format!(
-        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
-         {runuser} '{pg_ctl}' -D '{data}' -m immediate stop >/dev/null 2>&1; rm -rf '{dir}'",
-        pid = std::process::id(),
-        runuser = if running_as_root() {
-            "runuser -u postgres --"
-        } else {
-            ""
-        },
-        pg_ctl = bin.join("pg_ctl").display(),
-        data = data.display(),
-        dir = dir.display(),
-    );
-    let mut guard = Command::new("/bin/sh");
-    guard
-        .args(["-c", &watchdog])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    guard.spawn().map_err(|e| format!("watchdog: {e}"))?;
-    Ok(format!("postgres://postgres@127.0.0.1:{port}"))
+    Cluster::start().map(|cluster| {
+        let url = cluster.url.clone();
+        // Lives as long as the test process; the watchdog removes it.
+        std::mem::forget(cluster);
+        url
+    })
+}
+
+/// A throwaway PostgreSQL cluster of this test process: `postgres://…` with
+/// no database part in `url`. Stopped and removed once the process exits.
+pub struct Cluster {
+    pub url: String,
+    bin: PathBuf,
+    data: PathBuf,
+    log: PathBuf,
+    options: String,
+}
+
+impl Cluster {
+    pub fn start() -> Result<Self, String> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let bin = bin_dir()?;
+        let dir = std::env::temp_dir().join(format!(
+            "enlist-test-pg-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        // Owned by whoever runs the server (postgres when we are root).
+        let _ = Command::new("chown").arg("postgres").arg(&dir).status();
+        let data = dir.join("data");
+        let mut initdb = as_server_user(&bin.join("initdb"));
+        initdb.arg("-D").arg(&data).args([
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ]);
+        run(initdb, "initdb")?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| format!("a free port: {e}"))?
+            .port();
+        // Durability settings off: a test cluster that crashes is thrown away.
+        let options = format!(
+            "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off -c synchronous_commit=off \
+             -c full_page_writes=off -c max_connections=400",
+            dir.display()
+        );
+        let cluster = Self {
+            url: format!("postgres://postgres@127.0.0.1:{port}"),
+            log: dir.join("server.log"),
+            bin: bin.clone(),
+            data: data.clone(),
+            options,
+        };
+        cluster.resume()?;
+        // Stops and removes the cluster once this test process has exited (the
+        // watchdog runs as us, so it may watch our process; the stop as the
+        // server's account).
+        let watchdog = format!(
+            "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
+             {runuser} '{pg_ctl}' -D '{data}' -m immediate stop >/dev/null 2>&1; rm -rf '{dir}'",
+            pid = std::process::id(),
+            runuser = if running_as_root() {
+                "runuser -u postgres --"
+            } else {
+                ""
+            },
+            pg_ctl = bin.join("pg_ctl").display(),
+            data = data.display(),
+            dir = dir.display(),
+        );
+        Command::new("/bin/sh")
+            .args(["-c", &watchdog])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("watchdog: {e}"))?;
+        Ok(cluster)
+    }
+
+    /// Stops the server, cutting every client's connection (`fast`: what was
+    /// committed stays, which this cluster's relaxed durability settings
+    /// would not promise after a crash).
+    pub fn stop(&self) -> Result<(), String> {
+        let mut stop = as_server_user(&self.bin.join("pg_ctl"));
+        stop.arg("-D").arg(&self.data).args(["-m", "fast", "stop"]);
+        run(stop, "pg_ctl stop")
+    }
+
+    /// Starts the server (again), waiting until it accepts connections.
+    pub fn resume(&self) -> Result<(), String> {
+        let mut start = as_server_user(&self.bin.join("pg_ctl"));
+        start
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-w", "-l"])
+            .arg(&self.log)
+            .args(["-o", &self.options, "start"]);
+        run(start, "pg_ctl start")
+    }
+
+    /// A new, empty database on this cluster.
+    pub fn database(&self, name: &str) -> String {
+        let admin = format!("{}/postgres", self.url);
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    let mut client = postgres::Client::connect(&admin, postgres::NoTls)
+                        .unwrap_or_else(|e| panic!("test PostgreSQL at {}: {e}", self.url));
+                    client
+                        .batch_execute(&format!("CREATE DATABASE {name}"))
+                        .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
+                })
+                .join()
+                .expect("database created")
+        });
+        format!("{}/{name}", self.url)
+    }
 }
