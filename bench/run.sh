@@ -8,6 +8,15 @@
 #   bench/run.sh                       # the full run (about 10 minutes)
 #   SIZES="1000" DURATION=2 bench/run.sh   # a quick look
 #   PINNED=0 bench/run.sh              # both cores for everything, as before
+#   BACKEND=postgres bench/run.sh      # the same on PostgreSQL (bench/RESULTS-postgres.md)
+#
+# BACKEND=postgres: a throwaway PostgreSQL cluster (Debian's binaries, as
+# the tests use) under $WORK/pg, pinned to the server's core, so one core
+# runs enlist and its database as it runs enlist and its SQLite file. Each
+# size is seeded as a SQLite file and moved with `enlist copy`. After the
+# one-node scenarios, a second node on the same database serves the reads
+# and creates again, each node driven by its own load generator (unpinned:
+# two nodes, the database and two load generators share the two cores).
 #
 # Pinned mode (the default): the server (and the hello ceiling) run on core
 # 0 with one worker, the load generator on core 1 (wrk -t1), so a figure is
@@ -41,7 +50,14 @@ REVOKE_POOL=${REVOKE_POOL:-60000}
 PORT=${PORT:-18080}
 HELLO_PORT=${HELLO_PORT:-18090}
 WORK=${WORK:-/tmp/enlist-bench}
-OUT=${OUT:-$ROOT/bench/RESULTS.md}
+BACKEND=${BACKEND:-sqlite}
+if [[ $BACKEND == postgres ]]; then
+    OUT=${OUT:-$ROOT/bench/RESULTS-postgres.md}
+else
+    OUT=${OUT:-$ROOT/bench/RESULTS.md}
+fi
+PG_PORT=${PG_PORT:-18432}
+PORT2=${PORT2:-18081}
 MAX_BUSY=${MAX_BUSY:-35}
 PINNED=${PINNED:-1}
 if [[ $PINNED == 1 ]]; then
@@ -140,12 +156,24 @@ wait_ready() { # url -> milliseconds until it answers 200
 }
 
 start_server() { # db log -> SERVER_PID, READY_MS
-    (cd "$WORK" && exec env ENLIST_DATABASE="$1" ENLIST_SERVER__BIND="127.0.0.1:$PORT" \
+    local database=(ENLIST_DATABASE="$1")
+    [[ $BACKEND == postgres ]] && database=(ENLIST_DATABASE__URL="$DB_URL" ENLIST_SERVER__PUBLIC_URL="http://127.0.0.1:$PORT")
+    (cd "$WORK" && exec env "${database[@]}" ENLIST_SERVER__BIND="127.0.0.1:$PORT" \
         ENLIST_SERVER__WORKERS="$WORKERS" ENLIST_LIMITS__ADMIN_PER_MINUTE=0 \
         ENLIST_INVITATIONS__MESSAGES_PER_ORG_PER_HOUR=0 \
         "${SERVER_ON[@]}" "$ENLIST" serve >>"$2" 2>&1) &
     SERVER_PID=$!
     READY_MS=$(wait_ready "http://127.0.0.1:$PORT/readyz")
+}
+
+start_second_node() { # url log -> NODE2_PID
+    (cd "$WORK" && exec env ENLIST_DATABASE__URL="$1" ENLIST_SERVER__BIND="127.0.0.1:$PORT2" \
+        ENLIST_SERVER__WORKERS=1 ENLIST_LIMITS__ADMIN_PER_MINUTE=0 \
+        ENLIST_INVITATIONS__MESSAGES_PER_ORG_PER_HOUR=0 \
+        ENLIST_SERVER__PUBLIC_URL="http://127.0.0.1:$PORT" \
+        "$ENLIST" serve >>"$2" 2>&1) &
+    NODE2_PID=$!
+    wait_ready "http://127.0.0.1:$PORT2/readyz" >/dev/null
 }
 
 stop_server() {
@@ -260,6 +288,27 @@ measure_floor() { # size db key
     kill "$pid"; wait "$pid" 2>/dev/null || true
 }
 
+# --- PostgreSQL --------------------------------------------------------
+PG_BIN=
+PG_DATA=$WORK/pg/data
+as_postgres() { if [[ $(id -u) == 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+start_postgres() {
+    PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
+    [[ -x $PG_BIN/initdb ]] || { log "BACKEND=postgres needs Debian's postgresql package"; exit 1; }
+    rm -rf "$WORK/pg"; mkdir -p "$WORK/pg"
+    [[ $(id -u) == 0 ]] && chown postgres "$WORK/pg"
+    as_postgres "$PG_BIN/initdb" -D "$PG_DATA" -A trust -U postgres -E UTF8 --locale=C >/dev/null
+    # Default durability (fsync on, synchronous_commit on): figures a
+    # deployment would see, on the server's core.
+    as_postgres "${SERVER_ON[@]}" "$PG_BIN/pg_ctl" -D "$PG_DATA" -w -l "$WORK/pg/server.log" \
+        -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $WORK/pg -c max_connections=200" start >/dev/null
+    log "PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PG_PORT"
+}
+stop_postgres() {
+    [[ -n $PG_BIN ]] && as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast stop >/dev/null 2>&1 || true
+}
+pg_url() { echo "postgres://postgres@127.0.0.1:$PG_PORT/enlist_$1"; }
+
 # --- one size ----------------------------------------------------------
 bench_size() { # invitations
     local size=$1
@@ -278,8 +327,19 @@ bench_size() { # invitations
     jq -c --arg size "$size" --argjson s "$seconds" --arg bytes "$(stat -c %s "$db")" \
         -n '{size: ($size | tonumber), scenario: "seed", seed_seconds: $s, db_bytes: ($bytes | tonumber)}' >>"$RESULTS"
 
+    DB_URL=
+    if [[ $BACKEND == postgres ]]; then
+        as_postgres "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres "enlist_$size"
+        DB_URL=$(pg_url "$size")
+        local copy_start copy_end
+        copy_start=$(date +%s%N)
+        "$ENLIST" --database "$db" copy --to "$DB_URL" >"$WORK/copy-$size.json"
+        copy_end=$(date +%s%N)
+        log "size $size: copied to PostgreSQL in $(((copy_end - copy_start) / 1000000)) ms"
+        as_postgres "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d "enlist_$size" -qc "VACUUM ANALYZE" >/dev/null
+    fi
     measure_hello "$size"
-    measure_floor "$size" "$db" "$key"
+    [[ $BACKEND == sqlite ]] && measure_floor "$size" "$db" "$key"
 
     # Cold start to ready on the existing database, three times (median kept).
     local starts=()
@@ -324,6 +384,9 @@ bench_size() { # invitations
     else
         log "size $size: skipping the deep page (totalCount $total ≤ 100000)"
     fi
+    if [[ $BACKEND == postgres ]]; then
+        two_nodes "$size" "$pid" "$key" "$serverlog"
+    fi
     local five_hundreds
     five_hundreds=$(grep -c 'status=5[0-9][0-9]\|"status":5[0-9][0-9]' "$serverlog" || true)
     jq -c -n --arg size "$size" --argjson n "${five_hundreds:-0}" \
@@ -331,7 +394,47 @@ bench_size() { # invitations
     stop_server
 }
 
-log "work folder $WORK; sizes $SIZES; ${DURATION}s per scenario at concurrency $CONCURRENCY"
+# Two nodes on one database, each with its own load generator at half the
+# concurrency, at the same time; the figure is their sum.
+two_nodes() { # size pid key serverlog
+    local size=$1 key=$3
+    start_second_node "$DB_URL" "$4"
+    local api1=http://127.0.0.1:$PORT api2=http://127.0.0.1:$PORT2 half=$((CONCURRENCY / 2))
+    record_two "$size" two_nodes_list_first_page "$api1/v1/organization/invitations?limit=100" \
+        "$api2/v1/organization/invitations?limit=100" "$key"
+    record_two "$size" two_nodes_organization "$api1/v1/organization" "$api2/v1/organization" "$key"
+    wait_quiet
+    "$LOADGEN" --base "$api1" --concurrency "$half" --seconds "$DURATION" --mode create --api-key "$key" >"$WORK/two-a.json" &
+    local g=$!
+    "$LOADGEN" --base "$api2" --concurrency "$half" --seconds "$DURATION" --mode create --api-key "$key" >"$WORK/two-b.json"
+    wait "$g" || true
+    jq -c -s --arg size "$size" --argjson busy "$BUSY" \
+        '{size: ($size | tonumber), scenario: "two_nodes_create_invitation", rps: (.[0].rps + .[1].rps),
+          p50_ms: ([.[0].p50_ms, .[1].p50_ms] | max), p99_ms: ([.[0].p99_ms, .[1].p99_ms] | max),
+          p999_ms: ([.[0].p999_ms, .[1].p999_ms] | max), errors: (.[0].errors + .[1].errors),
+          rss_kib: 0, busy: $busy}' "$WORK/two-a.json" "$WORK/two-b.json" >>"$RESULTS"
+    kill "$NODE2_PID" 2>/dev/null || true; wait "$NODE2_PID" 2>/dev/null || true
+}
+
+# Both nodes driven at once by wrk, one process each; rps summed.
+record_two() { # size scenario url1 url2 key
+    local half=$((CONCURRENCY / 2))
+    wait_quiet
+    wrk -t1 -c "$half" -d "${DURATION}s" -s "$ROOT/bench/wrk-report.lua" -H "X-API-Key: $5" "$3" | grep '^{' >"$WORK/two-a.json" &
+    local first=$!
+    wrk -t1 -c "$half" -d "${DURATION}s" -s "$ROOT/bench/wrk-report.lua" -H "X-API-Key: $5" "$4" | grep '^{' >"$WORK/two-b.json"
+    wait "$first" || true
+    jq -c -s --arg size "$1" --arg scenario "$2" --argjson busy "$BUSY" \
+        '{size: ($size | tonumber), scenario: $scenario, rps: (.[0].rps + .[1].rps),
+          p50_ms: ([.[0].p50_ms, .[1].p50_ms] | max), p99_ms: ([.[0].p99_ms, .[1].p99_ms] | max),
+          p999_ms: ([.[0].p999_ms, .[1].p999_ms] | max),
+          errors: (.[0].status_4xx_5xx + .[1].status_4xx_5xx + .[0].socket_errors + .[1].socket_errors),
+          rss_kib: 0, busy: $busy}' "$WORK/two-a.json" "$WORK/two-b.json" >>"$RESULTS"
+    jq -r '"  \(.scenario): \(.rps | floor) req/s (two nodes), p99 \(.p99_ms) ms, errors \(.errors)"' <<<"$(tail -n 1 "$RESULTS")" >&2
+}
+
+[[ $BACKEND == postgres ]] && { start_postgres; trap 'cleanup; stop_postgres' EXIT; }
+log "work folder $WORK; backend $BACKEND; sizes $SIZES; ${DURATION}s per scenario at concurrency $CONCURRENCY"
 for size in $SIZES; do
     bench_size "$size"
 done
@@ -350,6 +453,9 @@ fi
     echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
     echo "- commit: $COMMIT"
     echo "- cores (\`nproc\`): $(nproc); CPU: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+    if [[ $BACKEND == postgres ]]; then
+        echo "- backend: PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') (Debian), a local cluster with default durability (fsync, synchronous_commit on), pinned with the server; each size seeded as SQLite and moved with \\`enlist copy\\`; *peak RSS* is enlist's alone; *two_nodes_** rows: a second \\`enlist serve\\` on the same database, each node driven by its own load generator at half the concurrency at once, figures summed, nothing pinned"
+    fi
     echo "- load generator: $(if [[ $LOADTOOL == oha ]]; then oha --version | head -n1; else wrk --version 2>&1 | head -n1; fi) for fixed requests; examples/loadgen.rs (reqwest) for create, revoke, accept"
     if [[ $PINNED == 1 ]]; then
         echo "- pinned: server and hello ceiling on core $SERVER_CPU (\`taskset\`, $WORKERS worker), load generator on core $LOAD_CPU ($LOADTOOL, $WRK_THREADS thread for fixed requests)"

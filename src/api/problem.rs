@@ -212,6 +212,9 @@ impl From<StorageError> for ApiError {
                 tracing::warn!(error = %busy, "storage busy; answering 503");
                 ApiError::unavailable("the server is busy; retry in a moment", 1)
             }
+            StorageError::NulCharacter => {
+                ApiError::bad_request("input", "text may not contain NUL characters (U+0000)")
+            }
             other => ApiError::internal(other),
         }
     }

@@ -70,6 +70,10 @@ pub enum StorageError {
     /// A statement that always returns a row returned none.
     #[error("the statement returned no row")]
     NoRow,
+    /// A text value holds U+0000, which PostgreSQL's text cannot store or
+    /// compare: refused before any statement runs.
+    #[error("text may not contain NUL characters")]
+    NulCharacter,
     /// What this backend does not do (say which).
     #[error("{0}")]
     Unsupported(String),

@@ -117,8 +117,8 @@ impl<'c> Conn<'c> {
         sql: &str,
         params: &[&dyn Param],
     ) -> Result<Vec<postgres::Row>> {
+        let binds = pg_binds(params)?;
         let mut session = session.borrow_mut();
-        let binds: Vec<PgBind<'_>> = params.iter().map(|p| PgBind(p.value())).collect();
         let refs: Vec<&(dyn PgToSql + Sync)> =
             binds.iter().map(|b| b as &(dyn PgToSql + Sync)).collect();
         let outcome = session
@@ -140,8 +140,8 @@ impl<'c> Conn<'c> {
                     ))?)
             }
             Backend::Postgres(ref session) => {
+                let binds = pg_binds(params)?;
                 let mut session = session.borrow_mut();
-                let binds: Vec<PgBind<'_>> = params.iter().map(|p| PgBind(p.value())).collect();
                 let refs: Vec<&(dyn PgToSql + Sync)> =
                     binds.iter().map(|b| b as &(dyn PgToSql + Sync)).collect();
                 let outcome = session
@@ -217,6 +217,18 @@ impl<'c> Conn<'c> {
                 .collect(),
         }
     }
+}
+
+/// The parameters as PostgreSQL binds them; text holding U+0000, which
+/// PostgreSQL cannot take, is refused first (SQLite stores it as given).
+fn pg_binds<'p>(params: &'p [&'p dyn Param]) -> Result<Vec<PgBind<'p>>> {
+    params
+        .iter()
+        .map(|p| match p.value() {
+            Value::Text(text) if text.contains('\0') => Err(StorageError::NulCharacter),
+            value => Ok(PgBind(value)),
+        })
+        .collect()
 }
 
 /// One result row; columns are read by position.

@@ -59,9 +59,21 @@ pub enum ServiceError {
     #[error("{0}")]
     Internal(String),
     #[error(transparent)]
-    Storage(#[from] StorageError),
+    Storage(StorageError),
     #[error(transparent)]
     Delivery(#[from] crate::delivery::DeliveryError),
+}
+
+impl From<StorageError> for ServiceError {
+    fn from(error: StorageError) -> Self {
+        match error {
+            // Input PostgreSQL cannot hold is the caller's to fix.
+            StorageError::NulCharacter => {
+                ServiceError::invalid("input", "text may not contain NUL characters (U+0000)")
+            }
+            error => ServiceError::Storage(error),
+        }
+    }
 }
 
 impl From<crate::domain::name::ControlCharacter> for ServiceError {

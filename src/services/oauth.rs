@@ -39,7 +39,18 @@ pub enum OAuthError {
     #[error("{0}")]
     Server(String),
     #[error(transparent)]
-    Storage(#[from] StorageError),
+    Storage(StorageError),
+}
+
+impl From<StorageError> for OAuthError {
+    fn from(error: StorageError) -> Self {
+        match error {
+            StorageError::NulCharacter => OAuthError::InvalidRequest(
+                "parameters may not contain NUL characters (U+0000)".into(),
+            ),
+            error => OAuthError::Storage(error),
+        }
+    }
 }
 
 impl OAuthError {

@@ -96,6 +96,10 @@ pub(crate) async fn validate(
             &description,
             client_state.as_deref(),
         ))),
+        Err(crate::services::StorageError::NulCharacter) => Err(Box::new(page_error(
+            StatusCode::BAD_REQUEST,
+            "The request's parameters may not contain NUL characters.",
+        ))),
         Err(error) => Err(Box::new(
             PageError::internal(format!("authorize: client lookup failed: {error}")).response(),
         )),
