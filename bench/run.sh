@@ -454,7 +454,7 @@ fi
     echo "- commit: $COMMIT"
     echo "- cores (\`nproc\`): $(nproc); CPU: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
     if [[ $BACKEND == postgres ]]; then
-        echo "- backend: PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') (Debian), a local cluster with default durability (fsync, synchronous_commit on), pinned with the server; each size seeded as SQLite and moved with \\`enlist copy\\`; *peak RSS* is enlist's alone; *two_nodes_** rows: a second \\`enlist serve\\` on the same database, each node driven by its own load generator at half the concurrency at once, figures summed, nothing pinned"
+        echo "- backend: PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') (Debian), a local cluster with default durability (fsync, synchronous_commit on), pinned with the server; each size seeded as SQLite and moved with 'enlist copy'; *peak RSS* is enlist's alone; *two_nodes_** rows: a second 'enlist serve' on the same database, each node driven by its own load generator at half the concurrency at once, figures summed, nothing pinned"
     fi
     echo "- load generator: $(if [[ $LOADTOOL == oha ]]; then oha --version | head -n1; else wrk --version 2>&1 | head -n1; fi) for fixed requests; examples/loadgen.rs (reqwest) for create, revoke, accept"
     if [[ $PINNED == 1 ]]; then

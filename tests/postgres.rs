@@ -106,13 +106,12 @@ fn copy_moves_a_whole_sqlite_database_up_and_refuses_a_target_with_data() {
 fn first_page(dir: &Path, database: &[&str], key: &str) -> Value {
     let mut args = database.to_vec();
     args.extend(["serve", "--bind", "127.0.0.1:0"]);
-    let (mut server, addr) = serve(dir, &args);
+    let (server, addr) = serve(dir, &args);
     let (_, page) = get(
         &format!("http://{addr}/v1/organization/invitations?limit=100"),
         Some(key),
     );
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     page
 }
 
@@ -134,7 +133,17 @@ fn get(url: &str, key: Option<&str>) -> (u16, Value) {
     })
 }
 
-fn serve(dir: &Path, args: &[&str]) -> (std::process::Child, String) {
+/// A served process, killed when dropped, pass or fail.
+struct Served(std::process::Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(dir: &Path, args: &[&str]) -> (Served, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_enlist"))
         .current_dir(dir)
         .env_remove("RUST_LOG")
@@ -156,6 +165,7 @@ fn serve(dir: &Path, args: &[&str]) -> (std::process::Child, String) {
             }
         }
     });
+    let child = Served(child);
     let addr = receiver
         .recv_timeout(Duration::from_secs(30))
         .expect("the server serves");
@@ -237,7 +247,7 @@ fn an_outage_answers_503_and_readyz_says_so_then_the_server_recovers_by_itself()
         .as_str()
         .unwrap()
         .to_owned();
-    let (mut server, addr) = serve(
+    let (server, addr) = serve(
         dir.path(),
         &["--database-url", &url, "serve", "--bind", "127.0.0.1:0"],
     );
@@ -273,6 +283,5 @@ fn an_outage_answers_503_and_readyz_says_so_then_the_server_recovers_by_itself()
     assert_eq!(ready(), 200);
     let (status, body) = organization();
     assert_eq!((status, body["name"].clone()), (200, Value::from("Acme")));
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
 }

@@ -13,6 +13,21 @@ pub fn insert(conn: &Conn, org_id: i64, user_id: i64, role: Role, now: Millis) -
     Ok(())
 }
 
+/// Adds the membership unless the person is a member already (then keeps
+/// the role they have); says whether it added one. Two writes adding the
+/// same person at once (two invitations accepted together, a link followed
+/// twice) meet here: on PostgreSQL the second waits for the first and then
+/// adds nothing, where a check before the insert would pass for both.
+pub fn insert_new(conn: &Conn, org_id: i64, user_id: i64, role: Role, now: Millis) -> Result<bool> {
+    let added = conn.execute(
+        "INSERT INTO memberships (org_id, user_id, role, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?4)
+         ON CONFLICT (org_id, user_id) DO NOTHING",
+        &[&org_id, &user_id, &role.as_str(), &now.0],
+    )?;
+    Ok(added == 1)
+}
+
 pub fn role(conn: &Conn, org_id: i64, user_id: i64) -> Result<Option<Role>> {
     conn.query_opt(
         "SELECT role FROM memberships WHERE org_id = ?1 AND user_id = ?2",

@@ -55,9 +55,8 @@ pub fn respond(
         db::invitations::set_status(tx, invitation.id, InvitationStatus::Declined, now)?;
         return Ok(None);
     }
-    if db::members::role(tx, invitation.org_id, user_id)?.is_none() {
-        db::members::insert(tx, invitation.org_id, user_id, invitation.role, now)?;
-    }
+    // A member already keeps the role they have.
+    db::members::insert_new(tx, invitation.org_id, user_id, invitation.role, now)?;
     db::invitations::set_status(tx, invitation.id, InvitationStatus::Accepted, now)?;
     Ok(Some(details.organization_uuid))
 }

@@ -176,6 +176,13 @@ pub fn join(tx: &Conn, token: &str, user_id: i64, now: Millis) -> ServiceResult<
     if !db::join_links::take_use(tx, link.id, now)? {
         return Err(gone(JoinLinkState::Full));
     }
-    db::members::insert(tx, link.org_id, user_id, link.role, now)?;
+    if !db::members::insert_new(tx, link.org_id, user_id, link.role, now)? {
+        // Joined meanwhile by the same person (a second tab): the use taken
+        // above goes back with this transaction.
+        return Err(ServiceError::conflict(
+            "already_member",
+            format!("You are already a member of {}.", organization.name),
+        ));
+    }
     Ok(organization.uuid)
 }
