@@ -160,6 +160,27 @@ impl Cluster {
             .await
     }
 
+    /// `Bearer …` for the account `email`: a client bound to it (made with
+    /// the CLI) takes a client-credentials token from node `node`.
+    async fn bearer_for(&self, email: &str, node: usize) -> String {
+        let client = self.cli(&["client", "create", "--name", email, "--user", email]);
+        let reply = self
+            .client
+            .post(format!("{}/oauth/token", self.nodes[node % NODES].url))
+            .basic_auth(
+                client["client_id"].as_str().unwrap(),
+                client["client_secret"].as_str(),
+            )
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap();
+        format!("Bearer {}", reply["access_token"].as_str().unwrap())
+    }
+
     fn cli(&self, args: &[&str]) -> Value {
         cli(&self.database_url, self.dir.path(), args)
     }
@@ -303,30 +324,7 @@ async fn concurrent_invitations_of_one_email_on_every_node_create_exactly_one() 
 async fn accept_on_one_node_racing_revoke_on_another_has_exactly_one_winner() {
     let Some(cluster) = cluster() else { return };
     cluster.cli(&["user", "create", "--email", "iris@example.test"]);
-    let client = cluster.cli(&[
-        "client",
-        "create",
-        "--name",
-        "iris-app",
-        "--user",
-        "iris@example.test",
-    ]);
-    let (client_id, secret) = (
-        client["client_id"].as_str().unwrap().to_owned(),
-        client["client_secret"].as_str().unwrap().to_owned(),
-    );
-    let token_reply = cluster
-        .client
-        .post(format!("{}/oauth/token", cluster.nodes[2].url))
-        .basic_auth(&client_id, Some(&secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
-    let token = format!("Bearer {}", token_reply["access_token"].as_str().unwrap());
+    let token = cluster.bearer_for("iris@example.test", 2).await;
     let (mut accepted, mut revoked) = (0, 0);
     for round in 0..20 {
         let (status, invitation) = cluster
@@ -430,25 +428,7 @@ async fn the_last_two_admins_removing_each_other_on_two_nodes_leave_one() {
         let b_id = cluster.cli(&["user", "create", "--email", &b])["id"]
             .as_i64()
             .unwrap();
-        let client = cluster.cli(&["client", "create", "--name", &b, "--user", &b]);
-        let token = cluster
-            .client
-            .post(format!("{}/oauth/token", cluster.nodes[0].url))
-            .basic_auth(
-                client["client_id"].as_str().unwrap(),
-                client["client_secret"].as_str(),
-            )
-            .form(&[("grant_type", "client_credentials")])
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap()["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let bearer = format!("Bearer {token}");
+        let bearer = cluster.bearer_for(&b, 0).await;
         let invite = json!({ "inviteeEmail": b, "role": "ADMIN" });
         let (status, body) = cluster
             .request(

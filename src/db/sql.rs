@@ -111,21 +111,38 @@ impl<'c> Conn<'c> {
         }
     }
 
+    /// Runs a statement on PostgreSQL with `run` (query or execute), the
+    /// session marked failed when it fails (see `pg::write`).
+    fn on_postgres<T>(
+        session: &RefCell<&'c mut Session>,
+        sql: &str,
+        params: &[&dyn Param],
+        run: impl FnOnce(
+            &mut postgres::Client,
+            &postgres::Statement,
+            &[&(dyn PgToSql + Sync)],
+        ) -> std::result::Result<T, postgres::Error>,
+    ) -> Result<T> {
+        let binds = pg_binds(params)?;
+        let refs: Vec<&(dyn PgToSql + Sync)> =
+            binds.iter().map(|b| b as &(dyn PgToSql + Sync)).collect();
+        let mut session = session.borrow_mut();
+        let outcome = session
+            .prepare(sql, &binds)
+            .and_then(|statement| Ok(run(&mut session.client, &statement, &refs)?));
+        session.failed |= outcome.is_err();
+        outcome
+    }
+
     /// Runs a statement on PostgreSQL and hands back its rows.
     fn postgres_rows(
         session: &RefCell<&'c mut Session>,
         sql: &str,
         params: &[&dyn Param],
     ) -> Result<Vec<postgres::Row>> {
-        let binds = pg_binds(params)?;
-        let mut session = session.borrow_mut();
-        let refs: Vec<&(dyn PgToSql + Sync)> =
-            binds.iter().map(|b| b as &(dyn PgToSql + Sync)).collect();
-        let outcome = session
-            .prepare(sql, &binds)
-            .and_then(|statement| Ok(session.client.query(&statement, &refs)?));
-        session.failed |= outcome.is_err();
-        outcome
+        Self::on_postgres(session, sql, params, |client, statement, refs| {
+            client.query(statement, refs)
+        })
     }
 
     /// Runs a statement that returns no rows (or whose rows are ignored);
@@ -140,15 +157,11 @@ impl<'c> Conn<'c> {
                     ))?)
             }
             Backend::Postgres(ref session) => {
-                let binds = pg_binds(params)?;
-                let mut session = session.borrow_mut();
-                let refs: Vec<&(dyn PgToSql + Sync)> =
-                    binds.iter().map(|b| b as &(dyn PgToSql + Sync)).collect();
-                let outcome = session
-                    .prepare(sql, &binds)
-                    .and_then(|statement| Ok(session.client.execute(&statement, &refs)?));
-                session.failed |= outcome.is_err();
-                Ok(usize::try_from(outcome?).unwrap_or(usize::MAX))
+                let changed =
+                    Self::on_postgres(session, sql, params, |client, statement, refs| {
+                        client.execute(statement, refs)
+                    })?;
+                Ok(usize::try_from(changed).unwrap_or(usize::MAX))
             }
         }
     }
