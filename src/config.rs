@@ -293,6 +293,9 @@ pub struct DeliverySettings {
     pub retry_max: HumanDuration,
     /// How often the worker looks for due messages when nothing wakes it.
     pub poll_interval: HumanDuration,
+    /// On PostgreSQL, how long a node holds the messages it claimed before
+    /// another node may send them (it must outlast sending a whole batch).
+    pub claim_lease: HumanDuration,
     pub templates: TemplateFiles,
     pub file: FileTransportSettings,
     pub smtp: SmtpSettings,
@@ -307,6 +310,7 @@ impl Default for DeliverySettings {
             retry_initial: HumanDuration::secs(5),
             retry_max: HumanDuration::secs(3600),
             poll_interval: HumanDuration::secs(5),
+            claim_lease: HumanDuration::secs(10 * 60),
             templates: TemplateFiles::default(),
             file: FileTransportSettings::default(),
             smtp: SmtpSettings::default(),

@@ -274,7 +274,8 @@ impl Application {
             delivery.poll_interval.0,
             self.state.outbox_wake.clone(),
         )
-        .with_clock(self.state.clock.clone());
+        .with_clock(self.state.clock.clone())
+        .with_claim_lease(delivery.claim_lease.0);
         let (stop_worker, stopped) = watch::channel(false);
         let worker = tokio::spawn(worker.run(stopped));
         let mut handles = vec![self.server.handle()];

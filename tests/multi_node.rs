@@ -67,6 +67,17 @@ type Starting = (
 /// Starts `count` nodes at once on `database_url`, every one delivering
 /// messages as files into `outbox`, and waits until each serves.
 fn start_nodes(count: usize, database_url: &str, dir: &Path, outbox: &Path) -> Vec<Node> {
+    start_nodes_with(count, database_url, dir, outbox, &[])
+}
+
+/// [`start_nodes`] with extra settings for every node.
+fn start_nodes_with(
+    count: usize,
+    database_url: &str,
+    dir: &Path,
+    outbox: &Path,
+    env: &[(&str, &str)],
+) -> Vec<Node> {
     let children: Vec<Starting> = (0..count)
         .map(|_| {
             let mut child = enlist(database_url, dir)
@@ -83,6 +94,7 @@ fn start_nodes(count: usize, database_url: &str, dir: &Path, outbox: &Path) -> V
                 // the rounds that invite one address again and again.
                 .env("ENLIST_INVITATIONS__MESSAGES_PER_ADDRESS_PER_DAY", "0")
                 .env("ENLIST_INVITATIONS__MESSAGES_PER_ORG_PER_HOUR", "0")
+                .envs(env.iter().copied())
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -607,4 +619,113 @@ async fn every_queued_message_is_sent_once_by_one_of_the_nodes() {
 /// Awaits every future concurrently; their outputs in order.
 async fn futures_join<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
     futures_util::future::join_all(futures).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_killed_while_holding_a_claim_leaves_its_messages_to_another() {
+    if !test_postgres::enabled() {
+        eprintln!(
+            "skipped: several nodes share a PostgreSQL database (ENLIST_TEST_BACKEND=postgres)"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = test_postgres::fresh_database();
+    // A mail server that accepts the connection and never answers: the
+    // first node's send hangs with the message claimed.
+    let black_hole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = black_hole.local_addr().unwrap().port().to_string();
+    let lease = [("ENLIST_DELIVERY__CLAIM_LEASE", "2s")];
+    let mut stuck = start_nodes_with(
+        1,
+        &database_url,
+        dir.path(),
+        &dir.path().join("unused"),
+        &[
+            lease[0],
+            ("ENLIST_DELIVERY__TRANSPORT", "smtp"),
+            ("ENLIST_DELIVERY__SMTP__HOST", "127.0.0.1"),
+            ("ENLIST_DELIVERY__SMTP__PORT", &port),
+            ("ENLIST_DELIVERY__SMTP__TLS", "none"),
+            ("ENLIST_DELIVERY__SMTP__TIMEOUT", "60s"),
+        ],
+    );
+    let org = cli(
+        &database_url,
+        dir.path(),
+        &[
+            "org",
+            "create",
+            "--name",
+            "Acme",
+            "--admin-email",
+            "ada@acme.test",
+        ],
+    );
+    let (org_id, admin_id) = (
+        org["organization"]["id"].to_string(),
+        org["admin"]["id"].to_string(),
+    );
+    let key = cli(
+        &database_url,
+        dir.path(),
+        &[
+            "api-key", "create", "--org", &org_id, "--user", &admin_id, "--scopes", ALL_SCOPES,
+        ],
+    )["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reply = reqwest::Client::new()
+        .post(format!("{}/v1/organization/invitations", stuck[0].url))
+        .header("X-API-Key", &key)
+        .json(&json!({ "inviteeEmail": "bob@example.test", "role": "MEMBER" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+    // The first node claims the message and hangs in its send.
+    let claimed = || {
+        let url = database_url.clone();
+        std::thread::spawn(move || {
+            let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+            client
+                .query_one("SELECT COUNT(*) FROM outbox WHERE claimed_until IS NOT NULL AND sent_at IS NULL", &[])
+                .unwrap()
+                .get::<_, i64>(0)
+        })
+        .join()
+        .unwrap()
+    };
+    let started = Instant::now();
+    while claimed() == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the first node never claimed it"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // It dies holding the claim (no clean stop to give it back).
+    let _ = stuck[0].child.kill();
+    let _ = stuck[0].child.wait();
+    stuck.clear();
+
+    let outbox = dir.path().join("outbox");
+    let _second = start_nodes_with(1, &database_url, dir.path(), &outbox, &lease);
+    let started = Instant::now();
+    let files = loop {
+        let files: Vec<_> = std::fs::read_dir(&outbox)
+            .map(|d| d.filter_map(Result::ok).collect())
+            .unwrap_or_default();
+        if !files.is_empty() {
+            break files;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the second node never sent the message the first one held"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(files.len(), 1);
+    drop(black_hole);
 }

@@ -55,11 +55,11 @@ impl RetryPolicy {
 /// Messages handled per look at the queue.
 const BATCH: i64 = 32;
 
-/// How long a PostgreSQL node holds the messages it claimed (see
-/// `outbox::claim_due`): longer than sending a whole batch takes, each send
-/// bounded by the transport's timeout (32 × the SMTP default of 10 s is
-/// 5 min 20 s), so no other node sends them meanwhile; a node that dies
-/// with a claim leaves its messages to another after this long.
+/// How long a PostgreSQL node holds the messages it claimed by default (see
+/// `outbox::claim_due`, `delivery.claim_lease`): longer than sending a whole
+/// batch takes, each send bounded by the transport's timeout (32 × the SMTP
+/// default of 10 s is 5 min 20 s), so no other node sends them meanwhile; a
+/// node that dies with a claim leaves its messages to another after this long.
 const CLAIM_LEASE: Duration = Duration::from_secs(10 * 60);
 
 pub struct OutboxWorker<T> {
@@ -69,6 +69,7 @@ pub struct OutboxWorker<T> {
     poll_interval: Duration,
     wake: Arc<Notify>,
     clock: Clock,
+    claim_lease: Duration,
 }
 
 impl<T: Deliver> OutboxWorker<T> {
@@ -86,7 +87,14 @@ impl<T: Deliver> OutboxWorker<T> {
             poll_interval,
             wake,
             clock: Clock::default(),
+            claim_lease: CLAIM_LEASE,
         }
+    }
+
+    /// How long a claim on due messages lasts (`delivery.claim_lease`).
+    pub fn with_claim_lease(mut self, lease: Duration) -> Self {
+        self.claim_lease = lease;
+        self
     }
 
     /// Reads "now" from `clock` (the application's), so moving it moves retries.
@@ -130,7 +138,7 @@ impl<T: Deliver> OutboxWorker<T> {
     /// recorded, so a clean stop sends nothing twice.
     pub async fn send_due(&self, stop: &watch::Receiver<bool>) -> Result<usize, StorageError> {
         let now = self.clock.now();
-        let lease_until = now.plus(CLAIM_LEASE);
+        let lease_until = now.plus(self.claim_lease);
         let due = self
             .db
             .write(move |tx| outbox::claim_due(tx, now, lease_until, BATCH))
