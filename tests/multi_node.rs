@@ -207,24 +207,22 @@ impl Cluster {
     }
 }
 
-/// A fresh database, three nodes started together on it, an organization
-/// with an admin (ada, user 1) and her key.
-fn cluster() -> Option<Cluster> {
+/// True (and says so) on the SQLite run: one SQLite file has one server.
+fn skipped() -> bool {
     if !test_postgres::enabled() {
         eprintln!(
             "skipped: several nodes share a PostgreSQL database (ENLIST_TEST_BACKEND=postgres)"
         );
-        return None;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let outbox = dir.path().join("outbox");
-    let database_url = test_postgres::fresh_database();
-    // Started before anything else touches the database: they race to
-    // migrate it and to create its secrets and signing key.
-    let nodes = start_nodes(NODES, &database_url, dir.path(), &outbox);
+    !test_postgres::enabled()
+}
+
+/// Creates an organization (admin ada@acme.test) with the CLI; answers
+/// the admin's all-scopes key.
+fn org_with_key(database_url: &str, dir: &Path) -> String {
     let org = cli(
-        &database_url,
-        dir.path(),
+        database_url,
+        dir,
         &[
             "org",
             "create",
@@ -235,19 +233,45 @@ fn cluster() -> Option<Cluster> {
         ],
     );
     let (org_id, admin_id) = (
-        org["organization"]["id"].as_i64().unwrap().to_string(),
-        org["admin"]["id"].as_i64().unwrap().to_string(),
+        org["organization"]["id"].to_string(),
+        org["admin"]["id"].to_string(),
     );
-    let key = cli(
-        &database_url,
-        dir.path(),
+    cli(
+        database_url,
+        dir,
         &[
             "api-key", "create", "--org", &org_id, "--user", &admin_id, "--scopes", ALL_SCOPES,
         ],
     )["key"]
         .as_str()
         .unwrap()
-        .to_owned();
+        .to_owned()
+}
+
+/// One `SELECT COUNT(*) …` straight on the database, as an operator would.
+fn count(database_url: &str, sql: &str) -> i64 {
+    let (url, sql) = (database_url.to_owned(), sql.to_owned());
+    std::thread::spawn(move || {
+        let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        client.query_one(&sql, &[]).unwrap().get(0)
+    })
+    .join()
+    .unwrap()
+}
+
+/// A fresh database, three nodes started together on it, an organization
+/// with an admin (ada, user 1) and her key.
+fn cluster() -> Option<Cluster> {
+    if skipped() {
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = dir.path().join("outbox");
+    let database_url = test_postgres::fresh_database();
+    // Started before anything else touches the database: they race to
+    // migrate it and to create its secrets and signing key.
+    let nodes = start_nodes(NODES, &database_url, dir.path(), &outbox);
+    let key = org_with_key(&database_url, dir.path());
     Some(Cluster {
         nodes,
         client: reqwest::Client::new(),
@@ -596,18 +620,10 @@ async fn every_queued_message_is_sent_once_by_one_of_the_nodes() {
         .collect();
     assert_eq!(per_node.iter().sum::<usize>(), INVITATIONS, "{per_node:?}");
     eprintln!("{INVITATIONS} messages written once each; per node: {per_node:?}");
-    let backlog: i64 = {
-        let url = cluster.database_url.clone();
-        std::thread::spawn(move || {
-            let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-            client
-                .query_one("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL", &[])
-                .unwrap()
-                .get(0)
-        })
-        .join()
-        .unwrap()
-    };
+    let backlog = count(
+        &cluster.database_url,
+        "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL",
+    );
     assert_eq!(backlog, 0);
     assert!(
         cluster.logged_errors().is_empty(),
@@ -623,10 +639,7 @@ async fn futures_join<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_node_killed_while_holding_a_claim_leaves_its_messages_to_another() {
-    if !test_postgres::enabled() {
-        eprintln!(
-            "skipped: several nodes share a PostgreSQL database (ENLIST_TEST_BACKEND=postgres)"
-        );
+    if skipped() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -650,32 +663,7 @@ async fn a_node_killed_while_holding_a_claim_leaves_its_messages_to_another() {
             ("ENLIST_DELIVERY__SMTP__TIMEOUT", "60s"),
         ],
     );
-    let org = cli(
-        &database_url,
-        dir.path(),
-        &[
-            "org",
-            "create",
-            "--name",
-            "Acme",
-            "--admin-email",
-            "ada@acme.test",
-        ],
-    );
-    let (org_id, admin_id) = (
-        org["organization"]["id"].to_string(),
-        org["admin"]["id"].to_string(),
-    );
-    let key = cli(
-        &database_url,
-        dir.path(),
-        &[
-            "api-key", "create", "--org", &org_id, "--user", &admin_id, "--scopes", ALL_SCOPES,
-        ],
-    )["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let key = org_with_key(&database_url, dir.path());
     let reply = reqwest::Client::new()
         .post(format!("{}/v1/organization/invitations", stuck[0].url))
         .header("X-API-Key", &key)
@@ -686,16 +674,10 @@ async fn a_node_killed_while_holding_a_claim_leaves_its_messages_to_another() {
     assert_eq!(reply.status(), 200);
     // The first node claims the message and hangs in its send.
     let claimed = || {
-        let url = database_url.clone();
-        std::thread::spawn(move || {
-            let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-            client
-                .query_one("SELECT COUNT(*) FROM outbox WHERE claimed_until IS NOT NULL AND sent_at IS NULL", &[])
-                .unwrap()
-                .get::<_, i64>(0)
-        })
-        .join()
-        .unwrap()
+        count(
+            &database_url,
+            "SELECT COUNT(*) FROM outbox WHERE claimed_until IS NOT NULL AND sent_at IS NULL",
+        )
     };
     let started = Instant::now();
     while claimed() == 0 {

@@ -61,20 +61,17 @@ impl<'c> Conn<'c> {
         }
     }
 
-    /// `FOR UPDATE` (of `table` when the query joins others) for a row a
-    /// write reads to decide what to change, inside a PostgreSQL write;
-    /// nothing otherwise. Locked until commit, the row makes a racing writer
-    /// wait and then read the winner's outcome, so two accepts, or an accept
-    /// and a revoke, cannot both pass their check. SQLite's single writer
-    /// already runs writes one at a time.
-    pub fn lock_for_write(&self, table: Option<&str>) -> &'static str {
-        if !self.writing {
-            return "";
-        }
-        match table {
-            None => " FOR UPDATE",
-            Some("i") => " FOR UPDATE OF i",
-            Some(_) => " FOR UPDATE",
+    /// `FOR UPDATE` (`OF alias` when the query joins other tables, whose
+    /// rows stay unlocked) for a row a write reads to decide what to change,
+    /// inside a PostgreSQL write; nothing otherwise. Locked until commit, the
+    /// row makes a racing writer wait and then read the winner's outcome, so
+    /// two accepts, or an accept and a revoke, cannot both pass their check.
+    /// SQLite's single writer already runs writes one at a time.
+    pub fn lock_for_write(&self, of: Option<&str>) -> String {
+        match (self.writing, of) {
+            (false, _) => String::new(),
+            (true, None) => " FOR UPDATE".into(),
+            (true, Some(alias)) => format!(" FOR UPDATE OF {alias}"),
         }
     }
 
