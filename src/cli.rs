@@ -5,12 +5,14 @@
 use crate::api::dto::{AccountBody, OrganizationBody};
 use crate::auth::password;
 use crate::config::{ConfigError, Settings, Sources};
-use crate::domain::{ApiKey, Email, Millis, Scope};
+use crate::domain::event::Origin;
+use crate::domain::{Email, Millis, Scope};
 use crate::services::StorageError;
 use crate::services::operations::{Database, absolute_path};
 use crate::services::{self, ServiceError};
 use crate::startup::{Application, StartupError};
 use crate::telemetry;
+use crate::views::ApiKeyBody;
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 use std::io::Read;
@@ -244,7 +246,8 @@ pub enum ApiKeyCommand {
         #[arg(long, value_name = "USER_ID")]
         user: i64,
         /// Comma-separated: organization:read, invitations:read,
-        /// invitations:write, users:read, users:write.
+        /// invitations:write, users:read, users:write, events:read,
+        /// webhooks:read, webhooks:write.
         #[arg(long, value_name = "S1,S2,...")]
         scopes: String,
         #[arg(long, default_value = "")]
@@ -488,46 +491,6 @@ struct CreatedClient {
     user_id: Option<i64>,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ApiKeyBody {
-    id: i64,
-    /// Present only in the output of `api-key create`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    key: Option<String>,
-    scopes: Vec<&'static str>,
-    name: String,
-    organization_id: i64,
-    user_id: i64,
-    created_at: Millis,
-    /// `active`, or `revoked` (with when and why).
-    state: &'static str,
-    revoked_at: Option<Millis>,
-    /// `revoked` (by hand), `owner_removed` or `owner_demoted`.
-    revoked_reason: Option<&'static str>,
-}
-
-impl ApiKeyBody {
-    fn new(key: ApiKey, plaintext: Option<String>) -> Self {
-        Self {
-            id: key.id,
-            key: plaintext,
-            scopes: key.scopes.iter().map(|s| s.as_str()).collect(),
-            name: key.name,
-            organization_id: key.org_id,
-            user_id: key.user_id,
-            created_at: key.created_at,
-            state: if key.revoked_at.is_some() {
-                "revoked"
-            } else {
-                "active"
-            },
-            revoked_at: key.revoked_at,
-            revoked_reason: key.revoked_reason.map(|reason| reason.as_str()),
-        }
-    }
-}
-
 fn administer(db: &Database, settings: &Settings, command: Command) -> Result<(), CliError> {
     let now = Millis::now();
     match command {
@@ -627,7 +590,7 @@ fn administer(db: &Database, settings: &Settings, command: Command) -> Result<()
         }) => {
             let scopes = Scope::parse_list(&scopes).map_err(|e| CliError::Usage(e.to_string()))?;
             let issued = db.write_blocking(|tx| {
-                services::api_keys::create(tx, org, user, &name, &scopes, now)
+                services::api_keys::create(tx, &Origin::cli(), org, user, &name, &scopes, now)
             })?;
             print_json(&ApiKeyBody::new(issued.key, Some(issued.plaintext)))
         }
@@ -637,7 +600,8 @@ fn administer(db: &Database, settings: &Settings, command: Command) -> Result<()
             print_json(&serde_json::json!({ "items": keys }))
         }
         Command::ApiKey(ApiKeyCommand::Revoke { id }) => {
-            let key = db.write_blocking(|tx| services::api_keys::revoke(tx, id, now))?;
+            let key =
+                db.write_blocking(|tx| services::api_keys::revoke(tx, &Origin::cli(), id, now))?;
             print_json(&ApiKeyBody::new(key, None))
         }
         Command::Client(ClientCommand::Create {
@@ -903,7 +867,16 @@ fn invite_csv(
         .collect();
     let outcomes = db.write_blocking(|tx| {
         let inviter_id = services::members::inviter(tx, org_id, inviter.as_ref())?;
-        services::invitations::create_many(tx, org_id, inviter_id, items, rules, &composer, now)
+        services::invitations::create_many(
+            tx,
+            &Origin::cli(),
+            org_id,
+            inviter_id,
+            items,
+            rules,
+            &composer,
+            now,
+        )
     })?;
     for (outcome, (line, email, _)) in outcomes.into_iter().zip(rows) {
         print_json(&InviteLine {

@@ -18,6 +18,8 @@ pub struct Settings {
     pub limits: LimitsSettings,
     pub auth: AuthSettings,
     pub delivery: DeliverySettings,
+    pub events: EventSettings,
+    pub webhooks: WebhookSettings,
     pub metrics: MetricsSettings,
     pub cors: CorsSettings,
     pub log: LogSettings,
@@ -190,6 +192,9 @@ pub struct InvitationSettings {
     pub messages_per_address_per_day: u32,
     /// Invitation messages from one organization per hour; 0 turns the cap off.
     pub messages_per_org_per_hour: u32,
+    /// A pending invitation gets one reminder message this long before it
+    /// expires; unset sends none.
+    pub reminder_before: Option<HumanDuration>,
 }
 
 impl Default for InvitationSettings {
@@ -201,6 +206,7 @@ impl Default for InvitationSettings {
             accept_redirect_url: None,
             messages_per_address_per_day: 3,
             messages_per_org_per_hour: 500,
+            reminder_before: None,
         }
     }
 }
@@ -318,6 +324,64 @@ impl Default for DeliverySettings {
     }
 }
 
+/// The event log.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventSettings {
+    /// Events older than this are deleted (their webhook deliveries too).
+    pub retention: HumanDuration,
+}
+
+impl Default for EventSettings {
+    fn default() -> Self {
+        Self {
+            retention: HumanDuration::secs(90 * 24 * 3600),
+        }
+    }
+}
+
+/// Webhook deliveries.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhookSettings {
+    /// Endpoints may be `http://` on a loopback address (tests, a receiver
+    /// on the same machine); loopback is refused otherwise.
+    pub allow_http_loopback: bool,
+    /// Hosts (names or addresses) exempt from the rule that deliveries never
+    /// go to private, loopback or link-local addresses.
+    pub allowed_hosts: Vec<String>,
+    /// Wait after the first failed attempt; doubles each time up to `retry_max`.
+    pub retry_initial: HumanDuration,
+    pub retry_max: HumanDuration,
+    /// Attempts per delivery before it is given up.
+    pub max_attempts: u32,
+    /// How long one attempt may take, answer included.
+    pub timeout: HumanDuration,
+    /// An endpoint whose every attempt failed for this long is disabled.
+    pub disable_after: HumanDuration,
+    /// How often the worker looks for due deliveries when nothing wakes it
+    /// (retries coming due, another node's events).
+    pub poll_interval: HumanDuration,
+    /// Deliveries in flight at once, to different endpoints.
+    pub concurrency: usize,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            allow_http_loopback: false,
+            allowed_hosts: Vec::new(),
+            retry_initial: HumanDuration::secs(5),
+            retry_max: HumanDuration::secs(3600),
+            max_attempts: 10,
+            timeout: HumanDuration::secs(10),
+            disable_after: HumanDuration::secs(3 * 24 * 3600),
+            poll_interval: HumanDuration::secs(1),
+            concurrency: 16,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TransportKind {
@@ -333,6 +397,9 @@ pub struct TemplateFiles {
     pub invitation_subject: Option<PathBuf>,
     pub invitation_text: Option<PathBuf>,
     pub invitation_html: Option<PathBuf>,
+    pub reminder_subject: Option<PathBuf>,
+    pub reminder_text: Option<PathBuf>,
+    pub reminder_html: Option<PathBuf>,
     pub verification_subject: Option<PathBuf>,
     pub verification_text: Option<PathBuf>,
     pub verification_html: Option<PathBuf>,
@@ -602,6 +669,29 @@ impl Settings {
         }
         if self.server.max_connections == 0 {
             return invalid("server.max_connections must be at least 1");
+        }
+        if self.webhooks.max_attempts == 0 {
+            return invalid("webhooks.max_attempts must be at least 1");
+        }
+        if self.webhooks.concurrency == 0 {
+            return invalid("webhooks.concurrency must be at least 1");
+        }
+        for (name, value) in [
+            ("webhooks.timeout", self.webhooks.timeout.0),
+            ("webhooks.poll_interval", self.webhooks.poll_interval.0),
+            ("webhooks.retry_initial", self.webhooks.retry_initial.0),
+            ("events.retention", self.events.retention.0),
+        ] {
+            if value.is_zero() {
+                return invalid(&format!("{name} must be longer than zero"));
+            }
+        }
+        if self
+            .invitations
+            .reminder_before
+            .is_some_and(|d| d.0.is_zero())
+        {
+            return invalid("invitations.reminder_before must be longer than zero (or unset)");
         }
         if self.invitations.expiry_sweep_interval.0.is_zero() {
             return invalid("invitations.expiry_sweep_interval must be longer than zero");

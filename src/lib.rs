@@ -17,3 +17,5 @@ pub mod services;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod views;
+pub mod webhooks;

@@ -18,6 +18,7 @@ use crate::services;
 use crate::services::ServiceError;
 use crate::services::accounts::{AccountLimits, AccountSettings, Accounts, AccountsParts};
 use crate::state::AppState;
+use crate::webhooks::WebhookWorker;
 use actix_cors::Cors;
 use actix_web::dev::Server;
 use actix_web::http::header;
@@ -181,6 +182,7 @@ impl Application {
             csrf_key,
             admin_limiter: Arc::default(),
             rejected_keys: Arc::default(),
+            webhook_policy: Arc::new(crate::webhooks::policy(&settings.webhooks)),
         });
         let metrics =
             web::Data::new(Metrics::new().map_err(|e| StartupError::Metrics(e.to_string()))?);
@@ -256,12 +258,18 @@ impl Application {
     /// Serves until the server is stopped (SIGINT or SIGTERM).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let interval = self.state.settings.invitations.expiry_sweep_interval.0;
-        let sweeper = tokio::spawn(sweep_expired_invitations(
-            self.state.db.clone(),
-            self.state.clock.clone(),
+        let sweeper = tokio::spawn(sweep(
+            self.state.clone(),
             interval,
             self.state.settings.auth.unverified_account_lifetime.0,
         ));
+        let webhooks = WebhookWorker::new(
+            self.state.db.clone(),
+            self.state.clock.clone(),
+            &self.state.settings.webhooks,
+            self.state.db.webhooks_due(),
+        )
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
         let delivery = &self.state.settings.delivery;
         let worker = OutboxWorker::new(
             self.state.db.clone(),
@@ -277,6 +285,7 @@ impl Application {
         .with_clock(self.state.clock.clone())
         .with_claim_lease(delivery.claim_lease.0);
         let (stop_worker, stopped) = watch::channel(false);
+        let webhooks = tokio::spawn(webhooks.run(stopped.clone()));
         let worker = tokio::spawn(worker.run(stopped));
         let mut handles = vec![self.server.handle()];
         let metrics_server = self.metrics_server.map(|(addr, server)| {
@@ -320,6 +329,7 @@ impl Application {
         // The worker finishes the message in hand, so nothing is sent twice.
         let _ = stop_worker.send(true);
         let _ = worker.await;
+        let _ = webhooks.await;
         let db = self.state.db.clone();
         match tokio::task::spawn_blocking(move || db.checkpoint()).await {
             Ok(Ok(())) => tracing::info!("stopped; the database is checkpointed"),
@@ -414,15 +424,14 @@ fn metrics_server(
     Ok((addr, server))
 }
 
-/// Stores EXPIRED on invitations whose expiry passed, so the count of
-/// "pending but expired" rows that reads must subtract stays small.
-/// Also deletes accounts whose email was never proven in time.
-async fn sweep_expired_invitations(
-    db: Database,
-    clock: Clock,
-    every: Duration,
-    unverified_lifetime: Duration,
-) {
+/// Stores EXPIRED on invitations whose expiry passed (with their
+/// `invitation.expired` events), so the count of "pending but expired" rows
+/// that reads must subtract stays small; queues due expiry reminders;
+/// deletes accounts whose email was never proven in time, expired
+/// idempotency keys and events past their retention.
+async fn sweep(state: web::Data<AppState>, every: Duration, unverified_lifetime: Duration) {
+    let (db, clock) = (state.db.clone(), state.clock.clone());
+    let retention = state.settings.events.retention.0;
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -463,6 +472,28 @@ async fn sweep_expired_invitations(
                     break;
                 }
             }
+        }
+        if state.settings.invitations.reminder_before.is_some() {
+            let app = state.clone();
+            let now = clock.now();
+            match db
+                .write(move |tx| services::invitations::send_reminders(tx, &app.composer, now))
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::debug!(invitations = n, "queued expiry reminders");
+                    state.outbox_wake.notify_one();
+                }
+                Err(error) => tracing::warn!(%error, "queuing reminders failed; retrying later"),
+            }
+        }
+        let now = clock.now();
+        if let Err(error) = db
+            .write(move |tx| services::events::prune(tx, retention, now))
+            .await
+        {
+            tracing::warn!(%error, "pruning old events failed; retrying later");
         }
     }
 }

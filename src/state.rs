@@ -36,4 +36,6 @@ pub struct AppState {
     pub admin_limiter: Arc<crate::auth::throttle::AdminRateLimiter>,
     /// API keys presented and found invalid (answered 401 without a read).
     pub rejected_keys: Arc<crate::auth::throttle::RejectedKeys>,
+    /// Where webhook endpoints may point (`webhooks.*`).
+    pub webhook_policy: Arc<crate::domain::webhook::TargetPolicy>,
 }

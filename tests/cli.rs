@@ -1086,8 +1086,10 @@ fn api_key_list_tells_active_keys_from_revoked_ones_and_why() {
     let by_hand = cli.api_key(org, admin, ALL_SCOPES);
     let carols = cli.api_key(org, carol, ALL_SCOPES);
     cli.json(&["api-key", "revoke", &by_hand["id"].to_string()]);
-    db.write_blocking(|tx| services::members::remove(tx, org, carol, now))
-        .unwrap();
+    db.write_blocking(|tx| {
+        services::members::remove(tx, &enlist::domain::event::Origin::cli(), org, carol, now)
+    })
+    .unwrap();
 
     let listed = cli.json(&["api-key", "list", "--org", &org.to_string()]);
 

@@ -52,8 +52,15 @@ impl Workspace {
                     },
                     now,
                 )?;
-                let key =
-                    services::api_keys::create(tx, org.id, admin.id, "test", &Scope::ALL, now)?;
+                let key = services::api_keys::create(
+                    tx,
+                    &enlist::domain::event::Origin::cli(),
+                    org.id,
+                    admin.id,
+                    "test",
+                    &Scope::ALL,
+                    now,
+                )?;
                 Ok((org.id, admin.id, key.plaintext))
             })
             .unwrap();
@@ -278,6 +285,7 @@ async fn unsent_messages_are_sent_after_a_restart() {
         .write_blocking(|tx| {
             services::invitations::create(
                 tx,
+                &enlist::domain::event::Origin::cli(),
                 ws.org_id,
                 ws.admin_id,
                 &services::invitations::NewInvitation {

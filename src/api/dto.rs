@@ -1,9 +1,11 @@
 //! Request and response bodies, named and shaped as the API documents show.
 
 use crate::domain::join_link::{JoinLink, JoinLinkState};
+use crate::domain::webhook::WebhookEndpoint;
 use crate::domain::{
-    Invitation, InvitationExtras, InvitationStatus, Member, Millis, Organization, Paged, Role, User,
+    Invitation, InvitationStatus, Member, Millis, Organization, Paged, Role, User,
 };
+pub use crate::views::{InvitationDetailBody, MemberBody, WebhookBody};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -122,53 +124,6 @@ pub struct CreateInvitationRequest {
     pub metadata: Option<serde_json::Value>,
 }
 
-/// One invitation with everything an admin gave it.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[schema(as = InvitationDetail)]
-pub struct InvitationDetailBody {
-    #[schema(value_type = crate::api::openapi::InvitationStatusDoc)]
-    pub status: InvitationStatus,
-    #[schema(value_type = crate::api::openapi::RoleDoc)]
-    pub role: Role,
-    pub id: i64,
-    #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
-    pub created_at: Millis,
-    #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
-    pub updated_at: Millis,
-    #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
-    pub expires_at: Millis,
-    pub inviter_user_id: Option<i64>,
-    pub invitee_email: String,
-    pub organization_id: i64,
-    /// The public id in the invitation link `/invite/{uuid}`.
-    pub uuid: Uuid,
-    /// The personal message, or null.
-    pub message: Option<String>,
-    /// The metadata object, or null.
-    #[schema(value_type = Option<Object>)]
-    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
-}
-
-impl From<(Invitation, InvitationExtras)> for InvitationDetailBody {
-    fn from((invitation, extras): (Invitation, InvitationExtras)) -> Self {
-        Self {
-            status: invitation.status,
-            role: invitation.role,
-            id: invitation.id,
-            created_at: invitation.created_at,
-            updated_at: invitation.updated_at,
-            expires_at: invitation.expires_at,
-            inviter_user_id: invitation.inviter_user_id,
-            invitee_email: invitation.invitee_email,
-            organization_id: invitation.org_id,
-            uuid: invitation.uuid,
-            message: extras.message,
-            metadata: extras.metadata,
-        }
-    }
-}
-
 #[derive(Debug, Deserialize)]
 pub struct ListInvitationsQuery {
     pub limit: Option<String>,
@@ -182,36 +137,6 @@ pub struct ListInvitationsQuery {
 pub struct PageQuery {
     pub limit: Option<String>,
     pub offset: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[schema(as = User)]
-pub struct MemberBody {
-    pub id: i64,
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
-    #[schema(value_type = crate::api::openapi::RoleDoc)]
-    pub role: Role,
-    #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
-    pub created_at: Millis,
-    #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
-    pub updated_at: Millis,
-}
-
-impl From<Member> for MemberBody {
-    fn from(member: Member) -> Self {
-        Self {
-            id: member.user_id,
-            email: member.email,
-            first_name: member.first_name,
-            last_name: member.last_name,
-            role: member.role,
-            created_at: member.created_at,
-            updated_at: member.updated_at,
-        }
-    }
 }
 
 /// The users page lists its fields in the order the API documents show.
@@ -419,6 +344,162 @@ impl From<crate::services::invitations::BulkOutcome> for BulkItemBody {
                 field: e.field,
                 detail: e.detail,
             }),
+        }
+    }
+}
+
+/// `POST /v1/organization/webhooks`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = CreateWebhook)]
+pub struct CreateWebhookRequest {
+    /// Where deliveries go: `https://` (plain `http://` only to a loopback
+    /// address, with `webhooks.allow_http_loopback`), at most 2 KiB, never
+    /// a private, loopback or link-local address unless the host is listed
+    /// in `webhooks.allowed_hosts`.
+    #[schema(example = "https://app.example.com/hooks/enlist")]
+    pub url: String,
+    /// The event types to receive; absent or empty: every type.
+    #[serde(default)]
+    pub events: Option<Vec<String>>,
+    /// Default true.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// At most 500 characters.
+    #[serde(default)]
+    #[schema(max_length = 500)]
+    pub description: Option<String>,
+}
+
+/// `PATCH /v1/organization/webhooks/{id}`: the fields given change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = UpdateWebhook)]
+pub struct UpdateWebhookRequest {
+    #[serde(default)]
+    pub url: Option<String>,
+    /// An empty list: every type.
+    #[serde(default)]
+    pub events: Option<Vec<String>>,
+    /// Enabling an endpoint enlist disabled gives it a fresh start.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    #[schema(max_length = 500)]
+    pub description: Option<String>,
+}
+
+/// An endpoint with its signing secret, shown only at creation and rotation.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = WebhookWithSecret)]
+pub struct WebhookWithSecretBody {
+    #[serde(flatten)]
+    pub endpoint: WebhookBody,
+    /// `whsec_…`: verify deliveries with it (Standard Webhooks).
+    #[schema(example = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")]
+    pub secret: String,
+}
+
+impl From<crate::services::webhooks::WithSecret> for WebhookWithSecretBody {
+    fn from(with: crate::services::webhooks::WithSecret) -> Self {
+        Self {
+            endpoint: with.endpoint.into(),
+            secret: with.secret,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = WebhookPage)]
+pub struct WebhookPage {
+    pub items: Vec<WebhookBody>,
+    pub limit: i64,
+    pub offset: i64,
+    pub total_count: i64,
+}
+
+impl From<Paged<WebhookEndpoint>> for WebhookPage {
+    fn from(page: Paged<WebhookEndpoint>) -> Self {
+        Self {
+            items: page.items.into_iter().map(WebhookBody::from).collect(),
+            limit: page.limit,
+            offset: page.offset,
+            total_count: page.total_count,
+        }
+    }
+}
+
+/// `POST /v1/organization/webhooks/{id}/test`: the queued event.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookTestBody {
+    /// The `webhook.test` event's id (its deliveries' `webhook-id`).
+    pub event_id: Uuid,
+}
+
+/// One attempt to deliver an event to an endpoint.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = WebhookAttempt)]
+pub struct WebhookAttemptBody {
+    pub id: i64,
+    /// The event's id (the `webhook-id` header).
+    pub event_id: String,
+    pub event_type: String,
+    /// 1 for the first attempt at this event.
+    pub attempt: u32,
+    #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
+    pub attempted_at: Millis,
+    /// `delivered` (a 2xx), `retrying` (at `nextAttemptAt`) or `failed` (given up).
+    #[schema(example = "retrying")]
+    pub status: String,
+    /// The receiver's HTTP status, or null when it did not answer.
+    pub response_status: Option<u32>,
+    pub duration_ms: i64,
+    /// Why it failed, or null.
+    pub error: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime, example = "2025-05-31T02:49:16.773Z")]
+    pub next_attempt_at: Option<Millis>,
+}
+
+impl From<crate::services::webhooks::AttemptRecord> for WebhookAttemptBody {
+    fn from(record: crate::services::webhooks::AttemptRecord) -> Self {
+        Self {
+            id: record.id,
+            event_id: record.event_uuid,
+            event_type: record.event_type,
+            attempt: record.attempt,
+            attempted_at: record.attempted_at,
+            status: record.outcome,
+            response_status: record.response_status,
+            duration_ms: record.duration_ms,
+            error: record.error,
+            next_attempt_at: record.next_attempt_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = WebhookAttemptPage)]
+pub struct WebhookAttemptPage {
+    pub items: Vec<WebhookAttemptBody>,
+    pub limit: i64,
+    pub offset: i64,
+    /// Counted up to the 1,000 most recent attempts, the ones listed.
+    pub total_count: i64,
+}
+
+impl From<Paged<crate::services::webhooks::AttemptRecord>> for WebhookAttemptPage {
+    fn from(page: Paged<crate::services::webhooks::AttemptRecord>) -> Self {
+        Self {
+            items: page
+                .items
+                .into_iter()
+                .map(WebhookAttemptBody::from)
+                .collect(),
+            limit: page.limit,
+            offset: page.offset,
+            total_count: page.total_count,
         }
     }
 }

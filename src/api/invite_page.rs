@@ -289,9 +289,12 @@ pub async fn respond(
     };
     let token = session_token(&req, &state);
     let now = state.clock.now();
+    let request_id = crate::api::request_log::request_id(&req);
     let answered = state
         .db
-        .write(move |tx| services::invite_page::answer(tx, uuid, token.as_deref(), accept, now))
+        .write(move |tx| {
+            services::invite_page::answer(tx, uuid, token.as_deref(), accept, request_id, now)
+        })
         .await;
     match answered {
         Ok(Answer::Accepted(details, organization)) => {

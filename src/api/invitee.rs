@@ -193,7 +193,16 @@ pub async fn respond(
     let organization = state
         .db
         .write(move |tx| {
-            services::invitee::respond(tx, caller.user_id, &caller.email, uuid, accept, false, now)
+            services::invitee::respond(
+                tx,
+                &caller.origin(),
+                caller.user_id,
+                &caller.email,
+                uuid,
+                accept,
+                false,
+                now,
+            )
         })
         .await?;
     Ok(web::Json(organization))
@@ -255,7 +264,7 @@ pub async fn leave(
     let now = state.clock.now();
     let id = state
         .db
-        .write(move |tx| services::members::leave(tx, caller.user_id, uuid, now))
+        .write(move |tx| services::members::leave(tx, &caller.origin(), caller.user_id, uuid, now))
         .await?;
     Ok(web::Json(LeftBody { id }))
 }

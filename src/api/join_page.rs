@@ -225,9 +225,10 @@ pub async fn accept(
     let token = path.to_string();
     let user_id = session.user_id;
     let now = state.clock.now();
+    let request_id = crate::api::request_log::request_id(&req);
     let joined = state
         .db
-        .write(move |tx| services::join_links::join(tx, &token, user_id, now))
+        .write(move |tx| services::join_links::join(tx, &token, user_id, request_id, now))
         .await;
     match joined {
         Ok(organization) => match &state.settings.invitations.accept_redirect_url {

@@ -212,6 +212,39 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize, metrics: bool)
                         .default_service(allow("POST")),
                 )
                 .service(
+                    web::resource("/organization/events")
+                        .route(web::get().to(admin::events::list))
+                        .default_service(allow("GET")),
+                )
+                .service(
+                    web::resource("/organization/webhooks")
+                        .route(web::get().to(admin::webhooks::list))
+                        .route(web::post().to(admin::webhooks::create))
+                        .default_service(allow("GET, POST")),
+                )
+                .service(
+                    web::resource("/organization/webhooks/{id}")
+                        .route(web::get().to(admin::webhooks::get))
+                        .route(web::patch().to(admin::webhooks::update))
+                        .route(web::delete().to(admin::webhooks::delete))
+                        .default_service(allow("GET, PATCH, DELETE")),
+                )
+                .service(
+                    web::resource("/organization/webhooks/{id}/rotate-secret")
+                        .route(web::post().to(admin::webhooks::rotate_secret))
+                        .default_service(allow("POST")),
+                )
+                .service(
+                    web::resource("/organization/webhooks/{id}/test")
+                        .route(web::post().to(admin::webhooks::test))
+                        .default_service(allow("POST")),
+                )
+                .service(
+                    web::resource("/organization/webhooks/{id}/deliveries")
+                        .route(web::get().to(admin::webhooks::deliveries))
+                        .default_service(allow("GET")),
+                )
+                .service(
                     web::resource("/organization/users")
                         .route(web::get().to(admin::users::list))
                         .default_service(allow("GET")),

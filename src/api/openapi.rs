@@ -90,26 +90,7 @@ reusable_responses! {
         .content("text/html", Content::new(Some(Object::with_type(Type::String))));
 }
 
-/// A member's role in an organization.
-#[derive(Serialize, ToSchema)]
-#[schema(as = Role)]
-#[allow(clippy::upper_case_acronyms)]
-pub enum RoleDoc {
-    ADMIN,
-    MEMBER,
-}
-
-/// An invitation's status. A pending invitation past its expiry reads as EXPIRED.
-#[derive(Serialize, ToSchema)]
-#[schema(as = InvitationStatus)]
-#[allow(clippy::upper_case_acronyms)]
-pub enum InvitationStatusDoc {
-    PENDING,
-    ACCEPTED,
-    DECLINED,
-    REVOKED,
-    EXPIRED,
-}
+pub use crate::views::{InvitationStatusDoc, RoleDoc};
 
 /// `expiresIn`: a duration such as `"3d"`, or a number of seconds.
 #[derive(Serialize, ToSchema)]
@@ -167,6 +148,126 @@ pub struct InvitationFilterParams {
     pub include_expired: Option<bool>,
 }
 
+/// Filters and paging of the audit log.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventListParams {
+    /// The number of events to return.
+    #[param(minimum = 1, maximum = 1000, default = 100)]
+    pub limit: Option<i64>,
+    /// The `nextCursor` of the previous page: continues after its last event.
+    pub after: Option<String>,
+    /// Only these types: repeat the parameter or separate types with commas
+    /// (`type=invitation.accepted,member.removed`).
+    #[param(rename = "type", example = "invitation.accepted,member.removed")]
+    pub kind: Option<Vec<String>>,
+    /// Only events that occurred at or after this time (RFC 3339).
+    #[param(format = DateTime, example = "2026-01-01T00:00:00Z")]
+    pub since: Option<String>,
+    /// Only events that occurred before this time (RFC 3339).
+    #[param(format = DateTime, example = "2026-02-01T00:00:00Z")]
+    pub until: Option<String>,
+}
+
+/// Who made a change: `type` and the ids that say who (`apiKeyId` and
+/// `userId` for an API key, `userId` for a signed-in person, `clientId` and
+/// `userId` for an OAuth client acting for a person, none for `system` and
+/// `cli`).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Actor)]
+pub struct ActorDoc {
+    #[serde(rename = "type")]
+    #[schema(example = "api_key")]
+    pub kind: ActorTypeDoc,
+    pub api_key_id: Option<i64>,
+    pub user_id: Option<i64>,
+    pub client_id: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = ActorType)]
+pub enum ActorTypeDoc {
+    ApiKey,
+    User,
+    Client,
+    System,
+    Cli,
+}
+
+/// One event of the audit log, also the body of every webhook delivery
+/// (its `id` is the delivery's `webhook-id`). `data` carries the subject's
+/// state after the change: `invitation` (the shape of
+/// `GET /v1/organization/invitations/{id}`), `user` (the users list's
+/// shape, with `previousRole`, `invitationId` or `joinLinkId` where they
+/// apply), `apiKey` or `webhook`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Event)]
+pub struct EventDoc {
+    pub id: uuid::Uuid,
+    #[serde(rename = "type")]
+    #[schema(example = "invitation.accepted")]
+    pub kind: String,
+    #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
+    pub occurred_at: String,
+    pub organization_id: i64,
+    pub actor: ActorDoc,
+    /// The `X-Request-Id` of the request that made the change, if one did.
+    pub request_id: Option<String>,
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+/// One page of the audit log.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = EventPage)]
+pub struct EventPageDoc {
+    pub items: Vec<EventDoc>,
+    pub limit: i64,
+    /// Pass as `after` for the next page; null on the last one.
+    pub next_cursor: Option<String>,
+}
+
+/// `data` of `invitation.*` events.
+#[derive(Serialize, ToSchema)]
+#[schema(as = InvitationEventData)]
+pub struct InvitationEventDataDoc {
+    pub invitation: crate::views::InvitationDetailBody,
+}
+
+/// `data` of `member.*` events.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = MemberEventData)]
+pub struct MemberEventDataDoc {
+    pub user: crate::views::MemberBody,
+    /// `member.role_changed`: the role before.
+    #[schema(value_type = Option<RoleDoc>)]
+    pub previous_role: Option<String>,
+    /// `member.added` by accepting this invitation.
+    pub invitation_id: Option<i64>,
+    /// `member.added` through this join link.
+    pub join_link_id: Option<i64>,
+}
+
+/// `data` of `api_key.*` events.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = ApiKeyEventData)]
+pub struct ApiKeyEventDataDoc {
+    pub api_key: crate::views::ApiKeyBody,
+}
+
+/// `data` of `webhook.*` events.
+#[derive(Serialize, ToSchema)]
+#[schema(as = WebhookEventData)]
+pub struct WebhookEventDataDoc {
+    pub webhook: crate::views::WebhookBody,
+}
+
 /// The form of `POST /oauth/token` (RFC 6749).
 #[derive(Serialize, ToSchema)]
 #[schema(as = TokenRequest)]
@@ -214,6 +315,15 @@ pub struct RevokeRequestDoc {
         admin::users::list,
         admin::users::remove,
         admin::users::update,
+        admin::events::list,
+        admin::webhooks::create,
+        admin::webhooks::list,
+        admin::webhooks::get,
+        admin::webhooks::update,
+        admin::webhooks::delete,
+        admin::webhooks::rotate_secret,
+        admin::webhooks::test,
+        admin::webhooks::deliveries,
         invitee::list,
         invitee::get,
         invitee::respond,
@@ -231,7 +341,11 @@ pub struct RevokeRequestDoc {
         health::metrics,
     ),
     components(
-        schemas(Problem, crate::api::oauth::OAuthErrorBody, TokenRequestDoc, RevokeRequestDoc),
+        schemas(
+            Problem, crate::api::oauth::OAuthErrorBody, TokenRequestDoc, RevokeRequestDoc,
+            EventDoc, InvitationEventDataDoc, MemberEventDataDoc, ApiKeyEventDataDoc,
+            WebhookEventDataDoc,
+        ),
         responses(
             BadRequest, Unauthorized, ScopeMissing, EmailUnverified, NotFound, Conflict,
             IdempotencyKeyInUse, IdempotencyKeyReused, RateLimited, InternalError, Unavailable,
@@ -243,6 +357,8 @@ pub struct RevokeRequestDoc {
         (name = "Invitations", description = "Manage organization invitations"),
         (name = "Users", description = "Manage organization members"),
         (name = "Join links", description = "Links many people can use to join"),
+        (name = "Events", description = "The audit log: every change, by whom"),
+        (name = "Webhooks", description = "Endpoints that receive the organization's events, signed (Standard Webhooks)"),
         (name = "Invitee", description = "The signed-in person's own invitations"),
         (name = "OAuth2", description = "The built-in authorization server"),
         (name = "Pages", description = "HTML pages for people"),
@@ -282,7 +398,80 @@ pub fn document(public_url: &str) -> utoipa::openapi::OpenApi {
         )),
     );
     describe_admin_limits_and_retries(&mut doc);
+    describe_webhooks(&mut doc);
     doc
+}
+
+/// OpenAPI 3.1 `webhooks`: one entry per event type, each a `POST` of the
+/// event to the endpoint's URL with the Standard Webhooks headers; a 2xx
+/// answer counts as delivered.
+fn describe_webhooks(doc: &mut utoipa::openapi::OpenApi) {
+    use crate::domain::event::EventType;
+    use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem};
+    use utoipa::openapi::request_body::RequestBodyBuilder;
+    use utoipa::openapi::{ContentBuilder, PathsBuilder, ResponseBuilder};
+    let mut paths = PathsBuilder::new();
+    for kind in EventType::ALL {
+        let name = kind.as_str();
+        let data = match name.split('.').next() {
+            Some("invitation") => "InvitationEventData",
+            Some("member") => "MemberEventData",
+            Some("api_key") => "ApiKeyEventData",
+            _ => "WebhookEventData",
+        };
+        let schema = utoipa::openapi::schema::AllOfBuilder::new()
+            .item(Ref::from_schema_name("Event"))
+            .item(
+                utoipa::openapi::ObjectBuilder::new()
+                    .property(
+                        "type",
+                        utoipa::openapi::ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .enum_values(Some([name])),
+                    )
+                    .property("data", Ref::from_schema_name(data)),
+            );
+        let mut operation = OperationBuilder::new()
+            .operation_id(Some(format!("webhook_{}", name.replace('.', "_"))))
+            .summary(Some(format!("`{name}`, delivered to each endpoint that wants it")))
+            .request_body(Some(
+                RequestBodyBuilder::new()
+                    .content("application/json", ContentBuilder::new().schema(Some(schema)).build())
+                    .required(Some(Required::True))
+                    .build(),
+            ))
+            .response(
+                "2XX",
+                ResponseBuilder::new().description(
+                    "Delivered. Anything else (or no answer within `webhooks.timeout`) is retried with backoff, the same `webhook-id` each time",
+                ),
+            );
+        for (header_name, description) in [
+            (
+                "webhook-id",
+                "The event's id: the same on every retry, for deduplication",
+            ),
+            (
+                "webhook-timestamp",
+                "Seconds since the Unix epoch when this attempt was sent",
+            ),
+            (
+                "webhook-signature",
+                "`v1,<base64 HMAC-SHA256 of id.timestamp.body>`, one per secret that signs (two for 24 hours after a rotation), space-separated",
+            ),
+        ] {
+            operation = operation.parameter(
+                ParameterBuilder::new()
+                    .name(header_name)
+                    .parameter_in(ParameterIn::Header)
+                    .required(Required::True)
+                    .description(Some(description))
+                    .schema(Some(Object::with_type(Type::String))),
+            );
+        }
+        paths = paths.path(name, PathItem::new(HttpMethod::Post, operation.build()));
+    }
+    doc.webhooks = Some(paths.build());
 }
 
 const RATE_LIMIT_NOTE: &str =

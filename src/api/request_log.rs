@@ -69,6 +69,17 @@ fn route_template(req: &actix_web::HttpRequest) -> String {
     template
 }
 
+/// The request's id (`X-Request-Id`, kept or made), for what the request
+/// changes to name it (events carry it).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// The id [`log_requests`] gave the request, when it went through it.
+pub fn request_id(req: &actix_web::HttpRequest) -> Option<String> {
+    use actix_web::HttpMessage;
+    req.extensions().get::<RequestId>().map(|id| id.0.clone())
+}
+
 pub async fn log_requests(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -82,6 +93,10 @@ pub async fn log_requests(
     // time (bench/ANALYSIS.md). The request line carries the id, and a 5xx
     // carries its cause there (`Failure`).
     let span = tracing::debug_span!("request", request_id = %request_id);
+    {
+        use actix_web::HttpMessage;
+        req.extensions_mut().insert(RequestId(request_id.clone()));
+    }
     let mut response = match next.call(req).instrument(span.clone()).await {
         Ok(response) => response.map_into_boxed_body(),
         Err(error) => {

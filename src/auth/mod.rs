@@ -10,3 +10,4 @@ pub mod keys;
 pub mod password;
 pub mod secrets;
 pub mod throttle;
+pub mod webhook_signing;

@@ -92,17 +92,22 @@ pub fn revoke(conn: &Conn, id: i64, now: Millis) -> Result<bool> {
     Ok(changed > 0)
 }
 
-/// Revokes every live key one person holds in one organization; answers how many.
+/// Revokes every live key one person holds in one organization; answers
+/// the keys it revoked.
 pub fn revoke_owned(
     conn: &Conn,
     org_id: i64,
     user_id: i64,
     reason: KeyRevocation,
     now: Millis,
-) -> Result<usize> {
-    conn.execute(
-        "UPDATE api_keys SET revoked_at = ?3, revoked_reason = ?4
-         WHERE org_id = ?1 AND user_id = ?2 AND revoked_at IS NULL",
+) -> Result<Vec<ApiKey>> {
+    conn.query_all(
+        &format!(
+            "UPDATE api_keys SET revoked_at = ?3, revoked_reason = ?4
+             WHERE org_id = ?1 AND user_id = ?2 AND revoked_at IS NULL
+             RETURNING {COLUMNS}"
+        ),
         &[&org_id, &user_id, &now.0, &reason.as_str()],
+        from_row,
     )
 }

@@ -33,6 +33,10 @@ const TABLES: &[(&str, bool)] = &[
     ("signing_keys", true),
     ("join_links", true),
     ("idempotency_keys", false),
+    ("events", true),
+    ("webhook_endpoints", true),
+    ("webhook_deliveries", true),
+    ("webhook_attempts", true),
 ];
 
 /// What a copy moved: rows per table.

@@ -36,6 +36,8 @@ pub struct NewInvitation<'a> {
     pub message: Option<&'a str>,
     /// The metadata object, serialized.
     pub metadata: Option<&'a str>,
+    /// When its expiry reminder is due, if it gets one.
+    pub remind_at: Option<Millis>,
 }
 
 pub fn insert(conn: &Conn, new: &NewInvitation<'_>, now: Millis) -> Result<Invitation> {
@@ -43,8 +45,8 @@ pub fn insert(conn: &Conn, new: &NewInvitation<'_>, now: Millis) -> Result<Invit
         &format!(
             "INSERT INTO invitations (uuid, org_id, invitee_email, invitee_email_key, role, status,
                                   inviter_user_id, created_at, updated_at, expires_at,
-                                  message, metadata)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'PENDING', ?6, ?7, ?7, ?8, ?9, ?10) RETURNING {COLUMNS}"
+                                  message, metadata, remind_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'PENDING', ?6, ?7, ?7, ?8, ?9, ?10, ?11) RETURNING {COLUMNS}"
         ),
         &[
             &new.uuid.to_string(),
@@ -57,6 +59,7 @@ pub fn insert(conn: &Conn, new: &NewInvitation<'_>, now: Millis) -> Result<Invit
             &new.expires_at.0,
             &new.message,
             &new.metadata,
+            &new.remind_at.map(|at| at.0),
         ],
         |row| from_row(row, now),
     )
@@ -120,11 +123,19 @@ pub fn last_resent_at(conn: &Conn, id: i64) -> Result<Option<Millis>> {
 }
 
 /// Makes the invitation pending again with a new expiry (a resend).
-pub fn renew(conn: &Conn, id: i64, expires_at: Millis, now: Millis) -> Result<()> {
+/// Pending again until `expires_at`, its reminder armed for `remind_at`.
+pub fn renew(
+    conn: &Conn,
+    id: i64,
+    expires_at: Millis,
+    remind_at: Option<Millis>,
+    now: Millis,
+) -> Result<()> {
     conn.execute(
-        "UPDATE invitations SET status = 'PENDING', expires_at = ?2, updated_at = ?3, last_resent_at = ?3
+        "UPDATE invitations
+         SET status = 'PENDING', expires_at = ?2, updated_at = ?3, last_resent_at = ?3, remind_at = ?4
          WHERE id = ?1",
-        &[&id, &expires_at.0, &now.0],
+        &[&id, &expires_at.0, &now.0, &remind_at.map(|at| at.0)],
     )?;
     Ok(())
 }
@@ -243,9 +254,10 @@ pub fn count(conn: &Conn, org_id: i64, filter: InvitationFilter, now: Millis) ->
     })
 }
 
+/// Stores an answer or a revocation (which leaves no reminder due).
 pub fn set_status(conn: &Conn, id: i64, status: InvitationStatus, now: Millis) -> Result<()> {
     conn.execute(
-        "UPDATE invitations SET status = ?2, updated_at = ?3 WHERE id = ?1",
+        "UPDATE invitations SET status = ?2, updated_at = ?3, remind_at = NULL WHERE id = ?1",
         &[&id, &status.as_str(), &now.0],
     )?;
     Ok(())
@@ -258,17 +270,42 @@ pub fn set_status(conn: &Conn, id: i64, status: InvitationStatus, now: Millis) -
 /// Every node may sweep at once: on PostgreSQL each takes rows the others
 /// have not locked, and a row is stored EXPIRED once (the outer condition is
 /// checked again on a row another sweep changed meanwhile).
-pub fn sweep_expired(conn: &Conn, now: Millis, batch: i64) -> Result<usize> {
-    conn.execute(
+/// Answers the invitations it changed, as they are now.
+pub fn sweep_expired(conn: &Conn, now: Millis, batch: i64) -> Result<Vec<Invitation>> {
+    conn.query_all(
         &format!(
-            "UPDATE invitations SET status = 'EXPIRED'
+            "UPDATE invitations SET status = 'EXPIRED', remind_at = NULL
              WHERE status = 'PENDING'
                AND id IN (SELECT id FROM invitations
-                          WHERE status = 'PENDING' AND expires_at <= ?1 LIMIT ?2{})",
+                          WHERE status = 'PENDING' AND expires_at <= ?1 LIMIT ?2{})
+             RETURNING {COLUMNS}",
             conn.skip_locked()
         ),
         &[&now.0, &batch],
+        |row| from_row(row, now),
     )
+}
+
+/// Disarms and answers up to `batch` pending, unexpired invitations whose
+/// reminder is due (a row's reminder is taken once, by one node).
+pub fn take_due_reminders(conn: &Conn, now: Millis, batch: i64) -> Result<Vec<Invitation>> {
+    conn.query_all(
+        &format!(
+            "UPDATE invitations SET remind_at = NULL
+             WHERE remind_at IS NOT NULL
+               AND id IN (SELECT id FROM invitations WHERE remind_at <= ?1 LIMIT ?2{})
+             RETURNING {COLUMNS}",
+            conn.skip_locked()
+        ),
+        &[&now.0, &batch],
+        |row| from_row(row, now),
+    )
+    .map(|taken| {
+        taken
+            .into_iter()
+            .filter(|invitation| invitation.status == InvitationStatus::Pending)
+            .collect()
+    })
 }
 
 const DETAILS_SELECT: &str =
@@ -380,6 +417,7 @@ mod tests {
                 role: Role::Member,
                 inviter_user_id: 1,
                 expires_at: Millis(expires),
+                remind_at: None,
                 message: None,
                 metadata: None,
             },
@@ -447,7 +485,7 @@ mod tests {
 
         for swept in [false, true] {
             if swept {
-                assert_eq!(sweep_expired(&conn, now, 1000).unwrap(), 2);
+                assert_eq!(sweep_expired(&conn, now, 1000).unwrap().len(), 2);
             }
             let ids = |filter| {
                 list(&conn, 1, filter, page, now)

@@ -18,6 +18,7 @@ const UPGRADES: &[&str] = &[
     include_str!("../../migrations/0005_hardening_a.sql"),
     include_str!("../../migrations/0006_invitations_plus.sql"),
     include_str!("../../migrations/0007_outbox_claims.sql"),
+    include_str!("../../migrations/0008_events_webhooks.sql"),
 ];
 /// The schema this binary writes.
 pub const SCHEMA_VERSION: i64 = 1 + UPGRADES.len() as i64;

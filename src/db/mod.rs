@@ -12,6 +12,7 @@
 pub mod api_keys;
 pub mod copy;
 pub mod email_links;
+pub mod events;
 mod files;
 pub mod health;
 pub mod idempotency;
@@ -31,6 +32,7 @@ pub mod sessions;
 pub mod signing_keys;
 pub mod sql;
 pub mod users;
+pub mod webhooks;
 mod writer;
 
 use crate::config::DatabaseSettings;
@@ -152,6 +154,8 @@ impl From<r2d2::Error> for StorageError {
 pub struct Database {
     engine: Engine,
     waiting: Arc<Waiting>,
+    /// Notified once a committed write queued webhook deliveries.
+    webhooks_due: Arc<tokio::sync::Notify>,
 }
 
 #[derive(Clone)]
@@ -275,12 +279,23 @@ impl Database {
         let waiting: Arc<Waiting> = Arc::default();
         let faults = writer::Faults::default();
         let (jobs, queue) = tokio::sync::mpsc::channel(writer::QUEUE_BOUND);
-        let (thread_pool, thread_waiting, thread_faults) =
-            (writer.clone(), waiting.clone(), faults.clone());
+        let webhooks_due: Arc<tokio::sync::Notify> = Arc::default();
+        let (thread_pool, thread_waiting, thread_faults, thread_due) = (
+            writer.clone(),
+            waiting.clone(),
+            faults.clone(),
+            webhooks_due.clone(),
+        );
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || {
-                writer::group_commit(&thread_pool, queue, &thread_waiting, &thread_faults)
+                writer::group_commit(
+                    &thread_pool,
+                    queue,
+                    &thread_waiting,
+                    &thread_faults,
+                    &thread_due,
+                )
             })
             .map_err(StorageError::WriterThread)?;
         Ok(Self {
@@ -292,6 +307,7 @@ impl Database {
                 faults,
             }),
             waiting,
+            webhooks_due,
         })
     }
 
@@ -318,6 +334,7 @@ impl Database {
         Ok(Self {
             engine: Engine::Postgres(pool),
             waiting: Arc::default(),
+            webhooks_due: Arc::default(),
         })
     }
 
@@ -391,7 +408,9 @@ impl Database {
                         let _waiting = WaitGuard::new(&self.waiting.writer);
                         pool.get().map_err(StorageError::from)?
                     };
-                    pg::write(&mut session, |conn| f(&WriteConn::new(conn)))
+                    let written = pg::write(&mut session, |conn| f(&WriteConn::new(conn)));
+                    self.note_committed_deliveries(written.is_ok());
+                    written
                 });
             }
         };
@@ -399,7 +418,23 @@ impl Database {
             let _waiting = WaitGuard::new(&self.waiting.writer);
             pool.get().map_err(StorageError::from)?
         };
-        immediate(&mut conn, f)
+        let written = immediate(&mut conn, f);
+        self.note_committed_deliveries(written.is_ok());
+        written
+    }
+
+    /// Wakes the webhook worker if the write this thread just ran queued
+    /// deliveries and committed.
+    fn note_committed_deliveries(&self, committed: bool) {
+        if events::take_deliveries_queued() && committed {
+            self.webhooks_due.notify_one();
+        }
+    }
+
+    /// What the webhook worker waits on besides its poll interval: a write
+    /// on this node committed deliveries.
+    pub fn webhooks_due(&self) -> Arc<tokio::sync::Notify> {
+        self.webhooks_due.clone()
     }
 
     /// [`Database::write_blocking`] for bulk fills (`enlist dev seed`): the

@@ -15,15 +15,18 @@ pub struct NewMessage<'a> {
     pub html_body: &'a str,
 }
 
-/// Queues a message; its organization and address key are copied from the
-/// invitation, for the mail caps.
+/// Queues a message; an invitation message's organization and address key
+/// are copied from the invitation, for the mail caps (reminders, which the
+/// admin did not send, count toward none).
 pub fn insert(conn: &Conn, message: &NewMessage<'_>, now: Millis) -> Result<i64> {
     conn.query_one(
         "INSERT INTO outbox (invitation_id, recipient, link, subject, text_body, html_body,
                              next_attempt_at, created_at, kind, org_id, recipient_key)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8,
-                 (SELECT i.org_id FROM invitations i WHERE i.id = ?1),
-                 (SELECT i.invitee_email_key FROM invitations i WHERE i.id = ?1))
+                 CASE WHEN ?8 = 'invitation' THEN
+                     (SELECT i.org_id FROM invitations i WHERE i.id = ?1) END,
+                 CASE WHEN ?8 = 'invitation' THEN
+                     (SELECT i.invitee_email_key FROM invitations i WHERE i.id = ?1) END)
          RETURNING id",
         &[
             &message.invitation_id,
@@ -37,6 +40,17 @@ pub fn insert(conn: &Conn, message: &NewMessage<'_>, now: Millis) -> Result<i64>
         ],
         |row| row.get(0),
     )
+}
+
+/// Withdraws the invitation's reminder if it is still queued: the
+/// invitation moved on (answered, revoked, resent) before it went out.
+pub fn withdraw_reminders(conn: &Conn, invitation_id: i64, now: Millis) -> Result<()> {
+    conn.execute(
+        "UPDATE outbox SET failed_at = ?2, last_error = 'withdrawn: the invitation moved on'
+         WHERE invitation_id = ?1 AND kind = 'reminder' AND sent_at IS NULL AND failed_at IS NULL",
+        &[&invitation_id, &now.0],
+    )?;
+    Ok(())
 }
 
 /// When the `skip`+1-th newest message queued after `since` from the

@@ -29,6 +29,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         7,
         include_str!("../../migrations/postgres/0007_outbox_claims.sql"),
     ),
+    (
+        8,
+        include_str!("../../migrations/postgres/0008_events_webhooks.sql"),
+    ),
 ];
 
 /// The schema version this binary writes on PostgreSQL: the same as SQLite's.

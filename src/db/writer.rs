@@ -145,7 +145,13 @@ impl Faults {
 /// The writer thread: takes the queued writes, runs as many as are waiting
 /// (up to [`MAX_BATCH`]) in one transaction, each in a savepoint, commits,
 /// then answers every one of them. Ends when every sender is gone.
-pub(super) fn group_commit(pool: &Pool, mut queue: Queue, waiting: &Waiting, faults: &Faults) {
+pub(super) fn group_commit(
+    pool: &Pool,
+    mut queue: Queue,
+    waiting: &Waiting,
+    faults: &Faults,
+    webhooks_due: &tokio::sync::Notify,
+) {
     let mut pending: VecDeque<Box<dyn Job>> = VecDeque::with_capacity(MAX_BATCH);
     loop {
         if pending.is_empty() {
@@ -160,20 +166,24 @@ pub(super) fn group_commit(pool: &Pool, mut queue: Queue, waiting: &Waiting, fau
             pending.push_back(job);
             waiting.writer.fetch_sub(1, Ordering::Relaxed);
         }
-        run_batch(pool, &mut pending, faults);
+        // Only deliveries of a batch that commits wake the webhook worker.
+        super::events::take_deliveries_queued();
+        if run_batch(pool, &mut pending, faults) && super::events::take_deliveries_queued() {
+            webhooks_due.notify_one();
+        }
     }
 }
 
 /// Runs the writes in `pending` in one transaction. Writes it could not
 /// get to (after a savepoint failure that doomed the transaction) stay in
-/// `pending`, for the next one.
-fn run_batch(pool: &Pool, pending: &mut VecDeque<Box<dyn Job>>, faults: &Faults) {
+/// `pending`, for the next one. Answers whether the transaction committed.
+fn run_batch(pool: &Pool, pending: &mut VecDeque<Box<dyn Job>>, faults: &Faults) -> bool {
     let conn = match pool.get() {
         Ok(conn) => conn,
         Err(error) => {
             let message = format!("no write connection became free: {error}");
             fail_all(pending, || StorageError::Busy(message.clone()));
-            return;
+            return false;
         }
     };
     if !conn.is_autocommit() {
@@ -184,7 +194,7 @@ fn run_batch(pool: &Pool, pending: &mut VecDeque<Box<dyn Job>>, faults: &Faults)
         fail_all(pending, || {
             batch_error("cannot begin the write batch", &error)
         });
-        return;
+        return false;
     }
     let mut deliveries: Vec<Delivery> = Vec::with_capacity(pending.len());
     while let Some(job) = pending.pop_front() {
@@ -211,7 +221,7 @@ fn run_batch(pool: &Pool, pending: &mut VecDeque<Box<dyn Job>>, faults: &Faults)
                 deliveries,
                 "a write ended the batch's transaction itself; its outcome is unknown",
             );
-            return;
+            return false;
         }
         let settled = if succeeded {
             conn.execute_batch("RELEASE write")
@@ -233,7 +243,7 @@ fn run_batch(pool: &Pool, pending: &mut VecDeque<Box<dyn Job>>, faults: &Faults)
                             deliveries,
                             &format!("{message}; nor roll it back: {rollback}"),
                         );
-                        return;
+                        return false;
                     }
                 }
             }
@@ -244,7 +254,7 @@ fn run_batch(pool: &Pool, pending: &mut VecDeque<Box<dyn Job>>, faults: &Faults)
                     deliveries,
                     &format!("cannot roll a failed write back to its savepoint: {error}"),
                 );
-                return;
+                return false;
             }
         }
     }
@@ -257,12 +267,14 @@ fn run_batch(pool: &Pool, pending: &mut VecDeque<Box<dyn Job>>, faults: &Faults)
             Some(format!("cannot commit the write batch: {error}"))
         }
     };
+    let committed = failure.is_none();
     for delivery in deliveries {
         delivery(match &failure {
             None => Ok(()),
             Some(message) => Err(StorageError::Batch(message.clone())),
         });
     }
+    committed
 }
 
 fn roll_back_savepoint(conn: &Connection) -> rusqlite::Result<()> {

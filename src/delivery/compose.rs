@@ -117,6 +117,7 @@ impl Composer {
                 invitation_text,
                 invitation_html
             ),
+            parts!("reminder", reminder_subject, reminder_text, reminder_html),
             parts!(
                 "verification",
                 verification_subject,
@@ -143,7 +144,7 @@ impl Composer {
             env,
             public_url: public_url.trim_end_matches('/').to_owned(),
         };
-        composer.invitation(&InvitationEmail {
+        let example = InvitationEmail {
             invitee_email: "someone@example.com".into(),
             organization_name: "Example".into(),
             organization_logo_url: None,
@@ -152,7 +153,9 @@ impl Composer {
             expires_at: Millis(0),
             link: composer.invitation_link(uuid::Uuid::nil()),
             message: Some("Welcome".into()),
-        })?;
+        };
+        composer.invitation(&example)?;
+        composer.reminder(&example)?;
         for kind in [
             AccountMessage::Verification,
             AccountMessage::PasswordReset,
@@ -194,7 +197,16 @@ impl Composer {
     }
 
     pub fn invitation(&self, email: &InvitationEmail) -> Result<ComposedMessage, DeliveryError> {
-        let context = minijinja::context! {
+        self.render("invitation", &Self::invitation_context(email))
+    }
+
+    /// The one reminder of a pending invitation about to expire.
+    pub fn reminder(&self, email: &InvitationEmail) -> Result<ComposedMessage, DeliveryError> {
+        self.render("reminder", &Self::invitation_context(email))
+    }
+
+    fn invitation_context(email: &InvitationEmail) -> minijinja::Value {
+        minijinja::context! {
             invitee_email => &email.invitee_email,
             organization_name => &email.organization_name,
             organization_logo_url => &email.organization_logo_url,
@@ -204,8 +216,7 @@ impl Composer {
             expires_at => email.expires_at.to_human(),
             link => &email.link,
             message => &email.message,
-        };
-        self.render("invitation", &context)
+        }
     }
 
     fn render(

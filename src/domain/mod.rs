@@ -2,6 +2,7 @@
 
 pub mod email;
 pub mod entities;
+pub mod event;
 pub mod invitation;
 pub mod invitation_options;
 pub mod join_link;
@@ -11,6 +12,7 @@ pub mod page;
 pub mod role;
 pub mod scope;
 pub mod time;
+pub mod webhook;
 
 pub use email::Email;
 pub use entities::{

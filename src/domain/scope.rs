@@ -9,15 +9,21 @@ pub enum Scope {
     InvitationsWrite,
     UsersRead,
     UsersWrite,
+    EventsRead,
+    WebhooksRead,
+    WebhooksWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 5] = [
+    pub const ALL: [Scope; 8] = [
         Scope::OrganizationRead,
         Scope::InvitationsRead,
         Scope::InvitationsWrite,
         Scope::UsersRead,
         Scope::UsersWrite,
+        Scope::EventsRead,
+        Scope::WebhooksRead,
+        Scope::WebhooksWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -27,6 +33,9 @@ impl Scope {
             Scope::InvitationsWrite => "invitations:write",
             Scope::UsersRead => "users:read",
             Scope::UsersWrite => "users:write",
+            Scope::EventsRead => "events:read",
+            Scope::WebhooksRead => "webhooks:read",
+            Scope::WebhooksWrite => "webhooks:write",
         }
     }
 
@@ -53,7 +62,7 @@ impl Scope {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error(
-    "unknown scope `{0}` (known: organization:read, invitations:read, invitations:write, users:read, users:write)"
+    "unknown scope `{0}` (known: organization:read, invitations:read, invitations:write, users:read, users:write, events:read, webhooks:read, webhooks:write)"
 )]
 pub struct UnknownScope(pub String);
 

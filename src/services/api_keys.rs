@@ -1,7 +1,8 @@
-use super::{ServiceError, ServiceResult};
+use super::{ServiceError, ServiceResult, events};
 use crate::auth::secrets;
 use crate::db;
 use crate::db::Conn;
+use crate::domain::event::{EventType, Origin};
 use crate::domain::{ApiKey, Millis, Role, Scope};
 
 /// Every key reads `enl_<public id>_<secret>`: the prefix makes leaked keys
@@ -20,6 +21,7 @@ pub struct IssuedKey {
 
 pub fn create(
     tx: &Conn,
+    origin: &Origin,
     org_id: i64,
     user_id: i64,
     name: &str,
@@ -57,6 +59,7 @@ pub fn create(
         },
         now,
     )?;
+    events::api_key(tx, origin, EventType::ApiKeyCreated, &key, now)?;
     Ok(IssuedKey {
         key,
         plaintext: format!("{PREFIX}{public_id}_{secret}"),
@@ -92,8 +95,13 @@ pub fn list(conn: &Conn, org_id: i64) -> ServiceResult<Vec<ApiKey>> {
     Ok(db::api_keys::list(conn, org_id)?)
 }
 
-/// Revokes the key; revoking an already revoked key is harmless.
-pub fn revoke(tx: &Conn, id: i64, now: Millis) -> ServiceResult<ApiKey> {
-    db::api_keys::revoke(tx, id, now)?;
-    db::api_keys::get(tx, id)?.ok_or(ServiceError::NotFound("API key"))
+/// Revokes the key; revoking an already revoked key is harmless (and
+/// records no second event).
+pub fn revoke(tx: &Conn, origin: &Origin, id: i64, now: Millis) -> ServiceResult<ApiKey> {
+    let revoked = db::api_keys::revoke(tx, id, now)?;
+    let key = db::api_keys::get(tx, id)?.ok_or(ServiceError::NotFound("API key"))?;
+    if revoked {
+        events::api_key(tx, origin, EventType::ApiKeyRevoked, &key, now)?;
+    }
+    Ok(key)
 }

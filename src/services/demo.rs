@@ -5,6 +5,7 @@ use super::{ServiceError, ServiceResult};
 use crate::db;
 use crate::db::Conn;
 use crate::delivery::Composer;
+use crate::domain::event::Origin;
 use crate::domain::invitation_options::InvitationOptions;
 use crate::domain::{Email, Invitation, InvitationStatus, Millis, Organization, Role, Scope};
 use crate::services::{self, invitations::SendRules};
@@ -85,6 +86,7 @@ pub fn build(
     ] {
         let invitation = services::invitations::create(
             tx,
+            &Origin::cli(),
             organization.id,
             admin.id,
             &services::invitations::NewInvitation {
@@ -119,9 +121,16 @@ pub fn build(
         },
         now,
     )?;
-    let api_key =
-        services::api_keys::create(tx, organization.id, admin.id, "demo", &Scope::ALL, now)?
-            .plaintext;
+    let api_key = services::api_keys::create(
+        tx,
+        &Origin::cli(),
+        organization.id,
+        admin.id,
+        "demo",
+        &Scope::ALL,
+        now,
+    )?
+    .plaintext;
     let (client, client_secret) = services::oauth::create_client(
         tx,
         &services::oauth::NewClient {

@@ -1,7 +1,8 @@
-use super::{ServiceError, ServiceResult};
+use super::{ServiceError, ServiceResult, events};
 use crate::db;
 use crate::db::Conn;
 use crate::delivery::{Composer, InvitationEmail};
+use crate::domain::event::{EventType, Origin};
 use crate::domain::invitation::{InvitationFilter, Revocation};
 use crate::domain::invitation_options::InvitationOptions;
 use crate::domain::{
@@ -43,6 +44,8 @@ impl Default for MailLimits {
 pub struct SendRules {
     pub lifetime: Duration,
     pub limits: MailLimits,
+    /// How long before expiry the one reminder goes out; `None`: never.
+    pub reminder_before: Option<Duration>,
 }
 
 impl SendRules {
@@ -54,6 +57,7 @@ impl SendRules {
                 per_address_per_day: settings.messages_per_address_per_day,
                 per_org_per_hour: settings.messages_per_org_per_hour,
             },
+            reminder_before: settings.reminder_before.map(|d| d.0),
         }
     }
 
@@ -62,7 +66,17 @@ impl SendRules {
         Self {
             lifetime,
             limits: MailLimits::default(),
+            reminder_before: None,
         }
+    }
+
+    /// When an invitation sent at `now` and expiring at `expires_at` gets
+    /// its reminder: `reminder_before` ahead of expiry, if that is still
+    /// ahead (an invitation shorter-lived than the lead gets none).
+    pub fn reminder_at(&self, now: Millis, expires_at: Millis) -> Option<Millis> {
+        let lead = i64::try_from(self.reminder_before?.as_millis()).ok()?;
+        let at = Millis(expires_at.0.saturating_sub(lead));
+        (at > now).then_some(at)
     }
 }
 
@@ -70,9 +84,12 @@ const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
 
 /// Invites `invitee` to the organization on behalf of `inviter_user_id`,
-/// and queues the invitation message in the same transaction.
+/// and records the event and queues the invitation message in the same
+/// transaction.
+#[allow(clippy::too_many_arguments)]
 pub fn create(
     tx: &Conn,
+    origin: &Origin,
     org_id: i64,
     inviter_user_id: i64,
     new: &NewInvitation,
@@ -82,6 +99,7 @@ pub fn create(
 ) -> ServiceResult<Invitation> {
     ensure_invitable(tx, org_id, &new.invitee, None, now)?;
     ensure_mail_allowed(tx, org_id, &new.invitee, rules.limits, now)?;
+    let expires_at = now.plus(new.options.lifetime.unwrap_or(rules.lifetime));
     let metadata = new
         .options
         .metadata
@@ -97,10 +115,23 @@ pub fn create(
             invitee: &new.invitee,
             role: new.role,
             inviter_user_id,
-            expires_at: now.plus(new.options.lifetime.unwrap_or(rules.lifetime)),
+            expires_at,
             message: new.options.message.as_deref(),
             metadata: metadata.as_deref(),
+            remind_at: rules.reminder_at(now, expires_at),
         },
+        now,
+    )?;
+    let extras = InvitationExtras {
+        message: new.options.message.clone(),
+        metadata: new.options.metadata.clone(),
+    };
+    events::invitation(
+        tx,
+        origin,
+        EventType::InvitationCreated,
+        &invitation,
+        Some(extras),
         now,
     )?;
     enqueue_message(tx, &invitation, new.options.message.clone(), composer, now)?;
@@ -153,8 +184,10 @@ pub struct BulkOutcome {
 /// (mail caps included); answers one outcome per item, in input order.
 /// `items` holds each item as the caller parsed it (a refusal is
 /// `ServiceError::Invalid`). Only a storage failure fails the whole request.
+#[allow(clippy::too_many_arguments)]
 pub fn create_many(
     tx: &Conn,
+    origin: &Origin,
     org_id: i64,
     inviter_user_id: i64,
     items: Vec<Result<NewInvitation, ServiceError>>,
@@ -198,7 +231,16 @@ pub fn create_many(
             continue;
         }
         outcomes.push(
-            match create(tx, org_id, inviter_user_id, &new, rules, composer, now) {
+            match create(
+                tx,
+                origin,
+                org_id,
+                inviter_user_id,
+                &new,
+                rules,
+                composer,
+                now,
+            ) {
                 Ok(invitation) => BulkOutcome {
                     index,
                     status: BulkStatus::Created,
@@ -318,9 +360,11 @@ fn seconds_until(at: i64, now: Millis) -> u64 {
 /// creation does not count).
 pub const RESEND_INTERVAL_MS: i64 = 60_000;
 
-/// Sends a pending or expired invitation again with a renewed expiry.
+/// Sends a pending or expired invitation again with a renewed expiry (and
+/// its reminder armed again).
 pub fn resend(
     tx: &Conn,
+    origin: &Origin,
     org_id: i64,
     id: i64,
     rules: SendRules,
@@ -359,10 +403,21 @@ pub fn resend(
         ensure_invitable(tx, org_id, &invitee, Some(id), now)?;
     }
     ensure_mail_allowed(tx, org_id, &invitee, rules.limits, now)?;
-    db::invitations::renew(tx, id, now.plus(rules.lifetime), now)?;
+    let expires_at = now.plus(rules.lifetime);
+    db::invitations::renew(tx, id, expires_at, rules.reminder_at(now, expires_at), now)?;
+    db::outbox::withdraw_reminders(tx, id, now)?;
     let renewed = db::invitations::get_in_org(tx, org_id, id, now)?
         .ok_or(ServiceError::NotFound("invitation"))?;
-    let message = db::invitations::extras(tx, id)?.message;
+    let extras = db::invitations::extras(tx, id)?;
+    let message = extras.message.clone();
+    events::invitation(
+        tx,
+        origin,
+        EventType::InvitationResent,
+        &renewed,
+        Some(extras),
+        now,
+    )?;
     enqueue_message(tx, &renewed, message, composer, now)?;
     Ok(renewed)
 }
@@ -374,6 +429,31 @@ fn enqueue_message(
     composer: &Composer,
     now: Millis,
 ) -> ServiceResult<()> {
+    queue_message(
+        tx,
+        invitation,
+        personal_message,
+        MessageKind::Invitation,
+        composer,
+        now,
+    )
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MessageKind {
+    Invitation,
+    /// The invitation is about to expire.
+    Reminder,
+}
+
+fn queue_message(
+    tx: &Conn,
+    invitation: &Invitation,
+    personal_message: Option<String>,
+    kind: MessageKind,
+    composer: &Composer,
+    now: Millis,
+) -> ServiceResult<()> {
     let org =
         db::orgs::get(tx, invitation.org_id)?.ok_or(ServiceError::NotFound("organization"))?;
     let inviter_name = match invitation.inviter_user_id {
@@ -382,7 +462,7 @@ fn enqueue_message(
     }
     .unwrap_or_else(|| format!("An admin of {}", org.name));
     let link = composer.invitation_link(invitation.uuid);
-    let message = composer.invitation(&InvitationEmail {
+    let email = InvitationEmail {
         invitee_email: invitation.invitee_email.clone(),
         organization_name: org.name,
         organization_logo_url: org.logo_url,
@@ -391,11 +471,15 @@ fn enqueue_message(
         expires_at: invitation.expires_at,
         link: link.clone(),
         message: personal_message,
-    })?;
+    };
+    let (message, kind) = match kind {
+        MessageKind::Invitation => (composer.invitation(&email)?, "invitation"),
+        MessageKind::Reminder => (composer.reminder(&email)?, "reminder"),
+    };
     db::outbox::insert(
         tx,
         &db::outbox::NewMessage {
-            kind: "invitation",
+            kind,
             invitation_id: Some(invitation.id),
             recipient: &invitation.invitee_email,
             link: &link,
@@ -422,13 +506,28 @@ pub fn list(
     Ok(page.of(items, total_count))
 }
 
-/// Revokes a pending or expired invitation; revoking twice is harmless.
-pub fn revoke(tx: &Conn, org_id: i64, id: i64, now: Millis) -> ServiceResult<i64> {
+/// Revokes a pending or expired invitation; revoking twice is harmless
+/// (and records one event).
+pub fn revoke(tx: &Conn, origin: &Origin, org_id: i64, id: i64, now: Millis) -> ServiceResult<i64> {
     let invitation = db::invitations::get_in_org(tx, org_id, id, now)?
         .ok_or(ServiceError::NotFound("invitation"))?;
     match invitation.status.revocation() {
         Revocation::Revoke => {
             db::invitations::set_status(tx, id, InvitationStatus::Revoked, now)?;
+            db::outbox::withdraw_reminders(tx, id, now)?;
+            let revoked = Invitation {
+                status: InvitationStatus::Revoked,
+                updated_at: now,
+                ..invitation
+            };
+            events::invitation(
+                tx,
+                origin,
+                EventType::InvitationRevoked,
+                &revoked,
+                None,
+                now,
+            )?;
             Ok(id)
         }
         Revocation::AlreadyRevoked => Ok(id),
@@ -446,7 +545,40 @@ pub fn revoke(tx: &Conn, org_id: i64, id: i64, now: Millis) -> ServiceResult<i64
 /// never holds the write lock for long.
 pub const SWEEP_BATCH: usize = 1000;
 
-/// Stores EXPIRED on up to [`SWEEP_BATCH`] pending invitations past their expiry.
+/// Stores EXPIRED on up to [`SWEEP_BATCH`] pending invitations past their
+/// expiry, each with its one `invitation.expired` event (a row is stored
+/// EXPIRED once, so its event is written once).
 pub fn sweep_expired(tx: &Conn, now: Millis) -> ServiceResult<usize> {
-    Ok(db::invitations::sweep_expired(tx, now, SWEEP_BATCH as i64)?)
+    let expired = db::invitations::sweep_expired(tx, now, SWEEP_BATCH as i64)?;
+    let origin = Origin::system();
+    for invitation in &expired {
+        events::invitation(
+            tx,
+            &origin,
+            EventType::InvitationExpired,
+            invitation,
+            None,
+            now,
+        )?;
+    }
+    Ok(expired.len())
+}
+
+/// Queues the reminder of up to [`SWEEP_BATCH`] pending invitations whose
+/// reminder is due (`invitations.reminder_before` ahead of expiry), once:
+/// each is disarmed in the same transaction.
+pub fn send_reminders(tx: &Conn, composer: &Composer, now: Millis) -> ServiceResult<usize> {
+    let due = db::invitations::take_due_reminders(tx, now, SWEEP_BATCH as i64)?;
+    for invitation in &due {
+        let message = db::invitations::extras(tx, invitation.id)?.message;
+        queue_message(
+            tx,
+            invitation,
+            message,
+            MessageKind::Reminder,
+            composer,
+            now,
+        )?;
+    }
+    Ok(due.len())
 }

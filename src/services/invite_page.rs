@@ -5,6 +5,7 @@
 use super::sessions::{self, SessionUser};
 use super::{ServiceError, ServiceResult, invitee};
 use crate::db::Conn;
+use crate::domain::event::{Actor, Origin};
 use crate::domain::{Email, InvitationDetails, InvitationStatus, Millis};
 use uuid::Uuid;
 
@@ -97,11 +98,13 @@ pub fn open(
 
 /// Accepts or declines the invitation behind `uuid` for the invitee signed in
 /// with `session_token`, in one transaction with the checks that allow it.
+/// The signed-in person is the events' actor; `request_id` is the request's.
 pub fn answer(
     tx: &Conn,
     uuid: Uuid,
     session_token: Option<&str>,
     accept: bool,
+    request_id: Option<String>,
     now: Millis,
 ) -> ServiceResult<Answer> {
     let (details, user) = match open(tx, uuid, session_token, now)? {
@@ -110,7 +113,22 @@ pub fn answer(
     };
     // Reaching this page took the link mailed to the invitee: for the
     // invitee's own account, that proves the inbox.
-    let answered = invitee::respond(tx, user.user_id, &user.email, uuid, accept, true, now)?;
+    let origin = Origin::new(
+        Actor::User {
+            user_id: user.user_id,
+        },
+        request_id,
+    );
+    let answered = invitee::respond(
+        tx,
+        &origin,
+        user.user_id,
+        &user.email,
+        uuid,
+        accept,
+        true,
+        now,
+    )?;
     Ok(match answered {
         Some(organization) => Answer::Accepted(details, organization),
         None => Answer::Declined(details),

@@ -1,9 +1,10 @@
 //! The invitee's side: their pending invitations, and answering one.
 
-use super::{ServiceError, ServiceResult};
+use super::{ServiceError, ServiceResult, events};
 use crate::db;
 use crate::db::Conn;
-use crate::domain::{Email, InvitationDetails, InvitationStatus, Millis};
+use crate::domain::event::{EventType, Origin};
+use crate::domain::{Email, Invitation, InvitationDetails, InvitationStatus, Millis};
 use uuid::Uuid;
 
 /// The caller's pending, unexpired invitations.
@@ -27,10 +28,13 @@ pub fn get(conn: &Conn, email: &str, uuid: Uuid, now: Millis) -> ServiceResult<I
 /// revoke or another answer sees the winner's status and gets a 409.
 /// `link_proves_inbox`: the caller came through the link mailed to the
 /// invitee (the hosted page), so their address counts as proven; without
-/// it the caller's address must be proven already.
+/// it the caller's address must be proven already. The answer is an
+/// event (`invitation.accepted` or `.declined`, and `member.added` when
+/// the person joined), by `origin`.
 #[allow(clippy::too_many_arguments)]
 pub fn respond(
     tx: &Conn,
+    origin: &Origin,
     user_id: i64,
     email: &str,
     uuid: Uuid,
@@ -51,13 +55,42 @@ pub fn respond(
         }
         db::users::mark_email_verified(tx, user_id, now)?;
     }
+    let answered = |status| Invitation {
+        status,
+        updated_at: now,
+        ..invitation.clone()
+    };
+    db::outbox::withdraw_reminders(tx, invitation.id, now)?;
     if !accept {
         db::invitations::set_status(tx, invitation.id, InvitationStatus::Declined, now)?;
+        let declined = answered(InvitationStatus::Declined);
+        events::invitation(
+            tx,
+            origin,
+            EventType::InvitationDeclined,
+            &declined,
+            None,
+            now,
+        )?;
         return Ok(None);
     }
     // A member already keeps the role they have.
-    db::members::insert_new(tx, invitation.org_id, user_id, invitation.role, now)?;
+    let joined = db::members::insert_new(tx, invitation.org_id, user_id, invitation.role, now)?;
     db::invitations::set_status(tx, invitation.id, InvitationStatus::Accepted, now)?;
+    let accepted = answered(InvitationStatus::Accepted);
+    events::invitation(
+        tx,
+        origin,
+        EventType::InvitationAccepted,
+        &accepted,
+        None,
+        now,
+    )?;
+    if joined {
+        let mut more = serde_json::Map::new();
+        more.insert("invitationId".into(), invitation.id.into());
+        events::member_added(tx, origin, invitation.org_id, user_id, more, now)?;
+    }
     Ok(Some(details.organization_uuid))
 }
 

@@ -1,10 +1,11 @@
 //! Join links: an admin makes a URL that lets up to `maxUses` people with a
 //! verified email join with one role, until it expires or is revoked.
 
-use super::{ServiceError, ServiceResult};
+use super::{ServiceError, ServiceResult, events};
 use crate::auth::secrets;
 use crate::db;
 use crate::db::Conn;
+use crate::domain::event::{Actor, Origin};
 use crate::domain::join_link::{JoinLink, JoinLinkState, MAX_USES};
 use crate::domain::{Email, Millis, Organization, Page, Paged, Role};
 use std::time::Duration;
@@ -144,7 +145,14 @@ pub fn open(conn: &Conn, token: &str, now: Millis) -> ServiceResult<OpenLink> {
 /// The use is taken by a conditional UPDATE in the same transaction as the
 /// membership insert, so the cap holds under concurrent joins. Someone
 /// already a member is told so and uses nothing. Answers the organization's UUID.
-pub fn join(tx: &Conn, token: &str, user_id: i64, now: Millis) -> ServiceResult<Uuid> {
+/// The join is a `member.added` event with the person as its actor.
+pub fn join(
+    tx: &Conn,
+    token: &str,
+    user_id: i64,
+    request_id: Option<String>,
+    now: Millis,
+) -> ServiceResult<Uuid> {
     let OpenLink { link, organization } = open(tx, token, now)?;
     if link.state != JoinLinkState::Active {
         return Err(gone(link.state));
@@ -184,5 +192,9 @@ pub fn join(tx: &Conn, token: &str, user_id: i64, now: Millis) -> ServiceResult<
             format!("You are already a member of {}.", organization.name),
         ));
     }
+    let origin = Origin::new(Actor::User { user_id }, request_id);
+    let mut more = serde_json::Map::new();
+    more.insert("joinLinkId".into(), link.id.into());
+    events::member_added(tx, &origin, link.org_id, user_id, more, now)?;
     Ok(organization.uuid)
 }

@@ -1,6 +1,7 @@
-use super::{ServiceError, ServiceResult, orgs};
+use super::{ServiceError, ServiceResult, events, orgs};
 use crate::db;
 use crate::db::Conn;
+use crate::domain::event::{EventType, Origin};
 use crate::domain::{KeyRevocation, Member, Membership, Millis, Page, Paged, Role};
 use uuid::Uuid;
 
@@ -32,22 +33,59 @@ fn is_last_admin(tx: &Conn, org_id: i64) -> ServiceResult<bool> {
 /// any other path). Setting the role a member already has changes nothing.
 pub fn change_role(
     tx: &Conn,
+    origin: &Origin,
     org_id: i64,
     user_id: i64,
     role: Role,
     now: Millis,
 ) -> ServiceResult<Member> {
     let current = db::members::role(tx, org_id, user_id)?.ok_or(ServiceError::NotFound("user"))?;
-    if current != role {
-        if current == Role::Admin {
-            if is_last_admin(tx, org_id)? {
-                return Err(last_admin());
-            }
-            db::api_keys::revoke_owned(tx, org_id, user_id, KeyRevocation::OwnerDemoted, now)?;
-        }
-        db::members::set_role(tx, org_id, user_id, role, now)?;
+    if current == role {
+        return db::members::get(tx, org_id, user_id)?.ok_or(ServiceError::NotFound("user"));
     }
-    db::members::get(tx, org_id, user_id)?.ok_or(ServiceError::NotFound("user"))
+    if current == Role::Admin {
+        if is_last_admin(tx, org_id)? {
+            return Err(last_admin());
+        }
+        revoke_keys_of(
+            tx,
+            origin,
+            org_id,
+            user_id,
+            KeyRevocation::OwnerDemoted,
+            now,
+        )?;
+    }
+    db::members::set_role(tx, org_id, user_id, role, now)?;
+    let changed = db::members::get(tx, org_id, user_id)?.ok_or(ServiceError::NotFound("user"))?;
+    let mut more = serde_json::Map::new();
+    more.insert("previousRole".into(), current.as_str().into());
+    events::member(
+        tx,
+        origin,
+        EventType::MemberRoleChanged,
+        org_id,
+        &changed,
+        more,
+        now,
+    )?;
+    Ok(changed)
+}
+
+/// Revokes every key the person holds in the organization, each with its
+/// `api_key.revoked` event.
+fn revoke_keys_of(
+    tx: &Conn,
+    origin: &Origin,
+    org_id: i64,
+    user_id: i64,
+    why: KeyRevocation,
+    now: Millis,
+) -> ServiceResult<()> {
+    for key in db::api_keys::revoke_owned(tx, org_id, user_id, why, now)? {
+        events::api_key(tx, origin, EventType::ApiKeyRevoked, &key, now)?;
+    }
+    Ok(())
 }
 
 /// Who invites on the command line: the admin with `email`, or the
@@ -75,24 +113,50 @@ pub fn memberships(conn: &Conn, user_id: i64) -> ServiceResult<Vec<Membership>> 
 
 /// The person leaves the organization (by its UUID) on their own; the
 /// last admin cannot. Answers the organization's UUID.
-pub fn leave(tx: &Conn, user_id: i64, org_uuid: Uuid, now: Millis) -> ServiceResult<Uuid> {
+pub fn leave(
+    tx: &Conn,
+    origin: &Origin,
+    user_id: i64,
+    org_uuid: Uuid,
+    now: Millis,
+) -> ServiceResult<Uuid> {
     let (org_id, _) = db::members::find_by_org_uuid(tx, org_uuid, user_id)?
         .ok_or(ServiceError::NotFound("membership"))?;
-    remove(tx, org_id, user_id, now)?;
+    remove(tx, origin, org_id, user_id, now)?;
     Ok(org_uuid)
 }
 
 /// Removes the person from the organization (their account stays) and, in
 /// the same transaction, revokes every API key they hold in it for good.
 /// The organization's last admin cannot be removed.
-pub fn remove(tx: &Conn, org_id: i64, user_id: i64, now: Millis) -> ServiceResult<i64> {
-    match db::members::role(tx, org_id, user_id)? {
-        None => Err(ServiceError::NotFound("user")),
-        Some(Role::Admin) if is_last_admin(tx, org_id)? => Err(last_admin()),
-        Some(_) => {
-            db::api_keys::revoke_owned(tx, org_id, user_id, KeyRevocation::OwnerRemoved, now)?;
-            db::members::delete(tx, org_id, user_id)?;
-            Ok(user_id)
-        }
+pub fn remove(
+    tx: &Conn,
+    origin: &Origin,
+    org_id: i64,
+    user_id: i64,
+    now: Millis,
+) -> ServiceResult<i64> {
+    let member = db::members::get(tx, org_id, user_id)?.ok_or(ServiceError::NotFound("user"))?;
+    if member.role == Role::Admin && is_last_admin(tx, org_id)? {
+        return Err(last_admin());
     }
+    revoke_keys_of(
+        tx,
+        origin,
+        org_id,
+        user_id,
+        KeyRevocation::OwnerRemoved,
+        now,
+    )?;
+    db::members::delete(tx, org_id, user_id)?;
+    events::member(
+        tx,
+        origin,
+        EventType::MemberRemoved,
+        org_id,
+        &member,
+        serde_json::Map::new(),
+        now,
+    )?;
+    Ok(user_id)
 }

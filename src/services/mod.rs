@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod demo;
+pub mod events;
 pub mod idempotency;
 pub mod invitations;
 pub mod invite_page;
@@ -19,6 +20,7 @@ pub mod seed;
 pub mod sessions;
 pub mod signing_keys;
 pub mod users;
+pub mod webhooks;
 
 /// The storage layer's error, as services hand it on (inside [`ServiceError::Storage`]).
 pub use crate::db::StorageError;

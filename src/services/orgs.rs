@@ -69,6 +69,15 @@ pub fn create(
         )?,
     };
     db::members::insert(tx, org.id, admin.id, Role::Admin, now)?;
+    // Only the command line makes organizations.
+    super::events::member_added(
+        tx,
+        &crate::domain::event::Origin::cli(),
+        org.id,
+        admin.id,
+        serde_json::Map::new(),
+        now,
+    )?;
     let org = get(tx, org.id)?;
     Ok((org, admin))
 }

@@ -122,6 +122,7 @@ pub fn run(tx: &Conn, plan: &SeedPlan, now: Millis) -> ServiceResult<SeedOutcome
     let measured = &seeded.orgs[0];
     let api_key = api_keys::create(
         tx,
+        &crate::domain::event::Origin::cli(),
         measured.id,
         measured.admin_user_id,
         "bench",

@@ -161,7 +161,14 @@ async fn every_endpoint_answers_401_for_keys_that_do_not_authenticate() {
     let revoked = app.api_key(org.id, org.admin_id, &Scope::ALL);
     let key_id = app.query_i64("SELECT MAX(id) FROM api_keys");
     app.db
-        .write_blocking(|tx| enlist::services::api_keys::revoke(tx, key_id, Millis::now()))
+        .write_blocking(|tx| {
+            enlist::services::api_keys::revoke(
+                tx,
+                &enlist::domain::event::Origin::cli(),
+                key_id,
+                Millis::now(),
+            )
+        })
         .unwrap();
     // The right public id with another secret.
     let (public_part, secret) = org.key.rsplit_once('_').unwrap();
@@ -265,7 +272,14 @@ async fn a_revoked_key_stops_at_once_while_other_keys_keep_working() {
 
     let revoked = app
         .db
-        .write_blocking(|tx| enlist::services::api_keys::revoke(tx, key_id, Millis::now()))
+        .write_blocking(|tx| {
+            enlist::services::api_keys::revoke(
+                tx,
+                &enlist::domain::event::Origin::cli(),
+                key_id,
+                Millis::now(),
+            )
+        })
         .unwrap();
 
     assert!(revoked.revoked_at.is_some());

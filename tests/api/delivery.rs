@@ -494,6 +494,7 @@ mod worker {
             )?;
             services::invitations::create(
                 tx,
+                &enlist::domain::event::Origin::cli(),
                 org.id,
                 admin.id,
                 &services::invitations::NewInvitation {

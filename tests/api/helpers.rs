@@ -136,7 +136,15 @@ impl TestApp {
     pub fn api_key(&self, org_id: i64, user_id: i64, scopes: &[Scope]) -> String {
         self.db
             .write_blocking(|tx| {
-                services::api_keys::create(tx, org_id, user_id, "test", scopes, Millis::now())
+                services::api_keys::create(
+                    tx,
+                    &enlist::domain::event::Origin::cli(),
+                    org_id,
+                    user_id,
+                    "test",
+                    scopes,
+                    Millis::now(),
+                )
             })
             .unwrap()
             .plaintext

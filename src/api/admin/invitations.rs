@@ -104,10 +104,20 @@ pub async fn create(
     let rules = send_rules(&state.settings.invitations);
     let app = state.clone();
     let now = state.clock.now();
+    let origin = caller.origin();
     let invitation = state
         .db
         .write(move |tx| {
-            services::invitations::create(tx, org_id, inviter, &new, rules, &app.composer, now)
+            services::invitations::create(
+                tx,
+                &origin,
+                org_id,
+                inviter,
+                &new,
+                rules,
+                &app.composer,
+                now,
+            )
         })
         .await
         .map_err(ApiError::from)?;
@@ -223,11 +233,13 @@ pub async fn bulk(
     let rules = send_rules(settings);
     let app = state.clone();
     let now = state.clock.now();
+    let origin = caller.origin();
     let outcomes = state
         .db
         .write(move |tx| {
             services::invitations::create_many(
                 tx,
+                &origin,
                 org_id,
                 inviter,
                 parsed,
@@ -273,9 +285,12 @@ pub async fn resend(
     let rules = send_rules(&state.settings.invitations);
     let app = state.clone();
     let now = state.clock.now();
+    let origin = caller.origin();
     let invitation = state
         .db
-        .write(move |tx| services::invitations::resend(tx, org_id, id, rules, &app.composer, now))
+        .write(move |tx| {
+            services::invitations::resend(tx, &origin, org_id, id, rules, &app.composer, now)
+        })
         .await?;
     state.outbox_wake.notify_one();
     Ok(web::Json(invitation.into()))
@@ -302,9 +317,10 @@ pub async fn revoke(
     let id = params::id(&id)?;
     let org_id = caller.org_id();
     let now = state.clock.now();
+    let origin = caller.origin();
     let id = state
         .db
-        .write(move |tx| services::invitations::revoke(tx, org_id, id, now))
+        .write(move |tx| services::invitations::revoke(tx, &origin, org_id, id, now))
         .await?;
     Ok(web::Json(IdBody { id }))
 }

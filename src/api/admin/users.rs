@@ -61,9 +61,10 @@ pub async fn remove(
     let user_id = params::id(&id)?;
     let org_id = caller.org_id();
     let now = state.clock.now();
+    let origin = caller.origin();
     let id = state
         .db
-        .write(move |tx| services::members::remove(tx, org_id, user_id, now))
+        .write(move |tx| services::members::remove(tx, &origin, org_id, user_id, now))
         .await?;
     Ok(web::Json(IdBody { id }))
 }
@@ -101,9 +102,10 @@ pub async fn update(
     })?;
     let org_id = caller.org_id();
     let now = state.clock.now();
+    let origin = caller.origin();
     let member = state
         .db
-        .write(move |tx| services::members::change_role(tx, org_id, user_id, role, now))
+        .write(move |tx| services::members::change_role(tx, &origin, org_id, user_id, role, now))
         .await
         .map_err(ApiError::from)?;
     Ok(web::Json(member.into()))

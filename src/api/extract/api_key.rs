@@ -3,6 +3,7 @@
 use crate::api::problem::ApiError;
 use crate::auth::throttle::RejectedKeys;
 use crate::db::Conn;
+use crate::domain::event::{Actor, Origin};
 use crate::domain::{ApiKey, Scope};
 use crate::services;
 use crate::state::AppState;
@@ -22,30 +23,44 @@ pub const HEADER: &str = "X-API-Key";
 /// An authenticated API key. Every admin handler takes one and calls
 /// [`AdminCaller::require`] first; the organization always comes from here,
 /// never from the path or body.
-pub struct AdminCaller(ApiKey);
+pub struct AdminCaller {
+    key: ApiKey,
+    request_id: Option<String>,
+}
 
 impl AdminCaller {
+    /// The key and its owner, as the actor of what this request changes.
+    pub fn origin(&self) -> Origin {
+        Origin::new(
+            Actor::ApiKey {
+                api_key_id: self.key.id,
+                user_id: self.key.user_id,
+            },
+            self.request_id.clone(),
+        )
+    }
+
     pub fn org_id(&self) -> i64 {
-        self.0.org_id
+        self.key.org_id
     }
 
     /// The key's own id (what idempotency keys are scoped by).
     pub fn key_id(&self) -> i64 {
-        self.0.id
+        self.key.id
     }
 
     /// The member the key was created for: the inviter of invitations it creates.
     pub fn user_id(&self) -> i64 {
-        self.0.user_id
+        self.key.user_id
     }
 
     /// Whether the key holds `scope` (for rules that depend on a second scope).
     pub fn has(&self, scope: Scope) -> bool {
-        self.0.scopes.contains(&scope)
+        self.key.scopes.contains(&scope)
     }
 
     pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
-        if self.0.scopes.contains(&scope) {
+        if self.key.scopes.contains(&scope) {
             Ok(())
         } else {
             Err(ApiError::new(
@@ -70,6 +85,7 @@ fn unauthorized(code: &'static str, detail: &str) -> ApiError {
 pub struct PresentedKey {
     key: String,
     rejected: Arc<RejectedKeys>,
+    request_id: Option<String>,
 }
 
 impl PresentedKey {
@@ -77,7 +93,10 @@ impl PresentedKey {
     /// admin. A key found invalid is remembered as such (it stays invalid).
     pub fn verify(&self, conn: &Conn) -> Result<AdminCaller, ApiError> {
         match services::api_keys::authenticate(conn, &self.key)? {
-            Some(key) => Ok(AdminCaller(key)),
+            Some(key) => Ok(AdminCaller {
+                key,
+                request_id: self.request_id.clone(),
+            }),
             None => {
                 self.rejected.insert(&self.key);
                 Err(invalid_key())
@@ -115,6 +134,10 @@ pub async fn authenticate<B: MessageBody>(
             Ok(PresentedKey {
                 key: value.trim().to_owned(),
                 rejected,
+                request_id: req
+                    .extensions()
+                    .get::<crate::api::request_log::RequestId>()
+                    .map(|id| id.0.clone()),
             })
         }
         Some(_) => Err(invalid_key()),

@@ -3,6 +3,7 @@
 //! Checked without touching the database.
 
 use crate::api::problem::ApiError;
+use crate::domain::event::{Actor, Origin};
 use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
@@ -14,6 +15,22 @@ use std::future::{Ready, ready};
 pub struct InviteeCaller {
     pub user_id: i64,
     pub email: String,
+    /// The OAuth client the token was issued to.
+    pub client_id: String,
+    pub request_id: Option<String>,
+}
+
+impl InviteeCaller {
+    /// The person through their client, as the actor of what they change.
+    pub fn origin(&self) -> Origin {
+        Origin::new(
+            Actor::Client {
+                client_id: self.client_id.clone(),
+                user_id: self.user_id,
+            },
+            self.request_id.clone(),
+        )
+    }
 }
 
 fn missing() -> ApiError {
@@ -65,6 +82,8 @@ fn identify(req: &HttpRequest) -> Result<InviteeCaller, ApiError> {
     Ok(InviteeCaller {
         user_id,
         email: claims.email,
+        client_id: claims.client_id,
+        request_id: crate::api::request_log::request_id(req),
     })
 }
 

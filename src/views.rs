@@ -1,0 +1,187 @@
+//! The JSON shapes that more than the admin API publishes: an invitation
+//! and a member as the API answers them are also what events carry
+//! (`data.invitation`, `data.user`), so both take them from here.
+
+use crate::domain::webhook::WebhookEndpoint;
+use crate::domain::{ApiKey, Invitation, InvitationExtras, InvitationStatus, Member, Millis, Role};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// A member's role in an organization.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Role)]
+#[allow(clippy::upper_case_acronyms)]
+pub enum RoleDoc {
+    ADMIN,
+    MEMBER,
+}
+
+/// An invitation's status. A pending invitation past its expiry reads as EXPIRED.
+#[derive(Serialize, ToSchema)]
+#[schema(as = InvitationStatus)]
+#[allow(clippy::upper_case_acronyms)]
+pub enum InvitationStatusDoc {
+    PENDING,
+    ACCEPTED,
+    DECLINED,
+    REVOKED,
+    EXPIRED,
+}
+
+/// One invitation with everything an admin gave it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = InvitationDetail)]
+pub struct InvitationDetailBody {
+    #[schema(value_type = InvitationStatusDoc)]
+    pub status: InvitationStatus,
+    #[schema(value_type = RoleDoc)]
+    pub role: Role,
+    pub id: i64,
+    #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
+    pub created_at: Millis,
+    #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
+    pub updated_at: Millis,
+    #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
+    pub expires_at: Millis,
+    pub inviter_user_id: Option<i64>,
+    pub invitee_email: String,
+    pub organization_id: i64,
+    /// The public id in the invitation link `/invite/{uuid}`.
+    pub uuid: Uuid,
+    /// The personal message, or null.
+    pub message: Option<String>,
+    /// The metadata object, or null.
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl From<(Invitation, InvitationExtras)> for InvitationDetailBody {
+    fn from((invitation, extras): (Invitation, InvitationExtras)) -> Self {
+        Self {
+            status: invitation.status,
+            role: invitation.role,
+            id: invitation.id,
+            created_at: invitation.created_at,
+            updated_at: invitation.updated_at,
+            expires_at: invitation.expires_at,
+            inviter_user_id: invitation.inviter_user_id,
+            invitee_email: invitation.invitee_email,
+            organization_id: invitation.org_id,
+            uuid: invitation.uuid,
+            message: extras.message,
+            metadata: extras.metadata,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = User)]
+pub struct MemberBody {
+    pub id: i64,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    #[schema(value_type = RoleDoc)]
+    pub role: Role,
+    #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
+    pub created_at: Millis,
+    #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
+    pub updated_at: Millis,
+}
+
+impl From<Member> for MemberBody {
+    fn from(member: Member) -> Self {
+        Self {
+            id: member.user_id,
+            email: member.email,
+            first_name: member.first_name,
+            last_name: member.last_name,
+            role: member.role,
+            created_at: member.created_at,
+            updated_at: member.updated_at,
+        }
+    }
+}
+
+/// An API key as the command line prints it and `api_key.*` events carry it.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = ApiKey)]
+pub struct ApiKeyBody {
+    pub id: i64,
+    /// Present only in the output of `api-key create`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    pub scopes: Vec<&'static str>,
+    pub name: String,
+    pub organization_id: i64,
+    pub user_id: i64,
+    #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
+    pub created_at: Millis,
+    /// `active`, or `revoked` (with when and why).
+    pub state: &'static str,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub revoked_at: Option<Millis>,
+    /// `revoked` (by hand), `owner_removed` or `owner_demoted`.
+    pub revoked_reason: Option<&'static str>,
+}
+
+impl ApiKeyBody {
+    pub fn new(key: ApiKey, plaintext: Option<String>) -> Self {
+        Self {
+            id: key.id,
+            key: plaintext,
+            scopes: key.scopes.iter().map(|s| s.as_str()).collect(),
+            name: key.name,
+            organization_id: key.org_id,
+            user_id: key.user_id,
+            created_at: key.created_at,
+            state: if key.revoked_at.is_some() {
+                "revoked"
+            } else {
+                "active"
+            },
+            revoked_at: key.revoked_at,
+            revoked_reason: key.revoked_reason.map(|reason| reason.as_str()),
+        }
+    }
+}
+
+/// A webhook endpoint, as the admin API answers it and `webhook.*` events
+/// carry it (never with its secret).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = WebhookEndpoint)]
+pub struct WebhookBody {
+    pub id: i64,
+    pub url: String,
+    /// The event types it receives; empty: every type.
+    #[schema(example = json!(["invitation.accepted", "member.removed"]))]
+    pub events: Vec<&'static str>,
+    pub enabled: bool,
+    pub description: String,
+    /// Why enlist disabled it (its deliveries kept failing), or null.
+    pub disabled_reason: Option<String>,
+    #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
+    pub created_at: Millis,
+    #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
+    pub updated_at: Millis,
+}
+
+impl From<WebhookEndpoint> for WebhookBody {
+    fn from(endpoint: WebhookEndpoint) -> Self {
+        Self {
+            id: endpoint.id,
+            url: endpoint.url,
+            events: endpoint.event_types.iter().map(|t| t.as_str()).collect(),
+            enabled: endpoint.enabled,
+            description: endpoint.description,
+            disabled_reason: endpoint.disabled_reason,
+            created_at: endpoint.created_at,
+            updated_at: endpoint.updated_at,
+        }
+    }
+}
