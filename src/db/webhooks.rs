@@ -308,12 +308,18 @@ pub fn record_attempt(conn: &Conn, attempt: &Attempt<'_>, now: Millis) -> Result
             &next_attempt_at,
         ],
     )?;
-    let streak = if attempt.outcome == Outcome::Delivered {
-        "UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ?1 AND failing_since IS NOT NULL"
+    if attempt.outcome == Outcome::Delivered {
+        conn.execute(
+            "UPDATE webhook_endpoints SET failing_since = NULL
+             WHERE id = ?1 AND failing_since IS NOT NULL",
+            &[&attempt.endpoint_id],
+        )?;
     } else {
-        "UPDATE webhook_endpoints SET failing_since = ?2 WHERE id = ?1 AND failing_since IS NULL"
-    };
-    conn.execute(streak, &[&attempt.endpoint_id, &now.0])?;
+        conn.execute(
+            "UPDATE webhook_endpoints SET failing_since = ?2 WHERE id = ?1 AND failing_since IS NULL",
+            &[&attempt.endpoint_id, &now.0],
+        )?;
+    }
     Ok(())
 }
 

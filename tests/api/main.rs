@@ -13,6 +13,7 @@ mod helpers;
 mod oauth_helpers;
 
 mod page_helpers;
+mod webhook_helpers;
 
 mod accounts;
 mod admin_invitations;
@@ -43,3 +44,4 @@ mod safe_defaults;
 mod secrets_at_rest;
 mod slow_bodies;
 mod throttling;
+mod webhooks;
