@@ -5,7 +5,7 @@
 use crate::api::dto::{AccountBody, OrganizationBody};
 use crate::auth::password;
 use crate::config::{ConfigError, Settings, Sources};
-use crate::domain::event::Origin;
+use crate::domain::event::{EventType, Origin};
 use crate::domain::{Email, Millis, Scope};
 use crate::services::StorageError;
 use crate::services::operations::{Database, absolute_path};
@@ -71,6 +71,9 @@ pub enum Command {
     /// Look into the outbox: the messages sent (or still to send), with their links.
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// Read an organization's audit log.
+    #[command(subcommand)]
+    Events(EventsCommand),
     /// Copy the live database to a file (SQLite's online backup; the server keeps serving).
     Backup {
         /// The copy to write.
@@ -191,6 +194,27 @@ pub enum OutboxCommand {
     Link {
         #[arg(long, value_name = "EMAIL")]
         to: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Events, newest first, one JSON line each (as the audit API lists
+    /// them). When more remain, the cursor that continues is printed on
+    /// stderr as `next: CURSOR` (pass it as --after).
+    List {
+        /// The organization's id.
+        #[arg(long)]
+        org: i64,
+        /// Only these types (repeat, or separate with commas).
+        #[arg(long = "type", value_name = "TYPE")]
+        types: Vec<String>,
+        /// At most this many (1 to 1000).
+        #[arg(long, value_name = "N", default_value_t = 100)]
+        limit: i64,
+        /// Continue after this cursor.
+        #[arg(long, value_name = "CURSOR")]
+        after: Option<String>,
     },
 }
 
@@ -531,6 +555,44 @@ fn administer(db: &Database, settings: &Settings, command: Command) -> Result<()
                 db.read_blocking(|conn| services::outbox::newest(conn, to.as_ref(), limit))?;
             for message in messages {
                 print_json(&OutboxLine::from(message))?;
+            }
+            Ok(())
+        }
+        Command::Events(EventsCommand::List {
+            org,
+            types,
+            limit,
+            after,
+        }) => {
+            let query = services::events::EventQuery {
+                types: EventType::parse_lists(&types).map_err(|e| {
+                    CliError::Usage(format!("--type: {e}; known types: {}", EventType::known()))
+                })?,
+                before_id: after
+                    .as_deref()
+                    .map(|cursor| {
+                        services::events::decode_cursor(cursor).ok_or_else(|| {
+                            CliError::Usage("--after must be a cursor enlist printed".into())
+                        })
+                    })
+                    .transpose()?,
+                ..Default::default()
+            };
+            if !(1..=services::events::LIMIT_MAX).contains(&limit) {
+                return Err(CliError::Usage(format!(
+                    "--limit must be between 1 and {}",
+                    services::events::LIMIT_MAX
+                )));
+            }
+            let page = db.read_blocking(|conn| {
+                services::orgs::get(conn, org)?;
+                services::events::list(conn, org, &query, limit)
+            })?;
+            for event in &page.items {
+                println!("{event}");
+            }
+            if let Some(cursor) = page.next_cursor {
+                eprintln!("next: {cursor}");
             }
             Ok(())
         }

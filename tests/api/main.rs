@@ -25,6 +25,7 @@ mod bulk_invites;
 mod csrf;
 mod delivery;
 mod errors;
+mod events;
 mod idempotency;
 mod invitations_plus;
 mod invite_page;
