@@ -389,10 +389,20 @@ pub struct UpdateWebhookRequest {
 
 /// An endpoint with its signing secret, shown only at creation and rotation.
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 #[schema(as = WebhookWithSecret)]
 pub struct WebhookWithSecretBody {
-    #[serde(flatten)]
-    pub endpoint: WebhookBody,
+    pub id: i64,
+    pub url: String,
+    /// The event types it receives; empty: every type.
+    pub events: Vec<&'static str>,
+    pub enabled: bool,
+    pub description: String,
+    pub disabled_reason: Option<String>,
+    #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
+    pub created_at: Millis,
+    #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
+    pub updated_at: Millis,
     /// `whsec_…`: verify deliveries with it (Standard Webhooks).
     #[schema(example = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")]
     pub secret: String,
@@ -400,8 +410,16 @@ pub struct WebhookWithSecretBody {
 
 impl From<crate::services::webhooks::WithSecret> for WebhookWithSecretBody {
     fn from(with: crate::services::webhooks::WithSecret) -> Self {
+        let endpoint = WebhookBody::from(with.endpoint);
         Self {
-            endpoint: with.endpoint.into(),
+            id: endpoint.id,
+            url: endpoint.url,
+            events: endpoint.events,
+            enabled: endpoint.enabled,
+            description: endpoint.description,
+            disabled_reason: endpoint.disabled_reason,
+            created_at: endpoint.created_at,
+            updated_at: endpoint.updated_at,
             secret: with.secret,
         }
     }

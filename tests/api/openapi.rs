@@ -35,7 +35,16 @@ const PUBLIC: [&str; 10] = [
 ];
 
 /// The admin API's operations and the API-key scope each needs.
-const ADMIN: [(&str, Scope); 13] = [
+const ADMIN: [(&str, Scope); 22] = [
+    ("listEvents", Scope::EventsRead),
+    ("createWebhook", Scope::WebhooksWrite),
+    ("listWebhooks", Scope::WebhooksRead),
+    ("getWebhook", Scope::WebhooksRead),
+    ("updateWebhook", Scope::WebhooksWrite),
+    ("deleteWebhook", Scope::WebhooksWrite),
+    ("rotateWebhookSecret", Scope::WebhooksWrite),
+    ("testWebhook", Scope::WebhooksWrite),
+    ("listWebhookDeliveries", Scope::WebhooksRead),
     ("bulkInvite", Scope::InvitationsWrite),
     ("createJoinLink", Scope::InvitationsWrite),
     ("listJoinLinks", Scope::InvitationsRead),
@@ -648,8 +657,62 @@ impl Conformance {
 }
 
 /// Every admin operation with a path that reaches it and the scope it needs.
-fn admin_operations() -> [(&'static str, Method, &'static str, Scope); 13] {
+fn admin_operations() -> [(&'static str, Method, &'static str, Scope); 22] {
     [
+        (
+            "listEvents",
+            Method::GET,
+            "/v1/organization/events",
+            Scope::EventsRead,
+        ),
+        (
+            "createWebhook",
+            Method::POST,
+            "/v1/organization/webhooks",
+            Scope::WebhooksWrite,
+        ),
+        (
+            "listWebhooks",
+            Method::GET,
+            "/v1/organization/webhooks",
+            Scope::WebhooksRead,
+        ),
+        (
+            "getWebhook",
+            Method::GET,
+            "/v1/organization/webhooks/1",
+            Scope::WebhooksRead,
+        ),
+        (
+            "updateWebhook",
+            Method::PATCH,
+            "/v1/organization/webhooks/1",
+            Scope::WebhooksWrite,
+        ),
+        (
+            "deleteWebhook",
+            Method::DELETE,
+            "/v1/organization/webhooks/1",
+            Scope::WebhooksWrite,
+        ),
+        (
+            "rotateWebhookSecret",
+            Method::POST,
+            "/v1/organization/webhooks/1/rotate-secret",
+            Scope::WebhooksWrite,
+        ),
+        (
+            "testWebhook",
+            Method::POST,
+            "/v1/organization/webhooks/1/test",
+            Scope::WebhooksWrite,
+        ),
+        (
+            "listWebhookDeliveries",
+            Method::GET,
+            "/v1/organization/webhooks/1/deliveries",
+            Scope::WebhooksRead,
+        ),
         (
             "bulkInvite",
             Method::POST,
@@ -1146,6 +1209,161 @@ async fn admin_api(app: &TestApp, spec: &mut Conformance) -> (TestOrg, i64) {
     (org, accepted)
 }
 
+/// The audit log and webhook endpoints, from success to every refusal.
+async fn events_and_webhooks(app: &TestApp, spec: &mut Conformance, org: &TestOrg) {
+    let key = org.key.as_str();
+    let page = app.get("/v1/organization/events?limit=2", key).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    spec.check("listEvents", &page);
+    let cursor = page.body["nextCursor"].as_str().unwrap().to_owned();
+    for query in [
+        format!("?after={cursor}&type=invitation.created,member.added"),
+        "?since=2020-01-01T00:00:00Z&until=2999-01-01T00:00:00Z&type=member.removed".into(),
+    ] {
+        let reply = app
+            .get(&format!("/v1/organization/events{query}"), key)
+            .await;
+        assert_eq!(reply.status, 200, "{query}: {}", reply.text);
+        spec.check("listEvents", &reply);
+    }
+    for query in ["?limit=0", "?after=nope", "?type=nope", "?since=soon"] {
+        let reply = app
+            .get(&format!("/v1/organization/events{query}"), key)
+            .await;
+        reply.assert_problem(400, "validation_failed");
+        spec.check("listEvents", &reply);
+    }
+
+    let hooks = "/v1/organization/webhooks";
+    let reply = app
+        .post(
+            hooks,
+            key,
+            &json!({ "url": "https://93.184.216.34/in", "events": ["member.added"],
+                                   "enabled": false, "description": "docs" }),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    spec.check("createWebhook", &reply);
+    let id = reply.body["id"].as_i64().unwrap();
+    for body in [
+        json!({ "url": "http://93.184.216.34/in" }),
+        json!({ "url": "https://93.184.216.34/in", "events": ["nope"] }),
+        json!({ "events": [] }),
+    ] {
+        let reply = app.post(hooks, key, &body).await;
+        reply.assert_problem(400, "validation_failed");
+        spec.check("createWebhook", &reply);
+    }
+    for n in 1..20 {
+        let reply = app
+            .post(
+                hooks,
+                key,
+                &json!({ "url": format!("https://93.184.216.34/{n}"), "enabled": false }),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+    }
+    let reply = app
+        .post(
+            hooks,
+            key,
+            &json!({ "url": "https://93.184.216.34/21", "enabled": false }),
+        )
+        .await;
+    reply.assert_problem(409, "webhook_limit");
+    spec.check("createWebhook", &reply);
+    for (query, status) in [("", 200), ("?limit=5&offset=5", 200), ("?limit=0", 400)] {
+        let reply = app.get(&format!("{hooks}{query}"), key).await;
+        assert_eq!(reply.status, status, "{query}: {}", reply.text);
+        spec.check("listWebhooks", &reply);
+    }
+    let one = |id: &str, rest: &str| format!("{hooks}/{id}{rest}");
+    for (target, status) in [
+        (id.to_string(), 200),
+        ("abc".into(), 400),
+        ("999999".into(), 404),
+    ] {
+        let reply = app.get(&one(&target, ""), key).await;
+        assert_eq!(reply.status, status, "{target}: {}", reply.text);
+        spec.check("getWebhook", &reply);
+        let reply = app.get(&one(&target, "/deliveries"), key).await;
+        assert_eq!(reply.status, status, "{target}: {}", reply.text);
+        spec.check("listWebhookDeliveries", &reply);
+        let reply = app
+            .request(
+                Method::POST,
+                &one(&target, "/rotate-secret"),
+                Some(key),
+                None,
+            )
+            .await;
+        assert_eq!(reply.status, status, "{target}: {}", reply.text);
+        spec.check("rotateWebhookSecret", &reply);
+    }
+    let reply = app
+        .get(&one(&id.to_string(), "/deliveries?limit=0"), key)
+        .await;
+    reply.assert_problem(400, "validation_failed");
+    spec.check("listWebhookDeliveries", &reply);
+    for (target, body, status) in [
+        (
+            id.to_string(),
+            json!({ "description": "changed", "events": [] }),
+            200,
+        ),
+        (id.to_string(), json!({ "url": "https://10.0.0.1/in" }), 400),
+        ("999999".into(), json!({ "enabled": true }), 404),
+    ] {
+        let reply = app
+            .request(Method::PATCH, &one(&target, ""), Some(key), Some(&body))
+            .await;
+        assert_eq!(reply.status, status, "{target}: {}", reply.text);
+        spec.check("updateWebhook", &reply);
+    }
+    for (target, status) in [
+        (id.to_string(), 409),
+        ("abc".into(), 400),
+        ("999999".into(), 404),
+    ] {
+        let reply = app
+            .request(Method::POST, &one(&target, "/test"), Some(key), None)
+            .await;
+        assert_eq!(reply.status, status, "{target}: {}", reply.text);
+        spec.check("testWebhook", &reply);
+    }
+    // Enabled, it takes the test event (its delivery goes nowhere here).
+    let reply = app
+        .request(
+            Method::PATCH,
+            &one(&id.to_string(), ""),
+            Some(key),
+            Some(&json!({ "enabled": true })),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let reply = app
+        .request(
+            Method::POST,
+            &one(&id.to_string(), "/test"),
+            Some(key),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, 202, "{}", reply.text);
+    spec.check("testWebhook", &reply);
+    for (target, status) in [
+        (id.to_string(), 200),
+        ("abc".into(), 400),
+        (id.to_string(), 404),
+    ] {
+        let reply = app.delete(&one(&target, ""), key).await;
+        assert_eq!(reply.status, status, "{target}: {}", reply.text);
+        spec.check("deleteWebhook", &reply);
+    }
+}
+
 /// The invitee API: list, get, accept and decline, and their refusals.
 async fn invitee_api(app: &TestApp, spec: &mut Conformance, org: &TestOrg, accepted: i64) {
     let key = org.key.as_str();
@@ -1538,6 +1756,7 @@ async fn real_responses_of_every_operation_match_the_document() {
     let mut spec = Conformance::new(&fetch_document(&app).await);
     strictness(&app, &mut spec).await;
     let (org, accepted) = admin_api(&app, &mut spec).await;
+    events_and_webhooks(&app, &mut spec, &org).await;
     invitee_api(&app, &mut spec, &org, accepted).await;
     oauth(&app, &mut spec).await;
     pages(&app, &mut spec, &org).await;
