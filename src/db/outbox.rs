@@ -185,6 +185,8 @@ pub fn mark_sent(conn: &Conn, id: i64, now: Millis) -> Result<()> {
 
 /// Records a failed attempt: the next one at `retry_at`, or none (`retry_at`
 /// None: given up, its schedule left at `due_at`, when the last attempt was due).
+/// A message withdrawn meanwhile (a reminder whose invitation moved on)
+/// stays withdrawn.
 pub fn mark_failed(
     conn: &Conn,
     id: i64,
@@ -198,7 +200,7 @@ pub fn mark_failed(
                            next_attempt_at = COALESCE(?3, ?5),
                            failed_at = CASE WHEN ?3 IS NULL THEN ?4 ELSE NULL END,
                            claimed_until = NULL
-         WHERE id = ?1",
+         WHERE id = ?1 AND failed_at IS NULL",
         &[&id, &error, &retry_at.map(|m| m.0), &now.0, &due_at.0],
     )?;
     Ok(())

@@ -41,6 +41,7 @@ mod openapi;
 mod operability;
 mod races;
 mod rate_limits;
+mod reminders;
 mod safe_defaults;
 mod secrets_at_rest;
 mod slow_bodies;
