@@ -5,6 +5,9 @@
 // Helpers are not test functions, so clippy's test allowances miss them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/webhook_receiver.rs"]
+mod webhook_receiver;
+
 use enlist::config::{DatabaseSettings, TemplateFiles};
 use enlist::db::Database;
 use enlist::delivery::Composer;
@@ -570,6 +573,69 @@ async fn a_stop_during_a_send_finishes_it_and_the_restart_does_not_send_it_again
             "SELECT sent_at FROM outbox WHERE invitation_id = {bob}"
         )),
         sent_at
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_delivered_before_or_during_a_clean_stop_are_not_sent_again() {
+    use webhook_receiver::{Answer, Receiver};
+    let ws = Workspace::new();
+    let receiver = Receiver::start(vec![
+        Answer::Status(200),
+        Answer::Slow(Duration::from_millis(1500)),
+    ]);
+    let settings = || {
+        vec![
+            ("ENLIST_WEBHOOKS__ALLOW_HTTP_LOOPBACK", "true".to_owned()),
+            ("ENLIST_WEBHOOKS__POLL_INTERVAL", "50ms".to_owned()),
+        ]
+    };
+    let server = ws.serve(&settings());
+    let created = reqwest::Client::new()
+        .post(format!("http://{}/v1/organization/webhooks", server.addr))
+        .header("X-API-Key", &ws.key)
+        .json(&json!({ "url": receiver.url, "events": ["invitation.created"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 200);
+    server.invite(&ws.key, "bob@example.com").await;
+    receiver.wait_for(1).await;
+    eventually(Duration::from_secs(15), "bob's delivery recorded", || {
+        ws.query_i64("SELECT COUNT(*) FROM webhook_attempts")
+            .filter(|n| *n == 1)
+    })
+    .await;
+    // Stopped while the receiver takes its time over carol's: the worker
+    // waits for the answer and records it before the process exits.
+    server.invite(&ws.key, "carol@example.com").await;
+    receiver.wait_for(2).await;
+    let status = server.stop();
+    assert!(status.success(), "exit status {status:?}");
+    assert_eq!(
+        ws.query_i64("SELECT COUNT(*) FROM webhook_deliveries WHERE state = 'delivered'"),
+        Some(2)
+    );
+
+    let server = ws.serve(&settings());
+    server.invite(&ws.key, "dan@example.com").await;
+    let got = receiver.wait_for(3).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let status = server.stop();
+    assert!(status.success(), "exit status {status:?}");
+    assert_eq!(receiver.received().len(), 3, "nothing was sent twice");
+    let invitees: Vec<String> = got
+        .iter()
+        .map(|r| {
+            r.json()["data"]["invitation"]["inviteeEmail"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        invitees,
+        ["bob@example.com", "carol@example.com", "dan@example.com"]
     );
 }
 

@@ -10,6 +10,8 @@
 
 #[path = "support/postgres.rs"]
 mod test_postgres;
+#[path = "support/webhook_receiver.rs"]
+mod webhook_receiver;
 
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
@@ -19,8 +21,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const NODES: usize = 3;
-const ALL_SCOPES: &str =
-    "organization:read,invitations:read,invitations:write,users:read,users:write";
+const ALL_SCOPES: &str = "organization:read,invitations:read,invitations:write,users:read,\
+                          users:write,events:read,webhooks:read,webhooks:write";
 
 /// One `enlist serve` process; killed when dropped.
 struct Node {
@@ -94,6 +96,9 @@ fn start_nodes_with(
                 // the rounds that invite one address again and again.
                 .env("ENLIST_INVITATIONS__MESSAGES_PER_ADDRESS_PER_DAY", "0")
                 .env("ENLIST_INVITATIONS__MESSAGES_PER_ORG_PER_HOUR", "0")
+                // Webhook receivers are on this machine.
+                .env("ENLIST_WEBHOOKS__ALLOW_HTTP_LOOPBACK", "true")
+                .env("ENLIST_WEBHOOKS__POLL_INTERVAL", "50ms")
                 .envs(env.iter().copied())
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
@@ -625,6 +630,70 @@ async fn every_queued_message_is_sent_once_by_one_of_the_nodes() {
         "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL",
     );
     assert_eq!(backlog, 0);
+    assert!(
+        cluster.logged_errors().is_empty(),
+        "{:?}",
+        cluster.logged_errors()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_event_reaches_a_webhook_once_whichever_node_sends_it() {
+    let Some(cluster) = cluster() else { return };
+    let receiver = webhook_receiver::Receiver::start(vec![]);
+    let (status, endpoint) = cluster
+        .admin(
+            0,
+            reqwest::Method::POST,
+            "/v1/organization/webhooks",
+            Some(json!({ "url": receiver.url, "events": ["invitation.created"] })),
+        )
+        .await;
+    assert_eq!(status, 200, "{endpoint}");
+    let secret = endpoint["secret"].as_str().unwrap().to_owned();
+    const INVITATIONS: usize = 45;
+    let replies = futures_join(
+        (0..INVITATIONS)
+            .map(|i| {
+                cluster.admin(
+                    i,
+                    reqwest::Method::POST,
+                    "/v1/organization/invitations",
+                    Some(json!({ "inviteeEmail": format!("hook{i}@example.test"), "role": "MEMBER" })),
+                )
+            })
+            .collect(),
+    )
+    .await;
+    assert!(
+        replies.iter().all(|(status, _)| *status == 200),
+        "{replies:?}"
+    );
+    let got = receiver.wait_for(INVITATIONS).await;
+    // A little longer: a delivery sent twice would show up now.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got_now = receiver.received();
+    assert_eq!(got_now.len(), INVITATIONS, "every event once");
+    let mut ids: Vec<String> = got
+        .iter()
+        .map(|delivery| {
+            delivery.verify(&secret).unwrap();
+            delivery.header("webhook-id").to_owned()
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), INVITATIONS, "no webhook-id twice");
+    let delivered = count(
+        &cluster.database_url,
+        "SELECT COUNT(*) FROM webhook_deliveries WHERE state = 'delivered'",
+    );
+    assert_eq!(delivered, INVITATIONS as i64);
+    let attempts = count(
+        &cluster.database_url,
+        "SELECT COUNT(*) FROM webhook_attempts",
+    );
+    assert_eq!(attempts, INVITATIONS as i64, "one attempt each");
     assert!(
         cluster.logged_errors().is_empty(),
         "{:?}",

@@ -7,6 +7,8 @@
 
 #[path = "../support/postgres.rs"]
 mod test_postgres;
+#[path = "../support/webhook_receiver.rs"]
+mod webhook_receiver;
 
 mod account_helpers;
 mod helpers;
