@@ -866,6 +866,14 @@ mod tests {
     fn the_shipped_config_file_parses_to_the_defaults() {
         let shipped = load(include_str!("../config.toml"), &[]).unwrap();
         let defaults = Settings::default();
+        assert_eq!(
+            format!("{:?} {:?}", shipped.webhooks, shipped.events),
+            format!("{:?} {:?}", defaults.webhooks, defaults.events)
+        );
+        assert_eq!(
+            shipped.invitations.reminder_before,
+            defaults.invitations.reminder_before
+        );
         assert_eq!(shipped.server.body_timeout, defaults.server.body_timeout);
         assert_eq!(
             shipped.server.max_connections,
