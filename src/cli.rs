@@ -535,10 +535,7 @@ fn administer(db: &Database, settings: &Settings, command: Command) -> Result<()
         Command::Serve(_) | Command::Demo(_) => unreachable_serve(),
         Command::Init => {
             let version = db.read_blocking(|conn| services::operations::schema_version(conn))?;
-            let database = match settings.database.postgres_url() {
-                Some(url) => services::operations::masked_url(url),
-                None => absolute_path(&settings.database.path).display().to_string(),
-            };
+            let database = services::operations::database_name(&settings.database);
             print_json(&serde_json::json!({ "database": database, "schemaVersion": version }))
         }
         Command::Invite { org, csv, inviter } => invite_csv(db, settings, org, &csv, inviter, now),
@@ -607,7 +604,7 @@ fn administer(db: &Database, settings: &Settings, command: Command) -> Result<()
                 }
                 None => Err(CliError::Usage(format!(
                     "no message to {email} in the outbox of {}",
-                    absolute_path(&settings.database.path).display()
+                    services::operations::database_name(&settings.database)
                 ))),
             }
         }
@@ -698,6 +695,11 @@ fn administer(db: &Database, settings: &Settings, command: Command) -> Result<()
             print_json(&AccountBody::from(user))
         }
         Command::Backup { to, force } => {
+            if db.dialect() == crate::db::Dialect::Postgres {
+                // Refused (pointing at pg_dump) before the target's folder
+                // is checked: no folder would make the command work.
+                db.backup_to(&to)?;
+            }
             if let Some(folder) = to.parent().filter(|p| !p.as_os_str().is_empty())
                 && !folder.is_dir()
             {

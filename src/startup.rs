@@ -317,7 +317,7 @@ impl Application {
         tracing::info!(
             addr = %self.addr,
             public_url = %self.state.public_url,
-            database = %crate::db::absolute(&settings.database.path).display(),
+            database = %services::operations::database_name(&settings.database),
             delivery = %describe_transport(&settings.delivery),
             "enlist is serving"
         );

@@ -1,10 +1,17 @@
-//! The command line, run as the built binary against a temporary database.
+//! The command line, run as the built binary against a temporary database:
+//! a SQLite file, or with `ENLIST_TEST_BACKEND=postgres` a fresh PostgreSQL
+//! database per test (`--database-url`). Tests of what only the file has
+//! (its permissions, its path's resolution, `backup`, the serve lock) skip
+//! on PostgreSQL, which has tests of its own behaviour instead.
 
 // Helpers are not test functions, so clippy's test allowances miss them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/postgres.rs"]
+mod test_postgres;
+
 use enlist::config::DatabaseSettings;
-use enlist::db::Database;
+use enlist::db::{Database, StorageError, WriteConn};
 use enlist::domain::Scope;
 use enlist::services;
 use serde_json::Value;
@@ -17,10 +24,13 @@ use tempfile::TempDir;
 const ALL_SCOPES: &str =
     "organization:read,invitations:read,invitations:write,users:read,users:write";
 
-/// A temporary working directory holding the database the commands use.
+/// A temporary working directory, and the database the commands use: the
+/// file `db` in that directory, or on PostgreSQL the database at `url`
+/// (`db` then names a file nothing creates).
 struct Cli {
     dir: TempDir,
     db: PathBuf,
+    url: Option<String>,
 }
 
 impl Cli {
@@ -31,11 +41,13 @@ impl Cli {
         cli
     }
 
-    /// A temporary directory with no database in it.
+    /// A temporary directory with no database in it (on PostgreSQL, a new
+    /// database with no schema yet).
     fn without_database() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("enlist.db");
-        Self { dir, db }
+        let url = test_postgres::enabled().then(test_postgres::fresh_database);
+        Self { dir, db, url }
     }
 
     /// The binary, run in the temporary directory with no enlist settings
@@ -51,10 +63,15 @@ impl Cli {
         command
     }
 
-    /// The binary with `--database` pointing at this test's file.
+    /// The binary with `--database` (or `--database-url`) naming this
+    /// test's database.
     fn command(&self, args: &[&str]) -> Command {
         let mut command = self.bare();
-        command.arg("--database").arg(&self.db).args(args);
+        match &self.url {
+            Some(url) => command.arg("--database-url").arg(url),
+            None => command.arg("--database").arg(&self.db),
+        };
+        command.args(args);
         command
     }
 
@@ -85,13 +102,45 @@ impl Cli {
     }
 
     fn database(&self) -> Database {
-        open_database(&self.db)
+        Database::open(&DatabaseSettings {
+            path: self.db.clone(),
+            url: self.url.clone(),
+            ..DatabaseSettings::default()
+        })
+        .unwrap()
     }
 
+    /// The database as the commands name it: the file's path, or the URL
+    /// with its password masked.
+    fn database_name(&self) -> String {
+        match &self.url {
+            Some(url) => enlist::db::masked_url(url),
+            None => self.db.display().to_string(),
+        }
+    }
+
+    /// One integer through the storage seam, so the SQL (written in what
+    /// both dialects share) runs on either backend.
     fn query_i64(&self, sql: &str) -> i64 {
-        rusqlite::Connection::open(&self.db)
+        self.database()
+            .read_blocking(|conn| conn.query_one(sql, &[], |row| row.get::<i64>(0)))
             .unwrap()
-            .query_row(sql, [], |row| row.get(0))
+    }
+
+    /// Plants rows the commands only read, in one write through the seam.
+    fn write(&self, f: impl FnOnce(&WriteConn) -> Result<(), StorageError> + Send) {
+        self.database().write_blocking(f).unwrap();
+    }
+
+    fn password_hash(&self, user: i64) -> String {
+        self.database()
+            .read_blocking(|conn| {
+                conn.query_one(
+                    "SELECT password_hash FROM users WHERE id = ?1",
+                    &[&user],
+                    |row| row.get::<String>(0),
+                )
+            })
             .unwrap()
     }
 
@@ -290,13 +339,18 @@ fn org_create_refuses_an_unverified_account_unless_told_to_claim_it() {
     let cli = Cli::new();
     // Someone signed up with the address on a page and never proved it.
     cli.json(&["user", "create", "--email", "boss@corp.test"]);
-    let conn = rusqlite::Connection::open(&cli.db).unwrap();
-    conn.execute_batch(
-        "UPDATE users SET email_verified_at = NULL, password_hash = 'a stranger''s hash';
-         INSERT INTO web_sessions (token_sha256, user_id, created_at, expires_at)
-         VALUES (x'00', 1, 0, 9999999999999);",
-    )
-    .unwrap();
+    cli.write(|conn| {
+        conn.execute(
+            "UPDATE users SET email_verified_at = NULL, password_hash = 'a stranger''s hash'",
+            &[],
+        )?;
+        conn.execute(
+            "INSERT INTO web_sessions (token_sha256, user_id, created_at, expires_at)
+             VALUES (?1, 1, 0, 9999999999999)",
+            &[&[0u8; 1]],
+        )?;
+        Ok(())
+    });
 
     let refused = cli.run(&[
         "org",
@@ -409,8 +463,8 @@ fn api_key_create_prints_the_key_once_and_the_key_authenticates() {
     let secret = key.rsplit_once('_').unwrap().1;
     assert_eq!(
         cli.query_i64(&format!(
-            "SELECT COUNT(*) FROM api_keys WHERE instr(scopes || name || public_id, '{secret}') > 0 \
-             OR instr(CAST(secret_sha256 AS TEXT), '{secret}') > 0"
+            "SELECT COUNT(*) FROM api_keys WHERE scopes || name || public_id LIKE '%{secret}%' \
+             OR CAST(secret_sha256 AS TEXT) LIKE '%{secret}%'"
         )),
         0
     );
@@ -572,14 +626,14 @@ fn api_key_create_refuses_members_unknown_scopes_and_empty_scopes() {
     let member = cli.json(&["user", "create", "--email", "bob@acme.test"])["id"]
         .as_i64()
         .unwrap();
-    rusqlite::Connection::open(&cli.db)
-        .unwrap()
-        .execute(
+    cli.write(|conn| {
+        conn.execute(
             "INSERT INTO memberships (org_id, user_id, role, created_at, updated_at)
              VALUES (?1, ?2, 'MEMBER', 0, 0)",
-            [org, member],
+            &[&org, &member],
         )
-        .unwrap();
+        .map(drop)
+    });
     let create = |user: i64, scopes: &str| {
         cli.run(&[
             "api-key",
@@ -627,14 +681,7 @@ fn user_create_with_password_stdin_stores_only_an_argon2id_hash() {
     let printed = format!("{}{}", stdout_of(&output), stderr_of(&output));
     assert!(!printed.contains(password), "{printed}");
     assert!(!printed.contains("argon2"), "{printed}");
-    let stored: String = rusqlite::Connection::open(&cli.db)
-        .unwrap()
-        .query_row(
-            "SELECT password_hash FROM users WHERE id = ?1",
-            [user["id"].as_i64().unwrap()],
-            |row| row.get(0),
-        )
-        .unwrap();
+    let stored = cli.password_hash(user["id"].as_i64().unwrap());
     assert!(stored.starts_with("$argon2id$"), "{stored}");
     assert!(enlist::auth::password::verify(password, &stored));
     assert!(!enlist::auth::password::verify(
@@ -762,6 +809,9 @@ fn a_missing_configuration_file_is_an_error() {
 
 #[test]
 fn the_enlist_database_variable_is_honoured() {
+    if test_postgres::skip_sqlite_only("ENLIST_DATABASE (the file's path)") {
+        return;
+    }
     let cli = Cli::without_database();
     let path = cli.dir.path().join("from-env.db");
     let init = cli
@@ -804,6 +854,9 @@ fn the_enlist_database_variable_is_honoured() {
 
 #[test]
 fn the_database_flag_wins_over_the_variable_and_the_configuration_file() {
+    if test_postgres::skip_sqlite_only("choosing the file's path") {
+        return;
+    }
     let cli = Cli::without_database();
     let config = cli.dir.path().join("config.toml");
     std::fs::write(&config, "[database]\npath = \"from-config.db\"\n").unwrap();
@@ -822,6 +875,9 @@ fn the_database_flag_wins_over_the_variable_and_the_configuration_file() {
 
 #[test]
 fn without_flags_the_working_directorys_config_and_default_path_are_used() {
+    if test_postgres::skip_sqlite_only("the default file path") {
+        return;
+    }
     let cli = Cli::without_database();
 
     one_json_object(&cli.bare().arg("init").output().unwrap());
@@ -874,14 +930,7 @@ fn set_password_gives_a_passwordless_admin_a_password() {
     assert_eq!(user["id"], admin);
     assert_eq!(user["hasPassword"], true);
     assert!(!format!("{}{}", stdout_of(&output), stderr_of(&output)).contains("brand new"));
-    let stored: String = rusqlite::Connection::open(&cli.db)
-        .unwrap()
-        .query_row(
-            "SELECT password_hash FROM users WHERE id = ?1",
-            [admin],
-            |row| row.get(0),
-        )
-        .unwrap();
+    let stored = cli.password_hash(admin);
     assert!(enlist::auth::password::verify(
         "a brand new password",
         &stored
@@ -945,6 +994,9 @@ fn client_create_refuses_http_redirect_uris_except_loopback() {
 
 #[test]
 fn the_database_and_backups_the_binary_writes_are_owner_only() {
+    if test_postgres::skip_sqlite_only("the database file's and backup's mode") {
+        return;
+    }
     use std::os::unix::fs::PermissionsExt;
     let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
     let cli = Cli::new();
@@ -1233,6 +1285,9 @@ const COMMANDS_ON_A_DATABASE: &[&[&str]] = &[
 
 #[test]
 fn no_command_but_init_serve_and_seed_invents_a_database() {
+    if test_postgres::skip_sqlite_only("refusing to invent a database file") {
+        return;
+    }
     let cli = Cli::without_database();
     let mistyped = cli.dir.path().join("dta/enlist.db");
     for args in COMMANDS_ON_A_DATABASE {
@@ -1268,6 +1323,9 @@ fn no_command_but_init_serve_and_seed_invents_a_database() {
 
 #[test]
 fn init_creates_the_database_and_its_folder_once() {
+    if test_postgres::skip_sqlite_only("init creating the file and its folder") {
+        return;
+    }
     let cli = Cli::without_database();
     let path = cli.dir.path().join("new/folder/enlist.db");
     let run = || {
@@ -1312,6 +1370,9 @@ fn init_creates_the_database_and_its_folder_once() {
 
 #[test]
 fn dev_seed_may_fill_a_new_database() {
+    if test_postgres::skip_sqlite_only("dev seed (the bulk fill)") {
+        return;
+    }
     let cli = Cli::without_database();
     let path = cli.dir.path().join("bench/seed.db");
     let output = cli
@@ -1395,6 +1456,9 @@ fn org_create_with_a_name_already_taken_succeeds_and_says_so() {
 
 #[test]
 fn backup_to_a_missing_folder_says_the_folder_is_missing() {
+    if test_postgres::skip_sqlite_only("enlist backup") {
+        return;
+    }
     let cli = Cli::new();
     let target = cli.dir.path().join("backups/enlist.db");
     let output = cli.run(&["backup", "--to", &target.display().to_string()]);
@@ -1413,22 +1477,17 @@ fn backup_to_a_missing_folder_says_the_folder_is_missing() {
 /// Queues a message the way the server does, without a server: the
 /// command only reads the table.
 fn queue_message(cli: &Cli, to: &str, link: &str, sent: Option<i64>, failed: Option<i64>) {
-    rusqlite::Connection::open(&cli.db)
-        .unwrap()
-        .execute(
+    let attempts = i64::from(sent.is_some() || failed.is_some());
+    cli.write(|conn| {
+        conn.execute(
             "INSERT INTO outbox (recipient, link, subject, text_body, html_body, attempts,
                                  next_attempt_at, created_at, sent_at, failed_at, last_error)
              VALUES (?1, ?2, 'You are invited', 'text', '<p>html</p>', ?3, 0, 1000, ?4, ?5,
                      CASE WHEN ?5 IS NULL THEN NULL ELSE 'refused' END)",
-            rusqlite::params![
-                to,
-                link,
-                i64::from(sent.is_some() || failed.is_some()),
-                sent,
-                failed
-            ],
+            &[&to, &link, &attempts, &sent, &failed],
         )
-        .unwrap();
+        .map(drop)
+    });
 }
 
 #[test]
@@ -1495,7 +1554,10 @@ fn outbox_list_and_link_show_the_newest_message_first() {
 
     assert_fails_saying(
         &cli.run(&["outbox", "link", "--to", "nobody@example.com"]),
-        "no message to nobody@example.com",
+        &format!(
+            "no message to nobody@example.com in the outbox of {}",
+            cli.database_name()
+        ),
     );
     assert_fails_saying(&cli.run(&["outbox", "list", "--limit", "0"]), "--limit");
 }
@@ -1568,7 +1630,7 @@ fn serve_logs_its_database_transport_and_url_and_how_to_begin_on_an_empty_databa
     let cli = Cli::without_database();
     let running = serve(&cli);
     let serving = running.event("enlist is serving");
-    assert_eq!(serving["database"], cli.db.display().to_string());
+    assert_eq!(serving["database"], cli.database_name());
     assert_eq!(serving["delivery"], "log");
     assert_eq!(serving["public_url"], format!("http://{}", running.addr));
     let hint = running
@@ -1601,6 +1663,9 @@ fn serve_logs_its_database_transport_and_url_and_how_to_begin_on_an_empty_databa
 
 #[test]
 fn a_second_serve_on_the_same_file_refuses_naming_the_first_ones_pid() {
+    if test_postgres::skip_sqlite_only("the serve lock on the file") {
+        return;
+    }
     let cli = Cli::new();
     let mut first = serve(&cli);
     let pid = first.served.0.id();
@@ -1773,9 +1838,207 @@ async fn demo_fills_an_empty_database_prints_everything_and_serves() {
     // Not on a database that holds data, unless --reset.
     let again = cli.run(&["demo", "--bind", &bind]);
     assert!(!again.status.success());
+    // `--reset` deletes the file; PostgreSQL's database is dropped by hand.
+    let start_over = if cli.url.is_some() {
+        "dropdb"
+    } else {
+        "--reset"
+    };
     assert!(
-        stderr_of(&again).contains("--reset"),
+        stderr_of(&again).contains(start_over),
         "{}",
         stderr_of(&again)
     );
+}
+
+// ---------------------------------------------------------------- either backend, and PostgreSQL's own
+
+#[test]
+fn check_answers_what_each_backend_can_check() {
+    let cli = Cli::new();
+
+    let checked = cli.json(&["check"]);
+
+    if cli.url.is_some() {
+        assert_eq!(
+            checked,
+            serde_json::json!({
+                "ok": true,
+                "engine": "postgresql",
+                "schema_version": enlist::db::SCHEMA_VERSION,
+            })
+        );
+    } else {
+        assert_eq!(
+            checked,
+            serde_json::json!({ "ok": true, "integrity_check": ["ok"] })
+        );
+    }
+}
+
+/// True (and says so) on SQLite, for a test of what PostgreSQL does in
+/// place of the file's behaviour.
+fn postgres_only(what: &str) -> bool {
+    if !test_postgres::enabled() {
+        eprintln!("skipped on SQLite: {what} is the PostgreSQL backend's");
+    }
+    !test_postgres::enabled()
+}
+
+/// The names in the test's working directory: what a command left there.
+fn files_in(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn init_on_postgresql_names_the_url_with_its_password_masked_and_keeps_the_data() {
+    if postgres_only("init naming a URL") {
+        return;
+    }
+    let cli = Cli::without_database();
+    // The test server trusts loopback, so a password it ignores can be added.
+    let mut url = url::Url::parse(cli.url.as_deref().unwrap()).unwrap();
+    if url.password().is_none() {
+        url.set_password(Some("s3cret-pw")).unwrap();
+    }
+    let url = url.to_string();
+    let password = url::Url::parse(&url)
+        .unwrap()
+        .password()
+        .unwrap()
+        .to_owned();
+    let init = || {
+        cli.bare()
+            .args(["--database-url", url.as_str(), "init"])
+            .output()
+            .unwrap()
+    };
+
+    let first = one_json_object(&init());
+    assert_eq!(first["database"], enlist::db::masked_url(&url));
+    assert!(
+        first["database"].as_str().unwrap().contains("***"),
+        "{first}"
+    );
+    assert!(!first.to_string().contains(&password), "{first}");
+    assert_eq!(first["schemaVersion"], enlist::db::SCHEMA_VERSION);
+    cli.org("Acme", "ada@acme.test");
+    assert_eq!(one_json_object(&init()), first);
+    assert_eq!(cli.query_i64("SELECT COUNT(*) FROM organizations"), 1);
+    assert_eq!(files_in(cli.dir.path()), Vec::<String>::new());
+}
+
+#[test]
+fn the_database_url_variable_is_honoured_and_the_flag_wins_over_it_and_the_file() {
+    if postgres_only("database.url") {
+        return;
+    }
+    let cli = Cli::new();
+    let url = cli.url.clone().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let nowhere = format!("postgres://postgres@127.0.0.1:{closed}/nowhere");
+
+    let from_env = cli
+        .bare()
+        .args(["org", "create", "--name", "Acme"])
+        .args(["--admin-email", "ada@acme.test"])
+        .env("ENLIST_DATABASE__URL", &url)
+        .output()
+        .unwrap();
+    one_json_object(&from_env);
+    assert_eq!(cli.query_i64("SELECT COUNT(*) FROM organizations"), 1);
+    assert_eq!(files_in(cli.dir.path()), Vec::<String>::new());
+
+    std::fs::write(
+        cli.dir.path().join("config.toml"),
+        format!("[database]\nurl = \"{nowhere}\"\n"),
+    )
+    .unwrap();
+    let from_flag = cli
+        .bare()
+        .args(["--database-url", url.as_str(), "org", "list"])
+        .env("ENLIST_DATABASE__URL", &nowhere)
+        .output()
+        .unwrap();
+    assert_eq!(one_json_object(&from_flag)["name"], "Acme");
+    // With neither, the file's URL is the one tried, and named.
+    let from_file = cli
+        .bare()
+        .args(["org", "list"])
+        .env("ENLIST_DATABASE__POOL_TIMEOUT", "1s")
+        .output()
+        .unwrap();
+    assert_fails_saying(&from_file, &format!("cannot reach PostgreSQL at {nowhere}"));
+}
+
+#[test]
+fn backup_on_postgresql_points_at_pg_dump_and_writes_nothing() {
+    if postgres_only("refusing enlist backup") {
+        return;
+    }
+    let cli = Cli::new();
+    cli.org("Acme", "ada@acme.test");
+
+    for target in ["enlist-backup.db", "missing/enlist-backup.db"] {
+        let output = cli.run(&["backup", "--to", target]);
+        assert_fails_saying(&output, "pg_dump");
+        assert_fails_saying(&output, "not enlist backup");
+    }
+    assert_eq!(files_in(cli.dir.path()), Vec::<String>::new());
+}
+
+#[test]
+fn demo_reset_and_dev_seed_refuse_on_postgresql_saying_what_to_do() {
+    if postgres_only("refusing demo --reset and dev seed") {
+        return;
+    }
+    let cli = Cli::new();
+
+    let reset = cli.run(&["demo", "--reset", "--bind", "127.0.0.1:0"]);
+    let seed = cli.run(&["dev", "seed", "--invitations", "5", "--members", "1"]);
+
+    assert_fails_saying(&reset, "dropdb");
+    assert_fails_saying(&seed, "SQLite file only");
+    assert_fails_saying(&seed, "enlist copy");
+    assert_eq!(cli.query_i64("SELECT COUNT(*) FROM organizations"), 0);
+    assert_eq!(cli.query_i64("SELECT COUNT(*) FROM users"), 0);
+}
+
+#[tokio::test]
+async fn two_serves_on_one_postgresql_database_both_serve_it_without_a_lock_file() {
+    if postgres_only("serving without the file lock") {
+        return;
+    }
+    let cli = Cli::new();
+    let (org, admin) = cli.org("Acme", "ada@acme.test");
+    let key = cli.api_key(org, admin, "organization:read")["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let first = serve(&cli);
+    let second = serve(&cli);
+
+    assert_ne!(first.addr, second.addr);
+    let client = reqwest::Client::new();
+    for running in [&first, &second] {
+        let reply = client
+            .get(format!("http://{}/v1/organization", running.addr))
+            .header("X-API-Key", &key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 200, "{}", running.addr);
+        let body: Value = reply.json().await.unwrap();
+        assert_eq!(body["name"], "Acme");
+    }
+    assert_eq!(files_in(cli.dir.path()), Vec::<String>::new());
+    drop((first, second));
 }

@@ -92,6 +92,10 @@ fn copy_moves_a_whole_sqlite_database_up_and_refuses_a_target_with_data() {
     assert_eq!(from_file["totalCount"], from_postgres["totalCount"]);
     assert_eq!(from_file["items"], from_postgres["items"]);
 
+    // The counters' triggers, switched off for the copy, count again.
+    let mut target = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    assert_eq!(disabled_triggers(&mut target), Vec::<String>::new());
+
     // A second copy into the same database merges nothing.
     let again = enlist(dir.path(), &["--database", file, "copy", "--to", &url]);
     assert!(!again.status.success());
@@ -100,6 +104,174 @@ fn copy_moves_a_whole_sqlite_database_up_and_refuses_a_target_with_data() {
     // And the command needs a SQLite source.
     let wrong_way = enlist(dir.path(), &["--database-url", &url, "copy", "--to", &url]);
     assert!(!wrong_way.status.success());
+}
+
+/// The user triggers of the target that are not enabled.
+fn disabled_triggers(target: &mut postgres::Client) -> Vec<String> {
+    target
+        .query(
+            "SELECT tgname::TEXT FROM pg_trigger WHERE NOT tgisinternal AND tgenabled <> 'O'",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
+#[test]
+fn copy_keeps_awkward_text_bytes_and_nulls_and_refuses_a_nul_character_naming_where() {
+    if skipped() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("enlist.db");
+    let file = file.to_str().unwrap();
+    json_of(&enlist(dir.path(), &["--database", file, "init"]));
+    json_of(&enlist(
+        dir.path(),
+        &[
+            "--database",
+            file,
+            "org",
+            "create",
+            "--name",
+            "Acme",
+            "--admin-email",
+            "ada@acme.test",
+        ],
+    ));
+    // What COPY's text format would have to escape, and bytes that are no text.
+    let awkward = "tab\there, new\nline, back\\slash \\N \\., 'single' \"double\", \r, ünï ✓";
+    let token: &[u8] = &[0, 9, 10, 92, 78, 255, 0];
+    let source = rusqlite::Connection::open(file).unwrap();
+    source
+        .execute(
+            "UPDATE users SET first_name = ?1, last_name = '', avatar_url = NULL",
+            [awkward],
+        )
+        .unwrap();
+    source
+        .execute(
+            "INSERT INTO web_sessions (token_sha256, user_id, created_at, expires_at)
+             VALUES (?1, 1, 0, 9999999999999)",
+            [token],
+        )
+        .unwrap();
+    let url = test_postgres::fresh_database();
+
+    json_of(&enlist(
+        dir.path(),
+        &["--database", file, "copy", "--to", &url],
+    ));
+
+    let mut target = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let user = target
+        .query_one(
+            "SELECT first_name, last_name, avatar_url FROM users WHERE id = 1",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(user.get::<_, String>(0), awkward);
+    assert_eq!(user.get::<_, String>(1), "");
+    assert_eq!(user.get::<_, Option<String>>(2), None);
+    let stored: Vec<u8> = target
+        .query_one("SELECT token_sha256 FROM web_sessions", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(stored, token);
+
+    // PostgreSQL's text cannot hold U+0000, which SQLite's can.
+    source
+        .execute(
+            "UPDATE organizations SET name = 'Ac' || char(0) || 'me'",
+            [],
+        )
+        .unwrap();
+    let empty = test_postgres::fresh_database();
+    let refused = enlist(dir.path(), &["--database", file, "copy", "--to", &empty]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("organizations.name") && stderr.contains("U+0000"),
+        "{stderr}"
+    );
+    let mut target = postgres::Client::connect(&empty, postgres::NoTls).unwrap();
+    let left: i64 = target
+        .query_one(
+            "SELECT (SELECT COUNT(*) FROM organizations) + (SELECT COUNT(*) FROM users)",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0, "nothing was copied");
+    assert_eq!(disabled_triggers(&mut target), Vec::<String>::new());
+}
+
+#[test]
+fn a_role_that_does_not_own_the_tables_copies_with_the_counter_triggers_on() {
+    if skipped() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("enlist.db");
+    let file = file.to_str().unwrap();
+    json_of(&enlist(
+        dir.path(),
+        &[
+            "--database",
+            file,
+            "dev",
+            "seed",
+            "--orgs",
+            "2",
+            "--invitations",
+            "300",
+            "--members",
+            "5",
+        ],
+    ));
+    // Migrated by its owner; the copying role may read and write every
+    // table, not alter them.
+    let url = test_postgres::fresh_database();
+    json_of(&enlist(dir.path(), &["--database-url", &url, "init"]));
+    let mut copier = url::Url::parse(&url).unwrap();
+    let role = format!("{}_copier", copier.path().trim_start_matches('/'));
+    let mut owner = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let granted = owner.batch_execute(&format!(
+        "CREATE ROLE {role} LOGIN;
+         GRANT USAGE, CREATE ON SCHEMA public TO {role};
+         GRANT ALL ON ALL TABLES IN SCHEMA public TO {role};
+         GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role};"
+    ));
+    if let Err(error) = &granted
+        && error.code() == Some(&postgres::error::SqlState::INSUFFICIENT_PRIVILEGE)
+    {
+        eprintln!("skipped: the test server's role may not create roles ({error:?})");
+        return;
+    }
+    granted.unwrap();
+    copier.set_username(&role).unwrap();
+
+    let output = enlist(
+        dir.path(),
+        &["--database", file, "copy", "--to", copier.as_str()],
+    );
+
+    let copied = json_of(&output);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("counter triggers on"), "{stderr}");
+    let source = rusqlite::Connection::open(file).unwrap();
+    let invitations: i64 = source
+        .query_row("SELECT COUNT(*) FROM invitations", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(copied["tables"]["invitations"], invitations);
+    let counted: i64 = owner
+        .query_one("SELECT SUM(n)::BIGINT FROM invitation_counts", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(counted, invitations);
+    assert_eq!(disabled_triggers(&mut owner), Vec::<String>::new());
 }
 
 /// `GET /v1/organization/invitations?limit=100` from a server on `database`.

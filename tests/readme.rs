@@ -447,7 +447,7 @@ fn ci_runs_exactly_the_readmes_test_command() {
         [
             "cargo run --release",
             "cargo test --locked && ENLIST_TEST_BACKEND=postgres cargo test --locked --test api \
-             --test hostile --test browser --test multi_node --test postgres"
+             --test cli --test hostile --test browser --test multi_node --test postgres"
         ]
     );
     let ci = include_str!("../.ci/run");

@@ -36,9 +36,13 @@ pub(crate) struct SeedInvitation<'a> {
 
 impl<'c> Rows<'c> {
     pub(crate) fn prepare(conn: &Conn<'c>) -> Result<Self> {
-        let conn = conn
-            .as_sqlite()
-            .ok_or_else(|| StorageError::Unsupported("the bulk fill runs on SQLite only".into()))?;
+        let conn = conn.as_sqlite().ok_or_else(|| {
+            StorageError::Unsupported(
+                "dev seed fills a SQLite file only: seed one (--database FILE), then move it \
+                 with `enlist copy --to URL`"
+                    .into(),
+            )
+        })?;
         Ok(Self {
             conn,
             org: conn.prepare(

@@ -40,9 +40,16 @@ pub fn build(
     now: Millis,
 ) -> ServiceResult<Demo> {
     if db::orgs::any(tx)? {
+        // `--reset` deletes the SQLite file; it cannot empty a PostgreSQL database.
+        let start_over = match tx.dialect() {
+            db::Dialect::Sqlite => "run `enlist demo --reset` to start over",
+            db::Dialect::Postgres => {
+                "drop and create the database (dropdb, createdb) to start over"
+            }
+        };
         return Err(ServiceError::conflict(
             "not_empty",
-            "the database already holds organizations; run `enlist demo --reset` to start over",
+            format!("the database already holds organizations; {start_over}"),
         ));
     }
     let admin_email = email(ADMIN_EMAIL)?;
