@@ -1390,6 +1390,58 @@ fn dev_seed_may_fill_a_new_database() {
 // ---------------------------------------------------------------- org list, names, backup
 
 #[test]
+fn events_list_prints_the_audit_log_as_json_lines_and_pages_with_a_cursor() {
+    let cli = Cli::new();
+    let (org, admin) = cli.org("Acme", "ada@acme.test");
+    cli.api_key(org, admin, ALL_SCOPES);
+    let org_arg = org.to_string();
+    let lines = |output: &Output| -> Vec<Value> {
+        assert!(output.status.success(), "{}", stderr_of(output));
+        stdout_of(output)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let all = lines(&cli.run(&["events", "list", "--org", &org_arg]));
+    let types: Vec<&str> = all.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["api_key.created", "member.added"]);
+    assert_eq!(all[0]["actor"], serde_json::json!({ "type": "cli" }));
+    assert_eq!(all[1]["data"]["user"]["id"], admin);
+
+    let only = lines(&cli.run(&[
+        "events",
+        "list",
+        "--org",
+        &org_arg,
+        "--type",
+        "member.added",
+    ]));
+    assert_eq!(only.len(), 1);
+    assert_eq!(only[0]["type"], "member.added");
+
+    let first = cli.run(&["events", "list", "--org", &org_arg, "--limit", "1"]);
+    assert_eq!(lines(&first), all[..1]);
+    let cursor = stderr_of(&first)
+        .lines()
+        .find_map(|line| line.strip_prefix("next: "))
+        .expect("a cursor on stderr")
+        .to_owned();
+    let rest = cli.run(&["events", "list", "--org", &org_arg, "--after", &cursor]);
+    assert_eq!(lines(&rest), all[1..]);
+    assert!(!stderr_of(&rest).contains("next:"), "{}", stderr_of(&rest));
+
+    assert_fails_saying(
+        &cli.run(&["events", "list", "--org", &org_arg, "--type", "nope"]),
+        "unknown event type `nope`",
+    );
+    assert_fails_saying(
+        &cli.run(&["events", "list", "--org", &org_arg, "--after", "junk"]),
+        "--after",
+    );
+    assert_fails_saying(&cli.run(&["events", "list", "--org", "99"]), "not found");
+}
+
+#[test]
 fn org_list_prints_one_json_line_per_organization_by_id() {
     let cli = Cli::new();
     let empty = cli.run(&["org", "list"]);
