@@ -30,6 +30,9 @@ CREATE TABLE webhook_endpoints (
     previous_secret       TEXT,
     previous_secret_until INTEGER,
     failing_since         INTEGER,
+    -- Until when a worker is delivering to it (one delivery in flight per
+    -- endpoint, across nodes); NULL when none is.
+    delivering_until      INTEGER,
     disabled_reason       TEXT,
     created_at            INTEGER NOT NULL,
     updated_at            INTEGER NOT NULL

@@ -686,6 +686,38 @@ impl Settings {
                 return invalid(&format!("{name} must be longer than zero"));
             }
         }
+        let webhooks = &self.webhooks;
+        for (name, value, most) in [
+            ("webhooks.timeout", webhooks.timeout.0, 3600),
+            ("webhooks.retry_initial", webhooks.retry_initial.0, 86_400),
+            ("webhooks.retry_max", webhooks.retry_max.0, 7 * 86_400),
+        ] {
+            if value > Duration::from_secs(most) {
+                return invalid(&format!(
+                    "{name} must be at most {}",
+                    humantime::format_duration(Duration::from_secs(most))
+                ));
+            }
+        }
+        if webhooks.max_attempts > 100 {
+            return invalid("webhooks.max_attempts must be at most 100");
+        }
+        if webhooks.retry_initial.0 > webhooks.retry_max.0 {
+            return invalid("webhooks.retry_initial must not be longer than webhooks.retry_max");
+        }
+        let window = crate::domain::webhook::RetrySchedule {
+            initial: webhooks.retry_initial.0,
+            max: webhooks.retry_max.0,
+            max_attempts: webhooks.max_attempts,
+        }
+        .longest_window();
+        if self.events.retention.0 <= window {
+            return invalid(&format!(
+                "events.retention must be longer than the webhook retries take at most ({}): \
+                 pruning an event drops its pending deliveries",
+                humantime::format_duration(Duration::from_secs(window.as_secs()))
+            ));
+        }
         if self
             .invitations
             .reminder_before

@@ -488,12 +488,19 @@ async fn sweep(state: web::Data<AppState>, every: Duration, unverified_lifetime:
                 Err(error) => tracing::warn!(%error, "queuing reminders failed; retrying later"),
             }
         }
-        let now = clock.now();
-        if let Err(error) = db
-            .write(move |tx| services::events::prune(tx, retention, now))
-            .await
-        {
-            tracing::warn!(%error, "pruning old events failed; retrying later");
+        loop {
+            let now = clock.now();
+            match db
+                .write(move |tx| services::events::prune(tx, retention, now))
+                .await
+            {
+                Ok(n) if n >= services::events::PRUNE_BATCH => continue,
+                Ok(_) => break,
+                Err(error) => {
+                    tracing::warn!(%error, "pruning old events failed; retrying later");
+                    break;
+                }
+            }
         }
     }
 }

@@ -19,11 +19,15 @@ use crate::services;
 use crate::services::operations::Database;
 use crate::services::webhooks::{AttemptResult, DueDelivery};
 use rand::Rng;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
+
+/// How long checking an endpoint's host may wait for its name to resolve.
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The most of a receiver's answer read before the connection is dropped.
 pub const RESPONSE_READ_MAX: usize = 64 * 1024;
@@ -52,11 +56,12 @@ pub fn policy(settings: &WebhookSettings) -> TargetPolicy {
 pub async fn vet_url(policy: &TargetPolicy, raw: &str) -> Result<String, String> {
     let target = policy.check_url(raw.trim())?;
     if target.host.parse::<std::net::IpAddr>().is_err() && !policy.exempts(&target.host) {
-        let addresses: Vec<SocketAddr> =
-            tokio::net::lookup_host((target.host.as_str(), target.port))
-                .await
-                .map_err(|e| format!("url's host {} cannot be resolved: {e}", target.host))?
-                .collect();
+        let lookup = tokio::net::lookup_host((target.host.as_str(), target.port));
+        let addresses: Vec<SocketAddr> = tokio::time::timeout(LOOKUP_TIMEOUT, lookup)
+            .await
+            .map_err(|_| format!("url's host {} did not resolve in time", target.host))?
+            .map_err(|e| format!("url's host {} cannot be resolved: {e}", target.host))?
+            .collect();
         if addresses.is_empty() {
             return Err(format!("url's host {} resolves to no address", target.host));
         }
@@ -159,7 +164,7 @@ impl Sender {
             .body(due.body.clone());
         let mut response = match request.send().await {
             Ok(response) => response,
-            Err(error) => return failed(describe(&error, self.timeout), None),
+            Err(error) => return failed(describe(error, self.timeout), None),
         };
         let status = response.status().as_u16();
         let mut read = 0usize;
@@ -192,11 +197,14 @@ fn elapsed_ms(started: Instant) -> i64 {
 }
 
 /// The cause of a failed request, for the attempt's record.
-fn describe(error: &reqwest::Error, timeout: Duration) -> String {
+fn describe(error: reqwest::Error, timeout: Duration) -> String {
     use std::error::Error as _;
     if error.is_timeout() {
         return format!("no answer within {}", humantime::format_duration(timeout));
     }
+    // Without the URL: it may carry a token (hook URLs often do), and this
+    // text is logged, listed in the attempts and kept as a disabled reason.
+    let error = error.without_url();
     let mut message = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
@@ -215,6 +223,9 @@ pub struct WebhookWorker {
     disable_after: Duration,
     poll_interval: Duration,
     concurrency: usize,
+    /// Attempts in flight at once for one organization: its endpoints
+    /// hanging never take every slot.
+    per_org: usize,
     /// Claims outlast an attempt (its timeout) with room to record it.
     lease: Duration,
     wake: Arc<Notify>,
@@ -237,7 +248,12 @@ impl WebhookWorker {
             disable_after: settings.disable_after.0,
             poll_interval: settings.poll_interval.0,
             concurrency: settings.concurrency,
-            lease: settings.timeout.0 * 2 + Duration::from_secs(30),
+            per_org: (settings.concurrency / 4).max(1),
+            lease: settings
+                .timeout
+                .0
+                .saturating_mul(2)
+                .saturating_add(Duration::from_secs(30)),
             db,
             clock,
             wake,
@@ -246,43 +262,92 @@ impl WebhookWorker {
 
     /// Delivers until `stop` turns true, then finishes what is in flight.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
-        let mut in_flight: JoinSet<()> = JoinSet::new();
+        // Each attempt answers its organization when it is done.
+        let mut in_flight: JoinSet<i64> = JoinSet::new();
+        let mut per_org: HashMap<i64, usize> = HashMap::new();
         loop {
             if *stop.borrow() {
                 break;
             }
             let room = self.concurrency.saturating_sub(in_flight.len());
             if room > 0 {
-                let (lease, now) = (self.lease, self.clock.now());
-                let claimed = self
-                    .db
-                    .write(move |tx| services::webhooks::claim_due(tx, lease, room as i64, now))
-                    .await;
-                match claimed {
-                    Ok(claimed) => {
-                        for due in claimed {
-                            in_flight.spawn(self.attempt(due));
-                        }
-                    }
-                    Err(error) => {
-                        tracing::warn!(%error, "cannot read the webhook queue; retrying later");
-                    }
+                for due in self.claim(room, &per_org).await {
+                    *per_org.entry(due.org_id).or_default() += 1;
+                    in_flight.spawn(self.attempt(due));
                 }
             }
             tokio::select! {
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(self.poll_interval) => {}
-                Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
-                _ = stop.changed() => {}
+                Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
+                    if let Ok(org_id) = done
+                        && let Some(count) = per_org.get_mut(&org_id)
+                    {
+                        *count = count.saturating_sub(1);
+                    }
+                }
+                changed = stop.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                }
             }
         }
         while in_flight.join_next().await.is_some() {}
     }
 
-    fn attempt(&self, due: DueDelivery) -> impl std::future::Future<Output = ()> + Send + 'static {
+    /// Finds due deliveries (a read: an idle poll writes nothing) and claims
+    /// up to `room` of them, at most `per_org` in flight per organization.
+    async fn claim(&self, room: usize, in_flight: &HashMap<i64, usize>) -> Vec<DueDelivery> {
+        let now = self.clock.now();
+        // More than there is room for: some are skipped for their organization.
+        let limit = (room * 4) as i64;
+        let found = self
+            .db
+            .read(move |conn| services::webhooks::due(conn, limit, now))
+            .await;
+        let candidates = match found {
+            Ok(candidates) => candidates,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the webhook queue; retrying later");
+                return Vec::new();
+            }
+        };
+        let mut taken: HashMap<i64, usize> = in_flight.clone();
+        let chosen: Vec<DueDelivery> = candidates
+            .into_iter()
+            .filter(|due| {
+                let count = taken.entry(due.org_id).or_default();
+                let fits = *count < self.per_org;
+                if fits {
+                    *count += 1;
+                }
+                fits
+            })
+            .take(room)
+            .collect();
+        if chosen.is_empty() {
+            return chosen;
+        }
+        let (lease, now) = (self.lease, self.clock.now());
+        match self
+            .db
+            .write(move |tx| services::webhooks::claim(tx, chosen, lease, now))
+            .await
+        {
+            Ok(claimed) => claimed,
+            Err(error) => {
+                tracing::warn!(%error, "cannot claim webhook deliveries; retrying later");
+                Vec::new()
+            }
+        }
+    }
+
+    fn attempt(&self, due: DueDelivery) -> impl std::future::Future<Output = i64> + Send + 'static {
         let (db, clock, sender) = (self.db.clone(), self.clock.clone(), self.sender.clone());
         let (schedule, disable_after) = (self.schedule, self.disable_after);
         async move {
+            let org_id = due.org_id;
             let result = sender.send(&due).await;
             if let Some(error) = &result.error {
                 tracing::info!(
@@ -312,6 +377,7 @@ impl WebhookWorker {
                 // The claim runs out and the delivery is tried again.
                 tracing::warn!(%error, "cannot record a webhook attempt");
             }
+            org_id
         }
     }
 }

@@ -32,6 +32,9 @@ CREATE TABLE webhook_endpoints (
     previous_secret       TEXT,
     previous_secret_until BIGINT,
     failing_since         BIGINT,
+    -- Until when a worker is delivering to it (one delivery in flight per
+    -- endpoint, across nodes); NULL when none is.
+    delivering_until      BIGINT,
     disabled_reason       TEXT,
     created_at            BIGINT  NOT NULL,
     updated_at            BIGINT  NOT NULL

@@ -98,37 +98,41 @@ pub struct LoggedEvent {
 }
 
 /// Up to `limit` of the organization's events, newest first. The cursor
-/// makes every page one range of `events_org` (or of `events_org_type`
-/// for one type): no page costs more for being deep.
+/// makes every page one range of `events_org`, or with types one range of
+/// `events_org_type` per type (merged): no page costs more for being deep.
 pub fn list(conn: &Conn, org_id: i64, query: &EventQuery, limit: i64) -> Result<Vec<LoggedEvent>> {
     let before = query.before_id.unwrap_or(i64::MAX);
     let since = query.since.map_or(i64::MIN, |m| m.0);
     let until = query.until.map_or(i64::MAX, |m| m.0);
     let names: Vec<&str> = query.types.iter().map(|t| t.as_str()).collect();
     let mut params: Vec<&dyn Param> = vec![&org_id, &before, &since, &until, &limit];
-    let type_filter = if names.is_empty() {
-        String::new()
+    const RANGE: &str = "org_id = ?1 AND id < ?2 AND occurred_at >= ?3 AND occurred_at < ?4";
+    let sql = if names.is_empty() {
+        format!("SELECT id, body FROM events WHERE {RANGE} ORDER BY id DESC LIMIT ?5")
     } else {
-        let placeholders: Vec<String> = (0..names.len()).map(|i| format!("?{}", i + 6)).collect();
+        let arms: Vec<String> = (0..names.len())
+            .map(|i| {
+                format!(
+                    "SELECT id, body FROM (SELECT id, body FROM events
+                     WHERE {RANGE} AND type = ?{} ORDER BY id DESC LIMIT ?5) AS t{i}",
+                    i + 6
+                )
+            })
+            .collect();
         for name in &names {
             params.push(name);
         }
-        format!(" AND type IN ({})", placeholders.join(", "))
+        format!(
+            "SELECT id, body FROM ({}) AS merged ORDER BY id DESC LIMIT ?5",
+            arms.join(" UNION ALL ")
+        )
     };
-    conn.query_all(
-        &format!(
-            "SELECT id, body FROM events
-             WHERE org_id = ?1 AND id < ?2 AND occurred_at >= ?3 AND occurred_at < ?4{type_filter}
-             ORDER BY id DESC LIMIT ?5"
-        ),
-        &params,
-        |row| {
-            Ok(LoggedEvent {
-                id: row.get(0)?,
-                body: row.get(1)?,
-            })
-        },
-    )
+    conn.query_all(&sql, &params, |row| {
+        Ok(LoggedEvent {
+            id: row.get(0)?,
+            body: row.get(1)?,
+        })
+    })
 }
 
 /// Deletes up to `batch` events that occurred before `before` (their

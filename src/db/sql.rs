@@ -75,6 +75,17 @@ impl<'c> Conn<'c> {
         }
     }
 
+    /// `FOR NO KEY UPDATE` inside a PostgreSQL write, nothing otherwise: a
+    /// row lock like [`Conn::lock_for_write`]'s that still lets other
+    /// transactions insert rows whose foreign keys refer to the locked row.
+    pub fn lock_row_for_write(&self) -> &'static str {
+        if self.writing {
+            " FOR NO KEY UPDATE"
+        } else {
+            ""
+        }
+    }
+
     /// `FOR UPDATE SKIP LOCKED` inside a PostgreSQL write, nothing otherwise:
     /// for work queues several nodes take from at once (each row goes to
     /// one of them; the others pass it by instead of waiting).

@@ -72,12 +72,15 @@ pub fn insert(
 }
 
 /// One endpoint of the organization (locked for the write that reads it,
-/// on PostgreSQL); another organization's is not found.
+/// on PostgreSQL, in the mode that still lets other transactions insert
+/// deliveries that refer to it: the events a change to one endpoint writes
+/// queue deliveries to the others, and `FOR UPDATE` on two endpoints
+/// changed at once would deadlock); another organization's is not found.
 pub fn get(conn: &Conn, org_id: i64, id: i64) -> Result<Option<WebhookEndpoint>> {
     conn.query_opt(
         &format!(
             "SELECT {COLUMNS} FROM webhook_endpoints WHERE id = ?1 AND org_id = ?2{}",
-            conn.lock_for_write(None)
+            conn.lock_row_for_write()
         ),
         &[&id, &org_id],
         from_row,
@@ -128,6 +131,20 @@ pub fn update(conn: &Conn, id: i64, fields: &EndpointFields<'_>, now: Millis) ->
     Ok(())
 }
 
+/// The endpoint locked to be deleted (on PostgreSQL, `FOR UPDATE` from the
+/// start: taking the row in [`get`]'s weaker mode and then deleting it could
+/// deadlock with a worker recording an attempt at it).
+pub fn get_to_delete(conn: &Conn, org_id: i64, id: i64) -> Result<Option<WebhookEndpoint>> {
+    conn.query_opt(
+        &format!(
+            "SELECT {COLUMNS} FROM webhook_endpoints WHERE id = ?1 AND org_id = ?2{}",
+            conn.lock_for_write(None)
+        ),
+        &[&id, &org_id],
+        from_row,
+    )
+}
+
 pub fn delete(conn: &Conn, id: i64) -> Result<()> {
     conn.execute("DELETE FROM webhook_endpoints WHERE id = ?1", &[&id])?;
     Ok(())
@@ -144,11 +161,12 @@ pub fn rotate_secret(conn: &Conn, id: i64, secret: &str, until: Millis, now: Mil
     Ok(())
 }
 
-/// Disables a failing endpoint and gives up on what it still had queued.
-pub fn disable(conn: &Conn, id: i64, reason: &str, now: Millis) -> Result<()> {
-    conn.execute(
+/// Disables a failing endpoint and gives up on what it still had queued;
+/// answers whether it was enabled (someone may have disabled it meanwhile).
+pub fn disable(conn: &Conn, id: i64, reason: &str, now: Millis) -> Result<bool> {
+    let changed = conn.execute(
         "UPDATE webhook_endpoints SET enabled = 0, disabled_reason = ?2, updated_at = ?3
-         WHERE id = ?1",
+         WHERE id = ?1 AND enabled = 1",
         &[&id, &reason, &now.0],
     )?;
     conn.execute(
@@ -156,11 +174,11 @@ pub fn disable(conn: &Conn, id: i64, reason: &str, now: Millis) -> Result<()> {
          WHERE endpoint_id = ?1 AND state = 'pending'",
         &[&id, &now.0],
     )?;
-    Ok(())
+    Ok(changed == 1)
 }
 
 /// A delivery a worker is to attempt now.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct DueDelivery {
     pub id: i64,
     pub endpoint_id: i64,
@@ -174,19 +192,28 @@ pub struct DueDelivery {
     pub event_uuid: String,
     pub body: String,
     pub failing_since: Option<Millis>,
+    /// Until when this worker holds it (set by [`claim`]); its outcome is
+    /// recorded only while the claim is still this one.
+    pub lease_until: Millis,
 }
 
-/// Claims, until `lease_until`, the oldest pending delivery of each enabled
-/// endpoint whose turn has come and that no worker holds: at most one in
-/// flight per endpoint, so each receives its events in order. Claimed by a
-/// conditional UPDATE, so of several nodes polling at once one wins each.
-pub fn claim_due(
-    conn: &Conn,
-    now: Millis,
-    lease_until: Millis,
-    limit: i64,
-) -> Result<Vec<DueDelivery>> {
-    let heads = conn.query_all(
+/// Without the secrets and the body.
+impl std::fmt::Debug for DueDelivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DueDelivery")
+            .field("id", &self.id)
+            .field("endpoint_id", &self.endpoint_id)
+            .field("org_id", &self.org_id)
+            .field("attempts", &self.attempts)
+            .field("event_uuid", &self.event_uuid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The oldest pending delivery of each enabled endpoint that nobody is
+/// delivering to, when its turn has come: candidates for [`claim`]. A read.
+pub fn due_heads(conn: &Conn, now: Millis, limit: i64) -> Result<Vec<DueDelivery>> {
+    conn.query_all(
         "SELECT d.id, d.endpoint_id, e.org_id, d.attempts, e.url, e.secret,
                 CASE WHEN e.previous_secret_until > ?1 THEN e.previous_secret END,
                 ev.uuid, ev.body, e.failing_since
@@ -196,7 +223,7 @@ pub fn claim_due(
                       WHERE p.endpoint_id = e.id AND p.state = 'pending')
          JOIN events ev ON ev.id = d.event_id
          WHERE e.enabled = 1 AND d.next_attempt_at <= ?1
-           AND (d.claimed_until IS NULL OR d.claimed_until <= ?1)
+           AND (e.delivering_until IS NULL OR e.delivering_until <= ?1)
          ORDER BY d.next_attempt_at, d.id LIMIT ?2",
         &[&now.0, &limit],
         |row| {
@@ -211,33 +238,39 @@ pub fn claim_due(
                 event_uuid: row.get(7)?,
                 body: row.get(8)?,
                 failing_since: row.get::<Option<i64>>(9)?.map(Millis),
+                lease_until: Millis(0),
             })
         },
-    )?;
-    let mut claimed = Vec::with_capacity(heads.len());
-    for head in heads {
-        let won = conn.execute(
-            "UPDATE webhook_deliveries SET claimed_until = ?2
-             WHERE id = ?1 AND state = 'pending'
-               AND (claimed_until IS NULL OR claimed_until <= ?3)",
-            &[&head.id, &lease_until.0, &now.0],
-        )?;
-        if won == 1 {
-            claimed.push(head);
-        }
-    }
-    Ok(claimed)
+    )
 }
 
-/// Gives claimed deliveries back untried (a worker stopping).
-pub fn release(conn: &Conn, ids: &[i64]) -> Result<()> {
-    for id in ids {
+/// Claims a candidate until `lease_until`: first its endpoint (so one
+/// delivery is in flight per endpoint, across nodes), then the delivery,
+/// if it is still the endpoint's oldest pending one. Conditional UPDATEs:
+/// of several nodes claiming at once, one wins, the others get `false`.
+pub fn claim(conn: &Conn, head: &DueDelivery, lease_until: Millis, now: Millis) -> Result<bool> {
+    let endpoint = conn.execute(
+        "UPDATE webhook_endpoints SET delivering_until = ?2
+         WHERE id = ?1 AND enabled = 1 AND (delivering_until IS NULL OR delivering_until <= ?3)",
+        &[&head.endpoint_id, &lease_until.0, &now.0],
+    )?;
+    if endpoint == 0 {
+        return Ok(false);
+    }
+    let delivery = conn.execute(
+        "UPDATE webhook_deliveries SET claimed_until = ?2
+         WHERE id = ?1 AND state = 'pending'
+           AND id = (SELECT MIN(p.id) FROM webhook_deliveries p
+                     WHERE p.endpoint_id = ?3 AND p.state = 'pending')",
+        &[&head.id, &lease_until.0, &head.endpoint_id],
+    )?;
+    if delivery == 0 {
         conn.execute(
-            "UPDATE webhook_deliveries SET claimed_until = NULL WHERE id = ?1 AND state = 'pending'",
-            &[id],
+            "UPDATE webhook_endpoints SET delivering_until = NULL WHERE id = ?1",
+            &[&head.endpoint_id],
         )?;
     }
-    Ok(())
+    Ok(delivery == 1)
 }
 
 /// What became of one attempt.
@@ -272,26 +305,51 @@ pub struct Attempt<'a> {
 }
 
 /// Records an attempt: the delivery's new state, the attempt row, and the
-/// endpoint's failure streak (started by a failure, ended by a success).
-pub fn record_attempt(conn: &Conn, attempt: &Attempt<'_>, now: Millis) -> Result<()> {
+/// endpoint's failure streak (started by a failure, ended by a success),
+/// and frees the endpoint for its next delivery. Only while `lease_until`
+/// is still the delivery's claim: an outcome that comes after the claim
+/// ran out and another worker took the delivery changes nothing (`false`).
+pub fn record_attempt(
+    conn: &Conn,
+    attempt: &Attempt<'_>,
+    lease_until: Millis,
+    now: Millis,
+) -> Result<bool> {
     let (state, next_attempt_at, finished_at) = match attempt.outcome {
         Outcome::Delivered => ("delivered", None, Some(now.0)),
         Outcome::Retrying(at) => ("pending", Some(at.0), None),
         Outcome::Failed => ("failed", None, Some(now.0)),
     };
-    conn.execute(
+    // The endpoint first, then its delivery: the order a delete takes them
+    // in (its cascade), so the two wait for each other instead of deadlocking.
+    let endpoint: Option<i64> = conn.query_opt(
+        &format!(
+            "SELECT id FROM webhook_endpoints WHERE id = ?1{}",
+            conn.lock_row_for_write()
+        ),
+        &[&attempt.endpoint_id],
+        |row| row.get(0),
+    )?;
+    if endpoint.is_none() {
+        return Ok(false);
+    }
+    let current = conn.execute(
         "UPDATE webhook_deliveries
          SET state = ?2, attempts = ?3, next_attempt_at = COALESCE(?4, next_attempt_at),
              finished_at = ?5, claimed_until = NULL
-         WHERE id = ?1",
+         WHERE id = ?1 AND state = 'pending' AND claimed_until = ?6",
         &[
             &attempt.delivery_id,
             &state,
             &attempt.number,
             &next_attempt_at,
             &finished_at,
+            &lease_until.0,
         ],
     )?;
+    if current == 0 {
+        return Ok(false);
+    }
     conn.execute(
         "INSERT INTO webhook_attempts (delivery_id, endpoint_id, attempt, attempted_at, outcome,
                                        response_status, duration_ms, error, next_attempt_at)
@@ -310,17 +368,19 @@ pub fn record_attempt(conn: &Conn, attempt: &Attempt<'_>, now: Millis) -> Result
     )?;
     if attempt.outcome == Outcome::Delivered {
         conn.execute(
-            "UPDATE webhook_endpoints SET failing_since = NULL
-             WHERE id = ?1 AND failing_since IS NOT NULL",
+            "UPDATE webhook_endpoints SET failing_since = NULL, delivering_until = NULL
+             WHERE id = ?1",
             &[&attempt.endpoint_id],
         )?;
     } else {
         conn.execute(
-            "UPDATE webhook_endpoints SET failing_since = ?2 WHERE id = ?1 AND failing_since IS NULL",
+            "UPDATE webhook_endpoints
+             SET failing_since = COALESCE(failing_since, ?2), delivering_until = NULL
+             WHERE id = ?1",
             &[&attempt.endpoint_id, &now.0],
         )?;
     }
-    Ok(())
+    Ok(true)
 }
 
 /// One attempt, as `GET …/webhooks/{id}/deliveries` lists it.
@@ -379,4 +439,82 @@ pub fn attempt_count(conn: &Conn, endpoint_id: i64, cap: i64) -> Result<i64> {
         &[&endpoint_id, &cap],
         |row| row.get(0),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::events::{Fanout, NewEvent};
+
+    /// One organization with one endpoint and one event queued for it.
+    fn queue() -> rusqlite::Connection {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        crate::db::migrate_for_tests(&mut conn);
+        conn.execute_batch(
+            "INSERT INTO organizations (id, uuid, name, created_at, updated_at)
+             VALUES (1, 'u', 'Acme', 0, 0)",
+        )
+        .unwrap();
+        let db = Conn::sqlite(&conn);
+        let fields = EndpointFields {
+            url: "https://93.184.216.34/in",
+            event_types: &[],
+            enabled: true,
+            description: "",
+        };
+        insert(&db, 1, &fields, "whsec_x", Millis(0)).unwrap();
+        crate::db::events::insert(
+            &db,
+            &NewEvent {
+                uuid: uuid::Uuid::new_v4(),
+                org_id: 1,
+                kind: EventType::InvitationCreated,
+                occurred_at: Millis(0),
+                body: "{}",
+            },
+            Fanout::Subscribed,
+        )
+        .unwrap();
+        conn
+    }
+
+    fn attempt(head: &DueDelivery) -> Attempt<'static> {
+        Attempt {
+            delivery_id: head.id,
+            endpoint_id: head.endpoint_id,
+            number: 1,
+            outcome: Outcome::Delivered,
+            response_status: Some(200),
+            duration_ms: 1,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn one_worker_holds_an_endpoint_and_a_late_outcome_changes_nothing() {
+        let conn = queue();
+        let db = Conn::sqlite(&conn);
+        let head = due_heads(&db, Millis(10), 10).unwrap().remove(0);
+        assert!(claim(&db, &head, Millis(100), Millis(10)).unwrap());
+        // Held: nobody else sees it due or can claim it.
+        assert!(due_heads(&db, Millis(20), 10).unwrap().is_empty());
+        assert!(!claim(&db, &head, Millis(200), Millis(20)).unwrap());
+        // The claim lapses; another worker takes the delivery and records it.
+        let again = due_heads(&db, Millis(150), 10).unwrap().remove(0);
+        assert!(claim(&db, &again, Millis(300), Millis(150)).unwrap());
+        assert!(record_attempt(&db, &attempt(&again), Millis(300), Millis(160)).unwrap());
+        // The first worker's answer arrives late: it changes nothing.
+        let mut late = attempt(&head);
+        late.outcome = Outcome::Retrying(Millis(500));
+        assert!(!record_attempt(&db, &late, Millis(100), Millis(170)).unwrap());
+        let (state, attempts): (String, i64) = conn
+            .query_row(
+                "SELECT state, (SELECT COUNT(*) FROM webhook_attempts) FROM webhook_deliveries",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((state.as_str(), attempts), ("delivered", 1));
+        assert!(due_heads(&db, Millis(1000), 10).unwrap().is_empty());
+    }
 }

@@ -41,6 +41,15 @@ pub struct RetrySchedule {
 }
 
 impl RetrySchedule {
+    /// The longest a delivery can stay pending: every wait at its longest.
+    pub fn longest_window(&self) -> std::time::Duration {
+        (1..self.max_attempts)
+            .filter_map(|attempt| self.wait_after(attempt, 1.0))
+            .fold(std::time::Duration::ZERO, |sum, wait| {
+                sum.saturating_add(wait)
+            })
+    }
+
     /// The wait after attempt number `attempt` (1 for the first) failed, or
     /// `None` when it was the last.
     pub fn wait_after(&self, attempt: u32, jitter: f64) -> Option<std::time::Duration> {
@@ -190,14 +199,24 @@ impl AddressClass {
                 if let Some(v4) = v6.to_ipv4_mapped() {
                     return AddressClass::of(IpAddr::V4(v4));
                 }
-                let first = v6.segments()[0];
+                let segments = v6.segments();
+                let first = segments[0];
+                if first == 0x2002 {
+                    // 6to4: the IPv4 address it tunnels to is what counts.
+                    let [a, b] = segments[1].to_be_bytes();
+                    let [c, d] = segments[2].to_be_bytes();
+                    return AddressClass::of(IpAddr::V4(std::net::Ipv4Addr::new(a, b, c, d)));
+                }
                 if v6.is_loopback() {
                     AddressClass::Loopback
-                } else if first & 0xfe00 == 0xfc00 {
+                } else if first & 0xfe00 == 0xfc00 || first & 0xffc0 == 0xfec0 {
+                    // Unique local, and the deprecated site-local range.
                     AddressClass::Private
                 } else if first & 0xffc0 == 0xfe80 {
                     AddressClass::LinkLocal
-                } else if v6.is_unspecified()
+                } else if (first == 0x2001 && segments[1] == 0)
+                    // Teredo tunnels to whatever its peer says.
+                    || v6.is_unspecified()
                     || v6.is_multicast()
                     || first == 0x2001 && v6.segments()[1] == 0x0db8
                     // IPv4-compatible and NAT64 forms embed an IPv4 address
@@ -249,6 +268,22 @@ mod tests {
         for link in ["169.254.169.254", "fe80::1"] {
             assert_eq!(class(link), AddressClass::LinkLocal, "{link}");
         }
+        assert_eq!(
+            class("2002:0a00:0001::1"),
+            AddressClass::Private,
+            "6to4 of 10.0.0.1"
+        );
+        assert_eq!(
+            class("2002:5db8:d822::1"),
+            AddressClass::Public,
+            "6to4 of a public address"
+        );
+        assert_eq!(class("fec0::1"), AddressClass::Private);
+        assert_eq!(
+            class("2001:0:4136:e378::1"),
+            AddressClass::Special,
+            "Teredo"
+        );
         for special in [
             "0.0.0.0",
             "::",

@@ -182,8 +182,20 @@ pub fn webhook(
     endpoint: &crate::domain::webhook::WebhookEndpoint,
     now: Millis,
 ) -> ServiceResult<()> {
-    let data = serde_json::json!({ "webhook": to_value(WebhookBody::from(endpoint.clone()))? });
+    let mut shown = WebhookBody::from(endpoint.clone());
+    // Hook URLs often carry a token in their path or query: events (which
+    // `events:read` keys and other endpoints see) name only the origin.
+    shown.url = url_origin(&shown.url);
+    let data = serde_json::json!({ "webhook": to_value(shown)? });
     record(tx, origin, endpoint.org_id, kind, data, now)
+}
+
+/// `https://host[:port]` of a URL, without its path, query or credentials.
+fn url_origin(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(url) => url.origin().ascii_serialization(),
+        Err(_) => String::new(),
+    }
 }
 
 /// The most events one page holds, and the default.
@@ -232,7 +244,7 @@ pub fn list(conn: &Conn, org_id: i64, query: &EventQuery, limit: i64) -> Service
 }
 
 /// How many events one prune deletes at most.
-const PRUNE_BATCH: i64 = 1000;
+pub const PRUNE_BATCH: usize = 1000;
 
 /// Deletes a batch of events older than `retention`; answers how many went.
 pub fn prune(tx: &Conn, retention: Duration, now: Millis) -> ServiceResult<usize> {
@@ -240,13 +252,25 @@ pub fn prune(tx: &Conn, retention: Duration, now: Millis) -> ServiceResult<usize
     Ok(db::events::prune(
         tx,
         Millis(now.0.saturating_sub(keep_ms)),
-        PRUNE_BATCH,
+        PRUNE_BATCH as i64,
     )?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn webhook_events_name_only_the_endpoints_origin() {
+        assert_eq!(
+            url_origin("https://hooks.example.com:8443/T0/B1/secret-token?x=1"),
+            "https://hooks.example.com:8443"
+        );
+        assert_eq!(
+            url_origin("https://hooks.example.com/in"),
+            "https://hooks.example.com"
+        );
+    }
 
     #[test]
     fn cursors_round_trip_and_refuse_anything_else() {

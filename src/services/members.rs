@@ -14,6 +14,14 @@ pub fn list(conn: &Conn, org_id: i64, page: Page) -> ServiceResult<Paged<Member>
     Ok(page.of(items, total_count))
 }
 
+/// Role changes and removals in one organization take turns (on
+/// PostgreSQL, where several nodes write at once): two at once see each
+/// other's outcome, so one person is not removed, or promoted, twice over
+/// (with two events), and locks are always taken in one order.
+fn take_turn(tx: &Conn, org_id: i64) -> ServiceResult<()> {
+    Ok(tx.lock_key(&format!("members/{org_id}"))?)
+}
+
 fn last_admin() -> ServiceError {
     ServiceError::conflict(
         "last_admin",
@@ -39,9 +47,11 @@ pub fn change_role(
     role: Role,
     now: Millis,
 ) -> ServiceResult<Member> {
-    let current = db::members::role(tx, org_id, user_id)?.ok_or(ServiceError::NotFound("user"))?;
+    take_turn(tx, org_id)?;
+    let member = db::members::get(tx, org_id, user_id)?.ok_or(ServiceError::NotFound("user"))?;
+    let current = member.role;
     if current == role {
-        return db::members::get(tx, org_id, user_id)?.ok_or(ServiceError::NotFound("user"));
+        return Ok(member);
     }
     if current == Role::Admin {
         if is_last_admin(tx, org_id)? {
@@ -136,6 +146,7 @@ pub fn remove(
     user_id: i64,
     now: Millis,
 ) -> ServiceResult<i64> {
+    take_turn(tx, org_id)?;
     let member = db::members::get(tx, org_id, user_id)?.ok_or(ServiceError::NotFound("user"))?;
     if member.role == Role::Admin && is_last_admin(tx, org_id)? {
         return Err(last_admin());
@@ -148,7 +159,9 @@ pub fn remove(
         KeyRevocation::OwnerRemoved,
         now,
     )?;
-    db::members::delete(tx, org_id, user_id)?;
+    if !db::members::delete(tx, org_id, user_id)? {
+        return Err(ServiceError::NotFound("user"));
+    }
     events::member(
         tx,
         origin,

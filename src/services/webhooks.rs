@@ -46,6 +46,8 @@ pub fn create(
     new: &NewEndpoint,
     now: Millis,
 ) -> ServiceResult<WithSecret> {
+    // Two creates at once on two nodes must not both pass the cap.
+    tx.lock_key(&format!("webhooks/{org_id}"))?;
     if db::webhooks::count(tx, org_id)? >= ENDPOINTS_PER_ORG_MAX {
         return Err(ServiceError::conflict(
             "webhook_limit",
@@ -121,7 +123,7 @@ pub fn update(
 
 /// Deletes the endpoint with its queue and attempts; answers its id.
 pub fn delete(tx: &Conn, origin: &Origin, org_id: i64, id: i64, now: Millis) -> ServiceResult<i64> {
-    let endpoint = get(tx, org_id, id)?;
+    let endpoint = db::webhooks::get_to_delete(tx, org_id, id)?.ok_or_else(not_found)?;
     db::webhooks::delete(tx, id)?;
     // After the delete, so the event is not queued for the endpoint it removes.
     events::webhook(tx, origin, EventType::WebhookDeleted, &endpoint, now)?;
@@ -180,18 +182,29 @@ pub fn attempts(
     Ok(page.of(items, total_count))
 }
 
-/// Claims the deliveries a worker is to attempt now (see `claim_due`).
-pub fn claim_due(
-    tx: &Conn,
-    lease: Duration,
-    limit: i64,
-    now: Millis,
-) -> ServiceResult<Vec<DueDelivery>> {
-    Ok(db::webhooks::claim_due(tx, now, now.plus(lease), limit)?)
+/// Deliveries whose turn has come, one per endpoint nobody is delivering
+/// to: what a worker may claim. A read, so an idle poll writes nothing.
+pub fn due(conn: &Conn, limit: i64, now: Millis) -> ServiceResult<Vec<DueDelivery>> {
+    Ok(db::webhooks::due_heads(conn, now, limit)?)
 }
 
-pub fn release(tx: &Conn, ids: &[i64]) -> ServiceResult<()> {
-    Ok(db::webhooks::release(tx, ids)?)
+/// Claims, for `lease`, those of `candidates` no other worker took first;
+/// answers them with their lease.
+pub fn claim(
+    tx: &Conn,
+    candidates: Vec<DueDelivery>,
+    lease: Duration,
+    now: Millis,
+) -> ServiceResult<Vec<DueDelivery>> {
+    let lease_until = now.plus(lease);
+    let mut claimed = Vec::with_capacity(candidates.len());
+    for mut candidate in candidates {
+        if db::webhooks::claim(tx, &candidate, lease_until, now)? {
+            candidate.lease_until = lease_until;
+            claimed.push(candidate);
+        }
+    }
+    Ok(claimed)
 }
 
 /// What one attempt came to.
@@ -232,7 +245,7 @@ pub fn finish(
             None => Outcome::Failed,
         }
     };
-    db::webhooks::record_attempt(
+    let recorded = db::webhooks::record_attempt(
         tx,
         &db::webhooks::Attempt {
             delivery_id: due.id,
@@ -243,8 +256,14 @@ pub fn finish(
             duration_ms: result.duration_ms,
             error: result.error.as_deref(),
         },
+        due.lease_until,
         now,
     )?;
+    if !recorded {
+        // The claim ran out and another worker took the delivery: its
+        // outcome is the one that counts.
+        return Ok(());
+    }
     let failing_since = due.failing_since.unwrap_or(now);
     if outcome != Outcome::Delivered && failing_since.plus(disable_after) <= now {
         let reason = format!(
@@ -252,8 +271,9 @@ pub fn finish(
             failing_since.to_rfc3339(),
             result.error.as_deref().unwrap_or("no answer")
         );
-        db::webhooks::disable(tx, due.endpoint_id, &reason, now)?;
-        if let Some(endpoint) = db::webhooks::get(tx, due.org_id, due.endpoint_id)? {
+        if db::webhooks::disable(tx, due.endpoint_id, &reason, now)?
+            && let Some(endpoint) = db::webhooks::get(tx, due.org_id, due.endpoint_id)?
+        {
             events::webhook(
                 tx,
                 &Origin::system(),

@@ -535,3 +535,31 @@ async fn endpoints_are_listed_changed_and_deleted_within_their_organization() {
         ["webhook.created", "webhook.updated", "webhook.deleted"]
     );
 }
+
+#[tokio::test]
+async fn an_organization_whose_endpoints_all_hang_leaves_room_for_the_others() {
+    // Two slots in all, one per organization: without that cap, two of
+    // Acme's hanging endpoints would hold both for the whole timeout.
+    let app = spawn_webhook_app_with(|settings| settings.webhooks.concurrency = 2).await;
+    let acme = app.create_org("Acme", "ada@acme.test");
+    let other = app.create_org("Other", "oz@other.test");
+    let hanging = Receiver::start(vec![Answer::Hang; 6]);
+    for _ in 0..3 {
+        create_endpoint(&app, &acme.key, &hanging.url, INVITATIONS).await;
+    }
+    let healthy = Receiver::start(vec![]);
+    create_endpoint(&app, &other.key, &healthy.url, INVITATIONS).await;
+
+    app.invite_ok(&acme.key, "bob@example.com", "MEMBER").await;
+    hanging.wait_for(1).await;
+    let started = std::time::Instant::now();
+    app.invite_ok(&other.key, "carol@example.com", "MEMBER")
+        .await;
+    healthy.wait_for(1).await;
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "the other organization waited {:?} behind Acme's hanging endpoints",
+        started.elapsed()
+    );
+    assert_eq!(hanging.received().len(), 1, "one of Acme's at a time");
+}
