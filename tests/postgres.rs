@@ -70,6 +70,19 @@ fn copy_moves_a_whole_sqlite_database_up_and_refuses_a_target_with_data() {
     ));
     let key = seeded["apiKey"].as_str().unwrap().to_owned();
     let url = test_postgres::fresh_database();
+    // A webhook endpoint with a delivery and its attempt, so the event
+    // tables move too.
+    rusqlite::Connection::open(file)
+        .unwrap()
+        .execute_batch(
+            "INSERT INTO webhook_endpoints (org_id, url, event_types, enabled, secret, created_at, updated_at)
+             VALUES (1, 'https://93.184.216.34/in', ',api_key.created,', 1, 'whsec_x', 0, 0);
+             INSERT INTO webhook_deliveries (endpoint_id, event_id, state, attempts, next_attempt_at, created_at)
+             SELECT 1, MIN(id), 'pending', 1, 0, 0 FROM events;
+             INSERT INTO webhook_attempts (delivery_id, endpoint_id, attempt, attempted_at, outcome, duration_ms)
+             VALUES (1, 1, 1, 0, 'retrying', 5);",
+        )
+        .unwrap();
 
     let copied = json_of(&enlist(
         dir.path(),
@@ -77,7 +90,7 @@ fn copy_moves_a_whole_sqlite_database_up_and_refuses_a_target_with_data() {
     ));
     let source = rusqlite::Connection::open(file).unwrap();
     let tables = copied["tables"].as_object().unwrap();
-    assert_eq!(tables.len(), 15, "every table: {copied}");
+    assert_eq!(tables.len(), 19, "every table: {copied}");
     for (table, rows) in tables {
         let in_file: i64 = source
             .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
@@ -85,6 +98,14 @@ fn copy_moves_a_whole_sqlite_database_up_and_refuses_a_target_with_data() {
         assert_eq!(rows.as_i64(), Some(in_file), "{table}: {copied}");
     }
     assert!(tables["invitations"].as_i64().unwrap() > 1500, "{copied}");
+    for table in [
+        "events",
+        "webhook_endpoints",
+        "webhook_deliveries",
+        "webhook_attempts",
+    ] {
+        assert!(tables[table].as_i64().unwrap() >= 1, "{table}: {copied}");
+    }
 
     // The copy answers as the file did: same key, same page, same totals.
     let from_file = first_page(dir.path(), &["--database", file], &key);
