@@ -76,7 +76,7 @@ PY
     logged_ms=$(( $(now_ms) - started ))
     events=$(( batches * 500 ))
     # Deliveries: enable the endpoints and re-queue every invitation event for them.
-    sqlite3 "$WORK/enlist.db" "UPDATE webhook_endpoints SET enabled = 1;
+    sqlite3 -cmd ".timeout 10000" "$WORK/enlist.db" "UPDATE webhook_endpoints SET enabled = 1;
         INSERT INTO webhook_deliveries (endpoint_id, event_id, state, next_attempt_at, created_at)
         SELECT w.id, e.id, 'pending', 0, 0 FROM webhook_endpoints w, events e
         WHERE e.type = 'invitation.created' ORDER BY w.id, e.id;"

@@ -63,7 +63,8 @@ fn options() -> Result<Options, String> {
 
 /// Work items: what differs between requests.
 enum Work {
-    /// Unique emails come from a counter.
+    /// Unique emails come from a counter, the start time and the process
+    /// (two generators started together must not invite the same people).
     Create {
         run: u64,
     },
@@ -128,7 +129,8 @@ fn request(
                 .header("X-API-Key", &o.api_key)
                 .header("Content-Type", "application/json")
                 .body(format!(
-                    r#"{{"inviteeEmail":"load.{run}.{n}@load.example.test","role":"MEMBER"}}"#
+                    r#"{{"inviteeEmail":"load.{run}.{pid}.{n}@load.example.test","role":"MEMBER"}}"#,
+                    pid = std::process::id()
                 )),
         ),
         Work::Revoke(ids) => ids.get(n).map(|id| {
