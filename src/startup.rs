@@ -47,6 +47,8 @@ pub enum StartupError {
     Delivery(#[from] DeliveryError),
     #[error("cannot set up metrics: {0}")]
     Metrics(String),
+    #[error("cannot set up webhook deliveries: {0}")]
+    Webhooks(String),
     #[error("cannot start the password threads: {0}")]
     Threads(std::io::Error),
     #[error("cannot listen on {addr}: {source}")]
@@ -69,6 +71,9 @@ pub struct Application {
     metrics_server: Option<(SocketAddr, Server)>,
     state: web::Data<AppState>,
     transport: Transport,
+    /// Built with the server, so a misconfiguration stops the start and
+    /// serving begins with nothing left to prepare.
+    webhooks: WebhookWorker,
     /// No organization yet: the start log says how to make the first.
     empty: bool,
 }
@@ -236,12 +241,20 @@ impl Application {
             (Some(bind), true) => Some(metrics_server(bind, state.clone(), metrics.clone())?),
             _ => None,
         };
+        let webhooks = WebhookWorker::new(
+            state.db.clone(),
+            state.clock.clone(),
+            &state.settings.webhooks,
+            state.db.webhooks_due(),
+        )
+        .map_err(StartupError::Webhooks)?;
         Ok(Self {
             addr,
             server,
             metrics_server,
             state,
             transport,
+            webhooks,
             empty,
         })
     }
@@ -263,13 +276,6 @@ impl Application {
             interval,
             self.state.settings.auth.unverified_account_lifetime.0,
         ));
-        let webhooks = WebhookWorker::new(
-            self.state.db.clone(),
-            self.state.clock.clone(),
-            &self.state.settings.webhooks,
-            self.state.db.webhooks_due(),
-        )
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
         let delivery = &self.state.settings.delivery;
         let worker = OutboxWorker::new(
             self.state.db.clone(),
@@ -285,7 +291,7 @@ impl Application {
         .with_clock(self.state.clock.clone())
         .with_claim_lease(delivery.claim_lease.0);
         let (stop_worker, stopped) = watch::channel(false);
-        let webhooks = tokio::spawn(webhooks.run(stopped.clone()));
+        let webhooks = tokio::spawn(self.webhooks.run(stopped.clone()));
         let worker = tokio::spawn(worker.run(stopped));
         let mut handles = vec![self.server.handle()];
         let metrics_server = self.metrics_server.map(|(addr, server)| {
