@@ -438,7 +438,10 @@ fn metrics_server(
 async fn sweep(state: web::Data<AppState>, every: Duration, unverified_lifetime: Duration) {
     let (db, clock) = (state.db.clone(), state.clock.clone());
     let retention = state.settings.events.retention.0;
-    let mut ticker = tokio::time::interval(every);
+    // The first pass one interval after the start, not at it: serving begins
+    // before this task first runs, and reads apply expiry themselves, so a
+    // pass at once would only race the first requests.
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;

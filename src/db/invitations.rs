@@ -82,17 +82,27 @@ pub fn extras(conn: &Conn, id: i64) -> Result<InvitationExtras> {
     conn.query_one(
         "SELECT message, metadata FROM invitations WHERE id = ?1",
         &[&id],
-        |row| {
-            let metadata = match row.get::<Option<String>>(1)? {
-                Some(text) => Some(serde_json::from_str(&text).map_err(|e| bad_column(1, e))?),
-                None => None,
-            };
-            Ok(InvitationExtras {
-                message: row.get(0)?,
-                metadata,
-            })
-        },
+        |row| extras_from_row(row, 0),
     )
+}
+
+/// The message and metadata read from columns `at` and `at + 1`.
+fn extras_from_row(row: &Row<'_>, at: usize) -> Result<InvitationExtras> {
+    let metadata = match row.get::<Option<String>>(at + 1)? {
+        Some(text) => Some(serde_json::from_str(&text).map_err(|e| bad_column(at + 1, e))?),
+        None => None,
+    };
+    Ok(InvitationExtras {
+        message: row.get(at)?,
+        metadata,
+    })
+}
+
+/// [`COLUMNS`] then message and metadata: an invitation with its extras,
+/// for the sweeps that announce what they change (one statement, no read
+/// per row).
+fn with_extras(row: &Row<'_>, now: Millis) -> Result<(Invitation, InvitationExtras)> {
+    Ok((from_row(row, now)?, extras_from_row(row, 10)?))
 }
 
 /// Whether the organization already has a pending, unexpired invitation
@@ -270,40 +280,48 @@ pub fn set_status(conn: &Conn, id: i64, status: InvitationStatus, now: Millis) -
 /// Every node may sweep at once: on PostgreSQL each takes rows the others
 /// have not locked, and a row is stored EXPIRED once (the outer condition is
 /// checked again on a row another sweep changed meanwhile).
-/// Answers the invitations it changed, as they are now.
-pub fn sweep_expired(conn: &Conn, now: Millis, batch: i64) -> Result<Vec<Invitation>> {
+/// Answers the invitations it changed, as they are now, with their extras.
+pub fn sweep_expired(
+    conn: &Conn,
+    now: Millis,
+    batch: i64,
+) -> Result<Vec<(Invitation, InvitationExtras)>> {
     conn.query_all(
         &format!(
             "UPDATE invitations SET status = 'EXPIRED', remind_at = NULL
              WHERE status = 'PENDING'
                AND id IN (SELECT id FROM invitations
                           WHERE status = 'PENDING' AND expires_at <= ?1 LIMIT ?2{})
-             RETURNING {COLUMNS}",
+             RETURNING {COLUMNS}, message, metadata",
             conn.skip_locked()
         ),
         &[&now.0, &batch],
-        |row| from_row(row, now),
+        |row| with_extras(row, now),
     )
 }
 
 /// Disarms and answers up to `batch` pending, unexpired invitations whose
 /// reminder is due (a row's reminder is taken once, by one node).
-pub fn take_due_reminders(conn: &Conn, now: Millis, batch: i64) -> Result<Vec<Invitation>> {
+pub fn take_due_reminders(
+    conn: &Conn,
+    now: Millis,
+    batch: i64,
+) -> Result<Vec<(Invitation, InvitationExtras)>> {
     conn.query_all(
         &format!(
             "UPDATE invitations SET remind_at = NULL
              WHERE remind_at IS NOT NULL
                AND id IN (SELECT id FROM invitations WHERE remind_at <= ?1 LIMIT ?2{})
-             RETURNING {COLUMNS}",
+             RETURNING {COLUMNS}, message, metadata",
             conn.skip_locked()
         ),
         &[&now.0, &batch],
-        |row| from_row(row, now),
+        |row| with_extras(row, now),
     )
     .map(|taken| {
         taken
             .into_iter()
-            .filter(|invitation| invitation.status == InvitationStatus::Pending)
+            .filter(|(invitation, _)| invitation.status == InvitationStatus::Pending)
             .collect()
     })
 }

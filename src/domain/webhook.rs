@@ -23,12 +23,6 @@ pub struct WebhookEndpoint {
     pub updated_at: Millis,
 }
 
-impl WebhookEndpoint {
-    pub fn wants(&self, kind: EventType) -> bool {
-        self.event_types.is_empty() || self.event_types.contains(&kind)
-    }
-}
-
 /// When a failed delivery is tried again: `initial` after the first
 /// failure, doubling up to `max`, each wait moved by up to a fifth either
 /// way (`jitter` in -1..=1) so endpoints that failed together do not all

@@ -551,13 +551,13 @@ pub const SWEEP_BATCH: usize = 1000;
 pub fn sweep_expired(tx: &Conn, now: Millis) -> ServiceResult<usize> {
     let expired = db::invitations::sweep_expired(tx, now, SWEEP_BATCH as i64)?;
     let origin = Origin::system();
-    for invitation in &expired {
+    for (invitation, extras) in &expired {
         events::invitation(
             tx,
             &origin,
             EventType::InvitationExpired,
             invitation,
-            None,
+            Some(extras.clone()),
             now,
         )?;
     }
@@ -569,8 +569,8 @@ pub fn sweep_expired(tx: &Conn, now: Millis) -> ServiceResult<usize> {
 /// each is disarmed in the same transaction.
 pub fn send_reminders(tx: &Conn, composer: &Composer, now: Millis) -> ServiceResult<usize> {
     let due = db::invitations::take_due_reminders(tx, now, SWEEP_BATCH as i64)?;
-    for invitation in &due {
-        let message = db::invitations::extras(tx, invitation.id)?.message;
+    for (invitation, extras) in &due {
+        let message = extras.message.clone();
         queue_message(
             tx,
             invitation,

@@ -772,7 +772,7 @@ async fn a_pending_invitation_reads_as_expired_once_its_lifetime_passes() {
 
 #[tokio::test]
 async fn the_background_sweep_stores_expiry_without_changing_any_answer() {
-    // The sweep runs when the server starts, then every 2 s of real time;
+    // The sweep runs 2 s after the server starts, then every 2 s of real time;
     // expiry itself follows the server's clock, which the test moves.
     let app = spawn_app_with(|s| {
         s.invitations.expiry_sweep_interval = HumanDuration::secs(2);
