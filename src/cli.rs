@@ -445,6 +445,7 @@ fn demo(mut settings: Settings, args: DemoArgs) -> Result<(), CliError> {
             "id": demo.admin_id,
             "email": services::demo::ADMIN_EMAIL,
             "password": password,
+            "console": format!("{public_url}/admin"),
         },
         "members": demo.members,
         "invitations": demo.invitations.into_iter().map(|i| serde_json::json!({
@@ -459,6 +460,7 @@ fn demo(mut settings: Settings, args: DemoArgs) -> Result<(), CliError> {
         "oauthClient": { "client_id": demo.client_id, "client_secret": demo.client_secret },
         "urls": {
             "home": format!("{public_url}/"),
+            "console": format!("{public_url}/admin"),
             "docs": format!("{public_url}/docs/"),
             "invitation": pending,
             "joinLink": join_url,

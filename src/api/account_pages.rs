@@ -192,6 +192,7 @@ async fn resume(state: &AppState, followed: Followed) -> HttpResponse {
             .insert_header((header::LOCATION, format!("/invite/{uuid}")))
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .finish(),
+        Some(Resume::Console) => pages::see_other("/admin"),
         None => done(&person.email),
     };
     let _ = response.add_cookie(&sign_in::session_cookie(&person.session, state));

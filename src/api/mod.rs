@@ -3,6 +3,7 @@
 pub mod account_pages;
 pub mod admin;
 pub mod body_deadline;
+pub mod console;
 pub mod dto;
 pub mod extract;
 pub mod health;
@@ -65,6 +66,84 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize, metrics: bool)
         .service(
             web::resource("/assets/demo-logo.svg")
                 .route(web::get().to(pages::demo_logo))
+                .default_service(allow("GET")),
+        )
+        .service(
+            web::resource("/assets/console.js")
+                .route(web::get().to(pages::console_script))
+                .default_service(allow("GET")),
+        )
+        .service(
+            web::resource("/admin")
+                .route(web::get().to(console::front::show))
+                .route(web::post().to(console::front::sign_in))
+                .default_service(allow("GET, POST")),
+        )
+        .service(
+            web::resource("/admin/sign-out")
+                .route(web::post().to(console::front::sign_out))
+                .default_service(allow("POST")),
+        )
+        .service(
+            web::resource("/admin/orgs/{org}")
+                .route(web::get().to(console::overview::show))
+                .default_service(allow("GET")),
+        )
+        .service(
+            web::resource("/admin/orgs/{org}/invitations")
+                .route(web::get().to(console::invitations::list))
+                .route(web::post().to(console::invitations::create))
+                .default_service(allow("GET, POST")),
+        )
+        .service(
+            web::resource("/admin/orgs/{org}/invitations/new")
+                .route(web::get().to(console::invitations::new))
+                .default_service(allow("GET")),
+        )
+        .service(
+            web::resource("/admin/orgs/{org}/invitations/{id}/revoke")
+                .route(web::post().to(console::invitations::revoke))
+                .default_service(allow("POST")),
+        )
+        .service(
+            web::resource("/admin/orgs/{org}/invitations/{id}/resend")
+                .route(web::post().to(console::invitations::resend))
+                .default_service(allow("POST")),
+        )
+        .service(
+            web::resource("/admin/orgs/{org}/members")
+                .route(web::get().to(console::members::list))
+                .default_service(allow("GET")),
+        )
+        .service(
+            web::resource("/admin/orgs/{org}/members/{user}/remove")
+                .route(web::post().to(console::members::remove))
+                .default_service(allow("POST")),
+        )
+        .service(
+            web::resource("/admin/orgs/{org}/members/{user}/role")
+                .route(web::post().to(console::members::set_role))
+                .default_service(allow("POST")),
+        )
+        .service(
+            web::resource("/admin/orgs/{org}/api-keys")
+                .route(web::get().to(console::keys::list))
+                .route(web::post().to(console::keys::create))
+                .default_service(allow("GET, POST")),
+        )
+        .service(
+            web::resource("/admin/orgs/{org}/api-keys/new")
+                .route(web::get().to(console::keys::new))
+                .default_service(allow("GET")),
+        )
+        .service(
+            web::resource("/admin/orgs/{org}/api-keys/{id}/revoke")
+                .route(web::post().to(console::keys::revoke))
+                .default_service(allow("POST")),
+        )
+        .service(
+            web::resource("/admin/orgs/{org}/activity")
+                .route(web::get().to(console::activity::show))
                 .default_service(allow("GET")),
         )
         .service(

@@ -143,10 +143,28 @@ pub async fn home() -> HttpResponse {
 /// (besides this server) that the page's forms may end up at, such as an
 /// OAuth2 client's redirect URI.
 pub fn render(status: StatusCode, page: &impl Template, form_targets: &[&str]) -> HttpResponse {
+    render_with(status, page, form_targets, Scripts::None)
+}
+
+/// Which scripts a page may run. Every page works without any; the admin
+/// console loads its one small enhancement script from this server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scripts {
+    None,
+    OwnFiles,
+}
+
+/// [`render`], with the scripts the page may run.
+pub fn render_with(
+    status: StatusCode,
+    page: &impl Template,
+    form_targets: &[&str],
+    scripts: Scripts,
+) -> HttpResponse {
     match page.render() {
         Ok(body) => {
             let mut response = HttpResponse::build(status);
-            for (name, value) in security_headers(form_targets) {
+            for (name, value) in page_security_headers(form_targets, scripts) {
                 response.insert_header((name, value));
             }
             response.content_type("text/html; charset=utf-8").body(body)
@@ -161,13 +179,25 @@ pub fn render(status: StatusCode, page: &impl Template, form_targets: &[&str]) -
 }
 
 pub fn security_headers(form_targets: &[&str]) -> Vec<(header::HeaderName, HeaderValue)> {
+    page_security_headers(form_targets, Scripts::None)
+}
+
+fn page_security_headers(
+    form_targets: &[&str],
+    scripts: Scripts,
+) -> Vec<(header::HeaderName, HeaderValue)> {
     let mut form_action = String::from("'self'");
     for target in form_targets {
         form_action.push(' ');
         form_action.push_str(target);
     }
+    let script_src = match scripts {
+        Scripts::None => "",
+        // Files only: inline script stays refused.
+        Scripts::OwnFiles => " script-src 'self';",
+    };
     let csp = format!(
-        "default-src 'none'; style-src 'self'; img-src 'self' https: data:; \
+        "default-src 'none';{script_src} style-src 'self'; img-src 'self' https: data:; \
          form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
     );
     let mut headers = vec![
@@ -343,9 +373,34 @@ struct CsrfField {
     csrf_token: Option<String>,
 }
 
+/// Why a posted form was not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormRejection {
+    /// Sent from another site, or without its page's CSRF token.
+    Expired,
+    /// Not a form this page sends.
+    Unreadable,
+}
+
 /// A posted form, read only when it is genuine (same-origin as far as the
 /// browser tells, carrying its page's signed CSRF token and the matching
-/// cookie); otherwise the page to answer with.
+/// cookie).
+pub fn read_genuine_form<T: serde::de::DeserializeOwned>(
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<T, FormRejection> {
+    if cross_site(req) {
+        return Err(FormRejection::Expired);
+    }
+    let token =
+        serde_urlencoded::from_bytes::<CsrfField>(body).map_err(|_| FormRejection::Unreadable)?;
+    if !csrf_ok(req, token.csrf_token.as_deref()) {
+        return Err(FormRejection::Expired);
+    }
+    serde_urlencoded::from_bytes(body).map_err(|_| FormRejection::Unreadable)
+}
+
+/// [`read_genuine_form`], or the page to answer with.
 pub fn genuine_form<T: serde::de::DeserializeOwned>(
     req: &HttpRequest,
     body: &[u8],
@@ -367,14 +422,10 @@ pub fn genuine_form<T: serde::de::DeserializeOwned>(
             &[],
         ))
     };
-    if cross_site(req) {
-        return Err(expired());
-    }
-    let token = serde_urlencoded::from_bytes::<CsrfField>(body).map_err(|_| unreadable())?;
-    if !csrf_ok(req, token.csrf_token.as_deref()) {
-        return Err(expired());
-    }
-    serde_urlencoded::from_bytes(body).map_err(|_| unreadable())
+    read_genuine_form(req, body).map_err(|rejection| match rejection {
+        FormRejection::Expired => expired(),
+        FormRejection::Unreadable => unreadable(),
+    })
 }
 
 /// Sets `Retry-After` (whole seconds, at least 1) when waiting helps.
@@ -397,7 +448,28 @@ pub fn form_page(
     secure: bool,
     retry_after: Option<std::time::Duration>,
 ) -> HttpResponse {
-    let mut response = render(status, page, form_targets);
+    form_page_with(
+        status,
+        page,
+        form_targets,
+        csrf,
+        secure,
+        retry_after,
+        Scripts::None,
+    )
+}
+
+/// [`form_page`], with the scripts the page may run.
+pub fn form_page_with(
+    status: StatusCode,
+    page: &impl Template,
+    form_targets: &[&str],
+    csrf: &str,
+    secure: bool,
+    retry_after: Option<std::time::Duration>,
+    scripts: Scripts,
+) -> HttpResponse {
+    let mut response = render_with(status, page, form_targets, scripts);
     set_retry_after(&mut response, retry_after);
     let _ = response.add_cookie(&csrf_cookie(csrf, secure));
     response
@@ -495,6 +567,16 @@ pub async fn stylesheet() -> HttpResponse {
         .content_type("text/css; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
         .body(STYLESHEET)
+}
+
+pub const CONSOLE_SCRIPT: &str = include_str!("../../assets/console.js");
+
+/// `GET /assets/console.js`: the admin console's progressive enhancements.
+pub async fn console_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(CONSOLE_SCRIPT)
 }
 
 /// The logo `enlist demo` gives its organization.

@@ -56,6 +56,8 @@ pub enum Resume {
     Authorize(String),
     /// The hosted page of an invitation.
     Invitation(Uuid),
+    /// The admin console (`/admin`).
+    Console,
 }
 
 impl Resume {
@@ -65,6 +67,7 @@ impl Resume {
         match self {
             Resume::Authorize(query) => format!("authorize:{query}"),
             Resume::Invitation(uuid) => format!("invite:{uuid}"),
+            Resume::Console => "admin:".to_owned(),
         }
     }
 
@@ -72,6 +75,7 @@ impl Resume {
         match stored.split_once(':')? {
             ("authorize", query) => Some(Resume::Authorize(query.to_owned())),
             ("invite", uuid) => Uuid::parse_str(uuid).ok().map(Resume::Invitation),
+            ("admin", "") => Some(Resume::Console),
             _ => None,
         }
     }
@@ -98,8 +102,10 @@ impl FormContext {
             .is_some_and(|invited| invited.key() == email.key())
     }
 
-    fn for_authorization(&self) -> bool {
-        matches!(self.resume, Some(Resume::Authorize(_)))
+    /// Whether the form leads somewhere only a proven address may go: an
+    /// app's authorization, or the admin console.
+    fn needs_proven_inbox(&self) -> bool {
+        matches!(self.resume, Some(Resume::Authorize(_) | Resume::Console))
     }
 }
 
@@ -328,8 +334,8 @@ impl Accounts {
         let device_cookie = Some(self.devices.mint(email.key()));
         let lifetime = self.settings.session_lifetime;
         let user_id = account.user_id;
-        if !account.email_verified && context.for_authorization() {
-            // Apps get codes only for proven addresses: the inbox first.
+        if !account.email_verified && context.needs_proven_inbox() {
+            // Apps get codes, and the console admits, only proven addresses: the inbox first.
             let browser = secrets::random_base62(32);
             let sent = self.message_allowed(&email, &context.address);
             if sent {

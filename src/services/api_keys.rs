@@ -105,3 +105,18 @@ pub fn revoke(tx: &Conn, origin: &Origin, id: i64, now: Millis) -> ServiceResult
     }
     Ok(key)
 }
+
+/// Revokes one of the organization's keys; another organization's key is
+/// not found (the console names keys by id in its URLs).
+pub fn revoke_in_organization(
+    tx: &Conn,
+    origin: &Origin,
+    org_id: i64,
+    id: i64,
+    now: Millis,
+) -> ServiceResult<ApiKey> {
+    match db::api_keys::get(tx, id)? {
+        Some(key) if key.org_id == org_id => revoke(tx, origin, id, now),
+        _ => Err(ServiceError::NotFound("API key")),
+    }
+}

@@ -19,6 +19,34 @@ pub struct NewInvitation {
     pub options: InvitationOptions,
 }
 
+impl NewInvitation {
+    /// One invitation as a request or a form gave it, checked. Errors name
+    /// the admin API's fields (`inviteeEmail`, `role`, `expiresIn`, …).
+    pub fn parse(
+        invitee_email: &str,
+        role: &str,
+        expires_in: Option<&serde_json::Value>,
+        message: Option<&str>,
+        metadata: Option<&serde_json::Value>,
+        max_lifetime: Duration,
+    ) -> ServiceResult<Self> {
+        let options = InvitationOptions::parse(expires_in, message, metadata, max_lifetime)
+            .map_err(|e| ServiceError::invalid(e.field, e.detail))?;
+        Ok(NewInvitation {
+            invitee: Email::parse(invitee_email)
+                .map_err(|e| ServiceError::invalid("inviteeEmail", e.to_string()))?,
+            role: role.parse::<Role>().map_err(|_| {
+                let shown: String = role.chars().take(64).collect();
+                ServiceError::invalid(
+                    "role",
+                    format!("role must be ADMIN or MEMBER, got `{shown}`"),
+                )
+            })?,
+            options,
+        })
+    }
+}
+
 /// Caps on invitation messages, over sliding windows counted from the
 /// outbox, across creates and resends (revoking and inviting again counts
 /// too). 0 turns a cap off.
@@ -360,6 +388,11 @@ fn seconds_until(at: i64, now: Millis) -> u64 {
 /// creation does not count).
 pub const RESEND_INTERVAL_MS: i64 = 60_000;
 
+/// The refusal of a resend within [`RESEND_INTERVAL_MS`] of the last one
+/// (the console shows it as a message, not an error).
+pub const RESENT_TOO_SOON: &str =
+    "this invitation was sent less than a minute ago; try again later";
+
 /// Sends a pending or expired invitation again with a renewed expiry (and
 /// its reminder armed again).
 pub fn resend(
@@ -392,7 +425,7 @@ pub fn resend(
                 .unwrap_or(60)
                 .clamp(1, 60);
             return Err(ServiceError::TooSoon {
-                detail: "this invitation was sent less than a minute ago; try again later".into(),
+                detail: RESENT_TOO_SOON.into(),
                 retry_after_secs,
             });
         }

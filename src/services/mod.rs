@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod console;
 pub mod demo;
 pub mod events;
 pub mod idempotency;

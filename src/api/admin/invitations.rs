@@ -7,8 +7,7 @@ use crate::api::params;
 use crate::api::problem::ApiError;
 use crate::config::InvitationSettings;
 use crate::domain::invitation::InvitationFilter;
-use crate::domain::invitation_options::InvitationOptions;
-use crate::domain::{Email, InvitationStatus, Page, Role, Scope};
+use crate::domain::{InvitationStatus, Page, Scope};
 use crate::services;
 use crate::services::ServiceError;
 use crate::services::invitations::{BULK_MAX, NewInvitation, SendRules};
@@ -160,27 +159,14 @@ fn new_invitation(
     body: CreateInvitationRequest,
     settings: &InvitationSettings,
 ) -> Result<NewInvitation, ServiceError> {
-    let options = InvitationOptions::parse(
+    NewInvitation::parse(
+        &body.invitee_email,
+        &body.role,
         body.expires_in.as_ref(),
         body.message.as_deref(),
         body.metadata.as_ref(),
         settings.max_lifetime.0,
     )
-    .map_err(|e| ServiceError::invalid(e.field, e.detail))?;
-    Ok(NewInvitation {
-        invitee: Email::parse(&body.invitee_email)
-            .map_err(|e| ServiceError::invalid("inviteeEmail", e.to_string()))?,
-        role: body.role.parse::<Role>().map_err(|_| {
-            ServiceError::invalid(
-                "role",
-                format!(
-                    "role must be ADMIN or MEMBER, got `{}`",
-                    params::clip(&body.role)
-                ),
-            )
-        })?,
-        options,
-    })
 }
 
 /// `POST /v1/organization/invitations/bulk`: up to 500 invitations in one

@@ -1,0 +1,487 @@
+//! The console's invitations: the list with the admin API's filters and
+//! paging, the invite form, revoke and resend.
+
+use super::{Chrome, ConsoleError, ForAdmin, Paging, Visit};
+use crate::domain::invitation::InvitationFilter;
+use crate::domain::{Invitation, InvitationStatus, Role};
+use crate::services::invitations::{NewInvitation, RESENT_TOO_SOON, SendRules};
+use crate::services::{self, ServiceError};
+use crate::state::AppState;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use std::time::Duration;
+
+/// One invitation as a row of the console's lists.
+pub struct InvitationRow {
+    pub id: i64,
+    pub email: String,
+    pub role: &'static str,
+    pub status: &'static str,
+    pub created_human: String,
+    pub expires_iso: String,
+    pub expires_human: String,
+    /// Whether it can still be revoked and sent again.
+    pub open: bool,
+}
+
+impl From<&Invitation> for InvitationRow {
+    fn from(invitation: &Invitation) -> Self {
+        Self {
+            id: invitation.id,
+            email: invitation.invitee_email.clone(),
+            role: invitation.role.label(),
+            status: invitation.status.as_str(),
+            created_human: invitation.created_at.to_human(),
+            expires_iso: invitation.expires_at.to_rfc3339(),
+            expires_human: invitation.expires_at.to_human(),
+            open: matches!(
+                invitation.status,
+                InvitationStatus::Pending | InvitationStatus::Expired
+            ),
+        }
+    }
+}
+
+/// The list's query string as the filter form sends it; carried through
+/// revoke and resend so the admin comes back to the same view.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+pub struct ListQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(
+        default,
+        rename = "includeExpired",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub include_expired: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<String>,
+}
+
+/// What a list query asks for, checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListRequest {
+    pub status: Option<InvitationStatus>,
+    pub include_expired: bool,
+    pub paging: Paging,
+}
+
+impl ListQuery {
+    pub fn from_query_string(raw: &str) -> Result<Self, ServiceError> {
+        serde_urlencoded::from_str(raw).map_err(|e| {
+            ServiceError::invalid("query", format!("the query string is malformed: {e}"))
+        })
+    }
+
+    pub fn check(&self) -> Result<ListRequest, ServiceError> {
+        let status = match self.status.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(raw) => Some(raw.parse::<InvitationStatus>().map_err(|_| {
+                let shown: String = raw.chars().take(64).collect();
+                ServiceError::invalid(
+                    "status",
+                    format!(
+                        "status must be one of PENDING, ACCEPTED, DECLINED, REVOKED, EXPIRED; got `{shown}`"
+                    ),
+                )
+            })?),
+        };
+        let include_expired = match self.include_expired.as_deref() {
+            None | Some("") | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                let shown: String = other.chars().take(64).collect();
+                return Err(ServiceError::invalid(
+                    "includeExpired",
+                    format!("includeExpired must be true or false, got `{shown}`"),
+                ));
+            }
+        };
+        Ok(ListRequest {
+            status,
+            include_expired,
+            paging: Paging::parse(self.limit.as_deref(), self.page.as_deref())?,
+        })
+    }
+
+    /// `?status=…&…`, or nothing for the defaults.
+    fn encoded(&self, page: Option<i64>) -> String {
+        let mut query = self.clone();
+        if let Some(page) = page {
+            query.page = Some(page.to_string());
+        }
+        match serde_urlencoded::to_string(&query) {
+            Ok(encoded) if !encoded.is_empty() => format!("?{encoded}"),
+            _ => String::new(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/invitations.html")]
+pub struct InvitationsPage {
+    pub chrome: Chrome,
+    pub rows: Vec<InvitationRow>,
+    pub statuses: [&'static str; 5],
+    pub status: &'static str,
+    pub include_expired: bool,
+    pub page_sizes: [i64; 4],
+    pub limit: i64,
+    pub page: i64,
+    pub pages: i64,
+    pub range: String,
+    pub previous_href: Option<String>,
+    pub next_href: Option<String>,
+    /// The list's query string, carried through the row actions.
+    pub back: String,
+}
+
+/// `GET /admin/orgs/{uuid}/invitations`
+pub async fn list(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let visit = Visit::new(&req, &state, &path);
+    let (query, asked) = match ListQuery::from_query_string(req.query_string()) {
+        Ok(query) => {
+            let asked = query.check();
+            (query, asked)
+        }
+        Err(error) => (ListQuery::default(), Err(error)),
+    };
+    let found = state
+        .db
+        .read(move |conn| {
+            let admin = visit.admit(conn)?;
+            let asked = asked.for_admin(&admin)?;
+            let filter = InvitationFilter::new(asked.status, asked.include_expired);
+            let found = services::invitations::list(
+                conn,
+                admin.org_id(),
+                filter,
+                asked.paging.window(),
+                visit.now,
+            )
+            .for_admin(&admin)?;
+            Ok::<_, ConsoleError>((admin, asked, found))
+        })
+        .await;
+    let (admin, asked, found) = match found {
+        Ok(found) => found,
+        Err(ConsoleError::Refused(admin, error)) => {
+            return super::refused(&req, &state, &admin, "invitations", error);
+        }
+        Err(error) => return super::error_response(&req, &state, error),
+    };
+    let chrome = Chrome::new(&req, &admin, "invitations");
+    let paging = asked.paging;
+    let pages = paging.pages(found.total_count);
+    let base = chrome.href("/invitations");
+    let page = InvitationsPage {
+        rows: found.items.iter().map(InvitationRow::from).collect(),
+        statuses: InvitationStatus::ALL.map(|status| status.as_str()),
+        status: asked.status.map(|s| s.as_str()).unwrap_or(""),
+        include_expired: asked.include_expired,
+        page_sizes: super::PAGE_SIZES,
+        limit: paging.limit,
+        page: paging.page,
+        pages,
+        range: paging.range(found.items.len(), found.total_count),
+        previous_href: (paging.page > 1)
+            .then(|| format!("{base}{}", query.encoded(Some(paging.page - 1)))),
+        next_href: (paging.page < pages)
+            .then(|| format!("{base}{}", query.encoded(Some(paging.page + 1)))),
+        back: query.encoded(None),
+        chrome,
+    };
+    super::page(&state, StatusCode::OK, &page, &page.chrome, None)
+}
+
+/// The invite form's fields, as typed.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct InviteForm {
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub role: String,
+    #[serde(default)]
+    pub message: String,
+    #[serde(default)]
+    pub expires_in: String,
+}
+
+impl InviteForm {
+    fn check(&self, max_lifetime: Duration) -> Result<NewInvitation, ServiceError> {
+        let expires_in = Some(self.expires_in.trim())
+            .filter(|raw| !raw.is_empty())
+            .map(|raw| serde_json::Value::String(raw.to_owned()));
+        let message = Some(self.message.as_str()).filter(|m| !m.trim().is_empty());
+        NewInvitation::parse(
+            self.email.trim(),
+            &self.role,
+            expires_in.as_ref(),
+            message,
+            None,
+            max_lifetime,
+        )
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/invite.html")]
+pub struct InvitePage {
+    pub chrome: Chrome,
+    pub form: InviteForm,
+    pub roles: [(&'static str, &'static str); 2],
+    /// An error about the whole form.
+    pub error: Option<String>,
+    /// The field an error is about (`email`, `role`, `message`, `expires_in`) and what is wrong.
+    pub field_error: Option<(&'static str, String)>,
+    pub default_lifetime: String,
+    pub max_lifetime: String,
+}
+
+impl InvitePage {
+    /// The error shown next to `field`, if it is the wrong one.
+    pub fn error_for(&self, field: &str) -> Option<&str> {
+        match &self.field_error {
+            Some((wrong, detail)) if *wrong == field => Some(detail),
+            _ => None,
+        }
+    }
+}
+
+fn invite_page(state: &AppState, chrome: Chrome, form: InviteForm) -> InvitePage {
+    let settings = &state.settings.invitations;
+    InvitePage {
+        chrome,
+        form,
+        roles: [Role::Member, Role::Admin].map(|role| (role.as_str(), role.label())),
+        error: None,
+        field_error: None,
+        default_lifetime: humantime::format_duration(settings.lifetime.0).to_string(),
+        max_lifetime: humantime::format_duration(settings.max_lifetime.0).to_string(),
+    }
+}
+
+/// `GET /admin/orgs/{uuid}/invitations/new`
+pub async fn new(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let visit = Visit::new(&req, &state, &path);
+    let admin = match state.db.read(move |conn| visit.admit(conn)).await {
+        Ok(admin) => admin,
+        Err(error) => return super::error_response(&req, &state, error),
+    };
+    let form = InviteForm {
+        role: Role::Member.as_str().into(),
+        ..InviteForm::default()
+    };
+    let page = invite_page(&state, Chrome::new(&req, &admin, "invitations"), form);
+    super::page(&state, StatusCode::OK, &page, &page.chrome, None)
+}
+
+/// The form field an admin API field's error is about.
+fn form_field(api_field: &str) -> Option<&'static str> {
+    match api_field {
+        "inviteeEmail" => Some("email"),
+        "role" => Some("role"),
+        "message" => Some("message"),
+        "expiresIn" => Some("expires_in"),
+        _ => None,
+    }
+}
+
+/// `POST /admin/orgs/{uuid}/invitations`: invites, then back to the list.
+pub async fn create(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let form: InviteForm = match super::read_form(&req, &state, &body).await {
+        Ok(form) => form,
+        Err(page) => return page,
+    };
+    let visit = Visit::new(&req, &state, &path);
+    let checked = form.check(state.settings.invitations.max_lifetime.0);
+    let rules = SendRules::from_settings(&state.settings.invitations);
+    let app = state.clone();
+    let created = state
+        .db
+        .write(move |tx| {
+            let admin = visit.admit(tx)?;
+            let new = checked.for_admin(&admin)?;
+            services::invitations::create(
+                tx,
+                &visit.origin(&admin),
+                admin.org_id(),
+                admin.user_id,
+                &new,
+                rules,
+                &app.composer,
+                visit.now,
+            )
+            .for_admin(&admin)?;
+            Ok::<_, ConsoleError>(admin)
+        })
+        .await;
+    let (admin, error) = match created {
+        Ok(admin) => {
+            state.outbox_wake.notify_one();
+            return pages_to(&admin, "/invitations?notice=invited");
+        }
+        Err(ConsoleError::Refused(admin, error)) => (admin, error),
+        Err(error) => return super::error_response(&req, &state, error),
+    };
+    // Refused: the form again, as typed, saying what is wrong.
+    let mut page = invite_page(&state, Chrome::new(&req, &admin, "invitations"), form);
+    let (status, retry_after) = match &error {
+        ServiceError::Invalid { field, detail } => {
+            match form_field(field) {
+                Some(field) => page.field_error = Some((field, detail.clone())),
+                None => page.error = Some(detail.clone()),
+            }
+            (StatusCode::BAD_REQUEST, None)
+        }
+        ServiceError::Conflict { detail, .. } => {
+            page.field_error = Some(("email", detail.clone()));
+            (StatusCode::CONFLICT, None)
+        }
+        ServiceError::TooSoon {
+            detail,
+            retry_after_secs,
+        } => {
+            page.error = Some(detail.clone());
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(Duration::from_secs(*retry_after_secs)),
+            )
+        }
+        _ => return super::refused(&req, &state, &admin, "invitations", error),
+    };
+    super::page(&state, status, &page, &page.chrome, retry_after)
+}
+
+fn pages_to(admin: &services::console::ConsoleAdmin, rest: &str) -> HttpResponse {
+    crate::api::pages::see_other(&format!("/admin/orgs/{}{rest}", admin.organization.uuid))
+}
+
+/// A row action's form: the list's query string to come back to.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct RowAction {
+    #[serde(default)]
+    pub back: String,
+}
+
+impl RowAction {
+    /// `/invitations?…&notice=…`: the list as it was, with the notice. The
+    /// carried query is parsed and written again, so only its known
+    /// fields come back.
+    fn back_to(&self, notice: &str) -> String {
+        let query = ListQuery::from_query_string(self.back.trim_start_matches('?'))
+            .unwrap_or_default()
+            .encoded(None);
+        let separator = if query.is_empty() { '?' } else { '&' };
+        format!("/invitations{query}{separator}notice={notice}")
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Action {
+    Revoke,
+    Resend,
+}
+
+async fn act(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+    action: Action,
+) -> HttpResponse {
+    let form: RowAction = match super::read_form(&req, &state, &body).await {
+        Ok(form) => form,
+        Err(page) => return page,
+    };
+    let (org, id) = path.into_inner();
+    let visit = Visit::new(&req, &state, &org);
+    let id = super::path_id(&id).ok_or(ServiceError::NotFound("invitation"));
+    let rules = SendRules::from_settings(&state.settings.invitations);
+    let app = state.clone();
+    let done = state
+        .db
+        .write(move |tx| {
+            let admin = visit.admit(tx)?;
+            let id = id.for_admin(&admin)?;
+            let origin = visit.origin(&admin);
+            match action {
+                Action::Revoke => {
+                    services::invitations::revoke(tx, &origin, admin.org_id(), id, visit.now)
+                        .map(|_| ())
+                }
+                Action::Resend => services::invitations::resend(
+                    tx,
+                    &origin,
+                    admin.org_id(),
+                    id,
+                    rules,
+                    &app.composer,
+                    visit.now,
+                )
+                .map(|_| ()),
+            }
+            .for_admin(&admin)?;
+            Ok::<_, ConsoleError>(admin)
+        })
+        .await;
+    match done {
+        Ok(admin) => {
+            let notice = match action {
+                Action::Revoke => "revoked",
+                Action::Resend => {
+                    state.outbox_wake.notify_one();
+                    "resent"
+                }
+            };
+            pages_to(&admin, &form.back_to(notice))
+        }
+        // Once a minute is a rule of resending, not a failure: a message
+        // on the list.
+        Err(ConsoleError::Refused(admin, ServiceError::TooSoon { detail, .. }))
+            if detail == RESENT_TOO_SOON =>
+        {
+            pages_to(&admin, &form.back_to("resend-too-soon"))
+        }
+        Err(ConsoleError::Refused(admin, error)) => {
+            super::refused(&req, &state, &admin, "invitations", error)
+        }
+        Err(error) => super::error_response(&req, &state, error),
+    }
+}
+
+/// `POST /admin/orgs/{uuid}/invitations/{id}/revoke`
+pub async fn revoke(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    act(req, path, body, state, Action::Revoke).await
+}
+
+/// `POST /admin/orgs/{uuid}/invitations/{id}/resend`
+pub async fn resend(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    act(req, path, body, state, Action::Resend).await
+}

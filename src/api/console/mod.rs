@@ -1,0 +1,445 @@
+//! The admin console: server-rendered pages under `/admin` for an
+//! organization's administrators. People sign in with the hosted pages'
+//! accounts, sessions, throttling and CSRF protection. Every action calls
+//! the services the admin API calls, with the signed-in admin as the actor,
+//! so rules, limits and audit events are the same. Every request checks,
+//! inside its own storage call, that its person still administers the
+//! organization in its URL (`/admin/orgs/{uuid}/…`).
+
+pub mod activity;
+pub mod front;
+pub mod invitations;
+pub mod keys;
+pub mod members;
+pub mod overview;
+
+use crate::api::pages::{
+    self, FormRejection, Link, MessagePage, PageError, SESSION_COOKIE, Scripts,
+};
+use crate::api::sign_in;
+use crate::db::StorageError;
+use crate::domain::Millis;
+use crate::services::ServiceError;
+use crate::services::console::{self as gate, ConsoleAdmin, Denial};
+use crate::state::AppState;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// What every console request carries into its storage call: the session
+/// token, the organization named in the URL, the time and the request id.
+#[derive(Debug, Clone)]
+pub struct Visit {
+    token: Option<String>,
+    org: Option<Uuid>,
+    pub now: Millis,
+    request_id: Option<String>,
+}
+
+impl Visit {
+    /// `org` is the URL's organization segment (not a UUID: no organization).
+    pub fn new(req: &HttpRequest, state: &AppState, org: &str) -> Self {
+        Self {
+            token: session_token(req, state),
+            org: Uuid::parse_str(org).ok(),
+            now: state.clock.now(),
+            request_id: crate::api::request_log::request_id(req),
+        }
+    }
+
+    /// The admin, if the session's person administers the URL's
+    /// organization now. Runs inside the storage call of the request's
+    /// read or change, so there is no gap between the check and the use.
+    pub fn admit(&self, conn: &crate::db::Conn) -> Result<ConsoleAdmin, ConsoleError> {
+        match gate::authorize(conn, self.token.as_deref(), self.org, self.now) {
+            Ok(Ok(admin)) => Ok(admin),
+            Ok(Err(denial)) => Err(ConsoleError::Denied(denial)),
+            Err(error) => Err(ConsoleError::Failed(error)),
+        }
+    }
+
+    /// The admin as the actor of a change.
+    pub fn origin(&self, admin: &ConsoleAdmin) -> crate::domain::event::Origin {
+        admin.origin(self.request_id.clone())
+    }
+}
+
+/// The session cookie's token, if the browser sent one.
+pub fn session_token(req: &HttpRequest, state: &AppState) -> Option<String> {
+    req.cookie(&pages::cookie_name(SESSION_COOKIE, sign_in::secure(state)))
+        .map(|cookie| cookie.value().to_owned())
+}
+
+/// Why a console request did not get its page.
+#[derive(Debug)]
+pub enum ConsoleError {
+    /// The person may not see this organization's console.
+    Denied(Denial),
+    /// What the admin asked was refused (or failed), with who asked.
+    Refused(Box<ConsoleAdmin>, ServiceError),
+    /// Failed before it was known who asked.
+    Failed(ServiceError),
+}
+
+impl From<StorageError> for ConsoleError {
+    fn from(error: StorageError) -> Self {
+        ConsoleError::Failed(error.into())
+    }
+}
+
+/// A service's answer, its refusal tied to the admin who asked (so the
+/// refusal page can show the console around it).
+pub trait ForAdmin<T> {
+    fn for_admin(self, admin: &ConsoleAdmin) -> Result<T, ConsoleError>;
+}
+
+impl<T> ForAdmin<T> for Result<T, ServiceError> {
+    fn for_admin(self, admin: &ConsoleAdmin) -> Result<T, ConsoleError> {
+        self.map_err(|error| ConsoleError::Refused(Box::new(admin.clone()), error))
+    }
+}
+
+/// A fixed message shown above a page after an action (post/redirect/get
+/// carries its code in `?notice=`; nothing typed is ever echoed from it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Notice {
+    pub text: &'static str,
+    pub warning: bool,
+}
+
+const NOTICES: &[(&str, &str, bool)] = &[
+    ("invited", "Invitation sent.", false),
+    ("revoked", "Invitation revoked.", false),
+    ("resent", "Invitation sent again.", false),
+    (
+        "resend-too-soon",
+        "An invitation can be resent once a minute. Wait a moment and try again.",
+        true,
+    ),
+    ("removed", "Member removed from the organization.", false),
+    ("role-changed", "Role changed.", false),
+    (
+        "last-admin",
+        "That member is the organization's last admin. Make someone else an admin first.",
+        true,
+    ),
+    ("key-revoked", "API key revoked. It no longer works.", false),
+    ("signed-out", "You are signed out.", false),
+    (
+        "session-ended",
+        "Your session has ended. Sign in again to continue.",
+        true,
+    ),
+    (
+        "not-admin",
+        "You are no longer an administrator of that organization.",
+        true,
+    ),
+];
+
+impl Notice {
+    pub fn from_code(code: &str) -> Option<Notice> {
+        NOTICES
+            .iter()
+            .find(|(known, _, _)| *known == code)
+            .map(|(_, text, warning)| Notice {
+                text,
+                warning: *warning,
+            })
+    }
+
+    /// The notice a redirect asked for in the query string.
+    pub fn requested(req: &HttpRequest) -> Option<Notice> {
+        url::form_urlencoded::parse(req.query_string().as_bytes())
+            .find(|(name, _)| name == "notice")
+            .and_then(|(_, code)| Notice::from_code(&code))
+    }
+
+    pub const FORM_EXPIRED: Notice = Notice {
+        text: "That form had expired, so nothing was changed. Reload the page and try again.",
+        warning: true,
+    };
+}
+
+/// What the console's layout shows around every page: the organization,
+/// its sections, who is signed in, and the notice of the last action.
+pub struct Chrome {
+    pub org_uuid: String,
+    pub org_name: String,
+    pub org_logo: Option<String>,
+    pub email: String,
+    pub csrf_token: String,
+    /// `overview`, `invitations`, `members`, `api-keys` or `activity`.
+    pub section: &'static str,
+    pub notice: Option<Notice>,
+}
+
+impl Chrome {
+    pub fn new(req: &HttpRequest, admin: &ConsoleAdmin, section: &'static str) -> Self {
+        Self {
+            org_uuid: admin.organization.uuid.to_string(),
+            org_name: admin.organization.name.clone(),
+            org_logo: admin.organization.logo_url.clone(),
+            email: admin.email.clone(),
+            csrf_token: pages::csrf_token(req),
+            section,
+            notice: Notice::requested(req),
+        }
+    }
+
+    /// This organization's console path for `rest` (`""` is the overview).
+    pub fn href(&self, rest: &str) -> String {
+        format!("/admin/orgs/{}{rest}", self.org_uuid)
+    }
+}
+
+/// Renders a console page: the security headers, the CSRF cookie its
+/// forms pair with, and the console's one script.
+pub fn page(
+    state: &AppState,
+    status: StatusCode,
+    template: &impl Template,
+    chrome: &Chrome,
+    retry_after: Option<Duration>,
+) -> HttpResponse {
+    pages::form_page_with(
+        status,
+        template,
+        &[],
+        &chrome.csrf_token,
+        sign_in::secure(state),
+        retry_after,
+        Scripts::OwnFiles,
+    )
+}
+
+/// The console's page for a refusal: the layout around a heading and the
+/// reason, naming the field when one was wrong.
+#[derive(Template)]
+#[template(path = "console/problem.html")]
+pub struct ProblemPage {
+    pub chrome: Chrome,
+    pub heading: String,
+    pub message: String,
+    pub field: Option<&'static str>,
+    pub back_href: String,
+}
+
+/// The answer to a refused or failed console request.
+pub fn error_response(req: &HttpRequest, state: &AppState, error: ConsoleError) -> HttpResponse {
+    match error {
+        ConsoleError::Denied(denial) => denied(denial),
+        ConsoleError::Failed(error) => failed(error),
+        ConsoleError::Refused(admin, error) => refused(req, state, &admin, "", error),
+    }
+}
+
+/// A person the console does not admit here: signed out (or their session
+/// ended) and former admins go to the front door with a message; someone
+/// who administers other organizations hears that this one is not found.
+pub fn denied(denial: Denial) -> HttpResponse {
+    match denial {
+        Denial::SignedOut => pages::see_other("/admin?notice=session-ended"),
+        Denial::Unverified { .. } => pages::see_other("/admin"),
+        Denial::NotAdminHere {
+            administers_any: true,
+            ..
+        } => {
+            let mut page = MessagePage::new(
+                "Organization not found",
+                "It does not exist, or you are not one of its administrators.",
+            );
+            page.link = Some(Link {
+                href: "/admin".into(),
+                label: "Your organizations".into(),
+            });
+            pages::render(StatusCode::NOT_FOUND, &page, &[])
+        }
+        Denial::NotAdminHere {
+            administers_any: false,
+            ..
+        } => pages::see_other("/admin?notice=not-admin"),
+    }
+}
+
+fn failed(error: ServiceError) -> HttpResponse {
+    match error {
+        ServiceError::Unavailable {
+            detail,
+            retry_after_secs,
+        } => PageError::new(StatusCode::SERVICE_UNAVAILABLE, "Try again shortly", detail)
+            .with_retry_after(Duration::from_secs(retry_after_secs))
+            .response(),
+        other => PageError::internal(other).response(),
+    }
+}
+
+/// The refusal page for `error`, inside the console; `section` is the one
+/// the request came from (its page is where "Go back" leads).
+pub fn refused(
+    req: &HttpRequest,
+    state: &AppState,
+    admin: &ConsoleAdmin,
+    section: &'static str,
+    error: ServiceError,
+) -> HttpResponse {
+    let (status, heading, field, retry_after) = match &error {
+        ServiceError::Invalid { field, .. } => (
+            StatusCode::BAD_REQUEST,
+            format!("Check the {field} field"),
+            Some(*field),
+            None,
+        ),
+        ServiceError::NotFound(what) => (
+            StatusCode::NOT_FOUND,
+            format!("{} not found", capitalized(what)),
+            None,
+            None,
+        ),
+        ServiceError::Conflict { .. } => (StatusCode::CONFLICT, "Not done".into(), None, None),
+        ServiceError::Gone { .. } => (StatusCode::GONE, "No longer possible".into(), None, None),
+        ServiceError::Forbidden { .. } | ServiceError::Unauthorized(_) => {
+            (StatusCode::FORBIDDEN, "Not allowed".into(), None, None)
+        }
+        ServiceError::TooSoon {
+            retry_after_secs, ..
+        } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "Not yet".into(),
+            None,
+            Some(Duration::from_secs(*retry_after_secs)),
+        ),
+        _ => return failed(error),
+    };
+    let message = match &error {
+        ServiceError::NotFound(what) => {
+            format!("There is no such {what} in {}.", admin.organization.name)
+        }
+        other => other.to_string(),
+    };
+    let chrome = Chrome::new(req, admin, section);
+    let back_href = chrome.href(match section {
+        "" | "overview" => "",
+        "invitations" => "/invitations",
+        "members" => "/members",
+        "api-keys" => "/api-keys",
+        _ => "/activity",
+    });
+    let problem = ProblemPage {
+        chrome,
+        heading,
+        message,
+        field,
+        back_href,
+    };
+    page(state, status, &problem, &problem.chrome, retry_after)
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// A posted console form, read only when it is genuine. A forged or stale
+/// one lands on the console's front door with a message, changing nothing.
+pub async fn read_form<T: serde::de::DeserializeOwned>(
+    req: &HttpRequest,
+    state: &AppState,
+    body: &[u8],
+) -> Result<T, HttpResponse> {
+    match pages::read_genuine_form(req, body) {
+        Ok(form) => Ok(form),
+        Err(FormRejection::Expired) => Err(front::front_door(
+            req,
+            state,
+            StatusCode::FORBIDDEN,
+            Some(Notice::FORM_EXPIRED),
+        )
+        .await),
+        Err(FormRejection::Unreadable) => Err(pages::render(
+            StatusCode::BAD_REQUEST,
+            &MessagePage::new("The form could not be read", "Go back and try again."),
+            &[],
+        )),
+    }
+}
+
+/// A number from a URL path (`/members/{id}`): positive, or nothing.
+pub fn path_id(raw: &str) -> Option<i64> {
+    raw.parse::<i64>().ok().filter(|id| *id > 0)
+}
+
+/// One number from a form or query string, with its field named when it
+/// is not one.
+pub fn number(field: &'static str, raw: Option<&str>) -> Result<Option<i64>, ServiceError> {
+    match raw.map(str::trim).filter(|raw| !raw.is_empty()) {
+        None => Ok(None),
+        Some(raw) => raw.parse::<i64>().map(Some).map_err(|_| {
+            let shown: String = raw.chars().take(64).collect();
+            ServiceError::invalid(
+                field,
+                format!("{field} must be a whole number, got `{shown}`"),
+            )
+        }),
+    }
+}
+
+/// One page of a console list: 1-based `page` of `limit` rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Paging {
+    pub page: i64,
+    pub limit: i64,
+}
+
+/// Page sizes the lists offer.
+pub const PAGE_SIZES: [i64; 4] = [10, 25, 50, 100];
+pub const DEFAULT_PAGE_SIZE: i64 = 25;
+
+impl Paging {
+    pub fn parse(limit: Option<&str>, page: Option<&str>) -> Result<Self, ServiceError> {
+        let limit = number("limit", limit)?.unwrap_or(DEFAULT_PAGE_SIZE);
+        if !(1..=crate::domain::page::MAX_LIMIT).contains(&limit) {
+            return Err(ServiceError::invalid(
+                "limit",
+                format!(
+                    "limit must be between 1 and {}, got {limit}",
+                    crate::domain::page::MAX_LIMIT
+                ),
+            ));
+        }
+        let page = number("page", page)?.unwrap_or(1);
+        if !(1..=1_000_000).contains(&page) {
+            return Err(ServiceError::invalid(
+                "page",
+                format!("page must be between 1 and 1000000, got {page}"),
+            ));
+        }
+        Ok(Self { page, limit })
+    }
+
+    pub fn window(self) -> crate::domain::Page {
+        crate::domain::Page {
+            limit: self.limit,
+            offset: (self.page - 1) * self.limit,
+        }
+    }
+
+    /// How many pages `total` rows fill (at least one, empty).
+    pub fn pages(self, total: i64) -> i64 {
+        ((total + self.limit - 1) / self.limit).max(1)
+    }
+
+    /// "11–20 of 42" for this page of `shown` rows.
+    pub fn range(self, shown: usize, total: i64) -> String {
+        if shown == 0 {
+            return format!("0 of {total}");
+        }
+        let first = self.window().offset + 1;
+        format!("{first}–{} of {total}", first + shown as i64 - 1)
+    }
+}

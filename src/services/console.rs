@@ -1,0 +1,172 @@
+//! The admin console's gate: who a browser session belongs to and whether
+//! that person administers the organization a console page is about. Every
+//! console request asks again, inside the same storage call as what it
+//! reads or changes, so an admin removed a moment ago is refused from the
+//! next request on.
+
+use super::events::EventQuery;
+use super::{ServiceResult, events, invitations, orgs, sessions};
+use crate::db;
+use crate::db::Conn;
+use crate::domain::event::{Actor, Origin};
+use crate::domain::invitation::InvitationFilter;
+use crate::domain::{
+    Invitation, InvitationStatus, Membership, Millis, Organization, Page, Paged, Role,
+};
+use uuid::Uuid;
+
+/// An administrator of one organization, signed in on this browser.
+#[derive(Debug, Clone)]
+pub struct ConsoleAdmin {
+    pub user_id: i64,
+    pub email: String,
+    pub organization: Organization,
+}
+
+impl ConsoleAdmin {
+    /// The signed-in person as the actor of what this request changes.
+    pub fn origin(&self, request_id: Option<String>) -> Origin {
+        Origin::new(
+            Actor::User {
+                user_id: self.user_id,
+            },
+            request_id,
+        )
+    }
+
+    pub fn org_id(&self) -> i64 {
+        self.organization.id
+    }
+}
+
+/// Why a console request is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denial {
+    /// No session, or it ended or expired.
+    SignedOut,
+    /// Signed in with an address not proven yet.
+    Unverified { email: String },
+    /// Signed in, but not an administrator of this organization (or there
+    /// is no such organization: the two look the same).
+    NotAdminHere {
+        email: String,
+        /// Whether the person administers any organization at all.
+        administers_any: bool,
+    },
+}
+
+/// The session's person, if they may use the console for `org_uuid`.
+/// `org_uuid` is `None` when the URL's was not a UUID (no organization).
+pub fn authorize(
+    conn: &Conn,
+    session_token: Option<&str>,
+    org_uuid: Option<Uuid>,
+    now: Millis,
+) -> ServiceResult<Result<ConsoleAdmin, Denial>> {
+    let Some(user) = find_session(conn, session_token, now)? else {
+        return Ok(Err(Denial::SignedOut));
+    };
+    if !user.email_verified {
+        return Ok(Err(Denial::Unverified { email: user.email }));
+    }
+    let membership = match org_uuid {
+        Some(uuid) => db::members::find_by_org_uuid(conn, uuid, user.user_id)?,
+        None => None,
+    };
+    match membership {
+        Some((org_id, Role::Admin)) => Ok(Ok(ConsoleAdmin {
+            user_id: user.user_id,
+            email: user.email,
+            organization: orgs::get(conn, org_id)?,
+        })),
+        _ => {
+            let administers_any = administered(conn, user.user_id)?.next().is_some();
+            Ok(Err(Denial::NotAdminHere {
+                email: user.email,
+                administers_any,
+            }))
+        }
+    }
+}
+
+fn find_session(
+    conn: &Conn,
+    session_token: Option<&str>,
+    now: Millis,
+) -> ServiceResult<Option<sessions::SessionUser>> {
+    match session_token {
+        Some(token) => sessions::find(conn, token, now),
+        None => Ok(None),
+    }
+}
+
+fn administered(conn: &Conn, user_id: i64) -> ServiceResult<impl Iterator<Item = Membership>> {
+    Ok(db::members::organizations_of(conn, user_id)?
+        .into_iter()
+        .filter(|membership| membership.role == Role::Admin))
+}
+
+/// The console's front door for a signed-in person.
+#[derive(Debug, Clone)]
+pub enum Lobby {
+    SignedOut,
+    Unverified {
+        email: String,
+    },
+    /// Signed in; the organizations they administer, oldest membership
+    /// first (none: not an administrator anywhere).
+    SignedIn {
+        email: String,
+        organizations: Vec<Membership>,
+    },
+}
+
+pub fn lobby(conn: &Conn, session_token: Option<&str>, now: Millis) -> ServiceResult<Lobby> {
+    let Some(user) = find_session(conn, session_token, now)? else {
+        return Ok(Lobby::SignedOut);
+    };
+    if !user.email_verified {
+        return Ok(Lobby::Unverified { email: user.email });
+    }
+    Ok(Lobby::SignedIn {
+        email: user.email,
+        organizations: administered(conn, user.user_id)?.collect(),
+    })
+}
+
+/// How many pending invitations the overview lists.
+pub const OVERVIEW_PENDING: i64 = 5;
+/// How many events the overview lists.
+pub const OVERVIEW_EVENTS: i64 = 10;
+
+/// What the overview page shows besides the organization itself.
+pub struct Overview {
+    /// The newest pending invitations, and how many there are in all.
+    pub pending: Paged<Invitation>,
+    /// The newest events, as the audit log gives them (JSON).
+    pub recent_events: Vec<String>,
+}
+
+pub fn overview(conn: &Conn, admin: &ConsoleAdmin, now: Millis) -> ServiceResult<Overview> {
+    let pending = invitations::list(
+        conn,
+        admin.org_id(),
+        InvitationFilter::new(Some(InvitationStatus::Pending), false),
+        Page {
+            limit: OVERVIEW_PENDING,
+            offset: 0,
+        },
+        now,
+    )?;
+    let recent_events = events::list(
+        conn,
+        admin.org_id(),
+        &EventQuery::default(),
+        OVERVIEW_EVENTS,
+    )?
+    .items;
+    Ok(Overview {
+        pending,
+        recent_events,
+    })
+}
