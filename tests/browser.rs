@@ -532,3 +532,243 @@ async fn an_app_sign_up_goes_through_the_verification_email_and_a_reset_in_chrom
 
     client.close().await.unwrap();
 }
+
+/// A screenshot at desktop width and another at a phone's.
+async fn screenshot_both(client: &Client, name: &str) {
+    screenshot(client, name).await;
+    client.set_window_size(390, 844).await.unwrap();
+    screenshot(client, &format!("{name}-phone")).await;
+    client.set_window_size(1280, 900).await.unwrap();
+}
+
+/// Clicks `label` in the table row that mentions `row_text`.
+async fn click_in_row(client: &Client, row_text: &str, label: &str) {
+    client
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::XPath(&format!(
+            "//tr[td[contains(., '{row_text}')]]//button[normalize-space()='{label}']"
+        )))
+        .await
+        .unwrap_or_else(|e| panic!("no {label:?} button in the row of {row_text}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Accepts the confirmation the console asks before a lasting change.
+async fn confirm(client: &Client) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while client.accept_alert().await.is_err() {
+        assert!(Instant::now() < deadline, "no confirmation was asked");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn follow_link(client: &Client, label: &str) {
+    client
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::LinkText(label))
+        .await
+        .unwrap_or_else(|e| panic!("no {label:?} link: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_runs_the_organization_from_the_console_in_chromium() {
+    let outbox = tempfile::tempdir().unwrap();
+    let outbox_dir = outbox.path().to_owned();
+    let app = spawn_app_with(|s| {
+        s.delivery.transport = TransportKind::File;
+        s.delivery.file.dir = outbox_dir.clone();
+        s.delivery.poll_interval = HumanDuration(Duration::from_millis(100));
+    })
+    .await;
+    let profile = tempfile::tempdir().unwrap();
+    let Some((_driver, client)) = start_browser(profile.path()).await else {
+        return;
+    };
+    let org = app.create_org("Acme", "ada@acme.test");
+    let hash = enlist::auth::password::hash("analytical engine").unwrap();
+    app.db
+        .write_blocking(|tx| {
+            enlist::services::users::set_password(
+                tx,
+                &enlist::domain::Email::parse("ada@acme.test").unwrap(),
+                &hash,
+                enlist::domain::Millis::now(),
+            )
+        })
+        .unwrap();
+    let bob = app.add_member(org.id, "bob@acme.test", "MEMBER");
+
+    // Sign in.
+    client
+        .goto(&format!("{}/admin", app.address))
+        .await
+        .unwrap();
+    page_text(&client, "Admin console").await;
+    screenshot_both(&client, "20-console-sign-in").await;
+    type_into(&client, "signin-email", "ada@acme.test").await;
+    type_into(&client, "signin-password", "analytical engine").await;
+    click_button(&client, "Sign in").await;
+    let text = page_text(&client, "Recent activity").await;
+    assert!(text.contains("Acme"), "{text}");
+    let members = client.find(Locator::Id("member-count")).await.unwrap();
+    assert_eq!(members.text().await.unwrap(), "2");
+    screenshot_both(&client, "21-console-overview").await;
+
+    // Invite: a typo first, kept and explained, then the real address.
+    follow_link(&client, "Invitations").await;
+    page_text(&client, "No invitations match").await;
+    follow_link(&client, "Invite someone").await;
+    page_text(&client, "Send invitation").await;
+    type_into(&client, "invite-email", "grace@example").await;
+    type_into(&client, "invite-message", "Welcome aboard!").await;
+    click_button(&client, "Send invitation").await;
+    let field_error = client
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Id("invite-email-error"))
+        .await
+        .unwrap();
+    assert!(!field_error.text().await.unwrap().is_empty());
+    let kept = client.find(Locator::Id("invite-message")).await.unwrap();
+    assert_eq!(
+        kept.prop("value").await.unwrap().as_deref(),
+        Some("Welcome aboard!")
+    );
+    screenshot_both(&client, "22-console-invite-error").await;
+    type_into(&client, "invite-email", "grace@example.com").await;
+    click_button(&client, "Send invitation").await;
+    let text = page_text(&client, "Invitation sent.").await;
+    assert!(
+        text.contains("grace@example.com") && text.contains("PENDING"),
+        "{text}"
+    );
+    screenshot_both(&client, "23-console-invitations").await;
+    let pending = app
+        .get("/v1/organization/invitations?status=PENDING", &org.key)
+        .await;
+    assert_eq!(pending.body["totalCount"], 1, "{}", pending.text);
+    assert_eq!(
+        pending.body["items"][0]["inviteeEmail"],
+        "grace@example.com"
+    );
+    let invitation_id = pending.body["items"][0]["id"].as_i64().unwrap();
+    let grace_link = emailed_link(&outbox_dir, 1).await;
+    assert!(grace_link.contains("/invite/"), "{grace_link}");
+
+    // Revoke it.
+    click_in_row(&client, "grace@example.com", "Revoke").await;
+    confirm(&client).await;
+    let text = page_text(&client, "Invitation revoked.").await;
+    assert!(text.contains("REVOKED"), "{text}");
+    let revoked = app
+        .get(
+            &format!("/v1/organization/invitations/{invitation_id}"),
+            &org.key,
+        )
+        .await;
+    assert_eq!(revoked.body["status"], "REVOKED", "{}", revoked.text);
+
+    // An API key with one scope: shown once, works, then revoked.
+    follow_link(&client, "API keys").await;
+    follow_link(&client, "Create a key").await;
+    type_into(&client, "key-name", "reporting").await;
+    client
+        .find(Locator::Css("input[value='invitations:read']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    screenshot(&client, "24-console-key-new").await;
+    click_button(&client, "Create key").await;
+    page_text(&client, "shown only this once").await;
+    let secret = client
+        .find(Locator::Id("new-key"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(secret.starts_with("enl_"), "{secret}");
+    let copy = client.find(Locator::Id("copy-key")).await.unwrap();
+    assert!(
+        copy.is_displayed().await.unwrap(),
+        "the script shows the copy button"
+    );
+    screenshot_both(&client, "25-console-key-created").await;
+    assert_eq!(
+        app.get("/v1/organization/invitations", &secret)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        app.get("/v1/organization/users", &secret).await.status,
+        403,
+        "only the chosen scope"
+    );
+    follow_link(&client, "Done").await;
+    click_in_row(&client, "reporting", "Revoke").await;
+    confirm(&client).await;
+    page_text(&client, "API key revoked.").await;
+    screenshot_both(&client, "26-console-keys").await;
+    assert_eq!(
+        app.get("/v1/organization/invitations", &secret)
+            .await
+            .status,
+        401
+    );
+
+    // Remove a member.
+    follow_link(&client, "Members").await;
+    page_text(&client, "bob@acme.test").await;
+    screenshot_both(&client, "27-console-members").await;
+    click_in_row(&client, "bob@acme.test", "Remove").await;
+    confirm(&client).await;
+    let text = page_text(&client, "Member removed").await;
+    assert!(!text.contains("bob@acme.test"), "{text}");
+    let users = app.get("/v1/organization/users", &org.key).await;
+    assert!(
+        !users.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["id"] == bob),
+        "{}",
+        users.text
+    );
+
+    // Everything above is in the audit log, done by Ada in the browser.
+    follow_link(&client, "Activity").await;
+    let text = page_text(&client, "member.removed").await;
+    for kind in [
+        "invitation.created",
+        "invitation.revoked",
+        "api_key.created",
+        "api_key.revoked",
+    ] {
+        assert!(text.contains(kind), "{kind}: {text}");
+    }
+    assert!(text.contains(&format!("user #{}", org.admin_id)), "{text}");
+    screenshot_both(&client, "28-console-activity").await;
+
+    // Sign out: the console is closed to this browser.
+    click_button(&client, "Sign out").await;
+    page_text(&client, "You are signed out.").await;
+    client
+        .goto(&format!("{}/admin/orgs/{}", app.address, org.uuid))
+        .await
+        .unwrap();
+    page_text(&client, "Your session has ended").await;
+    screenshot(&client, "29-console-signed-out").await;
+
+    client.close().await.unwrap();
+}

@@ -1885,6 +1885,49 @@ async fn demo_fills_an_empty_database_prints_everything_and_serves() {
     ] {
         assert_eq!(client.get(url).send().await.unwrap().status(), 200, "{url}");
     }
+
+    // The printed console URL and password sign Ada in to her organization.
+    let console = demo["urls"]["console"].as_str().unwrap();
+    assert_eq!(console, format!("{base}/admin"));
+    assert_eq!(demo["admin"]["console"], console);
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let front = browser
+        .get(console)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = front
+        .split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("a sign-in form: {front}"));
+    let overview = browser
+        .post(console)
+        .form(&[
+            ("csrf_token", token),
+            ("email", "ada@demo.test"),
+            ("password", demo["admin"]["password"].as_str().unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(overview.status(), 200);
+    assert!(
+        overview.url().path().starts_with("/admin/orgs/"),
+        "{}",
+        overview.url()
+    );
+    let page = overview.text().await.unwrap();
+    assert!(
+        page.contains("Acme Demo") && page.contains("Recent activity"),
+        "{page}"
+    );
     drop(served);
 
     // Not on a database that holds data, unless --reset.

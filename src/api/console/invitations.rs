@@ -263,9 +263,22 @@ fn invite_page(state: &AppState, chrome: Chrome, form: InviteForm) -> InvitePage
         roles: [Role::Member, Role::Admin].map(|role| (role.as_str(), role.label())),
         error: None,
         field_error: None,
-        default_lifetime: humantime::format_duration(settings.lifetime.0).to_string(),
-        max_lifetime: humantime::format_duration(settings.max_lifetime.0).to_string(),
+        default_lifetime: spoken(settings.lifetime.0),
+        max_lifetime: spoken(settings.max_lifetime.0),
     }
+}
+
+/// "7 days", "12 hours": a lifetime as the form's hint says it.
+fn spoken(lifetime: Duration) -> String {
+    let seconds = lifetime.as_secs();
+    let (count, unit) = match seconds {
+        s if s % 86_400 == 0 => (s / 86_400, "day"),
+        s if s % 3_600 == 0 => (s / 3_600, "hour"),
+        s if s % 60 == 0 => (s / 60, "minute"),
+        s => (s, "second"),
+    };
+    let plural = if count == 1 { "" } else { "s" };
+    format!("{count} {unit}{plural}")
 }
 
 /// `GET /admin/orgs/{uuid}/invitations/new`
