@@ -142,6 +142,22 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize, metrics: bool)
                 .default_service(allow("POST")),
         )
         .service(
+            web::resource("/admin/orgs/{org}/join-links")
+                .route(web::get().to(console::join_links::list))
+                .route(web::post().to(console::join_links::create))
+                .default_service(allow("GET, POST")),
+        )
+        .service(
+            web::resource("/admin/orgs/{org}/join-links/new")
+                .route(web::get().to(console::join_links::new))
+                .default_service(allow("GET")),
+        )
+        .service(
+            web::resource("/admin/orgs/{org}/join-links/{id}/revoke")
+                .route(web::post().to(console::join_links::revoke))
+                .default_service(allow("POST")),
+        )
+        .service(
             web::resource("/admin/orgs/{org}/activity")
                 .route(web::get().to(console::activity::show))
                 .default_service(allow("GET")),

@@ -22,6 +22,50 @@ pub struct NewJoinLink {
     pub allowed_email_domains: Vec<String>,
 }
 
+impl NewJoinLink {
+    /// A link as a request or a form gave it (the role already read),
+    /// checked; errors name the admin API's fields (`maxUses`,
+    /// `expiresAt`, `expiresIn`, `allowedEmailDomains`).
+    pub fn parse(
+        role: Role,
+        max_uses: Option<i64>,
+        expires_at: Option<&str>,
+        expires_in: Option<&serde_json::Value>,
+        allowed_email_domains: &[String],
+        max_lifetime: Duration,
+        now: Millis,
+    ) -> ServiceResult<Self> {
+        let max_uses = max_uses
+            .ok_or_else(|| ServiceError::invalid("maxUses", "maxUses is required (1 to 10000)"))?;
+        let expires_at = expires_at
+            .map(|raw| {
+                chrono::DateTime::parse_from_rfc3339(raw.trim())
+                    .map(|t| Millis(t.timestamp_millis()))
+                    .map_err(|_| {
+                        let shown: String = raw.chars().take(64).collect();
+                        ServiceError::invalid(
+                            "expiresAt",
+                            format!("expiresAt must be an RFC 3339 timestamp, got `{shown}`"),
+                        )
+                    })
+            })
+            .transpose()?;
+        let expires_in = expires_in
+            .filter(|v| !v.is_null())
+            .map(|raw| crate::domain::invitation_options::lifetime(raw, max_lifetime))
+            .transpose()
+            .map_err(|e| ServiceError::invalid(e.field, e.detail))?;
+        let allowed_email_domains = crate::domain::join_link::parse_domains(allowed_email_domains)
+            .map_err(|e| ServiceError::invalid("allowedEmailDomains", e))?;
+        Ok(NewJoinLink {
+            role,
+            max_uses,
+            expires_at: expiry(expires_at, expires_in, max_lifetime, now)?,
+            allowed_email_domains,
+        })
+    }
+}
+
 /// When a new link expires: `expiresAt`, or now plus `expiresIn`, within
 /// (0, `max_lifetime`].
 pub fn expiry(

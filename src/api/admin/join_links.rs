@@ -4,9 +4,7 @@ use crate::api::dto::{CreateJoinLinkRequest, JoinLinkBody, JoinLinkPage, PageQue
 use crate::api::extract::api_key::{AdminCaller, PresentedKey};
 use crate::api::params;
 use crate::api::problem::ApiError;
-use crate::domain::invitation_options;
-use crate::domain::join_link::parse_domains;
-use crate::domain::{Millis, Role, Scope};
+use crate::domain::{Role, Scope};
 use crate::services;
 use crate::services::join_links::NewJoinLink;
 use crate::state::AppState;
@@ -48,54 +46,22 @@ pub async fn create(
         )
         .into());
     }
-    let max_uses = body
-        .max_uses
-        .ok_or_else(|| ApiError::bad_request("maxUses", "maxUses is required (1 to 10000)"))?;
     let max_lifetime = state.settings.invitations.max_lifetime.0;
-    let expires_at = body
-        .expires_at
-        .as_deref()
-        .map(|raw| {
-            chrono::DateTime::parse_from_rfc3339(raw.trim())
-                .map(|t| Millis(t.timestamp_millis()))
-                .map_err(|_| {
-                    ApiError::bad_request(
-                        "expiresAt",
-                        format!(
-                            "expiresAt must be an RFC 3339 timestamp, got `{}`",
-                            params::clip(raw)
-                        ),
-                    )
-                })
-        })
-        .transpose()?;
-    let expires_in = body
-        .expires_in
-        .as_ref()
-        .filter(|v| !v.is_null())
-        .map(|raw| invitation_options::lifetime(raw, max_lifetime))
-        .transpose()
-        .map_err(|e| ApiError::bad_request(e.field, e.detail))?;
-    let allowed_email_domains = parse_domains(body.allowed_email_domains.as_deref().unwrap_or(&[]))
-        .map_err(|e| ApiError::bad_request("allowedEmailDomains", e))?;
     let (org_id, creator) = (caller.org_id(), caller.user_id());
     let now = state.clock.now();
+    let new = NewJoinLink::parse(
+        role,
+        body.max_uses,
+        body.expires_at.as_deref(),
+        body.expires_in.as_ref(),
+        body.allowed_email_domains.as_deref().unwrap_or(&[]),
+        max_lifetime,
+        now,
+    )
+    .map_err(ApiError::from)?;
     let (link, token) = state
         .db
-        .write(move |tx| {
-            let new = NewJoinLink {
-                role,
-                max_uses,
-                expires_at: services::join_links::expiry(
-                    expires_at,
-                    expires_in,
-                    max_lifetime,
-                    now,
-                )?,
-                allowed_email_domains,
-            };
-            services::join_links::create(tx, org_id, creator, &new, now)
-        })
+        .write(move |tx| services::join_links::create(tx, org_id, creator, &new, now))
         .await
         .map_err(ApiError::from)?;
     let mut body = JoinLinkBody::from(link);

@@ -9,6 +9,7 @@
 pub mod activity;
 pub mod front;
 pub mod invitations;
+pub mod join_links;
 pub mod keys;
 pub mod members;
 pub mod overview;
@@ -126,6 +127,11 @@ const NOTICES: &[(&str, &str, bool)] = &[
         true,
     ),
     ("key-revoked", "API key revoked. It no longer works.", false),
+    (
+        "link-revoked",
+        "Join link revoked. Nobody else can join through it.",
+        false,
+    ),
     ("signed-out", "You are signed out.", false),
     (
         "session-ended",
@@ -171,7 +177,7 @@ pub struct Chrome {
     pub org_logo: Option<String>,
     pub email: String,
     pub csrf_token: String,
-    /// `overview`, `invitations`, `members`, `api-keys` or `activity`.
+    /// `overview`, `invitations`, `members`, `join-links`, `api-keys` or `activity`.
     pub section: &'static str,
     pub notice: Option<Notice>,
 }
@@ -325,6 +331,7 @@ pub fn refused(
         "invitations" => "/invitations",
         "members" => "/members",
         "api-keys" => "/api-keys",
+        "join-links" => "/join-links",
         _ => "/activity",
     });
     let problem = ProblemPage {
