@@ -158,6 +158,22 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize, metrics: bool)
                 .default_service(allow("POST")),
         )
         .service(
+            web::resource("/admin/orgs/{org}/webhooks")
+                .route(web::get().to(console::webhooks::list))
+                .route(web::post().to(console::webhooks::create))
+                .default_service(allow("GET, POST")),
+        )
+        .service(
+            web::resource("/admin/orgs/{org}/webhooks/new")
+                .route(web::get().to(console::webhooks::new))
+                .default_service(allow("GET")),
+        )
+        .service(
+            web::resource("/admin/orgs/{org}/webhooks/{id}/{action}")
+                .route(web::post().to(console::webhooks::act))
+                .default_service(allow("POST")),
+        )
+        .service(
             web::resource("/admin/orgs/{org}/activity")
                 .route(web::get().to(console::activity::show))
                 .default_service(allow("GET")),

@@ -35,6 +35,32 @@ pub struct WithSecret {
     pub secret: String,
 }
 
+/// The event types a request or form names (`events`), checked; none: every type.
+pub fn event_types(raw: &[String]) -> ServiceResult<Vec<EventType>> {
+    EventType::parse_lists(raw).map_err(|e| {
+        ServiceError::invalid(
+            "events",
+            format!("{e}; known types: {}", EventType::known()),
+        )
+    })
+}
+
+/// The longest description accepted.
+pub const DESCRIPTION_MAX: usize = 500;
+
+/// An endpoint's description, trimmed and checked.
+pub fn description(raw: &str) -> ServiceResult<String> {
+    let trimmed = raw.trim();
+    if trimmed.chars().count() > DESCRIPTION_MAX {
+        return Err(ServiceError::invalid(
+            "description",
+            format!("description must be at most {DESCRIPTION_MAX} characters"),
+        ));
+    }
+    crate::domain::name::check("description", trimmed)?;
+    Ok(trimmed.to_owned())
+}
+
 fn not_found() -> ServiceError {
     ServiceError::NotFound("webhook")
 }

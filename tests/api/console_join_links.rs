@@ -11,7 +11,7 @@ const PASSWORD: &str = "correct horse battery staple";
 
 /// A browser signed in to the console as the organization's admin, and
 /// the CSRF token its pages carry.
-async fn signed_in(app: &TestApp, org: &TestOrg) -> (Browser, String) {
+pub async fn signed_in(app: &TestApp, org: &TestOrg) -> (Browser, String) {
     let hash = enlist::auth::password::hash(PASSWORD).unwrap();
     let email = Email::parse(&org.admin_email).unwrap();
     app.db
@@ -38,7 +38,7 @@ async fn signed_in(app: &TestApp, org: &TestOrg) -> (Browser, String) {
 }
 
 /// The `value` of the input with this id.
-fn input_value(html: &str, id: &str) -> String {
+pub fn input_value(html: &str, id: &str) -> String {
     let start = html
         .find(&format!("id=\"{id}\""))
         .unwrap_or_else(|| panic!("no #{id} in {html}"));

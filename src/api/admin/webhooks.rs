@@ -15,29 +15,12 @@ use crate::services::webhooks::{EndpointPatch, NewEndpoint};
 use crate::state::AppState;
 use actix_web::web;
 
-/// The longest description accepted.
-const DESCRIPTION_MAX: usize = 500;
-
 fn event_types(raw: &[String]) -> Result<Vec<EventType>, ApiError> {
-    EventType::parse_lists(raw).map_err(|e| {
-        ApiError::bad_request(
-            "events",
-            format!("{e}; known types: {}", EventType::known()),
-        )
-    })
+    Ok(services::webhooks::event_types(raw)?)
 }
 
 fn description(raw: &str) -> Result<String, ApiError> {
-    let trimmed = raw.trim();
-    if trimmed.chars().count() > DESCRIPTION_MAX {
-        return Err(ApiError::bad_request(
-            "description",
-            format!("description must be at most {DESCRIPTION_MAX} characters"),
-        ));
-    }
-    crate::domain::name::check("description", trimmed)
-        .map_err(crate::services::ServiceError::from)?;
-    Ok(trimmed.to_owned())
+    Ok(services::webhooks::description(raw)?)
 }
 
 async fn vetted_url(state: &AppState, raw: &str) -> Result<String, ApiError> {

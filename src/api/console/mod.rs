@@ -13,6 +13,7 @@ pub mod join_links;
 pub mod keys;
 pub mod members;
 pub mod overview;
+pub mod webhooks;
 
 use crate::api::pages::{
     self, FormRejection, Link, MessagePage, PageError, SESSION_COOKIE, Scripts,
@@ -132,6 +133,18 @@ const NOTICES: &[(&str, &str, bool)] = &[
         "Join link revoked. Nobody else can join through it.",
         false,
     ),
+    ("webhook-enabled", "Webhook turned on.", false),
+    (
+        "webhook-disabled",
+        "Webhook turned off. Events are no longer sent to it.",
+        false,
+    ),
+    (
+        "webhook-test",
+        "Test event queued. Its delivery is in GET /v1/organization/webhooks/{id}/deliveries.",
+        false,
+    ),
+    ("webhook-deleted", "Webhook deleted.", false),
     ("signed-out", "You are signed out.", false),
     (
         "session-ended",
@@ -177,7 +190,8 @@ pub struct Chrome {
     pub org_logo: Option<String>,
     pub email: String,
     pub csrf_token: String,
-    /// `overview`, `invitations`, `members`, `join-links`, `api-keys` or `activity`.
+    /// `overview`, `invitations`, `members`, `join-links`, `api-keys`,
+    /// `webhooks` or `activity`.
     pub section: &'static str,
     pub notice: Option<Notice>,
 }
@@ -332,6 +346,7 @@ pub fn refused(
         "members" => "/members",
         "api-keys" => "/api-keys",
         "join-links" => "/join-links",
+        "webhooks" => "/webhooks",
         _ => "/activity",
     });
     let problem = ProblemPage {
