@@ -582,6 +582,7 @@ async fn an_admin_runs_the_organization_from_the_console_in_chromium() {
     let outbox = tempfile::tempdir().unwrap();
     let outbox_dir = outbox.path().to_owned();
     let app = spawn_app_with(|s| {
+        s.webhooks.allow_http_loopback = true;
         s.delivery.transport = TransportKind::File;
         s.delivery.file.dir = outbox_dir.clone();
         s.delivery.poll_interval = HumanDuration(Duration::from_millis(100));
@@ -726,6 +727,51 @@ async fn an_admin_runs_the_organization_from_the_console_in_chromium() {
             .status,
         401
     );
+
+    // A join link, its URL shown once.
+    follow_link(&client, "Join links").await;
+    page_text(&client, "No join links yet.").await;
+    follow_link(&client, "Make a join link").await;
+    type_into(&client, "link-max-uses", "5").await;
+    type_into(&client, "link-domains", "acme.test").await;
+    screenshot(&client, "30-console-join-link-new").await;
+    click_button(&client, "Make link").await;
+    page_text(&client, "Join link made").await;
+    let join_url = client
+        .find(Locator::Id("new-link"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(join_url.contains("/join/"), "{join_url}");
+    screenshot_both(&client, "31-console-join-link-made").await;
+    follow_link(&client, "Done").await;
+    let text = page_text(&client, "0 of 5").await;
+    assert!(text.contains("acme.test") && text.contains("Active"), "{text}");
+    screenshot_both(&client, "32-console-join-links").await;
+
+    // A webhook endpoint, its signing secret shown once.
+    follow_link(&client, "Webhooks").await;
+    follow_link(&client, "Add a webhook").await;
+    type_into(&client, "webhook-url", "http://127.0.0.1:9/hook").await;
+    type_into(&client, "webhook-description", "billing sync").await;
+    client
+        .find(Locator::Css("input[value='member.removed']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    screenshot(&client, "33-console-webhook-new").await;
+    click_button(&client, "Add webhook").await;
+    page_text(&client, "Copy the signing secret now").await;
+    screenshot(&client, "34-console-webhook-added").await;
+    follow_link(&client, "Done").await;
+    let text = page_text(&client, "billing sync").await;
+    assert!(text.contains("member.removed"), "{text}");
+    screenshot_both(&client, "35-console-webhooks").await;
 
     // Remove a member.
     follow_link(&client, "Members").await;
