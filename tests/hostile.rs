@@ -23,6 +23,9 @@ struct World {
     runtime: Runtime,
     app: TestApp,
     key: String,
+    org_uuid: String,
+    /// The admin's console session (the cookie's value).
+    session: String,
 }
 
 /// One server for every generated case: starting one per case would measure startup, not input handling.
@@ -36,10 +39,23 @@ fn world() -> &'static World {
             .unwrap();
         let app = runtime.block_on(spawn_app());
         let org = app.create_org("Acme", "ada@acme.test");
+        let session = app
+            .db
+            .write_blocking(|tx| {
+                enlist::services::sessions::start(
+                    tx,
+                    org.admin_id,
+                    std::time::Duration::from_secs(86_400),
+                    enlist::domain::Millis::now(),
+                )
+            })
+            .unwrap();
         World {
             runtime,
             app,
             key: org.key,
+            org_uuid: org.uuid,
+            session,
         }
     })
 }
@@ -227,6 +243,66 @@ proptest! {
         let method = Method::from_bytes(method.as_bytes()).unwrap();
         if let Some(reply) = send(method, &path, &headers, &body) {
             assert_well_formed(&path, &reply);
+        }
+    }
+}
+
+/// The admin console's pages and forms, as a signed-in admin of the
+/// organization reaches them (`{org}`), with junk in every other part.
+const CONSOLE_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/admin"),
+    ("POST", "/admin"),
+    ("POST", "/admin/sign-out"),
+    ("GET", "/admin/orgs/{org}"),
+    ("GET", "/admin/orgs/{}"),
+    ("GET", "/admin/orgs/{org}/invitations"),
+    ("GET", "/admin/orgs/{org}/members"),
+    ("GET", "/admin/orgs/{org}/activity"),
+    ("GET", "/admin/orgs/{org}/join-links"),
+    ("GET", "/admin/orgs/{org}/api-keys"),
+    ("GET", "/admin/orgs/{org}/webhooks"),
+    ("POST", "/admin/orgs/{org}/invitations"),
+    ("POST", "/admin/orgs/{org}/invitations/{}/revoke"),
+    ("POST", "/admin/orgs/{org}/members/{}/role"),
+    ("POST", "/admin/orgs/{org}/api-keys"),
+    ("POST", "/admin/orgs/{org}/webhooks/{}/delete"),
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, failure_persistence: None, .. ProptestConfig::default() })]
+
+    /// Signed in, junk queries and forms answer a page or a redirect,
+    /// never a 500 or anything but HTML.
+    #[test]
+    fn junk_never_breaks_a_console_page(
+        route in 0..CONSOLE_ROUTES.len(),
+        segment in junk(),
+        query in prop::collection::vec((prop_oneof![Just("status".to_owned()), Just("includeExpired".to_owned()), Just("limit".to_owned()), Just("page".to_owned()), Just("type".to_owned()), Just("after".to_owned()), Just("notice".to_owned()), junk()], junk()), 0..4),
+        body in body(),
+        signed_in in any::<bool>(),
+    ) {
+        let world = world();
+        let (method, template) = CONSOLE_ROUTES[route];
+        let mut path = template
+            .replace("{org}", &world.org_uuid)
+            .replace("{}", &encode(&segment));
+        if !query.is_empty() {
+            let pairs: Vec<String> = query.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
+            path = format!("{path}?{}", pairs.join("&"));
+        }
+        let session = if signed_in { world.session.clone() } else { segment.clone() };
+        let headers = vec![("cookie".to_owned(), format!("enlist_session={session}").into_bytes())];
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        if let Some(reply) = send(method, &path, &headers, &body) {
+            let status = reply.status.as_u16();
+            prop_assert!(status < 500, "{} for {}: {}", status, path, reply.text);
+            // The session is real: the overview opens.
+            if signed_in && query.is_empty() && template == "/admin/orgs/{org}" {
+                prop_assert_eq!(status, 200, "{}", reply.text);
+            }
+            if status >= 400 {
+                prop_assert_eq!(reply.header("content-type"), Some("text/html; charset=utf-8"), "{}: {}", path, reply.text);
+            }
         }
     }
 }
