@@ -178,6 +178,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize, metrics: bool)
                 .route(web::get().to(console::activity::show))
                 .default_service(allow("GET")),
         )
+        .service(web::resource("/admin/{rest:.*}").to(console::not_found))
         .service(
             web::resource("/assets/enlist.css")
                 .route(web::get().to(pages::stylesheet))

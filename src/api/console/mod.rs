@@ -391,6 +391,19 @@ pub async fn read_form<T: serde::de::DeserializeOwned>(
     }
 }
 
+/// Any other path under `/admin`: the console's own "not found" page.
+pub async fn not_found() -> HttpResponse {
+    let mut page = MessagePage::new(
+        "Page not found",
+        "There is no such page in the admin console.",
+    );
+    page.link = Some(Link {
+        href: "/admin".into(),
+        label: "Your organizations".into(),
+    });
+    pages::render(StatusCode::NOT_FOUND, &page, &[])
+}
+
 /// A number from a URL path (`/members/{id}`): positive, or nothing.
 pub fn path_id(raw: &str) -> Option<i64> {
     raw.parse::<i64>().ok().filter(|id| *id > 0)
