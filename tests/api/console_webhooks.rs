@@ -4,7 +4,6 @@
 //! deleting, refused URLs, and another organization's endpoints.
 
 use crate::console_join_links::{input_value, signed_in};
-use crate::helpers::*;
 use crate::webhook_helpers::*;
 
 #[tokio::test]

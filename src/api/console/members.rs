@@ -139,26 +139,26 @@ async fn change(
             let user_id = user_id.for_admin(&admin)?;
             let origin = visit.origin(&admin);
             let org_id = admin.org_id();
-            let notice = match change {
+            // Whether the member keeps the admin role afterwards.
+            let (notice, still_admin) = match change {
                 Change::Remove => {
                     services::members::remove(tx, &origin, org_id, user_id, visit.now)
-                        .map(|_| "removed")
+                        .map(|_| ("removed", false))
                 }
                 Change::Role(role) => role.and_then(|role| {
                     services::members::change_role(tx, &origin, org_id, user_id, role, visit.now)
-                        .map(|_| "role-changed")
+                        .map(|changed| ("role-changed", changed.role == Role::Admin))
                 }),
             }
             .for_admin(&admin)?;
-            Ok::<_, ConsoleError>((admin, user_id, notice))
+            let left_console = user_id == admin.user_id && !still_admin;
+            Ok::<_, ConsoleError>((admin, left_console, notice))
         })
         .await;
     match done {
         // Removing or demoting yourself ends your console here.
-        Ok((admin, user_id, notice)) if user_id == admin.user_id => {
-            crate::api::pages::see_other(&format!("/admin?notice={notice}"))
-        }
-        Ok((admin, _, notice)) => crate::api::pages::see_other(&format!(
+        Ok((_, true, notice)) => crate::api::pages::see_other(&format!("/admin?notice={notice}")),
+        Ok((admin, false, notice)) => crate::api::pages::see_other(&format!(
             "/admin/orgs/{}/members?notice={notice}",
             admin.organization.uuid
         )),
