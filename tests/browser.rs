@@ -749,7 +749,10 @@ async fn an_admin_runs_the_organization_from_the_console_in_chromium() {
     screenshot_both(&client, "31-console-join-link-made").await;
     follow_link(&client, "Done").await;
     let text = page_text(&client, "0 of 5").await;
-    assert!(text.contains("acme.test") && text.contains("Active"), "{text}");
+    assert!(
+        text.contains("acme.test") && text.contains("Active"),
+        "{text}"
+    );
     screenshot_both(&client, "32-console-join-links").await;
 
     // A webhook endpoint, its signing secret shown once.
