@@ -42,14 +42,15 @@ impl ConsoleAdmin {
 /// Why a console request is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Denial {
-    /// No session, or it ended or expired.
-    SignedOut,
+    /// The browser sent no session.
+    NotSignedIn,
+    /// Its session ended or expired.
+    SessionEnded,
     /// Signed in with an address not proven yet.
-    Unverified { email: String },
+    Unverified,
     /// Signed in, but not an administrator of this organization (or there
     /// is no such organization: the two look the same).
     NotAdminHere {
-        email: String,
         /// Whether the person administers any organization at all.
         administers_any: bool,
     },
@@ -63,11 +64,14 @@ pub fn authorize(
     org_uuid: Option<Uuid>,
     now: Millis,
 ) -> ServiceResult<Result<ConsoleAdmin, Denial>> {
-    let Some(user) = find_session(conn, session_token, now)? else {
-        return Ok(Err(Denial::SignedOut));
+    let Some(token) = session_token else {
+        return Ok(Err(Denial::NotSignedIn));
+    };
+    let Some(user) = sessions::find(conn, token, now)? else {
+        return Ok(Err(Denial::SessionEnded));
     };
     if !user.email_verified {
-        return Ok(Err(Denial::Unverified { email: user.email }));
+        return Ok(Err(Denial::Unverified));
     }
     let membership = match org_uuid {
         Some(uuid) => db::members::find_by_org_uuid(conn, uuid, user.user_id)?,
@@ -81,11 +85,27 @@ pub fn authorize(
         })),
         _ => {
             let administers_any = administered(conn, user.user_id)?.next().is_some();
-            Ok(Err(Denial::NotAdminHere {
-                email: user.email,
-                administers_any,
-            }))
+            Ok(Err(Denial::NotAdminHere { administers_any }))
         }
+    }
+}
+
+/// [`authorize`] for a change: once admitted, the request waits its turn
+/// with the organization's role changes and removals, then asks again, so
+/// a demotion or removal that committed meanwhile is seen (on PostgreSQL,
+/// where nodes write at once; SQLite's one writer already takes turns).
+pub fn authorize_change(
+    tx: &Conn,
+    session_token: Option<&str>,
+    org_uuid: Option<Uuid>,
+    now: Millis,
+) -> ServiceResult<Result<ConsoleAdmin, Denial>> {
+    match authorize(tx, session_token, org_uuid, now)? {
+        Ok(admin) if tx.dialect() == db::Dialect::Postgres => {
+            super::members::take_turn(tx, admin.org_id())?;
+            authorize(tx, session_token, org_uuid, now)
+        }
+        other => Ok(other),
     }
 }
 

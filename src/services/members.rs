@@ -18,7 +18,7 @@ pub fn list(conn: &Conn, org_id: i64, page: Page) -> ServiceResult<Paged<Member>
 /// PostgreSQL, where several nodes write at once): two at once see each
 /// other's outcome, so one person is not removed, or promoted, twice over
 /// (with two events), and locks are always taken in one order.
-fn take_turn(tx: &Conn, org_id: i64) -> ServiceResult<()> {
+pub(super) fn take_turn(tx: &Conn, org_id: i64) -> ServiceResult<()> {
     Ok(tx.lock_key(&format!("members/{org_id}"))?)
 }
 

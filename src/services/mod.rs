@@ -23,6 +23,8 @@ pub mod signing_keys;
 pub mod users;
 pub mod webhooks;
 
+/// The storage connection service calls run on, as callers pass it through.
+pub use crate::db::Conn;
 /// The storage layer's error, as services hand it on (inside [`ServiceError::Storage`]).
 pub use crate::db::StorageError;
 

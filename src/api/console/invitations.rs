@@ -329,7 +329,7 @@ pub async fn create(
     let created = state
         .db
         .write(move |tx| {
-            let admin = visit.admit(tx)?;
+            let admin = visit.admit_change(tx)?;
             let new = checked.for_admin(&admin)?;
             services::invitations::create(
                 tx,
@@ -431,7 +431,7 @@ async fn act(
     let done = state
         .db
         .write(move |tx| {
-            let admin = visit.admit(tx)?;
+            let admin = visit.admit_change(tx)?;
             let id = id.for_admin(&admin)?;
             let origin = visit.origin(&admin);
             match action {

@@ -135,7 +135,21 @@ impl LinkForm {
                 format!("role must be ADMIN or MEMBER, got `{shown}`"),
             )
         })?;
-        let max_uses = super::number("maxUses", Some(&self.max_uses))?;
+        let max_uses = match super::number("maxUses", Some(&self.max_uses)) {
+            Ok(Some(uses)) => uses,
+            _ => {
+                return Err(ServiceError::invalid(
+                    "maxUses",
+                    "say how many people may use the link: a whole number from 1 to 10000",
+                ));
+            }
+        };
+        if self.expires_in.trim().is_empty() {
+            return Err(ServiceError::invalid(
+                "expiresIn",
+                "say how long the link lasts, for example 7d or 12h",
+            ));
+        }
         let expires_in = Some(self.expires_in.trim())
             .filter(|raw| !raw.is_empty())
             .map(|raw| serde_json::Value::String(raw.to_owned()));
@@ -147,7 +161,7 @@ impl LinkForm {
             .collect();
         NewJoinLink::parse(
             role,
-            max_uses,
+            Some(max_uses),
             None,
             expires_in.as_ref(),
             &domains,
@@ -242,7 +256,7 @@ pub async fn create(
     let created = state
         .db
         .write(move |tx| {
-            let admin = visit.admit(tx)?;
+            let admin = visit.admit_change(tx)?;
             let new = checked.for_admin(&admin)?;
             let made =
                 services::join_links::create(tx, admin.org_id(), admin.user_id, &new, visit.now)
@@ -289,7 +303,7 @@ pub async fn revoke(
     let done = state
         .db
         .write(move |tx| {
-            let admin = visit.admit(tx)?;
+            let admin = visit.admit_change(tx)?;
             let id = id.for_admin(&admin)?;
             services::join_links::revoke(tx, admin.org_id(), id, visit.now).for_admin(&admin)?;
             Ok::<_, ConsoleError>(admin)

@@ -219,7 +219,7 @@ pub async fn create(
     let created = state
         .db
         .write(move |tx| {
-            let admin = visit.admit(tx)?;
+            let admin = visit.admit_change(tx)?;
             let (name, scopes) = checked.for_admin(&admin)?;
             let issued = services::api_keys::create(
                 tx,
@@ -278,7 +278,7 @@ pub async fn revoke(
     let done = state
         .db
         .write(move |tx| {
-            let admin = visit.admit(tx)?;
+            let admin = visit.admit_change(tx)?;
             let id = id.for_admin(&admin)?;
             services::api_keys::revoke_in_organization(
                 tx,

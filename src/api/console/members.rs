@@ -13,7 +13,6 @@ pub struct MemberRow {
     pub name: String,
     pub email: String,
     pub role: &'static str,
-    pub role_label: &'static str,
     pub joined_human: String,
     /// The signed-in admin's own row.
     pub is_you: bool,
@@ -29,7 +28,6 @@ impl MemberRow {
             name,
             email: member.email.clone(),
             role: member.role.as_str(),
-            role_label: member.role.label(),
             joined_human: member.created_at.to_human(),
             is_you: member.user_id == you,
         }
@@ -42,8 +40,6 @@ pub struct MembersPage {
     pub chrome: Chrome,
     pub rows: Vec<MemberRow>,
     pub roles: [(&'static str, &'static str); 2],
-    pub page_sizes: [i64; 4],
-    pub limit: i64,
     pub page: i64,
     pub pages: i64,
     pub range: String,
@@ -100,8 +96,6 @@ pub async fn list(
             .map(|member| MemberRow::new(member, admin.user_id))
             .collect(),
         roles: [Role::Member, Role::Admin].map(|role| (role.as_str(), role.label())),
-        page_sizes: super::PAGE_SIZES,
-        limit: paging.limit,
         page: paging.page,
         pages,
         range: paging.range(found.items.len(), found.total_count),
@@ -135,7 +129,7 @@ async fn change(
     let done = state
         .db
         .write(move |tx| {
-            let admin = visit.admit(tx)?;
+            let admin = visit.admit_change(tx)?;
             let user_id = user_id.for_admin(&admin)?;
             let origin = visit.origin(&admin);
             let org_id = admin.org_id();

@@ -19,10 +19,9 @@ use crate::api::pages::{
     self, FormRejection, Link, MessagePage, PageError, SESSION_COOKIE, Scripts,
 };
 use crate::api::sign_in;
-use crate::db::StorageError;
 use crate::domain::Millis;
-use crate::services::ServiceError;
 use crate::services::console::{self as gate, ConsoleAdmin, Denial};
+use crate::services::{Conn, ServiceError, StorageError};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
@@ -32,7 +31,7 @@ use uuid::Uuid;
 
 /// What every console request carries into its storage call: the session
 /// token, the organization named in the URL, the time and the request id.
-#[derive(Debug, Clone)]
+/// Not `Debug`: it holds the session token.
 pub struct Visit {
     token: Option<String>,
     org: Option<Uuid>,
@@ -54,17 +53,39 @@ impl Visit {
     /// The admin, if the session's person administers the URL's
     /// organization now. Runs inside the storage call of the request's
     /// read or change, so there is no gap between the check and the use.
-    pub fn admit(&self, conn: &crate::db::Conn) -> Result<ConsoleAdmin, ConsoleError> {
-        match gate::authorize(conn, self.token.as_deref(), self.org, self.now) {
-            Ok(Ok(admin)) => Ok(admin),
-            Ok(Err(denial)) => Err(ConsoleError::Denied(denial)),
-            Err(error) => Err(ConsoleError::Failed(error)),
-        }
+    pub fn admit(&self, conn: &Conn) -> Result<ConsoleAdmin, ConsoleError> {
+        admitted(gate::authorize(
+            conn,
+            self.token.as_deref(),
+            self.org,
+            self.now,
+        ))
+    }
+
+    /// [`Visit::admit`] inside the write transaction of a change, taking
+    /// its turn with the organization's membership changes first.
+    pub fn admit_change(&self, tx: &Conn) -> Result<ConsoleAdmin, ConsoleError> {
+        admitted(gate::authorize_change(
+            tx,
+            self.token.as_deref(),
+            self.org,
+            self.now,
+        ))
     }
 
     /// The admin as the actor of a change.
     pub fn origin(&self, admin: &ConsoleAdmin) -> crate::domain::event::Origin {
         admin.origin(self.request_id.clone())
+    }
+}
+
+fn admitted(
+    answer: Result<Result<ConsoleAdmin, Denial>, ServiceError>,
+) -> Result<ConsoleAdmin, ConsoleError> {
+    match answer {
+        Ok(Ok(admin)) => Ok(admin),
+        Ok(Err(denial)) => Err(ConsoleError::Denied(denial)),
+        Err(error) => Err(ConsoleError::Failed(error)),
     }
 }
 
@@ -141,7 +162,7 @@ const NOTICES: &[(&str, &str, bool)] = &[
     ),
     (
         "webhook-test",
-        "Test event queued. Its delivery is in GET /v1/organization/webhooks/{id}/deliveries.",
+        "Test event queued. The admin API lists each endpoint's deliveries.",
         false,
     ),
     ("webhook-deleted", "Webhook deleted.", false),
@@ -243,8 +264,27 @@ pub struct ProblemPage {
     pub chrome: Chrome,
     pub heading: String,
     pub message: String,
+    /// The field as the admin API names it (`data-field`), for the label.
     pub field: Option<&'static str>,
     pub back_href: String,
+    /// Whether the request asked for a change (which was not made).
+    pub was_change: bool,
+}
+
+/// What a page calls the input a service error names (the admin API's
+/// field names, as services report them).
+pub fn field_label(field: &str) -> &'static str {
+    match field {
+        "status" => "Status filter",
+        "includeExpired" => "Include expired filter",
+        "limit" => "page size",
+        "page" => "page number",
+        "type" => "event type",
+        "after" => "Older link",
+        "role" => "role",
+        "query" => "address (its query string)",
+        _ => "input",
+    }
 }
 
 /// The answer to a refused or failed console request.
@@ -261,11 +301,10 @@ pub fn error_response(req: &HttpRequest, state: &AppState, error: ConsoleError) 
 /// who administers other organizations hears that this one is not found.
 pub fn denied(denial: Denial) -> HttpResponse {
     match denial {
-        Denial::SignedOut => pages::see_other("/admin?notice=session-ended"),
-        Denial::Unverified { .. } => pages::see_other("/admin"),
+        Denial::NotSignedIn | Denial::Unverified => pages::see_other("/admin"),
+        Denial::SessionEnded => pages::see_other("/admin?notice=session-ended"),
         Denial::NotAdminHere {
             administers_any: true,
-            ..
         } => {
             let mut page = MessagePage::new(
                 "Organization not found",
@@ -279,13 +318,24 @@ pub fn denied(denial: Denial) -> HttpResponse {
         }
         Denial::NotAdminHere {
             administers_any: false,
-            ..
         } => pages::see_other("/admin?notice=not-admin"),
     }
 }
 
 fn failed(error: ServiceError) -> HttpResponse {
     match error {
+        // Nothing was changed: the pool, the write queue or a lock held
+        // elsewhere did not free up in time (503, as the admin API says).
+        ServiceError::Storage(busy) if busy.is_busy() => {
+            tracing::warn!(error = %busy, "storage busy; answering 503");
+            PageError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Try again shortly",
+                "The server is busy. Nothing was changed; try again in a moment.",
+            )
+            .with_retry_after(Duration::from_secs(1))
+            .response()
+        }
         ServiceError::Unavailable {
             detail,
             retry_after_secs,
@@ -308,7 +358,7 @@ pub fn refused(
     let (status, heading, field, retry_after) = match &error {
         ServiceError::Invalid { field, .. } => (
             StatusCode::BAD_REQUEST,
-            format!("Check the {field} field"),
+            format!("Check the {}", field_label(field)),
             Some(*field),
             None,
         ),
@@ -355,6 +405,7 @@ pub fn refused(
         message,
         field,
         back_href,
+        was_change: req.method() == actix_web::http::Method::POST,
     };
     page(state, status, &problem, &problem.chrome, retry_after)
 }

@@ -208,8 +208,13 @@ pub async fn create(
         return page;
     }
     let form = EndpointForm::from_body(&body);
-    // The URL is vetted (its addresses resolved) before the storage call,
-    // as the admin API does; whoever is asking is checked inside it.
+    let visit = Visit::new(&req, &state, &path);
+    // Only an admin's URL is looked up (DNS): whoever asks is admitted
+    // first, then again inside the write.
+    let gate = Visit::new(&req, &state, &path);
+    if let Err(error) = state.db.read(move |conn| gate.admit(conn)).await {
+        return super::error_response(&req, &state, error);
+    }
     let checked = match crate::webhooks::vet_url(&state.webhook_policy, &form.url).await {
         Ok(url) => services::webhooks::event_types(&form.events).and_then(|event_types| {
             Ok(NewEndpoint {
@@ -221,11 +226,10 @@ pub async fn create(
         }),
         Err(why) => Err(ServiceError::invalid("url", why)),
     };
-    let visit = Visit::new(&req, &state, &path);
     let created = state
         .db
         .write(move |tx| {
-            let admin = visit.admit(tx)?;
+            let admin = visit.admit_change(tx)?;
             let new = checked.for_admin(&admin)?;
             let created = services::webhooks::create(
                 tx,
@@ -239,7 +243,13 @@ pub async fn create(
         })
         .await;
     match created {
-        Ok((admin, created)) => secret_page(&req, &state, &admin, "Webhook added", created),
+        Ok((admin, created)) => secret_page(
+            &req,
+            &state,
+            &admin,
+            (StatusCode::CREATED, "Webhook added"),
+            created,
+        ),
         Err(ConsoleError::Refused(admin, error)) => {
             let mut page = NewEndpointPage::new(Chrome::new(&req, &admin, "webhooks"), &form);
             let status = match error {
@@ -265,7 +275,7 @@ fn secret_page(
     req: &HttpRequest,
     state: &AppState,
     admin: &services::console::ConsoleAdmin,
-    heading: &'static str,
+    (status, heading): (StatusCode, &'static str),
     created: WithSecret,
 ) -> HttpResponse {
     let page = SecretPage {
@@ -273,11 +283,6 @@ fn secret_page(
         heading,
         row: EndpointRow::from(&created.endpoint),
         secret: created.secret,
-    };
-    let status = if heading == "Webhook added" {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
     };
     super::page(state, status, &page, &page.chrome, None)
 }
@@ -318,7 +323,7 @@ pub async fn act(
     let done = state
         .db
         .write(move |tx| {
-            let admin = visit.admit(tx)?;
+            let admin = visit.admit_change(tx)?;
             let (id, action) = id.for_admin(&admin)?;
             let (origin, org_id, now) = (visit.origin(&admin), admin.org_id(), visit.now);
             let switch = |enabled| EndpointPatch {
@@ -352,9 +357,13 @@ pub async fn act(
             "/admin/orgs/{}/webhooks?notice={notice}",
             admin.organization.uuid
         )),
-        Ok((admin, Done::Secret(rotated))) => {
-            secret_page(&req, &state, &admin, "Webhook secret rotated", *rotated)
-        }
+        Ok((admin, Done::Secret(rotated))) => secret_page(
+            &req,
+            &state,
+            &admin,
+            (StatusCode::OK, "Webhook secret rotated"),
+            *rotated,
+        ),
         Err(ConsoleError::Refused(admin, error)) => {
             super::refused(&req, &state, &admin, "webhooks", error)
         }

@@ -2,10 +2,10 @@
 
 use crate::api::problem::ApiError;
 use crate::auth::throttle::RejectedKeys;
-use crate::db::Conn;
 use crate::domain::event::{Actor, Origin};
 use crate::domain::{ApiKey, Scope};
 use crate::services;
+use crate::services::Conn;
 use crate::state::AppState;
 use actix_web::HttpMessage;
 use actix_web::body::{EitherBody, MessageBody};
