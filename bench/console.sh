@@ -39,7 +39,7 @@ key=$(jq -r .apiKey <<<"$seed")
 uuid=$(jq -r '.organizations[0].uuid' <<<"$seed")
 admin_id=$(jq -r '.organizations[0].adminUserId' <<<"$seed")
 
-ENLIST_SERVER__WORKERS=1 ENLIST_DATABASE__PATH=$db ENLIST_LOG__LEVEL=warn \
+ENLIST_SERVER__WORKERS=1 ENLIST_DATABASE__PATH=$db ENLIST_LIMITS__ADMIN_PER_MINUTE=0 \
     taskset -c 0 "$ENLIST" serve --bind "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
 PIDS+=($!)
 ready "http://127.0.0.1:$PORT/readyz"
@@ -49,7 +49,7 @@ email=$(curl -sf -H "X-API-Key: $key" "$base/v1/organization/users?limit=1000" \
 kill "${PIDS[0]}"; wait "${PIDS[0]}" 2>/dev/null || true; PIDS=()
 password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
 printf '%s\n' "$password" | "$ENLIST" --database "$db" user set-password --email "$email" --password-stdin >/dev/null
-ENLIST_SERVER__WORKERS=1 ENLIST_DATABASE__PATH=$db ENLIST_LOG__LEVEL=warn \
+ENLIST_SERVER__WORKERS=1 ENLIST_DATABASE__PATH=$db ENLIST_LIMITS__ADMIN_PER_MINUTE=0 \
     taskset -c 0 "$ENLIST" serve --bind "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
 PIDS+=($!)
 ready "$base/readyz"
