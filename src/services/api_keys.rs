@@ -13,6 +13,9 @@ const PUBLIC_ID_LEN: usize = 12;
 /// 32 base62 characters: about 190 bits.
 const SECRET_LEN: usize = 32;
 
+/// The longest key name accepted.
+pub const NAME_MAX: usize = 200;
+
 /// A key as shown once, at creation.
 pub struct IssuedKey {
     pub key: ApiKey,
@@ -28,6 +31,14 @@ pub fn create(
     scopes: &[Scope],
     now: Millis,
 ) -> ServiceResult<IssuedKey> {
+    let name = name.trim();
+    if name.chars().count() > NAME_MAX {
+        return Err(ServiceError::invalid(
+            "name",
+            format!("the name may be at most {NAME_MAX} characters"),
+        ));
+    }
+    crate::domain::name::check("name", name)?;
     if scopes.is_empty() {
         return Err(ServiceError::invalid(
             "scopes",
@@ -54,7 +65,7 @@ pub fn create(
             secret_sha256: &secrets::sha256(&secret),
             org_id,
             user_id,
-            name: name.trim(),
+            name,
             scopes,
         },
         now,
