@@ -541,6 +541,18 @@ async fn screenshot_both(client: &Client, name: &str) {
     client.set_window_size(1280, 900).await.unwrap();
 }
 
+/// What the field with this id holds now.
+async fn field_value(client: &Client, id: &str) -> String {
+    client
+        .find(Locator::Id(id))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default()
+}
+
 /// Clicks `label` in the table row that mentions `row_text`.
 async fn click_in_row(client: &Client, row_text: &str, label: &str) {
     client
@@ -690,14 +702,7 @@ async fn an_admin_runs_the_organization_from_the_console_in_chromium() {
     screenshot(&client, "24-console-key-new").await;
     click_button(&client, "Create key").await;
     page_text(&client, "shown only this once").await;
-    let secret = client
-        .find(Locator::Id("new-key"))
-        .await
-        .unwrap()
-        .prop("value")
-        .await
-        .unwrap()
-        .unwrap();
+    let secret = field_value(&client, "new-key").await;
     assert!(secret.starts_with("enl_"), "{secret}");
     let copy = client.find(Locator::Id("copy-key")).await.unwrap();
     assert!(
@@ -737,14 +742,7 @@ async fn an_admin_runs_the_organization_from_the_console_in_chromium() {
     screenshot(&client, "30-console-join-link-new").await;
     click_button(&client, "Make link").await;
     page_text(&client, "Join link made").await;
-    let join_url = client
-        .find(Locator::Id("new-link"))
-        .await
-        .unwrap()
-        .prop("value")
-        .await
-        .unwrap()
-        .unwrap();
+    let join_url = field_value(&client, "new-link").await;
     assert!(join_url.contains("/join/"), "{join_url}");
     screenshot_both(&client, "31-console-join-link-made").await;
     follow_link(&client, "Done").await;

@@ -287,10 +287,9 @@ pub async fn new(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let visit = Visit::new(&req, &state, &path);
-    let admin = match state.db.read(move |conn| visit.admit(conn)).await {
+    let admin = match super::admit(&req, &state, &path).await {
         Ok(admin) => admin,
-        Err(error) => return super::error_response(&req, &state, error),
+        Err(page) => return page,
     };
     let form = InviteForm {
         role: Role::Member.as_str().into(),

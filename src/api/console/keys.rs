@@ -180,10 +180,9 @@ pub async fn new(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let visit = Visit::new(&req, &state, &path);
-    let admin = match state.db.read(move |conn| visit.admit(conn)).await {
+    let admin = match super::admit(&req, &state, &path).await {
         Ok(admin) => admin,
-        Err(error) => return super::error_response(&req, &state, error),
+        Err(page) => return page,
     };
     let page = NewKeyPage {
         chrome: Chrome::new(&req, &admin, "api-keys"),
@@ -284,14 +283,5 @@ pub async fn revoke(
             Ok::<_, ConsoleError>(admin)
         })
         .await;
-    match done {
-        Ok(admin) => crate::api::pages::see_other(&format!(
-            "/admin/orgs/{}/api-keys?notice=key-revoked",
-            admin.organization.uuid
-        )),
-        Err(ConsoleError::Refused(admin, error)) => {
-            super::refused(&req, &state, &admin, "api-keys", error)
-        }
-        Err(error) => super::error_response(&req, &state, error),
-    }
+    super::after_change(&req, &state, done, "api-keys", "key-revoked")
 }

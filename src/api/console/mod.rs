@@ -89,6 +89,40 @@ fn admitted(
     }
 }
 
+/// The admin, for a page that reads nothing else (the new-item forms), or
+/// the page to answer instead.
+pub async fn admit(
+    req: &HttpRequest,
+    state: &AppState,
+    org: &str,
+) -> Result<ConsoleAdmin, HttpResponse> {
+    let visit = Visit::new(req, state, org);
+    state
+        .db
+        .read(move |conn| visit.admit(conn))
+        .await
+        .map_err(|error| error_response(req, state, error))
+}
+
+/// The answer to a change: back to the section's list (`section` is its
+/// path segment) with `notice`, or the page saying why not.
+pub fn after_change(
+    req: &HttpRequest,
+    state: &AppState,
+    done: Result<ConsoleAdmin, ConsoleError>,
+    section: &'static str,
+    notice: &str,
+) -> HttpResponse {
+    match done {
+        Ok(admin) => pages::see_other(&format!(
+            "/admin/orgs/{}/{section}?notice={notice}",
+            admin.organization.uuid
+        )),
+        Err(ConsoleError::Refused(admin, error)) => refused(req, state, &admin, section, error),
+        Err(error) => error_response(req, state, error),
+    }
+}
+
 /// The session cookie's token, if the browser sent one.
 pub fn session_token(req: &HttpRequest, state: &AppState) -> Option<String> {
     req.cookie(&pages::cookie_name(SESSION_COOKIE, sign_in::secure(state)))

@@ -185,10 +185,9 @@ pub async fn new(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let visit = Visit::new(&req, &state, &path);
-    let admin = match state.db.read(move |conn| visit.admit(conn)).await {
+    let admin = match super::admit(&req, &state, &path).await {
         Ok(admin) => admin,
-        Err(error) => return super::error_response(&req, &state, error),
+        Err(page) => return page,
     };
     let page = NewEndpointPage::new(
         Chrome::new(&req, &admin, "webhooks"),
@@ -211,9 +210,8 @@ pub async fn create(
     let visit = Visit::new(&req, &state, &path);
     // Only an admin's URL is looked up (DNS): whoever asks is admitted
     // first, then again inside the write.
-    let gate = Visit::new(&req, &state, &path);
-    if let Err(error) = state.db.read(move |conn| gate.admit(conn)).await {
-        return super::error_response(&req, &state, error);
+    if let Err(page) = super::admit(&req, &state, &path).await {
+        return page;
     }
     let checked = match crate::webhooks::vet_url(&state.webhook_policy, &form.url).await {
         Ok(url) => services::webhooks::event_types(&form.events).and_then(|event_types| {
