@@ -131,10 +131,7 @@ pub async fn show(
         .await;
     let (admin, found, kind, deeper) = match found {
         Ok(found) => found,
-        Err(ConsoleError::Refused(admin, error)) => {
-            return super::refused(&req, &state, &admin, "activity", error);
-        }
-        Err(error) => return super::error_response(&req, &state, error),
+        Err(error) => return super::failure(&req, &state, "activity", error),
     };
     let chrome = Chrome::new(&req, &admin, "activity");
     let with_type = |extra: &str| {

@@ -1,7 +1,7 @@
 //! The console's invitations: the list with the admin API's filters and
 //! paging, the invite form, revoke and resend.
 
-use super::{Chrome, ConsoleError, ForAdmin, Paging, Visit};
+use super::{Chrome, ConsoleError, FieldError, ForAdmin, Paging, Visit};
 use crate::domain::invitation::InvitationFilter;
 use crate::domain::{Invitation, InvitationStatus, Role};
 use crate::services::invitations::{NewInvitation, RESENT_TOO_SOON, SendRules};
@@ -172,10 +172,7 @@ pub async fn list(
         .await;
     let (admin, asked, found) = match found {
         Ok(found) => found,
-        Err(ConsoleError::Refused(admin, error)) => {
-            return super::refused(&req, &state, &admin, "invitations", error);
-        }
-        Err(error) => return super::error_response(&req, &state, error),
+        Err(error) => return super::failure(&req, &state, "invitations", error),
     };
     let chrome = Chrome::new(&req, &admin, "invitations");
     let paging = asked.paging;
@@ -240,19 +237,9 @@ pub struct InvitePage {
     /// An error about the whole form.
     pub error: Option<String>,
     /// The field an error is about (`email`, `role`, `message`, `expires_in`) and what is wrong.
-    pub field_error: Option<(&'static str, String)>,
+    pub field_error: FieldError,
     pub default_lifetime: String,
     pub max_lifetime: String,
-}
-
-impl InvitePage {
-    /// The error shown next to `field`, if it is the wrong one.
-    pub fn error_for(&self, field: &str) -> Option<&str> {
-        match &self.field_error {
-            Some((wrong, detail)) if *wrong == field => Some(detail),
-            _ => None,
-        }
-    }
 }
 
 fn invite_page(state: &AppState, chrome: Chrome, form: InviteForm) -> InvitePage {
@@ -262,7 +249,7 @@ fn invite_page(state: &AppState, chrome: Chrome, form: InviteForm) -> InvitePage
         form,
         roles: [Role::Member, Role::Admin].map(|role| (role.as_str(), role.label())),
         error: None,
-        field_error: None,
+        field_error: FieldError::default(),
         default_lifetime: spoken(settings.lifetime.0),
         max_lifetime: spoken(settings.max_lifetime.0),
     }
@@ -357,13 +344,13 @@ pub async fn create(
     let (status, retry_after) = match &error {
         ServiceError::Invalid { field, detail } => {
             match form_field(field) {
-                Some(field) => page.field_error = Some((field, detail.clone())),
+                Some(field) => page.field_error = FieldError::new(field, detail.clone()),
                 None => page.error = Some(detail.clone()),
             }
             (StatusCode::BAD_REQUEST, None)
         }
         ServiceError::Conflict { detail, .. } => {
-            page.field_error = Some(("email", detail.clone()));
+            page.field_error = FieldError::new("email", detail.clone());
             (StatusCode::CONFLICT, None)
         }
         ServiceError::TooSoon {
@@ -422,39 +409,32 @@ async fn act(
         Ok(form) => form,
         Err(page) => return page,
     };
-    let (org, id) = path.into_inner();
-    let visit = Visit::new(&req, &state, &org);
-    let id = super::path_id(&id).ok_or(ServiceError::NotFound("invitation"));
     let rules = SendRules::from_settings(&state.settings.invitations);
     let app = state.clone();
-    let done = state
-        .db
-        .write(move |tx| {
-            let admin = visit.admit_change(tx)?;
-            let id = id.for_admin(&admin)?;
-            let origin = visit.origin(&admin);
-            match action {
-                Action::Revoke => {
-                    services::invitations::revoke(tx, &origin, admin.org_id(), id, visit.now)
-                        .map(|_| ())
-                }
-                Action::Resend => services::invitations::resend(
-                    tx,
-                    &origin,
-                    admin.org_id(),
-                    id,
-                    rules,
-                    &app.composer,
-                    visit.now,
-                )
-                .map(|_| ()),
+    let done = super::change_row(
+        &req,
+        &state,
+        path.into_inner(),
+        "invitation",
+        move |tx, admin, origin, id, now| match action {
+            Action::Revoke => {
+                services::invitations::revoke(tx, origin, admin.org_id(), id, now).map(|_| ())
             }
-            .for_admin(&admin)?;
-            Ok::<_, ConsoleError>(admin)
-        })
-        .await;
+            Action::Resend => services::invitations::resend(
+                tx,
+                origin,
+                admin.org_id(),
+                id,
+                rules,
+                &app.composer,
+                now,
+            )
+            .map(|_| ()),
+        },
+    )
+    .await;
     match done {
-        Ok(admin) => {
+        Ok((admin, ())) => {
             let notice = match action {
                 Action::Revoke => "revoked",
                 Action::Resend => {
@@ -471,10 +451,7 @@ async fn act(
         {
             pages_to(&admin, &form.back_to("resend-too-soon"))
         }
-        Err(ConsoleError::Refused(admin, error)) => {
-            super::refused(&req, &state, &admin, "invitations", error)
-        }
-        Err(error) => super::error_response(&req, &state, error),
+        Err(error) => super::failure(&req, &state, "invitations", error),
     }
 }
 

@@ -1,7 +1,7 @@
 //! The console's join links: the list with each link's state, making one
 //! (its URL shown once) and revoking.
 
-use super::{Chrome, ConsoleError, ForAdmin, Paging, Visit};
+use super::{Chrome, ConsoleError, FieldError, ForAdmin, Paging, Visit};
 use crate::domain::Role;
 use crate::domain::join_link::{JoinLink, JoinLinkState};
 use crate::services::join_links::NewJoinLink;
@@ -87,10 +87,7 @@ pub async fn list(
         .await;
     let (admin, paging, found) = match found {
         Ok(found) => found,
-        Err(ConsoleError::Refused(admin, error)) => {
-            return super::refused(&req, &state, &admin, "join-links", error);
-        }
-        Err(error) => return super::error_response(&req, &state, error),
+        Err(error) => return super::failure(&req, &state, "join-links", error),
     };
     let chrome = Chrome::new(&req, &admin, "join-links");
     let pages = paging.pages(found.total_count);
@@ -178,16 +175,7 @@ pub struct NewLinkPage {
     pub form: LinkForm,
     pub roles: [(&'static str, &'static str); 2],
     /// The form field an error is about and what is wrong.
-    pub field_error: Option<(&'static str, String)>,
-}
-
-impl NewLinkPage {
-    pub fn error_for(&self, field: &str) -> Option<&str> {
-        match &self.field_error {
-            Some((wrong, detail)) if *wrong == field => Some(detail),
-            _ => None,
-        }
-    }
+    pub field_error: FieldError,
 }
 
 fn new_page(chrome: Chrome, form: LinkForm) -> NewLinkPage {
@@ -195,7 +183,7 @@ fn new_page(chrome: Chrome, form: LinkForm) -> NewLinkPage {
         chrome,
         form,
         roles: [Role::Member, Role::Admin].map(|role| (role.as_str(), role.label())),
-        field_error: None,
+        field_error: FieldError::default(),
     }
 }
 
@@ -276,13 +264,12 @@ pub async fn create(
             if form_field(field).is_some() =>
         {
             let mut page = new_page(Chrome::new(&req, &admin, "join-links"), form);
-            page.field_error = form_field(field).map(|field| (field, detail));
+            if let Some(field) = form_field(field) {
+                page.field_error = FieldError::new(field, detail);
+            }
             super::page(&state, StatusCode::BAD_REQUEST, &page, &page.chrome, None)
         }
-        Err(ConsoleError::Refused(admin, error)) => {
-            super::refused(&req, &state, &admin, "join-links", error)
-        }
-        Err(error) => super::error_response(&req, &state, error),
+        Err(error) => super::failure(&req, &state, "join-links", error),
     }
 }
 
@@ -296,17 +283,19 @@ pub async fn revoke(
     if let Err(page) = super::read_form::<serde::de::IgnoredAny>(&req, &state, &body).await {
         return page;
     }
-    let (org, id) = path.into_inner();
-    let visit = Visit::new(&req, &state, &org);
-    let id = super::path_id(&id).ok_or(ServiceError::NotFound("join link"));
-    let done = state
-        .db
-        .write(move |tx| {
-            let admin = visit.admit_change(tx)?;
-            let id = id.for_admin(&admin)?;
-            services::join_links::revoke(tx, admin.org_id(), id, visit.now).for_admin(&admin)?;
-            Ok::<_, ConsoleError>(admin)
-        })
-        .await;
-    super::after_change(&req, &state, done, "join-links", "link-revoked")
+    let done = super::change_row(
+        &req,
+        &state,
+        path.into_inner(),
+        "join link",
+        |tx, admin, _, id, now| services::join_links::revoke(tx, admin.org_id(), id, now),
+    )
+    .await;
+    super::after_change(
+        &req,
+        &state,
+        done.map(|(admin, _)| admin),
+        "join-links",
+        "link-revoked",
+    )
 }

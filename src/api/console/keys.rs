@@ -1,7 +1,7 @@
 //! The console's API keys: the list with each key's state, creating one
 //! with chosen scopes (its secret shown once), and revoking.
 
-use super::{Chrome, ConsoleError, ForAdmin, Visit};
+use super::{Chrome, ConsoleError, FieldError, ForAdmin, Visit};
 use crate::domain::{ApiKey, KeyRevocation, Scope};
 use crate::services::{self, ServiceError};
 use crate::state::AppState;
@@ -152,16 +152,7 @@ pub struct NewKeyPage {
     pub name: String,
     pub scopes: Vec<ScopeChoice>,
     /// The field an error is about (`name` or `scopes`) and what is wrong.
-    pub field_error: Option<(&'static str, String)>,
-}
-
-impl NewKeyPage {
-    pub fn error_for(&self, field: &str) -> Option<&str> {
-        match &self.field_error {
-            Some((wrong, detail)) if *wrong == field => Some(detail),
-            _ => None,
-        }
-    }
+    pub field_error: FieldError,
 }
 
 /// The page that shows a new key's secret, once.
@@ -188,7 +179,7 @@ pub async fn new(
         chrome: Chrome::new(&req, &admin, "api-keys"),
         name: String::new(),
         scopes: KeyForm::default().choices(),
-        field_error: None,
+        field_error: FieldError::default(),
     };
     super::page(&state, StatusCode::OK, &page, &page.chrome, None)
 }
@@ -243,14 +234,11 @@ pub async fn create(
                 chrome: Chrome::new(&req, &admin, "api-keys"),
                 name: form.name.clone(),
                 scopes: form.choices(),
-                field_error: Some((field, detail)),
+                field_error: FieldError::new(field, detail),
             };
             super::page(&state, StatusCode::BAD_REQUEST, &page, &page.chrome, None)
         }
-        Err(ConsoleError::Refused(admin, error)) => {
-            super::refused(&req, &state, &admin, "api-keys", error)
-        }
-        Err(error) => super::error_response(&req, &state, error),
+        Err(error) => super::failure(&req, &state, "api-keys", error),
     }
 }
 
@@ -264,24 +252,21 @@ pub async fn revoke(
     if let Err(page) = super::read_form::<serde::de::IgnoredAny>(&req, &state, &body).await {
         return page;
     }
-    let (org, id) = path.into_inner();
-    let visit = Visit::new(&req, &state, &org);
-    let id = super::path_id(&id).ok_or(ServiceError::NotFound("API key"));
-    let done = state
-        .db
-        .write(move |tx| {
-            let admin = visit.admit_change(tx)?;
-            let id = id.for_admin(&admin)?;
-            services::api_keys::revoke_in_organization(
-                tx,
-                &visit.origin(&admin),
-                admin.org_id(),
-                id,
-                visit.now,
-            )
-            .for_admin(&admin)?;
-            Ok::<_, ConsoleError>(admin)
-        })
-        .await;
-    super::after_change(&req, &state, done, "api-keys", "key-revoked")
+    let done = super::change_row(
+        &req,
+        &state,
+        path.into_inner(),
+        "API key",
+        |tx, admin, origin, id, now| {
+            services::api_keys::revoke_in_organization(tx, origin, admin.org_id(), id, now)
+        },
+    )
+    .await;
+    super::after_change(
+        &req,
+        &state,
+        done.map(|(admin, _)| admin),
+        "api-keys",
+        "key-revoked",
+    )
 }

@@ -80,10 +80,7 @@ pub async fn list(
         .await;
     let (admin, paging, found) = match found {
         Ok(found) => found,
-        Err(ConsoleError::Refused(admin, error)) => {
-            return super::refused(&req, &state, &admin, "members", error);
-        }
-        Err(error) => return super::error_response(&req, &state, error),
+        Err(error) => return super::failure(&req, &state, "members", error),
     };
     let chrome = Chrome::new(&req, &admin, "members");
     let pages = paging.pages(found.total_count);
@@ -123,36 +120,30 @@ async fn change(
     state: web::Data<AppState>,
     change: Change,
 ) -> HttpResponse {
-    let (org, user) = path.into_inner();
-    let visit = Visit::new(&req, &state, &org);
-    let user_id = super::path_id(&user).ok_or(ServiceError::NotFound("member"));
-    let done = state
-        .db
-        .write(move |tx| {
-            let admin = visit.admit_change(tx)?;
-            let user_id = user_id.for_admin(&admin)?;
-            let origin = visit.origin(&admin);
+    let done = super::change_row(
+        &req,
+        &state,
+        path.into_inner(),
+        "member",
+        move |tx, admin, origin, user_id, now| {
             let org_id = admin.org_id();
             // Whether the member keeps the admin role afterwards.
             let (notice, still_admin) = match change {
-                Change::Remove => {
-                    services::members::remove(tx, &origin, org_id, user_id, visit.now)
-                        .map(|_| ("removed", false))
-                }
+                Change::Remove => services::members::remove(tx, origin, org_id, user_id, now)
+                    .map(|_| ("removed", false)),
                 Change::Role(role) => role.and_then(|role| {
-                    services::members::change_role(tx, &origin, org_id, user_id, role, visit.now)
+                    services::members::change_role(tx, origin, org_id, user_id, role, now)
                         .map(|changed| ("role-changed", changed.role == Role::Admin))
                 }),
-            }
-            .for_admin(&admin)?;
-            let left_console = user_id == admin.user_id && !still_admin;
-            Ok::<_, ConsoleError>((admin, left_console, notice))
-        })
-        .await;
+            }?;
+            Ok((notice, user_id == admin.user_id && !still_admin))
+        },
+    )
+    .await;
     match done {
         // Removing or demoting yourself ends your console here.
-        Ok((_, true, notice)) => crate::api::pages::see_other(&format!("/admin?notice={notice}")),
-        Ok((admin, false, notice)) => crate::api::pages::see_other(&format!(
+        Ok((_, (notice, true))) => crate::api::pages::see_other(&format!("/admin?notice={notice}")),
+        Ok((admin, (notice, false))) => crate::api::pages::see_other(&format!(
             "/admin/orgs/{}/members?notice={notice}",
             admin.organization.uuid
         )),
@@ -165,10 +156,7 @@ async fn change(
             "/admin/orgs/{}/members?notice=last-admin",
             admin.organization.uuid
         )),
-        Err(ConsoleError::Refused(admin, error)) => {
-            super::refused(&req, &state, &admin, "members", error)
-        }
-        Err(error) => super::error_response(&req, &state, error),
+        Err(error) => super::failure(&req, &state, "members", error),
     }
 }
 

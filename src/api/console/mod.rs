@@ -20,6 +20,7 @@ use crate::api::pages::{
 };
 use crate::api::sign_in;
 use crate::domain::Millis;
+use crate::domain::event::Origin;
 use crate::services::console::{self as gate, ConsoleAdmin, Denial};
 use crate::services::{Conn, ServiceError, StorageError};
 use crate::state::AppState;
@@ -118,8 +119,47 @@ pub fn after_change(
             "/admin/orgs/{}/{section}?notice={notice}",
             admin.organization.uuid
         )),
-        Err(ConsoleError::Refused(admin, error)) => refused(req, state, &admin, section, error),
-        Err(error) => error_response(req, state, error),
+        Err(error) => failure(req, state, section, error),
+    }
+}
+
+/// Changes one row of the organization, named by the id in the URL: in
+/// one write transaction the admin is admitted, the id read (not a
+/// number: no such `what`) and `change` run with the admin as the actor.
+pub async fn change_row<T: Send + 'static>(
+    req: &HttpRequest,
+    state: &AppState,
+    (org, id): (String, String),
+    what: &'static str,
+    change: impl FnOnce(&Conn, &ConsoleAdmin, &Origin, i64, Millis) -> Result<T, ServiceError>
+    + Send
+    + 'static,
+) -> Result<(ConsoleAdmin, T), ConsoleError> {
+    let visit = Visit::new(req, state, &org);
+    let id = path_id(&id).ok_or(ServiceError::NotFound(what));
+    state
+        .db
+        .write(move |tx| {
+            let admin = visit.admit_change(tx)?;
+            let id = id.for_admin(&admin)?;
+            let done =
+                change(tx, &admin, &visit.origin(&admin), id, visit.now).for_admin(&admin)?;
+            Ok((admin, done))
+        })
+        .await
+}
+
+/// The page for a failed console request from `section`: a refusal inside
+/// the console, anything else as [`error_response`] answers it.
+pub fn failure(
+    req: &HttpRequest,
+    state: &AppState,
+    section: &'static str,
+    error: ConsoleError,
+) -> HttpResponse {
+    match error {
+        ConsoleError::Refused(admin, error) => refused(req, state, &admin, section, error),
+        other => error_response(req, state, other),
     }
 }
 
@@ -487,6 +527,25 @@ pub async fn not_found() -> HttpResponse {
         label: "Your organizations".into(),
     });
     pages::render(StatusCode::NOT_FOUND, &page, &[])
+}
+
+/// The one field a refused form is sent back about, and what is wrong
+/// with it; templates ask `field_error.on("email")` beside each field.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldError(Option<(&'static str, String)>);
+
+impl FieldError {
+    pub fn new(field: &'static str, detail: impl Into<String>) -> Self {
+        Self(Some((field, detail.into())))
+    }
+
+    /// What is wrong with `field`, if it is the wrong one.
+    pub fn on(&self, field: &str) -> Option<&str> {
+        match &self.0 {
+            Some((wrong, detail)) if *wrong == field => Some(detail),
+            _ => None,
+        }
+    }
 }
 
 /// A number from a URL path (`/members/{id}`): positive, or nothing.

@@ -2,7 +2,7 @@
 //! adding one (its signing secret shown once), turning one off and on,
 //! sending it a test event, rotating its secret and deleting it.
 
-use super::{Chrome, ConsoleError, ForAdmin, Visit};
+use super::{Chrome, ConsoleError, FieldError, ForAdmin, Visit};
 use crate::domain::Page;
 use crate::domain::event::EventType;
 use crate::domain::webhook::WebhookEndpoint;
@@ -144,26 +144,19 @@ pub struct NewEndpointPage {
     pub description: String,
     pub events: Vec<EventChoice>,
     /// The field an error is about (`url`, `description`, `events`) and what is wrong.
-    pub field_error: Option<(&'static str, String)>,
+    pub field_error: FieldError,
     /// An error about the whole form.
     pub error: Option<String>,
 }
 
 impl NewEndpointPage {
-    pub fn error_for(&self, field: &str) -> Option<&str> {
-        match &self.field_error {
-            Some((wrong, detail)) if *wrong == field => Some(detail),
-            _ => None,
-        }
-    }
-
     fn new(chrome: Chrome, form: &EndpointForm) -> Self {
         Self {
             chrome,
             url: form.url.clone(),
             description: form.description.clone(),
             events: form.choices(),
-            field_error: None,
+            field_error: FieldError::default(),
             error: None,
         }
     }
@@ -254,7 +247,7 @@ pub async fn create(
                 ServiceError::Invalid { field, detail }
                     if matches!(field, "url" | "description" | "events") =>
                 {
-                    page.field_error = Some((field, detail));
+                    page.field_error = FieldError::new(field, detail);
                     StatusCode::BAD_REQUEST
                 }
                 ServiceError::Conflict { detail, .. } => {
@@ -314,42 +307,38 @@ pub async fn act(
         "rotate-secret" => Some(EndpointAction::RotateSecret),
         _ => None,
     };
-    let visit = Visit::new(&req, &state, &org);
-    let id = super::path_id(&id)
-        .zip(action)
-        .ok_or(ServiceError::NotFound("webhook"));
-    let done = state
-        .db
-        .write(move |tx| {
-            let admin = visit.admit_change(tx)?;
-            let (id, action) = id.for_admin(&admin)?;
-            let (origin, org_id, now) = (visit.origin(&admin), admin.org_id(), visit.now);
+    let done = super::change_row(
+        &req,
+        &state,
+        (org, id),
+        "webhook",
+        move |tx, admin, origin, id, now| {
+            let org_id = admin.org_id();
             let switch = |enabled| EndpointPatch {
                 enabled: Some(enabled),
                 ..EndpointPatch::default()
             };
-            let outcome = match action {
+            match action.ok_or(ServiceError::NotFound("webhook"))? {
                 EndpointAction::Enable => {
-                    services::webhooks::update(tx, &origin, org_id, id, switch(true), now)
+                    services::webhooks::update(tx, origin, org_id, id, switch(true), now)
                         .map(|_| Done::Notice("webhook-enabled"))
                 }
                 EndpointAction::Disable => {
-                    services::webhooks::update(tx, &origin, org_id, id, switch(false), now)
+                    services::webhooks::update(tx, origin, org_id, id, switch(false), now)
                         .map(|_| Done::Notice("webhook-disabled"))
                 }
-                EndpointAction::Test => services::webhooks::send_test(tx, &origin, org_id, id, now)
+                EndpointAction::Test => services::webhooks::send_test(tx, origin, org_id, id, now)
                     .map(|_| Done::Notice("webhook-test")),
-                EndpointAction::Delete => services::webhooks::delete(tx, &origin, org_id, id, now)
+                EndpointAction::Delete => services::webhooks::delete(tx, origin, org_id, id, now)
                     .map(|_| Done::Notice("webhook-deleted")),
                 EndpointAction::RotateSecret => {
-                    services::webhooks::rotate_secret(tx, &origin, org_id, id, now)
+                    services::webhooks::rotate_secret(tx, origin, org_id, id, now)
                         .map(|rotated| Done::Secret(Box::new(rotated)))
                 }
             }
-            .for_admin(&admin)?;
-            Ok::<_, ConsoleError>((admin, outcome))
-        })
-        .await;
+        },
+    )
+    .await;
     match done {
         Ok((admin, Done::Notice(notice))) => crate::api::pages::see_other(&format!(
             "/admin/orgs/{}/webhooks?notice={notice}",
@@ -362,10 +351,7 @@ pub async fn act(
             (StatusCode::OK, "Webhook secret rotated"),
             *rotated,
         ),
-        Err(ConsoleError::Refused(admin, error)) => {
-            super::refused(&req, &state, &admin, "webhooks", error)
-        }
-        Err(error) => super::error_response(&req, &state, error),
+        Err(error) => super::failure(&req, &state, "webhooks", error),
     }
 }
 
