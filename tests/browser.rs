@@ -217,14 +217,23 @@ async fn page_text(client: &Client, expected: &str) -> String {
 /// Clicks the button with this label once the page shows it (the previous
 /// click's navigation may still be loading).
 async fn click_button(client: &Client, label: &str) {
+    click(
+        client,
+        &format!("//button[normalize-space()='{label}']"),
+        &format!("{label:?} button"),
+    )
+    .await;
+}
+
+/// Clicks the element at `xpath` once the page shows it; `what` names it
+/// when it never appears.
+async fn click(client: &Client, xpath: &str, what: &str) {
     client
         .wait()
         .at_most(Duration::from_secs(15))
-        .for_element(Locator::XPath(&format!(
-            "//button[normalize-space()='{label}']"
-        )))
+        .for_element(Locator::XPath(xpath))
         .await
-        .unwrap_or_else(|e| panic!("no {label:?} button: {e}"))
+        .unwrap_or_else(|e| panic!("no {what}: {e}"))
         .click()
         .await
         .unwrap();
@@ -555,17 +564,12 @@ async fn field_value(client: &Client, id: &str) -> String {
 
 /// Clicks `label` in the table row that mentions `row_text`.
 async fn click_in_row(client: &Client, row_text: &str, label: &str) {
-    client
-        .wait()
-        .at_most(Duration::from_secs(15))
-        .for_element(Locator::XPath(&format!(
-            "//tr[td[contains(., '{row_text}')]]//button[normalize-space()='{label}']"
-        )))
-        .await
-        .unwrap_or_else(|e| panic!("no {label:?} button in the row of {row_text}: {e}"))
-        .click()
-        .await
-        .unwrap();
+    click(
+        client,
+        &format!("//tr[td[contains(., '{row_text}')]]//button[normalize-space()='{label}']"),
+        &format!("{label:?} button in the row of {row_text}"),
+    )
+    .await;
 }
 
 /// Accepts the confirmation the console asks before a lasting change.
