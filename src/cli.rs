@@ -600,10 +600,24 @@ fn administer(db: &Database, settings: &Settings, command: Command) -> Result<()
             let newest =
                 db.read_blocking(|conn| services::outbox::newest(conn, Some(&email), 1))?;
             match newest.into_iter().next() {
-                Some(message) => {
+                Some(message) if !message.link.is_empty() => {
                     println!("{}", message.link);
                     Ok(())
                 }
+                Some(sent) => match sent_link(settings, &sent) {
+                    Some(link) => {
+                        println!("{link}");
+                        Ok(())
+                    }
+                    None => Err(CliError::Usage(format!(
+                        "the newest message to {email} (id {}) was sent at {}, and its link left the outbox with it: \
+                         links are capabilities, so only the recipient's mail keeps them \
+                         (with the file transport, its .eml in {})",
+                        sent.id,
+                        sent.sent_at.unwrap_or(sent.created_at).to_rfc3339(),
+                        settings.delivery.file.dir.display()
+                    ))),
+                },
                 None => Err(CliError::Usage(format!(
                     "no message to {email} in the outbox of {}",
                     services::operations::database_name(&settings.database)
@@ -755,6 +769,19 @@ fn administer(db: &Database, settings: &Settings, command: Command) -> Result<()
             print_json(&AccountBody::from(user))
         }
     }
+}
+
+/// The link of a message the outbox has forgotten, read back from the
+/// `file` transport's copy when that is where it went.
+fn sent_link(settings: &Settings, message: &services::outbox::OutboxEntry) -> Option<String> {
+    if settings.delivery.transport != crate::config::TransportKind::File {
+        return None;
+    }
+    crate::delivery::transport::link_in_copy(
+        &settings.delivery.file.dir,
+        message.id,
+        &settings.public_url(None),
+    )
 }
 
 /// One line of `enlist outbox list`.

@@ -7,7 +7,7 @@ use crate::api::sign_in::{self, Credentials, FormError, SESSION_COOKIE, session_
 use crate::domain::{Email, InvitationDetails};
 use crate::services;
 use crate::services::accounts::{FormOutcome, Resume};
-use crate::services::invite_page::{Answer, Closed, PageState, Viewer};
+use crate::services::invite_page::{Answer, Closed, LinkProof, PageState, Viewer};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -27,7 +27,6 @@ pub enum InviteView {
 #[derive(Template)]
 #[template(path = "invite.html")]
 pub struct InvitePage {
-    uuid: Uuid,
     organization_name: String,
     organization_logo_url: Option<String>,
     inviter_name: String,
@@ -39,8 +38,46 @@ pub struct InvitePage {
     expires_at_iso: String,
     expires_at_human: String,
     view: InviteView,
+    /// Where accept and decline post (carrying the link's secret, if it proved the inbox).
+    respond_action: String,
+    /// Where sign-out posts (back to the page as it was opened).
+    sign_out_action: String,
+    /// Why the link in the address bar proves nothing, when it carried a wrong secret.
+    link_notice: Option<&'static str>,
     error: Option<String>,
 }
+
+/// The query of an invitation link: the secret its message carried.
+#[derive(Debug, Deserialize)]
+struct LinkQuery {
+    token: Option<String>,
+}
+
+/// The secret in the visited link, if any. Junk in the query is no secret.
+fn link_token(req: &HttpRequest) -> Option<String> {
+    serde_urlencoded::from_str::<LinkQuery>(req.query_string())
+        .ok()
+        .and_then(|query| query.token)
+        .filter(|token| !token.is_empty())
+}
+
+/// `path` with the link's secret, when it proved the inbox: the forms on the
+/// page keep that proof for the post.
+fn with_proof(path: String, proof: LinkProof, token: Option<&str>) -> String {
+    match (proof, token) {
+        (LinkProof::Inbox, Some(token)) => format!(
+            "{path}?token={}",
+            percent_encoding::utf8_percent_encode(token, percent_encoding::NON_ALPHANUMERIC)
+        ),
+        _ => path,
+    }
+}
+
+const WRONG_LINK: &str = "This link does not prove that the invitation reached you. \
+     To create an account or confirm your address here, open the link from your email.";
+
+const UNPROVEN: &str = "Your email address is not confirmed yet. Open the invitation link from \
+     your email (or the confirmation link we sent you) to answer this invitation.";
 
 #[derive(Debug, Deserialize)]
 pub struct DecisionForm {
@@ -102,35 +139,50 @@ fn session_token(req: &HttpRequest, state: &AppState) -> Option<String> {
         .map(|cookie| cookie.value().to_owned())
 }
 
-/// The page's state for the link in the path, seen by the session whose
-/// token is given (none: as signed out, with no session lookup).
+/// The page's state for the link in the path (with its secret, if any),
+/// seen by the session whose token is given (none: as signed out, with no
+/// session lookup).
 async fn page_state(
     state: &AppState,
     raw: &str,
-    token: Option<String>,
+    link_token: Option<String>,
+    session: Option<String>,
 ) -> Result<PageState, HttpResponse> {
     let uuid = Uuid::parse_str(raw).map_err(|_| not_found())?;
     let now = state.clock.now();
     state
         .db
-        .read(move |conn| services::invite_page::open(conn, uuid, token.as_deref(), now))
+        .read(move |conn| {
+            services::invite_page::open(conn, uuid, link_token.as_deref(), session.as_deref(), now)
+        })
         .await
         .map_err(internal)
 }
 
 /// The page for a state in which the invitation cannot be answered now.
-fn not_open(req: &HttpRequest, state: &AppState, page: PageState) -> HttpResponse {
+fn not_open(
+    req: &HttpRequest,
+    state: &AppState,
+    page: PageState,
+    token: Option<&str>,
+) -> HttpResponse {
     match page {
         PageState::Unknown => not_found(),
         PageState::Closed(details, reason) => closed(&details, reason),
-        PageState::Open(details, Viewer::SignedOut) => {
-            pages::see_other(&format!("/invite/{}", details.invitation.uuid))
-        }
-        PageState::Open(details, viewer) => render(
+        PageState::Open(details, Viewer::SignedOut, proof) => pages::see_other(&with_proof(
+            format!("/invite/{}", details.invitation.uuid),
+            proof,
+            token,
+        )),
+        PageState::Open(details, viewer, proof) => render(
             req,
             state,
-            &details,
-            &viewer,
+            &Shown {
+                details: &details,
+                viewer: &viewer,
+                proof,
+                token,
+            },
             StatusCode::FORBIDDEN,
             None,
             Some("This invitation is for another email address.".into()),
@@ -138,20 +190,35 @@ fn not_open(req: &HttpRequest, state: &AppState, page: PageState) -> HttpRespons
     }
 }
 
+/// An open invitation as one visitor sees it.
+struct Shown<'a> {
+    details: &'a InvitationDetails,
+    viewer: &'a Viewer,
+    proof: LinkProof,
+    /// The secret of the visited link, carried by the forms when it proved the inbox.
+    token: Option<&'a str>,
+}
+
 fn render(
     req: &HttpRequest,
     state: &AppState,
-    details: &InvitationDetails,
-    viewer: &Viewer,
+    shown: &Shown<'_>,
     status: StatusCode,
     form_error: Option<&FormError>,
     action_error: Option<String>,
 ) -> HttpResponse {
+    let Shown {
+        details,
+        viewer,
+        proof,
+        token,
+    } = *shown;
     let csrf = pages::csrf_token(req);
     let invitee_email = details.invitation.invitee_email.clone();
+    let page_path = format!("/invite/{}", details.invitation.uuid);
     let view = match viewer {
         Viewer::SignedOut => InviteView::SignedOut(SignInForms {
-            action: format!("/invite/{}", details.invitation.uuid),
+            action: with_proof(page_path.clone(), proof, token),
             hidden: Vec::new(),
             csrf_token: csrf.clone(),
             email: invitee_email.clone(),
@@ -162,7 +229,6 @@ fn render(
         Viewer::SomeoneElse(user) => InviteView::SomeoneElse(user.email.clone(), csrf.clone()),
     };
     let page = InvitePage {
-        uuid: details.invitation.uuid,
         organization_name: details.organization_name.clone(),
         organization_logo_url: details.organization_logo_url.clone(),
         inviter_name: details
@@ -176,6 +242,9 @@ fn render(
         expires_at_iso: details.invitation.expires_at.to_rfc3339(),
         expires_at_human: details.invitation.expires_at.to_human(),
         view,
+        respond_action: with_proof(format!("{page_path}/respond"), proof, token),
+        sign_out_action: with_proof(format!("{page_path}/sign-out"), proof, token),
+        link_notice: (proof == LinkProof::Wrong).then_some(WRONG_LINK),
         error: action_error,
     };
     pages::form_page(
@@ -205,11 +274,22 @@ pub async fn show(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    match page_state(&state, &path, session_token(&req, &state)).await {
-        Ok(PageState::Open(details, viewer)) => {
-            render(&req, &state, &details, &viewer, StatusCode::OK, None, None)
-        }
-        Ok(other) => not_open(&req, &state, other),
+    let token = link_token(&req);
+    match page_state(&state, &path, token.clone(), session_token(&req, &state)).await {
+        Ok(PageState::Open(details, viewer, proof)) => render(
+            &req,
+            &state,
+            &Shown {
+                details: &details,
+                viewer: &viewer,
+                proof,
+                token: token.as_deref(),
+            },
+            StatusCode::OK,
+            None,
+            None,
+        ),
+        Ok(other) => not_open(&req, &state, other, token.as_deref()),
         Err(page) => page,
     }
 }
@@ -226,20 +306,32 @@ pub async fn sign_in(
         Err(page) => return *page,
     };
     // The form signs someone in: who is signed in now does not matter.
-    let details = match page_state(&state, &path, None).await {
-        Ok(PageState::Open(details, _)) => details,
-        Ok(other) => return not_open(&req, &state, other),
+    let token = link_token(&req);
+    let (details, proof) = match page_state(&state, &path, token.clone(), None).await {
+        Ok(PageState::Open(details, _, proof)) => (details, proof),
+        Ok(other) => return not_open(&req, &state, other, token.as_deref()),
         Err(page) => return page,
     };
+    // Only the message's secret lets this form prove the invitee's inbox.
+    let invited = proof
+        .proves_inbox()
+        .then(|| Email::parse(&details.invitation.invitee_email).ok())
+        .flatten();
     let context = sign_in::form_context(
         &req,
         &state,
         Some(Resume::Invitation(details.invitation.uuid)),
-        Email::parse(&details.invitation.invitee_email).ok(),
+        invited,
     );
     match sign_in::submit(&state, &form, &context).await {
         Ok(FormOutcome::SignedIn(person)) => {
-            let mut response = pages::see_other(&format!("/invite/{}", details.invitation.uuid));
+            // Back to the page as it was opened, the link's secret included.
+            let page = with_proof(
+                format!("/invite/{}", details.invitation.uuid),
+                proof,
+                token.as_deref(),
+            );
+            let mut response = pages::see_other(&page);
             sign_in::add_signed_in_cookies(&mut response, &person, &state);
             response
         }
@@ -253,8 +345,12 @@ pub async fn sign_in(
         Err(error) => render(
             &req,
             &state,
-            &details,
-            &Viewer::SignedOut,
+            &Shown {
+                details: &details,
+                viewer: &Viewer::SignedOut,
+                proof,
+                token: token.as_deref(),
+            },
             error.status,
             Some(&error),
             None,
@@ -287,13 +383,23 @@ pub async fn respond(
     let Ok(uuid) = Uuid::parse_str(&path) else {
         return not_found();
     };
-    let token = session_token(&req, &state);
+    let session = session_token(&req, &state);
+    let token = link_token(&req);
+    let link = token.clone();
     let now = state.clock.now();
     let request_id = crate::api::request_log::request_id(&req);
     let answered = state
         .db
         .write(move |tx| {
-            services::invite_page::answer(tx, uuid, token.as_deref(), accept, request_id, now)
+            services::invite_page::answer(
+                tx,
+                uuid,
+                link.as_deref(),
+                session.as_deref(),
+                accept,
+                request_id,
+                now,
+            )
         })
         .await;
     match answered {
@@ -330,7 +436,20 @@ pub async fn respond(
             },
             &[],
         ),
-        Ok(Answer::NotAnswerable(page)) => not_open(&req, &state, page),
+        Ok(Answer::NotAnswerable(page)) => not_open(&req, &state, page, token.as_deref()),
+        Ok(Answer::Unproven(details, user)) => render(
+            &req,
+            &state,
+            &Shown {
+                details: &details,
+                viewer: &Viewer::Invitee(user),
+                proof: LinkProof::Absent,
+                token: None,
+            },
+            StatusCode::FORBIDDEN,
+            None,
+            Some(UNPROVEN.into()),
+        ),
         Err(other) => internal(other),
     }
 }
@@ -355,9 +474,14 @@ pub async fn sign_out(
             return internal(error);
         }
     }
-    let target = match Uuid::parse_str(&path) {
-        Ok(uuid) => format!("/invite/{uuid}"),
-        Err(_) => "/".to_owned(),
+    // Back to the page as it was opened: the secret it carried, if any,
+    // is checked again there.
+    let target = match (Uuid::parse_str(&path), link_token(&req)) {
+        (Ok(uuid), Some(token)) if token.chars().all(|c| c.is_ascii_alphanumeric()) => {
+            format!("/invite/{uuid}?token={token}")
+        }
+        (Ok(uuid), _) => format!("/invite/{uuid}"),
+        (Err(_), _) => "/".to_owned(),
     };
     let mut response = pages::see_other(&target);
     let _ = response.add_cookie(&sign_in::removal(session_cookie("", &state)));

@@ -50,6 +50,7 @@ const TABLES: &[(&str, bool)] = &[
     ("webhook_endpoints", true),
     ("webhook_deliveries", true),
     ("webhook_attempts", true),
+    ("invitation_links", false),
 ];
 
 /// Columns the target computes from other rows instead of copying.

@@ -16,6 +16,7 @@ pub mod events;
 mod files;
 pub mod health;
 pub mod idempotency;
+pub mod invitation_links;
 pub mod invitations;
 pub mod join_links;
 pub mod lock;

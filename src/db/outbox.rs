@@ -173,10 +173,13 @@ pub fn release(conn: &Conn, id: i64, due_at: Millis) -> Result<()> {
     Ok(())
 }
 
+/// Records the message sent and forgets its link and bodies: the link's
+/// secret now lives only in the recipient's mail (and in the `file`
+/// transport's copy), never at rest in the database.
 pub fn mark_sent(conn: &Conn, id: i64, now: Millis) -> Result<()> {
     conn.execute(
         "UPDATE outbox SET sent_at = ?2, attempts = attempts + 1, last_error = NULL,
-                           claimed_until = NULL
+                           claimed_until = NULL, link = '', text_body = '', html_body = ''
          WHERE id = ?1",
         &[&id, &now.0],
     )?;

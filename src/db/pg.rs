@@ -33,6 +33,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         8,
         include_str!("../../migrations/postgres/0008_events_webhooks.sql"),
     ),
+    (
+        9,
+        include_str!("../../migrations/postgres/0009_inbox_proof.sql"),
+    ),
 ];
 
 /// The schema version this binary writes on PostgreSQL: the same as SQLite's.

@@ -151,7 +151,7 @@ impl Composer {
             inviter_name: "Someone".into(),
             role: Role::Member,
             expires_at: Millis(0),
-            link: composer.invitation_link(uuid::Uuid::nil()),
+            link: composer.invitation_link(uuid::Uuid::nil(), "t0k3n"),
             message: Some("Welcome".into()),
         };
         composer.invitation(&example)?;
@@ -191,9 +191,10 @@ impl Composer {
         self.render(kind.kind(), &context)
     }
 
-    /// `{public_url}/invite/{uuid}`: the hosted invitation page.
-    pub fn invitation_link(&self, uuid: uuid::Uuid) -> String {
-        format!("{}/invite/{uuid}", self.public_url)
+    /// `{public_url}/invite/{uuid}?token=…`: the hosted invitation page,
+    /// with the message's secret (base62, so it needs no escaping).
+    pub fn invitation_link(&self, uuid: uuid::Uuid, token: &str) -> String {
+        format!("{}/invite/{uuid}?token={token}", self.public_url)
     }
 
     pub fn invitation(&self, email: &InvitationEmail) -> Result<ComposedMessage, DeliveryError> {
@@ -262,8 +263,8 @@ mod tests {
     fn renders_every_part_and_escapes_html() {
         let composer = Composer::new(&TemplateFiles::default(), "http://x.test/").unwrap();
         assert_eq!(
-            composer.invitation_link(uuid::Uuid::nil()),
-            "http://x.test/invite/00000000-0000-0000-0000-000000000000"
+            composer.invitation_link(uuid::Uuid::nil(), "t0k3n"),
+            "http://x.test/invite/00000000-0000-0000-0000-000000000000?token=t0k3n"
         );
         let message = composer.invitation(&email()).unwrap();
         assert_eq!(message.subject, "Ada Admin invited you to join Acme <Labs>");

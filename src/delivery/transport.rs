@@ -7,7 +7,7 @@ use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub enum Transport {
     /// Logs that a message was queued for someone, with its link.
@@ -84,7 +84,7 @@ impl Transport {
             }
             Transport::File { dir, from } => {
                 let bytes = build(from, message)?.formatted();
-                let path = dir.join(format!("{:012}.eml", message.id));
+                let path = copy_path(dir, message.id);
                 let partial = dir.join(format!(".{:012}.eml.partial", message.id));
                 // Written whole, owner-only, then renamed: a reader never
                 // sees half a message, and nobody else reads the link.
@@ -152,4 +152,30 @@ fn readable_part(content_type: ContentType, text: &str) -> SinglePart {
         Ok(body) => part.body(body),
         Err(_) => part.body(text.to_owned()),
     }
+}
+
+/// The `file` transport's copy of outbox message `id`.
+pub fn copy_path(dir: &Path, id: i64) -> PathBuf {
+    dir.join(format!("{id:012}.eml"))
+}
+
+/// The link under `public_url` in the text part of the `file` transport's
+/// copy of message `id`: the operator's own copy, read back once the outbox
+/// has forgotten the link. None when there is no such copy or link.
+pub fn link_in_copy(dir: &Path, id: i64, public_url: &str) -> Option<String> {
+    let raw = std::fs::read(copy_path(dir, id)).ok()?;
+    let mail = mailparse::parse_mail(&raw).ok()?;
+    let prefix = public_url.trim_end_matches('/');
+    std::iter::once(&mail)
+        .chain(mail.subparts.iter())
+        .filter(|part| part.ctype.mimetype == "text/plain")
+        .filter_map(|part| part.get_body().ok())
+        .find_map(|text| {
+            let start = text.find(prefix)?;
+            let link: String = text[start..]
+                .chars()
+                .take_while(|c| !c.is_whitespace() && *c != '<' && *c != '>' && *c != '"')
+                .collect();
+            Some(link)
+        })
 }

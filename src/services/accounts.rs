@@ -90,8 +90,9 @@ pub struct FormContext {
     pub device: Option<String>,
     /// Where to go after an emailed link.
     pub resume: Option<Resume>,
-    /// The invitee address of the invitation page the form is on: that page
-    /// was reached through a link sent to this inbox.
+    /// The invitee address of the invitation page the form is on, when the
+    /// page was reached with the secret of a message sent to that inbox
+    /// (the page's uuid alone proves nothing: its organization knows it).
     pub invited: Option<Email>,
 }
 
@@ -103,9 +104,12 @@ impl FormContext {
     }
 
     /// Whether the form leads somewhere only a proven address may go: an
-    /// app's authorization, or the admin console.
+    /// app's authorization, the admin console, or answering an invitation.
     fn needs_proven_inbox(&self) -> bool {
-        matches!(self.resume, Some(Resume::Authorize(_) | Resume::Console))
+        matches!(
+            self.resume,
+            Some(Resume::Authorize(_) | Resume::Console | Resume::Invitation(_))
+        )
     }
 }
 
@@ -334,8 +338,10 @@ impl Accounts {
         let device_cookie = Some(self.devices.mint(email.key()));
         let lifetime = self.settings.session_lifetime;
         let user_id = account.user_id;
-        if !account.email_verified && context.needs_proven_inbox() {
-            // Apps get codes, and the console admits, only proven addresses: the inbox first.
+        let verify_now = !account.email_verified && context.was_invited(&email);
+        if !account.email_verified && !verify_now && context.needs_proven_inbox() {
+            // Apps get codes, the console admits, and invitations are answered
+            // only by proven addresses: the inbox first.
             let browser = secrets::random_base62(32);
             let sent = self.message_allowed(&email, &context.address);
             if sent {
@@ -363,7 +369,6 @@ impl Accounts {
                 browser: Some(browser),
             });
         }
-        let verify_now = !account.email_verified && context.was_invited(&email);
         let signed_in = self
             .db
             .write(move |tx| {

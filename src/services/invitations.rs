@@ -1,4 +1,5 @@
 use super::{ServiceError, ServiceResult, events};
+use crate::auth::secrets;
 use crate::db;
 use crate::db::Conn;
 use crate::delivery::{Composer, InvitationEmail};
@@ -494,7 +495,11 @@ fn queue_message(
         None => None,
     }
     .unwrap_or_else(|| format!("An admin of {}", org.name));
-    let link = composer.invitation_link(invitation.uuid);
+    // The message's own secret: only the inbox that receives it can prove
+    // itself with it (the uuid in the link is an identifier, nothing more).
+    let token = secrets::random_base62(43);
+    db::invitation_links::insert(tx, &secrets::sha256(&token), invitation.id, now)?;
+    let link = composer.invitation_link(invitation.uuid, &token);
     let email = InvitationEmail {
         invitee_email: invitation.invitee_email.clone(),
         organization_name: org.name,

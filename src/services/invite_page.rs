@@ -4,7 +4,8 @@
 
 use super::sessions::{self, SessionUser};
 use super::{ServiceError, ServiceResult, invitee};
-use crate::db::Conn;
+use crate::auth::secrets;
+use crate::db::{self, Conn};
 use crate::domain::event::{Actor, Origin};
 use crate::domain::{Email, InvitationDetails, InvitationStatus, Millis};
 use uuid::Uuid;
@@ -28,13 +29,32 @@ pub enum Viewer {
     SomeoneElse(SessionUser),
 }
 
+/// What the secret in the visited link proves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkProof {
+    /// The link had no secret: the page shows, and proves nothing.
+    Absent,
+    /// The secret of one of the invitation's messages: the visitor holds
+    /// the invitee's inbox.
+    Inbox,
+    /// A secret that is not one of this invitation's: the page shows, proves
+    /// nothing, and says where the right link is.
+    Wrong,
+}
+
+impl LinkProof {
+    pub fn proves_inbox(self) -> bool {
+        self == LinkProof::Inbox
+    }
+}
+
 /// What the page shows for a link.
 #[derive(Debug)]
 pub enum PageState {
     /// No invitation has this link.
     Unknown,
     Closed(Box<InvitationDetails>, Closed),
-    Open(Box<InvitationDetails>, Viewer),
+    Open(Box<InvitationDetails>, Viewer, LinkProof),
 }
 
 /// What became of an answer given on the page.
@@ -46,6 +66,9 @@ pub enum Answer {
     /// Accepted: the organization's UUID (for `invitations.accept_redirect_url`).
     Accepted(Box<InvitationDetails>, Uuid),
     Declined(Box<InvitationDetails>),
+    /// The invitee's account has no proven address and the visit carried no
+    /// secret from the invitation's messages: nothing was answered.
+    Unproven(Box<InvitationDetails>, SessionUser),
 }
 
 fn closed_reason(status: InvitationStatus) -> Option<Closed> {
@@ -67,10 +90,12 @@ fn same_address(a: &str, b: &str) -> bool {
     }
 }
 
-/// The page for the link `uuid`, seen by whoever holds `session_token`.
+/// The page for the link `uuid` (with the secret `link_token`, when the
+/// visit carries one), seen by whoever holds `session_token`.
 pub fn open(
     conn: &Conn,
     uuid: Uuid,
+    link_token: Option<&str>,
     session_token: Option<&str>,
     now: Millis,
 ) -> ServiceResult<PageState> {
@@ -93,7 +118,21 @@ pub fn open(
         }
         Some(user) => Viewer::SomeoneElse(user),
     };
-    Ok(PageState::Open(Box::new(details), viewer))
+    let proof = match link_token {
+        None => LinkProof::Absent,
+        Some(token) => {
+            if db::invitation_links::belongs_to(
+                conn,
+                &secrets::sha256(token),
+                details.invitation.id,
+            )? {
+                LinkProof::Inbox
+            } else {
+                LinkProof::Wrong
+            }
+        }
+    };
+    Ok(PageState::Open(Box::new(details), viewer, proof))
 }
 
 /// Accepts or declines the invitation behind `uuid` for the invitee signed in
@@ -102,17 +141,22 @@ pub fn open(
 pub fn answer(
     tx: &Conn,
     uuid: Uuid,
+    link_token: Option<&str>,
     session_token: Option<&str>,
     accept: bool,
     request_id: Option<String>,
     now: Millis,
 ) -> ServiceResult<Answer> {
-    let (details, user) = match open(tx, uuid, session_token, now)? {
-        PageState::Open(details, Viewer::Invitee(user)) => (details, user),
+    let (details, user, proof) = match open(tx, uuid, link_token, session_token, now)? {
+        PageState::Open(details, Viewer::Invitee(user), proof) => (details, user, proof),
         other => return Ok(Answer::NotAnswerable(other)),
     };
-    // Reaching this page took the link mailed to the invitee: for the
-    // invitee's own account, that proves the inbox.
+    if !user.email_verified && !proof.proves_inbox() {
+        return Ok(Answer::Unproven(details, user));
+    }
+    // Only the secret mailed to the invitee proves the inbox; the uuid alone
+    // is known to the inviting organization (and its events and webhooks),
+    // so without the secret only an already verified account may answer.
     let origin = Origin::new(
         Actor::User {
             user_id: user.user_id,
@@ -126,7 +170,7 @@ pub fn answer(
         &user.email,
         uuid,
         accept,
-        true,
+        proof.proves_inbox(),
         now,
     )?;
     Ok(match answered {

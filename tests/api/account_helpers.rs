@@ -7,18 +7,18 @@ use crate::oauth_helpers::Page;
 use reqwest::Method;
 use std::collections::BTreeMap;
 
-/// The link of the newest message of `kind` to `recipient`, from the outbox.
+/// The link of the newest message of `kind` to `recipient`, as the
+/// recipient gets it (see [`TestApp::mailed_link`]).
 pub fn latest_link(app: &TestApp, kind: &str, recipient: &str) -> String {
-    app.db
-        .read_blocking(|conn| {
-            conn.query_opt(
-                "SELECT link FROM outbox WHERE kind = ?1 AND recipient = ?2 ORDER BY id DESC LIMIT 1",
-                &[&kind, &recipient],
-                |row| row.get(0),
-            )
-        })
-        .unwrap()
-        .unwrap_or_else(|| panic!("no {kind} message to {recipient}"))
+    let quoted = |text: &str| format!("'{}'", text.replace('\'', "''"));
+    app.mailed_link(
+        &format!(
+            "kind = {} AND recipient = {}",
+            quoted(kind),
+            quoted(recipient)
+        ),
+        &format!("{kind} to {recipient}"),
+    )
 }
 
 /// How many messages of `kind` went to `recipient`.

@@ -124,10 +124,23 @@ async fn a_squatter_who_registers_an_address_first_gets_nothing_and_the_owner_ta
     let other = app.invite_ok(&org.key, "someone@corp.test", "MEMBER").await;
     let squatter_browser = Browser::new(&app);
     let other_page = format!("/invite/{}", app.invitation_uuid(other));
-    squatter_browser
+    // An invitation page signs in no unproven address: the inbox first.
+    let refused = squatter_browser
         .sign_in(&other_page, VICTIM, SQUATTER_PASSWORD)
+        .await;
+    refused.assert_html(200);
+    assert!(
+        refused.text.contains("Check your inbox"),
+        "{}",
+        refused.text
+    );
+    assert_eq!(refused.set_cookie("enlist_session"), None);
+    // A join page does (joining needs a proven address too).
+    let join_page = join_page(&app, &org.key).await;
+    squatter_browser
+        .sign_in(&join_page, VICTIM, SQUATTER_PASSWORD)
         .await
-        .assert_see_other(&other_page);
+        .assert_see_other(&join_page);
     let (_, invitation) = app.invite_with_uuid(&org.key, VICTIM, "ADMIN").await;
 
     // Act 1: the squatter tries the invitee API.
@@ -159,7 +172,9 @@ async fn a_squatter_who_registers_an_address_first_gets_nothing_and_the_owner_ta
     let claimed = owner.follow_link(&link, Some(OWNER_PASSWORD)).await;
 
     // Assert 2: the address is the owner's; the squatter's grants are gone.
-    claimed.assert_html(200);
+    // (The newest link is the one the squatter's try on the invitation page
+    // mailed: it leads back to that page.)
+    claimed.assert_see_other(&other_page);
     assert!(claimed.set_cookie("enlist_session").is_some());
     assert!(verified_at(&app, VICTIM).is_some());
     assert_eq!(
@@ -173,7 +188,11 @@ async fn a_squatter_who_registers_an_address_first_gets_nothing_and_the_owner_ta
         "invalid_grant",
     );
     assert!(
-        squatter_browser.get(&other_page).await.has_sign_in_forms(),
+        squatter_browser
+            .get(&join_page)
+            .await
+            .text
+            .contains("Sign in"),
         "the squatter's session ended"
     );
     squatter_browser
@@ -209,7 +228,7 @@ async fn an_invitation_link_proves_the_invitees_inbox() {
     let app = spawn_app().await;
     let org = app.create_org("Acme", "ada@acme.test");
     let id = app.invite_ok(&org.key, "bob@example.com", "MEMBER").await;
-    let path = format!("/invite/{}", app.invitation_uuid(id));
+    let path = app.invitation_link_path(id);
 
     let bob = Browser::new(&app);
     bob.sign_up(&path, "Bob@Example.com", PASSWORD)
@@ -228,7 +247,7 @@ async fn an_invitation_link_lets_the_owner_claim_an_unverified_account() {
     let squatter = app.create_unverified_user("bob@example.com", Some(SQUATTER_PASSWORD));
     let org = app.create_org("Acme", "ada@acme.test");
     let id = app.invite_ok(&org.key, "bob@example.com", "ADMIN").await;
-    let path = format!("/invite/{}", app.invitation_uuid(id));
+    let path = app.invitation_link_path(id);
     let squatter_session = Browser::new(&app);
     squatter_session
         .sign_in(&path, "bob@example.com", SQUATTER_PASSWORD)
@@ -763,12 +782,14 @@ async fn a_link_followed_while_signed_in_as_someone_else_verifies_only_its_own_a
         PASSWORD,
     )
     .await;
-    // Carol's browser is signed in as Mallory (say, a shared computer).
+    // Carol's browser is signed in as Mallory (say, a shared computer; a
+    // join page signs in an unproven address).
     let browser = Browser::new(&app);
+    let join_page = join_page(&app, &org.key).await;
     browser
-        .sign_in(&invite_path, "mallory@example.com", PASSWORD)
+        .sign_in(&join_page, "mallory@example.com", PASSWORD)
         .await
-        .assert_see_other(&invite_path);
+        .assert_see_other(&join_page);
 
     let link = latest_link(&app, "verification", "carol@example.com");
     browser.follow_link(&link, Some("carol's password")).await;
@@ -789,7 +810,7 @@ async fn the_hosted_page_answers_only_for_a_proven_or_just_proven_address() {
     let org = app.create_org("Acme", "ada@acme.test");
     app.create_unverified_user("dave@example.com", Some(PASSWORD));
     let id = app.invite_ok(&org.key, "dave@example.com", "MEMBER").await;
-    let path = format!("/invite/{}", app.invitation_uuid(id));
+    let path = app.invitation_link_path(id);
 
     // Signing in through the link mailed to Dave proves Dave's inbox.
     let browser = Browser::new(&app);
@@ -898,4 +919,18 @@ async fn accounts_never_verified_are_deleted_after_their_lifetime() {
         app.query_strings("SELECT email_key FROM users ORDER BY email_key"),
         ["ada@acme.test", "kept@example.test", "member@example.test"]
     );
+}
+
+/// The path of a new join link's page of the organization.
+async fn join_page(app: &TestApp, key: &str) -> String {
+    let reply = app
+        .post(
+            "/v1/organization/join-links",
+            key,
+            &serde_json::json!({"role": "MEMBER", "maxUses": 10, "expiresIn": "1d"}),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let url = reply.body["url"].as_str().unwrap();
+    url.strip_prefix(&app.address).unwrap().to_owned()
 }

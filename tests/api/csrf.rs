@@ -18,7 +18,7 @@ struct SignedIn {
 async fn bob_signed_in(app: &TestApp) -> SignedIn {
     let org = app.create_org("Acme", "ada@acme.test");
     let invitation = app.invite_ok(&org.key, "bob@example.com", "MEMBER").await;
-    let path = format!("/invite/{}", app.invitation_uuid(invitation));
+    let path = app.invitation_link_path(invitation);
     let browser = Browser::new(app);
     let signed_up = browser.sign_up(&path, "bob@example.com", PASSWORD).await;
     signed_up.assert_see_other(&path);
@@ -52,7 +52,7 @@ fn bare_client() -> reqwest::Client {
 async fn decline_with(app: &TestApp, path: &str, cookies: &str, token: &str) -> Page {
     page(
         bare_client()
-            .post(format!("{}{path}/respond", app.address))
+            .post(format!("{}{}", app.address, sub(path, "respond")))
             .header("Cookie", cookies)
             .form(&[("csrf_token", token), ("decision", "decline")])
             .send()
@@ -123,7 +123,7 @@ async fn a_token_from_another_session_or_signed_out_is_refused() {
     // And one signed for another session (Carol's, signed in elsewhere).
     let org = app.create_org("Globex", "gil@globex.test");
     let carols = app.invite_ok(&org.key, "carol@example.com", "MEMBER").await;
-    let carols_path = format!("/invite/{}", app.invitation_uuid(carols));
+    let carols_path = app.invitation_link_path(carols);
     let carol = Browser::new(&app);
     carol
         .sign_up(&carols_path, "carol@example.com", PASSWORD)
@@ -162,7 +162,7 @@ async fn cross_site_posts_are_refused_even_with_a_good_token() {
     let bob = bob_signed_in(&app).await;
     let token = bob.browser.get(&bob.path).await.csrf_token();
     let fields = [("csrf_token", token.as_str()), ("decision", "decline")];
-    let url = format!("{}{}/respond", app.address, bob.path);
+    let url = format!("{}{}", app.address, sub(&bob.path, "respond"));
 
     for headers in [
         &[("Origin", "https://evil.example")][..],

@@ -101,7 +101,18 @@ async fn the_file_transport_writes_one_multipart_message_with_the_link() {
     );
 
     let mail = read_eml(&files[0]);
-    let link = format!("{}/invite/{uuid}", app.address);
+    // The page's address and the message's own secret (256 bits of base62).
+    let page_link = format!("{}/invite/{uuid}?token=", app.address);
+    let link = mail
+        .text
+        .lines()
+        .map(str::trim)
+        .find(|line| line.starts_with(&page_link))
+        .unwrap_or_else(|| panic!("no link in {}", mail.text))
+        .to_owned();
+    let secret = &link[page_link.len()..];
+    assert_eq!(secret.len(), 43, "{link}");
+    assert!(secret.chars().all(|c| c.is_ascii_alphanumeric()), "{link}");
     assert_eq!(mail.mimetype, "multipart/alternative", "{}", mail.raw);
     assert_eq!(mail.part_types, ["text/plain", "text/html"], "{}", mail.raw);
     assert!(mail.to.contains("bob@example.com"), "To: {}", mail.to);
@@ -128,12 +139,19 @@ async fn the_file_transport_writes_one_multipart_message_with_the_link() {
         "{}",
         mail.html
     );
-    // The link in the message is the one the outbox row carries.
+    // Sent, the outbox row no longer holds the link nor the bodies: the
+    // secret is only in the message (and its digest in the database).
     assert_eq!(
         app.query_strings(&format!(
-            "SELECT link FROM outbox WHERE invitation_id = {id}"
+            "SELECT link || text_body || html_body FROM outbox WHERE invitation_id = {id}"
         )),
-        [link]
+        [""]
+    );
+    assert_eq!(
+        app.query_i64(&format!(
+            "SELECT COUNT(*) FROM invitation_links WHERE invitation_id = {id}"
+        )),
+        1
     );
 
     // The link is the invitation's page.
@@ -167,10 +185,10 @@ async fn the_public_url_is_the_base_of_the_link() {
 
     let files = wait_for_eml(&app.outbox_dir(), 1).await;
     let mail = read_eml(&files[0]);
-    let link = format!("https://join.example.com/invite/{uuid}");
+    let link = format!("https://join.example.com/invite/{uuid}?token=");
     assert!(mail.text.contains(&link), "{}", mail.text);
     assert!(
-        mail.html.contains(&format!("href=\"{link}\"")),
+        mail.html.contains(&format!("href=\"{link}")),
         "{}",
         mail.html
     );

@@ -86,6 +86,9 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     if crate::test_postgres::enabled() {
         settings.database.url = Some(crate::test_postgres::fresh_database());
     }
+    // Sent messages keep their links only in the transport's copy: tests
+    // read them there, as the recipient would.
+    file_transport(&mut settings);
     customize(&mut settings);
     let clock = Clock::default();
     let app =
@@ -463,6 +466,9 @@ pub async fn spawn_app_with_metrics_addr(
     if crate::test_postgres::enabled() {
         settings.database.url = Some(crate::test_postgres::fresh_database());
     }
+    // Sent messages keep their links only in the transport's copy: tests
+    // read them there, as the recipient would.
+    file_transport(&mut settings);
     customize(&mut settings);
     let clock = Clock::default();
     let app =
@@ -555,6 +561,43 @@ impl TestApp {
         ))
         .pop()
         .unwrap_or_else(|| panic!("invitation {invitation_id} not stored"))
+    }
+
+    /// The link of the newest outbox message matching `filter`, as its
+    /// recipient gets it: from the outbox while the message waits, and from
+    /// the `file` transport's copy once it was sent (the outbox forgets sent
+    /// links).
+    /// `filter` is SQL with its values written in (tests' own values).
+    pub fn mailed_link(&self, filter: &str, what: &str) -> String {
+        let sql = format!("SELECT id, link FROM outbox WHERE {filter} ORDER BY id DESC LIMIT 1");
+        let (id, link): (i64, String) = self
+            .db
+            .read_blocking(|conn| conn.query_opt(&sql, &[], |row| Ok((row.get(0)?, row.get(1)?))))
+            .unwrap()
+            .unwrap_or_else(|| panic!("no message: {what}"));
+        if !link.is_empty() {
+            return link;
+        }
+        let public_url =
+            (self.settings.server.public_url.clone()).unwrap_or_else(|| self.address.clone());
+        enlist::delivery::transport::link_in_copy(&self.outbox_dir(), id, &public_url)
+            .unwrap_or_else(|| {
+                panic!("message {id} ({what}) was sent, and its copy has no link (is the transport `file`?)")
+            })
+    }
+
+    /// The path (with the secret) of the link the newest message of an
+    /// invitation carries: what its invitee opens.
+    pub fn invitation_link_path(&self, invitation_id: i64) -> String {
+        let link = self.mailed_link(
+            &format!("invitation_id = {invitation_id}"),
+            &format!("invitation {invitation_id}"),
+        );
+        let public_url =
+            (self.settings.server.public_url.clone()).unwrap_or_else(|| self.address.clone());
+        link.strip_prefix(public_url.trim_end_matches('/'))
+            .unwrap_or(&link)
+            .to_owned()
     }
 
     /// Outbox rows queued for one invitation.

@@ -73,16 +73,15 @@ async fn options_are_stored_returned_to_the_admin_mailed_and_shown_escaped() {
         app.query_strings(&format!("SELECT message FROM invitations WHERE id = {id}")),
         vec!["Welcome <b>Bob</b> & co".to_owned()]
     );
-    // In the queued message: plain in the text part, escaped in the HTML part.
-    let text = app.query_strings(&format!(
-        "SELECT text_body FROM outbox WHERE invitation_id = {id}"
-    ));
-    assert!(text[0].contains("Welcome <b>Bob</b> & co"), "{}", text[0]);
-    let html = app.query_strings(&format!(
-        "SELECT html_body FROM outbox WHERE invitation_id = {id}"
-    ));
-    assert!(html[0].contains("Welcome &lt;b&gt;Bob"), "{}", html[0]);
-    assert!(!html[0].contains("<b>Bob"), "{}", html[0]);
+    // In the message: plain in the text part, escaped in the HTML part.
+    let mail = read_eml(&wait_for_eml(&app.outbox_dir(), 1).await[0]);
+    assert!(
+        mail.text.contains("Welcome <b>Bob</b> & co"),
+        "{}",
+        mail.text
+    );
+    assert!(mail.html.contains("Welcome &lt;b&gt;Bob"), "{}", mail.html);
+    assert!(!mail.html.contains("<b>Bob"), "{}", mail.html);
 
     // On the hosted page, escaped; the metadata never.
     let page = app
@@ -103,11 +102,9 @@ async fn options_are_stored_returned_to_the_admin_mailed_and_shown_escaped() {
 
     // A resend mails the message again.
     assert_eq!(app.resend(&org.key, id).await.status, 200);
-    let text = app.query_strings(&format!(
-        "SELECT text_body FROM outbox WHERE invitation_id = {id} ORDER BY id"
-    ));
-    assert_eq!(text.len(), 2);
-    assert!(text[1].contains("Welcome <b>Bob</b> & co"));
+    let files = wait_for_eml(&app.outbox_dir(), 2).await;
+    assert_eq!(files.len(), 2);
+    assert!(read_eml(&files[1]).text.contains("Welcome <b>Bob</b> & co"));
 }
 
 #[tokio::test]

@@ -8,8 +8,14 @@ use enlist::domain::Millis;
 
 const PASSWORD: &str = "correct horse battery";
 
-/// The path of an invitation's page.
+/// The path of an invitation's page as its message links it (with the
+/// message's secret): what the invitee opens.
 fn page_of(app: &TestApp, invitation_id: i64) -> String {
+    app.invitation_link_path(invitation_id)
+}
+
+/// The page's bare path: what the inviting organization knows, proving nothing.
+fn bare_page_of(app: &TestApp, invitation_id: i64) -> String {
     format!("/invite/{}", app.invitation_uuid(invitation_id))
 }
 
@@ -190,7 +196,8 @@ async fn signing_up_from_the_emailed_link_and_accepting_makes_a_member() {
     assert!(page.has_answer_buttons(), "{}", page.text);
     assert!(!page.has_sign_in_forms(), "{}", page.text);
     assert!(
-        page.text.contains(&format!("action=\"{path}/respond\"")),
+        page.text
+            .contains(&format!("action=\"{}\"", sub(&path, "respond"))),
         "{}",
         page.text
     );
@@ -235,7 +242,7 @@ async fn signing_up_from_the_emailed_link_and_accepting_makes_a_member() {
     let csrf = page.csrf_token();
     browser
         .post_form(
-            &format!("{path}/respond"),
+            &sub(&path, "respond"),
             &[("csrf_token", &csrf), ("decision", "decline")],
         )
         .await
@@ -275,7 +282,7 @@ async fn declining_on_the_page_makes_no_member() {
     Browser::new(&app).get(&path).await.assert_html(409);
     let late = browser
         .post_form(
-            &format!("{path}/respond"),
+            &sub(&path, "respond"),
             &[("csrf_token", &csrf), ("decision", "accept")],
         )
         .await;
@@ -340,8 +347,12 @@ async fn signed_in_as_someone_else_the_page_says_so_and_cannot_answer() {
         "{}",
         signed_up.text
     );
+    // Her confirmation leads back to the page itself, without Bob's secret.
     let link = crate::account_helpers::latest_link(&app, "verification", "carol@example.com");
-    carol.follow_link(&link, None).await.assert_see_other(&path);
+    carol
+        .follow_link(&link, None)
+        .await
+        .assert_see_other(&bare_page_of(&app, id));
     let page = carol.get(&path).await;
     page.assert_html(200);
     assert!(
@@ -359,7 +370,8 @@ async fn signed_in_as_someone_else_the_page_says_so_and_cannot_answer() {
     assert!(!page.has_answer_buttons(), "{}", page.text);
     assert!(!page.has_sign_in_forms(), "{}", page.text);
     assert!(
-        page.text.contains(&format!("action=\"{path}/sign-out\"")),
+        page.text
+            .contains(&format!("action=\"{}\"", sub(&path, "sign-out"))),
         "a way to switch account: {}",
         page.text
     );
@@ -369,7 +381,7 @@ async fn signed_in_as_someone_else_the_page_says_so_and_cannot_answer() {
     for decision in ["accept", "decline"] {
         let forged = carol
             .post_form(
-                &format!("{path}/respond"),
+                &sub(&path, "respond"),
                 &[("csrf_token", &csrf), ("decision", decision)],
             )
             .await;
@@ -389,7 +401,7 @@ async fn signed_in_as_someone_else_the_page_says_so_and_cannot_answer() {
 
     // Switching account: sign out, then Bob signs up and answers.
     let signed_out = carol
-        .post_form(&format!("{path}/sign-out"), &[("csrf_token", &csrf)])
+        .post_form(&sub(&path, "sign-out"), &[("csrf_token", &csrf)])
         .await;
     signed_out.assert_see_other(&path);
     let page = carol.get(&path).await;
@@ -420,7 +432,7 @@ async fn signing_in_with_a_password_works_and_a_wrong_one_is_refused() {
     setup.sign_up(&path, "bob@example.com", PASSWORD).await;
     let csrf = setup.get(&path).await.csrf_token();
     setup
-        .post_form(&format!("{path}/sign-out"), &[("csrf_token", &csrf)])
+        .post_form(&sub(&path, "sign-out"), &[("csrf_token", &csrf)])
         .await
         .assert_see_other(&path);
     assert_eq!(app.query_i64("SELECT COUNT(*) FROM web_sessions"), 0);
@@ -531,11 +543,11 @@ async fn forms_without_the_csrf_pair_are_refused_and_change_nothing() {
             ("csrf_token", "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB".to_owned()),
         ],
     ] {
-        post(&browser.client, format!("{path}/respond"), fields)
+        post(&browser.client, sub(&path, "respond"), fields)
             .await
             .assert_html(403);
     }
-    post(&browser.client, format!("{path}/sign-out"), Vec::new())
+    post(&browser.client, sub(&path, "sign-out"), Vec::new())
         .await
         .assert_html(403);
     assert_eq!(app.stored_status(id), "PENDING");
@@ -554,7 +566,7 @@ async fn answering_without_a_session_goes_back_to_the_page() {
     let csrf = browser.get(&path).await.csrf_token();
     let reply = browser
         .post_form(
-            &format!("{path}/respond"),
+            &sub(&path, "respond"),
             &[("csrf_token", &csrf), ("decision", "accept")],
         )
         .await;
@@ -565,7 +577,7 @@ async fn answering_without_a_session_goes_back_to_the_page() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
-        .post(format!("{}{path}/respond", app.address))
+        .post(format!("{}{}", app.address, sub(&path, "respond")))
         .header(
             "Cookie",
             format!(
@@ -600,7 +612,7 @@ async fn signing_out_ends_the_session_on_the_server_too() {
     let csrf = browser.get(&path).await.csrf_token();
 
     let signed_out = browser
-        .post_form(&format!("{path}/sign-out"), &[("csrf_token", &csrf)])
+        .post_form(&sub(&path, "sign-out"), &[("csrf_token", &csrf)])
         .await;
     signed_out.assert_see_other(&path);
     let removal = signed_out
@@ -628,7 +640,7 @@ async fn signing_out_ends_the_session_on_the_server_too() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
-        .post(format!("{}{path}/respond", app.address))
+        .post(format!("{}{}", app.address, sub(&path, "respond")))
         .header(
             "Cookie",
             format!("enlist_csrf={csrf}; enlist_session={token}"),
@@ -763,13 +775,13 @@ async fn every_page_and_redirect_sends_the_security_headers() {
     browser.get(&path).await.assert_html(200);
     browser.get("/invite/nope").await.assert_html(404);
     let bad_form = browser
-        .post_form(&format!("{path}/respond"), &[("decision", "maybe")])
+        .post_form(&sub(&path, "respond"), &[("decision", "maybe")])
         .await;
     bad_form.assert_html(403);
     let csrf = browser.get(&path).await.csrf_token();
     let bad_answer = browser
         .post_form(
-            &format!("{path}/respond"),
+            &sub(&path, "respond"),
             &[("csrf_token", &csrf), ("decision", "maybe")],
         )
         .await;
@@ -833,7 +845,7 @@ async fn an_expired_session_is_no_session() {
     assert!(!page.has_answer_buttons(), "{}", page.text);
     browser
         .post_form(
-            &format!("{path}/respond"),
+            &sub(&path, "respond"),
             &[("csrf_token", &csrf), ("decision", "accept")],
         )
         .await
@@ -859,7 +871,7 @@ async fn answering_an_invitation_closed_meanwhile_shows_why_and_changes_nothing(
     assert_eq!(app.revoke(&org.key, revoked).await.status, 200);
     let answer = browser
         .post_form(
-            &format!("{path}/respond"),
+            &sub(&path, "respond"),
             &[("csrf_token", &csrf), ("decision", "accept")],
         )
         .await;
@@ -879,7 +891,7 @@ async fn answering_an_invitation_closed_meanwhile_shows_why_and_changes_nothing(
     app.expire_in_place(expired);
     let answer = other
         .post_form(
-            &format!("{path}/respond"),
+            &sub(&path, "respond"),
             &[("csrf_token", &csrf), ("decision", "accept")],
         )
         .await;

@@ -201,10 +201,19 @@ impl Browser {
     pub async fn respond(&self, page_path: &str, decision: &str) -> Page {
         let csrf = self.get(page_path).await.csrf_token();
         self.post_form(
-            &format!("{page_path}/respond"),
+            &sub(page_path, "respond"),
             &[("csrf_token", &csrf), ("decision", decision)],
         )
         .await
+    }
+}
+
+/// The path of the page's `action` form, for a page opened at `page_path`
+/// (an emailed link's query stays on it: `/invite/u?token=t` → `/invite/u/respond?token=t`).
+pub fn sub(page_path: &str, action: &str) -> String {
+    match page_path.split_once('?') {
+        Some((path, query)) => format!("{path}/{action}?{query}"),
+        None => format!("{page_path}/{action}"),
     }
 }
 

@@ -47,10 +47,19 @@ async fn a_pending_invitation_gets_one_reminder_a_day_before_it_expires() {
         "SELECT subject FROM outbox WHERE invitation_id = {bob} AND kind = 'reminder'"
     ));
     assert_eq!(subject, ["Reminder: your invitation to Acme expires soon"]);
-    let link = app.query_strings(&format!(
-        "SELECT link FROM outbox WHERE invitation_id = {bob} AND kind = 'reminder'"
-    ));
-    assert!(link[0].ends_with(&format!("/invite/{}", app.invitation_uuid(bob))));
+    // The reminder carries the page with a secret of its own.
+    let reminder = app.mailed_link(
+        &format!("invitation_id = {bob} AND kind = 'reminder'"),
+        "the reminder",
+    );
+    let invitation = app.mailed_link(
+        &format!("invitation_id = {bob} AND kind = 'invitation'"),
+        "the invitation",
+    );
+    let page = format!("/invite/{}?token=", app.invitation_uuid(bob));
+    assert!(reminder.contains(&page), "{reminder}");
+    assert!(invitation.contains(&page), "{invitation}");
+    assert_ne!(reminder, invitation, "one secret per message");
 
     // A resend arms it again, for the new expiry.
     assert_eq!(app.resend(&org.key, bob).await.status, 200);

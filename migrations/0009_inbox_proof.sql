@@ -1,0 +1,25 @@
+-- Only the inbox proves the inbox (src/db/invitation_links.rs).
+--
+-- Every invitation message carries a secret of its own; only its SHA-256
+-- is kept. A visit that presents one proves the invitee's inbox, as long
+-- as its invitation can still be answered (a resend adds a secret and
+-- leaves the older ones valid).
+CREATE TABLE invitation_links (
+    token_sha256  BLOB    PRIMARY KEY,
+    invitation_id INTEGER NOT NULL REFERENCES invitations(id) ON DELETE CASCADE,
+    created_at    INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX invitation_links_invitation ON invitation_links (invitation_id);
+
+-- Keys an account minted for itself in the console (1) end with a password
+-- reset of that account; keys the operator made (0) stay.
+ALTER TABLE api_keys ADD COLUMN minted_in_console INTEGER NOT NULL DEFAULT 0;
+
+-- When the session's holder last typed the account's password: minting a
+-- key in the console asks for it again unless this is recent.
+ALTER TABLE web_sessions ADD COLUMN password_at INTEGER;
+
+-- A sent message no longer holds its link's secret: the link and the
+-- bodies are emptied when it is sent (the metadata stays). Messages sent
+-- before this version are emptied now.
+UPDATE outbox SET link = '', text_body = '', html_body = '' WHERE sent_at IS NOT NULL;

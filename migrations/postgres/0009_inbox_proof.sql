@@ -1,0 +1,13 @@
+-- Only the inbox proves the inbox: see migrations/0009_inbox_proof.sql.
+CREATE TABLE invitation_links (
+    token_sha256  BYTEA  PRIMARY KEY,
+    invitation_id BIGINT NOT NULL REFERENCES invitations(id) ON DELETE CASCADE,
+    created_at    BIGINT NOT NULL
+);
+CREATE INDEX invitation_links_invitation ON invitation_links (invitation_id);
+
+ALTER TABLE api_keys ADD COLUMN minted_in_console BIGINT NOT NULL DEFAULT 0;
+
+ALTER TABLE web_sessions ADD COLUMN password_at BIGINT;
+
+UPDATE outbox SET link = '', text_body = '', html_body = '' WHERE sent_at IS NOT NULL;
