@@ -177,6 +177,37 @@ impl Cluster {
             .await
     }
 
+    /// An admin POST with `Idempotency-Key: idempotency_key` to node
+    /// `node`: status, whether it was a replay, body.
+    async fn idempotent_post(
+        &self,
+        node: usize,
+        path: &str,
+        idempotency_key: &str,
+        body: &Value,
+    ) -> (u16, bool, Value) {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.nodes[node % NODES].url))
+            .header("X-API-Key", &self.key)
+            .header("Idempotency-Key", idempotency_key)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let replayed = response
+            .headers()
+            .get("idempotent-replayed")
+            .is_some_and(|v| v == "true");
+        let text = response.text().await.unwrap();
+        (
+            status,
+            replayed,
+            serde_json::from_str(&text).unwrap_or(Value::Null),
+        )
+    }
+
     /// `Bearer …` for the account `email`: a client bound to it (made with
     /// the CLI) takes a client-credentials token from node `node`.
     async fn bearer_for(&self, email: &str, node: usize) -> String {
@@ -694,6 +725,119 @@ async fn every_event_reaches_a_webhook_once_whichever_node_sends_it() {
         "SELECT COUNT(*) FROM webhook_attempts",
     );
     assert_eq!(attempts, INVITATIONS as i64, "one attempt each");
+    assert!(
+        cluster.logged_errors().is_empty(),
+        "{:?}",
+        cluster.logged_errors()
+    );
+}
+
+/// What a replay of `first` answers: the same, except that a join link's
+/// `url` (its token) is never stored, and the replay says so.
+fn replay_of(first: &Value) -> Value {
+    let mut replay = first.clone();
+    if let Some(object) = replay.as_object_mut()
+        && object.remove("url").is_some()
+    {
+        object.insert("secretOmitted".into(), Value::Bool(true));
+    }
+    replay
+}
+
+/// Sends one POST with one `Idempotency-Key` to two nodes at once, then
+/// again to a third: one of the two ran, the other answered the replay or
+/// 409 `idempotency_key_in_use`, the third the replay. Answers the body of
+/// the one that ran and whether the other was a replay.
+async fn race_one_key(
+    cluster: &Cluster,
+    round: usize,
+    path: &str,
+    key: &str,
+    body: &Value,
+) -> (Value, bool) {
+    let (one, two) = tokio::join!(
+        cluster.idempotent_post(round, path, key, body),
+        cluster.idempotent_post(round + 1, path, key, body),
+    );
+    let (ran, other) = match (&one, &two) {
+        ((200, false, _), _) => (&one.2, &two),
+        (_, (200, false, _)) => (&two.2, &one),
+        _ => panic!("{path} round {round}: neither ran: {one:?} {two:?}"),
+    };
+    let replayed = match other {
+        (200, true, replay) => {
+            assert_eq!(replay, &replay_of(ran), "{path} round {round}");
+            true
+        }
+        (409, false, problem) if problem["code"] == "idempotency_key_in_use" => false,
+        _ => panic!("{path} round {round}: both ran, or a wrong answer: {one:?} {two:?}"),
+    };
+    let again = cluster.idempotent_post(round + 2, path, key, body).await;
+    assert_eq!(
+        again,
+        (200, true, replay_of(ran)),
+        "{path} round {round}: the stored answer is the one that ran"
+    );
+    (ran.clone(), replayed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_idempotency_key_sent_to_two_nodes_at_once_has_one_side_effect() {
+    let Some(cluster) = cluster() else { return };
+    const ROUNDS: usize = 30;
+    let (mut replays, mut in_use) = (0, 0);
+    let mut tally = |replayed: bool| {
+        if replayed {
+            replays += 1;
+        } else {
+            in_use += 1;
+        }
+    };
+    for round in 0..ROUNDS {
+        // An invitation: one row, one message, one event.
+        let email = format!("race{round}@example.test");
+        let body = json!({ "inviteeEmail": email, "role": "MEMBER" });
+        let path = "/v1/organization/invitations";
+        let (_, replayed) = race_one_key(&cluster, round, path, &format!("i{round}"), &body).await;
+        tally(replayed);
+        for (what, sql) in [
+            (
+                "invitation",
+                format!("SELECT COUNT(*) FROM invitations WHERE invitee_email = '{email}'"),
+            ),
+            (
+                "message",
+                format!("SELECT COUNT(*) FROM outbox WHERE recipient = '{email}'"),
+            ),
+            (
+                "event",
+                format!(
+                    "SELECT COUNT(*) FROM events \
+                     WHERE type = 'invitation.created' AND body LIKE '%\"{email}\"%'"
+                ),
+            ),
+        ] {
+            assert_eq!(
+                count(&cluster.database_url, &sql),
+                1,
+                "round {round}: one {what}"
+            );
+        }
+
+        // A join link, which no other rule would stop from being made twice.
+        let body = json!({ "maxUses": 1, "expiresIn": "1d" });
+        let path = "/v1/organization/join-links";
+        let (link, replayed) =
+            race_one_key(&cluster, round, path, &format!("j{round}"), &body).await;
+        tally(replayed);
+        assert!(link["url"].is_string(), "{link}");
+        assert_eq!(
+            count(&cluster.database_url, "SELECT COUNT(*) FROM join_links"),
+            round as i64 + 1,
+            "round {round}: one join link"
+        );
+    }
+    eprintln!("{ROUNDS} rounds of two races: {replays} replayed, {in_use} answered 409");
     assert!(
         cluster.logged_errors().is_empty(),
         "{:?}",

@@ -232,8 +232,17 @@ pub struct CreateJoinLinkRequest {
     pub allowed_email_domains: Option<Vec<String>>,
 }
 
+/// An answer that shows a secret once: a join link's `url`, a webhook's
+/// `secret`. An idempotent replay answers [`ShownOnce::without_secret`]
+/// instead, the only form stored, so the secret never rests in the
+/// idempotency store (see `api::idempotency::secret_once`).
+pub trait ShownOnce: Serialize {
+    /// The same resource without its secret, saying so (`secretOmitted`).
+    fn without_secret(&self) -> Self;
+}
+
 /// A join link. `url` (holding the token) is in the answer of the create call only.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = JoinLink)]
 pub struct JoinLinkBody {
@@ -241,6 +250,12 @@ pub struct JoinLinkBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(format = "uri")]
     pub url: Option<String>,
+    /// `true` only on an idempotent replay of the create
+    /// (`Idempotent-Replayed: true`): `url` is not kept for replays, so this
+    /// answer has none; revoke the link and create another if it was lost.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[schema(required = false)]
+    pub secret_omitted: bool,
     #[schema(value_type = crate::api::openapi::RoleDoc)]
     pub role: Role,
     pub max_uses: i64,
@@ -253,11 +268,22 @@ pub struct JoinLinkBody {
     pub created_at: Millis,
 }
 
+impl ShownOnce for JoinLinkBody {
+    fn without_secret(&self) -> Self {
+        Self {
+            url: None,
+            secret_omitted: true,
+            ..self.clone()
+        }
+    }
+}
+
 impl From<JoinLink> for JoinLinkBody {
     fn from(link: JoinLink) -> Self {
         Self {
             id: link.id,
             url: None,
+            secret_omitted: false,
             role: link.role,
             max_uses: link.max_uses,
             uses: link.uses,
@@ -388,7 +414,7 @@ pub struct UpdateWebhookRequest {
 }
 
 /// An endpoint with its signing secret, shown only at creation and rotation.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = WebhookWithSecret)]
 pub struct WebhookWithSecretBody {
@@ -403,9 +429,27 @@ pub struct WebhookWithSecretBody {
     pub created_at: Millis,
     #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
     pub updated_at: Millis,
-    /// `whsec_…`: verify deliveries with it (Standard Webhooks).
+    /// `whsec_…`: verify deliveries with it (Standard Webhooks). Absent
+    /// only from an idempotent replay (`secretOmitted`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")]
-    pub secret: String,
+    pub secret: Option<String>,
+    /// `true` only on an idempotent replay (`Idempotent-Replayed: true`):
+    /// the secret is not kept for replays, so this answer has none; rotate
+    /// the secret (with a new `Idempotency-Key`) if it was lost.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[schema(required = false)]
+    pub secret_omitted: bool,
+}
+
+impl ShownOnce for WebhookWithSecretBody {
+    fn without_secret(&self) -> Self {
+        Self {
+            secret: None,
+            secret_omitted: true,
+            ..self.clone()
+        }
+    }
 }
 
 impl From<crate::services::webhooks::WithSecret> for WebhookWithSecretBody {
@@ -420,7 +464,8 @@ impl From<crate::services::webhooks::WithSecret> for WebhookWithSecretBody {
             disabled_reason: endpoint.disabled_reason,
             created_at: endpoint.created_at,
             updated_at: endpoint.updated_at,
-            secret: with.secret,
+            secret: Some(with.secret),
+            secret_omitted: false,
         }
     }
 }

@@ -3,8 +3,10 @@
 //! with `Idempotent-Replayed: true`, for the same method, path and body
 //! until `idempotency.ttl` passes. The same key with another request
 //! answers 422; while the first is still running, 409. Answers worth
-//! retrying (429 and 5xx) are not kept.
+//! retrying (429 and 5xx) are not kept. An answer that shows a secret once
+//! (see [`secret_once`]) is stored, and replayed, without it.
 
+use crate::api::dto::ShownOnce;
 use crate::api::extract::api_key::PresentedKey;
 use crate::api::problem::ApiError;
 use crate::services;
@@ -23,6 +25,22 @@ pub const HEADER: &str = "Idempotency-Key";
 pub const REPLAYED: &str = "Idempotent-Replayed";
 /// The longest key accepted.
 pub const MAX_KEY_LEN: usize = 255;
+
+/// What a replay answers instead of the first answer's body, put on the
+/// response by [`secret_once`].
+struct ReplayBody(Vec<u8>);
+
+/// 200 with `body`, whose secret this client sees once: an idempotent
+/// replay answers `body.without_secret()`, the only form stored. A replay
+/// that handed the secret out again would need it kept, in clear, for
+/// `idempotency.ttl`, readable by anyone who can read the database or its
+/// backups.
+pub fn secret_once(body: &impl ShownOnce) -> Result<HttpResponse, ApiError> {
+    let replay = serde_json::to_vec(&body.without_secret()).map_err(ApiError::internal)?;
+    let mut response = HttpResponse::Ok().json(body);
+    response.extensions_mut().insert(ReplayBody(replay));
+    Ok(response)
+}
 
 fn problem(req: ServiceRequest, error: ApiError) -> ServiceResponse<BoxBody> {
     req.error_response(error).map_into_boxed_body()
@@ -145,7 +163,8 @@ pub async fn idempotent(
         }
         Ok(Begin::Fresh) => {
             let response = next.call(req).await?;
-            let (http, response) = response.into_parts();
+            let (http, mut response) = response.into_parts();
+            let replay = response.extensions_mut().remove::<ReplayBody>();
             let (head, body) = response.into_parts();
             let bytes = to_bytes(body).await.map_err(|e| {
                 actix_web::error::ErrorInternalServerError(format!("response body: {}", e.into()))
@@ -157,7 +176,10 @@ pub async fn idempotent(
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
             let keep = !(status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS);
-            let stored = bytes.to_vec();
+            let stored = match replay {
+                Some(ReplayBody(replay)) => replay,
+                None => bytes.to_vec(),
+            };
             let outcome = state
                 .db
                 .write(move |tx| {

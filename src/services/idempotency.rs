@@ -30,6 +30,8 @@ pub enum Begin {
     Mismatch,
 }
 
+/// Decides, and for a fresh request claims the key, in one step that holds
+/// across nodes: the claim commits with this write, before the request runs.
 pub fn begin(
     tx: &Conn,
     api_key_id: i64,
@@ -38,6 +40,13 @@ pub fn begin(
     ttl: Duration,
     now: Millis,
 ) -> ServiceResult<Begin> {
+    // On PostgreSQL two nodes could both find no entry (neither claim is
+    // committed yet) and both run: the second's upsert waits for the first's
+    // row and then overwrites it. Holding a lock on the key until this
+    // transaction commits makes the second read the first's committed claim
+    // (READ COMMITTED takes a new snapshot per statement) and answer 409.
+    // SQLite's single writer already runs one begin at a time.
+    tx.lock_key(&format!("idempotency/{api_key_id}/{key}"))?;
     match db::idempotency::find(tx, api_key_id, key, now)? {
         Some(entry) if entry.fingerprint != fingerprint => Ok(Begin::Mismatch),
         Some(entry) => match entry.answer {

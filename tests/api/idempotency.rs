@@ -1,6 +1,7 @@
 //! `Idempotency-Key` on the admin API's POST, PATCH and DELETE.
 
 use crate::helpers::*;
+use crate::webhook_helpers::{Receiver, spawn_webhook_app};
 use enlist::domain::Scope;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -224,4 +225,97 @@ async fn a_second_request_while_the_first_runs_answers_409() {
     .await;
     reply.assert_problem(409, "invitation_pending");
     assert!(reply.header("idempotent-replayed").is_none());
+}
+
+/// Every stored answer's body, as text (as an operator reading the table sees it).
+fn stored_answers(app: &TestApp) -> Vec<String> {
+    app.db
+        .read_blocking(|conn| {
+            conn.query_all(
+                "SELECT body FROM idempotency_keys WHERE body IS NOT NULL",
+                &[],
+                |row| row.get::<Vec<u8>>(0),
+            )
+        })
+        .unwrap()
+        .into_iter()
+        .map(|body| String::from_utf8(body).unwrap())
+        .collect()
+}
+
+/// `shown` without `field`, with `secretOmitted: true`: what a replay answers.
+fn without(shown: &Value, field: &str) -> Value {
+    let mut replay = shown.clone();
+    let object = replay.as_object_mut().unwrap();
+    assert!(object.remove(field).is_some(), "{field} shown: {shown}");
+    object.insert("secretOmitted".into(), Value::Bool(true));
+    replay
+}
+
+#[tokio::test]
+async fn secrets_shown_once_are_neither_stored_nor_replayed() {
+    let app = spawn_webhook_app().await;
+    let org = app.create_org("acme", "admin@acme.test");
+    let receiver = Receiver::start(vec![]);
+    let post = |path: String, idempotency_key: &'static str, body: Value| {
+        let (app, key) = (&app, &org.key);
+        async move { send(app, Method::POST, &path, key, idempotency_key, Some(&body)).await }
+    };
+
+    // A join link: its URL (the token) once; the replay answers the link
+    // without it, says so, and creates nothing.
+    let link = json!({ "maxUses": 5, "expiresIn": "1d" });
+    let path = "/v1/organization/join-links".to_owned();
+    let created = post(path.clone(), "link-1", link.clone()).await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    assert!(
+        created.body.get("secretOmitted").is_none(),
+        "{}",
+        created.text
+    );
+    let url = created.body["url"].as_str().unwrap().to_owned();
+    let token = url.rsplit_once("/join/").unwrap().1.to_owned();
+    let replay = post(path, "link-1", link).await;
+    assert_eq!(replay.status, 200, "{}", replay.text);
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    assert_eq!(replay.body, without(&created.body, "url"));
+    assert_eq!(app.query_i64("SELECT COUNT(*) FROM join_links"), 1);
+
+    // A webhook endpoint: its signing secret once.
+    let hook = json!({ "url": receiver.url, "events": ["member.added"] });
+    let path = "/v1/organization/webhooks".to_owned();
+    let created = post(path.clone(), "hook-1", hook.clone()).await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    let secret = created.body["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    let replay = post(path, "hook-1", hook).await;
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    assert_eq!(replay.body, without(&created.body, "secret"));
+    assert_eq!(app.query_i64("SELECT COUNT(*) FROM webhook_endpoints"), 1);
+
+    // Its rotation: the new secret once, and rotated once.
+    let id = created.body["id"].as_i64().unwrap();
+    let path = format!("/v1/organization/webhooks/{id}/rotate-secret");
+    let rotated = post(path.clone(), "rotate-1", json!({})).await;
+    assert_eq!(rotated.status, 200, "{}", rotated.text);
+    let new_secret = rotated.body["secret"].as_str().unwrap().to_owned();
+    assert_ne!(new_secret, secret);
+    let replay = post(path, "rotate-1", json!({})).await;
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    assert_eq!(replay.body, without(&rotated.body, "secret"));
+    assert_eq!(
+        app.query_strings("SELECT secret FROM webhook_endpoints"),
+        std::slice::from_ref(&new_secret)
+    );
+
+    // The table holds the three answers, none with a secret in it.
+    let stored = stored_answers(&app);
+    assert_eq!(stored.len(), 3, "{stored:?}");
+    for answer in &stored {
+        for shown in [&url, &token, &secret, &new_secret] {
+            assert!(!answer.contains(shown.as_str()), "{answer} holds {shown}");
+        }
+        assert!(!answer.contains("whsec_"), "{answer}");
+        assert!(answer.contains("\"secretOmitted\":true"), "{answer}");
+    }
 }

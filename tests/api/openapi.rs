@@ -864,6 +864,41 @@ async fn limits_and_retries(spec: &mut Conformance) {
         running.assert_problem(409, "idempotency_key_in_use");
         spec.check(id, &running);
     }
+
+    // The replay of an answer that showed a secret once: documented too,
+    // without the secret and with `secretOmitted`.
+    let hook = r#"{"url": "https://93.184.216.34/in", "enabled": false}"#;
+    let link = r#"{"maxUses": 1, "expiresIn": "1d"}"#;
+    let mut rotate = String::new();
+    for (id, body) in [
+        ("createWebhook", hook),
+        ("rotateWebhookSecret", "{}"),
+        ("createJoinLink", link),
+    ] {
+        let path = match id {
+            "createWebhook" => "/v1/organization/webhooks",
+            "createJoinLink" => "/v1/organization/join-links",
+            _ => &rotate,
+        };
+        let mut answers = Vec::new();
+        for _ in 0..2 {
+            let reply =
+                retry_with_key(&app, Method::POST, path, &org.key, format!("{id}-1"), body).await;
+            assert_eq!(reply.status, 200, "{id}: {}", reply.text);
+            spec.check(id, &reply);
+            answers.push(reply);
+        }
+        assert_eq!(answers[1].header("idempotent-replayed"), Some("true"));
+        assert_eq!(
+            answers[1].body["secretOmitted"], true,
+            "{}",
+            answers[1].text
+        );
+        if id == "createWebhook" {
+            let endpoint = answers[0].body["id"].as_i64().unwrap();
+            rotate = format!("/v1/organization/webhooks/{endpoint}/rotate-secret");
+        }
+    }
 }
 
 /// The admin API, from success to every documented refusal.

@@ -2,6 +2,7 @@
 
 use crate::api::dto::{CreateJoinLinkRequest, JoinLinkBody, JoinLinkPage, PageQuery};
 use crate::api::extract::api_key::{AdminCaller, PresentedKey};
+use crate::api::idempotency::secret_once;
 use crate::api::params;
 use crate::api::problem::ApiError;
 use crate::domain::{Role, Scope};
@@ -9,7 +10,7 @@ use crate::services;
 use crate::services::join_links::NewJoinLink;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
-use actix_web::web;
+use actix_web::{HttpResponse, web};
 
 /// `POST /v1/organization/join-links`: the link, with its URL, once.
 #[utoipa::path(
@@ -17,7 +18,7 @@ use actix_web::web;
     request_body = crate::api::dto::CreateJoinLinkRequest,
     security(("api_key" = ["invitations:write"])),
     responses(
-        (status = 200, description = "The new link; `url` holds its token and is shown only here", body = crate::api::dto::JoinLinkBody),
+        (status = 200, description = "The new link; `url` holds its token and is shown only here: an idempotent replay answers the link without `url`, with `secretOmitted: true`", body = crate::api::dto::JoinLinkBody),
         (status = 400, response = crate::api::openapi::BadRequest),
         (status = 403, description = "The API key lacks the scope (an ADMIN link also needs `users:write`)", body = crate::api::openapi::Problem, content_type = "application/problem+json")
     )
@@ -26,7 +27,7 @@ pub async fn create(
     caller: AdminCaller,
     body: Result<web::Json<CreateJoinLinkRequest>, actix_web::Error>,
     state: web::Data<AppState>,
-) -> Result<web::Json<JoinLinkBody>, actix_web::Error> {
+) -> Result<HttpResponse, actix_web::Error> {
     caller.require(Scope::InvitationsWrite)?;
     let body = body?.into_inner();
     let role = match body.role.as_deref() {
@@ -69,7 +70,7 @@ pub async fn create(
         "{}/join/{token}",
         state.public_url.trim_end_matches('/')
     ));
-    Ok(web::Json(body))
+    Ok(secret_once(&body)?)
 }
 
 /// `GET /v1/organization/join-links`

@@ -6,6 +6,7 @@ use crate::api::dto::{
     WebhookPage, WebhookTestBody, WebhookWithSecretBody,
 };
 use crate::api::extract::api_key::{AdminCaller, PresentedKey};
+use crate::api::idempotency::secret_once;
 use crate::api::params;
 use crate::api::problem::ApiError;
 use crate::domain::Scope;
@@ -13,7 +14,7 @@ use crate::domain::event::EventType;
 use crate::services;
 use crate::services::webhooks::{EndpointPatch, NewEndpoint};
 use crate::state::AppState;
-use actix_web::web;
+use actix_web::{HttpResponse, web};
 
 fn event_types(raw: &[String]) -> Result<Vec<EventType>, ApiError> {
     Ok(services::webhooks::event_types(raw)?)
@@ -35,7 +36,7 @@ async fn vetted_url(state: &AppState, raw: &str) -> Result<String, ApiError> {
     request_body = crate::api::dto::CreateWebhookRequest,
     security(("api_key" = ["webhooks:write"])),
     responses(
-        (status = 200, description = "The new endpoint; `secret` is shown only here and by rotate-secret", body = crate::api::dto::WebhookWithSecretBody),
+        (status = 200, description = "The new endpoint; `secret` is shown only here and by rotate-secret: an idempotent replay answers the endpoint without `secret`, with `secretOmitted: true`", body = crate::api::dto::WebhookWithSecretBody),
         (status = 400, response = crate::api::openapi::BadRequest),
         (status = 409, response = crate::api::openapi::Conflict)
     )
@@ -44,7 +45,7 @@ pub async fn create(
     caller: AdminCaller,
     body: Result<web::Json<CreateWebhookRequest>, actix_web::Error>,
     state: web::Data<AppState>,
-) -> Result<web::Json<WebhookWithSecretBody>, actix_web::Error> {
+) -> Result<HttpResponse, actix_web::Error> {
     caller.require(Scope::WebhooksWrite)?;
     let body = body?.into_inner();
     let new = NewEndpoint {
@@ -59,7 +60,7 @@ pub async fn create(
         .write(move |tx| services::webhooks::create(tx, &origin, org_id, &new, now))
         .await
         .map_err(ApiError::from)?;
-    Ok(web::Json(created.into()))
+    Ok(secret_once(&WebhookWithSecretBody::from(created))?)
 }
 
 /// `GET /v1/organization/webhooks`
@@ -192,7 +193,7 @@ pub async fn delete(
     params(("id" = i64, Path, minimum = 1, description = "The ID of the endpoint")),
     security(("api_key" = ["webhooks:write"])),
     responses(
-        (status = 200, description = "The endpoint with its new secret, shown only here; deliveries carry a signature by each secret for 24 hours", body = crate::api::dto::WebhookWithSecretBody),
+        (status = 200, description = "The endpoint with its new secret, shown only here (an idempotent replay answers it without `secret`, with `secretOmitted: true`); deliveries carry a signature by each secret for 24 hours", body = crate::api::dto::WebhookWithSecretBody),
         (status = 400, response = crate::api::openapi::BadRequest),
         (status = 404, response = crate::api::openapi::NotFound)
     )
@@ -201,7 +202,7 @@ pub async fn rotate_secret(
     caller: AdminCaller,
     id: web::Path<String>,
     state: web::Data<AppState>,
-) -> Result<web::Json<WebhookWithSecretBody>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::WebhooksWrite)?;
     let id = params::id(&id)?;
     let (origin, org_id, now) = (caller.origin(), caller.org_id(), state.clock.now());
@@ -209,7 +210,7 @@ pub async fn rotate_secret(
         .db
         .write(move |tx| services::webhooks::rotate_secret(tx, &origin, org_id, id, now))
         .await?;
-    Ok(web::Json(rotated.into()))
+    secret_once(&WebhookWithSecretBody::from(rotated))
 }
 
 /// `POST /v1/organization/webhooks/{id}/test`: queues a `webhook.test`
@@ -229,7 +230,7 @@ pub async fn test(
     caller: AdminCaller,
     id: web::Path<String>,
     state: web::Data<AppState>,
-) -> Result<actix_web::HttpResponse, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::WebhooksWrite)?;
     let id = params::id(&id)?;
     let (origin, org_id, now) = (caller.origin(), caller.org_id(), state.clock.now());
@@ -237,7 +238,7 @@ pub async fn test(
         .db
         .write(move |tx| services::webhooks::send_test(tx, &origin, org_id, id, now))
         .await?;
-    Ok(actix_web::HttpResponse::Accepted().json(WebhookTestBody { event_id }))
+    Ok(HttpResponse::Accepted().json(WebhookTestBody { event_id }))
 }
 
 /// `GET /v1/organization/webhooks/{id}/deliveries`: recent attempts.
