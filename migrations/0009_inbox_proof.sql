@@ -23,3 +23,8 @@ ALTER TABLE web_sessions ADD COLUMN password_at INTEGER;
 -- bodies are emptied when it is sent (the metadata stays). Messages sent
 -- before this version are emptied now.
 UPDATE outbox SET link = '', text_body = '', html_body = '' WHERE sent_at IS NOT NULL;
+
+-- Answers kept for idempotent replays no longer hold secrets shown once
+-- (webhook secrets, join-link URLs); those kept before this version go.
+DELETE FROM idempotency_keys
+WHERE CAST(body AS TEXT) LIKE '%whsec\_%' ESCAPE '\' OR CAST(body AS TEXT) LIKE '%/join/%';

@@ -32,6 +32,7 @@ mod delivery;
 mod errors;
 mod events;
 mod idempotency;
+mod inbox_proof;
 mod invitations_plus;
 mod invite_page;
 mod invitee;

@@ -128,6 +128,22 @@ impl Browser {
         }
     }
 
+    /// A browser holding the session cookie `token` (a session started
+    /// through the services, as an older server could have granted it).
+    pub fn with_session(app: &TestApp, token: &str) -> Self {
+        let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+        let url: url::Url = app.address.parse().unwrap();
+        jar.add_cookie_str(&format!("enlist_session={token}; Path=/"), &url);
+        Self {
+            client: reqwest::Client::builder()
+                .cookie_provider(jar)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: app.address.clone(),
+        }
+    }
+
     pub async fn get(&self, path: &str) -> Page {
         page(
             self.client
