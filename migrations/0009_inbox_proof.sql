@@ -28,3 +28,6 @@ UPDATE outbox SET link = '', text_body = '', html_body = '' WHERE sent_at IS NOT
 -- (webhook secrets, join-link URLs); those kept before this version go.
 DELETE FROM idempotency_keys
 WHERE CAST(body AS TEXT) LIKE '%whsec\_%' ESCAPE '\' OR CAST(body AS TEXT) LIKE '%/join/%';
+
+-- A password reset or a claim revokes the account's keys: found by owner.
+CREATE INDEX api_keys_user ON api_keys (user_id) WHERE revoked_at IS NULL;

@@ -706,8 +706,14 @@ fn administer(db: &Database, settings: &Settings, command: Command) -> Result<()
             let email = parse_email(&email)?;
             let hash = password::hash(&read_password_line()?)
                 .map_err(|e| CliError::Usage(e.to_string()))?;
-            let user =
-                db.write_blocking(|tx| services::users::set_password(tx, &email, &hash, now))?;
+            let (user, revoked) = db.write_blocking(|tx| {
+                services::users::set_password(tx, &Origin::cli(), &email, &hash, now)
+            })?;
+            if revoked > 0 {
+                eprintln!(
+                    "revoked {revoked} API key(s) this account had minted in the console (keys made with `enlist api-key create` stay)"
+                );
+            }
             print_json(&AccountBody::from(user))
         }
         Command::Backup { to, force } => {

@@ -14,3 +14,5 @@ UPDATE outbox SET link = '', text_body = '', html_body = '' WHERE sent_at IS NOT
 
 DELETE FROM idempotency_keys
 WHERE position('whsec_'::bytea IN body) > 0 OR position('/join/'::bytea IN body) > 0;
+
+CREATE INDEX api_keys_user ON api_keys (user_id) WHERE revoked_at IS NULL;

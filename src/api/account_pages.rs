@@ -3,10 +3,10 @@
 //! page (mail scanners follow links); the link is used up by the POST.
 
 use crate::api::oauth::authorize::{self, AuthorizeParams};
-use crate::api::pages::{self, EmailLinkPage, MessagePage, PageError, ResetRequestPage};
+use crate::api::pages::{self, EmailLinkPage, Link, MessagePage, PageError, ResetRequestPage};
 use crate::api::sign_in::{self, FormError, LINK_COOKIE};
 use crate::domain::LinkPurpose as Purpose;
-use crate::services::accounts::{Followed, LinkView, Resume};
+use crate::services::accounts::{Followed, LinkView, Resume, SignedIn};
 use crate::state::AppState;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -175,10 +175,63 @@ async fn follow_link(
     }
 }
 
-/// Signed in by the link: on to where the person was going.
+/// Signed in by the link: on to where the person was going. When the new
+/// password revoked API keys, a page says how many first, with the way on.
 async fn resume(state: &AppState, followed: Followed) -> HttpResponse {
     let person = followed.signed_in;
-    let mut response = match followed.resume {
+    let mut response = if followed.keys_revoked > 0 {
+        keys_revoked(
+            &person.email,
+            followed.keys_revoked,
+            followed.resume.as_ref(),
+        )
+    } else {
+        onwards(state, &person, followed.resume).await
+    };
+    let _ = response.add_cookie(&sign_in::session_cookie(&person.session, state));
+    let _ = response.add_cookie(&sign_in::removal(sign_in::link_cookie("", state)));
+    response
+}
+
+fn keys_revoked(email: &str, count: usize, resume: Option<&Resume>) -> HttpResponse {
+    let keys = if count == 1 {
+        "1 API key".to_owned()
+    } else {
+        format!("{count} API keys")
+    };
+    let link = resume.map(|resume| match resume {
+        Resume::Authorize(query) => Link {
+            href: format!("/oauth/authorize?{query}"),
+            label: "Continue to the app".into(),
+        },
+        Resume::Invitation(uuid) => Link {
+            href: format!("/invite/{uuid}"),
+            label: "Continue to the invitation".into(),
+        },
+        Resume::Console => Link {
+            href: "/admin".into(),
+            label: "Continue to the admin console".into(),
+        },
+    });
+    pages::render(
+        StatusCode::OK,
+        &MessagePage {
+            heading: "Your password is changed".into(),
+            message: format!(
+                "{email} is verified and you are signed in. {keys} created in the admin console \
+                 with this account {} revoked, since whoever knew the old password could have \
+                 made {}: create new ones in the console if you still need them.",
+                if count == 1 { "was" } else { "were" },
+                if count == 1 { "it" } else { "them" },
+            ),
+            link,
+        },
+        &[],
+    )
+}
+
+async fn onwards(state: &AppState, person: &SignedIn, resume: Option<Resume>) -> HttpResponse {
+    match resume {
         Some(Resume::Authorize(query)) => match AuthorizeParams::from_query(&query) {
             Some(params) => match authorize::validate(state, &params).await {
                 Ok(authorization) => {
@@ -194,10 +247,7 @@ async fn resume(state: &AppState, followed: Followed) -> HttpResponse {
             .finish(),
         Some(Resume::Console) => pages::see_other("/admin"),
         None => done(&person.email),
-    };
-    let _ = response.add_cookie(&sign_in::session_cookie(&person.session, state));
-    let _ = response.add_cookie(&sign_in::removal(sign_in::link_cookie("", state)));
-    response
+    }
 }
 
 fn done(email: &str) -> HttpResponse {

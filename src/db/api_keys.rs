@@ -31,13 +31,16 @@ pub struct NewApiKey<'a> {
     pub user_id: i64,
     pub name: &'a str,
     pub scopes: &'a [Scope],
+    /// Minted by the signed-in account itself (the console), not the operator.
+    pub minted_in_console: bool,
 }
 
 pub fn insert(conn: &Conn, key: &NewApiKey<'_>, now: Millis) -> Result<ApiKey> {
     conn.query_one(
         &format!(
-        "INSERT INTO api_keys (public_id, secret_sha256, org_id, user_id, name, scopes, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING {COLUMNS}"
+        "INSERT INTO api_keys (public_id, secret_sha256, org_id, user_id, name, scopes, created_at,
+                               minted_in_console)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING {COLUMNS}"
     ),
         &[
             &key.public_id,
@@ -47,6 +50,7 @@ pub fn insert(conn: &Conn, key: &NewApiKey<'_>, now: Millis) -> Result<ApiKey> {
             &key.name,
             &Scope::join(key.scopes),
             &now.0,
+            &i64::from(key.minted_in_console),
         ],
         from_row,
     )
@@ -108,6 +112,31 @@ pub fn revoke_owned(
              RETURNING {COLUMNS}"
         ),
         &[&org_id, &user_id, &now.0, &reason.as_str()],
+        from_row,
+    )
+}
+
+/// Revokes every live key the account holds, in any organization (or only
+/// those it minted in the console); answers the keys it revoked.
+pub fn revoke_of_user(
+    conn: &Conn,
+    user_id: i64,
+    only_minted_in_console: bool,
+    reason: KeyRevocation,
+    now: Millis,
+) -> Result<Vec<ApiKey>> {
+    conn.query_all(
+        &format!(
+            "UPDATE api_keys SET revoked_at = ?2, revoked_reason = ?3
+             WHERE user_id = ?1 AND revoked_at IS NULL AND (?4 = 0 OR minted_in_console = 1)
+             RETURNING {COLUMNS}"
+        ),
+        &[
+            &user_id,
+            &now.0,
+            &reason.as_str(),
+            &i64::from(only_minted_in_console),
+        ],
         from_row,
     )
 }

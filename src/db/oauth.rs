@@ -235,3 +235,10 @@ pub fn revoke_refresh_tokens_of_user(conn: &Conn, user_id: i64, now: Millis) -> 
 pub fn delete_codes_of_user(conn: &Conn, user_id: i64) -> Result<usize> {
     conn.execute("DELETE FROM oauth_codes WHERE user_id = ?1", &[&user_id])
 }
+
+/// Deletes the clients bound to the account (their codes and refresh tokens
+/// go with them). The clients table holds a handful of rows per operator,
+/// so this scans it rather than keeping an index for a rare recovery.
+pub fn delete_clients_of_user(conn: &Conn, user_id: i64) -> Result<usize> {
+    conn.execute("DELETE FROM oauth_clients WHERE user_id = ?1", &[&user_id])
+}

@@ -110,6 +110,10 @@ pub enum KeyRevocation {
     OwnerRemoved,
     /// Its owner stopped being an admin of the organization.
     OwnerDemoted,
+    /// Minted in the console by an account whose password was then reset.
+    PasswordReset,
+    /// Held by an unverified account that the owner of its address took back.
+    AccountClaimed,
 }
 
 impl KeyRevocation {
@@ -118,6 +122,8 @@ impl KeyRevocation {
             KeyRevocation::Revoked => "revoked",
             KeyRevocation::OwnerRemoved => "owner_removed",
             KeyRevocation::OwnerDemoted => "owner_demoted",
+            KeyRevocation::PasswordReset => "password_reset",
+            KeyRevocation::AccountClaimed => "account_claimed",
         }
     }
 }
@@ -133,6 +139,8 @@ impl std::str::FromStr for KeyRevocation {
             "revoked" => Ok(KeyRevocation::Revoked),
             "owner_removed" => Ok(KeyRevocation::OwnerRemoved),
             "owner_demoted" => Ok(KeyRevocation::OwnerDemoted),
+            "password_reset" => Ok(KeyRevocation::PasswordReset),
+            "account_claimed" => Ok(KeyRevocation::AccountClaimed),
             other => Err(UnknownRevocation(other.to_owned())),
         }
     }

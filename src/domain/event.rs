@@ -163,6 +163,11 @@ impl Origin {
         Self::new(Actor::System, None)
     }
 
+    /// A person signed in on the hosted pages, outside any API request.
+    pub fn user(user_id: i64) -> Self {
+        Self::new(Actor::User { user_id }, None)
+    }
+
     pub fn cli() -> Self {
         Self::new(Actor::Cli, None)
     }

@@ -22,7 +22,8 @@ use crate::db::email_links::{self, Purpose};
 use crate::db::{self, Database};
 use crate::delivery::Composer;
 use crate::delivery::compose::{AccountEmail, AccountMessage};
-use crate::domain::{Clock, Email, Millis};
+use crate::domain::event::Origin;
+use crate::domain::{Clock, Email, KeyRevocation, Millis};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -113,6 +114,16 @@ impl FormContext {
     }
 }
 
+/// How long a typed password lets a session mint API keys in the console.
+pub const STEP_UP_WINDOW: Duration = Duration::from_secs(5 * 60);
+
+/// Whether a session may do what needs a recent password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepUp {
+    Fresh,
+    PasswordNeeded,
+}
+
 /// A person who proved who they are, with the browser session started for them.
 #[derive(Debug, Clone)]
 pub struct SignedIn {
@@ -156,6 +167,8 @@ pub struct LinkView {
 pub struct Followed {
     pub signed_in: SignedIn,
     pub resume: Option<Resume>,
+    /// API keys revoked because the password changed (see [`claim`]).
+    pub keys_revoked: usize,
 }
 
 pub struct SignUp {
@@ -375,7 +388,7 @@ impl Accounts {
                 if verify_now {
                     db::users::mark_email_verified(tx, user_id, now)?;
                 }
-                let session = sessions::start(tx, user_id, lifetime, now)?;
+                let session = sessions::start_after_password(tx, user_id, lifetime, now)?;
                 Ok::<_, ServiceError>(SignedIn {
                     user_id,
                     email: account.email,
@@ -466,7 +479,7 @@ impl Accounts {
                         check_inbox(user.email, Some(browser))
                     }
                     Some(user) if !user.email_verified() && invited => {
-                        claim(tx, user.id, Some(&hash), now)?;
+                        claim(tx, &Origin::user(user.id), user.id, Some(&hash), now)?;
                         signed_in(tx, user.id, user.email, settings, now)
                     }
                     Some(user) if !user.email_verified() => {
@@ -518,6 +531,71 @@ impl Accounts {
             },
             signed_in => signed_in,
         })
+    }
+
+    /// Whether the session's holder typed the account's password within
+    /// [`STEP_UP_WINDOW`], or types it now (`password`): what minting an
+    /// API key in the console asks. A wrong password counts as a failed
+    /// sign-in (the same limits), so a borrowed session cannot guess it.
+    pub async fn step_up(
+        &self,
+        session: &str,
+        password: Option<&str>,
+        address: &str,
+    ) -> ServiceResult<StepUp> {
+        let now = self.clock.now();
+        let digest = secrets::sha256(session);
+        let lookup = digest.clone();
+        let Some(check) = self
+            .db
+            .read(move |conn| {
+                Ok::<_, ServiceError>(db::sessions::password_check(conn, &lookup, now)?)
+            })
+            .await?
+        else {
+            return Err(ServiceError::Unauthorized(
+                "Your session has ended; sign in again.".into(),
+            ));
+        };
+        let window = i64::try_from(STEP_UP_WINDOW.as_millis()).unwrap_or(i64::MAX);
+        if check
+            .password_at
+            .is_some_and(|at| now.0.saturating_sub(at.0) < window)
+        {
+            return Ok(StepUp::Fresh);
+        }
+        let Some(password) = password.filter(|p| !p.is_empty()) else {
+            return Ok(StepUp::PasswordNeeded);
+        };
+        let key = Email::parse(&check.email)
+            .map(|e| e.key().to_owned())
+            .unwrap_or_else(|_| check.email.to_lowercase());
+        match self.limits.sign_in.verdict(&key, address, None, now) {
+            Verdict::Go => {}
+            Verdict::SlowDown(wait) => tokio::time::sleep(wait).await,
+            Verdict::Refuse(wait) => {
+                return Err(ServiceError::TooSoon {
+                    detail: "Too many wrong passwords. Try again later.".into(),
+                    retry_after_secs: wait.as_secs().max(1),
+                });
+            }
+        }
+        let _job = self.password_job(address)?;
+        if !self
+            .passwords
+            .verify(password.to_owned(), check.password_hash)
+            .await?
+        {
+            self.limits.sign_in.record_failure(&key, address, None, now);
+            return Err(ServiceError::invalid(
+                "password",
+                "The password is incorrect.",
+            ));
+        }
+        self.db
+            .write(move |tx| Ok::<_, ServiceError>(db::sessions::mark_password(tx, &digest, now)?))
+            .await?;
+        Ok(StepUp::Fresh)
     }
 
     /// "Forgot your password?": mails a reset link when the address has an
@@ -624,16 +702,29 @@ impl Accounts {
                 }
                 // A password chosen now, or the one typed in this browser
                 // when it signed up again for an address it did not own.
-                match chosen.as_deref().or(link.password_hash.as_deref()) {
-                    Some(hash) => claim(tx, link.user_id, Some(hash), now)?,
-                    None => db::users::mark_email_verified(tx, link.user_id, now)?,
-                }
+                let keys_revoked = match chosen.as_deref().or(link.password_hash.as_deref()) {
+                    Some(hash) => claim(
+                        tx,
+                        &Origin::user(link.user_id),
+                        link.user_id,
+                        Some(hash),
+                        now,
+                    )?,
+                    None => {
+                        db::users::mark_email_verified(tx, link.user_id, now)?;
+                        0
+                    }
+                };
                 let FormOutcome::SignedIn(signed_in) =
                     signed_in(tx, link.user_id, link.email, settings, now)?
                 else {
                     return Err(ServiceError::Internal("no session was started".into()));
                 };
-                Ok(Followed { signed_in, resume })
+                Ok(Followed {
+                    signed_in,
+                    resume,
+                    keys_revoked,
+                })
             })
             .await?;
         Ok(followed)
@@ -795,17 +886,45 @@ impl PendingLink {
 /// The inbox's owner takes the account: their password (or none, when the
 /// operator takes it over), a proven address, and nothing left of whoever
 /// held it before: no session, refresh token, code or mailed link.
+///
+/// An account whose address was not proven changed hands: every API key
+/// and bound OAuth client it held goes too. A proven one only had its
+/// password reset: the keys it minted itself in the console go (whoever
+/// knew the old password may have made them), the operator's stay.
+/// Answers how many keys were revoked.
 pub fn claim(
     tx: &Conn,
+    origin: &Origin,
     user_id: i64,
     password_hash: Option<&str>,
     now: Millis,
-) -> ServiceResult<()> {
+) -> ServiceResult<usize> {
+    let was_proven = db::users::get(tx, user_id)?
+        .ok_or(ServiceError::NotFound("account"))?
+        .email_verified();
     db::users::set_password_hash_of(tx, user_id, password_hash, now)?;
     db::users::mark_email_verified(tx, user_id, now)?;
     end_every_credential(tx, user_id, now)?;
     email_links::retire_for_user(tx, user_id, now)?;
-    Ok(())
+    if was_proven {
+        return super::api_keys::revoke_of_user(
+            tx,
+            origin,
+            user_id,
+            true,
+            KeyRevocation::PasswordReset,
+            now,
+        );
+    }
+    db::oauth::delete_clients_of_user(tx, user_id)?;
+    super::api_keys::revoke_of_user(
+        tx,
+        origin,
+        user_id,
+        false,
+        KeyRevocation::AccountClaimed,
+        now,
+    )
 }
 
 fn signed_in(

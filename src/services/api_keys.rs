@@ -2,8 +2,8 @@ use super::{ServiceError, ServiceResult, events};
 use crate::auth::secrets;
 use crate::db;
 use crate::db::Conn;
-use crate::domain::event::{EventType, Origin};
-use crate::domain::{ApiKey, Millis, Role, Scope};
+use crate::domain::event::{Actor, EventType, Origin};
+use crate::domain::{ApiKey, KeyRevocation, Millis, Role, Scope};
 
 /// Every key reads `enl_<public id>_<secret>`: the prefix makes leaked keys
 /// easy to spot (secret scanners), the public id finds the row, and only a
@@ -67,6 +67,9 @@ pub fn create(
             user_id,
             name,
             scopes,
+            // A signed-in person minting their own key (the console), as
+            // opposed to the operator: a reset of their password ends it.
+            minted_in_console: matches!(origin.actor, Actor::User { .. }),
         },
         now,
     )?;
@@ -130,4 +133,21 @@ pub fn revoke_in_organization(
         Some(key) if key.org_id == org_id => revoke(tx, origin, id, now),
         _ => Err(ServiceError::NotFound("API key")),
     }
+}
+
+/// Revokes the account's keys after it changed hands or its password was
+/// reset, with an `api_key.revoked` event each; answers how many.
+pub fn revoke_of_user(
+    tx: &Conn,
+    origin: &Origin,
+    user_id: i64,
+    only_minted_in_console: bool,
+    reason: KeyRevocation,
+    now: Millis,
+) -> ServiceResult<usize> {
+    let revoked = db::api_keys::revoke_of_user(tx, user_id, only_minted_in_console, reason, now)?;
+    for key in &revoked {
+        events::api_key(tx, origin, EventType::ApiKeyRevoked, key, now)?;
+    }
+    Ok(revoked.len())
 }

@@ -65,7 +65,7 @@ pub fn build(
         },
         now,
     )?;
-    services::users::set_password(tx, &admin_email, password_hash, now)?;
+    services::users::set_password(tx, &Origin::cli(), &admin_email, password_hash, now)?;
     let mut members = Vec::new();
     for (address, first) in [("bob@demo.test", "Bob"), ("carol@demo.test", "Carol")] {
         let user = services::users::create(

@@ -1,6 +1,7 @@
 use super::{ServiceError, ServiceResult, users};
 use crate::db;
 use crate::db::Conn;
+use crate::domain::event::Origin;
 use crate::domain::{Email, Millis, Organization, Role, User, name};
 use uuid::Uuid;
 
@@ -42,7 +43,7 @@ pub fn create(
     let admin = match db::users::find_by_email(tx, &new.admin_email)? {
         Some(user) if user.email_verified() => user,
         Some(user) if new.claim_unverified => {
-            super::accounts::claim(tx, user.id, None, now)?;
+            super::accounts::claim(tx, &Origin::cli(), user.id, None, now)?;
             db::users::get(tx, user.id)?.ok_or(ServiceError::NotFound("account"))?
         }
         Some(_) => {

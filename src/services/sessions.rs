@@ -29,6 +29,19 @@ pub fn start(tx: &Conn, user_id: i64, lifetime: Duration, now: Millis) -> Servic
     Ok(token)
 }
 
+/// Starts a session for someone who just typed the account's password: it
+/// counts as a recent password check (see `Accounts::step_up`).
+pub fn start_after_password(
+    tx: &Conn,
+    user_id: i64,
+    lifetime: Duration,
+    now: Millis,
+) -> ServiceResult<String> {
+    let token = start(tx, user_id, lifetime, now)?;
+    db::sessions::mark_password(tx, &secrets::sha256(&token), now)?;
+    Ok(token)
+}
+
 pub fn find(conn: &Conn, token: &str, now: Millis) -> ServiceResult<Option<SessionUser>> {
     Ok(db::sessions::find(conn, &secrets::sha256(token), now)?.map(
         |(user_id, email, email_verified)| SessionUser {

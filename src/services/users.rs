@@ -1,6 +1,7 @@
 use super::{ServiceError, ServiceResult};
 use crate::db;
 use crate::db::Conn;
+use crate::domain::event::Origin;
 use crate::domain::{Email, Millis, User, name};
 
 pub struct NewAccount {
@@ -62,15 +63,19 @@ pub fn create(conn: &Conn, new: &NewAccount, now: Millis) -> ServiceResult<User>
 
 /// Sets (or replaces) an account's password; `hash` is already argon2id.
 /// Every session, refresh token and pending authorization code of the
-/// account ends, so nothing granted under the old password outlives it.
-/// The operator who sets it vouches for the address: it counts as proven.
-pub fn set_password(conn: &Conn, email: &Email, hash: &str, now: Millis) -> ServiceResult<User> {
-    if !db::users::set_password_hash(conn, email, hash, now)? {
-        return Err(ServiceError::NotFound("account"));
-    }
+/// account ends, so nothing granted under the old password outlives it,
+/// and so do the API keys it minted in the console (see
+/// [`super::accounts::claim`]). The operator who sets it vouches for the
+/// address: it counts as proven. Answers the account and how many keys
+/// were revoked.
+pub fn set_password(
+    conn: &Conn,
+    origin: &Origin,
+    email: &Email,
+    hash: &str,
+    now: Millis,
+) -> ServiceResult<(User, usize)> {
     let user = db::users::find_by_email(conn, email)?.ok_or(ServiceError::NotFound("account"))?;
-    super::accounts::end_every_credential(conn, user.id, now)?;
-    db::users::mark_email_verified(conn, user.id, now)?;
-    db::email_links::retire_for_user(conn, user.id, now)?;
-    Ok(user)
+    let revoked = super::accounts::claim(conn, origin, user.id, Some(hash), now)?;
+    Ok((user, revoked))
 }
