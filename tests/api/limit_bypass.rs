@@ -1,0 +1,189 @@
+//! The limits that a proxy header or a spelling cannot bypass: the client
+//! address comes from the one header the operator chose, and only from a
+//! trusted proxy.
+
+use crate::account_helpers::{Jar, hidden_value};
+use crate::helpers::{TestApp, spawn_app_with};
+use crate::oauth_helpers::{PASSWORD, Page};
+use enlist::config::{ClientAddressHeader, Settings};
+
+/// Behind a proxy at 127.0.0.1 that the server trusts.
+fn behind_a_proxy(settings: &mut Settings) {
+    settings.server.trusted_proxies = vec!["127.0.0.1".into()];
+}
+
+/// An invitation page (it carries the sign-in and sign-up forms).
+async fn sign_in_page(app: &TestApp) -> String {
+    let org = app.create_org("Acme", "admin@acme.test");
+    let id = app
+        .invite_ok(&org.key, "invitee@example.test", "MEMBER")
+        .await;
+    format!("/invite/{}", app.invitation_uuid(id))
+}
+
+/// A browser whose proxy sends `proxy_header` (what the proxy saw) and
+/// which adds its own `spoofed_header` with a different value each time.
+fn client(app: &TestApp, proxy_header: (&str, &str), spoofed_header: (&str, String)) -> Jar {
+    let mut jar = Jar::new(app);
+    jar.headers
+        .push((spoofed_header.0.into(), spoofed_header.1));
+    jar.headers
+        .push((proxy_header.0.into(), proxy_header.1.into()));
+    jar
+}
+
+async fn sign_up(jar: &mut Jar, page: &str, email: &str) -> Page {
+    let shown = jar.get(page).await;
+    let csrf = hidden_value(&shown.html, "csrf_token").expect("a sign-up form");
+    jar.post(
+        page,
+        &[
+            ("csrf_token", csrf.as_str()),
+            ("intent", "signup"),
+            ("email", email),
+            ("password", PASSWORD),
+        ],
+    )
+    .await
+}
+
+/// Failed sign-ins for made-up accounts (spraying) from clients built by
+/// `jar_for(n)`: the statuses, in order.
+async fn spray(page: &str, jar_for: impl Fn(usize) -> Jar) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    for n in 0..4 {
+        let mut jar = jar_for(n);
+        let page = jar
+            .sign_in(page, &format!("nobody{n}@example.test"), "wrong password")
+            .await;
+        statuses.push(page.status.as_u16());
+    }
+    statuses
+}
+
+#[tokio::test]
+async fn behind_an_x_forwarded_for_proxy_a_clients_own_forwarded_header_is_ignored() {
+    let app = spawn_app_with(|s| {
+        behind_a_proxy(s);
+        s.auth.sign_in_failures_per_address = 3;
+        s.auth.sign_ups_per_address = 2;
+    })
+    .await;
+    assert_eq!(
+        app.settings.server.client_address_header,
+        ClientAddressHeader::XForwardedFor,
+        "the default"
+    );
+    let page = sign_in_page(&app).await;
+    let attacker = |n: usize| {
+        client(
+            &app,
+            ("X-Forwarded-For", "203.0.113.66"),
+            ("Forwarded", format!("for=198.51.100.{n}")),
+        )
+    };
+
+    // Sign-in failures per address: the fourth is refused, whatever
+    // `Forwarded` says.
+    let statuses = spray(&page, attacker).await;
+    assert_eq!(statuses, [401, 401, 401, 429]);
+    let refused = attacker(9)
+        .sign_in(&page, "nobody9@example.test", "wrong password")
+        .await;
+    assert_eq!(refused.status, 429);
+    assert!(
+        refused.html.contains("Too many failed sign-ins"),
+        "{}",
+        refused.html
+    );
+    // The address the proxy names is what counts: another one is not refused.
+    let elsewhere = client(
+        &app,
+        ("X-Forwarded-For", "203.0.113.67"),
+        ("Forwarded", "for=198.51.100.1".into()),
+    )
+    .sign_in(&page, "nobody9@example.test", "wrong password")
+    .await;
+    assert_eq!(elsewhere.status, 401, "{}", elsewhere.html);
+
+    // Sign-ups per address: the third is refused and creates nothing.
+    for n in 0..2 {
+        let page = sign_up(
+            &mut attacker(10 + n),
+            &page,
+            &format!("bot{n}@example.test"),
+        )
+        .await;
+        assert_eq!(page.status, 200, "{}", page.html);
+    }
+    let third = sign_up(&mut attacker(12), &page, "bot2@example.test").await;
+    assert_eq!(third.status, 429, "{}", third.html);
+    assert!(third.html.contains("Too many accounts"), "{}", third.html);
+    assert_eq!(
+        app.query_i64("SELECT COUNT(*) FROM users WHERE email_key = 'bot2@example.test'"),
+        0
+    );
+}
+
+#[tokio::test]
+async fn behind_a_forwarded_proxy_a_clients_own_x_forwarded_for_is_ignored() {
+    let app = spawn_app_with(|s| {
+        behind_a_proxy(s);
+        s.server.client_address_header = ClientAddressHeader::Forwarded;
+        s.auth.sign_in_failures_per_address = 3;
+        s.auth.sign_ups_per_address = 2;
+    })
+    .await;
+    let page = sign_in_page(&app).await;
+    let attacker = |n: usize| {
+        client(
+            &app,
+            ("Forwarded", "for=203.0.113.66;proto=https"),
+            ("X-Forwarded-For", format!("198.51.100.{n}")),
+        )
+    };
+
+    let statuses = spray(&page, attacker).await;
+    assert_eq!(statuses, [401, 401, 401, 429]);
+    let elsewhere = client(
+        &app,
+        ("Forwarded", "for=\"[2001:db8::7]:4711\""),
+        ("X-Forwarded-For", "198.51.100.1".into()),
+    )
+    .sign_in(&page, "nobody9@example.test", "wrong password")
+    .await;
+    assert_eq!(elsewhere.status, 401, "{}", elsewhere.html);
+
+    for n in 0..2 {
+        let page = sign_up(
+            &mut attacker(10 + n),
+            &page,
+            &format!("bot{n}@example.test"),
+        )
+        .await;
+        assert_eq!(page.status, 200, "{}", page.html);
+    }
+    let third = sign_up(&mut attacker(12), &page, "bot2@example.test").await;
+    assert_eq!(third.status, 429, "{}", third.html);
+}
+
+#[tokio::test]
+async fn an_untrusted_peers_forwarding_headers_are_ignored() {
+    // No trusted proxy: every request counts against the peer, 127.0.0.1.
+    let app = spawn_app_with(|s| {
+        s.server.client_address_header = ClientAddressHeader::Forwarded;
+        s.auth.sign_in_failures_per_address = 3;
+    })
+    .await;
+    let page = sign_in_page(&app).await;
+    let statuses = spray(&page, |n| {
+        let mut jar = Jar::new(&app);
+        jar.headers
+            .push(("Forwarded".into(), format!("for=198.51.100.{n}")));
+        jar.headers
+            .push(("X-Forwarded-For".into(), format!("203.0.113.{n}")));
+        jar
+    })
+    .await;
+    assert_eq!(statuses, [401, 401, 401, 429]);
+}
