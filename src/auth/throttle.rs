@@ -5,7 +5,7 @@
 //! against spraying, and never a refusal for a browser that signed in to
 //! the account before.
 
-use crate::domain::Millis;
+use crate::domain::{Email, Millis};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -161,7 +161,7 @@ impl SignInThrottle {
     /// failures count apart from its address's) and is never slowed down.
     pub fn verdict(
         &self,
-        account: &str,
+        account: &Email,
         address: &str,
         device: Option<&str>,
         now: Millis,
@@ -187,7 +187,13 @@ impl SignInThrottle {
         }
     }
 
-    pub fn record_failure(&self, account: &str, address: &str, device: Option<&str>, now: Millis) {
+    pub fn record_failure(
+        &self,
+        account: &Email,
+        address: &str,
+        device: Option<&str>,
+        now: Millis,
+    ) {
         let account = account_key(account);
         self.pairs
             .record(&client_key(&account, address, device), now);
@@ -198,9 +204,11 @@ impl SignInThrottle {
     }
 }
 
-/// The account key is the typed email, whether or not an account exists.
-fn account_key(account: &str) -> String {
-    format!("account:{}", account.trim().to_lowercase())
+/// The key the account lookup uses ([`Email::key`]), whether or not an
+/// account exists: every spelling that would find the account (case,
+/// fullwidth or other IDNA-mapped forms of the domain) counts against it.
+fn account_key(account: &Email) -> String {
+    format!("account:{}", account.key())
 }
 
 fn address_key(address: &str) -> String {
@@ -280,6 +288,10 @@ mod tests {
 
     const MINUTE: i64 = 60_000;
 
+    fn email(text: &str) -> Email {
+        Email::parse(text).unwrap()
+    }
+
     fn policy() -> SignInPolicy {
         SignInPolicy {
             window: Duration::from_secs(900),
@@ -297,49 +309,64 @@ mod tests {
         let now = Millis(1_000_000);
         for _ in 0..3 {
             assert_eq!(
-                throttle.verdict("Ada@x.test", "10.0.0.1", None, now),
+                throttle.verdict(&email("Ada@x.test"), "10.0.0.1", None, now),
                 Verdict::Go
             );
-            throttle.record_failure("ada@x.test", "10.0.0.1", None, now);
+            throttle.record_failure(&email("ada@x.test"), "10.0.0.1", None, now);
         }
-        let Verdict::Refuse(wait) = throttle.verdict("ADA@x.test", "10.0.0.1", None, now) else {
+        let Verdict::Refuse(wait) = throttle.verdict(&email("ADA@x.test"), "10.0.0.1", None, now)
+        else {
             panic!("the attacking pair is refused");
         };
         assert!(wait <= Duration::from_secs(900) && wait > Duration::from_secs(890));
         // Anyone else trying the account is slowed, more with every failure.
         assert_eq!(
-            throttle.verdict("ada@x.test", "10.9.9.9", None, now),
+            throttle.verdict(&email("ada@x.test"), "10.9.9.9", None, now),
             Verdict::SlowDown(Duration::from_secs(1))
         );
-        throttle.record_failure("ada@x.test", "10.9.9.8", None, now);
+        throttle.record_failure(&email("ada@x.test"), "10.9.9.8", None, now);
         assert_eq!(
-            throttle.verdict("ada@x.test", "10.9.9.9", None, now),
+            throttle.verdict(&email("ada@x.test"), "10.9.9.9", None, now),
             Verdict::SlowDown(Duration::from_secs(2))
         );
         for _ in 0..10 {
-            throttle.record_failure("ada@x.test", "10.9.9.7", None, now);
+            throttle.record_failure(&email("ada@x.test"), "10.9.9.7", None, now);
         }
         assert_eq!(
-            throttle.verdict("ada@x.test", "10.9.9.9", None, now),
+            throttle.verdict(&email("ada@x.test"), "10.9.9.9", None, now),
             Verdict::SlowDown(Duration::from_secs(8)),
             "capped"
         );
         // The browser Ada signed in from before goes straight through, even
         // from the attacker's address.
         assert_eq!(
-            throttle.verdict("ada@x.test", "10.0.0.1", Some("d1"), now),
+            throttle.verdict(&email("ada@x.test"), "10.0.0.1", Some("d1"), now),
             Verdict::Go
         );
         // Other accounts are untouched; time heals.
         assert_eq!(
-            throttle.verdict("bob@x.test", "10.0.0.1", None, now),
+            throttle.verdict(&email("bob@x.test"), "10.0.0.1", None, now),
             Verdict::Go
         );
         let later = Millis(now.0 + 15 * MINUTE);
         assert_eq!(
-            throttle.verdict("ada@x.test", "10.0.0.1", None, later),
+            throttle.verdict(&email("ada@x.test"), "10.0.0.1", None, later),
             Verdict::Go
         );
+    }
+
+    #[test]
+    fn every_spelling_the_account_lookup_resolves_counts_against_one_account() {
+        let throttle = SignInThrottle::new(policy());
+        let now = Millis(0);
+        // Case, and fullwidth letters in the domain, which IDNA maps to ASCII.
+        for spelling in ["ada@acme.test", "ADA@Acme.Test", "ada@\u{FF41}cme.test"] {
+            throttle.record_failure(&email(spelling), "10.0.0.1", None, now);
+        }
+        assert!(matches!(
+            throttle.verdict(&email("Ada@ACME.\u{FF54}est"), "10.0.0.1", None, now),
+            Verdict::Refuse(_)
+        ));
     }
 
     #[test]
@@ -350,14 +377,14 @@ mod tests {
         });
         let now = Millis(0);
         for account in ["a@x.test", "b@x.test", "c@x.test"] {
-            throttle.record_failure(account, "1.2.3.4", None, now);
+            throttle.record_failure(&email(account), "1.2.3.4", None, now);
         }
         assert!(matches!(
-            throttle.verdict("d@x.test", "1.2.3.4", None, now),
+            throttle.verdict(&email("d@x.test"), "1.2.3.4", None, now),
             Verdict::Refuse(_)
         ));
         assert_eq!(
-            throttle.verdict("d@x.test", "1.2.3.5", None, now),
+            throttle.verdict(&email("d@x.test"), "1.2.3.5", None, now),
             Verdict::Go
         );
     }

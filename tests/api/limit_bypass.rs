@@ -1,8 +1,9 @@
 //! The limits that a proxy header or a spelling cannot bypass: the client
 //! address comes from the one header the operator chose, and only from a
-//! trusted proxy.
+//! trusted proxy; per-account limits count by the key the account lookup
+//! uses, whatever the spelling.
 
-use crate::account_helpers::{Jar, hidden_value};
+use crate::account_helpers::{Jar, hidden_value, messages};
 use crate::helpers::{TestApp, spawn_app_with};
 use crate::oauth_helpers::{PASSWORD, Page};
 use enlist::config::{ClientAddressHeader, Settings};
@@ -186,4 +187,113 @@ async fn an_untrusted_peers_forwarding_headers_are_ignored() {
     })
     .await;
     assert_eq!(statuses, [401, 401, 401, 429]);
+}
+
+/// Spellings of `ada@acme.test` that the account lookup resolves to her
+/// account: case, and fullwidth letters in the domain (IDNA maps them).
+const ADA_SPELLINGS: [&str; 4] = [
+    "ADA@acme.test",
+    "ada@\u{FF41}\u{FF43}\u{FF4D}\u{FF45}.test",
+    "Ada@ACME.\u{FF34}\u{FF45}\u{FF53}\u{FF54}",
+    "aDa@Acme.Test",
+];
+
+#[tokio::test]
+async fn spellings_of_one_address_share_the_per_account_failure_block() {
+    let app = spawn_app_with(|s| {
+        behind_a_proxy(s);
+        s.auth.sign_in_failures_per_account_and_client = 3;
+        s.auth.sign_in_failures_per_address = 5;
+    })
+    .await;
+    app.create_user("ada@acme.test", Some(PASSWORD));
+    let page = sign_in_page(&app).await;
+    let mut attacker = Jar::forwarded_for(&app, "203.0.113.66");
+
+    // A spelling the parser refuses (a soft hyphen in the local part, or in
+    // the domain) finds no account; it is refused at once and counts
+    // nowhere, so rotating such variants earns no fresh limiter key.
+    for spelling in [
+        "a\u{AD}da@acme.test",
+        "ad\u{AD}a@acme.test",
+        "ada@ac\u{AD}me.test",
+        "ada\u{AD}@acme.test",
+    ] {
+        let refused = attacker.sign_in(&page, spelling, PASSWORD).await;
+        assert_eq!(refused.status, 401, "{spelling:?}: {}", refused.html);
+        assert!(
+            refused.html.contains("The email or password is incorrect."),
+            "{}",
+            refused.html
+        );
+    }
+    // A fullwidth local part is another mailbox to the lookup (no account
+    // here): even her password does not sign in there.
+    let other_mailbox = attacker
+        .sign_in(&page, "\u{FF41}\u{FF44}\u{FF41}@acme.test", PASSWORD)
+        .await;
+    assert_eq!(other_mailbox.status, 401, "{}", other_mailbox.html);
+
+    // Three wrong passwords under three spellings: one account, one client.
+    // (Four failures from this address so far: had the refused spellings
+    // counted, the address would be refused already.)
+    for spelling in &ADA_SPELLINGS[..3] {
+        let failed = attacker.sign_in(&page, spelling, "guess!guess").await;
+        assert_eq!(failed.status, 401, "{spelling:?}: {}", failed.html);
+    }
+    for spelling in ["ada@acme.test", ADA_SPELLINGS[3]] {
+        let blocked = attacker.sign_in(&page, spelling, PASSWORD).await;
+        assert_eq!(blocked.status, 429, "{spelling:?}: {}", blocked.html);
+        assert!(
+            blocked.html.contains("Too many failed sign-ins"),
+            "{}",
+            blocked.html
+        );
+        assert!(blocked.header("retry-after").is_some());
+    }
+    // Ada, from another client, is not refused.
+    let ada = Jar::forwarded_for(&app, "198.51.100.7")
+        .sign_in(&page, "Ada@Acme.test", PASSWORD)
+        .await;
+    assert_eq!(ada.status, 303, "{}", ada.html);
+}
+
+async fn ask_reset(browser: &mut Jar, email: &str) -> Page {
+    let shown = browser.get("/reset").await;
+    let csrf = hidden_value(&shown.html, "csrf_token").expect("a reset form");
+    browser
+        .post("/reset", &[("csrf_token", csrf.as_str()), ("email", email)])
+        .await
+}
+
+#[tokio::test]
+async fn spellings_of_one_address_share_the_reset_mail_cap() {
+    let app = spawn_app_with(|s| s.auth.account_messages_per_email = 3).await;
+    app.create_user("ada@acme.test", Some(PASSWORD));
+    let mut browser = Jar::new(&app);
+    let mut pages = Vec::new();
+    for spelling in ADA_SPELLINGS {
+        pages.push(ask_reset(&mut browser, spelling).await);
+    }
+    let refused = ask_reset(&mut browser, "a\u{AD}da@acme.test").await;
+
+    for page in &pages {
+        assert_eq!(page.status, 200, "{}", page.html);
+    }
+    assert_eq!(
+        messages(&app, "password_reset", "ada@acme.test"),
+        3,
+        "four spellings, one address: the fourth message was not sent"
+    );
+    assert_eq!(refused.status, 400, "{}", refused.html);
+    assert!(
+        refused.html.contains("Enter a valid email address."),
+        "{}",
+        refused.html
+    );
+    assert_eq!(
+        app.query_i64("SELECT COUNT(*) FROM outbox"),
+        3,
+        "the refused spelling queued nothing"
+    );
 }
