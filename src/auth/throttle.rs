@@ -222,12 +222,13 @@ fn client_key(account: &str, address: &str, device: Option<&str>) -> String {
     }
 }
 
-/// Admin requests per API key, in fixed one-minute windows.
+/// Admin requests per bucket (an API key that authenticated, or a client
+/// address for keys that did not), in fixed one-minute windows.
 pub const WINDOW_MS: i64 = 60_000;
-/// Past this many keys counted in one window, older windows' entries are dropped.
+/// Past this many buckets counted in one window, older windows' entries are dropped.
 const MAX_TRACKED: usize = 100_000;
 
-/// Counts per API key (its public id) in the current window.
+/// Counts per bucket in the current window.
 #[derive(Default)]
 pub struct AdminRateLimiter {
     counts: Mutex<HashMap<String, (i64, u32)>>,
@@ -243,13 +244,32 @@ pub struct Decision {
 }
 
 impl AdminRateLimiter {
+    /// Counts a request about to run, unless `key` has used its `limit`.
     pub fn check(&self, key: &str, limit: u32, now: Millis) -> Decision {
+        self.count(key, limit, now, false)
+    }
+
+    /// Counts a request that already ran, whose bucket became known only
+    /// once it had (the key authenticated, or was refused): past the limit
+    /// too, so the bucket's next request is refused.
+    pub fn charge(&self, key: &str, limit: u32, now: Millis) -> Decision {
+        self.count(key, limit, now, true)
+    }
+
+    /// Takes back a request counted at `at` that belongs to another bucket.
+    pub fn refund(&self, key: &str, at: Millis) {
+        let window = at.0.div_euclid(WINDOW_MS);
+        if let Some(entry) = self.lock().get_mut(key)
+            && entry.0 == window
+        {
+            entry.1 = entry.1.saturating_sub(1);
+        }
+    }
+
+    fn count(&self, key: &str, limit: u32, now: Millis, always: bool) -> Decision {
         let window = now.0.div_euclid(WINDOW_MS);
         let reset_secs = ((window + 1) * WINDOW_MS - now.0 + 999) / 1000;
-        let mut counts = match self.counts.lock() {
-            Ok(counts) => counts,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut counts = self.lock();
         if counts.len() >= MAX_TRACKED && !counts.contains_key(key) {
             counts.retain(|_, (w, _)| *w == window);
         }
@@ -257,15 +277,19 @@ impl AdminRateLimiter {
         if entry.0 != window {
             *entry = (window, 0);
         }
-        let allowed = entry.1 < limit;
+        let allowed = always || entry.1 < limit;
         if allowed {
-            entry.1 += 1;
+            entry.1 = entry.1.saturating_add(1);
         }
         Decision {
             allowed,
             remaining: limit.saturating_sub(entry.1),
             reset_secs: reset_secs.max(1),
         }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (i64, u32)>> {
+        self.counts.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -278,10 +302,12 @@ mod tests {
         rejected.insert("enl_AAAAAAAAAAAA_secret");
         assert!(rejected.contains("enl_AAAAAAAAAAAA_secret"));
         assert!(!rejected.contains("enl_AAAAAAAAAAAA_secreT"));
-        for n in 0..REJECTED_KEYS_CAPACITY + 10 {
+        rejected.remove("enl_AAAAAAAAAAAA_secret");
+        assert!(!rejected.contains("enl_AAAAAAAAAAAA_secret"));
+        for n in 0..KEY_DIGESTS_CAPACITY + 10 {
             rejected.insert(&format!("key {n}"));
         }
-        assert!(rejected.lock().len() <= REJECTED_KEYS_CAPACITY);
+        assert!(rejected.lock().len() <= KEY_DIGESTS_CAPACITY);
     }
 
     use super::*;
@@ -415,20 +441,29 @@ mod tests {
     }
 }
 
-/// API keys presented and found invalid, by the SHA-256 of the whole
-/// presented text, so a client that keeps sending one is answered 401
-/// without a database read. Being invalid is permanent: a key's secret is
-/// random and never reissued, and a revoked key (also one revoked when its
-/// owner was removed or demoted) stays revoked. Bounded: past
-/// [`REJECTED_KEYS_CAPACITY`] the memory is emptied and refills.
+/// Presented API keys, by the SHA-256 of the whole presented text (secret
+/// included, so only the key's holder can match an entry). Bounded: past
+/// [`KEY_DIGESTS_CAPACITY`] the memory is emptied and refills.
 #[derive(Default)]
-pub struct RejectedKeys {
+pub struct KeyDigests {
     digests: Mutex<HashSet<[u8; 32]>>,
 }
 
-pub const REJECTED_KEYS_CAPACITY: usize = 4096;
+/// API keys found invalid, so a client that keeps sending one is answered
+/// 401 without a database read. Being invalid is permanent: a key's secret
+/// is random and never reissued, and a revoked key (also one revoked when
+/// its owner was removed or demoted) stays revoked.
+pub type RejectedKeys = KeyDigests;
 
-impl RejectedKeys {
+/// API keys that authenticated: the admin rate limit counts their requests
+/// against the key from the start. Any other key's request is counted
+/// against the client address until the key authenticates, so a key with a
+/// real public id and a wrong secret cannot use up its owner's quota.
+pub type AuthenticatedKeys = KeyDigests;
+
+pub const KEY_DIGESTS_CAPACITY: usize = 4096;
+
+impl KeyDigests {
     pub fn contains(&self, presented: &str) -> bool {
         self.lock()
             .contains(&crate::auth::secrets::sha256(presented))
@@ -437,10 +472,14 @@ impl RejectedKeys {
     pub fn insert(&self, presented: &str) {
         let digest = crate::auth::secrets::sha256(presented);
         let mut digests = self.lock();
-        if digests.len() >= REJECTED_KEYS_CAPACITY {
+        if digests.len() >= KEY_DIGESTS_CAPACITY {
             digests.clear();
         }
         digests.insert(digest);
+    }
+
+    pub fn remove(&self, presented: &str) {
+        self.lock().remove(&crate::auth::secrets::sha256(presented));
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<[u8; 32]>> {

@@ -1,12 +1,15 @@
 //! The limits that a proxy header or a spelling cannot bypass: the client
 //! address comes from the one header the operator chose, and only from a
 //! trusted proxy; per-account limits count by the key the account lookup
-//! uses, whatever the spelling.
+//! uses, whatever the spelling; the admin API's per-key limit counts a
+//! request against a key only once the key authenticated.
 
 use crate::account_helpers::{Jar, hidden_value, messages};
-use crate::helpers::{TestApp, spawn_app_with};
+use crate::helpers::{Reply, TestApp, reply, spawn_app_with};
 use crate::oauth_helpers::{PASSWORD, Page};
 use enlist::config::{ClientAddressHeader, Settings};
+use enlist::domain::Scope;
+use std::time::Duration;
 
 /// Behind a proxy at 127.0.0.1 that the server trusts.
 fn behind_a_proxy(settings: &mut Settings) {
@@ -296,4 +299,121 @@ async fn spellings_of_one_address_share_the_reset_mail_cap() {
         3,
         "the refused spelling queued nothing"
     );
+}
+
+/// `GET /v1/organization` with `key`, through the proxy, from `address`.
+async fn admin_get(app: &TestApp, key: &str, address: &str) -> Reply {
+    let response = app
+        .client
+        .get(format!("{}/v1/organization", app.address))
+        .header("X-API-Key", key)
+        .header("X-Forwarded-For", address)
+        .send()
+        .await
+        .unwrap();
+    reply(response).await
+}
+
+/// What `RateLimit` says is left in the bucket the request was counted in.
+fn remaining(reply: &Reply) -> u32 {
+    let current = reply.header("ratelimit").expect("a RateLimit header");
+    current
+        .split(';')
+        .find_map(|part| part.strip_prefix("r="))
+        .and_then(|r| r.parse().ok())
+        .unwrap_or_else(|| panic!("no r= in {current}"))
+}
+
+#[tokio::test]
+async fn a_forged_key_with_a_real_public_id_cannot_use_up_its_owners_quota() {
+    let app = spawn_app_with(|s| {
+        behind_a_proxy(s);
+        s.limits.admin_per_minute = 3;
+    })
+    .await;
+    let org = app.create_org("Acme", "admin@acme.test");
+    let (owner, forger) = ("198.51.100.7", "203.0.113.66");
+    let (public_id, secret) = org.key.rsplit_once('_').unwrap();
+    let forged = |n: usize| format!("{public_id}_{n:0>width$}", width = secret.len());
+
+    let first = admin_get(&app, &org.key, owner).await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert_eq!(remaining(&first), 2);
+
+    // Wrong secrets under the owner's public id count against the forger's
+    // address, which is refused past the same budget.
+    for (n, left) in [2, 1, 0].into_iter().enumerate() {
+        let refused = admin_get(&app, &forged(n), forger).await;
+        refused.assert_problem(401, "invalid_api_key");
+        assert_eq!(remaining(&refused), left, "{:?}", refused.headers);
+    }
+    for attempt in [forged(0), forged(7)] {
+        let limited = admin_get(&app, &attempt, forger).await;
+        limited.assert_problem(429, "rate_limited");
+        let detail = limited.body["detail"].as_str().unwrap();
+        assert!(detail.contains("client address"), "{detail}");
+        let wait: i64 = limited.header("retry-after").unwrap().parse().unwrap();
+        assert!((1..=60).contains(&wait));
+        assert_eq!(
+            limited.header("ratelimit-policy"),
+            Some("\"default\";q=3;w=60")
+        );
+    }
+
+    // The owner's quota is untouched, even from the forger's address: an
+    // authenticated key counts only against itself.
+    let from_the_forgers_address = admin_get(&app, &org.key, forger).await;
+    assert_eq!(from_the_forgers_address.status, 200);
+    assert_eq!(remaining(&from_the_forgers_address), 1);
+    let again = admin_get(&app, &org.key, owner).await;
+    assert_eq!(again.status, 200);
+    assert_eq!(remaining(&again), 0);
+    // Past its own budget the key is refused as before.
+    let own_limit = admin_get(&app, &org.key, owner).await;
+    own_limit.assert_problem(429, "rate_limited");
+    let detail = own_limit.body["detail"].as_str().unwrap();
+    assert!(detail.contains("this API key"), "{detail}");
+
+    // The next window: both buckets are fresh.
+    app.clock.advance(Duration::from_secs(60));
+    admin_get(&app, &forged(1), forger)
+        .await
+        .assert_problem(401, "invalid_api_key");
+    assert_eq!(admin_get(&app, &org.key, owner).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_key_refused_after_it_authenticated_counts_against_the_address() {
+    let app = spawn_app_with(|s| {
+        behind_a_proxy(s);
+        s.limits.admin_per_minute = 3;
+    })
+    .await;
+    let org = app.create_org("Acme", "admin@acme.test");
+    let second = app.api_key(org.id, org.admin_id, &Scope::ALL);
+    let address = "198.51.100.7";
+    let used = admin_get(&app, &second, address).await;
+    assert_eq!((used.status.as_u16(), remaining(&used)), (200, 2));
+    let other = admin_get(&app, &org.key, "192.0.2.1").await;
+    assert_eq!((other.status.as_u16(), remaining(&other)), (200, 2));
+
+    let (public_id, _) = second.rsplit_once('_').unwrap();
+    let public_id = public_id.strip_prefix("enl_").unwrap();
+    app.execute_sql(&format!(
+        "UPDATE api_keys SET revoked_at = 1 WHERE public_id = '{public_id}'"
+    ));
+    // Revoked: refused, and counted against the address (its bucket was
+    // empty), not the key; it stays there while the key is refused.
+    for left in [2, 1, 0] {
+        let refused = admin_get(&app, &second, address).await;
+        refused.assert_problem(401, "invalid_api_key");
+        assert_eq!(remaining(&refused), left);
+    }
+    admin_get(&app, &second, address)
+        .await
+        .assert_problem(429, "rate_limited");
+    // The organization's other key, known to be valid, is not held back by
+    // that address's bucket.
+    let other = admin_get(&app, &org.key, address).await;
+    assert_eq!((other.status.as_u16(), remaining(&other)), (200, 1));
 }
