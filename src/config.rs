@@ -76,9 +76,13 @@ pub struct ServerSettings {
     pub request_timeout: HumanDuration,
     /// Idle keep-alive connections are closed after this time.
     pub keep_alive: HumanDuration,
-    /// Reverse proxies (addresses or CIDR ranges) whose `Forwarded` and
-    /// `X-Forwarded-For` headers say who the client is. Empty: none.
+    /// Reverse proxies (addresses or CIDR ranges) whose
+    /// `client_address_header` says who the client is. Empty: none.
     pub trusted_proxies: Vec<String>,
+    /// The one header a trusted proxy names the client in; the other is
+    /// ignored, so a client cannot pick its address by sending the header
+    /// the proxy passes through untouched.
+    pub client_address_header: ClientAddressHeader,
     /// A request's whole body must arrive within this time of its head (408 otherwise).
     pub body_timeout: HumanDuration,
     /// Open connections per worker; beyond it new ones wait in the listen
@@ -97,9 +101,50 @@ impl Default for ServerSettings {
             request_timeout: HumanDuration::secs(5),
             keep_alive: HumanDuration::secs(5),
             trusted_proxies: Vec::new(),
+            client_address_header: ClientAddressHeader::default(),
             body_timeout: HumanDuration::secs(10),
             max_connections: 256,
         }
+    }
+}
+
+/// `server.client_address_header`: `x-forwarded-for` or `forwarded`
+/// (RFC 7239), in any case.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ClientAddressHeader {
+    #[default]
+    XForwardedFor,
+    Forwarded,
+}
+
+impl ClientAddressHeader {
+    /// The header's name, lower-cased.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::XForwardedFor => "x-forwarded-for",
+            Self::Forwarded => "forwarded",
+        }
+    }
+}
+
+impl fmt::Display for ClientAddressHeader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for ClientAddressHeader {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        // Header names are case-insensitive; operators copy them either way.
+        [Self::XForwardedFor, Self::Forwarded]
+            .into_iter()
+            .find(|header| raw.trim().eq_ignore_ascii_case(header.name()))
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "`{raw}` is not a client address header; write `x-forwarded-for` or `forwarded`"
+                ))
+            })
     }
 }
 
@@ -856,6 +901,44 @@ mod tests {
     }
 
     #[test]
+    fn the_client_address_header_is_one_of_two_and_a_bad_one_is_named() {
+        assert_eq!(
+            load("", &[]).unwrap().server.client_address_header,
+            ClientAddressHeader::XForwardedFor
+        );
+        let chosen = load("[server]\nclient_address_header = \"Forwarded\"\n", &[]).unwrap();
+        assert_eq!(
+            chosen.server.client_address_header,
+            ClientAddressHeader::Forwarded
+        );
+        let from_env = load(
+            "[server]\nclient_address_header = \"forwarded\"\n",
+            &[("ENLIST_SERVER__CLIENT_ADDRESS_HEADER", "x-forwarded-for")],
+        )
+        .unwrap();
+        assert_eq!(
+            from_env.server.client_address_header,
+            ClientAddressHeader::XForwardedFor
+        );
+        for (toml, env) in [
+            ("[server]\nclient_address_header = \"x-real-ip\"\n", vec![]),
+            (
+                "",
+                vec![("ENLIST_SERVER__CLIENT_ADDRESS_HEADER", "x-real-ip")],
+            ),
+        ] {
+            // The environment names the key in capitals.
+            let err = load(toml, &env).unwrap_err().to_string().to_lowercase();
+            assert!(
+                err.contains("server.client_address_header")
+                    && err.contains("x-real-ip")
+                    && err.contains("`forwarded`"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
     fn bad_durations_are_explained() {
         let err = load("[invitations]\nlifetime = \"soon\"\n", &[])
             .unwrap_err()
@@ -907,6 +990,10 @@ mod tests {
             defaults.invitations.reminder_before
         );
         assert_eq!(shipped.server.body_timeout, defaults.server.body_timeout);
+        assert_eq!(
+            shipped.server.client_address_header,
+            defaults.server.client_address_header
+        );
         assert_eq!(
             shipped.server.max_connections,
             defaults.server.max_connections

@@ -186,6 +186,7 @@ impl Application {
             trusted_proxies,
             csrf_key,
             admin_limiter: Arc::default(),
+            authenticated_keys: Arc::default(),
             rejected_keys: Arc::default(),
             webhook_policy: Arc::new(crate::webhooks::policy(&settings.webhooks)),
         });

@@ -32,8 +32,11 @@ pub struct AppState {
     /// The key that signs the hosted pages' CSRF tokens (generated once,
     /// kept in `server_secrets`).
     pub csrf_key: Vec<u8>,
-    /// Admin requests per API key this minute (in memory).
+    /// Admin requests per API key (or, for keys not known to be valid, per
+    /// client address) this minute (in memory).
     pub admin_limiter: Arc<crate::auth::throttle::AdminRateLimiter>,
+    /// API keys that authenticated: counted against the key from the start.
+    pub authenticated_keys: Arc<crate::auth::throttle::AuthenticatedKeys>,
     /// API keys presented and found invalid (answered 401 without a read).
     pub rejected_keys: Arc<crate::auth::throttle::RejectedKeys>,
     /// Where webhook endpoints may point (`webhooks.*`).

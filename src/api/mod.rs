@@ -3,6 +3,7 @@
 pub mod account_pages;
 pub mod admin;
 pub mod body_deadline;
+pub mod client_address;
 pub mod console;
 pub mod dto;
 pub mod extract;

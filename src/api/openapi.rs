@@ -74,7 +74,7 @@ reusable_responses! {
         "This Idempotency-Key was used for another request: method, path or body (`idempotency_key_reused`)",
         PROBLEM, "Problem");
     RateLimited => with_body(
-        "This API key made `limits.admin_per_minute` requests this minute (`rate_limited`)",
+        "This API key made `limits.admin_per_minute` requests this minute, or, for a key not known to be valid, this client address did (`rate_limited`)",
         PROBLEM, "Problem").header("Retry-After", retry_after());
     InternalError => with_body(INTERNAL_DETAIL, PROBLEM, "Problem");
     Unavailable => with_body("Busy; see Retry-After", PROBLEM, "Problem")
@@ -474,8 +474,7 @@ fn describe_webhooks(doc: &mut utoipa::openapi::OpenApi) {
     doc.webhooks = Some(paths.build());
 }
 
-const RATE_LIMIT_NOTE: &str =
-    "or this API key made `limits.admin_per_minute` requests this minute (`rate_limited`)";
+const RATE_LIMIT_NOTE: &str = "or this API key (for a key not known to be valid: this client address) made `limits.admin_per_minute` requests this minute (`rate_limited`)";
 const REUSED_NOTE: &str = "or this Idempotency-Key was used for another request: method, path or body (`idempotency_key_reused`)";
 const BAD_KEY_NOTE: &str = "or an Idempotency-Key that is not 1 to 255 printable ASCII characters";
 const IN_USE_NOTE: &str =

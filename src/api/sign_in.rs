@@ -134,39 +134,8 @@ pub async fn submit(
 
 pub const DEVICE_COOKIE: &str = "enlist_device";
 
-/// The client's address: the connection's peer, or, when that peer is one
-/// of `server.trusted_proxies`, the client its `Forwarded` (or else
-/// `X-Forwarded-For`) header names.
-pub fn client_address(req: &actix_web::HttpRequest, state: &AppState) -> String {
-    let Some(peer) = req.peer_addr().map(|a| a.ip()) else {
-        return String::new();
-    };
-    let headers = req.headers();
-    let values = |name: &str| -> Vec<String> {
-        headers
-            .get_all(name)
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(|hop| hop.trim().to_owned())
-            .collect()
-    };
-    let forwarded: Vec<String> = values("forwarded")
-        .iter()
-        .filter_map(|element| {
-            element.split(';').find_map(|pair| {
-                let (name, value) = pair.trim().split_once('=')?;
-                name.eq_ignore_ascii_case("for")
-                    .then(|| value.trim().trim_matches('"').to_owned())
-            })
-        })
-        .collect();
-    let hops = if forwarded.is_empty() {
-        values("x-forwarded-for")
-    } else {
-        forwarded
-    };
-    state.trusted_proxies.client(peer, &hops)
-}
+// The forms' callers reach it here too; there is one definition.
+pub use super::client_address::client_address;
 
 /// What a sign-in form's answer depends on besides its fields.
 pub fn form_context(

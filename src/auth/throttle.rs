@@ -5,7 +5,7 @@
 //! against spraying, and never a refusal for a browser that signed in to
 //! the account before.
 
-use crate::domain::Millis;
+use crate::domain::{Email, Millis};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -161,7 +161,7 @@ impl SignInThrottle {
     /// failures count apart from its address's) and is never slowed down.
     pub fn verdict(
         &self,
-        account: &str,
+        account: &Email,
         address: &str,
         device: Option<&str>,
         now: Millis,
@@ -187,7 +187,13 @@ impl SignInThrottle {
         }
     }
 
-    pub fn record_failure(&self, account: &str, address: &str, device: Option<&str>, now: Millis) {
+    pub fn record_failure(
+        &self,
+        account: &Email,
+        address: &str,
+        device: Option<&str>,
+        now: Millis,
+    ) {
         let account = account_key(account);
         self.pairs
             .record(&client_key(&account, address, device), now);
@@ -198,9 +204,11 @@ impl SignInThrottle {
     }
 }
 
-/// The account key is the typed email, whether or not an account exists.
-fn account_key(account: &str) -> String {
-    format!("account:{}", account.trim().to_lowercase())
+/// The key the account lookup uses ([`Email::key`]), whether or not an
+/// account exists: every spelling that would find the account (case,
+/// fullwidth or other IDNA-mapped forms of the domain) counts against it.
+fn account_key(account: &Email) -> String {
+    format!("account:{}", account.key())
 }
 
 fn address_key(address: &str) -> String {
@@ -214,12 +222,13 @@ fn client_key(account: &str, address: &str, device: Option<&str>) -> String {
     }
 }
 
-/// Admin requests per API key, in fixed one-minute windows.
+/// Admin requests per bucket (an API key that authenticated, or a client
+/// address for keys that did not), in fixed one-minute windows.
 pub const WINDOW_MS: i64 = 60_000;
-/// Past this many keys counted in one window, older windows' entries are dropped.
+/// Past this many buckets counted in one window, older windows' entries are dropped.
 const MAX_TRACKED: usize = 100_000;
 
-/// Counts per API key (its public id) in the current window.
+/// Counts per bucket in the current window.
 #[derive(Default)]
 pub struct AdminRateLimiter {
     counts: Mutex<HashMap<String, (i64, u32)>>,
@@ -235,13 +244,32 @@ pub struct Decision {
 }
 
 impl AdminRateLimiter {
+    /// Counts a request about to run, unless `key` has used its `limit`.
     pub fn check(&self, key: &str, limit: u32, now: Millis) -> Decision {
+        self.count(key, limit, now, false)
+    }
+
+    /// Counts a request that already ran, whose bucket became known only
+    /// once it had (the key authenticated, or was refused): past the limit
+    /// too, so the bucket's next request is refused.
+    pub fn charge(&self, key: &str, limit: u32, now: Millis) -> Decision {
+        self.count(key, limit, now, true)
+    }
+
+    /// Takes back a request counted at `at` that belongs to another bucket.
+    pub fn refund(&self, key: &str, at: Millis) {
+        let window = at.0.div_euclid(WINDOW_MS);
+        if let Some(entry) = self.lock().get_mut(key)
+            && entry.0 == window
+        {
+            entry.1 = entry.1.saturating_sub(1);
+        }
+    }
+
+    fn count(&self, key: &str, limit: u32, now: Millis, always: bool) -> Decision {
         let window = now.0.div_euclid(WINDOW_MS);
         let reset_secs = ((window + 1) * WINDOW_MS - now.0 + 999) / 1000;
-        let mut counts = match self.counts.lock() {
-            Ok(counts) => counts,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut counts = self.lock();
         if counts.len() >= MAX_TRACKED && !counts.contains_key(key) {
             counts.retain(|_, (w, _)| *w == window);
         }
@@ -249,15 +277,19 @@ impl AdminRateLimiter {
         if entry.0 != window {
             *entry = (window, 0);
         }
-        let allowed = entry.1 < limit;
+        let allowed = always || entry.1 < limit;
         if allowed {
-            entry.1 += 1;
+            entry.1 = entry.1.saturating_add(1);
         }
         Decision {
             allowed,
             remaining: limit.saturating_sub(entry.1),
             reset_secs: reset_secs.max(1),
         }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (i64, u32)>> {
+        self.counts.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -270,15 +302,21 @@ mod tests {
         rejected.insert("enl_AAAAAAAAAAAA_secret");
         assert!(rejected.contains("enl_AAAAAAAAAAAA_secret"));
         assert!(!rejected.contains("enl_AAAAAAAAAAAA_secreT"));
-        for n in 0..REJECTED_KEYS_CAPACITY + 10 {
+        rejected.remove("enl_AAAAAAAAAAAA_secret");
+        assert!(!rejected.contains("enl_AAAAAAAAAAAA_secret"));
+        for n in 0..KEY_DIGESTS_CAPACITY + 10 {
             rejected.insert(&format!("key {n}"));
         }
-        assert!(rejected.lock().len() <= REJECTED_KEYS_CAPACITY);
+        assert!(rejected.lock().len() <= KEY_DIGESTS_CAPACITY);
     }
 
     use super::*;
 
     const MINUTE: i64 = 60_000;
+
+    fn email(text: &str) -> Email {
+        Email::parse(text).unwrap()
+    }
 
     fn policy() -> SignInPolicy {
         SignInPolicy {
@@ -297,49 +335,64 @@ mod tests {
         let now = Millis(1_000_000);
         for _ in 0..3 {
             assert_eq!(
-                throttle.verdict("Ada@x.test", "10.0.0.1", None, now),
+                throttle.verdict(&email("Ada@x.test"), "10.0.0.1", None, now),
                 Verdict::Go
             );
-            throttle.record_failure("ada@x.test", "10.0.0.1", None, now);
+            throttle.record_failure(&email("ada@x.test"), "10.0.0.1", None, now);
         }
-        let Verdict::Refuse(wait) = throttle.verdict("ADA@x.test", "10.0.0.1", None, now) else {
+        let Verdict::Refuse(wait) = throttle.verdict(&email("ADA@x.test"), "10.0.0.1", None, now)
+        else {
             panic!("the attacking pair is refused");
         };
         assert!(wait <= Duration::from_secs(900) && wait > Duration::from_secs(890));
         // Anyone else trying the account is slowed, more with every failure.
         assert_eq!(
-            throttle.verdict("ada@x.test", "10.9.9.9", None, now),
+            throttle.verdict(&email("ada@x.test"), "10.9.9.9", None, now),
             Verdict::SlowDown(Duration::from_secs(1))
         );
-        throttle.record_failure("ada@x.test", "10.9.9.8", None, now);
+        throttle.record_failure(&email("ada@x.test"), "10.9.9.8", None, now);
         assert_eq!(
-            throttle.verdict("ada@x.test", "10.9.9.9", None, now),
+            throttle.verdict(&email("ada@x.test"), "10.9.9.9", None, now),
             Verdict::SlowDown(Duration::from_secs(2))
         );
         for _ in 0..10 {
-            throttle.record_failure("ada@x.test", "10.9.9.7", None, now);
+            throttle.record_failure(&email("ada@x.test"), "10.9.9.7", None, now);
         }
         assert_eq!(
-            throttle.verdict("ada@x.test", "10.9.9.9", None, now),
+            throttle.verdict(&email("ada@x.test"), "10.9.9.9", None, now),
             Verdict::SlowDown(Duration::from_secs(8)),
             "capped"
         );
         // The browser Ada signed in from before goes straight through, even
         // from the attacker's address.
         assert_eq!(
-            throttle.verdict("ada@x.test", "10.0.0.1", Some("d1"), now),
+            throttle.verdict(&email("ada@x.test"), "10.0.0.1", Some("d1"), now),
             Verdict::Go
         );
         // Other accounts are untouched; time heals.
         assert_eq!(
-            throttle.verdict("bob@x.test", "10.0.0.1", None, now),
+            throttle.verdict(&email("bob@x.test"), "10.0.0.1", None, now),
             Verdict::Go
         );
         let later = Millis(now.0 + 15 * MINUTE);
         assert_eq!(
-            throttle.verdict("ada@x.test", "10.0.0.1", None, later),
+            throttle.verdict(&email("ada@x.test"), "10.0.0.1", None, later),
             Verdict::Go
         );
+    }
+
+    #[test]
+    fn every_spelling_the_account_lookup_resolves_counts_against_one_account() {
+        let throttle = SignInThrottle::new(policy());
+        let now = Millis(0);
+        // Case, and fullwidth letters in the domain, which IDNA maps to ASCII.
+        for spelling in ["ada@acme.test", "ADA@Acme.Test", "ada@\u{FF41}cme.test"] {
+            throttle.record_failure(&email(spelling), "10.0.0.1", None, now);
+        }
+        assert!(matches!(
+            throttle.verdict(&email("Ada@ACME.\u{FF54}est"), "10.0.0.1", None, now),
+            Verdict::Refuse(_)
+        ));
     }
 
     #[test]
@@ -350,14 +403,14 @@ mod tests {
         });
         let now = Millis(0);
         for account in ["a@x.test", "b@x.test", "c@x.test"] {
-            throttle.record_failure(account, "1.2.3.4", None, now);
+            throttle.record_failure(&email(account), "1.2.3.4", None, now);
         }
         assert!(matches!(
-            throttle.verdict("d@x.test", "1.2.3.4", None, now),
+            throttle.verdict(&email("d@x.test"), "1.2.3.4", None, now),
             Verdict::Refuse(_)
         ));
         assert_eq!(
-            throttle.verdict("d@x.test", "1.2.3.5", None, now),
+            throttle.verdict(&email("d@x.test"), "1.2.3.5", None, now),
             Verdict::Go
         );
     }
@@ -388,20 +441,29 @@ mod tests {
     }
 }
 
-/// API keys presented and found invalid, by the SHA-256 of the whole
-/// presented text, so a client that keeps sending one is answered 401
-/// without a database read. Being invalid is permanent: a key's secret is
-/// random and never reissued, and a revoked key (also one revoked when its
-/// owner was removed or demoted) stays revoked. Bounded: past
-/// [`REJECTED_KEYS_CAPACITY`] the memory is emptied and refills.
+/// Presented API keys, by the SHA-256 of the whole presented text (secret
+/// included, so only the key's holder can match an entry). Bounded: past
+/// [`KEY_DIGESTS_CAPACITY`] the memory is emptied and refills.
 #[derive(Default)]
-pub struct RejectedKeys {
+pub struct KeyDigests {
     digests: Mutex<HashSet<[u8; 32]>>,
 }
 
-pub const REJECTED_KEYS_CAPACITY: usize = 4096;
+/// API keys found invalid, so a client that keeps sending one is answered
+/// 401 without a database read. Being invalid is permanent: a key's secret
+/// is random and never reissued, and a revoked key (also one revoked when
+/// its owner was removed or demoted) stays revoked.
+pub type RejectedKeys = KeyDigests;
 
-impl RejectedKeys {
+/// API keys that authenticated: the admin rate limit counts their requests
+/// against the key from the start. Any other key's request is counted
+/// against the client address until the key authenticates, so a key with a
+/// real public id and a wrong secret cannot use up its owner's quota.
+pub type AuthenticatedKeys = KeyDigests;
+
+pub const KEY_DIGESTS_CAPACITY: usize = 4096;
+
+impl KeyDigests {
     pub fn contains(&self, presented: &str) -> bool {
         self.lock()
             .contains(&crate::auth::secrets::sha256(presented))
@@ -410,10 +472,14 @@ impl RejectedKeys {
     pub fn insert(&self, presented: &str) {
         let digest = crate::auth::secrets::sha256(presented);
         let mut digests = self.lock();
-        if digests.len() >= REJECTED_KEYS_CAPACITY {
+        if digests.len() >= KEY_DIGESTS_CAPACITY {
             digests.clear();
         }
         digests.insert(digest);
+    }
+
+    pub fn remove(&self, presented: &str) {
+        self.lock().remove(&crate::auth::secrets::sha256(presented));
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<[u8; 32]>> {

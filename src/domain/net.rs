@@ -65,7 +65,7 @@ fn canonical(address: IpAddr) -> IpAddr {
     }
 }
 
-/// The reverse proxies whose `Forwarded` / `X-Forwarded-For` headers count.
+/// The reverse proxies whose forwarding header (`server.client_address_header`) counts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TrustedProxies(Vec<IpRange>);
 

@@ -301,18 +301,21 @@ impl Accounts {
         password: &str,
         context: &FormContext,
     ) -> ServiceResult<FormOutcome> {
-        let typed_key = Email::parse(email)
-            .map(|e| e.key().to_owned())
-            .unwrap_or_else(|_| email.trim().to_lowercase());
+        // No account has a spelling the parser refuses, so there is nothing
+        // to guess at: refused before anything counts, since each variant
+        // would otherwise be a fresh limiter key.
+        let Ok(typed) = Email::parse(email) else {
+            return Err(ServiceError::Unauthorized(WRONG_CREDENTIALS.into()));
+        };
         let device = context
             .device
             .as_deref()
-            .and_then(|cookie| self.devices.device(cookie, &typed_key));
+            .and_then(|cookie| self.devices.device(cookie, typed.key()));
         let now = self.clock.now();
         match self
             .limits
             .sign_in
-            .verdict(email, &context.address, device.as_deref(), now)
+            .verdict(&typed, &context.address, device.as_deref(), now)
         {
             Verdict::Go => {}
             // Slower, never refused: the owner still gets in, an attacker
@@ -327,16 +330,12 @@ impl Accounts {
             }
         }
         let _job = self.password_job(&context.address)?;
-        let account = match Email::parse(email) {
-            Ok(parsed) => {
-                let key = parsed.clone();
-                self.db
-                    .read(move |conn| Ok::<_, ServiceError>(db::users::credentials(conn, &key)?))
-                    .await?
-                    .map(|credentials| (parsed, credentials))
-            }
-            Err(_) => None,
-        };
+        let key = typed.clone();
+        let account = self
+            .db
+            .read(move |conn| Ok::<_, ServiceError>(db::users::credentials(conn, &key)?))
+            .await?
+            .map(|credentials| (typed.clone(), credentials));
         let stored = account
             .as_ref()
             .and_then(|(_, credentials)| credentials.password_hash.clone());
@@ -345,7 +344,7 @@ impl Accounts {
         else {
             self.limits
                 .sign_in
-                .record_failure(email, &context.address, device.as_deref(), now);
+                .record_failure(&typed, &context.address, device.as_deref(), now);
             return Err(ServiceError::Unauthorized(WRONG_CREDENTIALS.into()));
         };
         let device_cookie = Some(self.devices.mint(email.key()));

@@ -38,6 +38,7 @@ mod invite_page;
 mod invitee;
 mod isolation;
 mod join_links;
+mod limit_bypass;
 mod mail_limits;
 mod oauth_authorize;
 mod oauth_keys;

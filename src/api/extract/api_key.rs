@@ -17,6 +17,7 @@ use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use std::future::{Ready, ready};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 pub const HEADER: &str = "X-API-Key";
 
@@ -77,6 +78,36 @@ fn unauthorized(code: &'static str, detail: &str) -> ApiError {
         .with_header(WWW_AUTHENTICATE, format!("ApiKey header=\"{HEADER}\""))
 }
 
+/// What verifying the request's key found, for the rate limit that runs
+/// before the key is verified (inside the handler's storage call) and
+/// counts the request against the key only if it authenticated.
+#[derive(Clone, Default)]
+pub struct KeyOutcome(Arc<AtomicU8>);
+
+const AUTHENTICATED: u8 = 1;
+const REFUSED: u8 = 2;
+
+impl KeyOutcome {
+    fn set(&self, authenticated: bool) {
+        let value = if authenticated {
+            AUTHENTICATED
+        } else {
+            REFUSED
+        };
+        self.0.store(value, Ordering::Release);
+    }
+
+    /// `Some(true)` once the key authenticated, `Some(false)` once it was
+    /// refused; `None` while (or if) it was never checked against storage.
+    pub fn get(&self) -> Option<bool> {
+        match self.0.load(Ordering::Acquire) {
+            AUTHENTICATED => Some(true),
+            REFUSED => Some(false),
+            _ => None,
+        }
+    }
+}
+
 /// An API key as the caller presented it: there, and shaped like a key
 /// (the middleware made sure). [`PresentedKey::verify`] checks it against
 /// storage inside the handler's own storage call, so a read endpoint costs
@@ -86,13 +117,18 @@ pub struct PresentedKey {
     key: String,
     rejected: Arc<RejectedKeys>,
     request_id: Option<String>,
+    outcome: Option<KeyOutcome>,
 }
 
 impl PresentedKey {
     /// The caller, if the key is known, unrevoked, and its owner still an
     /// admin. A key found invalid is remembered as such (it stays invalid).
     pub fn verify(&self, conn: &Conn) -> Result<AdminCaller, ApiError> {
-        match services::api_keys::authenticate(conn, &self.key)? {
+        let found = services::api_keys::authenticate(conn, &self.key)?;
+        if let Some(outcome) = &self.outcome {
+            outcome.set(found.is_some());
+        }
+        match found {
             Some(key) => Ok(AdminCaller {
                 key,
                 request_id: self.request_id.clone(),
@@ -138,6 +174,7 @@ pub async fn authenticate<B: MessageBody>(
                     .extensions()
                     .get::<crate::api::request_log::RequestId>()
                     .map(|id| id.0.clone()),
+                outcome: req.extensions().get::<KeyOutcome>().cloned(),
             })
         }
         Some(_) => Err(invalid_key()),
