@@ -158,6 +158,19 @@ async fn start_browser(profile: &Path) -> Option<(Driver, Client)> {
     }
 }
 
+/// The text parts of an `.eml`, decoded (long lines, such as a link with its
+/// secret, arrive quoted-printable).
+fn decoded_text(path: &Path) -> String {
+    let raw = std::fs::read(path).unwrap();
+    let mail = mailparse::parse_mail(&raw).unwrap();
+    std::iter::once(&mail)
+        .chain(mail.subparts.iter())
+        .filter(|part| part.ctype.mimetype.starts_with("text/"))
+        .map(|part| part.get_body().unwrap())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Waits for the `.eml` the worker writes for the `nth` message and returns the link it carries.
 async fn emailed_link(outbox: &Path, nth: usize) -> String {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -168,7 +181,7 @@ async fn emailed_link(outbox: &Path, nth: usize) -> String {
         files.retain(|p| p.extension().is_some_and(|e| e == "eml"));
         files.sort();
         if files.len() >= nth {
-            let raw = std::fs::read_to_string(&files[nth - 1]).unwrap();
+            let raw = decoded_text(&files[nth - 1]);
             let start = raw.find("http://").expect("the message carries a link");
             let link: String = raw[start..]
                 .chars()
@@ -346,7 +359,7 @@ async fn emailed_link_with(outbox: &Path, nth: usize, marker: &str) -> String {
         files.retain(|p| p.extension().is_some_and(|e| e == "eml"));
         files.sort();
         if files.len() >= nth {
-            let raw = std::fs::read_to_string(&files[nth - 1]).unwrap();
+            let raw = decoded_text(&files[nth - 1]);
             let link = raw
                 .split(|c: char| c.is_whitespace() || c == '"' || c == '<')
                 .find(|word| word.starts_with("http://") && word.contains(marker))
@@ -614,6 +627,7 @@ async fn an_admin_runs_the_organization_from_the_console_in_chromium() {
         .write_blocking(|tx| {
             enlist::services::users::set_password(
                 tx,
+                &enlist::domain::event::Origin::cli(),
                 &enlist::domain::Email::parse("ada@acme.test").unwrap(),
                 &hash,
                 enlist::domain::Millis::now(),

@@ -566,10 +566,9 @@ impl Accounts {
         let Some(password) = password.filter(|p| !p.is_empty()) else {
             return Ok(StepUp::PasswordNeeded);
         };
-        let key = Email::parse(&check.email)
-            .map(|e| e.key().to_owned())
-            .unwrap_or_else(|_| check.email.to_lowercase());
-        match self.limits.sign_in.verdict(&key, address, None, now) {
+        let email = Email::parse(&check.email)
+            .map_err(|_| ServiceError::Internal("a stored email does not parse".into()))?;
+        match self.limits.sign_in.verdict(&email, address, None, now) {
             Verdict::Go => {}
             Verdict::SlowDown(wait) => tokio::time::sleep(wait).await,
             Verdict::Refuse(wait) => {
@@ -585,7 +584,9 @@ impl Accounts {
             .verify(password.to_owned(), check.password_hash)
             .await?
         {
-            self.limits.sign_in.record_failure(&key, address, None, now);
+            self.limits
+                .sign_in
+                .record_failure(&email, address, None, now);
             return Err(ServiceError::invalid(
                 "password",
                 "The password is incorrect.",

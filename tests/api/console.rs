@@ -39,7 +39,15 @@ fn give_password(app: &TestApp, email: &str) {
     let hash = enlist::auth::password::hash(PASSWORD).unwrap();
     let email = Email::parse(email).unwrap();
     app.db
-        .write_blocking(|tx| services::users::set_password(tx, &email, &hash, Millis::now()))
+        .write_blocking(|tx| {
+            services::users::set_password(
+                tx,
+                &enlist::domain::event::Origin::cli(),
+                &email,
+                &hash,
+                Millis::now(),
+            )
+        })
         .unwrap();
 }
 

@@ -15,7 +15,15 @@ pub async fn signed_in(app: &TestApp, org: &TestOrg) -> (Browser, String) {
     let hash = enlist::auth::password::hash(PASSWORD).unwrap();
     let email = Email::parse(&org.admin_email).unwrap();
     app.db
-        .write_blocking(|tx| services::users::set_password(tx, &email, &hash, Millis::now()))
+        .write_blocking(|tx| {
+            services::users::set_password(
+                tx,
+                &enlist::domain::event::Origin::cli(),
+                &email,
+                &hash,
+                Millis::now(),
+            )
+        })
         .unwrap();
     let browser = Browser::new(app);
     let csrf = browser.get("/admin").await.csrf_token();

@@ -3,6 +3,7 @@
 
 use super::{Chrome, ConsoleError, FieldError, ForAdmin, Visit};
 use crate::domain::{ApiKey, KeyRevocation, Scope};
+use crate::services::accounts::StepUp;
 use crate::services::{self, ServiceError};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
@@ -24,6 +25,10 @@ fn state_label(key: &ApiKey) -> &'static str {
         None if key.revoked_at.is_none() => "Active",
         Some(KeyRevocation::OwnerRemoved) => "Revoked: its owner left the organization",
         Some(KeyRevocation::OwnerDemoted) => "Revoked: its owner is no longer an admin",
+        Some(KeyRevocation::PasswordReset) => "Revoked: its owner's password was reset",
+        Some(KeyRevocation::AccountClaimed) => {
+            "Revoked: the owner of its address took the account back"
+        }
         _ => "Revoked",
     }
 }
@@ -95,6 +100,8 @@ pub struct ScopeChoice {
 pub struct KeyForm {
     pub name: String,
     pub scopes: Vec<String>,
+    /// The admin's password, asked again unless typed in the last minutes.
+    pub password: Option<String>,
 }
 
 impl KeyForm {
@@ -105,6 +112,7 @@ impl KeyForm {
             match name.as_ref() {
                 "name" => form.name = value.into_owned(),
                 "scope" => form.scopes.push(value.into_owned()),
+                "password" => form.password = Some(value.into_owned()),
                 _ => {}
             }
         }
@@ -151,7 +159,9 @@ pub struct NewKeyPage {
     pub chrome: Chrome,
     pub name: String,
     pub scopes: Vec<ScopeChoice>,
-    /// The field an error is about (`name` or `scopes`) and what is wrong.
+    /// Whether the form asks for the admin's password (step-up).
+    pub ask_password: bool,
+    /// The field an error is about (`name`, `scopes` or `password`) and what is wrong.
     pub field_error: FieldError,
 }
 
@@ -175,13 +185,33 @@ pub async fn new(
         Ok(admin) => admin,
         Err(page) => return page,
     };
+    let ask_password = match step_up(&req, &state, None).await {
+        Ok(step) => step == StepUp::PasswordNeeded,
+        Err(error) => {
+            let error = ConsoleError::Refused(Box::new(admin), error);
+            return super::failure(&req, &state, "api-keys", error);
+        }
+    };
     let page = NewKeyPage {
         chrome: Chrome::new(&req, &admin, "api-keys"),
         name: String::new(),
         scopes: KeyForm::default().choices(),
+        ask_password,
         field_error: FieldError::default(),
     };
     super::page(&state, StatusCode::OK, &page, &page.chrome, None)
+}
+
+/// Whether the signed-in admin typed their password recently enough to mint
+/// a key, or does now (`password`).
+async fn step_up(
+    req: &HttpRequest,
+    state: &AppState,
+    password: Option<&str>,
+) -> Result<StepUp, ServiceError> {
+    let session = super::session_token(req, state).unwrap_or_default();
+    let address = crate::api::client_address::client_address(req, state);
+    state.accounts.step_up(&session, password, &address).await
 }
 
 /// `POST /admin/orgs/{uuid}/api-keys`: creates the key for the signed-in
@@ -197,6 +227,36 @@ pub async fn create(
         return page;
     }
     let form = KeyForm::from_body(&body);
+    // Whoever holds the session must know the password to mint a key: a
+    // borrowed or stolen session cannot make itself a lasting credential.
+    let admin = match super::admit(&req, &state, &path).await {
+        Ok(admin) => admin,
+        Err(page) => return page,
+    };
+    let refused = match step_up(&req, &state, form.password.as_deref()).await {
+        Ok(StepUp::Fresh) => None,
+        Ok(StepUp::PasswordNeeded) => Some(FieldError::new(
+            "password",
+            "Enter your password to create a key.",
+        )),
+        Err(ServiceError::Invalid { field, detail }) if field == "password" => {
+            Some(FieldError::new(field, detail))
+        }
+        Err(error) => {
+            let error = ConsoleError::Refused(Box::new(admin), error);
+            return super::failure(&req, &state, "api-keys", error);
+        }
+    };
+    if let Some(field_error) = refused {
+        let page = NewKeyPage {
+            chrome: Chrome::new(&req, &admin, "api-keys"),
+            name: form.name.clone(),
+            scopes: form.choices(),
+            ask_password: true,
+            field_error,
+        };
+        return super::page(&state, StatusCode::BAD_REQUEST, &page, &page.chrome, None);
+    }
     let checked = form.check();
     let visit = Visit::new(&req, &state, &path);
     let created = state
@@ -234,6 +294,7 @@ pub async fn create(
                 chrome: Chrome::new(&req, &admin, "api-keys"),
                 name: form.name.clone(),
                 scopes: form.choices(),
+                ask_password: false,
                 field_error: FieldError::new(field, detail),
             };
             super::page(&state, StatusCode::BAD_REQUEST, &page, &page.chrome, None)
