@@ -2463,3 +2463,112 @@ async fn what_people_typed_is_escaped_on_every_console_page() {
     assert!(!noticed.text.contains("id=\"notice\""), "{}", noticed.text);
     assert!(!unescape(&noticed.text).contains("notice-probe"));
 }
+
+// ---------------------------------------------------------------------
+// Recovery: keys minted in the console end with a password reset, and
+// minting one asks for the password again
+// ---------------------------------------------------------------------
+
+/// Creates a key in the console with one scope; answers the page.
+async fn mint(console: &Console, org: &TestOrg, name: &str, password: Option<&str>) -> Page {
+    let mut fields = vec![("name", name), ("scope", "organization:read")];
+    if let Some(password) = password {
+        fields.push(("password", password));
+    }
+    console.post(&console_path(org, "/api-keys"), &fields).await
+}
+
+#[tokio::test]
+async fn minting_a_key_asks_for_the_password_again_after_five_minutes() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme", "ada@acme.test");
+    let ada = sign_in_as(&app, "ada@acme.test").await;
+    let keys_before = app.query_i64("SELECT COUNT(*) FROM api_keys");
+
+    // Just signed in with the password: the form does not ask again.
+    let form = ada.get(&console_path(&org, "/api-keys/new")).await;
+    assert!(!form.text.contains("name=\"password\""), "{}", form.text);
+    assert_console_page(&mint(&ada, &org, "first", None).await, 201);
+
+    // Five minutes later it does, and nothing is made without it.
+    app.clock
+        .advance(std::time::Duration::from_secs(5 * 60 + 1));
+    let form = ada.get(&console_path(&org, "/api-keys/new")).await;
+    assert!(form.text.contains("name=\"password\""), "{}", form.text);
+    let asked = mint(&ada, &org, "second", None).await;
+    assert_console_page(&asked, 400);
+    assert!(
+        asked.text.contains("Enter your password to create a key."),
+        "{}",
+        asked.text
+    );
+    assert!(asked.text.contains("value=\"second\""), "the name is kept");
+    let wrong = mint(&ada, &org, "second", Some("not the password")).await;
+    assert_console_page(&wrong, 400);
+    assert!(
+        wrong.text.contains("The password is incorrect."),
+        "{}",
+        wrong.text
+    );
+    assert_eq!(
+        app.query_i64("SELECT COUNT(*) FROM api_keys"),
+        keys_before + 1,
+        "only the first key"
+    );
+
+    let typed = mint(&ada, &org, "second", Some(PASSWORD)).await;
+    assert_console_page(&typed, 201);
+    // And not again for the next few minutes.
+    app.clock.advance(std::time::Duration::from_secs(60));
+    assert_console_page(&mint(&ada, &org, "third", None).await, 201);
+    assert_eq!(
+        app.query_i64("SELECT COUNT(*) FROM api_keys WHERE minted_in_console = 1"),
+        3
+    );
+}
+
+#[tokio::test]
+async fn a_password_reset_revokes_the_keys_minted_in_the_console_but_not_the_operators() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme", "ada@acme.test");
+    let ada = sign_in_as(&app, "ada@acme.test").await;
+    let minted = mint(&ada, &org, "made in the console", None).await;
+    assert_console_page(&minted, 201);
+    let console_key = value_of(&minted, "new-key").unwrap();
+    // `org.key` is the operator's (made as `enlist api-key create` makes it).
+    assert_eq!(app.get("/v1/organization", &console_key).await.status, 200);
+
+    // The owner of the inbox resets the password.
+    let browser = Browser::new(&app);
+    let form = browser.get("/reset").await;
+    browser
+        .post_form(
+            "/reset",
+            &[
+                ("csrf_token", &form.csrf_token()),
+                ("email", "ada@acme.test"),
+            ],
+        )
+        .await
+        .assert_html(200);
+    let link = crate::account_helpers::latest_link(&app, "password_reset", "ada@acme.test");
+    let done = browser
+        .follow_link(&link, Some("a brand new password"))
+        .await;
+    done.assert_html(200);
+    assert!(
+        done.text.contains("1 API key created in the admin console"),
+        "{}",
+        done.text
+    );
+
+    assert_eq!(app.get("/v1/organization", &console_key).await.status, 401);
+    assert_eq!(app.get("/v1/organization", &org.key).await.status, 200);
+    let log = events(&app, &org.key).await;
+    let revoked = newest(&log, "api_key.revoked");
+    assert_eq!(revoked["data"]["apiKey"]["revokedReason"], "password_reset");
+    // The old session ended with the old password.
+    ada.get(&console_path(&org, ""))
+        .await
+        .assert_see_other("/admin?notice=session-ended");
+}

@@ -314,3 +314,41 @@ async fn an_unverified_invitee_signed_in_accepts_only_through_the_mailed_link() 
     assert_eq!(app.stored_status(id), "ACCEPTED");
     assert!(verified(&app, "carol@example.com"));
 }
+
+#[tokio::test]
+async fn the_owner_taking_an_unverified_account_back_ends_every_key_and_client_it_held() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme", "ada@acme.test");
+    // Whoever registered the address first was made an admin by hand, and
+    // holds an operator's key and a bound client.
+    let squatter = app.create_unverified_user("bob@example.com", Some(ATTACKER_PASSWORD));
+    app.add_member(org.id, "bob@example.com", "ADMIN");
+    let key = app.api_key(org.id, squatter, &enlist::domain::Scope::ALL);
+    app.bound_client("bob@example.com");
+    assert_eq!(app.get("/v1/organization", &key).await.status, 200);
+    let other = app.create_org("Globex", "gil@globex.test");
+    let id = app.invite_ok(&other.key, "bob@example.com", "MEMBER").await;
+
+    // The inbox's owner signs up from the mailed link.
+    let owner = Browser::new(&app);
+    let link = app.invitation_link_path(id);
+    owner
+        .sign_up(&link, "bob@example.com", OWNER_PASSWORD)
+        .await
+        .assert_see_other(&link);
+
+    assert_eq!(app.get("/v1/organization", &key).await.status, 401);
+    assert_eq!(
+        app.query_strings(&format!(
+            "SELECT revoked_reason FROM api_keys WHERE user_id = {squatter}"
+        )),
+        ["account_claimed"]
+    );
+    assert_eq!(
+        app.query_i64(&format!(
+            "SELECT COUNT(*) FROM oauth_clients WHERE user_id = {squatter}"
+        )),
+        0
+    );
+    assert!(verified(&app, "bob@example.com"));
+}
