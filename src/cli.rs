@@ -778,11 +778,10 @@ fn administer(db: &Database, settings: &Settings, command: Command) -> Result<()
 }
 
 /// The link of a message the outbox has forgotten, read back from the
-/// `file` transport's copy when that is where it went.
+/// `file` transport's copy, if there is one.
 fn sent_link(settings: &Settings, message: &services::outbox::OutboxEntry) -> Option<String> {
-    if settings.delivery.transport != crate::config::TransportKind::File {
-        return None;
-    }
+    // Whatever this command's settings say, the server may have used the
+    // `file` transport: its copy is looked for either way.
     crate::delivery::transport::link_in_copy(
         &settings.delivery.file.dir,
         message.id,
@@ -797,7 +796,8 @@ struct OutboxLine {
     id: i64,
     to: String,
     subject: String,
-    link: String,
+    /// Null once the message was sent: the link's secret left the outbox with it.
+    link: Option<String>,
     /// `pending` (not yet sent, maybe retrying), `sent` or `failed` (given up).
     status: &'static str,
     attempts: u32,
@@ -817,7 +817,7 @@ impl From<services::outbox::OutboxEntry> for OutboxLine {
             id: entry.id,
             to: entry.recipient,
             subject: entry.subject,
-            link: entry.link,
+            link: Some(entry.link).filter(|link| !link.is_empty()),
             status,
             attempts: entry.attempts,
             created_at: entry.created_at,

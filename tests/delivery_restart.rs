@@ -663,6 +663,16 @@ async fn the_log_transport_logs_the_recipient_and_link_and_no_secret_is_logged()
     })
     .await;
     assert!(line.contains("bob@example.com"), "{line}");
+    // The logged link is the mailed one, with the message's secret.
+    let start = line.find(&link).unwrap();
+    let mailed: String = line[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '"')
+        .collect();
+    let secret_of_link = mailed
+        .split_once("?token=")
+        .map(|(_, token)| token.to_owned())
+        .unwrap_or_else(|| panic!("no secret in {mailed}"));
     eventually(Duration::from_secs(10), "the message marked sent", || {
         ws.query_i64(&format!(
             "SELECT sent_at FROM outbox WHERE invitation_id = {bob}"
@@ -675,7 +685,10 @@ async fn the_log_transport_logs_the_recipient_and_link_and_no_secret_is_logged()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let page_url = format!("http://{}/invite/{uuid}", server.addr);
+    let page_url = format!(
+        "http://{}/invite/{uuid}?token={secret_of_link}",
+        server.addr
+    );
     let shown = client.get(&page_url).send().await.unwrap();
     let html = shown.text().await.unwrap();
     let marker = "name=\"csrf_token\" value=\"";
@@ -725,6 +738,13 @@ async fn the_log_transport_logs_the_recipient_and_link_and_no_secret_is_logged()
     assert!(
         log.contains("/invite/{uuid}"),
         "requests are logged by route: {log}"
+    );
+    assert_eq!(
+        log.lines()
+            .filter(|line| line.contains(&secret_of_link))
+            .count(),
+        1,
+        "only the log transport's line holds the link's secret: {log}"
     );
     assert!(ws.eml_files().is_empty());
 }

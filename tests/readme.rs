@@ -319,7 +319,16 @@ async fn accept_in_the_browser(link: &str, email: &str) {
     let html = signed_up.text().await.unwrap();
     assert!(html.contains("Accept invitation"), "{html}");
     let token = csrf_token_after(&html, "/respond");
-    let respond = format!("{}/respond", link.trim_end_matches('/'));
+    // The answer goes where the page's form sends it: the page's own
+    // address (with the link's secret) and `/respond`.
+    let respond = match link.split_once('?') {
+        Some((page, query)) => format!("{page}/respond?{query}"),
+        None => format!("{link}/respond"),
+    };
+    assert!(
+        html.contains(&respond[respond.find("/invite/").unwrap()..]),
+        "{html}"
+    );
     let accepted = client
         .post(&respond)
         .form(&[("csrf_token", token.as_str()), ("decision", "accept")])

@@ -159,23 +159,34 @@ pub fn copy_path(dir: &Path, id: i64) -> PathBuf {
     dir.join(format!("{id:012}.eml"))
 }
 
-/// The link under `public_url` in the text part of the `file` transport's
-/// copy of message `id`: the operator's own copy, read back once the outbox
-/// has forgotten the link. None when there is no such copy or link.
+/// The link the `file` transport's copy of message `id` carries, read back
+/// from its text part once the outbox has forgotten it: the first link under
+/// `public_url`, or else the first to one of enlist's pages (the command
+/// line may not know the public URL the server used). None when there is
+/// no such copy or link.
 pub fn link_in_copy(dir: &Path, id: i64, public_url: &str) -> Option<String> {
     let raw = std::fs::read(copy_path(dir, id)).ok()?;
     let mail = mailparse::parse_mail(&raw).ok()?;
-    let prefix = public_url.trim_end_matches('/');
-    std::iter::once(&mail)
+    let texts: Vec<String> = std::iter::once(&mail)
         .chain(mail.subparts.iter())
         .filter(|part| part.ctype.mimetype == "text/plain")
         .filter_map(|part| part.get_body().ok())
-        .find_map(|text| {
-            let start = text.find(prefix)?;
-            let link: String = text[start..]
-                .chars()
-                .take_while(|c| !c.is_whitespace() && *c != '<' && *c != '>' && *c != '"')
-                .collect();
-            Some(link)
+        .collect();
+    let links: Vec<&str> = texts
+        .iter()
+        .flat_map(|text| text.split(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '"')))
+        .filter(|word| word.starts_with("http://") || word.starts_with("https://"))
+        .collect();
+    let prefix = public_url.trim_end_matches('/');
+    links
+        .iter()
+        .find(|link| link.starts_with(prefix))
+        .or_else(|| {
+            links.iter().find(|link| {
+                ["/invite/", "/verify/", "/reset/"]
+                    .iter()
+                    .any(|page| link.contains(page))
+            })
         })
+        .map(|link| (*link).to_owned())
 }

@@ -75,7 +75,8 @@ pub fn set_password(
     hash: &str,
     now: Millis,
 ) -> ServiceResult<(User, usize)> {
-    let user = db::users::find_by_email(conn, email)?.ok_or(ServiceError::NotFound("account"))?;
-    let revoked = super::accounts::claim(conn, origin, user.id, Some(hash), now)?;
+    let found = db::users::find_by_email(conn, email)?.ok_or(ServiceError::NotFound("account"))?;
+    let revoked = super::accounts::claim(conn, origin, found.id, Some(hash), now)?;
+    let user = db::users::get(conn, found.id)?.ok_or(ServiceError::NotFound("account"))?;
     Ok((user, revoked))
 }
