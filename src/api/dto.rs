@@ -103,7 +103,7 @@ pub struct CreateInvitationRequest {
     /// The email of the person to invite.
     #[schema(format = Email, example = "name@example.com")]
     pub invitee_email: String,
-    /// The role the person gets on accepting.
+    /// The role the person gets on accepting; ADMIN needs `users:write` too.
     #[schema(value_type = crate::api::openapi::RoleDoc)]
     pub role: String,
     /// How long this invitation stays open: a duration such as `"3d"` or
@@ -304,7 +304,8 @@ pub struct BulkInviteRequest {
 #[schema(as = BulkItemError)]
 pub struct BulkItemErrorBody {
     /// `validation_failed`, `duplicate_item`, `invitation_pending`,
-    /// `already_member` or `too_many_requests`.
+    /// `already_member`, `too_many_requests` or `missing_scope` (an ADMIN
+    /// item from an API key without `users:write`).
     pub code: &'static str,
     /// The item's field at fault, when one is.
     pub field: Option<&'static str>,
