@@ -205,6 +205,7 @@ impl Application {
                 ))
                 .wrap(from_fn(api::body_deadline::enforce))
                 .wrap(from_fn(api::pages::docs_headers))
+                .wrap(from_fn(api::edge::guard))
                 .wrap(from_fn(api::request_log::log_requests))
                 .app_data(app_state.clone())
                 .app_data(app_metrics.clone())

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod body_deadline;
 pub mod console;
 pub mod dto;
+pub mod edge;
 pub mod extract;
 pub mod health;
 pub mod idempotency;
