@@ -356,7 +356,8 @@ pub struct CreateWebhookRequest {
     /// Where deliveries go: `https://` (plain `http://` only to a loopback
     /// address, with `webhooks.allow_http_loopback`), at most 2 KiB, never
     /// a private, loopback or link-local address unless the host is listed
-    /// in `webhooks.allowed_hosts`.
+    /// in `webhooks.allowed_hosts` (every such refusal, and a host that does
+    /// not resolve, answers the same detail).
     #[schema(example = "https://app.example.com/hooks/enlist")]
     pub url: String,
     /// The event types to receive; absent or empty: every type.
