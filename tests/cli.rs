@@ -1946,6 +1946,78 @@ async fn demo_fills_an_empty_database_prints_everything_and_serves() {
     );
 }
 
+#[test]
+fn demo_reset_refuses_while_a_server_uses_the_database_and_deletes_nothing() {
+    if test_postgres::skip_sqlite_only("the serve lock on the file") {
+        return;
+    }
+    let cli = Cli::new();
+    cli.org("Acme", "ada@acme.test");
+    let running = serve(&cli);
+    let pid = running.served.0.id();
+
+    let reset = cli.run(&["demo", "--reset", "--bind", "127.0.0.1:0"]);
+
+    assert_fails_saying(
+        &reset,
+        &format!("another enlist serve (PID {pid}) is using"),
+    );
+    assert!(cli.db.is_file(), "the database is still there");
+    assert_eq!(cli.query_i64("SELECT COUNT(*) FROM organizations"), 1);
+    // The server never noticed.
+    let mut stream = std::net::TcpStream::connect(&running.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    drop(running);
+    // Once it stopped, the reset goes ahead (and the demo serves; it is
+    // stopped as soon as it printed).
+    let mut child = cli
+        .command(&["demo", "--reset", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _served = Served(child);
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let demo: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    assert_eq!(demo["organization"]["name"], "Acme Demo");
+    assert_eq!(
+        cli.query_i64("SELECT COUNT(*) FROM organizations WHERE name = 'Acme'"),
+        0
+    );
+}
+
+#[test]
+fn demo_beyond_loopback_without_a_public_url_refuses_before_creating_or_deleting_anything() {
+    let fresh = Cli::without_database();
+
+    let refused = fresh.run(&["demo", "--bind", "0.0.0.0:0"]);
+
+    assert_fails_saying(&refused, "server.public_url");
+    assert!(stderr_of(&refused).contains("0.0.0.0:0"));
+    if fresh.url.is_none() {
+        assert_eq!(files_in(fresh.dir.path()), Vec::<String>::new());
+    }
+
+    if test_postgres::skip_sqlite_only("demo --reset deleting the file") {
+        return;
+    }
+    let cli = Cli::new();
+    cli.org("Acme", "ada@acme.test");
+    let refused = cli.run(&["demo", "--reset", "--bind", "0.0.0.0:0"]);
+    assert_fails_saying(&refused, "server.public_url");
+    assert_eq!(cli.query_i64("SELECT COUNT(*) FROM organizations"), 1);
+}
+
 // ---------------------------------------------------------------- either backend, and PostgreSQL's own
 
 #[test]
