@@ -1646,10 +1646,16 @@ impl Running {
 
 /// `enlist serve` on a free port; returns once it logged that it serves.
 fn serve(cli: &Cli) -> Running {
+    serve_with(cli, &[])
+}
+
+/// [`serve`] with more settings in the environment.
+fn serve_with(cli: &Cli, env: &[(&str, &str)]) -> Running {
     let mut child = cli
         .command(&["serve", "--bind", "127.0.0.1:0"])
         .env("ENLIST_LOG__FORMAT", "json")
         .env("ENLIST_SERVER__WORKERS", "1")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -1748,6 +1754,67 @@ fn a_second_serve_on_the_same_file_refuses_naming_the_first_ones_pid() {
     let after = serve(&cli);
     let lock = std::fs::read_to_string(cli.dir.path().join("enlist.db.lock")).unwrap();
     assert_eq!(lock.trim(), after.served.0.id().to_string());
+}
+
+#[tokio::test]
+async fn the_served_log_names_no_invitee_address_at_info() {
+    let cli = Cli::new();
+    let (org, admin) = cli.org("Acme", "ada@acme.test");
+    let key = cli.api_key(org, admin, ALL_SCOPES)["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let running = serve_with(
+        &cli,
+        &[
+            ("ENLIST_DELIVERY__TRANSPORT", "file"),
+            ("ENLIST_DELIVERY__FILE__DIR", "outbox"),
+            ("ENLIST_DELIVERY__POLL_INTERVAL", "50ms"),
+        ],
+    );
+    let invited = reqwest::Client::new()
+        .post(format!(
+            "http://{}/v1/organization/invitations",
+            running.addr
+        ))
+        .header("X-API-Key", &key)
+        .json(&serde_json::json!({ "inviteeEmail": "NewHire@Corp.test", "role": "MEMBER" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invited.status(), 200);
+
+    // The message is written, and its line says so without the address.
+    let mut written = None;
+    for _ in 0..200 {
+        written = running
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|e| e["message"] == "invitation message written")
+            .cloned();
+        if written.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let written = written.unwrap_or_else(|| panic!("{:?}", running.messages()));
+    assert!(written["id"].is_i64(), "{written}");
+    let log = running.log.lock().unwrap().clone();
+    for line in &log {
+        assert!(
+            !line
+                .to_string()
+                .to_lowercase()
+                .contains("newhire@corp.test"),
+            "{line}"
+        );
+    }
+    let eml = std::fs::read_dir(cli.dir.path().join("outbox"))
+        .unwrap()
+        .count();
+    assert_eq!(eml, 1);
 }
 
 #[test]
