@@ -2088,6 +2088,42 @@ fn demo_beyond_loopback_without_a_public_url_refuses_before_creating_or_deleting
 // ---------------------------------------------------------------- either backend, and PostgreSQL's own
 
 #[test]
+fn serve_warns_once_about_a_postgresql_url_to_another_machine_without_sslmode() {
+    let cli = Cli::without_database();
+    // Nothing answers there: the start fails after the warning.
+    let output = cli
+        .bare()
+        .args([
+            "--database-url",
+            "postgres://enlist:hunter2@db.invalid:5432/enlist",
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+        ])
+        .env("ENLIST_DATABASE__POOL_TIMEOUT", "1s")
+        .env("ENLIST_LOG__FORMAT", "json")
+        .output()
+        .unwrap();
+
+    assert!(!output.status.success());
+    let stderr = stderr_of(&output);
+    let warnings: Vec<Value> = stderr
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|event| {
+            event["level"] == "WARN" && event["message"].as_str().unwrap_or("").contains("sslmode")
+        })
+        .collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert_eq!(warnings[0]["host"], "db.invalid", "{stderr}");
+    assert_eq!(
+        warnings[0]["database"],
+        "postgres://enlist:***@db.invalid:5432/enlist"
+    );
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}
+
+#[test]
 fn check_answers_what_each_backend_can_check() {
     let cli = Cli::new();
 
