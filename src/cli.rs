@@ -8,7 +8,7 @@ use crate::config::{ConfigError, Settings, Sources};
 use crate::domain::event::{EventType, Origin};
 use crate::domain::{Email, Millis, Scope};
 use crate::services::StorageError;
-use crate::services::operations::{Database, absolute_path};
+use crate::services::operations::{Database, ServeLock, absolute_path};
 use crate::services::{self, ServiceError};
 use crate::startup::{Application, StartupError};
 use crate::telemetry;
@@ -411,6 +411,11 @@ fn demo(mut settings: Settings, args: DemoArgs) -> Result<(), CliError> {
                 .into(),
         ));
     }
+    // Refused before anything is created or deleted: a demo that cannot
+    // serve must not leave a database (or a deleted one) behind, nor pull
+    // a file from under a running server.
+    settings.check_serving()?;
+    let lock = lock_database(&settings)?;
     if args.reset {
         for suffix in ["", "-wal", "-shm"] {
             let mut file = path.clone().into_os_string();
@@ -467,7 +472,8 @@ fn demo(mut settings: Settings, args: DemoArgs) -> Result<(), CliError> {
             "organization": format!("{public_url}/v1/organization"),
         },
     }))?;
-    serve(settings, args.serve)
+    telemetry::init(&settings.log);
+    run_server(settings, lock)
 }
 
 fn serve(mut settings: Settings, args: ServeArgs) -> Result<(), CliError> {
@@ -475,23 +481,32 @@ fn serve(mut settings: Settings, args: ServeArgs) -> Result<(), CliError> {
     if let Some(bind) = args.bind {
         settings.server.bind = bind;
     }
-    // One server per SQLite file; on PostgreSQL any number of nodes share
-    // the database, and nothing in them relies on being the only one.
-    let _lock = if settings.database.postgres_url().is_some() {
-        None
-    } else {
-        let database = settings.database.path.clone();
-        if let Some(parent) = database.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|source| StorageError::Folder {
-                path: parent.display().to_string(),
-                source,
-            })?;
-        }
-        // Held until serve returns; the kernel drops it if the process dies.
-        let lock = services::operations::ServeLock::acquire(&database)?;
-        tracing::debug!(lock = %lock.path().display(), "holding the database lock");
-        Some(lock)
-    };
+    let lock = lock_database(&settings)?;
+    run_server(settings, lock)
+}
+
+/// One server per SQLite file: the lock `serve` holds for as long as it
+/// runs (`None` on PostgreSQL, where any number of nodes share the
+/// database, and nothing in them relies on being the only one).
+fn lock_database(settings: &Settings) -> Result<Option<ServeLock>, CliError> {
+    if settings.database.postgres_url().is_some() {
+        return Ok(None);
+    }
+    let database = &settings.database.path;
+    if let Some(parent) = database.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|source| StorageError::Folder {
+            path: parent.display().to_string(),
+            source,
+        })?;
+    }
+    // The kernel drops it if the process dies.
+    let lock = ServeLock::acquire(database)?;
+    tracing::debug!(lock = %lock.path().display(), "holding the database lock");
+    Ok(Some(lock))
+}
+
+/// Serves until stopped, holding `_lock` until it returns.
+fn run_server(settings: Settings, _lock: Option<ServeLock>) -> Result<(), CliError> {
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(settings)?;
         app.run_until_stopped().await?;

@@ -92,6 +92,17 @@ impl Application {
             None => None,
         };
         settings.check_serving()?;
+        if let Some(url) = settings.database.postgres_url()
+            && let Some(host) = crate::db::unprotected_postgres_host(url)
+        {
+            tracing::warn!(
+                %host,
+                database = %crate::db::masked_url(url),
+                "database.url reaches PostgreSQL at {host} without sslmode: the connection may \
+                 fall back to plain text and the server's certificate is not checked; add \
+                 sslmode=verify-full (or require) to the URL, or sslmode=disable to say you mean it"
+            );
+        }
         let db = Database::open(&settings.database)?;
         let listener =
             TcpListener::bind(&settings.server.bind).map_err(|source| StartupError::Bind {
@@ -206,6 +217,7 @@ impl Application {
                 ))
                 .wrap(from_fn(api::body_deadline::enforce))
                 .wrap(from_fn(api::pages::docs_headers))
+                .wrap(from_fn(api::edge::guard))
                 .wrap(from_fn(api::request_log::log_requests))
                 .app_data(app_state.clone())
                 .app_data(app_metrics.clone())

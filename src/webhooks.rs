@@ -14,7 +14,7 @@
 use crate::auth::webhook_signing;
 use crate::config::WebhookSettings;
 use crate::domain::Clock;
-use crate::domain::webhook::{RetrySchedule, TargetPolicy};
+use crate::domain::webhook::{REFUSED_TARGET, RetrySchedule, TargetPolicy, UrlRefused};
 use crate::services;
 use crate::services::operations::Database;
 use crate::services::webhooks::{AttemptResult, DueDelivery};
@@ -52,18 +52,32 @@ pub fn policy(settings: &WebhookSettings) -> TargetPolicy {
 /// Checks an endpoint URL as it is given: the rules of
 /// [`TargetPolicy::check_url`], and every address its host resolves to now
 /// (a name that resolves to a private address is refused at the door, not
-/// only at delivery time). Answers the URL as stored, or why not.
-pub async fn vet_url(policy: &TargetPolicy, raw: &str) -> Result<String, String> {
+/// only at delivery time). Answers the URL as stored, or why not: every
+/// refusal of where it leads reads the same ([`UrlRefused`]'s `Display`);
+/// the reason is logged at debug.
+pub async fn vet_url(policy: &TargetPolicy, raw: &str) -> Result<String, UrlRefused> {
+    let vetted = vet(policy, raw).await;
+    if let Err(refused) = &vetted {
+        tracing::debug!(reason = refused.reason(), "webhook url refused");
+    }
+    vetted
+}
+
+async fn vet(policy: &TargetPolicy, raw: &str) -> Result<String, UrlRefused> {
     let target = policy.check_url(raw.trim())?;
     if target.host.parse::<std::net::IpAddr>().is_err() && !policy.exempts(&target.host) {
+        let unreachable = |reason: String| UrlRefused::Target { reason };
         let lookup = tokio::net::lookup_host((target.host.as_str(), target.port));
         let addresses: Vec<SocketAddr> = tokio::time::timeout(LOOKUP_TIMEOUT, lookup)
             .await
-            .map_err(|_| format!("url's host {} did not resolve in time", target.host))?
-            .map_err(|e| format!("url's host {} cannot be resolved: {e}", target.host))?
+            .map_err(|_| unreachable(format!("{} did not resolve in time", target.host)))?
+            .map_err(|e| unreachable(format!("{} cannot be resolved: {e}", target.host)))?
             .collect();
         if addresses.is_empty() {
-            return Err(format!("url's host {} resolves to no address", target.host));
+            return Err(unreachable(format!(
+                "{} resolves to no address",
+                target.host
+            )));
         }
         for address in addresses {
             policy.check_address(&target.host, address.ip())?;
@@ -84,16 +98,19 @@ impl reqwest::dns::Resolve for GuardedResolver {
         let policy = self.policy.clone();
         Box::pin(async move {
             let host = name.as_str().to_ascii_lowercase();
-            let allowed: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .filter(|address| policy.check_address(&host, address.ip()).is_ok())
-                .collect();
+            // A failed lookup and a refused address read alike here too:
+            // the attempt's error is listed to whoever manages the endpoint.
+            let allowed: Vec<SocketAddr> = match tokio::net::lookup_host((host.as_str(), 0)).await {
+                Ok(addresses) => addresses
+                    .filter(|address| policy.check_address(&host, address.ip()).is_ok())
+                    .collect(),
+                Err(error) => {
+                    tracing::debug!(%host, %error, "webhook host did not resolve");
+                    Vec::new()
+                }
+            };
             if allowed.is_empty() {
-                return Err(format!(
-                    "{host} resolves to no address deliveries may go to (private, loopback and \
-                     link-local addresses are refused unless listed in webhooks.allowed_hosts)"
-                )
-                .into());
+                return Err(REFUSED_TARGET.into());
             }
             Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs)
         })
@@ -141,7 +158,7 @@ impl Sender {
         // an address written as the host never reaches the resolver.
         let target = match self.policy.check_url(&due.url) {
             Ok(target) => target,
-            Err(why) => return failed(why, None),
+            Err(why) => return failed(why.to_string(), None),
         };
         let timestamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)

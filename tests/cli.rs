@@ -1646,10 +1646,16 @@ impl Running {
 
 /// `enlist serve` on a free port; returns once it logged that it serves.
 fn serve(cli: &Cli) -> Running {
+    serve_with(cli, &[])
+}
+
+/// [`serve`] with more settings in the environment.
+fn serve_with(cli: &Cli, env: &[(&str, &str)]) -> Running {
     let mut child = cli
         .command(&["serve", "--bind", "127.0.0.1:0"])
         .env("ENLIST_LOG__FORMAT", "json")
         .env("ENLIST_SERVER__WORKERS", "1")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -1748,6 +1754,67 @@ fn a_second_serve_on_the_same_file_refuses_naming_the_first_ones_pid() {
     let after = serve(&cli);
     let lock = std::fs::read_to_string(cli.dir.path().join("enlist.db.lock")).unwrap();
     assert_eq!(lock.trim(), after.served.0.id().to_string());
+}
+
+#[tokio::test]
+async fn the_served_log_names_no_invitee_address_at_info() {
+    let cli = Cli::new();
+    let (org, admin) = cli.org("Acme", "ada@acme.test");
+    let key = cli.api_key(org, admin, ALL_SCOPES)["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let running = serve_with(
+        &cli,
+        &[
+            ("ENLIST_DELIVERY__TRANSPORT", "file"),
+            ("ENLIST_DELIVERY__FILE__DIR", "outbox"),
+            ("ENLIST_DELIVERY__POLL_INTERVAL", "50ms"),
+        ],
+    );
+    let invited = reqwest::Client::new()
+        .post(format!(
+            "http://{}/v1/organization/invitations",
+            running.addr
+        ))
+        .header("X-API-Key", &key)
+        .json(&serde_json::json!({ "inviteeEmail": "NewHire@Corp.test", "role": "MEMBER" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invited.status(), 200);
+
+    // The message is written, and its line says so without the address.
+    let mut written = None;
+    for _ in 0..200 {
+        written = running
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|e| e["message"] == "invitation message written")
+            .cloned();
+        if written.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let written = written.unwrap_or_else(|| panic!("{:?}", running.messages()));
+    assert!(written["id"].is_i64(), "{written}");
+    let log = running.log.lock().unwrap().clone();
+    for line in &log {
+        assert!(
+            !line
+                .to_string()
+                .to_lowercase()
+                .contains("newhire@corp.test"),
+            "{line}"
+        );
+    }
+    let eml = std::fs::read_dir(cli.dir.path().join("outbox"))
+        .unwrap()
+        .count();
+    assert_eq!(eml, 1);
 }
 
 #[test]
@@ -1946,7 +2013,115 @@ async fn demo_fills_an_empty_database_prints_everything_and_serves() {
     );
 }
 
+#[test]
+fn demo_reset_refuses_while_a_server_uses_the_database_and_deletes_nothing() {
+    if test_postgres::skip_sqlite_only("the serve lock on the file") {
+        return;
+    }
+    let cli = Cli::new();
+    cli.org("Acme", "ada@acme.test");
+    let running = serve(&cli);
+    let pid = running.served.0.id();
+
+    let reset = cli.run(&["demo", "--reset", "--bind", "127.0.0.1:0"]);
+
+    assert_fails_saying(
+        &reset,
+        &format!("another enlist serve (PID {pid}) is using"),
+    );
+    assert!(cli.db.is_file(), "the database is still there");
+    assert_eq!(cli.query_i64("SELECT COUNT(*) FROM organizations"), 1);
+    // The server never noticed.
+    let mut stream = std::net::TcpStream::connect(&running.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    drop(running);
+    // Once it stopped, the reset goes ahead (and the demo serves; it is
+    // stopped as soon as it printed).
+    let mut child = cli
+        .command(&["demo", "--reset", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _served = Served(child);
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let demo: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    assert_eq!(demo["organization"]["name"], "Acme Demo");
+    assert_eq!(
+        cli.query_i64("SELECT COUNT(*) FROM organizations WHERE name = 'Acme'"),
+        0
+    );
+}
+
+#[test]
+fn demo_beyond_loopback_without_a_public_url_refuses_before_creating_or_deleting_anything() {
+    let fresh = Cli::without_database();
+
+    let refused = fresh.run(&["demo", "--bind", "0.0.0.0:0"]);
+
+    assert_fails_saying(&refused, "server.public_url");
+    assert!(stderr_of(&refused).contains("0.0.0.0:0"));
+    if fresh.url.is_none() {
+        assert_eq!(files_in(fresh.dir.path()), Vec::<String>::new());
+    }
+
+    if test_postgres::skip_sqlite_only("demo --reset deleting the file") {
+        return;
+    }
+    let cli = Cli::new();
+    cli.org("Acme", "ada@acme.test");
+    let refused = cli.run(&["demo", "--reset", "--bind", "0.0.0.0:0"]);
+    assert_fails_saying(&refused, "server.public_url");
+    assert_eq!(cli.query_i64("SELECT COUNT(*) FROM organizations"), 1);
+}
+
 // ---------------------------------------------------------------- either backend, and PostgreSQL's own
+
+#[test]
+fn serve_warns_once_about_a_postgresql_url_to_another_machine_without_sslmode() {
+    let cli = Cli::without_database();
+    // Nothing answers there: the start fails after the warning.
+    let output = cli
+        .bare()
+        .args([
+            "--database-url",
+            "postgres://enlist:hunter2@db.invalid:5432/enlist",
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+        ])
+        .env("ENLIST_DATABASE__POOL_TIMEOUT", "1s")
+        .env("ENLIST_LOG__FORMAT", "json")
+        .output()
+        .unwrap();
+
+    assert!(!output.status.success());
+    let stderr = stderr_of(&output);
+    let warnings: Vec<Value> = stderr
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|event| {
+            event["level"] == "WARN" && event["message"].as_str().unwrap_or("").contains("sslmode")
+        })
+        .collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert_eq!(warnings[0]["host"], "db.invalid", "{stderr}");
+    assert_eq!(
+        warnings[0]["database"],
+        "postgres://enlist:***@db.invalid:5432/enlist"
+    );
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}
 
 #[test]
 fn check_answers_what_each_backend_can_check() {

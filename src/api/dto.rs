@@ -103,7 +103,7 @@ pub struct CreateInvitationRequest {
     /// The email of the person to invite.
     #[schema(format = Email, example = "name@example.com")]
     pub invitee_email: String,
-    /// The role the person gets on accepting.
+    /// The role the person gets on accepting; ADMIN needs `users:write` too.
     #[schema(value_type = crate::api::openapi::RoleDoc)]
     pub role: String,
     /// How long this invitation stays open: a duration such as `"3d"` or
@@ -330,7 +330,8 @@ pub struct BulkInviteRequest {
 #[schema(as = BulkItemError)]
 pub struct BulkItemErrorBody {
     /// `validation_failed`, `duplicate_item`, `invitation_pending`,
-    /// `already_member` or `too_many_requests`.
+    /// `already_member`, `too_many_requests` or `missing_scope` (an ADMIN
+    /// item from an API key without `users:write`).
     pub code: &'static str,
     /// The item's field at fault, when one is.
     pub field: Option<&'static str>,
@@ -381,7 +382,8 @@ pub struct CreateWebhookRequest {
     /// Where deliveries go: `https://` (plain `http://` only to a loopback
     /// address, with `webhooks.allow_http_loopback`), at most 2 KiB, never
     /// a private, loopback or link-local address unless the host is listed
-    /// in `webhooks.allowed_hosts`.
+    /// in `webhooks.allowed_hosts` (every such refusal, and a host that does
+    /// not resolve, answers the same detail).
     #[schema(example = "https://app.example.com/hooks/enlist")]
     pub url: String,
     /// The event types to receive; absent or empty: every type.

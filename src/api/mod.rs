@@ -6,6 +6,7 @@ pub mod body_deadline;
 pub mod client_address;
 pub mod console;
 pub mod dto;
+pub mod edge;
 pub mod extract;
 pub mod health;
 pub mod idempotency;

@@ -116,7 +116,7 @@ pub async fn log_requests(
     let latency_ms = (started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0;
     if let Some(metrics) = metrics {
         metrics.observe(
-            method.as_str(),
+            super::edge::method_label(&method),
             &route,
             status,
             started.elapsed().as_secs_f64(),
@@ -128,7 +128,9 @@ pub async fn log_requests(
         .get::<Failure>()
         .map(|failure| failure.0.clone());
     let _entered = span.enter();
-    if status >= 500 {
+    // A 501 answers a method enlist does not implement: the client's
+    // doing, like a 4xx, and not worth an error line per request.
+    if status >= 500 && status != 501 {
         let cause = failure.as_deref().unwrap_or("(not given)");
         tracing::error!(
             method = %method,

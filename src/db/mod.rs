@@ -53,6 +53,7 @@ pub(crate) fn migrate_for_tests(conn: &mut Connection) {
     migrate::migrate(conn).unwrap();
 }
 pub use pg_tls::masked as masked_url;
+pub use pg_tls::unprotected_host as unprotected_postgres_host;
 pub use pool::{ReadConn, WriteConn};
 pub use sql::{Conn, Dialect, Row};
 

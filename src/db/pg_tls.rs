@@ -53,6 +53,38 @@ pub fn masked(url: &str) -> String {
     }
 }
 
+/// The first host a URL that does not say `sslmode` reaches over the
+/// network, if any: without it the connection is `prefer`, which falls
+/// back to plain text when the server offers no TLS and never checks the
+/// certificate, so anyone on the path can read or change the traffic (the
+/// password exchange included). Loopback hosts and Unix sockets (a host
+/// that is a path, or none) stay on the machine and are not named.
+pub fn unprotected_host(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    let mut hosts: Vec<String> = parsed
+        .host_str()
+        .map(|host| host.to_owned())
+        .into_iter()
+        .collect();
+    for (key, value) in parsed.query_pairs() {
+        match key.as_ref() {
+            "sslmode" => return None,
+            "host" | "hostaddr" => hosts.extend(value.split(',').map(str::to_owned)),
+            _ => {}
+        }
+    }
+    hosts.into_iter().find(|host| {
+        let bare = host.trim().trim_start_matches('[').trim_end_matches(']');
+        let local = bare.is_empty()
+            || bare.starts_with('/')
+            || bare.eq_ignore_ascii_case("localhost")
+            || bare
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        !local
+    })
+}
+
 /// A connection failure as one line naming the masked URL.
 pub(super) fn masked_error(url: &str, error: &str) -> String {
     format!("cannot reach PostgreSQL at {}: {error}", masked(url))
@@ -243,6 +275,31 @@ mod tests {
             .unwrap_or_default();
         assert!(error.contains("sslmode"), "{error}");
         assert!(!error.contains("s3cret"), "{error}");
+    }
+
+    #[test]
+    fn only_a_url_to_another_machine_without_sslmode_is_unprotected() {
+        for (url, host) in [
+            (
+                "postgres://u:p@db.example.com/enlist",
+                Some("db.example.com"),
+            ),
+            ("postgres://u:p@10.0.0.5:5432/enlist", Some("10.0.0.5")),
+            ("postgresql://u@[2001:db8::1]/enlist", Some("[2001:db8::1]")),
+            (
+                "postgres://u@localhost/enlist?host=db.internal",
+                Some("db.internal"),
+            ),
+            ("postgres://u:p@db.example.com/enlist?sslmode=require", None),
+            ("postgres://u:p@db.example.com/enlist?sslmode=disable", None),
+            ("postgres://u:p@localhost/enlist", None),
+            ("postgres://u:p@127.0.0.1:5433/enlist", None),
+            ("postgres://u:p@[::1]/enlist", None),
+            ("postgres://u@/enlist?host=/var/run/postgresql", None),
+            ("not a url", None),
+        ] {
+            assert_eq!(unprotected_host(url).as_deref(), host, "{url}");
+        }
     }
 
     #[test]

@@ -94,7 +94,10 @@ impl Transport {
                 tokio::fs::rename(&partial, &path)
                     .await
                     .map_err(DeliveryError::File)?;
-                tracing::info!(to = %message.recipient, file = %path.display(), "invitation message written");
+                // The address is personal data: the outbox id ties this
+                // line to the message for whoever may read the outbox.
+                tracing::info!(id = message.id, file = %path.display(), "{} message written", message.kind);
+                tracing::debug!(id = message.id, to = %message.recipient, "message recipient");
                 Ok(())
             }
             Transport::Smtp { mailer, from } => {
@@ -102,7 +105,8 @@ impl Transport {
                     .send(build(from, message)?)
                     .await
                     .map_err(|e| DeliveryError::Smtp(e.to_string()))?;
-                tracing::info!(to = %message.recipient, "invitation message sent");
+                tracing::info!(id = message.id, "{} message sent", message.kind);
+                tracing::debug!(id = message.id, to = %message.recipient, "message recipient");
                 Ok(())
             }
         }

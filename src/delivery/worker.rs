@@ -191,12 +191,15 @@ impl<T: Deliver> OutboxWorker<T> {
                 let now = self.clock.now();
                 let retry_at = (attempts < self.retry.max_attempts)
                     .then(|| now.plus(self.retry.delay(attempts)));
+                // A mail server's refusal often quotes the address; the log
+                // keeps the reason without it (the outbox keeps it whole).
+                let logged = without_recipient(&error.to_string(), &message.recipient);
                 match retry_at {
                     Some(at) => tracing::warn!(
-                        message = id, attempts, %error, retry_at = %at.to_rfc3339(), "message not delivered; will retry"
+                        message = id, attempts, error = %logged, retry_at = %at.to_rfc3339(), "message not delivered; will retry"
                     ),
                     None => {
-                        tracing::error!(message = id, attempts, %error, "message not delivered; giving up")
+                        tracing::error!(message = id, attempts, error = %logged, "message not delivered; giving up")
                     }
                 }
                 Outcome::Failed {
@@ -227,9 +230,55 @@ enum Outcome {
     },
 }
 
+/// `text` with every spelling of `recipient` (any case) replaced.
+fn without_recipient(text: &str, recipient: &str) -> String {
+    let needle = recipient.trim().to_lowercase();
+    if needle.is_empty() {
+        return text.to_owned();
+    }
+    let lower = text.to_lowercase();
+    // Lower-casing can change byte lengths outside ASCII; then the
+    // positions would not line up, and the whole text is withheld.
+    if lower.len() != text.len() {
+        return if lower.contains(&needle) {
+            "(the reason quotes the recipient; see the outbox)".to_owned()
+        } else {
+            text.to_owned()
+        };
+    }
+    let mut kept = String::with_capacity(text.len());
+    let mut rest = 0;
+    for (at, _) in lower.match_indices(&needle) {
+        kept.push_str(&text[rest..at]);
+        kept.push_str("(the recipient)");
+        rest = at + needle.len();
+    }
+    kept.push_str(&text[rest..]);
+    kept
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failure_reasons_are_logged_without_the_recipient() {
+        assert_eq!(
+            without_recipient(
+                "smtp: permanent error (550): 5.1.1 <Bob@Example.com>: Recipient address rejected",
+                "bob@example.com"
+            ),
+            "smtp: permanent error (550): 5.1.1 <(the recipient)>: Recipient address rejected"
+        );
+        assert_eq!(
+            without_recipient("connection refused", "bob@example.com"),
+            "connection refused"
+        );
+        assert!(
+            !without_recipient("550 JOSÉ@example.com unknown", "josé@example.com")
+                .contains("example.com")
+        );
+    }
 
     #[test]
     fn backoff_doubles_up_to_the_cap_with_jitter() {

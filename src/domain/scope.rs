@@ -1,3 +1,4 @@
+use super::Role;
 use std::fmt;
 use std::str::FromStr;
 
@@ -60,6 +61,38 @@ impl Scope {
     }
 }
 
+/// The scope a key needs, beside the one that creates an invitation or a
+/// join link (`invitations:write`), to hand out `role` through it. Making
+/// admins is a `users:write` power, the scope that changes roles directly:
+/// otherwise a narrow integration key could invite its holder as ADMIN.
+pub fn scope_to_grant(role: Role) -> Option<Scope> {
+    match role {
+        Role::Admin => Some(Scope::UsersWrite),
+        Role::Member => None,
+    }
+}
+
+/// Whether a key holding `held` may hand out `role` through what `base`
+/// (the scope the request itself needs) creates or sends.
+pub fn check_grant(held: &[Scope], base: Scope, role: Role) -> Result<(), GrantRefused> {
+    match scope_to_grant(role) {
+        Some(needed) if !held.contains(&needed) => Err(GrantRefused { role, base, needed }),
+        _ => Ok(()),
+    }
+}
+
+/// A key that may not hand out a role; names every scope it would need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "making someone {} needs an API key with both the `{base}` and `{needed}` scopes",
+    .role.as_str()
+)]
+pub struct GrantRefused {
+    pub role: Role,
+    pub base: Scope,
+    pub needed: Scope,
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error(
     "unknown scope `{0}` (known: organization:read, invitations:read, invitations:write, users:read, users:write, events:read, webhooks:read, webhooks:write)"
@@ -91,6 +124,26 @@ mod tests {
         let scopes = Scope::parse_list("users:write, invitations:read users:write").unwrap();
         assert_eq!(scopes, vec![Scope::InvitationsRead, Scope::UsersWrite]);
         assert_eq!(Scope::join(&scopes), "invitations:read users:write");
+    }
+
+    #[test]
+    fn making_admins_needs_users_write_beside_the_create_scope() {
+        let narrow = [Scope::InvitationsRead, Scope::InvitationsWrite];
+        assert_eq!(
+            check_grant(&narrow, Scope::InvitationsWrite, Role::Member),
+            Ok(())
+        );
+        let refused = check_grant(&narrow, Scope::InvitationsWrite, Role::Admin).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "making someone ADMIN needs an API key with both the `invitations:write` and \
+             `users:write` scopes"
+        );
+        let wide = [Scope::InvitationsWrite, Scope::UsersWrite];
+        assert_eq!(
+            check_grant(&wide, Scope::InvitationsWrite, Role::Admin),
+            Ok(())
+        );
     }
 
     #[test]

@@ -73,6 +73,50 @@ pub struct TargetPolicy {
     pub allowed_hosts: Vec<String>,
 }
 
+/// The one answer for every address a delivery may not go to, whatever the
+/// reason (private, loopback, link-local, reserved, or a name that does not
+/// resolve): saying which, or naming the address, would let anyone with
+/// `webhooks:write` map the network and DNS enlist runs in.
+pub const REFUSED_TARGET: &str = "url must lead to a public address: hosts that resolve to a \
+     private, loopback, link-local or reserved address, or do not resolve, are refused unless \
+     listed in webhooks.allowed_hosts";
+
+/// Why a URL may not be an endpoint. What is wrong with the text itself is
+/// said; where it leads is not ([`REFUSED_TARGET`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UrlRefused {
+    /// Its length, scheme, credentials or syntax: the caller wrote it.
+    Text(String),
+    /// The address it names or resolves to, or a lookup that failed;
+    /// `reason` says which, for the operator's log only.
+    Target { reason: String },
+}
+
+impl UrlRefused {
+    /// The whole reason, address included: for a debug log line, never an answer.
+    pub fn reason(&self) -> &str {
+        match self {
+            UrlRefused::Text(text) => text,
+            UrlRefused::Target { reason } => reason,
+        }
+    }
+
+    fn text(text: impl Into<String>) -> Self {
+        UrlRefused::Text(text.into())
+    }
+}
+
+impl std::fmt::Display for UrlRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UrlRefused::Text(text) => f.write_str(text),
+            UrlRefused::Target { .. } => f.write_str(REFUSED_TARGET),
+        }
+    }
+}
+
+impl std::error::Error for UrlRefused {}
+
 /// A URL checked for the rules that need no name lookup.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetUrl {
@@ -90,36 +134,44 @@ impl TargetPolicy {
     /// Checks what can be checked without resolving the host: the length,
     /// the scheme (`https`, or `http` only to a loopback address when
     /// allowed), no credentials, and an address written as the host.
-    pub fn check_url(&self, raw: &str) -> Result<TargetUrl, String> {
+    pub fn check_url(&self, raw: &str) -> Result<TargetUrl, UrlRefused> {
         if raw.len() > URL_MAX {
-            return Err(format!("url must be at most {URL_MAX} bytes long"));
+            return Err(UrlRefused::text(format!(
+                "url must be at most {URL_MAX} bytes long"
+            )));
         }
-        let url = url::Url::parse(raw).map_err(|e| format!("url is not an absolute URL: {e}"))?;
+        let url = url::Url::parse(raw)
+            .map_err(|e| UrlRefused::text(format!("url is not an absolute URL: {e}")))?;
         let host = match url.host() {
             Some(url::Host::Domain(name)) => name.to_ascii_lowercase(),
             Some(url::Host::Ipv4(ip)) => ip.to_string(),
             Some(url::Host::Ipv6(ip)) => ip.to_string(),
-            None => return Err("url must name a host".into()),
+            None => return Err(UrlRefused::text("url must name a host")),
         };
         if !url.username().is_empty() || url.password().is_some() {
-            return Err("url must not carry a user name or password".into());
+            return Err(UrlRefused::text(
+                "url must not carry a user name or password",
+            ));
         }
         let literal: Option<IpAddr> = host.parse().ok();
         match url.scheme() {
             "https" => {}
             "http" if self.allow_http_loopback && is_loopback_name(&host, literal) => {}
             "http" => {
-                return Err(
+                return Err(UrlRefused::text(
                     "url must use https:// (http:// is allowed only to a loopback address, \
-                     with webhooks.allow_http_loopback = true)"
-                        .into(),
-                );
+                     with webhooks.allow_http_loopback = true)",
+                ));
             }
-            other => return Err(format!("url must use https://, not {other}://")),
+            other => {
+                return Err(UrlRefused::text(format!(
+                    "url must use https://, not {other}://"
+                )));
+            }
         }
         let port = url
             .port_or_known_default()
-            .ok_or_else(|| "url has no port".to_owned())?;
+            .ok_or_else(|| UrlRefused::text("url has no port"))?;
         let target = TargetUrl { url, host, port };
         if let Some(address) = literal {
             self.check_address(&target.host, address)?;
@@ -128,18 +180,16 @@ impl TargetPolicy {
     }
 
     /// Whether a delivery may connect to `address`, which `host` resolved to.
-    pub fn check_address(&self, host: &str, address: IpAddr) -> Result<(), String> {
+    pub fn check_address(&self, host: &str, address: IpAddr) -> Result<(), UrlRefused> {
         if self.exempts(host) {
             return Ok(());
         }
         match AddressClass::of(address) {
             AddressClass::Public => Ok(()),
             AddressClass::Loopback if self.allow_http_loopback => Ok(()),
-            class => Err(format!(
-                "url resolves to {address}, a {} address; list the host in \
-                 webhooks.allowed_hosts to allow it",
-                class.name()
-            )),
+            class => Err(UrlRefused::Target {
+                reason: format!("{host} resolves to {address}, a {} address", class.name()),
+            }),
         }
     }
 }
@@ -316,6 +366,31 @@ mod tests {
     }
 
     #[test]
+    fn every_refused_address_says_the_same_and_only_the_log_says_which() {
+        let strict = TargetPolicy::default();
+        for url in [
+            "https://127.0.0.1/in",
+            "https://10.1.2.3/in",
+            "https://[fe80::1]/in",
+            "https://[::ffff:192.168.0.1]/in",
+            "https://0.0.0.0/in",
+        ] {
+            let refused = strict.check_url(url).unwrap_err();
+            assert_eq!(refused.to_string(), REFUSED_TARGET, "{url}");
+            let address = url
+                .trim_start_matches("https://")
+                .trim_end_matches("/in")
+                .trim_matches(['[', ']']);
+            assert!(!REFUSED_TARGET.contains(address), "{url}");
+            assert!(refused.reason().contains("resolves to"), "{refused:?}");
+        }
+        let text = strict
+            .check_url("https://user:pw@example.com/")
+            .unwrap_err();
+        assert_eq!(text.to_string(), text.reason());
+    }
+
+    #[test]
     fn urls_must_be_https_except_to_allowed_loopback() {
         let strict = TargetPolicy::default();
         let loopback = TargetPolicy {
@@ -338,7 +413,13 @@ mod tests {
         );
         assert!(strict.check_url("https://[fe80::1]/in").is_err());
         let long = format!("https://hooks.example.com/{}", "a".repeat(URL_MAX));
-        assert!(strict.check_url(&long).unwrap_err().contains("2048"));
+        assert!(
+            strict
+                .check_url(&long)
+                .unwrap_err()
+                .to_string()
+                .contains("2048")
+        );
         let exempt = TargetPolicy {
             allowed_hosts: vec!["10.0.0.7".into()],
             ..TargetPolicy::default()

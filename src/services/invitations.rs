@@ -211,8 +211,9 @@ pub struct BulkOutcome {
 
 /// Creates many invitations in one transaction, each as [`create`] would
 /// (mail caps included); answers one outcome per item, in input order.
-/// `items` holds each item as the caller parsed it (a refusal is
-/// `ServiceError::Invalid`). Only a storage failure fails the whole request.
+/// `items` holds each item as the caller parsed and admitted it (a refusal
+/// is `ServiceError::Invalid`, or `ServiceError::Forbidden` for a role the
+/// caller may not hand out). Only a storage failure fails the whole request.
 #[allow(clippy::too_many_arguments)]
 pub fn create_many(
     tx: &Conn,
@@ -246,6 +247,11 @@ pub fn create_many(
                     Some(field),
                     detail,
                 ));
+                continue;
+            }
+            // The key may not hand out the item's role (`missing_scope`).
+            Err(ServiceError::Forbidden { code, detail }) => {
+                outcomes.push(refused(BulkStatus::Invalid, code, Some("role"), detail));
                 continue;
             }
             Err(other) => return Err(other),

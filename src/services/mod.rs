@@ -81,6 +81,15 @@ impl From<StorageError> for ServiceError {
     }
 }
 
+impl From<crate::domain::scope::GrantRefused> for ServiceError {
+    fn from(refused: crate::domain::scope::GrantRefused) -> Self {
+        ServiceError::Forbidden {
+            code: "missing_scope",
+            detail: refused.to_string(),
+        }
+    }
+}
+
 impl From<crate::domain::name::ControlCharacter> for ServiceError {
     fn from(error: crate::domain::name::ControlCharacter) -> Self {
         ServiceError::invalid(error.field, error.to_string())

@@ -989,3 +989,84 @@ async fn concurrent_invitations_of_one_email_create_exactly_one() {
     let listed = app.get(INVITATIONS, &org.key).await;
     assert_eq!(listed.body["totalCount"], 1);
 }
+
+// ---------------------------------------------------------------- who may make admins
+
+/// An `invitations:write` key without `users:write` (an integration that
+/// sends invitations) cannot invite anyone, itself included, as ADMIN.
+#[tokio::test]
+async fn an_admin_invitation_needs_users_write_beside_invitations_write() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme", "ada@acme.test");
+    let narrow = app.api_key(
+        org.id,
+        org.admin_id,
+        &[
+            enlist::domain::Scope::InvitationsRead,
+            enlist::domain::Scope::InvitationsWrite,
+        ],
+    );
+
+    let refused = app.invite(&narrow, "mallory@example.com", "ADMIN").await;
+
+    refused.assert_problem(403, "missing_scope");
+    let detail = refused.body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("`invitations:write`") && detail.contains("`users:write`"),
+        "{detail}"
+    );
+    assert_eq!(app.query_i64("SELECT COUNT(*) FROM invitations"), 0);
+    assert_eq!(app.query_i64("SELECT COUNT(*) FROM outbox"), 0);
+    assert_eq!(
+        app.query_i64("SELECT COUNT(*) FROM events WHERE type LIKE 'invitation.%'"),
+        0
+    );
+    // A MEMBER invitation is what the key is for; with users:write, ADMIN too.
+    let member = app.invite(&narrow, "bob@example.com", "MEMBER").await;
+    assert_eq!(member.status, 200, "{}", member.text);
+    let admin = app.invite(&org.key, "carol@example.com", "ADMIN").await;
+    assert_eq!(admin.status, 200, "{}", admin.text);
+    assert_eq!(admin.body["role"], "ADMIN");
+}
+
+/// A resend renews an invitation's expiry (and revives an expired one), so
+/// it is held to the same rule as the create; revoking takes power away
+/// and needs `invitations:write` only.
+#[tokio::test]
+async fn resending_an_admin_invitation_needs_users_write_too() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme", "ada@acme.test");
+    let narrow = app.api_key(
+        org.id,
+        org.admin_id,
+        &[enlist::domain::Scope::InvitationsWrite],
+    );
+    let admin_invitation = app.invite_ok(&org.key, "carol@example.com", "ADMIN").await;
+    let member_invitation = app.invite_ok(&org.key, "bob@example.com", "MEMBER").await;
+    app.expire_in_place(admin_invitation);
+    let expiry = format!("SELECT expires_at FROM invitations WHERE id = {admin_invitation}");
+    let expired_at = app.query_i64(&expiry);
+
+    let refused = app.resend(&narrow, admin_invitation).await;
+
+    refused.assert_problem(403, "missing_scope");
+    assert!(
+        refused.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("`users:write`"),
+        "{}",
+        refused.text
+    );
+    assert_eq!(app.outbox_count_for(admin_invitation), 1);
+    assert_eq!(app.query_i64(&expiry), expired_at, "not revived");
+    let member = app.resend(&narrow, member_invitation).await;
+    assert_eq!(member.status, 200, "{}", member.text);
+    // The refusal started no minute: the full key resends at once.
+    let resent = app.resend(&org.key, admin_invitation).await;
+    assert_eq!(resent.status, 200, "{}", resent.text);
+    assert_eq!(resent.body["status"], "PENDING");
+    assert_eq!(app.outbox_count_for(admin_invitation), 2);
+    let revoked = app.revoke(&narrow, admin_invitation).await;
+    assert_eq!(revoked.status, 200, "{}", revoked.text);
+}

@@ -130,3 +130,62 @@ async fn five_hundred_items_fit_and_mail_caps_apply_per_item() {
     assert_eq!(items[400]["error"]["code"], "too_many_requests");
     assert_eq!(app.query_i64("SELECT COUNT(*) FROM invitations"), 400);
 }
+
+#[tokio::test]
+async fn an_admin_item_from_a_key_without_users_write_is_invalid_and_the_others_go_through() {
+    let app = spawn_app().await;
+    let org = app.create_org("acme", "admin@acme.test");
+    let narrow = app.api_key(
+        org.id,
+        org.admin_id,
+        &[enlist::domain::Scope::InvitationsWrite],
+    );
+
+    let reply = app
+        .post(
+            BULK,
+            &narrow,
+            &json!({ "items": [
+                { "inviteeEmail": "a@example.test", "role": "MEMBER" },
+                { "inviteeEmail": "mallory@example.test", "role": "ADMIN" },
+                { "inviteeEmail": "not an email", "role": "ADMIN" },
+                { "inviteeEmail": "b@example.test", "role": "MEMBER" },
+            ] }),
+        )
+        .await;
+
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let items = reply.body["items"].as_array().unwrap();
+    let summary: Vec<(&str, Option<&str>)> = items
+        .iter()
+        .map(|i| (i["status"].as_str().unwrap(), i["error"]["code"].as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("created", None),
+            ("invalid", Some("missing_scope")),
+            ("invalid", Some("validation_failed")),
+            ("created", None),
+        ]
+    );
+    assert_eq!(items[1]["error"]["field"], "role");
+    let detail = items[1]["error"]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("`invitations:write`") && detail.contains("`users:write`"),
+        "{detail}"
+    );
+    assert_eq!(
+        app.query_strings("SELECT invitee_email FROM invitations ORDER BY id"),
+        ["a@example.test", "b@example.test"]
+    );
+    // With users:write the same ADMIN item is created.
+    let full = app
+        .post(
+            BULK,
+            &org.key,
+            &json!({ "items": [{ "inviteeEmail": "mallory@example.test", "role": "ADMIN" }] }),
+        )
+        .await;
+    assert_eq!(full.body["items"][0]["status"], "created", "{}", full.text);
+}

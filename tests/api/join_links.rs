@@ -125,9 +125,15 @@ async fn links_are_created_once_with_their_url_listed_and_revoked() {
     // ADMIN links need users:write too.
     let writer = app.api_key(org.id, org.admin_id, &[Scope::InvitationsWrite]);
     let admin_link = json!({ "role": "ADMIN", "maxUses": 1, "expiresIn": 60 });
-    app.post("/v1/organization/join-links", &writer, &admin_link)
-        .await
-        .assert_problem(403, "missing_scope");
+    let refused = app
+        .post("/v1/organization/join-links", &writer, &admin_link)
+        .await;
+    refused.assert_problem(403, "missing_scope");
+    let detail = refused.body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("`invitations:write`") && detail.contains("`users:write`"),
+        "{detail}"
+    );
     let reply = app
         .post("/v1/organization/join-links", &org.key, &admin_link)
         .await;

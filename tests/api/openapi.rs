@@ -365,6 +365,32 @@ async fn the_document_keeps_the_promises_the_schema_cannot_check() {
         assert_eq!(path_id["schema"]["type"], "integer", "{id}");
         assert_eq!(path_id["schema"]["minimum"], 1, "{id}");
     }
+    // Making admins needs users:write beside invitations:write: each
+    // operation that can says so, and its 403 names the second scope.
+    for id in [
+        "inviteUser",
+        "bulkInvite",
+        "resendInvitation",
+        "createJoinLink",
+    ] {
+        let operation = &operations[id].2;
+        let description = operation["description"].as_str().unwrap_or_default();
+        assert!(
+            description.contains("ADMIN") && description.contains("`users:write`"),
+            "{id}: {description:?}"
+        );
+        if id != "bulkInvite" {
+            let (_, refused) =
+                resolve_response(&doc, id.to_owned(), &operation["responses"]["403"]);
+            assert!(
+                refused["description"]
+                    .as_str()
+                    .unwrap()
+                    .contains("`users:write`"),
+                "{id} 403: {refused}"
+            );
+        }
+    }
     let accept = parameter("respondToInvitation", "accept");
     assert_eq!(
         (&accept["required"], &accept["schema"]["type"]),
@@ -1126,6 +1152,41 @@ async fn admin_api(app: &TestApp, spec: &mut Conformance) -> (TestOrg, i64) {
         reply.assert_problem(400, "validation_failed");
         spec.check("listUsers", &reply);
     }
+    // Making admins without users:write: 403 for one, `invalid` for an item.
+    let narrow = app.api_key(org.id, org.admin_id, &[Scope::InvitationsWrite]);
+    let reply = app.invite(&narrow, "mallory@example.test", "ADMIN").await;
+    reply.assert_problem(403, "missing_scope");
+    spec.check("inviteUser", &reply);
+    let reply = app
+        .post(
+            "/v1/organization/invitations/bulk",
+            &narrow,
+            &json!({ "items": [{ "inviteeEmail": "mallory@example.test", "role": "ADMIN" }] }),
+        )
+        .await;
+    assert_eq!(reply.body["items"][0]["error"]["code"], "missing_scope");
+    spec.check("bulkInvite", &reply);
+    let admin_invitation = app.invite_ok(key, "frank@example.test", "ADMIN").await;
+    let reply = app
+        .request(
+            Method::POST,
+            &resend(admin_invitation.to_string()),
+            Some(&narrow),
+            None,
+        )
+        .await;
+    reply.assert_problem(403, "missing_scope");
+    spec.check("resendInvitation", &reply);
+    let reply = app
+        .post(
+            "/v1/organization/join-links",
+            &narrow,
+            &json!({ "role": "ADMIN", "maxUses": 1, "expiresIn": "1d" }),
+        )
+        .await;
+    reply.assert_problem(403, "missing_scope");
+    spec.check("createJoinLink", &reply);
+
     // Bulk: every item status, and a refused request.
     let reply = app
         .post(

@@ -304,6 +304,90 @@ async fn metrics_count_requests_by_route_template_never_by_raw_path() {
     assert_eq!(backlog, stored as f64, "{text}");
 }
 
+/// The values each label of `enlist_http_requests_total` takes.
+fn label_values(all: &[Sample]) -> BTreeMap<String, std::collections::BTreeSet<String>> {
+    let mut values: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+    for sample in samples(all, "enlist_http_requests_total", &[]) {
+        for (label, value) in &sample.labels {
+            values
+                .entry(label.clone())
+                .or_default()
+                .insert(value.clone());
+        }
+    }
+    values
+}
+
+#[tokio::test]
+async fn unknown_methods_answer_501_early_and_add_no_label_value_but_other() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme", "ada@acme.test");
+    let paths = [
+        "/v1/organization/invitations",
+        "/v1/organization/users/7",
+        "/no-such-thing/424242",
+        "/invite/00000000-0000-0000-0000-000000000000",
+        "/admin/orgs/x/y/z",
+        "/metrics",
+    ];
+    // Every route is seen once with a real method, so its template is a
+    // label value already; the status label already knows 404.
+    for path in paths {
+        app.request(Method::GET, path, Some(&org.key), None).await;
+    }
+    let (_, before) = scrape(&app.client, &app.address).await;
+    let before = label_values(&before);
+
+    let methods = ["FOO", "BREW", "PROPFIND", "TRACE", "M-SEARCH", "GETX"];
+    let body = json!({ "inviteeEmail": "mallory@example.com", "role": "ADMIN" });
+    for method in methods {
+        for path in paths {
+            let method = Method::from_bytes(method.as_bytes()).unwrap();
+            let reply = app
+                .request(method.clone(), path, Some(&org.key), Some(&body))
+                .await;
+            reply.assert_problem(501, "method_not_implemented");
+            assert_eq!(
+                reply.header("x-content-type-options"),
+                Some("nosniff"),
+                "{method} {path}"
+            );
+        }
+    }
+
+    // Nothing behind the edge ran: no invitation, no key lookup.
+    assert_eq!(app.query_i64("SELECT COUNT(*) FROM invitations"), 0);
+    let (text, all) = scrape(&app.client, &app.address).await;
+    let after = label_values(&all);
+    let added =
+        |label: &str| -> Vec<String> { after[label].difference(&before[label]).cloned().collect() };
+    assert_eq!(added("method"), ["OTHER"], "{text}");
+    assert_eq!(added("status"), ["501"], "{text}");
+    assert_eq!(added("route"), Vec::<String>::new(), "{text}");
+    for method in methods {
+        assert!(
+            !text.contains(&format!("\"{method}\"")),
+            "{method} is a label value:\n{text}"
+        );
+    }
+    let other: f64 = samples(&all, "enlist_http_requests_total", &[("method", "OTHER")])
+        .iter()
+        .map(|s| s.value)
+        .sum();
+    assert_eq!(other, (methods.len() * paths.len()) as f64, "{text}");
+    // A known method a route does not take is still that route's 405.
+    let put = app
+        .request(
+            Method::PUT,
+            "/v1/organization/invitations",
+            Some(&org.key),
+            None,
+        )
+        .await;
+    put.assert_problem(405, "method_not_allowed");
+    assert_eq!(put.header("allow"), Some("GET, POST"));
+}
+
 #[tokio::test]
 async fn the_outbox_backlog_drops_when_messages_are_sent() {
     // The default `log` transport sends at once.

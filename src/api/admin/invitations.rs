@@ -78,6 +78,9 @@ fn list_request(query: &ListInvitationsQuery) -> Result<(InvitationFilter, Page)
 }
 
 /// `POST /v1/organization/invitations`
+///
+/// An ADMIN invitation needs `users:write` beside `invitations:write`: an
+/// API key without it answers 403 `missing_scope`, naming both scopes.
 #[utoipa::path(
     post, path = "/v1/organization/invitations", operation_id = "inviteUser", tag = "Invitations",
     request_body = crate::api::dto::CreateInvitationRequest,
@@ -85,6 +88,7 @@ fn list_request(query: &ListInvitationsQuery) -> Result<(InvitationFilter, Page)
     responses(
         (status = 200, description = "The new PENDING invitation; its message is queued", body = crate::api::dto::InvitationBody),
         (status = 400, response = crate::api::openapi::BadRequest),
+        (status = 403, description = "The API key lacks `invitations:write`, or the invitation is ADMIN and the key lacks `users:write` too (`missing_scope`)", body = crate::api::openapi::Problem, content_type = "application/problem+json"),
         (status = 409, response = crate::api::openapi::Conflict),
         (status = 413, description = "Body too large", body = crate::api::openapi::Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = crate::api::openapi::Problem, content_type = "application/problem+json"),
@@ -99,6 +103,7 @@ pub async fn create(
     caller.require(Scope::InvitationsWrite)?;
     let new =
         new_invitation(body?.into_inner(), &state.settings.invitations).map_err(ApiError::from)?;
+    caller.may_grant(Scope::InvitationsWrite, new.role)?;
     let (org_id, inviter) = (caller.org_id(), caller.user_id());
     let rules = send_rules(&state.settings.invitations);
     let app = state.clone();
@@ -172,12 +177,16 @@ fn new_invitation(
 /// `POST /v1/organization/invitations/bulk`: up to 500 invitations in one
 /// transaction; each item answers `created`, `duplicate`, `member` or
 /// `invalid`, in input order.
+///
+/// An ADMIN item needs `users:write` beside `invitations:write`: with an
+/// API key without it, that item answers `invalid` with `error.code`
+/// `missing_scope` and the others go through.
 #[utoipa::path(
     post, path = "/v1/organization/invitations/bulk", operation_id = "bulkInvite", tag = "Invitations",
     request_body = crate::api::dto::BulkInviteRequest,
     security(("api_key" = ["invitations:write"])),
     responses(
-        (status = 200, description = "One outcome per item, in input order; the created invitations' messages are queued", body = crate::api::dto::BulkInviteResponse),
+        (status = 200, description = "One outcome per item, in input order; the created invitations' messages are queued; an ADMIN item without `users:write` is `invalid` (`missing_scope`)", body = crate::api::dto::BulkInviteResponse),
         (status = 400, description = "Invalid body: `items` missing, not an array, or longer than 500", body = crate::api::openapi::Problem, content_type = "application/problem+json")
     )
 )]
@@ -213,6 +222,10 @@ pub async fn bulk(
             serde_json::from_value::<CreateInvitationRequest>(item.clone())
                 .map_err(|e| ServiceError::invalid("item", e.to_string()))
                 .and_then(|body| new_invitation(body, settings))
+                .and_then(|new| {
+                    caller.check_grant(Scope::InvitationsWrite, new.role)?;
+                    Ok(new)
+                })
         })
         .collect();
     let (org_id, inviter) = (caller.org_id(), caller.user_id());
@@ -248,6 +261,10 @@ fn send_rules(settings: &InvitationSettings) -> SendRules {
 
 /// `POST /v1/organization/invitations/{id}/resend`: sends the invitation
 /// again and renews its expiry; at most once a minute per invitation.
+///
+/// Resending an ADMIN invitation needs `users:write` beside
+/// `invitations:write`, as creating one does: a resend gives it a new
+/// lifetime.
 #[utoipa::path(
     post, path = "/v1/organization/invitations/{id}/resend", operation_id = "resendInvitation", tag = "Invitations",
     params(("id" = i64, Path, minimum = 1, description = "The ID of the invitation to send again")),
@@ -255,6 +272,7 @@ fn send_rules(settings: &InvitationSettings) -> SendRules {
     responses(
         (status = 200, description = "The invitation, PENDING with a renewed expiry", body = crate::api::dto::InvitationBody),
         (status = 400, response = crate::api::openapi::BadRequest),
+        (status = 403, description = "The API key lacks `invitations:write`, or the invitation is ADMIN and the key lacks `users:write` too (`missing_scope`)", body = crate::api::openapi::Problem, content_type = "application/problem+json"),
         (status = 404, response = crate::api::openapi::NotFound),
         (status = 409, response = crate::api::openapi::Conflict),
         (status = 429, description = "Too soon; see Retry-After", body = crate::api::openapi::Problem, content_type = "application/problem+json")
@@ -275,7 +293,19 @@ pub async fn resend(
     let invitation = state
         .db
         .write(move |tx| {
-            services::invitations::resend(tx, &origin, org_id, id, rules, &app.composer, now)
+            // A resend renews the expiry (and revives an expired one): a key
+            // that may not make admins may not prolong an invitation that does.
+            let (current, _) = services::invitations::get(tx, org_id, id, now)?;
+            caller.may_grant(Scope::InvitationsWrite, current.role)?;
+            Ok::<_, ApiError>(services::invitations::resend(
+                tx,
+                &origin,
+                org_id,
+                id,
+                rules,
+                &app.composer,
+                now,
+            )?)
         })
         .await?;
     state.outbox_wake.notify_one();

@@ -9,10 +9,12 @@ use crate::domain::{Role, Scope};
 use crate::services;
 use crate::services::join_links::NewJoinLink;
 use crate::state::AppState;
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 
 /// `POST /v1/organization/join-links`: the link, with its URL, once.
+///
+/// An ADMIN link needs `users:write` beside `invitations:write`: an API key
+/// without it answers 403 `missing_scope`, naming both scopes.
 #[utoipa::path(
     post, path = "/v1/organization/join-links", operation_id = "createJoinLink", tag = "Join links",
     request_body = crate::api::dto::CreateJoinLinkRequest,
@@ -20,7 +22,7 @@ use actix_web::{HttpResponse, web};
     responses(
         (status = 200, description = "The new link; `url` holds its token and is shown only here: an idempotent replay answers the link without `url`, with `secretOmitted: true`", body = crate::api::dto::JoinLinkBody),
         (status = 400, response = crate::api::openapi::BadRequest),
-        (status = 403, description = "The API key lacks the scope (an ADMIN link also needs `users:write`)", body = crate::api::openapi::Problem, content_type = "application/problem+json")
+        (status = 403, description = "The API key lacks `invitations:write`, or the link is ADMIN and the key lacks `users:write` too (`missing_scope`)", body = crate::api::openapi::Problem, content_type = "application/problem+json")
     )
 )]
 pub async fn create(
@@ -39,14 +41,7 @@ pub async fn create(
             )
         })?,
     };
-    if role == Role::Admin && !caller.has(Scope::UsersWrite) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "missing_scope",
-            "a join link that makes admins needs an API key with the `users:write` scope too",
-        )
-        .into());
-    }
+    caller.may_grant(Scope::InvitationsWrite, role)?;
     let max_lifetime = state.settings.invitations.max_lifetime.0;
     let (org_id, creator) = (caller.org_id(), caller.user_id());
     let now = state.clock.now();

@@ -27,7 +27,7 @@ fn description(raw: &str) -> Result<String, ApiError> {
 async fn vetted_url(state: &AppState, raw: &str) -> Result<String, ApiError> {
     crate::webhooks::vet_url(&state.webhook_policy, raw)
         .await
-        .map_err(|why| ApiError::bad_request("url", why))
+        .map_err(|why| ApiError::bad_request("url", why.to_string()))
 }
 
 /// `POST /v1/organization/webhooks`: the endpoint, with its secret once.

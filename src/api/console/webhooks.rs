@@ -215,7 +215,7 @@ pub async fn create(
                 description: services::webhooks::description(&form.description)?,
             })
         }),
-        Err(why) => Err(ServiceError::invalid("url", why)),
+        Err(why) => Err(ServiceError::invalid("url", why.to_string())),
     };
     let created = state
         .db

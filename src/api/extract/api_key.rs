@@ -3,7 +3,8 @@
 use crate::api::problem::ApiError;
 use crate::auth::throttle::RejectedKeys;
 use crate::domain::event::{Actor, Origin};
-use crate::domain::{ApiKey, Scope};
+use crate::domain::scope::GrantRefused;
+use crate::domain::{ApiKey, Role, Scope};
 use crate::services;
 use crate::services::Conn;
 use crate::state::AppState;
@@ -55,9 +56,16 @@ impl AdminCaller {
         self.key.user_id
     }
 
-    /// Whether the key holds `scope` (for rules that depend on a second scope).
-    pub fn has(&self, scope: Scope) -> bool {
-        self.key.scopes.contains(&scope)
+    /// Whether the key may hand out `role` through what `base` creates or
+    /// sends (see [`crate::domain::scope::check_grant`]).
+    pub fn check_grant(&self, base: Scope, role: Role) -> Result<(), GrantRefused> {
+        crate::domain::scope::check_grant(&self.key.scopes, base, role)
+    }
+
+    /// [`AdminCaller::check_grant`] as the 403 `missing_scope` a request answers.
+    pub fn may_grant(&self, base: Scope, role: Role) -> Result<(), ApiError> {
+        self.check_grant(base, role)
+            .map_err(|refused| services::ServiceError::from(refused).into())
     }
 
     pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
