@@ -544,7 +544,7 @@ impl Accounts {
     ) -> ServiceResult<StepUp> {
         let now = self.clock.now();
         let digest = secrets::sha256(session);
-        let lookup = digest.clone();
+        let lookup = digest;
         let Some(check) = self
             .db
             .read(move |conn| {
