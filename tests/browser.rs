@@ -606,21 +606,16 @@ async fn follow_link(client: &Client, label: &str) {
         .unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_admin_runs_the_organization_from_the_console_in_chromium() {
-    let outbox = tempfile::tempdir().unwrap();
-    let outbox_dir = outbox.path().to_owned();
+/// A server mailing `.eml` files into `outbox_dir` (webhooks to loopback
+/// allowed), with Acme and its admin Ada, whose password is "analytical engine".
+async fn acme_with_ada(outbox_dir: &Path) -> (TestApp, helpers::TestOrg) {
     let app = spawn_app_with(|s| {
         s.webhooks.allow_http_loopback = true;
         s.delivery.transport = TransportKind::File;
-        s.delivery.file.dir = outbox_dir.clone();
+        s.delivery.file.dir = outbox_dir.to_owned();
         s.delivery.poll_interval = HumanDuration(Duration::from_millis(100));
     })
     .await;
-    let profile = tempfile::tempdir().unwrap();
-    let Some((_driver, client)) = start_browser(profile.path()).await else {
-        return;
-    };
     let org = app.create_org("Acme", "ada@acme.test");
     let hash = enlist::auth::password::hash("analytical engine").unwrap();
     app.db
@@ -634,6 +629,18 @@ async fn an_admin_runs_the_organization_from_the_console_in_chromium() {
             )
         })
         .unwrap();
+    (app, org)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_runs_the_organization_from_the_console_in_chromium() {
+    let outbox = tempfile::tempdir().unwrap();
+    let outbox_dir = outbox.path().to_owned();
+    let (app, org) = acme_with_ada(&outbox_dir).await;
+    let profile = tempfile::tempdir().unwrap();
+    let Some((_driver, client)) = start_browser(profile.path()).await else {
+        return;
+    };
     let bob = app.add_member(org.id, "bob@acme.test", "MEMBER");
 
     // Sign in.
@@ -836,6 +843,104 @@ async fn an_admin_runs_the_organization_from_the_console_in_chromium() {
     let text = page_text(&client, "Sign in with the account").await;
     assert!(!text.contains("session has ended"), "{text}");
     screenshot(&client, "29-console-signed-out").await;
+
+    client.close().await.unwrap();
+}
+
+/// An admin's keys minted in the console end with a password reset: whoever
+/// knew the old password could have made them. Minting one asks for the
+/// password again once the sign-in is a few minutes old.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_reset_revokes_the_keys_an_admin_minted_in_the_console_in_chromium() {
+    let outbox = tempfile::tempdir().unwrap();
+    let outbox_dir = outbox.path().to_owned();
+    let (app, org) = acme_with_ada(&outbox_dir).await;
+    let profile = tempfile::tempdir().unwrap();
+    let Some((_driver, client)) = start_browser(profile.path()).await else {
+        return;
+    };
+
+    client
+        .goto(&format!("{}/admin", app.address))
+        .await
+        .unwrap();
+    type_into(&client, "signin-email", "ada@acme.test").await;
+    type_into(&client, "signin-password", "analytical engine").await;
+    click_button(&client, "Sign in").await;
+    page_text(&client, "Recent activity").await;
+
+    // Just signed in: the key is made without asking again.
+    let mint = |name: &'static str| {
+        let client = client.clone();
+        async move {
+            follow_link(&client, "API keys").await;
+            follow_link(&client, "Create a key").await;
+            type_into(&client, "key-name", name).await;
+            client
+                .find(Locator::Css("input[value='organization:read']"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+        }
+    };
+    mint("deploy").await;
+    click_button(&client, "Create key").await;
+    page_text(&client, "shown only this once").await;
+    let first = field_value(&client, "new-key").await;
+    follow_link(&client, "Done").await;
+
+    // Six minutes on, the form asks for the password first.
+    app.clock.advance(Duration::from_secs(6 * 60));
+    mint("backup").await;
+    page_text(&client, "Your password").await;
+    type_into(&client, "key-password", "analytical engine").await;
+    screenshot(&client, "40-console-key-step-up").await;
+    click_button(&client, "Create key").await;
+    page_text(&client, "shown only this once").await;
+    let second = field_value(&client, "new-key").await;
+    for key in [&first, &second, &org.key] {
+        assert_eq!(app.get("/v1/organization", key).await.status, 200);
+    }
+
+    // "Forgot your password?" from the console's door, by email.
+    client.delete_all_cookies().await.unwrap();
+    client
+        .goto(&format!("{}/admin", app.address))
+        .await
+        .unwrap();
+    client
+        .find(Locator::Id("forgot-password"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    page_text(&client, "Reset your password").await;
+    type_into(&client, "reset-email", "ada@acme.test").await;
+    click_button(&client, "Send the link").await;
+    page_text(&client, "Check your inbox").await;
+    let link = emailed_link_with(&outbox_dir, 1, "/reset/").await;
+    client.goto(&link).await.unwrap();
+    page_text(&client, "Choose a new password").await;
+    type_into(&client, "new-password", "difference engine").await;
+    click_button(&client, "Set the password").await;
+    let text = page_text(&client, "Your password is changed").await;
+    assert!(
+        text.contains("2 API keys created in the admin console"),
+        "{text}"
+    );
+    screenshot_both(&client, "41-reset-revoked-keys").await;
+
+    // The console's keys are revoked; the operator's stays.
+    assert_eq!(app.get("/v1/organization", &first).await.status, 401);
+    assert_eq!(app.get("/v1/organization", &second).await.status, 401);
+    assert_eq!(app.get("/v1/organization", &org.key).await.status, 200);
+    follow_link(&client, "Continue to the admin console").await;
+    follow_link(&client, "API keys").await;
+    let text = page_text(&client, "password was reset").await;
+    assert!(text.contains("deploy") && text.contains("backup"), "{text}");
 
     client.close().await.unwrap();
 }

@@ -1614,6 +1614,109 @@ fn outbox_list_and_link_show_the_newest_message_first() {
     assert_fails_saying(&cli.run(&["outbox", "list", "--limit", "0"]), "--limit");
 }
 
+#[test]
+fn outbox_link_reads_a_sent_messages_link_from_the_file_transports_copy_or_says_it_is_gone() {
+    let cli = Cli::new();
+    // Sent: the worker emptied the link and bodies (the secret left with the message).
+    queue_message(&cli, "you@example.com", "", Some(2000), None);
+    let gone = cli.run(&["outbox", "link", "--to", "you@example.com"]);
+    assert_fails_saying(&gone, "was sent at");
+    assert!(
+        stderr_of(&gone).contains("only the recipient's mail keeps them"),
+        "{}",
+        stderr_of(&gone)
+    );
+    let list = cli.run(&["outbox", "list", "--to", "you@example.com"]);
+    let line: Value = serde_json::from_str(stdout_of(&list).lines().next().unwrap()).unwrap();
+    assert_eq!(line["link"], Value::Null);
+    assert_eq!(line["status"], "sent");
+
+    // The `file` transport's copy (the default folder, ./data/outbox) is
+    // read back, quoted-printable and all, as a mail client would.
+    let link = "http://127.0.0.1:8080/invite/00000000-0000-0000-0000-000000000001?token=AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefg";
+    let folder = cli.dir.path().join("data").join("outbox");
+    std::fs::create_dir_all(&folder).unwrap();
+    let encoded = link.replace('=', "=3D");
+    let (head, tail) = encoded.split_at(60);
+    std::fs::write(
+        folder.join("000000000001.eml"),
+        format!(
+            "To: you@example.com\r\nSubject: You are invited\r\nMIME-Version: 1.0\r\n\
+             Content-Type: multipart/alternative; boundary=\"b\"\r\n\r\n\
+             --b\r\nContent-Type: text/plain; charset=utf-8\r\n\
+             Content-Transfer-Encoding: quoted-printable\r\n\r\n\
+             Open this link:\r\n{head}=\r\n{tail}\r\n\r\n--b--\r\n"
+        ),
+    )
+    .unwrap();
+    let read_back = cli.run(&["outbox", "link", "--to", "you@example.com"]);
+    assert!(read_back.status.success(), "{}", stderr_of(&read_back));
+    assert_eq!(stdout_of(&read_back), format!("{link}\n"));
+}
+
+#[test]
+fn set_password_revokes_the_keys_the_account_minted_in_the_console_only() {
+    let cli = Cli::new();
+    let created = cli.json(&[
+        "org",
+        "create",
+        "--name",
+        "Acme",
+        "--admin-email",
+        "ada@acme.test",
+    ]);
+    let org = created["organization"]["id"].as_i64().unwrap();
+    let admin = created["admin"]["id"].as_i64().unwrap();
+    let now = enlist::domain::Millis::now();
+    let origins = [
+        enlist::domain::event::Origin::cli(),
+        enlist::domain::event::Origin::user(admin),
+    ];
+    for origin in &origins {
+        cli.database()
+            .write_blocking(|tx| {
+                enlist::services::api_keys::create(
+                    tx,
+                    origin,
+                    org,
+                    admin,
+                    "k",
+                    &[enlist::domain::Scope::OrganizationRead],
+                    now,
+                )
+            })
+            .unwrap();
+    }
+
+    let output = cli.run_with_stdin(
+        &[
+            "user",
+            "set-password",
+            "--email",
+            "ada@acme.test",
+            "--password-stdin",
+        ],
+        "a brand new password\n",
+    );
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    assert!(
+        stderr_of(&output).contains("revoked 1 API key(s) this account had minted in the console"),
+        "{}",
+        stderr_of(&output)
+    );
+    assert_eq!(
+        cli.query_i64("SELECT COUNT(*) FROM api_keys WHERE revoked_reason = 'password_reset' AND minted_in_console = 1"),
+        1
+    );
+    assert_eq!(
+        cli.query_i64(
+            "SELECT COUNT(*) FROM api_keys WHERE revoked_at IS NULL AND minted_in_console = 0"
+        ),
+        1,
+        "the operator's key stays"
+    );
+}
+
 // ---------------------------------------------------------------- serve: start log, one per file
 
 /// A served process and its log, as JSON events.
