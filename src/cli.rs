@@ -619,19 +619,27 @@ fn administer(db: &Database, settings: &Settings, command: Command) -> Result<()
                     println!("{}", message.link);
                     Ok(())
                 }
-                Some(sent) => match sent_link(settings, &sent) {
+                Some(done) => match sent_link(settings, &done) {
                     Some(link) => {
                         println!("{link}");
                         Ok(())
                     }
-                    None => Err(CliError::Usage(format!(
-                        "the newest message to {email} (id {}) was sent at {}, and its link left the outbox with it: \
-                         links are capabilities, so only the recipient's mail keeps them \
-                         (with the file transport, its .eml in {})",
-                        sent.id,
-                        sent.sent_at.unwrap_or(sent.created_at).to_rfc3339(),
-                        settings.delivery.file.dir.display()
-                    ))),
+                    None => Err(CliError::Usage(match done.sent_at {
+                        Some(at) => format!(
+                            "the newest message to {email} (id {}) was sent at {}, and its link left the outbox with it: \
+                             links are capabilities, so only the recipient's mail keeps them \
+                             (with the file transport, its .eml in {})",
+                            done.id,
+                            at.to_rfc3339(),
+                            settings.delivery.file.dir.display()
+                        ),
+                        None => format!(
+                            "the newest message to {email} (id {}) was never delivered ({}), and its link left the outbox: \
+                             send the invitation again",
+                            done.id,
+                            done.last_error.as_deref().unwrap_or("given up")
+                        ),
+                    })),
                 },
                 None => Err(CliError::Usage(format!(
                     "no message to {email} in the outbox of {}",
@@ -811,7 +819,8 @@ struct OutboxLine {
     id: i64,
     to: String,
     subject: String,
-    /// Null once the message was sent: the link's secret left the outbox with it.
+    /// Always null: a link carries its message's secret, which only
+    /// `enlist outbox link` shows (the operator's own mail).
     link: Option<String>,
     /// `pending` (not yet sent, maybe retrying), `sent` or `failed` (given up).
     status: &'static str,
@@ -832,7 +841,7 @@ impl From<services::outbox::OutboxEntry> for OutboxLine {
             id: entry.id,
             to: entry.recipient,
             subject: entry.subject,
-            link: Some(entry.link).filter(|link| !link.is_empty()),
+            link: None,
             status,
             attempts: entry.attempts,
             created_at: entry.created_at,

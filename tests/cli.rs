@@ -1569,7 +1569,11 @@ fn outbox_list_and_link_show_the_newest_message_first() {
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0]["id"], 12);
     assert_eq!(lines[0]["to"], "You@Example.com");
-    assert_eq!(lines[0]["link"], "http://h/invite/12");
+    assert_eq!(
+        lines[0]["link"],
+        Value::Null,
+        "only `outbox link` shows a link"
+    );
     assert_eq!(lines[0]["status"], "pending");
     assert_eq!(lines[0]["attempts"], 0);
     assert_eq!(lines[0]["sentAt"], Value::Null);

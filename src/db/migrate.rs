@@ -212,6 +212,67 @@ mod tests {
     }
 
     #[test]
+    fn the_inbox_proof_step_marks_console_keys_and_forgets_done_messages_and_kept_secrets() {
+        // A version-8 database: a key minted in the console (its creation
+        // event names a user), one by the operator, a message sent, one
+        // given up on, one waiting, and a kept replay holding a webhook secret.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("enlist.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        for step in &UPGRADES[..7] {
+            conn.execute_batch(step).unwrap();
+        }
+        conn.execute_batch(
+            r#"PRAGMA user_version = 8;
+             INSERT INTO organizations (id, uuid, name, created_at, updated_at)
+                 VALUES (1, 'o', 'Acme', 0, 0);
+             INSERT INTO users (id, email, email_key, created_at, updated_at)
+                 VALUES (1, 'a@b.test', 'a@b.test', 0, 0);
+             INSERT INTO memberships (org_id, user_id, role, created_at, updated_at) VALUES (1, 1, 'ADMIN', 0, 0);
+             INSERT INTO api_keys (id, public_id, secret_sha256, org_id, user_id, scopes, created_at)
+                 VALUES (1, 'p1', x'00', 1, 1, 'users:read', 0), (2, 'p2', x'00', 1, 1, 'users:read', 0);
+             INSERT INTO events (uuid, org_id, type, occurred_at, body) VALUES
+                 ('e1', 1, 'api_key.created', 0, '{"actor":{"type":"user","userId":1},"data":{"apiKey":{"id":1}}}'),
+                 ('e2', 1, 'api_key.created', 0, '{"actor":{"type":"cli"},"data":{"apiKey":{"id":2}}}');
+             INSERT INTO outbox (id, recipient, link, subject, text_body, html_body, next_attempt_at, created_at, sent_at, failed_at)
+                 VALUES (1, 'x@b.test', 'http://h/invite/u', 's', 't', 'h', 0, 0, 5, NULL),
+                        (2, 'x@b.test', 'http://h/invite/v', 's', 't', 'h', 0, 0, NULL, 5),
+                        (3, 'x@b.test', 'http://h/invite/w', 's', 't', 'h', 0, 0, NULL, NULL);
+             INSERT INTO idempotency_keys (api_key_id, key, fingerprint, status, content_type, body, created_at, expires_at)
+                 VALUES (2, 'k1', x'00', 200, 'application/json', CAST('{"secret":"whsec_abc"}' AS BLOB), 0, 9),
+                        (2, 'k2', x'00', 200, 'application/json', CAST('{"id":1}' AS BLOB), 0, 9);"#,
+        )
+        .unwrap();
+        drop(conn);
+
+        let db = Database::open(&DatabaseSettings {
+            path,
+            ..DatabaseSettings::default()
+        })
+        .unwrap();
+        let (console, links, replays): (Vec<i64>, Vec<String>, Vec<String>) = db
+            .read_blocking(|c| {
+                let console = c.query_all(
+                    "SELECT id FROM api_keys WHERE minted_in_console = 1",
+                    &[],
+                    |r| r.get(0),
+                )?;
+                let links = c.query_all(
+                    "SELECT link || text_body || html_body FROM outbox ORDER BY id",
+                    &[],
+                    |r| r.get(0),
+                )?;
+                let replays = c.query_all("SELECT key FROM idempotency_keys", &[], |r| r.get(0))?;
+                Ok::<_, StorageError>((console, links, replays))
+            })
+            .unwrap();
+        assert_eq!(console, [1]);
+        assert_eq!(links, ["", "", "http://h/invite/wth"]);
+        assert_eq!(replays, ["k2"]);
+    }
+
+    #[test]
     fn migrates_once_and_refuses_newer_databases() {
         let dir = tempfile::tempdir().unwrap();
         let settings = DatabaseSettings {

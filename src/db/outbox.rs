@@ -46,7 +46,8 @@ pub fn insert(conn: &Conn, message: &NewMessage<'_>, now: Millis) -> Result<i64>
 /// invitation moved on (answered, revoked, resent) before it went out.
 pub fn withdraw_reminders(conn: &Conn, invitation_id: i64, now: Millis) -> Result<()> {
     conn.execute(
-        "UPDATE outbox SET failed_at = ?2, last_error = 'withdrawn: the invitation moved on'
+        "UPDATE outbox SET failed_at = ?2, last_error = 'withdrawn: the invitation moved on',
+                           link = '', text_body = '', html_body = ''
          WHERE invitation_id = ?1 AND kind = 'reminder' AND sent_at IS NULL AND failed_at IS NULL",
         &[&invitation_id, &now.0],
     )?;
@@ -187,9 +188,10 @@ pub fn mark_sent(conn: &Conn, id: i64, now: Millis) -> Result<()> {
 }
 
 /// Records a failed attempt: the next one at `retry_at`, or none (`retry_at`
-/// None: given up, its schedule left at `due_at`, when the last attempt was due).
-/// A message withdrawn meanwhile (a reminder whose invitation moved on)
-/// stays withdrawn.
+/// None: given up, its schedule left at `due_at`, when the last attempt was
+/// due, and its link and bodies forgotten as a sent message's are: nothing
+/// will send them, so no secret should rest here). A message withdrawn
+/// meanwhile (a reminder whose invitation moved on) stays withdrawn.
 pub fn mark_failed(
     conn: &Conn,
     id: i64,
@@ -202,6 +204,9 @@ pub fn mark_failed(
         "UPDATE outbox SET attempts = attempts + 1, last_error = ?2,
                            next_attempt_at = COALESCE(?3, ?5),
                            failed_at = CASE WHEN ?3 IS NULL THEN ?4 ELSE NULL END,
+                           link = CASE WHEN ?3 IS NULL THEN '' ELSE link END,
+                           text_body = CASE WHEN ?3 IS NULL THEN '' ELSE text_body END,
+                           html_body = CASE WHEN ?3 IS NULL THEN '' ELSE html_body END,
                            claimed_until = NULL
          WHERE id = ?1 AND failed_at IS NULL",
         &[&id, &error, &retry_at.map(|m| m.0), &now.0, &due_at.0],

@@ -47,6 +47,21 @@ pub fn masked(url: &str) -> String {
             if parsed.password().is_some() {
                 let _ = parsed.set_password(Some("***"));
             }
+            // libpq also takes the password as a query parameter.
+            if parsed.query_pairs().any(|(key, _)| key == "password") {
+                let pairs: Vec<(String, String)> = parsed
+                    .query_pairs()
+                    .map(|(key, value)| {
+                        let value = if key == "password" {
+                            "***".into()
+                        } else {
+                            value.into_owned()
+                        };
+                        (key.into_owned(), value)
+                    })
+                    .collect();
+                parsed.query_pairs_mut().clear().extend_pairs(pairs);
+            }
             parsed.to_string()
         }
         Err(_) => "(an unparsable database.url)".to_owned(),
@@ -262,6 +277,18 @@ impl ServerCertVerifier for AnyCertificate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_password_is_masked_wherever_the_url_carries_it() {
+        assert_eq!(
+            masked("postgres://enlist:s3cret@db.example:5432/enlist"),
+            "postgres://enlist:***@db.example:5432/enlist"
+        );
+        let masked =
+            masked("postgres://enlist@db.example/enlist?password=s3cret&application_name=x");
+        assert!(!masked.contains("s3cret"), "{masked}");
+        assert!(masked.contains("application_name=x"), "{masked}");
+    }
 
     #[test]
     fn passwords_never_show() {

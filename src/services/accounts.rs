@@ -307,10 +307,21 @@ impl Accounts {
         let Ok(typed) = Email::parse(email) else {
             return Err(ServiceError::Unauthorized(WRONG_CREDENTIALS.into()));
         };
+        // The account's credentials first (a read, no password work): a
+        // device cookie counts only for the password it was earned with.
+        let key = typed.clone();
+        let account = self
+            .db
+            .read(move |conn| Ok::<_, ServiceError>(db::users::credentials(conn, &key)?))
+            .await?;
+        let stored = account
+            .as_ref()
+            .and_then(|credentials| credentials.password_hash.clone());
+        let device_account = device_account(&typed, stored.as_deref());
         let device = context
             .device
             .as_deref()
-            .and_then(|cookie| self.devices.device(cookie, typed.key()));
+            .and_then(|cookie| self.devices.device(cookie, &device_account));
         let now = self.clock.now();
         match self
             .limits
@@ -330,15 +341,7 @@ impl Accounts {
             }
         }
         let _job = self.password_job(&context.address)?;
-        let key = typed.clone();
-        let account = self
-            .db
-            .read(move |conn| Ok::<_, ServiceError>(db::users::credentials(conn, &key)?))
-            .await?
-            .map(|credentials| (typed.clone(), credentials));
-        let stored = account
-            .as_ref()
-            .and_then(|(_, credentials)| credentials.password_hash.clone());
+        let account = account.map(|credentials| (typed.clone(), credentials));
         let matches = self.passwords.verify(password.to_owned(), stored).await?;
         let Some((email, account)) = account.filter(|(_, a)| matches && a.password_hash.is_some())
         else {
@@ -347,7 +350,7 @@ impl Accounts {
                 .record_failure(&typed, &context.address, device.as_deref(), now);
             return Err(ServiceError::Unauthorized(WRONG_CREDENTIALS.into()));
         };
-        let device_cookie = Some(self.devices.mint(email.key()));
+        let device_cookie = Some(self.devices.mint(&device_account));
         let lifetime = self.settings.session_lifetime;
         let user_id = account.user_id;
         let verify_now = !account.email_verified && context.was_invited(&email);
@@ -778,6 +781,15 @@ impl Accounts {
             expires_at: now.plus(lifetime),
         }
     }
+}
+
+/// What a device cookie is signed for: the account and its current password
+/// (a digest of the stored hash, which changes with every new password), so
+/// a claim, a reset or `set-password` ends every earlier browser's standing.
+fn device_account(email: &Email, password_hash: Option<&str>) -> String {
+    let digest = secrets::sha256(password_hash.unwrap_or(""));
+    let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+    format!("{}\n{hex}", email.key())
 }
 
 /// Deletes accounts whose email was never proven within `lifetime` (and

@@ -91,6 +91,45 @@ async fn a_browser_that_signed_in_before_is_never_refused() {
 }
 
 #[tokio::test]
+async fn a_browser_remembered_for_an_old_password_is_a_stranger_after_a_new_one() {
+    let app = spawn_app_with(behind_a_proxy).await;
+    app.create_user("ada@example.test", Some(PASSWORD));
+    let page = invitation_page(&app, "ada@example.test").await;
+    // Someone who knew the old password signed in once and keeps the cookie.
+    let mut former = Jar::forwarded_for(&app, "192.0.2.10");
+    let first = former.sign_in(&page, "ada@example.test", PASSWORD).await;
+    assert_eq!(first.status, 303, "{}", first.html);
+    assert!(set_cookie(&first, "enlist_device").is_some());
+    former.cookies.remove("enlist_session");
+
+    // The owner sets a new password (a reset, a claim, `set-password`).
+    let hash = enlist::auth::password::hash("the owner's new password").unwrap();
+    app.db
+        .write_blocking(|tx| {
+            enlist::services::users::set_password(
+                tx,
+                &enlist::domain::event::Origin::cli(),
+                &enlist::domain::Email::parse("ada@example.test").unwrap(),
+                &hash,
+                enlist::domain::Millis::now(),
+            )
+        })
+        .unwrap();
+    let mut neighbour = Jar::forwarded_for(&app, "192.0.2.10");
+    for _ in 0..6 {
+        neighbour
+            .sign_in(&page, "ada@example.test", "not her password")
+            .await;
+    }
+
+    // The old cookie no longer sets that browser apart: refused like the address.
+    let guessed = former
+        .sign_in(&page, "ada@example.test", "another guess")
+        .await;
+    assert_eq!(guessed.status, 429, "{}", guessed.html);
+}
+
+#[tokio::test]
 async fn forwarded_addresses_count_only_from_trusted_proxies() {
     // No trusted proxy: the header is whatever a client wrote, so every
     // request counts against the peer (127.0.0.1), header or not.
