@@ -65,6 +65,19 @@ fn canonical(address: IpAddr) -> IpAddr {
     }
 }
 
+/// The client as the per-address limits count it: an IPv4 address, or the
+/// /64 an IPv6 address is in (one subscriber's or host's network: a client
+/// holds the whole /64 and could otherwise take a fresh address per try).
+fn limit_key(address: IpAddr) -> String {
+    match canonical(address) {
+        IpAddr::V6(v6) => {
+            let network = u128::from(v6) & !u128::from(u64::MAX);
+            format!("{}/64", std::net::Ipv6Addr::from(network))
+        }
+        v4 => v4.to_string(),
+    }
+}
+
 /// The reverse proxies whose forwarding header (`server.client_address_header`) counts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TrustedProxies(Vec<IpRange>);
@@ -88,12 +101,12 @@ impl TrustedProxies {
     /// not trusted: then nothing it claims counts.
     pub fn client(&self, peer: IpAddr, forwarded: &[String]) -> String {
         if !self.trusts(peer) {
-            return canonical(peer).to_string();
+            return limit_key(peer);
         }
         for hop in forwarded.iter().rev() {
             match parse_hop(hop) {
                 Some(address) if self.trusts(address) => continue,
-                Some(address) => return canonical(address).to_string(),
+                Some(address) => return limit_key(address),
                 // An obfuscated or unknown hop ("unknown", "_hidden") is
                 // what that proxy says; it is the client as far as we know.
                 None => return hop.trim().to_owned(),
@@ -102,7 +115,7 @@ impl TrustedProxies {
         forwarded
             .first()
             .and_then(|hop| parse_hop(hop))
-            .map_or_else(|| canonical(peer).to_string(), |a| canonical(a).to_string())
+            .map_or_else(|| limit_key(peer), limit_key)
     }
 }
 
@@ -169,9 +182,22 @@ mod tests {
             "198.51.100.4",
             "what a client wrote on the left does not count"
         );
+        // IPv6 clients count by their /64: the addresses in it are one client's.
         assert_eq!(
             proxies.client(ip("127.0.0.1"), &hops(&["[2001:db8::1]:443"])),
-            "2001:db8::1"
+            "2001:db8::/64"
+        );
+        assert_eq!(
+            proxies.client(ip("127.0.0.1"), &hops(&["[2001:db8::abcd:1:2:3]:443"])),
+            "2001:db8::/64"
+        );
+        assert_eq!(
+            proxies.client(ip("127.0.0.1"), &hops(&["[2001:db8:0:1::1]:443"])),
+            "2001:db8:0:1::/64"
+        );
+        assert_eq!(
+            TrustedProxies::default().client(ip("::ffff:192.0.2.1"), &[]),
+            "192.0.2.1"
         );
         assert_eq!(
             proxies.client(ip("127.0.0.1"), &hops(&["198.51.100.4:5555"])),

@@ -417,3 +417,33 @@ async fn a_key_refused_after_it_authenticated_counts_against_the_address() {
     let other = admin_get(&app, &org.key, address).await;
     assert_eq!((other.status.as_u16(), remaining(&other)), (200, 1));
 }
+
+#[tokio::test]
+async fn an_ipv6_client_rotating_addresses_in_its_64_counts_as_one() {
+    let app = spawn_app_with(|s| {
+        behind_a_proxy(s);
+        s.auth.sign_in_failures_per_address = 3;
+    })
+    .await;
+    let page = sign_in_page(&app).await;
+    // The proxy names a fresh address of one /64 each time.
+    let rotating = |n: usize| {
+        let mut jar = Jar::new(&app);
+        jar.headers.push((
+            "X-Forwarded-For".into(),
+            format!("2001:db8:0:7::{:x}", n + 1),
+        ));
+        jar
+    };
+
+    assert_eq!(spray(&page, rotating).await, [401, 401, 401, 429]);
+    // Another /64 is another client.
+    let mut neighbour = Jar::new(&app);
+    neighbour
+        .headers
+        .push(("X-Forwarded-For".into(), "2001:db8:0:8::1".into()));
+    let elsewhere = neighbour
+        .sign_in(&page, "nobody9@example.test", "wrong password")
+        .await;
+    assert_eq!(elsewhere.status, 401, "{}", elsewhere.html);
+}
