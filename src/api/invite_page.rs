@@ -260,7 +260,10 @@ fn render(
 /// `GET /invite/{uuid}`
 #[utoipa::path(
     get, path = "/invite/{uuid}", operation_id = "invitationPage", tag = "Pages",
-    params(("uuid" = String, Path, description = "The invitation's UUID, from the emailed link")),
+    params(
+        ("uuid" = String, Path, description = "The invitation's UUID, from the emailed link"),
+        ("token" = Option<String>, Query, description = "The secret the invitation's message carried. Without it (or with a wrong one) the page shows the invitation and proves nothing: signing up there mails a verification link, and accepting needs a verified account")
+    ),
     responses(
         (status = 200, description = "The pending invitation, with sign-in or accept/decline", content_type = "text/html"),
         (status = 404, description = "Unknown link", content_type = "text/html"),
