@@ -127,8 +127,8 @@ mod tests {
         ]);
         assert_eq!(
             client_of(peer, &chain, &proxies, ClientAddressHeader::Forwarded),
-            "2001:db8::7",
-            "the nearest untrusted hop; an element without for= names none"
+            "2001:db8::/64",
+            "the nearest untrusted hop (an IPv6 client counts by its /64); an element without for= names none"
         );
     }
 
