@@ -1,14 +1,17 @@
-//! README.md is executed: every fenced `sh` block under a "Walk-through"
-//! heading runs, in order and as written, in one `bash` (`set -euo
-//! pipefail`) in an empty folder, beside a real `enlist serve` started there
-//! on a free port with the `file` transport. Each block's output must hold,
-//! in order, every `# → …` line of the block (`…` stands for anything).
+//! README.md and docs/api.md are executed: every fenced `sh` block under a
+//! "Walk-through" heading runs, README.md's first, then docs/api.md's, in
+//! order and as written, in one `bash` (`set -euo pipefail`, so state such
+//! as `$API` and `$KEY` carries from block to block and from file to file)
+//! in an empty folder, beside a real `enlist serve` started there on a free
+//! port with the `file` transport. Each block's output must hold, in order,
+//! every `# → …` line of the block (`…` stands for anything). A failure
+//! names the file and line of the block.
 //!
 //! What differs from a person pasting the blocks, and why:
 //! - `cargo` is a stand-in on `PATH` that runs the already built binary for
 //!   `cargo run --quiet --release -- ARGS` (and refuses anything else), so
 //!   the test takes seconds, not a release build.
-//! - The README's `127.0.0.1:8080` reads as the test server's address.
+//! - The docs' `127.0.0.1:8080` reads as the test server's address.
 //! - `curl` fails on an HTTP error (`--fail-with-body`), so a walk-through
 //!   step that answers 4xx fails the test instead of printing a problem.
 //! - Where the README has a person accept in a browser, the test does what
@@ -25,12 +28,17 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_enlist");
 const README: &str = include_str!("../README.md");
+const API_DOC: &str = include_str!("../docs/api.md");
+/// The files whose walk-throughs run, in the order they run: the README's
+/// first walk-through sets up what docs/api.md's continue from.
+const WALK_THROUGH_FILES: [(&str, &str); 2] = [("README.md", README), ("docs/api.md", API_DOC)];
 const DONE: &str = "__readme_block_done__";
 /// A pattern line: `# → {"id":1,…}`.
 const EXPECT: &str = "# → ";
 
 /// One fenced `sh` block of a walk-through, with where it came from.
 struct Block {
+    file: &'static str,
     heading: String,
     line: usize,
     code: String,
@@ -46,9 +54,17 @@ impl Block {
     }
 }
 
+/// The walk-through blocks of every file of `WALK_THROUGH_FILES`, in order.
+fn all_walk_through_blocks() -> Vec<Block> {
+    WALK_THROUGH_FILES
+        .iter()
+        .flat_map(|&(file, markdown)| walk_through_blocks(file, markdown))
+        .collect()
+}
+
 /// The `sh` blocks under `## Walk-through…` headings, in file order.
 /// Blocks in other languages (`json`, `text`) are shown, not run.
-fn walk_through_blocks(markdown: &str) -> Vec<Block> {
+fn walk_through_blocks(file: &'static str, markdown: &str) -> Vec<Block> {
     let mut blocks = Vec::new();
     let mut heading = "";
     // The block being read: its first line, its code, whether it runs.
@@ -59,6 +75,7 @@ fn walk_through_blocks(markdown: &str) -> Vec<Block> {
                 if line.trim_end() == "```" {
                     if *runs {
                         blocks.push(Block {
+                            file,
                             heading: heading.to_owned(),
                             line: *start,
                             code: std::mem::take(code),
@@ -261,7 +278,8 @@ impl Shell {
                         }
                     };
                     panic!(
-                        "README.md line {} ({}): the block {why}\n--- block\n{}--- stdout\n{output}--- stderr\n{}",
+                        "{} line {} ({}): the block {why}\n--- block\n{}--- stdout\n{output}--- stderr\n{}",
+                        block.file,
                         block.line,
                         block.heading,
                         block.code,
@@ -343,16 +361,25 @@ async fn accept_in_the_browser(link: &str, email: &str) {
 
 #[test]
 fn the_walk_through_blocks_are_found() {
-    let blocks = walk_through_blocks(README);
-    let headings: Vec<&str> = blocks.iter().map(|b| b.heading.as_str()).collect();
+    let blocks = all_walk_through_blocks();
+    let headings: Vec<(&str, &str)> = blocks
+        .iter()
+        .map(|b| (b.file, b.heading.as_str()))
+        .collect();
     for heading in [
-        "Walk-through: your first admin API call",
-        "Walk-through: invite yourself and accept in a browser",
-        "Walk-through: the invitee API with curl",
-        "Walk-through: every admin endpoint",
+        ("README.md", "Walk-through: your first admin API call"),
+        (
+            "docs/api.md",
+            "Walk-through: invite yourself and accept in a browser",
+        ),
+        ("docs/api.md", "Walk-through: the invitee API with curl"),
+        ("docs/api.md", "Walk-through: every admin endpoint"),
     ] {
-        assert!(headings.contains(&heading), "{heading}: {headings:?}");
+        assert!(headings.contains(&heading), "{heading:?}: {headings:?}");
     }
+    // The files run in order: every README.md block before docs/api.md's.
+    let files: Vec<&str> = blocks.iter().map(|b| b.file).collect();
+    assert!(files.is_sorted_by_key(|f| *f != "README.md"), "{files:?}");
     assert!(blocks.len() >= 6, "{}", blocks.len());
     // The first block is the one that makes `enlist` a command.
     assert!(blocks[0].code.contains("enlist() {"), "{}", blocks[0].code);
@@ -384,7 +411,7 @@ async fn the_readme_walk_throughs_run_as_written_on_an_empty_database() {
     let server = serve(scratch.path());
     let mut shell = Shell::start(scratch.path(), bin_dir.path());
 
-    let blocks = walk_through_blocks(README);
+    let blocks = all_walk_through_blocks();
     let mut accepted = false;
     for block in &blocks {
         let code = block.code.replace("127.0.0.1:8080", &server.addr);
@@ -393,8 +420,8 @@ async fn the_readme_walk_throughs_run_as_written_on_an_empty_database() {
         for pattern in block.expectations() {
             at = find_pattern(&output, at, pattern).unwrap_or_else(|| {
                 panic!(
-                    "README.md line {} ({}): the output does not show\n{pattern}\n--- output\n{output}",
-                    block.line, block.heading
+                    "{} line {} ({}): the output does not show\n{pattern}\n--- output\n{output}",
+                    block.file, block.line, block.heading
                 )
             });
         }
