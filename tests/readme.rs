@@ -7,6 +7,9 @@
 //! every `# → …` line of the block (`…` stands for anything). A failure
 //! names the file and line of the block.
 //!
+//! The docs also cannot drift on scopes: the scopes they list are the
+//! code's (`Scope::ALL`).
+//!
 //! What differs from a person pasting the blocks, and why:
 //! - `cargo` is a stand-in on `PATH` that runs the already built binary for
 //!   `cargo run --quiet --release -- ARGS` (and refuses anything else), so
@@ -19,7 +22,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use enlist::domain::Scope;
 use serde_json::Value;
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -29,6 +34,7 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_enlist");
 const README: &str = include_str!("../README.md");
 const API_DOC: &str = include_str!("../docs/api.md");
+const ARCHITECTURE_DOC: &str = include_str!("../docs/architecture.md");
 /// The files whose walk-throughs run, in the order they run: the README's
 /// first walk-through sets up what docs/api.md's continue from.
 const WALK_THROUGH_FILES: [(&str, &str); 2] = [("README.md", README), ("docs/api.md", API_DOC)];
@@ -496,4 +502,59 @@ fn ci_runs_exactly_the_readmes_test_command() {
         last, commands[1],
         ".ci/run ends with the README's test command"
     );
+}
+
+/// The backticked scope names (`a:b`) in `text`.
+fn scopes_named_in(text: &str) -> BTreeSet<&str> {
+    text.split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|s| {
+            s.split_once(':').is_some_and(|(a, b)| {
+                [a, b]
+                    .iter()
+                    .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn the_docs_list_exactly_the_codes_scopes() {
+    let code: BTreeSet<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
+    assert_eq!(code.len(), Scope::ALL.len());
+    // Every scope is named, in backticks, where the API is documented.
+    for scope in &code {
+        let quoted = format!("`{scope}`");
+        assert!(
+            README.contains(&quoted) || API_DOC.contains(&quoted),
+            "{quoted} is in neither README.md nor docs/api.md"
+        );
+    }
+    // docs/api.md's "Scopes" table has one row per scope, no more, no fewer.
+    let start = API_DOC
+        .find("\n## Scopes\n")
+        .expect("docs/api.md has ## Scopes");
+    let section = &API_DOC[start + 1..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |e| e + 3)];
+    let rows: BTreeSet<&str> = section
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split_once('`'))
+        .map(|(scope, _)| scope)
+        .collect();
+    assert_eq!(rows, code, "the rows of docs/api.md's Scopes table");
+    // The list in "Choices where the API documents are silent" too.
+    let start = ARCHITECTURE_DOC
+        .find("- **Scopes**:")
+        .expect("docs/architecture.md lists the scopes");
+    let bullet = &ARCHITECTURE_DOC[start..];
+    let bullet = &bullet[..bullet.find(" (what each allows").expect("the list ends")];
+    assert_eq!(
+        scopes_named_in(bullet),
+        code,
+        "the Scopes bullet of docs/architecture.md"
+    );
+    // Nothing else is named like a scope in the Scopes section.
+    assert_eq!(scopes_named_in(section), code, "{section}");
 }
