@@ -71,7 +71,7 @@ impl Transport {
         match self {
             Transport::Log => {
                 // The link is a bearer capability until used: this transport
-                // is for local use and demos (README.md, Security).
+                // is for local use and demos (docs/security.md).
                 tracing::info!(
                     kind = %message.kind,
                     to = %message.recipient,
