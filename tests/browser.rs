@@ -518,24 +518,15 @@ async fn an_app_sign_up_goes_through_the_verification_email_and_a_reset_in_chrom
     client.delete_all_cookies().await.unwrap();
     client.goto(&authorize).await.unwrap();
     page_text(&client, "Sign in to continue to Demo App").await;
-    client
-        .find(Locator::Id("forgot-password"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    page_text(&client, "Reset your password").await;
-    type_into(&client, "reset-email", "hedy@example.com").await;
-    screenshot(&client, "13-reset-request").await;
-    click_button(&client, "Send the link").await;
-    page_text(&client, "Check your inbox").await;
-    let link = emailed_link_with(&outbox_dir, 2, "/reset/").await;
-    client.goto(&link).await.unwrap();
-    page_text(&client, "Choose a new password").await;
-    type_into(&client, "new-password", "a brand new secret").await;
-    screenshot(&client, "14-new-password").await;
-    click_button(&client, "Set the password").await;
+    reset_by_email(
+        &client,
+        &outbox_dir,
+        2,
+        "hedy@example.com",
+        "a brand new secret",
+        Some(("13-reset-request", "14-new-password")),
+    )
+    .await;
     let params = landed_at(&client, &callback).await;
     assert_eq!(params["state"], "state-from-the-app");
     assert!(params.contains_key("code"));
@@ -553,6 +544,41 @@ async fn an_app_sign_up_goes_through_the_verification_email_and_a_reset_in_chrom
     landed_at(&client, &callback).await;
 
     client.close().await.unwrap();
+}
+
+/// From a page with "Forgot your password?": asks for the reset, opens the
+/// link in the `nth` message and sets `new_password` (with screenshots of
+/// the request and the new-password form, when named).
+async fn reset_by_email(
+    client: &Client,
+    outbox: &Path,
+    nth: usize,
+    email: &str,
+    new_password: &str,
+    screenshots: Option<(&str, &str)>,
+) {
+    client
+        .find(Locator::Id("forgot-password"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    page_text(client, "Reset your password").await;
+    type_into(client, "reset-email", email).await;
+    if let Some((request, _)) = screenshots {
+        screenshot(client, request).await;
+    }
+    click_button(client, "Send the link").await;
+    page_text(client, "Check your inbox").await;
+    let link = emailed_link_with(outbox, nth, "/reset/").await;
+    client.goto(&link).await.unwrap();
+    page_text(client, "Choose a new password").await;
+    type_into(client, "new-password", new_password).await;
+    if let Some((_, form)) = screenshots {
+        screenshot(client, form).await;
+    }
+    click_button(client, "Set the password").await;
 }
 
 /// A screenshot at desktop width and another at a phone's.
@@ -910,22 +936,15 @@ async fn a_password_reset_revokes_the_keys_an_admin_minted_in_the_console_in_chr
         .goto(&format!("{}/admin", app.address))
         .await
         .unwrap();
-    client
-        .find(Locator::Id("forgot-password"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    page_text(&client, "Reset your password").await;
-    type_into(&client, "reset-email", "ada@acme.test").await;
-    click_button(&client, "Send the link").await;
-    page_text(&client, "Check your inbox").await;
-    let link = emailed_link_with(&outbox_dir, 1, "/reset/").await;
-    client.goto(&link).await.unwrap();
-    page_text(&client, "Choose a new password").await;
-    type_into(&client, "new-password", "difference engine").await;
-    click_button(&client, "Set the password").await;
+    reset_by_email(
+        &client,
+        &outbox_dir,
+        1,
+        "ada@acme.test",
+        "difference engine",
+        None,
+    )
+    .await;
     let text = page_text(&client, "Your password is changed").await;
     assert!(
         text.contains("2 API keys created in the admin console"),
