@@ -1,3 +1,5 @@
+//! The `enlist` binary: hands the command line to the library.
+
 use clap::Parser;
 use std::process::ExitCode;
 

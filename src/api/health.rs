@@ -1,3 +1,5 @@
+//! Liveness, readiness (the database answers) and the Prometheus metrics.
+
 use crate::api::metrics::Metrics;
 use crate::api::problem::ApiError;
 use crate::services;

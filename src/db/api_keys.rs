@@ -1,3 +1,6 @@
+//! SQL for API keys: insert, the usable key by public id (its owner still
+//! an admin), lists, and revocations with their reason.
+
 use super::sql::{Conn, Result, Row, bad_column};
 use crate::domain::{ApiKey, KeyRevocation, Millis, Scope};
 

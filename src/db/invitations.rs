@@ -1,3 +1,6 @@
+//! SQL for invitations: insert, look-ups in an organization and by link,
+//! the paged lists and their counts, status changes and the sweeps.
+
 use super::sql::{Conn, Dialect, Result, Row, bad_column};
 use crate::domain::entities::display_name;
 use crate::domain::invitation::InvitationFilter;

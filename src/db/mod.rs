@@ -472,7 +472,7 @@ impl Database {
     {
         let db = self.clone();
         let span = tracing::Span::current();
-        actix_web::web::block(move || {
+        tokio::task::spawn_blocking(move || {
             let _pool = pg::OnBlockingPool::enter();
             span.in_scope(|| db.read_blocking(f))
         })
@@ -506,7 +506,7 @@ impl Database {
                 // in; `database.pool_timeout` bounds the wait for a session.
                 let db = self.clone();
                 let span = tracing::Span::current();
-                return actix_web::web::block(move || {
+                return tokio::task::spawn_blocking(move || {
                     let _pool = pg::OnBlockingPool::enter();
                     span.in_scope(|| db.write_blocking(f))
                 })

@@ -1,3 +1,5 @@
+//! SQL for organizations.
+
 use super::sql::{Conn, Result, Row};
 use crate::domain::{Millis, Organization};
 use uuid::Uuid;

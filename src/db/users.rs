@@ -1,3 +1,6 @@
+//! SQL for accounts: insert, look up by id or email key, credentials,
+//! passwords and the proof of an address.
+
 use super::sql::{Conn, Result, Row};
 use crate::domain::{Email, Millis, User};
 

@@ -1,3 +1,7 @@
+//! Email addresses: parsed once, kept as typed, compared by a normalised
+//! key (lower-cased local part, IDNA ASCII domain) that every lookup and
+//! limit uses.
+
 use std::fmt;
 
 /// An email address as enlist stores it: trimmed, syntactically valid, and

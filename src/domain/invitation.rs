@@ -1,3 +1,6 @@
+//! An invitation's status and the moves between them (pending → accepted,
+//! declined, revoked or expired), and the filters its lists take.
+
 use super::Millis;
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;

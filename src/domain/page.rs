@@ -1,3 +1,6 @@
+//! Offset paging: the `limit` and `offset` a list takes, checked, and the
+//! page it answers with its exact total.
+
 use serde::Serialize;
 
 /// A validated `limit`/`offset` pair. Out-of-range values are refused, never clamped.

@@ -1,3 +1,5 @@
+//! The two built-in roles, `ADMIN` and `MEMBER`, as the APIs spell them.
+
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 

@@ -1,3 +1,6 @@
+//! API key scopes as the spec spells them, and the rule that granting
+//! ADMIN needs `users:write` besides the scope that creates.
+
 use super::Role;
 use std::fmt;
 use std::str::FromStr;

@@ -1,3 +1,7 @@
+//! Admin API keys: minted with scopes for an admin of the organization
+//! (only a digest of the secret is kept), authenticated by public id and
+//! constant-time digest comparison, listed and revoked with their events.
+
 use super::{ServiceError, ServiceResult, events};
 use crate::auth::secrets;
 use crate::db;

@@ -1,3 +1,8 @@
+//! Invitations on the admin side: create (one or in bulk), list, get,
+//! resend and revoke, the mail caps that keep them from flooding an inbox,
+//! and the sweeps that expire them and send the one reminder. Each message
+//! is queued in the change's own transaction with a secret of its own.
+
 use super::{ServiceError, ServiceResult, events};
 use crate::auth::secrets;
 use crate::db;

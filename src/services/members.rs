@@ -1,3 +1,7 @@
+//! Members of an organization: the paged list, role changes and removals
+//! (the last admin stays; a removed or demoted admin's API keys end with
+//! the change), leaving, and the memberships of one account.
+
 use super::{ServiceError, ServiceResult, events, orgs};
 use crate::db;
 use crate::db::Conn;

@@ -1,3 +1,6 @@
+//! Organizations: creating one with its first admin (the operator's
+//! command), reading one, and listing them for the command line.
+
 use super::{ServiceError, ServiceResult, users};
 use crate::db;
 use crate::db::Conn;

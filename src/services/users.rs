@@ -1,3 +1,7 @@
+//! Accounts as the operator and the sign-up forms make them: names checked,
+//! one account per email key, and the operator's password setting (which
+//! proves the address and ends what the old password granted).
+
 use super::{ServiceError, ServiceResult};
 use crate::db;
 use crate::db::Conn;

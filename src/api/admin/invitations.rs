@@ -1,3 +1,6 @@
+//! Thin handlers for the admin API's invitations: list, create, get, bulk,
+//! resend and revoke (an ADMIN invitation needs `users:write` too).
+
 use crate::api::dto::{
     BulkInviteResponse, CreateInvitationRequest, IdBody, InvitationBody, InvitationDetailBody,
     InvitationPage, ListInvitationsQuery,

@@ -1,3 +1,5 @@
+//! Thin handler for `GET /v1/organization`: the API key's organization.
+
 use crate::api::dto::OrganizationBody;
 use crate::api::extract::api_key::PresentedKey;
 use crate::api::problem::ApiError;

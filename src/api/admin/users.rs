@@ -1,3 +1,5 @@
+//! Thin handlers for the admin API's members: list, change a role, remove.
+
 use crate::api::dto::{IdBody, MemberBody, MemberPage, PageQuery, UpdateMemberRequest};
 use crate::api::extract::api_key::{AdminCaller, PresentedKey};
 use crate::api::params;

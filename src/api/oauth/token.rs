@@ -1,3 +1,6 @@
+//! `/oauth/token` (authorization code with PKCE, refresh token rotation,
+//! client credentials) and `/oauth/revoke`, with RFC 6749 error answers.
+
 use super::{OAuthFailure, client_credentials, no_store};
 use crate::services::oauth::{self, GrantRequest, OAuthError, TokenRequest};
 use crate::services::signing_keys;
