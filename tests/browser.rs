@@ -161,14 +161,8 @@ async fn start_browser(profile: &Path) -> Option<(Driver, Client)> {
 /// The text parts of an `.eml`, decoded (long lines, such as a link with its
 /// secret, arrive quoted-printable).
 fn decoded_text(path: &Path) -> String {
-    let raw = std::fs::read(path).unwrap();
-    let mail = mailparse::parse_mail(&raw).unwrap();
-    std::iter::once(&mail)
-        .chain(mail.subparts.iter())
-        .filter(|part| part.ctype.mimetype.starts_with("text/"))
-        .map(|part| part.get_body().unwrap())
-        .collect::<Vec<_>>()
-        .join("\n")
+    let mail = helpers::read_eml(path);
+    format!("{}\n{}", mail.text, mail.html)
 }
 
 /// Waits for the `.eml` the worker writes for the `nth` message and returns the link it carries.
@@ -643,18 +637,7 @@ async fn acme_with_ada(outbox_dir: &Path) -> (TestApp, helpers::TestOrg) {
     })
     .await;
     let org = app.create_org("Acme", "ada@acme.test");
-    let hash = enlist::auth::password::hash("analytical engine").unwrap();
-    app.db
-        .write_blocking(|tx| {
-            enlist::services::users::set_password(
-                tx,
-                &enlist::domain::event::Origin::cli(),
-                &enlist::domain::Email::parse("ada@acme.test").unwrap(),
-                &hash,
-                enlist::domain::Millis::now(),
-            )
-        })
-        .unwrap();
+    app.set_password("ada@acme.test", "analytical engine");
     (app, org)
 }
 

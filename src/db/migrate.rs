@@ -168,17 +168,34 @@ mod tests {
         assert_eq!(invitee_key, "ada@xn--bcher-kva.example");
     }
 
-    #[test]
-    fn the_hardening_step_keeps_refresh_families_and_drops_the_hs256_secret() {
-        // A version-2 database with a refresh family of two tokens.
+    /// A database file at `version` holding `rows`, then opened as the
+    /// server opens it (which migrates it to the current version).
+    fn upgraded_from(version: usize, rows: &str) -> (tempfile::TempDir, Database) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("enlist.db");
         let conn = Connection::open(&path).unwrap();
         conn.execute_batch(SCHEMA).unwrap();
-        conn.execute_batch(UPGRADES[0]).unwrap();
-        conn.execute_batch(
-            "PRAGMA user_version = 2;
-             INSERT INTO users (id, email, email_key, created_at, updated_at)
+        for step in &UPGRADES[..version - 1] {
+            conn.execute_batch(step).unwrap();
+        }
+        conn.pragma_update(None, "user_version", version as i64)
+            .unwrap();
+        conn.execute_batch(rows).unwrap();
+        drop(conn);
+        let db = Database::open(&DatabaseSettings {
+            path,
+            ..DatabaseSettings::default()
+        })
+        .unwrap();
+        (dir, db)
+    }
+
+    #[test]
+    fn the_hardening_step_keeps_refresh_families_and_drops_the_hs256_secret() {
+        // A version-2 database with a refresh family of two tokens.
+        let (_dir, db) = upgraded_from(
+            2,
+            "INSERT INTO users (id, email, email_key, created_at, updated_at)
                  VALUES (1, 'a@b.test', 'a@b.test', 0, 0);
              INSERT INTO oauth_clients (id, client_id, name, redirect_uris, created_at)
                  VALUES (1, 'enlc_x', 'x', '', 0);
@@ -187,15 +204,7 @@ mod tests {
                         (x'02', 'f', 1, 1, 'invitations', 200, 1100);
              INSERT INTO server_secrets (name, value, created_at)
                  VALUES ('access_token_hs256', x'00', 0);",
-        )
-        .unwrap();
-        drop(conn);
-
-        let db = Database::open(&DatabaseSettings {
-            path,
-            ..DatabaseSettings::default()
-        })
-        .unwrap();
+        );
         let (started, secrets): (Vec<i64>, i64) = db
             .read_blocking(|c| {
                 let started =
@@ -216,16 +225,9 @@ mod tests {
         // A version-8 database: a key minted in the console (its creation
         // event names a user), one by the operator, a message sent, one
         // given up on, one waiting, and a kept replay holding a webhook secret.
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("enlist.db");
-        let conn = Connection::open(&path).unwrap();
-        conn.execute_batch(SCHEMA).unwrap();
-        for step in &UPGRADES[..7] {
-            conn.execute_batch(step).unwrap();
-        }
-        conn.execute_batch(
-            r#"PRAGMA user_version = 8;
-             INSERT INTO organizations (id, uuid, name, created_at, updated_at)
+        let (_dir, db) = upgraded_from(
+            8,
+            r#"INSERT INTO organizations (id, uuid, name, created_at, updated_at)
                  VALUES (1, 'o', 'Acme', 0, 0);
              INSERT INTO users (id, email, email_key, created_at, updated_at)
                  VALUES (1, 'a@b.test', 'a@b.test', 0, 0);
@@ -242,15 +244,7 @@ mod tests {
              INSERT INTO idempotency_keys (api_key_id, key, fingerprint, status, content_type, body, created_at, expires_at)
                  VALUES (2, 'k1', x'00', 200, 'application/json', CAST('{"secret":"whsec_abc"}' AS BLOB), 0, 9),
                         (2, 'k2', x'00', 200, 'application/json', CAST('{"id":1}' AS BLOB), 0, 9);"#,
-        )
-        .unwrap();
-        drop(conn);
-
-        let db = Database::open(&DatabaseSettings {
-            path,
-            ..DatabaseSettings::default()
-        })
-        .unwrap();
+        );
         let (console, links, replays): (Vec<i64>, Vec<String>, Vec<String>) = db
             .read_blocking(|c| {
                 let console = c.query_all(

@@ -7,7 +7,7 @@
 use crate::account_helpers::{hidden_value, latest_link};
 use crate::helpers::*;
 use crate::page_helpers::*;
-use enlist::domain::{Email, Millis, Scope};
+use enlist::domain::{Millis, Scope};
 use enlist::services;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -36,19 +36,7 @@ const PAGES: [&str; 7] = [
 /// Gives an existing account [`PASSWORD`] (which also proves its address),
 /// as the operator's `set_password` does.
 fn give_password(app: &TestApp, email: &str) {
-    let hash = enlist::auth::password::hash(PASSWORD).unwrap();
-    let email = Email::parse(email).unwrap();
-    app.db
-        .write_blocking(|tx| {
-            services::users::set_password(
-                tx,
-                &enlist::domain::event::Origin::cli(),
-                &email,
-                &hash,
-                Millis::now(),
-            )
-        })
-        .unwrap();
+    app.set_password(email, PASSWORD);
 }
 
 /// `/admin/orgs/{uuid}{rest}`.

@@ -4,27 +4,13 @@
 
 use crate::helpers::*;
 use crate::page_helpers::*;
-use enlist::domain::{Email, Millis};
-use enlist::services;
 
 const PASSWORD: &str = "correct horse battery staple";
 
 /// A browser signed in to the console as the organization's admin, and
 /// the CSRF token its pages carry.
 pub async fn signed_in(app: &TestApp, org: &TestOrg) -> (Browser, String) {
-    let hash = enlist::auth::password::hash(PASSWORD).unwrap();
-    let email = Email::parse(&org.admin_email).unwrap();
-    app.db
-        .write_blocking(|tx| {
-            services::users::set_password(
-                tx,
-                &enlist::domain::event::Origin::cli(),
-                &email,
-                &hash,
-                Millis::now(),
-            )
-        })
-        .unwrap();
+    app.set_password(&org.admin_email, PASSWORD);
     let browser = Browser::new(app);
     let csrf = browser.get("/admin").await.csrf_token();
     browser

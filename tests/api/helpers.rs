@@ -179,6 +179,24 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Sets an existing account's password as the operator's
+    /// `enlist user set-password` does (which also proves its address).
+    pub fn set_password(&self, email: &str, password: &str) {
+        let hash = enlist::auth::password::hash(password).unwrap();
+        let email = Email::parse(email).unwrap();
+        self.db
+            .write_blocking(|tx| {
+                services::users::set_password(
+                    tx,
+                    &enlist::domain::event::Origin::cli(),
+                    &email,
+                    &hash,
+                    Millis::now(),
+                )
+            })
+            .unwrap();
+    }
+
     /// Runs one SQL query returning a single integer, for checking database state.
     pub fn query_i64(&self, sql: &str) -> i64 {
         self.db

@@ -65,6 +65,18 @@ async fn spray(page: &str, jar_for: impl Fn(usize) -> Jar) -> Vec<u16> {
     statuses
 }
 
+/// Two sign-ups from clients built by `jar_for` go through; the third,
+/// refused as one address's, is answered.
+async fn third_sign_up(page: &str, jar_for: impl Fn(usize) -> Jar) -> Page {
+    for n in 0..2 {
+        let shown = sign_up(&mut jar_for(10 + n), page, &format!("bot{n}@example.test")).await;
+        assert_eq!(shown.status, 200, "{}", shown.html);
+    }
+    let third = sign_up(&mut jar_for(12), page, "bot2@example.test").await;
+    assert_eq!(third.status, 429, "{}", third.html);
+    third
+}
+
 #[tokio::test]
 async fn behind_an_x_forwarded_for_proxy_a_clients_own_forwarded_header_is_ignored() {
     let app = spawn_app_with(|s| {
@@ -111,17 +123,7 @@ async fn behind_an_x_forwarded_for_proxy_a_clients_own_forwarded_header_is_ignor
     assert_eq!(elsewhere.status, 401, "{}", elsewhere.html);
 
     // Sign-ups per address: the third is refused and creates nothing.
-    for n in 0..2 {
-        let page = sign_up(
-            &mut attacker(10 + n),
-            &page,
-            &format!("bot{n}@example.test"),
-        )
-        .await;
-        assert_eq!(page.status, 200, "{}", page.html);
-    }
-    let third = sign_up(&mut attacker(12), &page, "bot2@example.test").await;
-    assert_eq!(third.status, 429, "{}", third.html);
+    let third = third_sign_up(&page, attacker).await;
     assert!(third.html.contains("Too many accounts"), "{}", third.html);
     assert_eq!(
         app.query_i64("SELECT COUNT(*) FROM users WHERE email_key = 'bot2@example.test'"),
@@ -158,17 +160,7 @@ async fn behind_a_forwarded_proxy_a_clients_own_x_forwarded_for_is_ignored() {
     .await;
     assert_eq!(elsewhere.status, 401, "{}", elsewhere.html);
 
-    for n in 0..2 {
-        let page = sign_up(
-            &mut attacker(10 + n),
-            &page,
-            &format!("bot{n}@example.test"),
-        )
-        .await;
-        assert_eq!(page.status, 200, "{}", page.html);
-    }
-    let third = sign_up(&mut attacker(12), &page, "bot2@example.test").await;
-    assert_eq!(third.status, 429, "{}", third.html);
+    third_sign_up(&page, attacker).await;
 }
 
 #[tokio::test]

@@ -103,18 +103,7 @@ async fn a_browser_remembered_for_an_old_password_is_a_stranger_after_a_new_one(
     former.cookies.remove("enlist_session");
 
     // The owner sets a new password (a reset, a claim, `set-password`).
-    let hash = enlist::auth::password::hash("the owner's new password").unwrap();
-    app.db
-        .write_blocking(|tx| {
-            enlist::services::users::set_password(
-                tx,
-                &enlist::domain::event::Origin::cli(),
-                &enlist::domain::Email::parse("ada@example.test").unwrap(),
-                &hash,
-                enlist::domain::Millis::now(),
-            )
-        })
-        .unwrap();
+    app.set_password("ada@example.test", "the owner's new password");
     let mut neighbour = Jar::forwarded_for(&app, "192.0.2.10");
     for _ in 0..6 {
         neighbour

@@ -229,25 +229,24 @@ pub async fn create(
     let form = KeyForm::from_body(&body);
     // Whoever holds the session must know the password to mint a key: a
     // borrowed or stolen session cannot make itself a lasting credential.
-    let admin = match super::admit(&req, &state, &path).await {
-        Ok(admin) => admin,
-        Err(page) => return page,
-    };
-    let refused = match step_up(&req, &state, form.password.as_deref()).await {
-        Ok(StepUp::Fresh) => None,
-        Ok(StepUp::PasswordNeeded) => Some(FieldError::new(
-            "password",
-            "Enter your password to create a key.",
-        )),
-        Err(ServiceError::Invalid { field, detail }) if field == "password" => {
-            Some(FieldError::new(field, detail))
-        }
-        Err(error) => {
-            let error = ConsoleError::Refused(Box::new(admin), error);
-            return super::failure(&req, &state, "api-keys", error);
-        }
-    };
-    if let Some(field_error) = refused {
+    // Admission is checked inside the write below; only a refusal here
+    // needs the admin first, to show the form again.
+    let step = step_up(&req, &state, form.password.as_deref()).await;
+    if !matches!(step, Ok(StepUp::Fresh)) {
+        let admin = match super::admit(&req, &state, &path).await {
+            Ok(admin) => admin,
+            Err(page) => return page,
+        };
+        let field_error = match step {
+            Err(ServiceError::Invalid { field, detail }) if field == "password" => {
+                FieldError::new(field, detail)
+            }
+            Err(error) => {
+                let error = ConsoleError::Refused(Box::new(admin), error);
+                return super::failure(&req, &state, "api-keys", error);
+            }
+            Ok(_) => FieldError::new("password", "Enter your password to create a key."),
+        };
         let page = NewKeyPage {
             chrome: Chrome::new(&req, &admin, "api-keys"),
             name: form.name.clone(),
