@@ -2,7 +2,6 @@
 //! the background work.
 
 use crate::api;
-use crate::api::metrics::Metrics;
 use crate::auth::jwt::{SigningError, TokenSigner};
 use crate::auth::keys::{KeyFileError, read_key_file};
 use crate::auth::password::PasswordPool;
@@ -14,6 +13,7 @@ use crate::delivery::worker::RetryPolicy;
 use crate::delivery::{Composer, DeliveryError, OutboxWorker, Transport};
 use crate::domain::Clock;
 use crate::domain::net::TrustedProxies;
+use crate::http::metrics::Metrics;
 use crate::services;
 use crate::services::ServiceError;
 use crate::services::accounts::{AccountLimits, AccountSettings, Accounts, AccountsParts};
@@ -215,14 +215,16 @@ impl Application {
                     !cors.allowed_origins.is_empty(),
                     cors_middleware(&cors),
                 ))
-                .wrap(from_fn(api::body_deadline::enforce))
-                .wrap(from_fn(api::pages::docs_headers))
-                .wrap(from_fn(api::edge::guard))
-                .wrap(from_fn(api::request_log::log_requests))
+                .wrap(from_fn(crate::web::body_deadline::enforce))
+                .wrap(from_fn(crate::web::render::docs_headers))
+                .wrap(from_fn(crate::http::edge::guard))
+                .wrap(from_fn(crate::http::request_log::log_requests))
                 .app_data(app_state.clone())
                 .app_data(app_metrics.clone())
-                .app_data(web::Data::new(api::request_log::RouteTemplates::default()))
-                .configure(|cfg| api::configure(cfg, json_limit, metrics_here))
+                .app_data(web::Data::new(
+                    crate::http::request_log::RouteTemplates::default(),
+                ))
+                .configure(|cfg| crate::routes::configure(cfg, json_limit, metrics_here))
                 .service(
                     SwaggerUi::new("/docs/{_:.*}")
                         .url("/openapi.json", openapi.clone())

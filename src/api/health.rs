@@ -1,7 +1,7 @@
 //! Liveness, readiness (the database answers) and the Prometheus metrics.
 
-use crate::api::metrics::Metrics;
-use crate::api::problem::ApiError;
+use crate::http::metrics::Metrics;
+use crate::http::problem::ApiError;
 use crate::services;
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};

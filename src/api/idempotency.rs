@@ -8,7 +8,7 @@
 
 use crate::api::dto::ShownOnce;
 use crate::api::extract::api_key::PresentedKey;
-use crate::api::problem::ApiError;
+use crate::http::problem::ApiError;
 use crate::services;
 use crate::services::idempotency::Begin;
 use crate::state::AppState;

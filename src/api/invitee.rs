@@ -1,8 +1,8 @@
 //! The invitee API, called with access tokens enlist issued.
 
 use crate::api::extract::bearer::InviteeCaller;
-use crate::api::problem::ApiError;
 use crate::domain::{InvitationDetails, Membership, Millis, Role};
+use crate::http::problem::ApiError;
 use crate::services;
 use crate::state::AppState;
 use actix_web::web;
@@ -267,4 +267,20 @@ pub async fn leave(
         .write(move |tx| services::members::leave(tx, &caller.origin(), caller.user_id, uuid, now))
         .await?;
     Ok(web::Json(LeftBody { id }))
+}
+
+/// The invitee API's routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    use crate::http::routes::{self, Endpoint};
+    routes::register(
+        cfg,
+        [
+            Endpoint::at("/invitations").get(list),
+            Endpoint::at("/invitations/{invitation_id}")
+                .get(get)
+                .post(respond),
+            Endpoint::at("/organizations").get(memberships),
+            Endpoint::at("/organizations/{organization_id}/membership").delete(leave),
+        ],
+    );
 }

@@ -2,9 +2,11 @@
 //! annotations and the request/response types, served at `/openapi.json`
 //! with an interactive reference (Swagger UI, embedded) at `/docs/`.
 
-use crate::api::problem::{INTERNAL_DETAIL, ProblemDetails};
-use crate::api::{admin, health, invite_page, invitee, join_page, oauth};
+use crate::api::{admin, health, invitee, oauth};
+use crate::http::problem::{INTERNAL_DETAIL, ProblemDetails};
 use crate::services::oauth::SCOPE;
+use crate::web::error::ErrorPage;
+use crate::web::hosted::{authorize, invite as invite_page, join as join_page};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use utoipa::openapi::header::{Header, HeaderBuilder};
@@ -85,9 +87,6 @@ reusable_responses! {
     OAuthServerError => with_body("server_error", "application/json", "OAuthError");
     OAuthUnavailable => with_body("Busy (server_error); see Retry-After", "application/json", "OAuthError")
         .header("Retry-After", retry_after());
-    ErrorPage => ResponseBuilder::new()
-        .description("An error page")
-        .content("text/html", Content::new(Some(Object::with_type(Type::String))));
 }
 
 pub use crate::views::{InvitationStatusDoc, RoleDoc};
@@ -333,7 +332,7 @@ pub struct RevokeRequestDoc {
         oauth::token::revoke,
         oauth::metadata::authorization_server,
         oauth::metadata::jwks,
-        oauth::authorize::show,
+        authorize::show,
         invite_page::show,
         join_page::show,
         health::live,

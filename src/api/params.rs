@@ -2,8 +2,8 @@
 //! Values arrive as text so a bad one is refused with a precise message
 //! instead of a generic deserializer error, and never silently clamped.
 
-use super::problem::ApiError;
 use crate::domain::{Page, PageError};
+use crate::http::problem::ApiError;
 
 pub fn integer(field: &'static str, raw: Option<&str>) -> Result<Option<i64>, ApiError> {
     raw.map(|text| {

@@ -8,9 +8,9 @@
 //! draft's `RateLimit-Policy` and `RateLimit` (of the bucket the request
 //! was counted in); over the limit, 429 problem details with `Retry-After`.
 
-use crate::api::client_address::client_address;
 use crate::api::extract::api_key::KeyOutcome;
-use crate::api::problem::ApiError;
+use crate::http::client_address::client_address;
+use crate::http::problem::ApiError;
 use crate::state::AppState;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};

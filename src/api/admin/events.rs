@@ -2,9 +2,9 @@
 
 use crate::api::extract::api_key::PresentedKey;
 use crate::api::params;
-use crate::api::problem::ApiError;
 use crate::domain::event::EventType;
 use crate::domain::{Millis, Scope};
+use crate::http::problem::ApiError;
 use crate::services;
 use crate::services::events::{EventPage, EventQuery, LIMIT_DEFAULT, LIMIT_MAX};
 use crate::state::AppState;

@@ -7,10 +7,10 @@ use crate::api::dto::{
 };
 use crate::api::extract::api_key::{AdminCaller, PresentedKey};
 use crate::api::params;
-use crate::api::problem::ApiError;
 use crate::config::InvitationSettings;
 use crate::domain::invitation::InvitationFilter;
 use crate::domain::{InvitationStatus, Page, Scope};
+use crate::http::problem::ApiError;
 use crate::services;
 use crate::services::ServiceError;
 use crate::services::invitations::{BULK_MAX, NewInvitation, SendRules};

@@ -4,8 +4,8 @@ use crate::api::dto::{CreateJoinLinkRequest, JoinLinkBody, JoinLinkPage, PageQue
 use crate::api::extract::api_key::{AdminCaller, PresentedKey};
 use crate::api::idempotency::secret_once;
 use crate::api::params;
-use crate::api::problem::ApiError;
 use crate::domain::{Role, Scope};
+use crate::http::problem::ApiError;
 use crate::services;
 use crate::services::join_links::NewJoinLink;
 use crate::state::AppState;

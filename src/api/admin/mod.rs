@@ -6,3 +6,44 @@ pub mod join_links;
 pub mod organization;
 pub mod users;
 pub mod webhooks;
+
+use crate::http::routes::{self, Endpoint};
+use actix_web::web;
+
+/// The admin API's routes, relative to `/v1` (the caller mounts them under
+/// the scope that authenticates the key, limits its rate and replays
+/// idempotent requests).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    routes::register(
+        cfg,
+        [
+            Endpoint::at("/organization").get(organization::get),
+            Endpoint::at("/organization/invitations")
+                .get(invitations::list)
+                .post(invitations::create),
+            Endpoint::at("/organization/invitations/bulk").post(invitations::bulk),
+            Endpoint::at("/organization/invitations/{id}").get(invitations::get),
+            Endpoint::at("/organization/invitations/{id}/revoke").post(invitations::revoke),
+            Endpoint::at("/organization/invitations/{id}/resend").post(invitations::resend),
+            Endpoint::at("/organization/join-links")
+                .get(join_links::list)
+                .post(join_links::create),
+            Endpoint::at("/organization/join-links/{id}/revoke").post(join_links::revoke),
+            Endpoint::at("/organization/events").get(events::list),
+            Endpoint::at("/organization/webhooks")
+                .get(webhooks::list)
+                .post(webhooks::create),
+            Endpoint::at("/organization/webhooks/{id}")
+                .get(webhooks::get)
+                .patch(webhooks::update)
+                .delete(webhooks::delete),
+            Endpoint::at("/organization/webhooks/{id}/rotate-secret").post(webhooks::rotate_secret),
+            Endpoint::at("/organization/webhooks/{id}/test").post(webhooks::test),
+            Endpoint::at("/organization/webhooks/{id}/deliveries").get(webhooks::deliveries),
+            Endpoint::at("/organization/users").get(users::list),
+            Endpoint::at("/organization/users/{id}")
+                .delete(users::remove)
+                .patch(users::update),
+        ],
+    );
+}

@@ -2,8 +2,8 @@
 
 use crate::api::dto::OrganizationBody;
 use crate::api::extract::api_key::PresentedKey;
-use crate::api::problem::ApiError;
 use crate::domain::Scope;
+use crate::http::problem::ApiError;
 use crate::services;
 use crate::state::AppState;
 use actix_web::web;

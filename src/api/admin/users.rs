@@ -3,8 +3,8 @@
 use crate::api::dto::{IdBody, MemberBody, MemberPage, PageQuery, UpdateMemberRequest};
 use crate::api::extract::api_key::{AdminCaller, PresentedKey};
 use crate::api::params;
-use crate::api::problem::ApiError;
 use crate::domain::{Role, Scope};
+use crate::http::problem::ApiError;
 use crate::services;
 use crate::state::AppState;
 use actix_web::web;

@@ -8,9 +8,9 @@ use crate::api::dto::{
 use crate::api::extract::api_key::{AdminCaller, PresentedKey};
 use crate::api::idempotency::secret_once;
 use crate::api::params;
-use crate::api::problem::ApiError;
 use crate::domain::Scope;
 use crate::domain::event::EventType;
+use crate::http::problem::ApiError;
 use crate::services;
 use crate::services::webhooks::{EndpointPatch, NewEndpoint};
 use crate::state::AppState;

@@ -1,10 +1,10 @@
 //! The admin API's caller: an organization API key from `X-API-Key`.
 
-use crate::api::problem::ApiError;
 use crate::auth::throttle::RejectedKeys;
 use crate::domain::event::{Actor, Origin};
 use crate::domain::scope::GrantRefused;
 use crate::domain::{ApiKey, Role, Scope};
+use crate::http::problem::ApiError;
 use crate::services;
 use crate::services::Conn;
 use crate::state::AppState;
@@ -180,7 +180,7 @@ pub async fn authenticate<B: MessageBody>(
                 rejected,
                 request_id: req
                     .extensions()
-                    .get::<crate::api::request_log::RequestId>()
+                    .get::<crate::http::request_log::RequestId>()
                     .map(|id| id.0.clone()),
                 outcome: req.extensions().get::<KeyOutcome>().cloned(),
             })

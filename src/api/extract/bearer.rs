@@ -2,8 +2,8 @@
 //! `Authorization: Bearer`, for an account whose email is verified.
 //! Checked without touching the database.
 
-use crate::api::problem::ApiError;
 use crate::domain::event::{Actor, Origin};
+use crate::http::problem::ApiError;
 use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
@@ -83,7 +83,7 @@ fn identify(req: &HttpRequest) -> Result<InviteeCaller, ApiError> {
         user_id,
         email: claims.email,
         client_id: claims.client_id,
-        request_id: crate::api::request_log::request_id(req),
+        request_id: crate::http::request_log::request_id(req),
     })
 }
 

@@ -1,8 +1,8 @@
 //! What OAuth2 clients discover: the RFC 8414 authorization server metadata
 //! and the JWK Set of the keys that sign access tokens.
 
-use crate::api::problem::ApiError;
 use crate::auth::keys::PublicJwk;
+use crate::http::problem::ApiError;
 use crate::services::oauth::SCOPE;
 use crate::services::signing_keys;
 use crate::state::AppState;

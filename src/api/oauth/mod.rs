@@ -1,7 +1,6 @@
 //! The OAuth2 authorization server's endpoints. Errors here follow RFC 6749
 //! (`error`, `error_description`), not problem details.
 
-pub mod authorize;
 pub mod metadata;
 pub mod token;
 
@@ -58,7 +57,7 @@ impl ResponseError for OAuthFailure {
     fn error_response(&self) -> HttpResponse {
         let description = match &self.0 {
             OAuthError::Storage(_) | OAuthError::Server(_) => {
-                crate::api::problem::INTERNAL_DETAIL.to_owned()
+                crate::http::problem::INTERNAL_DETAIL.to_owned()
             }
             other => other.to_string(),
         };
@@ -75,7 +74,7 @@ impl ResponseError for OAuthFailure {
             error_description: description,
         });
         if self.status_code().is_server_error() {
-            crate::api::request_log::attach_failure(&mut response, &self.0);
+            crate::http::request_log::attach_failure(&mut response, &self.0);
         }
         response
     }
@@ -133,6 +132,22 @@ fn form_decode(text: &str) -> String {
     percent_encoding::percent_decode_str(&text.replace('+', " "))
         .decode_utf8_lossy()
         .into_owned()
+}
+
+/// The authorization server's machine endpoints: its metadata, its keys,
+/// the token and revocation endpoints. (Its sign-in page is in `web`.)
+pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
+    use crate::http::routes::{self, Endpoint};
+    routes::register(
+        cfg,
+        [
+            Endpoint::at(metadata::JWKS_PATH).get(metadata::jwks),
+            Endpoint::at("/.well-known/oauth-authorization-server")
+                .get(metadata::authorization_server),
+            Endpoint::at("/oauth/token").post(token::token),
+            Endpoint::at("/oauth/revoke").post(token::revoke),
+        ],
+    );
 }
 
 #[cfg(test)]

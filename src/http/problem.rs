@@ -87,7 +87,8 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "not_found", detail)
     }
 
-    pub fn method_not_allowed(allow: &'static str) -> Self {
+    pub fn method_not_allowed(allow: impl Into<String>) -> Self {
+        let allow = allow.into();
         Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
@@ -194,7 +195,7 @@ impl ResponseError for ApiError {
                 .map(|c| error_chain(c.as_ref()))
                 .unwrap_or_else(|| self.detail.clone());
             // Logged once, on the request line (request_log).
-            crate::api::request_log::attach_failure(
+            crate::http::request_log::attach_failure(
                 &mut response,
                 format!("{}: {cause}", self.code),
             );
@@ -265,7 +266,7 @@ mod tests {
 
     #[actix_web::test]
     async fn internal_errors_hide_their_cause() {
-        let error = ApiError::from(ServiceError::from(crate::db::StorageError::Unsupported(
+        let error = ApiError::from(ServiceError::from(StorageError::Unsupported(
             "sqlite: no such table: invitations".into(),
         )));
         let (status, body) = body_of(error).await;

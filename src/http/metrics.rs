@@ -79,7 +79,7 @@ impl Metrics {
 
     /// Records one answered request. Every label comes from a fixed set, so
     /// no request adds series without end: `method` is
-    /// [`crate::api::edge::method_label`]'s, `route` the matched template
+    /// [`crate::http::edge::method_label`]'s, `route` the matched template
     /// (never the raw path; `(unmatched)` for none), `status` one enlist sent.
     pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
         self.requests

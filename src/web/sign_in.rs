@@ -11,8 +11,8 @@ use actix_web::http::StatusCode;
 use std::time::Duration;
 
 /// Cookie base names; over https each gets the `__Host-` prefix
-/// ([`crate::api::pages::cookie_name`]).
-pub const SESSION_COOKIE: &str = crate::api::pages::SESSION_COOKIE;
+/// ([`crate::web::render::cookie_name`]).
+pub const SESSION_COOKIE: &str = crate::web::render::SESSION_COOKIE;
 /// Marks the browser that asked for a mailed link: following a verification
 /// link there only confirms (anywhere else the follower chooses a
 /// password), and an app's authorization resumes only there.
@@ -81,7 +81,7 @@ impl From<ServiceError> for FormError {
                 tracing::error!(error = %other, "a sign-in form failed on our side");
                 FormError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    crate::api::problem::INTERNAL_DETAIL,
+                    crate::http::problem::INTERNAL_DETAIL,
                 )
             }
         }
@@ -135,7 +135,7 @@ pub async fn submit(
 pub const DEVICE_COOKIE: &str = "enlist_device";
 
 // The forms' callers reach it here too; there is one definition.
-pub use super::client_address::client_address;
+pub use crate::http::client_address::client_address;
 
 /// What a sign-in form's answer depends on besides its fields.
 pub fn form_context(
@@ -147,7 +147,7 @@ pub fn form_context(
     FormContext {
         address: client_address(req, state),
         device: req
-            .cookie(&crate::api::pages::cookie_name(
+            .cookie(&crate::web::render::cookie_name(
                 DEVICE_COOKIE,
                 secure(state),
             ))
@@ -161,7 +161,7 @@ pub fn form_context(
 /// attempts are never slowed or refused for what others did to the account.
 pub fn device_cookie(value: &str, state: &AppState) -> Cookie<'static> {
     Cookie::build(
-        crate::api::pages::cookie_name(DEVICE_COOKIE, secure(state)),
+        crate::web::render::cookie_name(DEVICE_COOKIE, secure(state)),
         value.to_owned(),
     )
     .path("/")
@@ -195,7 +195,7 @@ pub async fn current_session(
     state: &AppState,
 ) -> Option<crate::services::sessions::SessionUser> {
     let token = req
-        .cookie(&crate::api::pages::cookie_name(
+        .cookie(&crate::web::render::cookie_name(
             SESSION_COOKIE,
             secure(state),
         ))?
@@ -220,7 +220,7 @@ fn seconds(lifetime: Duration) -> time::Duration {
 /// arrives signed in.
 pub fn session_cookie(token: &str, state: &AppState) -> Cookie<'static> {
     Cookie::build(
-        crate::api::pages::cookie_name(SESSION_COOKIE, secure(state)),
+        crate::web::render::cookie_name(SESSION_COOKIE, secure(state)),
         token.to_owned(),
     )
     .path("/")
@@ -235,7 +235,7 @@ pub fn session_cookie(token: &str, state: &AppState) -> Cookie<'static> {
 /// comes along when the person opens the link from their mail.
 pub fn link_cookie(value: &str, state: &AppState) -> Cookie<'static> {
     Cookie::build(
-        crate::api::pages::cookie_name(LINK_COOKIE, secure(state)),
+        crate::web::render::cookie_name(LINK_COOKIE, secure(state)),
         value.to_owned(),
     )
     .path("/")

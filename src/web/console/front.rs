@@ -2,11 +2,10 @@
 //! the page for someone who administers nothing, and sign-out.
 
 use super::Notice;
-use crate::api::pages;
-use crate::api::sign_in::{self, Credentials, FormError};
 use crate::services::accounts::{FormOutcome, Resume};
 use crate::services::console::{self as gate, Lobby};
 use crate::state::AppState;
+use crate::web::sign_in::{self, Credentials, FormError};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -50,13 +49,13 @@ fn render(
     notice: Option<Notice>,
     retry_after: Option<Duration>,
 ) -> HttpResponse {
-    let csrf_token = pages::csrf_token(req);
+    let csrf_token = crate::web::csrf::csrf_token(req);
     let page = FrontPage {
         view,
         notice,
         csrf_token,
     };
-    pages::form_page(
+    crate::web::csrf::form_page(
         status,
         &page,
         &[],
@@ -70,7 +69,7 @@ fn sign_in_view(email: String, error: Option<String>) -> FrontView {
     FrontView::SignIn {
         email,
         error,
-        reset_href: pages::reset_href(Some(&Resume::Console)),
+        reset_href: crate::web::hosted::reset_href(Some(&Resume::Console)),
     }
 }
 
@@ -128,7 +127,10 @@ pub async fn front_door(
                 && notice.is_none()
                 && status == StatusCode::OK
             {
-                return pages::see_other(&format!("/admin/orgs/{}", only.organization_uuid));
+                return crate::web::render::see_other(&format!(
+                    "/admin/orgs/{}",
+                    only.organization_uuid
+                ));
             }
             let organizations = organizations
                 .into_iter()
@@ -176,12 +178,16 @@ pub async fn sign_in(
     let context = sign_in::form_context(&req, &state, Some(Resume::Console), None);
     match sign_in::submit(&state, &form, &context).await {
         Ok(FormOutcome::SignedIn(person)) => {
-            let mut response = pages::see_other("/admin");
+            let mut response = crate::web::render::see_other("/admin");
             sign_in::add_signed_in_cookies(&mut response, &person, &state);
             response
         }
         Ok(FormOutcome::CheckInbox { email, browser }) => {
-            let mut response = pages::render(StatusCode::OK, &pages::check_inbox(&email), &[]);
+            let mut response = crate::web::render::render(
+                StatusCode::OK,
+                &crate::web::hosted::check_inbox(&email),
+                &[],
+            );
             if let Some(browser) = browser {
                 let _ = response.add_cookie(&sign_in::link_cookie(&browser, &state));
             }
@@ -220,7 +226,7 @@ pub async fn sign_out(
     {
         return super::error_response(&req, &state, super::ConsoleError::Failed(error));
     }
-    let mut response = pages::see_other("/admin?notice=signed-out");
+    let mut response = crate::web::render::see_other("/admin?notice=signed-out");
     let _ = response.add_cookie(&sign_in::removal(sign_in::session_cookie("", &state)));
     response
 }

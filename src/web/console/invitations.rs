@@ -369,7 +369,7 @@ pub async fn create(
 }
 
 fn pages_to(admin: &services::console::ConsoleAdmin, rest: &str) -> HttpResponse {
-    crate::api::pages::see_other(&format!("/admin/orgs/{}{rest}", admin.organization.uuid))
+    crate::web::render::see_other(&format!("/admin/orgs/{}{rest}", admin.organization.uuid))
 }
 
 /// A row action's form: the list's query string to come back to.

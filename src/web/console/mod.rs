@@ -15,20 +15,63 @@ pub mod members;
 pub mod overview;
 pub mod webhooks;
 
-use crate::api::pages::{
-    self, FormRejection, Link, MessagePage, PageError, SESSION_COOKIE, Scripts,
-};
-use crate::api::sign_in;
 use crate::domain::Millis;
 use crate::domain::event::Origin;
 use crate::services::console::{self as gate, ConsoleAdmin, Denial};
 use crate::services::{Conn, ServiceError, StorageError};
 use crate::state::AppState;
+use crate::web::csrf::FormRejection;
+use crate::web::error::PageError;
+use crate::web::render::Link;
+use crate::web::render::MessagePage;
+use crate::web::render::SESSION_COOKIE;
+use crate::web::render::Scripts;
+use crate::web::sign_in;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 use std::time::Duration;
 use uuid::Uuid;
+
+/// The console's routes: its front door, then one organization's pages
+/// under `/admin/orgs/{uuid}`, and its own "not found" for the rest of `/admin`.
+pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
+    use crate::http::routes::{self, Endpoint};
+    routes::register(
+        cfg,
+        [
+            Endpoint::at("/admin").get(front::show).post(front::sign_in),
+            Endpoint::at("/admin/sign-out").post(front::sign_out),
+            Endpoint::at("/admin/orgs/{org}").get(overview::show),
+            Endpoint::at("/admin/orgs/{org}/invitations")
+                .get(invitations::list)
+                .post(invitations::create),
+            Endpoint::at("/admin/orgs/{org}/invitations/new").get(invitations::new),
+            Endpoint::at("/admin/orgs/{org}/invitations/{id}/revoke").post(invitations::revoke),
+            Endpoint::at("/admin/orgs/{org}/invitations/{id}/resend").post(invitations::resend),
+            Endpoint::at("/admin/orgs/{org}/members").get(members::list),
+            Endpoint::at("/admin/orgs/{org}/members/{user}/remove").post(members::remove),
+            Endpoint::at("/admin/orgs/{org}/members/{user}/role").post(members::set_role),
+            Endpoint::at("/admin/orgs/{org}/api-keys")
+                .get(keys::list)
+                .post(keys::create),
+            Endpoint::at("/admin/orgs/{org}/api-keys/new").get(keys::new),
+            Endpoint::at("/admin/orgs/{org}/api-keys/{id}/revoke").post(keys::revoke),
+            Endpoint::at("/admin/orgs/{org}/join-links")
+                .get(join_links::list)
+                .post(join_links::create),
+            Endpoint::at("/admin/orgs/{org}/join-links/new").get(join_links::new),
+            Endpoint::at("/admin/orgs/{org}/join-links/{id}/revoke").post(join_links::revoke),
+            Endpoint::at("/admin/orgs/{org}/webhooks")
+                .get(webhooks::list)
+                .post(webhooks::create),
+            Endpoint::at("/admin/orgs/{org}/webhooks/new").get(webhooks::new),
+            Endpoint::at("/admin/orgs/{org}/webhooks/{id}/{action}").post(webhooks::act),
+            Endpoint::at("/admin/orgs/{org}/activity").get(activity::show),
+        ],
+    );
+    cfg.service(actix_web::web::resource("/admin/{rest:.*}").to(not_found));
+}
 
 /// What every console request carries into its storage call: the session
 /// token, the organization named in the URL, the time and the request id.
@@ -47,7 +90,7 @@ impl Visit {
             token: session_token(req, state),
             org: Uuid::parse_str(org).ok(),
             now: state.clock.now(),
-            request_id: crate::api::request_log::request_id(req),
+            request_id: crate::http::request_log::request_id(req),
         }
     }
 
@@ -115,7 +158,7 @@ pub fn after_change(
     notice: &str,
 ) -> HttpResponse {
     match done {
-        Ok(admin) => pages::see_other(&format!(
+        Ok(admin) => crate::web::render::see_other(&format!(
             "/admin/orgs/{}/{section}?notice={notice}",
             admin.organization.uuid
         )),
@@ -165,8 +208,11 @@ pub fn failure(
 
 /// The session cookie's token, if the browser sent one.
 pub fn session_token(req: &HttpRequest, state: &AppState) -> Option<String> {
-    req.cookie(&pages::cookie_name(SESSION_COOKIE, sign_in::secure(state)))
-        .map(|cookie| cookie.value().to_owned())
+    req.cookie(&crate::web::render::cookie_name(
+        SESSION_COOKIE,
+        sign_in::secure(state),
+    ))
+    .map(|cookie| cookie.value().to_owned())
 }
 
 /// Why a console request did not get its page.
@@ -298,7 +344,7 @@ impl Chrome {
             org_name: admin.organization.name.clone(),
             org_logo: admin.organization.logo_url.clone(),
             email: admin.email.clone(),
-            csrf_token: pages::csrf_token(req),
+            csrf_token: crate::web::csrf::csrf_token(req),
             section,
             notice: Notice::requested(req),
         }
@@ -319,7 +365,7 @@ pub fn page(
     chrome: &Chrome,
     retry_after: Option<Duration>,
 ) -> HttpResponse {
-    pages::form_page_with(
+    crate::web::csrf::form_page_with(
         status,
         template,
         &[],
@@ -375,8 +421,8 @@ pub fn error_response(req: &HttpRequest, state: &AppState, error: ConsoleError) 
 /// who administers other organizations hears that this one is not found.
 pub fn denied(denial: Denial) -> HttpResponse {
     match denial {
-        Denial::NotSignedIn | Denial::Unverified => pages::see_other("/admin"),
-        Denial::SessionEnded => pages::see_other("/admin?notice=session-ended"),
+        Denial::NotSignedIn | Denial::Unverified => crate::web::render::see_other("/admin"),
+        Denial::SessionEnded => crate::web::render::see_other("/admin?notice=session-ended"),
         Denial::NotAdminHere {
             administers_any: true,
         } => {
@@ -388,11 +434,11 @@ pub fn denied(denial: Denial) -> HttpResponse {
                 href: "/admin".into(),
                 label: "Your organizations".into(),
             });
-            pages::render(StatusCode::NOT_FOUND, &page, &[])
+            crate::web::render::render(StatusCode::NOT_FOUND, &page, &[])
         }
         Denial::NotAdminHere {
             administers_any: false,
-        } => pages::see_other("/admin?notice=not-admin"),
+        } => crate::web::render::see_other("/admin?notice=not-admin"),
     }
 }
 
@@ -499,7 +545,7 @@ pub async fn read_form<T: serde::de::DeserializeOwned>(
     state: &AppState,
     body: &[u8],
 ) -> Result<T, HttpResponse> {
-    match pages::read_genuine_form(req, body) {
+    match crate::web::csrf::read_genuine_form(req, body) {
         Ok(form) => Ok(form),
         Err(FormRejection::Expired) => Err(front::front_door(
             req,
@@ -508,7 +554,7 @@ pub async fn read_form<T: serde::de::DeserializeOwned>(
             Some(Notice::FORM_EXPIRED),
         )
         .await),
-        Err(FormRejection::Unreadable) => Err(pages::render(
+        Err(FormRejection::Unreadable) => Err(crate::web::render::render(
             StatusCode::BAD_REQUEST,
             &MessagePage::new("The form could not be read", "Go back and try again."),
             &[],
@@ -526,7 +572,7 @@ pub async fn not_found() -> HttpResponse {
         href: "/admin".into(),
         label: "Your organizations".into(),
     });
-    pages::render(StatusCode::NOT_FOUND, &page, &[])
+    crate::web::render::render(StatusCode::NOT_FOUND, &page, &[])
 }
 
 /// The one field a refused form is sent back about, and what is wrong

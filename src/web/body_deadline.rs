@@ -6,9 +6,9 @@
 //! (problem details on the APIs, an HTML page on the hosted forms) and the
 //! connection is closed.
 
-use crate::api::pages::{self, MessagePage};
-use crate::api::problem::ApiError;
+use crate::http::problem::ApiError;
 use crate::state::AppState;
+use crate::web::render::MessagePage;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
@@ -116,7 +116,7 @@ fn is_html_form(method: &Method, path: &str) -> bool {
 fn too_slow(html: bool, limit: Duration) -> HttpResponse {
     let seconds = limit.as_secs_f64();
     if html {
-        pages::render(
+        crate::web::render::render(
             StatusCode::REQUEST_TIMEOUT,
             &MessagePage::new(
                 "The form took too long to arrive",

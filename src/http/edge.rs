@@ -3,7 +3,7 @@
 //! request (no authentication, no body, no handler), and JSON answers carry
 //! `X-Content-Type-Options: nosniff`, errors and 404s included.
 
-use crate::api::problem::ApiError;
+use crate::http::problem::ApiError;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderMap, HeaderValue};

@@ -142,8 +142,10 @@ async fn change(
     .await;
     match done {
         // Removing or demoting yourself ends your console here.
-        Ok((_, (notice, true))) => crate::api::pages::see_other(&format!("/admin?notice={notice}")),
-        Ok((admin, (notice, false))) => crate::api::pages::see_other(&format!(
+        Ok((_, (notice, true))) => {
+            crate::web::render::see_other(&format!("/admin?notice={notice}"))
+        }
+        Ok((admin, (notice, false))) => crate::web::render::see_other(&format!(
             "/admin/orgs/{}/members?notice={notice}",
             admin.organization.uuid
         )),
@@ -152,7 +154,7 @@ async fn change(
             ServiceError::Conflict {
                 code: "last_admin", ..
             },
-        )) => crate::api::pages::see_other(&format!(
+        )) => crate::web::render::see_other(&format!(
             "/admin/orgs/{}/members?notice=last-admin",
             admin.organization.uuid
         )),

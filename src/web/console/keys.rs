@@ -210,7 +210,7 @@ async fn step_up(
     password: Option<&str>,
 ) -> Result<StepUp, ServiceError> {
     let session = super::session_token(req, state).unwrap_or_default();
-    let address = crate::api::client_address::client_address(req, state);
+    let address = crate::http::client_address::client_address(req, state);
     state.accounts.step_up(&session, password, &address).await
 }
 

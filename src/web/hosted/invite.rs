@@ -2,13 +2,16 @@
 //! message carries. It works without JavaScript; accepting and declining go
 //! through the same service as the invitee API.
 
-use crate::api::pages::{self, Link, MessagePage, PageError, SignInForms};
-use crate::api::sign_in::{self, Credentials, FormError, SESSION_COOKIE, session_cookie};
 use crate::domain::{Email, InvitationDetails};
 use crate::services;
 use crate::services::accounts::{FormOutcome, Resume};
 use crate::services::invite_page::{Answer, Closed, LinkProof, PageState, Viewer};
 use crate::state::AppState;
+use crate::web::error::PageError;
+use crate::web::hosted::SignInForms;
+use crate::web::render::Link;
+use crate::web::render::MessagePage;
+use crate::web::sign_in::{self, Credentials, FormError, SESSION_COOKIE, session_cookie};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -135,8 +138,11 @@ fn closed(details: &InvitationDetails, reason: Closed) -> HttpResponse {
 }
 
 fn session_token(req: &HttpRequest, state: &AppState) -> Option<String> {
-    req.cookie(&pages::cookie_name(SESSION_COOKIE, sign_in::secure(state)))
-        .map(|cookie| cookie.value().to_owned())
+    req.cookie(&crate::web::render::cookie_name(
+        SESSION_COOKIE,
+        sign_in::secure(state),
+    ))
+    .map(|cookie| cookie.value().to_owned())
 }
 
 /// The page's state for the link in the path (with its secret, if any),
@@ -169,11 +175,9 @@ fn not_open(
     match page {
         PageState::Unknown => not_found(),
         PageState::Closed(details, reason) => closed(&details, reason),
-        PageState::Open(details, Viewer::SignedOut, proof) => pages::see_other(&with_proof(
-            format!("/invite/{}", details.invitation.uuid),
-            proof,
-            token,
-        )),
+        PageState::Open(details, Viewer::SignedOut, proof) => crate::web::render::see_other(
+            &with_proof(format!("/invite/{}", details.invitation.uuid), proof, token),
+        ),
         PageState::Open(details, viewer, proof) => render(
             req,
             state,
@@ -213,7 +217,7 @@ fn render(
         proof,
         token,
     } = *shown;
-    let csrf = pages::csrf_token(req);
+    let csrf = crate::web::csrf::csrf_token(req);
     let invitee_email = details.invitation.invitee_email.clone();
     let page_path = format!("/invite/{}", details.invitation.uuid);
     let view = match viewer {
@@ -223,7 +227,9 @@ fn render(
             csrf_token: csrf.clone(),
             email: invitee_email.clone(),
             error: form_error.map(|e| e.message.clone()),
-            reset_href: pages::reset_href(Some(&Resume::Invitation(details.invitation.uuid))),
+            reset_href: crate::web::hosted::reset_href(Some(&Resume::Invitation(
+                details.invitation.uuid,
+            ))),
         }),
         Viewer::Invitee(_) => InviteView::Invitee(csrf.clone()),
         Viewer::SomeoneElse(user) => InviteView::SomeoneElse(user.email.clone(), csrf.clone()),
@@ -247,7 +253,7 @@ fn render(
         link_notice: (proof == LinkProof::Wrong).then_some(WRONG_LINK),
         error: action_error,
     };
-    pages::form_page(
+    crate::web::csrf::form_page(
         status,
         &page,
         &[],
@@ -269,7 +275,7 @@ fn render(
         (status = 404, description = "Unknown link", content_type = "text/html"),
         (status = 409, description = "Already accepted or declined", content_type = "text/html"),
         (status = 410, description = "Expired or revoked", content_type = "text/html"),
-        (status = 500, response = crate::api::openapi::ErrorPage)
+        (status = 500, response = crate::web::error::ErrorPage)
     )
 )]
 pub async fn show(
@@ -304,7 +310,7 @@ pub async fn sign_in(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let form: Credentials = match pages::genuine_form(&req, &body) {
+    let form: Credentials = match crate::web::csrf::genuine_form(&req, &body) {
         Ok(form) => form,
         Err(page) => return *page,
     };
@@ -334,12 +340,16 @@ pub async fn sign_in(
                 proof,
                 token.as_deref(),
             );
-            let mut response = pages::see_other(&page);
+            let mut response = crate::web::render::see_other(&page);
             sign_in::add_signed_in_cookies(&mut response, &person, &state);
             response
         }
         Ok(FormOutcome::CheckInbox { email, browser }) => {
-            let mut response = pages::render(StatusCode::OK, &pages::check_inbox(&email), &[]);
+            let mut response = crate::web::render::render(
+                StatusCode::OK,
+                &crate::web::hosted::check_inbox(&email),
+                &[],
+            );
             if let Some(browser) = browser {
                 let _ = response.add_cookie(&sign_in::link_cookie(&browser, &state));
             }
@@ -368,7 +378,7 @@ pub async fn respond(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let form: DecisionForm = match pages::genuine_form(&req, &body) {
+    let form: DecisionForm = match crate::web::csrf::genuine_form(&req, &body) {
         Ok(form) => form,
         Err(page) => return *page,
     };
@@ -390,7 +400,7 @@ pub async fn respond(
     let token = link_token(&req);
     let link = token.clone();
     let now = state.clock.now();
-    let request_id = crate::api::request_log::request_id(&req);
+    let request_id = crate::http::request_log::request_id(&req);
     let answered = state
         .db
         .write(move |tx| {
@@ -413,11 +423,11 @@ pub async fn respond(
                     Ok(mut url) => {
                         url.query_pairs_mut()
                             .append_pair("organization", &organization.to_string());
-                        pages::see_other(url.as_str())
+                        crate::web::render::see_other(url.as_str())
                     }
                     Err(error) => internal(error),
                 },
-                None => pages::render(
+                None => crate::web::render::render(
                     StatusCode::OK,
                     &MessagePage::new(
                         format!("Welcome to {org}"),
@@ -427,7 +437,7 @@ pub async fn respond(
                 ),
             }
         }
-        Ok(Answer::Declined(details)) => pages::render(
+        Ok(Answer::Declined(details)) => crate::web::render::render(
             StatusCode::OK,
             &MessagePage {
                 heading: "Invitation declined".into(),
@@ -464,10 +474,13 @@ pub async fn sign_out(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    if let Err(page) = pages::genuine_form::<serde::de::IgnoredAny>(&req, &body) {
+    if let Err(page) = crate::web::csrf::genuine_form::<serde::de::IgnoredAny>(&req, &body) {
         return *page;
     }
-    if let Some(cookie) = req.cookie(&pages::cookie_name(SESSION_COOKIE, sign_in::secure(&state))) {
+    if let Some(cookie) = req.cookie(&crate::web::render::cookie_name(
+        SESSION_COOKIE,
+        sign_in::secure(&state),
+    )) {
         let token = cookie.value().to_owned();
         if let Err(error) = state
             .db
@@ -486,7 +499,7 @@ pub async fn sign_out(
         (Ok(uuid), _) => format!("/invite/{uuid}"),
         (Err(_), _) => "/".to_owned(),
     };
-    let mut response = pages::see_other(&target);
+    let mut response = crate::web::render::see_other(&target);
     let _ = response.add_cookie(&sign_in::removal(session_cookie("", &state)));
     response
 }

@@ -2,12 +2,16 @@
 //! `/verify/{token}`, `/reset` and `/reset/{token}`. A GET only shows the
 //! page (mail scanners follow links); the link is used up by the POST.
 
-use crate::api::oauth::authorize::{self, AuthorizeParams};
-use crate::api::pages::{self, EmailLinkPage, Link, MessagePage, PageError, ResetRequestPage};
-use crate::api::sign_in::{self, FormError, LINK_COOKIE};
 use crate::domain::LinkPurpose as Purpose;
 use crate::services::accounts::{Followed, LinkView, Resume, SignedIn};
 use crate::state::AppState;
+use crate::web::error::PageError;
+use crate::web::hosted::EmailLinkPage;
+use crate::web::hosted::ResetRequestPage;
+use crate::web::hosted::authorize::{self, AuthorizeParams};
+use crate::web::render::Link;
+use crate::web::render::MessagePage;
+use crate::web::sign_in::{self, FormError, LINK_COOKIE};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
@@ -46,15 +50,22 @@ fn error_page(error: &FormError) -> HttpResponse {
 }
 
 fn browser_cookie(req: &HttpRequest, state: &AppState) -> Option<String> {
-    req.cookie(&pages::cookie_name(LINK_COOKIE, sign_in::secure(state)))
-        .map(|c| c.value().to_owned())
+    req.cookie(&crate::web::render::cookie_name(
+        LINK_COOKIE,
+        sign_in::secure(state),
+    ))
+    .map(|c| c.value().to_owned())
 }
 
 /// The origins a link page's form may lead to: the OAuth2 client it resumes.
 fn resume_targets(resume: Option<&Resume>) -> Vec<String> {
     match resume {
         Some(Resume::Authorize(query)) => AuthorizeParams::from_query(query)
-            .and_then(|params| params.redirect_uri().and_then(pages::origin_of))
+            .and_then(|params| {
+                params
+                    .redirect_uri()
+                    .and_then(crate::web::render::origin_of)
+            })
             .into_iter()
             .collect(),
         _ => Vec::new(),
@@ -70,7 +81,7 @@ fn link_page(
     status: StatusCode,
     error: Option<String>,
 ) -> HttpResponse {
-    let csrf = pages::csrf_token(req);
+    let csrf = crate::web::csrf::csrf_token(req);
     let (heading, intro, action, button) = match (purpose, view.choose_password) {
         (Purpose::Verify, false) => (
             "Confirm your email address",
@@ -111,7 +122,7 @@ fn link_page(
     };
     let targets = resume_targets(view.resume.as_ref());
     let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
-    pages::form_page(status, &page, &targets, &csrf, sign_in::secure(state), None)
+    crate::web::csrf::form_page(status, &page, &targets, &csrf, sign_in::secure(state), None)
 }
 
 async fn show_link(
@@ -138,7 +149,7 @@ async fn follow_link(
     purpose: Purpose,
     token: &str,
 ) -> HttpResponse {
-    let form: LinkForm = match pages::genuine_form(&req, &body) {
+    let form: LinkForm = match crate::web::csrf::genuine_form(&req, &body) {
         Ok(form) => form,
         Err(page) => return *page,
     };
@@ -213,7 +224,7 @@ fn keys_revoked(email: &str, count: usize, resume: Option<&Resume>) -> HttpRespo
             label: "Continue to the admin console".into(),
         },
     });
-    pages::render(
+    crate::web::render::render(
         StatusCode::OK,
         &MessagePage {
             heading: "Your password is changed".into(),
@@ -245,13 +256,13 @@ async fn onwards(state: &AppState, person: &SignedIn, resume: Option<Resume>) ->
             .insert_header((header::LOCATION, format!("/invite/{uuid}")))
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .finish(),
-        Some(Resume::Console) => pages::see_other("/admin"),
+        Some(Resume::Console) => crate::web::render::see_other("/admin"),
         None => done(&person.email),
     }
 }
 
 fn done(email: &str) -> HttpResponse {
-    pages::render(
+    crate::web::render::render(
         StatusCode::OK,
         &MessagePage::new(
             "You are all set",
@@ -307,14 +318,14 @@ fn reset_request_page(
     resume: Option<String>,
     error: Option<&FormError>,
 ) -> HttpResponse {
-    let csrf = pages::csrf_token(req);
+    let csrf = crate::web::csrf::csrf_token(req);
     let page = ResetRequestPage {
         email: email.to_owned(),
         resume: resume.filter(|r| Resume::decode(r).is_some()),
         csrf_token: csrf.clone(),
         error: error.map(|e| e.message.clone()),
     };
-    pages::form_page(
+    crate::web::csrf::form_page(
         status,
         &page,
         &[],
@@ -341,7 +352,7 @@ pub async fn request_reset(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let form: ResetForm = match pages::genuine_form(&req, &body) {
+    let form: ResetForm = match crate::web::csrf::genuine_form(&req, &body) {
         Ok(form) => form,
         Err(page) => return *page,
     };
@@ -353,8 +364,11 @@ pub async fn request_reset(
         .await;
     match requested {
         Ok(browser) => {
-            let mut response =
-                pages::render(StatusCode::OK, &pages::reset_requested(email.trim()), &[]);
+            let mut response = crate::web::render::render(
+                StatusCode::OK,
+                &crate::web::hosted::reset_requested(email.trim()),
+                &[],
+            );
             let _ = response.add_cookie(&sign_in::link_cookie(&browser, &state));
             response
         }

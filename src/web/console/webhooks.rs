@@ -340,7 +340,7 @@ pub async fn act(
     )
     .await;
     match done {
-        Ok((admin, Done::Notice(notice))) => crate::api::pages::see_other(&format!(
+        Ok((admin, Done::Notice(notice))) => crate::web::render::see_other(&format!(
             "/admin/orgs/{}/webhooks?notice={notice}",
             admin.organization.uuid
         )),

@@ -3,10 +3,12 @@
 //! redirected, RFC 6749 4.1.2.1); every other problem is sent back to the
 //! client's redirect URI as `error`, `error_description` and `state`.
 
-use crate::api::pages::{self, AuthorizePage, PageError, SignInForms};
-use crate::api::sign_in::{self, Credentials, FormError};
 use crate::services::accounts::{FormOutcome, Resume};
 use crate::services::oauth::{self, Authorization, AuthorizeRefusal, NewCode};
+use crate::web::error::PageError;
+use crate::web::hosted::AuthorizePage;
+use crate::web::hosted::SignInForms;
+use crate::web::sign_in::{self, Credentials, FormError};
 
 pub use crate::services::oauth::AuthorizeParams;
 use crate::state::AppState;
@@ -114,7 +116,7 @@ fn sign_in_page(
     email: &str,
     error: Option<&FormError>,
 ) -> HttpResponse {
-    let csrf = pages::csrf_token(req);
+    let csrf = crate::web::csrf::csrf_token(req);
     let page = AuthorizePage {
         client_name: authorization.client.name.clone(),
         forms: SignInForms {
@@ -123,13 +125,13 @@ fn sign_in_page(
             csrf_token: csrf.clone(),
             email: email.to_owned(),
             error: error.map(|e| e.message.clone()),
-            reset_href: pages::reset_href(Some(&Resume::Authorize(params.query()))),
+            reset_href: crate::web::hosted::reset_href(Some(&Resume::Authorize(params.query()))),
         },
     };
     // Chrome applies form-action to the redirect that follows a post.
-    let target = pages::origin_of(&authorization.redirect_uri);
+    let target = crate::web::render::origin_of(&authorization.redirect_uri);
     let targets: Vec<&str> = target.iter().map(String::as_str).collect();
-    pages::form_page(
+    crate::web::csrf::form_page(
         error.map_or(StatusCode::OK, |e| e.status),
         &page,
         &targets,
@@ -157,7 +159,7 @@ fn sign_in_page(
         (status = 200, description = "The sign-in and sign-up page", content_type = "text/html"),
         (status = 303, description = "Back to the client with an error (RFC 6749 4.1.2.1)"),
         (status = 400, description = "Unknown client or redirect URI: an error page", content_type = "text/html"),
-        (status = 500, response = crate::api::openapi::ErrorPage)
+        (status = 500, response = crate::web::error::ErrorPage)
     )
 )]
 pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -179,7 +181,7 @@ pub async fn submit(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let form: AuthorizeForm = match pages::genuine_form(&req, &body) {
+    let form: AuthorizeForm = match crate::web::csrf::genuine_form(&req, &body) {
         Ok(form) => form,
         Err(page) => return *page,
     };
@@ -198,7 +200,11 @@ pub async fn submit(
     let person = match outcome {
         Ok(FormOutcome::SignedIn(person)) => person,
         Ok(FormOutcome::CheckInbox { email, browser }) => {
-            let mut response = pages::render(StatusCode::OK, &pages::check_inbox(&email), &[]);
+            let mut response = crate::web::render::render(
+                StatusCode::OK,
+                &crate::web::hosted::check_inbox(&email),
+                &[],
+            );
             if let Some(browser) = browser {
                 let _ = response.add_cookie(&sign_in::link_cookie(&browser, &state));
             }

@@ -2,14 +2,16 @@
 //! and lets a signed-in person with a verified email join. Signing in and
 //! up use the same forms and accounts service as the invitation page.
 
-use crate::api::pages::{self, MessagePage, PageError, SignInForms};
-use crate::api::sign_in::{self, Credentials, FormError};
 use crate::domain::join_link::JoinLinkState;
 use crate::services::accounts::FormOutcome;
 use crate::services::join_links::OpenLink;
 use crate::services::sessions::SessionUser;
 use crate::services::{self, ServiceError};
 use crate::state::AppState;
+use crate::web::error::PageError;
+use crate::web::hosted::SignInForms;
+use crate::web::render::MessagePage;
+use crate::web::sign_in::{self, Credentials, FormError};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -35,7 +37,7 @@ pub struct JoinPage {
 }
 
 fn message(status: StatusCode, heading: &str, text: impl Into<String>) -> HttpResponse {
-    pages::render(status, &MessagePage::new(heading, text.into()), &[])
+    crate::web::render::render(status, &MessagePage::new(heading, text.into()), &[])
 }
 
 fn not_found() -> HttpResponse {
@@ -98,7 +100,7 @@ fn render(
     form_error: Option<&FormError>,
     action_error: Option<String>,
 ) -> HttpResponse {
-    let csrf = pages::csrf_token(req);
+    let csrf = crate::web::csrf::csrf_token(req);
     let view = match session {
         None => JoinView::SignedOut(SignInForms {
             action: format!("/join/{token}"),
@@ -106,7 +108,7 @@ fn render(
             csrf_token: csrf.clone(),
             email: String::new(),
             error: form_error.map(|e| e.message.clone()),
-            reset_href: pages::reset_href(None),
+            reset_href: crate::web::hosted::reset_href(None),
         }),
         Some(user) => JoinView::SignedIn(user.email.clone(), csrf.clone()),
     };
@@ -121,7 +123,7 @@ fn render(
         view,
         error: action_error,
     };
-    pages::form_page(
+    crate::web::csrf::form_page(
         status,
         &page,
         &[],
@@ -139,7 +141,7 @@ fn render(
         (status = 200, description = "The organization, with sign-in or a Join button", content_type = "text/html"),
         (status = 404, description = "Unknown link", content_type = "text/html"),
         (status = 410, description = "Full, expired or revoked", content_type = "text/html"),
-        (status = 500, response = crate::api::openapi::ErrorPage)
+        (status = 500, response = crate::web::error::ErrorPage)
     )
 )]
 pub async fn show(
@@ -171,7 +173,7 @@ pub async fn sign_in(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let form: Credentials = match pages::genuine_form(&req, &body) {
+    let form: Credentials = match crate::web::csrf::genuine_form(&req, &body) {
         Ok(form) => form,
         Err(page) => return *page,
     };
@@ -182,12 +184,16 @@ pub async fn sign_in(
     let context = sign_in::form_context(&req, &state, None, None);
     match sign_in::submit(&state, &form, &context).await {
         Ok(FormOutcome::SignedIn(person)) => {
-            let mut response = pages::see_other(&format!("/join/{}", path.as_str()));
+            let mut response = crate::web::render::see_other(&format!("/join/{}", path.as_str()));
             sign_in::add_signed_in_cookies(&mut response, &person, &state);
             response
         }
         Ok(FormOutcome::CheckInbox { email, browser }) => {
-            let mut response = pages::render(StatusCode::OK, &pages::check_inbox(&email), &[]);
+            let mut response = crate::web::render::render(
+                StatusCode::OK,
+                &crate::web::hosted::check_inbox(&email),
+                &[],
+            );
             if let Some(browser) = browser {
                 let _ = response.add_cookie(&sign_in::link_cookie(&browser, &state));
             }
@@ -213,19 +219,19 @@ pub async fn accept(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    if let Err(page) = pages::genuine_form::<serde::de::IgnoredAny>(&req, &body) {
+    if let Err(page) = crate::web::csrf::genuine_form::<serde::de::IgnoredAny>(&req, &body) {
         return *page;
     }
     if !plausible(&path) {
         return not_found();
     }
     let Some(session) = sign_in::current_session(&req, &state).await else {
-        return pages::see_other(&format!("/join/{}", path.as_str()));
+        return crate::web::render::see_other(&format!("/join/{}", path.as_str()));
     };
     let token = path.to_string();
     let user_id = session.user_id;
     let now = state.clock.now();
-    let request_id = crate::api::request_log::request_id(&req);
+    let request_id = crate::http::request_log::request_id(&req);
     let joined = state
         .db
         .write(move |tx| services::join_links::join(tx, &token, user_id, request_id, now))
@@ -236,7 +242,7 @@ pub async fn accept(
                 Ok(mut url) => {
                     url.query_pairs_mut()
                         .append_pair("organization", &organization.to_string());
-                    pages::see_other(url.as_str())
+                    crate::web::render::see_other(url.as_str())
                 }
                 Err(error) => internal(error),
             },

@@ -157,7 +157,7 @@ pub async fn log_requests(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::problem::ApiError;
+    use crate::http::problem::ApiError;
     use actix_web::test as actix_test;
     use actix_web::{App, HttpResponse, middleware::from_fn, web};
     use std::sync::{Arc, Mutex};

@@ -1,0 +1,124 @@
+//! The hosted pages: what a person reaches from an email or from an app
+//! that sends them to enlist. The invitation (`invite`), the join link
+//! (`join`), the account links (`account`: verify, reset) and the OAuth2
+//! sign-in page (`authorize`).
+
+pub mod account;
+pub mod authorize;
+pub mod invite;
+pub mod join;
+
+/// The hosted pages' routes.
+pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
+    use crate::http::routes::{self, Endpoint};
+    routes::register(
+        cfg,
+        [
+            Endpoint::at("/oauth/authorize")
+                .get(authorize::show)
+                .post(authorize::submit),
+            Endpoint::at("/invite/{uuid}")
+                .get(invite::show)
+                .post(invite::sign_in),
+            Endpoint::at("/invite/{uuid}/respond").post(invite::respond),
+            Endpoint::at("/invite/{uuid}/sign-out").post(invite::sign_out),
+            Endpoint::at("/join/{token}")
+                .get(join::show)
+                .post(join::sign_in),
+            Endpoint::at("/join/{token}/accept").post(join::accept),
+            Endpoint::at("/verify/{token}")
+                .get(account::show_verification)
+                .post(account::verify),
+            Endpoint::at("/reset")
+                .get(account::show_reset_request)
+                .post(account::request_reset),
+            Endpoint::at("/reset/{token}")
+                .get(account::show_reset)
+                .post(account::reset),
+        ],
+    );
+}
+
+use crate::web::render::MessagePage;
+use askama::Template;
+
+/// The sign-in and sign-up forms, as every page that embeds them needs them.
+pub struct SignInForms {
+    /// Where the forms post.
+    pub action: String,
+    /// Hidden fields carried through the post (for example the OAuth2 request).
+    pub hidden: Vec<(String, String)>,
+    pub csrf_token: String,
+    /// Pre-filled email (after a failed attempt, or the invited address).
+    pub email: String,
+    pub error: Option<String>,
+    /// "Forgot your password?", carrying where the person was going.
+    pub reset_href: String,
+}
+
+/// `/reset`, remembering where to go once the password is chosen.
+pub fn reset_href(resume: Option<&crate::services::accounts::Resume>) -> String {
+    match resume {
+        Some(resume) => format!(
+            "/reset?resume={}",
+            percent_encoding::utf8_percent_encode(
+                &resume.encode(),
+                percent_encoding::NON_ALPHANUMERIC
+            )
+        ),
+        None => "/reset".into(),
+    }
+}
+
+/// The page behind an emailed link (verification or reset).
+#[derive(Template)]
+#[template(path = "email_link.html")]
+pub struct EmailLinkPage {
+    pub heading: String,
+    pub intro: String,
+    pub action: String,
+    pub email: String,
+    pub choose_password: bool,
+    pub button: &'static str,
+    pub csrf_token: String,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "reset_request.html")]
+pub struct ResetRequestPage {
+    pub email: String,
+    pub resume: Option<String>,
+    pub csrf_token: String,
+    pub error: Option<String>,
+}
+
+/// "Check your inbox": the one answer to a sign-up or a sign-in that needs
+/// the address proven, whether the address was new or had an account.
+pub fn check_inbox(email: &str) -> MessagePage {
+    MessagePage::new(
+        "Check your inbox",
+        format!(
+            "We sent a message to {email}. Open the link in it to continue. \
+             It can take a minute to arrive; look in the spam folder too."
+        ),
+    )
+}
+
+/// The one answer to a reset request, whether or not the address has an account.
+pub fn reset_requested(email: &str) -> MessagePage {
+    MessagePage::new(
+        "Check your inbox",
+        format!(
+            "If {email} belongs to an account, a link to choose a new password is on its way \
+             to it. It can take a minute to arrive; look in the spam folder too."
+        ),
+    )
+}
+
+#[derive(Template)]
+#[template(path = "authorize.html")]
+pub struct AuthorizePage {
+    pub client_name: String,
+    pub forms: SignInForms,
+}
