@@ -132,7 +132,7 @@ impl<T: Deliver> OutboxWorker<T> {
 
     /// Sends the messages due now, one by one, recording each outcome
     /// before the next send; says how many it handled. The queue is read
-    /// once per [`BATCH`] messages; each record is its own small write, which
+    /// once per `BATCH` messages; each record is its own small write, which
     /// the group-commit writer shares a commit with whatever else is writing.
     /// The message in hand when a stop is asked for is finished and
     /// recorded, so a clean stop sends nothing twice.

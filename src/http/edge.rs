@@ -22,7 +22,7 @@ const KNOWN: [Method; 7] = [
     Method::OPTIONS,
 ];
 
-/// The method as a metrics label: one of [`KNOWN`], or `OTHER`. Clients
+/// The method as a metrics label: one of `KNOWN`, or `OTHER`. Clients
 /// choose the method freely, so taking it as sent would let anyone add
 /// series without end.
 pub fn method_label(method: &Method) -> &'static str {

@@ -38,7 +38,7 @@ fn accepted_request_id(value: Option<&HeaderValue>) -> Option<String> {
 /// against every route again, regular expressions included, which cost a
 /// tenth of a light request. Only such paths are kept, so the set is as
 /// small as the route table (and emptied if it ever grew past
-/// [`STATIC_ROUTES_MAX`]).
+/// `STATIC_ROUTES_MAX`).
 #[derive(Default)]
 pub struct RouteTemplates(std::sync::RwLock<std::collections::HashSet<String>>);
 
