@@ -886,7 +886,7 @@ fn seed(db: &Database, args: SeedArgs, now: Millis) -> Result<(), CliError> {
     let (invitee_id, invitee_secret) = &out.invitee_client;
     print_json(&serde_json::json!({
         "organizations": organizations,
-        "measuredOrganizationId": out.seeded.orgs[0].id,
+        "measuredOrganizationId": out.seeded.orgs.first().map(|o| o.id),
         "apiKey": out.api_key.plaintext,
         "inviteeClient": {
             "clientId": invitee_id, "clientSecret": invitee_secret,

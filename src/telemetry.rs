@@ -16,7 +16,7 @@ pub fn init(settings: &LogSettings) {
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false);
     // A second init (tests) keeps the first subscriber.
-    let _ = match settings.format {
+    let first = match settings.format {
         LogFormat::Json => builder
             .json()
             .flatten_event(true)
@@ -24,4 +24,7 @@ pub fn init(settings: &LogSettings) {
             .try_init(),
         LogFormat::Text => builder.try_init(),
     };
+    if first.is_err() {
+        tracing::debug!("a subscriber was already set; keeping it");
+    }
 }

@@ -47,7 +47,7 @@ fn tag(key: &[u8], nonce: &str, binding: &Binding) -> String {
         None => mac.update(b"\0none"),
     }
     let full = mac.finalize().into_bytes();
-    URL_SAFE_NO_PAD.encode(&full[..TAG_BYTES])
+    URL_SAFE_NO_PAD.encode(full.get(..TAG_BYTES).unwrap_or(&full))
 }
 
 /// A new token for this binding.

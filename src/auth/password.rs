@@ -128,9 +128,15 @@ impl PasswordPool {
         }
         // Computed on a pool thread right away, rather than on the first
         // unknown-account sign-in, and without delaying start-up.
-        let _ = jobs.try_send(Box::new(|| {
-            std::sync::LazyLock::force(&DUMMY_HASH);
-        }));
+        // A full queue only means the first unknown-account sign-in pays for it.
+        if jobs
+            .try_send(Box::new(|| {
+                std::sync::LazyLock::force(&DUMMY_HASH);
+            }))
+            .is_err()
+        {
+            tracing::debug!("dummy hash left for the first unknown-account sign-in");
+        }
         Ok(Self {
             jobs,
             operations: std::sync::Arc::default(),
@@ -151,7 +157,8 @@ impl PasswordPool {
         let job: Job = Box::new(move || {
             let outcome = work();
             operations.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let _ = reply.send(outcome);
+            // Fails only when the caller stopped waiting; nothing is owed then.
+            reply.send(outcome).ok();
         });
         self.jobs.try_send(job).map_err(|e| match e {
             std::sync::mpsc::TrySendError::Full(_) => PoolError::Busy,

@@ -243,9 +243,11 @@ pub fn count(conn: &Conn, org_id: i64, filter: InvitationFilter, now: Millis) ->
         &[&org_id],
         |row| Ok((row.parsed::<InvitationStatus>(0)?, row.get::<i64>(1)?)),
     )? {
-        by_status[status as usize] = n;
+        if let Some(slot) = by_status.get_mut(status as usize) {
+            *slot = n;
+        }
     }
-    let stored = |status: InvitationStatus| by_status[status as usize];
+    let stored = |status: InvitationStatus| by_status.get(status as usize).copied().unwrap_or(0);
     let expired_unswept = || -> Result<i64> {
         conn.query_one(
             "SELECT COUNT(*) FROM invitations

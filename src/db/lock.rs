@@ -65,7 +65,8 @@ impl ServeLock {
             Ok(locked) => locked,
             Err((mut file, Errno::EWOULDBLOCK)) => {
                 let mut pid = String::new();
-                let _ = file.read_to_string(&mut pid);
+                // The holder's pid only improves the message; unreadable, it is left out.
+                file.read_to_string(&mut pid).ok();
                 let pid = pid.trim();
                 return Err(LockError::Held {
                     pid: if pid.is_empty() { "unknown" } else { pid }.to_owned(),

@@ -45,7 +45,8 @@ pub fn masked(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut parsed) => {
             if parsed.password().is_some() {
-                let _ = parsed.set_password(Some("***"));
+                // Fails only for URLs that cannot carry a password at all.
+                parsed.set_password(Some("***")).ok();
             }
             // libpq also takes the password as a query parameter.
             if parsed.query_pairs().any(|(key, _)| key == "password") {

@@ -89,9 +89,12 @@ impl Millis {
 
         let mut out = *b"0000-00-00T00:00:00.000Z";
         let mut put = |at: usize, width: usize, mut value: i64| {
-            for i in (at..at + width).rev() {
-                out[i] = b'0' + (value % 10) as u8;
-                value /= 10;
+            // Every call below names a field inside `out`, so no digit is dropped.
+            if let Some(field) = out.get_mut(at..at + width) {
+                for digit in field.iter_mut().rev() {
+                    *digit = b'0' + (value % 10) as u8;
+                    value /= 10;
+                }
             }
         };
         put(0, 4, year);
