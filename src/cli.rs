@@ -7,6 +7,7 @@ use crate::auth::password;
 use crate::config::{ConfigError, Settings, Sources};
 use crate::domain::event::{EventType, Origin};
 use crate::domain::{Email, Millis, Scope};
+use crate::domain::{OrgId, UserId};
 use crate::services::StorageError;
 use crate::services::operations::{Database, ServeLock, absolute_path};
 use crate::services::{self, ServiceError};
@@ -688,7 +689,15 @@ fn administer(db: &Database, settings: &Settings, command: Command) -> Result<()
         }) => {
             let scopes = Scope::parse_list(&scopes).map_err(|e| CliError::Usage(e.to_string()))?;
             let issued = db.write_blocking(|tx| {
-                services::api_keys::create(tx, &Origin::cli(), org, user, &name, &scopes, now)
+                services::api_keys::create(
+                    tx,
+                    &Origin::cli(),
+                    OrgId(org),
+                    UserId(user),
+                    &name,
+                    &scopes,
+                    now,
+                )
             })?;
             print_json(&ApiKeyBody::new(issued.key, Some(issued.plaintext)))
         }

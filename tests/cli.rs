@@ -1127,8 +1127,8 @@ fn api_key_list_tells_active_keys_from_revoked_ones_and_why() {
     db.write_blocking(|tx| -> Result<(), services::ServiceError> {
         Ok(enlist::db::members::insert(
             tx,
-            org,
-            carol,
+            enlist::domain::OrgId(org),
+            enlist::domain::UserId(carol),
             enlist::domain::Role::Admin,
             now,
         )?)
@@ -1139,7 +1139,13 @@ fn api_key_list_tells_active_keys_from_revoked_ones_and_why() {
     let carols = cli.api_key(org, carol, ALL_SCOPES);
     cli.json(&["api-key", "revoke", &by_hand["id"].to_string()]);
     db.write_blocking(|tx| {
-        services::members::remove(tx, &enlist::domain::event::Origin::cli(), org, carol, now)
+        services::members::remove(
+            tx,
+            &enlist::domain::event::Origin::cli(),
+            enlist::domain::OrgId(org),
+            enlist::domain::UserId(carol),
+            now,
+        )
     })
     .unwrap();
 
@@ -1682,8 +1688,8 @@ fn set_password_revokes_the_keys_the_account_minted_in_the_console_only() {
                 enlist::services::api_keys::create(
                     tx,
                     origin,
-                    org,
-                    admin,
+                    enlist::domain::OrgId(org),
+                    enlist::domain::UserId(admin),
                     "k",
                     &[enlist::domain::Scope::OrganizationRead],
                     now,

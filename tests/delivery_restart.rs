@@ -58,8 +58,8 @@ impl Workspace {
                 let key = services::api_keys::create(
                     tx,
                     &enlist::domain::event::Origin::cli(),
-                    org.id,
-                    admin.id,
+                    enlist::domain::OrgId(org.id),
+                    enlist::domain::UserId(admin.id),
                     "test",
                     &Scope::ALL,
                     now,

@@ -1,10 +1,16 @@
 //! Memberships: which person belongs to which organization, with which role.
 
 use super::sql::{Conn, Result, Row};
-use crate::domain::{Email, Member, Membership, Millis, Page, Role};
+use crate::domain::{Email, Member, Membership, Millis, OrgId, Page, Role, UserId};
 use uuid::Uuid;
 
-pub fn insert(conn: &Conn, org_id: i64, user_id: i64, role: Role, now: Millis) -> Result<()> {
+pub fn insert(
+    conn: &Conn,
+    OrgId(org_id): OrgId,
+    UserId(user_id): UserId,
+    role: Role,
+    now: Millis,
+) -> Result<()> {
     conn.execute(
         "INSERT INTO memberships (org_id, user_id, role, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?4)",
@@ -18,7 +24,13 @@ pub fn insert(conn: &Conn, org_id: i64, user_id: i64, role: Role, now: Millis) -
 /// same person at once (two invitations accepted together, a link followed
 /// twice) meet here: on PostgreSQL the second waits for the first and then
 /// adds nothing, where a check before the insert would pass for both.
-pub fn insert_new(conn: &Conn, org_id: i64, user_id: i64, role: Role, now: Millis) -> Result<bool> {
+pub fn insert_new(
+    conn: &Conn,
+    OrgId(org_id): OrgId,
+    UserId(user_id): UserId,
+    role: Role,
+    now: Millis,
+) -> Result<bool> {
     let added = conn.execute(
         "INSERT INTO memberships (org_id, user_id, role, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?4)
@@ -28,7 +40,7 @@ pub fn insert_new(conn: &Conn, org_id: i64, user_id: i64, role: Role, now: Milli
     Ok(added == 1)
 }
 
-pub fn role(conn: &Conn, org_id: i64, user_id: i64) -> Result<Option<Role>> {
+pub fn role(conn: &Conn, OrgId(org_id): OrgId, UserId(user_id): UserId) -> Result<Option<Role>> {
     conn.query_opt(
         "SELECT role FROM memberships WHERE org_id = ?1 AND user_id = ?2",
         &[&org_id, &user_id],
@@ -58,7 +70,7 @@ fn member_from_row(row: &Row<'_>) -> Result<Member> {
 }
 
 /// One member of the organization, in the users-list shape.
-pub fn get(conn: &Conn, org_id: i64, user_id: i64) -> Result<Option<Member>> {
+pub fn get(conn: &Conn, OrgId(org_id): OrgId, UserId(user_id): UserId) -> Result<Option<Member>> {
     conn.query_opt(
         "SELECT u.id, u.email, u.first_name, u.last_name, m.role, m.created_at, m.updated_at
          FROM memberships m JOIN users u ON u.id = m.user_id
@@ -69,7 +81,13 @@ pub fn get(conn: &Conn, org_id: i64, user_id: i64) -> Result<Option<Member>> {
 }
 
 /// Gives a member another role; says whether they were a member.
-pub fn set_role(conn: &Conn, org_id: i64, user_id: i64, role: Role, now: Millis) -> Result<bool> {
+pub fn set_role(
+    conn: &Conn,
+    OrgId(org_id): OrgId,
+    UserId(user_id): UserId,
+    role: Role,
+    now: Millis,
+) -> Result<bool> {
     let changed = conn.execute(
         "UPDATE memberships SET role = ?3, updated_at = ?4 WHERE org_id = ?1 AND user_id = ?2",
         &[&org_id, &user_id, &role.as_str(), &now.0],
@@ -152,7 +170,7 @@ pub fn admin_count_capped(conn: &Conn, org_id: i64, cap: i64) -> Result<i64> {
     )
 }
 
-pub fn delete(conn: &Conn, org_id: i64, user_id: i64) -> Result<bool> {
+pub fn delete(conn: &Conn, OrgId(org_id): OrgId, UserId(user_id): UserId) -> Result<bool> {
     let deleted = conn.execute(
         "DELETE FROM memberships WHERE org_id = ?1 AND user_id = ?2",
         &[&org_id, &user_id],

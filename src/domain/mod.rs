@@ -3,6 +3,7 @@
 pub mod email;
 pub mod entities;
 pub mod event;
+pub mod ids;
 pub mod invitation;
 pub mod invitation_options;
 pub mod join_link;
@@ -19,6 +20,7 @@ pub use entities::{
     ApiKey, Invitation, InvitationDetails, InvitationExtras, KeyRevocation, LinkPurpose, Member,
     Membership, Organization, User,
 };
+pub use ids::{OrgId, UserId};
 pub use invitation::InvitationStatus;
 pub use page::{Page, PageError, Paged};
 pub use role::Role;

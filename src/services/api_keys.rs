@@ -8,6 +8,7 @@ use crate::db;
 use crate::db::Conn;
 use crate::domain::event::{Actor, EventType, Origin};
 use crate::domain::{ApiKey, KeyRevocation, Millis, Role, Scope};
+use crate::domain::{OrgId, UserId};
 
 /// Every key reads `enl_<public id>_<secret>`: the prefix makes leaked keys
 /// easy to spot (secret scanners), the public id finds the row, and only a
@@ -29,8 +30,8 @@ pub struct IssuedKey {
 pub fn create(
     tx: &Conn,
     origin: &Origin,
-    org_id: i64,
-    user_id: i64,
+    OrgId(org_id): OrgId,
+    UserId(user_id): UserId,
     name: &str,
     scopes: &[Scope],
     now: Millis,
@@ -50,7 +51,7 @@ pub fn create(
         ));
     }
     db::orgs::get(tx, org_id)?.ok_or(ServiceError::NotFound("organization"))?;
-    match db::members::role(tx, org_id, user_id)? {
+    match db::members::role(tx, OrgId(org_id), UserId(user_id))? {
         Some(Role::Admin) => {}
         Some(Role::Member) => {
             return Err(ServiceError::invalid(

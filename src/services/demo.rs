@@ -8,6 +8,7 @@ use crate::delivery::Composer;
 use crate::domain::event::Origin;
 use crate::domain::invitation_options::InvitationOptions;
 use crate::domain::{Email, Invitation, InvitationStatus, Millis, Organization, Role, Scope};
+use crate::domain::{OrgId, UserId};
 use crate::services::{self, invitations::SendRules};
 use std::time::Duration;
 
@@ -79,7 +80,13 @@ pub fn build(
             },
             now,
         )?;
-        db::members::insert(tx, organization.id, user.id, Role::Member, now)?;
+        db::members::insert(
+            tx,
+            OrgId(organization.id),
+            UserId(user.id),
+            Role::Member,
+            now,
+        )?;
         members.push(address.to_owned());
     }
     let rules = SendRules::with_lifetime(Duration::from_secs(7 * 86_400));
@@ -131,8 +138,8 @@ pub fn build(
     let api_key = services::api_keys::create(
         tx,
         &Origin::cli(),
-        organization.id,
-        admin.id,
+        OrgId(organization.id),
+        UserId(admin.id),
         "demo",
         &Scope::ALL,
         now,

@@ -10,6 +10,7 @@ pub use crate::db::events::EventQuery;
 use crate::db::events::{Fanout, LoggedEvent, NewEvent};
 use crate::domain::event::{EventType, Origin};
 use crate::domain::{ApiKey, Invitation, InvitationExtras, Member, Millis};
+use crate::domain::{OrgId, UserId};
 use crate::views::{ApiKeyBody, InvitationDetailBody, MemberBody, WebhookBody};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -145,12 +146,13 @@ pub fn member(
 pub fn member_added(
     tx: &Conn,
     origin: &Origin,
-    org_id: i64,
-    user_id: i64,
+    OrgId(org_id): OrgId,
+    UserId(user_id): UserId,
     more: serde_json::Map<String, serde_json::Value>,
     now: Millis,
 ) -> ServiceResult<()> {
-    let added = db::members::get(tx, org_id, user_id)?.ok_or(ServiceError::NotFound("user"))?;
+    let added = db::members::get(tx, OrgId(org_id), UserId(user_id))?
+        .ok_or(ServiceError::NotFound("user"))?;
     member(
         tx,
         origin,

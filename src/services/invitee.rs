@@ -5,6 +5,7 @@ use crate::db;
 use crate::db::Conn;
 use crate::domain::event::{EventType, Origin};
 use crate::domain::{Email, Invitation, InvitationDetails, InvitationStatus, Millis};
+use crate::domain::{OrgId, UserId};
 use uuid::Uuid;
 
 /// The caller's pending, unexpired invitations.
@@ -75,7 +76,13 @@ pub fn respond(
         return Ok(None);
     }
     // A member already keeps the role they have.
-    let joined = db::members::insert_new(tx, invitation.org_id, user_id, invitation.role, now)?;
+    let joined = db::members::insert_new(
+        tx,
+        OrgId(invitation.org_id),
+        UserId(user_id),
+        invitation.role,
+        now,
+    )?;
     db::invitations::set_status(tx, invitation.id, InvitationStatus::Accepted, now)?;
     let accepted = answered(InvitationStatus::Accepted);
     events::invitation(
@@ -89,7 +96,14 @@ pub fn respond(
     if joined {
         let mut more = serde_json::Map::new();
         more.insert("invitationId".into(), invitation.id.into());
-        events::member_added(tx, origin, invitation.org_id, user_id, more, now)?;
+        events::member_added(
+            tx,
+            origin,
+            OrgId(invitation.org_id),
+            UserId(user_id),
+            more,
+            now,
+        )?;
     }
     Ok(Some(details.organization_uuid))
 }

@@ -8,6 +8,7 @@ use crate::db::Conn;
 use crate::domain::event::{Actor, Origin};
 use crate::domain::join_link::{JoinLink, JoinLinkState, MAX_USES};
 use crate::domain::{Email, Millis, Organization, Page, Paged, Role};
+use crate::domain::{OrgId, UserId};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -219,7 +220,7 @@ pub fn join(
             ),
         });
     }
-    if db::members::role(tx, link.org_id, user_id)?.is_some() {
+    if db::members::role(tx, OrgId(link.org_id), UserId(user_id))?.is_some() {
         return Err(ServiceError::conflict(
             "already_member",
             format!("You are already a member of {}.", organization.name),
@@ -228,7 +229,7 @@ pub fn join(
     if !db::join_links::take_use(tx, link.id, now)? {
         return Err(gone(JoinLinkState::Full));
     }
-    if !db::members::insert_new(tx, link.org_id, user_id, link.role, now)? {
+    if !db::members::insert_new(tx, OrgId(link.org_id), UserId(user_id), link.role, now)? {
         // Joined meanwhile by the same person (a second tab): the use taken
         // above goes back with this transaction.
         return Err(ServiceError::conflict(
@@ -239,6 +240,6 @@ pub fn join(
     let origin = Origin::new(Actor::User { user_id }, request_id);
     let mut more = serde_json::Map::new();
     more.insert("joinLinkId".into(), link.id.into());
-    events::member_added(tx, &origin, link.org_id, user_id, more, now)?;
+    events::member_added(tx, &origin, OrgId(link.org_id), UserId(user_id), more, now)?;
     Ok(organization.uuid)
 }

@@ -7,6 +7,7 @@ use crate::db;
 use crate::db::Conn;
 use crate::domain::event::{EventType, Origin};
 use crate::domain::{KeyRevocation, Member, Membership, Millis, Page, Paged, Role};
+use crate::domain::{OrgId, UserId};
 use uuid::Uuid;
 
 /// One page of the organization's members. The total is the organization's
@@ -46,13 +47,14 @@ fn is_last_admin(tx: &Conn, org_id: i64) -> ServiceResult<bool> {
 pub fn change_role(
     tx: &Conn,
     origin: &Origin,
-    org_id: i64,
-    user_id: i64,
+    OrgId(org_id): OrgId,
+    UserId(user_id): UserId,
     role: Role,
     now: Millis,
 ) -> ServiceResult<Member> {
     take_turn(tx, org_id)?;
-    let member = db::members::get(tx, org_id, user_id)?.ok_or(ServiceError::NotFound("user"))?;
+    let member = db::members::get(tx, OrgId(org_id), UserId(user_id))?
+        .ok_or(ServiceError::NotFound("user"))?;
     let current = member.role;
     if current == role {
         return Ok(member);
@@ -70,8 +72,9 @@ pub fn change_role(
             now,
         )?;
     }
-    db::members::set_role(tx, org_id, user_id, role, now)?;
-    let changed = db::members::get(tx, org_id, user_id)?.ok_or(ServiceError::NotFound("user"))?;
+    db::members::set_role(tx, OrgId(org_id), UserId(user_id), role, now)?;
+    let changed = db::members::get(tx, OrgId(org_id), UserId(user_id))?
+        .ok_or(ServiceError::NotFound("user"))?;
     let mut more = serde_json::Map::new();
     more.insert("previousRole".into(), current.as_str().into());
     events::member(
@@ -109,7 +112,12 @@ pub fn inviter(tx: &Conn, org_id: i64, email: Option<&crate::domain::Email>) -> 
     let found = match email {
         Some(email) => db::users::find_by_email(tx, email)?
             .map(|user| user.id)
-            .filter(|id| matches!(db::members::role(tx, org_id, *id), Ok(Some(Role::Admin)))),
+            .filter(|id| {
+                matches!(
+                    db::members::role(tx, OrgId(org_id), UserId(*id)),
+                    Ok(Some(Role::Admin))
+                )
+            }),
         None => db::members::first_admin(tx, org_id)?,
     };
     found.ok_or_else(|| {
@@ -136,7 +144,7 @@ pub fn leave(
 ) -> ServiceResult<Uuid> {
     let (org_id, _) = db::members::find_by_org_uuid(tx, org_uuid, user_id)?
         .ok_or(ServiceError::NotFound("membership"))?;
-    remove(tx, origin, org_id, user_id, now)?;
+    remove(tx, origin, OrgId(org_id), UserId(user_id), now)?;
     Ok(org_uuid)
 }
 
@@ -146,12 +154,13 @@ pub fn leave(
 pub fn remove(
     tx: &Conn,
     origin: &Origin,
-    org_id: i64,
-    user_id: i64,
+    OrgId(org_id): OrgId,
+    UserId(user_id): UserId,
     now: Millis,
 ) -> ServiceResult<i64> {
     take_turn(tx, org_id)?;
-    let member = db::members::get(tx, org_id, user_id)?.ok_or(ServiceError::NotFound("user"))?;
+    let member = db::members::get(tx, OrgId(org_id), UserId(user_id))?
+        .ok_or(ServiceError::NotFound("user"))?;
     if member.role == Role::Admin && is_last_admin(tx, org_id)? {
         return Err(last_admin());
     }
@@ -163,7 +172,7 @@ pub fn remove(
         KeyRevocation::OwnerRemoved,
         now,
     )?;
-    if !db::members::delete(tx, org_id, user_id)? {
+    if !db::members::delete(tx, OrgId(org_id), UserId(user_id))? {
         return Err(ServiceError::NotFound("user"));
     }
     events::member(

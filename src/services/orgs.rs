@@ -6,6 +6,7 @@ use crate::db;
 use crate::db::Conn;
 use crate::domain::event::Origin;
 use crate::domain::{Email, Millis, Organization, Role, User, name};
+use crate::domain::{OrgId, UserId};
 use uuid::Uuid;
 
 pub struct NewOrganization {
@@ -72,13 +73,13 @@ pub fn create(
             now,
         )?,
     };
-    db::members::insert(tx, org.id, admin.id, Role::Admin, now)?;
+    db::members::insert(tx, OrgId(org.id), UserId(admin.id), Role::Admin, now)?;
     // Only the command line makes organizations.
     super::events::member_added(
         tx,
         &crate::domain::event::Origin::cli(),
-        org.id,
-        admin.id,
+        OrgId(org.id),
+        UserId(admin.id),
         serde_json::Map::new(),
         now,
     )?;

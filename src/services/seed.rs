@@ -12,6 +12,7 @@ use super::{ServiceError, ServiceResult, api_keys, oauth};
 use crate::db::Conn;
 use crate::db::seed::{Rows, SeedInvitation};
 use crate::domain::{Email, InvitationStatus, Millis, Role, Scope};
+use crate::domain::{OrgId, UserId};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use std::fmt::Write as _;
@@ -123,8 +124,8 @@ pub fn run(tx: &Conn, plan: &SeedPlan, now: Millis) -> ServiceResult<SeedOutcome
     let api_key = api_keys::create(
         tx,
         &crate::domain::event::Origin::cli(),
-        measured.id,
-        measured.admin_user_id,
+        OrgId(measured.id),
+        UserId(measured.admin_user_id),
         "bench",
         &Scope::ALL,
         now,

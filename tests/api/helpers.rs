@@ -142,8 +142,8 @@ impl TestApp {
                 services::api_keys::create(
                     tx,
                     &enlist::domain::event::Origin::cli(),
-                    org_id,
-                    user_id,
+                    enlist::domain::OrgId(org_id),
+                    enlist::domain::UserId(user_id),
                     "test",
                     scopes,
                     Millis::now(),
@@ -173,7 +173,13 @@ impl TestApp {
                         now,
                     )?,
                 };
-                enlist::db::members::insert(tx, org_id, user.id, role.parse().unwrap(), now)?;
+                enlist::db::members::insert(
+                    tx,
+                    enlist::domain::OrgId(org_id),
+                    enlist::domain::UserId(user.id),
+                    role.parse().unwrap(),
+                    now,
+                )?;
                 Ok(user.id)
             })
             .unwrap()

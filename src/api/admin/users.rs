@@ -3,6 +3,7 @@
 use crate::api::dto::{IdBody, MemberBody, MemberPage, PageQuery, UpdateMemberRequest};
 use crate::api::extract::api_key::{AdminCaller, PresentedKey};
 use crate::api::params;
+use crate::domain::{OrgId, UserId};
 use crate::domain::{Role, Scope};
 use crate::http::problem::ApiError;
 use crate::services;
@@ -66,7 +67,9 @@ pub async fn remove(
     let origin = caller.origin();
     let id = state
         .db
-        .write(move |tx| services::members::remove(tx, &origin, org_id, user_id, now))
+        .write(move |tx| {
+            services::members::remove(tx, &origin, OrgId(org_id), UserId(user_id), now)
+        })
         .await?;
     Ok(web::Json(IdBody { id }))
 }
@@ -107,7 +110,9 @@ pub async fn update(
     let origin = caller.origin();
     let member = state
         .db
-        .write(move |tx| services::members::change_role(tx, &origin, org_id, user_id, role, now))
+        .write(move |tx| {
+            services::members::change_role(tx, &origin, OrgId(org_id), UserId(user_id), role, now)
+        })
         .await
         .map_err(ApiError::from)?;
     Ok(web::Json(member.into()))

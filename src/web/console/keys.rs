@@ -3,6 +3,7 @@
 
 use super::{Chrome, ConsoleError, FieldError, ForAdmin, Visit};
 use crate::domain::{ApiKey, KeyRevocation, Scope};
+use crate::domain::{OrgId, UserId};
 use crate::services::accounts::StepUp;
 use crate::services::{self, ServiceError};
 use crate::state::AppState;
@@ -266,8 +267,8 @@ pub async fn create(
             let issued = services::api_keys::create(
                 tx,
                 &visit.origin(&admin),
-                admin.org_id(),
-                admin.user_id,
+                OrgId(admin.org_id()),
+                UserId(admin.user_id),
                 &name,
                 &scopes,
                 visit.now,

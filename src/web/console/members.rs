@@ -2,6 +2,7 @@
 
 use super::{Chrome, ConsoleError, ForAdmin, Paging, Visit};
 use crate::domain::{Member, Role};
+use crate::domain::{OrgId, UserId};
 use crate::services::{self, ServiceError};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
@@ -129,11 +130,20 @@ async fn change(
             let org_id = admin.org_id();
             // Whether the member keeps the admin role afterwards.
             let (notice, still_admin) = match change {
-                Change::Remove => services::members::remove(tx, origin, org_id, user_id, now)
-                    .map(|_| ("removed", false)),
+                Change::Remove => {
+                    services::members::remove(tx, origin, OrgId(org_id), UserId(user_id), now)
+                        .map(|_| ("removed", false))
+                }
                 Change::Role(role) => role.and_then(|role| {
-                    services::members::change_role(tx, origin, org_id, user_id, role, now)
-                        .map(|changed| ("role-changed", changed.role == Role::Admin))
+                    services::members::change_role(
+                        tx,
+                        origin,
+                        OrgId(org_id),
+                        UserId(user_id),
+                        role,
+                        now,
+                    )
+                    .map(|changed| ("role-changed", changed.role == Role::Admin))
                 }),
             }?;
             Ok((notice, user_id == admin.user_id && !still_admin))
