@@ -3,16 +3,17 @@
 //! word on where a post came from (`Origin`, `Sec-Fetch-Site`).
 
 use super::render::{
-    MessagePage, SESSION_COOKIE, Scripts, cookie_name, origin_of, render, render_with,
-    set_retry_after,
+    MessagePage, SESSION_COOKIE, Scripts, cookie_name, origin_of, render, rendered, set_retry_after,
 };
 use crate::auth::{csrf, secrets};
 use crate::state::AppState;
 use actix_web::cookie::{Cookie, SameSite};
+use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use askama::Template;
+use futures_util::future::LocalBoxFuture;
 use subtle::ConstantTimeEq;
 
 /// The CSRF cookie's name over http; `__Host-enlist_csrf` over https.
@@ -145,26 +146,79 @@ pub fn genuine_form<T: serde::de::DeserializeOwned>(
     req: &HttpRequest,
     body: &[u8],
 ) -> Result<T, Box<HttpResponse>> {
-    let unreadable = || {
-        Box::new(render(
-            StatusCode::BAD_REQUEST,
-            &MessagePage::new("The form could not be read", "Go back and try again."),
-            &[],
-        ))
-    };
-    let expired = || {
-        Box::new(render(
-            StatusCode::FORBIDDEN,
-            &MessagePage::new(
+    read_genuine_form(req, body).map_err(|rejection| Box::new(rejection.error_response()))
+}
+
+impl std::fmt::Display for FormRejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FormRejection::Expired => "the form was sent from elsewhere or has expired",
+            FormRejection::Unreadable => "the form could not be read",
+        })
+    }
+}
+
+/// The pages a refused form gets, wherever a surface has no page of its own for it.
+impl ResponseError for FormRejection {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            FormRejection::Expired => StatusCode::FORBIDDEN,
+            FormRejection::Unreadable => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let page = match self {
+            FormRejection::Expired => MessagePage::new(
                 "This form has expired",
                 "For your security the form must be sent from the page that showed it. Go back, reload the page and try again.",
             ),
-            &[],
-        ))
-    };
-    read_genuine_form(req, body).map_err(|rejection| match rejection {
-        FormRejection::Expired => expired(),
-        FormRejection::Unreadable => unreadable(),
+            FormRejection::Unreadable => {
+                MessagePage::new("The form could not be read", "Go back and try again.")
+            }
+        };
+        render(self.status_code(), &page, &[])
+    }
+}
+
+/// A posted form that is genuine ([`read_genuine_form`]); any other is
+/// answered with [`FormRejection`]'s pages before the handler runs.
+#[derive(Debug)]
+pub struct GenuineForm<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned + 'static> FromRequest for GenuineForm<T> {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let form = read_posted_form(req, payload, |_, rejection| async move { rejection.into() });
+        Box::pin(async move { form.await.map(GenuineForm) })
+    }
+}
+
+/// Reads a posted form for an extractor: the body as a `web::Bytes`
+/// argument reads it (so the app's `PayloadConfig` limit and the body
+/// deadline's 408 apply as before), then only if it is genuine
+/// ([`read_genuine_form`]). A surface with its own answer to a refused
+/// form gives it as `refuse`.
+pub fn read_posted_form<T, Refuse, Refused>(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    refuse: Refuse,
+) -> LocalBoxFuture<'static, Result<T, actix_web::Error>>
+where
+    T: serde::de::DeserializeOwned + 'static,
+    Refuse: FnOnce(HttpRequest, FormRejection) -> Refused + 'static,
+    Refused: std::future::Future<Output = actix_web::Error> + 'static,
+{
+    let body = web::Bytes::from_request(req, payload);
+    let req = req.clone();
+    Box::pin(async move {
+        let body = body.await?;
+        match read_genuine_form(&req, &body) {
+            Ok(form) => Ok(form),
+            Err(rejection) => Err(refuse(req, rejection).await),
+        }
     })
 }
 
@@ -200,8 +254,67 @@ pub fn form_page_with(
     retry_after: Option<std::time::Duration>,
     scripts: Scripts,
 ) -> HttpResponse {
-    let mut response = render_with(status, page, form_targets, scripts);
-    set_retry_after(&mut response, retry_after);
-    let _ = response.add_cookie(&csrf_cookie(csrf, secure));
-    response
+    FormPage::new(status, page, csrf, secure)
+        .form_targets(form_targets)
+        .retry_after(retry_after)
+        .scripts(scripts)
+        .response()
+}
+
+/// A page with forms, rendered and kept until it is sent as
+/// [`form_page`] sends it: a failure can carry one (the form shown again,
+/// saying what went wrong) and render itself.
+#[derive(Debug, Clone)]
+pub struct FormPage {
+    status: StatusCode,
+    /// The page, or why its template failed (answered as a 500).
+    html: Result<String, String>,
+    /// Origins besides this server that the page's forms may lead to.
+    form_targets: Vec<String>,
+    csrf: String,
+    secure: bool,
+    retry_after: Option<std::time::Duration>,
+    scripts: Scripts,
+}
+
+impl FormPage {
+    /// `page` rendered with the CSRF token `csrf` (the one its forms carry).
+    pub fn new(status: StatusCode, page: &impl Template, csrf: &str, secure: bool) -> Self {
+        Self {
+            status,
+            html: page.render().map_err(|error| error.to_string()),
+            form_targets: Vec::new(),
+            csrf: csrf.to_owned(),
+            secure,
+            retry_after: None,
+            scripts: Scripts::None,
+        }
+    }
+
+    pub fn form_targets(mut self, targets: &[&str]) -> Self {
+        self.form_targets = targets.iter().map(|target| (*target).to_owned()).collect();
+        self
+    }
+
+    pub fn retry_after(mut self, wait: Option<std::time::Duration>) -> Self {
+        self.retry_after = wait;
+        self
+    }
+
+    pub fn scripts(mut self, scripts: Scripts) -> Self {
+        self.scripts = scripts;
+        self
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn response(&self) -> HttpResponse {
+        let targets: Vec<&str> = self.form_targets.iter().map(String::as_str).collect();
+        let mut response = rendered(self.status, self.html.clone(), &targets, self.scripts);
+        set_retry_after(&mut response, self.retry_after);
+        let _ = response.add_cookie(&csrf_cookie(&self.csrf, self.secure));
+        response
+    }
 }

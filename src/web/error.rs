@@ -1,6 +1,10 @@
-//! The one HTML error page, as `http::problem` is the one JSON error.
+//! The HTML errors, as `http::problem` is the JSON one: the message page
+//! ([`PageError`]) and every other way a page or form fails
+//! ([`HtmlError`]), each rendering itself, so that handlers answer
+//! failures with `?`.
 
-use super::render::{MessagePage, render, set_retry_after};
+use super::csrf::FormPage;
+use super::render::{MessagePage, Redirect, render, set_retry_after};
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 
@@ -41,6 +45,30 @@ impl PageError {
         error
     }
 
+    /// A service call that failed on our side, or could not be made now:
+    /// 503 with `Retry-After` when storage was busy or the service says
+    /// when to come back (nothing was changed), 500 otherwise.
+    pub fn failed(error: crate::services::ServiceError) -> Self {
+        use crate::services::ServiceError;
+        match error {
+            ServiceError::Storage(busy) if busy.is_busy() => {
+                tracing::warn!(error = %busy, "storage busy; answering 503");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Try again shortly",
+                    "The server is busy. Nothing was changed; try again in a moment.",
+                )
+                .with_retry_after(std::time::Duration::from_secs(1))
+            }
+            ServiceError::Unavailable {
+                detail,
+                retry_after_secs,
+            } => Self::new(StatusCode::SERVICE_UNAVAILABLE, "Try again shortly", detail)
+                .with_retry_after(std::time::Duration::from_secs(retry_after_secs)),
+            other => Self::internal(other),
+        }
+    }
+
     pub fn with_retry_after(mut self, wait: std::time::Duration) -> Self {
         self.retry_after = Some(wait);
         self
@@ -79,6 +107,67 @@ impl actix_web::ResponseError for PageError {
 
     fn error_response(&self) -> HttpResponse {
         self.response()
+    }
+}
+
+/// Why a page or form did not get its usual answer, carrying all it
+/// needs to render itself (kanidm's `HtmxError`): a hosted handler returns
+/// `Result<HttpResponse, HtmlError>` and fails with `?`.
+#[derive(Debug)]
+pub enum HtmlError {
+    /// The message page: a status, a heading, a sentence.
+    Message(PageError),
+    /// Somewhere else instead: back to the OAuth2 client with its `error`,
+    /// or to the page as this visitor may see it.
+    Redirect(Redirect),
+    /// The page with its forms again (and the CSRF cookie they pair with),
+    /// saying what went wrong.
+    Form(FormPage),
+}
+
+impl From<PageError> for HtmlError {
+    fn from(error: PageError) -> Self {
+        HtmlError::Message(error)
+    }
+}
+
+impl From<FormPage> for HtmlError {
+    fn from(page: FormPage) -> Self {
+        HtmlError::Form(page)
+    }
+}
+
+impl From<Redirect> for HtmlError {
+    fn from(redirect: Redirect) -> Self {
+        HtmlError::Redirect(redirect)
+    }
+}
+
+impl std::fmt::Display for HtmlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HtmlError::Message(error) => error.fmt(f),
+            HtmlError::Redirect(_) => f.write_str("redirected"),
+            HtmlError::Form(page) => write!(f, "{}: the form again", page.status()),
+        }
+    }
+}
+
+impl actix_web::ResponseError for HtmlError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            HtmlError::Message(error) => error.status,
+            HtmlError::Redirect(_) => StatusCode::SEE_OTHER,
+            HtmlError::Form(page) => page.status(),
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            HtmlError::Message(error) => error.response(),
+            HtmlError::Redirect(redirect) => redirect.response(),
+            HtmlError::Form(page) => page.response(),
+        }
     }
 }
 

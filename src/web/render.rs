@@ -57,7 +57,18 @@ pub fn render_with(
     form_targets: &[&str],
     scripts: Scripts,
 ) -> HttpResponse {
-    match page.render() {
+    rendered(status, page.render(), form_targets, scripts)
+}
+
+/// The answer for a page already rendered (or whose template failed):
+/// what [`render_with`] sends, for a page kept until it is sent.
+pub fn rendered(
+    status: StatusCode,
+    html: Result<String, impl std::fmt::Display>,
+    form_targets: &[&str],
+    scripts: Scripts,
+) -> HttpResponse {
+    match html {
         Ok(body) => {
             let mut response = HttpResponse::build(status);
             for (name, value) in page_security_headers(form_targets, scripts) {
@@ -185,10 +196,46 @@ pub fn set_retry_after(response: &mut HttpResponse, wait: Option<std::time::Dura
 
 /// A 303 to `location` that no cache keeps.
 pub fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .finish()
+    Redirect::to(location).response()
+}
+
+/// A 303 that no cache keeps, as data until it is sent: a failure can be
+/// one (back to the OAuth2 client with its `error`, or back to a page).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redirect {
+    location: String,
+    no_referrer: bool,
+}
+
+impl Redirect {
+    pub fn to(location: impl Into<String>) -> Self {
+        Self {
+            location: location.into(),
+            no_referrer: false,
+        }
+    }
+
+    /// With `Referrer-Policy: no-referrer`, for a redirect to another site
+    /// (an OAuth2 client): the page it leaves says nothing about itself.
+    pub fn without_referrer(mut self) -> Self {
+        self.no_referrer = true;
+        self
+    }
+
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    pub fn response(&self) -> HttpResponse {
+        let mut response = HttpResponse::SeeOther();
+        response
+            .insert_header((header::LOCATION, self.location.as_str()))
+            .insert_header((header::CACHE_CONTROL, "no-store"));
+        if self.no_referrer {
+            response.insert_header((header::REFERRER_POLICY, "no-referrer"));
+        }
+        response.finish()
+    }
 }
 
 #[cfg(test)]

@@ -1,13 +1,20 @@
-//! The sign-in and sign-up forms shared by the OAuth2 authorize page and the
-//! hosted invitation page: what they post, how their answers read, and the
-//! cookies a signed-in (or verifying) browser keeps. The rules are the
-//! accounts service's (`services::accounts`).
+//! The sign-in and sign-up forms of every surface that has them (the
+//! OAuth2 authorize page, the invitation and join-link pages, the console's
+//! front door): what they post, how their answers read, the one function
+//! that finishes them ([`finish`]), and the cookies a signed-in (or
+//! verifying) browser keeps. The rules are the accounts service's
+//! (`services::accounts`).
 
 use crate::services::ServiceError;
 use crate::services::accounts::{FormContext, FormOutcome, SignUp};
+use crate::services::oauth::Authorization;
 use crate::state::AppState;
+use crate::web::csrf::FormPage;
+use crate::web::error::HtmlError;
+use crate::web::render::MessagePage;
 use actix_web::cookie::{Cookie, SameSite, time};
 use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
 use std::time::Duration;
 
 /// Cookie base names; over https each gets the `__Host-` prefix
@@ -130,6 +137,64 @@ pub async fn submit(
         }
     };
     Ok(outcome?)
+}
+
+/// Where a browser goes once its sign-in form signed someone in.
+pub enum Onward {
+    /// A page of ours: the invitation or join link it came from, the console.
+    Page(String),
+    /// Back to the OAuth2 client that sent the person, with a code.
+    App(Box<Authorization>),
+}
+
+/// Finishes a sign-in form, on every surface that has one. A browser that
+/// signed someone in gets its session (and device) cookies and goes
+/// `onward`; an address still to prove gets "Check your inbox" and the
+/// cookie that marks the browser that asked; a refusal is the form's page
+/// `again`, saying why.
+pub async fn finish(
+    state: &AppState,
+    form: &Credentials,
+    context: &FormContext,
+    onward: Onward,
+    again: impl FnOnce(&FormError) -> FormPage,
+) -> Result<HttpResponse, HtmlError> {
+    match submit(state, form, context).await.map_err(|e| again(&e))? {
+        FormOutcome::SignedIn(person) => {
+            let mut response = match onward {
+                Onward::Page(page) => crate::web::render::see_other(&page),
+                // The person is signed in even when no code could be
+                // issued: the cookies go with the page that says so.
+                Onward::App(authorization) => {
+                    crate::web::hosted::authorize::grant_code(state, *authorization, person.user_id)
+                        .await
+                        .unwrap_or_else(|failure| failure.error_response())
+                }
+            };
+            add_signed_in_cookies(&mut response, &person, state);
+            Ok(response)
+        }
+        FormOutcome::CheckInbox { email, browser } => {
+            let mut response =
+                crate::web::render::render(StatusCode::OK, &check_inbox(&email), &[]);
+            if let Some(browser) = browser {
+                let _ = response.add_cookie(&link_cookie(&browser, state));
+            }
+            Ok(response)
+        }
+    }
+}
+
+/// "Check your inbox": the one answer to a sign-up or a sign-in that needs
+/// the address proven, whether the address was new or had an account.
+pub fn check_inbox(email: &str) -> MessagePage {
+    MessagePage::new(
+        "Check your inbox",
+        format!(
+            "We sent a message to {email}. Open the link in it to continue. \
+             It can take a minute to arrive; look in the spam folder too."
+        ),
+    )
 }
 
 pub const DEVICE_COOKIE: &str = "enlist_device";

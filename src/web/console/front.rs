@@ -2,13 +2,18 @@
 //! the page for someone who administers nothing, and sign-out.
 
 use super::Notice;
-use crate::services::accounts::{FormOutcome, Resume};
+use crate::services::accounts::Resume;
 use crate::services::console::{self as gate, Lobby};
 use crate::state::AppState;
-use crate::web::sign_in::{self, Credentials, FormError};
+use crate::web::csrf::{FormPage, FormRejection};
+use crate::web::error::{HtmlError, PageError};
+use crate::web::sign_in::{self, Credentials, FormError, Onward};
+use actix_web::dev::Payload;
+use actix_web::error::InternalError;
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use askama::Template;
+use futures_util::future::LocalBoxFuture;
 use std::time::Duration;
 
 pub struct PickedOrganization {
@@ -48,21 +53,14 @@ fn render(
     view: FrontView,
     notice: Option<Notice>,
     retry_after: Option<Duration>,
-) -> HttpResponse {
+) -> FormPage {
     let csrf_token = crate::web::csrf::csrf_token(req);
     let page = FrontPage {
         view,
         notice,
         csrf_token,
     };
-    crate::web::csrf::form_page(
-        status,
-        &page,
-        &[],
-        &page.csrf_token,
-        sign_in::secure(state),
-        retry_after,
-    )
+    FormPage::new(status, &page, &page.csrf_token, sign_in::secure(state)).retry_after(retry_after)
 }
 
 fn sign_in_view(email: String, error: Option<String>) -> FrontView {
@@ -70,6 +68,33 @@ fn sign_in_view(email: String, error: Option<String>) -> FrontView {
         email,
         error,
         reset_href: crate::web::hosted::reset_href(Some(&Resume::Console)),
+    }
+}
+
+/// A posted front-door form, read only when it is genuine. A forged or
+/// stale one lands on the front door saying so, as every console form's
+/// does (see `console::read_form`).
+pub struct FrontDoorForm<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned + 'static> FromRequest for FrontDoorForm<T> {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let form = crate::web::csrf::read_posted_form(req, payload, refuse);
+        Box::pin(async move { form.await.map(FrontDoorForm) })
+    }
+}
+
+async fn refuse(req: HttpRequest, rejection: FormRejection) -> actix_web::Error {
+    let state = req.app_data::<web::Data<AppState>>();
+    match (rejection, state) {
+        (FormRejection::Expired, Some(state)) => {
+            let notice = Some(Notice::FORM_EXPIRED);
+            let page = front_door(&req, state, StatusCode::FORBIDDEN, notice).await;
+            InternalError::from_response(rejection, page).into()
+        }
+        _ => rejection.into(),
     }
 }
 
@@ -87,51 +112,43 @@ pub async fn front_door(
         .db
         .read(move |conn| gate::lobby(conn, token.as_deref(), now))
         .await;
-    let lobby = match lobby {
-        Ok(lobby) => lobby,
-        Err(error) => return super::error_response(req, state, super::ConsoleError::Failed(error)),
-    };
     match lobby {
-        Lobby::SignedOut => render(
-            req,
-            state,
-            status,
-            sign_in_view(String::new(), None),
-            notice,
-            None,
-        ),
-        Lobby::Unverified { email } => render(
-            req,
-            state,
-            StatusCode::FORBIDDEN,
-            FrontView::Unverified { email },
-            notice,
-            None,
-        ),
+        Ok(lobby) => lobby_page(req, state, status, notice, lobby),
+        Err(error) => PageError::failed(error).response(),
+    }
+}
+
+/// The front door for where the person stands.
+fn lobby_page(
+    req: &HttpRequest,
+    state: &AppState,
+    status: StatusCode,
+    notice: Option<Notice>,
+    lobby: Lobby,
+) -> HttpResponse {
+    let shown = |status, view| render(req, state, status, view, notice, None).response();
+    match lobby {
+        Lobby::SignedOut => shown(status, sign_in_view(String::new(), None)),
+        Lobby::Unverified { email } => {
+            shown(StatusCode::FORBIDDEN, FrontView::Unverified { email })
+        }
+        Lobby::SignedIn {
+            email,
+            organizations,
+        } if organizations.is_empty() => {
+            shown(StatusCode::FORBIDDEN, FrontView::NotAdmin { email })
+        }
+        // One organization and nothing to say: straight to it.
+        Lobby::SignedIn { organizations, .. }
+            if organizations.len() == 1 && notice.is_none() && status == StatusCode::OK =>
+        {
+            let only = &organizations[0];
+            crate::web::render::see_other(&format!("/admin/orgs/{}", only.organization_uuid))
+        }
         Lobby::SignedIn {
             email,
             organizations,
         } => {
-            if organizations.is_empty() {
-                return render(
-                    req,
-                    state,
-                    StatusCode::FORBIDDEN,
-                    FrontView::NotAdmin { email },
-                    notice,
-                    None,
-                );
-            }
-            // One organization and nothing to say: straight to it.
-            if let [only] = organizations.as_slice()
-                && notice.is_none()
-                && status == StatusCode::OK
-            {
-                return crate::web::render::see_other(&format!(
-                    "/admin/orgs/{}",
-                    only.organization_uuid
-                ));
-            }
             let organizations = organizations
                 .into_iter()
                 .map(|membership| PickedOrganization {
@@ -140,17 +157,11 @@ pub async fn front_door(
                     logo_url: membership.organization_logo_url,
                 })
                 .collect();
-            render(
-                req,
-                state,
-                status,
-                FrontView::Picker {
-                    email,
-                    organizations,
-                },
-                notice,
-                None,
-            )
+            let picker = FrontView::Picker {
+                email,
+                organizations,
+            };
+            shown(status, picker)
         }
     }
 }
@@ -160,73 +171,42 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
     front_door(&req, &state, StatusCode::OK, Notice::requested(&req)).await
 }
 
-/// `POST /admin`: the sign-in form.
+/// `POST /admin`: the sign-in form. Signed in, the browser goes through
+/// the front door again (to the organization picker, or straight in).
 pub async fn sign_in(
     req: HttpRequest,
-    body: web::Bytes,
+    FrontDoorForm(form): FrontDoorForm<Credentials>,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    let form: Credentials = match super::read_form(&req, &state, &body).await {
-        Ok(form) => form,
-        Err(page) => return page,
-    };
+) -> Result<HttpResponse, HtmlError> {
     // The console has no sign-up: admins are made by their organization.
     let form = Credentials {
         intent: Some("signin".into()),
         ..form
     };
     let context = sign_in::form_context(&req, &state, Some(Resume::Console), None);
-    match sign_in::submit(&state, &form, &context).await {
-        Ok(FormOutcome::SignedIn(person)) => {
-            let mut response = crate::web::render::see_other("/admin");
-            sign_in::add_signed_in_cookies(&mut response, &person, &state);
-            response
-        }
-        Ok(FormOutcome::CheckInbox { email, browser }) => {
-            let mut response = crate::web::render::render(
-                StatusCode::OK,
-                &crate::web::hosted::check_inbox(&email),
-                &[],
-            );
-            if let Some(browser) = browser {
-                let _ = response.add_cookie(&sign_in::link_cookie(&browser, &state));
-            }
-            response
-        }
-        Err(FormError {
-            status,
-            message,
-            retry_after,
-        }) => render(
-            &req,
-            &state,
-            status,
-            sign_in_view(form.email().to_owned(), Some(message)),
-            None,
-            retry_after,
-        ),
-    }
+    let again = |error: &FormError| {
+        let view = sign_in_view(form.email().to_owned(), Some(error.message.clone()));
+        render(&req, &state, error.status, view, None, error.retry_after)
+    };
+    let onward = Onward::Page("/admin".into());
+    sign_in::finish(&state, &form, &context, onward, again).await
 }
 
 /// `POST /admin/sign-out`: ends the session (on the hosted pages too: it
 /// is the same one).
 pub async fn sign_out(
     req: HttpRequest,
-    body: web::Bytes,
+    _: FrontDoorForm<serde::de::IgnoredAny>,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    if let Err(page) = super::read_form::<serde::de::IgnoredAny>(&req, &state, &body).await {
-        return page;
-    }
-    if let Some(token) = super::session_token(&req, &state)
-        && let Err(error) = state
+) -> Result<HttpResponse, HtmlError> {
+    if let Some(token) = super::session_token(&req, &state) {
+        state
             .db
             .write(move |tx| crate::services::sessions::end(tx, &token))
             .await
-    {
-        return super::error_response(&req, &state, super::ConsoleError::Failed(error));
+            .map_err(PageError::failed)?;
     }
     let mut response = crate::web::render::see_other("/admin?notice=signed-out");
     let _ = response.add_cookie(&sign_in::removal(sign_in::session_cookie("", &state)));
-    response
+    Ok(response)
 }

@@ -5,15 +5,16 @@
 use crate::domain::LinkPurpose as Purpose;
 use crate::services::accounts::{Followed, LinkView, Resume, SignedIn};
 use crate::state::AppState;
-use crate::web::error::PageError;
+use crate::web::csrf::{FormPage, GenuineForm};
+use crate::web::error::{HtmlError, PageError};
 use crate::web::hosted::EmailLinkPage;
 use crate::web::hosted::ResetRequestPage;
 use crate::web::hosted::authorize::{self, AuthorizeParams};
 use crate::web::render::Link;
 use crate::web::render::MessagePage;
 use crate::web::sign_in::{self, FormError, LINK_COOKIE};
-use actix_web::http::{StatusCode, header};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -32,8 +33,8 @@ pub struct ResetForm {
     resume: Option<String>,
 }
 
-/// An answer that is a page with its status (and Retry-After when it has one).
-fn error_page(error: &FormError) -> HttpResponse {
+/// A link that cannot be used (or a request refused) as its page says it.
+fn link_failure(error: FormError) -> PageError {
     let heading = match error.status {
         StatusCode::NOT_FOUND => "Link not found",
         StatusCode::GONE => "This link can no longer be used",
@@ -41,12 +42,11 @@ fn error_page(error: &FormError) -> HttpResponse {
         StatusCode::SERVICE_UNAVAILABLE => "Busy right now",
         _ => "Something went wrong",
     };
-    let page = PageError::new(error.status, heading, error.message.clone());
+    let page = PageError::new(error.status, heading, error.message);
     match error.retry_after {
         Some(wait) => page.with_retry_after(wait),
         None => page,
     }
-    .response()
 }
 
 fn browser_cookie(req: &HttpRequest, state: &AppState) -> Option<String> {
@@ -80,7 +80,7 @@ fn link_page(
     view: &LinkView,
     status: StatusCode,
     error: Option<String>,
-) -> HttpResponse {
+) -> FormPage {
     let csrf = crate::web::csrf::csrf_token(req);
     let (heading, intro, action, button) = match (purpose, view.choose_password) {
         (Purpose::Verify, false) => (
@@ -122,67 +122,60 @@ fn link_page(
     };
     let targets = resume_targets(view.resume.as_ref());
     let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
-    crate::web::csrf::form_page(status, &page, &targets, &csrf, sign_in::secure(state), None)
+    FormPage::new(status, &page, &csrf, sign_in::secure(state)).form_targets(&targets)
 }
 
+/// The page behind an emailed link; the link stays unused.
 async fn show_link(
     req: HttpRequest,
     state: web::Data<AppState>,
     purpose: Purpose,
     token: &str,
-) -> HttpResponse {
+) -> Result<HttpResponse, HtmlError> {
     let browser = browser_cookie(&req, &state);
-    match state
+    let view = state
         .accounts
         .open_link(purpose, token, browser.as_deref())
         .await
-    {
-        Ok(view) => link_page(&req, &state, purpose, token, &view, StatusCode::OK, None),
-        Err(error) => error_page(&FormError::from(error)),
-    }
+        .map_err(|error| link_failure(error.into()))?;
+    Ok(link_page(&req, &state, purpose, token, &view, StatusCode::OK, None).response())
 }
 
+/// Uses an emailed link (with the password chosen on its page, if any).
 async fn follow_link(
     req: HttpRequest,
-    body: web::Bytes,
+    form: LinkForm,
     state: web::Data<AppState>,
     purpose: Purpose,
     token: &str,
-) -> HttpResponse {
-    let form: LinkForm = match crate::web::csrf::genuine_form(&req, &body) {
-        Ok(form) => form,
-        Err(page) => return *page,
-    };
+) -> Result<HttpResponse, HtmlError> {
     let browser = browser_cookie(&req, &state);
     let followed = state
         .accounts
         .follow_link(purpose, token, browser.as_deref(), form.password.as_deref())
         .await;
-    match followed {
-        Ok(followed) => resume(&state, followed).await,
-        Err(error) => {
-            let error = FormError::from(error);
-            if error.status != StatusCode::BAD_REQUEST {
-                return error_page(&error);
-            }
-            // A password the rules refuse: the same form again, saying why.
-            match state
+    match followed.map_err(FormError::from) {
+        Ok(followed) => Ok(resume(&state, followed).await),
+        // A password the rules refuse: the same form again, saying why.
+        Err(error) if error.status == StatusCode::BAD_REQUEST => {
+            let view = state
                 .accounts
                 .open_link(purpose, token, browser.as_deref())
                 .await
-            {
-                Ok(view) => link_page(
-                    &req,
-                    &state,
-                    purpose,
-                    token,
-                    &view,
-                    StatusCode::BAD_REQUEST,
-                    Some(error.message),
-                ),
-                Err(other) => error_page(&FormError::from(other)),
-            }
+                .map_err(|other| link_failure(other.into()))?;
+            let status = StatusCode::BAD_REQUEST;
+            Err(link_page(
+                &req,
+                &state,
+                purpose,
+                token,
+                &view,
+                status,
+                Some(error.message),
+            )
+            .into())
         }
+        Err(error) => Err(link_failure(error).into()),
     }
 }
 
@@ -197,7 +190,11 @@ async fn resume(state: &AppState, followed: Followed) -> HttpResponse {
             followed.resume.as_ref(),
         )
     } else {
-        onwards(state, &person, followed.resume).await
+        // Where the person was going may refuse them now (an app's request
+        // that no longer checks out): they are signed in all the same.
+        onwards(state, &person, followed.resume)
+            .await
+            .unwrap_or_else(|refusal| refusal.error_response())
     };
     let _ = response.add_cookie(&sign_in::session_cookie(&person.session, state));
     let _ = response.add_cookie(&sign_in::removal(sign_in::link_cookie("", state)));
@@ -241,23 +238,24 @@ fn keys_revoked(email: &str, count: usize, resume: Option<&Resume>) -> HttpRespo
     )
 }
 
-async fn onwards(state: &AppState, person: &SignedIn, resume: Option<Resume>) -> HttpResponse {
+async fn onwards(
+    state: &AppState,
+    person: &SignedIn,
+    resume: Option<Resume>,
+) -> Result<HttpResponse, HtmlError> {
     match resume {
         Some(Resume::Authorize(query)) => match AuthorizeParams::from_query(&query) {
-            Some(params) => match authorize::validate(state, &params).await {
-                Ok(authorization) => {
-                    authorize::grant_code(state, authorization, person.user_id).await
-                }
-                Err(refusal) => *refusal,
-            },
-            None => done(&person.email),
+            Some(params) => {
+                let authorization = authorize::validate(state, &params).await?;
+                authorize::grant_code(state, authorization, person.user_id).await
+            }
+            None => Ok(done(&person.email)),
         },
-        Some(Resume::Invitation(uuid)) => HttpResponse::SeeOther()
-            .insert_header((header::LOCATION, format!("/invite/{uuid}")))
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .finish(),
-        Some(Resume::Console) => crate::web::render::see_other("/admin"),
-        None => done(&person.email),
+        Some(Resume::Invitation(uuid)) => {
+            Ok(crate::web::render::see_other(&format!("/invite/{uuid}")))
+        }
+        Some(Resume::Console) => Ok(crate::web::render::see_other("/admin")),
+        None => Ok(done(&person.email)),
     }
 }
 
@@ -277,7 +275,7 @@ pub async fn show_verification(
     req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<AppState>,
-) -> HttpResponse {
+) -> Result<HttpResponse, HtmlError> {
     show_link(req, state, Purpose::Verify, &path).await
 }
 
@@ -285,10 +283,10 @@ pub async fn show_verification(
 pub async fn verify(
     req: HttpRequest,
     path: web::Path<String>,
-    body: web::Bytes,
+    GenuineForm(form): GenuineForm<LinkForm>,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    follow_link(req, body, state, Purpose::Verify, &path).await
+) -> Result<HttpResponse, HtmlError> {
+    follow_link(req, form, state, Purpose::Verify, &path).await
 }
 
 /// `GET /reset/{token}`
@@ -296,7 +294,7 @@ pub async fn show_reset(
     req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<AppState>,
-) -> HttpResponse {
+) -> Result<HttpResponse, HtmlError> {
     show_link(req, state, Purpose::Reset, &path).await
 }
 
@@ -304,12 +302,13 @@ pub async fn show_reset(
 pub async fn reset(
     req: HttpRequest,
     path: web::Path<String>,
-    body: web::Bytes,
+    GenuineForm(form): GenuineForm<LinkForm>,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    follow_link(req, body, state, Purpose::Reset, &path).await
+) -> Result<HttpResponse, HtmlError> {
+    follow_link(req, form, state, Purpose::Reset, &path).await
 }
 
+/// "Forgot your password?", with the refusal of the last request when there was one.
 fn reset_request_page(
     req: &HttpRequest,
     state: &AppState,
@@ -317,7 +316,7 @@ fn reset_request_page(
     email: &str,
     resume: Option<String>,
     error: Option<&FormError>,
-) -> HttpResponse {
+) -> FormPage {
     let csrf = crate::web::csrf::csrf_token(req);
     let page = ResetRequestPage {
         email: email.to_owned(),
@@ -325,14 +324,8 @@ fn reset_request_page(
         csrf_token: csrf.clone(),
         error: error.map(|e| e.message.clone()),
     };
-    crate::web::csrf::form_page(
-        status,
-        &page,
-        &[],
-        &csrf,
-        sign_in::secure(state),
-        error.and_then(|e| e.retry_after),
-    )
+    FormPage::new(status, &page, &csrf, sign_in::secure(state))
+        .retry_after(error.and_then(|e| e.retry_after))
 }
 
 /// `GET /reset`: "Forgot your password?"
@@ -342,37 +335,24 @@ pub async fn show_reset_request(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let query = query.into_inner();
-    reset_request_page(&req, &state, StatusCode::OK, "", query.resume, None)
+    reset_request_page(&req, &state, StatusCode::OK, "", query.resume, None).response()
 }
 
 /// `POST /reset`: mails a reset link when the address has an account; the
 /// answer is the same either way.
 pub async fn request_reset(
     req: HttpRequest,
-    body: web::Bytes,
+    GenuineForm(form): GenuineForm<ResetForm>,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    let form: ResetForm = match crate::web::csrf::genuine_form(&req, &body) {
-        Ok(form) => form,
-        Err(page) => return *page,
-    };
+) -> Result<HttpResponse, HtmlError> {
     let email = form.email.unwrap_or_default();
     let resume = form.resume.as_deref().and_then(Resume::decode);
-    let requested = state
+    let address = sign_in::client_address(&req, &state);
+    let browser = state
         .accounts
-        .request_reset(&email, &sign_in::client_address(&req, &state), resume)
-        .await;
-    match requested {
-        Ok(browser) => {
-            let mut response = crate::web::render::render(
-                StatusCode::OK,
-                &crate::web::hosted::reset_requested(email.trim()),
-                &[],
-            );
-            let _ = response.add_cookie(&sign_in::link_cookie(&browser, &state));
-            response
-        }
-        Err(error) => {
+        .request_reset(&email, &address, resume)
+        .await
+        .map_err(|error| {
             let error = FormError::from(error);
             reset_request_page(
                 &req,
@@ -382,6 +362,9 @@ pub async fn request_reset(
                 form.resume,
                 Some(&error),
             )
-        }
-    }
+        })?;
+    let requested = crate::web::hosted::reset_requested(email.trim());
+    let mut response = crate::web::render::render(StatusCode::OK, &requested, &[]);
+    let _ = response.add_cookie(&sign_in::link_cookie(&browser, &state));
+    Ok(response)
 }

@@ -3,17 +3,18 @@
 //! redirected, RFC 6749 4.1.2.1); every other problem is sent back to the
 //! client's redirect URI as `error`, `error_description` and `state`.
 
-use crate::services::accounts::{FormOutcome, Resume};
+use crate::services::accounts::Resume;
 use crate::services::oauth::{self, Authorization, AuthorizeRefusal, NewCode};
-use crate::web::error::PageError;
+use crate::web::csrf::{FormPage, GenuineForm};
+use crate::web::error::{HtmlError, PageError};
 use crate::web::hosted::AuthorizePage;
 use crate::web::hosted::SignInForms;
-use crate::web::sign_in::{self, Credentials, FormError};
+use crate::web::render::Redirect;
+use crate::web::sign_in::{self, Credentials, FormError, Onward};
 
 pub use crate::services::oauth::AuthorizeParams;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
@@ -25,13 +26,13 @@ pub struct AuthorizeForm {
     credentials: Credentials,
 }
 
-fn page_error(status: StatusCode, message: &str) -> HttpResponse {
+fn page_error(status: StatusCode, message: &str) -> PageError {
     let heading = if status.is_server_error() {
         "Something went wrong"
     } else {
         "This sign-in link is not valid"
     };
-    PageError::new(status, heading, message).response()
+    PageError::new(status, heading, message)
 }
 
 /// Sends an error back to the client (RFC 6749 4.1.2.1), with `iss` (RFC 9207).
@@ -41,41 +42,36 @@ fn redirect_error(
     error: &str,
     description: &str,
     state: Option<&str>,
-) -> HttpResponse {
+) -> HtmlError {
     let mut pairs = vec![("error", error), ("error_description", description)];
     if let Some(state) = state {
         pairs.push(("state", state));
     }
     pairs.push(("iss", issuer));
-    redirect_with(redirect_uri, &pairs)
-}
-
-fn redirect_with(redirect_uri: &str, pairs: &[(&str, &str)]) -> HttpResponse {
-    match url::Url::parse(redirect_uri) {
-        Ok(mut url) => {
-            url.query_pairs_mut().extend_pairs(pairs);
-            HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, url.as_str()))
-                .insert_header((header::CACHE_CONTROL, "no-store"))
-                .insert_header((header::REFERRER_POLICY, "no-referrer"))
-                .finish()
-        }
-        Err(_) => page_error(
-            StatusCode::BAD_REQUEST,
-            "The application's redirect address is malformed.",
-        ),
+    match back_to_client(redirect_uri, &pairs) {
+        Ok(redirect) => redirect.into(),
+        Err(page) => page.into(),
     }
 }
 
-/// A refusal is a whole answer: an error page, or a redirect back to the client.
-pub(crate) type Refusal = Box<HttpResponse>;
+/// The redirect to the client's `redirect_uri` with `pairs` added to its query.
+fn back_to_client(redirect_uri: &str, pairs: &[(&str, &str)]) -> Result<Redirect, PageError> {
+    let mut url = url::Url::parse(redirect_uri).map_err(|_| {
+        page_error(
+            StatusCode::BAD_REQUEST,
+            "The application's redirect address is malformed.",
+        )
+    })?;
+    url.query_pairs_mut().extend_pairs(pairs);
+    Ok(Redirect::to(url.as_str()).without_referrer())
+}
 
 /// Checks the request through the OAuth2 service; a refusal becomes the
 /// page or the redirect RFC 6749 4.1.2.1 asks for.
 pub(crate) async fn validate(
     state: &AppState,
     params: &AuthorizeParams,
-) -> Result<Authorization, Refusal> {
+) -> Result<Authorization, HtmlError> {
     let request = params.clone();
     let checked = state
         .db
@@ -84,41 +80,59 @@ pub(crate) async fn validate(
     match checked {
         Ok(Ok(authorization)) => Ok(authorization),
         Ok(Err(AuthorizeRefusal::Page(message))) => {
-            Err(Box::new(page_error(StatusCode::BAD_REQUEST, message)))
+            Err(page_error(StatusCode::BAD_REQUEST, message).into())
         }
         Ok(Err(AuthorizeRefusal::Redirect {
             redirect_uri,
             error,
             description,
             state: client_state,
-        })) => Err(Box::new(redirect_error(
+        })) => Err(redirect_error(
             &redirect_uri,
             &state.public_url,
             error,
             &description,
             client_state.as_deref(),
-        ))),
-        Err(crate::services::StorageError::NulCharacter) => Err(Box::new(page_error(
+        )),
+        Err(crate::services::StorageError::NulCharacter) => Err(page_error(
             StatusCode::BAD_REQUEST,
             "The request's parameters may not contain NUL characters.",
-        ))),
-        Err(error) => Err(Box::new(
-            PageError::internal(format!("authorize: client lookup failed: {error}")).response(),
-        )),
+        )
+        .into()),
+        Err(error) => {
+            Err(PageError::internal(format!("authorize: client lookup failed: {error}")).into())
+        }
     }
 }
 
+/// Who asks for the sign-in, as its page shows it.
+struct Client {
+    name: String,
+    redirect_uri: String,
+}
+
+impl Client {
+    fn of(authorization: &Authorization) -> Self {
+        Self {
+            name: authorization.client.name.clone(),
+            redirect_uri: authorization.redirect_uri.clone(),
+        }
+    }
+}
+
+/// The sign-in page for a checked request, with the refusal of the last
+/// attempt (and its email) when there was one.
 fn sign_in_page(
     req: &HttpRequest,
     state: &AppState,
-    authorization: &Authorization,
+    client: &Client,
     params: &AuthorizeParams,
     email: &str,
     error: Option<&FormError>,
-) -> HttpResponse {
+) -> FormPage {
     let csrf = crate::web::csrf::csrf_token(req);
     let page = AuthorizePage {
-        client_name: authorization.client.name.clone(),
+        client_name: client.name.clone(),
         forms: SignInForms {
             action: "/oauth/authorize".into(),
             hidden: params.hidden_fields(),
@@ -129,16 +143,16 @@ fn sign_in_page(
         },
     };
     // Chrome applies form-action to the redirect that follows a post.
-    let target = crate::web::render::origin_of(&authorization.redirect_uri);
+    let target = crate::web::render::origin_of(&client.redirect_uri);
     let targets: Vec<&str> = target.iter().map(String::as_str).collect();
-    crate::web::csrf::form_page(
+    FormPage::new(
         error.map_or(StatusCode::OK, |e| e.status),
         &page,
-        &targets,
         &csrf,
         sign_in::secure(state),
-        error.and_then(|e| e.retry_after),
     )
+    .form_targets(&targets)
+    .retry_after(error.and_then(|e| e.retry_after))
 }
 
 /// `GET /oauth/authorize`. The query is read here rather than by an
@@ -162,68 +176,36 @@ fn sign_in_page(
         (status = 500, response = crate::web::error::ErrorPage)
     )
 )]
-pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let Ok(query) = serde_urlencoded::from_str::<AuthorizeParams>(req.query_string()) else {
-        return page_error(
-            StatusCode::BAD_REQUEST,
-            "The sign-in link is malformed or repeats a parameter.",
-        );
-    };
-    match validate(&state, &query).await {
-        Ok(authorization) => sign_in_page(&req, &state, &authorization, &query, "", None),
-        Err(response) => *response,
-    }
+pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, HtmlError> {
+    let query =
+        serde_urlencoded::from_str::<AuthorizeParams>(req.query_string()).map_err(|_| {
+            page_error(
+                StatusCode::BAD_REQUEST,
+                "The sign-in link is malformed or repeats a parameter.",
+            )
+        })?;
+    let authorization = validate(&state, &query).await?;
+    let client = Client::of(&authorization);
+    Ok(sign_in_page(&req, &state, &client, &query, "", None).response())
 }
 
-/// `POST /oauth/authorize`: the sign-in or sign-up form.
+/// `POST /oauth/authorize`: the sign-in or sign-up form. Signed in, the
+/// browser goes back to the client with a code.
 pub async fn submit(
     req: HttpRequest,
-    body: web::Bytes,
+    GenuineForm(form): GenuineForm<AuthorizeForm>,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    let form: AuthorizeForm = match crate::web::csrf::genuine_form(&req, &body) {
-        Ok(form) => form,
-        Err(page) => return *page,
+) -> Result<HttpResponse, HtmlError> {
+    let authorization = validate(&state, &form.params).await?;
+    let resume = Resume::Authorize(form.params.query());
+    let context = sign_in::form_context(&req, &state, Some(resume), None);
+    let client = Client::of(&authorization);
+    let again = |error: &FormError| {
+        let email = form.credentials.email();
+        sign_in_page(&req, &state, &client, &form.params, email, Some(error))
     };
-    let authorization = match validate(&state, &form.params).await {
-        Ok(authorization) => authorization,
-        Err(response) => return *response,
-    };
-    let email = form.credentials.email();
-    let context = sign_in::form_context(
-        &req,
-        &state,
-        Some(Resume::Authorize(form.params.query())),
-        None,
-    );
-    let outcome = sign_in::submit(&state, &form.credentials, &context).await;
-    let person = match outcome {
-        Ok(FormOutcome::SignedIn(person)) => person,
-        Ok(FormOutcome::CheckInbox { email, browser }) => {
-            let mut response = crate::web::render::render(
-                StatusCode::OK,
-                &crate::web::hosted::check_inbox(&email),
-                &[],
-            );
-            if let Some(browser) = browser {
-                let _ = response.add_cookie(&sign_in::link_cookie(&browser, &state));
-            }
-            return response;
-        }
-        Err(error) => {
-            return sign_in_page(
-                &req,
-                &state,
-                &authorization,
-                &form.params,
-                email,
-                Some(&error),
-            );
-        }
-    };
-    let mut response = grant_code(&state, authorization, person.user_id).await;
-    sign_in::add_signed_in_cookies(&mut response, &person, &state);
-    response
+    let onward = Onward::App(Box::new(authorization));
+    sign_in::finish(&state, &form.credentials, &context, onward, again).await
 }
 
 /// Issues a code for the signed-in person and sends the browser back to
@@ -232,9 +214,9 @@ pub(crate) async fn grant_code(
     state: &AppState,
     authorization: Authorization,
     user_id: i64,
-) -> HttpResponse {
+) -> Result<HttpResponse, HtmlError> {
     let now = state.clock.now();
-    let issued = state
+    let (code, authorization) = state
         .db
         .write(move |tx| {
             oauth::issue_code(
@@ -250,19 +232,15 @@ pub(crate) async fn grant_code(
             )
             .map(|code| (code, authorization))
         })
-        .await;
-    match issued {
-        Ok((code, authorization)) => {
-            let mut pairs = vec![("code", code.as_str())];
-            if let Some(state) = authorization.state.as_deref() {
-                pairs.push(("state", state));
-            }
-            // RFC 9207: the client can tell which server answered.
-            pairs.push(("iss", state.public_url.as_str()));
-            redirect_with(&authorization.redirect_uri, &pairs)
-        }
-        Err(error) => {
-            PageError::internal(format!("authorize: issuing a code failed: {error}")).response()
-        }
+        .await
+        .map_err(|error| {
+            PageError::internal(format!("authorize: issuing a code failed: {error}"))
+        })?;
+    let mut pairs = vec![("code", code.as_str())];
+    if let Some(state) = authorization.state.as_deref() {
+        pairs.push(("state", state));
     }
+    // RFC 9207: the client can tell which server answered.
+    pairs.push(("iss", state.public_url.as_str()));
+    Ok(back_to_client(&authorization.redirect_uri, &pairs)?.response())
 }

@@ -4,14 +4,14 @@
 
 use crate::domain::{Email, InvitationDetails};
 use crate::services;
-use crate::services::accounts::{FormOutcome, Resume};
+use crate::services::accounts::Resume;
 use crate::services::invite_page::{Answer, Closed, LinkProof, PageState, Viewer};
 use crate::state::AppState;
-use crate::web::error::PageError;
+use crate::web::csrf::{FormPage, GenuineForm};
+use crate::web::error::{HtmlError, PageError};
 use crate::web::hosted::SignInForms;
-use crate::web::render::Link;
-use crate::web::render::MessagePage;
-use crate::web::sign_in::{self, Credentials, FormError, SESSION_COOKIE, session_cookie};
+use crate::web::render::{MessagePage, Redirect};
+use crate::web::sign_in::{self, Credentials, FormError, Onward, SESSION_COOKIE, session_cookie};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -87,25 +87,31 @@ pub struct DecisionForm {
     decision: Option<String>,
 }
 
-fn message(status: StatusCode, heading: &str, text: String) -> HttpResponse {
-    PageError::new(status, heading, text).response()
+impl DecisionForm {
+    /// Whether the invitee accepts (or declines); anything else is no answer.
+    fn accepts(&self) -> Result<bool, PageError> {
+        match self.decision.as_deref() {
+            Some("accept") => Ok(true),
+            Some("decline") => Ok(false),
+            _ => Err(PageError::new(
+                StatusCode::BAD_REQUEST,
+                "Choose an answer",
+                "Accept or decline the invitation.",
+            )),
+        }
+    }
 }
 
-fn not_found() -> HttpResponse {
-    message(
+fn not_found() -> PageError {
+    PageError::new(
         StatusCode::NOT_FOUND,
         "Invitation not found",
-        "This invitation link is not valid. Check that you copied the whole link from the message."
-            .into(),
+        "This invitation link is not valid. Check that you copied the whole link from the message.",
     )
 }
 
-fn internal(error: impl std::fmt::Display) -> HttpResponse {
-    PageError::internal(error).response()
-}
-
 /// The page for an invitation that can no longer be answered.
-fn closed(details: &InvitationDetails, reason: Closed) -> HttpResponse {
+fn closed(details: &InvitationDetails, reason: Closed) -> PageError {
     let org = &details.organization_name;
     let inviter = details.inviter_name.as_deref().unwrap_or("an admin");
     let (status, heading, text) = match reason {
@@ -134,7 +140,7 @@ fn closed(details: &InvitationDetails, reason: Closed) -> HttpResponse {
             ),
         ),
     };
-    message(status, heading, text)
+    PageError::new(status, heading, text)
 }
 
 fn session_token(req: &HttpRequest, state: &AppState) -> Option<String> {
@@ -145,39 +151,48 @@ fn session_token(req: &HttpRequest, state: &AppState) -> Option<String> {
     .map(|cookie| cookie.value().to_owned())
 }
 
-/// The page's state for the link in the path (with its secret, if any),
-/// seen by the session whose token is given (none: as signed out, with no
-/// session lookup).
-async fn page_state(
+/// The open invitation behind the link in the path (with its secret, if
+/// any), seen by the session whose token is given (none: as signed out,
+/// with no session lookup); otherwise the answer for its state.
+async fn open_invitation(
+    req: &HttpRequest,
     state: &AppState,
     raw: &str,
-    link_token: Option<String>,
+    link_token: Option<&str>,
     session: Option<String>,
-) -> Result<PageState, HttpResponse> {
+) -> Result<(Box<InvitationDetails>, Viewer, LinkProof), HtmlError> {
     let uuid = Uuid::parse_str(raw).map_err(|_| not_found())?;
     let now = state.clock.now();
-    state
+    let link = link_token.map(str::to_owned);
+    let page = state
         .db
         .read(move |conn| {
-            services::invite_page::open(conn, uuid, link_token.as_deref(), session.as_deref(), now)
+            services::invite_page::open(conn, uuid, link.as_deref(), session.as_deref(), now)
         })
         .await
-        .map_err(internal)
+        .map_err(PageError::internal)?;
+    match page {
+        PageState::Open(details, viewer, proof) => Ok((details, viewer, proof)),
+        other => Err(not_open(req, state, other, link_token)),
+    }
 }
 
-/// The page for a state in which the invitation cannot be answered now.
+/// The answer for a state in which the invitation cannot be answered now.
 fn not_open(
     req: &HttpRequest,
     state: &AppState,
     page: PageState,
     token: Option<&str>,
-) -> HttpResponse {
+) -> HtmlError {
     match page {
-        PageState::Unknown => not_found(),
-        PageState::Closed(details, reason) => closed(&details, reason),
-        PageState::Open(details, Viewer::SignedOut, proof) => crate::web::render::see_other(
-            &with_proof(format!("/invite/{}", details.invitation.uuid), proof, token),
-        ),
+        PageState::Unknown => not_found().into(),
+        PageState::Closed(details, reason) => closed(&details, reason).into(),
+        PageState::Open(details, Viewer::SignedOut, proof) => Redirect::to(with_proof(
+            format!("/invite/{}", details.invitation.uuid),
+            proof,
+            token,
+        ))
+        .into(),
         PageState::Open(details, viewer, proof) => render(
             req,
             state,
@@ -190,7 +205,52 @@ fn not_open(
             StatusCode::FORBIDDEN,
             None,
             Some("This invitation is for another email address.".into()),
-        ),
+        )
+        .into(),
+    }
+}
+
+/// The answer to an accept or decline.
+fn answered(
+    req: &HttpRequest,
+    state: &AppState,
+    answer: Answer,
+    token: Option<&str>,
+) -> Result<HttpResponse, HtmlError> {
+    match answer {
+        Answer::Accepted(details, organization) => {
+            let org = &details.organization_name;
+            let welcome = MessagePage::new(
+                format!("Welcome to {org}"),
+                format!("You accepted the invitation and are now a member of {org}."),
+            );
+            Ok(crate::web::hosted::joined(state, organization, welcome)?)
+        }
+        Answer::Declined(details) => {
+            let declined = MessagePage::new(
+                "Invitation declined",
+                format!(
+                    "You declined the invitation to join {}. Nothing else will happen.",
+                    details.organization_name
+                ),
+            );
+            Ok(crate::web::render::render(StatusCode::OK, &declined, &[]))
+        }
+        Answer::NotAnswerable(page) => Err(not_open(req, state, page, token)),
+        Answer::Unproven(details, user) => Err(render(
+            req,
+            state,
+            &Shown {
+                details: &details,
+                viewer: &Viewer::Invitee(user),
+                proof: LinkProof::Absent,
+                token: None,
+            },
+            StatusCode::FORBIDDEN,
+            None,
+            Some(UNPROVEN.into()),
+        )
+        .into()),
     }
 }
 
@@ -210,7 +270,7 @@ fn render(
     status: StatusCode,
     form_error: Option<&FormError>,
     action_error: Option<String>,
-) -> HttpResponse {
+) -> FormPage {
     let Shown {
         details,
         viewer,
@@ -253,14 +313,8 @@ fn render(
         link_notice: (proof == LinkProof::Wrong).then_some(WRONG_LINK),
         error: action_error,
     };
-    crate::web::csrf::form_page(
-        status,
-        &page,
-        &[],
-        &csrf,
-        sign_in::secure(state),
-        form_error.and_then(|e| e.retry_after),
-    )
+    FormPage::new(status, &page, &csrf, sign_in::secure(state))
+        .retry_after(form_error.and_then(|e| e.retry_after))
 }
 
 /// `GET /invite/{uuid}`
@@ -282,126 +336,66 @@ pub async fn show(
     req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<AppState>,
-) -> HttpResponse {
+) -> Result<HttpResponse, HtmlError> {
     let token = link_token(&req);
-    match page_state(&state, &path, token.clone(), session_token(&req, &state)).await {
-        Ok(PageState::Open(details, viewer, proof)) => render(
-            &req,
-            &state,
-            &Shown {
-                details: &details,
-                viewer: &viewer,
-                proof,
-                token: token.as_deref(),
-            },
-            StatusCode::OK,
-            None,
-            None,
-        ),
-        Ok(other) => not_open(&req, &state, other, token.as_deref()),
-        Err(page) => page,
-    }
+    let session = session_token(&req, &state);
+    let (details, viewer, proof) =
+        open_invitation(&req, &state, &path, token.as_deref(), session).await?;
+    let shown = Shown {
+        details: &details,
+        viewer: &viewer,
+        proof,
+        token: token.as_deref(),
+    };
+    Ok(render(&req, &state, &shown, StatusCode::OK, None, None).response())
 }
 
-/// `POST /invite/{uuid}`: the sign-in or sign-up form.
+/// `POST /invite/{uuid}`: the sign-in or sign-up form. Signed in, the
+/// browser goes back to the page as it was opened, the link's secret
+/// included.
 pub async fn sign_in(
     req: HttpRequest,
     path: web::Path<String>,
-    body: web::Bytes,
+    GenuineForm(form): GenuineForm<Credentials>,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    let form: Credentials = match crate::web::csrf::genuine_form(&req, &body) {
-        Ok(form) => form,
-        Err(page) => return *page,
-    };
-    // The form signs someone in: who is signed in now does not matter.
+) -> Result<HttpResponse, HtmlError> {
     let token = link_token(&req);
-    let (details, proof) = match page_state(&state, &path, token.clone(), None).await {
-        Ok(PageState::Open(details, _, proof)) => (details, proof),
-        Ok(other) => return not_open(&req, &state, other, token.as_deref()),
-        Err(page) => return page,
-    };
+    // The form signs someone in: who is signed in now does not matter.
+    let (details, _, proof) = open_invitation(&req, &state, &path, token.as_deref(), None).await?;
     // Only the message's secret lets this form prove the invitee's inbox.
     let invited = proof
         .proves_inbox()
         .then(|| Email::parse(&details.invitation.invitee_email).ok())
         .flatten();
-    let context = sign_in::form_context(
-        &req,
-        &state,
-        Some(Resume::Invitation(details.invitation.uuid)),
-        invited,
-    );
-    match sign_in::submit(&state, &form, &context).await {
-        Ok(FormOutcome::SignedIn(person)) => {
-            // Back to the page as it was opened, the link's secret included.
-            let page = with_proof(
-                format!("/invite/{}", details.invitation.uuid),
-                proof,
-                token.as_deref(),
-            );
-            let mut response = crate::web::render::see_other(&page);
-            sign_in::add_signed_in_cookies(&mut response, &person, &state);
-            response
-        }
-        Ok(FormOutcome::CheckInbox { email, browser }) => {
-            let mut response = crate::web::render::render(
-                StatusCode::OK,
-                &crate::web::hosted::check_inbox(&email),
-                &[],
-            );
-            if let Some(browser) = browser {
-                let _ = response.add_cookie(&sign_in::link_cookie(&browser, &state));
-            }
-            response
-        }
-        Err(error) => render(
-            &req,
-            &state,
-            &Shown {
-                details: &details,
-                viewer: &Viewer::SignedOut,
-                proof,
-                token: token.as_deref(),
-            },
-            error.status,
-            Some(&error),
-            None,
-        ),
-    }
+    let resume = Resume::Invitation(details.invitation.uuid);
+    let context = sign_in::form_context(&req, &state, Some(resume), invited);
+    let page = format!("/invite/{}", details.invitation.uuid);
+    let onward = Onward::Page(with_proof(page, proof, token.as_deref()));
+    let shown = Shown {
+        details: &details,
+        viewer: &Viewer::SignedOut,
+        proof,
+        token: token.as_deref(),
+    };
+    let again = |error: &FormError| render(&req, &state, &shown, error.status, Some(error), None);
+    sign_in::finish(&state, &form, &context, onward, again).await
 }
 
 /// `POST /invite/{uuid}/respond`: accept or decline, as the signed-in invitee.
 pub async fn respond(
     req: HttpRequest,
     path: web::Path<String>,
-    body: web::Bytes,
+    GenuineForm(form): GenuineForm<DecisionForm>,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    let form: DecisionForm = match crate::web::csrf::genuine_form(&req, &body) {
-        Ok(form) => form,
-        Err(page) => return *page,
-    };
-    let accept = match form.decision.as_deref() {
-        Some("accept") => true,
-        Some("decline") => false,
-        _ => {
-            return message(
-                StatusCode::BAD_REQUEST,
-                "Choose an answer",
-                "Accept or decline the invitation.".into(),
-            );
-        }
-    };
-    let Ok(uuid) = Uuid::parse_str(&path) else {
-        return not_found();
-    };
+) -> Result<HttpResponse, HtmlError> {
+    let accept = form.accepts()?;
+    let uuid = Uuid::parse_str(&path).map_err(|_| not_found())?;
     let session = session_token(&req, &state);
     let token = link_token(&req);
     let link = token.clone();
     let now = state.clock.now();
     let request_id = crate::http::request_log::request_id(&req);
-    let answered = state
+    let answer = state
         .db
         .write(move |tx| {
             services::invite_page::answer(
@@ -414,81 +408,24 @@ pub async fn respond(
                 now,
             )
         })
-        .await;
-    match answered {
-        Ok(Answer::Accepted(details, organization)) => {
-            let org = &details.organization_name;
-            match &state.settings.invitations.accept_redirect_url {
-                Some(target) => match url::Url::parse(target) {
-                    Ok(mut url) => {
-                        url.query_pairs_mut()
-                            .append_pair("organization", &organization.to_string());
-                        crate::web::render::see_other(url.as_str())
-                    }
-                    Err(error) => internal(error),
-                },
-                None => crate::web::render::render(
-                    StatusCode::OK,
-                    &MessagePage::new(
-                        format!("Welcome to {org}"),
-                        format!("You accepted the invitation and are now a member of {org}."),
-                    ),
-                    &[],
-                ),
-            }
-        }
-        Ok(Answer::Declined(details)) => crate::web::render::render(
-            StatusCode::OK,
-            &MessagePage {
-                heading: "Invitation declined".into(),
-                message: format!(
-                    "You declined the invitation to join {}. Nothing else will happen.",
-                    details.organization_name
-                ),
-                link: None::<Link>,
-            },
-            &[],
-        ),
-        Ok(Answer::NotAnswerable(page)) => not_open(&req, &state, page, token.as_deref()),
-        Ok(Answer::Unproven(details, user)) => render(
-            &req,
-            &state,
-            &Shown {
-                details: &details,
-                viewer: &Viewer::Invitee(user),
-                proof: LinkProof::Absent,
-                token: None,
-            },
-            StatusCode::FORBIDDEN,
-            None,
-            Some(UNPROVEN.into()),
-        ),
-        Err(other) => internal(other),
-    }
+        .await
+        .map_err(PageError::internal)?;
+    answered(&req, &state, answer, token.as_deref())
 }
 
 /// `POST /invite/{uuid}/sign-out`
 pub async fn sign_out(
     req: HttpRequest,
     path: web::Path<String>,
-    body: web::Bytes,
+    _: GenuineForm<serde::de::IgnoredAny>,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    if let Err(page) = crate::web::csrf::genuine_form::<serde::de::IgnoredAny>(&req, &body) {
-        return *page;
-    }
-    if let Some(cookie) = req.cookie(&crate::web::render::cookie_name(
-        SESSION_COOKIE,
-        sign_in::secure(&state),
-    )) {
-        let token = cookie.value().to_owned();
-        if let Err(error) = state
+) -> Result<HttpResponse, HtmlError> {
+    if let Some(token) = session_token(&req, &state) {
+        state
             .db
             .write(move |tx| services::sessions::end(tx, &token))
             .await
-        {
-            return internal(error);
-        }
+            .map_err(PageError::internal)?;
     }
     // Back to the page as it was opened: the secret it carried, if any,
     // is checked again there.
@@ -501,5 +438,5 @@ pub async fn sign_out(
     };
     let mut response = crate::web::render::see_other(&target);
     let _ = response.add_cookie(&sign_in::removal(session_cookie("", &state)));
-    response
+    Ok(response)
 }

@@ -3,15 +3,15 @@
 //! up use the same forms and accounts service as the invitation page.
 
 use crate::domain::join_link::JoinLinkState;
-use crate::services::accounts::FormOutcome;
 use crate::services::join_links::OpenLink;
 use crate::services::sessions::SessionUser;
 use crate::services::{self, ServiceError};
 use crate::state::AppState;
-use crate::web::error::PageError;
+use crate::web::csrf::{FormPage, GenuineForm};
+use crate::web::error::{HtmlError, PageError};
 use crate::web::hosted::SignInForms;
-use crate::web::render::MessagePage;
-use crate::web::sign_in::{self, Credentials, FormError};
+use crate::web::render::{MessagePage, Redirect};
+use crate::web::sign_in::{self, Credentials, FormError, Onward};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -36,19 +36,15 @@ pub struct JoinPage {
     error: Option<String>,
 }
 
-fn message(status: StatusCode, heading: &str, text: impl Into<String>) -> HttpResponse {
-    crate::web::render::render(status, &MessagePage::new(heading, text.into()), &[])
-}
-
-fn not_found() -> HttpResponse {
-    message(
+fn not_found() -> PageError {
+    PageError::new(
         StatusCode::NOT_FOUND,
         "Link not found",
         "This join link is not valid. Check that you copied the whole link.",
     )
 }
 
-fn closed(state: JoinLinkState, org: &str) -> HttpResponse {
+fn closed(state: JoinLinkState, org: &str) -> PageError {
     let text = match state {
         JoinLinkState::Full => {
             format!("The link to join {org} has been used as often as it allows.")
@@ -56,37 +52,73 @@ fn closed(state: JoinLinkState, org: &str) -> HttpResponse {
         JoinLinkState::Expired => format!("The link to join {org} has expired."),
         _ => format!("The link to join {org} was withdrawn."),
     };
-    message(StatusCode::GONE, "This link can no longer be used", text)
-}
-
-fn internal(error: impl std::fmt::Display) -> HttpResponse {
-    PageError::internal(error).response()
+    PageError::new(StatusCode::GONE, "This link can no longer be used", text)
 }
 
 /// Tokens are base62; anything else finds nothing without a lookup.
-fn plausible(token: &str) -> bool {
-    !token.is_empty() && token.len() <= 64 && token.chars().all(|c| c.is_ascii_alphanumeric())
+fn plausible(token: &str) -> Result<&str, PageError> {
+    let plausible =
+        !token.is_empty() && token.len() <= 64 && token.chars().all(|c| c.is_ascii_alphanumeric());
+    plausible.then_some(token).ok_or_else(not_found)
 }
 
 /// The link behind a token if it is active; otherwise the page to show.
-async fn open_link(state: &AppState, token: &str) -> Result<OpenLink, HttpResponse> {
-    if !plausible(token) {
-        return Err(not_found());
-    }
+async fn open_link(state: &AppState, token: &str) -> Result<OpenLink, PageError> {
+    let token = plausible(token)?.to_owned();
     let now = state.clock.now();
-    let token = token.to_owned();
     let open = state
         .db
         .read(move |conn| services::join_links::open(conn, &token, now))
         .await
         .map_err(|error| match error {
             ServiceError::NotFound(_) => not_found(),
-            other => internal(other),
+            other => PageError::internal(other),
         })?;
     if open.link.state != JoinLinkState::Active {
         return Err(closed(open.link.state, &open.organization.name));
     }
     Ok(open)
+}
+
+/// The answer to joining through the link.
+async fn joined(
+    req: &HttpRequest,
+    state: &AppState,
+    token: &str,
+    session: &SessionUser,
+    joined: Result<uuid::Uuid, ServiceError>,
+) -> Result<HttpResponse, HtmlError> {
+    let message = |status, heading: &str, text: String| PageError::new(status, heading, text);
+    match joined {
+        Ok(organization) => {
+            let welcome = MessagePage::new("Welcome", "You joined the organization.");
+            Ok(crate::web::hosted::joined(state, organization, welcome)?)
+        }
+        Err(ServiceError::NotFound(_)) => Err(not_found().into()),
+        Err(ServiceError::Gone { detail, .. }) => {
+            Err(message(StatusCode::GONE, "This link can no longer be used", detail).into())
+        }
+        // Not allowed to join (an address not proven yet): the page again, saying why.
+        Err(ServiceError::Forbidden { detail, .. }) => {
+            let open = open_link(state, token).await?;
+            let status = StatusCode::FORBIDDEN;
+            Err(render(
+                req,
+                state,
+                token,
+                &open,
+                Some(session),
+                status,
+                None,
+                Some(detail),
+            )
+            .into())
+        }
+        Err(ServiceError::Conflict { detail, .. }) => {
+            Err(message(StatusCode::CONFLICT, "You are already a member", detail).into())
+        }
+        Err(other) => Err(PageError::internal(other).into()),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -99,7 +131,7 @@ fn render(
     status: StatusCode,
     form_error: Option<&FormError>,
     action_error: Option<String>,
-) -> HttpResponse {
+) -> FormPage {
     let csrf = crate::web::csrf::csrf_token(req);
     let view = match session {
         None => JoinView::SignedOut(SignInForms {
@@ -123,14 +155,8 @@ fn render(
         view,
         error: action_error,
     };
-    crate::web::csrf::form_page(
-        status,
-        &page,
-        &[],
-        &csrf,
-        sign_in::secure(state),
-        form_error.and_then(|e| e.retry_after),
-    )
+    FormPage::new(status, &page, &csrf, sign_in::secure(state))
+        .retry_after(form_error.and_then(|e| e.retry_after))
 }
 
 /// `GET /join/{token}`
@@ -148,13 +174,10 @@ pub async fn show(
     req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    let open = match open_link(&state, &path).await {
-        Ok(open) => open,
-        Err(page) => return page,
-    };
+) -> Result<HttpResponse, HtmlError> {
+    let open = open_link(&state, &path).await?;
     let session = sign_in::current_session(&req, &state).await;
-    render(
+    let page = render(
         &req,
         &state,
         &path,
@@ -163,111 +186,55 @@ pub async fn show(
         StatusCode::OK,
         None,
         None,
-    )
+    );
+    Ok(page.response())
 }
 
-/// `POST /join/{token}`: the sign-in or sign-up form.
+/// `POST /join/{token}`: the sign-in or sign-up form. Signed in, the
+/// browser goes back to the link's page to join.
 pub async fn sign_in(
     req: HttpRequest,
     path: web::Path<String>,
-    body: web::Bytes,
+    GenuineForm(form): GenuineForm<Credentials>,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    let form: Credentials = match crate::web::csrf::genuine_form(&req, &body) {
-        Ok(form) => form,
-        Err(page) => return *page,
-    };
-    let open = match open_link(&state, &path).await {
-        Ok(open) => open,
-        Err(page) => return page,
-    };
+) -> Result<HttpResponse, HtmlError> {
+    let open = open_link(&state, &path).await?;
     let context = sign_in::form_context(&req, &state, None, None);
-    match sign_in::submit(&state, &form, &context).await {
-        Ok(FormOutcome::SignedIn(person)) => {
-            let mut response = crate::web::render::see_other(&format!("/join/{}", path.as_str()));
-            sign_in::add_signed_in_cookies(&mut response, &person, &state);
-            response
-        }
-        Ok(FormOutcome::CheckInbox { email, browser }) => {
-            let mut response = crate::web::render::render(
-                StatusCode::OK,
-                &crate::web::hosted::check_inbox(&email),
-                &[],
-            );
-            if let Some(browser) = browser {
-                let _ = response.add_cookie(&sign_in::link_cookie(&browser, &state));
-            }
-            response
-        }
-        Err(error) => render(
+    let onward = Onward::Page(format!("/join/{}", path.as_str()));
+    let again = |error: &FormError| {
+        render(
             &req,
             &state,
             &path,
             &open,
             None,
             error.status,
-            Some(&error),
+            Some(error),
             None,
-        ),
-    }
+        )
+    };
+    sign_in::finish(&state, &form, &context, onward, again).await
 }
 
-/// `POST /join/{token}/accept`: the signed-in person joins.
+/// `POST /join/{token}/accept`: the signed-in person joins. Signed out,
+/// the browser goes back to the link's page to sign in.
 pub async fn accept(
     req: HttpRequest,
     path: web::Path<String>,
-    body: web::Bytes,
+    _: GenuineForm<serde::de::IgnoredAny>,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    if let Err(page) = crate::web::csrf::genuine_form::<serde::de::IgnoredAny>(&req, &body) {
-        return *page;
-    }
-    if !plausible(&path) {
-        return not_found();
-    }
-    let Some(session) = sign_in::current_session(&req, &state).await else {
-        return crate::web::render::see_other(&format!("/join/{}", path.as_str()));
-    };
-    let token = path.to_string();
+) -> Result<HttpResponse, HtmlError> {
+    let token = plausible(&path)?.to_owned();
+    let session = sign_in::current_session(&req, &state)
+        .await
+        .ok_or_else(|| Redirect::to(format!("/join/{token}")))?;
     let user_id = session.user_id;
     let now = state.clock.now();
     let request_id = crate::http::request_log::request_id(&req);
-    let joined = state
+    let link = token.clone();
+    let answer = state
         .db
-        .write(move |tx| services::join_links::join(tx, &token, user_id, request_id, now))
+        .write(move |tx| services::join_links::join(tx, &link, user_id, request_id, now))
         .await;
-    match joined {
-        Ok(organization) => match &state.settings.invitations.accept_redirect_url {
-            Some(target) => match url::Url::parse(target) {
-                Ok(mut url) => {
-                    url.query_pairs_mut()
-                        .append_pair("organization", &organization.to_string());
-                    crate::web::render::see_other(url.as_str())
-                }
-                Err(error) => internal(error),
-            },
-            None => message(StatusCode::OK, "Welcome", "You joined the organization."),
-        },
-        Err(ServiceError::NotFound(_)) => not_found(),
-        Err(ServiceError::Gone { detail, .. }) => {
-            message(StatusCode::GONE, "This link can no longer be used", detail)
-        }
-        Err(ServiceError::Forbidden { detail, .. }) => match open_link(&state, &path).await {
-            Ok(open) => render(
-                &req,
-                &state,
-                &path,
-                &open,
-                Some(&session),
-                StatusCode::FORBIDDEN,
-                None,
-                Some(detail),
-            ),
-            Err(page) => page,
-        },
-        Err(ServiceError::Conflict { detail, .. }) => {
-            message(StatusCode::CONFLICT, "You are already a member", detail)
-        }
-        Err(other) => internal(other),
-    }
+    joined(&req, &state, &token, &session, answer).await
 }

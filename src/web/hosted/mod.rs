@@ -39,8 +39,28 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
     );
 }
 
+use crate::web::error::PageError;
 use crate::web::render::MessagePage;
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
 use askama::Template;
+
+/// The answer once a person joined `organization` (by invitation or join
+/// link): on to `invitations.accept_redirect_url` when it is set, naming
+/// the organization; otherwise the `welcome` page.
+pub fn joined(
+    state: &crate::state::AppState,
+    organization: uuid::Uuid,
+    welcome: MessagePage,
+) -> Result<HttpResponse, PageError> {
+    let Some(target) = &state.settings.invitations.accept_redirect_url else {
+        return Ok(crate::web::render::render(StatusCode::OK, &welcome, &[]));
+    };
+    let mut url = url::Url::parse(target).map_err(PageError::internal)?;
+    url.query_pairs_mut()
+        .append_pair("organization", &organization.to_string());
+    Ok(crate::web::render::see_other(url.as_str()))
+}
 
 /// The sign-in and sign-up forms, as every page that embeds them needs them.
 pub struct SignInForms {
@@ -91,18 +111,6 @@ pub struct ResetRequestPage {
     pub resume: Option<String>,
     pub csrf_token: String,
     pub error: Option<String>,
-}
-
-/// "Check your inbox": the one answer to a sign-up or a sign-in that needs
-/// the address proven, whether the address was new or had an account.
-pub fn check_inbox(email: &str) -> MessagePage {
-    MessagePage::new(
-        "Check your inbox",
-        format!(
-            "We sent a message to {email}. Open the link in it to continue. \
-             It can take a minute to arrive; look in the spam folder too."
-        ),
-    )
 }
 
 /// The one answer to a reset request, whether or not the address has an account.
