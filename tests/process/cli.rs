@@ -4,11 +4,7 @@
 //! (its permissions, its path's resolution, `backup`, the serve lock) skip
 //! on PostgreSQL, which has tests of its own behaviour instead.
 
-// Helpers are not test functions, so clippy's test allowances miss them.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[path = "support/postgres.rs"]
-mod test_postgres;
+use crate::test_postgres;
 
 use enlist::config::DatabaseSettings;
 use enlist::db::{Database, StorageError, WriteConn};

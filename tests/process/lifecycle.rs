@@ -2,9 +2,6 @@
 //! graceful SIGTERM and SIGINT, backups and integrity checks while serving,
 //! and what the server answers when SQLite itself stops answering.
 
-// Helpers are not test functions, so clippy's test allowances miss them.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::Value;

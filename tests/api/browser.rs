@@ -8,12 +8,7 @@
 //! (`apt-get install chromium chromium-driver`), unless
 //! `ENLIST_SKIP_BROWSER_TESTS=1` asks to skip it.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[path = "api/helpers.rs"]
-mod helpers;
-#[path = "support/postgres.rs"]
-mod test_postgres;
+use crate::helpers;
 
 use enlist::config::{HumanDuration, TransportKind};
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -35,7 +30,7 @@ fn chromedriver() -> PathBuf {
         .map_or_else(|| "/usr/bin/chromedriver".into(), PathBuf::from)
 }
 
-const JOURNEY: &str = "invitees_accept_and_decline_from_the_emailed_link_in_chromium";
+const JOURNEY: &str = "browser::invitees_accept_and_decline_from_the_emailed_link_in_chromium";
 
 /// What a machine without the browser is told.
 fn missing_browser_message() -> String {

@@ -6,12 +6,8 @@
 //! Runs with `ENLIST_TEST_BACKEND=postgres` (the README's test command does);
 //! on the SQLite run it says it was skipped: one SQLite file has one server.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[path = "support/postgres.rs"]
-mod test_postgres;
-#[path = "support/webhook_receiver.rs"]
-mod webhook_receiver;
+use crate::test_postgres;
+use crate::webhook_receiver;
 
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};

@@ -20,8 +20,6 @@
 //! - Where the README has a person accept in a browser, the test does what
 //!   the browser would, over HTTP, between two blocks.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use enlist::domain::Scope;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -32,9 +30,9 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_enlist");
-const README: &str = include_str!("../README.md");
-const API_DOC: &str = include_str!("../docs/api.md");
-const ARCHITECTURE_DOC: &str = include_str!("../docs/architecture.md");
+const README: &str = include_str!("../../README.md");
+const API_DOC: &str = include_str!("../../docs/api.md");
+const ARCHITECTURE_DOC: &str = include_str!("../../docs/architecture.md");
 /// The files whose walk-throughs run, in the order they run: the README's
 /// first walk-through sets up what docs/api.md's continue from.
 const WALK_THROUGH_FILES: [(&str, &str); 2] = [("README.md", README), ("docs/api.md", API_DOC)];
@@ -492,7 +490,7 @@ fn ci_runs_exactly_the_readmes_test_command() {
              --test cli --test hostile --test browser --test multi_node --test postgres"
         ]
     );
-    let ci = include_str!("../.ci/run");
+    let ci = include_str!("../../.ci/run");
     let last = ci
         .lines()
         .map(str::trim)

@@ -2,11 +2,7 @@
 //! picked up again, and a message sent before a clean stop is not sent a
 //! second time.
 
-// Helpers are not test functions, so clippy's test allowances miss them.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[path = "support/webhook_receiver.rs"]
-mod webhook_receiver;
+use crate::webhook_receiver;
 
 use enlist::config::{DatabaseSettings, TemplateFiles};
 use enlist::db::Database;

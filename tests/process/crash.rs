@@ -3,8 +3,6 @@
 //! acknowledged with 200 must be there, the file must pass
 //! `PRAGMA integrity_check`, and the server must answer again. Repeated.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use rand::Rng;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};

@@ -4,10 +4,7 @@
 //! Runs with `ENLIST_TEST_BACKEND=postgres` (the README's test command does);
 //! the outage test stops and restarts a cluster of its own.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[path = "support/postgres.rs"]
-mod test_postgres;
+use crate::test_postgres;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
