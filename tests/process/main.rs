@@ -15,6 +15,8 @@ mod test_postgres;
 #[path = "../support/webhook_receiver.rs"]
 mod webhook_receiver;
 
+mod fixture;
+
 mod cli;
 mod crash;
 mod delivery_restart;
