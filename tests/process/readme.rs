@@ -386,7 +386,7 @@ async fn the_readme_walk_throughs_run_as_written_on_an_empty_database() {
     let blocks = all_walk_through_blocks();
     let mut accepted = false;
     for block in &blocks {
-        let code = block.code.replace("127.0.0.1:8080", &server.addr());
+        let code = block.code.replace("127.0.0.1:8080", server.addr());
         let output = tokio::task::block_in_place(|| shell.run(block, &code));
         let mut at = 0;
         for pattern in block.expectations() {
