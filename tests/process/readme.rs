@@ -132,11 +132,11 @@ fn serve(dir: &Path) -> Server {
 fn cargo_stand_in(bin_dir: &Path) {
     let script = format!(
         "#!/bin/sh\n\
-         # tests/readme.rs: the README's `cargo run --quiet --release --` is the built binary.\n\
+         # tests/process/readme.rs: the README's `cargo run --quiet --release --` is the built binary.\n\
          if [ \"$1\" = run ] && [ \"$2\" = --quiet ] && [ \"$3\" = --release ] && [ \"$4\" = -- ]; then\n\
          \x20 shift 4; exec '{BIN}' \"$@\"\n\
          fi\n\
-         echo \"tests/readme.rs: unexpected cargo $*\" >&2\n\
+         echo \"tests/process/readme.rs: unexpected cargo $*\" >&2\n\
          exit 2\n"
     );
     let path = bin_dir.join("cargo");
@@ -458,7 +458,7 @@ fn ci_runs_exactly_the_readmes_test_command() {
         [
             "cargo run --release",
             "cargo test --locked && ENLIST_TEST_BACKEND=postgres cargo test --locked --test api \
-             --test cli --test hostile --test browser --test multi_node --test postgres"
+             --test process"
         ]
     );
     let ci = include_str!("../../.ci/run");
