@@ -11,7 +11,7 @@
 //!   killed when dropped, pass or fail; [`Server::stop`] is the clean
 //!   SIGTERM.
 //! - [`wait_for`] and [`eventually`] poll a condition until it holds, with
-//!   a deadline; they hold the suites' only sleeps.
+//!   a deadline; the suites pause nowhere else.
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
