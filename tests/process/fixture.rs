@@ -11,7 +11,8 @@
 //!   killed when dropped, pass or fail; [`Server::stop`] is the clean
 //!   SIGTERM.
 //! - [`wait_for`] and [`eventually`] poll a condition until it holds, with
-//!   a deadline; the suites pause nowhere else.
+//!   a deadline: the suites' only waits (besides a fake server's scripted
+//!   slowness).
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
