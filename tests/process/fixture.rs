@@ -118,10 +118,12 @@ impl Server {
         let kept = Arc::clone(&stderr);
         let stderr_reader = std::thread::spawn(move || {
             for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                if let Some(addr) = serving_addr(&line) {
+                let serving = serving_addr(&line);
+                // Kept first: once it serves, its log holds the line saying so.
+                kept.lock().unwrap().push(line);
+                if let Some(addr) = serving {
                     let _ = sender.send(addr);
                 }
-                kept.lock().unwrap().push(line);
             }
         });
         let pipe = child.stdout.take().unwrap();
