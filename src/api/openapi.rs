@@ -631,3 +631,49 @@ fn merge(
     }
     responses.insert(status.into(), RefOr::T(own));
 }
+
+/// One operation of the admin API: its `operationId`, method, path (as the
+/// document writes it) and the API-key scope it needs.
+#[derive(Debug, Clone, Copy)]
+pub struct AdminOperation {
+    pub id: &'static str,
+    pub method: &'static str,
+    pub path: &'static str,
+    pub scope: crate::domain::Scope,
+}
+
+/// Every admin API operation, the one list the tests hold the code to:
+/// the OpenAPI document must describe exactly these with these scopes, and
+/// the 401/403 matrix calls each of them (so an operation added without an
+/// entry here fails the document's test, one without a call the matrix's).
+#[rustfmt::skip]
+pub const ADMIN_OPERATIONS: &[AdminOperation] = {
+    use crate::domain::Scope::*;
+    const fn op(id: &'static str, method: &'static str, path: &'static str, scope: crate::domain::Scope) -> AdminOperation {
+        AdminOperation { id, method, path, scope }
+    }
+    &[
+        op("listEvents", "GET", "/v1/organization/events", EventsRead),
+        op("createWebhook", "POST", "/v1/organization/webhooks", WebhooksWrite),
+        op("listWebhooks", "GET", "/v1/organization/webhooks", WebhooksRead),
+        op("getWebhook", "GET", "/v1/organization/webhooks/{id}", WebhooksRead),
+        op("updateWebhook", "PATCH", "/v1/organization/webhooks/{id}", WebhooksWrite),
+        op("deleteWebhook", "DELETE", "/v1/organization/webhooks/{id}", WebhooksWrite),
+        op("rotateWebhookSecret", "POST", "/v1/organization/webhooks/{id}/rotate-secret", WebhooksWrite),
+        op("testWebhook", "POST", "/v1/organization/webhooks/{id}/test", WebhooksWrite),
+        op("listWebhookDeliveries", "GET", "/v1/organization/webhooks/{id}/deliveries", WebhooksRead),
+        op("bulkInvite", "POST", "/v1/organization/invitations/bulk", InvitationsWrite),
+        op("createJoinLink", "POST", "/v1/organization/join-links", InvitationsWrite),
+        op("listJoinLinks", "GET", "/v1/organization/join-links", InvitationsRead),
+        op("revokeJoinLink", "POST", "/v1/organization/join-links/{id}/revoke", InvitationsWrite),
+        op("getAdminInvitation", "GET", "/v1/organization/invitations/{id}", InvitationsRead),
+        op("updateUser", "PATCH", "/v1/organization/users/{id}", UsersWrite),
+        op("getOrganization", "GET", "/v1/organization", OrganizationRead),
+        op("listInvitations", "GET", "/v1/organization/invitations", InvitationsRead),
+        op("inviteUser", "POST", "/v1/organization/invitations", InvitationsWrite),
+        op("revokeInvitation", "POST", "/v1/organization/invitations/{id}/revoke", InvitationsWrite),
+        op("resendInvitation", "POST", "/v1/organization/invitations/{id}/resend", InvitationsWrite),
+        op("listUsers", "GET", "/v1/organization/users", UsersRead),
+        op("removeUser", "DELETE", "/v1/organization/users/{id}", UsersWrite),
+    ]
+};

@@ -1,6 +1,7 @@
 //! Who may call the admin API: the 401/403 matrix over every endpoint.
 
 use crate::helpers::*;
+use enlist::api::openapi::ADMIN_OPERATIONS;
 use enlist::domain::{Millis, Scope};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -13,9 +14,12 @@ struct Endpoint {
     scope: Scope,
 }
 
-/// Every admin endpoint, with ids that exist in `org` so a good key succeeds.
+/// Every admin endpoint (the operations of [`ADMIN_OPERATIONS`], the table
+/// the OpenAPI test holds the document to), with ids that exist in `org`
+/// and a body, so a good key succeeds.
 async fn endpoints(app: &TestApp, org: &TestOrg) -> Vec<Endpoint> {
     let invitation = app.invite_ok(&org.key, "bob@example.com", "MEMBER").await;
+    let resent = app.invite_ok(&org.key, "fay@example.com", "MEMBER").await;
     let member = app.add_member(org.id, "carol@acme.test", "MEMBER");
     let promoted = app.add_member(org.id, "dave@acme.test", "MEMBER");
     let link = app
@@ -36,136 +40,52 @@ async fn endpoints(app: &TestApp, org: &TestOrg) -> Vec<Endpoint> {
         }
     };
     let (hook, doomed) = (hook(true).await, hook(false).await);
-    vec![
-        Endpoint {
-            method: Method::GET,
-            path: "/v1/organization/events".into(),
-            body: None,
-            scope: Scope::EventsRead,
-        },
-        Endpoint {
-            method: Method::POST,
-            path: "/v1/organization/webhooks".into(),
-            body: Some(json!({ "url": "https://93.184.216.34/new", "enabled": false })),
-            scope: Scope::WebhooksWrite,
-        },
-        Endpoint {
-            method: Method::GET,
-            path: "/v1/organization/webhooks".into(),
-            body: None,
-            scope: Scope::WebhooksRead,
-        },
-        Endpoint {
-            method: Method::GET,
-            path: format!("/v1/organization/webhooks/{hook}"),
-            body: None,
-            scope: Scope::WebhooksRead,
-        },
-        Endpoint {
-            method: Method::PATCH,
-            path: format!("/v1/organization/webhooks/{hook}"),
-            body: Some(json!({ "description": "changed" })),
-            scope: Scope::WebhooksWrite,
-        },
-        Endpoint {
-            method: Method::POST,
-            path: format!("/v1/organization/webhooks/{hook}/rotate-secret"),
-            body: None,
-            scope: Scope::WebhooksWrite,
-        },
-        Endpoint {
-            method: Method::POST,
-            path: format!("/v1/organization/webhooks/{hook}/test"),
-            body: None,
-            scope: Scope::WebhooksWrite,
-        },
-        Endpoint {
-            method: Method::GET,
-            path: format!("/v1/organization/webhooks/{hook}/deliveries"),
-            body: None,
-            scope: Scope::WebhooksRead,
-        },
-        Endpoint {
-            method: Method::DELETE,
-            path: format!("/v1/organization/webhooks/{doomed}"),
-            body: None,
-            scope: Scope::WebhooksWrite,
-        },
-        Endpoint {
-            method: Method::POST,
-            path: "/v1/organization/invitations/bulk".into(),
-            body: Some(
-                json!({ "items": [{ "inviteeEmail": "erin@example.com", "role": "MEMBER" }] }),
-            ),
-            scope: Scope::InvitationsWrite,
-        },
-        Endpoint {
-            method: Method::POST,
-            path: "/v1/organization/join-links".into(),
-            body: Some(json!({ "maxUses": 1, "expiresIn": 3600 })),
-            scope: Scope::InvitationsWrite,
-        },
-        Endpoint {
-            method: Method::GET,
-            path: "/v1/organization/join-links".into(),
-            body: None,
-            scope: Scope::InvitationsRead,
-        },
-        Endpoint {
-            method: Method::POST,
-            path: format!("/v1/organization/join-links/{link}/revoke"),
-            body: None,
-            scope: Scope::InvitationsWrite,
-        },
-        Endpoint {
-            method: Method::GET,
-            path: format!("/v1/organization/invitations/{invitation}"),
-            body: None,
-            scope: Scope::InvitationsRead,
-        },
-        Endpoint {
-            method: Method::PATCH,
-            path: format!("/v1/organization/users/{promoted}"),
-            body: Some(json!({ "role": "ADMIN" })),
-            scope: Scope::UsersWrite,
-        },
-        Endpoint {
-            method: Method::GET,
-            path: "/v1/organization".into(),
-            body: None,
-            scope: Scope::OrganizationRead,
-        },
-        Endpoint {
-            method: Method::GET,
-            path: "/v1/organization/invitations".into(),
-            body: None,
-            scope: Scope::InvitationsRead,
-        },
-        Endpoint {
-            method: Method::POST,
-            path: "/v1/organization/invitations".into(),
-            body: Some(json!({ "inviteeEmail": "dan@example.com", "role": "MEMBER" })),
-            scope: Scope::InvitationsWrite,
-        },
-        Endpoint {
-            method: Method::POST,
-            path: format!("/v1/organization/invitations/{invitation}/revoke"),
-            body: None,
-            scope: Scope::InvitationsWrite,
-        },
-        Endpoint {
-            method: Method::GET,
-            path: "/v1/organization/users".into(),
-            body: None,
-            scope: Scope::UsersRead,
-        },
-        Endpoint {
-            method: Method::DELETE,
-            path: format!("/v1/organization/users/{member}"),
-            body: None,
-            scope: Scope::UsersWrite,
-        },
-    ]
+    ADMIN_OPERATIONS
+        .iter()
+        .map(|op| {
+            let (id, body) = match op.id {
+                "listEvents" | "listWebhooks" | "listJoinLinks" | "getOrganization"
+                | "listInvitations" | "listUsers" => (None, None),
+                "createWebhook" => (
+                    None,
+                    Some(json!({ "url": "https://93.184.216.34/new", "enabled": false })),
+                ),
+                "getWebhook" | "rotateWebhookSecret" | "testWebhook" | "listWebhookDeliveries" => {
+                    (Some(hook), None)
+                }
+                "updateWebhook" => (Some(hook), Some(json!({ "description": "changed" }))),
+                "deleteWebhook" => (Some(doomed), None),
+                "bulkInvite" => (
+                    None,
+                    Some(
+                        json!({ "items": [{ "inviteeEmail": "erin@example.com", "role": "MEMBER" }] }),
+                    ),
+                ),
+                "createJoinLink" => (None, Some(json!({ "maxUses": 1, "expiresIn": 3600 }))),
+                "revokeJoinLink" => (Some(link), None),
+                "getAdminInvitation" | "revokeInvitation" => (Some(invitation), None),
+                "resendInvitation" => (Some(resent), None),
+                "updateUser" => (Some(promoted), Some(json!({ "role": "ADMIN" }))),
+                "inviteUser" => (
+                    None,
+                    Some(json!({ "inviteeEmail": "dan@example.com", "role": "MEMBER" })),
+                ),
+                "removeUser" => (Some(member), None),
+                other => panic!("{other} is in ADMIN_OPERATIONS but the matrix has no call for it"),
+            };
+            let path = match id {
+                Some(id) => op.path.replace("{id}", &id.to_string()),
+                None => op.path.to_owned(),
+            };
+            assert!(!path.contains('{'), "{}: {path} needs an id", op.id);
+            Endpoint {
+                method: Method::from_bytes(op.method.as_bytes()).unwrap(),
+                path,
+                body,
+                scope: op.scope,
+            }
+        })
+        .collect()
 }
 
 fn assert_unauthorized(reply: &Reply, code: &str, what: &str) {

@@ -5,6 +5,7 @@
 
 use crate::helpers::*;
 use crate::oauth_helpers::*;
+use enlist::api::openapi::ADMIN_OPERATIONS;
 use enlist::domain::Scope;
 use jsonschema::Validator;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
@@ -32,32 +33,6 @@ const PUBLIC: [&str; 10] = [
     "revokeToken",
     "authorize",
     "invitationPage",
-];
-
-/// The admin API's operations and the API-key scope each needs.
-const ADMIN: [(&str, Scope); 22] = [
-    ("listEvents", Scope::EventsRead),
-    ("createWebhook", Scope::WebhooksWrite),
-    ("listWebhooks", Scope::WebhooksRead),
-    ("getWebhook", Scope::WebhooksRead),
-    ("updateWebhook", Scope::WebhooksWrite),
-    ("deleteWebhook", Scope::WebhooksWrite),
-    ("rotateWebhookSecret", Scope::WebhooksWrite),
-    ("testWebhook", Scope::WebhooksWrite),
-    ("listWebhookDeliveries", Scope::WebhooksRead),
-    ("bulkInvite", Scope::InvitationsWrite),
-    ("createJoinLink", Scope::InvitationsWrite),
-    ("listJoinLinks", Scope::InvitationsRead),
-    ("revokeJoinLink", Scope::InvitationsWrite),
-    ("getOrganization", Scope::OrganizationRead),
-    ("listInvitations", Scope::InvitationsRead),
-    ("getAdminInvitation", Scope::InvitationsRead),
-    ("inviteUser", Scope::InvitationsWrite),
-    ("revokeInvitation", Scope::InvitationsWrite),
-    ("resendInvitation", Scope::InvitationsWrite),
-    ("listUsers", Scope::UsersRead),
-    ("removeUser", Scope::UsersWrite),
-    ("updateUser", Scope::UsersWrite),
 ];
 
 /// The invitee API's operations: OAuth2 with the `invitations` scope.
@@ -219,7 +194,7 @@ async fn the_document_keeps_the_promises_the_schema_cannot_check() {
     let known: BTreeSet<&str> = PUBLIC
         .iter()
         .copied()
-        .chain(ADMIN.iter().map(|(id, _)| *id))
+        .chain(ADMIN_OPERATIONS.iter().map(|op| op.id))
         .chain(INVITEE.iter().copied())
         .collect();
     let documented: BTreeSet<&str> = operations.keys().map(String::as_str).collect();
@@ -308,7 +283,14 @@ async fn the_document_keeps_the_promises_the_schema_cannot_check() {
         );
     }
     let mut scopes_used = BTreeSet::new();
-    for (id, scope) in ADMIN {
+    for op in ADMIN_OPERATIONS {
+        let (id, scope) = (op.id, op.scope);
+        let (path, method, _) = &operations[id];
+        assert_eq!(
+            (path.as_str(), method.as_str()),
+            (op.path, op.method.to_lowercase().as_str()),
+            "{id}"
+        );
         assert_eq!(
             operations[id].2["security"],
             json!([{ "api_key": [scope.as_str()] }]),
@@ -399,7 +381,7 @@ async fn the_document_keeps_the_promises_the_schema_cannot_check() {
 
     // Every admin answer documents the RateLimit headers and the 429; every
     // admin write takes Idempotency-Key and documents its replay, 409 and 422.
-    for (id, scope) in ADMIN {
+    for &enlist::api::openapi::AdminOperation { id, scope, .. } in ADMIN_OPERATIONS {
         let (_, method, operation) = &operations[id];
         let responses = operation["responses"].as_object().unwrap();
         let (_, limited) = resolve_response(&doc, id.to_owned(), &responses["429"]);
@@ -454,7 +436,7 @@ async fn the_document_keeps_the_promises_the_schema_cannot_check() {
     let oauth_error = json!({ "$ref": "#/components/schemas/OAuthError" });
     for (id, (_, _, operation)) in &operations {
         let responses = operation["responses"].as_object().unwrap();
-        if ADMIN.iter().any(|(admin, _)| admin == id) {
+        if ADMIN_OPERATIONS.iter().any(|op| op.id == id) {
             for status in ["401", "403"] {
                 assert!(
                     responses.contains_key(status),
@@ -682,142 +664,20 @@ impl Conformance {
     }
 }
 
-/// Every admin operation with a path that reaches it and the scope it needs.
-fn admin_operations() -> [(&'static str, Method, &'static str, Scope); 22] {
-    [
-        (
-            "listEvents",
-            Method::GET,
-            "/v1/organization/events",
-            Scope::EventsRead,
-        ),
-        (
-            "createWebhook",
-            Method::POST,
-            "/v1/organization/webhooks",
-            Scope::WebhooksWrite,
-        ),
-        (
-            "listWebhooks",
-            Method::GET,
-            "/v1/organization/webhooks",
-            Scope::WebhooksRead,
-        ),
-        (
-            "getWebhook",
-            Method::GET,
-            "/v1/organization/webhooks/1",
-            Scope::WebhooksRead,
-        ),
-        (
-            "updateWebhook",
-            Method::PATCH,
-            "/v1/organization/webhooks/1",
-            Scope::WebhooksWrite,
-        ),
-        (
-            "deleteWebhook",
-            Method::DELETE,
-            "/v1/organization/webhooks/1",
-            Scope::WebhooksWrite,
-        ),
-        (
-            "rotateWebhookSecret",
-            Method::POST,
-            "/v1/organization/webhooks/1/rotate-secret",
-            Scope::WebhooksWrite,
-        ),
-        (
-            "testWebhook",
-            Method::POST,
-            "/v1/organization/webhooks/1/test",
-            Scope::WebhooksWrite,
-        ),
-        (
-            "listWebhookDeliveries",
-            Method::GET,
-            "/v1/organization/webhooks/1/deliveries",
-            Scope::WebhooksRead,
-        ),
-        (
-            "bulkInvite",
-            Method::POST,
-            "/v1/organization/invitations/bulk",
-            Scope::InvitationsWrite,
-        ),
-        (
-            "createJoinLink",
-            Method::POST,
-            "/v1/organization/join-links",
-            Scope::InvitationsWrite,
-        ),
-        (
-            "listJoinLinks",
-            Method::GET,
-            "/v1/organization/join-links",
-            Scope::InvitationsRead,
-        ),
-        (
-            "revokeJoinLink",
-            Method::POST,
-            "/v1/organization/join-links/1/revoke",
-            Scope::InvitationsWrite,
-        ),
-        (
-            "getAdminInvitation",
-            Method::GET,
-            "/v1/organization/invitations/1",
-            Scope::InvitationsRead,
-        ),
-        (
-            "updateUser",
-            Method::PATCH,
-            "/v1/organization/users/1",
-            Scope::UsersWrite,
-        ),
-        (
-            "getOrganization",
-            Method::GET,
-            "/v1/organization",
-            Scope::OrganizationRead,
-        ),
-        (
-            "listInvitations",
-            Method::GET,
-            "/v1/organization/invitations",
-            Scope::InvitationsRead,
-        ),
-        (
-            "inviteUser",
-            Method::POST,
-            "/v1/organization/invitations",
-            Scope::InvitationsWrite,
-        ),
-        (
-            "revokeInvitation",
-            Method::POST,
-            "/v1/organization/invitations/1/revoke",
-            Scope::InvitationsWrite,
-        ),
-        (
-            "resendInvitation",
-            Method::POST,
-            "/v1/organization/invitations/1/resend",
-            Scope::InvitationsWrite,
-        ),
-        (
-            "listUsers",
-            Method::GET,
-            "/v1/organization/users",
-            Scope::UsersRead,
-        ),
-        (
-            "removeUser",
-            Method::DELETE,
-            "/v1/organization/users/1",
-            Scope::UsersWrite,
-        ),
-    ]
+/// Every admin operation with a path that reaches it (ids are 1) and the
+/// scope it needs.
+fn admin_operations() -> Vec<(&'static str, Method, String, Scope)> {
+    ADMIN_OPERATIONS
+        .iter()
+        .map(|op| {
+            (
+                op.id,
+                Method::from_bytes(op.method.as_bytes()).unwrap(),
+                op.path.replace("{id}", "1"),
+                op.scope,
+            )
+        })
+        .collect()
 }
 
 async fn retry_with_key(
@@ -851,7 +711,7 @@ async fn limits_and_retries(spec: &mut Conformance) {
     assert_eq!(first.status, 200, "{}", first.text);
     spec.check("getOrganization", &first);
     for (id, method, path, _) in admin_operations() {
-        let reply = app.request(method, path, Some(&org.key), None).await;
+        let reply = app.request(method, &path, Some(&org.key), None).await;
         reply.assert_problem(429, "rate_limited");
         spec.check(id, &reply);
     }
@@ -864,7 +724,7 @@ async fn limits_and_retries(spec: &mut Conformance) {
         .filter(|(_, method, _, _)| *method != Method::GET);
     for (id, method, path, _) in writes {
         let send = |idempotency_key: String, body: &'static str| {
-            retry_with_key(&app, method.clone(), path, &org.key, idempotency_key, body)
+            retry_with_key(&app, method.clone(), &path, &org.key, idempotency_key, body)
         };
         let stored = send(format!("{id}-first"), "{}").await;
         spec.check(id, &stored);
@@ -874,7 +734,7 @@ async fn limits_and_retries(spec: &mut Conformance) {
 
         // What a first request still running leaves: an entry without an answer.
         let mut fingerprint = Sha256::new();
-        for part in [method.as_str(), path] {
+        for part in [method.as_str(), path.as_str()] {
             fingerprint.update(part.as_bytes());
             fingerprint.update([0]);
         }
@@ -953,7 +813,7 @@ async fn admin_api(app: &TestApp, spec: &mut Conformance) -> (TestOrg, i64) {
             (Some(lacking(scope)), 403),
         ] {
             let reply = app
-                .request(method.clone(), path, presented.as_deref(), body)
+                .request(method.clone(), &path, presented.as_deref(), body)
                 .await;
             assert_eq!(reply.status, status, "{id}: {}", reply.text);
             spec.check(id, &reply);

@@ -5,12 +5,7 @@
 //! pages), and injection strings are stored and returned verbatim, never
 //! executed or rendered.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[path = "api/helpers.rs"]
-mod helpers;
-#[path = "support/postgres.rs"]
-mod test_postgres;
+use crate::helpers;
 
 use helpers::{Reply, TestApp, reply, spawn_app};
 use proptest::prelude::*;

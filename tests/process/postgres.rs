@@ -4,24 +4,16 @@
 //! Runs with `ENLIST_TEST_BACKEND=postgres` (the README's test command does);
 //! the outage test stops and restarts a cluster of its own.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[path = "support/postgres.rs"]
-mod test_postgres;
+use crate::fixture::{self, Server, wait_for};
+use crate::test_postgres;
 
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 fn enlist(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_enlist"))
-        .current_dir(dir)
-        .env_remove("RUST_LOG")
-        .args(args)
-        .output()
-        .unwrap()
+    fixture::enlist(dir).args(args).output().unwrap()
 }
 
 fn json_of(output: &Output) -> Value {
@@ -301,9 +293,9 @@ fn a_role_that_does_not_own_the_tables_copies_with_the_counter_triggers_on() {
 fn first_page(dir: &Path, database: &[&str], key: &str) -> Value {
     let mut args = database.to_vec();
     args.extend(["serve", "--bind", "127.0.0.1:0"]);
-    let (server, addr) = serve(dir, &args);
+    let server = serve(dir, &args);
     let (_, page) = get(
-        &format!("http://{addr}/v1/organization/invitations?limit=100"),
+        &server.url("/v1/organization/invitations?limit=100"),
         Some(key),
     );
     drop(server);
@@ -328,43 +320,13 @@ fn get(url: &str, key: Option<&str>) -> (u16, Value) {
     })
 }
 
-/// A served process, killed when dropped, pass or fail.
-struct Served(std::process::Child);
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(dir: &Path, args: &[&str]) -> (Served, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_enlist"))
-        .current_dir(dir)
-        .env_remove("RUST_LOG")
-        .env("ENLIST_LOG__FORMAT", "json")
+/// `enlist ARGS` (a `serve`), once it serves.
+fn serve(dir: &Path, args: &[&str]) -> Server {
+    let mut command = fixture::enlist(dir);
+    command
         .env("ENLIST_DATABASE__POOL_TIMEOUT", "1s")
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Ok(event) = serde_json::from_str::<Value>(&line)
-                && event["message"] == "enlist is serving"
-            {
-                let _ = sender.send(event["addr"].as_str().unwrap_or_default().to_owned());
-            }
-        }
-    });
-    let child = Served(child);
-    let addr = receiver
-        .recv_timeout(Duration::from_secs(30))
-        .expect("the server serves");
-    (child, addr)
+        .args(args);
+    Server::start(command)
 }
 
 #[test]
@@ -385,9 +347,7 @@ fn a_url_that_cannot_serve_stops_serve_with_one_line_and_no_password() {
         "mysql://enlist:s3cret-pw@localhost/enlist".to_owned(),
     ] {
         let started = Instant::now();
-        let output = Command::new(env!("CARGO_BIN_EXE_enlist"))
-            .current_dir(dir.path())
-            .env_remove("RUST_LOG")
+        let output = fixture::enlist(dir.path())
             .env("ENLIST_DATABASE__POOL_TIMEOUT", "2s")
             .args(["--database-url", &url, "serve", "--bind", "127.0.0.1:0"])
             .output()
@@ -442,12 +402,12 @@ fn an_outage_answers_503_and_readyz_says_so_then_the_server_recovers_by_itself()
         .as_str()
         .unwrap()
         .to_owned();
-    let (server, addr) = serve(
+    let server = serve(
         dir.path(),
         &["--database-url", &url, "serve", "--bind", "127.0.0.1:0"],
     );
-    let organization = || get(&format!("http://{addr}/v1/organization"), Some(&key));
-    let ready = || get(&format!("http://{addr}/readyz"), None).0;
+    let organization = || get(&server.url("/v1/organization"), Some(&key));
+    let ready = || get(&server.url("/readyz"), None).0;
     assert_eq!(organization().0, 200);
 
     cluster.stop().unwrap();
@@ -463,18 +423,9 @@ fn an_outage_answers_503_and_readyz_says_so_then_the_server_recovers_by_itself()
     assert_eq!(ready(), 503);
 
     cluster.resume().unwrap();
-    let started = Instant::now();
-    loop {
-        let (status, body) = organization();
-        if status == 200 {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "never recovered: {status} {body}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for(Duration::from_secs(20), "the server to recover", || {
+        (organization().0 == 200).then_some(())
+    });
     assert_eq!(ready(), 200);
     let (status, body) = organization();
     assert_eq!((status, body["name"].clone()), (200, Value::from("Acme")));

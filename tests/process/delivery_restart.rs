@@ -2,11 +2,8 @@
 //! picked up again, and a message sent before a clean stop is not sent a
 //! second time.
 
-// Helpers are not test functions, so clippy's test allowances miss them.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[path = "support/webhook_receiver.rs"]
-mod webhook_receiver;
+use crate::fixture::{self, Server, eventually};
+use crate::webhook_receiver;
 
 use enlist::config::{DatabaseSettings, TemplateFiles};
 use enlist::db::Database;
@@ -16,9 +13,8 @@ use enlist::services;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tempfile::TempDir;
 
 const PUBLIC_URL: &str = "https://join.example.com";
@@ -79,50 +75,17 @@ impl Workspace {
 
     /// Starts `enlist serve` on a free port with these extra settings.
     fn serve(&self, env: &[(&str, String)]) -> Server {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_enlist"));
-        command.current_dir(self.dir.path()).env_remove("RUST_LOG");
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("ENLIST_") {
-                command.env_remove(name);
-            }
-        }
+        let mut command = fixture::enlist(self.dir.path());
         command
             .arg("--database")
             .arg(&self.db)
             .args(["serve", "--bind", "127.0.0.1:0"])
-            .env("ENLIST_LOG__FORMAT", "json")
             .env("ENLIST_SERVER__WORKERS", "1")
             .env("ENLIST_SERVER__PUBLIC_URL", PUBLIC_URL)
             .env("ENLIST_SERVER__SHUTDOWN_GRACE", "5s")
             .env("ENLIST_DELIVERY__POLL_INTERVAL", "50ms")
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child = command.spawn().unwrap();
-        let stderr = child.stderr.take().unwrap();
-        // The bound address is in the startup log line; keep draining stderr after it.
-        let (sender, receiver) = std::sync::mpsc::channel();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let lines = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Ok(event) = serde_json::from_str::<Value>(&line)
-                    && event["message"] == "enlist is serving"
-                {
-                    let _ = sender.send(event["addr"].as_str().unwrap_or_default().to_owned());
-                }
-                lines.lock().unwrap().push(line);
-            }
-        });
-        let mut server = Server {
-            child: Some(child),
-            addr: String::new(),
-            log,
-        };
-        server.addr = receiver
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the server logs its address");
-        server
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+        Server::start(command)
     }
 
     /// Settings for the `file` transport into this workspace's outbox.
@@ -166,73 +129,25 @@ fn open(path: &Path) -> Database {
     .unwrap()
 }
 
-/// A served process; killed if the test ends without stopping it.
-struct Server {
-    child: Option<Child>,
-    addr: String,
-    /// Every line the process wrote to stderr so far.
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Server {
-    async fn invite(&self, key: &str, email: &str) -> i64 {
-        let response = reqwest::Client::new()
-            .post(format!("http://{}/v1/organization/invitations", self.addr))
-            .header("X-API-Key", key)
-            .json(&json!({ "inviteeEmail": email, "role": "MEMBER" }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        let body: Value = response.json().await.unwrap();
-        body["id"].as_i64().unwrap()
-    }
-
-    /// Sends SIGTERM and waits for the exit.
-    fn stop(mut self) -> ExitStatus {
-        let mut child = self.child.take().unwrap();
-        let signalled = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(signalled.success());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                return status;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("the server did not stop within 30 s of SIGTERM");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// Polls `check` until it answers `Some`, or panics after `within`.
-async fn eventually<T>(within: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(found) = check() {
-            return found;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+/// Invites `email` through the admin API of `server`: the invitation's id.
+async fn invite(server: &Server, key: &str, email: &str) -> i64 {
+    let response = reqwest::Client::new()
+        .post(server.url("/v1/organization/invitations"))
+        .header("X-API-Key", key)
+        .json(&json!({ "inviteeEmail": email, "role": "MEMBER" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    body["id"].as_i64().unwrap()
 }
 
 #[tokio::test]
 async fn unsent_messages_are_sent_after_a_restart() {
+    if fixture::sqlite_suite("delivery_restart") {
+        return;
+    }
     let ws = Workspace::new();
     // Nothing listens on this port: every attempt fails.
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
@@ -240,14 +155,14 @@ async fn unsent_messages_are_sent_after_a_restart() {
         .local_addr()
         .unwrap()
         .port();
-    let failing = ws.serve(&[
+    let mut failing = ws.serve(&[
         ("ENLIST_DELIVERY__TRANSPORT", "smtp".into()),
         ("ENLIST_DELIVERY__SMTP__HOST", "127.0.0.1".into()),
         ("ENLIST_DELIVERY__SMTP__PORT", closed.to_string()),
         ("ENLIST_DELIVERY__SMTP__TLS", "none".into()),
         ("ENLIST_DELIVERY__RETRY_INITIAL", "300ms".into()),
     ]);
-    let bob = failing.invite(&ws.key, "bob@example.com").await;
+    let bob = invite(&failing, &ws.key, "bob@example.com").await;
     let bob_outbox = ws
         .query_i64(&format!(
             "SELECT id FROM outbox WHERE invitation_id = {bob}"
@@ -306,7 +221,7 @@ async fn unsent_messages_are_sent_after_a_restart() {
     assert!(ws.eml_files().is_empty());
 
     // Restarted with a working transport, both go out, once each.
-    let working = ws.serve(&ws.file_transport());
+    let mut working = ws.serve(&ws.file_transport());
     let files = eventually(Duration::from_secs(15), "two .eml files", || {
         let files = ws.eml_files();
         assert!(files.len() <= 2, "{files:?}");
@@ -350,9 +265,12 @@ async fn unsent_messages_are_sent_after_a_restart() {
 
 #[tokio::test]
 async fn a_message_sent_before_a_clean_restart_is_not_sent_again() {
+    if fixture::sqlite_suite("delivery_restart") {
+        return;
+    }
     let ws = Workspace::new();
-    let first = ws.serve(&ws.file_transport());
-    let bob = first.invite(&ws.key, "bob@example.com").await;
+    let mut first = ws.serve(&ws.file_transport());
+    let bob = invite(&first, &ws.key, "bob@example.com").await;
     let files = eventually(Duration::from_secs(10), "the .eml file", || {
         let files = ws.eml_files();
         (files.len() == 1).then_some(files)
@@ -370,8 +288,8 @@ async fn a_message_sent_before_a_clean_restart_is_not_sent_again() {
 
     // Restarted: a new invitation proves the worker runs, and the old
     // message stays sent once.
-    let second = ws.serve(&ws.file_transport());
-    let carol = second.invite(&ws.key, "carol@example.com").await;
+    let mut second = ws.serve(&ws.file_transport());
+    let carol = invite(&second, &ws.key, "carol@example.com").await;
     let carol_outbox = ws
         .query_i64(&format!(
             "SELECT id FROM outbox WHERE invitation_id = {carol}"
@@ -509,10 +427,13 @@ impl FakeSmtp {
 
 #[tokio::test]
 async fn a_stop_during_a_send_finishes_it_and_the_restart_does_not_send_it_again() {
+    if fixture::sqlite_suite("delivery_restart") {
+        return;
+    }
     let ws = Workspace::new();
     let smtp = FakeSmtp::start(Duration::from_millis(1500));
-    let server = ws.serve(&smtp.settings());
-    let bob = server.invite(&ws.key, "bob@example.com").await;
+    let mut server = ws.serve(&smtp.settings());
+    let bob = invite(&server, &ws.key, "bob@example.com").await;
     let received = tokio::task::spawn_blocking(move || {
         smtp.data_received
             .recv_timeout(Duration::from_secs(15))
@@ -551,8 +472,8 @@ async fn a_stop_during_a_send_finishes_it_and_the_restart_does_not_send_it_again
     );
 
     // After the restart, only the new invitation's message goes out.
-    let server = ws.serve(&smtp.settings());
-    let carol = server.invite(&ws.key, "carol@example.com").await;
+    let mut server = ws.serve(&smtp.settings());
+    let carol = invite(&server, &ws.key, "carol@example.com").await;
     eventually(
         Duration::from_secs(15),
         "carol's message marked sent",
@@ -578,6 +499,9 @@ async fn a_stop_during_a_send_finishes_it_and_the_restart_does_not_send_it_again
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhooks_delivered_before_or_during_a_clean_stop_are_not_sent_again() {
+    if fixture::sqlite_suite("delivery_restart") {
+        return;
+    }
     use webhook_receiver::{Answer, Receiver};
     let ws = Workspace::new();
     let receiver = Receiver::start(vec![
@@ -590,16 +514,16 @@ async fn webhooks_delivered_before_or_during_a_clean_stop_are_not_sent_again() {
             ("ENLIST_WEBHOOKS__POLL_INTERVAL", "50ms".to_owned()),
         ]
     };
-    let server = ws.serve(&settings());
+    let mut server = ws.serve(&settings());
     let created = reqwest::Client::new()
-        .post(format!("http://{}/v1/organization/webhooks", server.addr))
+        .post(server.url("/v1/organization/webhooks"))
         .header("X-API-Key", &ws.key)
         .json(&json!({ "url": receiver.url, "events": ["invitation.created"] }))
         .send()
         .await
         .unwrap();
     assert_eq!(created.status(), 200);
-    server.invite(&ws.key, "bob@example.com").await;
+    invite(&server, &ws.key, "bob@example.com").await;
     receiver.wait_for(1).await;
     eventually(Duration::from_secs(15), "bob's delivery recorded", || {
         ws.query_i64("SELECT COUNT(*) FROM webhook_attempts")
@@ -608,7 +532,7 @@ async fn webhooks_delivered_before_or_during_a_clean_stop_are_not_sent_again() {
     .await;
     // Stopped while the receiver takes its time over carol's: the worker
     // waits for the answer and records it before the process exits.
-    server.invite(&ws.key, "carol@example.com").await;
+    invite(&server, &ws.key, "carol@example.com").await;
     receiver.wait_for(2).await;
     let status = server.stop();
     assert!(status.success(), "exit status {status:?}");
@@ -617,10 +541,16 @@ async fn webhooks_delivered_before_or_during_a_clean_stop_are_not_sent_again() {
         Some(2)
     );
 
-    let server = ws.serve(&settings());
-    server.invite(&ws.key, "dan@example.com").await;
+    let mut server = ws.serve(&settings());
+    invite(&server, &ws.key, "dan@example.com").await;
     let got = receiver.wait_for(3).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Dan's delivery recorded: the worker is past it, and anything it
+    // would send again would have been sent by now.
+    eventually(Duration::from_secs(15), "dan's delivery recorded", || {
+        ws.query_i64("SELECT COUNT(*) FROM webhook_attempts")
+            .filter(|n| *n >= 3)
+    })
+    .await;
     let status = server.stop();
     assert!(status.success(), "exit status {status:?}");
     assert_eq!(receiver.received().len(), 3, "nothing was sent twice");
@@ -641,9 +571,12 @@ async fn webhooks_delivered_before_or_during_a_clean_stop_are_not_sent_again() {
 
 #[tokio::test]
 async fn the_log_transport_logs_the_recipient_and_link_and_no_secret_is_logged() {
+    if fixture::sqlite_suite("delivery_restart") {
+        return;
+    }
     let ws = Workspace::new();
-    let server = ws.serve(&[]);
-    let bob = server.invite(&ws.key, "bob@example.com").await;
+    let mut server = ws.serve(&[]);
+    let bob = invite(&server, &ws.key, "bob@example.com").await;
     let uuid: String = rusqlite::Connection::open(&ws.db)
         .unwrap()
         .query_row("SELECT uuid FROM invitations WHERE id = ?1", [bob], |row| {
@@ -651,15 +584,8 @@ async fn the_log_transport_logs_the_recipient_and_link_and_no_secret_is_logged()
         })
         .unwrap();
     let link = format!("{PUBLIC_URL}/invite/{uuid}");
-    let server_log = server.log.clone();
     let line = eventually(Duration::from_secs(10), "the log line", || {
-        server
-            .log
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|line| line.contains(&link))
-            .cloned()
+        server.log().into_iter().find(|line| line.contains(&link))
     })
     .await;
     assert!(line.contains("bob@example.com"), "{line}");
@@ -685,10 +611,7 @@ async fn the_log_transport_logs_the_recipient_and_link_and_no_secret_is_logged()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let page_url = format!(
-        "http://{}/invite/{uuid}?token={secret_of_link}",
-        server.addr
-    );
+    let page_url = server.url(&format!("/invite/{uuid}?token={secret_of_link}"));
     let shown = client.get(&page_url).send().await.unwrap();
     let html = shown.text().await.unwrap();
     let marker = "name=\"csrf_token\" value=\"";
@@ -725,7 +648,7 @@ async fn the_log_transport_logs_the_recipient_and_link_and_no_secret_is_logged()
     let status = server.stop();
     assert!(status.success(), "exit status {status:?}");
 
-    let log = server_log.lock().unwrap().join("\n");
+    let log = server.log().join("\n");
     let secret = ws.key.rsplit('_').next().unwrap();
     assert!(!log.contains(secret), "the API key's secret was logged");
     for (what, value) in [

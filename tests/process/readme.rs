@@ -20,8 +20,7 @@
 //! - Where the README has a person accept in a browser, the test does what
 //!   the browser would, over HTTP, between two blocks.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
+use crate::fixture::{self, BIN, Server};
 use enlist::domain::Scope;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -31,10 +30,9 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_enlist");
-const README: &str = include_str!("../README.md");
-const API_DOC: &str = include_str!("../docs/api.md");
-const ARCHITECTURE_DOC: &str = include_str!("../docs/architecture.md");
+const README: &str = include_str!("../../README.md");
+const API_DOC: &str = include_str!("../../docs/api.md");
+const ARCHITECTURE_DOC: &str = include_str!("../../docs/architecture.md");
 /// The files whose walk-throughs run, in the order they run: the README's
 /// first walk-through sets up what docs/api.md's continue from.
 const WALK_THROUGH_FILES: [(&str, &str); 2] = [("README.md", README), ("docs/api.md", API_DOC)];
@@ -116,60 +114,17 @@ fn find_pattern(output: &str, from: usize, pattern: &str) -> Option<usize> {
     Some(at)
 }
 
-/// `enlist serve`, stopped when dropped.
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The binary with no enlist settings or log filter from the environment.
-fn enlist(dir: &Path) -> Command {
-    let mut command = Command::new(BIN);
-    command.current_dir(dir).env_remove("RUST_LOG");
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("ENLIST_") {
-            command.env_remove(name);
-        }
-    }
-    command
-}
-
 /// Serves in `dir` on a free port with its defaults (so the database is
 /// `./data/enlist.db`, the one the README's commands use) and the `file`
 /// transport.
 fn serve(dir: &Path) -> Server {
-    let mut child = enlist(dir)
+    let mut command = fixture::enlist(dir);
+    command
         .args(["serve", "--bind", "127.0.0.1:0"])
         .env("ENLIST_DELIVERY__TRANSPORT", "file")
         .env("ENLIST_DELIVERY__POLL_INTERVAL", "100ms")
-        .env("ENLIST_SERVER__WORKERS", "1")
-        .env("ENLIST_LOG__FORMAT", "json")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Ok(event) = serde_json::from_str::<Value>(&line)
-                && event["message"] == "enlist is serving"
-            {
-                let _ = sender.send(event["addr"].as_str().unwrap_or_default().to_owned());
-            }
-        }
-    });
-    let addr = receiver
-        .recv_timeout(Duration::from_secs(20))
-        .expect("the server logs its address");
-    Server { child, addr }
+        .env("ENLIST_SERVER__WORKERS", "1");
+    Server::start(command)
 }
 
 /// The stand-in for `cargo`: `cargo run --quiet --release -- ARGS` runs
@@ -177,11 +132,11 @@ fn serve(dir: &Path) -> Server {
 fn cargo_stand_in(bin_dir: &Path) {
     let script = format!(
         "#!/bin/sh\n\
-         # tests/readme.rs: the README's `cargo run --quiet --release --` is the built binary.\n\
+         # tests/process/readme.rs: the README's `cargo run --quiet --release --` is the built binary.\n\
          if [ \"$1\" = run ] && [ \"$2\" = --quiet ] && [ \"$3\" = --release ] && [ \"$4\" = -- ]; then\n\
          \x20 shift 4; exec '{BIN}' \"$@\"\n\
          fi\n\
-         echo \"tests/readme.rs: unexpected cargo $*\" >&2\n\
+         echo \"tests/process/readme.rs: unexpected cargo $*\" >&2\n\
          exit 2\n"
     );
     let path = bin_dir.join("cargo");
@@ -279,8 +234,10 @@ impl Shell {
                     let why = match error {
                         RecvTimeoutError::Timeout => "took over 60 s".to_owned(),
                         RecvTimeoutError::Disconnected => {
-                            std::thread::sleep(Duration::from_millis(100));
-                            format!("failed (bash exited: {:?})", self.child.try_wait())
+                            let exited = fixture::poll(Duration::from_secs(5), || {
+                                self.child.try_wait().unwrap()
+                            });
+                            format!("failed (bash exited: {exited:?})")
                         }
                     };
                     panic!(
@@ -367,6 +324,9 @@ async fn accept_in_the_browser(link: &str, email: &str) {
 
 #[test]
 fn the_walk_through_blocks_are_found() {
+    if fixture::sqlite_suite("readme") {
+        return;
+    }
     let blocks = all_walk_through_blocks();
     let headings: Vec<(&str, &str)> = blocks
         .iter()
@@ -400,6 +360,9 @@ fn the_walk_through_blocks_are_found() {
 
 #[test]
 fn patterns_match_pieces_in_order() {
+    if fixture::sqlite_suite("readme") {
+        return;
+    }
     assert_eq!(
         find_pattern(r#"{"id":1,"x":2}"#, 0, r#"{"id":1,…}"#),
         Some(14)
@@ -411,6 +374,9 @@ fn patterns_match_pieces_in_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_readme_walk_throughs_run_as_written_on_an_empty_database() {
+    if fixture::sqlite_suite("readme") {
+        return;
+    }
     let scratch = tempfile::tempdir().unwrap();
     let bin_dir = tempfile::tempdir().unwrap();
     cargo_stand_in(bin_dir.path());
@@ -420,7 +386,7 @@ async fn the_readme_walk_throughs_run_as_written_on_an_empty_database() {
     let blocks = all_walk_through_blocks();
     let mut accepted = false;
     for block in &blocks {
-        let code = block.code.replace("127.0.0.1:8080", &server.addr);
+        let code = block.code.replace("127.0.0.1:8080", server.addr());
         let output = tokio::task::block_in_place(|| shell.run(block, &code));
         let mut at = 0;
         for pattern in block.expectations() {
@@ -444,7 +410,7 @@ async fn the_readme_walk_throughs_run_as_written_on_an_empty_database() {
                 .trim()
                 .to_owned();
             assert!(
-                link.starts_with(&format!("http://{}/invite/", server.addr)),
+                link.starts_with(&format!("http://{}/invite/", server.addr())),
                 "{link}"
             );
             accept_in_the_browser(&link, "you@example.com").await;
@@ -462,7 +428,7 @@ async fn the_readme_walk_throughs_run_as_written_on_an_empty_database() {
         .filter(|n| n.ends_with(".eml") && !n.starts_with('.'))
         .collect();
     names.sort();
-    let newest = enlist(scratch.path())
+    let newest = fixture::enlist(scratch.path())
         .args(["outbox", "list", "--limit", "1"])
         .output()
         .unwrap();
@@ -483,16 +449,19 @@ fn readme_commands() -> Vec<String> {
 
 #[test]
 fn ci_runs_exactly_the_readmes_test_command() {
+    if fixture::sqlite_suite("readme") {
+        return;
+    }
     let commands = readme_commands();
     assert_eq!(
         commands,
         [
             "cargo run --release",
             "cargo test --locked && ENLIST_TEST_BACKEND=postgres cargo test --locked --test api \
-             --test cli --test hostile --test browser --test multi_node --test postgres"
+             --test process"
         ]
     );
-    let ci = include_str!("../.ci/run");
+    let ci = include_str!("../../.ci/run");
     let last = ci
         .lines()
         .map(str::trim)
@@ -521,6 +490,9 @@ fn scopes_named_in(text: &str) -> BTreeSet<&str> {
 
 #[test]
 fn the_docs_list_exactly_the_codes_scopes() {
+    if fixture::sqlite_suite("readme") {
+        return;
+    }
     let code: BTreeSet<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
     assert_eq!(code.len(), Scope::ALL.len());
     // Every scope is named, in backticks, where the API is documented.

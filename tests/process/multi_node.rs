@@ -6,43 +6,22 @@
 //! Runs with `ENLIST_TEST_BACKEND=postgres` (the README's test command does);
 //! on the SQLite run it says it was skipped: one SQLite file has one server.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[path = "support/postgres.rs"]
-mod test_postgres;
-#[path = "support/webhook_receiver.rs"]
-mod webhook_receiver;
+use crate::fixture::{self, EXIT_WITHIN, Server, eventually};
+use crate::test_postgres;
+use crate::webhook_receiver;
 
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 const NODES: usize = 3;
 const ALL_SCOPES: &str = "organization:read,invitations:read,invitations:write,users:read,\
                           users:write,events:read,webhooks:read,webhooks:write";
 
-/// One `enlist serve` process; killed when dropped.
-struct Node {
-    child: Child,
-    url: String,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn enlist(database_url: &str, dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_enlist"));
+    let mut command = fixture::enlist(dir);
     command
-        .current_dir(dir)
-        .env_remove("RUST_LOG")
         .env("ENLIST_DATABASE__URL", database_url)
         .env("ENLIST_LIMITS__ADMIN_PER_MINUTE", "0");
     command
@@ -59,16 +38,9 @@ fn cli(database_url: &str, dir: &Path, args: &[&str]) -> Value {
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
-/// A node started, not serving yet: its process, log, and where its address arrives.
-type Starting = (
-    Child,
-    Arc<Mutex<Vec<String>>>,
-    std::sync::mpsc::Receiver<String>,
-);
-
 /// Starts `count` nodes at once on `database_url`, every one delivering
 /// messages as files into `outbox`, and waits until each serves.
-fn start_nodes(count: usize, database_url: &str, dir: &Path, outbox: &Path) -> Vec<Node> {
+fn start_nodes(count: usize, database_url: &str, dir: &Path, outbox: &Path) -> Vec<Server> {
     start_nodes_with(count, database_url, dir, outbox, &[])
 }
 
@@ -79,12 +51,12 @@ fn start_nodes_with(
     dir: &Path,
     outbox: &Path,
     env: &[(&str, &str)],
-) -> Vec<Node> {
-    let children: Vec<Starting> = (0..count)
+) -> Vec<Server> {
+    let starting: Vec<_> = (0..count)
         .map(|_| {
-            let mut child = enlist(database_url, dir)
+            let mut command = enlist(database_url, dir);
+            command
                 .args(["serve", "--bind", "127.0.0.1:0"])
-                .env("ENLIST_LOG__FORMAT", "json")
                 .env("ENLIST_SERVER__WORKERS", "2")
                 .env("ENLIST_DELIVERY__TRANSPORT", "file")
                 .env("ENLIST_DELIVERY__FILE__DIR", outbox)
@@ -99,45 +71,15 @@ fn start_nodes_with(
                 // Webhook receivers are on this machine.
                 .env("ENLIST_WEBHOOKS__ALLOW_HTTP_LOOPBACK", "true")
                 .env("ENLIST_WEBHOOKS__POLL_INTERVAL", "50ms")
-                .envs(env.iter().copied())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            let stderr = child.stderr.take().unwrap();
-            let log = Arc::new(Mutex::new(Vec::new()));
-            let (sender, receiver) = std::sync::mpsc::channel();
-            let kept = log.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                    if let Ok(event) = serde_json::from_str::<Value>(&line)
-                        && event["message"] == "enlist is serving"
-                    {
-                        let _ = sender.send(event["addr"].as_str().unwrap_or_default().to_owned());
-                    }
-                    kept.lock().unwrap().push(line);
-                }
-            });
-            (child, log, receiver)
+                .envs(env.iter().copied());
+            Server::spawn(command)
         })
         .collect();
-    children
-        .into_iter()
-        .map(|(child, log, receiver)| {
-            let addr = receiver
-                .recv_timeout(Duration::from_secs(60))
-                .unwrap_or_else(|_| panic!("a node never served: {:?}", log.lock().unwrap()));
-            Node {
-                child,
-                url: format!("http://{addr}"),
-                log,
-            }
-        })
-        .collect()
+    starting.into_iter().map(|node| node.ready()).collect()
 }
 
 struct Cluster {
-    nodes: Vec<Node>,
+    nodes: Vec<Server>,
     client: reqwest::Client,
     key: String,
     dir: tempfile::TempDir,
@@ -155,7 +97,7 @@ impl Cluster {
     ) -> (u16, Value) {
         let mut request = self
             .client
-            .request(method, format!("{}{path}", self.nodes[node % NODES].url))
+            .request(method, self.nodes[node % NODES].url(path))
             .header(auth.0, auth.1);
         if let Some(body) = body {
             request = request.json(&body);
@@ -188,7 +130,7 @@ impl Cluster {
     ) -> (u16, bool, Value) {
         let response = self
             .client
-            .post(format!("{}{path}", self.nodes[node % NODES].url))
+            .post(self.nodes[node % NODES].url(path))
             .header("X-API-Key", &self.key)
             .header("Idempotency-Key", idempotency_key)
             .json(body)
@@ -214,7 +156,7 @@ impl Cluster {
         let client = self.cli(&["client", "create", "--name", email, "--user", email]);
         let reply = self
             .client
-            .post(format!("{}/oauth/token", self.nodes[node % NODES].url))
+            .post(self.nodes[node % NODES].url("/oauth/token"))
             .basic_auth(
                 client["client_id"].as_str().unwrap(),
                 client["client_secret"].as_str(),
@@ -233,11 +175,22 @@ impl Cluster {
         cli(&self.database_url, self.dir.path(), args)
     }
 
+    /// Stops every node cleanly (SIGTERM to all, then each exit): what
+    /// they were sending is sent, and nothing more can be.
+    fn stop(&mut self) {
+        for node in &self.nodes {
+            node.signal("TERM");
+        }
+        for node in &mut self.nodes {
+            node.wait_for_exit(EXIT_WITHIN);
+        }
+    }
+
     /// Errors any node logged at `error` level (a 500, a failed start).
     fn logged_errors(&self) -> Vec<String> {
         self.nodes
             .iter()
-            .flat_map(|node| node.log.lock().unwrap().clone())
+            .flat_map(Server::log)
             .filter(|line| line.contains("\"level\":\"ERROR\""))
             .collect()
     }
@@ -594,7 +547,7 @@ async fn the_last_two_admins_removing_each_other_on_two_nodes_leave_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_queued_message_is_sent_once_by_one_of_the_nodes() {
-    let Some(cluster) = cluster() else { return };
+    let Some(mut cluster) = cluster() else { return };
     const INVITATIONS: usize = 60;
     let replies = futures_join(
         (0..INVITATIONS)
@@ -619,12 +572,12 @@ async fn every_queued_message_is_sent_once_by_one_of_the_nodes() {
             .map(|dir| dir.filter_map(Result::ok).map(|e| e.path()).collect())
             .unwrap_or_default()
     };
-    let started = Instant::now();
-    while list().len() < INVITATIONS && started.elapsed() < Duration::from_secs(30) {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    // A little longer: a message sent twice would show up now.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    eventually(Duration::from_secs(30), "every message written", || {
+        (list().len() >= INVITATIONS).then_some(())
+    })
+    .await;
+    // Stopped cleanly: a message on its way a second time would be written by now.
+    cluster.stop();
     let files = list();
     let mut recipients: Vec<String> = files
         .iter()
@@ -646,9 +599,7 @@ async fn every_queued_message_is_sent_once_by_one_of_the_nodes() {
         .nodes
         .iter()
         .map(|node| {
-            node.log
-                .lock()
-                .unwrap()
+            node.log()
                 .iter()
                 .filter(|line| line.contains("invitation message written"))
                 .count()
@@ -670,7 +621,7 @@ async fn every_queued_message_is_sent_once_by_one_of_the_nodes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_event_reaches_a_webhook_once_whichever_node_sends_it() {
-    let Some(cluster) = cluster() else { return };
+    let Some(mut cluster) = cluster() else { return };
     let receiver = webhook_receiver::Receiver::start(vec![]);
     let (status, endpoint) = cluster
         .admin(
@@ -701,8 +652,8 @@ async fn every_event_reaches_a_webhook_once_whichever_node_sends_it() {
         "{replies:?}"
     );
     let got = receiver.wait_for(INVITATIONS).await;
-    // A little longer: a delivery sent twice would show up now.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Stopped cleanly: a delivery on its way a second time would have arrived by now.
+    cluster.stop();
     let got_now = receiver.received();
     assert_eq!(got_now.len(), INVITATIONS, "every event once");
     let mut ids: Vec<String> = got
@@ -878,7 +829,7 @@ async fn a_node_killed_while_holding_a_claim_leaves_its_messages_to_another() {
     );
     let key = org_with_key(&database_url, dir.path());
     let reply = reqwest::Client::new()
-        .post(format!("{}/v1/organization/invitations", stuck[0].url))
+        .post(stuck[0].url("/v1/organization/invitations"))
         .header("X-API-Key", &key)
         .json(&json!({ "inviteeEmail": "bob@example.test", "role": "MEMBER" }))
         .send()
@@ -892,35 +843,29 @@ async fn a_node_killed_while_holding_a_claim_leaves_its_messages_to_another() {
             "SELECT COUNT(*) FROM outbox WHERE claimed_until IS NOT NULL AND sent_at IS NULL",
         )
     };
-    let started = Instant::now();
-    while claimed() == 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the first node never claimed it"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(
+        Duration::from_secs(10),
+        "the first node to claim it",
+        || (claimed() > 0).then_some(()),
+    )
+    .await;
     // It dies holding the claim (no clean stop to give it back).
-    let _ = stuck[0].child.kill();
-    let _ = stuck[0].child.wait();
+    stuck[0].kill();
     stuck.clear();
 
     let outbox = dir.path().join("outbox");
     let _second = start_nodes_with(1, &database_url, dir.path(), &outbox, &lease);
-    let started = Instant::now();
-    let files = loop {
-        let files: Vec<_> = std::fs::read_dir(&outbox)
-            .map(|d| d.filter_map(Result::ok).collect())
-            .unwrap_or_default();
-        if !files.is_empty() {
-            break files;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the second node never sent the message the first one held"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let files = eventually(
+        Duration::from_secs(20),
+        "the second node to send the message the first one held",
+        || {
+            let files: Vec<_> = std::fs::read_dir(&outbox)
+                .map(|d| d.filter_map(Result::ok).collect())
+                .unwrap_or_default();
+            (!files.is_empty()).then_some(files)
+        },
+    )
+    .await;
     assert_eq!(files.len(), 1);
     drop(black_hole);
 }

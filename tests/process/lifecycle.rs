@@ -2,21 +2,17 @@
 //! graceful SIGTERM and SIGINT, backups and integrity checks while serving,
 //! and what the server answers when SQLite itself stops answering.
 
-// Helpers are not test functions, so clippy's test allowances miss them.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
+use crate::fixture::{self, Server, eventually_ok};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
@@ -41,13 +37,7 @@ impl Workspace {
     /// The binary in the temporary directory, with no enlist settings
     /// inherited from the environment, on `database`.
     fn command_on(&self, database: &Path, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_enlist"));
-        command.current_dir(self.dir.path()).env_remove("RUST_LOG");
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("ENLIST_") {
-                command.env_remove(name);
-            }
-        }
+        let mut command = fixture::enlist(self.dir.path());
         command.arg("--database").arg(database).args(args);
         command
     }
@@ -115,13 +105,8 @@ impl Workspace {
     fn serve(&self, env: &[(&str, &str)]) -> Server {
         let mut command = self.command_on(&self.db, &["serve", "--bind", "127.0.0.1:0"]);
         command
-            .env("ENLIST_LOG__FORMAT", "json")
             .env("ENLIST_SERVER__WORKERS", "2")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        for (name, value) in env {
-            command.env(name, value);
-        }
+            .envs(env.iter().copied());
         Server::start(command)
     }
 }
@@ -145,91 +130,6 @@ fn one_json_object(output: &Output) -> Value {
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 1, "exactly one line expected: {stdout}");
     serde_json::from_str(lines[0]).unwrap()
-}
-
-/// A served process: its address and everything it wrote to stderr.
-/// Killed when dropped, pass or fail.
-struct Server {
-    child: Child,
-    addr: String,
-    lines: Arc<Mutex<Vec<String>>>,
-    reader: Option<JoinHandle<()>>,
-}
-
-impl Server {
-    fn start(mut command: Command) -> Self {
-        let mut child = command.spawn().unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let (sender, receiver) = std::sync::mpsc::channel();
-        let kept = lines.clone();
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Ok(event) = serde_json::from_str::<Value>(&line)
-                    && event["message"] == "enlist is serving"
-                {
-                    let _ = sender.send(event["addr"].as_str().unwrap_or_default().to_owned());
-                }
-                kept.lock().unwrap().push(line);
-            }
-        });
-        let mut server = Self {
-            child,
-            addr: String::new(),
-            lines,
-            reader: Some(reader),
-        };
-        server.addr = receiver
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| panic!("the server logs its address: {:?}", server.log()));
-        server
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    fn log(&self) -> Vec<String> {
-        self.lines.lock().unwrap().clone()
-    }
-
-    /// `kill -<signal> <pid>`, as an operator or a service manager would.
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(status.success(), "kill -{signal} failed");
-    }
-
-    /// Waits up to `limit` for the process to exit: its status and how long
-    /// it took. Afterwards every line it wrote has been read.
-    fn wait_for_exit(&mut self, limit: Duration) -> (ExitStatus, Duration) {
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                let took = started.elapsed();
-                if let Some(reader) = self.reader.take() {
-                    reader.join().unwrap();
-                }
-                return (status, took);
-            }
-            assert!(
-                started.elapsed() < limit,
-                "still running after {limit:?}; log: {:#?}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn client() -> reqwest::Client {
@@ -294,7 +194,7 @@ async fn stops_gracefully_on(signal: &str) {
         "the writes are in the WAL while serving"
     );
     // An idle keep-alive connection: one complete request answered, socket kept open.
-    let mut idle = TcpStream::connect(&server.addr).unwrap();
+    let mut idle = TcpStream::connect(server.addr()).unwrap();
     idle.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .unwrap();
@@ -332,11 +232,17 @@ async fn stops_gracefully_on(signal: &str) {
 
 #[tokio::test]
 async fn sigterm_stops_gracefully_with_an_idle_keep_alive_connection_open() {
+    if fixture::sqlite_suite("lifecycle") {
+        return;
+    }
     stops_gracefully_on("TERM").await;
 }
 
 #[tokio::test]
 async fn sigint_stops_gracefully_with_an_idle_keep_alive_connection_open() {
+    if fixture::sqlite_suite("lifecycle") {
+        return;
+    }
     stops_gracefully_on("INT").await;
 }
 
@@ -344,6 +250,9 @@ async fn sigint_stops_gracefully_with_an_idle_keep_alive_connection_open() {
 
 #[tokio::test]
 async fn a_backup_taken_while_serving_and_writing_is_sound_and_complete() {
+    if fixture::sqlite_suite("lifecycle") {
+        return;
+    }
     let workspace = Workspace::new();
     let (_, key) = workspace.org_with_key();
     let server = workspace.serve(&[]);
@@ -420,6 +329,9 @@ async fn a_backup_taken_while_serving_and_writing_is_sound_and_complete() {
 
 #[tokio::test]
 async fn a_backup_never_overwrites_a_file_without_force() {
+    if fixture::sqlite_suite("lifecycle") {
+        return;
+    }
     let workspace = Workspace::new();
     let (_, key) = workspace.org_with_key();
     let server = workspace.serve(&[]);
@@ -451,6 +363,9 @@ async fn a_backup_never_overwrites_a_file_without_force() {
 
 #[test]
 fn check_reports_damage_and_exits_non_zero() {
+    if fixture::sqlite_suite("lifecycle") {
+        return;
+    }
     let workspace = Workspace::new();
     workspace.org_with_key();
     assert_check_ok(&workspace, &workspace.db);
@@ -509,14 +424,9 @@ impl ReadLocks {
             l_len: 5,
             l_pid: 0,
         };
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while let Err(error) = fcntl(&file, FcntlArg::F_SETLK(&lock)) {
-            assert!(
-                Instant::now() < deadline,
-                "cannot lock the read slots: {error}"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        fixture::wait_for(Duration::from_secs(5), "a lock on the read slots", || {
+            fcntl(&file, FcntlArg::F_SETLK(&lock)).ok()
+        });
         Self { _file: file }
     }
 }
@@ -565,22 +475,20 @@ async fn await_ok(
     key: Option<&str>,
     limit: Duration,
 ) -> Value {
-    let deadline = Instant::now() + limit;
-    loop {
-        let (status, _, body, _) = get_timed(client, url, key).await;
-        if status == 200 {
-            return body;
+    eventually_ok(limit, &format!("{url} to answer 200"), || async {
+        match get_timed(client, url, key).await {
+            (200, _, body, _) => Ok(body),
+            (status, _, body, _) => Err(format!("{url} still answers {status}: {body}")),
         }
-        assert!(
-            Instant::now() < deadline,
-            "{url} still answers {status}: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await
 }
 
 #[tokio::test]
 async fn readyz_answers_503_while_the_database_cannot_answer() {
+    if fixture::sqlite_suite("lifecycle") {
+        return;
+    }
     let workspace = Workspace::new();
     let server = workspace.serve(&[("ENLIST_DELIVERY__POLL_INTERVAL", "1h")]);
     let client = client();
@@ -616,6 +524,9 @@ async fn readyz_answers_503_while_the_database_cannot_answer() {
 
 #[tokio::test]
 async fn a_full_read_pool_answers_503_with_retry_after_instead_of_hanging() {
+    if fixture::sqlite_suite("lifecycle") {
+        return;
+    }
     let workspace = Workspace::new();
     let (org, key) = workspace.org_with_key();
     let server = workspace.serve(&[
@@ -743,6 +654,9 @@ fn basic(id: &str, secret: &str) -> String {
 
 #[tokio::test]
 async fn request_logs_carry_one_line_per_request_and_never_a_secret() {
+    if fixture::sqlite_suite("lifecycle") {
+        return;
+    }
     let workspace = Workspace::new();
     let (_, key) = workspace.org_with_key();
     let password = "Lumberjack-Okay-7431-Sleep";
@@ -1064,48 +978,23 @@ fn request_id_of(line: &Value) -> Option<&str> {
 
 #[test]
 fn the_text_log_format_is_one_line_per_request_too() {
+    if fixture::sqlite_suite("lifecycle") {
+        return;
+    }
     let workspace = Workspace::new();
     let mut command = workspace.command_on(&workspace.db, &["serve", "--bind", "127.0.0.1:0"]);
-    command
-        .env("ENLIST_LOG__FORMAT", "text")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut reader = BufReader::new(stderr);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut addr = None;
-    let mut line = String::new();
-    while addr.is_none() {
-        assert!(Instant::now() < deadline, "no startup line");
-        line.clear();
-        if reader.read_line(&mut line).unwrap() == 0 {
-            break;
-        }
-        if line.contains("enlist is serving") {
-            addr = line
-                .split_whitespace()
-                .find_map(|word| word.strip_prefix("addr="))
-                .map(str::to_owned);
-        }
-    }
-    let addr = addr.unwrap_or_else(|| panic!("no address in {line:?}"));
-    let mut stream = TcpStream::connect(&addr).unwrap();
+    command.env("ENLIST_LOG__FORMAT", "text");
+    let mut server = Server::start(command);
+    let mut stream = TcpStream::connect(server.addr()).unwrap();
     stream
         .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Request-Id: text-42\r\nConnection: close\r\n\r\n")
         .unwrap();
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    let status = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let mut rest = String::new();
-    reader.read_to_string(&mut rest).unwrap();
-    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let status = server.stop();
+    assert_eq!(status.code(), Some(0));
+    let rest = server.log().join("\n");
     let request_line = rest
         .lines()
         .find(|l| l.contains("text-42"))

@@ -4,20 +4,17 @@
 //! (its permissions, its path's resolution, `backup`, the serve lock) skip
 //! on PostgreSQL, which has tests of its own behaviour instead.
 
-// Helpers are not test functions, so clippy's test allowances miss them.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[path = "support/postgres.rs"]
-mod test_postgres;
+use crate::fixture::{self, Server, eventually, wait_for};
+use crate::test_postgres;
 
 use enlist::config::DatabaseSettings;
 use enlist::db::{Database, StorageError, WriteConn};
 use enlist::domain::Scope;
 use enlist::services;
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 use tempfile::TempDir;
 
@@ -53,14 +50,7 @@ impl Cli {
     /// The binary, run in the temporary directory with no enlist settings
     /// inherited from the environment.
     fn bare(&self) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_enlist"));
-        command.current_dir(self.dir.path()).env_remove("RUST_LOG");
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("ENLIST_") {
-                command.env_remove(name);
-            }
-        }
-        command
+        fixture::enlist(self.dir.path())
     }
 
     /// The binary with `--database` (or `--database-url`) naming this
@@ -474,16 +464,6 @@ fn api_key_create_prints_the_key_once_and_the_key_authenticates() {
     );
 }
 
-/// Stops the served process it holds when the test ends, pass or fail.
-struct Served(Child);
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test]
 async fn a_key_from_the_command_line_works_against_the_served_api() {
     let cli = Cli::new();
@@ -492,30 +472,8 @@ async fn a_key_from_the_command_line_works_against_the_served_api() {
         .as_str()
         .unwrap()
         .to_owned();
-    let mut child = cli
-        .command(&["serve", "--bind", "127.0.0.1:0"])
-        .env("ENLIST_LOG__FORMAT", "json")
-        .env("ENLIST_SERVER__WORKERS", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let served = Served(child);
-    // The bound address is in the startup log line; keep draining stderr after it.
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Ok(event) = serde_json::from_str::<Value>(&line)
-                && event["message"] == "enlist is serving"
-            {
-                let _ = sender.send(event["addr"].as_str().unwrap_or_default().to_owned());
-            }
-        }
-    });
-    let addr = receiver
-        .recv_timeout(Duration::from_secs(20))
-        .expect("the server logs its address");
+    let served = serve(&cli);
+    let addr = served.addr();
 
     let client = reqwest::Client::new();
     let url = format!("http://{addr}/v1/organization");
@@ -1049,7 +1007,7 @@ async fn keys_rotate_switches_the_signing_key_of_a_running_server_and_old_tokens
         created["client_secret"].as_str().unwrap().to_owned(),
     );
     let running = serve(&cli);
-    let addr = running.addr.clone();
+    let addr = running.addr().to_owned();
     let http = reqwest::Client::new();
     let token = || async {
         let reply: Value = http
@@ -1729,71 +1687,31 @@ fn set_password_revokes_the_keys_the_account_minted_in_the_console_only() {
 
 // ---------------------------------------------------------------- serve: start log, one per file
 
-/// A served process and its log, as JSON events.
-struct Running {
-    served: Served,
-    addr: String,
-    log: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
-}
-
-impl Running {
-    fn messages(&self) -> Vec<String> {
-        self.log
-            .lock()
-            .unwrap()
-            .iter()
-            .filter_map(|e| e["message"].as_str().map(str::to_owned))
-            .collect()
-    }
-
-    fn event(&self, message: &str) -> Value {
-        self.log
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|e| e["message"] == message)
-            .cloned()
-            .unwrap_or_else(|| panic!("no {message:?} in the log: {:?}", self.messages()))
-    }
-}
-
 /// `enlist serve` on a free port; returns once it logged that it serves.
-fn serve(cli: &Cli) -> Running {
+fn serve(cli: &Cli) -> Server {
     serve_with(cli, &[])
 }
 
 /// [`serve`] with more settings in the environment.
-fn serve_with(cli: &Cli, env: &[(&str, &str)]) -> Running {
-    let mut child = cli
-        .command(&["serve", "--bind", "127.0.0.1:0"])
-        .env("ENLIST_LOG__FORMAT", "json")
+fn serve_with(cli: &Cli, env: &[(&str, &str)]) -> Server {
+    let mut command = cli.command(&["serve", "--bind", "127.0.0.1:0"]);
+    command
         .env("ENLIST_SERVER__WORKERS", "1")
-        .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let served = Served(child);
-    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let lines = log.clone();
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Ok(event) = serde_json::from_str::<Value>(&line) {
-                let serving = event["message"] == "enlist is serving";
-                let addr = event["addr"].as_str().unwrap_or_default().to_owned();
-                lines.lock().unwrap().push(event);
-                if serving {
-                    let _ = sender.send(addr);
-                }
-            }
-        }
+        .envs(env.iter().copied());
+    Server::start(command)
+}
+
+/// `enlist demo` on `bind`, once it serves, and the JSON object it printed.
+fn demo(cli: &Cli, args: &[&str]) -> (Server, Value) {
+    let mut command = cli.command(&["demo"]);
+    command.args(args).env("ENLIST_SERVER__WORKERS", "1");
+    let served = Server::start(command);
+    // Printed before it serves; the reader may still be on its way to it.
+    let line = wait_for(Duration::from_secs(10), "the demo's JSON line", || {
+        served.stdout().first().cloned()
     });
-    let addr = receiver
-        .recv_timeout(Duration::from_secs(20))
-        .expect("the server logs its address");
-    Running { served, addr, log }
+    let demo = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    (served, demo)
 }
 
 #[test]
@@ -1803,7 +1721,7 @@ fn serve_logs_its_database_transport_and_url_and_how_to_begin_on_an_empty_databa
     let serving = running.event("enlist is serving");
     assert_eq!(serving["database"], cli.database_name());
     assert_eq!(serving["delivery"], "log");
-    assert_eq!(serving["public_url"], format!("http://{}", running.addr));
+    assert_eq!(serving["public_url"], running.url(""));
     let hint = running
         .messages()
         .into_iter()
@@ -1839,7 +1757,7 @@ fn a_second_serve_on_the_same_file_refuses_naming_the_first_ones_pid() {
     }
     let cli = Cli::new();
     let mut first = serve(&cli);
-    let pid = first.served.0.id();
+    let pid = first.pid();
     let lock = std::fs::read_to_string(cli.dir.path().join("enlist.db.lock")).unwrap();
     assert_eq!(lock.trim(), pid.to_string());
 
@@ -1862,11 +1780,10 @@ fn a_second_serve_on_the_same_file_refuses_naming_the_first_ones_pid() {
     assert_eq!(org, 1);
 
     // A crash releases the lock: the kernel drops it with the process.
-    first.served.0.kill().unwrap();
-    first.served.0.wait().unwrap();
+    first.kill();
     let after = serve(&cli);
     let lock = std::fs::read_to_string(cli.dir.path().join("enlist.db.lock")).unwrap();
-    assert_eq!(lock.trim(), after.served.0.id().to_string());
+    assert_eq!(lock.trim(), after.pid().to_string());
 }
 
 #[tokio::test]
@@ -1886,10 +1803,7 @@ async fn the_served_log_names_no_invitee_address_at_info() {
         ],
     );
     let invited = reqwest::Client::new()
-        .post(format!(
-            "http://{}/v1/organization/invitations",
-            running.addr
-        ))
+        .post(running.url("/v1/organization/invitations"))
         .header("X-API-Key", &key)
         .json(&serde_json::json!({ "inviteeEmail": "NewHire@Corp.test", "role": "MEMBER" }))
         .send()
@@ -1898,24 +1812,15 @@ async fn the_served_log_names_no_invitee_address_at_info() {
     assert_eq!(invited.status(), 200);
 
     // The message is written, and its line says so without the address.
-    let mut written = None;
-    for _ in 0..200 {
-        written = running
-            .log
-            .lock()
-            .unwrap()
-            .iter()
+    let written = eventually(Duration::from_secs(10), "the message written", || {
+        running
+            .events()
+            .into_iter()
             .find(|e| e["message"] == "invitation message written")
-            .cloned();
-        if written.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let written = written.unwrap_or_else(|| panic!("{:?}", running.messages()));
+    })
+    .await;
     assert!(written["id"].is_i64(), "{written}");
-    let log = running.log.lock().unwrap().clone();
-    for line in &log {
+    for line in &running.events() {
         assert!(
             !line
                 .to_string()
@@ -1996,18 +1901,7 @@ async fn demo_fills_an_empty_database_prints_everything_and_serves() {
         .unwrap()
         .port();
     let bind = format!("127.0.0.1:{port}");
-    let mut child = cli
-        .command(&["demo", "--bind", &bind])
-        .env("ENLIST_SERVER__WORKERS", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let served = Served(child);
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let demo: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    let (served, demo) = demo(&cli, &["--bind", &bind]);
     let base = format!("http://{bind}");
     assert_eq!(demo["organization"]["name"], "Acme Demo");
     let logo = demo["organization"]["logoUrl"].as_str().unwrap().to_owned();
@@ -2033,20 +1927,12 @@ async fn demo_fills_an_empty_database_prints_everything_and_serves() {
     // The server is up with that data: the key works, the pages open.
     let client = reqwest::Client::new();
     let key = demo["apiKey"]["key"].as_str().unwrap();
-    let mut org = None;
-    for _ in 0..100 {
-        if let Ok(reply) = client
-            .get(format!("{base}/v1/organization"))
-            .header("X-API-Key", key)
-            .send()
-            .await
-        {
-            org = Some(reply);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let org = org.expect("the demo serves");
+    let org = client
+        .get(format!("{base}/v1/organization"))
+        .header("X-API-Key", key)
+        .send()
+        .await
+        .expect("the demo serves");
     assert_eq!(org.status(), 200);
     let users: Value = client
         .get(format!("{base}/v1/organization/users"))
@@ -2134,7 +2020,7 @@ fn demo_reset_refuses_while_a_server_uses_the_database_and_deletes_nothing() {
     let cli = Cli::new();
     cli.org("Acme", "ada@acme.test");
     let running = serve(&cli);
-    let pid = running.served.0.id();
+    let pid = running.pid();
 
     let reset = cli.run(&["demo", "--reset", "--bind", "127.0.0.1:0"]);
 
@@ -2145,7 +2031,7 @@ fn demo_reset_refuses_while_a_server_uses_the_database_and_deletes_nothing() {
     assert!(cli.db.is_file(), "the database is still there");
     assert_eq!(cli.query_i64("SELECT COUNT(*) FROM organizations"), 1);
     // The server never noticed.
-    let mut stream = std::net::TcpStream::connect(&running.addr).unwrap();
+    let mut stream = std::net::TcpStream::connect(running.addr()).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
@@ -2158,17 +2044,7 @@ fn demo_reset_refuses_while_a_server_uses_the_database_and_deletes_nothing() {
     drop(running);
     // Once it stopped, the reset goes ahead (and the demo serves; it is
     // stopped as soon as it printed).
-    let mut child = cli
-        .command(&["demo", "--reset", "--bind", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let _served = Served(child);
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let demo: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    let (_served, demo) = demo(&cli, &["--reset", "--bind", "127.0.0.1:0"]);
     assert_eq!(demo["organization"]["name"], "Acme Demo");
     assert_eq!(
         cli.query_i64("SELECT COUNT(*) FROM organizations WHERE name = 'Acme'"),
@@ -2409,16 +2285,16 @@ async fn two_serves_on_one_postgresql_database_both_serve_it_without_a_lock_file
     let first = serve(&cli);
     let second = serve(&cli);
 
-    assert_ne!(first.addr, second.addr);
+    assert_ne!(first.addr(), second.addr());
     let client = reqwest::Client::new();
     for running in [&first, &second] {
         let reply = client
-            .get(format!("http://{}/v1/organization", running.addr))
+            .get(running.url("/v1/organization"))
             .header("X-API-Key", &key)
             .send()
             .await
             .unwrap();
-        assert_eq!(reply.status(), 200, "{}", running.addr);
+        assert_eq!(reply.status(), 200, "{}", running.addr());
         let body: Value = reply.json().await.unwrap();
         assert_eq!(body["name"], "Acme");
     }

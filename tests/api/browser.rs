@@ -8,12 +8,7 @@
 //! (`apt-get install chromium chromium-driver`), unless
 //! `ENLIST_SKIP_BROWSER_TESTS=1` asks to skip it.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[path = "api/helpers.rs"]
-mod helpers;
-#[path = "support/postgres.rs"]
-mod test_postgres;
+use crate::helpers;
 
 use enlist::config::{HumanDuration, TransportKind};
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -35,7 +30,7 @@ fn chromedriver() -> PathBuf {
         .map_or_else(|| "/usr/bin/chromedriver".into(), PathBuf::from)
 }
 
-const JOURNEY: &str = "invitees_accept_and_decline_from_the_emailed_link_in_chromium";
+const JOURNEY: &str = "browser::invitees_accept_and_decline_from_the_emailed_link_in_chromium";
 
 /// What a machine without the browser is told.
 fn missing_browser_message() -> String {
@@ -141,21 +136,43 @@ async fn start_browser(profile: &Path) -> Option<(Driver, Client)> {
             ],
         }),
     );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    let capabilities = &capabilities;
+    let client = eventually(Duration::from_secs(20), || async move {
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        match ClientBuilder::new(connector)
+        ClientBuilder::new(connector)
             .capabilities(capabilities.clone())
             .connect(&format!("http://127.0.0.1:{port}"))
             .await
-        {
-            Ok(client) => return Some((driver, client)),
-            Err(error) if Instant::now() > deadline => {
-                panic!("chromedriver did not answer: {error}")
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            .map_err(|error| format!("chromedriver did not answer: {error}"))
+    })
+    .await;
+    Some((driver, client))
+}
+
+/// Polls `check` until it answers `Ok` (a page loading, a message being
+/// written), panicking with its last `Err` once `within` passed.
+async fn eventually<T, F: std::future::Future<Output = Result<T, String>>>(
+    within: Duration,
+    mut check: impl FnMut() -> F,
+) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        match check().await {
+            Ok(done) => return done,
+            Err(why) if Instant::now() >= deadline => panic!("{why}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }
+}
+
+/// The `.eml` files in `outbox`, in the order they were written.
+fn eml_files(outbox: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(outbox)
+        .map(|dir| dir.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    files.retain(|p| p.extension().is_some_and(|e| e == "eml"));
+    files.sort();
+    files
 }
 
 /// The text parts of an `.eml`, decoded (long lines, such as a link with its
@@ -167,30 +184,21 @@ fn decoded_text(path: &Path) -> String {
 
 /// Waits for the `.eml` the worker writes for the `nth` message and returns the link it carries.
 async fn emailed_link(outbox: &Path, nth: usize) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(outbox)
-            .map(|dir| dir.filter_map(|e| e.ok().map(|e| e.path())).collect())
-            .unwrap_or_default();
-        files.retain(|p| p.extension().is_some_and(|e| e == "eml"));
-        files.sort();
-        if files.len() >= nth {
-            let raw = decoded_text(&files[nth - 1]);
-            let start = raw.find("http://").expect("the message carries a link");
-            let link: String = raw[start..]
-                .chars()
-                .take_while(|c| !c.is_whitespace() && *c != '"' && *c != '<')
-                .collect();
-            assert!(link.contains("/invite/"), "{link}");
-            return link;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no message {nth} in {}",
-            outbox.display()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let file = eventually(Duration::from_secs(10), || async move {
+        eml_files(outbox)
+            .get(nth - 1)
+            .cloned()
+            .ok_or_else(|| format!("no message {nth} in {}", outbox.display()))
+    })
+    .await;
+    let raw = decoded_text(&file);
+    let start = raw.find("http://").expect("the message carries a link");
+    let link: String = raw[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '"' && *c != '<')
+        .collect();
+    assert!(link.contains("/invite/"), "{link}");
+    link
 }
 
 async fn screenshot(client: &Client, name: &str) {
@@ -204,21 +212,18 @@ async fn screenshot(client: &Client, name: &str) {
 /// returns before the next page has loaded, so the text is polled (an
 /// element from the page being replaced may go stale meanwhile).
 async fn page_text(client: &Client, expected: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
+    eventually(Duration::from_secs(15), || async move {
         let text = match client.find(Locator::Css("main")).await {
             Ok(main) => main.text().await.unwrap_or_default(),
             Err(_) => String::new(),
         };
         if text.contains(expected) {
-            return text;
+            Ok(text)
+        } else {
+            Err(format!("the page never said {expected:?}; it says: {text}"))
         }
-        assert!(
-            Instant::now() < deadline,
-            "the page never said {expected:?}; it says: {text}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await
 }
 
 /// Clicks the button with this label once the page shows it (the previous
@@ -345,24 +350,19 @@ async fn invitees_accept_and_decline_from_the_emailed_link_in_chromium() {
 /// The `nth` `.eml` the worker wrote, once it exists, and the first link in
 /// it that contains `marker`.
 async fn emailed_link_with(outbox: &Path, nth: usize, marker: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(outbox)
-            .map(|dir| dir.filter_map(|e| e.ok().map(|e| e.path())).collect())
-            .unwrap_or_default();
-        files.retain(|p| p.extension().is_some_and(|e| e == "eml"));
-        files.sort();
-        if files.len() >= nth {
-            let raw = decoded_text(&files[nth - 1]);
-            let link = raw
-                .split(|c: char| c.is_whitespace() || c == '"' || c == '<')
-                .find(|word| word.starts_with("http://") && word.contains(marker))
-                .unwrap_or_else(|| panic!("no {marker} link in {raw}"));
-            return link.to_owned();
-        }
-        assert!(Instant::now() < deadline, "no message {nth}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let file = eventually(Duration::from_secs(10), || async move {
+        eml_files(outbox)
+            .get(nth - 1)
+            .cloned()
+            .ok_or_else(|| format!("no message {nth}"))
+    })
+    .await;
+    let raw = decoded_text(&file);
+    let link = raw
+        .split(|c: char| c.is_whitespace() || c == '"' || c == '<')
+        .find(|word| word.starts_with("http://") && word.contains(marker))
+        .unwrap_or_else(|| panic!("no {marker} link in {raw}"));
+    link.to_owned()
 }
 
 /// A stand-in for an app's callback page: a real HTTP server on 127.0.0.1
@@ -396,16 +396,17 @@ async fn type_into(client: &Client, id: &str, text: &str) {
 
 /// Waits until the browser is at the app's callback and answers the query.
 async fn landed_at(client: &Client, callback: &str) -> std::collections::HashMap<String, String> {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
+    let url = eventually(Duration::from_secs(15), || async move {
         let url = client.current_url().await.unwrap();
         if url.as_str().starts_with(callback) {
-            page_text(client, "The app received the redirect").await;
-            return url.query_pairs().into_owned().collect();
+            Ok(url)
+        } else {
+            Err(format!("never reached the app; at {url}"))
         }
-        assert!(Instant::now() < deadline, "never reached the app; at {url}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
+    page_text(client, "The app received the redirect").await;
+    url.query_pairs().into_owned().collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -607,11 +608,10 @@ async fn click_in_row(client: &Client, row_text: &str, label: &str) {
 
 /// Accepts the confirmation the console asks before a lasting change.
 async fn confirm(client: &Client) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while client.accept_alert().await.is_err() {
-        assert!(Instant::now() < deadline, "no confirmation was asked");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(Duration::from_secs(10), || async move {
+        (client.accept_alert().await).map_err(|_| "no confirmation was asked".to_owned())
+    })
+    .await;
 }
 
 async fn follow_link(client: &Client, label: &str) {
