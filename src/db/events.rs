@@ -16,7 +16,7 @@ thread_local! {
 }
 
 /// Whether deliveries were queued on this thread since the last call.
-pub(super) fn take_deliveries_queued() -> bool {
+pub(crate) fn take_deliveries_queued() -> bool {
     DELIVERIES_QUEUED.with(|queued| queued.replace(false))
 }
 

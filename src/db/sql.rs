@@ -240,6 +240,45 @@ impl<'c> Conn<'c> {
     }
 }
 
+/// A read transaction, as [`super::Database::read`] hands it out. It
+/// dereferences to a [`Conn`] so the `db::*` queries take it, but any
+/// statement that would change the database fails (SQLite's connection is
+/// `query_only`, PostgreSQL's transaction `READ ONLY`).
+pub struct ReadConn<'c>(Conn<'c>);
+
+impl<'c> ReadConn<'c> {
+    pub(super) fn new(conn: Conn<'c>) -> Self {
+        Self(conn)
+    }
+}
+
+impl<'c> std::ops::Deref for ReadConn<'c> {
+    type Target = Conn<'c>;
+
+    fn deref(&self) -> &Conn<'c> {
+        &self.0
+    }
+}
+
+/// A write inside its transaction (on SQLite: the writer thread's open
+/// transaction and the write's own savepoint), as [`super::Database::write`]
+/// hands it out.
+pub struct WriteConn<'c>(Conn<'c>);
+
+impl<'c> WriteConn<'c> {
+    pub(super) fn new(conn: Conn<'c>) -> Self {
+        Self(conn)
+    }
+}
+
+impl<'c> std::ops::Deref for WriteConn<'c> {
+    type Target = Conn<'c>;
+
+    fn deref(&self) -> &Conn<'c> {
+        &self.0
+    }
+}
+
 /// The parameters as PostgreSQL binds them; text holding U+0000, which
 /// PostgreSQL cannot take, is refused first (SQLite stores it as given).
 fn pg_binds<'p>(params: &'p [&'p dyn Param]) -> Result<Vec<PgBind<'p>>> {

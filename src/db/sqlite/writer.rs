@@ -12,9 +12,9 @@
 //! - a batch that cannot begin answers each of its writes with the error;
 //! - a write whose caller stopped waiting ([`Ticket::abandon`]) never runs.
 
-use super::pool::WriteConn;
-use super::sql::Conn;
-use super::{Pool, StorageError, Waiting};
+use super::Pool;
+use crate::db::sql::{Conn, WriteConn};
+use crate::db::{StorageError, Waiting};
 use rusqlite::Connection;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -167,8 +167,8 @@ pub(super) fn group_commit(
             waiting.writer.fetch_sub(1, Ordering::Relaxed);
         }
         // Only deliveries of a batch that commits wake the webhook worker.
-        super::events::take_deliveries_queued();
-        if run_batch(pool, &mut pending, faults) && super::events::take_deliveries_queued() {
+        crate::db::events::take_deliveries_queued();
+        if run_batch(pool, &mut pending, faults) && crate::db::events::take_deliveries_queued() {
             webhooks_due.notify_one();
         }
     }
