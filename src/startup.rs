@@ -28,7 +28,7 @@ use actix_web::{App, HttpServer, web};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 #[derive(Debug, thiserror::Error)]
@@ -133,7 +133,6 @@ impl Application {
             .map_err(StartupError::Threads)?;
         let composer = Arc::new(Composer::new(&settings.delivery.templates, &public_url)?);
         let transport = Transport::from_settings(&settings.delivery)?;
-        let outbox_wake = Arc::new(Notify::new());
         let accounts = Accounts::new(AccountsParts {
             db: db.clone(),
             passwords,
@@ -165,7 +164,6 @@ impl Application {
             },
             device_key,
             composer: composer.clone(),
-            outbox_wake: outbox_wake.clone(),
             clock: clock.clone(),
             settings: AccountSettings {
                 session_lifetime: auth.session_lifetime.0,
@@ -192,7 +190,6 @@ impl Application {
             tokens,
             accounts,
             composer,
-            outbox_wake,
             clock,
             trusted_proxies,
             csrf_key,
@@ -258,7 +255,6 @@ impl Application {
             state.db.clone(),
             state.clock.clone(),
             &state.settings.webhooks,
-            state.db.webhooks_due(),
         )
         .map_err(StartupError::Webhooks)?;
         Ok(Self {
@@ -299,7 +295,6 @@ impl Application {
                 max: delivery.retry_max.0,
             },
             delivery.poll_interval.0,
-            self.state.outbox_wake.clone(),
         )
         .with_clock(self.state.clock.clone())
         .with_claim_lease(delivery.claim_lease.0);
@@ -503,10 +498,7 @@ async fn sweep(state: web::Data<AppState>, every: Duration, unverified_lifetime:
                 .await
             {
                 Ok(0) => {}
-                Ok(n) => {
-                    tracing::debug!(invitations = n, "queued expiry reminders");
-                    state.outbox_wake.notify_one();
-                }
+                Ok(n) => tracing::debug!(invitations = n, "queued expiry reminders"),
                 Err(error) => tracing::warn!(%error, "queuing reminders failed; retrying later"),
             }
         }

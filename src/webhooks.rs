@@ -13,6 +13,7 @@
 
 use crate::auth::webhook_signing;
 use crate::config::WebhookSettings;
+use crate::db::{Wakeups, Work};
 use crate::domain::Clock;
 use crate::domain::webhook::{REFUSED_TARGET, RetrySchedule, TargetPolicy, UrlRefused};
 use crate::services;
@@ -23,7 +24,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 /// How long checking an endpoint's host may wait for its name to resolve.
@@ -245,16 +246,11 @@ pub struct WebhookWorker {
     per_org: usize,
     /// Claims outlast an attempt (its timeout) with room to record it.
     lease: Duration,
-    wake: Arc<Notify>,
+    wakeups: Arc<Wakeups>,
 }
 
 impl WebhookWorker {
-    pub fn new(
-        db: Database,
-        clock: Clock,
-        settings: &WebhookSettings,
-        wake: Arc<Notify>,
-    ) -> Result<Self, String> {
+    pub fn new(db: Database, clock: Clock, settings: &WebhookSettings) -> Result<Self, String> {
         Ok(Self {
             sender: Sender::new(policy(settings), settings.timeout.0)?,
             schedule: RetrySchedule {
@@ -271,9 +267,9 @@ impl WebhookWorker {
                 .0
                 .saturating_mul(2)
                 .saturating_add(Duration::from_secs(30)),
+            wakeups: db.wakeups(),
             db,
             clock,
-            wake,
         })
     }
 
@@ -294,7 +290,7 @@ impl WebhookWorker {
                 }
             }
             tokio::select! {
-                _ = self.wake.notified() => {}
+                _ = self.wakeups.queued(Work::Webhooks) => {}
                 _ = tokio::time::sleep(self.poll_interval) => {}
                 Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
                     if let Ok(org_id) = done

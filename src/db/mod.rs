@@ -12,6 +12,7 @@
 //! through ([`Conn`], [`Row`], [`ReadConn`], [`WriteConn`]): nothing above
 //! this module sees an engine's types.
 
+mod after_commit;
 pub mod api_keys;
 pub mod copy;
 pub mod email_links;
@@ -46,6 +47,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
+pub use after_commit::{Wakeups, Work};
 pub use migrate::SCHEMA_VERSION;
 
 /// An in-memory database brought to the current schema, for unit tests.
@@ -156,8 +158,8 @@ impl From<r2d2::Error> for StorageError {
 pub struct Database {
     engine: Engine,
     waiting: Arc<Waiting>,
-    /// Notified once a committed write queued webhook deliveries.
-    webhooks_due: Arc<tokio::sync::Notify>,
+    /// The workers to wake once a committed write queued work for them.
+    wakeups: Arc<Wakeups>,
 }
 
 #[derive(Clone)]
@@ -235,12 +237,12 @@ impl Database {
 
     fn open_with(settings: &DatabaseSettings, create: OpenFlags) -> Result<Self, StorageError> {
         let waiting: Arc<Waiting> = Arc::default();
-        let webhooks_due: Arc<tokio::sync::Notify> = Arc::default();
-        let sqlite = Sqlite::open(settings, create, &waiting, &webhooks_due)?;
+        let wakeups: Arc<Wakeups> = Arc::default();
+        let sqlite = Sqlite::open(settings, create, &waiting, &wakeups)?;
         Ok(Self {
             engine: Engine::Sqlite(sqlite),
             waiting,
-            webhooks_due,
+            wakeups,
         })
     }
 
@@ -267,7 +269,7 @@ impl Database {
         Ok(Self {
             engine: Engine::Postgres(pool),
             waiting: Arc::default(),
-            webhooks_due: Arc::default(),
+            wakeups: Arc::default(),
         })
     }
 
@@ -305,7 +307,8 @@ impl Database {
     }
 
     /// Runs `f` inside one `BEGIN IMMEDIATE` transaction on the write
-    /// connection, on the current thread. An `Err` rolls everything back.
+    /// connection, on the current thread. An `Err` rolls everything back;
+    /// once it committed, the workers for what it queued are woken.
     pub fn write_blocking<T, E>(
         &self,
         f: impl FnOnce(&WriteConn) -> Result<T, E> + Send,
@@ -322,29 +325,19 @@ impl Database {
                         let _waiting = WaitGuard::new(&self.waiting.writer);
                         pool.get().map_err(StorageError::from)?
                     };
-                    let written = pg::write(&mut session, |conn| f(&WriteConn::new(conn)));
-                    self.note_committed_deliveries(written.is_ok());
-                    written
+                    let (value, queued) = pg::write(&mut session, f)?;
+                    self.wakeups.wake(queued);
+                    Ok(value)
                 });
             }
         };
-        let written = sqlite.write_blocking(&self.waiting, f);
-        self.note_committed_deliveries(written.is_ok());
-        written
+        sqlite.write_blocking(&self.waiting, &self.wakeups, f)
     }
 
-    /// Wakes the webhook worker if the write this thread just ran queued
-    /// deliveries and committed.
-    fn note_committed_deliveries(&self, committed: bool) {
-        if events::take_deliveries_queued() && committed {
-            self.webhooks_due.notify_one();
-        }
-    }
-
-    /// What the webhook worker waits on besides its poll interval: a write
-    /// on this node committed deliveries.
-    pub fn webhooks_due(&self) -> Arc<tokio::sync::Notify> {
-        self.webhooks_due.clone()
+    /// What the background workers wait on besides their timers: a write
+    /// through this handle committed work for them (see `after_commit.rs`).
+    pub fn wakeups(&self) -> Arc<Wakeups> {
+        self.wakeups.clone()
     }
 
     /// [`Database::write_blocking`] for bulk fills (`enlist dev seed`): the
@@ -364,7 +357,7 @@ impl Database {
             Engine::Sqlite(sqlite) => sqlite,
             Engine::Postgres(_) => return self.write_blocking(f),
         };
-        sqlite.bulk_write_blocking(cache_kib, f)
+        sqlite.bulk_write_blocking(&self.wakeups, cache_kib, f)
     }
 
     /// [`Database::read_blocking`] on the blocking thread pool.

@@ -6,6 +6,7 @@
 //! must differ asks [`Conn::dialect`].
 
 use super::StorageError;
+use super::after_commit::{Queued, Recorder, Work};
 use super::pg::{Bind as PgBind, Session};
 use postgres::types::ToSql as PgToSql;
 use rusqlite::types::{ToSqlOutput, ValueRef};
@@ -27,6 +28,9 @@ pub struct Conn<'c> {
     backend: Backend<'c>,
     /// Inside a PostgreSQL write transaction (see [`Conn::lock_for_write`]).
     writing: bool,
+    /// The work this write queued, for the wake-ups after its commit
+    /// (see `after_commit.rs`).
+    queued: Recorder,
 }
 
 enum Backend<'c> {
@@ -42,6 +46,7 @@ impl<'c> Conn<'c> {
         Self {
             backend: Backend::Sqlite(conn),
             writing: false,
+            queued: Recorder::default(),
         }
     }
 
@@ -58,6 +63,7 @@ impl<'c> Conn<'c> {
         Self {
             backend: Backend::Postgres(RefCell::new(session)),
             writing,
+            queued: Recorder::default(),
         }
     }
 
@@ -110,6 +116,13 @@ impl<'c> Conn<'c> {
             )?;
         }
         Ok(())
+    }
+
+    /// Records that this write queued `work`: its worker is woken once the
+    /// write committed (see `after_commit.rs`). Storage functions that
+    /// insert queue rows call it; nothing above `db` does.
+    pub(super) fn queued(&self, work: Work) {
+        self.queued.note(work);
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -268,6 +281,12 @@ pub struct WriteConn<'c>(Conn<'c>);
 impl<'c> WriteConn<'c> {
     pub(super) fn new(conn: Conn<'c>) -> Self {
         Self(conn)
+    }
+
+    /// What this write queued so far, and forget it: read by the code that
+    /// commits, once it knows the write's changes stay.
+    pub(super) fn take_queued(&self) -> Queued {
+        self.0.queued.take()
     }
 }
 

@@ -7,6 +7,7 @@
 
 mod writer;
 
+use super::after_commit::{Queued, Wakeups};
 use super::sql::Conn;
 use super::{ReadConn, StorageError, WaitGuard, Waiting, WriteConn, migrate};
 use crate::config::DatabaseSettings;
@@ -93,7 +94,7 @@ impl Sqlite {
         settings: &DatabaseSettings,
         create: OpenFlags,
         waiting: &Arc<Waiting>,
-        webhooks_due: &Arc<tokio::sync::Notify>,
+        wakeups: &Arc<Wakeups>,
     ) -> Result<Self, StorageError> {
         let path = settings.path.as_path();
         let busy_timeout = settings.busy_timeout.0;
@@ -120,11 +121,11 @@ impl Sqlite {
         let writer = pool(path, busy_timeout, 1, settings.pool_timeout.0, Role::Write)?;
         let faults = writer::Faults::default();
         let (jobs, queue) = tokio::sync::mpsc::channel(writer::QUEUE_BOUND);
-        let (thread_pool, thread_waiting, thread_faults, thread_due) = (
+        let (thread_pool, thread_waiting, thread_faults, thread_wakeups) = (
             writer.clone(),
             waiting.clone(),
             faults.clone(),
-            webhooks_due.clone(),
+            wakeups.clone(),
         );
         std::thread::Builder::new()
             .name("sqlite-writer".into())
@@ -134,7 +135,7 @@ impl Sqlite {
                     queue,
                     &thread_waiting,
                     &thread_faults,
-                    &thread_due,
+                    &thread_wakeups,
                 )
             })
             .map_err(StorageError::WriterThread)?;
@@ -180,10 +181,12 @@ impl Sqlite {
 
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the write
     /// connection, on the current thread (beside the writer thread, which
-    /// waits for the connection meanwhile).
+    /// waits for the connection meanwhile); wakes what it queued once it
+    /// committed.
     pub(super) fn write_blocking<T, E>(
         &self,
         waiting: &Waiting,
+        wakeups: &Wakeups,
         f: impl FnOnce(&WriteConn) -> Result<T, E>,
     ) -> Result<T, E>
     where
@@ -193,13 +196,16 @@ impl Sqlite {
             let _waiting = WaitGuard::new(&waiting.writer);
             self.writer.get().map_err(StorageError::from)?
         };
-        immediate(&mut conn, f)
+        let (value, queued) = immediate(&mut conn, f)?;
+        wakeups.wake(queued);
+        Ok(value)
     }
 
     /// [`Sqlite::write_blocking`] without fsync and with a large page cache
     /// for this one transaction; then the usual settings come back.
     pub(super) fn bulk_write_blocking<T, E>(
         &self,
+        wakeups: &Wakeups,
         cache_kib: u64,
         f: impl FnOnce(&WriteConn) -> Result<T, E>,
     ) -> Result<T, E>
@@ -210,7 +216,9 @@ impl Sqlite {
         super::seed::bulk_settings(&conn, cache_kib).map_err(StorageError::from)?;
         let outcome = immediate(&mut conn, f);
         super::seed::restore_bulk_settings(&conn).map_err(StorageError::from)?;
-        outcome
+        let (value, queued) = outcome?;
+        wakeups.wake(queued);
+        Ok(value)
     }
 
     /// Queues `f` for the writer thread and waits for its answer: see
@@ -315,19 +323,22 @@ pub fn integrity_check(path: &Path) -> Vec<String> {
 }
 
 /// Runs `f` in one `BEGIN IMMEDIATE` transaction; an `Err` rolls it back.
+/// Answers, once committed, the value and the work `f` queued.
 fn immediate<T, E>(
     conn: &mut Connection,
     f: impl FnOnce(&WriteConn) -> Result<T, E>,
-) -> Result<T, E>
+) -> Result<(T, Queued), E>
 where
     E: From<StorageError>,
 {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(StorageError::from)?;
-    let value = f(&WriteConn::new(Conn::sqlite(&tx)))?;
+    let write = WriteConn::new(Conn::sqlite(&tx));
+    let value = f(&write)?;
+    let queued = write.take_queued();
     tx.commit().map_err(StorageError::from)?;
-    Ok(value)
+    Ok((value, queued))
 }
 
 /// True when `error` is a UNIQUE or PRIMARY KEY violation.

@@ -8,13 +8,13 @@
 use super::DeliveryError;
 use super::transport::Transport;
 use crate::db::outbox::{self, QueuedMessage};
-use crate::db::{Database, StorageError};
+use crate::db::{Database, StorageError, Wakeups, Work};
 use crate::domain::{Clock, Millis};
 use rand::Rng;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 
 /// Anything that can deliver a queued message (the configured transport in
 /// production; tests substitute transports that fail on purpose).
@@ -67,25 +67,19 @@ pub struct OutboxWorker<T> {
     transport: T,
     retry: RetryPolicy,
     poll_interval: Duration,
-    wake: Arc<Notify>,
+    wakeups: Arc<Wakeups>,
     clock: Clock,
     claim_lease: Duration,
 }
 
 impl<T: Deliver> OutboxWorker<T> {
-    pub fn new(
-        db: Database,
-        transport: T,
-        retry: RetryPolicy,
-        poll_interval: Duration,
-        wake: Arc<Notify>,
-    ) -> Self {
+    pub fn new(db: Database, transport: T, retry: RetryPolicy, poll_interval: Duration) -> Self {
         Self {
+            wakeups: db.wakeups(),
             db,
             transport,
             retry,
             poll_interval,
-            wake,
             clock: Clock::default(),
             claim_lease: CLAIM_LEASE,
         }
@@ -122,7 +116,7 @@ impl<T: Deliver> OutboxWorker<T> {
                 continue;
             }
             tokio::select! {
-                _ = self.wake.notified() => {}
+                _ = self.wakeups.queued(Work::Outbox) => {}
                 _ = tokio::time::sleep(self.poll_interval) => {}
                 _ = stop.changed() => break,
             }

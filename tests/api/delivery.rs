@@ -440,7 +440,7 @@ mod worker {
     use std::sync::atomic::{AtomicU32, Ordering};
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
-    use tokio::sync::{Notify, watch};
+    use tokio::sync::watch;
 
     /// Fails its first `failures` deliveries, then succeeds; remembers each call.
     #[derive(Clone, Default)]
@@ -551,7 +551,6 @@ mod worker {
                 max: Duration::from_secs(3600),
             },
             Duration::from_secs(3600),
-            Arc::new(Notify::new()),
         )
     }
 
@@ -691,7 +690,6 @@ mod worker {
                 max: Duration::from_millis(100),
             },
             Duration::from_millis(20),
-            Arc::new(Notify::new()),
         );
         let (stop, stopped) = watch::channel(false);
         let running = tokio::spawn(worker.run(stopped));
