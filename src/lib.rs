@@ -19,3 +19,4 @@ pub mod state;
 pub mod telemetry;
 pub mod views;
 pub mod webhooks;
+pub mod workers;

@@ -1,14 +1,17 @@
 //! The outbox worker: sends due messages one at a time, marks each sent only
 //! after the transport accepted it, and backs off exponentially on failure.
+//! One pass is [`OutboxWorker::run_once`] (tests call it); the loop is that
+//! pass, then a wait for a committed write's wake-up, the poll interval, or
+//! the stop. Composing and the transports live in `delivery`; this file
+//! only decides when to send and records what happened.
 //! Each message's outcome is recorded (one small write) right after its
 //! send and before the next message goes out, so a crash between a send and
 //! its record resends at most that one message; a clean stop finishes and
 //! records the message in hand, so it resends nothing.
 
-use super::DeliveryError;
-use super::transport::Transport;
 use crate::db::outbox::{self, QueuedMessage};
 use crate::db::{Database, StorageError, Wakeups, Work};
+use crate::delivery::{DeliveryError, Transport};
 use crate::domain::{Clock, Millis};
 use rand::Rng;
 use std::future::Future;
@@ -97,9 +100,9 @@ impl<T: Deliver> OutboxWorker<T> {
         self
     }
 
-    /// Runs until `stop` turns true. Messages left over from before a
-    /// restart are due already and go out first.
-    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+    /// Runs until `stop` turns true: a pass, then a wait. Messages left
+    /// over from before a restart are due already and go out first.
+    pub async fn run(&self, mut stop: watch::Receiver<bool>) {
         tracing::debug!("outbox worker started");
         loop {
             let handled = match self.send_due(&stop).await {
@@ -122,6 +125,13 @@ impl<T: Deliver> OutboxWorker<T> {
             }
         }
         tracing::debug!("outbox worker stopped");
+    }
+
+    /// One pass: sends what is due now (up to one batch) and records each
+    /// outcome; answers how many messages it handled.
+    pub async fn run_once(&self) -> Result<usize, StorageError> {
+        let (_keep_running, running) = watch::channel(false);
+        self.send_due(&running).await
     }
 
     /// Sends the messages due now, one by one, recording each outcome
