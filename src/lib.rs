@@ -13,6 +13,7 @@ pub mod db;
 pub mod delivery;
 pub mod domain;
 pub mod private_files;
+pub mod seeding;
 pub mod services;
 pub mod startup;
 pub mod state;

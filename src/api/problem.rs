@@ -265,7 +265,7 @@ mod tests {
 
     #[actix_web::test]
     async fn internal_errors_hide_their_cause() {
-        let error = ApiError::from(ServiceError::from(crate::db::StorageError::Unsupported(
+        let error = ApiError::from(ServiceError::from(StorageError::Unsupported(
             "sqlite: no such table: invitations".into(),
         )));
         let (status, body) = body_of(error).await;
