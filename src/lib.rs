@@ -2,8 +2,9 @@
 //!
 //! Layers, outermost first: `api` (HTTP: parse, authorize, call, map),
 //! `auth` (who is calling), `services` (use cases), `domain` (types and
-//! rules), `db` (every SQL statement). `startup` wires them; `cli` is the
-//! command line.
+//! rules), `db` (every SQL statement). `workers` are the background loops
+//! (mail, webhooks, the sweep). `startup` wires them and spawns the
+//! workers; `cli` is the command line, `seeding` its demo and benchmark data.
 
 pub mod api;
 pub mod auth;
