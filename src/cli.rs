@@ -436,7 +436,7 @@ fn demo(mut settings: Settings, args: DemoArgs) -> Result<(), CliError> {
     let demo = {
         let db = Database::open(&settings.database)?;
         db.write_blocking(|tx| {
-            services::demo::build(tx, &hash, &public_url, &composer, Millis::now())
+            crate::seeding::demo::build(tx, &hash, &public_url, &composer, Millis::now())
         })?
     };
     let pending = demo
@@ -449,7 +449,7 @@ fn demo(mut settings: Settings, args: DemoArgs) -> Result<(), CliError> {
         "organization": OrganizationBody::from(demo.organization),
         "admin": {
             "id": demo.admin_id,
-            "email": services::demo::ADMIN_EMAIL,
+            "email": crate::seeding::demo::ADMIN_EMAIL,
             "password": password,
             "console": format!("{public_url}/admin"),
         },
@@ -861,7 +861,7 @@ impl From<services::outbox::OutboxEntry> for OutboxLine {
 }
 
 fn seed(db: &Database, args: SeedArgs, now: Millis) -> Result<(), CliError> {
-    let plan = services::seed::SeedPlan {
+    let plan = crate::seeding::bulk::SeedPlan {
         orgs: args.orgs,
         invitations: args.invitations,
         other_invitations: args.other_invitations.unwrap_or(args.invitations),
@@ -871,7 +871,9 @@ fn seed(db: &Database, args: SeedArgs, now: Millis) -> Result<(), CliError> {
         ..Default::default()
     };
     let started = std::time::Instant::now();
-    let out = db.bulk_write_blocking(plan.cache_kib(), |tx| services::seed::run(tx, &plan, now))?;
+    let out = db.bulk_write_blocking(plan.cache_kib(), |tx| {
+        crate::seeding::bulk::run(tx, &plan, now)
+    })?;
     let seconds = started.elapsed().as_secs_f64();
     if let Some(path) = &args.accept_pool_out {
         let mut text = String::with_capacity(out.seeded.accept_pool_uuids.len() * 37);

@@ -1,5 +1,5 @@
-//! The composition root: open the database, build the HTTP server, start
-//! the background work.
+//! The composition root: open the database, build the HTTP server and the
+//! background workers (`workers`), and spawn their loops.
 
 use crate::api;
 use crate::auth::jwt::{SigningError, TokenSigner};
@@ -9,8 +9,7 @@ use crate::auth::throttle::{KeyedLimiter, SignInPolicy, SignInThrottle};
 use crate::config::CorsSettings;
 use crate::config::Settings;
 use crate::db::{Database, StorageError};
-use crate::delivery::worker::RetryPolicy;
-use crate::delivery::{Composer, DeliveryError, OutboxWorker, Transport};
+use crate::delivery::{Composer, DeliveryError, Transport};
 use crate::domain::Clock;
 use crate::domain::net::TrustedProxies;
 use crate::http::metrics::Metrics;
@@ -18,7 +17,7 @@ use crate::services;
 use crate::services::ServiceError;
 use crate::services::accounts::{AccountLimits, AccountSettings, Accounts, AccountsParts};
 use crate::state::AppState;
-use crate::webhooks::WebhookWorker;
+use crate::workers::Workers;
 use actix_cors::Cors;
 use actix_web::dev::Server;
 use actix_web::http::header;
@@ -27,8 +26,6 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::sync::{Notify, watch};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 #[derive(Debug, thiserror::Error)]
@@ -70,10 +67,12 @@ pub struct Application {
     /// `/metrics` on its own address, when `metrics.bind` is set.
     metrics_server: Option<(SocketAddr, Server)>,
     state: web::Data<AppState>,
-    transport: Transport,
     /// Built with the server, so a misconfiguration stops the start and
     /// serving begins with nothing left to prepare.
-    webhooks: WebhookWorker,
+    workers: Workers,
+    /// Whether `run_until_stopped` spawns the workers' loops (see
+    /// [`Application::without_worker_loops`]).
+    worker_loops: bool,
     /// No organization yet: the start log says how to make the first.
     empty: bool,
 }
@@ -133,7 +132,6 @@ impl Application {
             .map_err(StartupError::Threads)?;
         let composer = Arc::new(Composer::new(&settings.delivery.templates, &public_url)?);
         let transport = Transport::from_settings(&settings.delivery)?;
-        let outbox_wake = Arc::new(Notify::new());
         let accounts = Accounts::new(AccountsParts {
             db: db.clone(),
             passwords,
@@ -165,7 +163,6 @@ impl Application {
             },
             device_key,
             composer: composer.clone(),
-            outbox_wake: outbox_wake.clone(),
             clock: clock.clone(),
             settings: AccountSettings {
                 session_lifetime: auth.session_lifetime.0,
@@ -192,7 +189,6 @@ impl Application {
             tokens,
             accounts,
             composer,
-            outbox_wake,
             clock,
             trusted_proxies,
             csrf_key,
@@ -256,11 +252,12 @@ impl Application {
             (Some(bind), true) => Some(metrics_server(bind, state.clone(), metrics.clone())?),
             _ => None,
         };
-        let webhooks = WebhookWorker::new(
-            state.db.clone(),
-            state.clock.clone(),
-            &state.settings.webhooks,
-            state.db.webhooks_due(),
+        let workers = Workers::new(
+            &state.db,
+            &state.clock,
+            transport,
+            state.composer.clone(),
+            &state.settings,
         )
         .map_err(StartupError::Webhooks)?;
         Ok(Self {
@@ -268,10 +265,24 @@ impl Application {
             server,
             metrics_server,
             state,
-            transport,
-            webhooks,
+            workers,
+            worker_loops: true,
             empty,
         })
+    }
+
+    /// The background workers, whose single passes a caller may run
+    /// (`run_outbox_once`, `deliver_webhooks_once`, `sweep_once`).
+    pub fn workers(&self) -> Workers {
+        self.workers.clone()
+    }
+
+    /// Serves without starting the workers' loops: the caller runs their
+    /// passes itself through [`Application::workers`], so a test sees
+    /// exactly the passes it ran and never waits for a loop.
+    pub fn without_worker_loops(mut self) -> Self {
+        self.worker_loops = false;
+        self
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -285,29 +296,7 @@ impl Application {
 
     /// Serves until the server is stopped (SIGINT or SIGTERM).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let interval = self.state.settings.invitations.expiry_sweep_interval.0;
-        let sweeper = tokio::spawn(sweep(
-            self.state.clone(),
-            interval,
-            self.state.settings.auth.unverified_account_lifetime.0,
-        ));
-        let delivery = &self.state.settings.delivery;
-        let worker = OutboxWorker::new(
-            self.state.db.clone(),
-            self.transport,
-            RetryPolicy {
-                max_attempts: delivery.max_attempts,
-                initial: delivery.retry_initial.0,
-                max: delivery.retry_max.0,
-            },
-            delivery.poll_interval.0,
-            self.state.outbox_wake.clone(),
-        )
-        .with_clock(self.state.clock.clone())
-        .with_claim_lease(delivery.claim_lease.0);
-        let (stop_worker, stopped) = watch::channel(false);
-        let webhooks = tokio::spawn(self.webhooks.run(stopped.clone()));
-        let worker = tokio::spawn(worker.run(stopped));
+        let loops = self.worker_loops.then(|| self.workers.spawn());
         let mut handles = vec![self.server.handle()];
         let metrics_server = self.metrics_server.map(|(addr, server)| {
             tracing::info!(%addr, "metrics are served on their own address");
@@ -346,11 +335,10 @@ impl Application {
         if let Some(metrics_server) = metrics_server {
             let _ = metrics_server.await;
         }
-        sweeper.abort();
-        // The worker finishes the message in hand, so nothing is sent twice.
-        let _ = stop_worker.send(true);
-        let _ = worker.await;
-        let _ = webhooks.await;
+        // The workers finish what is in hand, so nothing is sent twice.
+        if let Some(loops) = loops {
+            loops.stop().await;
+        }
         let db = self.state.db.clone();
         match tokio::task::spawn_blocking(move || db.checkpoint()).await {
             Ok(Ok(())) => tracing::info!("stopped; the database is checkpointed"),
@@ -443,88 +431,4 @@ fn metrics_server(
     .map_err(bind_error)?
     .run();
     Ok((addr, server))
-}
-
-/// Stores EXPIRED on invitations whose expiry passed (with their
-/// `invitation.expired` events), so the count of "pending but expired" rows
-/// that reads must subtract stays small; queues due expiry reminders;
-/// deletes accounts whose email was never proven in time, expired
-/// idempotency keys and events past their retention.
-async fn sweep(state: web::Data<AppState>, every: Duration, unverified_lifetime: Duration) {
-    let (db, clock) = (state.db.clone(), state.clock.clone());
-    let retention = state.settings.events.retention.0;
-    // The first pass one interval after the start, not at it: serving begins
-    // before this task first runs, and reads apply expiry themselves, so a
-    // pass at once would only race the first requests.
-    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticker.tick().await;
-        let now = clock.now();
-        match db
-            .write(move |tx| services::accounts::sweep(tx, unverified_lifetime, now))
-            .await
-        {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(
-                accounts = n,
-                "deleted accounts whose email was never verified"
-            ),
-            Err(error) => tracing::warn!(%error, "unverified-account sweep failed; retrying later"),
-        }
-        let now = clock.now();
-        if let Err(error) = db
-            .write(move |tx| services::idempotency::prune(tx, now))
-            .await
-        {
-            tracing::warn!(%error, "pruning idempotency keys failed; retrying later");
-        }
-        loop {
-            let now = clock.now();
-            let swept = db
-                .write(move |tx| services::invitations::sweep_expired(tx, now))
-                .await;
-            match swept {
-                Ok(n) if n >= services::invitations::SWEEP_BATCH => continue,
-                Ok(0) => break,
-                Ok(n) => {
-                    tracing::debug!(invitations = n, "stored expiry of invitations");
-                    break;
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "expiry sweep failed; retrying later");
-                    break;
-                }
-            }
-        }
-        if state.settings.invitations.reminder_before.is_some() {
-            let app = state.clone();
-            let now = clock.now();
-            match db
-                .write(move |tx| services::invitations::send_reminders(tx, &app.composer, now))
-                .await
-            {
-                Ok(0) => {}
-                Ok(n) => {
-                    tracing::debug!(invitations = n, "queued expiry reminders");
-                    state.outbox_wake.notify_one();
-                }
-                Err(error) => tracing::warn!(%error, "queuing reminders failed; retrying later"),
-            }
-        }
-        loop {
-            let now = clock.now();
-            match db
-                .write(move |tx| services::events::prune(tx, retention, now))
-                .await
-            {
-                Ok(n) if n >= services::events::PRUNE_BATCH => continue,
-                Ok(_) => break,
-                Err(error) => {
-                    tracing::warn!(%error, "pruning old events failed; retrying later");
-                    break;
-                }
-            }
-        }
-    }
 }

@@ -10,7 +10,6 @@ use crate::domain::Clock;
 use crate::domain::net::TrustedProxies;
 use crate::services::accounts::Accounts;
 use std::sync::Arc;
-use tokio::sync::Notify;
 
 /// What every handler can reach.
 pub struct AppState {
@@ -23,8 +22,6 @@ pub struct AppState {
     pub accounts: Accounts,
     /// Renders messages into the outbox.
     pub composer: Arc<Composer>,
-    /// Wakes the outbox worker when a message was queued.
-    pub outbox_wake: Arc<Notify>,
     /// "Now" for every rule that depends on time.
     pub clock: Clock,
     /// Peers whose forwarding headers say who the client is.

@@ -1,30 +1,21 @@
-//! Webhook deliveries leaving the server: the worker that drains the
-//! delivery queue, and the sender that signs each request (Standard
-//! Webhooks) and keeps it from reaching anywhere it must not.
+//! Webhook requests leaving the server: where an endpoint may point (the
+//! policy, and the check an endpoint URL gets when it is given), and the
+//! HTTP client that signs each request (Standard Webhooks) and keeps it
+//! from reaching anywhere it must not.
 //!
-//! The worker claims the oldest due delivery of each endpoint (one in
-//! flight per endpoint, so each receives its events in order), sends up to
-//! `webhooks.concurrency` at once to different endpoints, and records each
-//! outcome in its own write right after the answer. A receiver that hangs
-//! holds one slot for `webhooks.timeout` at most and never the API. A clean
-//! stop waits for the attempts in flight and records them, so nothing is
-//! sent twice; a crash leaves their claims to expire and the deliveries to
-//! be sent again (receivers deduplicate by `webhook-id`, the event's id).
+//! This is the webhook counterpart of `delivery`'s mail transports: it
+//! knows how to send one request, not when. The loop that drains the
+//! delivery queue is `workers::webhooks`. It stays a module of its own
+//! (not under `workers`) because the API vets endpoint URLs with it, and
+//! the API must not depend on the background loops.
 
 use crate::auth::webhook_signing;
 use crate::config::WebhookSettings;
-use crate::domain::Clock;
-use crate::domain::webhook::{REFUSED_TARGET, RetrySchedule, TargetPolicy, UrlRefused};
-use crate::services;
-use crate::services::operations::Database;
+use crate::domain::webhook::{REFUSED_TARGET, TargetPolicy, UrlRefused};
 use crate::services::webhooks::{AttemptResult, DueDelivery};
-use rand::Rng;
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tokio::sync::{Notify, watch};
-use tokio::task::JoinSet;
 
 /// How long checking an endpoint's host may wait for its name to resolve.
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -229,172 +220,4 @@ fn describe(error: reqwest::Error, timeout: Duration) -> String {
         source = cause.source();
     }
     message
-}
-
-/// The worker: see the module's documentation.
-pub struct WebhookWorker {
-    db: Database,
-    clock: Clock,
-    sender: Sender,
-    schedule: RetrySchedule,
-    disable_after: Duration,
-    poll_interval: Duration,
-    concurrency: usize,
-    /// Attempts in flight at once for one organization: its endpoints
-    /// hanging never take every slot.
-    per_org: usize,
-    /// Claims outlast an attempt (its timeout) with room to record it.
-    lease: Duration,
-    wake: Arc<Notify>,
-}
-
-impl WebhookWorker {
-    pub fn new(
-        db: Database,
-        clock: Clock,
-        settings: &WebhookSettings,
-        wake: Arc<Notify>,
-    ) -> Result<Self, String> {
-        Ok(Self {
-            sender: Sender::new(policy(settings), settings.timeout.0)?,
-            schedule: RetrySchedule {
-                initial: settings.retry_initial.0,
-                max: settings.retry_max.0,
-                max_attempts: settings.max_attempts,
-            },
-            disable_after: settings.disable_after.0,
-            poll_interval: settings.poll_interval.0,
-            concurrency: settings.concurrency,
-            per_org: (settings.concurrency / 4).max(1),
-            lease: settings
-                .timeout
-                .0
-                .saturating_mul(2)
-                .saturating_add(Duration::from_secs(30)),
-            db,
-            clock,
-            wake,
-        })
-    }
-
-    /// Delivers until `stop` turns true, then finishes what is in flight.
-    pub async fn run(self, mut stop: watch::Receiver<bool>) {
-        // Each attempt answers its organization when it is done.
-        let mut in_flight: JoinSet<i64> = JoinSet::new();
-        let mut per_org: HashMap<i64, usize> = HashMap::new();
-        loop {
-            if *stop.borrow() {
-                break;
-            }
-            let room = self.concurrency.saturating_sub(in_flight.len());
-            if room > 0 {
-                for due in self.claim(room, &per_org).await {
-                    *per_org.entry(due.org_id).or_default() += 1;
-                    in_flight.spawn(self.attempt(due));
-                }
-            }
-            tokio::select! {
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(self.poll_interval) => {}
-                Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
-                    if let Ok(org_id) = done
-                        && let Some(count) = per_org.get_mut(&org_id)
-                    {
-                        *count = count.saturating_sub(1);
-                    }
-                }
-                changed = stop.changed() => {
-                    if changed.is_err() {
-                        break;
-                    }
-                }
-            }
-        }
-        while in_flight.join_next().await.is_some() {}
-    }
-
-    /// Finds due deliveries (a read: an idle poll writes nothing) and claims
-    /// up to `room` of them, at most `per_org` in flight per organization.
-    async fn claim(&self, room: usize, in_flight: &HashMap<i64, usize>) -> Vec<DueDelivery> {
-        let now = self.clock.now();
-        // More than there is room for: some are skipped for their organization.
-        let limit = (room * 4) as i64;
-        let found = self
-            .db
-            .read(move |conn| services::webhooks::due(conn, limit, now))
-            .await;
-        let candidates = match found {
-            Ok(candidates) => candidates,
-            Err(error) => {
-                tracing::warn!(%error, "cannot read the webhook queue; retrying later");
-                return Vec::new();
-            }
-        };
-        let mut taken: HashMap<i64, usize> = in_flight.clone();
-        let chosen: Vec<DueDelivery> = candidates
-            .into_iter()
-            .filter(|due| {
-                let count = taken.entry(due.org_id).or_default();
-                let fits = *count < self.per_org;
-                if fits {
-                    *count += 1;
-                }
-                fits
-            })
-            .take(room)
-            .collect();
-        if chosen.is_empty() {
-            return chosen;
-        }
-        let (lease, now) = (self.lease, self.clock.now());
-        match self
-            .db
-            .write(move |tx| services::webhooks::claim(tx, chosen, lease, now))
-            .await
-        {
-            Ok(claimed) => claimed,
-            Err(error) => {
-                tracing::warn!(%error, "cannot claim webhook deliveries; retrying later");
-                Vec::new()
-            }
-        }
-    }
-
-    fn attempt(&self, due: DueDelivery) -> impl std::future::Future<Output = i64> + Send + 'static {
-        let (db, clock, sender) = (self.db.clone(), self.clock.clone(), self.sender.clone());
-        let (schedule, disable_after) = (self.schedule, self.disable_after);
-        async move {
-            let org_id = due.org_id;
-            let result = sender.send(&due).await;
-            if let Some(error) = &result.error {
-                tracing::info!(
-                    endpoint = due.endpoint_id,
-                    event = %due.event_uuid,
-                    attempt = due.attempts + 1,
-                    error = %error,
-                    "webhook delivery failed"
-                );
-            }
-            let jitter = rand::rng().random_range(-1.0..=1.0);
-            let now = clock.now();
-            let recorded = db
-                .write(move |tx| {
-                    services::webhooks::finish(
-                        tx,
-                        &due,
-                        &result,
-                        schedule,
-                        disable_after,
-                        jitter,
-                        now,
-                    )
-                })
-                .await;
-            if let Err(error) = recorded {
-                // The claim runs out and the delivery is tried again.
-                tracing::warn!(%error, "cannot record a webhook attempt");
-            }
-            org_id
-        }
-    }
 }

@@ -1,24 +1,11 @@
 //! The event log: one row per change, in the change's own transaction, and
 //! the webhook deliveries it fans out to, in the same statement pair.
 
+use super::after_commit::Work;
 use super::sql::{Conn, Param, Result};
 use crate::domain::Millis;
 use crate::domain::event::EventType;
-use std::cell::Cell;
 use uuid::Uuid;
-
-thread_local! {
-    /// Set when this thread queued a webhook delivery in the transaction it
-    /// runs, so the code that commits it can wake the webhook worker once
-    /// the rows are visible (see `Database::webhooks_due`). A savepoint
-    /// rolled back after setting it only costs one spurious wake.
-    static DELIVERIES_QUEUED: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Whether deliveries were queued on this thread since the last call.
-pub(super) fn take_deliveries_queued() -> bool {
-    DELIVERIES_QUEUED.with(|queued| queued.replace(false))
-}
 
 pub struct NewEvent<'a> {
     pub uuid: Uuid,
@@ -72,7 +59,7 @@ pub fn insert(conn: &Conn, event: &NewEvent<'_>, fanout: Fanout) -> Result<i64> 
         )?,
     };
     if queued > 0 {
-        DELIVERIES_QUEUED.with(|flag| flag.set(true));
+        conn.queued(Work::Webhooks);
     }
     Ok(id)
 }

@@ -2,7 +2,8 @@
 //! it, `PRAGMA user_version` says where a file stands. Runs once, before
 //! the pools open; a database newer than this binary is refused.
 
-use super::{StorageError, sqlite_unique_violation};
+use super::StorageError;
+use super::sqlite::unique_violation as sqlite_unique_violation;
 use rusqlite::{Connection, TransactionBehavior};
 
 /// `schema.sql` is version 1, the baseline every database starts from; each

@@ -5,10 +5,14 @@
 //! queue to one writer thread that owns the single write connection
 //! ([`WriteConn`]) and commits them in groups (`writer.rs` says how, and
 //! what each caller is told when something fails). No SQLite call ever runs
-//! on the async executor. `pool.rs` opens connections, `migrate.rs` brings
-//! the schema up to date, `sql.rs` is the seam every query goes through
-//! ([`Conn`], [`Row`]): nothing above this module sees an engine's types.
+//! on the async executor. Each engine has one file: `sqlite.rs` (connection
+//! setup, pools, the writer thread in `sqlite/writer.rs`) and `pg.rs`;
+//! this file holds what they share and dispatches to them. `migrate.rs`
+//! brings a SQLite schema up to date, `sql.rs` is the seam every query goes
+//! through ([`Conn`], [`Row`], [`ReadConn`], [`WriteConn`]): nothing above
+//! this module sees an engine's types.
 
+mod after_commit;
 pub mod api_keys;
 pub mod copy;
 pub mod email_links;
@@ -27,37 +31,35 @@ pub mod orgs;
 pub mod outbox;
 pub mod pg;
 mod pg_tls;
-mod pool;
 pub(crate) mod seed;
 pub mod sessions;
 pub mod signing_keys;
 pub mod sql;
+mod sqlite;
 pub mod users;
 pub mod webhooks;
-mod writer;
 
 use crate::config::DatabaseSettings;
-use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use rusqlite::OpenFlags;
+use sqlite::Sqlite;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
+pub use after_commit::{Wakeups, Work};
 pub use migrate::SCHEMA_VERSION;
 
 /// An in-memory database brought to the current schema, for unit tests.
 #[cfg(test)]
-pub(crate) fn migrate_for_tests(conn: &mut Connection) {
+pub(crate) fn migrate_for_tests(conn: &mut rusqlite::Connection) {
     #[allow(clippy::unwrap_used)]
     migrate::migrate(conn).unwrap();
 }
 pub use pg_tls::masked as masked_url;
 pub use pg_tls::unprotected_host as unprotected_postgres_host;
-pub use pool::{ReadConn, WriteConn};
-pub use sql::{Conn, Dialect, Row};
-
-pub type Pool = r2d2::Pool<SqliteConnectionManager>;
+pub use sql::{Conn, Dialect, ReadConn, Row, WriteConn};
+pub use sqlite::{Pool, integrity_check};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -156,29 +158,14 @@ impl From<r2d2::Error> for StorageError {
 pub struct Database {
     engine: Engine,
     waiting: Arc<Waiting>,
-    /// Notified once a committed write queued webhook deliveries.
-    webhooks_due: Arc<tokio::sync::Notify>,
+    /// The workers to wake once a committed write queued work for them.
+    wakeups: Arc<Wakeups>,
 }
 
 #[derive(Clone)]
 enum Engine {
     Sqlite(Sqlite),
     Postgres(pg::Pool),
-}
-
-/// The embedded file: a read pool and the group-commit writer.
-#[derive(Clone)]
-struct Sqlite {
-    readers: Pool,
-    writer: Pool,
-    /// The group-commit writer thread's queue (see [`Database::write`]),
-    /// bounded by [`writer::QUEUE_BOUND`].
-    jobs: tokio::sync::mpsc::Sender<Box<dyn writer::Job>>,
-    /// How long a write waits for a place in the queue and its answer.
-    write_timeout: Duration,
-    /// Failures tests inject into the writer thread.
-    #[cfg_attr(not(test), allow(dead_code))]
-    faults: writer::Faults,
 }
 
 /// Requests waiting for a connection right now, for metrics.
@@ -249,67 +236,13 @@ impl Database {
     }
 
     fn open_with(settings: &DatabaseSettings, create: OpenFlags) -> Result<Self, StorageError> {
-        let path = settings.path.as_path();
-        let busy_timeout = settings.busy_timeout.0;
-        {
-            let mut conn = Connection::open_with_flags(
-                path,
-                OpenFlags::SQLITE_OPEN_READ_WRITE
-                    | OpenFlags::SQLITE_OPEN_URI
-                    | OpenFlags::SQLITE_OPEN_NO_MUTEX
-                    | create,
-            )?;
-            pool::configure(&conn, busy_timeout)?;
-            // WAL is a property of the file: set once, readers never block the writer.
-            conn.pragma_update(None, "journal_mode", "WAL")?;
-            migrate::migrate(&mut conn)?;
-        }
-        let readers = pool::pool(
-            path,
-            busy_timeout,
-            settings.pool_size,
-            settings.pool_timeout.0,
-            pool::Role::Read,
-        )?;
-        let writer = pool::pool(
-            path,
-            busy_timeout,
-            1,
-            settings.pool_timeout.0,
-            pool::Role::Write,
-        )?;
         let waiting: Arc<Waiting> = Arc::default();
-        let faults = writer::Faults::default();
-        let (jobs, queue) = tokio::sync::mpsc::channel(writer::QUEUE_BOUND);
-        let webhooks_due: Arc<tokio::sync::Notify> = Arc::default();
-        let (thread_pool, thread_waiting, thread_faults, thread_due) = (
-            writer.clone(),
-            waiting.clone(),
-            faults.clone(),
-            webhooks_due.clone(),
-        );
-        std::thread::Builder::new()
-            .name("sqlite-writer".into())
-            .spawn(move || {
-                writer::group_commit(
-                    &thread_pool,
-                    queue,
-                    &thread_waiting,
-                    &thread_faults,
-                    &thread_due,
-                )
-            })
-            .map_err(StorageError::WriterThread)?;
+        let wakeups: Arc<Wakeups> = Arc::default();
+        let sqlite = Sqlite::open(settings, create, &waiting, &wakeups)?;
         Ok(Self {
-            engine: Engine::Sqlite(Sqlite {
-                readers,
-                writer,
-                jobs,
-                write_timeout: settings.write_timeout.0,
-                faults,
-            }),
+            engine: Engine::Sqlite(sqlite),
             waiting,
-            webhooks_due,
+            wakeups,
         })
     }
 
@@ -336,7 +269,7 @@ impl Database {
         Ok(Self {
             engine: Engine::Postgres(pool),
             waiting: Arc::default(),
-            webhooks_due: Arc::default(),
+            wakeups: Arc::default(),
         })
     }
 
@@ -370,30 +303,12 @@ impl Database {
                 });
             }
         };
-        let conn = {
-            let _waiting = WaitGuard::new(&self.waiting.readers);
-            sqlite.readers.get().map_err(StorageError::from)?
-        };
-        // One read transaction for the whole closure: every statement sees
-        // the same snapshot (a page and its totalCount agree), and the WAL
-        // read lock is taken once instead of once per statement.
-        let run = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([]));
-        if !conn.is_autocommit() {
-            // Left open by a read whose end failed: start from a clean state.
-            run("ROLLBACK").map_err(StorageError::from)?;
-        }
-        run("BEGIN").map_err(StorageError::from)?;
-        let outcome = f(&ReadConn::new(Conn::sqlite(&conn)));
-        // A read transaction only holds a snapshot: ending it cannot lose
-        // anything, so a failure here is logged, not answered.
-        if let Err(error) = run("COMMIT") {
-            tracing::warn!(%error, "a read transaction did not end");
-        }
-        outcome
+        sqlite.read_blocking(&self.waiting, f)
     }
 
     /// Runs `f` inside one `BEGIN IMMEDIATE` transaction on the write
-    /// connection, on the current thread. An `Err` rolls everything back.
+    /// connection, on the current thread. An `Err` rolls everything back;
+    /// once it committed, the workers for what it queued are woken.
     pub fn write_blocking<T, E>(
         &self,
         f: impl FnOnce(&WriteConn) -> Result<T, E> + Send,
@@ -402,41 +317,27 @@ impl Database {
         T: Send,
         E: From<StorageError> + Send,
     {
-        let pool = match &self.engine {
-            Engine::Sqlite(sqlite) => &sqlite.writer,
+        let sqlite = match &self.engine {
+            Engine::Sqlite(sqlite) => sqlite,
             Engine::Postgres(pool) => {
                 return pg::off_async(|| {
                     let mut session = {
                         let _waiting = WaitGuard::new(&self.waiting.writer);
                         pool.get().map_err(StorageError::from)?
                     };
-                    let written = pg::write(&mut session, |conn| f(&WriteConn::new(conn)));
-                    self.note_committed_deliveries(written.is_ok());
-                    written
+                    let (value, queued) = pg::write(&mut session, f)?;
+                    self.wakeups.wake(queued);
+                    Ok(value)
                 });
             }
         };
-        let mut conn = {
-            let _waiting = WaitGuard::new(&self.waiting.writer);
-            pool.get().map_err(StorageError::from)?
-        };
-        let written = immediate(&mut conn, f);
-        self.note_committed_deliveries(written.is_ok());
-        written
+        sqlite.write_blocking(&self.waiting, &self.wakeups, f)
     }
 
-    /// Wakes the webhook worker if the write this thread just ran queued
-    /// deliveries and committed.
-    fn note_committed_deliveries(&self, committed: bool) {
-        if events::take_deliveries_queued() && committed {
-            self.webhooks_due.notify_one();
-        }
-    }
-
-    /// What the webhook worker waits on besides its poll interval: a write
-    /// on this node committed deliveries.
-    pub fn webhooks_due(&self) -> Arc<tokio::sync::Notify> {
-        self.webhooks_due.clone()
+    /// What the background workers wait on besides their timers: a write
+    /// through this handle committed work for them (see `after_commit.rs`).
+    pub fn wakeups(&self) -> Arc<Wakeups> {
+        self.wakeups.clone()
     }
 
     /// [`Database::write_blocking`] for bulk fills (`enlist dev seed`): the
@@ -456,11 +357,7 @@ impl Database {
             Engine::Sqlite(sqlite) => sqlite,
             Engine::Postgres(_) => return self.write_blocking(f),
         };
-        let mut conn = sqlite.writer.get().map_err(StorageError::from)?;
-        seed::bulk_settings(&conn, cache_kib).map_err(StorageError::from)?;
-        let outcome = immediate(&mut conn, f);
-        seed::restore_bulk_settings(&conn).map_err(StorageError::from)?;
-        outcome
+        sqlite.bulk_write_blocking(&self.wakeups, cache_kib, f)
     }
 
     /// [`Database::read_blocking`] on the blocking thread pool.
@@ -514,41 +411,14 @@ impl Database {
                 .map_err(|_| StorageError::Canceled)?;
             }
         };
-        let deadline = tokio::time::Instant::now() + sqlite.write_timeout;
-        let (reply, mut answer) = tokio::sync::oneshot::channel::<Result<T, E>>();
-        let ticket = writer::Ticket::default();
-        let job: Box<dyn writer::Job> = Box::new(writer::Write::new(f, reply, ticket.clone()));
-        self.waiting.writer.fetch_add(1, Ordering::Relaxed);
-        match tokio::time::timeout_at(deadline, sqlite.jobs.send(job)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) => {
-                self.waiting.writer.fetch_sub(1, Ordering::Relaxed);
-                return Err(E::from(StorageError::WriterGone));
-            }
-            Err(_) => {
-                self.waiting.writer.fetch_sub(1, Ordering::Relaxed);
-                return Err(E::from(StorageError::WriteTimeout(sqlite.write_timeout)));
-            }
-        }
-        match tokio::time::timeout_at(deadline, &mut answer).await {
-            Ok(answered) => answered.unwrap_or_else(|_| Err(E::from(StorageError::WriterGone))),
-            Err(_) if ticket.abandon() => {
-                Err(E::from(StorageError::WriteTimeout(sqlite.write_timeout)))
-            }
-            Err(_) => answer
-                .await
-                .unwrap_or_else(|_| Err(E::from(StorageError::WriterGone))),
-        }
+        sqlite.write(&self.waiting, f).await
     }
 
     /// Makes the writer's next `n` savepoints fail, for tests of that path.
     #[cfg(test)]
     pub(crate) fn fail_next_savepoints(&self, n: usize) {
         if let Engine::Sqlite(sqlite) = &self.engine {
-            sqlite
-                .faults
-                .savepoints
-                .store(n, std::sync::atomic::Ordering::SeqCst);
+            sqlite.fail_next_savepoints(n);
         }
     }
 
@@ -581,12 +451,10 @@ impl Database {
     /// database is one self-contained file at rest.
     /// Nothing to do on PostgreSQL, whose server owns its files.
     pub fn checkpoint(&self) -> Result<(), StorageError> {
-        let Engine::Sqlite(sqlite) = &self.engine else {
-            return Ok(());
-        };
-        let conn = sqlite.writer.get()?;
-        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-        Ok(())
+        match &self.engine {
+            Engine::Sqlite(sqlite) => sqlite.checkpoint(),
+            Engine::Postgres(_) => Ok(()),
+        }
     }
 
     /// Copies this SQLite database, as one snapshot, into the empty
@@ -633,53 +501,7 @@ impl Database {
                     .into(),
             ));
         };
-        let mut partial = target.as_os_str().to_owned();
-        partial.push(".partial");
-        let partial = std::path::PathBuf::from(partial);
-        // Created here, owner-only, never through a symlink and never over a
-        // file that exists, before SQLite writes into it.
-        crate::private_files::create_new_file(&partial).map_err(|source| StorageError::File {
-            path: partial.display().to_string(),
-            source,
-        })?;
-        let source = match sqlite.readers.get() {
-            Ok(source) => source,
-            Err(error) => {
-                let _ = std::fs::remove_file(&partial);
-                return Err(error.into());
-            }
-        };
-        let copy = || -> rusqlite::Result<()> {
-            let mut destination = Connection::open(&partial)?;
-            let backup = rusqlite::backup::Backup::new(&source, &mut destination)?;
-            backup.step(-1)?;
-            Ok(())
-        };
-        if let Err(error) = copy() {
-            let _ = std::fs::remove_file(&partial);
-            return Err(error.into());
-        }
-        std::fs::rename(&partial, target).map_err(|source| StorageError::Folder {
-            path: target.display().to_string(),
-            source,
-        })?;
-        Ok(std::fs::metadata(target).map(|m| m.len()).unwrap_or(0))
-    }
-}
-
-/// `PRAGMA integrity_check` on a database file, opened read-only and left
-/// untouched (no migration): `["ok"]` for a sound file, otherwise the
-/// problems found. A file too damaged to open reads as that one problem.
-pub fn integrity_check(path: &Path) -> Vec<String> {
-    let check = || -> rusqlite::Result<Vec<String>> {
-        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-        let mut stmt = conn.prepare("PRAGMA integrity_check")?;
-        let rows = stmt.query_map([], |row| row.get::<_, String>(0))?;
-        rows.collect()
-    };
-    match check() {
-        Ok(problems) => problems,
-        Err(error) => vec![error.to_string()],
+        sqlite.backup_to(target)
     }
 }
 
@@ -698,36 +520,11 @@ pub fn absolute(path: &Path) -> std::path::PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
 }
 
-/// Runs `f` in one `BEGIN IMMEDIATE` transaction; an `Err` rolls it back.
-fn immediate<T, E>(
-    conn: &mut Connection,
-    f: impl FnOnce(&WriteConn) -> Result<T, E>,
-) -> Result<T, E>
-where
-    E: From<StorageError>,
-{
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(StorageError::from)?;
-    let value = f(&WriteConn::new(Conn::sqlite(&tx)))?;
-    tx.commit().map_err(StorageError::from)?;
-    Ok(value)
-}
-
 /// True when `error` is a UNIQUE or PRIMARY KEY violation.
 pub fn is_unique_violation(error: &StorageError) -> bool {
     match error {
-        StorageError::Sqlite(e) => sqlite_unique_violation(e),
+        StorageError::Sqlite(e) => sqlite::unique_violation(e),
         StorageError::Postgres(e) => e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION),
         _ => false,
     }
-}
-
-fn sqlite_unique_violation(error: &rusqlite::Error) -> bool {
-    matches!(
-        error,
-        rusqlite::Error::SqliteFailure(e, _)
-            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-                || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
-    )
 }

@@ -1,5 +1,6 @@
 //! The outbox: messages written with the change they announce, sent later.
 
+use super::after_commit::Work;
 use super::sql::{Conn, Result};
 use crate::domain::Millis;
 
@@ -17,9 +18,10 @@ pub struct NewMessage<'a> {
 
 /// Queues a message; an invitation message's organization and address key
 /// are copied from the invitation, for the mail caps (reminders, which the
-/// admin did not send, count toward none).
+/// admin did not send, count toward none). The outbox worker is woken once
+/// the write commits.
 pub fn insert(conn: &Conn, message: &NewMessage<'_>, now: Millis) -> Result<i64> {
-    conn.query_one(
+    let id = conn.query_one(
         "INSERT INTO outbox (invitation_id, recipient, link, subject, text_body, html_body,
                              next_attempt_at, created_at, kind, org_id, recipient_key)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8,
@@ -39,7 +41,9 @@ pub fn insert(conn: &Conn, message: &NewMessage<'_>, now: Millis) -> Result<i64>
             &message.kind,
         ],
         |row| row.get(0),
-    )
+    )?;
+    conn.queued(Work::Outbox);
+    Ok(id)
 }
 
 /// Withdraws the invitation's reminder if it is still queued: the

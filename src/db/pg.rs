@@ -11,8 +11,9 @@
 //! writers race, the SQL decides: conditional updates, unique indexes and row
 //! locks, never a check in one statement and an act in another.
 
-use super::StorageError;
+use super::after_commit::Queued;
 use super::sql::{Conn, Kind, Value};
+use super::{StorageError, WriteConn};
 use bytes::BytesMut;
 use postgres::types::{IsNull, ToSql, Type};
 use std::collections::HashMap;
@@ -281,11 +282,12 @@ where
 }
 
 /// Runs `f` in one `READ COMMITTED` transaction and answers only once it
-/// committed; an `Err` from `f` rolls everything back.
+/// committed, with the work `f` queued (for the wake-ups after the commit);
+/// an `Err` from `f` rolls everything back.
 pub(super) fn write<T, E>(
     session: &mut Session,
-    f: impl FnOnce(Conn<'_>) -> Result<T, E>,
-) -> Result<T, E>
+    f: impl FnOnce(&WriteConn) -> Result<T, E>,
+) -> Result<(T, Queued), E>
 where
     E: From<StorageError>,
 {
@@ -294,7 +296,10 @@ where
         .batch_execute("BEGIN")
         .map_err(StorageError::from)?;
     session.failed = false;
-    match f(Conn::postgres(session, true)) {
+    let write = WriteConn::new(Conn::postgres(session, true));
+    let outcome = f(&write);
+    let queued = write.take_queued();
+    match outcome {
         Ok(_) if session.failed => {
             let _ = session.client.batch_execute("ROLLBACK");
             Err(E::from(StorageError::Batch(
@@ -306,7 +311,7 @@ where
                 .client
                 .batch_execute("COMMIT")
                 .map_err(StorageError::from)?;
-            Ok(value)
+            Ok((value, queued))
         }
         Err(error) => {
             if let Err(rollback) = session.client.batch_execute("ROLLBACK") {

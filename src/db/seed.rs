@@ -1,7 +1,7 @@
 //! SQL for the bulk fill of `enlist dev seed`: prepared inserts run in the
 //! caller's one transaction, the connection settings for the fill, and the
 //! check that counters match rows. What to insert (how many organizations,
-//! which mix of statuses) is planned in `services::seed`. The counter
+//! which mix of statuses) is planned in `seeding::bulk`. The counter
 //! triggers stay on, so `invitation_counts` and `organizations.member_count`
 //! are kept exact by the same code that keeps them exact in production.
 

@@ -6,6 +6,7 @@
 //! must differ asks [`Conn::dialect`].
 
 use super::StorageError;
+use super::after_commit::{Queued, Recorder, Work};
 use super::pg::{Bind as PgBind, Session};
 use postgres::types::ToSql as PgToSql;
 use rusqlite::types::{ToSqlOutput, ValueRef};
@@ -27,6 +28,9 @@ pub struct Conn<'c> {
     backend: Backend<'c>,
     /// Inside a PostgreSQL write transaction (see [`Conn::lock_for_write`]).
     writing: bool,
+    /// The work this write queued, for the wake-ups after its commit
+    /// (see `after_commit.rs`).
+    queued: Recorder,
 }
 
 enum Backend<'c> {
@@ -42,6 +46,7 @@ impl<'c> Conn<'c> {
         Self {
             backend: Backend::Sqlite(conn),
             writing: false,
+            queued: Recorder::default(),
         }
     }
 
@@ -58,6 +63,7 @@ impl<'c> Conn<'c> {
         Self {
             backend: Backend::Postgres(RefCell::new(session)),
             writing,
+            queued: Recorder::default(),
         }
     }
 
@@ -110,6 +116,13 @@ impl<'c> Conn<'c> {
             )?;
         }
         Ok(())
+    }
+
+    /// Records that this write queued `work`: its worker is woken once the
+    /// write committed (see `after_commit.rs`). Storage functions that
+    /// insert queue rows call it; nothing above `db` does.
+    pub(super) fn queued(&self, work: Work) {
+        self.queued.note(work);
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -237,6 +250,51 @@ impl<'c> Conn<'c> {
                 .map(|row| read(&Row::Postgres(row)))
                 .collect(),
         }
+    }
+}
+
+/// A read transaction, as [`super::Database::read`] hands it out. It
+/// dereferences to a [`Conn`] so the `db::*` queries take it, but any
+/// statement that would change the database fails (SQLite's connection is
+/// `query_only`, PostgreSQL's transaction `READ ONLY`).
+pub struct ReadConn<'c>(Conn<'c>);
+
+impl<'c> ReadConn<'c> {
+    pub(super) fn new(conn: Conn<'c>) -> Self {
+        Self(conn)
+    }
+}
+
+impl<'c> std::ops::Deref for ReadConn<'c> {
+    type Target = Conn<'c>;
+
+    fn deref(&self) -> &Conn<'c> {
+        &self.0
+    }
+}
+
+/// A write inside its transaction (on SQLite: the writer thread's open
+/// transaction and the write's own savepoint), as [`super::Database::write`]
+/// hands it out.
+pub struct WriteConn<'c>(Conn<'c>);
+
+impl<'c> WriteConn<'c> {
+    pub(super) fn new(conn: Conn<'c>) -> Self {
+        Self(conn)
+    }
+
+    /// What this write queued so far, and forget it: read by the code that
+    /// commits, once it knows the write's changes stay.
+    pub(super) fn take_queued(&self) -> Queued {
+        self.0.queued.take()
+    }
+}
+
+impl<'c> std::ops::Deref for WriteConn<'c> {
+    type Target = Conn<'c>;
+
+    fn deref(&self) -> &Conn<'c> {
+        &self.0
     }
 }
 

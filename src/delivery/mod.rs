@@ -1,15 +1,14 @@
 //! Delivering invitations: messages are composed from templates and queued
 //! in the outbox inside the transaction that creates (or resends) the
-//! invitation; a background worker sends them through the configured
-//! transport, with retries and exponential backoff, and survives restarts.
+//! invitation; the outbox worker (`workers::outbox`) sends them through the
+//! configured transport, with retries and exponential backoff, and survives
+//! restarts.
 
 pub mod compose;
 pub mod transport;
-pub mod worker;
 
 pub use compose::{Composer, InvitationEmail};
 pub use transport::Transport;
-pub use worker::OutboxWorker;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {

@@ -27,7 +27,6 @@ use crate::domain::{Clock, Email, KeyRevocation, Millis};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::Notify;
 use uuid::Uuid;
 
 /// Ends everything that lets someone act as the account: browser sessions,
@@ -195,7 +194,6 @@ pub struct Accounts {
     password_jobs: Mutex<HashMap<String, usize>>,
     devices: DeviceCookies,
     composer: Arc<Composer>,
-    outbox_wake: Arc<Notify>,
     clock: Clock,
     settings: AccountSettings,
 }
@@ -218,7 +216,6 @@ pub struct AccountsParts {
     /// The key device cookies are signed with.
     pub device_key: Vec<u8>,
     pub composer: Arc<Composer>,
-    pub outbox_wake: Arc<Notify>,
     pub clock: Clock,
     pub settings: AccountSettings,
 }
@@ -262,7 +259,6 @@ impl Accounts {
             password_jobs: Mutex::default(),
             devices: DeviceCookies::new(&parts.device_key),
             composer: parts.composer,
-            outbox_wake: parts.outbox_wake,
             clock: parts.clock,
             settings: parts.settings,
         }
@@ -377,7 +373,6 @@ impl Accounts {
                         )
                     })
                     .await?;
-                self.outbox_wake.notify_one();
             }
             return Ok(FormOutcome::CheckInbox {
                 email: account.email,
@@ -519,11 +514,6 @@ impl Accounts {
                 }
             })
             .await?;
-        if let FormOutcome::CheckInbox { .. } = outcome
-            && message_allowed
-        {
-            self.outbox_wake.notify_one();
-        }
         Ok(match outcome {
             // The cookie is set whether or not a link was stored for it, so
             // the answer looks the same either way.
@@ -621,11 +611,10 @@ impl Accounts {
         let now = self.clock.now();
         let reset = self.link_for(Purpose::Reset, resume, now);
         let composer = self.composer.clone();
-        let queued = self
-            .db
-            .write(move |tx| -> ServiceResult<bool> {
+        self.db
+            .write(move |tx| -> ServiceResult<()> {
                 let Some(user) = db::users::find_by_email(tx, &email)? else {
-                    return Ok(false);
+                    return Ok(());
                 };
                 reset.store(
                     tx,
@@ -637,12 +626,9 @@ impl Accounts {
                     &user.email,
                     now,
                 )?;
-                Ok(true)
+                Ok(())
             })
             .await?;
-        if queued {
-            self.outbox_wake.notify_one();
-        }
         Ok(browser)
     }
 

@@ -5,7 +5,6 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod console;
-pub mod demo;
 pub mod events;
 pub mod idempotency;
 pub mod invitations;
@@ -17,7 +16,6 @@ pub mod oauth;
 pub mod operations;
 pub mod orgs;
 pub mod outbox;
-pub mod seed;
 pub mod sessions;
 pub mod signing_keys;
 pub mod users;

@@ -433,14 +433,14 @@ mod worker {
     use enlist::config::{DatabaseSettings, TemplateFiles};
     use enlist::db::Database;
     use enlist::db::outbox::QueuedMessage;
-    use enlist::delivery::worker::{Deliver, OutboxWorker, RetryPolicy};
     use enlist::delivery::{Composer, DeliveryError};
     use enlist::domain::{Email, Millis, Role};
     use enlist::services;
+    use enlist::workers::outbox::{Deliver, OutboxWorker, RetryPolicy};
     use std::sync::atomic::{AtomicU32, Ordering};
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
-    use tokio::sync::{Notify, watch};
+    use tokio::sync::watch;
 
     /// Fails its first `failures` deliveries, then succeeds; remembers each call.
     #[derive(Clone, Default)]
@@ -551,7 +551,6 @@ mod worker {
                 max: Duration::from_secs(3600),
             },
             Duration::from_secs(3600),
-            Arc::new(Notify::new()),
         )
     }
 
@@ -575,11 +574,10 @@ mod worker {
         let setup = setup();
         let transport = Flaky::failing(2);
         let worker = worker(&setup, transport.clone(), 5);
-        let (_stop, running) = watch::channel(false);
 
         // First attempt: fails, and the retry waits 60 s ±20 %.
         let before = Millis::now().0;
-        assert_eq!(worker.send_due(&running).await.unwrap(), 1);
+        assert_eq!(worker.run_once().await.unwrap(), 1);
         assert_eq!(column(&setup, "attempts"), 1);
         assert_eq!(column(&setup, "sent_at"), -1);
         assert_eq!(column(&setup, "failed_at"), -1);
@@ -594,13 +592,13 @@ mod worker {
         assert!(error.contains("451 try again later"), "{error}");
 
         // Not due yet: nothing is attempted.
-        assert_eq!(worker.send_due(&running).await.unwrap(), 0);
+        assert_eq!(worker.run_once().await.unwrap(), 0);
         assert_eq!(transport.calls().len(), 1);
 
         // Second attempt: fails again, and the wait doubles.
         time_travel(&setup);
         let before = Millis::now().0;
-        assert_eq!(worker.send_due(&running).await.unwrap(), 1);
+        assert_eq!(worker.run_once().await.unwrap(), 1);
         assert_eq!(column(&setup, "attempts"), 2);
         let wait = column(&setup, "next_attempt_at") - before;
         assert!(
@@ -610,7 +608,7 @@ mod worker {
 
         // Third attempt: delivered, and marked so.
         time_travel(&setup);
-        assert_eq!(worker.send_due(&running).await.unwrap(), 1);
+        assert_eq!(worker.run_once().await.unwrap(), 1);
         assert_eq!(column(&setup, "attempts"), 3);
         assert!(column(&setup, "sent_at") >= before);
         assert_eq!(column(&setup, "failed_at"), -1);
@@ -624,7 +622,7 @@ mod worker {
 
         // Every attempt carried the same message; a sent one is never sent again.
         time_travel(&setup);
-        assert_eq!(worker.send_due(&running).await.unwrap(), 0);
+        assert_eq!(worker.run_once().await.unwrap(), 0);
         let calls = transport.calls();
         assert_eq!(calls.len(), 3);
         assert!(calls.iter().all(|m| m.id == setup.outbox_id));
@@ -645,19 +643,18 @@ mod worker {
         let setup = setup();
         let transport = Flaky::failing(u32::MAX);
         let worker = worker(&setup, transport.clone(), 2);
-        let (_stop, running) = watch::channel(false);
 
-        assert_eq!(worker.send_due(&running).await.unwrap(), 1);
+        assert_eq!(worker.run_once().await.unwrap(), 1);
         assert_eq!(column(&setup, "failed_at"), -1);
         time_travel(&setup);
         let before = Millis::now().0;
-        assert_eq!(worker.send_due(&running).await.unwrap(), 1);
+        assert_eq!(worker.run_once().await.unwrap(), 1);
         assert_eq!(column(&setup, "attempts"), 2);
         assert!(column(&setup, "failed_at") >= before);
         assert_eq!(column(&setup, "sent_at"), -1);
 
         time_travel(&setup);
-        assert_eq!(worker.send_due(&running).await.unwrap(), 0);
+        assert_eq!(worker.run_once().await.unwrap(), 0);
         assert_eq!(transport.calls().len(), 2);
     }
 
@@ -691,10 +688,9 @@ mod worker {
                 max: Duration::from_millis(100),
             },
             Duration::from_millis(20),
-            Arc::new(Notify::new()),
         );
         let (stop, stopped) = watch::channel(false);
-        let running = tokio::spawn(worker.run(stopped));
+        let running = tokio::spawn(async move { worker.run(stopped).await });
         crate::helpers::eventually(Duration::from_secs(10), "delivery", || {
             (column(&setup, "sent_at") > 0).then_some(())
         })

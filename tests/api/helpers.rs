@@ -5,6 +5,9 @@ use enlist::db::Database;
 use enlist::domain::{Clock, Email, Millis, Scope};
 use enlist::services;
 use enlist::startup::Application;
+use enlist::workers::Workers;
+use enlist::workers::sweep::SweepReport;
+use enlist::workers::webhooks::WebhookPass;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use std::path::PathBuf;
@@ -19,6 +22,8 @@ pub struct TestApp {
     pub settings: Settings,
     /// The server's clock: tests move it instead of sleeping.
     pub clock: Clock,
+    /// The server's background workers: tests run their passes.
+    pub workers: Workers,
     _dir: TempDir,
 }
 
@@ -78,6 +83,18 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn(customize, true).await
+}
+
+/// Like [`spawn_app_with`], but no worker loop runs: the test runs each
+/// pass itself ([`TestApp::run_outbox_once`], [`TestApp::deliver_webhooks_once`],
+/// [`TestApp::sweep_once`]), sees exactly the passes it ran, and asserts on
+/// what they did instead of sleeping.
+pub async fn spawn_app_without_loops(customize: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn(customize, false).await
+}
+
+async fn spawn(customize: impl FnOnce(&mut Settings), loops: bool) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut settings = Settings::default();
     settings.server.bind = "127.0.0.1:0".into();
@@ -91,9 +108,13 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     file_transport(&mut settings);
     customize(&mut settings);
     let clock = Clock::default();
-    let app =
+    let mut app =
         Application::build_with_clock(settings.clone(), clock.clone()).expect("application builds");
+    if !loops {
+        app = app.without_worker_loops();
+    }
     let address = format!("http://{}", app.addr());
+    let workers = app.workers();
     let db = Database::open(&settings.database).expect("database opens");
     tokio::spawn(app.run_until_stopped());
     TestApp {
@@ -106,11 +127,27 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
         db_path: settings.database.path.clone(),
         settings,
         clock,
+        workers,
         _dir: dir,
     }
 }
 
 impl TestApp {
+    /// One pass of the outbox worker: how many messages it handled.
+    pub async fn run_outbox_once(&self) -> usize {
+        self.workers.run_outbox_once().await.expect("outbox pass")
+    }
+
+    /// One pass of the webhook worker, its attempts finished and recorded.
+    pub async fn deliver_webhooks_once(&self) -> WebhookPass {
+        self.workers.deliver_webhooks_once().await
+    }
+
+    /// One pass of the maintenance sweep, at the test clock's "now".
+    pub async fn sweep_once(&self) -> SweepReport {
+        self.workers.sweep_once().await
+    }
+
     /// Creates an organization, its admin, and an all-scopes key, through the
     /// same services the CLI uses.
     pub fn create_org(&self, name: &str, admin_email: &str) -> TestOrg {
@@ -499,6 +536,7 @@ pub async fn spawn_app_with_metrics_addr(
         Application::build_with_clock(settings.clone(), clock.clone()).expect("application builds");
     let address = format!("http://{}", app.addr());
     let metrics_addr = app.metrics_addr();
+    let workers = app.workers();
     let db = Database::open(&settings.database).expect("database opens");
     tokio::spawn(app.run_until_stopped());
     let app = TestApp {
@@ -511,6 +549,7 @@ pub async fn spawn_app_with_metrics_addr(
         db_path: settings.database.path.clone(),
         settings,
         clock,
+        workers,
         _dir: dir,
     };
     (app, metrics_addr)

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 const DAY: u64 = 24 * 3600;
 
+/// Reminders a day ahead; no worker loop runs, the tests sweep themselves.
 async fn spawn_reminding_app() -> TestApp {
-    spawn_app_with(|settings| {
+    spawn_app_without_loops(|settings| {
         settings.invitations.reminder_before = Some(HumanDuration(Duration::from_secs(DAY)));
-        settings.invitations.expiry_sweep_interval = HumanDuration(Duration::from_millis(50));
     })
     .await
 }
@@ -22,27 +22,19 @@ fn reminders_for(app: &TestApp, invitation: i64) -> i64 {
     ))
 }
 
-/// Lets several sweeps run.
-async fn sweeps() {
-    sleep(Duration::from_millis(300)).await;
-}
-
 #[tokio::test]
 async fn a_pending_invitation_gets_one_reminder_a_day_before_it_expires() {
     let app = spawn_reminding_app().await;
     let org = app.create_org("Acme", "ada@acme.test");
     let bob = app.invite_ok(&org.key, "bob@example.com", "MEMBER").await;
     app.clock.advance(Duration::from_secs(5 * DAY));
-    sweeps().await;
-    assert_eq!(reminders_for(&app, bob), 0, "not due yet");
+    assert_eq!(app.sweep_once().await.reminders_queued, 0, "not due yet");
+    assert_eq!(reminders_for(&app, bob), 0);
 
     app.clock.advance(Duration::from_secs(DAY + 3600));
-    eventually(Duration::from_secs(10), "the reminder", || {
-        (reminders_for(&app, bob) == 1).then_some(())
-    })
-    .await;
-    sweeps().await;
-    assert_eq!(reminders_for(&app, bob), 1, "once");
+    assert_eq!(app.sweep_once().await.reminders_queued, 1);
+    assert_eq!(app.sweep_once().await.reminders_queued, 0, "once");
+    assert_eq!(reminders_for(&app, bob), 1);
     let subject = app.query_strings(&format!(
         "SELECT subject FROM outbox WHERE invitation_id = {bob} AND kind = 'reminder'"
     ));
@@ -64,10 +56,8 @@ async fn a_pending_invitation_gets_one_reminder_a_day_before_it_expires() {
     // A resend arms it again, for the new expiry.
     assert_eq!(app.resend(&org.key, bob).await.status, 200);
     app.clock.advance(Duration::from_secs(6 * DAY + 3600));
-    eventually(Duration::from_secs(10), "the second reminder", || {
-        (reminders_for(&app, bob) == 2).then_some(())
-    })
-    .await;
+    assert_eq!(app.sweep_once().await.reminders_queued, 1);
+    assert_eq!(reminders_for(&app, bob), 2);
 }
 
 #[tokio::test]
@@ -89,13 +79,13 @@ async fn no_reminder_once_the_invitation_moved_on_or_when_it_lives_shorter_than_
     let pending = app.invite_ok(&org.key, "erin@example.com", "MEMBER").await;
 
     app.clock.advance(Duration::from_secs(6 * DAY + 3600));
-    eventually(
-        Duration::from_secs(10),
-        "the pending one's reminder",
-        || (reminders_for(&app, pending) == 1).then_some(()),
-    )
-    .await;
-    sweeps().await;
+    assert_eq!(
+        app.sweep_once().await.reminders_queued,
+        1,
+        "the pending one's"
+    );
+    assert_eq!(app.sweep_once().await.reminders_queued, 0);
+    assert_eq!(reminders_for(&app, pending), 1);
     for (id, what) in [
         (revoked, "revoked"),
         (accepted, "accepted"),
@@ -112,31 +102,29 @@ async fn a_reminder_still_queued_is_withdrawn_when_the_invitation_is_revoked() {
     let folder = tempfile::tempdir().unwrap();
     let outbox = folder.path().join("outbox");
     let configured = outbox.clone();
-    let app = spawn_app_with(move |settings| {
+    let app = spawn_app_without_loops(move |settings| {
         settings.invitations.reminder_before = Some(HumanDuration(Duration::from_secs(DAY)));
-        settings.invitations.expiry_sweep_interval = HumanDuration(Duration::from_millis(50));
         settings.delivery.transport = enlist::config::TransportKind::File;
         settings.delivery.file.dir = configured;
     })
     .await;
     let org = app.create_org("Acme", "ada@acme.test");
     let bob = app.invite_ok(&org.key, "bob@example.com", "MEMBER").await;
-    wait_for_eml(&outbox, 1).await;
+    assert_eq!(app.run_outbox_once().await, 1);
+    assert_eq!(eml_files(&outbox).len(), 1);
     std::fs::remove_dir_all(&outbox).unwrap();
     std::fs::write(&outbox, "not a folder").unwrap();
     app.clock.advance(Duration::from_secs(6 * DAY + 3600));
-    eventually(
-        Duration::from_secs(10),
-        "a failed attempt at the reminder",
-        || {
-            (app.query_i64(&format!(
-                "SELECT COUNT(*) FROM outbox WHERE invitation_id = {bob} AND kind = 'reminder'
-             AND attempts > 0"
-            )) == 1)
-                .then_some(())
-        },
-    )
-    .await;
+    assert_eq!(app.sweep_once().await.reminders_queued, 1);
+    assert_eq!(app.run_outbox_once().await, 1, "an attempt at the reminder");
+    assert_eq!(
+        app.query_i64(&format!(
+            "SELECT COUNT(*) FROM outbox WHERE invitation_id = {bob} AND kind = 'reminder'
+             AND attempts > 0 AND sent_at IS NULL"
+        )),
+        1,
+        "the attempt failed"
+    );
     app.revoke(&org.key, bob).await;
     let state = app.query_strings(&format!(
         "SELECT COALESCE(CAST(sent_at AS TEXT), '-') || ' ' || COALESCE(last_error, '-')

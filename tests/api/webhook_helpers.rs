@@ -18,13 +18,30 @@ pub async fn spawn_webhook_app_with(
     customize: impl FnOnce(&mut enlist::config::Settings),
 ) -> TestApp {
     spawn_app_with(|settings| {
-        settings.webhooks.allow_http_loopback = true;
-        settings.webhooks.poll_interval = enlist::config::HumanDuration(Duration::from_millis(40));
-        settings.webhooks.retry_initial = enlist::config::HumanDuration(Duration::from_secs(1));
-        settings.webhooks.timeout = enlist::config::HumanDuration(Duration::from_secs(2));
+        webhook_settings(settings);
         customize(settings);
     })
     .await
+}
+
+/// The same app without worker loops: the test delivers with
+/// [`TestApp::deliver_webhooks_once`] (and sweeps with
+/// [`TestApp::sweep_once`]), and asserts on what each pass did.
+pub async fn spawn_webhook_app_without_loops(
+    customize: impl FnOnce(&mut enlist::config::Settings),
+) -> TestApp {
+    spawn_app_without_loops(|settings| {
+        webhook_settings(settings);
+        customize(settings);
+    })
+    .await
+}
+
+fn webhook_settings(settings: &mut enlist::config::Settings) {
+    settings.webhooks.allow_http_loopback = true;
+    settings.webhooks.poll_interval = enlist::config::HumanDuration(Duration::from_millis(40));
+    settings.webhooks.retry_initial = enlist::config::HumanDuration(Duration::from_secs(1));
+    settings.webhooks.timeout = enlist::config::HumanDuration(Duration::from_secs(2));
 }
 
 /// Creates an endpoint; answers its id and secret.

@@ -22,13 +22,16 @@ async fn logged_event(app: &TestApp, key: &str, id: &str) -> Value {
 
 #[tokio::test]
 async fn deliveries_are_signed_events_exactly_as_the_log_holds_them() {
-    let app = spawn_webhook_app().await;
+    let app = spawn_webhook_app_without_loops(|_| {}).await;
     let org = app.create_org("Acme", "ada@acme.test");
     let receiver = Receiver::start(vec![]);
     let (endpoint, secret) = create_endpoint(&app, &org.key, &receiver.url, &[]).await;
 
     let invitation = app.invite_ok(&org.key, "bob@example.com", "MEMBER").await;
-    let got = receiver.wait_for(2).await;
+    // One delivery per endpoint in flight: one pass each, in order.
+    assert_eq!(app.deliver_webhooks_once().await.delivered, 1);
+    assert_eq!(app.deliver_webhooks_once().await.delivered, 1);
+    let got = receiver.received();
     assert_eq!(receiver.types(), ["webhook.created", "invitation.created"]);
     for delivery in &got {
         delivery
@@ -53,7 +56,8 @@ async fn deliveries_are_signed_events_exactly_as_the_log_holds_them() {
     let other = enlist::auth::webhook_signing::new_secret();
     assert!(got[1].verify(&other).is_err());
 
-    let attempts = wait_for_attempts(&app, &org.key, endpoint, 2).await;
+    let attempts = attempts(&app, &org.key, endpoint).await;
+    assert_eq!(attempts.len(), 2);
     assert!(
         attempts
             .iter()
@@ -64,31 +68,34 @@ async fn deliveries_are_signed_events_exactly_as_the_log_holds_them() {
 
 #[tokio::test]
 async fn a_failing_receiver_gets_the_same_webhook_id_until_it_answers_2xx() {
-    let app = spawn_webhook_app().await;
+    let app = spawn_webhook_app_without_loops(|_| {}).await;
     let org = app.create_org("Acme", "ada@acme.test");
     let receiver = Receiver::start(vec![Answer::Status(500), Answer::Status(503)]);
     let (endpoint, secret) = create_endpoint(&app, &org.key, &receiver.url, INVITATIONS).await;
     app.invite_ok(&org.key, "bob@example.com", "MEMBER").await;
 
-    receiver.wait_for(1).await;
-    let after_first = wait_for_attempts(&app, &org.key, endpoint, 1).await;
+    assert_eq!(app.deliver_webhooks_once().await.failed, 1);
+    assert_eq!(receiver.received().len(), 1);
+    let after_first = attempts(&app, &org.key, endpoint).await;
     assert_eq!(after_first[0]["status"], "retrying", "{after_first:?}");
     assert_eq!(after_first[0]["responseStatus"], 500);
     assert!(after_first[0]["nextAttemptAt"].is_string());
     // Nothing more until the wait (1 s doubled, ±20 %) has passed.
-    sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.deliver_webhooks_once().await.attempted, 0);
     assert_eq!(receiver.received().len(), 1);
     app.clock.advance(Duration::from_secs(2));
-    receiver.wait_for(2).await;
+    assert_eq!(app.deliver_webhooks_once().await.failed, 1);
     app.clock.advance(Duration::from_secs(3));
-    let got = receiver.wait_for(3).await;
+    assert_eq!(app.deliver_webhooks_once().await.delivered, 1);
+    let got = receiver.received();
+    assert_eq!(got.len(), 3);
 
     let ids: Vec<&str> = got.iter().map(|r| r.header("webhook-id")).collect();
     assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
     for delivery in &got {
         delivery.verify(&secret).unwrap();
     }
-    let attempts = wait_for_attempts(&app, &org.key, endpoint, 3).await;
+    let attempts = attempts(&app, &org.key, endpoint).await;
     let summary: Vec<(Value, Value, Value)> = attempts
         .iter()
         .map(|a| {
@@ -109,13 +116,13 @@ async fn a_failing_receiver_gets_the_same_webhook_id_until_it_answers_2xx() {
     );
     // Delivered: no more attempts whatever the clock says.
     app.clock.advance(Duration::from_secs(3600));
-    sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.deliver_webhooks_once().await.attempted, 0);
     assert_eq!(receiver.received().len(), 3);
 }
 
 #[tokio::test]
 async fn one_endpoint_receives_its_events_in_order_even_while_it_fails() {
-    let app = spawn_webhook_app().await;
+    let app = spawn_webhook_app_without_loops(|_| {}).await;
     let org = app.create_org("Acme", "ada@acme.test");
     let receiver = Receiver::start(vec![Answer::Status(500)]);
     create_endpoint(&app, &org.key, &receiver.url, INVITATIONS).await;
@@ -123,12 +130,19 @@ async fn one_endpoint_receives_its_events_in_order_even_while_it_fails() {
         app.invite_ok(&org.key, &format!("p{n}@example.com"), "MEMBER")
             .await;
     }
-    receiver.wait_for(1).await;
-    sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.deliver_webhooks_once().await.failed, 1);
     // The first failed: the later ones wait behind it.
+    assert_eq!(app.deliver_webhooks_once().await.attempted, 0);
     assert_eq!(receiver.received().len(), 1);
     app.clock.advance(Duration::from_secs(5));
-    let got = receiver.wait_for(4).await;
+    for _ in 0..3 {
+        assert_eq!(
+            app.deliver_webhooks_once().await.delivered,
+            1,
+            "one at a time"
+        );
+    }
+    let got = receiver.received();
     let invitees: Vec<String> = got
         .iter()
         .map(|r| {
@@ -182,7 +196,7 @@ async fn a_hanging_receiver_blocks_neither_other_endpoints_nor_the_api() {
 
 #[tokio::test]
 async fn redirects_are_not_followed_and_huge_answers_are_not_read() {
-    let app = spawn_webhook_app().await;
+    let app = spawn_webhook_app_without_loops(|_| {}).await;
     let org = app.create_org("Acme", "ada@acme.test");
     let elsewhere = Receiver::start(vec![]);
     let redirecting = Receiver::start(vec![Answer::Redirect(elsewhere.url.clone())]);
@@ -191,7 +205,9 @@ async fn redirects_are_not_followed_and_huge_answers_are_not_read() {
     let (big, _) = create_endpoint(&app, &org.key, &huge.url, INVITATIONS).await;
     app.invite_ok(&org.key, "bob@example.com", "MEMBER").await;
 
-    let attempts = wait_for_attempts(&app, &org.key, redirected, 1).await;
+    let pass = app.deliver_webhooks_once().await;
+    assert_eq!((pass.delivered, pass.failed), (1, 1), "{pass:?}");
+    let attempts = crate::webhook_helpers::attempts(&app, &org.key, redirected).await;
     assert_eq!(attempts[0]["status"], "retrying");
     assert_eq!(attempts[0]["responseStatus"], 302);
     assert!(
@@ -200,15 +216,14 @@ async fn redirects_are_not_followed_and_huge_answers_are_not_read() {
             .unwrap()
             .contains("redirects are not followed")
     );
-    let attempts = wait_for_attempts(&app, &org.key, big, 1).await;
+    let attempts = crate::webhook_helpers::attempts(&app, &org.key, big).await;
     assert_eq!(attempts[0]["status"], "delivered", "{attempts:?}");
-    sleep(Duration::from_millis(200)).await;
     assert!(elsewhere.received().is_empty(), "the redirect was followed");
 }
 
 #[tokio::test]
 async fn nothing_is_sent_for_a_change_that_rolled_back() {
-    let app = spawn_webhook_app().await;
+    let app = spawn_webhook_app_without_loops(|_| {}).await;
     let org = app.create_org("Acme", "ada@acme.test");
     let receiver = Receiver::start(vec![]);
     create_endpoint(&app, &org.key, &receiver.url, INVITATIONS).await;
@@ -224,9 +239,10 @@ async fn nothing_is_sent_for_a_change_that_rolled_back() {
     assert_eq!(app.query_i64("SELECT COUNT(*) FROM webhook_deliveries"), 0);
 
     app.invite_ok(&org.key, "carol@example.com", "MEMBER").await;
-    let got = receiver.wait_for(1).await;
-    sleep(Duration::from_millis(300)).await;
-    assert_eq!(receiver.received().len(), 1);
+    assert_eq!(app.deliver_webhooks_once().await.delivered, 1);
+    assert_eq!(app.deliver_webhooks_once().await.attempted, 0);
+    let got = receiver.received();
+    assert_eq!(got.len(), 1);
     assert_eq!(
         got[0].json()["data"]["invitation"]["inviteeEmail"],
         "carol@example.com"
@@ -235,11 +251,7 @@ async fn nothing_is_sent_for_a_change_that_rolled_back() {
 
 #[tokio::test]
 async fn invitation_expired_is_sent_once_by_the_sweep() {
-    let app = spawn_webhook_app_with(|settings| {
-        settings.invitations.expiry_sweep_interval =
-            enlist::config::HumanDuration(Duration::from_millis(50));
-    })
-    .await;
+    let app = spawn_webhook_app_without_loops(|_| {}).await;
     let org = app.create_org("Acme", "ada@acme.test");
     let receiver = Receiver::start(vec![]);
     create_endpoint(&app, &org.key, &receiver.url, &["invitation.expired"]).await;
@@ -252,10 +264,13 @@ async fn invitation_expired_is_sent_once_by_the_sweep() {
         .await;
     let id = invitation.body["id"].as_i64().unwrap();
     app.clock.advance(Duration::from_secs(2 * 3600));
-    let got = receiver.wait_for(1).await;
-    // Several sweeps later, still once.
-    sleep(Duration::from_millis(400)).await;
-    assert_eq!(receiver.received().len(), 1);
+    assert_eq!(app.sweep_once().await.invitations_expired, 1);
+    assert_eq!(app.deliver_webhooks_once().await.delivered, 1);
+    // Another sweep later, still once.
+    assert_eq!(app.sweep_once().await.invitations_expired, 0);
+    assert_eq!(app.deliver_webhooks_once().await.attempted, 0);
+    let got = receiver.received();
+    assert_eq!(got.len(), 1);
     let event = got[0].json();
     assert_eq!(event["actor"], json!({ "type": "system" }));
     assert_eq!(event["requestId"], Value::Null);
@@ -269,7 +284,7 @@ async fn invitation_expired_is_sent_once_by_the_sweep() {
 
 #[tokio::test]
 async fn a_rotated_secret_signs_beside_the_old_one_for_a_day() {
-    let app = spawn_webhook_app().await;
+    let app = spawn_webhook_app_without_loops(|_| {}).await;
     let org = app.create_org("Acme", "ada@acme.test");
     let receiver = Receiver::start(vec![]);
     let (endpoint, old) = create_endpoint(&app, &org.key, &receiver.url, INVITATIONS).await;
@@ -284,15 +299,17 @@ async fn a_rotated_secret_signs_beside_the_old_one_for_a_day() {
     let new = rotated.body["secret"].as_str().unwrap().to_owned();
     assert_ne!(new, old);
     app.invite_ok(&org.key, "bob@example.com", "MEMBER").await;
-    let got = receiver.wait_for(1).await;
+    assert_eq!(app.deliver_webhooks_once().await.delivered, 1);
+    let got = receiver.received();
     assert_eq!(got[0].header("webhook-signature").split(' ').count(), 2);
     got[0].verify(&new).unwrap();
     got[0].verify(&old).unwrap();
 
-    wait_for_attempts(&app, &org.key, endpoint, 1).await;
+    assert_eq!(attempts(&app, &org.key, endpoint).await.len(), 1);
     app.clock.advance(Duration::from_secs(25 * 3600));
     app.invite_ok(&org.key, "carol@example.com", "MEMBER").await;
-    let got = receiver.wait_for(2).await;
+    assert_eq!(app.deliver_webhooks_once().await.delivered, 1);
+    let got = receiver.received();
     assert_eq!(
         got[1].json()["data"]["invitation"]["inviteeEmail"],
         "carol@example.com"
@@ -304,7 +321,7 @@ async fn a_rotated_secret_signs_beside_the_old_one_for_a_day() {
 
 #[tokio::test]
 async fn an_endpoint_failing_for_disable_after_is_disabled_with_an_event() {
-    let app = spawn_webhook_app_with(|settings| {
+    let app = spawn_webhook_app_without_loops(|settings| {
         settings.webhooks.disable_after = enlist::config::HumanDuration(Duration::from_secs(3600));
     })
     .await;
@@ -314,11 +331,14 @@ async fn an_endpoint_failing_for_disable_after_is_disabled_with_an_event() {
     let (endpoint, _) = create_endpoint(&app, &org.key, &failing.url, INVITATIONS).await;
     create_endpoint(&app, &org.key, &watcher.url, &["webhook.disabled"]).await;
     app.invite_ok(&org.key, "bob@example.com", "MEMBER").await;
-    failing.wait_for(1).await;
+    assert_eq!(app.deliver_webhooks_once().await.failed, 1);
     app.clock.advance(Duration::from_secs(2 * 3600));
-    failing.wait_for(2).await;
+    assert_eq!(app.deliver_webhooks_once().await.failed, 1);
+    assert_eq!(failing.received().len(), 2);
+    // The second failure disabled it, and queued the event that says so.
+    assert_eq!(app.deliver_webhooks_once().await.delivered, 1);
 
-    let disabled = watcher.wait_for(1).await[0].json();
+    let disabled = watcher.received()[0].json();
     assert_eq!(disabled["type"], "webhook.disabled");
     assert_eq!(disabled["actor"]["type"], "system");
     assert_eq!(disabled["data"]["webhook"]["id"], endpoint);
@@ -335,7 +355,7 @@ async fn an_endpoint_failing_for_disable_after_is_disabled_with_an_event() {
     // Disabled: nothing more is sent, new events are not queued for it.
     app.invite_ok(&org.key, "carol@example.com", "MEMBER").await;
     app.clock.advance(Duration::from_secs(24 * 3600));
-    sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.deliver_webhooks_once().await.attempted, 0);
     assert_eq!(failing.received().len(), 2);
 
     // Enabled again: a fresh start.
@@ -350,7 +370,9 @@ async fn an_endpoint_failing_for_disable_after_is_disabled_with_an_event() {
     assert_eq!(enabled.body["enabled"], true, "{}", enabled.text);
     assert_eq!(enabled.body["disabledReason"], Value::Null);
     app.invite_ok(&org.key, "dan@example.com", "MEMBER").await;
-    let got = failing.wait_for(3).await;
+    assert_eq!(app.deliver_webhooks_once().await.failed, 1);
+    let got = failing.received();
+    assert_eq!(got.len(), 3);
     assert_eq!(
         got[2].json()["data"]["invitation"]["inviteeEmail"],
         "dan@example.com"
@@ -359,13 +381,14 @@ async fn an_endpoint_failing_for_disable_after_is_disabled_with_an_event() {
 
 #[tokio::test]
 async fn the_test_event_goes_to_that_endpoint_alone() {
-    let app = spawn_webhook_app().await;
+    let app = spawn_webhook_app_without_loops(|_| {}).await;
     let org = app.create_org("Acme", "ada@acme.test");
     let target = Receiver::start(vec![]);
     let bystander = Receiver::start(vec![]);
     let (endpoint, secret) = create_endpoint(&app, &org.key, &target.url, INVITATIONS).await;
     create_endpoint(&app, &org.key, &bystander.url, &[]).await;
-    bystander.wait_for(1).await; // its own webhook.created
+    // Its own webhook.created.
+    assert_eq!(app.deliver_webhooks_once().await.delivered, 1);
     let sent = app
         .post(
             &format!("/v1/organization/webhooks/{endpoint}/test"),
@@ -374,11 +397,15 @@ async fn the_test_event_goes_to_that_endpoint_alone() {
         )
         .await;
     assert_eq!(sent.status, 202, "{}", sent.text);
-    let got = target.wait_for(1).await;
+    assert_eq!(
+        app.deliver_webhooks_once().await.delivered,
+        1,
+        "to the target alone"
+    );
+    let got = target.received();
     got[0].verify(&secret).unwrap();
     assert_eq!(got[0].json()["type"], "webhook.test");
     assert_eq!(got[0].header("webhook-id"), sent.body["eventId"]);
-    sleep(Duration::from_millis(300)).await;
     assert_eq!(bystander.types(), ["webhook.created"]);
 }
 

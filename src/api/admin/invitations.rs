@@ -128,7 +128,6 @@ pub async fn create(
         })
         .await
         .map_err(ApiError::from)?;
-    state.outbox_wake.notify_one();
     Ok(web::Json(invitation.into()))
 }
 
@@ -252,7 +251,6 @@ pub async fn bulk(
         })
         .await
         .map_err(ApiError::from)?;
-    state.outbox_wake.notify_one();
     Ok(web::Json(BulkInviteResponse {
         items: outcomes.into_iter().map(Into::into).collect(),
     }))
@@ -311,7 +309,6 @@ pub async fn resend(
             )?)
         })
         .await?;
-    state.outbox_wake.notify_one();
     Ok(web::Json(invitation.into()))
 }
 

@@ -333,7 +333,6 @@ pub async fn create(
         .await;
     let (admin, error) = match created {
         Ok(admin) => {
-            state.outbox_wake.notify_one();
             return pages_to(&admin, "/invitations?notice=invited");
         }
         Err(ConsoleError::Refused(admin, error)) => (admin, error),
@@ -437,10 +436,7 @@ async fn act(
         Ok((admin, ())) => {
             let notice = match action {
                 Action::Revoke => "revoked",
-                Action::Resend => {
-                    state.outbox_wake.notify_one();
-                    "resent"
-                }
+                Action::Resend => "resent",
             };
             pages_to(&admin, &form.back_to(notice))
         }

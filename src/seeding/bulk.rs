@@ -8,11 +8,11 @@
 //! OS CSPRNG: these are test rows), emails from counters, one reused text
 //! buffer.
 
-use super::{ServiceError, ServiceResult, api_keys, oauth};
 use crate::db::Conn;
 use crate::db::seed::{Rows, SeedInvitation};
 use crate::domain::{Email, InvitationStatus, Millis, Role, Scope};
 use crate::domain::{OrgId, UserId};
+use crate::services::{ServiceError, ServiceResult, api_keys, oauth};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use std::fmt::Write as _;

@@ -11,10 +11,14 @@
 //!   not run yet go into the next transaction);
 //! - a batch that cannot begin answers each of its writes with the error;
 //! - a write whose caller stopped waiting ([`Ticket::abandon`]) never runs.
+//!
+//! Once a batch committed, the workers whose work its kept writes queued
+//! are woken (`after_commit.rs`); a batch that failed wakes nobody.
 
-use super::pool::WriteConn;
-use super::sql::Conn;
-use super::{Pool, StorageError, Waiting};
+use super::Pool;
+use crate::db::after_commit::{Queued, Wakeups};
+use crate::db::sql::{Conn, WriteConn};
+use crate::db::{StorageError, Waiting};
 use rusqlite::Connection;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -150,7 +154,7 @@ pub(super) fn group_commit(
     mut queue: Queue,
     waiting: &Waiting,
     faults: &Faults,
-    webhooks_due: &tokio::sync::Notify,
+    wakeups: &Wakeups,
 ) {
     let mut pending: VecDeque<Box<dyn Job>> = VecDeque::with_capacity(MAX_BATCH);
     loop {
@@ -166,24 +170,27 @@ pub(super) fn group_commit(
             pending.push_back(job);
             waiting.writer.fetch_sub(1, Ordering::Relaxed);
         }
-        // Only deliveries of a batch that commits wake the webhook worker.
-        super::events::take_deliveries_queued();
-        if run_batch(pool, &mut pending, faults) && super::events::take_deliveries_queued() {
-            webhooks_due.notify_one();
-        }
+        run_batch(pool, &mut pending, faults, wakeups);
     }
 }
 
 /// Runs the writes in `pending` in one transaction. Writes it could not
 /// get to (after a savepoint failure that doomed the transaction) stay in
-/// `pending`, for the next one. Answers whether the transaction committed.
-fn run_batch(pool: &Pool, pending: &mut VecDeque<Box<dyn Job>>, faults: &Faults) -> bool {
+/// `pending`, for the next one. Once the transaction committed, and before
+/// any caller hears so, the workers for what its kept writes queued are
+/// woken.
+fn run_batch(
+    pool: &Pool,
+    pending: &mut VecDeque<Box<dyn Job>>,
+    faults: &Faults,
+    wakeups: &Wakeups,
+) {
     let conn = match pool.get() {
         Ok(conn) => conn,
         Err(error) => {
             let message = format!("no write connection became free: {error}");
             fail_all(pending, || StorageError::Busy(message.clone()));
-            return false;
+            return;
         }
     };
     if !conn.is_autocommit() {
@@ -194,9 +201,10 @@ fn run_batch(pool: &Pool, pending: &mut VecDeque<Box<dyn Job>>, faults: &Faults)
         fail_all(pending, || {
             batch_error("cannot begin the write batch", &error)
         });
-        return false;
+        return;
     }
     let mut deliveries: Vec<Delivery> = Vec::with_capacity(pending.len());
+    let mut queued = Queued::default();
     while let Some(job) = pending.pop_front() {
         if !job.ticket().claim() {
             continue; // its caller was told it timed out
@@ -210,7 +218,9 @@ fn run_batch(pool: &Pool, pending: &mut VecDeque<Box<dyn Job>>, faults: &Faults)
             job.fail(batch_error("cannot open the write's savepoint", &error));
             continue;
         }
-        let (succeeded, delivery) = job.run(&WriteConn::new(Conn::sqlite(&conn)));
+        let write = WriteConn::new(Conn::sqlite(&conn));
+        let (succeeded, delivery) = job.run(&write);
+        let write_queued = write.take_queued();
         if conn.is_autocommit() {
             // The closure ended the transaction itself (COMMIT, ROLLBACK):
             // what became of this batch's writes is unknown, so none is
@@ -221,7 +231,7 @@ fn run_batch(pool: &Pool, pending: &mut VecDeque<Box<dyn Job>>, faults: &Faults)
                 deliveries,
                 "a write ended the batch's transaction itself; its outcome is unknown",
             );
-            return false;
+            return;
         }
         let settled = if succeeded {
             conn.execute_batch("RELEASE write")
@@ -229,7 +239,12 @@ fn run_batch(pool: &Pool, pending: &mut VecDeque<Box<dyn Job>>, faults: &Faults)
             roll_back_savepoint(&conn)
         };
         match settled {
-            Ok(()) => deliveries.push(delivery),
+            Ok(()) => {
+                if succeeded {
+                    queued = queued.and(write_queued);
+                }
+                deliveries.push(delivery);
+            }
             Err(error) if succeeded => {
                 // Its changes are still in the transaction: undo them, or
                 // undo the transaction.
@@ -243,7 +258,7 @@ fn run_batch(pool: &Pool, pending: &mut VecDeque<Box<dyn Job>>, faults: &Faults)
                             deliveries,
                             &format!("{message}; nor roll it back: {rollback}"),
                         );
-                        return false;
+                        return;
                     }
                 }
             }
@@ -254,7 +269,7 @@ fn run_batch(pool: &Pool, pending: &mut VecDeque<Box<dyn Job>>, faults: &Faults)
                     deliveries,
                     &format!("cannot roll a failed write back to its savepoint: {error}"),
                 );
-                return false;
+                return;
             }
         }
     }
@@ -267,14 +282,15 @@ fn run_batch(pool: &Pool, pending: &mut VecDeque<Box<dyn Job>>, faults: &Faults)
             Some(format!("cannot commit the write batch: {error}"))
         }
     };
-    let committed = failure.is_none();
+    if failure.is_none() {
+        wakeups.wake(queued);
+    }
     for delivery in deliveries {
         delivery(match &failure {
             None => Ok(()),
             Some(message) => Err(StorageError::Batch(message.clone())),
         });
     }
-    committed
 }
 
 fn roll_back_savepoint(conn: &Connection) -> rusqlite::Result<()> {

@@ -1,20 +1,23 @@
 //! The outbox worker: sends due messages one at a time, marks each sent only
 //! after the transport accepted it, and backs off exponentially on failure.
+//! One pass is [`OutboxWorker::run_once`] (tests call it); the loop is that
+//! pass, then a wait for a committed write's wake-up, the poll interval, or
+//! the stop. Composing and the transports live in `delivery`; this file
+//! only decides when to send and records what happened.
 //! Each message's outcome is recorded (one small write) right after its
 //! send and before the next message goes out, so a crash between a send and
 //! its record resends at most that one message; a clean stop finishes and
 //! records the message in hand, so it resends nothing.
 
-use super::DeliveryError;
-use super::transport::Transport;
 use crate::db::outbox::{self, QueuedMessage};
-use crate::db::{Database, StorageError};
+use crate::db::{Database, StorageError, Wakeups, Work};
+use crate::delivery::{DeliveryError, Transport};
 use crate::domain::{Clock, Millis};
 use rand::Rng;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 
 /// Anything that can deliver a queued message (the configured transport in
 /// production; tests substitute transports that fail on purpose).
@@ -67,25 +70,19 @@ pub struct OutboxWorker<T> {
     transport: T,
     retry: RetryPolicy,
     poll_interval: Duration,
-    wake: Arc<Notify>,
+    wakeups: Arc<Wakeups>,
     clock: Clock,
     claim_lease: Duration,
 }
 
 impl<T: Deliver> OutboxWorker<T> {
-    pub fn new(
-        db: Database,
-        transport: T,
-        retry: RetryPolicy,
-        poll_interval: Duration,
-        wake: Arc<Notify>,
-    ) -> Self {
+    pub fn new(db: Database, transport: T, retry: RetryPolicy, poll_interval: Duration) -> Self {
         Self {
+            wakeups: db.wakeups(),
             db,
             transport,
             retry,
             poll_interval,
-            wake,
             clock: Clock::default(),
             claim_lease: CLAIM_LEASE,
         }
@@ -103,9 +100,9 @@ impl<T: Deliver> OutboxWorker<T> {
         self
     }
 
-    /// Runs until `stop` turns true. Messages left over from before a
-    /// restart are due already and go out first.
-    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+    /// Runs until `stop` turns true: a pass, then a wait. Messages left
+    /// over from before a restart are due already and go out first.
+    pub async fn run(&self, mut stop: watch::Receiver<bool>) {
         tracing::debug!("outbox worker started");
         loop {
             let handled = match self.send_due(&stop).await {
@@ -122,12 +119,19 @@ impl<T: Deliver> OutboxWorker<T> {
                 continue;
             }
             tokio::select! {
-                _ = self.wake.notified() => {}
+                _ = self.wakeups.queued(Work::Outbox) => {}
                 _ = tokio::time::sleep(self.poll_interval) => {}
                 _ = stop.changed() => break,
             }
         }
         tracing::debug!("outbox worker stopped");
+    }
+
+    /// One pass: sends what is due now (up to one batch) and records each
+    /// outcome; answers how many messages it handled.
+    pub async fn run_once(&self) -> Result<usize, StorageError> {
+        let (_keep_running, running) = watch::channel(false);
+        self.send_due(&running).await
     }
 
     /// Sends the messages due now, one by one, recording each outcome

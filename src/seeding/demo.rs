@@ -1,7 +1,6 @@
 //! `enlist demo`: a small organization with something of every kind, for
 //! trying enlist out. Only ever run on an empty database.
 
-use super::{ServiceError, ServiceResult};
 use crate::db;
 use crate::db::Conn;
 use crate::delivery::Composer;
@@ -10,6 +9,7 @@ use crate::domain::invitation_options::InvitationOptions;
 use crate::domain::{Email, Invitation, InvitationStatus, Millis, Organization, Role, Scope};
 use crate::domain::{OrgId, UserId};
 use crate::services::{self, invitations::SendRules};
+use crate::services::{ServiceError, ServiceResult};
 use std::time::Duration;
 
 /// Where the demo organization's logo is served (`{public_url}` + this).
