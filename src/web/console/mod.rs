@@ -77,11 +77,10 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
 /// token, the organization named in the URL, the time and the request id.
 /// `Send`, so it can go into the storage call; not `Debug`: it holds the
 /// session token.
-#[derive(Clone)]
-pub struct Admission {
+struct Admission {
     token: Option<String>,
     org: Option<Uuid>,
-    pub now: Millis,
+    now: Millis,
     request_id: Option<String>,
 }
 
@@ -89,7 +88,7 @@ impl Admission {
     /// The admin, if the session's person administers the URL's
     /// organization now. Runs inside the storage call of the request's
     /// read or change, so there is no gap between the check and the use.
-    pub fn admit(&self, conn: &Conn) -> Result<ConsoleAdmin, ConsoleError> {
+    fn admit(&self, conn: &Conn) -> Result<ConsoleAdmin, ConsoleError> {
         admitted(gate::authorize(
             conn,
             self.token.as_deref(),
@@ -100,7 +99,7 @@ impl Admission {
 
     /// [`Admission::admit`] inside the write transaction of a change,
     /// taking its turn with the organization's membership changes first.
-    pub fn admit_change(&self, tx: &Conn) -> Result<ConsoleAdmin, ConsoleError> {
+    fn admit_change(&self, tx: &Conn) -> Result<ConsoleAdmin, ConsoleError> {
         admitted(gate::authorize_change(
             tx,
             self.token.as_deref(),
@@ -110,7 +109,7 @@ impl Admission {
     }
 
     /// The admin as the actor of a change.
-    pub fn origin(&self, admin: &ConsoleAdmin) -> Origin {
+    fn origin(&self, admin: &ConsoleAdmin) -> Origin {
         admin.origin(self.request_id.clone())
     }
 }
@@ -131,7 +130,13 @@ fn admitted(
 /// for ([`Visit::read`], [`Visit::change`]), so there is no gap between
 /// the check and the use.
 pub struct Visit {
-    admission: Admission,
+    token: Option<String>,
+    org: Option<Uuid>,
+    request_id: Option<String>,
+    clock: crate::domain::Clock,
+    /// Read from the clock when first asked (once the form has arrived and
+    /// any password was checked), then the same for the whole request.
+    now: std::cell::OnceCell<Millis>,
     /// For the pages: the CSRF token their forms carry, the notice asked
     /// for, and whether a refused request asked for a change.
     req: HttpRequest,
@@ -146,16 +151,15 @@ impl actix_web::FromRequest for Visit {
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         std::future::ready(app_state(req).map_err(Into::into).map(|state| {
             Visit {
-                admission: Admission {
-                    token: session_token(req, &state),
-                    // Not a UUID: no organization.
-                    org: req
-                        .match_info()
-                        .get("org")
-                        .and_then(|org| Uuid::parse_str(org).ok()),
-                    now: state.clock.now(),
-                    request_id: crate::http::request_log::request_id(req),
-                },
+                token: session_token(req, &state),
+                // Not a UUID: no organization.
+                org: req
+                    .match_info()
+                    .get("org")
+                    .and_then(|org| Uuid::parse_str(org).ok()),
+                request_id: crate::http::request_log::request_id(req),
+                clock: state.clock.clone(),
+                now: std::cell::OnceCell::new(),
                 req: req.clone(),
                 secure: sign_in::secure(&state),
             }
@@ -166,7 +170,17 @@ impl actix_web::FromRequest for Visit {
 impl Visit {
     /// The time this request is served at.
     pub fn now(&self) -> Millis {
-        self.admission.now
+        *self.now.get_or_init(|| self.clock.now())
+    }
+
+    /// What admits this request, for its storage call.
+    fn admission(&self) -> Admission {
+        Admission {
+            token: self.token.clone(),
+            org: self.org,
+            now: self.now(),
+            request_id: self.request_id.clone(),
+        }
     }
 
     pub fn request(&self) -> &HttpRequest {
@@ -195,7 +209,7 @@ impl Visit {
 
     /// The admin, for a page that reads nothing else (the new-item forms).
     pub async fn admitted(&self, state: &AppState) -> Result<ConsoleAdmin, ConsolePageError> {
-        let admission = self.admission.clone();
+        let admission = self.admission();
         state
             .db
             .read(move |conn| admission.admit(conn))
@@ -212,7 +226,7 @@ impl Visit {
         section: &'static str,
         work: impl FnOnce(&Conn, &ConsoleAdmin, Millis) -> Result<T, ServiceError> + Send + 'static,
     ) -> Result<(ConsoleAdmin, T), ConsolePageError> {
-        let admission = self.admission.clone();
+        let admission = self.admission();
         state
             .db
             .read(move |conn| {
@@ -235,7 +249,7 @@ impl Visit {
         + Send
         + 'static,
     ) -> Result<(ConsoleAdmin, T), ConsolePageError> {
-        let admission = self.admission.clone();
+        let admission = self.admission();
         state
             .db
             .write(move |tx| {
