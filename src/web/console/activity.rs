@@ -7,7 +7,6 @@ use crate::domain::event::EventType;
 use crate::services::events::{self, EventQuery};
 use crate::services::{ServiceError, console as gate};
 use crate::state::AppState;
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
@@ -154,13 +153,7 @@ pub async fn show(
         chosen_type: kind.clone(),
         chrome,
     };
-    Ok(super::page(
-        &state,
-        StatusCode::OK,
-        &page,
-        &page.chrome,
-        None,
-    ))
+    super::shown(&state, &page, &page.chrome)
 }
 
 /// The overview's recent activity: the same rows.

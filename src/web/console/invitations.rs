@@ -192,13 +192,7 @@ pub async fn list(
         back: query.encoded(None),
         chrome,
     };
-    Ok(super::page(
-        &state,
-        StatusCode::OK,
-        &page,
-        &page.chrome,
-        None,
-    ))
+    super::shown(&state, &page, &page.chrome)
 }
 
 /// The invite form's fields, as typed.
@@ -282,13 +276,7 @@ pub async fn new(
         ..InviteForm::default()
     };
     let page = invite_page(&state, visit.chrome(&admin, "invitations"), form);
-    Ok(super::page(
-        &state,
-        StatusCode::OK,
-        &page,
-        &page.chrome,
-        None,
-    ))
+    super::shown(&state, &page, &page.chrome)
 }
 
 /// The form field an admin API field's error is about.

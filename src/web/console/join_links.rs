@@ -84,13 +84,7 @@ pub async fn list(
         next_href: (paging.page < pages).then(|| link(paging.page + 1)),
         chrome,
     };
-    Ok(super::page(
-        &state,
-        StatusCode::OK,
-        &page,
-        &page.chrome,
-        None,
-    ))
+    super::shown(&state, &page, &page.chrome)
 }
 
 /// The new-link form as typed.
@@ -197,13 +191,7 @@ pub async fn new(
         domains: String::new(),
     };
     let page = new_page(visit.chrome(&admin, "join-links"), form);
-    Ok(super::page(
-        &state,
-        StatusCode::OK,
-        &page,
-        &page.chrome,
-        None,
-    ))
+    super::shown(&state, &page, &page.chrome)
 }
 
 /// The form field an admin API field's error is about.

@@ -76,13 +76,7 @@ pub async fn list(
             .collect(),
         chrome: visit.chrome(&admin, "api-keys"),
     };
-    Ok(super::page(
-        &state,
-        StatusCode::OK,
-        &page,
-        &page.chrome,
-        None,
-    ))
+    super::shown(&state, &page, &page.chrome)
 }
 
 /// One scope's checkbox.
@@ -202,13 +196,7 @@ pub async fn new(
         step == StepUp::PasswordNeeded,
         FieldError::default(),
     );
-    Ok(super::page(
-        &state,
-        StatusCode::OK,
-        &page,
-        &page.chrome,
-        None,
-    ))
+    super::shown(&state, &page, &page.chrome)
 }
 
 /// Whether the signed-in admin typed their password recently enough to mint

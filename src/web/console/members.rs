@@ -4,7 +4,6 @@ use super::{ButtonForm, Chrome, ConsoleForm, ConsolePageError, Paging, Visit};
 use crate::domain::{Member, Role};
 use crate::services::{self, ServiceError};
 use crate::state::AppState;
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
@@ -78,13 +77,7 @@ pub async fn list(
         next_href: (paging.page < pages).then(|| link(paging.page + 1)),
         chrome,
     };
-    Ok(super::page(
-        &state,
-        StatusCode::OK,
-        &page,
-        &page.chrome,
-        None,
-    ))
+    super::shown(&state, &page, &page.chrome)
 }
 
 #[derive(Debug, Default, serde::Deserialize)]

@@ -477,6 +477,15 @@ pub fn page(
     )
 }
 
+/// A console page answered `200 OK`, as a handler returns it.
+pub fn shown(
+    state: &AppState,
+    template: &impl Template,
+    chrome: &Chrome,
+) -> Result<HttpResponse, ConsolePageError> {
+    Ok(page(state, StatusCode::OK, template, chrome, None))
+}
+
 /// The console's page for a refusal: the layout around a heading and the
 /// reason, naming the field when one was wrong.
 #[derive(Template)]

@@ -6,7 +6,6 @@ use super::invitations::InvitationRow;
 use super::{Chrome, ConsolePageError, Visit};
 use crate::services::console as gate;
 use crate::state::AppState;
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
@@ -44,11 +43,5 @@ pub async fn show(
         created_human: admin.organization.created_at.to_human(),
         chrome: visit.chrome(&admin, "overview"),
     };
-    Ok(super::page(
-        &state,
-        StatusCode::OK,
-        &page,
-        &page.chrome,
-        None,
-    ))
+    super::shown(&state, &page, &page.chrome)
 }

@@ -84,13 +84,7 @@ pub async fn list(
         rows: found.items.iter().map(EndpointRow::from).collect(),
         chrome: visit.chrome(&admin, "webhooks"),
     };
-    Ok(super::page(
-        &state,
-        StatusCode::OK,
-        &page,
-        &page.chrome,
-        None,
-    ))
+    super::shown(&state, &page, &page.chrome)
 }
 
 /// One event type's checkbox.
@@ -179,13 +173,7 @@ pub async fn new(
 ) -> Result<HttpResponse, ConsolePageError> {
     let admin = visit.admitted(&state).await?;
     let page = NewEndpointPage::new(visit.chrome(&admin, "webhooks"), &EndpointForm::default());
-    Ok(super::page(
-        &state,
-        StatusCode::OK,
-        &page,
-        &page.chrome,
-        None,
-    ))
+    super::shown(&state, &page, &page.chrome)
 }
 
 /// `POST /admin/orgs/{uuid}/webhooks`: adds the endpoint and shows its secret.
