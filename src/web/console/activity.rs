@@ -1,14 +1,13 @@
 //! The console's audit log, `/admin/orgs/{uuid}/activity`: the
 //! organization's events, newest first, as the events API gives them.
 
-use super::{Chrome, ConsoleError, ForAdmin, Visit};
+use super::{Chrome, ConsolePageError, Visit};
 use crate::domain::Millis;
 use crate::domain::event::EventType;
 use crate::services::events::{self, EventQuery};
 use crate::services::{ServiceError, console as gate};
 use crate::state::AppState;
-use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 
 /// How many events one page of the console's log shows.
@@ -114,26 +113,18 @@ fn query(raw: &str) -> Result<(EventQuery, String), ServiceError> {
 
 /// `GET /admin/orgs/{uuid}/activity`
 pub async fn show(
-    req: HttpRequest,
-    path: web::Path<String>,
+    visit: Visit,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    let visit = Visit::new(&req, &state, &path);
-    let asked = query(req.query_string());
-    let found = state
-        .db
-        .read(move |conn| {
-            let admin = visit.admit(conn)?;
-            let (query, kind) = asked.for_admin(&admin)?;
-            let page = events::list(conn, admin.org_id(), &query, PAGE_SIZE).for_admin(&admin)?;
-            Ok::<_, ConsoleError>((admin, page, kind, query.before_id.is_some()))
+) -> Result<HttpResponse, ConsolePageError> {
+    let asked = query(visit.request().query_string());
+    let (admin, (found, kind, deeper)) = visit
+        .read(&state, "activity", move |conn, admin, _| {
+            let (query, kind) = asked?;
+            let page = events::list(conn, admin.org_id(), &query, PAGE_SIZE)?;
+            Ok((page, kind, query.before_id.is_some()))
         })
-        .await;
-    let (admin, found, kind, deeper) = match found {
-        Ok(found) => found,
-        Err(error) => return super::failure(&req, &state, "activity", error),
-    };
-    let chrome = Chrome::new(&req, &admin, "activity");
+        .await?;
+    let chrome = visit.chrome(&admin, "activity");
     let with_type = |extra: &str| {
         let mut query = url::form_urlencoded::Serializer::new(String::new());
         if !kind.is_empty() {
@@ -162,7 +153,7 @@ pub async fn show(
         chosen_type: kind.clone(),
         chrome,
     };
-    super::page(&state, StatusCode::OK, &page, &page.chrome, None)
+    super::shown(&state, &page, &page.chrome)
 }
 
 /// The overview's recent activity: the same rows.

@@ -1,14 +1,14 @@
 //! The console's invitations: the list with the admin API's filters and
 //! paging, the invite form, revoke and resend.
 
-use super::{Chrome, ConsoleError, FieldError, ForAdmin, Paging, Visit};
+use super::{Chrome, ConsoleForm, ConsolePageError, FieldError, Paging, RowId, Visit};
 use crate::domain::invitation::InvitationFilter;
 use crate::domain::{Invitation, InvitationStatus, Role};
 use crate::services::invitations::{NewInvitation, RESENT_TOO_SOON, SendRules};
 use crate::services::{self, ServiceError};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 use std::time::Duration;
 
@@ -70,6 +70,18 @@ pub struct ListRequest {
 }
 
 impl ListQuery {
+    /// The query string as typed (the defaults when it is malformed) and
+    /// what it asks for, checked.
+    pub fn asked(raw: &str) -> (Self, Result<ListRequest, ServiceError>) {
+        match Self::from_query_string(raw) {
+            Ok(query) => {
+                let asked = query.check();
+                (query, asked)
+            }
+            Err(error) => (Self::default(), Err(error)),
+        }
+    }
+
     pub fn from_query_string(raw: &str) -> Result<Self, ServiceError> {
         serde_urlencoded::from_str(raw).map_err(|e| {
             ServiceError::invalid("query", format!("the query string is malformed: {e}"))
@@ -141,40 +153,25 @@ pub struct InvitationsPage {
 
 /// `GET /admin/orgs/{uuid}/invitations`
 pub async fn list(
-    req: HttpRequest,
-    path: web::Path<String>,
+    visit: Visit,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    let visit = Visit::new(&req, &state, &path);
-    let (query, asked) = match ListQuery::from_query_string(req.query_string()) {
-        Ok(query) => {
-            let asked = query.check();
-            (query, asked)
-        }
-        Err(error) => (ListQuery::default(), Err(error)),
-    };
-    let found = state
-        .db
-        .read(move |conn| {
-            let admin = visit.admit(conn)?;
-            let asked = asked.for_admin(&admin)?;
+) -> Result<HttpResponse, ConsolePageError> {
+    let (query, asked) = ListQuery::asked(visit.request().query_string());
+    let (admin, (asked, found)) = visit
+        .read(&state, "invitations", move |conn, admin, now| {
+            let asked = asked?;
             let filter = InvitationFilter::new(asked.status, asked.include_expired);
             let found = services::invitations::list(
                 conn,
                 admin.org_id(),
                 filter,
                 asked.paging.window(),
-                visit.now,
-            )
-            .for_admin(&admin)?;
-            Ok::<_, ConsoleError>((admin, asked, found))
+                now,
+            )?;
+            Ok((asked, found))
         })
-        .await;
-    let (admin, asked, found) = match found {
-        Ok(found) => found,
-        Err(error) => return super::failure(&req, &state, "invitations", error),
-    };
-    let chrome = Chrome::new(&req, &admin, "invitations");
+        .await?;
+    let chrome = visit.chrome(&admin, "invitations");
     let paging = asked.paging;
     let pages = paging.pages(found.total_count);
     let base = chrome.href("/invitations");
@@ -195,7 +192,7 @@ pub async fn list(
         back: query.encoded(None),
         chrome,
     };
-    super::page(&state, StatusCode::OK, &page, &page.chrome, None)
+    super::shown(&state, &page, &page.chrome)
 }
 
 /// The invite form's fields, as typed.
@@ -270,20 +267,16 @@ fn spoken(lifetime: Duration) -> String {
 
 /// `GET /admin/orgs/{uuid}/invitations/new`
 pub async fn new(
-    req: HttpRequest,
-    path: web::Path<String>,
+    visit: Visit,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    let admin = match super::admit(&req, &state, &path).await {
-        Ok(admin) => admin,
-        Err(page) => return page,
-    };
+) -> Result<HttpResponse, ConsolePageError> {
+    let admin = visit.admitted(&state).await?;
     let form = InviteForm {
         role: Role::Member.as_str().into(),
         ..InviteForm::default()
     };
-    let page = invite_page(&state, Chrome::new(&req, &admin, "invitations"), form);
-    super::page(&state, StatusCode::OK, &page, &page.chrome, None)
+    let page = invite_page(&state, visit.chrome(&admin, "invitations"), form);
+    super::shown(&state, &page, &page.chrome)
 }
 
 /// The form field an admin API field's error is about.
@@ -299,48 +292,48 @@ fn form_field(api_field: &str) -> Option<&'static str> {
 
 /// `POST /admin/orgs/{uuid}/invitations`: invites, then back to the list.
 pub async fn create(
-    req: HttpRequest,
-    path: web::Path<String>,
-    body: web::Bytes,
+    visit: Visit,
+    ConsoleForm(form): ConsoleForm<InviteForm>,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    let form: InviteForm = match super::read_form(&req, &state, &body).await {
-        Ok(form) => form,
-        Err(page) => return page,
-    };
-    let visit = Visit::new(&req, &state, &path);
+) -> Result<HttpResponse, ConsolePageError> {
     let checked = form.check(state.settings.invitations.max_lifetime.0);
     let rules = SendRules::from_settings(&state.settings.invitations);
     let app = state.clone();
-    let created = state
-        .db
-        .write(move |tx| {
-            let admin = visit.admit_change(tx)?;
-            let new = checked.for_admin(&admin)?;
+    let created = visit
+        .change(&state, "invitations", move |tx, admin, origin, now| {
+            let new = checked?;
             services::invitations::create(
                 tx,
-                &visit.origin(&admin),
+                origin,
                 admin.org_id(),
                 admin.user_id,
                 &new,
                 rules,
                 &app.composer,
-                visit.now,
+                now,
             )
-            .for_admin(&admin)?;
-            Ok::<_, ConsoleError>(admin)
+            .map(|_| ())
         })
         .await;
-    let (admin, error) = match created {
-        Ok(admin) => {
-            return pages_to(&admin, "/invitations?notice=invited");
+    match created {
+        Ok((admin, ())) => Ok(pages_to(&admin, "/invitations?notice=invited")),
+        Err(failure) => {
+            failure.or_form(|admin, error| invite_again(&visit, &state, admin, form, error))
         }
-        Err(ConsoleError::Refused(admin, error)) => (admin, error),
-        Err(error) => return super::error_response(&req, &state, error),
-    };
-    // Refused: the form again, as typed, saying what is wrong.
-    let mut page = invite_page(&state, Chrome::new(&req, &admin, "invitations"), form);
-    let (status, retry_after) = match &error {
+    }
+}
+
+/// The form again, as typed, saying what is wrong, when the refusal is
+/// about what was typed (or asks to wait).
+fn invite_again(
+    visit: &Visit,
+    state: &AppState,
+    admin: &services::console::ConsoleAdmin,
+    form: InviteForm,
+    error: &ServiceError,
+) -> Option<HttpResponse> {
+    let mut page = invite_page(state, visit.chrome(admin, "invitations"), form);
+    let (status, retry_after) = match error {
         ServiceError::Invalid { field, detail } => {
             match form_field(field) {
                 Some(field) => page.field_error = FieldError::new(field, detail.clone()),
@@ -362,9 +355,9 @@ pub async fn create(
                 Some(Duration::from_secs(*retry_after_secs)),
             )
         }
-        _ => return super::refused(&req, &state, &admin, "invitations", error),
+        _ => return None,
     };
-    super::page(&state, status, &page, &page.chrome, retry_after)
+    Some(super::page(state, status, &page, &page.chrome, retry_after))
 }
 
 fn pages_to(admin: &services::console::ConsoleAdmin, rest: &str) -> HttpResponse {
@@ -398,23 +391,19 @@ enum Action {
 }
 
 async fn act(
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
-    body: web::Bytes,
+    visit: Visit,
+    invitation: web::Path<RowId>,
+    form: RowAction,
     state: web::Data<AppState>,
     action: Action,
-) -> HttpResponse {
-    let form: RowAction = match super::read_form(&req, &state, &body).await {
-        Ok(form) => form,
-        Err(page) => return page,
-    };
+) -> Result<HttpResponse, ConsolePageError> {
     let rules = SendRules::from_settings(&state.settings.invitations);
     let app = state.clone();
     let done = super::change_row(
-        &req,
+        &visit,
         &state,
-        path.into_inner(),
-        "invitation",
+        "invitations",
+        ("invitation", &invitation.id),
         move |tx, admin, origin, id, now| match action {
             Action::Revoke => {
                 services::invitations::revoke(tx, origin, admin.org_id(), id, now).map(|_| ())
@@ -431,42 +420,41 @@ async fn act(
             .map(|_| ()),
         },
     )
-    .await;
-    match done {
-        Ok((admin, ())) => {
-            let notice = match action {
-                Action::Revoke => "revoked",
-                Action::Resend => "resent",
-            };
-            pages_to(&admin, &form.back_to(notice))
-        }
-        // Once a minute is a rule of resending, not a failure: a message
-        // on the list.
-        Err(ConsoleError::Refused(admin, ServiceError::TooSoon { detail, .. }))
-            if detail == RESENT_TOO_SOON =>
-        {
-            pages_to(&admin, &form.back_to("resend-too-soon"))
-        }
-        Err(error) => super::failure(&req, &state, "invitations", error),
-    }
+    .await
+    .map(|(admin, ())| (admin, Some(action)));
+    // Once a minute is a rule of resending, not a failure: a message on
+    // the list.
+    let (admin, acted) = done.or_else(|failure| {
+        failure
+            .unless_refused_for(|error| {
+                matches!(error, ServiceError::TooSoon { detail, .. } if detail == RESENT_TOO_SOON)
+            })
+            .map(|admin| (admin, None))
+    })?;
+    let notice = match acted {
+        Some(Action::Revoke) => "revoked",
+        Some(Action::Resend) => "resent",
+        None => "resend-too-soon",
+    };
+    Ok(pages_to(&admin, &form.back_to(notice)))
 }
 
 /// `POST /admin/orgs/{uuid}/invitations/{id}/revoke`
 pub async fn revoke(
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
-    body: web::Bytes,
+    visit: Visit,
+    invitation: web::Path<RowId>,
+    ConsoleForm(form): ConsoleForm<RowAction>,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    act(req, path, body, state, Action::Revoke).await
+) -> Result<HttpResponse, ConsolePageError> {
+    act(visit, invitation, form, state, Action::Revoke).await
 }
 
 /// `POST /admin/orgs/{uuid}/invitations/{id}/resend`
 pub async fn resend(
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
-    body: web::Bytes,
+    visit: Visit,
+    invitation: web::Path<RowId>,
+    ConsoleForm(form): ConsoleForm<RowAction>,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    act(req, path, body, state, Action::Resend).await
+) -> Result<HttpResponse, ConsolePageError> {
+    act(visit, invitation, form, state, Action::Resend).await
 }

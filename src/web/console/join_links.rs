@@ -1,14 +1,14 @@
 //! The console's join links: the list with each link's state, making one
 //! (its URL shown once) and revoking.
 
-use super::{Chrome, ConsoleError, FieldError, ForAdmin, Paging, Visit};
+use super::{ButtonForm, Chrome, ConsoleForm, ConsolePageError, FieldError, Paging, RowId, Visit};
 use crate::domain::Role;
 use crate::domain::join_link::{JoinLink, JoinLinkState};
 use crate::services::join_links::NewJoinLink;
 use crate::services::{self, ServiceError};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 
 pub struct LinkRow {
@@ -58,38 +58,20 @@ pub struct JoinLinksPage {
     pub next_href: Option<String>,
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
-struct LinksQuery {
-    limit: Option<String>,
-    page: Option<String>,
-}
-
 /// `GET /admin/orgs/{uuid}/join-links`
 pub async fn list(
-    req: HttpRequest,
-    path: web::Path<String>,
+    visit: Visit,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    let visit = Visit::new(&req, &state, &path);
-    let asked = serde_urlencoded::from_str::<LinksQuery>(req.query_string())
-        .map_err(|e| ServiceError::invalid("query", format!("the query string is malformed: {e}")))
-        .and_then(|query| Paging::parse(query.limit.as_deref(), query.page.as_deref()));
-    let found = state
-        .db
-        .read(move |conn| {
-            let admin = visit.admit(conn)?;
-            let paging = asked.for_admin(&admin)?;
-            let found =
-                services::join_links::list(conn, admin.org_id(), paging.window(), visit.now)
-                    .for_admin(&admin)?;
-            Ok::<_, ConsoleError>((admin, paging, found))
+) -> Result<HttpResponse, ConsolePageError> {
+    let asked = Paging::from_query(visit.request().query_string());
+    let (admin, (paging, found)) = visit
+        .read(&state, "join-links", move |conn, admin, now| {
+            let paging = asked?;
+            let found = services::join_links::list(conn, admin.org_id(), paging.window(), now)?;
+            Ok((paging, found))
         })
-        .await;
-    let (admin, paging, found) = match found {
-        Ok(found) => found,
-        Err(error) => return super::failure(&req, &state, "join-links", error),
-    };
-    let chrome = Chrome::new(&req, &admin, "join-links");
+        .await?;
+    let chrome = visit.chrome(&admin, "join-links");
     let pages = paging.pages(found.total_count);
     let base = chrome.href("/join-links");
     let link = |page: i64| format!("{base}?limit={}&page={page}", paging.limit);
@@ -102,7 +84,7 @@ pub async fn list(
         next_href: (paging.page < pages).then(|| link(paging.page + 1)),
         chrome,
     };
-    super::page(&state, StatusCode::OK, &page, &page.chrome, None)
+    super::shown(&state, &page, &page.chrome)
 }
 
 /// The new-link form as typed.
@@ -198,22 +180,18 @@ pub struct LinkCreatedPage {
 
 /// `GET /admin/orgs/{uuid}/join-links/new`
 pub async fn new(
-    req: HttpRequest,
-    path: web::Path<String>,
+    visit: Visit,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    let admin = match super::admit(&req, &state, &path).await {
-        Ok(admin) => admin,
-        Err(page) => return page,
-    };
+) -> Result<HttpResponse, ConsolePageError> {
+    let admin = visit.admitted(&state).await?;
     let form = LinkForm {
         role: Role::Member.as_str().into(),
         max_uses: "10".into(),
         expires_in: "7d".into(),
         domains: String::new(),
     };
-    let page = new_page(Chrome::new(&req, &admin, "join-links"), form);
-    super::page(&state, StatusCode::OK, &page, &page.chrome, None)
+    let page = new_page(visit.chrome(&admin, "join-links"), form);
+    super::shown(&state, &page, &page.chrome)
 }
 
 /// The form field an admin API field's error is about.
@@ -229,73 +207,64 @@ fn form_field(api_field: &str) -> Option<&'static str> {
 
 /// `POST /admin/orgs/{uuid}/join-links`
 pub async fn create(
-    req: HttpRequest,
-    path: web::Path<String>,
-    body: web::Bytes,
+    visit: Visit,
+    ConsoleForm(form): ConsoleForm<LinkForm>,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    let form: LinkForm = match super::read_form(&req, &state, &body).await {
-        Ok(form) => form,
-        Err(page) => return page,
-    };
-    let visit = Visit::new(&req, &state, &path);
-    let checked = form.check(&state, visit.now);
-    let created = state
-        .db
-        .write(move |tx| {
-            let admin = visit.admit_change(tx)?;
-            let new = checked.for_admin(&admin)?;
-            let made =
-                services::join_links::create(tx, admin.org_id(), admin.user_id, &new, visit.now)
-                    .for_admin(&admin)?;
-            Ok::<_, ConsoleError>((admin, made))
+) -> Result<HttpResponse, ConsolePageError> {
+    let checked = form.check(&state, visit.now());
+    let created = visit
+        .change(&state, "join-links", move |tx, admin, _, now| {
+            let new = checked?;
+            services::join_links::create(tx, admin.org_id(), admin.user_id, &new, now)
         })
         .await;
     match created {
         Ok((admin, (link, token))) => {
             let page = LinkCreatedPage {
-                chrome: Chrome::new(&req, &admin, "join-links"),
+                chrome: visit.chrome(&admin, "join-links"),
                 row: LinkRow::from(&link),
                 url: format!("{}/join/{token}", state.public_url.trim_end_matches('/')),
             };
-            super::page(&state, StatusCode::CREATED, &page, &page.chrome, None)
+            Ok(super::page(
+                &state,
+                StatusCode::CREATED,
+                &page,
+                &page.chrome,
+                None,
+            ))
         }
-        Err(ConsoleError::Refused(admin, ServiceError::Invalid { field, detail }))
-            if form_field(field).is_some() =>
-        {
-            let mut page = new_page(Chrome::new(&req, &admin, "join-links"), form);
-            if let Some(field) = form_field(field) {
-                page.field_error = FieldError::new(field, detail);
+        Err(failure) => failure.or_form(|admin, error| match error {
+            ServiceError::Invalid { field, detail } => {
+                let field = form_field(field)?;
+                let mut page = new_page(visit.chrome(admin, "join-links"), form);
+                page.field_error = FieldError::new(field, detail.clone());
+                Some(super::page(
+                    &state,
+                    StatusCode::BAD_REQUEST,
+                    &page,
+                    &page.chrome,
+                    None,
+                ))
             }
-            super::page(&state, StatusCode::BAD_REQUEST, &page, &page.chrome, None)
-        }
-        Err(error) => super::failure(&req, &state, "join-links", error),
+            _ => None,
+        }),
     }
 }
 
 /// `POST /admin/orgs/{uuid}/join-links/{id}/revoke`
 pub async fn revoke(
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
-    body: web::Bytes,
+    visit: Visit,
+    link: web::Path<RowId>,
+    _: ButtonForm,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    if let Err(page) = super::read_form::<serde::de::IgnoredAny>(&req, &state, &body).await {
-        return page;
-    }
+) -> Result<HttpResponse, ConsolePageError> {
     let done = super::change_row(
-        &req,
+        &visit,
         &state,
-        path.into_inner(),
-        "join link",
+        "join-links",
+        ("join link", &link.id),
         |tx, admin, _, id, now| services::join_links::revoke(tx, admin.org_id(), id, now),
     )
     .await;
-    super::after_change(
-        &req,
-        &state,
-        done.map(|(admin, _)| admin),
-        "join-links",
-        "link-revoked",
-    )
+    super::after_change(done, "join-links", "link-revoked")
 }

@@ -1,14 +1,14 @@
 //! The console's API keys: the list with each key's state, creating one
 //! with chosen scopes (its secret shown once), and revoking.
 
-use super::{Chrome, ConsoleError, FieldError, ForAdmin, Visit};
+use super::{ButtonForm, Chrome, ConsoleForm, ConsolePageError, FieldError, RowId, Visit};
 use crate::domain::{ApiKey, KeyRevocation, Scope};
 use crate::domain::{OrgId, UserId};
 use crate::services::accounts::StepUp;
 use crate::services::{self, ServiceError};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 
 pub struct KeyRow {
@@ -61,33 +61,23 @@ pub struct KeysPage {
 
 /// `GET /admin/orgs/{uuid}/api-keys`
 pub async fn list(
-    req: HttpRequest,
-    path: web::Path<String>,
+    visit: Visit,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    let visit = Visit::new(&req, &state, &path);
-    let found = state
-        .db
-        .read(move |conn| {
-            let admin = visit.admit(conn)?;
-            let keys = services::api_keys::list(conn, admin.org_id()).for_admin(&admin)?;
-            Ok::<_, ConsoleError>((admin, keys))
+) -> Result<HttpResponse, ConsolePageError> {
+    let (admin, keys) = visit
+        .read(&state, "api-keys", |conn, admin, _| {
+            services::api_keys::list(conn, admin.org_id())
         })
-        .await;
-    let (admin, keys) = match found {
-        Ok(found) => found,
-        Err(error) => return super::error_response(&req, &state, error),
-    };
-    let chrome = Chrome::new(&req, &admin, "api-keys");
+        .await?;
     let page = KeysPage {
         rows: keys
             .iter()
             .rev()
             .map(|key| KeyRow::new(key, admin.user_id))
             .collect(),
-        chrome,
+        chrome: visit.chrome(&admin, "api-keys"),
     };
-    super::page(&state, StatusCode::OK, &page, &page.chrome, None)
+    super::shown(&state, &page, &page.chrome)
 }
 
 /// One scope's checkbox.
@@ -96,8 +86,9 @@ pub struct ScopeChoice {
     pub checked: bool,
 }
 
-/// The new-key form as typed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The new-key form as typed (`scope` repeats, one per box ticked).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(from = "Vec<(String, String)>")]
 pub struct KeyForm {
     pub name: String,
     pub scopes: Vec<String>,
@@ -105,21 +96,23 @@ pub struct KeyForm {
     pub password: Option<String>,
 }
 
-impl KeyForm {
-    /// The fields of a posted form (`scope` repeats, one per box ticked).
-    fn from_body(body: &[u8]) -> Self {
+impl From<Vec<(String, String)>> for KeyForm {
+    /// The fields of a posted form, in the order sent.
+    fn from(fields: Vec<(String, String)>) -> Self {
         let mut form = KeyForm::default();
-        for (name, value) in url::form_urlencoded::parse(body) {
-            match name.as_ref() {
-                "name" => form.name = value.into_owned(),
-                "scope" => form.scopes.push(value.into_owned()),
-                "password" => form.password = Some(value.into_owned()),
+        for (name, value) in fields {
+            match name.as_str() {
+                "name" => form.name = value,
+                "scope" => form.scopes.push(value),
+                "password" => form.password = Some(value),
                 _ => {}
             }
         }
         form
     }
+}
 
+impl KeyForm {
     fn check(&self) -> Result<(String, Vec<Scope>), ServiceError> {
         // The form asks for a name (the command line lets it be empty);
         // its other rules are the service's.
@@ -166,6 +159,19 @@ pub struct NewKeyPage {
     pub field_error: FieldError,
 }
 
+impl NewKeyPage {
+    /// The form with `form`'s name and scopes.
+    fn new(chrome: Chrome, form: &KeyForm, ask_password: bool, field_error: FieldError) -> Self {
+        Self {
+            chrome,
+            name: form.name.clone(),
+            scopes: form.choices(),
+            ask_password,
+            field_error,
+        }
+    }
+}
+
 /// The page that shows a new key's secret, once.
 #[derive(Template)]
 #[template(path = "console/key_created.html")]
@@ -178,38 +184,30 @@ pub struct KeyCreatedPage {
 
 /// `GET /admin/orgs/{uuid}/api-keys/new`
 pub async fn new(
-    req: HttpRequest,
-    path: web::Path<String>,
+    visit: Visit,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    let admin = match super::admit(&req, &state, &path).await {
-        Ok(admin) => admin,
-        Err(page) => return page,
-    };
-    let ask_password = match step_up(&req, &state, None).await {
-        Ok(step) => step == StepUp::PasswordNeeded,
-        Err(error) => {
-            let error = ConsoleError::Refused(Box::new(admin), error);
-            return super::failure(&req, &state, "api-keys", error);
-        }
-    };
-    let page = NewKeyPage {
-        chrome: Chrome::new(&req, &admin, "api-keys"),
-        name: String::new(),
-        scopes: KeyForm::default().choices(),
-        ask_password,
-        field_error: FieldError::default(),
-    };
-    super::page(&state, StatusCode::OK, &page, &page.chrome, None)
+) -> Result<HttpResponse, ConsolePageError> {
+    let admin = visit.admitted(&state).await?;
+    let step = step_up(&visit, &state, None)
+        .await
+        .map_err(|error| visit.refused("api-keys", admin.clone(), error))?;
+    let page = NewKeyPage::new(
+        visit.chrome(&admin, "api-keys"),
+        &KeyForm::default(),
+        step == StepUp::PasswordNeeded,
+        FieldError::default(),
+    );
+    super::shown(&state, &page, &page.chrome)
 }
 
 /// Whether the signed-in admin typed their password recently enough to mint
 /// a key, or does now (`password`).
 async fn step_up(
-    req: &HttpRequest,
+    visit: &Visit,
     state: &AppState,
     password: Option<&str>,
 ) -> Result<StepUp, ServiceError> {
+    let req = visit.request();
     let session = super::session_token(req, state).unwrap_or_default();
     let address = crate::http::client_address::client_address(req, state);
     state.accounts.step_up(&session, password, &address).await
@@ -219,115 +217,109 @@ async fn step_up(
 /// admin and shows its secret. No redirect: the secret is never stored,
 /// so no later page could show it again.
 pub async fn create(
-    req: HttpRequest,
-    path: web::Path<String>,
-    body: web::Bytes,
+    visit: Visit,
+    ConsoleForm(form): ConsoleForm<KeyForm>,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    if let Err(page) = super::read_form::<serde::de::IgnoredAny>(&req, &state, &body).await {
-        return page;
-    }
-    let form = KeyForm::from_body(&body);
+) -> Result<HttpResponse, ConsolePageError> {
     // Whoever holds the session must know the password to mint a key: a
     // borrowed or stolen session cannot make itself a lasting credential.
-    // Admission is checked inside the write below; only a refusal here
-    // needs the admin first, to show the form again.
-    let step = step_up(&req, &state, form.password.as_deref()).await;
+    let step = step_up(&visit, &state, form.password.as_deref()).await;
     if !matches!(step, Ok(StepUp::Fresh)) {
-        let admin = match super::admit(&req, &state, &path).await {
-            Ok(admin) => admin,
-            Err(page) => return page,
-        };
-        let field_error = match step {
-            Err(ServiceError::Invalid { field, detail }) if field == "password" => {
-                FieldError::new(field, detail)
-            }
-            Err(error) => {
-                let error = ConsoleError::Refused(Box::new(admin), error);
-                return super::failure(&req, &state, "api-keys", error);
-            }
-            Ok(_) => FieldError::new("password", "Enter your password to create a key."),
-        };
-        let page = NewKeyPage {
-            chrome: Chrome::new(&req, &admin, "api-keys"),
-            name: form.name.clone(),
-            scopes: form.choices(),
-            ask_password: true,
-            field_error,
-        };
-        return super::page(&state, StatusCode::BAD_REQUEST, &page, &page.chrome, None);
+        return password_again(&visit, &state, &form, step).await;
     }
     let checked = form.check();
-    let visit = Visit::new(&req, &state, &path);
-    let created = state
-        .db
-        .write(move |tx| {
-            let admin = visit.admit_change(tx)?;
-            let (name, scopes) = checked.for_admin(&admin)?;
-            let issued = services::api_keys::create(
+    let created = visit
+        .change(&state, "api-keys", move |tx, admin, origin, now| {
+            let (name, scopes) = checked?;
+            services::api_keys::create(
                 tx,
-                &visit.origin(&admin),
+                origin,
                 OrgId(admin.org_id()),
                 UserId(admin.user_id),
                 &name,
                 &scopes,
-                visit.now,
+                now,
             )
-            .for_admin(&admin)?;
-            Ok::<_, ConsoleError>((admin, issued))
         })
         .await;
     match created {
         Ok((admin, issued)) => {
             let page = KeyCreatedPage {
-                chrome: Chrome::new(&req, &admin, "api-keys"),
+                chrome: visit.chrome(&admin, "api-keys"),
                 name: issued.key.name.clone(),
                 scopes: Scope::join(&issued.key.scopes),
                 secret: issued.plaintext,
             };
-            super::page(&state, StatusCode::CREATED, &page, &page.chrome, None)
+            Ok(super::page(
+                &state,
+                StatusCode::CREATED,
+                &page,
+                &page.chrome,
+                None,
+            ))
         }
-        Err(ConsoleError::Refused(admin, ServiceError::Invalid { field, detail }))
-            if field == "name" || field == "scopes" =>
-        {
-            let page = NewKeyPage {
-                chrome: Chrome::new(&req, &admin, "api-keys"),
-                name: form.name.clone(),
-                scopes: form.choices(),
-                ask_password: false,
-                field_error: FieldError::new(field, detail),
-            };
-            super::page(&state, StatusCode::BAD_REQUEST, &page, &page.chrome, None)
-        }
-        Err(error) => super::failure(&req, &state, "api-keys", error),
+        Err(failure) => failure.or_form(|admin, error| match error {
+            ServiceError::Invalid { field, detail } if matches!(*field, "name" | "scopes") => {
+                let field_error = FieldError::new(field, detail.clone());
+                let chrome = visit.chrome(admin, "api-keys");
+                let page = NewKeyPage::new(chrome, &form, false, field_error);
+                Some(super::page(
+                    &state,
+                    StatusCode::BAD_REQUEST,
+                    &page,
+                    &page.chrome,
+                    None,
+                ))
+            }
+            _ => None,
+        }),
     }
+}
+
+/// The new-key form again, asking for the password: it was not typed
+/// recently and is missing or wrong now. Admission is otherwise checked
+/// inside the write; only this refusal needs the admin first, to show the
+/// form around them.
+async fn password_again(
+    visit: &Visit,
+    state: &AppState,
+    form: &KeyForm,
+    step: Result<StepUp, ServiceError>,
+) -> Result<HttpResponse, ConsolePageError> {
+    let admin = visit.admitted(state).await?;
+    let field_error = match step {
+        Err(ServiceError::Invalid { field, detail }) if field == "password" => {
+            FieldError::new(field, detail)
+        }
+        Err(error) => return Err(visit.refused("api-keys", admin, error)),
+        Ok(_) => FieldError::new("password", "Enter your password to create a key."),
+    };
+    let page = NewKeyPage::new(visit.chrome(&admin, "api-keys"), form, true, field_error);
+    Ok(super::page(
+        state,
+        StatusCode::BAD_REQUEST,
+        &page,
+        &page.chrome,
+        None,
+    ))
 }
 
 /// `POST /admin/orgs/{uuid}/api-keys/{id}/revoke`
 pub async fn revoke(
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
-    body: web::Bytes,
+    visit: Visit,
+    key: web::Path<RowId>,
+    _: ButtonForm,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    if let Err(page) = super::read_form::<serde::de::IgnoredAny>(&req, &state, &body).await {
-        return page;
-    }
+) -> Result<HttpResponse, ConsolePageError> {
     let done = super::change_row(
-        &req,
+        &visit,
         &state,
-        path.into_inner(),
-        "API key",
+        "api-keys",
+        ("API key", &key.id),
         |tx, admin, origin, id, now| {
             services::api_keys::revoke_in_organization(tx, origin, admin.org_id(), id, now)
         },
     )
     .await;
-    super::after_change(
-        &req,
-        &state,
-        done.map(|(admin, _)| admin),
-        "api-keys",
-        "key-revoked",
-    )
+    super::after_change(done, "api-keys", "key-revoked")
 }

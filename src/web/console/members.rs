@@ -1,12 +1,11 @@
 //! The console's members: the list, role changes and removal.
 
-use super::{Chrome, ConsoleError, ForAdmin, Paging, Visit};
+use super::{ButtonForm, Chrome, ConsoleForm, ConsolePageError, Paging, Visit};
 use crate::domain::{Member, Role};
 use crate::domain::{OrgId, UserId};
 use crate::services::{self, ServiceError};
 use crate::state::AppState;
-use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 
 pub struct MemberRow {
@@ -48,42 +47,20 @@ pub struct MembersPage {
     pub next_href: Option<String>,
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
-struct MembersQuery {
-    limit: Option<String>,
-    page: Option<String>,
-}
-
-fn paging(raw: &str) -> Result<Paging, ServiceError> {
-    let query: MembersQuery = serde_urlencoded::from_str(raw).map_err(|e| {
-        ServiceError::invalid("query", format!("the query string is malformed: {e}"))
-    })?;
-    Paging::parse(query.limit.as_deref(), query.page.as_deref())
-}
-
 /// `GET /admin/orgs/{uuid}/members`
 pub async fn list(
-    req: HttpRequest,
-    path: web::Path<String>,
+    visit: Visit,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    let visit = Visit::new(&req, &state, &path);
-    let asked = paging(req.query_string());
-    let found = state
-        .db
-        .read(move |conn| {
-            let admin = visit.admit(conn)?;
-            let paging = asked.for_admin(&admin)?;
-            let found =
-                services::members::list(conn, admin.org_id(), paging.window()).for_admin(&admin)?;
-            Ok::<_, ConsoleError>((admin, paging, found))
+) -> Result<HttpResponse, ConsolePageError> {
+    let asked = Paging::from_query(visit.request().query_string());
+    let (admin, (paging, found)) = visit
+        .read(&state, "members", move |conn, admin, _| {
+            let paging = asked?;
+            let found = services::members::list(conn, admin.org_id(), paging.window())?;
+            Ok((paging, found))
         })
-        .await;
-    let (admin, paging, found) = match found {
-        Ok(found) => found,
-        Err(error) => return super::failure(&req, &state, "members", error),
-    };
-    let chrome = Chrome::new(&req, &admin, "members");
+        .await?;
+    let chrome = visit.chrome(&admin, "members");
     let pages = paging.pages(found.total_count);
     let base = chrome.href("/members");
     let link = |page: i64| format!("{base}?limit={}&page={page}", paging.limit);
@@ -101,7 +78,7 @@ pub async fn list(
         next_href: (paging.page < pages).then(|| link(paging.page + 1)),
         chrome,
     };
-    super::page(&state, StatusCode::OK, &page, &page.chrome, None)
+    super::shown(&state, &page, &page.chrome)
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -110,22 +87,40 @@ pub struct RoleForm {
     pub role: String,
 }
 
+impl RoleForm {
+    fn role(&self) -> Result<Role, ServiceError> {
+        self.role.parse::<Role>().map_err(|_| {
+            let shown: String = self.role.chars().take(64).collect();
+            ServiceError::invalid(
+                "role",
+                format!("role must be ADMIN or MEMBER, got `{shown}`"),
+            )
+        })
+    }
+}
+
+/// The member a URL is about: `/members/{user}/…`.
+#[derive(Debug, serde::Deserialize)]
+pub struct MemberPath {
+    pub user: String,
+}
+
 enum Change {
     Remove,
     Role(Result<Role, ServiceError>),
 }
 
 async fn change(
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
-    state: web::Data<AppState>,
+    visit: &Visit,
+    state: &AppState,
+    user: &str,
     change: Change,
-) -> HttpResponse {
+) -> Result<HttpResponse, ConsolePageError> {
     let done = super::change_row(
-        &req,
-        &state,
-        path.into_inner(),
-        "member",
+        visit,
+        state,
+        "members",
+        ("member", user),
         move |tx, admin, origin, user_id, now| {
             let org_id = admin.org_id();
             // Whether the member keeps the admin role afterwards.
@@ -149,59 +144,47 @@ async fn change(
             Ok((notice, user_id == admin.user_id && !still_admin))
         },
     )
-    .await;
-    match done {
+    .await
+    .map(|(admin, changed)| (admin, Some(changed)));
+    // The last admin stays one: the list says so, and nothing changed.
+    let (admin, changed) = done.or_else(|failure| {
+        failure
+            .unless_refused_for(|error| {
+                matches!(
+                    error,
+                    ServiceError::Conflict {
+                        code: "last_admin",
+                        ..
+                    }
+                )
+            })
+            .map(|admin| (admin, None))
+    })?;
+    let members = format!("/admin/orgs/{}/members", admin.organization.uuid);
+    Ok(crate::web::render::see_other(&match changed {
         // Removing or demoting yourself ends your console here.
-        Ok((_, (notice, true))) => {
-            crate::web::render::see_other(&format!("/admin?notice={notice}"))
-        }
-        Ok((admin, (notice, false))) => crate::web::render::see_other(&format!(
-            "/admin/orgs/{}/members?notice={notice}",
-            admin.organization.uuid
-        )),
-        Err(ConsoleError::Refused(
-            admin,
-            ServiceError::Conflict {
-                code: "last_admin", ..
-            },
-        )) => crate::web::render::see_other(&format!(
-            "/admin/orgs/{}/members?notice=last-admin",
-            admin.organization.uuid
-        )),
-        Err(error) => super::failure(&req, &state, "members", error),
-    }
+        Some((notice, true)) => format!("/admin?notice={notice}"),
+        Some((notice, false)) => format!("{members}?notice={notice}"),
+        None => format!("{members}?notice=last-admin"),
+    }))
 }
 
 /// `POST /admin/orgs/{uuid}/members/{user_id}/remove`
 pub async fn remove(
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
-    body: web::Bytes,
+    visit: Visit,
+    member: web::Path<MemberPath>,
+    _: ButtonForm,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    if let Err(page) = super::read_form::<serde::de::IgnoredAny>(&req, &state, &body).await {
-        return page;
-    }
-    change(req, path, state, Change::Remove).await
+) -> Result<HttpResponse, ConsolePageError> {
+    change(&visit, &state, &member.user, Change::Remove).await
 }
 
 /// `POST /admin/orgs/{uuid}/members/{user_id}/role`
 pub async fn set_role(
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
-    body: web::Bytes,
+    visit: Visit,
+    member: web::Path<MemberPath>,
+    ConsoleForm(form): ConsoleForm<RoleForm>,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    let form: RoleForm = match super::read_form(&req, &state, &body).await {
-        Ok(form) => form,
-        Err(page) => return page,
-    };
-    let role = form.role.parse::<Role>().map_err(|_| {
-        let shown: String = form.role.chars().take(64).collect();
-        ServiceError::invalid(
-            "role",
-            format!("role must be ADMIN or MEMBER, got `{shown}`"),
-        )
-    });
-    change(req, path, state, Change::Role(role)).await
+) -> Result<HttpResponse, ConsolePageError> {
+    change(&visit, &state, &member.user, Change::Role(form.role())).await
 }

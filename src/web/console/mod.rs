@@ -73,31 +73,22 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
     cfg.service(actix_web::web::resource("/admin/{rest:.*}").to(not_found));
 }
 
-/// What every console request carries into its storage call: the session
+/// What admits a console request, inside its storage call: the session
 /// token, the organization named in the URL, the time and the request id.
-/// Not `Debug`: it holds the session token.
-pub struct Visit {
+/// `Send`, so it can go into the storage call; not `Debug`: it holds the
+/// session token.
+struct Admission {
     token: Option<String>,
     org: Option<Uuid>,
-    pub now: Millis,
+    now: Millis,
     request_id: Option<String>,
 }
 
-impl Visit {
-    /// `org` is the URL's organization segment (not a UUID: no organization).
-    pub fn new(req: &HttpRequest, state: &AppState, org: &str) -> Self {
-        Self {
-            token: session_token(req, state),
-            org: Uuid::parse_str(org).ok(),
-            now: state.clock.now(),
-            request_id: crate::http::request_log::request_id(req),
-        }
-    }
-
+impl Admission {
     /// The admin, if the session's person administers the URL's
     /// organization now. Runs inside the storage call of the request's
     /// read or change, so there is no gap between the check and the use.
-    pub fn admit(&self, conn: &Conn) -> Result<ConsoleAdmin, ConsoleError> {
+    fn admit(&self, conn: &Conn) -> Result<ConsoleAdmin, ConsoleError> {
         admitted(gate::authorize(
             conn,
             self.token.as_deref(),
@@ -106,9 +97,9 @@ impl Visit {
         ))
     }
 
-    /// [`Visit::admit`] inside the write transaction of a change, taking
-    /// its turn with the organization's membership changes first.
-    pub fn admit_change(&self, tx: &Conn) -> Result<ConsoleAdmin, ConsoleError> {
+    /// [`Admission::admit`] inside the write transaction of a change,
+    /// taking its turn with the organization's membership changes first.
+    fn admit_change(&self, tx: &Conn) -> Result<ConsoleAdmin, ConsoleError> {
         admitted(gate::authorize_change(
             tx,
             self.token.as_deref(),
@@ -118,7 +109,7 @@ impl Visit {
     }
 
     /// The admin as the actor of a change.
-    pub fn origin(&self, admin: &ConsoleAdmin) -> crate::domain::event::Origin {
+    fn origin(&self, admin: &ConsoleAdmin) -> Origin {
         admin.origin(self.request_id.clone())
     }
 }
@@ -133,77 +124,186 @@ fn admitted(
     }
 }
 
-/// The admin, for a page that reads nothing else (the new-item forms), or
-/// the page to answer instead.
-pub async fn admit(
-    req: &HttpRequest,
-    state: &AppState,
-    org: &str,
-) -> Result<ConsoleAdmin, HttpResponse> {
-    let visit = Visit::new(req, state, org);
-    state
-        .db
-        .read(move |conn| visit.admit(conn))
-        .await
-        .map_err(|error| error_response(req, state, error))
+/// One request to an organization's console (`/admin/orgs/{org}/…`), as
+/// its handler receives it. Extracting it checks nothing: the person is
+/// admitted inside the storage call that reads or changes what they asked
+/// for ([`Visit::read`], [`Visit::change`]), so there is no gap between
+/// the check and the use.
+pub struct Visit {
+    token: Option<String>,
+    org: Option<Uuid>,
+    request_id: Option<String>,
+    clock: crate::domain::Clock,
+    /// Read from the clock when first asked (once the form has arrived and
+    /// any password was checked), then the same for the whole request.
+    now: std::cell::OnceCell<Millis>,
+    /// For the pages: the CSRF token their forms carry, the notice asked
+    /// for, and whether a refused request asked for a change.
+    req: HttpRequest,
+    /// Whether cookies are Secure (the server is reached over https).
+    secure: bool,
+}
+
+impl actix_web::FromRequest for Visit {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(app_state(req).map_err(Into::into).map(|state| {
+            Visit {
+                token: session_token(req, &state),
+                // Not a UUID: no organization.
+                org: req
+                    .match_info()
+                    .get("org")
+                    .and_then(|org| Uuid::parse_str(org).ok()),
+                request_id: crate::http::request_log::request_id(req),
+                clock: state.clock.clone(),
+                now: std::cell::OnceCell::new(),
+                req: req.clone(),
+                secure: sign_in::secure(&state),
+            }
+        }))
+    }
+}
+
+impl Visit {
+    /// The time this request is served at.
+    pub fn now(&self) -> Millis {
+        *self.now.get_or_init(|| self.clock.now())
+    }
+
+    /// What admits this request, for its storage call.
+    fn admission(&self) -> Admission {
+        Admission {
+            token: self.token.clone(),
+            org: self.org,
+            now: self.now(),
+            request_id: self.request_id.clone(),
+        }
+    }
+
+    pub fn request(&self) -> &HttpRequest {
+        &self.req
+    }
+
+    /// The layout around a page of `section` for `admin`.
+    pub fn chrome(&self, admin: &ConsoleAdmin, section: &'static str) -> Chrome {
+        Chrome::new(&self.req, admin, section)
+    }
+
+    /// The page for this request's `error`, from `section`.
+    pub fn failure(&self, section: &'static str, error: ConsoleError) -> ConsolePageError {
+        ConsolePageError::new(&self.req, self.secure, section, error)
+    }
+
+    /// The page for `admin`'s request refused with `error`, from `section`.
+    pub fn refused(
+        &self,
+        section: &'static str,
+        admin: ConsoleAdmin,
+        error: ServiceError,
+    ) -> ConsolePageError {
+        self.failure(section, ConsoleError::Refused(Box::new(admin), error))
+    }
+
+    /// The admin, for a page that reads nothing else (the new-item forms).
+    pub async fn admitted(&self, state: &AppState) -> Result<ConsoleAdmin, ConsolePageError> {
+        let admission = self.admission();
+        state
+            .db
+            .read(move |conn| admission.admit(conn))
+            .await
+            .map_err(|error| self.failure("", error))
+    }
+
+    /// Reads for the admin: in one storage call the person is admitted,
+    /// then `work` runs with the admin and the time. What `work` refuses is
+    /// refused to the admin (its page shows the console, in `section`).
+    pub async fn read<T: Send + 'static>(
+        &self,
+        state: &AppState,
+        section: &'static str,
+        work: impl FnOnce(&Conn, &ConsoleAdmin, Millis) -> Result<T, ServiceError> + Send + 'static,
+    ) -> Result<(ConsoleAdmin, T), ConsolePageError> {
+        let admission = self.admission();
+        state
+            .db
+            .read(move |conn| {
+                let admin = admission.admit(conn)?;
+                let found = work(conn, &admin, admission.now).for_admin(&admin)?;
+                Ok((admin, found))
+            })
+            .await
+            .map_err(|error| self.failure(section, error))
+    }
+
+    /// Changes for the admin: in one write transaction the person is
+    /// admitted, then `work` runs with the admin as the actor. A refusal
+    /// rolls the change back; its page shows the console, in `section`.
+    pub async fn change<T: Send + 'static>(
+        &self,
+        state: &AppState,
+        section: &'static str,
+        work: impl FnOnce(&Conn, &ConsoleAdmin, &Origin, Millis) -> Result<T, ServiceError>
+        + Send
+        + 'static,
+    ) -> Result<(ConsoleAdmin, T), ConsolePageError> {
+        let admission = self.admission();
+        state
+            .db
+            .write(move |tx| {
+                let admin = admission.admit_change(tx)?;
+                let origin = admission.origin(&admin);
+                let done = work(tx, &admin, &origin, admission.now).for_admin(&admin)?;
+                Ok((admin, done))
+            })
+            .await
+            .map_err(|error| self.failure(section, error))
+    }
+}
+
+/// The application state, registered for every request (a 500 page
+/// otherwise).
+fn app_state(req: &HttpRequest) -> Result<actix_web::web::Data<AppState>, PageError> {
+    req.app_data::<actix_web::web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| PageError::internal("the application state is not registered"))
 }
 
 /// The answer to a change: back to the section's list (`section` is its
 /// path segment) with `notice`, or the page saying why not.
-pub fn after_change(
-    req: &HttpRequest,
-    state: &AppState,
-    done: Result<ConsoleAdmin, ConsoleError>,
+pub fn after_change<T>(
+    done: Result<(ConsoleAdmin, T), ConsolePageError>,
     section: &'static str,
     notice: &str,
-) -> HttpResponse {
-    match done {
-        Ok(admin) => crate::web::render::see_other(&format!(
-            "/admin/orgs/{}/{section}?notice={notice}",
-            admin.organization.uuid
-        )),
-        Err(error) => failure(req, state, section, error),
-    }
+) -> Result<HttpResponse, ConsolePageError> {
+    let (admin, _) = done?;
+    Ok(crate::web::render::see_other(&format!(
+        "/admin/orgs/{}/{section}?notice={notice}",
+        admin.organization.uuid
+    )))
 }
 
-/// Changes one row of the organization, named by the id in the URL: in
-/// one write transaction the admin is admitted, the id read (not a
-/// number: no such `what`) and `change` run with the admin as the actor.
+/// Changes one row of the organization, named by the id in the URL
+/// (`id`): in one write transaction the admin is admitted, the id read
+/// (not a number: no such `what`) and `change` run with the admin as the
+/// actor. A refusal's page shows the console, in `section`.
 pub async fn change_row<T: Send + 'static>(
-    req: &HttpRequest,
+    visit: &Visit,
     state: &AppState,
-    (org, id): (String, String),
-    what: &'static str,
+    section: &'static str,
+    (what, id): (&'static str, &str),
     change: impl FnOnce(&Conn, &ConsoleAdmin, &Origin, i64, Millis) -> Result<T, ServiceError>
     + Send
     + 'static,
-) -> Result<(ConsoleAdmin, T), ConsoleError> {
-    let visit = Visit::new(req, state, &org);
-    let id = path_id(&id).ok_or(ServiceError::NotFound(what));
-    state
-        .db
-        .write(move |tx| {
-            let admin = visit.admit_change(tx)?;
-            let id = id.for_admin(&admin)?;
-            let done =
-                change(tx, &admin, &visit.origin(&admin), id, visit.now).for_admin(&admin)?;
-            Ok((admin, done))
+) -> Result<(ConsoleAdmin, T), ConsolePageError> {
+    let id = path_id(id).ok_or(ServiceError::NotFound(what));
+    visit
+        .change(state, section, move |tx, admin, origin, now| {
+            change(tx, admin, origin, id?, now)
         })
         .await
-}
-
-/// The page for a failed console request from `section`: a refusal inside
-/// the console, anything else as [`error_response`] answers it.
-pub fn failure(
-    req: &HttpRequest,
-    state: &AppState,
-    section: &'static str,
-    error: ConsoleError,
-) -> HttpResponse {
-    match error {
-        ConsoleError::Refused(admin, error) => refused(req, state, &admin, section, error),
-        other => error_response(req, state, other),
-    }
 }
 
 /// The session cookie's token, if the browser sent one.
@@ -325,6 +425,7 @@ impl Notice {
 
 /// What the console's layout shows around every page: the organization,
 /// its sections, who is signed in, and the notice of the last action.
+#[derive(Clone)]
 pub struct Chrome {
     pub org_uuid: String,
     pub org_name: String,
@@ -376,6 +477,15 @@ pub fn page(
     )
 }
 
+/// A console page answered `200 OK`, as a handler returns it.
+pub fn shown(
+    state: &AppState,
+    template: &impl Template,
+    chrome: &Chrome,
+) -> Result<HttpResponse, ConsolePageError> {
+    Ok(page(state, StatusCode::OK, template, chrome, None))
+}
+
 /// The console's page for a refusal: the layout around a heading and the
 /// reason, naming the field when one was wrong.
 #[derive(Template)]
@@ -407,19 +517,136 @@ pub fn field_label(field: &str) -> &'static str {
     }
 }
 
-/// The answer to a refused or failed console request.
-pub fn error_response(req: &HttpRequest, state: &AppState, error: ConsoleError) -> HttpResponse {
-    match error {
-        ConsoleError::Denied(denial) => denied(denial),
-        ConsoleError::Failed(error) => failed(error),
-        ConsoleError::Refused(admin, error) => refused(req, state, &admin, "", error),
+/// A console request that did not get its own page, and the page it
+/// gets instead, as the console's handlers return it (`?`). A refusal of
+/// what an admin asked is shown inside the console, so it carries the
+/// console around it, read from the request when it was refused. Denials
+/// and failures answer as [`denied`] and [`failed`] say.
+pub struct ConsolePageError {
+    error: ConsoleError,
+    /// For a refusal: what its page shows around it.
+    around: Option<Box<Around>>,
+}
+
+/// The console around a refusal's page.
+struct Around {
+    chrome: Chrome,
+    /// Whether the request asked for a change (which was not made).
+    was_change: bool,
+    /// Whether the page's CSRF cookie is Secure.
+    secure: bool,
+}
+
+impl ConsolePageError {
+    /// `section` is the one the request came from (its page is where the
+    /// refusal's "Go back" leads).
+    pub fn new(
+        req: &HttpRequest,
+        secure: bool,
+        section: &'static str,
+        error: ConsoleError,
+    ) -> Self {
+        let around = match &error {
+            ConsoleError::Refused(admin, _) => Some(Box::new(Around {
+                chrome: Chrome::new(req, admin, section),
+                was_change: req.method() == actix_web::http::Method::POST,
+                secure,
+            })),
+            ConsoleError::Denied(_) | ConsoleError::Failed(_) => None,
+        };
+        Self { error, around }
     }
+
+    /// The admin and what was refused them, if that is what this is.
+    pub fn refusal(&self) -> Option<(&ConsoleAdmin, &ServiceError)> {
+        match &self.error {
+            ConsoleError::Refused(admin, error) => Some((admin, error)),
+            ConsoleError::Denied(_) | ConsoleError::Failed(_) => None,
+        }
+    }
+
+    /// The form again, when `again` answers this refusal with it (saying
+    /// what is wrong); this page otherwise.
+    pub fn or_form(
+        self,
+        again: impl FnOnce(&ConsoleAdmin, &ServiceError) -> Option<HttpResponse>,
+    ) -> Result<HttpResponse, Self> {
+        match self
+            .refusal()
+            .and_then(|(admin, error)| again(admin, error))
+        {
+            Some(form) => Ok(form),
+            None => Err(self),
+        }
+    }
+
+    /// The admin, when they were refused for a reason their list says in
+    /// a notice (`expected`) rather than on a page of its own; this page
+    /// otherwise.
+    pub fn unless_refused_for(
+        self,
+        expected: impl Fn(&ServiceError) -> bool,
+    ) -> Result<ConsoleAdmin, Self> {
+        match self.error {
+            ConsoleError::Refused(admin, error) if expected(&error) => Ok(*admin),
+            error => Err(Self { error, ..self }),
+        }
+    }
+}
+
+impl std::fmt::Debug for ConsolePageError {
+    // Not the chrome: it holds the page's CSRF token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsolePageError")
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Display for ConsolePageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.error {
+            ConsoleError::Denied(denial) => write!(f, "not admitted to the console: {denial:?}"),
+            ConsoleError::Refused(_, error) | ConsoleError::Failed(error) => {
+                std::fmt::Display::fmt(error, f)
+            }
+        }
+    }
+}
+
+impl actix_web::ResponseError for ConsolePageError {
+    fn status_code(&self) -> StatusCode {
+        match (&self.error, &self.around) {
+            (ConsoleError::Denied(denial), _) => denied_status(denial),
+            (ConsoleError::Refused(_, error), Some(_)) => match Refusal::of(error) {
+                Some(refusal) => refusal.status,
+                None => failed_status(error),
+            },
+            (ConsoleError::Refused(_, error) | ConsoleError::Failed(error), _) => {
+                failed_status(error)
+            }
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match (&self.error, &self.around) {
+            (ConsoleError::Denied(denial), _) => denied(denial),
+            (ConsoleError::Refused(admin, error), Some(around)) => refused(admin, around, error),
+            (ConsoleError::Refused(_, error) | ConsoleError::Failed(error), _) => failed(error),
+        }
+    }
+}
+
+/// The answer to a refused or failed console request, outside any section.
+pub fn error_response(req: &HttpRequest, state: &AppState, error: ConsoleError) -> HttpResponse {
+    use actix_web::ResponseError;
+    ConsolePageError::new(req, sign_in::secure(state), "", error).error_response()
 }
 
 /// A person the console does not admit here: signed out (or their session
 /// ended) and former admins go to the front door with a message; someone
 /// who administers other organizations hears that this one is not found.
-pub fn denied(denial: Denial) -> HttpResponse {
+pub fn denied(denial: &Denial) -> HttpResponse {
     match denial {
         Denial::NotSignedIn | Denial::Unverified => crate::web::render::see_other("/admin"),
         Denial::SessionEnded => crate::web::render::see_other("/admin?notice=session-ended"),
@@ -442,7 +669,17 @@ pub fn denied(denial: Denial) -> HttpResponse {
     }
 }
 
-fn failed(error: ServiceError) -> HttpResponse {
+fn denied_status(denial: &Denial) -> StatusCode {
+    match denial {
+        Denial::NotAdminHere {
+            administers_any: true,
+        } => StatusCode::NOT_FOUND,
+        _ => StatusCode::SEE_OTHER,
+    }
+}
+
+/// A failure on our side (or of storage), as an HTML error page.
+pub fn failed(error: &ServiceError) -> HttpResponse {
     match error {
         // Nothing was changed: the pool, the write queue or a lock held
         // elsewhere did not free up in time (503, as the admin API says).
@@ -459,58 +696,84 @@ fn failed(error: ServiceError) -> HttpResponse {
         ServiceError::Unavailable {
             detail,
             retry_after_secs,
-        } => PageError::new(StatusCode::SERVICE_UNAVAILABLE, "Try again shortly", detail)
-            .with_retry_after(Duration::from_secs(retry_after_secs))
-            .response(),
+        } => PageError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Try again shortly",
+            detail.clone(),
+        )
+        .with_retry_after(Duration::from_secs(*retry_after_secs))
+        .response(),
         other => PageError::internal(other).response(),
     }
 }
 
-/// The refusal page for `error`, inside the console; `section` is the one
-/// the request came from (its page is where "Go back" leads).
-pub fn refused(
-    req: &HttpRequest,
-    state: &AppState,
-    admin: &ConsoleAdmin,
-    section: &'static str,
-    error: ServiceError,
-) -> HttpResponse {
-    let (status, heading, field, retry_after) = match &error {
-        ServiceError::Invalid { field, .. } => (
-            StatusCode::BAD_REQUEST,
-            format!("Check the {}", field_label(field)),
-            Some(*field),
-            None,
-        ),
-        ServiceError::NotFound(what) => (
-            StatusCode::NOT_FOUND,
-            format!("{} not found", capitalized(what)),
-            None,
-            None,
-        ),
-        ServiceError::Conflict { .. } => (StatusCode::CONFLICT, "Not done".into(), None, None),
-        ServiceError::Gone { .. } => (StatusCode::GONE, "No longer possible".into(), None, None),
-        ServiceError::Forbidden { .. } | ServiceError::Unauthorized(_) => {
-            (StatusCode::FORBIDDEN, "Not allowed".into(), None, None)
-        }
-        ServiceError::TooSoon {
-            retry_after_secs, ..
-        } => (
-            StatusCode::TOO_MANY_REQUESTS,
-            "Not yet".into(),
-            None,
-            Some(Duration::from_secs(*retry_after_secs)),
-        ),
-        _ => return failed(error),
+fn failed_status(error: &ServiceError) -> StatusCode {
+    match error {
+        ServiceError::Storage(busy) if busy.is_busy() => StatusCode::SERVICE_UNAVAILABLE,
+        ServiceError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// How the console shows a refusal: its status, heading, the field it is
+/// about and how long to wait. `None`: not a refusal but a failure.
+struct Refusal {
+    status: StatusCode,
+    heading: String,
+    field: Option<&'static str>,
+    retry_after: Option<Duration>,
+}
+
+impl Refusal {
+    fn of(error: &ServiceError) -> Option<Self> {
+        let refusal = |status, heading: String| Refusal {
+            status,
+            heading,
+            field: None,
+            retry_after: None,
+        };
+        Some(match error {
+            ServiceError::Invalid { field, .. } => Refusal {
+                field: Some(*field),
+                ..refusal(
+                    StatusCode::BAD_REQUEST,
+                    format!("Check the {}", field_label(field)),
+                )
+            },
+            ServiceError::NotFound(what) => refusal(
+                StatusCode::NOT_FOUND,
+                format!("{} not found", capitalized(what)),
+            ),
+            ServiceError::Conflict { .. } => refusal(StatusCode::CONFLICT, "Not done".into()),
+            ServiceError::Gone { .. } => refusal(StatusCode::GONE, "No longer possible".into()),
+            ServiceError::Forbidden { .. } | ServiceError::Unauthorized(_) => {
+                refusal(StatusCode::FORBIDDEN, "Not allowed".into())
+            }
+            ServiceError::TooSoon {
+                retry_after_secs, ..
+            } => Refusal {
+                retry_after: Some(Duration::from_secs(*retry_after_secs)),
+                ..refusal(StatusCode::TOO_MANY_REQUESTS, "Not yet".into())
+            },
+            _ => return None,
+        })
+    }
+}
+
+/// The refusal page for `error`, inside the console; "Go back" leads to
+/// the page of the section the request came from.
+fn refused(admin: &ConsoleAdmin, around: &Around, error: &ServiceError) -> HttpResponse {
+    let Some(refusal) = Refusal::of(error) else {
+        return failed(error);
     };
-    let message = match &error {
+    let message = match error {
         ServiceError::NotFound(what) => {
             format!("There is no such {what} in {}.", admin.organization.name)
         }
         other => other.to_string(),
     };
-    let chrome = Chrome::new(req, admin, section);
-    let back_href = chrome.href(match section {
+    let chrome = around.chrome.clone();
+    let back_href = chrome.href(match chrome.section {
         "" | "overview" => "",
         "invitations" => "/invitations",
         "members" => "/members",
@@ -521,13 +784,21 @@ pub fn refused(
     });
     let problem = ProblemPage {
         chrome,
-        heading,
+        heading: refusal.heading,
         message,
-        field,
+        field: refusal.field,
         back_href,
-        was_change: req.method() == actix_web::http::Method::POST,
+        was_change: around.was_change,
     };
-    page(state, status, &problem, &problem.chrome, retry_after)
+    crate::web::csrf::form_page_with(
+        refusal.status,
+        &problem,
+        &[],
+        &problem.chrome.csrf_token,
+        around.secure,
+        refusal.retry_after,
+        Scripts::OwnFiles,
+    )
 }
 
 fn capitalized(text: &str) -> String {
@@ -559,6 +830,35 @@ pub async fn read_form<T: serde::de::DeserializeOwned>(
             &MessagePage::new("The form could not be read", "Go back and try again."),
             &[],
         )),
+    }
+}
+
+/// A posted console form as its handler receives it: read (the body
+/// within the same size limit and deadline as any other) only when it is
+/// genuine, as [`read_form`] says; otherwise the request is answered with
+/// [`read_form`]'s page and the handler never runs.
+pub struct ConsoleForm<T>(pub T);
+
+/// A row's button: a posted form with nothing but its CSRF token.
+pub type ButtonForm = ConsoleForm<serde::de::IgnoredAny>;
+
+impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for ConsoleForm<T> {
+    type Error = actix_web::Error;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let body = actix_web::web::Bytes::from_request(req, payload);
+        let req = req.clone();
+        Box::pin(async move {
+            let body = body.await?;
+            let state = app_state(&req)?;
+            read_form(&req, &state, &body)
+                .await
+                .map(ConsoleForm)
+                .map_err(|page| {
+                    actix_web::error::InternalError::from_response("form not read", page).into()
+                })
+        })
     }
 }
 
@@ -594,6 +894,12 @@ impl FieldError {
     }
 }
 
+/// A row's `{id}` in the URL, as typed ([`change_row`] reads it).
+#[derive(Debug, serde::Deserialize)]
+pub struct RowId {
+    pub id: String,
+}
+
 /// A number from a URL path (`/members/{id}`): positive, or nothing.
 pub fn path_id(raw: &str) -> Option<i64> {
     raw.parse::<i64>().ok().filter(|id| *id > 0)
@@ -626,6 +932,19 @@ pub const PAGE_SIZES: [i64; 4] = [10, 25, 50, 100];
 pub const DEFAULT_PAGE_SIZE: i64 = 25;
 
 impl Paging {
+    /// The page a list's query string asks for (`limit`, `page`).
+    pub fn from_query(raw: &str) -> Result<Self, ServiceError> {
+        #[derive(serde::Deserialize)]
+        struct Asked {
+            limit: Option<String>,
+            page: Option<String>,
+        }
+        let asked: Asked = serde_urlencoded::from_str(raw).map_err(|e| {
+            ServiceError::invalid("query", format!("the query string is malformed: {e}"))
+        })?;
+        Self::parse(asked.limit.as_deref(), asked.page.as_deref())
+    }
+
     pub fn parse(limit: Option<&str>, page: Option<&str>) -> Result<Self, ServiceError> {
         let limit = number("limit", limit)?.unwrap_or(DEFAULT_PAGE_SIZE);
         if !(1..=crate::domain::page::MAX_LIMIT).contains(&limit) {

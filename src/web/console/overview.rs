@@ -3,11 +3,10 @@
 
 use super::activity::{self, ActivityRow};
 use super::invitations::InvitationRow;
-use super::{Chrome, ConsoleError, ForAdmin, Visit};
+use super::{Chrome, ConsolePageError, Visit};
 use crate::services::console as gate;
 use crate::state::AppState;
-use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 
 #[derive(Template)]
@@ -23,24 +22,14 @@ pub struct OverviewPage {
 
 /// `GET /admin/orgs/{uuid}`
 pub async fn show(
-    req: HttpRequest,
-    path: web::Path<String>,
+    visit: Visit,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    let visit = Visit::new(&req, &state, &path);
-    let found = state
-        .db
-        .read(move |conn| {
-            let admin = visit.admit(conn)?;
-            let overview = gate::overview(conn, &admin, visit.now).for_admin(&admin)?;
-            Ok::<_, ConsoleError>((admin, overview))
+) -> Result<HttpResponse, ConsolePageError> {
+    let (admin, overview) = visit
+        .read(&state, "overview", |conn, admin, now| {
+            gate::overview(conn, admin, now)
         })
-        .await;
-    let (admin, overview) = match found {
-        Ok(found) => found,
-        Err(error) => return super::error_response(&req, &state, error),
-    };
-    let chrome = Chrome::new(&req, &admin, "overview");
+        .await?;
     let page = OverviewPage {
         member_count: admin.organization.member_count,
         pending_count: overview.pending.total_count,
@@ -52,7 +41,7 @@ pub async fn show(
             .collect(),
         activity: activity::rows(&overview),
         created_human: admin.organization.created_at.to_human(),
-        chrome,
+        chrome: visit.chrome(&admin, "overview"),
     };
-    super::page(&state, StatusCode::OK, &page, &page.chrome, None)
+    super::shown(&state, &page, &page.chrome)
 }

@@ -2,7 +2,7 @@
 //! adding one (its signing secret shown once), turning one off and on,
 //! sending it a test event, rotating its secret and deleting it.
 
-use super::{Chrome, ConsoleError, FieldError, ForAdmin, Visit};
+use super::{ButtonForm, Chrome, ConsoleForm, ConsolePageError, FieldError, Visit};
 use crate::domain::Page;
 use crate::domain::event::EventType;
 use crate::domain::webhook::WebhookEndpoint;
@@ -10,7 +10,7 @@ use crate::services::webhooks::{EndpointPatch, NewEndpoint, WithSecret};
 use crate::services::{self, ServiceError};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 
 pub struct EndpointRow {
@@ -68,33 +68,23 @@ const LISTED: i64 = 100;
 
 /// `GET /admin/orgs/{uuid}/webhooks`
 pub async fn list(
-    req: HttpRequest,
-    path: web::Path<String>,
+    visit: Visit,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    let visit = Visit::new(&req, &state, &path);
-    let found = state
-        .db
-        .read(move |conn| {
-            let admin = visit.admit(conn)?;
-            let page = Page {
-                limit: LISTED,
-                offset: 0,
-            };
-            let found = services::webhooks::list(conn, admin.org_id(), page).for_admin(&admin)?;
-            Ok::<_, ConsoleError>((admin, found))
-        })
-        .await;
-    let (admin, found) = match found {
-        Ok(found) => found,
-        Err(error) => return super::error_response(&req, &state, error),
+) -> Result<HttpResponse, ConsolePageError> {
+    let every = Page {
+        limit: LISTED,
+        offset: 0,
     };
-    let chrome = Chrome::new(&req, &admin, "webhooks");
+    let (admin, found) = visit
+        .read(&state, "webhooks", move |conn, admin, _| {
+            services::webhooks::list(conn, admin.org_id(), every)
+        })
+        .await?;
     let page = WebhooksPage {
         rows: found.items.iter().map(EndpointRow::from).collect(),
-        chrome,
+        chrome: visit.chrome(&admin, "webhooks"),
     };
-    super::page(&state, StatusCode::OK, &page, &page.chrome, None)
+    super::shown(&state, &page, &page.chrome)
 }
 
 /// One event type's checkbox.
@@ -104,27 +94,31 @@ pub struct EventChoice {
 }
 
 /// The new-endpoint form as typed (`event` repeats, one per box ticked).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(from = "Vec<(String, String)>")]
 pub struct EndpointForm {
     pub url: String,
     pub description: String,
     pub events: Vec<String>,
 }
 
-impl EndpointForm {
-    fn from_body(body: &[u8]) -> Self {
+impl From<Vec<(String, String)>> for EndpointForm {
+    /// The fields of a posted form, in the order sent.
+    fn from(fields: Vec<(String, String)>) -> Self {
         let mut form = EndpointForm::default();
-        for (name, value) in url::form_urlencoded::parse(body) {
-            match name.as_ref() {
-                "url" => form.url = value.into_owned(),
-                "description" => form.description = value.into_owned(),
-                "event" => form.events.push(value.into_owned()),
+        for (name, value) in fields {
+            match name.as_str() {
+                "url" => form.url = value,
+                "description" => form.description = value,
+                "event" => form.events.push(value),
                 _ => {}
             }
         }
         form
     }
+}
 
+impl EndpointForm {
     fn choices(&self) -> Vec<EventChoice> {
         EventType::ALL
             .iter()
@@ -174,103 +168,96 @@ pub struct SecretPage {
 
 /// `GET /admin/orgs/{uuid}/webhooks/new`
 pub async fn new(
-    req: HttpRequest,
-    path: web::Path<String>,
+    visit: Visit,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    let admin = match super::admit(&req, &state, &path).await {
-        Ok(admin) => admin,
-        Err(page) => return page,
-    };
-    let page = NewEndpointPage::new(
-        Chrome::new(&req, &admin, "webhooks"),
-        &EndpointForm::default(),
-    );
-    super::page(&state, StatusCode::OK, &page, &page.chrome, None)
+) -> Result<HttpResponse, ConsolePageError> {
+    let admin = visit.admitted(&state).await?;
+    let page = NewEndpointPage::new(visit.chrome(&admin, "webhooks"), &EndpointForm::default());
+    super::shown(&state, &page, &page.chrome)
 }
 
 /// `POST /admin/orgs/{uuid}/webhooks`: adds the endpoint and shows its secret.
 pub async fn create(
-    req: HttpRequest,
-    path: web::Path<String>,
-    body: web::Bytes,
+    visit: Visit,
+    ConsoleForm(form): ConsoleForm<EndpointForm>,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    if let Err(page) = super::read_form::<serde::de::IgnoredAny>(&req, &state, &body).await {
-        return page;
-    }
-    let form = EndpointForm::from_body(&body);
-    let visit = Visit::new(&req, &state, &path);
+) -> Result<HttpResponse, ConsolePageError> {
     // Only an admin's URL is looked up (DNS): whoever asks is admitted
     // first, then again inside the write.
-    if let Err(page) = super::admit(&req, &state, &path).await {
-        return page;
-    }
-    let checked = match crate::webhooks::vet_url(&state.webhook_policy, &form.url).await {
-        Ok(url) => services::webhooks::event_types(&form.events).and_then(|event_types| {
-            Ok(NewEndpoint {
-                url,
-                event_types,
-                enabled: true,
-                description: services::webhooks::description(&form.description)?,
-            })
-        }),
-        Err(why) => Err(ServiceError::invalid("url", why.to_string())),
-    };
-    let created = state
-        .db
-        .write(move |tx| {
-            let admin = visit.admit_change(tx)?;
-            let new = checked.for_admin(&admin)?;
-            let created = services::webhooks::create(
-                tx,
-                &visit.origin(&admin),
-                admin.org_id(),
-                &new,
-                visit.now,
-            )
-            .for_admin(&admin)?;
-            Ok::<_, ConsoleError>((admin, created))
+    visit.admitted(&state).await?;
+    let checked = vet(&state, &form).await;
+    let created = visit
+        .change(&state, "webhooks", move |tx, admin, origin, now| {
+            let new = checked?;
+            services::webhooks::create(tx, origin, admin.org_id(), &new, now)
         })
         .await;
     match created {
-        Ok((admin, created)) => secret_page(
-            &req,
+        Ok((admin, created)) => Ok(secret_page(
+            &visit,
             &state,
             &admin,
             (StatusCode::CREATED, "Webhook added"),
             created,
-        ),
-        Err(ConsoleError::Refused(admin, error)) => {
-            let mut page = NewEndpointPage::new(Chrome::new(&req, &admin, "webhooks"), &form);
-            let status = match error {
-                ServiceError::Invalid { field, detail }
-                    if matches!(field, "url" | "description" | "events") =>
-                {
-                    page.field_error = FieldError::new(field, detail);
-                    StatusCode::BAD_REQUEST
-                }
-                ServiceError::Conflict { detail, .. } => {
-                    page.error = Some(detail);
-                    StatusCode::CONFLICT
-                }
-                other => return super::refused(&req, &state, &admin, "webhooks", other),
-            };
-            super::page(&state, status, &page, &page.chrome, None)
+        )),
+        Err(failure) => {
+            failure.or_form(|admin, error| form_again(&visit, &state, admin, &form, error))
         }
-        Err(error) => super::error_response(&req, &state, error),
     }
 }
 
+/// The form again, as typed, saying what is wrong, when the refusal is
+/// about what was typed.
+fn form_again(
+    visit: &Visit,
+    state: &AppState,
+    admin: &services::console::ConsoleAdmin,
+    form: &EndpointForm,
+    error: &ServiceError,
+) -> Option<HttpResponse> {
+    let (status, field_error, whole_form) = match error {
+        ServiceError::Invalid { field, detail }
+            if matches!(*field, "url" | "description" | "events") =>
+        {
+            let field_error = FieldError::new(field, detail.clone());
+            (StatusCode::BAD_REQUEST, field_error, None)
+        }
+        ServiceError::Conflict { detail, .. } => (
+            StatusCode::CONFLICT,
+            FieldError::default(),
+            Some(detail.clone()),
+        ),
+        _ => return None,
+    };
+    let mut page = NewEndpointPage::new(visit.chrome(admin, "webhooks"), form);
+    page.field_error = field_error;
+    page.error = whole_form;
+    Some(super::page(state, status, &page, &page.chrome, None))
+}
+
+/// The endpoint the form asks for, checked: its URL vetted (looked up),
+/// its events and description as the admin API checks them.
+async fn vet(state: &AppState, form: &EndpointForm) -> Result<NewEndpoint, ServiceError> {
+    let url = crate::webhooks::vet_url(&state.webhook_policy, &form.url)
+        .await
+        .map_err(|why| ServiceError::invalid("url", why.to_string()))?;
+    Ok(NewEndpoint {
+        url,
+        event_types: services::webhooks::event_types(&form.events)?,
+        enabled: true,
+        description: services::webhooks::description(&form.description)?,
+    })
+}
+
 fn secret_page(
-    req: &HttpRequest,
+    visit: &Visit,
     state: &AppState,
     admin: &services::console::ConsoleAdmin,
     (status, heading): (StatusCode, &'static str),
     created: WithSecret,
 ) -> HttpResponse {
     let page = SecretPage {
-        chrome: Chrome::new(req, admin, "webhooks"),
+        chrome: visit.chrome(admin, "webhooks"),
         heading,
         row: EndpointRow::from(&created.endpoint),
         secret: created.secret,
@@ -288,30 +275,40 @@ pub enum EndpointAction {
     RotateSecret,
 }
 
+impl EndpointAction {
+    /// The action a URL's last segment names, if any.
+    fn named(action: &str) -> Option<Self> {
+        match action {
+            "enable" => Some(EndpointAction::Enable),
+            "disable" => Some(EndpointAction::Disable),
+            "test" => Some(EndpointAction::Test),
+            "delete" => Some(EndpointAction::Delete),
+            "rotate-secret" => Some(EndpointAction::RotateSecret),
+            _ => None,
+        }
+    }
+}
+
+/// The endpoint and action a row's button posts to: `/webhooks/{id}/{action}`.
+#[derive(Debug, serde::Deserialize)]
+pub struct ActionPath {
+    pub id: String,
+    pub action: String,
+}
+
 /// `POST /admin/orgs/{uuid}/webhooks/{id}/{action}`
 pub async fn act(
-    req: HttpRequest,
-    path: web::Path<(String, String, String)>,
-    body: web::Bytes,
+    visit: Visit,
+    path: web::Path<ActionPath>,
+    _: ButtonForm,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    if let Err(page) = super::read_form::<serde::de::IgnoredAny>(&req, &state, &body).await {
-        return page;
-    }
-    let (org, id, action) = path.into_inner();
-    let action = match action.as_str() {
-        "enable" => Some(EndpointAction::Enable),
-        "disable" => Some(EndpointAction::Disable),
-        "test" => Some(EndpointAction::Test),
-        "delete" => Some(EndpointAction::Delete),
-        "rotate-secret" => Some(EndpointAction::RotateSecret),
-        _ => None,
-    };
-    let done = super::change_row(
-        &req,
+) -> Result<HttpResponse, ConsolePageError> {
+    let action = EndpointAction::named(&path.action);
+    let (admin, done) = super::change_row(
+        &visit,
         &state,
-        (org, id),
-        "webhook",
+        "webhooks",
+        ("webhook", &path.id),
         move |tx, admin, origin, id, now| {
             let org_id = admin.org_id();
             let switch = |enabled| EndpointPatch {
@@ -338,21 +335,20 @@ pub async fn act(
             }
         },
     )
-    .await;
-    match done {
-        Ok((admin, Done::Notice(notice))) => crate::web::render::see_other(&format!(
+    .await?;
+    Ok(match done {
+        Done::Notice(notice) => crate::web::render::see_other(&format!(
             "/admin/orgs/{}/webhooks?notice={notice}",
             admin.organization.uuid
         )),
-        Ok((admin, Done::Secret(rotated))) => secret_page(
-            &req,
+        Done::Secret(rotated) => secret_page(
+            &visit,
             &state,
             &admin,
             (StatusCode::OK, "Webhook secret rotated"),
             *rotated,
         ),
-        Err(error) => super::failure(&req, &state, "webhooks", error),
-    }
+    })
 }
 
 enum Done {
