@@ -97,7 +97,11 @@ async fn prepare(o: &Options, client: &reqwest::Client) -> Result<Work, String> 
                     .json()
                     .await
                     .map_err(|e| e.to_string())?;
-                let items = page["items"].as_array().cloned().unwrap_or_default();
+                let items = page
+                    .get("items")
+                    .and_then(|items| items.as_array())
+                    .cloned()
+                    .unwrap_or_default();
                 if items.is_empty() {
                     break;
                 }
@@ -161,7 +165,8 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
         return 0.0;
     }
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    f64::from(sorted[rank.clamp(1, sorted.len()) - 1]) / 1000.0
+    let at = rank.clamp(1, sorted.len()) - 1;
+    f64::from(sorted.get(at).copied().unwrap_or_default()) / 1000.0
 }
 
 #[tokio::main]
@@ -212,7 +217,8 @@ async fn main() {
                     Ok(response) => {
                         let status = response.status().as_u16();
                         // Read the whole answer: latency includes the body.
-                        let _ = response.bytes().await;
+                        // A body cut short still ends the request; its status is counted.
+                        response.bytes().await.ok();
                         Some(status)
                     }
                     Err(_) => None,

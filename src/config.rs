@@ -656,6 +656,10 @@ impl Settings {
         Ok(settings)
     }
 
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one check per setting, in the order config.toml lists them"
+    )]
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |msg: &str| Err(ConfigError::Invalid(msg.to_owned()));
         if self.database.pool_size == 0 {

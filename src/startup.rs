@@ -85,6 +85,10 @@ impl Application {
     }
 
     /// [`Application::build`] with a clock the caller holds (tests move it).
+    #[expect(
+        clippy::too_many_lines,
+        reason = "the composition root: every part built and wired in one place, in order"
+    )]
     pub fn build_with_clock(settings: Settings, clock: Clock) -> Result<Self, StartupError> {
         let file_key = match &settings.auth.signing_key_file {
             Some(path) => Some(read_key_file(path)?),
@@ -332,8 +336,10 @@ impl Application {
             "enlist is serving"
         );
         let result = self.server.await;
-        if let Some(metrics_server) = metrics_server {
-            let _ = metrics_server.await;
+        if let Some(metrics_server) = metrics_server
+            && let Err(error) = metrics_server.await
+        {
+            tracing::warn!(%error, "the metrics server stopped with an error");
         }
         // The workers finish what is in hand, so nothing is sent twice.
         if let Some(loops) = loops {
@@ -379,7 +385,9 @@ async fn shutdown_signal() {
             }
             Err(error) => {
                 tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the server");
-                let _ = interrupt.await;
+                if let Err(error) = interrupt.await {
+                    tracing::warn!(%error, "cannot listen for Ctrl-C either");
+                }
             }
         }
     }

@@ -483,7 +483,8 @@ impl Database {
             source.execute_batch("BEGIN")?;
             let mut session = pool.get()?;
             let copied = copy::sqlite_to_postgres(&source, &mut session);
-            let _ = source.execute_batch("COMMIT");
+            // Ends the read snapshot only; a failure leaves nothing to undo.
+            source.execute_batch("COMMIT").ok();
             copied
         })
     }

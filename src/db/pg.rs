@@ -301,7 +301,9 @@ where
     let queued = write.take_queued();
     match outcome {
         Ok(_) if session.failed => {
-            let _ = session.client.batch_execute("ROLLBACK");
+            // The error being answered is the one that matters; a failed
+            // rollback closes the connection, which rolls back too.
+            session.client.batch_execute("ROLLBACK").ok();
             Err(E::from(StorageError::Batch(
                 "a statement of this write failed, so PostgreSQL rolled the write back".into(),
             )))

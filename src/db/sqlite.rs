@@ -284,7 +284,8 @@ impl Sqlite {
         let source = match self.readers.get() {
             Ok(source) => source,
             Err(error) => {
-                let _ = std::fs::remove_file(&partial);
+                // Best effort: a leftover partial file is named as one.
+                std::fs::remove_file(&partial).ok();
                 return Err(error.into());
             }
         };
@@ -295,7 +296,8 @@ impl Sqlite {
             Ok(())
         };
         if let Err(error) = copy() {
-            let _ = std::fs::remove_file(&partial);
+            // Best effort: a leftover partial file is named as one.
+            std::fs::remove_file(&partial).ok();
             return Err(error.into());
         }
         std::fs::rename(&partial, target).map_err(|source| StorageError::Folder {

@@ -314,7 +314,7 @@ impl FormPage {
         let targets: Vec<&str> = self.form_targets.iter().map(String::as_str).collect();
         let mut response = rendered(self.status, self.html.clone(), &targets, self.scripts);
         set_retry_after(&mut response, self.retry_after);
-        let _ = response.add_cookie(&csrf_cookie(&self.csrf, self.secure));
+        crate::web::render::add_cookie(&mut response, &csrf_cookie(&self.csrf, self.secure));
         response
     }
 }

@@ -238,6 +238,15 @@ impl Redirect {
     }
 }
 
+/// Sets `cookie` on `response`. Our cookies hold base62 tokens and fixed
+/// attributes, which always make a valid header; should one ever not, the
+/// answer goes out without it and the log says so.
+pub fn add_cookie(response: &mut HttpResponse, cookie: &actix_web::cookie::Cookie<'_>) {
+    if let Err(error) = response.add_cookie(cookie) {
+        tracing::error!(%error, cookie = cookie.name(), "a cookie could not be set");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

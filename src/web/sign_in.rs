@@ -178,7 +178,7 @@ pub async fn finish(
             let mut response =
                 crate::web::render::render(StatusCode::OK, &check_inbox(&email), &[]);
             if let Some(browser) = browser {
-                let _ = response.add_cookie(&link_cookie(&browser, state));
+                crate::web::render::add_cookie(&mut response, &link_cookie(&browser, state));
             }
             Ok(response)
         }
@@ -243,9 +243,9 @@ pub fn add_signed_in_cookies(
     person: &crate::services::accounts::SignedIn,
     state: &AppState,
 ) {
-    let _ = response.add_cookie(&session_cookie(&person.session, state));
+    crate::web::render::add_cookie(response, &session_cookie(&person.session, state));
     if let Some(device) = &person.device {
-        let _ = response.add_cookie(&device_cookie(device, state));
+        crate::web::render::add_cookie(response, &device_cookie(device, state));
     }
 }
 

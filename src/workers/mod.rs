@@ -44,9 +44,12 @@ impl Running {
     /// records the message in hand, the webhook worker its attempts in
     /// flight, so nothing is sent twice.
     pub async fn stop(self) {
-        let _ = self.stop.send(true);
+        // Fails only when every loop has already ended.
+        self.stop.send(true).ok();
         for task in self.tasks {
-            let _ = task.await;
+            if let Err(error) = task.await {
+                tracing::error!(%error, "a worker loop ended abnormally");
+            }
         }
     }
 }

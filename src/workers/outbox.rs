@@ -152,7 +152,7 @@ impl<T: Deliver> OutboxWorker<T> {
             if *stop.borrow() {
                 // Claimed but not attempted: due again for whoever runs next.
                 let untried: Vec<(i64, Millis)> =
-                    due[index..].iter().map(|m| (m.id, m.due_at)).collect();
+                    due.iter().skip(index).map(|m| (m.id, m.due_at)).collect();
                 self.db
                     .write(move |tx| {
                         untried

@@ -7,8 +7,16 @@
 //! suites run on PostgreSQL; the others are the SQLite file's and say they
 //! were skipped.
 
-// Helpers are not test functions, so clippy's test allowances miss them.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+// Helpers are not test functions, so clippy's test allowances miss them;
+// tests index, panic and drop cleanup results by design.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::too_many_lines,
+    clippy::let_underscore_must_use
+)]
 
 #[path = "../support/postgres.rs"]
 mod test_postgres;

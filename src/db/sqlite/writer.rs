@@ -120,13 +120,15 @@ where
                 (Err(error), _) => Err(error),
             };
             // The caller may have gone (a dropped request); nothing to tell then.
-            let _ = reply.send(outcome);
+            // Fails only when the caller stopped waiting (its request ended).
+            reply.send(outcome).ok();
         });
         (succeeded, delivery)
     }
 
     fn fail(self: Box<Self>, error: StorageError) {
-        let _ = self.reply.send(Err(E::from(error)));
+        // Fails only when the caller stopped waiting (its request ended).
+        self.reply.send(Err(E::from(error))).ok();
     }
 }
 
@@ -195,7 +197,9 @@ fn run_batch(
     };
     if !conn.is_autocommit() {
         // A transaction left open by an earlier failure: never build on it.
-        let _ = conn.execute_batch("ROLLBACK");
+        // The write's own error is answered; a failed rollback is reported
+        // by the next BEGIN.
+        conn.execute_batch("ROLLBACK").ok();
     }
     if let Err(error) = conn.execute_batch("BEGIN IMMEDIATE") {
         fail_all(pending, || {
@@ -277,7 +281,9 @@ fn run_batch(
     let failure = match committed {
         Ok(()) => None,
         Err(error) => {
-            let _ = conn.execute_batch("ROLLBACK");
+            // The write's own error is answered; a failed rollback is reported
+            // by the next BEGIN.
+            conn.execute_batch("ROLLBACK").ok();
             tracing::error!(%error, writes = deliveries.len(), "a write batch failed to commit");
             Some(format!("cannot commit the write batch: {error}"))
         }
@@ -393,8 +399,8 @@ mod tests {
         let done = tokio::spawn(async move {
             db2.write(move |c| {
                 c.execute("INSERT INTO t VALUES (?1)", &[&v])?;
-                let _ = started.send(());
-                let _ = gate.recv();
+                started.send(()).ok();
+                gate.recv().ok();
                 Ok(())
             })
             .await
@@ -551,8 +557,8 @@ mod tests {
             let db = db.clone();
             move || {
                 db.write_blocking(move |_| {
-                    let _ = started.send(());
-                    let _ = gate.recv();
+                    started.send(()).ok();
+                    gate.recv().ok();
                     Ok::<_, StorageError>(())
                 })
             }

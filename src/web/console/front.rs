@@ -139,10 +139,13 @@ fn lobby_page(
             shown(StatusCode::FORBIDDEN, FrontView::NotAdmin { email })
         }
         // One organization and nothing to say: straight to it.
-        Lobby::SignedIn { organizations, .. }
-            if organizations.len() == 1 && notice.is_none() && status == StatusCode::OK =>
+        Lobby::SignedIn {
+            organizations: ref only,
+            ..
+        } if let [only] = only.as_slice()
+            && notice.is_none()
+            && status == StatusCode::OK =>
         {
-            let only = &organizations[0];
             crate::web::render::see_other(&format!("/admin/orgs/{}", only.organization_uuid))
         }
         Lobby::SignedIn {
@@ -207,6 +210,9 @@ pub async fn sign_out(
             .map_err(PageError::failed)?;
     }
     let mut response = crate::web::render::see_other("/admin?notice=signed-out");
-    let _ = response.add_cookie(&sign_in::removal(sign_in::session_cookie("", &state)));
+    crate::web::render::add_cookie(
+        &mut response,
+        &sign_in::removal(sign_in::session_cookie("", &state)),
+    );
     Ok(response)
 }

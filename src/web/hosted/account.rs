@@ -196,8 +196,14 @@ async fn resume(state: &AppState, followed: Followed) -> HttpResponse {
             .await
             .unwrap_or_else(|refusal| refusal.error_response())
     };
-    let _ = response.add_cookie(&sign_in::session_cookie(&person.session, state));
-    let _ = response.add_cookie(&sign_in::removal(sign_in::link_cookie("", state)));
+    crate::web::render::add_cookie(
+        &mut response,
+        &sign_in::session_cookie(&person.session, state),
+    );
+    crate::web::render::add_cookie(
+        &mut response,
+        &sign_in::removal(sign_in::link_cookie("", state)),
+    );
     response
 }
 
@@ -365,6 +371,6 @@ pub async fn request_reset(
         })?;
     let requested = crate::web::hosted::reset_requested(email.trim());
     let mut response = crate::web::render::render(StatusCode::OK, &requested, &[]);
-    let _ = response.add_cookie(&sign_in::link_cookie(&browser, &state));
+    crate::web::render::add_cookie(&mut response, &sign_in::link_cookie(&browser, &state));
     Ok(response)
 }

@@ -437,6 +437,6 @@ pub async fn sign_out(
         (Err(_), _) => "/".to_owned(),
     };
     let mut response = crate::web::render::see_other(&target);
-    let _ = response.add_cookie(&sign_in::removal(session_cookie("", &state)));
+    crate::web::render::add_cookie(&mut response, &sign_in::removal(session_cookie("", &state)));
     Ok(response)
 }
