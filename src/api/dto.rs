@@ -367,7 +367,7 @@ impl From<crate::services::invitations::BulkOutcome> for BulkItemBody {
             status: outcome.status.as_str(),
             invitation: outcome.invitation.map(InvitationBody::from),
             error: outcome.error.map(|e| BulkItemErrorBody {
-                code: e.code,
+                code: e.code.as_str(),
                 field: e.field,
                 detail: e.detail,
             }),

@@ -10,6 +10,7 @@ use crate::api::dto::ShownOnce;
 use crate::api::extract::api_key::PresentedKey;
 use crate::http::problem::ApiError;
 use crate::services;
+use crate::services::error_code::ErrorCode;
 use crate::services::idempotency::Begin;
 use crate::state::AppState;
 use actix_web::body::{BoxBody, MessageBody, to_bytes};
@@ -107,7 +108,7 @@ pub async fn idempotent(
                 req,
                 ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
+                    ErrorCode::PayloadTooLarge,
                     format!("the JSON body is larger than {limit} bytes"),
                 ),
             ));
@@ -139,7 +140,7 @@ pub async fn idempotent(
             req,
             ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency_key_reused",
+                ErrorCode::IdempotencyKeyReused,
                 "this Idempotency-Key was used for another request (method, path or body)",
             ),
         )),
@@ -147,7 +148,7 @@ pub async fn idempotent(
             req,
             ApiError::new(
                 StatusCode::CONFLICT,
-                "idempotency_key_in_use",
+                ErrorCode::IdempotencyKeyInUse,
                 "a request with this Idempotency-Key is still running; retry later",
             ),
         )),

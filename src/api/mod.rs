@@ -13,6 +13,7 @@ pub mod rate_limit;
 
 use crate::http::problem::ApiError;
 use crate::http::routes::{self, Endpoint};
+use crate::services::error_code::ErrorCode;
 use actix_web::error::{JsonPayloadError, QueryPayloadError};
 use actix_web::http::StatusCode;
 use actix_web::middleware::from_fn;
@@ -86,13 +87,13 @@ fn json_error(error: JsonPayloadError) -> ApiError {
     match error {
         JsonPayloadError::ContentType => ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "send the body as JSON with Content-Type: application/json",
         ),
         JsonPayloadError::Overflow { limit }
         | JsonPayloadError::OverflowKnownLength { limit, .. } => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            ErrorCode::PayloadTooLarge,
             format!("the JSON body is larger than {limit} bytes"),
         ),
         JsonPayloadError::Deserialize(e) if e.is_data() => {
@@ -100,12 +101,12 @@ fn json_error(error: JsonPayloadError) -> ApiError {
         }
         JsonPayloadError::Deserialize(e) => ApiError::new(
             StatusCode::BAD_REQUEST,
-            "malformed_json",
+            ErrorCode::MalformedJson,
             format!("the body is not valid JSON: {e}"),
         ),
         _ => ApiError::new(
             StatusCode::BAD_REQUEST,
-            "malformed_json",
+            ErrorCode::MalformedJson,
             "the body could not be read",
         ),
     }

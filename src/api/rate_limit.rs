@@ -11,6 +11,7 @@
 use crate::api::extract::api_key::KeyOutcome;
 use crate::http::client_address::client_address;
 use crate::http::problem::ApiError;
+use crate::services::error_code::ErrorCode;
 use crate::state::AppState;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -72,7 +73,11 @@ pub async fn limit(
                 decision.reset_secs
             )
         };
-        let error = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", detail);
+        let error = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::RateLimited,
+            detail,
+        );
         let mut response = req.error_response(error).map_into_boxed_body();
         if let Ok(value) = HeaderValue::from_str(&decision.reset_secs.to_string()) {
             response.headers_mut().insert(RETRY_AFTER, value);

@@ -4,6 +4,7 @@
 //! `X-Content-Type-Options: nosniff`, errors and 404s included.
 
 use crate::http::problem::ApiError;
+use crate::services::error_code::ErrorCode;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
@@ -43,7 +44,7 @@ pub async fn guard(
     if method_label(req.method()) == "OTHER" {
         let refused = ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
-            "method_not_implemented",
+            ErrorCode::MethodNotImplemented,
             "enlist answers GET, HEAD, POST, PUT, PATCH, DELETE and OPTIONS only",
         );
         let mut refused = req.error_response(refused);

@@ -2,6 +2,7 @@
 
 use crate::services::ServiceError;
 use crate::services::StorageError;
+use crate::services::error_code::ErrorCode;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
@@ -13,7 +14,7 @@ pub const INTERNAL_DETAIL: &str = "An unknown error occurred, trying again might
 
 pub struct ApiError {
     status: StatusCode,
-    code: &'static str,
+    code: ErrorCode,
     detail: String,
     field: Option<&'static str>,
     headers: Vec<(HeaderName, String)>,
@@ -51,7 +52,7 @@ pub fn problem_type(code: &str) -> String {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, detail: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -68,7 +69,7 @@ impl ApiError {
     }
 
     pub fn bad_request(field: &'static str, detail: impl Into<String>) -> Self {
-        let mut error = Self::new(StatusCode::BAD_REQUEST, "validation_failed", detail);
+        let mut error = Self::new(StatusCode::BAD_REQUEST, ErrorCode::ValidationFailed, detail);
         error.field = Some(field);
         error
     }
@@ -76,7 +77,7 @@ impl ApiError {
     pub fn unprocessable(field: &'static str, detail: impl Into<String>) -> Self {
         let mut error = Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
+            ErrorCode::ValidationFailed,
             detail,
         );
         error.field = Some(field);
@@ -84,28 +85,32 @@ impl ApiError {
     }
 
     pub fn not_found(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", detail)
+        Self::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, detail)
     }
 
     pub fn method_not_allowed(allow: impl Into<String>) -> Self {
         let allow = allow.into();
         Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
+            ErrorCode::MethodNotAllowed,
             format!("this resource accepts {allow}"),
         )
         .with_header(header::ALLOW, allow)
     }
 
     pub fn unavailable(detail: impl Into<String>, retry_after_secs: u64) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail)
-            .with_header(header::RETRY_AFTER, retry_after_secs.to_string())
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Unavailable,
+            detail,
+        )
+        .with_header(header::RETRY_AFTER, retry_after_secs.to_string())
     }
 
     pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         let mut error = Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
+            ErrorCode::InternalError,
             INTERNAL_DETAIL,
         );
         error.cause = Some(cause.into());
@@ -126,7 +131,7 @@ impl ApiError {
             },
             None => Self::new(
                 StatusCode::BAD_REQUEST,
-                "validation_failed",
+                ErrorCode::ValidationFailed,
                 error.to_string(),
             ),
         }
@@ -171,7 +176,7 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         if !self.status.is_server_error() {
-            tracing::debug!(status = self.status.as_u16(), code = self.code, detail = %self.detail, "request refused");
+            tracing::debug!(status = self.status.as_u16(), code = self.code.as_str(), detail = %self.detail, "request refused");
         }
         let mut response = HttpResponse::build(self.status);
         response.content_type("application/problem+json");
@@ -181,11 +186,11 @@ impl ResponseError for ApiError {
             }
         }
         let mut response = response.json(ProblemDetails {
-            kind: problem_type(self.code),
+            kind: problem_type(self.code.as_str()),
             title: self.status.canonical_reason().unwrap_or("Error"),
             status: self.status.as_u16(),
             detail: &self.detail,
-            code: self.code,
+            code: self.code.as_str(),
             field: self.field,
         });
         if self.status.is_server_error() {
@@ -233,13 +238,17 @@ impl From<ServiceError> for ApiError {
             ServiceError::TooSoon {
                 detail,
                 retry_after_secs,
-            } => ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", detail)
-                .with_header(header::RETRY_AFTER, retry_after_secs.to_string()),
+            } => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::TooManyRequests,
+                detail,
+            )
+            .with_header(header::RETRY_AFTER, retry_after_secs.to_string()),
             ServiceError::Forbidden { code, detail } => {
                 ApiError::new(StatusCode::FORBIDDEN, code, detail)
             }
             ServiceError::Unauthorized(detail) => {
-                ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
+                ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, detail)
             }
             ServiceError::Unavailable {
                 detail,
@@ -288,7 +297,8 @@ mod tests {
         assert_eq!(body["field"], "role");
         assert_eq!(body["type"], "urn:enlist:problem:validation_failed");
         assert_eq!(body["title"], "Bad Request");
-        let (status, body) = body_of(ServiceError::conflict("last_admin", "no").into()).await;
+        let (status, body) =
+            body_of(ServiceError::conflict(ErrorCode::LastAdmin, "no").into()).await;
         assert_eq!(
             (status.as_u16(), body["code"].as_str()),
             (409, Some("last_admin"))

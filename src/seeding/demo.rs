@@ -8,6 +8,7 @@ use crate::domain::event::Origin;
 use crate::domain::invitation_options::InvitationOptions;
 use crate::domain::{Email, Invitation, InvitationStatus, Millis, Organization, Role, Scope};
 use crate::domain::{OrgId, UserId};
+use crate::services::error_code::ErrorCode;
 use crate::services::{self, invitations::SendRules};
 use crate::services::{ServiceError, ServiceResult};
 use std::time::Duration;
@@ -53,7 +54,7 @@ pub fn build(
             }
         };
         return Err(ServiceError::conflict(
-            "not_empty",
+            ErrorCode::NotEmpty,
             format!("the database already holds organizations; {start_over}"),
         ));
     }

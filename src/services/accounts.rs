@@ -24,6 +24,7 @@ use crate::delivery::Composer;
 use crate::delivery::compose::{AccountEmail, AccountMessage};
 use crate::domain::event::Origin;
 use crate::domain::{Clock, Email, KeyRevocation, Millis};
+use crate::services::error_code::ErrorCode;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -970,7 +971,7 @@ fn link_gone(purpose: Purpose) -> ServiceError {
         Purpose::Reset => "password reset",
     };
     ServiceError::Gone {
-        code: "link_used_or_expired",
+        code: ErrorCode::LinkUsedOrExpired,
         detail: format!("This {what} link was already used or has expired."),
     }
 }

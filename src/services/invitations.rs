@@ -14,6 +14,7 @@ use crate::domain::invitation_options::InvitationOptions;
 use crate::domain::{
     Email, Invitation, InvitationExtras, InvitationStatus, Millis, Page, Paged, Role,
 };
+use crate::services::error_code::ErrorCode;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -201,7 +202,7 @@ impl BulkStatus {
 /// Why an item was not created.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BulkError {
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub field: Option<&'static str>,
     pub detail: String,
 }
@@ -248,7 +249,7 @@ pub fn create_many(
             Err(ServiceError::Invalid { field, detail }) => {
                 outcomes.push(refused(
                     BulkStatus::Invalid,
-                    "validation_failed",
+                    ErrorCode::ValidationFailed,
                     Some(field),
                     detail,
                 ));
@@ -264,7 +265,7 @@ pub fn create_many(
         if !seen.insert(new.invitee.key().to_owned()) {
             outcomes.push(refused(
                 BulkStatus::Duplicate,
-                "duplicate_item",
+                ErrorCode::DuplicateItem,
                 Some("inviteeEmail"),
                 format!("{} is listed earlier in this request", new.invitee),
             ));
@@ -288,16 +289,19 @@ pub fn create_many(
                     error: None,
                 },
                 Err(ServiceError::Conflict { code, detail }) => {
-                    let status = if code == "already_member" {
+                    let status = if code == ErrorCode::AlreadyMember {
                         BulkStatus::Member
                     } else {
                         BulkStatus::Duplicate
                     };
                     refused(status, code, Some("inviteeEmail"), detail)
                 }
-                Err(ServiceError::TooSoon { detail, .. }) => {
-                    refused(BulkStatus::Invalid, "too_many_requests", None, detail)
-                }
+                Err(ServiceError::TooSoon { detail, .. }) => refused(
+                    BulkStatus::Invalid,
+                    ErrorCode::TooManyRequests,
+                    None,
+                    detail,
+                ),
                 Err(other) => return Err(other),
             },
         );
@@ -332,13 +336,13 @@ fn ensure_invitable(
     tx.lock_key(&format!("invitee/{org_id}/{}", invitee.key()))?;
     if db::members::is_member_by_email(tx, org_id, invitee)? {
         return Err(ServiceError::conflict(
-            "already_member",
+            ErrorCode::AlreadyMember,
             format!("{invitee} is already a member of this organization"),
         ));
     }
     if db::invitations::has_open(tx, org_id, invitee, except, now)? {
         return Err(ServiceError::conflict(
-            "invitation_pending",
+            ErrorCode::InvitationPending,
             format!("{invitee} already has a pending invitation to this organization"),
         ));
     }
@@ -422,7 +426,7 @@ pub fn resend(
         InvitationStatus::Pending | InvitationStatus::Expired => {}
         other => {
             return Err(ServiceError::conflict(
-                "invitation_not_resendable",
+                ErrorCode::InvitationNotResendable,
                 format!(
                     "the invitation is {} and cannot be sent again",
                     other.as_str()
@@ -581,7 +585,7 @@ pub fn revoke(tx: &Conn, origin: &Origin, org_id: i64, id: i64, now: Millis) -> 
         }
         Revocation::AlreadyRevoked => Ok(id),
         Revocation::Refused => Err(ServiceError::conflict(
-            "invitation_not_revocable",
+            ErrorCode::InvitationNotRevocable,
             format!(
                 "the invitation is {} and can no longer be revoked",
                 invitation.status.as_str()

@@ -6,6 +6,7 @@ use crate::db::Conn;
 use crate::domain::event::{EventType, Origin};
 use crate::domain::{Email, Invitation, InvitationDetails, InvitationStatus, Millis};
 use crate::domain::{OrgId, UserId};
+use crate::services::error_code::ErrorCode;
 use uuid::Uuid;
 
 /// The caller's pending, unexpired invitations.
@@ -50,7 +51,7 @@ pub fn respond(
     if !account.email_verified() {
         if !link_proves_inbox {
             return Err(ServiceError::Forbidden {
-                code: "email_unverified",
+                code: ErrorCode::EmailUnverified,
                 detail: "this account's email address is not verified yet".into(),
             });
         }
@@ -123,11 +124,11 @@ fn ensure_answerable(status: InvitationStatus) -> ServiceResult<()> {
     match status {
         InvitationStatus::Pending => Ok(()),
         InvitationStatus::Expired => Err(ServiceError::Gone {
-            code: "invitation_expired",
+            code: ErrorCode::InvitationExpired,
             detail: "the invitation has expired; ask for a new one".into(),
         }),
         answered => Err(ServiceError::conflict(
-            "invitation_not_pending",
+            ErrorCode::InvitationNotPending,
             format!(
                 "the invitation is {} and can no longer be answered",
                 answered.as_str()

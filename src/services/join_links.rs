@@ -9,6 +9,7 @@ use crate::domain::event::{Actor, Origin};
 use crate::domain::join_link::{JoinLink, JoinLinkState, MAX_USES};
 use crate::domain::{Email, Millis, Organization, Page, Paged, Role};
 use crate::domain::{OrgId, UserId};
+use crate::services::error_code::ErrorCode;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -171,7 +172,7 @@ fn gone(state: JoinLinkState) -> ServiceError {
         JoinLinkState::Active => "This link can no longer be used.",
     };
     ServiceError::Gone {
-        code: "join_link_closed",
+        code: ErrorCode::JoinLinkClosed,
         detail: detail.into(),
     }
 }
@@ -205,7 +206,7 @@ pub fn join(
     let account = db::users::get(tx, user_id)?.ok_or(ServiceError::NotFound("account"))?;
     if !account.email_verified() {
         return Err(ServiceError::Forbidden {
-            code: "email_unverified",
+            code: ErrorCode::EmailUnverified,
             detail: "Confirm your email address first: open the link we sent you.".into(),
         });
     }
@@ -213,7 +214,7 @@ pub fn join(
         Email::parse(&account.email).map_err(|e| ServiceError::invalid("email", e.to_string()))?;
     if !link.allows(email.key()) {
         return Err(ServiceError::Forbidden {
-            code: "email_domain_not_allowed",
+            code: ErrorCode::EmailDomainNotAllowed,
             detail: format!(
                 "This link is for addresses at {}.",
                 link.allowed_email_domains.join(", ")
@@ -222,7 +223,7 @@ pub fn join(
     }
     if db::members::role(tx, OrgId(link.org_id), UserId(user_id))?.is_some() {
         return Err(ServiceError::conflict(
-            "already_member",
+            ErrorCode::AlreadyMember,
             format!("You are already a member of {}.", organization.name),
         ));
     }
@@ -233,7 +234,7 @@ pub fn join(
         // Joined meanwhile by the same person (a second tab): the use taken
         // above goes back with this transaction.
         return Err(ServiceError::conflict(
-            "already_member",
+            ErrorCode::AlreadyMember,
             format!("You are already a member of {}.", organization.name),
         ));
     }

@@ -8,6 +8,7 @@ use crate::db::Conn;
 use crate::domain::event::{EventType, Origin};
 use crate::domain::{KeyRevocation, Member, Membership, Millis, Page, Paged, Role};
 use crate::domain::{OrgId, UserId};
+use crate::services::error_code::ErrorCode;
 use uuid::Uuid;
 
 /// One page of the organization's members. The total is the organization's
@@ -29,7 +30,7 @@ pub(super) fn take_turn(tx: &Conn, org_id: i64) -> ServiceResult<()> {
 
 fn last_admin() -> ServiceError {
     ServiceError::conflict(
-        "last_admin",
+        ErrorCode::LastAdmin,
         "this user is the organization's last admin; make someone else an admin first",
     )
 }

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod console;
+pub mod error_code;
 pub mod events;
 pub mod idempotency;
 pub mod invitations;
@@ -25,6 +26,7 @@ pub mod webhooks;
 pub use crate::db::Conn;
 /// The storage layer's error, as services hand it on (inside [`ServiceError::Storage`]).
 pub use crate::db::StorageError;
+pub use error_code::ErrorCode;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -36,10 +38,10 @@ pub enum ServiceError {
     NotFound(&'static str),
     /// The request contradicts the current state.
     #[error("{detail}")]
-    Conflict { code: &'static str, detail: String },
+    Conflict { code: ErrorCode, detail: String },
     /// The thing existed but can no longer be used.
     #[error("{detail}")]
-    Gone { code: &'static str, detail: String },
+    Gone { code: ErrorCode, detail: String },
     /// The same request came too soon after the previous one.
     #[error("{detail}")]
     TooSoon {
@@ -48,7 +50,7 @@ pub enum ServiceError {
     },
     /// The caller is known but may not do this.
     #[error("{detail}")]
-    Forbidden { code: &'static str, detail: String },
+    Forbidden { code: ErrorCode, detail: String },
     /// The credentials presented prove nothing (wrong password, unknown account).
     #[error("{0}")]
     Unauthorized(String),
@@ -82,7 +84,7 @@ impl From<StorageError> for ServiceError {
 impl From<crate::domain::scope::GrantRefused> for ServiceError {
     fn from(refused: crate::domain::scope::GrantRefused) -> Self {
         ServiceError::Forbidden {
-            code: "missing_scope",
+            code: ErrorCode::MissingScope,
             detail: refused.to_string(),
         }
     }
@@ -102,7 +104,7 @@ impl ServiceError {
         }
     }
 
-    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn conflict(code: ErrorCode, detail: impl Into<String>) -> Self {
         ServiceError::Conflict {
             code,
             detail: detail.into(),

@@ -7,6 +7,7 @@ use crate::db::Conn;
 use crate::domain::event::Origin;
 use crate::domain::{Email, Millis, Organization, Role, User, name};
 use crate::domain::{OrgId, UserId};
+use crate::services::error_code::ErrorCode;
 use uuid::Uuid;
 
 pub struct NewOrganization {
@@ -52,7 +53,7 @@ pub fn create(
         }
         Some(_) => {
             return Err(ServiceError::conflict(
-                "unverified_account",
+                ErrorCode::UnverifiedAccount,
                 format!(
                     "an account for {} exists but its email was never verified, so it may be \
                      someone else's; pass --claim-unverified to take it over (its password, \

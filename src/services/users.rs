@@ -7,6 +7,7 @@ use crate::db;
 use crate::db::Conn;
 use crate::domain::event::Origin;
 use crate::domain::{Email, Millis, User, name};
+use crate::services::error_code::ErrorCode;
 
 pub struct NewAccount {
     pub email: Email,
@@ -58,7 +59,7 @@ pub fn create(conn: &Conn, new: &NewAccount, now: Millis) -> ServiceResult<User>
     match inserted {
         Ok(user) => Ok(user),
         Err(e) if db::is_unique_violation(&e) => Err(ServiceError::conflict(
-            "email_taken",
+            ErrorCode::EmailTaken,
             "an account with this email already exists",
         )),
         Err(e) => Err(e.into()),

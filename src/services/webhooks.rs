@@ -11,6 +11,7 @@ use crate::db::webhooks::{EndpointFields, Outcome};
 use crate::domain::event::{EventType, Origin};
 use crate::domain::webhook::{ENDPOINTS_PER_ORG_MAX, RetrySchedule, WebhookEndpoint};
 use crate::domain::{Millis, Page, Paged};
+use crate::services::error_code::ErrorCode;
 use std::time::Duration;
 
 /// How long a replaced secret keeps signing, so receivers can switch over.
@@ -76,7 +77,7 @@ pub fn create(
     tx.lock_key(&format!("webhooks/{org_id}"))?;
     if db::webhooks::count(tx, org_id)? >= ENDPOINTS_PER_ORG_MAX {
         return Err(ServiceError::conflict(
-            "webhook_limit",
+            ErrorCode::WebhookLimit,
             format!(
                 "an organization may have at most {ENDPOINTS_PER_ORG_MAX} webhook endpoints; \
                  delete one first"
@@ -183,7 +184,7 @@ pub fn send_test(
     let endpoint = get(tx, org_id, id)?;
     if !endpoint.enabled {
         return Err(ServiceError::conflict(
-            "webhook_disabled",
+            ErrorCode::WebhookDisabled,
             "the endpoint is disabled; enable it (PATCH enabled: true) to send to it",
         ));
     }

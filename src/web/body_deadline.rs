@@ -7,6 +7,7 @@
 //! connection is closed.
 
 use crate::http::problem::ApiError;
+use crate::services::error_code::ErrorCode;
 use crate::state::AppState;
 use crate::web::render::MessagePage;
 use actix_web::body::{EitherBody, MessageBody};
@@ -127,7 +128,7 @@ fn too_slow(html: bool, limit: Duration) -> HttpResponse {
     } else {
         ApiError::new(
             StatusCode::REQUEST_TIMEOUT,
-            "request_timeout",
+            ErrorCode::RequestTimeout,
             format!("the request body did not arrive within {seconds} s"),
         )
         .error_response()

@@ -843,7 +843,7 @@ async fn org_create_never_hands_an_organization_to_an_unverified_account() {
         matches!(
             &refused,
             Err(services::ServiceError::Conflict {
-                code: "unverified_account",
+                code: services::ErrorCode::UnverifiedAccount,
                 ..
             })
         ),

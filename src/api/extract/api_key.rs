@@ -7,6 +7,7 @@ use crate::domain::{ApiKey, Role, Scope};
 use crate::http::problem::ApiError;
 use crate::services;
 use crate::services::Conn;
+use crate::services::error_code::ErrorCode;
 use crate::state::AppState;
 use actix_web::HttpMessage;
 use actix_web::body::{EitherBody, MessageBody};
@@ -74,14 +75,14 @@ impl AdminCaller {
         } else {
             Err(ApiError::new(
                 StatusCode::FORBIDDEN,
-                "missing_scope",
+                ErrorCode::MissingScope,
                 format!("this API key lacks the `{scope}` scope"),
             ))
         }
     }
 }
 
-fn unauthorized(code: &'static str, detail: &str) -> ApiError {
+fn unauthorized(code: ErrorCode, detail: &str) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, code, detail)
         .with_header(WWW_AUTHENTICATE, format!("ApiKey header=\"{HEADER}\""))
 }
@@ -150,7 +151,7 @@ impl PresentedKey {
 }
 
 fn invalid_key() -> ApiError {
-    unauthorized("invalid_api_key", "the API key is not valid")
+    unauthorized(ErrorCode::InvalidApiKey, "the API key is not valid")
 }
 
 /// Middleware for the admin scope: refuses a missing, malformed or known
@@ -168,7 +169,7 @@ pub async fn authenticate<B: MessageBody>(
         .unwrap_or_default();
     let presented = match req.headers().get(HEADER).map(|value| value.to_str()) {
         None => Err(unauthorized(
-            "missing_api_key",
+            ErrorCode::MissingApiKey,
             "send an organization API key in the X-API-Key header",
         )),
         Some(Ok(value))

@@ -4,6 +4,7 @@
 
 use crate::domain::event::{Actor, Origin};
 use crate::http::problem::ApiError;
+use crate::services::error_code::ErrorCode;
 use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
@@ -36,7 +37,7 @@ impl InviteeCaller {
 fn missing() -> ApiError {
     ApiError::new(
         StatusCode::UNAUTHORIZED,
-        "missing_token",
+        ErrorCode::MissingToken,
         "send an access token in the Authorization header: Bearer <token>",
     )
     .with_header(WWW_AUTHENTICATE, "Bearer realm=\"enlist\"")
@@ -45,7 +46,7 @@ fn missing() -> ApiError {
 fn invalid() -> ApiError {
     ApiError::new(
         StatusCode::UNAUTHORIZED,
-        "invalid_token",
+        ErrorCode::InvalidToken,
         "the access token is invalid or has expired",
     )
     .with_header(
@@ -73,7 +74,7 @@ fn identify(req: &HttpRequest) -> Result<InviteeCaller, ApiError> {
     if !claims.email_verified {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "email_unverified",
+            ErrorCode::EmailUnverified,
             "this account's email address is not verified yet: follow the link in the \
              verification message enlist sent to it (signing in again on the sign-in page \
              sends a new one), then get a new access token",

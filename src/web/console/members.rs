@@ -3,6 +3,7 @@
 use super::{ButtonForm, Chrome, ConsoleForm, ConsolePageError, Paging, Visit};
 use crate::domain::{Member, Role};
 use crate::domain::{OrgId, UserId};
+use crate::services::error_code::ErrorCode;
 use crate::services::{self, ServiceError};
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
@@ -153,7 +154,7 @@ async fn change(
                 matches!(
                     error,
                     ServiceError::Conflict {
-                        code: "last_admin",
+                        code: ErrorCode::LastAdmin,
                         ..
                     }
                 )

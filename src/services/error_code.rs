@@ -1,0 +1,108 @@
+//! The stable, machine-readable names of the problems the JSON surfaces
+//! answer with (`code` in RFC 9457 problem details, and in a bulk item's
+//! `error`). One enum, so the list in docs/api.md is checked against it
+//! (tests/api/docs_codes.rs) and a new code cannot slip in unlisted.
+
+macro_rules! error_codes {
+    ($($(#[$doc:meta])* $variant:ident => $name:literal,)*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl ErrorCode {
+            /// Every code, in the order docs/api.md lists them.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            /// The code as it appears on the wire.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// A parameter, the path or the body breaks a rule (`field` names it).
+    ValidationFailed => "validation_failed",
+    /// The body is not JSON.
+    MalformedJson => "malformed_json",
+    /// The body is not sent as `application/json`.
+    UnsupportedMediaType => "unsupported_media_type",
+    /// The body is larger than `server.json_body_limit`.
+    PayloadTooLarge => "payload_too_large",
+    /// The body did not arrive in time.
+    RequestTimeout => "request_timeout",
+    /// No such resource (or not in the caller's organization).
+    NotFound => "not_found",
+    /// The resource does not take this method (`Allow` lists those it takes).
+    MethodNotAllowed => "method_not_allowed",
+    /// A method the server does not implement at all.
+    MethodNotImplemented => "method_not_implemented",
+    /// No API key was sent.
+    MissingApiKey => "missing_api_key",
+    /// The API key is unknown, revoked or expired.
+    InvalidApiKey => "invalid_api_key",
+    /// No bearer token was sent.
+    MissingToken => "missing_token",
+    /// The bearer token is not valid (signature, expiry, audience, revoked).
+    InvalidToken => "invalid_token",
+    /// The credentials prove nothing.
+    Unauthorized => "unauthorized",
+    /// The API key lacks the scope the operation needs.
+    MissingScope => "missing_scope",
+    /// The account's email address is not verified yet.
+    EmailUnverified => "email_unverified",
+    /// A join link admits only some email domains, not this one.
+    EmailDomainNotAllowed => "email_domain_not_allowed",
+    /// The API key (or, for unknown keys, the client address) made too many requests this minute.
+    RateLimited => "rate_limited",
+    /// The same request came too soon after the last one (`Retry-After`).
+    TooManyRequests => "too_many_requests",
+    /// A request with this `Idempotency-Key` is still running.
+    IdempotencyKeyInUse => "idempotency_key_in_use",
+    /// This `Idempotency-Key` was used for another request.
+    IdempotencyKeyReused => "idempotency_key_reused",
+    /// The person is a member already.
+    AlreadyMember => "already_member",
+    /// A pending invitation for this address exists.
+    InvitationPending => "invitation_pending",
+    /// The invitation was answered, revoked or expired.
+    InvitationNotPending => "invitation_not_pending",
+    /// The invitation can no longer be sent again.
+    InvitationNotResendable => "invitation_not_resendable",
+    /// The invitation can no longer be revoked.
+    InvitationNotRevocable => "invitation_not_revocable",
+    /// The invitation has expired.
+    InvitationExpired => "invitation_expired",
+    /// A bulk item repeats an address earlier in the same request.
+    DuplicateItem => "duplicate_item",
+    /// The join link was revoked, used up or expired.
+    JoinLinkClosed => "join_link_closed",
+    /// The organization's last admin cannot leave, be removed or be demoted.
+    LastAdmin => "last_admin",
+    /// The email address has an account already.
+    EmailTaken => "email_taken",
+    /// The account's address was never proven.
+    UnverifiedAccount => "unverified_account",
+    /// A verification or reset link was used already, or expired.
+    LinkUsedOrExpired => "link_used_or_expired",
+    /// The webhook endpoint is turned off.
+    WebhookDisabled => "webhook_disabled",
+    /// The organization has as many webhook endpoints as it may.
+    WebhookLimit => "webhook_limit",
+    /// The database is not empty (`enlist demo` needs an empty one).
+    NotEmpty => "not_empty",
+    /// The server is busy or a dependency is down; retry after `Retry-After`.
+    Unavailable => "unavailable",
+    /// Failed on our side; the detail says no more.
+    InternalError => "internal_error",
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
