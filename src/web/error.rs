@@ -48,7 +48,9 @@ impl PageError {
     /// A service call that failed on our side, or could not be made now:
     /// 503 with `Retry-After` when storage was busy or the service says
     /// when to come back (nothing was changed), 500 otherwise.
-    pub fn failed(error: crate::services::ServiceError) -> Self {
+    /// A request that failed on our side, or found the server busy: 503
+    /// with `Retry-After` when waiting helps, 500 otherwise.
+    pub fn failed(error: &crate::services::ServiceError) -> Self {
         use crate::services::ServiceError;
         match error {
             ServiceError::Storage(busy) if busy.is_busy() => {
@@ -63,8 +65,12 @@ impl PageError {
             ServiceError::Unavailable {
                 detail,
                 retry_after_secs,
-            } => Self::new(StatusCode::SERVICE_UNAVAILABLE, "Try again shortly", detail)
-                .with_retry_after(std::time::Duration::from_secs(retry_after_secs)),
+            } => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Try again shortly",
+                detail.clone(),
+            )
+            .with_retry_after(std::time::Duration::from_secs(*retry_after_secs)),
             other => Self::internal(other),
         }
     }

@@ -114,7 +114,7 @@ pub async fn front_door(
         .await;
     match lobby {
         Ok(lobby) => lobby_page(req, state, status, notice, lobby),
-        Err(error) => PageError::failed(error).response(),
+        Err(error) => PageError::failed(&error).response(),
     }
 }
 
@@ -207,7 +207,7 @@ pub async fn sign_out(
             .db
             .write(move |tx| crate::services::sessions::end(tx, &token))
             .await
-            .map_err(PageError::failed)?;
+            .map_err(|error| PageError::failed(&error))?;
     }
     let mut response = crate::web::render::see_other("/admin?notice=signed-out");
     crate::web::render::add_cookie(

@@ -680,31 +680,7 @@ fn denied_status(denial: &Denial) -> StatusCode {
 
 /// A failure on our side (or of storage), as an HTML error page.
 pub fn failed(error: &ServiceError) -> HttpResponse {
-    match error {
-        // Nothing was changed: the pool, the write queue or a lock held
-        // elsewhere did not free up in time (503, as the admin API says).
-        ServiceError::Storage(busy) if busy.is_busy() => {
-            tracing::warn!(error = %busy, "storage busy; answering 503");
-            PageError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Try again shortly",
-                "The server is busy. Nothing was changed; try again in a moment.",
-            )
-            .with_retry_after(Duration::from_secs(1))
-            .response()
-        }
-        ServiceError::Unavailable {
-            detail,
-            retry_after_secs,
-        } => PageError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Try again shortly",
-            detail.clone(),
-        )
-        .with_retry_after(Duration::from_secs(*retry_after_secs))
-        .response(),
-        other => PageError::internal(other).response(),
-    }
+    PageError::failed(error).response()
 }
 
 fn failed_status(error: &ServiceError) -> StatusCode {
