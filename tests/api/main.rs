@@ -38,6 +38,7 @@ mod console_join_links;
 mod console_webhooks;
 mod csrf;
 mod delivery;
+mod docs_settings;
 mod errors;
 mod events;
 mod hostile;
