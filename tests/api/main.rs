@@ -39,6 +39,7 @@ mod console_webhooks;
 mod csrf;
 mod delivery;
 mod docs_codes;
+mod docs_settings;
 mod errors;
 mod events;
 mod hostile;
