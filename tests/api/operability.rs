@@ -1,6 +1,6 @@
 //! Operability over HTTP, in-process: health and readiness, Prometheus
 //! metrics, request ids, request limits and CORS. Signals, logs, backups and
-//! a stalled database are in `tests/lifecycle.rs`, against the real binary.
+//! a stalled database are in `tests/process/lifecycle.rs`, against the real binary.
 
 use crate::helpers::*;
 use enlist::config::{HumanDuration, HumanSize, SmtpTls, TransportKind};
