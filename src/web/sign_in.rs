@@ -202,23 +202,95 @@ pub const DEVICE_COOKIE: &str = "enlist_device";
 // The forms' callers reach it here too; there is one definition.
 pub use crate::http::client_address::client_address;
 
-/// What a sign-in form's answer depends on besides its fields.
-pub fn form_context(
+/// Who is at the other end of a page's request, as far as the request
+/// tells: its session and device cookies, its address and the request id.
+/// Read once by the extractor instead of at the top of every handler. Not
+/// `Debug`: it holds the session token.
+pub struct Browser {
+    session: Option<String>,
+    device: Option<String>,
+    address: String,
+    request_id: Option<String>,
+}
+
+/// The session cookie's token, if the browser sent one.
+pub fn session_token(req: &actix_web::HttpRequest, state: &AppState) -> Option<String> {
+    cookie_value(req, state, SESSION_COOKIE)
+}
+
+fn cookie_value(
     req: &actix_web::HttpRequest,
     state: &AppState,
-    resume: Option<crate::services::accounts::Resume>,
-    invited: Option<crate::domain::Email>,
-) -> FormContext {
-    FormContext {
-        address: client_address(req, state),
-        device: req
-            .cookie(&crate::web::render::cookie_name(
-                DEVICE_COOKIE,
-                secure(state),
-            ))
-            .map(|c| c.value().to_owned()),
-        resume,
-        invited,
+    name: &'static str,
+) -> Option<String> {
+    req.cookie(&crate::web::render::cookie_name(name, secure(state)))
+        .map(|c| c.value().to_owned())
+}
+
+impl Browser {
+    pub fn of(req: &actix_web::HttpRequest, state: &AppState) -> Self {
+        Self {
+            session: session_token(req, state),
+            device: cookie_value(req, state, DEVICE_COOKIE),
+            address: client_address(req, state),
+            request_id: crate::http::request_log::request_id(req),
+        }
+    }
+
+    /// The session cookie's token, if the browser sent one.
+    pub fn session_token(&self) -> Option<String> {
+        self.session.clone()
+    }
+
+    pub fn request_id(&self) -> Option<String> {
+        self.request_id.clone()
+    }
+
+    /// What a sign-in form's answer depends on besides its fields.
+    pub fn form_context(
+        &self,
+        resume: Option<crate::services::accounts::Resume>,
+        invited: Option<crate::domain::Email>,
+    ) -> FormContext {
+        FormContext {
+            address: self.address.clone(),
+            device: self.device.clone(),
+            resume,
+            invited,
+        }
+    }
+
+    /// The person this browser is signed in as, if its session is live.
+    pub async fn signed_in(
+        &self,
+        state: &AppState,
+    ) -> Option<crate::services::sessions::SessionUser> {
+        let token = self.session.clone()?;
+        let now = state.clock.now();
+        state
+            .db
+            .read(move |conn| crate::services::sessions::find(conn, &token, now))
+            .await
+            .unwrap_or_else(|error| {
+                tracing::warn!(%error, "session lookup failed");
+                None
+            })
+    }
+}
+
+impl actix_web::FromRequest for Browser {
+    type Error = HtmlError;
+    type Future = std::future::Ready<Result<Self, HtmlError>>;
+
+    fn from_request(req: &actix_web::HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(
+            req.app_data::<actix_web::web::Data<AppState>>()
+                .map(|state| Browser::of(req, state))
+                .ok_or_else(|| {
+                    crate::web::error::PageError::internal("the application state is missing")
+                        .into()
+                }),
+        )
     }
 }
 
@@ -252,29 +324,6 @@ pub fn add_signed_in_cookies(
 /// Whether the server is reached over https (Secure, `__Host-` cookies).
 pub fn secure(state: &AppState) -> bool {
     state.public_url.starts_with("https://")
-}
-
-/// The person this browser is signed in as, if its session is live.
-pub async fn current_session(
-    req: &actix_web::HttpRequest,
-    state: &AppState,
-) -> Option<crate::services::sessions::SessionUser> {
-    let token = req
-        .cookie(&crate::web::render::cookie_name(
-            SESSION_COOKIE,
-            secure(state),
-        ))?
-        .value()
-        .to_owned();
-    let now = state.clock.now();
-    state
-        .db
-        .read(move |conn| crate::services::sessions::find(conn, &token, now))
-        .await
-        .unwrap_or_else(|error| {
-            tracing::warn!(%error, "session lookup failed");
-            None
-        })
 }
 
 fn seconds(lifetime: Duration) -> time::Duration {

@@ -7,7 +7,7 @@ use crate::services::console::{self as gate, Lobby};
 use crate::state::AppState;
 use crate::web::csrf::{FormPage, FormRejection};
 use crate::web::error::{HtmlError, PageError};
-use crate::web::sign_in::{self, Credentials, FormError, Onward};
+use crate::web::sign_in::{self, Browser, Credentials, FormError, Onward};
 use actix_web::dev::Payload;
 use actix_web::error::InternalError;
 use actix_web::http::StatusCode;
@@ -106,7 +106,7 @@ pub async fn front_door(
     status: StatusCode,
     notice: Option<Notice>,
 ) -> HttpResponse {
-    let token = super::session_token(req, state);
+    let token = sign_in::session_token(req, state);
     let now = state.clock.now();
     let lobby = state
         .db
@@ -178,6 +178,7 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
 /// the front door again (to the organization picker, or straight in).
 pub async fn sign_in(
     req: HttpRequest,
+    browser: Browser,
     FrontDoorForm(form): FrontDoorForm<Credentials>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, HtmlError> {
@@ -186,7 +187,7 @@ pub async fn sign_in(
         intent: Some("signin".into()),
         ..form
     };
-    let context = sign_in::form_context(&req, &state, Some(Resume::Console), None);
+    let context = browser.form_context(Some(Resume::Console), None);
     let again = |error: &FormError| {
         let view = sign_in_view(form.email().to_owned(), Some(error.message.clone()));
         render(&req, &state, error.status, view, None, error.retry_after)
@@ -198,11 +199,11 @@ pub async fn sign_in(
 /// `POST /admin/sign-out`: ends the session (on the hosted pages too: it
 /// is the same one).
 pub async fn sign_out(
-    req: HttpRequest,
+    browser: Browser,
     _: FrontDoorForm<serde::de::IgnoredAny>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, HtmlError> {
-    if let Some(token) = super::session_token(&req, &state) {
+    if let Some(token) = browser.session_token() {
         state
             .db
             .write(move |tx| crate::services::sessions::end(tx, &token))

@@ -208,7 +208,7 @@ async fn step_up(
     password: Option<&str>,
 ) -> Result<StepUp, ServiceError> {
     let req = visit.request();
-    let session = super::session_token(req, state).unwrap_or_default();
+    let session = crate::web::sign_in::session_token(req, state).unwrap_or_default();
     let address = crate::http::client_address::client_address(req, state);
     state.accounts.step_up(&session, password, &address).await
 }

@@ -24,7 +24,6 @@ use crate::web::csrf::FormRejection;
 use crate::web::error::PageError;
 use crate::web::render::Link;
 use crate::web::render::MessagePage;
-use crate::web::render::SESSION_COOKIE;
 use crate::web::render::Scripts;
 use crate::web::sign_in;
 use actix_web::http::StatusCode;
@@ -151,7 +150,7 @@ impl actix_web::FromRequest for Visit {
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         std::future::ready(app_state(req).map_err(Into::into).map(|state| {
             Visit {
-                token: session_token(req, &state),
+                token: sign_in::session_token(req, &state),
                 // Not a UUID: no organization.
                 org: req
                     .match_info()
@@ -304,15 +303,6 @@ pub async fn change_row<T: Send + 'static>(
             change(tx, admin, origin, id?, now)
         })
         .await
-}
-
-/// The session cookie's token, if the browser sent one.
-pub fn session_token(req: &HttpRequest, state: &AppState) -> Option<String> {
-    req.cookie(&crate::web::render::cookie_name(
-        SESSION_COOKIE,
-        sign_in::secure(state),
-    ))
-    .map(|cookie| cookie.value().to_owned())
 }
 
 /// Why a console request did not get its page.

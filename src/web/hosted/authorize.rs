@@ -10,7 +10,7 @@ use crate::web::error::{HtmlError, PageError};
 use crate::web::hosted::AuthorizePage;
 use crate::web::hosted::SignInForms;
 use crate::web::render::Redirect;
-use crate::web::sign_in::{self, Credentials, FormError, Onward};
+use crate::web::sign_in::{self, Browser, Credentials, FormError, Onward};
 
 pub use crate::services::oauth::AuthorizeParams;
 use crate::state::AppState;
@@ -193,12 +193,13 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
 /// browser goes back to the client with a code.
 pub async fn submit(
     req: HttpRequest,
+    browser: Browser,
     GenuineForm(form): GenuineForm<AuthorizeForm>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, HtmlError> {
     let authorization = validate(&state, &form.params).await?;
     let resume = Resume::Authorize(form.params.query());
-    let context = sign_in::form_context(&req, &state, Some(resume), None);
+    let context = browser.form_context(Some(resume), None);
     let client = Client::of(&authorization);
     let again = |error: &FormError| {
         let email = form.credentials.email();

@@ -11,7 +11,7 @@ use crate::web::csrf::{FormPage, GenuineForm};
 use crate::web::error::{HtmlError, PageError};
 use crate::web::hosted::SignInForms;
 use crate::web::render::{MessagePage, Redirect};
-use crate::web::sign_in::{self, Credentials, FormError, Onward, SESSION_COOKIE, session_cookie};
+use crate::web::sign_in::{self, Browser, Credentials, FormError, Onward, session_cookie};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -141,14 +141,6 @@ fn closed(details: &InvitationDetails, reason: Closed) -> PageError {
         ),
     };
     PageError::new(status, heading, text)
-}
-
-fn session_token(req: &HttpRequest, state: &AppState) -> Option<String> {
-    req.cookie(&crate::web::render::cookie_name(
-        SESSION_COOKIE,
-        sign_in::secure(state),
-    ))
-    .map(|cookie| cookie.value().to_owned())
 }
 
 /// The open invitation behind the link in the path (with its secret, if
@@ -335,12 +327,18 @@ fn render(
 pub async fn show(
     req: HttpRequest,
     path: web::Path<String>,
+    browser: Browser,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, HtmlError> {
     let token = link_token(&req);
-    let session = session_token(&req, &state);
-    let (details, viewer, proof) =
-        open_invitation(&req, &state, &path, token.as_deref(), session).await?;
+    let (details, viewer, proof) = open_invitation(
+        &req,
+        &state,
+        &path,
+        token.as_deref(),
+        browser.session_token(),
+    )
+    .await?;
     let shown = Shown {
         details: &details,
         viewer: &viewer,
@@ -356,6 +354,7 @@ pub async fn show(
 pub async fn sign_in(
     req: HttpRequest,
     path: web::Path<String>,
+    browser: Browser,
     GenuineForm(form): GenuineForm<Credentials>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, HtmlError> {
@@ -368,7 +367,7 @@ pub async fn sign_in(
         .then(|| Email::parse(&details.invitation.invitee_email).ok())
         .flatten();
     let resume = Resume::Invitation(details.invitation.uuid);
-    let context = sign_in::form_context(&req, &state, Some(resume), invited);
+    let context = browser.form_context(Some(resume), invited);
     let page = format!("/invite/{}", details.invitation.uuid);
     let onward = Onward::Page(with_proof(page, proof, token.as_deref()));
     let shown = Shown {
@@ -385,16 +384,16 @@ pub async fn sign_in(
 pub async fn respond(
     req: HttpRequest,
     path: web::Path<String>,
+    browser: Browser,
     GenuineForm(form): GenuineForm<DecisionForm>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, HtmlError> {
     let accept = form.accepts()?;
     let uuid = Uuid::parse_str(&path).map_err(|_| not_found())?;
-    let session = session_token(&req, &state);
+    let (session, request_id) = (browser.session_token(), browser.request_id());
     let token = link_token(&req);
     let link = token.clone();
     let now = state.clock.now();
-    let request_id = crate::http::request_log::request_id(&req);
     let answer = state
         .db
         .write(move |tx| {
@@ -417,10 +416,11 @@ pub async fn respond(
 pub async fn sign_out(
     req: HttpRequest,
     path: web::Path<String>,
+    browser: Browser,
     _: GenuineForm<serde::de::IgnoredAny>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, HtmlError> {
-    if let Some(token) = session_token(&req, &state) {
+    if let Some(token) = browser.session_token() {
         state
             .db
             .write(move |tx| services::sessions::end(tx, &token))

@@ -11,7 +11,7 @@ use crate::web::csrf::{FormPage, GenuineForm};
 use crate::web::error::{HtmlError, PageError};
 use crate::web::hosted::SignInForms;
 use crate::web::render::{MessagePage, Redirect};
-use crate::web::sign_in::{self, Credentials, FormError, Onward};
+use crate::web::sign_in::{self, Browser, Credentials, FormError, Onward};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -173,10 +173,11 @@ fn render(
 pub async fn show(
     req: HttpRequest,
     path: web::Path<String>,
+    browser: Browser,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, HtmlError> {
     let open = open_link(&state, &path).await?;
-    let session = sign_in::current_session(&req, &state).await;
+    let session = browser.signed_in(&state).await;
     let page = render(
         &req,
         &state,
@@ -195,11 +196,12 @@ pub async fn show(
 pub async fn sign_in(
     req: HttpRequest,
     path: web::Path<String>,
+    browser: Browser,
     GenuineForm(form): GenuineForm<Credentials>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, HtmlError> {
     let open = open_link(&state, &path).await?;
-    let context = sign_in::form_context(&req, &state, None, None);
+    let context = browser.form_context(None, None);
     let onward = Onward::Page(format!("/join/{}", path.as_str()));
     let again = |error: &FormError| {
         render(
@@ -221,16 +223,18 @@ pub async fn sign_in(
 pub async fn accept(
     req: HttpRequest,
     path: web::Path<String>,
+    browser: Browser,
     _: GenuineForm<serde::de::IgnoredAny>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, HtmlError> {
     let token = plausible(&path)?.to_owned();
-    let session = sign_in::current_session(&req, &state)
+    let session = browser
+        .signed_in(&state)
         .await
         .ok_or_else(|| Redirect::to(format!("/join/{token}")))?;
     let user_id = session.user_id;
     let now = state.clock.now();
-    let request_id = crate::http::request_log::request_id(&req);
+    let request_id = browser.request_id();
     let link = token.clone();
     let answer = state
         .db
