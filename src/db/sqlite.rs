@@ -215,10 +215,12 @@ impl Sqlite {
         let mut conn = self.writer.get().map_err(StorageError::from)?;
         super::seed::bulk_settings(&conn, cache_kib).map_err(StorageError::from)?;
         let outcome = immediate(&mut conn, f);
+        // What committed wakes its workers even if the settings fail to come back.
+        if let Ok((_, queued)) = &outcome {
+            wakeups.wake(*queued);
+        }
         super::seed::restore_bulk_settings(&conn).map_err(StorageError::from)?;
-        let (value, queued) = outcome?;
-        wakeups.wake(queued);
-        Ok(value)
+        outcome.map(|(value, _)| value)
     }
 
     /// Queues `f` for the writer thread and waits for its answer: see

@@ -141,14 +141,6 @@ pub fn read_genuine_form<T: serde::de::DeserializeOwned>(
     serde_urlencoded::from_bytes(body).map_err(|_| FormRejection::Unreadable)
 }
 
-/// [`read_genuine_form`], or the page to answer with.
-pub fn genuine_form<T: serde::de::DeserializeOwned>(
-    req: &HttpRequest,
-    body: &[u8],
-) -> Result<T, Box<HttpResponse>> {
-    read_genuine_form(req, body).map_err(|rejection| Box::new(rejection.error_response()))
-}
-
 impl std::fmt::Display for FormRejection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
@@ -183,8 +175,14 @@ impl ResponseError for FormRejection {
 
 /// A posted form that is genuine ([`read_genuine_form`]); any other is
 /// answered with [`FormRejection`]'s pages before the handler runs.
-#[derive(Debug)]
 pub struct GenuineForm<T>(pub T);
+
+/// Forms carry passwords: never printed.
+impl<T> std::fmt::Debug for GenuineForm<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GenuineForm(..)")
+    }
+}
 
 impl<T: serde::de::DeserializeOwned + 'static> FromRequest for GenuineForm<T> {
     type Error = actix_web::Error;
@@ -222,29 +220,9 @@ where
     })
 }
 
-/// A page with forms: rendered with the security headers, with the CSRF
-/// cookie its forms' token pairs with, and `Retry-After` when the person is
-/// asked to wait.
-pub fn form_page(
-    status: StatusCode,
-    page: &impl Template,
-    form_targets: &[&str],
-    csrf: &str,
-    secure: bool,
-    retry_after: Option<std::time::Duration>,
-) -> HttpResponse {
-    form_page_with(
-        status,
-        page,
-        form_targets,
-        csrf,
-        secure,
-        retry_after,
-        Scripts::None,
-    )
-}
-
-/// [`form_page`], with the scripts the page may run.
+/// A page with forms: rendered with the security headers and the scripts it
+/// may run, with the CSRF cookie its forms' token pairs with, and
+/// `Retry-After` when the person is asked to wait.
 pub fn form_page_with(
     status: StatusCode,
     page: &impl Template,
@@ -262,9 +240,9 @@ pub fn form_page_with(
 }
 
 /// A page with forms, rendered and kept until it is sent as
-/// [`form_page`] sends it: a failure can carry one (the form shown again,
-/// saying what went wrong) and render itself.
-#[derive(Debug, Clone)]
+/// [`form_page_with`] sends it: a failure can carry one (the form shown
+/// again, saying what went wrong) and render itself.
+#[derive(Clone)]
 pub struct FormPage {
     status: StatusCode,
     /// The page, or why its template failed (answered as a 500).
@@ -275,6 +253,15 @@ pub struct FormPage {
     secure: bool,
     retry_after: Option<std::time::Duration>,
     scripts: Scripts,
+}
+
+/// The CSRF token and the page (which may echo what was typed) stay out of logs.
+impl std::fmt::Debug for FormPage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FormPage")
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
 }
 
 impl FormPage {

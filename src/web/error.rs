@@ -48,8 +48,6 @@ impl PageError {
     /// A service call that failed on our side, or could not be made now:
     /// 503 with `Retry-After` when storage was busy or the service says
     /// when to come back (nothing was changed), 500 otherwise.
-    /// A request that failed on our side, or found the server busy: 503
-    /// with `Retry-After` when waiting helps, 500 otherwise.
     pub fn failed(error: &crate::services::ServiceError) -> Self {
         use crate::services::ServiceError;
         match error {

@@ -85,10 +85,6 @@ pub fn rendered(
     }
 }
 
-pub fn security_headers(form_targets: &[&str]) -> Vec<(header::HeaderName, HeaderValue)> {
-    page_security_headers(form_targets, Scripts::None)
-}
-
 fn page_security_headers(
     form_targets: &[&str],
     scripts: Scripts,
@@ -220,10 +216,6 @@ impl Redirect {
     pub fn without_referrer(mut self) -> Self {
         self.no_referrer = true;
         self
-    }
-
-    pub fn location(&self) -> &str {
-        &self.location
     }
 
     pub fn response(&self) -> HttpResponse {

@@ -65,4 +65,5 @@ mod safe_defaults;
 mod secrets_at_rest;
 mod slow_bodies;
 mod throttling;
+mod wakeups;
 mod webhooks;

@@ -126,6 +126,14 @@ fn lobby_page(
     notice: Option<Notice>,
     lobby: Lobby,
 ) -> HttpResponse {
+    // One organization and nothing to say: straight to it.
+    if let Lobby::SignedIn { organizations, .. } = &lobby
+        && let [only] = organizations.as_slice()
+        && notice.is_none()
+        && status == StatusCode::OK
+    {
+        return crate::web::render::see_other(&format!("/admin/orgs/{}", only.organization_uuid));
+    }
     let shown = |status, view| render(req, state, status, view, notice, None).response();
     match lobby {
         Lobby::SignedOut => shown(status, sign_in_view(String::new(), None)),
@@ -137,16 +145,6 @@ fn lobby_page(
             organizations,
         } if organizations.is_empty() => {
             shown(StatusCode::FORBIDDEN, FrontView::NotAdmin { email })
-        }
-        // One organization and nothing to say: straight to it.
-        Lobby::SignedIn {
-            organizations: ref only,
-            ..
-        } if let [only] = only.as_slice()
-            && notice.is_none()
-            && status == StatusCode::OK =>
-        {
-            crate::web::render::see_other(&format!("/admin/orgs/{}", only.organization_uuid))
         }
         Lobby::SignedIn {
             email,

@@ -65,7 +65,7 @@ pub async fn list(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsolePageError> {
     let (admin, keys) = visit
-        .read(&state, "api-keys", |conn, admin, _| {
+        .read(&state, "", |conn, admin, _| {
             services::api_keys::list(conn, admin.org_id())
         })
         .await?;

@@ -627,12 +627,6 @@ impl actix_web::ResponseError for ConsolePageError {
     }
 }
 
-/// The answer to a refused or failed console request, outside any section.
-pub fn error_response(req: &HttpRequest, state: &AppState, error: ConsoleError) -> HttpResponse {
-    use actix_web::ResponseError;
-    ConsolePageError::new(req, sign_in::secure(state), "", error).error_response()
-}
-
 /// A person the console does not admit here: signed out (or their session
 /// ended) and former admins go to the front door with a message; someone
 /// who administers other organizations hears that this one is not found.

@@ -26,7 +26,7 @@ pub async fn show(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsolePageError> {
     let (admin, overview) = visit
-        .read(&state, "overview", |conn, admin, now| {
+        .read(&state, "", |conn, admin, now| {
             gate::overview(conn, admin, now)
         })
         .await?;

@@ -76,7 +76,7 @@ pub async fn list(
         offset: 0,
     };
     let (admin, found) = visit
-        .read(&state, "webhooks", move |conn, admin, _| {
+        .read(&state, "", move |conn, admin, _| {
             services::webhooks::list(conn, admin.org_id(), every)
         })
         .await?;
