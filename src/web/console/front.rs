@@ -1,19 +1,17 @@
 //! The console's front door, `/admin`: sign-in, the organization picker,
 //! the page for someone who administers nothing, and sign-out.
 
-use super::Notice;
+use super::{ButtonForm, ConsoleForm, Notice};
 use crate::services::accounts::Resume;
 use crate::services::console::{self as gate, Lobby};
 use crate::state::AppState;
 use crate::web::csrf::{FormPage, FormRejection};
 use crate::web::error::{HtmlError, PageError};
 use crate::web::sign_in::{self, Browser, Credentials, FormError, Onward};
-use actix_web::dev::Payload;
 use actix_web::error::InternalError;
 use actix_web::http::StatusCode;
-use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use futures_util::future::LocalBoxFuture;
 use std::time::Duration;
 
 pub struct PickedOrganization {
@@ -71,22 +69,9 @@ fn sign_in_view(email: String, error: Option<String>) -> FrontView {
     }
 }
 
-/// A posted front-door form, read only when it is genuine. A forged or
-/// stale one lands on the front door saying so, as every console form's
-/// does (see `console::read_form`).
-pub struct FrontDoorForm<T>(pub T);
-
-impl<T: serde::de::DeserializeOwned + 'static> FromRequest for FrontDoorForm<T> {
-    type Error = actix_web::Error;
-    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
-
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let form = crate::web::csrf::read_posted_form(req, payload, refuse);
-        Box::pin(async move { form.await.map(FrontDoorForm) })
-    }
-}
-
-async fn refuse(req: HttpRequest, rejection: FormRejection) -> actix_web::Error {
+/// The answer to a refused console form: a stale or forged one lands on
+/// the front door saying so; an unreadable one gets its own page.
+pub(super) async fn refuse(req: HttpRequest, rejection: FormRejection) -> actix_web::Error {
     let state = req.app_data::<web::Data<AppState>>();
     match (rejection, state) {
         (FormRejection::Expired, Some(state)) => {
@@ -177,7 +162,7 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
 pub async fn sign_in(
     req: HttpRequest,
     browser: Browser,
-    FrontDoorForm(form): FrontDoorForm<Credentials>,
+    ConsoleForm(form): ConsoleForm<Credentials>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, HtmlError> {
     // The console has no sign-up: admins are made by their organization.
@@ -198,7 +183,7 @@ pub async fn sign_in(
 /// is the same one).
 pub async fn sign_out(
     browser: Browser,
-    _: FrontDoorForm<serde::de::IgnoredAny>,
+    _: ButtonForm,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, HtmlError> {
     if let Some(token) = browser.session_token() {

@@ -20,7 +20,6 @@ use crate::domain::event::Origin;
 use crate::services::console::{self as gate, ConsoleAdmin, Denial};
 use crate::services::{Conn, ServiceError, StorageError};
 use crate::state::AppState;
-use crate::web::csrf::FormRejection;
 use crate::web::error::PageError;
 use crate::web::render::Link;
 use crate::web::render::MessagePage;
@@ -769,34 +768,11 @@ fn capitalized(text: &str) -> String {
     }
 }
 
-/// A posted console form, read only when it is genuine. A forged or stale
-/// one lands on the console's front door with a message, changing nothing.
-pub async fn read_form<T: serde::de::DeserializeOwned>(
-    req: &HttpRequest,
-    state: &AppState,
-    body: &[u8],
-) -> Result<T, HttpResponse> {
-    match crate::web::csrf::read_genuine_form(req, body) {
-        Ok(form) => Ok(form),
-        Err(FormRejection::Expired) => Err(front::front_door(
-            req,
-            state,
-            StatusCode::FORBIDDEN,
-            Some(Notice::FORM_EXPIRED),
-        )
-        .await),
-        Err(FormRejection::Unreadable) => Err(crate::web::render::render(
-            StatusCode::BAD_REQUEST,
-            &MessagePage::new("The form could not be read", "Go back and try again."),
-            &[],
-        )),
-    }
-}
-
-/// A posted console form as its handler receives it: read (the body
-/// within the same size limit and deadline as any other) only when it is
-/// genuine, as [`read_form`] says; otherwise the request is answered with
-/// [`read_form`]'s page and the handler never runs.
+/// A posted console form (the front door's too) as its handler receives
+/// it: read, within the same size limit and deadline as any other body,
+/// only when it is genuine. A forged or stale one lands on the front door
+/// saying so (403); an unreadable one gets the "could not be read" page;
+/// either way the handler never runs and nothing changes.
 pub struct ConsoleForm<T>(pub T);
 
 /// A row's button: a posted form with nothing but its CSRF token.
@@ -807,18 +783,8 @@ impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for Consol
     type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
-        let body = actix_web::web::Bytes::from_request(req, payload);
-        let req = req.clone();
-        Box::pin(async move {
-            let body = body.await?;
-            let state = app_state(&req)?;
-            read_form(&req, &state, &body)
-                .await
-                .map(ConsoleForm)
-                .map_err(|page| {
-                    actix_web::error::InternalError::from_response("form not read", page).into()
-                })
-        })
+        let form = crate::web::csrf::read_posted_form(req, payload, front::refuse);
+        Box::pin(async move { form.await.map(ConsoleForm) })
     }
 }
 
