@@ -28,7 +28,7 @@ fn app_state(req: &HttpRequest) -> Option<&AppState> {
 /// Whether the server is reached over https (its `public_url`): cookies
 /// are then Secure and carry the `__Host-` prefix.
 fn secure(req: &HttpRequest) -> bool {
-    app_state(req).is_some_and(|state| state.public_url.starts_with("https://"))
+    app_state(req).is_some_and(crate::web::render::secure)
 }
 
 /// The CSRF binding of this request: its session cookie, if any.

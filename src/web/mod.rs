@@ -12,3 +12,13 @@ pub mod error;
 pub mod hosted;
 pub mod render;
 pub mod sign_in;
+
+/// The application state of a request that reached the app (always, in
+/// practice: startup registers it); a 500 page otherwise.
+pub fn app_state(
+    req: &actix_web::HttpRequest,
+) -> Result<actix_web::web::Data<crate::state::AppState>, error::PageError> {
+    req.app_data::<actix_web::web::Data<crate::state::AppState>>()
+        .cloned()
+        .ok_or_else(|| error::PageError::internal("the application state is not registered"))
+}

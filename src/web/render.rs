@@ -170,6 +170,11 @@ pub fn origin_of(url: &str) -> Option<String> {
     let origin = parsed.origin();
     origin.is_tuple().then(|| origin.ascii_serialization())
 }
+/// Whether the server is reached over https (its `public_url`): cookies
+/// are then Secure and carry the `__Host-` prefix.
+pub fn secure(state: &crate::state::AppState) -> bool {
+    state.public_url.starts_with("https://")
+}
 
 /// A cookie's name: `__Host-` + `base` over https (Secure, Path=/, no
 /// Domain: neither a sibling subdomain nor plain http can set it), `base` otherwise.

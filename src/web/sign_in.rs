@@ -284,12 +284,9 @@ impl actix_web::FromRequest for Browser {
 
     fn from_request(req: &actix_web::HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         std::future::ready(
-            req.app_data::<actix_web::web::Data<AppState>>()
-                .map(|state| Browser::of(req, state))
-                .ok_or_else(|| {
-                    crate::web::error::PageError::internal("the application state is missing")
-                        .into()
-                }),
+            crate::web::app_state(req)
+                .map(|state| Browser::of(req, &state))
+                .map_err(Into::into),
         )
     }
 }
@@ -321,10 +318,7 @@ pub fn add_signed_in_cookies(
     }
 }
 
-/// Whether the server is reached over https (Secure, `__Host-` cookies).
-pub fn secure(state: &AppState) -> bool {
-    state.public_url.starts_with("https://")
-}
+use crate::web::render::secure;
 
 fn seconds(lifetime: Duration) -> time::Duration {
     time::Duration::seconds(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX))

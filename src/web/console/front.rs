@@ -58,7 +58,13 @@ fn render(
         notice,
         csrf_token,
     };
-    FormPage::new(status, &page, &page.csrf_token, sign_in::secure(state)).retry_after(retry_after)
+    FormPage::new(
+        status,
+        &page,
+        &page.csrf_token,
+        crate::web::render::secure(state),
+    )
+    .retry_after(retry_after)
 }
 
 fn sign_in_view(email: String, error: Option<String>) -> FrontView {

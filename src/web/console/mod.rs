@@ -147,7 +147,7 @@ impl actix_web::FromRequest for Visit {
     type Future = std::future::Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        std::future::ready(app_state(req).map_err(Into::into).map(|state| {
+        std::future::ready(crate::web::app_state(req).map_err(Into::into).map(|state| {
             Visit {
                 token: sign_in::session_token(req, &state),
                 // Not a UUID: no organization.
@@ -159,7 +159,7 @@ impl actix_web::FromRequest for Visit {
                 clock: state.clock.clone(),
                 now: std::cell::OnceCell::new(),
                 req: req.clone(),
-                secure: sign_in::secure(&state),
+                secure: crate::web::render::secure(&state),
             }
         }))
     }
@@ -259,14 +259,6 @@ impl Visit {
             .await
             .map_err(|error| self.failure(section, error))
     }
-}
-
-/// The application state, registered for every request (a 500 page
-/// otherwise).
-fn app_state(req: &HttpRequest) -> Result<actix_web::web::Data<AppState>, PageError> {
-    req.app_data::<actix_web::web::Data<AppState>>()
-        .cloned()
-        .ok_or_else(|| PageError::internal("the application state is not registered"))
 }
 
 /// The answer to a change: back to the section's list (`section` is its
@@ -460,7 +452,7 @@ pub fn page(
         template,
         &[],
         &chrome.csrf_token,
-        sign_in::secure(state),
+        crate::web::render::secure(state),
         retry_after,
         Scripts::OwnFiles,
     )

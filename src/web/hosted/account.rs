@@ -52,7 +52,7 @@ fn link_failure(error: FormError) -> PageError {
 fn browser_cookie(req: &HttpRequest, state: &AppState) -> Option<String> {
     req.cookie(&crate::web::render::cookie_name(
         LINK_COOKIE,
-        sign_in::secure(state),
+        crate::web::render::secure(state),
     ))
     .map(|c| c.value().to_owned())
 }
@@ -122,7 +122,7 @@ fn link_page(
     };
     let targets = resume_targets(view.resume.as_ref());
     let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
-    FormPage::new(status, &page, &csrf, sign_in::secure(state)).form_targets(&targets)
+    FormPage::new(status, &page, &csrf, crate::web::render::secure(state)).form_targets(&targets)
 }
 
 /// The page behind an emailed link; the link stays unused.
@@ -330,7 +330,7 @@ fn reset_request_page(
         csrf_token: csrf.clone(),
         error: error.map(|e| e.message.clone()),
     };
-    FormPage::new(status, &page, &csrf, sign_in::secure(state))
+    FormPage::new(status, &page, &csrf, crate::web::render::secure(state))
         .retry_after(error.and_then(|e| e.retry_after))
 }
 

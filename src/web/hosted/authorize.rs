@@ -149,7 +149,7 @@ fn sign_in_page(
         error.map_or(StatusCode::OK, |e| e.status),
         &page,
         &csrf,
-        sign_in::secure(state),
+        crate::web::render::secure(state),
     )
     .form_targets(&targets)
     .retry_after(error.and_then(|e| e.retry_after))

@@ -305,7 +305,7 @@ fn render(
         link_notice: (proof == LinkProof::Wrong).then_some(WRONG_LINK),
         error: action_error,
     };
-    FormPage::new(status, &page, &csrf, sign_in::secure(state))
+    FormPage::new(status, &page, &csrf, crate::web::render::secure(state))
         .retry_after(form_error.and_then(|e| e.retry_after))
 }
 

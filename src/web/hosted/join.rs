@@ -155,7 +155,7 @@ fn render(
         view,
         error: action_error,
     };
-    FormPage::new(status, &page, &csrf, sign_in::secure(state))
+    FormPage::new(status, &page, &csrf, crate::web::render::secure(state))
         .retry_after(form_error.and_then(|e| e.retry_after))
 }
 
