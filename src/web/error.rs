@@ -50,11 +50,12 @@ impl PageError {
     /// when to come back (nothing was changed), 500 otherwise.
     pub fn failed(error: &crate::services::ServiceError) -> Self {
         use crate::services::ServiceError;
+        let status = Self::failed_status(error);
         match error {
             ServiceError::Storage(busy) if busy.is_busy() => {
                 tracing::warn!(error = %busy, "storage busy; answering 503");
                 Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
+                    status,
                     "Try again shortly",
                     "The server is busy. Nothing was changed; try again in a moment.",
                 )
@@ -63,13 +64,20 @@ impl PageError {
             ServiceError::Unavailable {
                 detail,
                 retry_after_secs,
-            } => Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Try again shortly",
-                detail.clone(),
-            )
-            .with_retry_after(std::time::Duration::from_secs(*retry_after_secs)),
+            } => Self::new(status, "Try again shortly", detail.clone())
+                .with_retry_after(std::time::Duration::from_secs(*retry_after_secs)),
             other => Self::internal(other),
+        }
+    }
+
+    /// The status [`PageError::failed`] answers with, without building the
+    /// page (or logging): 503 when waiting helps, 500 otherwise.
+    pub fn failed_status(error: &crate::services::ServiceError) -> StatusCode {
+        use crate::services::ServiceError;
+        match error {
+            ServiceError::Storage(busy) if busy.is_busy() => StatusCode::SERVICE_UNAVAILABLE,
+            ServiceError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 

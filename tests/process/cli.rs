@@ -4,7 +4,7 @@
 //! (its permissions, its path's resolution, `backup`, the serve lock) skip
 //! on PostgreSQL, which has tests of its own behaviour instead.
 
-use crate::fixture::{self, Server, eventually, wait_for};
+use crate::fixture::{self, Server, eventually, one_json_object, wait_for};
 use crate::test_postgres;
 
 use enlist::config::DatabaseSettings;
@@ -14,7 +14,7 @@ use enlist::services;
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 use tempfile::TempDir;
 
@@ -70,20 +70,7 @@ impl Cli {
     }
 
     fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+        fixture::output_with_stdin(self.command(args), stdin)
     }
 
     /// Runs a command that must succeed and print exactly one JSON object.
@@ -171,22 +158,6 @@ fn stdout_of(output: &Output) -> String {
 
 fn stderr_of(output: &Output) -> String {
     String::from_utf8(output.stderr.clone()).unwrap()
-}
-
-/// Asserts success and stdout holding exactly one JSON object on one line.
-fn one_json_object(output: &Output) -> Value {
-    let stdout = stdout_of(output);
-    assert!(
-        output.status.success(),
-        "exit {:?}\nstdout: {stdout}\nstderr: {}",
-        output.status,
-        stderr_of(output)
-    );
-    let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 1, "exactly one line expected: {stdout}");
-    let value: Value = serde_json::from_str(lines[0]).unwrap();
-    assert!(value.is_object(), "{value}");
-    value
 }
 
 /// Asserts a failure: non-zero exit, nothing on stdout, `needle` on stderr.

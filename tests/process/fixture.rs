@@ -49,6 +49,41 @@ pub fn enlist(dir: &Path) -> Command {
     command
 }
 
+/// Runs a one-shot command with `stdin` written to it (a password, say)
+/// and collects what it printed.
+pub fn output_with_stdin(mut command: Command, stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Asserts success and stdout holding exactly one JSON object on one line.
+pub fn one_json_object(output: &std::process::Output) -> Value {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "exit {:?}\nstdout: {stdout}\nstderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "exactly one line expected: {stdout}");
+    let value: Value = serde_json::from_str(lines[0]).unwrap();
+    assert!(value.is_object(), "{value}");
+    value
+}
+
 /// True (and says so) on the PostgreSQL run, for a suite that is the
 /// SQLite file's: the README's test command reruns the `cli`, `multi_node`
 /// and `postgres` suites on PostgreSQL, not this one.

@@ -2,7 +2,7 @@
 //! graceful SIGTERM and SIGINT, backups and integrity checks while serving,
 //! and what the server answers when SQLite itself stops answering.
 
-use crate::fixture::{self, Server, eventually_ok};
+use crate::fixture::{self, Server, eventually_ok, one_json_object};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::Value;
@@ -12,7 +12,7 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
@@ -52,20 +52,10 @@ impl Workspace {
     }
 
     fn json_with_stdin(&self, args: &[&str], stdin: &str) -> Value {
-        let mut child = self
-            .command_on(&self.db, args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        one_json_object(&child.wait_with_output().unwrap())
+        one_json_object(&fixture::output_with_stdin(
+            self.command_on(&self.db, args),
+            stdin,
+        ))
     }
 
     /// `enlist --database FILE check`.
@@ -117,19 +107,6 @@ fn stdout_of(output: &Output) -> String {
 
 fn stderr_of(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn one_json_object(output: &Output) -> Value {
-    let stdout = stdout_of(output);
-    assert!(
-        output.status.success(),
-        "exit {:?}\nstdout: {stdout}\nstderr: {}",
-        output.status,
-        stderr_of(output)
-    );
-    let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 1, "exactly one line expected: {stdout}");
-    serde_json::from_str(lines[0]).unwrap()
 }
 
 fn client() -> reqwest::Client {

@@ -601,10 +601,10 @@ impl actix_web::ResponseError for ConsolePageError {
             (ConsoleError::Denied(denial), _) => denied_status(denial),
             (ConsoleError::Refused(_, error), Some(_)) => match Refusal::of(error) {
                 Some(refusal) => refusal.status,
-                None => failed_status(error),
+                None => PageError::failed_status(error),
             },
             (ConsoleError::Refused(_, error) | ConsoleError::Failed(error), _) => {
-                failed_status(error)
+                PageError::failed_status(error)
             }
         }
     }
@@ -656,14 +656,6 @@ fn denied_status(denial: &Denial) -> StatusCode {
 /// A failure on our side (or of storage), as an HTML error page.
 pub fn failed(error: &ServiceError) -> HttpResponse {
     PageError::failed(error).response()
-}
-
-fn failed_status(error: &ServiceError) -> StatusCode {
-    match error {
-        ServiceError::Storage(busy) if busy.is_busy() => StatusCode::SERVICE_UNAVAILABLE,
-        ServiceError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    }
 }
 
 /// How the console shows a refusal: its status, heading, the field it is
