@@ -13,6 +13,8 @@
     clippy::let_underscore_must_use
 )]
 
+#[path = "../support/oidc_provider.rs"]
+mod oidc_provider;
 #[path = "../support/postgres.rs"]
 mod test_postgres;
 #[path = "../support/webhook_receiver.rs"]
@@ -56,6 +58,7 @@ mod oauth_authorize;
 mod oauth_keys;
 mod oauth_library;
 mod oauth_token;
+mod oidc_provider_fixture;
 mod openapi;
 mod operability;
 mod races;
