@@ -302,6 +302,12 @@ pub enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Show an account: its fields and its identities at OpenID providers
+    /// (provider, issuer and subject; never a token), as one JSON object.
+    Show {
+        #[arg(long)]
+        email: String,
+    },
     /// Set or replace an account's password (read from standard input, one line).
     SetPassword {
         #[arg(long)]
@@ -737,6 +743,33 @@ fn administer(db: &Database, settings: &Settings, command: Command) -> Result<()
                 public: !client.confidential,
                 user_id: client.user_id,
             })
+        }
+        Command::User(UserCommand::Show { email }) => {
+            let email = parse_email(&email)?;
+            let (user, identities) =
+                db.read_blocking(|conn| services::identities::show(conn, &email))?;
+            let mut body = serde_json::to_value(AccountBody::from(user))
+                .map_err(|e| CliError::Usage(e.to_string()))?;
+            if let Some(fields) = body.as_object_mut() {
+                fields.insert(
+                    "identities".into(),
+                    serde_json::json!(
+                        identities
+                            .iter()
+                            .map(|identity| serde_json::json!({
+                                "id": identity.id,
+                                "provider": identity.provider,
+                                "issuer": identity.issuer,
+                                "subject": identity.subject,
+                                "email": identity.email,
+                                "createdAt": identity.created_at,
+                                "lastUsedAt": identity.last_used_at,
+                            }))
+                            .collect::<Vec<_>>()
+                    ),
+                );
+            }
+            print_json(&body)
         }
         Command::User(UserCommand::SetPassword { email, .. }) => {
             let email = parse_email(&email)?;

@@ -301,6 +301,120 @@ pub struct AuthSettings {
     /// An Ed25519 private key (PKCS#8 PEM, mode 0600) that signs access
     /// tokens, kept outside the database; unset: generated and stored in it.
     pub signing_key_file: Option<std::path::PathBuf>,
+    /// Upstream OpenID providers people may sign in with
+    /// (`[[auth.oidc_providers]]`), offered on every sign-in page.
+    pub oidc_providers: Vec<OidcProviderSettings>,
+    /// Issuers whose bearer JWTs the invitee API accepts
+    /// (`[[auth.trusted_issuers]]`).
+    pub trusted_issuers: Vec<TrustedIssuerSettings>,
+}
+
+/// One upstream OpenID provider. Its redirect URI is
+/// `{public_url}/auth/oidc/{id}/callback`.
+#[derive(Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OidcProviderSettings {
+    /// `[a-z0-9-]{1,32}`: its URLs live under `/auth/oidc/{id}/`.
+    pub id: String,
+    /// The label people see ("Sign in with {name}").
+    pub name: String,
+    /// Discovery is at `{issuer}/.well-known/openid-configuration`.
+    pub issuer: String,
+    pub client_id: String,
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// A file holding the secret (trailing whitespace ignored), instead of
+    /// `client_secret`.
+    #[serde(default)]
+    pub client_secret_file: Option<PathBuf>,
+    #[serde(default = "default_oidc_scopes")]
+    pub scopes: Vec<String>,
+}
+
+fn default_oidc_scopes() -> Vec<String> {
+    ["openid", "email", "profile"].map(String::from).to_vec()
+}
+
+// The secret never reaches a log line, not even through `{:?}`.
+impl std::fmt::Debug for OidcProviderSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcProviderSettings")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("client_secret_file", &self.client_secret_file)
+            .field("scopes", &self.scopes)
+            .finish()
+    }
+}
+
+impl OidcProviderSettings {
+    /// The client secret, from the setting or its file.
+    pub fn secret(&self) -> Result<String, ConfigError> {
+        match (&self.client_secret, &self.client_secret_file) {
+            (Some(secret), None) => Ok(secret.clone()),
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .map(|secret| secret.trim_end().to_owned())
+                .map_err(|error| {
+                    ConfigError::Invalid(format!(
+                        "auth.oidc_providers `{}`: client_secret_file {}: {error}",
+                        self.id,
+                        path.display()
+                    ))
+                }),
+            _ => Err(ConfigError::Invalid(format!(
+                "auth.oidc_providers `{}`: set exactly one of client_secret and client_secret_file",
+                self.id
+            ))),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |why: String| {
+            Err(ConfigError::Invalid(format!(
+                "auth.oidc_providers `{}`: {why}",
+                self.id
+            )))
+        };
+        let id_ok = (1..=32).contains(&self.id.len())
+            && self
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !id_ok {
+            return invalid("id must be 1 to 32 of a-z, 0-9 and -".into());
+        }
+        if self.name.trim().is_empty() {
+            return invalid("name must not be empty".into());
+        }
+        if self.client_id.is_empty() {
+            return invalid("client_id must not be empty".into());
+        }
+        if let Err(why) = crate::federation::outbound::check_issuer_url(&self.issuer) {
+            return invalid(format!("issuer: {why}"));
+        }
+        if !self.scopes.iter().any(|scope| scope == "openid") {
+            return invalid("scopes must include openid".into());
+        }
+        self.secret().map(|_| ())
+    }
+}
+
+/// An issuer whose access tokens (JWTs) the invitee API accepts.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedIssuerSettings {
+    pub issuer: String,
+    /// The token's `aud` must contain it.
+    pub audience: String,
+    /// Where its keys are; unset: from the issuer's discovery document.
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
 }
 
 impl Default for AuthSettings {
@@ -327,6 +441,8 @@ impl Default for AuthSettings {
             account_messages_per_address: 20,
             account_messages_window: HumanDuration::secs(3600),
             signing_key_file: None,
+            oidc_providers: Vec::new(),
+            trusted_issuers: Vec::new(),
         }
     }
 }
@@ -782,6 +898,46 @@ impl Settings {
                 || url::Url::parse(url).is_err())
         {
             return invalid("server.public_url must be an absolute http:// or https:// URL");
+        }
+        self.validate_identity_providers()
+    }
+
+    fn validate_identity_providers(&self) -> Result<(), ConfigError> {
+        let mut ids = std::collections::HashSet::new();
+        for provider in &self.auth.oidc_providers {
+            provider.validate()?;
+            if !ids.insert(provider.id.as_str()) {
+                return Err(ConfigError::Invalid(format!(
+                    "auth.oidc_providers: the id `{}` is used twice",
+                    provider.id
+                )));
+            }
+        }
+        let mut issuers = std::collections::HashSet::new();
+        for trusted in &self.auth.trusted_issuers {
+            let name = &trusted.issuer;
+            if let Err(why) = crate::federation::outbound::check_issuer_url(name) {
+                return Err(ConfigError::Invalid(format!(
+                    "auth.trusted_issuers `{name}`: issuer: {why}"
+                )));
+            }
+            if let Some(uri) = &trusted.jwks_uri
+                && let Err(why) = crate::federation::outbound::check_issuer_url(uri)
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "auth.trusted_issuers `{name}`: jwks_uri: {why}"
+                )));
+            }
+            if trusted.audience.is_empty() {
+                return Err(ConfigError::Invalid(format!(
+                    "auth.trusted_issuers `{name}`: audience must not be empty"
+                )));
+            }
+            if !issuers.insert(name.as_str()) {
+                return Err(ConfigError::Invalid(format!(
+                    "auth.trusted_issuers: `{name}` is listed twice"
+                )));
+            }
         }
         Ok(())
     }

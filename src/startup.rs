@@ -7,7 +7,7 @@ use crate::auth::keys::{KeyFileError, read_key_file};
 use crate::auth::password::PasswordPool;
 use crate::auth::throttle::{KeyedLimiter, SignInPolicy, SignInThrottle};
 use crate::config::CorsSettings;
-use crate::config::Settings;
+use crate::config::{ConfigError, Settings};
 use crate::db::{Database, StorageError};
 use crate::delivery::{Composer, DeliveryError, Transport};
 use crate::domain::Clock;
@@ -136,6 +136,36 @@ impl Application {
             .map_err(StartupError::Threads)?;
         let composer = Arc::new(Composer::new(&settings.delivery.templates, &public_url)?);
         let transport = Transport::from_settings(&settings.delivery)?;
+        let outbound = Arc::new(
+            crate::federation::outbound::Outbound::new(
+                crate::federation::outbound::OutboundLimits::default(),
+            )
+            .map_err(|e| StartupError::Config(ConfigError::Invalid(e)))?,
+        );
+        let providers = Arc::new(
+            crate::federation::upstream::Providers::new(
+                provider_configs(&settings)?,
+                &public_url,
+                outbound.clone(),
+            )
+            .map_err(|e| StartupError::Config(ConfigError::Invalid(e)))?,
+        );
+        let trusted_issuers = Arc::new(
+            crate::federation::trusted::TrustedIssuers::new(
+                settings
+                    .auth
+                    .trusted_issuers
+                    .iter()
+                    .map(|t| crate::federation::trusted::TrustedIssuer {
+                        issuer: t.issuer.clone(),
+                        audience: t.audience.clone(),
+                        jwks_uri: t.jwks_uri.clone(),
+                    })
+                    .collect(),
+                outbound.clone(),
+            )
+            .map_err(|e| StartupError::Config(ConfigError::Invalid(e)))?,
+        );
         let accounts = Accounts::new(AccountsParts {
             db: db.clone(),
             passwords,
@@ -174,6 +204,7 @@ impl Application {
                 reset_lifetime: auth.password_reset_lifetime.0,
                 unverified_lifetime: auth.unverified_account_lifetime.0,
             },
+            providers,
         });
         if settings.delivery.transport == crate::config::TransportKind::Log
             && !addr.ip().is_loopback()
@@ -196,6 +227,7 @@ impl Application {
             clock,
             trusted_proxies,
             csrf_key,
+            trusted_issuers,
             admin_limiter: Arc::default(),
             authenticated_keys: Arc::default(),
             rejected_keys: Arc::default(),
@@ -439,4 +471,25 @@ fn metrics_server(
     .map_err(bind_error)?
     .run();
     Ok((addr, server))
+}
+
+/// The configured upstream providers, their secrets read (from files too).
+fn provider_configs(
+    settings: &Settings,
+) -> Result<Vec<crate::federation::upstream::ProviderConfig>, StartupError> {
+    settings
+        .auth
+        .oidc_providers
+        .iter()
+        .map(|provider| {
+            Ok(crate::federation::upstream::ProviderConfig {
+                id: provider.id.clone(),
+                name: provider.name.clone(),
+                issuer: provider.issuer.clone(),
+                client_id: provider.client_id.clone(),
+                client_secret: provider.secret().map_err(StartupError::Config)?,
+                scopes: provider.scopes.clone(),
+            })
+        })
+        .collect()
 }

@@ -36,6 +36,8 @@ pub struct AppState {
     pub authenticated_keys: Arc<crate::auth::throttle::AuthenticatedKeys>,
     /// API keys presented and found invalid (answered 401 without a read).
     pub rejected_keys: Arc<crate::auth::throttle::RejectedKeys>,
+    /// Issuers whose bearer JWTs the invitee API accepts.
+    pub trusted_issuers: Arc<crate::federation::trusted::TrustedIssuers>,
     /// Where webhook endpoints may point (`webhooks.*`).
     pub webhook_policy: Arc<crate::domain::webhook::TargetPolicy>,
 }

@@ -65,6 +65,7 @@ pub async fn metrics(
 ) -> Result<HttpResponse, ApiError> {
     let db = state.db.clone();
     let password_operations = state.accounts.password_work();
+    let sign_ins = state.accounts.sign_ins().snapshot();
     let text = web::block(move || {
         // A busy database must not take the metrics down with it: when no
         // connection frees up, the backlog keeps its last value.
@@ -72,7 +73,7 @@ pub async fn metrics(
             .read_blocking(|conn| services::operations::outbox_backlog(conn))
             .inspect_err(|error| tracing::warn!(%error, "metrics: outbox backlog not read"))
             .ok();
-        metrics.render(db.pool_stats(), backlog, password_operations)
+        metrics.render(db.pool_stats(), backlog, password_operations, &sign_ins)
     })
     .await
     .map_err(|e| ApiError::internal(e.to_string()))?

@@ -51,6 +51,8 @@ const TABLES: &[(&str, bool)] = &[
     ("webhook_deliveries", true),
     ("webhook_attempts", true),
     ("invitation_links", false),
+    ("identities", true),
+    ("oidc_logins", false),
 ];
 
 /// Columns the target computes from other rows instead of copying.

@@ -117,6 +117,16 @@ pub fn organizations_of(conn: &Conn, user_id: i64) -> Result<Vec<Membership>> {
 }
 
 /// The organization's id and the person's role in it, by the organization's UUID.
+/// The ids of the organizations the account belongs to (`memberships`'
+/// key leads with the organization, so this reads `memberships_user`).
+pub fn org_ids_of(conn: &Conn, user_id: i64) -> Result<Vec<i64>> {
+    conn.query_all(
+        "SELECT org_id FROM memberships WHERE user_id = ?1 ORDER BY org_id",
+        &[&user_id],
+        |row| row.get(0),
+    )
+}
+
 pub fn find_by_org_uuid(conn: &Conn, org_uuid: Uuid, user_id: i64) -> Result<Option<(i64, Role)>> {
     conn.query_opt(
         "SELECT o.id, m.role FROM organizations o

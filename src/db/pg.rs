@@ -38,6 +38,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         9,
         include_str!("../../migrations/postgres/0009_inbox_proof.sql"),
     ),
+    (
+        10,
+        include_str!("../../migrations/postgres/0010_identities.sql"),
+    ),
 ];
 
 /// The schema version this binary writes on PostgreSQL: the same as SQLite's.

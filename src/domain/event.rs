@@ -45,6 +45,8 @@ event_types! {
     WebhookSecretRotated => "webhook.secret_rotated",
     WebhookDisabled => "webhook.disabled",
     WebhookTest => "webhook.test",
+    IdentityLinked => "user.identity_linked",
+    IdentityUnlinked => "user.identity_unlinked",
 }
 
 impl EventType {

@@ -19,6 +19,7 @@ pub struct Metrics {
     pool: IntGaugeVec,
     outbox_backlog: IntGaugeVec,
     password_operations: IntGaugeVec,
+    sign_ins: IntCounterVec,
 }
 
 impl Metrics {
@@ -62,6 +63,16 @@ impl Metrics {
             ),
             &[],
         )?;
+        let sign_ins = IntCounterVec::new(
+            Opts::new(
+                "sign_ins_total",
+                "Sign-ins that succeeded since start, by method (password, oidc: at an \
+                 upstream identity provider, trusted_token: a trusted issuer's bearer token \
+                 used by its identity for the first time)",
+            ),
+            &["method"],
+        )?;
+        registry.register(Box::new(sign_ins.clone()))?;
         registry.register(Box::new(password_operations.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
@@ -74,6 +85,7 @@ impl Metrics {
             pool,
             outbox_backlog,
             password_operations,
+            sign_ins,
         })
     }
 
@@ -97,7 +109,13 @@ impl Metrics {
         stats: PoolStats,
         outbox_backlog: Option<i64>,
         password_operations: u64,
+        sign_ins: &[(&'static str, u64)],
     ) -> Result<String, MetricsError> {
+        for (method, count) in sign_ins {
+            // The service keeps the totals; the counter catches up to them.
+            let counter = self.sign_ins.with_label_values(&[*method]);
+            counter.inc_by(count.saturating_sub(counter.get()));
+        }
         self.password_operations
             .with_label_values(&[] as &[&str])
             .set(i64::try_from(password_operations).unwrap_or(i64::MAX));

@@ -83,6 +83,9 @@ error_codes! {
     JoinLinkClosed => "join_link_closed",
     /// The organization's last admin cannot leave, be removed or be demoted.
     LastAdmin => "last_admin",
+    /// An account's only way to sign in (no password, one identity) cannot
+    /// be unlinked.
+    LastSignInMethod => "last_sign_in_method",
     /// The email address has an account already.
     EmailTaken => "email_taken",
     /// The account's address was never proven.

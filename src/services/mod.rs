@@ -8,6 +8,7 @@ pub mod console;
 pub mod error_code;
 pub mod events;
 pub mod idempotency;
+pub mod identities;
 pub mod invitations;
 pub mod invite_page;
 pub mod invitee;

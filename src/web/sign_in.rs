@@ -159,7 +159,19 @@ pub async fn finish(
     onward: Onward,
     again: impl FnOnce(&FormError) -> FormPage,
 ) -> Result<HttpResponse, HtmlError> {
-    match submit(state, form, context).await.map_err(|e| again(&e))? {
+    let outcome = submit(state, form, context).await.map_err(|e| again(&e))?;
+    finish_outcome(state, outcome, onward).await
+}
+
+/// The answer to any sign-in that went through (a form, or a provider's
+/// return): signed in, the cookies and on `onward`; an address still to
+/// prove, "Check your inbox" and the cookie that marks the browser.
+pub async fn finish_outcome(
+    state: &AppState,
+    outcome: FormOutcome,
+    onward: Onward,
+) -> Result<HttpResponse, HtmlError> {
+    match outcome {
         FormOutcome::SignedIn(person) => {
             let mut response = match onward {
                 Onward::Page(page) => crate::web::render::see_other(&page),
@@ -183,6 +195,40 @@ pub async fn finish(
             Ok(response)
         }
     }
+}
+
+/// A provider a sign-in page offers: a link that starts signing in there
+/// and comes back to the page.
+#[derive(Debug, Clone)]
+pub struct ProviderButton {
+    pub href: String,
+    pub name: String,
+}
+
+/// The configured providers, each as a link back to `return_to` (the page's
+/// own path and query).
+pub fn provider_buttons(state: &AppState, return_to: &str) -> Vec<ProviderButton> {
+    let back = percent_encoding::utf8_percent_encode(return_to, percent_encoding::NON_ALPHANUMERIC);
+    state
+        .accounts
+        .providers()
+        .links()
+        .into_iter()
+        .map(|provider| ProviderButton {
+            href: format!("/auth/oidc/{}/start?return_to={back}", provider.id),
+            name: provider.name,
+        })
+        .collect()
+}
+
+/// The sentence a page shows when the person came back from a provider
+/// without signing in (`?signin_error=`).
+pub fn declined_notice(req: &actix_web::HttpRequest) -> Option<String> {
+    let declined = req
+        .query_string()
+        .split('&')
+        .any(|pair| pair.starts_with(crate::web::hosted::oidc::DECLINED_PARAM));
+    declined.then(|| crate::web::hosted::oidc::DECLINED.to_owned())
 }
 
 /// "Check your inbox": the one answer to a sign-up or a sign-in that needs
@@ -235,6 +281,11 @@ impl Browser {
             address: client_address(req, state),
             request_id: crate::http::request_log::request_id(req),
         }
+    }
+
+    /// The client's address, for limits.
+    pub fn address(&self) -> String {
+        self.address.clone()
     }
 
     /// The session cookie's token, if the browser sent one.

@@ -44,6 +44,7 @@ mod docs_codes;
 mod docs_settings;
 mod errors;
 mod events;
+mod federation;
 mod hostile;
 mod idempotency;
 mod inbox_proof;

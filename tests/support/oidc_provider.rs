@@ -219,6 +219,10 @@ impl OidcProvider {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .timeout(Duration::from_secs(30))
+                // Each test has its own runtime, and a pooled connection dies
+                // with the runtime that opened it: no connection is kept for
+                // the next test.
+                .pool_max_idle_per_host(0)
                 .build()
                 .expect("a reqwest client"),
         }

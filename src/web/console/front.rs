@@ -25,6 +25,7 @@ pub enum FrontView {
         email: String,
         error: Option<String>,
         reset_href: String,
+        providers: Vec<crate::web::sign_in::ProviderButton>,
     },
     /// Signed in with an address not proven yet.
     Unverified { email: String },
@@ -67,11 +68,12 @@ fn render(
     .retry_after(retry_after)
 }
 
-fn sign_in_view(email: String, error: Option<String>) -> FrontView {
+fn sign_in_view(state: &AppState, email: String, error: Option<String>) -> FrontView {
     FrontView::SignIn {
         email,
         error,
         reset_href: crate::web::hosted::reset_href(Some(&Resume::Console)),
+        providers: crate::web::sign_in::provider_buttons(state, "/admin"),
     }
 }
 
@@ -127,7 +129,10 @@ fn lobby_page(
     }
     let shown = |status, view| render(req, state, status, view, notice, None).response();
     match lobby {
-        Lobby::SignedOut => shown(status, sign_in_view(String::new(), None)),
+        Lobby::SignedOut => shown(
+            status,
+            sign_in_view(state, String::new(), sign_in::declined_notice(req)),
+        ),
         Lobby::Unverified { email } => {
             shown(StatusCode::FORBIDDEN, FrontView::Unverified { email })
         }
@@ -178,7 +183,7 @@ pub async fn sign_in(
     };
     let context = browser.form_context(Some(Resume::Console), None);
     let again = |error: &FormError| {
-        let view = sign_in_view(form.email().to_owned(), Some(error.message.clone()));
+        let view = sign_in_view(&state, form.email().to_owned(), Some(error.message.clone()));
         render(&req, &state, error.status, view, None, error.retry_after)
     };
     let onward = Onward::Page("/admin".into());

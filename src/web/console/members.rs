@@ -17,6 +17,8 @@ pub struct MemberRow {
     pub joined_human: String,
     /// The signed-in admin's own row.
     pub is_you: bool,
+    /// Identities at OpenID providers: "provider: subject" each.
+    pub identities: Vec<String>,
 }
 
 impl MemberRow {
@@ -31,6 +33,7 @@ impl MemberRow {
             role: member.role.as_str(),
             joined_human: member.created_at.to_human(),
             is_you: member.user_id == you,
+            identities: Vec::new(),
         }
     }
 }
@@ -58,9 +61,22 @@ pub async fn list(
         .read(&state, "members", move |conn, admin, _| {
             let paging = asked?;
             let found = services::members::list(conn, admin.org_id(), paging.window())?;
-            Ok((paging, found))
+            let ids: Vec<i64> = found.items.iter().map(|m| m.user_id).collect();
+            // One query for the page's identities, not one per member.
+            let identities = crate::db::identities::of_users(conn, &ids)?;
+            Ok((paging, (found, identities)))
         })
         .await?;
+    let (found, identities) = found;
+    let providers = state.accounts.providers();
+    let label = |identity: &crate::db::identities::IdentityRow| {
+        let provider = identity
+            .provider
+            .as_deref()
+            .and_then(|id| providers.name_of(id))
+            .unwrap_or(&identity.issuer);
+        format!("{provider}: {}", identity.subject)
+    };
     let chrome = visit.chrome(&admin, "members");
     let pages = paging.pages(found.total_count);
     let base = chrome.href("/members");
@@ -69,7 +85,14 @@ pub async fn list(
         rows: found
             .items
             .iter()
-            .map(|member| MemberRow::new(member, admin.user_id))
+            .map(|member| MemberRow {
+                identities: identities
+                    .iter()
+                    .filter(|identity| identity.user_id == member.user_id)
+                    .map(label)
+                    .collect(),
+                ..MemberRow::new(member, admin.user_id)
+            })
             .collect(),
         roles: [Role::Member, Role::Admin].map(|role| (role.as_str(), role.label())),
         page: paging.page,

@@ -138,8 +138,14 @@ fn sign_in_page(
             hidden: params.hidden_fields(),
             csrf_token: csrf.clone(),
             email: email.to_owned(),
-            error: error.map(|e| e.message.clone()),
+            error: error
+                .map(|e| e.message.clone())
+                .or_else(|| crate::web::sign_in::declined_notice(req)),
             reset_href: crate::web::hosted::reset_href(Some(&Resume::Authorize(params.query()))),
+            providers: crate::web::sign_in::provider_buttons(
+                state,
+                &format!("/oauth/authorize?{}", params.query()),
+            ),
         },
     };
     // Chrome applies form-action to the redirect that follows a post.

@@ -278,10 +278,16 @@ fn render(
             hidden: Vec::new(),
             csrf_token: csrf.clone(),
             email: invitee_email.clone(),
-            error: form_error.map(|e| e.message.clone()),
+            error: form_error
+                .map(|e| e.message.clone())
+                .or_else(|| crate::web::sign_in::declined_notice(req)),
             reset_href: crate::web::hosted::reset_href(Some(&Resume::Invitation(
                 details.invitation.uuid,
             ))),
+            providers: crate::web::sign_in::provider_buttons(
+                state,
+                &with_proof(page_path.clone(), proof, token),
+            ),
         }),
         Viewer::Invitee(_) => InviteView::Invitee(csrf.clone()),
         Viewer::SomeoneElse(user) => InviteView::SomeoneElse(user.email.clone(), csrf.clone()),

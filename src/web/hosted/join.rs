@@ -139,8 +139,11 @@ fn render(
             hidden: Vec::new(),
             csrf_token: csrf.clone(),
             email: String::new(),
-            error: form_error.map(|e| e.message.clone()),
+            error: form_error
+                .map(|e| e.message.clone())
+                .or_else(|| crate::web::sign_in::declined_notice(req)),
             reset_href: crate::web::hosted::reset_href(None),
+            providers: crate::web::sign_in::provider_buttons(state, &format!("/join/{token}")),
         }),
         Some(user) => JoinView::SignedIn(user.email.clone(), csrf.clone()),
     };

@@ -7,6 +7,8 @@ pub mod account;
 pub mod authorize;
 pub mod invite;
 pub mod join;
+pub mod oidc;
+pub mod profile;
 
 /// The hosted pages' routes.
 pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
@@ -32,6 +34,12 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
             Endpoint::at("/reset")
                 .get(account::show_reset_request)
                 .post(account::request_reset),
+            Endpoint::at("/account")
+                .get(profile::show)
+                .post(profile::sign_in),
+            Endpoint::at("/account/identities/{id}/unlink").post(profile::unlink),
+            Endpoint::at("/auth/oidc/{id}/start").get(oidc::start),
+            Endpoint::at("/auth/oidc/{id}/callback").get(oidc::callback),
             Endpoint::at("/reset/{token}")
                 .get(account::show_reset)
                 .post(account::reset),
@@ -74,6 +82,8 @@ pub struct SignInForms {
     pub error: Option<String>,
     /// "Forgot your password?", carrying where the person was going.
     pub reset_href: String,
+    /// The upstream identity providers, each a link there and back.
+    pub providers: Vec<crate::web::sign_in::ProviderButton>,
 }
 
 /// `/reset`, remembering where to go once the password is chosen.

@@ -12,6 +12,11 @@
 //! Password work runs on the dedicated argon2 pool, never on the executor
 //! nor inside a write transaction; each use case then makes one write.
 
+mod federated;
+
+pub(crate) use federated::identity_event;
+pub use federated::{Callback, LoginBegun, LoginFinished, ReturnTo};
+
 use super::{ServiceError, ServiceResult, sessions};
 use crate::auth::device::DeviceCookies;
 use crate::auth::password::{self, PasswordPool, PoolError};
@@ -197,6 +202,49 @@ pub struct Accounts {
     composer: Arc<Composer>,
     clock: Clock,
     settings: AccountSettings,
+    /// Upstream OpenID providers people may sign in with.
+    providers: Arc<crate::federation::upstream::Providers>,
+    sign_ins: SignIns,
+}
+
+/// Sign-ins that succeeded since start, by how the person proved who they
+/// are (`/metrics`).
+#[derive(Debug, Default)]
+pub struct SignIns {
+    password: std::sync::atomic::AtomicU64,
+    oidc: std::sync::atomic::AtomicU64,
+    trusted_token: std::sync::atomic::AtomicU64,
+}
+
+/// How a person proved who they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInMethod {
+    Password,
+    /// At an upstream OpenID provider.
+    Oidc,
+    /// A trusted issuer's bearer token, on first use by its identity.
+    TrustedToken,
+}
+
+impl SignIns {
+    pub fn count(&self, method: SignInMethod) {
+        let counter = match method {
+            SignInMethod::Password => &self.password,
+            SignInMethod::Oidc => &self.oidc,
+            SignInMethod::TrustedToken => &self.trusted_token,
+        };
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// `(method label, count)` for every method.
+    pub fn snapshot(&self) -> [(&'static str, u64); 3] {
+        let read = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+        [
+            ("password", read(&self.password)),
+            ("oidc", read(&self.oidc)),
+            ("trusted_token", read(&self.trusted_token)),
+        ]
+    }
 }
 
 /// Everything that keeps one client (or one target) from taking more than
@@ -219,6 +267,7 @@ pub struct AccountsParts {
     pub composer: Arc<Composer>,
     pub clock: Clock,
     pub settings: AccountSettings,
+    pub providers: Arc<crate::federation::upstream::Providers>,
 }
 
 /// One password job of `address`, counted while it lives.
@@ -262,7 +311,19 @@ impl Accounts {
             composer: parts.composer,
             clock: parts.clock,
             settings: parts.settings,
+            providers: parts.providers,
+            sign_ins: SignIns::default(),
         }
+    }
+
+    /// The upstream providers every sign-in page offers.
+    pub fn providers(&self) -> &crate::federation::upstream::Providers {
+        &self.providers
+    }
+
+    /// Sign-ins since start, by method.
+    pub fn sign_ins(&self) -> &SignIns {
+        &self.sign_ins
     }
 
     /// How many argon2 hashes and checks have run: the work every answer costs.
@@ -396,6 +457,7 @@ impl Accounts {
                 })
             })
             .await?;
+        self.sign_ins.count(SignInMethod::Password);
         Ok(FormOutcome::SignedIn(signed_in))
     }
 
@@ -784,7 +846,8 @@ fn device_account(email: &Email, password_hash: Option<&str>) -> String {
 }
 
 /// Deletes accounts whose email was never proven within `lifetime` (and
-/// that joined no organization), and links long expired. Run by the
+/// that joined no organization), links long expired, and sign-ins at
+/// identity providers never finished. Run by the
 /// background sweep; answers how many accounts went.
 pub fn sweep(tx: &Conn, lifetime: Duration, now: Millis) -> ServiceResult<usize> {
     let cutoff = Millis(
@@ -794,6 +857,8 @@ pub fn sweep(tx: &Conn, lifetime: Duration, now: Millis) -> ServiceResult<usize>
     let deleted = db::users::delete_unverified_before(tx, cutoff, SWEEP_BATCH)?;
     let keep = i64::try_from(KEEP_EXPIRED_LINKS.as_millis()).unwrap_or(0);
     email_links::delete_expired_before(tx, Millis(now.0.saturating_sub(keep)))?;
+    // Sign-ins abandoned at an identity provider.
+    db::oidc_logins::delete_expired(tx, now)?;
     Ok(deleted)
 }
 

@@ -1,0 +1,479 @@
+//! Accounts from identities at OpenID providers: signing in at an upstream
+//! provider (begun here, the browser sent there, finished when it comes
+//! back) and bearer tokens of trusted issuers.
+//!
+//! An identity `(issuer, sub)` links to one account, for good. Its first
+//! use finds the account:
+//! - a provider that vouches for the email (`email_verified: true`) proves
+//!   the inbox as a mailed link does: the account of that address is
+//!   linked, made (without a password) when there is none, or claimed when
+//!   it was never proven (whoever held it loses every credential);
+//! - a provider that does not vouch gets a new, unverified account and the
+//!   ordinary verification message; an address that already has an account
+//!   is not linked (that would hand the account to whoever typed the
+//!   address at a provider that checks nothing).
+
+use super::{Accounts, FormOutcome, Resume, SignedIn, claim};
+use crate::auth::secrets;
+use crate::db::identities::{IdentityRow, NewIdentity};
+use crate::db::oidc_logins::{NewLogin, PendingLogin};
+use crate::db::{self, Conn};
+use crate::delivery::compose::AccountMessage;
+use crate::domain::LinkPurpose as Purpose;
+use crate::domain::event::{EventType, Origin};
+use crate::domain::{Email, Millis, User};
+use crate::federation::ExternalIdentity;
+use crate::federation::upstream::UpstreamError;
+use crate::services::error_code::ErrorCode;
+use crate::services::users::NewAccount;
+use crate::services::{ServiceError, ServiceResult, sessions};
+use std::time::Duration;
+
+/// How long a person may take at the provider.
+const LOGIN_LIFETIME: Duration = Duration::from_secs(10 * 60);
+
+/// The paths a sign-in at a provider may return to: the pages that offer it.
+const RETURN_PREFIXES: &[&str] = &[
+    "/invite/",
+    "/join/",
+    "/oauth/authorize?",
+    "/admin",
+    "/account",
+];
+
+/// Where a person goes back to after the provider: a path of ours, never
+/// another site's (an open redirect).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReturnTo(String);
+
+impl ReturnTo {
+    pub fn parse(path: &str) -> Option<Self> {
+        let ours = path.len() <= 4096
+            && RETURN_PREFIXES
+                .iter()
+                .any(|prefix| path.starts_with(prefix))
+            && !path.contains('\\')
+            && !path.chars().any(char::is_control);
+        ours.then(|| ReturnTo(path.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Where an emailed verification link resumes, for the pages that have one.
+    fn resume(&self) -> Option<Resume> {
+        let path = self.0.as_str();
+        if let Some(query) = path.strip_prefix("/oauth/authorize?") {
+            return Some(Resume::Authorize(query.to_owned()));
+        }
+        if let Some(rest) = path.strip_prefix("/invite/") {
+            let uuid = rest.split(['/', '?']).next().unwrap_or_default();
+            return uuid::Uuid::parse_str(uuid).ok().map(Resume::Invitation);
+        }
+        path.starts_with("/admin").then_some(Resume::Console)
+    }
+}
+
+/// A sign-in at a provider begun: the browser goes to `redirect`, carrying
+/// `browser` (the cookie that ties the return to it).
+pub struct LoginBegun {
+    pub redirect: String,
+    pub browser: String,
+}
+
+/// What the provider's answer leads to.
+pub enum LoginFinished {
+    /// Signed in (or told to check the inbox); then on to `return_to`.
+    Outcome {
+        outcome: FormOutcome,
+        return_to: ReturnTo,
+    },
+    /// The provider answered with an error (the person declined, say): back
+    /// to the page they started from, which says so.
+    Declined { return_to: ReturnTo },
+}
+
+/// The provider's answer at the callback, as its query carries it.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Callback {
+    pub state: Option<String>,
+    pub code: Option<String>,
+    pub error: Option<String>,
+}
+
+fn upstream(error: UpstreamError) -> ServiceError {
+    match error {
+        UpstreamError::UnknownProvider(_) => ServiceError::NotFound("identity provider"),
+        UpstreamError::Unavailable(why) => {
+            tracing::warn!(%why, "identity provider unavailable");
+            ServiceError::Unavailable {
+                detail: "The identity provider is not answering right now. Try again in a \
+                         moment, or sign in with your password."
+                    .into(),
+                retry_after_secs: 10,
+            }
+        }
+        UpstreamError::Refused(why) => {
+            tracing::info!(%why, "identity provider answer refused");
+            ServiceError::Unauthorized(
+                "The identity provider's answer could not be accepted. Start again from the \
+                 sign-in page."
+                    .into(),
+            )
+        }
+    }
+}
+
+fn sign_in_again() -> ServiceError {
+    ServiceError::Gone {
+        code: ErrorCode::LinkUsedOrExpired,
+        detail: "This sign-in was already finished, has expired, or was started in another \
+                 browser. Start again from the sign-in page."
+            .into(),
+    }
+}
+
+/// How an identity's account was found.
+enum Found {
+    /// Linked already, or linked now to a proven (or claimed) account.
+    Account(User),
+    /// A new account whose address is still to prove.
+    Unverified(User),
+}
+
+impl Accounts {
+    /// Starts a sign-in at provider `id` for a person going to `return_to`.
+    /// `browser` is the cookie this browser already carries, if any (kept, so
+    /// two tabs signing in at once both come back).
+    pub async fn begin_federated(
+        &self,
+        id: &str,
+        return_to: &ReturnTo,
+        browser: Option<&str>,
+    ) -> ServiceResult<LoginBegun> {
+        let now = self.clock.now();
+        let begun = self.providers.begin(id, now).await.map_err(upstream)?;
+        let browser = browser
+            .filter(|b| b.len() == 43 && b.bytes().all(|c| c.is_ascii_alphanumeric()))
+            .map_or_else(|| secrets::random_base62(43), str::to_owned);
+        let (state, provider) = (secrets::sha256(&begun.state), id.to_owned());
+        let (browser_digest, return_to) = (secrets::sha256(&browser), return_to.0.clone());
+        let (nonce, verifier) = (begun.nonce, begun.pkce_verifier);
+        self.db
+            .write(move |tx| {
+                db::oidc_logins::insert(
+                    tx,
+                    &NewLogin {
+                        state_sha256: &state,
+                        provider: &provider,
+                        browser_sha256: &browser_digest,
+                        nonce: &nonce,
+                        pkce_verifier: &verifier,
+                        return_to: &return_to,
+                        expires_at: now.plus(LOGIN_LIFETIME),
+                    },
+                    now,
+                )
+            })
+            .await?;
+        Ok(LoginBegun {
+            redirect: begun.authorization_url,
+            browser,
+        })
+    }
+
+    /// Finishes a sign-in at provider `id` when the browser comes back.
+    /// The `state` works once, only in the browser that began it, and only
+    /// for the provider it began at; nothing is linked or made unless the
+    /// provider's answer holds.
+    pub async fn finish_federated(
+        &self,
+        id: &str,
+        callback: &Callback,
+        browser: Option<&str>,
+        address: &str,
+    ) -> ServiceResult<LoginFinished> {
+        let now = self.clock.now();
+        let state = callback.state.as_deref().filter(|s| !s.is_empty());
+        let digest = state.map(secrets::sha256).ok_or_else(sign_in_again)?;
+        let pending = self
+            .db
+            .write(move |tx| Ok::<_, ServiceError>(db::oidc_logins::take(tx, &digest)?))
+            .await?
+            .filter(|login| login.expires_at > now && login.provider == id)
+            .filter(|login| {
+                browser.is_some_and(|b| secrets::matches_digest(b, &login.browser_sha256))
+            })
+            .ok_or_else(sign_in_again)?;
+        let return_to = ReturnTo::parse(&pending.return_to).ok_or_else(sign_in_again)?;
+        if callback.error.is_some() {
+            return Ok(LoginFinished::Declined { return_to });
+        }
+        let code = callback
+            .code
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| ServiceError::invalid("code", "The provider sent no code."))?;
+        let identity = self.identity_from(id, code, &pending, now).await?;
+        let outcome = self
+            .sign_in_identity(identity, Some(id), &return_to, address)
+            .await?;
+        if matches!(outcome, FormOutcome::SignedIn(_)) {
+            self.sign_ins.count(super::SignInMethod::Oidc);
+        }
+        Ok(LoginFinished::Outcome { outcome, return_to })
+    }
+
+    async fn identity_from(
+        &self,
+        id: &str,
+        code: &str,
+        pending: &PendingLogin,
+        now: Millis,
+    ) -> ServiceResult<ExternalIdentity> {
+        self.providers
+            .finish(id, code, &pending.pkce_verifier, &pending.nonce, now)
+            .await
+            .map_err(upstream)
+    }
+
+    /// Signs the identity's person in: a browser session when the account's
+    /// address is proven; otherwise the verification message and "check
+    /// your inbox".
+    async fn sign_in_identity(
+        &self,
+        identity: ExternalIdentity,
+        provider: Option<&str>,
+        return_to: &ReturnTo,
+        address: &str,
+    ) -> ServiceResult<FormOutcome> {
+        let now = self.clock.now();
+        let lifetime = self.settings.session_lifetime;
+        let provider = provider.map(str::to_owned);
+        let claimed_email = identity.email.as_deref().and_then(|e| Email::parse(e).ok());
+        let allowed = claimed_email
+            .as_ref()
+            .is_some_and(|email| self.message_allowed(email, address));
+        let link = self.link_for(Purpose::Verify, return_to.resume(), now);
+        let browser = secrets::random_base62(32);
+        let composer = self.composer.clone();
+        let cookie = browser.clone();
+        let outcome = self
+            .db
+            .write(move |tx| -> ServiceResult<FormOutcome> {
+                match find_or_link(tx, &identity, provider.as_deref(), now)? {
+                    Found::Account(user) if user.email_verified() => {
+                        // A fresh sign-in at the provider counts as a fresh
+                        // authentication, as a typed password does.
+                        let session = sessions::start_after_password(tx, user.id, lifetime, now)?;
+                        Ok(FormOutcome::SignedIn(SignedIn {
+                            user_id: user.id,
+                            email: user.email,
+                            email_verified: true,
+                            session,
+                            device: None,
+                        }))
+                    }
+                    Found::Account(user) | Found::Unverified(user) => {
+                        if allowed {
+                            link.store(
+                                tx,
+                                AccountMessage::Verification,
+                                user.id,
+                                Some(&browser),
+                                None,
+                                &composer,
+                                &user.email,
+                                now,
+                            )?;
+                        }
+                        Ok(FormOutcome::CheckInbox {
+                            email: user.email,
+                            browser: Some(browser),
+                        })
+                    }
+                }
+            })
+            .await?;
+        Ok(match outcome {
+            FormOutcome::CheckInbox { email, .. } => FormOutcome::CheckInbox {
+                email,
+                browser: Some(cookie),
+            },
+            signed_in => signed_in,
+        })
+    }
+
+    /// The account behind a trusted issuer's bearer token, linking (or
+    /// making) it on first use, as a sign-in would. A token whose email the
+    /// issuer does not vouch for finds only an identity linked before, and
+    /// makes nothing.
+    pub async fn bearer_account(&self, identity: ExternalIdentity) -> ServiceResult<User> {
+        let now = self.clock.now();
+        let known = {
+            let (issuer, subject) = (identity.issuer.clone(), identity.subject.clone());
+            self.db
+                .read(move |conn| {
+                    let Some(row) = db::identities::find(conn, &issuer, &subject)? else {
+                        return Ok::<_, ServiceError>(None);
+                    };
+                    Ok(db::users::get(conn, row.user_id)?)
+                })
+                .await?
+        };
+        if let Some(user) = known {
+            return Ok(user);
+        }
+        if !identity.email_verified {
+            return Err(email_unverified());
+        }
+        let user = self
+            .db
+            .write(move |tx| match find_or_link(tx, &identity, None, now)? {
+                Found::Account(user) | Found::Unverified(user) => Ok::<_, ServiceError>(user),
+            })
+            .await?;
+        self.sign_ins.count(super::SignInMethod::TrustedToken);
+        Ok(user)
+    }
+}
+
+fn email_unverified() -> ServiceError {
+    ServiceError::Forbidden {
+        code: ErrorCode::EmailUnverified,
+        detail: "the identity provider has not verified this token's email address".into(),
+    }
+}
+
+/// The identity's account: the one it is linked to, or (first use) the one
+/// its email leads to, linked now. See the module's rules.
+fn find_or_link(
+    tx: &Conn,
+    identity: &ExternalIdentity,
+    provider: Option<&str>,
+    now: Millis,
+) -> ServiceResult<Found> {
+    if let Some(row) = db::identities::find(tx, &identity.issuer, &identity.subject)? {
+        db::identities::touch(tx, row.id, now)?;
+        let user = db::users::get(tx, row.user_id)?.ok_or(ServiceError::NotFound("account"))?;
+        return Ok(Found::Account(user));
+    }
+    let email = identity
+        .email
+        .as_deref()
+        .and_then(|email| Email::parse(email).ok())
+        .ok_or_else(|| {
+            ServiceError::invalid(
+                "email",
+                "The identity provider did not share a usable email address; enlist needs one \
+                 to match invitations.",
+            )
+        })?;
+    let existing = db::users::find_by_email(tx, &email)?;
+    let found = match existing {
+        Some(user) if identity.email_verified && user.email_verified() => Found::Account(user),
+        Some(user) if identity.email_verified => {
+            // The provider proved the inbox: whoever registered the address
+            // before loses the account, as with a mailed link.
+            claim(tx, &Origin::user(user.id), user.id, None, now)?;
+            let user = db::users::get(tx, user.id)?.ok_or(ServiceError::NotFound("account"))?;
+            Found::Account(user)
+        }
+        Some(_) => {
+            return Err(ServiceError::conflict(
+                ErrorCode::EmailTaken,
+                "An account already uses this email address, and your identity provider has \
+                 not verified it. Sign in with that account's password instead.",
+            ));
+        }
+        None => {
+            let (first_name, last_name) = names_of(identity);
+            let user = crate::services::users::create(
+                tx,
+                &NewAccount {
+                    email,
+                    first_name,
+                    last_name,
+                    password_hash: None,
+                    email_verified: identity.email_verified,
+                },
+                now,
+            )?;
+            if identity.email_verified {
+                Found::Account(user)
+            } else {
+                Found::Unverified(user)
+            }
+        }
+    };
+    let user = match &found {
+        Found::Account(user) | Found::Unverified(user) => user,
+    };
+    let row = db::identities::insert(
+        tx,
+        &NewIdentity {
+            user_id: user.id,
+            issuer: &identity.issuer,
+            subject: &identity.subject,
+            provider,
+            email: identity.email.as_deref(),
+        },
+        now,
+    )?;
+    identity_event(
+        tx,
+        &Origin::user(user.id),
+        EventType::IdentityLinked,
+        user,
+        &row,
+        now,
+    )?;
+    Ok(found)
+}
+
+/// The names the provider gives, kept only when they are names enlist
+/// accepts (a provider's odd value never blocks the sign-in).
+fn names_of(identity: &ExternalIdentity) -> (String, String) {
+    let clip = |value: Option<&str>| -> String {
+        value
+            .map(str::trim)
+            .filter(|v| !v.chars().any(char::is_control))
+            .map(|v| v.chars().take(100).collect())
+            .unwrap_or_default()
+    };
+    let (first, last) = match (&identity.given_name, &identity.family_name, &identity.name) {
+        (None, None, Some(name)) => match name.trim().split_once(' ') {
+            Some((first, last)) => (clip(Some(first)), clip(Some(last))),
+            None => (clip(Some(name)), String::new()),
+        },
+        (given, family, _) => (clip(given.as_deref()), clip(family.as_deref())),
+    };
+    (first, last)
+}
+
+/// `user.identity_linked` or `user.identity_unlinked`, in every organization
+/// the person belongs to (events live in organizations; a person in none
+/// has no audience for it).
+pub(crate) fn identity_event(
+    tx: &Conn,
+    origin: &Origin,
+    kind: EventType,
+    user: &User,
+    identity: &IdentityRow,
+    now: Millis,
+) -> ServiceResult<()> {
+    let data = serde_json::json!({
+        "user": {"id": user.id, "email": user.email},
+        "identity": {
+            "id": identity.id,
+            "provider": identity.provider,
+            "issuer": identity.issuer,
+            "subject": identity.subject,
+        },
+    });
+    for org_id in db::members::org_ids_of(tx, user.id)? {
+        crate::services::events::record(tx, origin, org_id, kind, data.clone(), now)?;
+    }
+    Ok(())
+}

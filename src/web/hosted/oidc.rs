@@ -1,0 +1,193 @@
+//! Signing in at an upstream OpenID provider: `/auth/oidc/{id}/start`
+//! sends the browser there, `/auth/oidc/{id}/callback` is where it comes
+//! back (the redirect URI registered at the provider). The rules are the
+//! accounts service's (`services::accounts::federated`).
+
+use crate::services::ServiceError;
+use crate::services::accounts::{Callback, LoginFinished, ReturnTo};
+use crate::services::oauth::AuthorizeParams;
+use crate::state::AppState;
+use crate::web::error::{HtmlError, PageError};
+use crate::web::render::Redirect;
+use crate::web::sign_in::{self, Browser, Onward};
+use actix_web::cookie::{Cookie, SameSite, time};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+/// Ties a sign-in's return to the browser that began it (login CSRF).
+pub const LOGIN_COOKIE: &str = "enlist_oidc";
+
+/// The query a sign-in page's provider link carries.
+#[derive(Debug, serde::Deserialize)]
+pub struct StartQuery {
+    return_to: Option<String>,
+}
+
+/// The `?signin_error=` a page is sent back with when the provider
+/// answered with an error; pages turn it into [`DECLINED`].
+pub const DECLINED_PARAM: &str = "signin_error";
+/// What a page says when the person came back from the provider without
+/// signing in.
+pub const DECLINED: &str = "Signing in with your identity provider did not complete (it was \
+     cancelled or refused there). Try again, or sign in with your email and password.";
+
+fn provider_failure(state: &AppState, id: &str, error: &ServiceError) -> PageError {
+    let name = state
+        .accounts
+        .providers()
+        .name_of(id)
+        .unwrap_or("the identity provider");
+    match error {
+        ServiceError::NotFound(_) => PageError::new(
+            StatusCode::NOT_FOUND,
+            "Unknown sign-in method",
+            "This sign-in link names no identity provider configured here.",
+        ),
+        ServiceError::Unavailable {
+            retry_after_secs, ..
+        } => PageError::new(
+            StatusCode::BAD_GATEWAY,
+            format!("{name} is not answering"),
+            format!(
+                "enlist could not reach {name} to sign you in. Try again in a moment, or go \
+                 back and sign in with your email and password."
+            ),
+        )
+        .with_retry_after(std::time::Duration::from_secs(*retry_after_secs)),
+        ServiceError::Gone { detail, .. } => PageError::new(
+            StatusCode::BAD_REQUEST,
+            "Start signing in again",
+            detail.clone(),
+        ),
+        ServiceError::Unauthorized(detail) => PageError::new(
+            StatusCode::UNAUTHORIZED,
+            format!("{name} did not sign you in"),
+            detail.clone(),
+        ),
+        ServiceError::Invalid { detail, .. } => PageError::new(
+            StatusCode::BAD_REQUEST,
+            format!("{name} did not sign you in"),
+            detail.clone(),
+        ),
+        ServiceError::Conflict { detail, .. } | ServiceError::Forbidden { detail, .. } => {
+            PageError::new(
+                StatusCode::CONFLICT,
+                "This address has an account already",
+                detail.clone(),
+            )
+        }
+        other => PageError::failed(other),
+    }
+}
+
+fn login_cookie(value: &str, state: &AppState) -> Cookie<'static> {
+    let secure = crate::web::render::secure(state);
+    Cookie::build(
+        crate::web::render::cookie_name(LOGIN_COOKIE, secure),
+        value.to_owned(),
+    )
+    .path("/")
+    .http_only(true)
+    .secure(secure)
+    // Lax: the provider's redirect back is a top-level navigation.
+    .same_site(SameSite::Lax)
+    .max_age(time::Duration::minutes(10))
+    .finish()
+}
+
+fn login_browser(req: &HttpRequest, state: &AppState) -> Option<String> {
+    let secure = crate::web::render::secure(state);
+    req.cookie(&crate::web::render::cookie_name(LOGIN_COOKIE, secure))
+        .map(|c| c.value().to_owned())
+}
+
+/// `GET /auth/oidc/{id}/start?return_to=…`: on to the provider.
+pub async fn start(
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<StartQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, HtmlError> {
+    let id = path.into_inner();
+    let return_to = query
+        .return_to
+        .as_deref()
+        .and_then(ReturnTo::parse)
+        .ok_or_else(|| {
+            PageError::new(
+                StatusCode::BAD_REQUEST,
+                "Start from a sign-in page",
+                "This sign-in link does not say which page it came from. Go back to that page \
+                 and choose your identity provider there.",
+            )
+        })?;
+    let browser = login_browser(&req, &state);
+    let begun = state
+        .accounts
+        .begin_federated(&id, &return_to, browser.as_deref())
+        .await
+        .map_err(|e| provider_failure(&state, &id, &e))?;
+    // The page it leaves may hold an invitation's secret: not for the provider.
+    let mut response = Redirect::to(begun.redirect).without_referrer().response();
+    crate::web::render::add_cookie(&mut response, &login_cookie(&begun.browser, &state));
+    Ok(response)
+}
+
+/// `GET /auth/oidc/{id}/callback?state=…&code=…`: back from the provider.
+pub async fn callback(
+    req: HttpRequest,
+    path: web::Path<String>,
+    browser: Browser,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, HtmlError> {
+    let id = path.into_inner();
+    // A malformed query is as good as none: the state check refuses it.
+    let answer = serde_urlencoded::from_str::<Callback>(req.query_string()).unwrap_or_default();
+    let finished = state
+        .accounts
+        .finish_federated(
+            &id,
+            &answer,
+            login_browser(&req, &state).as_deref(),
+            &browser.address(),
+        )
+        .await
+        .map_err(|e| provider_failure(&state, &id, &e))?;
+    match finished {
+        LoginFinished::Declined { return_to } => {
+            let separator = if return_to.as_str().contains('?') {
+                '&'
+            } else {
+                '?'
+            };
+            Ok(crate::web::render::see_other(&format!(
+                "{}{separator}{DECLINED_PARAM}=declined",
+                return_to.as_str()
+            )))
+        }
+        LoginFinished::Outcome { outcome, return_to } => {
+            let onward = onward(&state, &return_to).await?;
+            sign_in::finish_outcome(&state, outcome, onward).await
+        }
+    }
+}
+
+/// Where the person goes once signed in: back to the OAuth2 client with a
+/// code when they came from the authorize page, else the page itself.
+async fn onward(state: &AppState, return_to: &ReturnTo) -> Result<Onward, HtmlError> {
+    let path = return_to.as_str();
+    match path.strip_prefix("/oauth/authorize?") {
+        Some(query) => {
+            let params = AuthorizeParams::from_query(query).ok_or_else(|| {
+                PageError::new(
+                    StatusCode::BAD_REQUEST,
+                    "Start signing in again",
+                    "The app's sign-in request could not be read back.",
+                )
+            })?;
+            let authorization = crate::web::hosted::authorize::validate(state, &params).await?;
+            Ok(Onward::App(Box::new(authorization)))
+        }
+        None => Ok(Onward::Page(path.to_owned())),
+    }
+}

@@ -1,0 +1,199 @@
+//! `/account`: the signed-in person's own account: their password (set or
+//! not) and their identities at OpenID providers, each of which they may
+//! unlink, never the last way in.
+
+use crate::db::identities::IdentityRow;
+use crate::domain::event::Origin;
+use crate::services::{self, ServiceError};
+use crate::state::AppState;
+use crate::web::csrf::{FormPage, GenuineForm};
+use crate::web::error::{HtmlError, PageError};
+use crate::web::hosted::SignInForms;
+use crate::web::sign_in::{self, Browser, Credentials, FormError, Onward};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+
+/// One identity as the page lists it.
+pub struct IdentityLine {
+    pub id: i64,
+    /// The provider's label (or the issuer, for one met only as a token's).
+    pub provider: String,
+    pub subject: String,
+    pub email: String,
+}
+
+pub enum AccountView {
+    SignedOut(SignInForms),
+    SignedIn {
+        email: String,
+        has_password: bool,
+        identities: Vec<IdentityLine>,
+    },
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+pub struct AccountPage {
+    view: AccountView,
+    csrf_token: String,
+    error: Option<String>,
+    notice: Option<&'static str>,
+}
+
+fn line(state: &AppState, identity: IdentityRow) -> IdentityLine {
+    let providers = state.accounts.providers();
+    let provider = identity
+        .provider
+        .as_deref()
+        .and_then(|id| providers.name_of(id))
+        .or_else(|| {
+            providers
+                .id_for_issuer(&identity.issuer)
+                .and_then(|id| providers.name_of(id))
+        })
+        .map_or_else(|| identity.issuer.clone(), str::to_owned);
+    IdentityLine {
+        id: identity.id,
+        provider,
+        subject: identity.subject,
+        email: identity.email.unwrap_or_default(),
+    }
+}
+
+async fn page(
+    req: &HttpRequest,
+    state: &AppState,
+    browser: &Browser,
+    status: StatusCode,
+    error: Option<String>,
+) -> Result<FormPage, HtmlError> {
+    let csrf_token = crate::web::csrf::csrf_token(req);
+    let view = match browser.signed_in(state).await {
+        None => AccountView::SignedOut(SignInForms {
+            action: "/account".into(),
+            hidden: Vec::new(),
+            csrf_token: csrf_token.clone(),
+            email: String::new(),
+            error: error.clone().or_else(|| sign_in::declined_notice(req)),
+            reset_href: crate::web::hosted::reset_href(None),
+            providers: sign_in::provider_buttons(state, "/account"),
+        }),
+        Some(person) => {
+            let user_id = person.user_id;
+            let (user, identities) = state
+                .db
+                .read(move |conn| {
+                    let user = crate::db::users::get(conn, user_id)?
+                        .ok_or(ServiceError::NotFound("account"))?;
+                    Ok::<_, ServiceError>((user, services::identities::of_user(conn, user_id)?))
+                })
+                .await
+                .map_err(|e| PageError::failed(&e))?;
+            AccountView::SignedIn {
+                email: user.email,
+                has_password: user.has_password,
+                identities: identities.into_iter().map(|i| line(state, i)).collect(),
+            }
+        }
+    };
+    let notice = req
+        .query_string()
+        .contains("unlinked=1")
+        .then_some("The identity was unlinked: it no longer signs you in.");
+    let page = AccountPage {
+        view,
+        csrf_token: csrf_token.clone(),
+        error,
+        notice,
+    };
+    Ok(FormPage::new(
+        status,
+        &page,
+        &csrf_token,
+        crate::web::render::secure(state),
+    ))
+}
+
+/// `GET /account`.
+pub async fn show(
+    req: HttpRequest,
+    browser: Browser,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, HtmlError> {
+    Ok(page(&req, &state, &browser, StatusCode::OK, None)
+        .await?
+        .response())
+}
+
+/// `POST /account`: the sign-in form (no sign-up here: accounts come from
+/// invitations, join links and providers).
+pub async fn sign_in(
+    req: HttpRequest,
+    browser: Browser,
+    GenuineForm(form): GenuineForm<Credentials>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, HtmlError> {
+    let form = Credentials {
+        intent: Some("signin".into()),
+        ..form
+    };
+    let context = browser.form_context(None, None);
+    let outcome = sign_in::submit(&state, &form, &context).await;
+    match outcome {
+        Ok(outcome) => {
+            sign_in::finish_outcome(&state, outcome, Onward::Page("/account".into())).await
+        }
+        Err(error) => {
+            let FormError {
+                status, message, ..
+            } = error;
+            Ok(page(&req, &state, &browser, status, Some(message))
+                .await?
+                .response())
+        }
+    }
+}
+
+/// `POST /account/identities/{id}/unlink`.
+pub async fn unlink(
+    req: HttpRequest,
+    path: web::Path<i64>,
+    browser: Browser,
+    _: GenuineForm<serde::de::IgnoredAny>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, HtmlError> {
+    let person = browser.signed_in(&state).await.ok_or_else(|| {
+        PageError::new(
+            StatusCode::UNAUTHORIZED,
+            "Sign in first",
+            "Your session has ended. Sign in again on your account page.",
+        )
+    })?;
+    let (user_id, id, now) = (person.user_id, path.into_inner(), state.clock.now());
+    let origin = Origin::new(
+        crate::domain::event::Actor::User { user_id },
+        browser.request_id(),
+    );
+    let unlinked = state
+        .db
+        .write(move |tx| services::identities::unlink(tx, &origin, user_id, id, now))
+        .await;
+    match unlinked {
+        Ok(_) => Ok(crate::web::render::see_other("/account?unlinked=1")),
+        Err(ServiceError::NotFound(_)) => Err(PageError::new(
+            StatusCode::NOT_FOUND,
+            "No such identity",
+            "Your account has no such identity linked.",
+        )
+        .into()),
+        Err(ServiceError::Conflict { detail, .. }) => {
+            Ok(
+                page(&req, &state, &browser, StatusCode::CONFLICT, Some(detail))
+                    .await?
+                    .response(),
+            )
+        }
+        Err(other) => Err(PageError::failed(&other).into()),
+    }
+}
