@@ -2,7 +2,8 @@
 //! answers per path, changeable while it runs, and a count of the requests
 //! each path received. It speaks just enough HTTP for reqwest (one request
 //! per connection) and can misbehave on purpose: answer without a length,
-//! redirect anywhere, or never answer.
+//! redirect anywhere, or never answer. It keeps each request it received
+//! (head and body), for tests of what a client sent.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -43,10 +44,30 @@ impl Reply {
     }
 }
 
+/// A request as received: its head (request line and headers) and body.
+#[derive(Debug, Clone)]
+pub(crate) struct Received {
+    pub(crate) head: String,
+    pub(crate) body: String,
+}
+
+impl Received {
+    /// A header's value (name case-insensitive), if sent.
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        header_in(&self.head, name)
+    }
+
+    /// The body's form fields (`application/x-www-form-urlencoded`).
+    pub(crate) fn form(&self) -> HashMap<String, String> {
+        serde_urlencoded::from_str(&self.body).unwrap()
+    }
+}
+
 #[derive(Default)]
 struct Routes {
     replies: HashMap<String, Reply>,
     hits: HashMap<String, usize>,
+    received: HashMap<String, Vec<Received>>,
 }
 
 pub(crate) struct TestServer {
@@ -91,12 +112,28 @@ impl TestServer {
         let routes = self.routes.lock().unwrap();
         routes.hits.get(path).copied().unwrap_or(0)
     }
+
+    /// The requests `path` received, oldest first.
+    pub(crate) fn received(&self, path: &str) -> Vec<Received> {
+        let routes = self.routes.lock().unwrap();
+        routes.received.get(path).cloned().unwrap_or_default()
+    }
 }
 
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// A header's value in a request head (name case-insensitive).
+fn header_in<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().skip(1).find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        key.trim()
+            .eq_ignore_ascii_case(name)
+            .then_some(value.trim())
+    })
 }
 
 async fn serve(mut stream: TcpStream, routes: Arc<Mutex<Routes>>) {
@@ -108,12 +145,35 @@ async fn serve(mut stream: TcpStream, routes: Arc<Mutex<Routes>>) {
             Ok(n) => request.extend_from_slice(&buffer[..n]),
         }
     }
-    let text = String::from_utf8_lossy(&request);
-    let target = text.split_whitespace().nth(1).unwrap_or("/");
+    let end = request
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(0)
+        + 4;
+    let mut body = request.split_off(end);
+    let request_head = String::from_utf8_lossy(&request).into_owned();
+    let length = header_in(&request_head, "content-length")
+        .and_then(|length| length.parse::<usize>().ok())
+        .unwrap_or(0);
+    while body.len() < length {
+        match stream.read(&mut buffer).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => body.extend_from_slice(&buffer[..n]),
+        }
+    }
+    let target = request_head.split_whitespace().nth(1).unwrap_or("/");
     let path = target.split('?').next().unwrap_or("/").to_owned();
     let reply = {
         let mut routes = routes.lock().unwrap();
         *routes.hits.entry(path.clone()).or_default() += 1;
+        routes
+            .received
+            .entry(path.clone())
+            .or_default()
+            .push(Received {
+                head: request_head.clone(),
+                body: String::from_utf8_lossy(&body).into_owned(),
+            });
         routes.replies.get(&path).cloned()
     };
     let head = |status: u16, extra: &str| {

@@ -14,8 +14,8 @@ use openidconnect::core::{
 };
 use openidconnect::{
     AccessToken, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet,
-    EndpointNotSet, EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+    EndpointNotSet, EndpointSet, IssuerUrl, JwsSigningAlgorithm, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse, UserInfoError,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -287,7 +287,24 @@ impl Providers {
             super::outbound::check_fetch_url(&parsed)
                 .map_err(|why| UpstreamError::Unavailable(format!("{url}: {why}")))?;
         }
-        Ok(metadata)
+        // ID tokens are verified with the provider's published keys only.
+        // openidconnect takes any algorithm the document lists, HS256 too,
+        // keyed with the client secret: a token anyone holding a copy of
+        // enlist's configuration could make. (`none` it never takes.)
+        let public_key_algs: Vec<_> = metadata
+            .id_token_signing_alg_values_supported()
+            .iter()
+            .filter(|alg| alg.key_type().is_some() && !alg.uses_shared_secret())
+            .cloned()
+            .collect();
+        if public_key_algs.is_empty() {
+            return Err(UpstreamError::Unavailable(
+                "it signs ID tokens with no public-key algorithm \
+                 (id_token_signing_alg_values_supported)"
+                    .into(),
+            ));
+        }
+        Ok(metadata.set_id_token_signing_alg_values_supported(public_key_algs))
     }
 
     /// Starts a sign-in at provider `id`: where to send the browser, and the
@@ -318,9 +335,9 @@ impl Providers {
     }
 
     /// Finishes a sign-in: exchanges `code` (with the PKCE verifier), checks
-    /// the ID token (signature, `iss`, `aud`, `exp`, `nonce`), and answers
-    /// the person, with the userinfo endpoint's email when the ID token
-    /// carries none.
+    /// the ID token (signature, `iss`, `aud`, `exp`, `iat`, `nonce`), and
+    /// answers the person, with the userinfo endpoint's email when the ID
+    /// token carries none.
     pub async fn finish(
         &self,
         id: &str,
@@ -342,13 +359,23 @@ impl Providers {
         let id_token = tokens
             .id_token()
             .ok_or_else(|| UpstreamError::Refused("the token response has no id_token".into()))?;
-        let at = now;
+        let at = chrono::DateTime::from_timestamp_millis(now.0).unwrap_or_default();
+        // openidconnect takes any `iat`; one from the future is refused as
+        // the trusted issuers' tokens are, with the same leeway.
+        let latest_iat = at + chrono::TimeDelta::seconds(super::trusted::LEEWAY_SECS);
         let verifier = client
             .id_token_verifier()
-            .set_time_fn(move || chrono::DateTime::from_timestamp_millis(at.0).unwrap_or_default());
+            .set_time_fn(move || at)
+            .set_issue_time_verifier_fn(move |iat| {
+                if iat > latest_iat {
+                    Err(format!("issued in the future ({iat})"))
+                } else {
+                    Ok(())
+                }
+            });
         let claims = id_token
             .claims(&verifier, &Nonce::new(nonce.to_owned()))
-            .map_err(|e| UpstreamError::Refused(format!("ID token: {e}")))?;
+            .map_err(|e| UpstreamError::Refused(format!("ID token: {}", error_chain(&e))))?;
         let subject = claims.subject().as_str().to_owned();
         let mut identity = identity_of!(provider.config.issuer.clone(), subject, claims);
         if identity.email.is_none() {
@@ -360,8 +387,12 @@ impl Providers {
                 .map_err(|e| UpstreamError::Refused(format!("no email, and {e}")))?
                 .request_async(&http)
                 .await
-                .map_err(|e| {
-                    UpstreamError::Unavailable(format!("userinfo: {}", error_chain(&e)))
+                .map_err(|e| match e {
+                    // Claims about someone other than the ID token's `sub`.
+                    UserInfoError::ClaimsVerification(_) => {
+                        UpstreamError::Refused(format!("userinfo: {}", error_chain(&e)))
+                    }
+                    _ => UpstreamError::Unavailable(format!("userinfo: {}", error_chain(&e))),
                 })?;
             identity = identity_of!(
                 identity.issuer,
@@ -398,3 +429,7 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+#[path = "upstream_tests.rs"]
+mod tests;
