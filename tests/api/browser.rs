@@ -4,11 +4,15 @@
 //! transport; the browser opens the link from the `.eml`, signs up, and
 //! accepts (then, for a second invitation, declines); the admin API sees it.
 //! Screenshots of every page land in `$CARGO_TARGET_TMPDIR/browser/`.
+//! With the shared OpenID provider (tests/oidc-provider), an invitee and
+//! an admin sign in there instead, from "Sign in with Local IdP".
 //! Without Chromium and chromedriver the journey fails, naming the packages
 //! (`apt-get install chromium chromium-driver`), unless
 //! `ENLIST_SKIP_BROWSER_TESTS=1` asks to skip it.
 
+use crate::federation::{PROVIDER_NAME, provider_settings};
 use crate::helpers;
+use crate::oidc_provider::{self, OidcProvider};
 
 use enlist::config::{HumanDuration, TransportKind};
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -943,6 +947,252 @@ async fn a_password_reset_revokes_the_keys_an_admin_minted_in_the_console_in_chr
     follow_link(&client, "API keys").await;
     let text = page_text(&client, "password was reset").await;
     assert!(text.contains("deploy") && text.contains("backup"), "{text}");
+
+    client.close().await.unwrap();
+}
+
+/// A server mailing `.eml` files into `outbox_dir` that offers the shared
+/// OpenID provider (a real `oidc-provider`, tests/oidc-provider) as `local`,
+/// "Sign in with Local IdP".
+async fn federated_app(outbox_dir: &Path) -> (TestApp, &'static OidcProvider) {
+    let provider = oidc_provider::shared();
+    let app = spawn_app_with(|s| {
+        s.delivery.transport = TransportKind::File;
+        s.delivery.file.dir = outbox_dir.to_owned();
+        s.delivery.poll_interval = HumanDuration(Duration::from_millis(100));
+        s.auth.oidc_providers = vec![provider_settings(provider, "local")];
+    })
+    .await;
+    (app, provider)
+}
+
+/// Clicks the page's "Sign in with Local IdP" link, after checking that it
+/// starts the provider's sign-in and comes back to this page.
+async fn sign_in_with_the_provider(client: &Client, app: &TestApp) {
+    let label = format!("Sign in with {PROVIDER_NAME}");
+    let link = client
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::LinkText(&label))
+        .await
+        .unwrap_or_else(|e| panic!("no {label:?} link: {e}"));
+    let here = client.current_url().await.unwrap();
+    let target = link.prop("href").await.unwrap().unwrap_or_default();
+    let target = url::Url::parse(&target).unwrap_or_else(|e| panic!("{target:?}: {e}"));
+    assert!(
+        target.as_str().starts_with(&app.address) && target.path() == "/auth/oidc/local/start",
+        "{target}"
+    );
+    let return_to = target
+        .query_pairs()
+        .find(|(name, _)| name == "return_to")
+        .map(|(_, value)| value.into_owned());
+    let this_page = match here.query() {
+        Some(query) => format!("{}?{query}", here.path()),
+        None => here.path().to_owned(),
+    };
+    assert_eq!(return_to, Some(this_page), "the link comes back here");
+    link.click().await.unwrap();
+}
+
+/// At the provider's login page (its own, `devInteractions`): waits for
+/// it, types `login` and a password (any), screenshots it as `name` and
+/// submits. A consent page, should the provider show one, is continued
+/// (screenshotted as `{name}-consent`). Returns once the browser is back
+/// at `app`, with the URL it came back to.
+async fn log_in_at_provider(
+    client: &Client,
+    provider: &OidcProvider,
+    app: &TestApp,
+    login: &str,
+    name: &str,
+) -> url::Url {
+    let issuer = provider.issuer();
+    let issuer = issuer.as_str();
+    let login_field = eventually(Duration::from_secs(15), || async move {
+        let url = client.current_url().await.unwrap();
+        if !url.as_str().starts_with(issuer) {
+            return Err(format!("never reached the provider at {issuer}; at {url}"));
+        }
+        client
+            .find(Locator::Css("input[name='login']"))
+            .await
+            .map_err(|e| format!("no login field at {url}: {e}"))
+    })
+    .await;
+    let url = client.current_url().await.unwrap();
+    assert!(url.path().starts_with("/interaction/"), "{url}");
+    login_field.clear().await.unwrap();
+    login_field.send_keys(login).await.unwrap();
+    client
+        .find(Locator::Css("input[name='password']"))
+        .await
+        .unwrap()
+        .send_keys("any password at all")
+        .await
+        .unwrap();
+    screenshot(client, name).await;
+    click(
+        client,
+        "//button[normalize-space()='Sign-in']",
+        "provider's Sign-in button",
+    )
+    .await;
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut consented = false;
+    loop {
+        let url = client.current_url().await.unwrap();
+        if url.as_str().starts_with(&app.address) {
+            return url;
+        }
+        if !consented && url.as_str().starts_with(issuer) {
+            let consent = client
+                .find(Locator::XPath("//button[normalize-space()='Continue']"))
+                .await;
+            if let Ok(button) = consent {
+                screenshot(client, &format!("{name}-consent")).await;
+                button.click().await.unwrap();
+                consented = true;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never came back from the provider; at {url}:\n{}",
+            client.source().await.unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invitee_signs_in_at_their_identity_provider_and_accepts_in_chromium() {
+    let outbox = tempfile::tempdir().unwrap();
+    let outbox_dir = outbox.path().to_owned();
+    // The browser first: a machine that skips it needs no provider either.
+    let profile = tempfile::tempdir().unwrap();
+    let Some((_driver, client)) = start_browser(profile.path()).await else {
+        return;
+    };
+    let (app, provider) = federated_app(&outbox_dir).await;
+    let org = app.create_org("Acme", "ada@acme.test");
+
+    // The emailed link offers the provider next to the password forms.
+    invite(&app, &org.key, "alice@example.test").await;
+    let link = emailed_link(&outbox_dir, 1).await;
+    client.goto(&link).await.unwrap();
+    let text = page_text(&client, "Join Acme").await;
+    assert!(
+        text.contains("alice@example.test")
+            && text.contains(&format!("Sign in with {PROVIDER_NAME}")),
+        "{text}"
+    );
+    screenshot_both(&client, "50-invite-offers-the-provider").await;
+
+    // Off to the provider, as alice (any password), and back.
+    sign_in_with_the_provider(&client, &app).await;
+    let back = log_in_at_provider(&client, provider, &app, "alice", "51-provider-login").await;
+    let text = page_text(&client, "Accept invitation").await;
+    let invitation = url::Url::parse(&link).unwrap();
+    assert_eq!(
+        (back.path(), back.query()),
+        (invitation.path(), invitation.query()),
+        "back at the invitation, its token kept"
+    );
+    let now = client.current_url().await.unwrap();
+    assert_eq!(now.path(), invitation.path());
+    assert!(!text.contains("Create account"), "signed in: {text}");
+    screenshot_both(&client, "52-invite-signed-in-by-provider").await;
+
+    click_button(&client, "Accept invitation").await;
+    let text = page_text(&client, "Welcome to Acme").await;
+    assert!(
+        text.contains("You accepted the invitation and are now a member of Acme"),
+        "{text}"
+    );
+    screenshot_both(&client, "53-accepted-by-provider").await;
+
+    let users = app.get("/v1/organization/users", &org.key).await;
+    let alice = users.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == "alice@example.test")
+        .unwrap_or_else(|| panic!("alice is a member: {}", users.text));
+    assert_eq!(alice["role"], "MEMBER");
+    // The account came from the identity: no password, one identity (the
+    // provider's `alice`), the address verified by the provider.
+    let user_id = app.query_i64("SELECT id FROM users WHERE email = 'alice@example.test'");
+    assert_eq!(
+        app.query_i64(&format!(
+            "SELECT password_hash IS NULL FROM users WHERE id = {user_id}"
+        )),
+        1,
+        "no password was ever set"
+    );
+    assert_eq!(
+        app.query_i64(&format!(
+            "SELECT email_verified_at IS NOT NULL FROM users WHERE id = {user_id}"
+        )),
+        1,
+        "the provider vouched for the address"
+    );
+    assert_eq!(
+        app.query_strings(&format!(
+            "SELECT issuer || ' ' || subject FROM identities WHERE user_id = {user_id}"
+        )),
+        [format!("{} alice", provider.issuer())]
+    );
+
+    client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_signs_in_to_the_console_at_their_identity_provider_in_chromium() {
+    let outbox = tempfile::tempdir().unwrap();
+    // The browser first: a machine that skips it needs no provider either.
+    let profile = tempfile::tempdir().unwrap();
+    let Some((_driver, client)) = start_browser(profile.path()).await else {
+        return;
+    };
+    let (app, provider) = federated_app(outbox.path()).await;
+    let org = app.create_org("Acme", "alice@example.test");
+
+    client
+        .goto(&format!("{}/admin", app.address))
+        .await
+        .unwrap();
+    let text = page_text(&client, "Admin console").await;
+    assert!(
+        text.contains(&format!("Sign in with {PROVIDER_NAME}")),
+        "{text}"
+    );
+    screenshot_both(&client, "54-console-offers-the-provider").await;
+
+    sign_in_with_the_provider(&client, &app).await;
+    log_in_at_provider(
+        &client,
+        provider,
+        &app,
+        "alice",
+        "55-provider-login-console",
+    )
+    .await;
+    // One organization: straight into its console.
+    let text = page_text(&client, "Recent activity").await;
+    assert!(text.contains("Acme"), "{text}");
+    let url = client.current_url().await.unwrap();
+    assert!(
+        url.path().starts_with(&format!("/admin/orgs/{}", org.uuid)),
+        "{url}"
+    );
+    screenshot_both(&client, "56-console-signed-in-by-provider").await;
+
+    // The member list names the identity the admin signed in with.
+    follow_link(&client, "Members").await;
+    let text = page_text(&client, &format!("{PROVIDER_NAME}: alice")).await;
+    assert!(text.contains("alice@example.test"), "{text}");
+    screenshot_both(&client, "57-console-members-identity").await;
 
     client.close().await.unwrap();
 }

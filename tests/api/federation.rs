@@ -12,9 +12,11 @@ use enlist::config::{OidcProviderSettings, TrustedIssuerSettings};
 use reqwest::Method;
 use std::time::Duration;
 
-const PROVIDER_NAME: &str = "Local IdP";
+/// The name the sign-in pages show for the provider (browser.rs uses it too).
+pub(crate) const PROVIDER_NAME: &str = "Local IdP";
 
-fn provider_settings(provider: &OidcProvider, id: &str) -> OidcProviderSettings {
+/// The settings that offer `provider` as `id` (browser.rs uses them too).
+pub(crate) fn provider_settings(provider: &OidcProvider, id: &str) -> OidcProviderSettings {
     OidcProviderSettings {
         id: id.into(),
         name: PROVIDER_NAME.into(),
