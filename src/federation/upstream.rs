@@ -17,12 +17,16 @@ use openidconnect::{
     EndpointNotSet, EndpointSet, IssuerUrl, JwsSigningAlgorithm, Nonce, OAuth2TokenResponse,
     PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse, UserInfoError,
 };
+use openidconnect::{ClaimsVerificationError, SignatureVerificationError};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
 
 /// A discovery document is fetched again after this long.
 const DISCOVERY_FRESH: Duration = Duration::from_secs(3600);
+/// An ID token signed by a key the cached key set lacks (the provider
+/// rotated) fetches discovery and keys again, at most this often.
+const KEYS_REFRESH_MIN: Duration = Duration::from_secs(60);
 /// A provider that stopped answering is still used from its last discovery
 /// for this long.
 const DISCOVERY_STALE: Duration = Duration::from_secs(24 * 3600);
@@ -208,11 +212,20 @@ impl Providers {
         provider: &Provider,
         now: Millis,
     ) -> Result<DiscoveredClient, UpstreamError> {
+        self.client_fresher_than(provider, now, DISCOVERY_FRESH)
+            .await
+    }
+
+    /// The client from a discovery document (and key set) younger than `fresh`.
+    async fn client_fresher_than(
+        &self,
+        provider: &Provider,
+        now: Millis,
+        fresh: Duration,
+    ) -> Result<DiscoveredClient, UpstreamError> {
         let mut discovery = provider.discovery.lock().await;
         let age = |d: &Discovery| now.0.saturating_sub(d.fetched_at.0);
-        let fresh = discovery
-            .as_ref()
-            .is_some_and(|d| age(d) < millis(DISCOVERY_FRESH));
+        let fresh = discovery.as_ref().is_some_and(|d| age(d) < millis(fresh));
         if !fresh {
             let mut failed_at = provider.failed_at.lock().await;
             let resting =
@@ -363,31 +376,39 @@ impl Providers {
         // openidconnect takes any `iat`; one from the future is refused as
         // the trusted issuers' tokens are, with the same leeway.
         let latest_iat = at + chrono::TimeDelta::seconds(super::trusted::LEEWAY_SECS);
-        let verifier = client
-            .id_token_verifier()
-            .set_time_fn(move || at)
-            .set_issue_time_verifier_fn(move |iat| {
-                if iat > latest_iat {
-                    Err(format!("issued in the future ({iat})"))
-                } else {
-                    Ok(())
-                }
-            });
+        let nonce = Nonce::new(nonce.to_owned());
+        let rotated = matches!(
+            id_token.claims(&verifier_of(&client, at, latest_iat), &nonce),
+            Err(ClaimsVerificationError::SignatureVerification(
+                SignatureVerificationError::NoMatchingKey
+            ))
+        );
+        // A key the cached set lacks: the provider may have rotated since.
+        let client = match rotated {
+            true => {
+                self.client_fresher_than(provider, now, KEYS_REFRESH_MIN)
+                    .await?
+            }
+            false => client,
+        };
+        let verifier = verifier_of(&client, at, latest_iat);
         let claims = id_token
-            .claims(&verifier, &Nonce::new(nonce.to_owned()))
+            .claims(&verifier, &nonce)
             .map_err(|e| UpstreamError::Refused(format!("ID token: {}", error_chain(&e))))?;
         let subject = claims.subject().as_str().to_owned();
         let mut identity = identity_of!(provider.config.issuer.clone(), subject, claims);
-        if identity.email.is_none() {
-            let userinfo: CoreUserInfoClaims = client
-                .user_info(
-                    AccessToken::new(tokens.access_token().secret().clone()),
-                    Some(claims.subject().clone()),
-                )
-                .map_err(|e| UpstreamError::Refused(format!("no email, and {e}")))?
-                .request_async(&http)
-                .await
-                .map_err(|e| match e {
+        // No email in the ID token: userinfo's, when the provider has that
+        // endpoint. Without one the identity goes on without an email (an
+        // identity linked before needs none; a new one is refused for it).
+        let userinfo_request = client.user_info(
+            AccessToken::new(tokens.access_token().secret().clone()),
+            Some(claims.subject().clone()),
+        );
+        if identity.email.is_none()
+            && let Ok(request) = userinfo_request
+        {
+            let userinfo: CoreUserInfoClaims =
+                request.request_async(&http).await.map_err(|e| match e {
                     // Claims about someone other than the ID token's `sub`.
                     UserInfoError::ClaimsVerification(_) => {
                         UpstreamError::Refused(format!("userinfo: {}", error_chain(&e)))
@@ -402,6 +423,25 @@ impl Providers {
         }
         Ok(identity)
     }
+}
+
+/// The ID token's verifier: the client's issuer, audience and keys, with
+/// `at` as now and `iat` no later than `latest_iat`.
+fn verifier_of(
+    client: &DiscoveredClient,
+    at: chrono::DateTime<chrono::Utc>,
+    latest_iat: chrono::DateTime<chrono::Utc>,
+) -> openidconnect::IdTokenVerifier<'_, openidconnect::core::CoreJsonWebKey> {
+    client
+        .id_token_verifier()
+        .set_time_fn(move || at)
+        .set_issue_time_verifier_fn(move |iat| {
+            if iat > latest_iat {
+                Err(format!("issued in the future ({iat})"))
+            } else {
+                Ok(())
+            }
+        })
 }
 
 fn token_error<RE, T>(error: &openidconnect::RequestTokenError<RE, T>) -> UpstreamError

@@ -800,3 +800,41 @@ async fn discovery_is_kept_an_hour_and_a_stale_one_serves_a_day() {
     unavailable(providers.begin(ID, later).await.map(|_| ()), "still down");
     assert_eq!(idp.server.hits(DISCOVERY), 5);
 }
+
+#[tokio::test]
+async fn a_key_the_provider_rotated_in_is_fetched_once_a_minute_at_most() {
+    let idp = Idp::start().await;
+    let providers = idp.providers();
+    let now = Millis::now();
+    idp.sign_in(&providers, now, |c| idp.key.sign(&c))
+        .await
+        .unwrap();
+    let fetched = idp.server.received("/jwks").len();
+
+    // The provider publishes a second key and signs with it.
+    let rotated = TestKey::rsa(RSA_B, "k2");
+    idp.server.set(
+        "/jwks",
+        Reply::json(&json!({ "keys": [idp.key.jwk, rotated.jwk] }).to_string()),
+    );
+    let soon = now.plus(Duration::from_secs(30));
+    let result = idp.sign_in(&providers, soon, |c| rotated.sign(&c)).await;
+    refused(
+        result,
+        "within a minute of the last fetch",
+        "No matching key",
+    );
+    assert_eq!(
+        idp.server.received("/jwks").len(),
+        fetched,
+        "not fetched again yet"
+    );
+
+    let later = now.plus(Duration::from_secs(61));
+    let identity = idp
+        .sign_in(&providers, later, |c| rotated.sign(&c))
+        .await
+        .unwrap();
+    assert_eq!(identity.subject, "user-1");
+    assert_eq!(idp.server.received("/jwks").len(), fetched + 1);
+}

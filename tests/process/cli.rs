@@ -2272,3 +2272,52 @@ async fn two_serves_on_one_postgresql_database_both_serve_it_without_a_lock_file
     assert_eq!(files_in(cli.dir.path()), Vec::<String>::new());
     drop((first, second));
 }
+
+#[test]
+fn user_show_names_the_accounts_identities_and_no_token() {
+    let cli = Cli::new();
+    let created = cli.json(&[
+        "org",
+        "create",
+        "--name",
+        "Acme",
+        "--admin-email",
+        "ada@acme.test",
+    ]);
+    let admin = created["admin"]["id"].as_i64().unwrap();
+    let now = enlist::domain::Millis::now();
+    cli.database()
+        .write_blocking(|tx| {
+            enlist::db::identities::insert(
+                tx,
+                &enlist::db::identities::NewIdentity {
+                    user_id: admin,
+                    issuer: "https://idp.corp.test",
+                    subject: "248289761001",
+                    provider: Some("corp"),
+                    email: Some("ada@corp.test"),
+                },
+                now,
+            )
+        })
+        .unwrap();
+
+    let shown = cli.json(&["user", "show", "--email", "ADA@acme.test"]);
+    assert_eq!(shown["id"], admin);
+    assert_eq!(shown["email"], "ada@acme.test");
+    assert_eq!(shown["hasPassword"], false);
+    let identities = shown["identities"].as_array().unwrap();
+    assert_eq!(identities.len(), 1, "{shown}");
+    assert_eq!(identities[0]["provider"], "corp");
+    assert_eq!(identities[0]["issuer"], "https://idp.corp.test");
+    assert_eq!(identities[0]["subject"], "248289761001");
+    assert_eq!(identities[0]["email"], "ada@corp.test");
+
+    let unknown = cli.run(&["user", "show", "--email", "nobody@acme.test"]);
+    assert!(!unknown.status.success());
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("not found"),
+        "{}",
+        String::from_utf8_lossy(&unknown.stderr)
+    );
+}

@@ -18,6 +18,8 @@
     clippy::let_underscore_must_use
 )]
 
+#[path = "../support/oidc_provider.rs"]
+mod oidc_provider;
 #[path = "../support/postgres.rs"]
 mod test_postgres;
 #[path = "../support/webhook_receiver.rs"]

@@ -19,6 +19,10 @@
 //!   step that answers 4xx fails the test instead of printing a problem.
 //! - Where the README has a person accept in a browser, the test does what
 //!   the browser would, over HTTP, between two blocks.
+//! - The identity-provider walk-through's ports (8081 for its second
+//!   enlist, 9400 for the provider) read as free ports, and its
+//!   `tests/oidc-provider` is the clone's (the files copied, the installed
+//!   packages linked).
 
 use crate::fixture::{self, BIN, Server};
 use enlist::domain::Scope;
@@ -112,6 +116,29 @@ fn find_pattern(output: &str, from: usize, pattern: &str) -> Option<usize> {
         at += output[at..].find(piece)? + piece.len();
     }
     Some(at)
+}
+
+/// The clone's OpenID provider project in `dir/tests/oidc-provider`, as the
+/// walk-through finds it in a clone: its files copied, its installed
+/// packages linked (so the walk-through's `npm ci` is not needed).
+fn provider_project(dir: &Path) {
+    crate::oidc_provider::install();
+    let source = crate::oidc_provider::project_dir();
+    let target = dir.join("tests/oidc-provider");
+    std::fs::create_dir_all(&target).unwrap();
+    for file in ["package.json", "package-lock.json", "server.mjs"] {
+        std::fs::copy(source.join(file), target.join(file)).unwrap();
+    }
+    std::os::unix::fs::symlink(source.join("node_modules"), target.join("node_modules")).unwrap();
+}
+
+/// A loopback port nothing listens on now.
+fn fixture_free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Serves in `dir` on a free port with its defaults (so the database is
@@ -381,12 +408,19 @@ async fn the_readme_walk_throughs_run_as_written_on_an_empty_database() {
     let bin_dir = tempfile::tempdir().unwrap();
     cargo_stand_in(bin_dir.path());
     let server = serve(scratch.path());
+    provider_project(scratch.path());
+    let (sso_port, idp_port) = (fixture_free_port(), fixture_free_port());
     let mut shell = Shell::start(scratch.path(), bin_dir.path());
 
     let blocks = all_walk_through_blocks();
     let mut accepted = false;
     for block in &blocks {
-        let code = block.code.replace("127.0.0.1:8080", server.addr());
+        let code = block
+            .code
+            .replace("127.0.0.1:8080", server.addr())
+            .replace("127.0.0.1:8081", &format!("127.0.0.1:{sso_port}"))
+            .replace("127.0.0.1:9400", &format!("127.0.0.1:{idp_port}"))
+            .replace("--port 9400", &format!("--port {idp_port}"));
         let output = tokio::task::block_in_place(|| shell.run(block, &code));
         let mut at = 0;
         for pattern in block.expectations() {

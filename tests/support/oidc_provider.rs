@@ -89,7 +89,7 @@ pub fn browser() -> reqwest::Client {
 
 /// `npm ci` in the provider's project when its packages are missing; once at
 /// a time, across test processes too (a file lock).
-fn install() {
+pub fn install() {
     static INSTALLED: Mutex<bool> = Mutex::new(false);
     let mut installed = INSTALLED.lock().unwrap_or_else(|e| e.into_inner());
     if *installed {
