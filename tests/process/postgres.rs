@@ -62,8 +62,9 @@ fn copy_moves_a_whole_sqlite_database_up_and_refuses_a_target_with_data() {
     ));
     let key = seeded["apiKey"].as_str().unwrap().to_owned();
     let url = test_postgres::fresh_database();
-    // A webhook endpoint with a delivery and its attempt, and an invitation
-    // message's secret, so the event and link tables move too.
+    // A webhook endpoint with a delivery and its attempt, an invitation
+    // message's secret and an identity, so the event, link and identity
+    // tables move too.
     rusqlite::Connection::open(file)
         .unwrap()
         .execute_batch(
@@ -74,7 +75,9 @@ fn copy_moves_a_whole_sqlite_database_up_and_refuses_a_target_with_data() {
              INSERT INTO webhook_attempts (delivery_id, endpoint_id, attempt, attempted_at, outcome, duration_ms)
              VALUES (1, 1, 1, 0, 'retrying', 5);
              INSERT INTO invitation_links (token_sha256, invitation_id, created_at)
-             SELECT randomblob(32), MIN(id), 0 FROM invitations;",
+             SELECT randomblob(32), MIN(id), 0 FROM invitations;
+             INSERT INTO identities (user_id, issuer, subject, provider, email, created_at, last_used_at)
+             SELECT MIN(id), 'https://idp.corp.test', '248289761001', 'corp', NULL, 0, 0 FROM users;",
         )
         .unwrap();
 
@@ -84,7 +87,7 @@ fn copy_moves_a_whole_sqlite_database_up_and_refuses_a_target_with_data() {
     ));
     let source = rusqlite::Connection::open(file).unwrap();
     let tables = copied["tables"].as_object().unwrap();
-    assert_eq!(tables.len(), 20, "every table: {copied}");
+    assert_eq!(tables.len(), 22, "every table: {copied}");
     for (table, rows) in tables {
         let in_file: i64 = source
             .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
