@@ -1147,4 +1147,55 @@ mod tests {
             format!("{:#?}", Settings::default())
         );
     }
+
+    #[test]
+    fn identity_providers_are_checked_and_a_secret_file_is_read_not_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("corp-secret");
+        std::fs::write(&secret, "s3cret-from-file\n").unwrap();
+        let provider = |issuer: &str, secret_line: &str| {
+            format!(
+                "[[auth.oidc_providers]]\nid = \"corp\"\nname = \"Corp SSO\"\n\
+                 issuer = \"{issuer}\"\nclient_id = \"enlist\"\n{secret_line}\n"
+            )
+        };
+        let file_line = format!("client_secret_file = \"{}\"", secret.display());
+        let settings = load(&provider("https://idp.corp.test", &file_line), &[]).unwrap();
+        let corp = &settings.auth.oidc_providers[0];
+        assert_eq!(corp.secret().unwrap(), "s3cret-from-file");
+        assert_eq!(corp.scopes, ["openid", "email", "profile"]);
+        let shown = format!("{corp:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        let inline = load(
+            &provider("https://idp.corp.test", "client_secret = \"inline-s3cret\""),
+            &[],
+        )
+        .unwrap();
+        assert!(!format!("{:?}", inline.auth.oidc_providers[0]).contains("inline-s3cret"));
+
+        for (issuer, secret_line, says) in [
+            ("http://idp.corp.test", file_line.as_str(), "issuer"),
+            ("https://idp.corp.test", "", "exactly one of client_secret"),
+            (
+                "https://idp.corp.test",
+                "client_secret_file = \"/nonexistent/x\"",
+                "client_secret_file",
+            ),
+        ] {
+            let error = load(&provider(issuer, secret_line), &[])
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(says), "{issuer} {secret_line}: {error}");
+        }
+        let loopback = load(&provider("http://127.0.0.1:9400", &file_line), &[]);
+        assert!(loopback.is_ok(), "http on loopback is for local providers");
+        let trusted =
+            "[[auth.trusted_issuers]]\nissuer = \"http://idp.corp.test\"\naudience = \"a\"\n";
+        assert!(
+            load(trusted, &[])
+                .unwrap_err()
+                .to_string()
+                .contains("trusted_issuers")
+        );
+    }
 }

@@ -376,6 +376,8 @@ async fn a_later_email_change_at_the_provider_never_moves_the_identity() {
 #[tokio::test]
 async fn the_account_page_lists_identities_and_never_unlinks_the_last_way_in() {
     let (app, provider) = spawn_federated().await;
+    let org = app.create_org("Acme", "ada@acme.test");
+    app.add_member(org.id, "carol@example.test", "MEMBER");
     let browser = Browser::new(&app);
     let page = browser.get("/account").await;
     through_provider(&app, provider, &browser, &page, "carol")
@@ -423,6 +425,25 @@ async fn the_account_page_lists_identities_and_never_unlinks_the_last_way_in() {
         .await;
     unlinked.assert_see_other("/account?unlinked=1");
     assert!(identities_of(&app, user_id).is_empty());
+    let events = app
+        .get(
+            "/v1/organization/events?type=user.identity_linked,user.identity_unlinked",
+            &org.key,
+        )
+        .await;
+    let types: Vec<&str> = events.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        ["user.identity_unlinked", "user.identity_linked"],
+        "newest first: {}",
+        events.text
+    );
+    assert_eq!(events.body["items"][0]["actor"]["type"], "user");
 }
 
 #[tokio::test]
@@ -646,4 +667,131 @@ async fn a_start_link_to_another_site_or_an_unknown_provider_is_refused() {
         assert_eq!(answer.status, status, "{path}: {}", answer.text);
     }
     assert_eq!(app.query_i64("SELECT COUNT(*) FROM oidc_logins"), 0);
+}
+
+#[tokio::test]
+async fn an_account_without_a_password_sets_one_by_reset_and_signs_in_with_it() {
+    let (app, provider) = spawn_federated().await;
+    let browser = Browser::new(&app);
+    let page = browser.get("/account").await;
+    through_provider(&app, provider, &browser, &page, "alice")
+        .await
+        .assert_see_other("/account");
+    let shown = browser.get("/account").await;
+    assert!(shown.text.contains("have no password"), "{}", shown.text);
+
+    let stranger = Browser::new(&app);
+    let csrf = stranger.get("/reset").await.csrf_token();
+    let asked = stranger
+        .post_form(
+            "/reset",
+            &[("csrf_token", &csrf), ("email", "alice@example.test")],
+        )
+        .await;
+    asked.assert_html(200);
+    let link = crate::account_helpers::latest_link(&app, "password_reset", "alice@example.test");
+    let chosen = stranger
+        .follow_link(&link, Some("a password of her own"))
+        .await;
+    assert!(
+        chosen.status == 200 || chosen.status == 303,
+        "{}",
+        chosen.text
+    );
+    let (_, _, has_password) = account_row(&app, "alice@example.test");
+    assert!(has_password);
+
+    let signed_in = Browser::new(&app);
+    let csrf = signed_in.get("/account").await.csrf_token();
+    signed_in
+        .post_form(
+            "/account",
+            &[
+                ("csrf_token", &csrf),
+                ("email", "alice@example.test"),
+                ("password", "a password of her own"),
+            ],
+        )
+        .await
+        .assert_see_other("/account");
+    let mine = signed_in.get("/account").await;
+    assert!(mine.text.contains("You have a password"), "{}", mine.text);
+    assert!(mine.text.contains("<code>alice</code>"), "{}", mine.text);
+}
+
+#[tokio::test]
+async fn a_claim_ends_the_squatters_refresh_tokens() {
+    let (app, provider) = spawn_federated().await;
+    let squatter = app.create_unverified_user("carol@example.test", Some("squatter password"));
+    let client = app.public_client();
+    let request = AuthRequest::for_client(&client);
+    let code = app
+        .db
+        .write_blocking(|tx| {
+            let found = enlist::services::oauth::find_client(tx, &client.client_id)
+                .unwrap()
+                .unwrap();
+            enlist::services::oauth::issue_code(
+                tx,
+                &enlist::services::oauth::NewCode {
+                    client: &found,
+                    user_id: squatter,
+                    redirect_uri: &request.redirect_uri,
+                    code_challenge: request.pkce.as_ref().map(|p| p.challenge.as_str()),
+                    scope: "invitations",
+                },
+                enlist::domain::Millis::now(),
+            )
+        })
+        .unwrap();
+    let tokens = exchange_code(&app, &client, &request, &code).await;
+    assert_eq!(tokens.status, 200, "{}", tokens.text);
+    let refresh = tokens.body["refresh_token"].as_str().unwrap().to_owned();
+
+    let browser = Browser::new(&app);
+    let page = browser.get("/account").await;
+    through_provider(&app, provider, &browser, &page, "carol")
+        .await
+        .assert_see_other("/account");
+
+    let refreshed = app
+        .token_request(
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &refresh),
+                ("client_id", &client.client_id),
+            ],
+            None,
+        )
+        .await;
+    crate::oauth_helpers::assert_oauth_error(&refreshed, 400, "invalid_grant");
+}
+
+#[tokio::test]
+async fn a_provider_that_vouches_later_proves_the_address_at_the_next_sign_in() {
+    let (app, provider) = spawn_federated().await;
+    let login = oidc_provider::unique_login("later");
+    let email = format!("{login}@example.test");
+    provider
+        .set_account(&login, &email, false, "Lena", "Later")
+        .await;
+    let first = Browser::new(&app);
+    let page = first.get("/account").await;
+    let back = through_provider(&app, provider, &first, &page, &login).await;
+    assert!(back.text.contains("Check your inbox"), "{}", back.text);
+    let (user_id, verified, _) = account_row(&app, &email);
+    assert!(!verified);
+
+    provider
+        .set_account(&login, &email, true, "Lena", "Later")
+        .await;
+    let second = Browser::new(&app);
+    let page = second.get("/account").await;
+    through_provider(&app, provider, &second, &page, &login)
+        .await
+        .assert_see_other("/account");
+    let (again, verified, _) = account_row(&app, &email);
+    assert_eq!(again, user_id);
+    assert!(verified, "the provider vouches now");
+    provider.reset_account(&login).await;
 }

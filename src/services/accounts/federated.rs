@@ -251,10 +251,13 @@ impl Accounts {
         let now = self.clock.now();
         let lifetime = self.settings.session_lifetime;
         let provider = provider.map(str::to_owned);
+        // Only an address the provider does not vouch for may need the
+        // verification message: only then is its budget spent.
         let claimed_email = identity.email.as_deref().and_then(|e| Email::parse(e).ok());
-        let allowed = claimed_email
-            .as_ref()
-            .is_some_and(|email| self.message_allowed(email, address));
+        let allowed = !identity.email_verified
+            && claimed_email
+                .as_ref()
+                .is_some_and(|email| self.message_allowed(email, address));
         let link = self.link_for(Purpose::Verify, return_to.resume(), now);
         let browser = secrets::random_base62(32);
         let composer = self.composer.clone();
@@ -311,31 +314,41 @@ impl Accounts {
     /// makes nothing.
     pub async fn bearer_account(&self, identity: ExternalIdentity) -> ServiceResult<User> {
         let now = self.clock.now();
-        let known = {
-            let (issuer, subject) = (identity.issuer.clone(), identity.subject.clone());
-            self.db
-                .read(move |conn| {
-                    let Some(row) = db::identities::find(conn, &issuer, &subject)? else {
-                        return Ok::<_, ServiceError>(None);
-                    };
-                    Ok(db::users::get(conn, row.user_id)?)
-                })
-                .await?
-        };
-        if let Some(user) = known {
+        if let Some(user) = self.linked_account(&identity).await? {
             return Ok(user);
         }
         if !identity.email_verified {
             return Err(email_unverified());
         }
-        let user = self
+        let lookup = identity.clone();
+        let written = self
             .db
             .write(move |tx| match find_or_link(tx, &identity, None, now)? {
                 Found::Account(user) | Found::Unverified(user) => Ok::<_, ServiceError>(user),
             })
-            .await?;
-        self.sign_ins.count(super::SignInMethod::TrustedToken);
-        Ok(user)
+            .await;
+        match written {
+            Ok(user) => {
+                self.sign_ins.count(super::SignInMethod::TrustedToken);
+                Ok(user)
+            }
+            // An app's first requests often come at once: another one may
+            // have linked the identity meanwhile (a UNIQUE violation here).
+            Err(error) => self.linked_account(&lookup).await?.ok_or(error),
+        }
+    }
+
+    /// The account the identity is linked to, if it is.
+    async fn linked_account(&self, identity: &ExternalIdentity) -> ServiceResult<Option<User>> {
+        let (issuer, subject) = (identity.issuer.clone(), identity.subject.clone());
+        self.db
+            .read(move |conn| {
+                let Some(row) = db::identities::find(conn, &issuer, &subject)? else {
+                    return Ok(None);
+                };
+                Ok(db::users::get(conn, row.user_id)?)
+            })
+            .await
     }
 }
 
@@ -356,7 +369,21 @@ fn find_or_link(
 ) -> ServiceResult<Found> {
     if let Some(row) = db::identities::find(tx, &identity.issuer, &identity.subject)? {
         db::identities::touch(tx, row.id, now)?;
-        let user = db::users::get(tx, row.user_id)?.ok_or(ServiceError::NotFound("account"))?;
+        let mut user = db::users::get(tx, row.user_id)?.ok_or(ServiceError::NotFound("account"))?;
+        // The provider vouches now for the address it did not vouch for at
+        // the link (and it is still the account's): proven, as by the mail.
+        let vouched = identity.email_verified
+            && identity
+                .email
+                .as_deref()
+                .and_then(|email| Email::parse(email).ok())
+                .is_some_and(|email| {
+                    Email::parse(&user.email).is_ok_and(|own| own.key() == email.key())
+                });
+        if !user.email_verified() && vouched {
+            db::users::mark_email_verified(tx, user.id, now)?;
+            user = db::users::get(tx, user.id)?.ok_or(ServiceError::NotFound("account"))?;
+        }
         return Ok(Found::Account(user));
     }
     let email = identity
