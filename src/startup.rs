@@ -194,6 +194,11 @@ impl Application {
                     THROTTLE_KEYS,
                 ),
                 password_jobs_per_address: auth.password_jobs_per_address,
+                federated_starts_per_address: KeyedLimiter::new(
+                    FEDERATED_STARTS_WINDOW,
+                    FEDERATED_STARTS_PER_ADDRESS,
+                    THROTTLE_KEYS,
+                ),
             },
             device_key,
             composer: composer.clone(),
@@ -472,6 +477,11 @@ fn metrics_server(
     .run();
     Ok((addr, server))
 }
+
+/// Sign-ins one client address may begin at identity providers per window:
+/// a person needs a few; a script that would fill the login table, many.
+const FEDERATED_STARTS_PER_ADDRESS: usize = 30;
+const FEDERATED_STARTS_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The configured upstream providers, their secrets read (from files too).
 fn provider_configs(

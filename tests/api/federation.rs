@@ -795,3 +795,19 @@ async fn a_provider_that_vouches_later_proves_the_address_at_the_next_sign_in() 
     assert!(verified, "the provider vouches now");
     provider.reset_account(&login).await;
 }
+
+#[tokio::test]
+async fn starting_sign_ins_is_limited_per_address() {
+    let (app, _) = spawn_federated().await;
+    let browser = Browser::new(&app);
+    let start = "/auth/oidc/local/start?return_to=%2Faccount";
+    for _ in 0..30 {
+        assert_eq!(browser.get(start).await.status, 303);
+    }
+    let refused = browser.get(start).await;
+    assert_eq!(refused.status, 429, "{}", refused.text);
+    assert!(refused.header("retry-after").is_some());
+    assert_eq!(app.query_i64("SELECT COUNT(*) FROM oidc_logins"), 30);
+    app.clock.advance(Duration::from_secs(61));
+    assert_eq!(browser.get(start).await.status, 303);
+}

@@ -151,8 +151,19 @@ impl Accounts {
         id: &str,
         return_to: &ReturnTo,
         browser: Option<&str>,
+        address: &str,
     ) -> ServiceResult<LoginBegun> {
         let now = self.clock.now();
+        let starts = &self.limits.federated_starts_per_address;
+        if let Some(wait) = starts.blocked(address, now) {
+            return Err(ServiceError::TooSoon {
+                detail: "Too many sign-ins were started from your network; try again in a \
+                         minute."
+                    .into(),
+                retry_after_secs: wait.as_secs().max(1),
+            });
+        }
+        starts.record(address, now);
         let begun = self.providers.begin(id, now).await.map_err(upstream)?;
         let browser = browser
             .filter(|b| b.len() == 43 && b.bytes().all(|c| c.is_ascii_alphanumeric()))

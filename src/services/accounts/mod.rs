@@ -256,6 +256,9 @@ pub struct AccountLimits {
     pub messages_per_address: KeyedLimiter,
     /// Password jobs one address may have waiting or running at once.
     pub password_jobs_per_address: usize,
+    /// Sign-ins begun at identity providers per client address: each one
+    /// stores a login, so an unauthenticated page cannot flood the writer.
+    pub federated_starts_per_address: KeyedLimiter,
 }
 
 pub struct AccountsParts {

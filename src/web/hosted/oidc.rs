@@ -54,6 +54,15 @@ fn provider_failure(state: &AppState, id: &str, error: &ServiceError) -> PageErr
             ),
         )
         .with_retry_after(std::time::Duration::from_secs(*retry_after_secs)),
+        ServiceError::TooSoon {
+            detail,
+            retry_after_secs,
+        } => PageError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many attempts",
+            detail.clone(),
+        )
+        .with_retry_after(std::time::Duration::from_secs(*retry_after_secs)),
         ServiceError::Gone { detail, .. } => PageError::new(
             StatusCode::BAD_REQUEST,
             "Start signing in again",
@@ -106,6 +115,7 @@ pub async fn start(
     req: HttpRequest,
     path: web::Path<String>,
     query: web::Query<StartQuery>,
+    browser: Browser,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, HtmlError> {
     let id = path.into_inner();
@@ -121,10 +131,10 @@ pub async fn start(
                  and choose your identity provider there.",
             )
         })?;
-    let browser = login_browser(&req, &state);
+    let login = login_browser(&req, &state);
     let begun = state
         .accounts
-        .begin_federated(&id, &return_to, browser.as_deref())
+        .begin_federated(&id, &return_to, login.as_deref(), &browser.address())
         .await
         .map_err(|e| provider_failure(&state, &id, &e))?;
     // The page it leaves may hold an invitation's secret: not for the provider.
