@@ -18,6 +18,10 @@ CREATE TABLE identities (
     email        TEXT,
     created_at   INTEGER NOT NULL,
     last_used_at INTEGER NOT NULL,
+    -- Set when the account's holder unlinked it: the row stays, so the
+    -- identity never links itself again by its email; only the holder,
+    -- signed in, connects it again from the account page.
+    unlinked_at  INTEGER,
     UNIQUE (issuer, subject)
 );
 CREATE INDEX identities_user ON identities (user_id);
@@ -35,6 +39,9 @@ CREATE TABLE oidc_logins (
     pkce_verifier  TEXT    NOT NULL,
     -- Where the person was going: a path of ours (checked when stored).
     return_to      TEXT    NOT NULL,
+    -- A signed-in holder connecting this provider from the account page:
+    -- the identity links to this account (and only while it is signed in).
+    connect_user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,
     created_at     INTEGER NOT NULL,
     expires_at     INTEGER NOT NULL
 ) WITHOUT ROWID;

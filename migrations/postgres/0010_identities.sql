@@ -8,6 +8,7 @@ CREATE TABLE identities (
     email        TEXT,
     created_at   BIGINT NOT NULL,
     last_used_at BIGINT NOT NULL,
+    unlinked_at  BIGINT,
     UNIQUE (issuer, subject)
 );
 CREATE INDEX identities_user ON identities (user_id);
@@ -19,6 +20,7 @@ CREATE TABLE oidc_logins (
     nonce          TEXT   NOT NULL,
     pkce_verifier  TEXT   NOT NULL,
     return_to      TEXT   NOT NULL,
+    connect_user_id BIGINT REFERENCES users(id) ON DELETE CASCADE,
     created_at     BIGINT NOT NULL,
     expires_at     BIGINT NOT NULL
 );

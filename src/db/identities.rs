@@ -14,9 +14,12 @@ pub struct IdentityRow {
     pub email: Option<String>,
     pub created_at: Millis,
     pub last_used_at: Millis,
+    /// When the account's holder unlinked it (the row stays, see the schema).
+    pub unlinked_at: Option<Millis>,
 }
 
-const COLUMNS: &str = "id, user_id, issuer, subject, provider, email, created_at, last_used_at";
+const COLUMNS: &str =
+    "id, user_id, issuer, subject, provider, email, created_at, last_used_at, unlinked_at";
 
 fn from_row(row: &Row<'_>) -> Result<IdentityRow> {
     Ok(IdentityRow {
@@ -28,6 +31,7 @@ fn from_row(row: &Row<'_>) -> Result<IdentityRow> {
         email: row.get(5)?,
         created_at: Millis(row.get(6)?),
         last_used_at: Millis(row.get(7)?),
+        unlinked_at: row.get::<Option<i64>>(8)?.map(Millis),
     })
 }
 
@@ -58,7 +62,7 @@ pub fn insert(conn: &Conn, identity: &NewIdentity<'_>, now: Millis) -> Result<Id
     )
 }
 
-/// The identity `(issuer, subject)`, through its unique index.
+/// The identity `(issuer, subject)`, linked or unlinked, through its unique index.
 pub fn find(conn: &Conn, issuer: &str, subject: &str) -> Result<Option<IdentityRow>> {
     conn.query_opt(
         &format!("SELECT {COLUMNS} FROM identities WHERE issuer = ?1 AND subject = ?2"),
@@ -75,10 +79,21 @@ pub fn touch(conn: &Conn, id: i64, now: Millis) -> Result<()> {
     Ok(())
 }
 
-/// An account's identities, oldest first (`identities_user`).
+/// Links an unlinked identity again (to the account it was unlinked from).
+pub fn relink(conn: &Conn, id: i64, now: Millis) -> Result<()> {
+    conn.execute(
+        "UPDATE identities SET unlinked_at = NULL, last_used_at = ?2 WHERE id = ?1",
+        &[&id, &now.0],
+    )?;
+    Ok(())
+}
+
+/// An account's linked identities, oldest first (`identities_user`).
 pub fn of_user(conn: &Conn, user_id: i64) -> Result<Vec<IdentityRow>> {
     conn.query_all(
-        &format!("SELECT {COLUMNS} FROM identities WHERE user_id = ?1 ORDER BY id"),
+        &format!(
+            "SELECT {COLUMNS} FROM identities WHERE user_id = ?1 AND unlinked_at IS NULL ORDER BY id"
+        ),
         &[&user_id],
         from_row,
     )
@@ -104,12 +119,35 @@ pub fn of_users(conn: &Conn, user_ids: &[i64]) -> Result<Vec<IdentityRow>> {
     )
 }
 
-/// Unlinks one identity of the account; answers it, or None when the
-/// account has no such identity.
-pub fn delete(conn: &Conn, user_id: i64, id: i64) -> Result<Option<IdentityRow>> {
+/// Unlinks one linked identity of the account (the row stays, marked);
+/// answers it, or None when the account has no such linked identity.
+pub fn mark_unlinked(
+    conn: &Conn,
+    user_id: i64,
+    id: i64,
+    now: Millis,
+) -> Result<Option<IdentityRow>> {
     conn.query_opt(
-        &format!("DELETE FROM identities WHERE id = ?1 AND user_id = ?2 RETURNING {COLUMNS}"),
-        &[&id, &user_id],
+        &format!(
+            "UPDATE identities SET unlinked_at = ?3
+             WHERE id = ?1 AND user_id = ?2 AND unlinked_at IS NULL RETURNING {COLUMNS}"
+        ),
+        &[&id, &user_id, &now.0],
         from_row,
     )
+}
+
+/// Every identity of the account, linked or not, deleted: an account that
+/// changes hands keeps none of its earlier holder's. Answers those that
+/// were linked.
+pub fn delete_all_of_user(conn: &Conn, user_id: i64) -> Result<Vec<IdentityRow>> {
+    let rows = conn.query_all(
+        &format!("DELETE FROM identities WHERE user_id = ?1 RETURNING {COLUMNS}"),
+        &[&user_id],
+        from_row,
+    )?;
+    Ok(rows
+        .into_iter()
+        .filter(|row| row.unlinked_at.is_none())
+        .collect())
 }

@@ -13,6 +13,8 @@ pub struct PendingLogin {
     pub pkce_verifier: String,
     pub return_to: String,
     pub expires_at: Millis,
+    /// The signed-in account connecting this provider, if that is what it is.
+    pub connect_user_id: Option<i64>,
 }
 
 pub struct NewLogin<'a> {
@@ -23,13 +25,14 @@ pub struct NewLogin<'a> {
     pub pkce_verifier: &'a str,
     pub return_to: &'a str,
     pub expires_at: Millis,
+    pub connect_user_id: Option<i64>,
 }
 
 pub fn insert(conn: &Conn, login: &NewLogin<'_>, now: Millis) -> Result<()> {
     conn.execute(
         "INSERT INTO oidc_logins (state_sha256, provider, browser_sha256, nonce, pkce_verifier,
-                                  return_to, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                                  return_to, created_at, expires_at, connect_user_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         &[
             &login.state_sha256,
             &login.provider,
@@ -39,6 +42,7 @@ pub fn insert(conn: &Conn, login: &NewLogin<'_>, now: Millis) -> Result<()> {
             &login.return_to,
             &now.0,
             &login.expires_at.0,
+            &login.connect_user_id,
         ],
     )?;
     Ok(())
@@ -52,6 +56,7 @@ fn from_row(row: &Row<'_>) -> Result<PendingLogin> {
         pkce_verifier: row.get(3)?,
         return_to: row.get(4)?,
         expires_at: Millis(row.get(5)?),
+        connect_user_id: row.get(6)?,
     })
 }
 
@@ -60,7 +65,8 @@ fn from_row(row: &Row<'_>) -> Result<PendingLogin> {
 pub fn take(conn: &Conn, state_sha256: &[u8]) -> Result<Option<PendingLogin>> {
     conn.query_opt(
         "DELETE FROM oidc_logins WHERE state_sha256 = ?1
-         RETURNING provider, browser_sha256, nonce, pkce_verifier, return_to, expires_at",
+         RETURNING provider, browser_sha256, nonce, pkce_verifier, return_to, expires_at,
+                   connect_user_id",
         &[&state_sha256],
         from_row,
     )

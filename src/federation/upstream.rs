@@ -181,6 +181,29 @@ impl Providers {
             .collect()
     }
 
+    /// Where a browser sent to a provider may land first: each issuer, and
+    /// the authorization endpoint its cached discovery names (a page whose
+    /// form leads there must allow it in its `form-action`).
+    pub fn authorization_urls(&self) -> Vec<String> {
+        let mut urls = Vec::new();
+        for provider in &self.providers {
+            urls.push(provider.config.issuer.clone());
+            if let Ok(discovery) = provider.discovery.try_lock()
+                && let Some(discovery) = discovery.as_ref()
+            {
+                urls.push(
+                    discovery
+                        .metadata
+                        .authorization_endpoint()
+                        .url()
+                        .as_str()
+                        .to_owned(),
+                );
+            }
+        }
+        urls
+    }
+
     pub fn is_empty(&self) -> bool {
         self.providers.is_empty()
     }

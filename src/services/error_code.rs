@@ -86,6 +86,11 @@ error_codes! {
     /// An account's only way to sign in (no password, one identity) cannot
     /// be unlinked.
     LastSignInMethod => "last_sign_in_method",
+    /// The identity was unlinked from its account: it signs in again only
+    /// once its holder connects it from the account page.
+    IdentityUnlinked => "identity_unlinked",
+    /// The identity is linked to another account.
+    IdentityTaken => "identity_taken",
     /// The email address has an account already.
     EmailTaken => "email_taken",
     /// The account's address was never proven.

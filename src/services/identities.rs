@@ -1,6 +1,8 @@
 //! An account's identities at OpenID providers: listed for the operator,
 //! the console and the account page, and unlinked by the account's holder,
-//! never the last way in.
+//! never the last way in. An unlinked identity stays recorded, so it never
+//! links itself again by its email: its holder connects it again, signed
+//! in, from the account page.
 
 use super::{ServiceError, ServiceResult};
 use crate::db::identities::IdentityRow;
@@ -29,6 +31,9 @@ pub fn unlink(
     id: i64,
     now: Millis,
 ) -> ServiceResult<IdentityRow> {
+    // Two unlinks at once must not both see the other identity as the way
+    // in that is left (PostgreSQL; SQLite's writes run one at a time).
+    tx.lock_key(&format!("identities of {user_id}"))?;
     let user = db::users::get(tx, user_id)?.ok_or(ServiceError::NotFound("account"))?;
     let identities = db::identities::of_user(tx, user_id)?;
     if !identities.iter().any(|identity| identity.id == id) {
@@ -41,7 +46,8 @@ pub fn unlink(
              on the sign-in page sends a link), then unlink it.",
         ));
     }
-    let row = db::identities::delete(tx, user_id, id)?.ok_or(ServiceError::NotFound("identity"))?;
+    let row = db::identities::mark_unlinked(tx, user_id, id, now)?
+        .ok_or(ServiceError::NotFound("identity"))?;
     crate::services::accounts::identity_event(
         tx,
         origin,

@@ -112,7 +112,8 @@ fn account_row(app: &TestApp, email: &str) -> (i64, bool, bool) {
 
 fn identities_of(app: &TestApp, user_id: i64) -> Vec<String> {
     app.query_strings(&format!(
-        "SELECT issuer || ' ' || subject FROM identities WHERE user_id = {user_id} ORDER BY id"
+        "SELECT issuer || ' ' || subject FROM identities WHERE user_id = {user_id} \
+         AND unlinked_at IS NULL ORDER BY id"
     ))
 }
 
@@ -129,8 +130,14 @@ async fn an_invitee_without_an_account_signs_in_at_the_provider_and_accepts() {
     let page = browser.get(&path).await;
     page.assert_html(200);
     let back = through_provider(&app, provider, &browser, &page, "alice").await;
-    // Exactly where the person was going: the invitation, its secret kept.
+    // Exactly where the person was going: the invitation, its secret kept
+    // by the browser (not with the stored login).
     back.assert_see_other(&path);
+    assert_eq!(
+        app.query_i64("SELECT COUNT(*) FROM oidc_logins"),
+        0,
+        "the login is used up"
+    );
 
     let shown = browser.get(&path).await;
     assert!(shown.has_answer_buttons(), "{}", shown.text);
@@ -516,7 +523,7 @@ async fn tokens_for_another_audience_expired_or_from_elsewhere_are_refused() {
 }
 
 #[tokio::test]
-async fn a_callback_with_a_wrong_missing_or_replayed_state_creates_nothing() {
+async fn a_callback_with_a_wrong_missing_or_replayed_state_or_from_another_browser_is_refused() {
     let (app, provider) = spawn_federated().await;
     let browser = Browser::new(&app);
     let page = browser.get("/account").await;
@@ -534,11 +541,15 @@ async fn a_callback_with_a_wrong_missing_or_replayed_state_creates_nothing() {
         .1
         .into_owned();
 
-    // Another browser (no cookie from the start) cannot use it.
+    // Another browser (no cookie from the start) cannot use it, and is
+    // refused before anything is written.
     let stranger = Browser::new(&app);
     let refused = stranger.get(&path).await;
     assert_eq!(refused.status, 400, "{}", refused.text);
-    // The state is used up even so; nothing was made.
+    assert_eq!(app.query_i64("SELECT COUNT(*) FROM oidc_logins"), 1);
+    assert_eq!(app.query_i64("SELECT COUNT(*) FROM users"), 0);
+    // The browser that began it finishes it, once.
+    browser.get(&path).await.assert_see_other("/account");
     let replay = browser.get(&path).await;
     assert_eq!(replay.status, 400, "{}", replay.text);
     for bad in [
@@ -550,8 +561,8 @@ async fn a_callback_with_a_wrong_missing_or_replayed_state_creates_nothing() {
         assert_eq!(answer.status, 400, "{bad}: {}", answer.text);
         assert!(answer.text.contains("Start again"), "{}", answer.text);
     }
-    assert_eq!(app.query_i64("SELECT COUNT(*) FROM users"), 0);
-    assert_eq!(app.query_i64("SELECT COUNT(*) FROM identities"), 0);
+    assert_eq!(app.query_i64("SELECT COUNT(*) FROM users"), 1);
+    assert_eq!(app.query_i64("SELECT COUNT(*) FROM identities"), 1);
 }
 
 #[tokio::test]
@@ -810,4 +821,162 @@ async fn starting_sign_ins_is_limited_per_address() {
     assert_eq!(app.query_i64("SELECT COUNT(*) FROM oidc_logins"), 30);
     app.clock.advance(Duration::from_secs(61));
     assert_eq!(browser.get(start).await.status, 303);
+}
+
+#[tokio::test]
+async fn an_invitation_secret_is_never_stored_with_a_login() {
+    let (app, _) = spawn_federated().await;
+    let org = app.create_org("Acme", "ada@acme.test");
+    let id = app
+        .invite_ok(&org.key, "alice@example.test", "MEMBER")
+        .await;
+    let path = app.invitation_link_path(id);
+    let browser = Browser::new(&app);
+    let page = browser.get(&path).await;
+    let start = browser.get(&provider_link(&page, "local")).await;
+    assert_eq!(start.status, 303, "{}", start.text);
+    let stored = app.query_strings("SELECT return_to FROM oidc_logins");
+    assert_eq!(stored, [path.split('?').next().unwrap().to_owned()]);
+    let token = path.split_once("token=").unwrap().1;
+    assert!(!stored[0].contains(token));
+}
+
+/// Signs `login` in at the provider from a fresh browser's account page.
+async fn provider_sign_in(app: &TestApp, provider: &OidcProvider, login: &str) -> (Browser, Page) {
+    let browser = Browser::new(app);
+    let page = browser.get("/account").await;
+    let back = through_provider(app, provider, &browser, &page, login).await;
+    (browser, back)
+}
+
+#[tokio::test]
+async fn an_identity_linked_to_an_unproven_account_goes_when_the_inbox_owner_claims_it() {
+    let (app, provider) = spawn_federated().await;
+    // The attacker's provider does not vouch for the address they typed there.
+    let attacker = oidc_provider::unique_login("attacker");
+    provider
+        .set_account(&attacker, "victim@example.test", false, "Eve", "Attacker")
+        .await;
+    let (_, first) = provider_sign_in(&app, provider, &attacker).await;
+    assert!(first.text.contains("Check your inbox"), "{}", first.text);
+    let (user_id, verified, _) = account_row(&app, "victim@example.test");
+    assert!(!verified);
+    assert_eq!(identities_of(&app, user_id).len(), 1);
+
+    // The inbox's owner follows the verification link in their own browser
+    // and chooses a password: the account is theirs now.
+    let link = crate::account_helpers::latest_link(&app, "verification", "victim@example.test");
+    let owner = Browser::new(&app);
+    let chosen = owner.follow_link(&link, Some("the owner's password")).await;
+    assert!(
+        chosen.status == 200 || chosen.status == 303,
+        "{}",
+        chosen.text
+    );
+    let (_, verified, _) = account_row(&app, "victim@example.test");
+    assert!(verified);
+    assert!(
+        identities_of(&app, user_id).is_empty(),
+        "the earlier holder's identity went with the claim"
+    );
+
+    // The attacker's identity no longer signs in to it.
+    let (attacker_browser, again) = provider_sign_in(&app, provider, &attacker).await;
+    assert_eq!(again.status, 409, "{}", again.text);
+    let mine = attacker_browser.get("/account").await;
+    assert!(
+        !mine.text.contains("id=\"account-email\""),
+        "not signed in: {}",
+        mine.text
+    );
+    assert!(identities_of(&app, user_id).is_empty());
+    provider.reset_account(&attacker).await;
+}
+
+#[tokio::test]
+async fn an_unlinked_identity_signs_in_again_only_once_its_holder_connects_it() {
+    let (app, provider) = spawn_federated().await;
+    let (browser, back) = provider_sign_in(&app, provider, "alice").await;
+    back.assert_see_other("/account");
+    let (user_id, _, _) = account_row(&app, "alice@example.test");
+    app.db
+        .write_blocking(|tx| {
+            enlist::db::users::set_password_hash_of(
+                tx,
+                user_id,
+                Some(&enlist::auth::password::hash("alice's own password").unwrap()),
+                enlist::domain::Millis::now(),
+            )
+        })
+        .unwrap();
+    let identity = app.query_i64(&format!(
+        "SELECT id FROM identities WHERE user_id = {user_id}"
+    ));
+    let csrf = browser.get("/account").await.csrf_token();
+    browser
+        .post_form(
+            &format!("/account/identities/{identity}/unlink"),
+            &[("csrf_token", &csrf)],
+        )
+        .await
+        .assert_see_other("/account?unlinked=1");
+
+    // By its email alone it does not link itself again, nor do its tokens work.
+    let (_, refused) = provider_sign_in(&app, provider, "alice").await;
+    assert_eq!(refused.status, 409, "{}", refused.text);
+    assert!(refused.text.contains("unlinked"), "{}", refused.text);
+    let token = provider.access_token("alice", ENLIST_API).await;
+    app.invitee_get("/invitations", &token)
+        .await
+        .assert_problem(409, "identity_unlinked");
+    assert!(identities_of(&app, user_id).is_empty());
+
+    // Signed in with her password, she connects it from her account page.
+    let holder = Browser::new(&app);
+    let csrf = holder.get("/account").await.csrf_token();
+    holder
+        .post_form(
+            "/account",
+            &[
+                ("csrf_token", &csrf),
+                ("email", "alice@example.test"),
+                ("password", "alice's own password"),
+            ],
+        )
+        .await
+        .assert_see_other("/account");
+    let shown = holder.get("/account").await;
+    let csrf = shown.csrf_token();
+    let connect = holder
+        .post_form("/account/connect/local", &[("csrf_token", &csrf)])
+        .await;
+    assert_eq!(connect.status, 303, "{}", connect.text);
+    let back = provider
+        .sign_in(&holder.client, connect.location().unwrap(), "alice")
+        .await;
+    holder
+        .get(back.strip_prefix(&app.address).unwrap())
+        .await
+        .assert_see_other("/account?connected=1");
+    assert_eq!(identities_of(&app, user_id).len(), 1);
+    assert_eq!(app.invitee_get("/invitations", &token).await.status, 200);
+    let (_, again) = provider_sign_in(&app, provider, "alice").await;
+    again.assert_see_other("/account");
+}
+
+#[tokio::test]
+async fn connecting_needs_the_form_and_the_same_signed_in_account() {
+    let (app, provider) = spawn_federated().await;
+    let holder = Browser::new(&app);
+    // No session: nothing to connect to.
+    let csrf = holder.get("/account").await.csrf_token();
+    let refused = holder
+        .post_form("/account/connect/local", &[("csrf_token", &csrf)])
+        .await;
+    assert_eq!(refused.status, 401, "{}", refused.text);
+    // No CSRF token: refused before anything happens.
+    let forged = holder.post_form("/account/connect/local", &[]).await;
+    assert_eq!(forged.status, 403, "{}", forged.text);
+    assert_eq!(app.query_i64("SELECT COUNT(*) FROM oidc_logins"), 0);
+    let _ = provider;
 }

@@ -131,10 +131,12 @@ async fn trusted(
             tracing::info!(%error, "trusted issuer token refused");
             invalid()
         })?;
-    let client_id = identity
-        .client
-        .clone()
-        .unwrap_or_else(|| identity.issuer.clone());
+    // Named with its issuer, so an issuer's `azp` can never pass for one of
+    // enlist's own clients in the audit log.
+    let client_id = match &identity.client {
+        Some(client) => format!("{}#{client}", identity.issuer),
+        None => identity.issuer.clone(),
+    };
     let user = state
         .accounts
         .bearer_account(identity)

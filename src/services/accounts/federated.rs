@@ -53,8 +53,19 @@ impl ReturnTo {
                 .iter()
                 .any(|prefix| path.starts_with(prefix))
             && !path.contains('\\')
-            && !path.chars().any(char::is_control);
-        ours.then(|| ReturnTo(path.to_owned()))
+            && path.bytes().all(|b| b.is_ascii_graphic());
+        if !ours {
+            return None;
+        }
+        // An invitation page's link carries the message's secret: it is not
+        // kept with the login. Back from a provider that vouched for the
+        // address, the person's proven account answers the invitation
+        // without it.
+        let path = match path.strip_prefix("/invite/") {
+            Some(rest) => format!("/invite/{}", rest.split('?').next().unwrap_or_default()),
+            None => path.to_owned(),
+        };
+        Some(ReturnTo(path))
     }
 
     pub fn as_str(&self) -> &str {
@@ -92,6 +103,8 @@ pub enum LoginFinished {
     /// The provider answered with an error (the person declined, say): back
     /// to the page they started from, which says so.
     Declined { return_to: ReturnTo },
+    /// A signed-in holder connected the identity to their account.
+    Connected,
 }
 
 /// The provider's answer at the callback, as its query carries it.
@@ -152,6 +165,7 @@ impl Accounts {
         return_to: &ReturnTo,
         browser: Option<&str>,
         address: &str,
+        connect_user_id: Option<i64>,
     ) -> ServiceResult<LoginBegun> {
         let now = self.clock.now();
         let starts = &self.limits.federated_starts_per_address;
@@ -183,6 +197,7 @@ impl Accounts {
                         pkce_verifier: &verifier,
                         return_to: &return_to,
                         expires_at: now.plus(LOGIN_LIFETIME),
+                        connect_user_id,
                     },
                     now,
                 )
@@ -204,8 +219,12 @@ impl Accounts {
         callback: &Callback,
         browser: Option<&str>,
         address: &str,
+        session_user: Option<i64>,
     ) -> ServiceResult<LoginFinished> {
         let now = self.clock.now();
+        // Only a browser that began a sign-in can finish one: the others
+        // are refused before anything is written.
+        let browser = Some(browser.ok_or_else(sign_in_again)?);
         let state = callback.state.as_deref().filter(|s| !s.is_empty());
         let digest = state.map(secrets::sha256).ok_or_else(sign_in_again)?;
         let pending = self
@@ -227,6 +246,17 @@ impl Accounts {
             .filter(|c| !c.is_empty())
             .ok_or_else(|| ServiceError::invalid("code", "The provider sent no code."))?;
         let identity = self.identity_from(id, code, &pending, now).await?;
+        if let Some(holder) = pending.connect_user_id {
+            // Connecting: the account that asked must still be signed in here.
+            if session_user != Some(holder) {
+                return Err(sign_in_again());
+            }
+            let provider = id.to_owned();
+            self.db
+                .write(move |tx| connect(tx, &identity, &provider, holder, now))
+                .await?;
+            return Ok(LoginFinished::Connected);
+        }
         let outcome = self
             .sign_in_identity(identity, Some(id), &return_to, address)
             .await?;
@@ -354,7 +384,9 @@ impl Accounts {
         let (issuer, subject) = (identity.issuer.clone(), identity.subject.clone());
         self.db
             .read(move |conn| {
-                let Some(row) = db::identities::find(conn, &issuer, &subject)? else {
+                let linked = db::identities::find(conn, &issuer, &subject)?
+                    .filter(|row| row.unlinked_at.is_none());
+                let Some(row) = linked else {
                     return Ok(None);
                 };
                 Ok(db::users::get(conn, row.user_id)?)
@@ -378,7 +410,20 @@ fn find_or_link(
     provider: Option<&str>,
     now: Millis,
 ) -> ServiceResult<Found> {
+    // Two first uses at once (an app's parallel requests) wait for each
+    // other on PostgreSQL; SQLite's writes already run one at a time.
+    tx.lock_key(&format!(
+        "identity {}\n{}",
+        identity.issuer, identity.subject
+    ))?;
     if let Some(row) = db::identities::find(tx, &identity.issuer, &identity.subject)? {
+        if row.unlinked_at.is_some() {
+            return Err(ServiceError::conflict(
+                ErrorCode::IdentityUnlinked,
+                "This identity was unlinked from its enlist account. Sign in with the \
+                 account's password, then connect it again on your account page.",
+            ));
+        }
         db::identities::touch(tx, row.id, now)?;
         let mut user = db::users::get(tx, row.user_id)?.ok_or(ServiceError::NotFound("account"))?;
         // The provider vouches now for the address it did not vouch for at
@@ -468,6 +513,54 @@ fn find_or_link(
         now,
     )?;
     Ok(found)
+}
+
+/// Connects the identity to the signed-in holder's account: a new one is
+/// linked, one they unlinked is linked again, one linked elsewhere refused.
+fn connect(
+    tx: &Conn,
+    identity: &ExternalIdentity,
+    provider: &str,
+    user_id: i64,
+    now: Millis,
+) -> ServiceResult<()> {
+    tx.lock_key(&format!(
+        "identity {}\n{}",
+        identity.issuer, identity.subject
+    ))?;
+    let user = db::users::get(tx, user_id)?.ok_or(ServiceError::NotFound("account"))?;
+    let row = match db::identities::find(tx, &identity.issuer, &identity.subject)? {
+        Some(row) if row.user_id != user_id => {
+            return Err(ServiceError::conflict(
+                ErrorCode::IdentityTaken,
+                "This identity is linked to another enlist account.",
+            ));
+        }
+        Some(row) if row.unlinked_at.is_none() => return Ok(()),
+        Some(row) => {
+            db::identities::relink(tx, row.id, now)?;
+            row
+        }
+        None => db::identities::insert(
+            tx,
+            &NewIdentity {
+                user_id,
+                issuer: &identity.issuer,
+                subject: &identity.subject,
+                provider: Some(provider),
+                email: identity.email.as_deref(),
+            },
+            now,
+        )?,
+    };
+    identity_event(
+        tx,
+        &Origin::user(user_id),
+        EventType::IdentityLinked,
+        &user,
+        &row,
+        now,
+    )
 }
 
 /// The names the provider gives, kept only when they are names enlist

@@ -27,7 +27,7 @@ use crate::db::email_links::{self, Purpose};
 use crate::db::{self, Database};
 use crate::delivery::Composer;
 use crate::delivery::compose::{AccountEmail, AccountMessage};
-use crate::domain::event::Origin;
+use crate::domain::event::{EventType, Origin};
 use crate::domain::{Clock, Email, KeyRevocation, Millis};
 use crate::services::error_code::ErrorCode;
 use std::collections::HashMap;
@@ -958,8 +958,8 @@ impl PendingLink {
 /// operator takes it over), a proven address, and nothing left of whoever
 /// held it before: no session, refresh token, code or mailed link.
 ///
-/// An account whose address was not proven changed hands: every API key
-/// and bound OAuth client it held goes too. A proven one only had its
+/// An account whose address was not proven changed hands: every API key,
+/// bound OAuth client and identity at a provider it held goes too. A proven one only had its
 /// password reset: the keys it minted itself in the console go (whoever
 /// knew the old password may have made them), the operator's stay.
 /// Answers how many keys were revoked.
@@ -988,6 +988,20 @@ pub fn claim(
         );
     }
     db::oauth::delete_clients_of_user(tx, user_id)?;
+    // Identities linked while the address was unproven were the earlier
+    // holder's way back in.
+    if let Some(user) = db::users::get(tx, user_id)? {
+        for identity in db::identities::delete_all_of_user(tx, user_id)? {
+            identity_event(
+                tx,
+                origin,
+                EventType::IdentityUnlinked,
+                &user,
+                &identity,
+                now,
+            )?;
+        }
+    }
     super::api_keys::revoke_of_user(
         tx,
         origin,

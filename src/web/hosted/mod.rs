@@ -38,6 +38,7 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
                 .get(profile::show)
                 .post(profile::sign_in),
             Endpoint::at("/account/identities/{id}/unlink").post(profile::unlink),
+            Endpoint::at("/account/connect/{provider}").post(profile::connect),
             Endpoint::at("/auth/oidc/{id}/start").get(oidc::start),
             Endpoint::at("/auth/oidc/{id}/callback").get(oidc::callback),
             Endpoint::at("/reset/{token}")

@@ -31,7 +31,7 @@ pub const DECLINED_PARAM: &str = "signin_error";
 pub const DECLINED: &str = "Signing in with your identity provider did not complete (it was \
      cancelled or refused there). Try again, or sign in with your email and password.";
 
-fn provider_failure(state: &AppState, id: &str, error: &ServiceError) -> PageError {
+pub(crate) fn provider_failure(state: &AppState, id: &str, error: &ServiceError) -> PageError {
     let name = state
         .accounts
         .providers()
@@ -81,7 +81,7 @@ fn provider_failure(state: &AppState, id: &str, error: &ServiceError) -> PageErr
         ServiceError::Conflict { detail, .. } | ServiceError::Forbidden { detail, .. } => {
             PageError::new(
                 StatusCode::CONFLICT,
-                "This address has an account already",
+                format!("{name} could not sign you in here"),
                 detail.clone(),
             )
         }
@@ -89,7 +89,7 @@ fn provider_failure(state: &AppState, id: &str, error: &ServiceError) -> PageErr
     }
 }
 
-fn login_cookie(value: &str, state: &AppState) -> Cookie<'static> {
+pub(crate) fn login_cookie(value: &str, state: &AppState) -> Cookie<'static> {
     let secure = crate::web::render::secure(state);
     Cookie::build(
         crate::web::render::cookie_name(LOGIN_COOKIE, secure),
@@ -104,7 +104,56 @@ fn login_cookie(value: &str, state: &AppState) -> Cookie<'static> {
     .finish()
 }
 
-fn login_browser(req: &HttpRequest, state: &AppState) -> Option<String> {
+/// Keeps an invitation link's secret in the browser that left the page
+/// (where its address bar had it anyway), not in the stored login: the
+/// person comes back to the page as they opened it.
+const INVITE_SECRET_COOKIE: &str = "enlist_oidc_invite";
+
+fn invite_secret(return_to: &str) -> Option<String> {
+    let query = return_to.strip_prefix("/invite/")?.split_once('?')?.1;
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+        .ok()?
+        .into_iter()
+        .find(|(name, _)| name == "token")
+        .map(|(_, token)| token)
+        .filter(|token| !token.is_empty() && token.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+fn invite_secret_cookie(value: &str, state: &AppState) -> Cookie<'static> {
+    let secure = crate::web::render::secure(state);
+    Cookie::build(
+        crate::web::render::cookie_name(INVITE_SECRET_COOKIE, secure),
+        value.to_owned(),
+    )
+    .path("/")
+    .http_only(true)
+    .secure(secure)
+    .same_site(SameSite::Lax)
+    .max_age(time::Duration::minutes(10))
+    .finish()
+}
+
+/// The page to go back to: an invitation's with the secret this browser
+/// kept for it.
+fn back_to(req: &HttpRequest, state: &AppState, return_to: &ReturnTo) -> String {
+    let path = return_to.as_str();
+    let secure = crate::web::render::secure(state);
+    let kept = req
+        .cookie(&crate::web::render::cookie_name(
+            INVITE_SECRET_COOKIE,
+            secure,
+        ))
+        .map(|c| c.value().to_owned())
+        .filter(|token| token.bytes().all(|b| b.is_ascii_alphanumeric()));
+    match kept {
+        Some(token) if path.starts_with("/invite/") && !path.contains('?') => {
+            format!("{path}?token={token}")
+        }
+        _ => path.to_owned(),
+    }
+}
+
+pub(crate) fn login_browser(req: &HttpRequest, state: &AppState) -> Option<String> {
     let secure = crate::web::render::secure(state);
     req.cookie(&crate::web::render::cookie_name(LOGIN_COOKIE, secure))
         .map(|c| c.value().to_owned())
@@ -134,12 +183,15 @@ pub async fn start(
     let login = login_browser(&req, &state);
     let begun = state
         .accounts
-        .begin_federated(&id, &return_to, login.as_deref(), &browser.address())
+        .begin_federated(&id, &return_to, login.as_deref(), &browser.address(), None)
         .await
         .map_err(|e| provider_failure(&state, &id, &e))?;
     // The page it leaves may hold an invitation's secret: not for the provider.
     let mut response = Redirect::to(begun.redirect).without_referrer().response();
     crate::web::render::add_cookie(&mut response, &login_cookie(&begun.browser, &state));
+    if let Some(secret) = query.return_to.as_deref().and_then(invite_secret) {
+        crate::web::render::add_cookie(&mut response, &invite_secret_cookie(&secret, &state));
+    }
     Ok(response)
 }
 
@@ -160,23 +212,21 @@ pub async fn callback(
             &answer,
             login_browser(&req, &state).as_deref(),
             &browser.address(),
+            browser.signed_in(&state).await.map(|person| person.user_id),
         )
         .await
         .map_err(|e| provider_failure(&state, &id, &e))?;
     match finished {
+        LoginFinished::Connected => Ok(crate::web::render::see_other("/account?connected=1")),
         LoginFinished::Declined { return_to } => {
-            let separator = if return_to.as_str().contains('?') {
-                '&'
-            } else {
-                '?'
-            };
+            let page = back_to(&req, &state, &return_to);
+            let separator = if page.contains('?') { '&' } else { '?' };
             Ok(crate::web::render::see_other(&format!(
-                "{}{separator}{DECLINED_PARAM}=declined",
-                return_to.as_str()
+                "{page}{separator}{DECLINED_PARAM}=declined"
             )))
         }
         LoginFinished::Outcome { outcome, return_to } => {
-            let onward = onward(&state, &return_to).await?;
+            let onward = onward(&state, &return_to, back_to(&req, &state, &return_to)).await?;
             sign_in::finish_outcome(&state, outcome, onward).await
         }
     }
@@ -184,7 +234,7 @@ pub async fn callback(
 
 /// Where the person goes once signed in: back to the OAuth2 client with a
 /// code when they came from the authorize page, else the page itself.
-async fn onward(state: &AppState, return_to: &ReturnTo) -> Result<Onward, HtmlError> {
+async fn onward(state: &AppState, return_to: &ReturnTo, page: String) -> Result<Onward, HtmlError> {
     let path = return_to.as_str();
     match path.strip_prefix("/oauth/authorize?") {
         Some(query) => {
@@ -198,6 +248,6 @@ async fn onward(state: &AppState, return_to: &ReturnTo) -> Result<Onward, HtmlEr
             let authorization = crate::web::hosted::authorize::validate(state, &params).await?;
             Ok(Onward::App(Box::new(authorization)))
         }
-        None => Ok(Onward::Page(path.to_owned())),
+        None => Ok(Onward::Page(page)),
     }
 }

@@ -29,6 +29,8 @@ pub enum AccountView {
         email: String,
         has_password: bool,
         identities: Vec<IdentityLine>,
+        /// The configured providers, each connectable: `(id, name)`.
+        providers: Vec<(String, String)>,
     },
 }
 
@@ -94,13 +96,24 @@ async fn page(
                 email: user.email,
                 has_password: user.has_password,
                 identities: identities.into_iter().map(|i| line(state, i)).collect(),
+                providers: state
+                    .accounts
+                    .providers()
+                    .links()
+                    .into_iter()
+                    .map(|p| (p.id, p.name))
+                    .collect(),
             }
         }
     };
-    let notice = req
-        .query_string()
-        .contains("unlinked=1")
-        .then_some("The identity was unlinked: it no longer signs you in.");
+    let query = req.query_string();
+    let notice = if query.contains("unlinked=1") {
+        Some("The identity was unlinked: it no longer signs you in.")
+    } else if query.contains("connected=1") {
+        Some("The identity is linked: it signs you in to this account.")
+    } else {
+        None
+    };
     let page = AccountPage {
         view,
         csrf_token: csrf_token.clone(),
@@ -153,6 +166,48 @@ pub async fn sign_in(
                 .response())
         }
     }
+}
+
+/// `POST /account/connect/{provider}`: links an identity at that provider
+/// to the signed-in account, once the person signed in there. A form (with
+/// its CSRF token), not a link: another site must not be able to start it.
+pub async fn connect(
+    req: HttpRequest,
+    path: web::Path<String>,
+    browser: Browser,
+    _: GenuineForm<serde::de::IgnoredAny>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, HtmlError> {
+    let person = browser.signed_in(&state).await.ok_or_else(|| {
+        PageError::new(
+            StatusCode::UNAUTHORIZED,
+            "Sign in first",
+            "Your session has ended. Sign in again on your account page.",
+        )
+    })?;
+    let id = path.into_inner();
+    let back = crate::services::accounts::ReturnTo::parse("/account")
+        .ok_or_else(|| PageError::internal("/account is a return path"))?;
+    let login = crate::web::hosted::oidc::login_browser(&req, &state);
+    let begun = state
+        .accounts
+        .begin_federated(
+            &id,
+            &back,
+            login.as_deref(),
+            &browser.address(),
+            Some(person.user_id),
+        )
+        .await
+        .map_err(|e| crate::web::hosted::oidc::provider_failure(&state, &id, &e))?;
+    let mut response = crate::web::render::Redirect::to(begun.redirect)
+        .without_referrer()
+        .response();
+    crate::web::render::add_cookie(
+        &mut response,
+        &crate::web::hosted::oidc::login_cookie(&begun.browser, &state),
+    );
+    Ok(response)
 }
 
 /// `POST /account/identities/{id}/unlink`.
