@@ -1194,5 +1194,34 @@ async fn an_admin_signs_in_to_the_console_at_their_identity_provider_in_chromium
     assert!(text.contains("alice@example.test"), "{text}");
     screenshot_both(&client, "57-console-members-identity").await;
 
+    // Her account page: the identity, unlinked once she has a password, and
+    // connected again with the page's form (through the provider, where she
+    // is still signed in: the form's redirect there is one the page's
+    // form-action allows).
+    let user_id = app.query_i64("SELECT id FROM users WHERE email = 'alice@example.test'");
+    app.db
+        .write_blocking(|tx| {
+            enlist::db::users::set_password_hash_of(
+                tx,
+                user_id,
+                Some(&enlist::auth::password::hash("alice's own password").unwrap()),
+                enlist::domain::Millis::now(),
+            )
+        })
+        .unwrap();
+    client
+        .goto(&format!("{}/account", app.address))
+        .await
+        .unwrap();
+    let text = page_text(&client, "Identity providers").await;
+    assert!(text.contains("alice"), "{text}");
+    click_button(&client, "Unlink").await;
+    page_text(&client, "no longer signs you in").await;
+    screenshot_both(&client, "58-account-identity-unlinked").await;
+    click_button(&client, &format!("Connect {PROVIDER_NAME}")).await;
+    let text = page_text(&client, "The identity is linked").await;
+    assert!(text.contains("alice"), "{text}");
+    screenshot_both(&client, "59-account-identity-connected").await;
+
     client.close().await.unwrap();
 }

@@ -946,6 +946,11 @@ async fn an_unlinked_identity_signs_in_again_only_once_its_holder_connects_it() 
         .await
         .assert_see_other("/account");
     let shown = holder.get("/account").await;
+    let csp = shown.header("content-security-policy").unwrap().to_owned();
+    assert!(
+        csp.contains(&format!("form-action 'self' {}", provider.issuer())),
+        "the connect form's redirect to the provider is allowed: {csp}"
+    );
     let csrf = shown.csrf_token();
     let connect = holder
         .post_form("/account/connect/local", &[("csrf_token", &csrf)])

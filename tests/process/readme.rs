@@ -132,6 +132,19 @@ fn provider_project(dir: &Path) {
     std::os::unix::fs::symlink(source.join("node_modules"), target.join("node_modules")).unwrap();
 }
 
+/// Ends the processes whose command lines hold these patterns, when dropped.
+struct Reaper(Vec<String>);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        for pattern in &self.0 {
+            let _ = Command::new("pkill")
+                .args(["-KILL", "-f", pattern])
+                .status();
+        }
+    }
+}
+
 /// A loopback port nothing listens on now.
 fn fixture_free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -410,6 +423,11 @@ async fn the_readme_walk_throughs_run_as_written_on_an_empty_database() {
     let server = serve(scratch.path());
     provider_project(scratch.path());
     let (sso_port, idp_port) = (fixture_free_port(), fixture_free_port());
+    // Whatever a failing block leaves running goes with the test.
+    let _left_running = Reaper(vec![
+        format!("server.mjs --port {idp_port}"),
+        format!("serve --bind 127.0.0.1:{sso_port}"),
+    ]);
     let mut shell = Shell::start(scratch.path(), bin_dir.path());
 
     let blocks = all_walk_through_blocks();

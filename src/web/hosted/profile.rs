@@ -120,12 +120,22 @@ async fn page(
         error,
         notice,
     };
+    // The connect forms' answers redirect to the providers.
+    let targets: Vec<String> = state
+        .accounts
+        .providers()
+        .authorization_urls()
+        .iter()
+        .filter_map(|url| crate::web::render::origin_of(url))
+        .collect();
+    let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
     Ok(FormPage::new(
         status,
         &page,
         &csrf_token,
         crate::web::render::secure(state),
-    ))
+    )
+    .form_targets(&targets))
 }
 
 /// `GET /account`.
