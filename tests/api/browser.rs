@@ -1199,16 +1199,7 @@ async fn an_admin_signs_in_to_the_console_at_their_identity_provider_in_chromium
     // is still signed in: the form's redirect there is one the page's
     // form-action allows).
     let user_id = app.query_i64("SELECT id FROM users WHERE email = 'alice@example.test'");
-    app.db
-        .write_blocking(|tx| {
-            enlist::db::users::set_password_hash_of(
-                tx,
-                user_id,
-                Some(&enlist::auth::password::hash("alice's own password").unwrap()),
-                enlist::domain::Millis::now(),
-            )
-        })
-        .unwrap();
+    crate::federation::give_password(&app, user_id, "alice's own password");
     client
         .goto(&format!("{}/account", app.address))
         .await

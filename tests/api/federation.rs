@@ -110,6 +110,38 @@ fn account_row(app: &TestApp, email: &str) -> (i64, bool, bool) {
     (id, verified, password)
 }
 
+/// A browser signed in on the account page with a password.
+async fn signed_in_with_password(app: &TestApp, email: &str, password: &str) -> Browser {
+    let browser = Browser::new(app);
+    let csrf = browser.get("/account").await.csrf_token();
+    browser
+        .post_form(
+            "/account",
+            &[
+                ("csrf_token", &csrf),
+                ("email", email),
+                ("password", password),
+            ],
+        )
+        .await
+        .assert_see_other("/account");
+    browser
+}
+
+/// Sets the account's password, as the operator's `set-password` would.
+pub(crate) fn give_password(app: &TestApp, user_id: i64, password: &str) {
+    app.db
+        .write_blocking(|tx| {
+            enlist::db::users::set_password_hash_of(
+                tx,
+                user_id,
+                Some(&enlist::auth::password::hash(password).unwrap()),
+                enlist::domain::Millis::now(),
+            )
+        })
+        .unwrap();
+}
+
 fn identities_of(app: &TestApp, user_id: i64) -> Vec<String> {
     app.query_strings(&format!(
         "SELECT issuer || ' ' || subject FROM identities WHERE user_id = {user_id} \
@@ -413,16 +445,7 @@ async fn the_account_page_lists_identities_and_never_unlinks_the_last_way_in() {
     assert_eq!(identities_of(&app, user_id).len(), 1, "nothing unlinked");
 
     // With a password, the identity may go.
-    app.db
-        .write_blocking(|tx| {
-            enlist::db::users::set_password_hash_of(
-                tx,
-                user_id,
-                Some(&enlist::auth::password::hash("a new password here").unwrap()),
-                enlist::domain::Millis::now(),
-            )
-        })
-        .unwrap();
+    give_password(&app, user_id, "a new password here");
     let csrf = browser.get("/account").await.csrf_token();
     let unlinked = browser
         .post_form(
@@ -712,19 +735,8 @@ async fn an_account_without_a_password_sets_one_by_reset_and_signs_in_with_it() 
     let (_, _, has_password) = account_row(&app, "alice@example.test");
     assert!(has_password);
 
-    let signed_in = Browser::new(&app);
-    let csrf = signed_in.get("/account").await.csrf_token();
-    signed_in
-        .post_form(
-            "/account",
-            &[
-                ("csrf_token", &csrf),
-                ("email", "alice@example.test"),
-                ("password", "a password of her own"),
-            ],
-        )
-        .await
-        .assert_see_other("/account");
+    let signed_in =
+        signed_in_with_password(&app, "alice@example.test", "a password of her own").await;
     let mine = signed_in.get("/account").await;
     assert!(mine.text.contains("You have a password"), "{}", mine.text);
     assert!(mine.text.contains("<code>alice</code>"), "{}", mine.text);
@@ -899,16 +911,7 @@ async fn an_unlinked_identity_signs_in_again_only_once_its_holder_connects_it() 
     let (browser, back) = provider_sign_in(&app, provider, "alice").await;
     back.assert_see_other("/account");
     let (user_id, _, _) = account_row(&app, "alice@example.test");
-    app.db
-        .write_blocking(|tx| {
-            enlist::db::users::set_password_hash_of(
-                tx,
-                user_id,
-                Some(&enlist::auth::password::hash("alice's own password").unwrap()),
-                enlist::domain::Millis::now(),
-            )
-        })
-        .unwrap();
+    give_password(&app, user_id, "alice's own password");
     let identity = app.query_i64(&format!(
         "SELECT id FROM identities WHERE user_id = {user_id}"
     ));
@@ -932,19 +935,7 @@ async fn an_unlinked_identity_signs_in_again_only_once_its_holder_connects_it() 
     assert!(identities_of(&app, user_id).is_empty());
 
     // Signed in with her password, she connects it from her account page.
-    let holder = Browser::new(&app);
-    let csrf = holder.get("/account").await.csrf_token();
-    holder
-        .post_form(
-            "/account",
-            &[
-                ("csrf_token", &csrf),
-                ("email", "alice@example.test"),
-                ("password", "alice's own password"),
-            ],
-        )
-        .await
-        .assert_see_other("/account");
+    let holder = signed_in_with_password(&app, "alice@example.test", "alice's own password").await;
     let shown = holder.get("/account").await;
     let csp = shown.header("content-security-policy").unwrap().to_owned();
     assert!(

@@ -90,15 +90,20 @@ pub(crate) fn provider_failure(state: &AppState, id: &str, error: &ServiceError)
 }
 
 pub(crate) fn login_cookie(value: &str, state: &AppState) -> Cookie<'static> {
+    for_the_trip(LOGIN_COOKIE, value, state)
+}
+
+/// A cookie for the ten minutes a trip to the provider may take. Lax: the
+/// provider's redirect back is a top-level navigation.
+fn for_the_trip(name: &'static str, value: &str, state: &AppState) -> Cookie<'static> {
     let secure = crate::web::render::secure(state);
     Cookie::build(
-        crate::web::render::cookie_name(LOGIN_COOKIE, secure),
+        crate::web::render::cookie_name(name, secure),
         value.to_owned(),
     )
     .path("/")
     .http_only(true)
     .secure(secure)
-    // Lax: the provider's redirect back is a top-level navigation.
     .same_site(SameSite::Lax)
     .max_age(time::Duration::minutes(10))
     .finish()
@@ -120,17 +125,7 @@ fn invite_secret(return_to: &str) -> Option<String> {
 }
 
 fn invite_secret_cookie(value: &str, state: &AppState) -> Cookie<'static> {
-    let secure = crate::web::render::secure(state);
-    Cookie::build(
-        crate::web::render::cookie_name(INVITE_SECRET_COOKIE, secure),
-        value.to_owned(),
-    )
-    .path("/")
-    .http_only(true)
-    .secure(secure)
-    .same_site(SameSite::Lax)
-    .max_age(time::Duration::minutes(10))
-    .finish()
+    for_the_trip(INVITE_SECRET_COOKIE, value, state)
 }
 
 /// The page to go back to: an invitation's with the secret this browser

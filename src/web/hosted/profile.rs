@@ -138,6 +138,20 @@ async fn page(
     .form_targets(&targets))
 }
 
+/// The person this browser is signed in as, for the page's forms.
+async fn signed_in(
+    browser: &Browser,
+    state: &AppState,
+) -> Result<crate::services::sessions::SessionUser, PageError> {
+    browser.signed_in(state).await.ok_or_else(|| {
+        PageError::new(
+            StatusCode::UNAUTHORIZED,
+            "Sign in first",
+            "Your session has ended. Sign in again on your account page.",
+        )
+    })
+}
+
 /// `GET /account`.
 pub async fn show(
     req: HttpRequest,
@@ -188,13 +202,7 @@ pub async fn connect(
     _: GenuineForm<serde::de::IgnoredAny>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, HtmlError> {
-    let person = browser.signed_in(&state).await.ok_or_else(|| {
-        PageError::new(
-            StatusCode::UNAUTHORIZED,
-            "Sign in first",
-            "Your session has ended. Sign in again on your account page.",
-        )
-    })?;
+    let person = signed_in(&browser, &state).await?;
     let id = path.into_inner();
     let back = crate::services::accounts::ReturnTo::parse("/account")
         .ok_or_else(|| PageError::internal("/account is a return path"))?;
@@ -228,13 +236,7 @@ pub async fn unlink(
     _: GenuineForm<serde::de::IgnoredAny>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, HtmlError> {
-    let person = browser.signed_in(&state).await.ok_or_else(|| {
-        PageError::new(
-            StatusCode::UNAUTHORIZED,
-            "Sign in first",
-            "Your session has ended. Sign in again on your account page.",
-        )
-    })?;
+    let person = signed_in(&browser, &state).await?;
     let (user_id, id, now) = (person.user_id, path.into_inner(), state.clock.now());
     let origin = Origin::new(
         crate::domain::event::Actor::User { user_id },
