@@ -593,9 +593,9 @@ async fn a_code_used_twice_is_refused_by_the_provider_and_links_nothing_more() {
     let (app, provider) = spawn_federated().await;
     let browser = Browser::new(&app);
     let page = browser.get("/account").await;
-    // Two sign-ins begun in one browser: the second's state with the first's code.
+    // A sign-in finished, then a second one begun: its state with the
+    // first's code.
     let first = browser.get(&provider_link(&page, "local")).await;
-    let second = browser.get(&provider_link(&page, "local")).await;
     let back = provider
         .sign_in(&browser.client, first.location().unwrap(), "alice")
         .await;
@@ -610,6 +610,7 @@ async fn a_code_used_twice_is_refused_by_the_provider_and_links_nothing_more() {
         .get(back.strip_prefix(&app.address).unwrap())
         .await
         .assert_see_other("/account");
+    let second = browser.get(&provider_link(&page, "local")).await;
     let second_state: String = url::Url::parse(second.location().unwrap())
         .unwrap()
         .query_pairs()
@@ -624,6 +625,26 @@ async fn a_code_used_twice_is_refused_by_the_provider_and_links_nothing_more() {
         .await;
     assert_eq!(reused.status, 401, "{}", reused.text);
     assert_eq!(app.query_i64("SELECT COUNT(*) FROM identities"), 1);
+}
+
+#[tokio::test]
+async fn a_second_sign_in_begun_in_the_same_browser_ends_the_first() {
+    let (app, provider) = spawn_federated().await;
+    let browser = Browser::new(&app);
+    let page = browser.get("/account").await;
+    let first = browser.get(&provider_link(&page, "local")).await;
+    let second = browser.get(&provider_link(&page, "local")).await;
+    assert_ne!(
+        first.set_cookie("enlist_oidc"),
+        second.set_cookie("enlist_oidc"),
+        "a new value at every start"
+    );
+    let back = provider
+        .sign_in(&browser.client, first.location().unwrap(), "alice")
+        .await;
+    let answer = browser.get(back.strip_prefix(&app.address).unwrap()).await;
+    assert_eq!(answer.status, 400, "{}", answer.text);
+    assert_eq!(app.query_i64("SELECT COUNT(*) FROM identities"), 0);
 }
 
 #[tokio::test]

@@ -157,13 +157,14 @@ enum Found {
 
 impl Accounts {
     /// Starts a sign-in at provider `id` for a person going to `return_to`.
-    /// `browser` is the cookie this browser already carries, if any (kept, so
-    /// two tabs signing in at once both come back).
+    /// The browser gets a new cookie every time: one it already carries may
+    /// have been planted (a sibling subdomain over plain http), and a login
+    /// tied to a value someone else knows is a login they can finish. So a
+    /// sign-in begun in a second tab ends the first.
     pub async fn begin_federated(
         &self,
         id: &str,
         return_to: &ReturnTo,
-        browser: Option<&str>,
         address: &str,
         connect_user_id: Option<i64>,
     ) -> ServiceResult<LoginBegun> {
@@ -179,9 +180,7 @@ impl Accounts {
         }
         starts.record(address, now);
         let begun = self.providers.begin(id, now).await.map_err(upstream)?;
-        let browser = browser
-            .filter(|b| b.len() == 43 && b.bytes().all(|c| c.is_ascii_alphanumeric()))
-            .map_or_else(|| secrets::random_base62(43), str::to_owned);
+        let browser = secrets::random_base62(43);
         let (state, provider) = (secrets::sha256(&begun.state), id.to_owned());
         let (browser_digest, return_to) = (secrets::sha256(&browser), return_to.0.clone());
         let (nonce, verifier) = (begun.nonce, begun.pkce_verifier);

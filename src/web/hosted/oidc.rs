@@ -156,7 +156,6 @@ pub(crate) fn login_browser(req: &HttpRequest, state: &AppState) -> Option<Strin
 
 /// `GET /auth/oidc/{id}/start?return_to=…`: on to the provider.
 pub async fn start(
-    req: HttpRequest,
     path: web::Path<String>,
     query: web::Query<StartQuery>,
     browser: Browser,
@@ -175,10 +174,9 @@ pub async fn start(
                  and choose your identity provider there.",
             )
         })?;
-    let login = login_browser(&req, &state);
     let begun = state
         .accounts
-        .begin_federated(&id, &return_to, login.as_deref(), &browser.address(), None)
+        .begin_federated(&id, &return_to, &browser.address(), None)
         .await
         .map_err(|e| provider_failure(&state, &id, &e))?;
     // The page it leaves may hold an invitation's secret: not for the provider.

@@ -196,7 +196,6 @@ pub async fn sign_in(
 /// to the signed-in account, once the person signed in there. A form (with
 /// its CSRF token), not a link: another site must not be able to start it.
 pub async fn connect(
-    req: HttpRequest,
     path: web::Path<String>,
     browser: Browser,
     _: GenuineForm<serde::de::IgnoredAny>,
@@ -206,16 +205,9 @@ pub async fn connect(
     let id = path.into_inner();
     let back = crate::services::accounts::ReturnTo::parse("/account")
         .ok_or_else(|| PageError::internal("/account is a return path"))?;
-    let login = crate::web::hosted::oidc::login_browser(&req, &state);
     let begun = state
         .accounts
-        .begin_federated(
-            &id,
-            &back,
-            login.as_deref(),
-            &browser.address(),
-            Some(person.user_id),
-        )
+        .begin_federated(&id, &back, &browser.address(), Some(person.user_id))
         .await
         .map_err(|e| crate::web::hosted::oidc::provider_failure(&state, &id, &e))?;
     let mut response = crate::web::render::Redirect::to(begun.redirect)
