@@ -111,10 +111,6 @@ impl Outbound {
         Ok(Self { client, limits })
     }
 
-    pub fn limits(&self) -> OutboundLimits {
-        self.limits
-    }
-
     /// Sends a request and answers whatever status came back (a token
     /// endpoint's 400 carries the error its caller must read).
     pub async fn execute(

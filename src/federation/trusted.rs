@@ -1046,10 +1046,7 @@ vyBJPwozDREa9XfvHevz/i51BHpNQYDu2e+vti2Q1/hSlY7KMtQ2pg==";
         let result = trusted
             .verify(&key.sign(&idp.claims(too_old)), too_old)
             .await;
-        match result {
-            Err(TrustError::KeysUnavailable(why)) => assert!(why.contains("503"), "{why}"),
-            other => panic!("{other:?}"),
-        }
+        keys_unavailable(result, |why| why.contains("503"));
         idp.publish(&[&key]);
         let back = hours(26);
         assert!(
@@ -1333,12 +1330,16 @@ vyBJPwozDREa9XfvHevz/i51BHpNQYDu2e+vti2Q1/hSlY7KMtQ2pg==";
             .sign(&json!({"iss": issuer, "sub": "u", "aud": AUDIENCE, "exp": now.0 / 1000 + 60}));
         for at in [now, now.plus(Duration::from_secs(10))] {
             let result = trusted.verify(&token, at).await;
-            match result {
-                Err(TrustError::KeysUnavailable(why)) => {
-                    assert!(why.starts_with("the discovery document"), "{why}")
-                }
-                other => panic!("{other:?}"),
-            }
+            keys_unavailable(result, |why| why.starts_with("the discovery document"));
+        }
+    }
+
+    /// Fails unless `result` is `KeysUnavailable` for a reason `says` accepts.
+    #[track_caller]
+    fn keys_unavailable(result: Result<ExternalIdentity, TrustError>, says: impl Fn(&str) -> bool) {
+        match result {
+            Err(TrustError::KeysUnavailable(why)) => assert!(says(&why), "{why}"),
+            other => panic!("{other:?}"),
         }
     }
 
@@ -1357,12 +1358,7 @@ vyBJPwozDREa9XfvHevz/i51BHpNQYDu2e+vti2Q1/hSlY7KMtQ2pg==";
         );
         let now = Millis::now();
         let result = idp.trusted().verify(&key.sign(&idp.claims(now)), now).await;
-        match result {
-            Err(TrustError::KeysUnavailable(why)) => {
-                assert!(why.contains("another origin"), "{why}")
-            }
-            other => panic!("{other:?}"),
-        }
+        keys_unavailable(result, |why| why.contains("another origin"));
         assert_eq!(idp.jwks_fetches(), 0);
     }
 
@@ -1388,10 +1384,9 @@ vyBJPwozDREa9XfvHevz/i51BHpNQYDu2e+vti2Q1/hSlY7KMtQ2pg==";
         ] {
             idp.server
                 .set(DISCOVERY, Reply::json(&document.to_string()));
-            match idp.trusted().verify(&token, now).await {
-                Err(TrustError::KeysUnavailable(why)) => assert!(why.contains(reason), "{why}"),
-                other => panic!("{other:?}"),
-            }
+            keys_unavailable(idp.trusted().verify(&token, now).await, |why| {
+                why.contains(reason)
+            });
         }
         assert_eq!(idp.jwks_fetches(), 0);
     }
@@ -1414,12 +1409,10 @@ vyBJPwozDREa9XfvHevz/i51BHpNQYDu2e+vti2Q1/hSlY7KMtQ2pg==";
             TrustedIssuers::new(vec![idp.config()], Arc::new(Outbound::new(limits).unwrap()))
                 .unwrap();
         let now = Millis::now();
-        match trusted.verify(&key.sign(&idp.claims(now)), now).await {
-            Err(TrustError::KeysUnavailable(why)) => {
-                assert!(why.contains("larger than 16384 bytes"), "{why}")
-            }
-            other => panic!("{other:?}"),
-        }
+        keys_unavailable(
+            trusted.verify(&key.sign(&idp.claims(now)), now).await,
+            |why| why.contains("larger than 16384 bytes"),
+        );
     }
 
     #[tokio::test]

@@ -204,10 +204,6 @@ impl Providers {
         urls
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.providers.is_empty()
-    }
-
     /// The provider's label, for pages that name it.
     pub fn name_of(&self, id: &str) -> Option<&str> {
         self.find(id).ok().map(|p| p.config.name.as_str())

@@ -44,6 +44,17 @@ async fn spawn_federated() -> (TestApp, &'static OidcProvider) {
     (app, provider)
 }
 
+/// The value of `name` in `url`'s query.
+fn query_param(url: &str, name: &str) -> String {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(key, _)| key == name)
+        .unwrap_or_else(|| panic!("no {name} in {url}"))
+        .1
+        .into_owned()
+}
+
 fn unescape(text: &str) -> String {
     text.replace("&#x2f;", "/")
         .replace("&#47;", "/")
@@ -556,13 +567,7 @@ async fn a_callback_with_a_wrong_missing_or_replayed_state_or_from_another_brows
         .sign_in(&browser.client, &authorization, "alice")
         .await;
     let path = back.strip_prefix(&app.address).unwrap().to_owned();
-    let url = url::Url::parse(&back).unwrap();
-    let code: String = url
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .into_owned();
+    let code = query_param(&back, "code");
 
     // Another browser (no cookie from the start) cannot use it, and is
     // refused before anything is written.
@@ -599,25 +604,13 @@ async fn a_code_used_twice_is_refused_by_the_provider_and_links_nothing_more() {
     let back = provider
         .sign_in(&browser.client, first.location().unwrap(), "alice")
         .await;
-    let url = url::Url::parse(&back).unwrap();
-    let code: String = url
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .into_owned();
+    let code = query_param(&back, "code");
     browser
         .get(back.strip_prefix(&app.address).unwrap())
         .await
         .assert_see_other("/account");
     let second = browser.get(&provider_link(&page, "local")).await;
-    let second_state: String = url::Url::parse(second.location().unwrap())
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned();
+    let second_state = query_param(second.location().unwrap(), "state");
     let reused = browser
         .get(&format!(
             "/auth/oidc/local/callback?code={code}&state={second_state}"
@@ -649,7 +642,7 @@ async fn a_second_sign_in_begun_in_the_same_browser_ends_the_first() {
 
 #[tokio::test]
 async fn a_provider_error_returns_to_the_page_with_a_sentence() {
-    let (app, provider) = spawn_federated().await;
+    let (app, _) = spawn_federated().await;
     let org = app.create_org("Acme", "ada@acme.test");
     let id = app
         .invite_ok(&org.key, "alice@example.test", "MEMBER")
@@ -658,14 +651,7 @@ async fn a_provider_error_returns_to_the_page_with_a_sentence() {
     let browser = Browser::new(&app);
     let page = browser.get(&path).await;
     let start = browser.get(&provider_link(&page, "local")).await;
-    let state: String = url::Url::parse(start.location().unwrap())
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned();
-    let _ = provider;
+    let state = query_param(start.location().unwrap(), "state");
     let declined = browser
         .get(&format!(
             "/auth/oidc/local/callback?error=access_denied&state={state}"
@@ -983,7 +969,7 @@ async fn an_unlinked_identity_signs_in_again_only_once_its_holder_connects_it() 
 
 #[tokio::test]
 async fn connecting_needs_the_form_and_the_same_signed_in_account() {
-    let (app, provider) = spawn_federated().await;
+    let (app, _) = spawn_federated().await;
     let holder = Browser::new(&app);
     // No session: nothing to connect to.
     let csrf = holder.get("/account").await.csrf_token();
@@ -995,5 +981,4 @@ async fn connecting_needs_the_form_and_the_same_signed_in_account() {
     let forged = holder.post_form("/account/connect/local", &[]).await;
     assert_eq!(forged.status, 403, "{}", forged.text);
     assert_eq!(app.query_i64("SELECT COUNT(*) FROM oidc_logins"), 0);
-    let _ = provider;
 }
