@@ -42,6 +42,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         10,
         include_str!("../../migrations/postgres/0010_identities.sql"),
     ),
+    (
+        11,
+        include_str!("../../migrations/postgres/0011_session_methods.sql"),
+    ),
 ];
 
 /// The schema version this binary writes on PostgreSQL: the same as SQLite's.

@@ -3,30 +3,59 @@
 use super::sql::{Conn, Result};
 use crate::domain::Millis;
 
-pub fn insert(
-    conn: &Conn,
-    token_sha256: &[u8],
-    user_id: i64,
-    expires_at: Millis,
-    now: Millis,
-) -> Result<()> {
+pub struct NewSession<'a> {
+    pub token_sha256: &'a [u8],
+    pub user_id: i64,
+    /// `AuthMethods::stored`.
+    pub methods: &'a str,
+    pub expires_at: Millis,
+}
+
+pub fn insert(conn: &Conn, new: &NewSession<'_>, now: Millis) -> Result<()> {
     conn.execute("DELETE FROM web_sessions WHERE expires_at <= ?1", &[&now.0])?;
     conn.execute(
-        "INSERT INTO web_sessions (token_sha256, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
-        &[&token_sha256, &user_id, &now.0, &expires_at.0],
+        "INSERT INTO web_sessions (token_sha256, user_id, methods, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        &[&new.token_sha256, &new.user_id, &new.methods, &now.0, &new.expires_at.0],
     )?;
     Ok(())
 }
 
-/// The signed-in account's id, email and whether it is proven, for a live session.
-pub fn find(conn: &Conn, token_sha256: &[u8], now: Millis) -> Result<Option<(i64, String, bool)>> {
+/// A live session and its account.
+#[derive(Debug, Clone)]
+pub struct SessionRow {
+    pub user_id: i64,
+    pub email: String,
+    pub email_verified: bool,
+    pub methods: String,
+    pub created_at: Millis,
+}
+
+pub fn find(conn: &Conn, token_sha256: &[u8], now: Millis) -> Result<Option<SessionRow>> {
     conn.query_opt(
-        "SELECT u.id, u.email, u.email_verified_at IS NOT NULL
+        "SELECT u.id, u.email, u.email_verified_at IS NOT NULL, s.methods, s.created_at
          FROM web_sessions s JOIN users u ON u.id = s.user_id
          WHERE s.token_sha256 = ?1 AND s.expires_at > ?2",
         &[&token_sha256, &now.0],
-        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        |row| {
+            Ok(SessionRow {
+                user_id: row.get(0)?,
+                email: row.get(1)?,
+                email_verified: row.get(2)?,
+                methods: row.get(3)?,
+                created_at: Millis(row.get(4)?),
+            })
+        },
     )
+}
+
+/// Replaces the methods a session's holder has used (a second factor
+/// added after the first).
+pub fn set_methods(conn: &Conn, token_sha256: &[u8], methods: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE web_sessions SET methods = ?2 WHERE token_sha256 = ?1",
+        &[&token_sha256, &methods],
+    )?;
+    Ok(())
 }
 
 pub fn delete(conn: &Conn, token_sha256: &[u8]) -> Result<()> {

@@ -47,6 +47,7 @@ event_types! {
     WebhookTest => "webhook.test",
     IdentityLinked => "user.identity_linked",
     IdentityUnlinked => "user.identity_unlinked",
+    SignedIn => "user.signed_in",
 }
 
 impl EventType {

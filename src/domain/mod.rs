@@ -1,5 +1,6 @@
 //! Domain types and rules. Nothing here knows about HTTP or SQL.
 
+pub mod auth_method;
 pub mod email;
 pub mod entities;
 pub mod event;
@@ -15,6 +16,7 @@ pub mod scope;
 pub mod time;
 pub mod webhook;
 
+pub use auth_method::{AuthMethod, AuthMethods};
 pub use email::Email;
 pub use entities::{
     ApiKey, Invitation, InvitationDetails, InvitationExtras, KeyRevocation, LinkPurpose, Member,

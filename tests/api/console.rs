@@ -658,7 +658,13 @@ async fn an_unproven_address_never_gets_into_the_console() {
     let session = app
         .db
         .write_blocking(|tx| {
-            services::sessions::start(tx, sam, Duration::from_secs(3600), Millis::now())
+            services::sessions::start(
+                tx,
+                sam,
+                enlist::domain::AuthMethod::EmailCode,
+                Duration::from_secs(3600),
+                Millis::now(),
+            )
         })
         .unwrap();
     for rest in PAGES {
@@ -1957,9 +1963,10 @@ async fn the_activity_page_lists_console_actions_and_filters_by_type() {
         ]
     );
     let by_ada = format!("<td data-label=\"By\">user #{}</td>", org.admin_id);
+    // Her sign-in, the key, the invitation and the role change.
     assert_eq!(
         activity.text.matches(&by_ada).count(),
-        3,
+        4,
         "{}",
         activity.text
     );
@@ -2006,7 +2013,8 @@ fn link_href(page: &Page, id: &str) -> Option<String> {
 async fn the_activity_page_pages_older_events_keeping_the_type_filter() {
     let app = spawn_app().await;
     let org = app.create_org("Acme", "ada@acme.test");
-    // member.added and api_key.created from the command line, then 51 more.
+    // member.added and api_key.created from the command line, 51
+    // invitations, then user.signed_in: 54.
     for n in 0..51 {
         app.invite_ok(&org.key, &format!("p{n:02}@example.com"), "MEMBER")
             .await;
@@ -2022,7 +2030,12 @@ async fn the_activity_page_pages_older_events_keeping_the_type_filter() {
     assert_console_page(&older, 200);
     assert_eq!(
         listed_event_types(&older),
-        ["invitation.created", "api_key.created", "member.added"]
+        [
+            "invitation.created",
+            "invitation.created",
+            "api_key.created",
+            "member.added"
+        ]
     );
     assert_eq!(
         link_href(&older, "newest-page"),

@@ -312,3 +312,36 @@ async fn events_past_their_retention_are_pruned_in_the_background() {
         "carol@example.com"
     );
 }
+
+#[tokio::test]
+async fn a_sign_in_writes_user_signed_in_with_its_method_and_amr_and_no_secret() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme", "ada@acme.test");
+    let password = "correct horse battery staple";
+    app.set_password("ada@acme.test", password);
+
+    let mut browser = crate::account_helpers::Jar::new(&app);
+    let signed_in = browser.sign_in("/admin", "ada@acme.test", password).await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.html);
+
+    let log = events(&app, &org.key).await;
+    let event = &log[0];
+    assert_eq!(event["type"], "user.signed_in");
+    assert_eq!(
+        event["actor"],
+        json!({ "type": "user", "userId": org.admin_id })
+    );
+    assert_eq!(
+        event["data"],
+        json!({
+            "user": { "id": org.admin_id, "email": "ada@acme.test" },
+            "method": "password",
+            "amr": ["pwd"],
+        })
+    );
+    assert!(!event.to_string().contains(password));
+    // A wrong password signs nobody in and writes nothing.
+    let mut other = crate::account_helpers::Jar::new(&app);
+    other.sign_in("/admin", "ada@acme.test", "wrong").await;
+    assert_eq!(events(&app, &org.key).await.len(), log.len());
+}

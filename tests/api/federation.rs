@@ -286,6 +286,7 @@ async fn an_identity_with_a_squatters_address_claims_the_account() {
             enlist::services::sessions::start(
                 tx,
                 squatter,
+                enlist::domain::AuthMethod::EmailCode,
                 Duration::from_secs(3600),
                 enlist::domain::Millis::now(),
             )

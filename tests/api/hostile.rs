@@ -40,6 +40,7 @@ fn world() -> &'static World {
                 enlist::services::sessions::start(
                     tx,
                     org.admin_id,
+                    enlist::domain::AuthMethod::EmailCode,
                     std::time::Duration::from_secs(86_400),
                     enlist::domain::Millis::now(),
                 )

@@ -291,7 +291,13 @@ async fn an_unverified_invitee_signed_in_accepts_only_through_the_mailed_link() 
     let session = app
         .db
         .write_blocking(|tx| {
-            enlist::services::sessions::start(tx, user, std::time::Duration::from_secs(3600), now)
+            enlist::services::sessions::start(
+                tx,
+                user,
+                enlist::domain::AuthMethod::EmailCode,
+                std::time::Duration::from_secs(3600),
+                now,
+            )
         })
         .unwrap();
     let carol = Browser::with_session(&app, &session);

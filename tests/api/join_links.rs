@@ -24,7 +24,15 @@ fn signed_in(app: &TestApp, user_id: i64) -> reqwest::Client {
     let now = app.clock.now();
     let token = app
         .db
-        .write_blocking(|tx| services::sessions::start(tx, user_id, Duration::from_secs(3600), now))
+        .write_blocking(|tx| {
+            services::sessions::start(
+                tx,
+                user_id,
+                enlist::domain::AuthMethod::EmailCode,
+                Duration::from_secs(3600),
+                now,
+            )
+        })
         .unwrap();
     let jar = Arc::new(reqwest::cookie::Jar::default());
     let url: url::Url = app.address.parse().unwrap();

@@ -21,7 +21,7 @@ use crate::db::{self, Conn};
 use crate::delivery::compose::AccountMessage;
 use crate::domain::LinkPurpose as Purpose;
 use crate::domain::event::{EventType, Origin};
-use crate::domain::{Email, Millis, User};
+use crate::domain::{AuthMethod, Email, Millis, User};
 use crate::federation::ExternalIdentity;
 use crate::federation::upstream::UpstreamError;
 use crate::services::error_code::ErrorCode;
@@ -309,7 +309,8 @@ impl Accounts {
                     Found::Account(user) if user.email_verified() => {
                         // A fresh sign-in at the provider counts as a fresh
                         // authentication, as a typed password does.
-                        let session = sessions::start_after_password(tx, user.id, lifetime, now)?;
+                        let session =
+                            sessions::start(tx, user.id, AuthMethod::Provider, lifetime, now)?;
                         Ok(FormOutcome::SignedIn(SignedIn {
                             user_id: user.id,
                             email: user.email,

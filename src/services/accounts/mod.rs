@@ -28,7 +28,7 @@ use crate::db::{self, Database};
 use crate::delivery::Composer;
 use crate::delivery::compose::{AccountEmail, AccountMessage};
 use crate::domain::event::{EventType, Origin};
-use crate::domain::{Clock, Email, KeyRevocation, Millis};
+use crate::domain::{AuthMethod, Clock, Email, KeyRevocation, Millis};
 use crate::services::error_code::ErrorCode;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -450,7 +450,7 @@ impl Accounts {
                 if verify_now {
                     db::users::mark_email_verified(tx, user_id, now)?;
                 }
-                let session = sessions::start_after_password(tx, user_id, lifetime, now)?;
+                let session = sessions::start(tx, user_id, AuthMethod::Password, lifetime, now)?;
                 Ok::<_, ServiceError>(SignedIn {
                     user_id,
                     email: account.email,
@@ -527,7 +527,7 @@ impl Accounts {
                 match existing {
                     None if invited => {
                         let user = super::users::create(tx, &new, now)?;
-                        signed_in(tx, user.id, user.email, settings, now)
+                        signed_in(tx, user.id, user.email, AuthMethod::Password, settings, now)
                     }
                     None => {
                         let user = super::users::create(tx, &new, now)?;
@@ -547,7 +547,7 @@ impl Accounts {
                     }
                     Some(user) if !user.email_verified() && invited => {
                         claim(tx, &Origin::user(user.id), user.id, Some(&hash), now)?;
-                        signed_in(tx, user.id, user.email, settings, now)
+                        signed_in(tx, user.id, user.email, AuthMethod::Password, settings, now)
                     }
                     Some(user) if !user.email_verified() => {
                         // Whoever follows the link in this browser gets the
@@ -774,8 +774,14 @@ impl Accounts {
                         0
                     }
                 };
-                let FormOutcome::SignedIn(signed_in) =
-                    signed_in(tx, link.user_id, link.email, settings, now)?
+                let FormOutcome::SignedIn(signed_in) = signed_in(
+                    tx,
+                    link.user_id,
+                    link.email,
+                    AuthMethod::EmailCode,
+                    settings,
+                    now,
+                )?
                 else {
                     return Err(ServiceError::Internal("no session was started".into()));
                 };
@@ -1016,10 +1022,11 @@ fn signed_in(
     tx: &Conn,
     user_id: i64,
     email: String,
+    method: AuthMethod,
     settings: AccountSettings,
     now: Millis,
 ) -> ServiceResult<FormOutcome> {
-    let session = sessions::start(tx, user_id, settings.session_lifetime, now)?;
+    let session = sessions::start(tx, user_id, method, settings.session_lifetime, now)?;
     let email_verified = db::users::get(tx, user_id)?
         .ok_or(ServiceError::NotFound("account"))?
         .email_verified();
