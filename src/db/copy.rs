@@ -53,6 +53,8 @@ const TABLES: &[(&str, bool)] = &[
     ("invitation_links", false),
     ("identities", true),
     ("oidc_logins", false),
+    ("totp_factors", false),
+    ("recovery_codes", false),
 ];
 
 /// Columns the target computes from other rows instead of copying.
