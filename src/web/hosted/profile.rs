@@ -31,6 +31,8 @@ pub enum AccountView {
         identities: Vec<IdentityLine>,
         /// The configured providers, each connectable: `(id, name)`.
         providers: Vec<(String, String)>,
+        /// The second factor (docs/second-factor.md).
+        second_factor: crate::services::second_factor::Status,
     },
 }
 
@@ -63,7 +65,7 @@ fn line(state: &AppState, identity: IdentityRow) -> IdentityLine {
     }
 }
 
-async fn page(
+pub(super) async fn page(
     req: &HttpRequest,
     state: &AppState,
     browser: &Browser,
@@ -83,12 +85,16 @@ async fn page(
         }),
         Some(person) => {
             let user_id = person.user_id;
-            let (user, identities) = state
+            let (user, identities, second_factor) = state
                 .db
                 .read(move |conn| {
                     let user = crate::db::users::get(conn, user_id)?
                         .ok_or(ServiceError::NotFound("account"))?;
-                    Ok::<_, ServiceError>((user, services::identities::of_user(conn, user_id)?))
+                    Ok::<_, ServiceError>((
+                        user,
+                        services::identities::of_user(conn, user_id)?,
+                        services::second_factor::status(conn, user_id)?,
+                    ))
                 })
                 .await
                 .map_err(|e| PageError::failed(&e))?;
@@ -103,6 +109,7 @@ async fn page(
                     .into_iter()
                     .map(|p| (p.id, p.name))
                     .collect(),
+                second_factor,
             }
         }
     };
@@ -111,6 +118,8 @@ async fn page(
         Some("The identity was unlinked: it no longer signs you in.")
     } else if query.contains("connected=1") {
         Some("The identity is linked: it signs you in to this account.")
+    } else if query.contains("factor_removed=1") {
+        Some("Your authenticator app and recovery codes were removed.")
     } else {
         None
     };
