@@ -167,7 +167,10 @@ pub enum Lobby {
     },
     /// An administrator whom `auth.admin_mfa` asks for a second factor
     /// first: the one they have (`enrolled`), or one to enrol.
-    SecondFactor { email: String, enrolled: bool },
+    SecondFactor {
+        email: String,
+        enrolled: bool,
+    },
 }
 
 pub fn lobby(

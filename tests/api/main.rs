@@ -66,6 +66,7 @@ mod races;
 mod rate_limits;
 mod reminders;
 mod safe_defaults;
+mod second_factor;
 mod secrets_at_rest;
 mod slow_bodies;
 mod throttling;

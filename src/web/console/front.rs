@@ -36,7 +36,10 @@ pub enum FrontView {
         organizations: Vec<PickedOrganization>,
     },
     /// An administrator asked for their second factor.
-    SecondFactor { email: String, error: Option<String> },
+    SecondFactor {
+        email: String,
+        error: Option<String>,
+    },
     /// An administrator who must enrol a second factor first.
     Enrol { email: String },
 }

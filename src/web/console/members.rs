@@ -246,9 +246,8 @@ async fn role_again(
 ) -> Result<HttpResponse, ConsolePageError> {
     let admin = visit.admitted(state).await?;
     let typed = super::step_up::typed(form.code.as_deref());
-    let (_, field_error, status, retry_after) =
-        super::step_up::asked(step, typed, "change a role")
-            .map_err(|error| visit.refused("members", admin.clone(), error))?;
+    let (_, field_error, status, retry_after) = super::step_up::asked(step, typed, "change a role")
+        .map_err(|error| visit.refused("members", admin.clone(), error))?;
     let chrome = visit.chrome(&admin, "members");
     let page = RoleStepUpPage {
         action: chrome.href(&format!("/members/{user}/role")),

@@ -4,10 +4,10 @@
 //! password (for keys). The forms carry the answer in `code` or `password`.
 
 use super::{FieldError, Visit};
-use crate::services::accounts::StepUpAnswer;
-use crate::state::AppState;
 use crate::services::ServiceError;
 use crate::services::accounts::StepUp;
+use crate::services::accounts::StepUpAnswer;
+use crate::state::AppState;
 use actix_web::http::StatusCode;
 use std::time::Duration;
 
@@ -32,9 +32,12 @@ pub fn asked(
             bad,
             None,
         )),
-        Err(ServiceError::Invalid { field, detail }) if field == "code" => {
-            Ok((StepUp::FactorNeeded, FieldError::new(field, detail), bad, None))
-        }
+        Err(ServiceError::Invalid { field, detail }) if field == "code" => Ok((
+            StepUp::FactorNeeded,
+            FieldError::new(field, detail),
+            bad,
+            None,
+        )),
         // The factor check is locked: the form again, saying for how long.
         Err(ServiceError::TooSoon {
             detail,
@@ -59,10 +62,7 @@ pub fn asked(
         )),
         Ok(step) => Ok((
             StepUp::PasswordNeeded,
-            FieldError::new(
-                "password",
-                format!("Enter your password to {doing}."),
-            ),
+            FieldError::new("password", format!("Enter your password to {doing}.")),
             if step == StepUp::Fresh {
                 StatusCode::OK
             } else {

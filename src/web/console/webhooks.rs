@@ -206,7 +206,13 @@ pub async fn create(
         let mut page = NewEndpointPage::new(visit.chrome(&admin, "webhooks"), &form);
         page.ask_code = true;
         page.field_error = field_error;
-        return Ok(super::page(&state, status, &page, &page.chrome, retry_after));
+        return Ok(super::page(
+            &state,
+            status,
+            &page,
+            &page.chrome,
+            retry_after,
+        ));
     }
     let checked = vet(&state, &form).await;
     let created = visit

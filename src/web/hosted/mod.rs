@@ -42,8 +42,7 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
             Endpoint::at("/account/connect/{provider}").post(profile::connect),
             Endpoint::at("/account/second-factor/totp").post(second_factor::begin),
             Endpoint::at("/account/second-factor/totp/confirm").post(second_factor::confirm),
-            Endpoint::at("/account/second-factor/recovery-codes")
-                .post(second_factor::renew_codes),
+            Endpoint::at("/account/second-factor/recovery-codes").post(second_factor::renew_codes),
             Endpoint::at("/account/second-factor/remove").post(second_factor::remove),
             Endpoint::at("/auth/oidc/{id}/start").get(oidc::start),
             Endpoint::at("/auth/oidc/{id}/callback").get(oidc::callback),

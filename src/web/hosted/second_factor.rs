@@ -86,7 +86,10 @@ fn qr_data_uri(uri: &str) -> Result<String, PageError> {
     ))
 }
 
-async fn signed_in(browser: &Browser, state: &AppState) -> Result<(String, SessionUser), PageError> {
+async fn signed_in(
+    browser: &Browser,
+    state: &AppState,
+) -> Result<(String, SessionUser), PageError> {
     match (browser.session_token(), browser.signed_in(state).await) {
         (Some(token), Some(person)) => Ok((token, person)),
         _ => Err(PageError::new(
@@ -183,13 +186,20 @@ pub async fn confirm(
             let view = FactorView::Codes { codes, first: true };
             Ok(render(&req, &state, StatusCode::OK, view, None, admin))
         }
-        Err(ServiceError::Invalid { field: "factor", .. }) => {
-            Ok(crate::web::render::see_other("/account#second-factor"))
-        }
+        Err(ServiceError::Invalid {
+            field: "factor", ..
+        }) => Ok(crate::web::render::see_other("/account#second-factor")),
         Err(error) => {
             let error = FormError::from(error);
             let status = error.status;
-            Ok(render(&req, &state, status, FactorView::ConfirmAgain, Some(error), admin))
+            Ok(render(
+                &req,
+                &state,
+                status,
+                FactorView::ConfirmAgain,
+                Some(error),
+                admin,
+            ))
         }
     }
 }
@@ -212,7 +222,10 @@ pub async fn renew_codes(
     match renewed {
         Ok(ShownCodes(codes)) => {
             let admin = administers(&state, user_id).await;
-            let view = FactorView::Codes { codes, first: false };
+            let view = FactorView::Codes {
+                codes,
+                first: false,
+            };
             Ok(render(&req, &state, StatusCode::OK, view, None, admin))
         }
         Err(error) => account_again(&req, &state, &browser, error).await,
