@@ -691,3 +691,35 @@ async fn members_are_never_asked_and_the_members_page_shows_who_has_a_factor() {
     );
     assert!(row.contains(">None<"), "{row}");
 }
+
+#[tokio::test]
+async fn every_second_factor_form_refuses_a_post_without_its_csrf_token() {
+    let app = spawn_app_with(required).await;
+    let org = app.create_org("Acme", "ada@acme.test");
+    let ada = password_sign_in(&app, "ada@acme.test").await;
+    let begun = ada.post_form("/account/second-factor/totp", &[]).await;
+    assert_eq!(begun.status, 403, "{}", begun.text);
+    assert_eq!(app.query_i64("SELECT COUNT(*) FROM totp_factors"), 0);
+    let enrolled = enrol(&app, &ada).await;
+    sign_out(&ada).await;
+
+    let ada = password_sign_in(&app, "ada@acme.test").await;
+    app.clock.advance(Duration::from_secs(30));
+    let code = totp_code(&enrolled.key, app.clock.now());
+    for path in [
+        "/admin/second-factor",
+        "/account/second-factor/totp/confirm",
+        "/account/second-factor/recovery-codes",
+        "/account/second-factor/remove",
+    ] {
+        let refused = ada.post_form(path, &[("code", &code)]).await;
+        assert_eq!(refused.status, 403, "{path}: {}", refused.text);
+    }
+    // Nothing was checked nor changed: the code is still unused.
+    assert_eq!(
+        app.query_i64("SELECT COUNT(*) FROM recovery_codes WHERE used_at IS NULL"),
+        10
+    );
+    assert_asked_for_factor(&ada, &org, true).await;
+    submit_code(&ada, &code).await.assert_see_other("/admin");
+}
