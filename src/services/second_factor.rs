@@ -43,8 +43,9 @@ impl From<Refused> for ServiceError {
                 "Enter the 6-digit code from your authenticator app, or one of your recovery codes.",
             ),
             Refused::Wrong => invalid(
-                "That code is not right (or that recovery code was already used). Check your \
-                 authenticator app and try again.",
+                "That code is not right, or it has run out (the app's codes change every 30 \
+                 seconds), or that recovery code was already used. Check your authenticator \
+                 app and try again.",
             ),
             Refused::Replayed => invalid(
                 "That code was already used. Wait for the next code in your authenticator app.",
