@@ -181,6 +181,17 @@ async fn enrol(app: &TestApp, browser: &Browser) -> Enrolled {
         "{}",
         shown.text
     );
+    let csp = shown.header("content-security-policy").unwrap();
+    assert!(
+        csp.split(';')
+            .any(|directive| directive.trim().starts_with("img-src") && directive.contains("data:")),
+        "the QR code's data: image is allowed: {csp}"
+    );
+    assert_eq!(
+        shown.header("cache-control"),
+        Some("no-store"),
+        "the key is not cached"
+    );
     let confirming_code = totp_code(&key, app.clock.now());
     let done = browser
         .post_form(
