@@ -607,7 +607,8 @@ impl Accounts {
 
     /// Whether the session's holder typed the account's password within
     /// [`STEP_UP_WINDOW`], or types it now (`password`): what minting an
-    /// API key in the console asks. A wrong password counts as a failed
+    /// API key in the console asks. An account with a second factor is
+    /// asked for a code from it instead (`code`; docs/second-factor.md). A wrong password counts as a failed
     /// sign-in (the same limits), so a borrowed session cannot guess it.
     pub async fn step_up(
         &self,
@@ -652,10 +653,7 @@ impl Accounts {
             return Ok(StepUp::Fresh);
         }
         let password = answer.password;
-        if check
-            .password_at
-            .is_some_and(|at| now.0.saturating_sub(at.0) < window)
-        {
+        if recent(check.password_at) {
             return Ok(StepUp::Fresh);
         }
         let Some(password) = password.filter(|p| !p.is_empty()) else {
