@@ -61,6 +61,7 @@ mod oauth_library;
 mod oauth_token;
 mod oidc_provider_fixture;
 mod openapi;
+mod openid_provider;
 mod operability;
 mod races;
 mod rate_limits;

@@ -7,6 +7,7 @@ pub mod account;
 pub mod authorize;
 pub mod invite;
 pub mod join;
+pub mod logout;
 pub mod oidc;
 pub mod profile;
 
@@ -19,6 +20,10 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
             Endpoint::at("/oauth/authorize")
                 .get(authorize::show)
                 .post(authorize::submit),
+            Endpoint::at("/oauth/authorize/consent").post(authorize::consent),
+            Endpoint::at("/oauth/logout")
+                .get(logout::show)
+                .post(logout::confirm),
             Endpoint::at("/invite/{uuid}")
                 .get(invite::show)
                 .post(invite::sign_in),
@@ -39,6 +44,7 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
                 .post(profile::sign_in),
             Endpoint::at("/account/identities/{id}/unlink").post(profile::unlink),
             Endpoint::at("/account/connect/{provider}").post(profile::connect),
+            Endpoint::at("/account/consents/{client}/revoke").post(profile::revoke_consent),
             Endpoint::at("/auth/oidc/{id}/start").get(oidc::start),
             Endpoint::at("/auth/oidc/{id}/callback").get(oidc::callback),
             Endpoint::at("/reset/{token}")
@@ -140,4 +146,17 @@ pub fn reset_requested(email: &str) -> MessagePage {
 pub struct AuthorizePage {
     pub client_name: String,
     pub forms: SignInForms,
+}
+
+/// A third-party client asks for the person's data.
+#[derive(Template)]
+#[template(path = "consent.html")]
+pub struct ConsentPage {
+    pub client_name: String,
+    pub email: String,
+    /// What each scope gives, in words.
+    pub scopes: Vec<&'static str>,
+    /// The authorization request, carried through the form.
+    pub hidden: Vec<(String, String)>,
+    pub csrf_token: String,
 }
