@@ -65,6 +65,7 @@ mod openid_provider;
 mod operability;
 mod races;
 mod rate_limits;
+mod relying_parties;
 mod reminders;
 mod safe_defaults;
 mod secrets_at_rest;
