@@ -167,6 +167,18 @@ pub enum ClientCommand {
         /// client-credentials grant: its tokens act for that account.
         #[arg(long, value_name = "EMAIL")]
         user: Option<String>,
+        /// Where RP-initiated logout (`/oauth/logout`) may send the browser
+        /// back to, matched exactly; repeat for several.
+        #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+        post_logout_redirect_uris: Vec<String>,
+        /// An app that is not the operator's own: people are asked to
+        /// consent before it gets their data.
+        #[arg(long)]
+        third_party: bool,
+        /// An API (RFC 8707 resource indicator) the client may ask tokens
+        /// for, with that API as their audience; repeat for several.
+        #[arg(long = "resource", value_name = "URI")]
+        resources: Vec<String>,
     },
 }
 
@@ -551,6 +563,9 @@ struct CreatedClient {
     redirect_uris: Vec<String>,
     public: bool,
     user_id: Option<i64>,
+    post_logout_redirect_uris: Vec<String>,
+    first_party: bool,
+    resources: Vec<String>,
 }
 
 #[expect(
@@ -740,12 +755,18 @@ fn administer(db: &Database, settings: &Settings, command: Command) -> Result<()
             redirect_uris,
             public,
             user,
+            post_logout_redirect_uris,
+            third_party,
+            resources,
         }) => {
             let new = services::oauth::NewClient {
                 name,
                 redirect_uris,
                 public,
                 user: user.as_deref().map(parse_email).transpose()?,
+                third_party,
+                post_logout_redirect_uris,
+                resources,
             };
             let (client, secret) =
                 db.write_blocking(|tx| services::oauth::create_client(tx, &new, now))?;
@@ -756,6 +777,9 @@ fn administer(db: &Database, settings: &Settings, command: Command) -> Result<()
                 redirect_uris: client.redirect_uris,
                 public: !client.confidential,
                 user_id: client.user_id,
+                post_logout_redirect_uris: client.post_logout_redirect_uris,
+                first_party: client.first_party,
+                resources: client.resources,
             })
         }
         Command::User(UserCommand::Show { email }) => {

@@ -281,6 +281,20 @@ pub struct TokenRequestDoc {
     /// With `client_secret_post` or for public clients; otherwise HTTP Basic.
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
+    /// RFC 8707: an API the client is registered for (`--resource`); the
+    /// access token's `aud`.
+    pub resource: Option<String>,
+}
+
+/// The form of `POST /oauth/introspect` (RFC 7662).
+#[derive(Serialize, ToSchema)]
+#[schema(as = IntrospectRequest)]
+pub struct IntrospectRequestDoc {
+    pub token: String,
+    pub token_type_hint: Option<String>,
+    /// With `client_secret_post`; otherwise HTTP Basic.
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
 }
 
 /// The form of `POST /oauth/revoke` (RFC 7009).
@@ -331,7 +345,10 @@ pub struct RevokeRequestDoc {
         oauth::token::token,
         oauth::token::revoke,
         oauth::metadata::authorization_server,
+        oauth::metadata::openid_configuration,
         oauth::metadata::jwks,
+        oauth::introspect::introspect,
+        oauth::userinfo::userinfo,
         authorize::show,
         invite_page::show,
         join_page::show,
@@ -342,6 +359,7 @@ pub struct RevokeRequestDoc {
     components(
         schemas(
             Problem, crate::api::oauth::OAuthErrorBody, TokenRequestDoc, RevokeRequestDoc,
+            IntrospectRequestDoc,
             EventDoc, InvitationEventDataDoc, MemberEventDataDoc, ApiKeyEventDataDoc,
             WebhookEventDataDoc,
         ),
@@ -371,7 +389,14 @@ struct ApiDoc;
 pub fn document(public_url: &str) -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.servers = Some(vec![Server::new(public_url)]);
-    let scopes = || Scopes::from_iter([(SCOPE, "Read and answer your own invitations")]);
+    let scopes = || {
+        Scopes::from_iter([
+            (SCOPE, "Read and answer your own invitations"),
+            ("openid", "An ID token and /userinfo (OpenID Connect)"),
+            ("email", "The email and email_verified claims"),
+            ("profile", "The name claims"),
+        ])
+    };
     let token_url = format!("{public_url}/oauth/token");
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme(

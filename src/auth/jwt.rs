@@ -18,6 +18,9 @@ pub const AUDIENCE: &str = "enlist";
 pub const LEEWAY_SECS: u64 = 5;
 /// The one algorithm tokens are signed and accepted with.
 pub const ALGORITHM: Algorithm = Algorithm::EdDSA;
+/// RFC 9068 2.1: the media type of JWT access tokens, so that no other JWT
+/// of this issuer (an ID token) passes for one.
+pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AccessClaims {
@@ -80,6 +83,40 @@ pub struct TokenSigner {
 /// read; a client sends the same token until it expires. Past this many the
 /// memory is emptied and refills (bounded memory, no eviction bookkeeping).
 const VERIFIED_CAPACITY: usize = 8192;
+
+/// Who an access token is for and what it allows.
+pub struct AccessGrant<'a> {
+    pub user_id: i64,
+    pub email: &'a str,
+    pub email_verified: bool,
+    pub client_id: &'a str,
+    pub scope: &'a str,
+    /// The resource (RFC 8707) it is for; None: enlist's own API.
+    pub audience: Option<&'a str>,
+}
+
+/// What an ID token says besides the issuer and its lifetime (OIDC Core 2).
+#[derive(Debug, Serialize)]
+pub struct IdTokenClaims<'a> {
+    #[serde(skip)]
+    pub client_id: &'a str,
+    pub auth_time: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<&'a str>,
+    pub amr: Vec<&'static str>,
+    #[serde(flatten)]
+    pub person: &'a crate::services::oidc::PersonClaims,
+}
+
+#[derive(Serialize)]
+struct IdClaimsOut<'a> {
+    iss: &'a str,
+    aud: &'a str,
+    exp: i64,
+    iat: i64,
+    #[serde(flatten)]
+    rest: &'a IdTokenClaims<'a>,
+}
 
 /// What the token endpoint needs to answer.
 pub struct SignedToken {
@@ -181,6 +218,7 @@ impl TokenSigner {
         self.keys.read().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// An access token for enlist's own API.
     pub fn issue(
         &self,
         user_id: i64,
@@ -190,27 +228,123 @@ impl TokenSigner {
         scope: &str,
         now: Millis,
     ) -> Result<SignedToken, SigningError> {
+        self.issue_access(
+            &AccessGrant {
+                user_id,
+                email,
+                email_verified,
+                client_id,
+                scope,
+                audience: None,
+            },
+            now,
+        )
+    }
+
+    /// An RFC 9068 access token: `typ: at+jwt`, for enlist's API or the
+    /// resource (RFC 8707) the client asked for.
+    pub fn issue_access(
+        &self,
+        grant: &AccessGrant<'_>,
+        now: Millis,
+    ) -> Result<SignedToken, SigningError> {
         let iat = now.0 / 1000;
         let claims = AccessClaims {
             iss: self.issuer.clone(),
-            sub: user_id.to_string(),
-            aud: AUDIENCE.to_owned(),
+            sub: grant.user_id.to_string(),
+            aud: grant.audience.unwrap_or(AUDIENCE).to_owned(),
             exp: iat + self.lifetime.as_secs() as i64,
             iat,
             jti: uuid::Uuid::new_v4().to_string(),
-            email: email.to_owned(),
-            email_verified,
-            client_id: client_id.to_owned(),
-            scope: scope.to_owned(),
+            email: grant.email.to_owned(),
+            email_verified: grant.email_verified,
+            client_id: grant.client_id.to_owned(),
+            scope: grant.scope.to_owned(),
         };
-        let keys = self.read();
-        let mut header = Header::new(ALGORITHM);
-        header.kid = Some(keys.kid.clone());
-        let token = jsonwebtoken::encode(&header, &claims, &keys.encoding)?;
+        let token = self.sign(&claims, Some(ACCESS_TOKEN_TYPE))?;
         Ok(SignedToken {
             token,
             expires_in: self.lifetime.as_secs(),
         })
+    }
+
+    /// An OpenID Connect ID token, signed like access tokens (with a plain
+    /// `JWT` type) and living as long.
+    pub fn issue_id_token(
+        &self,
+        id_token: &IdTokenClaims<'_>,
+        now: Millis,
+    ) -> Result<String, SigningError> {
+        let iat = now.0 / 1000;
+        let claims = IdClaimsOut {
+            iss: &self.issuer,
+            aud: id_token.client_id,
+            exp: iat + self.lifetime.as_secs() as i64,
+            iat,
+            rest: id_token,
+        };
+        self.sign(&claims, None)
+    }
+
+    fn sign(&self, claims: &impl Serialize, typ: Option<&str>) -> Result<String, SigningError> {
+        let keys = self.read();
+        let mut header = Header::new(ALGORITHM);
+        header.kid = Some(keys.kid.clone());
+        if let Some(typ) = typ {
+            header.typ = Some(typ.to_owned());
+        }
+        Ok(jsonwebtoken::encode(&header, claims, &keys.encoding)?)
+    }
+
+    /// The subject and audience of an ID token this server signed, whether
+    /// or not it has expired: an `id_token_hint` (OIDC RP-Initiated Logout).
+    pub fn id_token_hint(&self, token: &str) -> Option<(String, String)> {
+        #[derive(Deserialize)]
+        struct Hint {
+            sub: String,
+            aud: String,
+        }
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        if header.alg != ALGORITHM || header.typ.as_deref() == Some(ACCESS_TOKEN_TYPE) {
+            return None;
+        }
+        let keys = self.read();
+        let key = keys.decoding.get(header.kid.as_deref()?)?;
+        let mut validation = Validation::new(ALGORITHM);
+        validation.set_issuer(&[&self.issuer]);
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        validation.set_required_spec_claims(&["iss", "sub", "aud"]);
+        let hint = jsonwebtoken::decode::<Hint>(token, key, &validation)
+            .ok()?
+            .claims;
+        Some((hint.sub, hint.aud))
+    }
+
+    /// An access token this server signed for any audience (enlist's API
+    /// or a resource), unexpired at `now`: what introspection reports.
+    pub fn verify_any_audience(
+        &self,
+        token: &str,
+        now: Millis,
+    ) -> Result<AccessClaims, jsonwebtoken::errors::Error> {
+        let header = jsonwebtoken::decode_header(token)?;
+        if header.alg != ALGORITHM || header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
+            return Err(ErrorKind::InvalidToken.into());
+        }
+        let keys = self.read();
+        let key = keys
+            .decoding
+            .get(header.kid.as_deref().ok_or(ErrorKind::InvalidToken)?)
+            .ok_or(ErrorKind::InvalidSignature)?;
+        let mut validation = self.validation.clone();
+        validation.validate_aud = false;
+        let claims = jsonwebtoken::decode::<AccessClaims>(token, key, &validation)?.claims;
+        let leeway = i64::try_from(LEEWAY_SECS).unwrap_or(i64::MAX);
+        if claims.exp < (now.0 / 1000).saturating_sub(leeway) {
+            return Err(ErrorKind::ExpiredSignature.into());
+        }
+        Ok(claims)
     }
 
     /// The claims of a token this server signed and that has not expired

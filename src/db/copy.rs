@@ -53,6 +53,7 @@ const TABLES: &[(&str, bool)] = &[
     ("invitation_links", false),
     ("identities", true),
     ("oidc_logins", false),
+    ("oauth_consents", false),
     ("totp_factors", false),
     ("recovery_codes", false),
 ];

@@ -47,6 +47,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/postgres/0011_session_methods.sql"),
     ),
     (
+        12,
+        include_str!("../../migrations/postgres/0012_openid_provider.sql"),
+    ),
+    (
         14,
         include_str!("../../migrations/postgres/0014_second_factors.sql"),
     ),

@@ -10,6 +10,7 @@ pub mod invitation_options;
 pub mod join_link;
 pub mod name;
 pub mod net;
+pub mod oidc;
 pub mod page;
 pub mod role;
 pub mod scope;

@@ -160,6 +160,7 @@ fn client_for(tx: &Conn, name: &str, email: &str, now: Millis) -> ServiceResult<
             redirect_uris: Vec::new(),
             public: false,
             user: Some(email),
+            ..Default::default()
         },
         now,
     )?;

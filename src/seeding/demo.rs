@@ -157,6 +157,7 @@ pub fn build(
             redirect_uris: vec!["http://127.0.0.1:9/callback".into()],
             public: false,
             user: Some(admin_email),
+            ..Default::default()
         },
         now,
     )?;

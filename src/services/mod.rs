@@ -15,6 +15,7 @@ pub mod invitee;
 pub mod join_links;
 pub mod members;
 pub mod oauth;
+pub mod oidc;
 pub mod operations;
 pub mod orgs;
 pub mod outbox;

@@ -7,15 +7,18 @@ use super::{ServiceError, ServiceResult};
 use crate::auth::secrets;
 use crate::db::Conn;
 use crate::db::{self, StorageError};
-use crate::domain::{Email, Millis};
+use crate::domain::oidc::{Prompt, ScopeName, Scopes};
+use crate::domain::{AuthMethods, Email, Millis};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use subtle::ConstantTimeEq;
 
-/// The one scope enlist's tokens carry: the invitee API.
+/// The scope of the invitee API, granted when a request names none.
 pub const SCOPE: &str = "invitations";
+/// The longest `nonce` kept (OIDC sets no bound; this keeps rows small).
+const MAX_NONCE_LEN: usize = 512;
 /// Codes are exchanged by the client right after the redirect.
 pub const CODE_LIFETIME: Duration = Duration::from_secs(60);
 const CLIENT_ID_PREFIX: &str = "enlc_";
@@ -35,6 +38,9 @@ pub enum OAuthError {
     UnsupportedGrantType(String),
     #[error("{0}")]
     InvalidScope(String),
+    /// RFC 8707: a resource the client is not registered for.
+    #[error("{0}")]
+    InvalidTarget(String),
     /// Something failed on our side; the description never says what.
     #[error("{0}")]
     Server(String),
@@ -62,6 +68,7 @@ impl OAuthError {
             OAuthError::UnauthorizedClient(_) => "unauthorized_client",
             OAuthError::UnsupportedGrantType(_) => "unsupported_grant_type",
             OAuthError::InvalidScope(_) => "invalid_scope",
+            OAuthError::InvalidTarget(_) => "invalid_target",
             OAuthError::Server(_) | OAuthError::Storage(_) => "server_error",
         }
     }
@@ -77,6 +84,12 @@ pub struct Client {
     /// The account a confidential client's client-credentials tokens act for.
     pub user_id: Option<i64>,
     pub created_at: Millis,
+    /// Registered by the operator as the service's own app: no consent page.
+    pub first_party: bool,
+    /// Where RP-initiated logout may send the browser back to.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// The APIs (RFC 8707) the client may ask tokens for.
+    pub resources: Vec<String>,
 }
 
 impl From<db::oauth::ClientRow> for Client {
@@ -89,6 +102,9 @@ impl From<db::oauth::ClientRow> for Client {
             confidential: row.secret_sha256.is_some(),
             user_id: row.user_id,
             created_at: row.created_at,
+            first_party: row.first_party,
+            post_logout_redirect_uris: row.post_logout_redirect_uris,
+            resources: row.resources,
         }
     }
 }
@@ -102,11 +118,16 @@ impl Client {
     }
 }
 
+#[derive(Default)]
 pub struct NewClient {
     pub name: String,
     pub redirect_uris: Vec<String>,
     pub public: bool,
     pub user: Option<Email>,
+    /// An app that is not the operator's own: people are asked to consent.
+    pub third_party: bool,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub resources: Vec<String>,
 }
 
 /// Registers a client; answers it with its secret (confidential clients
@@ -122,6 +143,20 @@ pub fn create_client(
     }
     for uri in &new.redirect_uris {
         validate_redirect_uri(uri)?;
+    }
+    for uri in &new.post_logout_redirect_uris {
+        validate_redirect_uri(uri)
+            .map_err(|_| ServiceError::invalid("post_logout_redirect_uri", format!("`{uri}` must be an absolute https URI without a fragment (http only for 127.0.0.1, [::1] or localhost)")))?;
+    }
+    for resource in &new.resources {
+        if !valid_resource(resource) {
+            return Err(ServiceError::invalid(
+                "resource",
+                format!(
+                    "`{resource}` must be an absolute https URI without a fragment (RFC 8707; http only for loopback hosts)"
+                ),
+            ));
+        }
     }
     if new.public && new.user.is_some() {
         return Err(ServiceError::invalid(
@@ -148,6 +183,9 @@ pub fn create_client(
             name,
             redirect_uris: &new.redirect_uris,
             user_id,
+            first_party: !new.third_party,
+            post_logout_redirect_uris: &new.post_logout_redirect_uris,
+            resources: &new.resources,
         },
         now,
     )?;
@@ -182,6 +220,17 @@ fn validate_redirect_uri(uri: &str) -> ServiceResult<()> {
         ),
         _ => invalid("must be an absolute https URI without a fragment"),
     }
+}
+
+/// RFC 8707 2: an absolute URI without a fragment; https, or http for a
+/// loopback host (an API on the same machine).
+fn valid_resource(resource: &str) -> bool {
+    !resource.contains('#')
+        && url::Url::parse(resource).is_ok_and(|url| match url.scheme() {
+            "https" => url.host().is_some(),
+            "http" => is_loopback(&url),
+            _ => false,
+        })
 }
 
 fn is_loopback(uri: &url::Url) -> bool {
@@ -227,6 +276,10 @@ pub struct AuthorizeParams {
     code_challenge: Option<String>,
     code_challenge_method: Option<String>,
     scope: Option<String>,
+    nonce: Option<String>,
+    prompt: Option<String>,
+    max_age: Option<String>,
+    resource: Option<String>,
 }
 
 impl AuthorizeParams {
@@ -253,6 +306,10 @@ impl AuthorizeParams {
             ("code_challenge", &self.code_challenge),
             ("code_challenge_method", &self.code_challenge_method),
             ("scope", &self.scope),
+            ("nonce", &self.nonce),
+            ("prompt", &self.prompt),
+            ("max_age", &self.max_age),
+            ("resource", &self.resource),
         ]
         .into_iter()
         .filter_map(|(name, value)| value.as_ref().map(|v| (name.to_owned(), v.clone())))
@@ -260,13 +317,50 @@ impl AuthorizeParams {
     }
 }
 
+impl AuthorizeParams {
+    /// The same request once the person signed in: `prompt=login` (and
+    /// `select_account`) was answered by that sign-in, so asking again would
+    /// ask for one sign-in after another.
+    pub fn after_sign_in(&self) -> Self {
+        let prompt = self.prompt.as_deref().map(|prompt| {
+            prompt
+                .split_whitespace()
+                .filter(|word| !matches!(*word, "login" | "select_account"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        });
+        Self {
+            prompt: prompt.filter(|p| !p.is_empty()),
+            ..self.clone()
+        }
+    }
+}
+
 /// A request that passed every check.
+#[derive(Debug, Clone)]
 pub struct Authorization {
     pub client: Client,
     pub redirect_uri: String,
     pub state: Option<String>,
     pub code_challenge: Option<String>,
-    pub scope: &'static str,
+    pub scope: Scopes,
+    pub nonce: Option<String>,
+    pub prompt: Prompt,
+    /// OIDC `max_age`: a sign-in older than this many seconds is not enough.
+    pub max_age: Option<u64>,
+    pub resource: Option<String>,
+    /// The request as the client sent it.
+    pub params: AuthorizeParams,
+}
+
+impl Authorization {
+    /// Whether a sign-in at `signed_in_at` is recent enough for `max_age`.
+    pub fn sign_in_fresh_enough(&self, signed_in_at: Millis, now: Millis) -> bool {
+        self.max_age.is_none_or(|max_age| {
+            let age_ms = now.0.saturating_sub(signed_in_at.0);
+            u64::try_from(age_ms).unwrap_or(0) <= max_age.saturating_mul(1000)
+        })
+    }
 }
 
 /// Why an authorization request is refused, and how (RFC 6749 4.1.2.1).
@@ -347,9 +441,31 @@ pub fn check_authorization(
             );
         }
     }
-    let scope = match granted_scope(params.scope.as_deref()) {
+    let scope = match Scopes::parse(params.scope.as_deref()) {
         Ok(scope) => scope,
         Err(error) => return refuse("invalid_scope", &error.to_string()),
+    };
+    let prompt = match Prompt::parse(params.prompt.as_deref()) {
+        Ok(prompt) => prompt,
+        Err(error) => return refuse("invalid_request", &error.to_string()),
+    };
+    let nonce = params.nonce.clone().filter(|n| !n.is_empty());
+    if nonce.as_ref().is_some_and(|n| n.len() > MAX_NONCE_LEN) {
+        return refuse("invalid_request", "nonce is longer than 512 characters");
+    }
+    let max_age = match params.max_age.as_deref().map(str::parse::<u64>) {
+        None => None,
+        Some(Ok(seconds)) => Some(seconds),
+        Some(Err(_)) => {
+            return refuse(
+                "invalid_request",
+                "max_age must be a whole number of seconds",
+            );
+        }
+    };
+    let resource = match checked_resource(&client, params.resource.as_deref()) {
+        Ok(resource) => resource,
+        Err(error) => return refuse(error.code(), &error.to_string()),
     };
     Ok(Ok(Authorization {
         client,
@@ -357,16 +473,33 @@ pub fn check_authorization(
         state: params.state.clone(),
         code_challenge: params.code_challenge.clone(),
         scope,
+        nonce,
+        prompt,
+        max_age,
+        resource,
+        params: params.clone(),
     }))
 }
 
 /// The granted scope for a requested one: absent means `invitations`.
-pub fn granted_scope(requested: Option<&str>) -> Result<&'static str, OAuthError> {
-    match requested.map(str::trim) {
-        None | Some("") => Ok(SCOPE),
-        Some(scopes) if scopes.split_whitespace().all(|s| s == SCOPE) => Ok(SCOPE),
-        Some(other) => Err(OAuthError::InvalidScope(format!(
-            "unknown scope `{other}`; enlist grants `{SCOPE}`"
+pub fn granted_scope(requested: Option<&str>) -> Result<Scopes, OAuthError> {
+    Scopes::parse(requested).map_err(|unknown| OAuthError::InvalidScope(unknown.to_string()))
+}
+
+/// RFC 8707: a `resource` the client asked for must be one it is registered
+/// for; none means enlist's own API.
+pub fn checked_resource(
+    client: &Client,
+    resource: Option<&str>,
+) -> Result<Option<String>, OAuthError> {
+    match resource.filter(|r| !r.is_empty()) {
+        None => Ok(None),
+        Some(resource) if client.resources.iter().any(|r| r == resource) => {
+            Ok(Some(resource.to_owned()))
+        }
+        Some(resource) => Err(OAuthError::InvalidTarget(format!(
+            "the client is not registered for the resource `{}`",
+            resource.chars().take(200).collect::<String>()
         ))),
     }
 }
@@ -384,11 +517,11 @@ fn s256(verifier: &str) -> String {
 }
 
 pub struct NewCode<'a> {
-    pub client: &'a Client,
+    pub authorization: &'a Authorization,
     pub user_id: i64,
-    pub redirect_uri: &'a str,
-    pub code_challenge: Option<&'a str>,
-    pub scope: &'a str,
+    /// When and how the person signed in (their session's).
+    pub auth_time: Millis,
+    pub methods: &'a AuthMethods,
 }
 
 /// A fresh single-use authorization code (only its digest is stored).
@@ -399,12 +532,16 @@ pub fn issue_code(tx: &Conn, new: &NewCode<'_>, now: Millis) -> ServiceResult<St
         tx,
         &db::oauth::NewCode {
             code_sha256: &secrets::sha256(&code),
-            client: new.client.id,
+            client: new.authorization.client.id,
             user_id: new.user_id,
-            redirect_uri: new.redirect_uri,
-            code_challenge: new.code_challenge,
-            scope: new.scope,
+            redirect_uri: &new.authorization.redirect_uri,
+            code_challenge: new.authorization.code_challenge.as_deref(),
+            scope: &new.authorization.scope.as_string(),
             expires_at: now.plus(CODE_LIFETIME),
+            nonce: new.authorization.nonce.as_deref(),
+            auth_time: new.auth_time,
+            methods: &new.methods.stored(),
+            resource: new.authorization.resource.as_deref(),
         },
     )?;
     Ok(code)
@@ -419,12 +556,28 @@ pub struct Grant {
     pub scope: String,
     /// A new refresh token, for the flows that get one.
     pub refresh_token: Option<String>,
+    /// The API the access token is for (RFC 8707); None: enlist's own.
+    pub resource: Option<String>,
+    /// What the ID token says, when the code's request asked for `openid`.
+    pub id_token: Option<IdTokenFacts>,
+}
+
+/// What an ID token tells of the person and their sign-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdTokenFacts {
+    pub nonce: Option<String>,
+    pub auth_time: Millis,
+    pub methods: AuthMethods,
+    /// The claims the granted scopes allow.
+    pub claims: super::oidc::PersonClaims,
 }
 
 pub struct CodeExchange<'a> {
     pub code: &'a str,
     pub redirect_uri: Option<&'a str>,
     pub code_verifier: Option<&'a str>,
+    /// RFC 8707 2.2: at the token endpoint, the resource authorized (or none).
+    pub resource: Option<&'a str>,
 }
 
 /// How long refresh tokens live: each one `sliding` past its issue, and no
@@ -493,6 +646,13 @@ pub fn exchange_code(
     if !valid_pkce_value(verifier) || !matches {
         return invalid("code_verifier does not match the code_challenge");
     }
+    if let Some(resource) = exchange.resource.filter(|r| !r.is_empty())
+        && code.resource.as_deref() != Some(resource)
+    {
+        return Ok(Err(OAuthError::InvalidTarget(
+            "the resource is not the one the authorization request named".into(),
+        )));
+    }
     let Some(user) = db::users::get(tx, code.user_id)? else {
         return invalid("the account no longer exists");
     };
@@ -504,16 +664,30 @@ pub fn exchange_code(
             client: client.id,
             user_id: user.id,
             scope: &code.scope,
+            resource: code.resource.as_deref(),
         },
         lifetimes,
         now,
     )?;
+    // Stored scopes were written by `Scopes::as_string`; one that no longer
+    // parses asks for nothing OpenID.
+    let id_token = Scopes::parse(Some(&code.scope))
+        .ok()
+        .filter(|scopes| scopes.contains(ScopeName::OpenId))
+        .map(|scopes| IdTokenFacts {
+            nonce: code.nonce.clone(),
+            auth_time: code.auth_time.unwrap_or(now),
+            methods: AuthMethods::parse(code.methods.as_deref().unwrap_or("")),
+            claims: super::oidc::PersonClaims::of(&user, &scopes),
+        });
     Ok(Ok(Grant {
         user_id: user.id,
         email_verified: user.email_verified(),
         email: user.email,
         scope: code.scope,
         refresh_token: Some(refresh_token),
+        resource: code.resource,
+        id_token,
     }))
 }
 
@@ -525,6 +699,7 @@ pub fn refresh(
     tx: &Conn,
     client: &Client,
     presented: &str,
+    requested_scope: Option<&Scopes>,
     lifetimes: RefreshLifetimes,
     now: Millis,
 ) -> Result<Result<Grant, OAuthError>, StorageError> {
@@ -553,6 +728,16 @@ pub fn refresh(
     if token.revoked_at.is_some() || token.expires_at <= now || family_ends <= now {
         return invalid();
     }
+    // RFC 6749 6: a refresh may not widen the scope. Refused before the
+    // token is used, so the refusal changes nothing; the new tokens keep
+    // the scope granted.
+    if let Some(requested) = requested_scope
+        && !Scopes::parse(Some(&token.scope)).is_ok_and(|granted| requested.is_within(&granted))
+    {
+        return Ok(Err(OAuthError::InvalidScope(
+            "the scope asked for is wider than the one granted".into(),
+        )));
+    }
     let Some(user) = db::users::get(tx, token.user_id)? else {
         return invalid();
     };
@@ -565,16 +750,21 @@ pub fn refresh(
             client: client.id,
             user_id: user.id,
             scope: &token.scope,
+            resource: token.resource.as_deref(),
         },
         lifetimes,
         now,
     )?;
+    // A refresh answers no new ID token (OIDC Core 12.2 allows either):
+    // the sign-in it would describe is the one the first token told of.
     Ok(Ok(Grant {
         user_id: user.id,
         email_verified: user.email_verified(),
         email: user.email,
         scope: token.scope,
         refresh_token: Some(refresh_token),
+        resource: token.resource,
+        id_token: None,
     }))
 }
 
@@ -584,6 +774,7 @@ struct NewFamilyToken<'a> {
     client: i64,
     user_id: i64,
     scope: &'a str,
+    resource: Option<&'a str>,
 }
 
 fn new_refresh_token(
@@ -603,6 +794,7 @@ fn new_refresh_token(
             user_id: new.user_id,
             scope: new.scope,
             expires_at: lifetimes.expiry(new.family_started_at, now),
+            resource: new.resource,
         },
         now,
     )?;
@@ -610,7 +802,18 @@ fn new_refresh_token(
 }
 
 /// Client credentials: the token acts for the account bound to the client.
-pub fn client_credentials(conn: &Conn, client: &Client, scope: &str) -> Result<Grant, OAuthError> {
+/// It is a machine's token: `invitations` only, no ID token.
+pub fn client_credentials(
+    conn: &Conn,
+    client: &Client,
+    scope: &Scopes,
+    resource: Option<String>,
+) -> Result<Grant, OAuthError> {
+    if scope.names() != [ScopeName::Invitations] {
+        return Err(OAuthError::InvalidScope(
+            "the client_credentials grant gives the `invitations` scope only".into(),
+        ));
+    }
     if !client.confidential {
         return Err(OAuthError::UnauthorizedClient(
             "public clients cannot use the client_credentials grant".into(),
@@ -628,8 +831,10 @@ pub fn client_credentials(conn: &Conn, client: &Client, scope: &str) -> Result<G
         user_id: user.id,
         email_verified: user.email_verified(),
         email: user.email,
-        scope: scope.to_owned(),
+        scope: scope.as_string(),
         refresh_token: None,
+        resource,
+        id_token: None,
     })
 }
 
@@ -645,6 +850,7 @@ pub enum GrantRequest {
         code: String,
         redirect_uri: Option<String>,
         code_verifier: Option<String>,
+        resource: Option<String>,
     },
     RefreshToken {
         refresh_token: String,
@@ -652,6 +858,7 @@ pub enum GrantRequest {
     },
     ClientCredentials {
         scope: Option<String>,
+        resource: Option<String>,
     },
 }
 
@@ -682,6 +889,7 @@ pub fn grant(
             code,
             redirect_uri,
             code_verifier,
+            resource,
         } => exchange_code(
             conn,
             &client,
@@ -689,6 +897,7 @@ pub fn grant(
                 code,
                 redirect_uri: redirect_uri.as_deref(),
                 code_verifier: code_verifier.as_deref(),
+                resource: resource.as_deref(),
             },
             lifetimes,
             now,
@@ -696,17 +905,30 @@ pub fn grant(
         GrantRequest::RefreshToken {
             refresh_token,
             scope,
-        } => match granted_scope(scope.as_deref()) {
-            Ok(_) => refresh(conn, &client, refresh_token, lifetimes, now)?,
+        } => match scope.as_deref().map(|s| granted_scope(Some(s))).transpose() {
+            Ok(requested) => refresh(
+                conn,
+                &client,
+                refresh_token,
+                requested.as_ref(),
+                lifetimes,
+                now,
+            )?,
             Err(refused) => Err(refused),
         },
-        GrantRequest::ClientCredentials { scope } => match granted_scope(scope.as_deref()) {
-            Ok(scope) => match client_credentials(conn, &client, scope) {
-                Err(OAuthError::Storage(error)) => return Err(error),
-                outcome => outcome,
-            },
-            Err(refused) => Err(refused),
-        },
+        GrantRequest::ClientCredentials { scope, resource } => {
+            match granted_scope(scope.as_deref())
+                .and_then(|scope| Ok((scope, checked_resource(&client, resource.as_deref())?)))
+            {
+                Ok((scope, resource)) => {
+                    match client_credentials(conn, &client, &scope, resource) {
+                        Err(OAuthError::Storage(error)) => return Err(error),
+                        outcome => outcome,
+                    }
+                }
+                Err(refused) => Err(refused),
+            }
+        }
     };
     Ok(granted.map(|grant| (client, grant)))
 }
@@ -829,8 +1051,11 @@ mod tests {
 
     #[test]
     fn scopes() {
-        assert_eq!(granted_scope(None).unwrap(), SCOPE);
-        assert_eq!(granted_scope(Some("invitations")).unwrap(), SCOPE);
+        assert_eq!(granted_scope(None).unwrap().as_string(), SCOPE);
+        assert_eq!(
+            granted_scope(Some("invitations")).unwrap().as_string(),
+            SCOPE
+        );
         assert!(matches!(
             granted_scope(Some("admin")),
             Err(OAuthError::InvalidScope(_))

@@ -177,11 +177,13 @@ pub async fn finish_outcome(
                 Onward::Page(page) => crate::web::render::see_other(&page),
                 // The person is signed in even when no code could be
                 // issued: the cookies go with the page that says so.
-                Onward::App(authorization) => {
-                    crate::web::hosted::authorize::grant_code(state, *authorization, person.user_id)
-                        .await
-                        .unwrap_or_else(|failure| failure.error_response())
-                }
+                Onward::App(authorization) => crate::web::hosted::authorize::grant_code(
+                    state,
+                    *authorization,
+                    &person.session,
+                )
+                .await
+                .unwrap_or_else(|failure| failure.error_response()),
             };
             add_signed_in_cookies(&mut response, &person, state);
             Ok(response)

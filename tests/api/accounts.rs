@@ -70,28 +70,7 @@ async fn grant_from_before_verification(
     user_id: i64,
 ) -> (String, String) {
     let request = AuthRequest::for_client(client);
-    let registered = app
-        .db
-        .read_blocking(|conn| services::oauth::find_client(conn, &client.client_id))
-        .unwrap()
-        .unwrap();
-    let challenge = request.pkce.as_ref().map(|p| p.challenge.clone());
-    let code = app
-        .db
-        .write_blocking(|tx| {
-            services::oauth::issue_code(
-                tx,
-                &services::oauth::NewCode {
-                    client: &registered,
-                    user_id,
-                    redirect_uri: &request.redirect_uri,
-                    code_challenge: challenge.as_deref(),
-                    scope: "invitations",
-                },
-                Millis::now(),
-            )
-        })
-        .unwrap();
+    let code = crate::oauth_helpers::issue_code_directly(app, &request, user_id);
     let tokens = exchange_code(app, client, &request, &code).await;
     assert_eq!(tokens.status, 200, "{}", tokens.text);
     (

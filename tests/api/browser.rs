@@ -440,6 +440,7 @@ async fn an_app_sign_up_goes_through_the_verification_email_and_a_reset_in_chrom
                     redirect_uris: vec![callback.clone()],
                     public: true,
                     user: None,
+                    ..Default::default()
                 },
                 enlist::domain::Millis::now(),
             )

@@ -756,25 +756,7 @@ async fn a_claim_ends_the_squatters_refresh_tokens() {
     let squatter = app.create_unverified_user("carol@example.test", Some("squatter password"));
     let client = app.public_client();
     let request = AuthRequest::for_client(&client);
-    let code = app
-        .db
-        .write_blocking(|tx| {
-            let found = enlist::services::oauth::find_client(tx, &client.client_id)
-                .unwrap()
-                .unwrap();
-            enlist::services::oauth::issue_code(
-                tx,
-                &enlist::services::oauth::NewCode {
-                    client: &found,
-                    user_id: squatter,
-                    redirect_uri: &request.redirect_uri,
-                    code_challenge: request.pkce.as_ref().map(|p| p.challenge.as_str()),
-                    scope: "invitations",
-                },
-                enlist::domain::Millis::now(),
-            )
-        })
-        .unwrap();
+    let code = crate::oauth_helpers::issue_code_directly(&app, &request, squatter);
     let tokens = exchange_code(&app, &client, &request, &code).await;
     assert_eq!(tokens.status, 200, "{}", tokens.text);
     let refresh = tokens.body["refresh_token"].as_str().unwrap().to_owned();

@@ -72,6 +72,7 @@ impl TestApp {
             redirect_uris: redirect_uris.iter().map(|u| (*u).to_owned()).collect(),
             public,
             user: user.map(|email| Email::parse(email).unwrap()),
+            ..Default::default()
         };
         let (client, secret) = self
             .db
@@ -98,6 +99,15 @@ impl TestApp {
     /// client credentials (form-encoded first, as RFC 6749 2.3.1 says).
     pub async fn token_request(&self, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> Reply {
         self.form_post("/oauth/token", form, basic).await
+    }
+
+    /// `POST /oauth/introspect`, like [`TestApp::token_request`].
+    pub async fn introspect_request(
+        &self,
+        form: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+    ) -> Reply {
+        self.form_post("/oauth/introspect", form, basic).await
     }
 
     /// `POST /oauth/revoke`, like [`TestApp::token_request`].
@@ -376,9 +386,16 @@ pub struct AuthRequest {
     pub redirect_uri: String,
     pub state: String,
     pub pkce: Option<Pkce>,
+    /// More parameters: `scope`, `nonce`, `prompt`, `max_age`, `resource`.
+    pub extra: Vec<(String, String)>,
 }
 
 impl AuthRequest {
+    pub fn with(mut self, name: &str, value: &str) -> Self {
+        self.extra.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
     /// `response_type=code` with PKCE S256 and a random state.
     pub fn for_client(client: &TestClient) -> Self {
         Self {
@@ -386,6 +403,7 @@ impl AuthRequest {
             redirect_uri: client.redirect_uri.clone(),
             state: uuid::Uuid::new_v4().to_string(),
             pkce: Some(Pkce::new()),
+            extra: Vec::new(),
         }
     }
 
@@ -400,6 +418,7 @@ impl AuthRequest {
             params.push(("code_challenge".to_owned(), pkce.challenge.clone()));
             params.push(("code_challenge_method".to_owned(), "S256".to_owned()));
         }
+        params.extend(self.extra.iter().cloned());
         params
     }
 
@@ -750,4 +769,29 @@ pub async fn refresh(app: &TestApp, client: &TestClient, refresh_token: &str) ->
             app.token_request(&form, None).await
         }
     }
+}
+
+/// A code issued for `user_id` by the service itself (no sign-in page), as
+/// if that person had just signed in with a password.
+pub fn issue_code_directly(app: &TestApp, request: &AuthRequest, user_id: i64) -> String {
+    let params = services::oauth::AuthorizeParams::from_query(&request.query()).unwrap();
+    app.db
+        .write_blocking(|tx| {
+            let authorization = services::oauth::check_authorization(tx, &params)
+                .unwrap()
+                .unwrap();
+            services::oauth::issue_code(
+                tx,
+                &services::oauth::NewCode {
+                    authorization: &authorization,
+                    user_id,
+                    auth_time: Millis::now(),
+                    methods: &enlist::domain::AuthMethods::one(
+                        enlist::domain::AuthMethod::Password,
+                    ),
+                },
+                Millis::now(),
+            )
+        })
+        .unwrap()
 }

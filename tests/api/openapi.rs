@@ -22,21 +22,25 @@ const METHODS: [&str; 8] = [
 ];
 
 /// Operations anyone may call: no security requirement.
-const PUBLIC: [&str; 10] = [
+const PUBLIC: [&str; 12] = [
     "joinPage",
     "health",
     "ready",
     "metrics",
     "authorizationServerMetadata",
+    "openidConfiguration",
     "jwks",
     "token",
     "revokeToken",
+    "introspectToken",
     "authorize",
     "invitationPage",
 ];
 
-/// The invitee API's operations: OAuth2 with the `invitations` scope.
-const INVITEE: [&str; 5] = [
+/// The invitee API's operations: OAuth2 with the `invitations` scope (and
+/// `userinfo`, with `openid`).
+const INVITEE: [&str; 6] = [
+    "userinfo",
     "listPendingInvitations",
     "getInvitation",
     "respondToInvitation",
@@ -304,9 +308,14 @@ async fn the_document_keeps_the_promises_the_schema_cannot_check() {
         "every API-key scope guards some operation"
     );
     for id in INVITEE {
+        let scope = if id == "userinfo" {
+            "openid"
+        } else {
+            "invitations"
+        };
         assert_eq!(
             operations[id].2["security"],
-            json!([{ "oauth2": ["invitations"] }]),
+            json!([{ "oauth2": [scope] }]),
             "{id}"
         );
     }
@@ -451,7 +460,7 @@ async fn the_document_keeps_the_promises_the_schema_cannot_check() {
             let (_, response) = resolve_response(&doc, String::new(), response);
             let content = &response["content"];
             match id.as_str() {
-                "token" | "revokeToken" => assert_eq!(
+                "token" | "revokeToken" | "introspectToken" | "userinfo" => assert_eq!(
                     content["application/json"]["schema"], oauth_error,
                     "{id} {status}"
                 ),
@@ -1536,6 +1545,56 @@ async fn oauth(app: &TestApp, spec: &mut Conformance) {
         .await;
     assert_oauth_error(&reply, 400, "invalid_request");
     spec.check("token", &reply);
+
+    // OpenID Connect: discovery, userinfo and its refusals, introspection.
+    let reply = app
+        .request(Method::GET, "/.well-known/openid-configuration", None, None)
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    spec.check("openidConfiguration", &reply);
+    let request = AuthRequest::for_client(&public).with("scope", "openid email invitations");
+    let code = authorization_code(
+        app,
+        &request,
+        Intent::SignIn {
+            email: "sam@example.test",
+            password: PASSWORD,
+        },
+    )
+    .await;
+    let tokens = exchange_code(app, &public, &request, &code).await;
+    assert!(tokens.body["id_token"].is_string(), "{}", tokens.text);
+    spec.check("token", &tokens);
+    let with_openid = tokens.body["access_token"].as_str().unwrap().to_owned();
+    let without_openid = app.client_token(&bound).await;
+    for (method, token, status) in [
+        (Method::GET, Some(with_openid.as_str()), 200),
+        (Method::POST, Some(with_openid.as_str()), 200),
+        (Method::GET, None, 401),
+        (Method::GET, Some("not-a-token"), 401),
+        (Method::GET, Some(without_openid.as_str()), 403),
+    ] {
+        let reply = match token {
+            Some(token) => app.bearer(method, "/userinfo", token).await,
+            None => app.request(method, "/userinfo", None, None).await,
+        };
+        assert_eq!(reply.status, status, "{}", reply.text);
+        spec.check("userinfo", &reply);
+    }
+    for (form, basic, status) in [
+        (vec![("token", with_openid.as_str())], basic, 200),
+        (vec![("token", "unknown")], basic, 200),
+        (vec![], basic, 400),
+        (
+            vec![("token", with_openid.as_str())],
+            Some((bound.client_id.as_str(), "wrong")),
+            401,
+        ),
+    ] {
+        let reply = app.introspect_request(&form, basic).await;
+        assert_eq!(reply.status, status, "{}", reply.text);
+        spec.check("introspectToken", &reply);
+    }
 
     // Revocation: a real token, an unknown one, and the refusals.
     let client_id = public.client_id.as_str();

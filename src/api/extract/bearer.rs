@@ -59,6 +59,19 @@ fn invalid() -> ApiError {
     )
 }
 
+fn insufficient_scope() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        ErrorCode::MissingScope,
+        "the access token was not granted the `invitations` scope: ask for it (with \
+         `openid` if the app also signs people in)",
+    )
+    .with_header(
+        WWW_AUTHENTICATE,
+        "Bearer realm=\"enlist\", error=\"insufficient_scope\", scope=\"invitations\"",
+    )
+}
+
 fn unverified() -> ApiError {
     ApiError::new(
         StatusCode::FORBIDDEN,
@@ -105,6 +118,15 @@ fn read(req: &HttpRequest) -> Bearer {
     let Some(user_id) = claims.user_id() else {
         return known(Err(invalid()));
     };
+    // A token a relying party got only to sign someone in (`openid`
+    // without `invitations`) does not open their invitations.
+    if !claims
+        .scope
+        .split_whitespace()
+        .any(|scope| scope == crate::services::oauth::SCOPE)
+    {
+        return known(Err(insufficient_scope()));
+    }
     // Invitations are matched by email: only a proven one may see them.
     if !claims.email_verified {
         return known(Err(unverified()));

@@ -1,8 +1,10 @@
 //! The OAuth2 authorization server's endpoints. Errors here follow RFC 6749
 //! (`error`, `error_description`), not problem details.
 
+pub mod introspect;
 pub mod metadata;
 pub mod token;
+pub mod userinfo;
 
 use crate::services::oauth::OAuthError;
 use actix_web::http::StatusCode;
@@ -144,8 +146,13 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
             Endpoint::at(metadata::JWKS_PATH).get(metadata::jwks),
             Endpoint::at("/.well-known/oauth-authorization-server")
                 .get(metadata::authorization_server),
+            Endpoint::at("/.well-known/openid-configuration").get(metadata::openid_configuration),
             Endpoint::at("/oauth/token").post(token::token),
             Endpoint::at("/oauth/revoke").post(token::revoke),
+            Endpoint::at("/oauth/introspect").post(introspect::introspect),
+            Endpoint::at("/userinfo")
+                .get(userinfo::userinfo)
+                .post(userinfo::userinfo),
         ],
     );
 }

@@ -2,6 +2,7 @@
 //! client credentials) and `/oauth/revoke`, with RFC 6749 error answers.
 
 use super::{OAuthFailure, client_credentials, no_store};
+use crate::auth::jwt::{AccessGrant, IdTokenClaims};
 use crate::services::oauth::{self, GrantRequest, OAuthError, TokenRequest};
 use crate::services::signing_keys;
 use crate::state::AppState;
@@ -19,9 +20,10 @@ pub struct TokenForm {
     scope: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
+    resource: Option<String>,
 }
 
-/// RFC 6749 section 5.1.
+/// RFC 6749 section 5.1, with OIDC Core 3.1.3.3's `id_token`.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct TokenResponse {
     access_token: String,
@@ -30,10 +32,13 @@ pub struct TokenResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_token: Option<String>,
     scope: String,
+    /// When the authorization asked for `openid`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_token: Option<String>,
 }
 
 /// A form body (`application/x-www-form-urlencoded`), or an RFC 6749 error.
-fn parse_form<T: for<'de> Deserialize<'de>>(
+pub(super) fn parse_form<T: for<'de> Deserialize<'de>>(
     req: &HttpRequest,
     body: &[u8],
 ) -> Result<T, OAuthError> {
@@ -89,12 +94,16 @@ pub async fn token(
             code: required(form.code, "code")?,
             redirect_uri: form.redirect_uri,
             code_verifier: form.code_verifier,
+            resource: form.resource,
         },
         "refresh_token" => GrantRequest::RefreshToken {
             refresh_token: required(form.refresh_token, "refresh_token")?,
             scope: form.scope,
         },
-        "client_credentials" => GrantRequest::ClientCredentials { scope: form.scope },
+        "client_credentials" => GrantRequest::ClientCredentials {
+            scope: form.scope,
+            resource: form.resource,
+        },
         other => {
             return Err(OAuthError::UnsupportedGrantType(format!(
                 "grant_type `{}` is not supported",
@@ -136,26 +145,59 @@ pub async fn token(
             .map_err(|e| OAuthError::Server(e.to_string()))?;
     }
     let (client, grant) = decision.granted?;
-    let access = state
-        .tokens
-        .issue(
-            grant.user_id,
-            &grant.email,
-            grant.email_verified,
-            &client.client_id,
-            &grant.scope,
-            now,
-        )
-        .map_err(|e| OAuthError::Server(e.to_string()))?;
     let mut response = HttpResponse::Ok();
     no_store(&mut response);
-    Ok(response.json(TokenResponse {
+    Ok(response.json(signed(&state, &client, grant, now)?))
+}
+
+/// The access token (and, for `openid`, the ID token) for a grant.
+fn signed(
+    state: &AppState,
+    client: &oauth::Client,
+    grant: oauth::Grant,
+    now: crate::domain::Millis,
+) -> Result<TokenResponse, OAuthError> {
+    let signing_failed = |e: crate::auth::jwt::SigningError| OAuthError::Server(e.to_string());
+    let access = state
+        .tokens
+        .issue_access(
+            &AccessGrant {
+                user_id: grant.user_id,
+                email: &grant.email,
+                email_verified: grant.email_verified,
+                client_id: &client.client_id,
+                scope: &grant.scope,
+                audience: grant.resource.as_deref(),
+            },
+            now,
+        )
+        .map_err(signing_failed)?;
+    let id_token = match &grant.id_token {
+        Some(facts) => Some(
+            state
+                .tokens
+                .issue_id_token(
+                    &IdTokenClaims {
+                        client_id: &client.client_id,
+                        auth_time: facts.auth_time.0 / 1000,
+                        nonce: facts.nonce.as_deref(),
+                        amr: facts.methods.amr(),
+                        person: &facts.claims,
+                    },
+                    now,
+                )
+                .map_err(signing_failed)?,
+        ),
+        None => None,
+    };
+    Ok(TokenResponse {
         access_token: access.token,
         token_type: "Bearer",
         expires_in: access.expires_in,
         refresh_token: grant.refresh_token,
         scope: grant.scope,
-    }))
+        id_token,
+    })
 }
 
 #[derive(Debug, Deserialize)]

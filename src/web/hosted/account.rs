@@ -253,7 +253,7 @@ async fn onwards(
         Some(Resume::Authorize(query)) => match AuthorizeParams::from_query(&query) {
             Some(params) => {
                 let authorization = authorize::validate(state, &params).await?;
-                authorize::grant_code(state, authorization, person.user_id).await
+                authorize::grant_code(state, authorization, &person.session).await
             }
             None => Ok(done(&person.email)),
         },

@@ -1,14 +1,21 @@
-//! `GET/POST /oauth/authorize`: the authorization-code flow's sign-in page.
-//! Problems with the client or its redirect URI are shown on a page (never
-//! redirected, RFC 6749 4.1.2.1); every other problem is sent back to the
-//! client's redirect URI as `error`, `error_description` and `state`.
+//! `GET/POST /oauth/authorize`: the authorization-code flow's sign-in page,
+//! and `POST /oauth/authorize/consent`, a third-party client's consent.
+//! A browser already signed in goes straight back to the client (OpenID
+//! Connect's single sign-on) unless the request asks otherwise (`prompt`,
+//! `max_age`). Problems with the client or its redirect URI are shown on a
+//! page (never redirected, RFC 6749 4.1.2.1); every other problem is sent
+//! back to the client's redirect URI as `error`, `error_description` and
+//! `state`.
 
+use crate::domain::AuthMethods;
+use crate::domain::Millis;
 use crate::services::accounts::Resume;
 use crate::services::oauth::{self, Authorization, AuthorizeRefusal, NewCode};
+use crate::services::oidc::{self, NextStep};
 use crate::web::csrf::{FormPage, GenuineForm};
 use crate::web::error::{HtmlError, PageError};
-use crate::web::hosted::AuthorizePage;
 use crate::web::hosted::SignInForms;
+use crate::web::hosted::{AuthorizePage, ConsentPage};
 use crate::web::render::Redirect;
 use crate::web::sign_in::{self, Browser, Credentials, FormError, Onward};
 
@@ -182,7 +189,11 @@ fn sign_in_page(
         (status = 500, response = crate::web::error::ErrorPage)
     )
 )]
-pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, HtmlError> {
+pub async fn show(
+    req: HttpRequest,
+    browser: Browser,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, HtmlError> {
     let query =
         serde_urlencoded::from_str::<AuthorizeParams>(req.query_string()).map_err(|_| {
             page_error(
@@ -191,8 +202,127 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
             )
         })?;
     let authorization = validate(&state, &query).await?;
-    let client = Client::of(&authorization);
-    Ok(sign_in_page(&req, &state, &client, &query, "", None).response())
+    let session = browser.signed_in(&state).await;
+    let now = state.clock.now();
+    let step = {
+        let (authorization, session) = (authorization.clone(), session.clone());
+        state
+            .db
+            .read(move |conn| oidc::next_step(conn, &authorization, session.as_ref(), now))
+            .await
+            .map_err(|error| PageError::internal(format!("authorize: {error}")))?
+    };
+    match (step, session) {
+        (NextStep::Issue, Some(session)) => {
+            issue_code(
+                &state,
+                authorization,
+                session.user_id,
+                session.signed_in_at,
+                session.methods,
+            )
+            .await
+        }
+        (NextStep::Consent, Some(session)) => {
+            Ok(consent_page(&req, &state, &authorization, &query, &session.email).response())
+        }
+        (NextStep::Refuse { error, description }, _) => Err(redirect_error(
+            &authorization.redirect_uri,
+            &state.public_url,
+            error,
+            description,
+            authorization.state.as_deref(),
+        )),
+        _ => {
+            let client = Client::of(&authorization);
+            Ok(sign_in_page(&req, &state, &client, &query, "", None).response())
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ConsentForm {
+    #[serde(flatten)]
+    params: AuthorizeParams,
+    /// `allow` or `deny`.
+    decision: Option<String>,
+}
+
+/// `POST /oauth/authorize/consent`: the signed-in person allows the client
+/// (remembered per client and scope, revocable on `/account`) or denies it
+/// (`access_denied`).
+pub async fn consent(
+    browser: Browser,
+    GenuineForm(form): GenuineForm<ConsentForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, HtmlError> {
+    let authorization = validate(&state, &form.params).await?;
+    let Some(session) = browser.signed_in(&state).await else {
+        // The session ended between the page and the answer: sign in again.
+        return Ok(crate::web::render::see_other(&format!(
+            "/oauth/authorize?{}",
+            form.params.query()
+        )));
+    };
+    if form.decision.as_deref() != Some("allow") {
+        return Err(redirect_error(
+            &authorization.redirect_uri,
+            &state.public_url,
+            "access_denied",
+            "the person did not allow the application",
+            authorization.state.as_deref(),
+        ));
+    }
+    let now = state.clock.now();
+    let granted = authorization.clone();
+    let user_id = session.user_id;
+    state
+        .db
+        .write(move |tx| oidc::grant_consent(tx, &granted.client, user_id, &granted.scope, now))
+        .await
+        .map_err(|error| {
+            PageError::internal(format!("authorize: saving consent failed: {error}"))
+        })?;
+    issue_code(
+        &state,
+        authorization,
+        session.user_id,
+        session.signed_in_at,
+        session.methods,
+    )
+    .await
+}
+
+/// What a third-party client asks for, for the person to allow or deny.
+fn consent_page(
+    req: &HttpRequest,
+    state: &AppState,
+    authorization: &Authorization,
+    params: &AuthorizeParams,
+    email: &str,
+) -> FormPage {
+    let csrf = crate::web::csrf::csrf_token(req);
+    let page = ConsentPage {
+        client_name: authorization.client.name.clone(),
+        email: email.to_owned(),
+        scopes: authorization
+            .scope
+            .names()
+            .iter()
+            .map(|scope| scope.describe())
+            .collect(),
+        hidden: params.hidden_fields(),
+        csrf_token: csrf.clone(),
+    };
+    let target = crate::web::render::origin_of(&authorization.redirect_uri);
+    let targets: Vec<&str> = target.iter().map(String::as_str).collect();
+    FormPage::new(
+        StatusCode::OK,
+        &page,
+        &csrf,
+        crate::web::render::secure(state),
+    )
+    .form_targets(&targets)
 }
 
 /// `POST /oauth/authorize`: the sign-in or sign-up form. Signed in, the
@@ -215,12 +345,62 @@ pub async fn submit(
     sign_in::finish(&state, &form.credentials, &context, onward, again).await
 }
 
-/// Issues a code for the signed-in person and sends the browser back to
-/// the client with it.
+/// Once a sign-in form (or an emailed link, or a provider) signed the
+/// person in with `session`: back to the client with a code, or, for a
+/// third-party client they have not allowed yet, to the consent page (the
+/// request again, without its `prompt=login`, which this sign-in answered).
 pub(crate) async fn grant_code(
     state: &AppState,
     authorization: Authorization,
+    session: &str,
+) -> Result<HttpResponse, HtmlError> {
+    let now = state.clock.now();
+    let token = session.to_owned();
+    let checked = authorization.clone();
+    let signed_in = state
+        .db
+        .read(move |conn| {
+            let Some(session) = crate::services::sessions::find(conn, &token, now)? else {
+                return Ok(None);
+            };
+            let consent = oidc::consent_needed(
+                conn,
+                &checked.client,
+                session.user_id,
+                &checked.scope,
+                checked.prompt,
+            )?;
+            Ok::<_, crate::services::ServiceError>(Some((session, consent)))
+        })
+        .await
+        .map_err(|error| PageError::internal(format!("authorize: {error}")))?;
+    match signed_in {
+        Some((_, true)) => Ok(crate::web::render::see_other(&format!(
+            "/oauth/authorize?{}",
+            authorization.params.after_sign_in().query()
+        ))),
+        Some((session, false)) => {
+            issue_code(
+                state,
+                authorization,
+                session.user_id,
+                session.signed_in_at,
+                session.methods,
+            )
+            .await
+        }
+        None => Err(PageError::internal("authorize: the new session is gone").into()),
+    }
+}
+
+/// Issues a code for the signed-in person and sends the browser back to
+/// the client with it.
+async fn issue_code(
+    state: &AppState,
+    authorization: Authorization,
     user_id: i64,
+    auth_time: Millis,
+    methods: AuthMethods,
 ) -> Result<HttpResponse, HtmlError> {
     let now = state.clock.now();
     let (code, authorization) = state
@@ -229,11 +409,10 @@ pub(crate) async fn grant_code(
             oauth::issue_code(
                 tx,
                 &NewCode {
-                    client: &authorization.client,
+                    authorization: &authorization,
                     user_id,
-                    redirect_uri: &authorization.redirect_uri,
-                    code_challenge: authorization.code_challenge.as_deref(),
-                    scope: authorization.scope,
+                    auth_time,
+                    methods: &methods,
                 },
                 now,
             )

@@ -7,6 +7,7 @@ pub mod account;
 pub mod authorize;
 pub mod invite;
 pub mod join;
+pub mod logout;
 pub mod oidc;
 pub mod profile;
 pub mod second_factor;
@@ -20,6 +21,10 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
             Endpoint::at("/oauth/authorize")
                 .get(authorize::show)
                 .post(authorize::submit),
+            Endpoint::at("/oauth/authorize/consent").post(authorize::consent),
+            Endpoint::at("/oauth/logout")
+                .get(logout::show)
+                .post(logout::confirm),
             Endpoint::at("/invite/{uuid}")
                 .get(invite::show)
                 .post(invite::sign_in),
@@ -40,6 +45,7 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
                 .post(profile::sign_in),
             Endpoint::at("/account/identities/{id}/unlink").post(profile::unlink),
             Endpoint::at("/account/connect/{provider}").post(profile::connect),
+            Endpoint::at("/account/consents/{client}/revoke").post(profile::revoke_consent),
             Endpoint::at("/account/second-factor/totp").post(second_factor::begin),
             Endpoint::at("/account/second-factor/totp/confirm").post(second_factor::confirm),
             Endpoint::at("/account/second-factor/recovery-codes").post(second_factor::renew_codes),
@@ -145,4 +151,17 @@ pub fn reset_requested(email: &str) -> MessagePage {
 pub struct AuthorizePage {
     pub client_name: String,
     pub forms: SignInForms,
+}
+
+/// A third-party client asks for the person's data.
+#[derive(Template)]
+#[template(path = "consent.html")]
+pub struct ConsentPage {
+    pub client_name: String,
+    pub email: String,
+    /// What each scope gives, in words.
+    pub scopes: Vec<&'static str>,
+    /// The authorization request, carried through the form.
+    pub hidden: Vec<(String, String)>,
+    pub csrf_token: String,
 }

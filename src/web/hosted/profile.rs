@@ -1,6 +1,7 @@
 //! `/account`: the signed-in person's own account: their password (set or
-//! not) and their identities at OpenID providers, each of which they may
-//! unlink, never the last way in.
+//! not), their identities at OpenID providers, each of which they may
+//! unlink, never the last way in, and the apps they allowed (consents),
+//! each of which they may withdraw.
 
 use crate::db::identities::IdentityRow;
 use crate::domain::event::Origin;
@@ -31,6 +32,8 @@ pub enum AccountView {
         identities: Vec<IdentityLine>,
         /// The configured providers, each connectable: `(id, name)`.
         providers: Vec<(String, String)>,
+        /// Third-party apps the person allowed.
+        consents: Vec<crate::services::oidc::Consent>,
         /// The second factor (docs/second-factor.md).
         second_factor: crate::services::second_factor::Status,
     },
@@ -85,7 +88,7 @@ pub(super) async fn page(
         }),
         Some(person) => {
             let user_id = person.user_id;
-            let (user, identities, second_factor) = state
+            let (user, identities, consents, second_factor) = state
                 .db
                 .read(move |conn| {
                     let user = crate::db::users::get(conn, user_id)?
@@ -93,6 +96,7 @@ pub(super) async fn page(
                     Ok::<_, ServiceError>((
                         user,
                         services::identities::of_user(conn, user_id)?,
+                        services::oidc::consents(conn, user_id)?,
                         services::second_factor::status(conn, user_id)?,
                     ))
                 })
@@ -109,6 +113,7 @@ pub(super) async fn page(
                     .into_iter()
                     .map(|p| (p.id, p.name))
                     .collect(),
+                consents,
                 second_factor,
             }
         }
@@ -118,6 +123,8 @@ pub(super) async fn page(
         Some("The identity was unlinked: it no longer signs you in.")
     } else if query.contains("connected=1") {
         Some("The identity is linked: it signs you in to this account.")
+    } else if query.contains("consent_revoked=1") {
+        Some("The app's access is withdrawn: it asks again before it gets your data.")
     } else if query.contains("factor_removed=1") {
         Some("Your authenticator app and recovery codes were removed.")
     } else {
@@ -263,5 +270,32 @@ pub async fn unlink(
             )
         }
         Err(other) => Err(PageError::failed(&other).into()),
+    }
+}
+
+/// `POST /account/consents/{client}/revoke`: withdraws the person's consent
+/// to a third-party app, and the refresh tokens it held for them.
+pub async fn revoke_consent(
+    path: web::Path<i64>,
+    browser: Browser,
+    _: GenuineForm<serde::de::IgnoredAny>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, HtmlError> {
+    let person = signed_in(&browser, &state).await?;
+    let (user_id, client, now) = (person.user_id, path.into_inner(), state.clock.now());
+    let revoked = state
+        .db
+        .write(move |tx| services::oidc::revoke_consent(tx, user_id, client, now))
+        .await
+        .map_err(|e| PageError::failed(&e))?;
+    if revoked {
+        Ok(crate::web::render::see_other("/account?consent_revoked=1"))
+    } else {
+        Err(PageError::new(
+            StatusCode::NOT_FOUND,
+            "No such app",
+            "You have not allowed such an app.",
+        )
+        .into())
     }
 }
