@@ -734,3 +734,53 @@ async fn every_second_factor_form_refuses_a_post_without_its_csrf_token() {
     assert_asked_for_factor(&ada, &org, true).await;
     submit_code(&ada, &code).await.assert_see_other("/admin");
 }
+
+#[tokio::test]
+async fn an_id_token_issued_after_the_second_factor_says_mfa() {
+    use crate::account_helpers::{Jar, hidden_value};
+    use crate::oauth_helpers::{AuthRequest, exchange_code};
+    let app = spawn_app().await;
+    app.create_user("iris@example.test", Some(crate::oauth_helpers::PASSWORD));
+    let client = app.public_client();
+    let mut jar = Jar::new(&app);
+    jar.sign_in(
+        "/account",
+        "iris@example.test",
+        crate::oauth_helpers::PASSWORD,
+    )
+    .await;
+    let account = jar.get("/account").await;
+    let csrf = hidden_value(&account.html, "csrf_token").unwrap();
+    let shown = jar
+        .post("/account/second-factor/totp", &[("csrf_token", &csrf)])
+        .await;
+    let key = between(&shown.html, "<code id=\"totp-secret\">", "</code>");
+    let code = totp_code(&key, app.clock.now());
+    let csrf = hidden_value(&shown.html, "csrf_token").unwrap();
+    let confirmed = jar
+        .post(
+            "/account/second-factor/totp/confirm",
+            &[("csrf_token", &csrf), ("code", &code)],
+        )
+        .await;
+    assert_eq!(confirmed.status, 200, "{}", confirmed.html);
+
+    // The signed-in browser gets a code at once; its ID token tells how
+    // the person signed in.
+    let request = AuthRequest::for_client(&client).with("scope", "openid");
+    let redirect = jar
+        .get(&format!("/oauth/authorize?{}", request.query()))
+        .await;
+    assert_eq!(redirect.status, 303, "{}", redirect.html);
+    let authorization = redirect.redirect_params()["code"].clone();
+    let tokens = exchange_code(&app, &client, &request, &authorization).await;
+    assert_eq!(tokens.status, 200, "{}", tokens.text);
+    let id_token = tokens.body["id_token"].as_str().unwrap();
+    let payload = id_token.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["amr"], json!(["pwd", "otp", "mfa"]), "{claims}");
+}
