@@ -105,7 +105,8 @@ fn origin(browser: &Browser, user_id: i64) -> Origin {
 }
 
 /// Whether the person administers an organization (the pages then lead
-/// back to the console).
+/// back to the console). Only a link depends on it: a failed read shows
+/// the page without it rather than failing what was already done.
 async fn administers(state: &AppState, user_id: i64) -> bool {
     state
         .db
