@@ -328,6 +328,20 @@ pub enum UserCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
+    /// An account's second factor (its authenticator app and recovery codes).
+    #[command(subcommand)]
+    Mfa(MfaCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MfaCommand {
+    /// Remove an account's second factor, for a person locked out of it
+    /// (they set up a new one from their account page); audited as
+    /// `user.mfa_reset` in each of their organizations.
+    Reset {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -794,6 +808,21 @@ fn administer(db: &Database, settings: &Settings, command: Command) -> Result<()
                 );
             }
             print_json(&body)
+        }
+        Command::User(UserCommand::Mfa(MfaCommand::Reset { email })) => {
+            let email = parse_email(&email)?;
+            let reset = db.write_blocking(|tx| {
+                services::second_factor::reset(tx, &Origin::cli(), &email, now)
+            })?;
+            eprintln!(
+                "{}",
+                if reset.had_second_factor {
+                    "removed the account's authenticator app and recovery codes; its sessions stay signed in, and the person can set up a new factor from their account page"
+                } else {
+                    "the account had no second factor; nothing was removed (the reset is recorded all the same)"
+                }
+            );
+            print_json(&reset)
         }
         Command::User(UserCommand::SetPassword { email, .. }) => {
             let email = parse_email(&email)?;

@@ -307,6 +307,9 @@ pub struct AuthSettings {
     /// Issuers whose bearer JWTs the invitee API accepts
     /// (`[[auth.trusted_issuers]]`).
     pub trusted_issuers: Vec<TrustedIssuerSettings>,
+    /// `off`, `optional` or `required`: whether the admin console asks
+    /// administrators for a second factor (docs/second-factor.md).
+    pub admin_mfa: crate::domain::second_factor::AdminMfa,
 }
 
 /// One upstream OpenID provider. Its redirect URI is
@@ -443,7 +446,19 @@ impl Default for AuthSettings {
             signing_key_file: None,
             oidc_providers: Vec::new(),
             trusted_issuers: Vec::new(),
+            admin_mfa: crate::domain::second_factor::AdminMfa::default(),
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for crate::domain::second_factor::AdminMfa {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        Self::parse(&raw).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "`{raw}` is not a second-factor policy; write `off`, `optional` or `required`"
+            ))
+        })
     }
 }
 
@@ -1058,6 +1073,23 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("nope"), "{err}");
+    }
+
+    #[test]
+    fn the_admin_second_factor_policy_is_one_of_three_and_a_bad_one_is_named() {
+        use crate::domain::second_factor::AdminMfa;
+        assert_eq!(load("", &[]).unwrap().auth.admin_mfa, AdminMfa::Optional);
+        let required = load("[auth]\nadmin_mfa = \"required\"\n", &[]).unwrap();
+        assert_eq!(required.auth.admin_mfa, AdminMfa::Required);
+        let off = load("", &[("ENLIST_AUTH__ADMIN_MFA", "off")]).unwrap();
+        assert_eq!(off.auth.admin_mfa, AdminMfa::Off);
+        let err = load("[auth]\nadmin_mfa = \"always\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("auth.admin_mfa") && err.contains("always") && err.contains("`required`"),
+            "{err}"
+        );
     }
 
     #[test]

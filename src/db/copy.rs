@@ -54,6 +54,8 @@ const TABLES: &[(&str, bool)] = &[
     ("identities", true),
     ("oidc_logins", false),
     ("oauth_consents", false),
+    ("totp_factors", false),
+    ("recovery_codes", false),
 ];
 
 /// Columns the target computes from other rows instead of copying.

@@ -33,6 +33,7 @@ pub mod orgs;
 pub mod outbox;
 pub mod pg;
 mod pg_tls;
+pub mod second_factors;
 pub(crate) mod seed;
 pub mod sessions;
 pub mod signing_keys;

@@ -78,6 +78,8 @@ pub struct PasswordCheck {
     pub email: String,
     pub password_hash: Option<String>,
     pub password_at: Option<Millis>,
+    /// When they last proved a second factor (None: never in this session).
+    pub factor_at: Option<Millis>,
 }
 
 pub fn password_check(
@@ -86,7 +88,7 @@ pub fn password_check(
     now: Millis,
 ) -> Result<Option<PasswordCheck>> {
     conn.query_opt(
-        "SELECT u.id, u.email, u.password_hash, s.password_at
+        "SELECT u.id, u.email, u.password_hash, s.password_at, s.factor_at
          FROM web_sessions s JOIN users u ON u.id = s.user_id
          WHERE s.token_sha256 = ?1 AND s.expires_at > ?2",
         &[&token_sha256, &now.0],
@@ -96,6 +98,7 @@ pub fn password_check(
                 email: row.get(1)?,
                 password_hash: row.get(2)?,
                 password_at: row.get::<Option<i64>>(3)?.map(Millis),
+                factor_at: row.get::<Option<i64>>(4)?.map(Millis),
             })
         },
     )
@@ -105,6 +108,15 @@ pub fn password_check(
 pub fn mark_password(conn: &Conn, token_sha256: &[u8], now: Millis) -> Result<()> {
     conn.execute(
         "UPDATE web_sessions SET password_at = ?2 WHERE token_sha256 = ?1",
+        &[&token_sha256, &now.0],
+    )?;
+    Ok(())
+}
+
+/// Records that the session's holder just proved a second factor.
+pub fn mark_factor(conn: &Conn, token_sha256: &[u8], now: Millis) -> Result<()> {
+    conn.execute(
+        "UPDATE web_sessions SET factor_at = ?2 WHERE token_sha256 = ?1",
         &[&token_sha256, &now.0],
     )?;
     Ok(())

@@ -48,6 +48,9 @@ event_types! {
     IdentityLinked => "user.identity_linked",
     IdentityUnlinked => "user.identity_unlinked",
     SignedIn => "user.signed_in",
+    MfaEnrolled => "user.mfa_enrolled",
+    MfaRemoved => "user.mfa_removed",
+    MfaReset => "user.mfa_reset",
 }
 
 impl EventType {

@@ -14,6 +14,7 @@ pub mod oidc;
 pub mod page;
 pub mod role;
 pub mod scope;
+pub mod second_factor;
 pub mod time;
 pub mod webhook;
 

@@ -5,11 +5,12 @@
 //! next request on.
 
 use super::events::EventQuery;
-use super::{ServiceResult, events, invitations, orgs, sessions};
+use super::{ServiceResult, events, invitations, orgs, second_factor, sessions};
 use crate::db;
 use crate::db::Conn;
 use crate::domain::event::{Actor, Origin};
 use crate::domain::invitation::InvitationFilter;
+use crate::domain::second_factor::{AdminMfa, ConsoleStep};
 use crate::domain::{
     Invitation, InvitationStatus, Membership, Millis, Organization, Page, Paged, Role,
 };
@@ -54,6 +55,25 @@ pub enum Denial {
         /// Whether the person administers any organization at all.
         administers_any: bool,
     },
+    /// An administrator here, whom `auth.admin_mfa` asks for a second
+    /// factor this session has not proved: the one they have
+    /// (`enrolled`), or one to enrol first.
+    SecondFactor { enrolled: bool },
+}
+
+/// What `auth.admin_mfa` asks of this administrator before the console
+/// admits them. Invitees are never asked: only administrators get here.
+fn factor_step(
+    conn: &Conn,
+    policy: AdminMfa,
+    user: &sessions::SessionUser,
+) -> ServiceResult<ConsoleStep> {
+    let multi_factor = user.methods.is_multi_factor();
+    if policy == AdminMfa::Off || multi_factor {
+        return Ok(ConsoleStep::Admit);
+    }
+    let enrolled = second_factor::enrolled(conn, user.user_id)?;
+    Ok(policy.console_step(enrolled, multi_factor))
 }
 
 /// The session's person, if they may use the console for `org_uuid`.
@@ -62,6 +82,7 @@ pub fn authorize(
     conn: &Conn,
     session_token: Option<&str>,
     org_uuid: Option<Uuid>,
+    policy: AdminMfa,
     now: Millis,
 ) -> ServiceResult<Result<ConsoleAdmin, Denial>> {
     let Some(token) = session_token else {
@@ -78,11 +99,15 @@ pub fn authorize(
         None => None,
     };
     match membership {
-        Some((org_id, Role::Admin)) => Ok(Ok(ConsoleAdmin {
-            user_id: user.user_id,
-            email: user.email,
-            organization: orgs::get(conn, org_id)?,
-        })),
+        Some((org_id, Role::Admin)) => match factor_step(conn, policy, &user)? {
+            ConsoleStep::Admit => Ok(Ok(ConsoleAdmin {
+                user_id: user.user_id,
+                email: user.email,
+                organization: orgs::get(conn, org_id)?,
+            })),
+            ConsoleStep::Verify => Ok(Err(Denial::SecondFactor { enrolled: true })),
+            ConsoleStep::Enrol => Ok(Err(Denial::SecondFactor { enrolled: false })),
+        },
         _ => {
             let administers_any = administered(conn, user.user_id)?.next().is_some();
             Ok(Err(Denial::NotAdminHere { administers_any }))
@@ -98,12 +123,13 @@ pub fn authorize_change(
     tx: &Conn,
     session_token: Option<&str>,
     org_uuid: Option<Uuid>,
+    policy: AdminMfa,
     now: Millis,
 ) -> ServiceResult<Result<ConsoleAdmin, Denial>> {
-    match authorize(tx, session_token, org_uuid, now)? {
+    match authorize(tx, session_token, org_uuid, policy, now)? {
         Ok(admin) if tx.dialect() == db::Dialect::Postgres => {
             super::members::take_turn(tx, admin.org_id())?;
-            authorize(tx, session_token, org_uuid, now)
+            authorize(tx, session_token, org_uuid, policy, now)
         }
         other => Ok(other),
     }
@@ -139,18 +165,41 @@ pub enum Lobby {
         email: String,
         organizations: Vec<Membership>,
     },
+    /// An administrator whom `auth.admin_mfa` asks for a second factor
+    /// first: the one they have (`enrolled`), or one to enrol.
+    SecondFactor {
+        email: String,
+        enrolled: bool,
+    },
 }
 
-pub fn lobby(conn: &Conn, session_token: Option<&str>, now: Millis) -> ServiceResult<Lobby> {
+pub fn lobby(
+    conn: &Conn,
+    session_token: Option<&str>,
+    policy: AdminMfa,
+    now: Millis,
+) -> ServiceResult<Lobby> {
     let Some(user) = find_session(conn, session_token, now)? else {
         return Ok(Lobby::SignedOut);
     };
     if !user.email_verified {
         return Ok(Lobby::Unverified { email: user.email });
     }
+    let organizations: Vec<Membership> = administered(conn, user.user_id)?.collect();
+    if !organizations.is_empty() {
+        match factor_step(conn, policy, &user)? {
+            ConsoleStep::Admit => {}
+            step => {
+                return Ok(Lobby::SecondFactor {
+                    email: user.email,
+                    enrolled: step == ConsoleStep::Verify,
+                });
+            }
+        }
+    }
     Ok(Lobby::SignedIn {
         email: user.email,
-        organizations: administered(conn, user.user_id)?.collect(),
+        organizations,
     })
 }
 

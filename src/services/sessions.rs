@@ -48,6 +48,9 @@ pub fn start(
     if matches!(method, AuthMethod::Password | AuthMethod::Provider) {
         db::sessions::mark_password(tx, &digest, now)?;
     }
+    if method.is_second_factor() {
+        db::sessions::mark_factor(tx, &digest, now)?;
+    }
     record_sign_in(tx, user_id, method, &methods, now)?;
     Ok(token)
 }
@@ -107,6 +110,10 @@ pub fn add_method(
     let mut methods = AuthMethods::parse(&row.methods);
     methods.add(method);
     db::sessions::set_methods(tx, &digest, &methods.stored())?;
+    if method.is_second_factor() {
+        // When it was last proved: the console's step-up asks again after a while.
+        db::sessions::mark_factor(tx, &digest, now)?;
+    }
     record_sign_in(tx, row.user_id, method, &methods, now)?;
     Ok(Some(methods))
 }

@@ -883,6 +883,65 @@ fn set_password_gives_a_passwordless_admin_a_password() {
     );
 }
 
+#[test]
+fn mfa_reset_removes_a_locked_out_admins_second_factor_and_is_audited() {
+    let cli = Cli::new();
+    let (org, admin) = cli.org("Acme", "ada@acme.test");
+    let (other_org, _) = cli.org("Beta", "bea@beta.test");
+    cli.write(|conn| {
+        conn.execute(
+            "INSERT INTO memberships (org_id, user_id, role, created_at, updated_at)
+             VALUES (?1, ?2, 'MEMBER', 0, 0)",
+            &[&other_org, &admin],
+        )?;
+        conn.execute(
+            "INSERT INTO totp_factors (user_id, secret, created_at, confirmed_at)
+             VALUES (?1, ?2, 0, 0)",
+            &[&admin, &[7u8; 20]],
+        )?;
+        conn.execute(
+            "INSERT INTO recovery_codes (user_id, code_sha256, created_at) VALUES (?1, ?2, 0)",
+            &[&admin, &[9u8; 32]],
+        )
+        .map(drop)
+    });
+
+    let output = cli.run(&["user", "mfa", "reset", "--email", "ADA@acme.test"]);
+    let reset = one_json_object(&output);
+    assert_eq!(reset["userId"], admin);
+    assert_eq!(reset["email"], "ada@acme.test");
+    assert_eq!(reset["hadSecondFactor"], true);
+    assert_eq!(reset["organizations"], 2);
+    assert!(
+        stderr_of(&output).contains("removed the account's authenticator app"),
+        "{}",
+        stderr_of(&output)
+    );
+    assert_eq!(cli.query_i64("SELECT COUNT(*) FROM totp_factors"), 0);
+    assert_eq!(cli.query_i64("SELECT COUNT(*) FROM recovery_codes"), 0);
+    for org in [org, other_org] {
+        let events = cli.run(&[
+            "events",
+            "list",
+            "--org",
+            &org.to_string(),
+            "--type",
+            "user.mfa_reset",
+        ]);
+        let event: Value = serde_json::from_str(stdout_of(&events).trim()).unwrap();
+        assert_eq!(event["actor"], serde_json::json!({ "type": "cli" }));
+        assert_eq!(event["data"]["user"]["id"], admin);
+        assert_eq!(event["data"]["hadSecondFactor"], true);
+    }
+
+    // Again: nothing to remove, said so.
+    let again = cli.run(&["user", "mfa", "reset", "--email", "ada@acme.test"]);
+    assert_eq!(one_json_object(&again)["hadSecondFactor"], false);
+    assert!(stderr_of(&again).contains("had no second factor"));
+    let unknown = cli.run(&["user", "mfa", "reset", "--email", "nobody@acme.test"]);
+    assert_fails_saying(&unknown, "not found");
+}
+
 // ---------------------------------------------------------------- client
 
 #[test]

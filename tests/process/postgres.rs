@@ -64,7 +64,7 @@ fn copy_moves_a_whole_sqlite_database_up_and_refuses_a_target_with_data() {
     let url = test_postgres::fresh_database();
     // A webhook endpoint with a delivery and its attempt, an invitation
     // message's secret and an identity, so the event, link and identity
-    // tables move too.
+    // tables move too (and a second factor with a recovery code).
     rusqlite::Connection::open(file)
         .unwrap()
         .execute_batch(
@@ -77,7 +77,11 @@ fn copy_moves_a_whole_sqlite_database_up_and_refuses_a_target_with_data() {
              INSERT INTO invitation_links (token_sha256, invitation_id, created_at)
              SELECT randomblob(32), MIN(id), 0 FROM invitations;
              INSERT INTO identities (user_id, issuer, subject, provider, email, created_at, last_used_at)
-             SELECT MIN(id), 'https://idp.corp.test', '248289761001', 'corp', NULL, 0, 0 FROM users;",
+             SELECT MIN(id), 'https://idp.corp.test', '248289761001', 'corp', NULL, 0, 0 FROM users;
+             INSERT INTO totp_factors (user_id, secret, created_at, confirmed_at, last_step)
+             SELECT MIN(id), randomblob(20), 0, 0, 7 FROM users;
+             INSERT INTO recovery_codes (user_id, code_sha256, created_at)
+             SELECT MIN(id), randomblob(32), 0 FROM users;",
         )
         .unwrap();
 
@@ -87,7 +91,7 @@ fn copy_moves_a_whole_sqlite_database_up_and_refuses_a_target_with_data() {
     ));
     let source = rusqlite::Connection::open(file).unwrap();
     let tables = copied["tables"].as_object().unwrap();
-    assert_eq!(tables.len(), 22, "every table: {copied}");
+    assert_eq!(tables.len(), 25, "every table: {copied}");
     for (table, rows) in tables {
         let in_file: i64 = source
             .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))

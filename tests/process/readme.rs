@@ -379,7 +379,10 @@ fn the_walk_through_blocks_are_found() {
             "Walk-through: invite yourself and accept in a browser",
         ),
         ("docs/api.md", "Walk-through: the invitee API with curl"),
-        ("docs/api.md", "Walk-through: sign in to your app with enlist"),
+        (
+            "docs/api.md",
+            "Walk-through: sign in to your app with enlist",
+        ),
         ("docs/api.md", "Walk-through: every admin endpoint"),
     ] {
         assert!(headings.contains(&heading), "{heading:?}: {headings:?}");

@@ -127,6 +127,16 @@ pub const STEP_UP_WINDOW: Duration = Duration::from_secs(5 * 60);
 pub enum StepUp {
     Fresh,
     PasswordNeeded,
+    /// The account has a second factor: a code from it, not the password.
+    FactorNeeded,
+}
+
+/// What a form that may need a step-up carries: the password, or a code
+/// of the second factor (TOTP or recovery code).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StepUpAnswer<'a> {
+    pub password: Option<&'a str>,
+    pub code: Option<&'a str>,
 }
 
 /// A person who proved who they are, with the browser session started for them.
@@ -597,21 +607,26 @@ impl Accounts {
 
     /// Whether the session's holder typed the account's password within
     /// [`STEP_UP_WINDOW`], or types it now (`password`): what minting an
-    /// API key in the console asks. A wrong password counts as a failed
+    /// API key in the console asks. An account with a second factor is
+    /// asked for a code from it instead (`code`; docs/second-factor.md). A wrong password counts as a failed
     /// sign-in (the same limits), so a borrowed session cannot guess it.
     pub async fn step_up(
         &self,
         session: &str,
-        password: Option<&str>,
+        answer: StepUpAnswer<'_>,
         address: &str,
     ) -> ServiceResult<StepUp> {
         let now = self.clock.now();
         let digest = secrets::sha256(session);
         let lookup = digest;
-        let Some(check) = self
+        let Some((check, has_factor)) = self
             .db
             .read(move |conn| {
-                Ok::<_, ServiceError>(db::sessions::password_check(conn, &lookup, now)?)
+                let Some(check) = db::sessions::password_check(conn, &lookup, now)? else {
+                    return Ok::<_, ServiceError>(None);
+                };
+                let has_factor = super::second_factor::enrolled(conn, check.user_id)?;
+                Ok(Some((check, has_factor)))
             })
             .await?
         else {
@@ -620,10 +635,25 @@ impl Accounts {
             ));
         };
         let window = i64::try_from(STEP_UP_WINDOW.as_millis()).unwrap_or(i64::MAX);
-        if check
-            .password_at
-            .is_some_and(|at| now.0.saturating_sub(at.0) < window)
-        {
+        let recent = |at: Option<Millis>| at.is_some_and(|at| now.0.saturating_sub(at.0) < window);
+        // With a second factor, it is what is asked again: a password
+        // alone is what a stolen session's thief may also have phished.
+        if has_factor {
+            if recent(check.factor_at) {
+                return Ok(StepUp::Fresh);
+            }
+            let Some(code) = answer.code.filter(|c| !c.trim().is_empty()) else {
+                return Ok(StepUp::FactorNeeded);
+            };
+            let (token, code, user_id) = (session.to_owned(), code.to_owned(), check.user_id);
+            self.db
+                .write(move |tx| super::second_factor::prove(tx, &token, user_id, &code, now))
+                .await
+                .and_then(super::second_factor::checked)?;
+            return Ok(StepUp::Fresh);
+        }
+        let password = answer.password;
+        if recent(check.password_at) {
             return Ok(StepUp::Fresh);
         }
         let Some(password) = password.filter(|p| !p.is_empty()) else {

@@ -35,6 +35,13 @@ pub enum FrontView {
         email: String,
         organizations: Vec<PickedOrganization>,
     },
+    /// An administrator asked for their second factor.
+    SecondFactor {
+        email: String,
+        error: Option<String>,
+    },
+    /// An administrator who must enrol a second factor first.
+    Enrol { email: String },
 }
 
 #[derive(Template)]
@@ -101,9 +108,10 @@ pub async fn front_door(
 ) -> HttpResponse {
     let token = sign_in::session_token(req, state);
     let now = state.clock.now();
+    let policy = state.settings.auth.admin_mfa;
     let lobby = state
         .db
-        .read(move |conn| gate::lobby(conn, token.as_deref(), now))
+        .read(move |conn| gate::lobby(conn, token.as_deref(), policy, now))
         .await;
     match lobby {
         Ok(lobby) => lobby_page(req, state, status, notice, lobby),
@@ -136,6 +144,14 @@ fn lobby_page(
         Lobby::Unverified { email } => {
             shown(StatusCode::FORBIDDEN, FrontView::Unverified { email })
         }
+        Lobby::SecondFactor {
+            email,
+            enrolled: true,
+        } => shown(status, FrontView::SecondFactor { email, error: None }),
+        Lobby::SecondFactor {
+            email,
+            enrolled: false,
+        } => shown(StatusCode::FORBIDDEN, FrontView::Enrol { email }),
         Lobby::SignedIn {
             email,
             organizations,
@@ -210,4 +226,46 @@ pub async fn sign_out(
         &sign_in::removal(sign_in::session_cookie("", &state)),
     );
     Ok(response)
+}
+
+/// The second-factor form: a code from the authenticator app, or a recovery code.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    pub code: String,
+}
+
+/// `POST /admin/second-factor`: proves the signed-in person's second
+/// factor in this session, then back through the front door (to the
+/// console). A wrong, replayed or locked code answers the form again,
+/// saying so.
+pub async fn second_factor(
+    req: HttpRequest,
+    browser: Browser,
+    ConsoleForm(form): ConsoleForm<CodeForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, HtmlError> {
+    let (Some(token), Some(person)) = (browser.session_token(), browser.signed_in(&state).await)
+    else {
+        return Ok(crate::web::render::see_other("/admin?notice=session-ended"));
+    };
+    let now = state.clock.now();
+    let proved = state
+        .db
+        .write(move |tx| {
+            crate::services::second_factor::prove(tx, &token, person.user_id, &form.code, now)
+        })
+        .await
+        .and_then(crate::services::second_factor::checked);
+    match proved {
+        Ok(_) => Ok(crate::web::render::see_other("/admin")),
+        Err(error) => {
+            let error = FormError::from(error);
+            let view = FrontView::SecondFactor {
+                email: person.email,
+                error: Some(error.message),
+            };
+            Ok(render(&req, &state, error.status, view, None, error.retry_after).response())
+        }
+    }
 }

@@ -4,7 +4,7 @@
 use super::{ButtonForm, Chrome, ConsoleForm, ConsolePageError, FieldError, RowId, Visit};
 use crate::domain::{ApiKey, KeyRevocation, Scope};
 use crate::domain::{OrgId, UserId};
-use crate::services::accounts::StepUp;
+use crate::services::accounts::{StepUp, StepUpAnswer};
 use crate::services::{self, ServiceError};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
@@ -94,6 +94,8 @@ pub struct KeyForm {
     pub scopes: Vec<String>,
     /// The admin's password, asked again unless typed in the last minutes.
     pub password: Option<String>,
+    /// Or, when they have a second factor, a code from it.
+    pub code: Option<String>,
 }
 
 impl From<Vec<(String, String)>> for KeyForm {
@@ -105,6 +107,7 @@ impl From<Vec<(String, String)>> for KeyForm {
                 "name" => form.name = value,
                 "scope" => form.scopes.push(value),
                 "password" => form.password = Some(value),
+                "code" => form.code = Some(value),
                 _ => {}
             }
         }
@@ -153,20 +156,23 @@ pub struct NewKeyPage {
     pub chrome: Chrome,
     pub name: String,
     pub scopes: Vec<ScopeChoice>,
-    /// Whether the form asks for the admin's password (step-up).
+    /// Whether the form asks for the admin's password, or a code of their
+    /// second factor (step-up).
     pub ask_password: bool,
+    pub ask_code: bool,
     /// The field an error is about (`name`, `scopes` or `password`) and what is wrong.
     pub field_error: FieldError,
 }
 
 impl NewKeyPage {
     /// The form with `form`'s name and scopes.
-    fn new(chrome: Chrome, form: &KeyForm, ask_password: bool, field_error: FieldError) -> Self {
+    fn new(chrome: Chrome, form: &KeyForm, step: StepUp, field_error: FieldError) -> Self {
         Self {
             chrome,
             name: form.name.clone(),
             scopes: form.choices(),
-            ask_password,
+            ask_password: step == StepUp::PasswordNeeded,
+            ask_code: step == StepUp::FactorNeeded,
             field_error,
         }
     }
@@ -188,29 +194,29 @@ pub async fn new(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsolePageError> {
     let admin = visit.admitted(&state).await?;
-    let step = step_up(&visit, &state, None)
+    let step = step_up(&visit, &state, StepUpAnswer::default())
         .await
         .map_err(|error| visit.refused("api-keys", admin.clone(), error))?;
     let page = NewKeyPage::new(
         visit.chrome(&admin, "api-keys"),
         &KeyForm::default(),
-        step == StepUp::PasswordNeeded,
+        step,
         FieldError::default(),
     );
     super::shown(&state, &page, &page.chrome)
 }
 
-/// Whether the signed-in admin typed their password recently enough to mint
-/// a key, or does now (`password`).
-async fn step_up(
+/// Whether the signed-in admin proved their second factor (or, without
+/// one, typed their password) recently enough to mint a key, or does now.
+pub(super) async fn step_up(
     visit: &Visit,
     state: &AppState,
-    password: Option<&str>,
+    answer: StepUpAnswer<'_>,
 ) -> Result<StepUp, ServiceError> {
     let req = visit.request();
     let session = crate::web::sign_in::session_token(req, state).unwrap_or_default();
     let address = crate::http::client_address::client_address(req, state);
-    state.accounts.step_up(&session, password, &address).await
+    state.accounts.step_up(&session, answer, &address).await
 }
 
 /// `POST /admin/orgs/{uuid}/api-keys`: creates the key for the signed-in
@@ -223,7 +229,11 @@ pub async fn create(
 ) -> Result<HttpResponse, ConsolePageError> {
     // Whoever holds the session must know the password to mint a key: a
     // borrowed or stolen session cannot make itself a lasting credential.
-    let step = step_up(&visit, &state, form.password.as_deref()).await;
+    let answer = StepUpAnswer {
+        password: form.password.as_deref(),
+        code: form.code.as_deref(),
+    };
+    let step = step_up(&visit, &state, answer).await;
     if !matches!(step, Ok(StepUp::Fresh)) {
         return password_again(&visit, &state, &form, step).await;
     }
@@ -262,7 +272,7 @@ pub async fn create(
             ServiceError::Invalid { field, detail } if matches!(*field, "name" | "scopes") => {
                 let field_error = FieldError::new(field, detail.clone());
                 let chrome = visit.chrome(admin, "api-keys");
-                let page = NewKeyPage::new(chrome, &form, false, field_error);
+                let page = NewKeyPage::new(chrome, &form, StepUp::Fresh, field_error);
                 Some(super::page(
                     &state,
                     StatusCode::BAD_REQUEST,
@@ -287,21 +297,14 @@ async fn password_again(
     step: Result<StepUp, ServiceError>,
 ) -> Result<HttpResponse, ConsolePageError> {
     let admin = visit.admitted(state).await?;
-    let field_error = match step {
-        Err(ServiceError::Invalid { field, detail }) if field == "password" => {
-            FieldError::new(field, detail)
-        }
+    let code_typed = form.code.as_deref().is_some_and(|c| !c.trim().is_empty());
+    let asked = super::step_up::asked(step, code_typed, "create a key");
+    let (step, field_error, status, retry_after) = match asked {
+        Ok(asked) => asked,
         Err(error) => return Err(visit.refused("api-keys", admin, error)),
-        Ok(_) => FieldError::new("password", "Enter your password to create a key."),
     };
-    let page = NewKeyPage::new(visit.chrome(&admin, "api-keys"), form, true, field_error);
-    Ok(super::page(
-        state,
-        StatusCode::BAD_REQUEST,
-        &page,
-        &page.chrome,
-        None,
-    ))
+    let page = NewKeyPage::new(visit.chrome(&admin, "api-keys"), form, step, field_error);
+    Ok(super::page(state, status, &page, &page.chrome, retry_after))
 }
 
 /// `POST /admin/orgs/{uuid}/api-keys/{id}/revoke`

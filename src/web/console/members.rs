@@ -3,6 +3,7 @@
 use super::{ButtonForm, Chrome, ConsoleForm, ConsolePageError, Paging, Visit};
 use crate::domain::{Member, Role};
 use crate::domain::{OrgId, UserId};
+use crate::services::accounts::StepUp;
 use crate::services::error_code::ErrorCode;
 use crate::services::{self, ServiceError};
 use crate::state::AppState;
@@ -19,6 +20,8 @@ pub struct MemberRow {
     pub is_you: bool,
     /// Identities at OpenID providers: "provider: subject" each.
     pub identities: Vec<String>,
+    /// Whether they set up a second factor.
+    pub second_factor: bool,
 }
 
 impl MemberRow {
@@ -34,6 +37,7 @@ impl MemberRow {
             joined_human: member.created_at.to_human(),
             is_you: member.user_id == you,
             identities: Vec::new(),
+            second_factor: false,
         }
     }
 }
@@ -64,10 +68,11 @@ pub async fn list(
             let ids: Vec<i64> = found.items.iter().map(|m| m.user_id).collect();
             // One query for the page's identities, not one per member.
             let identities = crate::db::identities::of_users(conn, &ids)?;
-            Ok((paging, (found, identities)))
+            let with_factor = crate::db::second_factors::enrolled_among(conn, &ids)?;
+            Ok((paging, (found, identities, with_factor)))
         })
         .await?;
-    let (found, identities) = found;
+    let (found, identities, with_factor) = found;
     let providers = state.accounts.providers();
     let label = |identity: &crate::db::identities::IdentityRow| {
         let provider = identity
@@ -91,6 +96,7 @@ pub async fn list(
                     .filter(|identity| identity.user_id == member.user_id)
                     .map(label)
                     .collect(),
+                second_factor: with_factor.contains(&member.user_id),
                 ..MemberRow::new(member, admin.user_id)
             })
             .collect(),
@@ -109,6 +115,19 @@ pub async fn list(
 pub struct RoleForm {
     #[serde(default)]
     pub role: String,
+    /// A code of the admin's second factor, when asked again (step-up).
+    pub code: Option<String>,
+}
+
+/// The role change asked again with a code of the admin's second factor.
+#[derive(Template)]
+#[template(path = "console/role_step_up.html")]
+pub struct RoleStepUpPage {
+    pub chrome: Chrome,
+    pub action: String,
+    pub role: String,
+    pub ask_code: bool,
+    pub field_error: super::FieldError,
 }
 
 impl RoleForm {
@@ -210,5 +229,32 @@ pub async fn set_role(
     ConsoleForm(form): ConsoleForm<RoleForm>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsolePageError> {
+    let step = super::step_up::factor_only(&visit, &state, form.code.as_deref()).await;
+    if !matches!(step, Ok(StepUp::Fresh)) {
+        return role_again(&visit, &state, &member.user, &form, step).await;
+    }
     change(&visit, &state, &member.user, Change::Role(form.role())).await
+}
+
+/// The role change again, asking for a code of the second factor.
+async fn role_again(
+    visit: &Visit,
+    state: &AppState,
+    user: &str,
+    form: &RoleForm,
+    step: Result<StepUp, ServiceError>,
+) -> Result<HttpResponse, ConsolePageError> {
+    let admin = visit.admitted(state).await?;
+    let typed = super::step_up::typed(form.code.as_deref());
+    let (_, field_error, status, retry_after) = super::step_up::asked(step, typed, "change a role")
+        .map_err(|error| visit.refused("members", admin.clone(), error))?;
+    let chrome = visit.chrome(&admin, "members");
+    let page = RoleStepUpPage {
+        action: chrome.href(&format!("/members/{user}/role")),
+        chrome,
+        role: form.role.chars().take(64).collect(),
+        ask_code: true,
+        field_error,
+    };
+    Ok(super::page(state, status, &page, &page.chrome, retry_after))
 }

@@ -13,10 +13,12 @@ pub mod join_links;
 pub mod keys;
 pub mod members;
 pub mod overview;
+pub mod step_up;
 pub mod webhooks;
 
 use crate::domain::Millis;
 use crate::domain::event::Origin;
+use crate::domain::second_factor::AdminMfa;
 use crate::services::console::{self as gate, ConsoleAdmin, Denial};
 use crate::services::{Conn, ServiceError, StorageError};
 use crate::state::AppState;
@@ -40,6 +42,7 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
         [
             Endpoint::at("/admin").get(front::show).post(front::sign_in),
             Endpoint::at("/admin/sign-out").post(front::sign_out),
+            Endpoint::at("/admin/second-factor").post(front::second_factor),
             Endpoint::at("/admin/orgs/{org}").get(overview::show),
             Endpoint::at("/admin/orgs/{org}/invitations")
                 .get(invitations::list)
@@ -78,6 +81,8 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
 struct Admission {
     token: Option<String>,
     org: Option<Uuid>,
+    /// `auth.admin_mfa`.
+    policy: AdminMfa,
     now: Millis,
     request_id: Option<String>,
 }
@@ -91,6 +96,7 @@ impl Admission {
             conn,
             self.token.as_deref(),
             self.org,
+            self.policy,
             self.now,
         ))
     }
@@ -102,6 +108,7 @@ impl Admission {
             tx,
             self.token.as_deref(),
             self.org,
+            self.policy,
             self.now,
         ))
     }
@@ -130,6 +137,7 @@ fn admitted(
 pub struct Visit {
     token: Option<String>,
     org: Option<Uuid>,
+    policy: AdminMfa,
     request_id: Option<String>,
     clock: crate::domain::Clock,
     /// Read from the clock when first asked (once the form has arrived and
@@ -155,6 +163,7 @@ impl actix_web::FromRequest for Visit {
                     .match_info()
                     .get("org")
                     .and_then(|org| Uuid::parse_str(org).ok()),
+                policy: state.settings.auth.admin_mfa,
                 request_id: crate::http::request_log::request_id(req),
                 clock: state.clock.clone(),
                 now: std::cell::OnceCell::new(),
@@ -176,6 +185,7 @@ impl Visit {
         Admission {
             token: self.token.clone(),
             org: self.org,
+            policy: self.policy,
             now: self.now(),
             request_id: self.request_id.clone(),
         }
@@ -641,6 +651,8 @@ pub fn denied(denial: &Denial) -> HttpResponse {
         Denial::NotAdminHere {
             administers_any: false,
         } => crate::web::render::see_other("/admin?notice=not-admin"),
+        // The front door asks for the factor (or to enrol one).
+        Denial::SecondFactor { .. } => crate::web::render::see_other("/admin"),
     }
 }
 

@@ -6,6 +6,7 @@ use super::{ButtonForm, Chrome, ConsoleForm, ConsolePageError, FieldError, Visit
 use crate::domain::Page;
 use crate::domain::event::EventType;
 use crate::domain::webhook::WebhookEndpoint;
+use crate::services::accounts::StepUp;
 use crate::services::webhooks::{EndpointPatch, NewEndpoint, WithSecret};
 use crate::services::{self, ServiceError};
 use crate::state::AppState;
@@ -100,6 +101,8 @@ pub struct EndpointForm {
     pub url: String,
     pub description: String,
     pub events: Vec<String>,
+    /// A code of the admin's second factor, when asked again (step-up).
+    pub code: Option<String>,
 }
 
 impl From<Vec<(String, String)>> for EndpointForm {
@@ -111,6 +114,7 @@ impl From<Vec<(String, String)>> for EndpointForm {
                 "url" => form.url = value,
                 "description" => form.description = value,
                 "event" => form.events.push(value),
+                "code" => form.code = Some(value),
                 _ => {}
             }
         }
@@ -141,6 +145,8 @@ pub struct NewEndpointPage {
     pub field_error: FieldError,
     /// An error about the whole form.
     pub error: Option<String>,
+    /// Whether the form asks for a code of the second factor (step-up).
+    pub ask_code: bool,
 }
 
 impl NewEndpointPage {
@@ -152,6 +158,7 @@ impl NewEndpointPage {
             events: form.choices(),
             field_error: FieldError::default(),
             error: None,
+            ask_code: false,
         }
     }
 }
@@ -172,7 +179,11 @@ pub async fn new(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsolePageError> {
     let admin = visit.admitted(&state).await?;
-    let page = NewEndpointPage::new(visit.chrome(&admin, "webhooks"), &EndpointForm::default());
+    let step = super::step_up::factor_only(&visit, &state, None)
+        .await
+        .map_err(|error| visit.refused("webhooks", admin.clone(), error))?;
+    let mut page = NewEndpointPage::new(visit.chrome(&admin, "webhooks"), &EndpointForm::default());
+    page.ask_code = step == StepUp::FactorNeeded;
     super::shown(&state, &page, &page.chrome)
 }
 
@@ -184,7 +195,25 @@ pub async fn create(
 ) -> Result<HttpResponse, ConsolePageError> {
     // Only an admin's URL is looked up (DNS): whoever asks is admitted
     // first, then again inside the write.
-    visit.admitted(&state).await?;
+    let admin = visit.admitted(&state).await?;
+    // A lasting way out for the organization's events: asked again.
+    let step = super::step_up::factor_only(&visit, &state, form.code.as_deref()).await;
+    if !matches!(step, Ok(StepUp::Fresh)) {
+        let typed = super::step_up::typed(form.code.as_deref());
+        let (_, field_error, status, retry_after) =
+            super::step_up::asked(step, typed, "add a webhook")
+                .map_err(|error| visit.refused("webhooks", admin.clone(), error))?;
+        let mut page = NewEndpointPage::new(visit.chrome(&admin, "webhooks"), &form);
+        page.ask_code = true;
+        page.field_error = field_error;
+        return Ok(super::page(
+            &state,
+            status,
+            &page,
+            &page.chrome,
+            retry_after,
+        ));
+    }
     let checked = vet(&state, &form).await;
     let created = visit
         .change(&state, "webhooks", move |tx, admin, origin, now| {

@@ -10,6 +10,7 @@ pub mod join;
 pub mod logout;
 pub mod oidc;
 pub mod profile;
+pub mod second_factor;
 
 /// The hosted pages' routes.
 pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
@@ -45,6 +46,10 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
             Endpoint::at("/account/identities/{id}/unlink").post(profile::unlink),
             Endpoint::at("/account/connect/{provider}").post(profile::connect),
             Endpoint::at("/account/consents/{client}/revoke").post(profile::revoke_consent),
+            Endpoint::at("/account/second-factor/totp").post(second_factor::begin),
+            Endpoint::at("/account/second-factor/totp/confirm").post(second_factor::confirm),
+            Endpoint::at("/account/second-factor/recovery-codes").post(second_factor::renew_codes),
+            Endpoint::at("/account/second-factor/remove").post(second_factor::remove),
             Endpoint::at("/auth/oidc/{id}/start").get(oidc::start),
             Endpoint::at("/auth/oidc/{id}/callback").get(oidc::callback),
             Endpoint::at("/reset/{token}")

@@ -34,6 +34,8 @@ pub enum AccountView {
         providers: Vec<(String, String)>,
         /// Third-party apps the person allowed.
         consents: Vec<crate::services::oidc::Consent>,
+        /// The second factor (docs/second-factor.md).
+        second_factor: crate::services::second_factor::Status,
     },
 }
 
@@ -66,7 +68,7 @@ fn line(state: &AppState, identity: IdentityRow) -> IdentityLine {
     }
 }
 
-async fn page(
+pub(super) async fn page(
     req: &HttpRequest,
     state: &AppState,
     browser: &Browser,
@@ -86,7 +88,7 @@ async fn page(
         }),
         Some(person) => {
             let user_id = person.user_id;
-            let (user, identities, consents) = state
+            let (user, identities, consents, second_factor) = state
                 .db
                 .read(move |conn| {
                     let user = crate::db::users::get(conn, user_id)?
@@ -95,6 +97,7 @@ async fn page(
                         user,
                         services::identities::of_user(conn, user_id)?,
                         services::oidc::consents(conn, user_id)?,
+                        services::second_factor::status(conn, user_id)?,
                     ))
                 })
                 .await
@@ -111,6 +114,7 @@ async fn page(
                     .map(|p| (p.id, p.name))
                     .collect(),
                 consents,
+                second_factor,
             }
         }
     };
@@ -121,6 +125,8 @@ async fn page(
         Some("The identity is linked: it signs you in to this account.")
     } else if query.contains("consent_revoked=1") {
         Some("The app's access is withdrawn: it asks again before it gets your data.")
+    } else if query.contains("factor_removed=1") {
+        Some("Your authenticator app and recovery codes were removed.")
     } else {
         None
     };
