@@ -53,6 +53,7 @@ const TABLES: &[(&str, bool)] = &[
     ("invitation_links", false),
     ("identities", true),
     ("oidc_logins", false),
+    ("email_codes", false),
 ];
 
 /// Columns the target computes from other rows instead of copying.

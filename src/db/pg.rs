@@ -46,6 +46,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         11,
         include_str!("../../migrations/postgres/0011_session_methods.sql"),
     ),
+    (
+        13,
+        include_str!("../../migrations/postgres/0013_email_codes.sql"),
+    ),
 ];
 
 /// The schema version this binary writes on PostgreSQL: the same as SQLite's.

@@ -13,6 +13,7 @@ pub mod net;
 pub mod page;
 pub mod role;
 pub mod scope;
+pub mod sign_in_code;
 pub mod time;
 pub mod webhook;
 
