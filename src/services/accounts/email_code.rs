@@ -37,6 +37,10 @@ use std::time::Duration;
 /// The page a code is typed on; the mailed link opens it with `?code=`.
 pub const CODE_PAGE: &str = "/auth/email-code";
 
+/// Codes that expired this long ago are deleted by the sweep (until then
+/// they answer "expired" rather than "no longer works").
+pub(super) const KEEP_EXPIRED: Duration = Duration::from_secs(24 * 3600);
+
 /// The server secret the codes' HMAC is keyed with.
 const CODE_KEY: &str = "email_code_hmac";
 

@@ -876,8 +876,10 @@ pub fn sweep(tx: &Conn, lifetime: Duration, now: Millis) -> ServiceResult<usize>
     let deleted = db::users::delete_unverified_before(tx, cutoff, SWEEP_BATCH)?;
     let keep = i64::try_from(KEEP_EXPIRED_LINKS.as_millis()).unwrap_or(0);
     email_links::delete_expired_before(tx, Millis(now.0.saturating_sub(keep)))?;
-    // A code expired is of no more use, and its address was typed by anyone.
-    db::email_codes::delete_expired_before(tx, now)?;
+    // A day is long enough to tell a late comer "expired"; its address was
+    // typed by anyone, so not the week links keep.
+    let keep_codes = i64::try_from(email_code::KEEP_EXPIRED.as_millis()).unwrap_or(0);
+    db::email_codes::delete_expired_before(tx, Millis(now.0.saturating_sub(keep_codes)))?;
     // Sign-ins abandoned at an identity provider.
     db::oidc_logins::delete_expired(tx, now)?;
     Ok(deleted)
