@@ -30,6 +30,7 @@ use crate::domain::event::Origin;
 use crate::domain::sign_in_code::{self, SignInCode};
 use crate::domain::{AuthMethod, Email, Millis};
 use crate::services::error_code::ErrorCode;
+use crate::services::oauth::server_key;
 use crate::services::users::NewAccount;
 use crate::services::{ServiceError, ServiceResult};
 use std::time::Duration;
@@ -201,7 +202,7 @@ impl Accounts {
         let sent_to = email.as_str().to_owned();
         self.db
             .write(move |tx| -> ServiceResult<()> {
-                let key = super::super::oauth::server_key(tx, CODE_KEY, now)?;
+                let key = server_key(tx, CODE_KEY, now)?;
                 // An account's own spelling of its address, when it has one.
                 let to = db::users::find_by_email(tx, &email)?
                     .map_or_else(|| email.as_str().to_owned(), |user| user.email);
@@ -301,7 +302,7 @@ impl Accounts {
                         .unwrap_or_else(no_longer_valid);
                     return Ok(Tried::Refused(refusal));
                 };
-                let key = super::super::oauth::server_key(tx, CODE_KEY, now)?;
+                let key = server_key(tx, CODE_KEY, now)?;
                 let message = code_message(&row.email_key, &code);
                 if !secrets::matches_keyed_digest(&key, &message, &row.code_hmac) {
                     return Ok(Tried::Wrong {
