@@ -77,7 +77,7 @@ async fn code_mails(app: &TestApp, to: &str, count: usize) -> Vec<Mail> {
             let mails: Vec<Mail> = eml_files(&dir)
                 .iter()
                 .map(|path| read_eml(path))
-                .filter(|mail| mail.to.contains(to) && mail.subject == SUBJECT)
+                .filter(|mail| mail.to == to && mail.subject == SUBJECT)
                 .collect();
             assert!(mails.len() <= count, "more code messages than {count}");
             (mails.len() == count).then_some(mails)
@@ -769,4 +769,65 @@ async fn bad_input_answers_a_page_and_changes_nothing() {
     type_code(&browser, &code)
         .await
         .assert_see_other("/account");
+}
+
+#[tokio::test]
+async fn a_code_sent_many_times_at_once_signs_in_once_and_wrong_ones_stop_at_five() {
+    let app = spawn_app().await;
+    let browser = Browser::new(&app);
+    ask_on(&browser, "/account", "ray@example.test").await;
+    let (code, _) = newest_code(&app, "ray@example.test", 1).await;
+    let csrf = browser.get("/auth/email-code").await.csrf_token();
+    let post = |typed: String, csrf: String| {
+        let browser = &browser;
+        async move {
+            browser
+                .post_form(
+                    "/auth/email-code",
+                    &[("csrf_token", csrf.as_str()), ("code", typed.as_str())],
+                )
+                .await
+                .status
+                .as_u16()
+        }
+    };
+    let answers =
+        futures_util::future::join_all((0..12).map(|_| post(code.clone(), csrf.clone()))).await;
+    assert_eq!(
+        answers.iter().filter(|s| **s == 303).count(),
+        1,
+        "{answers:?}"
+    );
+    assert!(
+        answers.iter().all(|s| *s == 303 || *s == 410),
+        "{answers:?}"
+    );
+    let (user_id, ..) = account(&app, "ray@example.test");
+    assert_eq!(sessions_of(&app, user_id), 1);
+
+    // Wrong guesses at once: never more than five compared.
+    let fresh = browser.get("/auth/email-code").await;
+    ask_for_code(&browser, &fresh, "ray@example.test")
+        .await
+        .assert_html(200);
+    let (code, _) = newest_code(&app, "ray@example.test", 2).await;
+    let wrong = if code == "00000000" {
+        "11111111"
+    } else {
+        "00000000"
+    };
+    // Signed in now: the forms carry the new session's token.
+    let csrf = browser.get("/auth/email-code").await.csrf_token();
+    let answers =
+        futures_util::future::join_all((0..12).map(|_| post(wrong.to_owned(), csrf.clone()))).await;
+    assert_eq!(
+        answers.iter().filter(|s| **s == 401).count(),
+        4,
+        "{answers:?}"
+    );
+    assert_eq!(
+        app.query_i64("SELECT attempts FROM email_codes"),
+        5,
+        "{answers:?}"
+    );
 }

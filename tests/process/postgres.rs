@@ -77,7 +77,10 @@ fn copy_moves_a_whole_sqlite_database_up_and_refuses_a_target_with_data() {
              INSERT INTO invitation_links (token_sha256, invitation_id, created_at)
              SELECT randomblob(32), MIN(id), 0 FROM invitations;
              INSERT INTO identities (user_id, issuer, subject, provider, email, created_at, last_used_at)
-             SELECT MIN(id), 'https://idp.corp.test', '248289761001', 'corp', NULL, 0, 0 FROM users;",
+             SELECT MIN(id), 'https://idp.corp.test', '248289761001', 'corp', NULL, 0, 0 FROM users;
+             INSERT INTO email_codes (browser_sha256, email_key, email, code_hmac, return_to,
+                                      attempts, created_at, expires_at)
+             VALUES (randomblob(32), 'ada@x.test', 'Ada@x.test', randomblob(32), '/admin', 2, 0, 0);",
         )
         .unwrap();
 
@@ -87,7 +90,7 @@ fn copy_moves_a_whole_sqlite_database_up_and_refuses_a_target_with_data() {
     ));
     let source = rusqlite::Connection::open(file).unwrap();
     let tables = copied["tables"].as_object().unwrap();
-    assert_eq!(tables.len(), 22, "every table: {copied}");
+    assert_eq!(tables.len(), 23, "every table: {copied}");
     for (table, rows) in tables {
         let in_file: i64 = source
             .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
@@ -100,6 +103,7 @@ fn copy_moves_a_whole_sqlite_database_up_and_refuses_a_target_with_data() {
         "webhook_endpoints",
         "webhook_deliveries",
         "webhook_attempts",
+        "email_codes",
     ] {
         assert!(tables[table].as_i64().unwrap() >= 1, "{table}: {copied}");
     }
