@@ -109,3 +109,57 @@ pub fn delete_expired_before(conn: &Conn, cutoff: Millis) -> Result<usize> {
         &[&cutoff.0],
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_code(conn: &rusqlite::Connection, browser: &[u8], email_key: &str) {
+        let code = NewCode {
+            browser_sha256: browser,
+            email_key,
+            email: email_key,
+            code_hmac: &[7; 32],
+            return_to: Some("/admin"),
+            expires_at: Millis(1000),
+        };
+        replace(&Conn::sqlite(conn), &code, Millis(0)).unwrap();
+    }
+
+    #[test]
+    fn tries_stop_at_the_bound_and_a_code_is_used_once() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        crate::db::migrate_for_tests(&mut conn);
+        with_code(&conn, b"browser", "ada@x.test");
+        let db = Conn::sqlite(&conn);
+        for expected in 1..=3 {
+            let row = count_attempt(&db, b"browser", 3, Millis(10))
+                .unwrap()
+                .unwrap();
+            assert_eq!(row.attempts, expected);
+            assert_eq!(row.return_to.as_deref(), Some("/admin"));
+        }
+        assert_eq!(count_attempt(&db, b"browser", 3, Millis(10)).unwrap(), None);
+        assert_eq!(find(&db, b"browser").unwrap().unwrap().attempts, 3);
+        assert!(mark_used(&db, b"browser", Millis(20)).unwrap());
+        assert!(!mark_used(&db, b"browser", Millis(21)).unwrap(), "once");
+        assert_eq!(count_attempt(&db, b"browser", 9, Millis(22)).unwrap(), None);
+    }
+
+    #[test]
+    fn a_new_code_replaces_the_addresss_last_and_expiry_ends_tries() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        crate::db::migrate_for_tests(&mut conn);
+        with_code(&conn, b"first", "ada@x.test");
+        with_code(&conn, b"other", "bob@x.test");
+        with_code(&conn, b"second", "ada@x.test");
+        let db = Conn::sqlite(&conn);
+        assert_eq!(find(&db, b"first").unwrap(), None);
+        assert!(find(&db, b"second").unwrap().is_some());
+        assert_eq!(
+            count_attempt(&db, b"second", 5, Millis(1000)).unwrap(),
+            None
+        );
+        assert_eq!(delete_expired_before(&db, Millis(1001)).unwrap(), 2);
+    }
+}
