@@ -585,6 +585,9 @@ pub struct TemplateFiles {
     pub sign_up_attempt_subject: Option<PathBuf>,
     pub sign_up_attempt_text: Option<PathBuf>,
     pub sign_up_attempt_html: Option<PathBuf>,
+    pub sign_in_code_subject: Option<PathBuf>,
+    pub sign_in_code_text: Option<PathBuf>,
+    pub sign_in_code_html: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

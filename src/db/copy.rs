@@ -54,6 +54,7 @@ const TABLES: &[(&str, bool)] = &[
     ("identities", true),
     ("oidc_logins", false),
     ("oauth_consents", false),
+    ("email_codes", false),
     ("totp_factors", false),
     ("recovery_codes", false),
 ];

@@ -24,6 +24,7 @@ const UPGRADES: &[&str] = &[
     include_str!("../../migrations/0010_identities.sql"),
     include_str!("../../migrations/0011_session_methods.sql"),
     include_str!("../../migrations/0012_openid_provider.sql"),
+    include_str!("../../migrations/0013_email_codes.sql"),
     include_str!("../../migrations/0014_second_factors.sql"),
 ];
 /// The schema this binary writes.

@@ -40,6 +40,24 @@ pub struct AccountEmail {
     pub expires_at: Millis,
 }
 
+/// The message that carries a sign-in code (`sign_in_code`). Not `Debug`:
+/// it holds the code.
+#[derive(Clone)]
+pub struct SignInCodeEmail {
+    pub email: String,
+    /// The code as people read it (`1234 5678`).
+    pub code: String,
+    /// The page where the code is typed, with the code filled in.
+    pub link: String,
+    /// How long the code works.
+    pub minutes: u64,
+}
+
+impl SignInCodeEmail {
+    /// The outbox's `kind`, and the templates' base name.
+    pub const KIND: &'static str = "sign_in_code";
+}
+
 /// What an invitation message says.
 #[derive(Debug, Clone, Serialize)]
 pub struct InvitationEmail {
@@ -136,6 +154,12 @@ impl Composer {
                 sign_up_attempt_text,
                 sign_up_attempt_html
             ),
+            parts!(
+                "sign_in_code",
+                sign_in_code_subject,
+                sign_in_code_text,
+                sign_in_code_html
+            ),
         ];
         for (name, path, default) in sources.into_iter().flatten() {
             env.add_template_owned(name, template_source(path, default)?)?;
@@ -144,6 +168,13 @@ impl Composer {
             env,
             public_url: public_url.trim_end_matches('/').to_owned(),
         };
+        composer.render_examples()?;
+        Ok(composer)
+    }
+
+    /// Renders every message once with example values: a template that
+    /// names a variable its message lacks fails here, at start.
+    fn render_examples(&self) -> Result<(), DeliveryError> {
         let example = InvitationEmail {
             invitee_email: "someone@example.com".into(),
             organization_name: "Example".into(),
@@ -151,26 +182,32 @@ impl Composer {
             inviter_name: "Someone".into(),
             role: Role::Member,
             expires_at: Millis(0),
-            link: composer.invitation_link(uuid::Uuid::nil(), "t0k3n"),
+            link: self.invitation_link(uuid::Uuid::nil(), "t0k3n"),
             message: Some("Welcome".into()),
         };
-        composer.invitation(&example)?;
-        composer.reminder(&example)?;
+        self.invitation(&example)?;
+        self.reminder(&example)?;
         for kind in [
             AccountMessage::Verification,
             AccountMessage::PasswordReset,
             AccountMessage::SignUpAttempt,
         ] {
-            composer.account(
+            self.account(
                 kind,
                 &AccountEmail {
                     email: "someone@example.com".into(),
-                    link: composer.link("/example"),
+                    link: self.link("/example"),
                     expires_at: Millis(0),
                 },
             )?;
         }
-        Ok(composer)
+        self.sign_in_code(&SignInCodeEmail {
+            email: "someone@example.com".into(),
+            code: "0000 0000".into(),
+            link: self.link("/example"),
+            minutes: 10,
+        })?;
+        Ok(())
     }
 
     /// `{public_url}{path}`: a link into this server.
@@ -189,6 +226,16 @@ impl Composer {
             expires_at => email.expires_at.to_human(),
         };
         self.render(kind.kind(), &context)
+    }
+
+    pub fn sign_in_code(&self, email: &SignInCodeEmail) -> Result<ComposedMessage, DeliveryError> {
+        let context = minijinja::context! {
+            email => &email.email,
+            code => &email.code,
+            link => &email.link,
+            minutes => email.minutes,
+        };
+        self.render(SignInCodeEmail::KIND, &context)
     }
 
     /// `{public_url}/invite/{uuid}?token=…`: the hosted invitation page,
@@ -335,6 +382,26 @@ mod tests {
             );
             assert!(!message.subject.is_empty() && !message.subject.contains('\n'));
         }
+    }
+
+    #[test]
+    fn a_sign_in_code_message_carries_the_code_and_its_link_in_both_parts() {
+        let composer = Composer::new(&TemplateFiles::default(), "http://x.test").unwrap();
+        let message = composer
+            .sign_in_code(&SignInCodeEmail {
+                email: "a<b>@x.test".into(),
+                code: "1234 5678".into(),
+                link: composer.link("/auth/email-code?code=12345678"),
+                minutes: 10,
+            })
+            .unwrap();
+        for part in [&message.text, &message.html] {
+            assert!(part.contains("1234 5678"), "{part}");
+            assert!(part.contains("http://x.test/auth/email-code?code=12345678"));
+            assert!(part.contains("10 minutes"));
+        }
+        assert!(message.html.contains("a&lt;b&gt;@x.test"));
+        assert!(!message.subject.contains("1234"), "no code in the subject");
     }
 
     #[test]

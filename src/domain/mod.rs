@@ -15,6 +15,7 @@ pub mod page;
 pub mod role;
 pub mod scope;
 pub mod second_factor;
+pub mod sign_in_code;
 pub mod time;
 pub mod webhook;
 

@@ -1217,3 +1217,57 @@ async fn an_admin_signs_in_to_the_console_at_their_identity_provider_in_chromium
 
     client.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invitee_accepts_signed_in_by_an_emailed_code_in_chromium() {
+    let outbox = tempfile::tempdir().unwrap();
+    let outbox_dir = outbox.path().to_owned();
+    let app = spawn_app_with(|s| {
+        s.delivery.transport = TransportKind::File;
+        s.delivery.file.dir = outbox_dir.clone();
+        s.delivery.poll_interval = HumanDuration(Duration::from_millis(100));
+    })
+    .await;
+    let profile = tempfile::tempdir().unwrap();
+    let Some((_driver, client)) = start_browser(profile.path()).await else {
+        return;
+    };
+    let org = app.create_org("Acme", "ada@acme.test");
+
+    invite(&app, &org.key, "iris@example.test").await;
+    let link = emailed_link(&outbox_dir, 1).await;
+    client.goto(&link).await.unwrap();
+    page_text(&client, "Join Acme").await;
+    click_button(&client, "Email me a code").await;
+    let text = page_text(&client, "We sent a code to iris@example.test").await;
+    assert!(text.contains("Send a new code"), "{text}");
+    screenshot_both(&client, "60-code-sent").await;
+
+    // The message's link fills the code in; only the button uses it.
+    let code_link = emailed_link_with(&outbox_dir, 2, "/auth/email-code?code=").await;
+    let code = code_link.rsplit("code=").next().unwrap().to_owned();
+    client.goto(&code_link).await.unwrap();
+    page_text(&client, "Check your inbox").await;
+    assert_eq!(field_value(&client, "sign-in-code").await, code);
+    screenshot_both(&client, "61-code-filled-in").await;
+    click_button(&client, "Sign in").await;
+
+    let text = page_text(&client, "Accept invitation").await;
+    assert!(!text.contains("Create account"), "signed in: {text}");
+    click_button(&client, "Accept invitation").await;
+    page_text(&client, "Welcome to Acme").await;
+    screenshot_both(&client, "62-accepted-by-code").await;
+
+    let users = app.get("/v1/organization/users", &org.key).await;
+    assert!(users.text.contains("iris@example.test"), "{}", users.text);
+    assert_eq!(
+        app.query_i64(
+            "SELECT COUNT(*) FROM users WHERE email = 'iris@example.test' \
+             AND password_hash IS NULL AND email_verified_at IS NOT NULL"
+        ),
+        1,
+        "a proven account without a password"
+    );
+
+    client.close().await.unwrap();
+}

@@ -42,6 +42,7 @@ mod csrf;
 mod delivery;
 mod docs_codes;
 mod docs_settings;
+mod email_codes;
 mod errors;
 mod events;
 mod federation;

@@ -81,7 +81,10 @@ fn copy_moves_a_whole_sqlite_database_up_and_refuses_a_target_with_data() {
              INSERT INTO totp_factors (user_id, secret, created_at, confirmed_at, last_step)
              SELECT MIN(id), randomblob(20), 0, 0, 7 FROM users;
              INSERT INTO recovery_codes (user_id, code_sha256, created_at)
-             SELECT MIN(id), randomblob(32), 0 FROM users;",
+             SELECT MIN(id), randomblob(32), 0 FROM users;
+             INSERT INTO email_codes (browser_sha256, email_key, email, code_hmac, return_to,
+                                      attempts, created_at, expires_at)
+             VALUES (randomblob(32), 'ada@x.test', 'Ada@x.test', randomblob(32), '/admin', 2, 0, 0);",
         )
         .unwrap();
 
@@ -91,7 +94,7 @@ fn copy_moves_a_whole_sqlite_database_up_and_refuses_a_target_with_data() {
     ));
     let source = rusqlite::Connection::open(file).unwrap();
     let tables = copied["tables"].as_object().unwrap();
-    assert_eq!(tables.len(), 25, "every table: {copied}");
+    assert_eq!(tables.len(), 26, "every table: {copied}");
     for (table, rows) in tables {
         let in_file: i64 = source
             .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
@@ -104,6 +107,7 @@ fn copy_moves_a_whole_sqlite_database_up_and_refuses_a_target_with_data() {
         "webhook_endpoints",
         "webhook_deliveries",
         "webhook_attempts",
+        "email_codes",
     ] {
         assert!(tables[table].as_i64().unwrap() >= 1, "{table}: {copied}");
     }

@@ -12,8 +12,10 @@
 //! Password work runs on the dedicated argon2 pool, never on the executor
 //! nor inside a write transaction; each use case then makes one write.
 
+mod email_code;
 mod federated;
 
+pub use email_code::{CODE_PAGE, CodeSent, CodeSignedIn, CodeState, CodeView};
 pub(crate) use federated::identity_event;
 pub use federated::{Callback, LoginBegun, LoginFinished, ReturnTo};
 
@@ -215,6 +217,8 @@ pub struct Accounts {
     /// Upstream OpenID providers people may sign in with.
     providers: Arc<crate::federation::upstream::Providers>,
     sign_ins: SignIns,
+    /// The bound on wrong sign-in codes per address.
+    email_codes: email_code::CodeLimits,
 }
 
 /// Sign-ins that succeeded since start, by how the person proved who they
@@ -222,6 +226,7 @@ pub struct Accounts {
 #[derive(Debug, Default)]
 pub struct SignIns {
     password: std::sync::atomic::AtomicU64,
+    email_code: std::sync::atomic::AtomicU64,
     oidc: std::sync::atomic::AtomicU64,
     trusted_token: std::sync::atomic::AtomicU64,
 }
@@ -230,6 +235,8 @@ pub struct SignIns {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignInMethod {
     Password,
+    /// A code mailed to the address.
+    EmailCode,
     /// At an upstream OpenID provider.
     Oidc,
     /// A trusted issuer's bearer token, on first use by its identity.
@@ -240,6 +247,7 @@ impl SignIns {
     pub fn count(&self, method: SignInMethod) {
         let counter = match method {
             SignInMethod::Password => &self.password,
+            SignInMethod::EmailCode => &self.email_code,
             SignInMethod::Oidc => &self.oidc,
             SignInMethod::TrustedToken => &self.trusted_token,
         };
@@ -247,10 +255,11 @@ impl SignIns {
     }
 
     /// `(method label, count)` for every method.
-    pub fn snapshot(&self) -> [(&'static str, u64); 3] {
+    pub fn snapshot(&self) -> [(&'static str, u64); 4] {
         let read = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
         [
             ("password", read(&self.password)),
+            ("email_code", read(&self.email_code)),
             ("oidc", read(&self.oidc)),
             ("trusted_token", read(&self.trusted_token)),
         ]
@@ -326,6 +335,7 @@ impl Accounts {
             settings: parts.settings,
             providers: parts.providers,
             sign_ins: SignIns::default(),
+            email_codes: email_code::CodeLimits::default(),
         }
     }
 
@@ -885,7 +895,7 @@ fn device_account(email: &Email, password_hash: Option<&str>) -> String {
 }
 
 /// Deletes accounts whose email was never proven within `lifetime` (and
-/// that joined no organization), links long expired, and sign-ins at
+/// that joined no organization), links and sign-in codes long expired, and sign-ins at
 /// identity providers never finished. Run by the
 /// background sweep; answers how many accounts went.
 pub fn sweep(tx: &Conn, lifetime: Duration, now: Millis) -> ServiceResult<usize> {
@@ -896,6 +906,10 @@ pub fn sweep(tx: &Conn, lifetime: Duration, now: Millis) -> ServiceResult<usize>
     let deleted = db::users::delete_unverified_before(tx, cutoff, SWEEP_BATCH)?;
     let keep = i64::try_from(KEEP_EXPIRED_LINKS.as_millis()).unwrap_or(0);
     email_links::delete_expired_before(tx, Millis(now.0.saturating_sub(keep)))?;
+    // A day is long enough to tell a late comer "expired"; its address was
+    // typed by anyone, so not the week links keep.
+    let keep_codes = i64::try_from(email_code::KEEP_EXPIRED.as_millis()).unwrap_or(0);
+    db::email_codes::delete_expired_before(tx, Millis(now.0.saturating_sub(keep_codes)))?;
     // Sign-ins abandoned at an identity provider.
     db::oidc_logins::delete_expired(tx, now)?;
     Ok(deleted)

@@ -153,6 +153,7 @@ fn sign_in_page(
                 state,
                 &format!("/oauth/authorize?{}", params.query()),
             ),
+            return_to: format!("/oauth/authorize?{}", params.query()),
         },
     };
     // Chrome applies form-action to the redirect that follows a post.

@@ -288,6 +288,7 @@ fn render(
                 state,
                 &with_proof(page_path.clone(), proof, token),
             ),
+            return_to: with_proof(page_path.clone(), proof, token),
         }),
         Viewer::Invitee(_) => InviteView::Invitee(csrf.clone()),
         Viewer::SomeoneElse(user) => InviteView::SomeoneElse(user.email.clone(), csrf.clone()),

@@ -144,6 +144,7 @@ fn render(
                 .or_else(|| crate::web::sign_in::declined_notice(req)),
             reset_href: crate::web::hosted::reset_href(None),
             providers: crate::web::sign_in::provider_buttons(state, &format!("/join/{token}")),
+            return_to: format!("/join/{token}"),
         }),
         Some(user) => JoinView::SignedIn(user.email.clone(), csrf.clone()),
     };

@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod authorize;
+pub mod email_code;
 pub mod invite;
 pub mod join;
 pub mod logout;
@@ -50,6 +51,10 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
             Endpoint::at("/account/second-factor/totp/confirm").post(second_factor::confirm),
             Endpoint::at("/account/second-factor/recovery-codes").post(second_factor::renew_codes),
             Endpoint::at("/account/second-factor/remove").post(second_factor::remove),
+            Endpoint::at("/auth/email-code/send").post(email_code::send),
+            Endpoint::at("/auth/email-code")
+                .get(email_code::show)
+                .post(email_code::sign_in),
             Endpoint::at("/auth/oidc/{id}/start").get(oidc::start),
             Endpoint::at("/auth/oidc/{id}/callback").get(oidc::callback),
             Endpoint::at("/reset/{token}")
@@ -96,6 +101,8 @@ pub struct SignInForms {
     pub reset_href: String,
     /// The upstream identity providers, each a link there and back.
     pub providers: Vec<crate::web::sign_in::ProviderButton>,
+    /// The page's own path and query, where "Email me a code" comes back to.
+    pub return_to: String,
 }
 
 /// `/reset`, remembering where to go once the password is chosen.

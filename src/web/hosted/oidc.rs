@@ -227,7 +227,11 @@ pub async fn callback(
 
 /// Where the person goes once signed in: back to the OAuth2 client with a
 /// code when they came from the authorize page, else the page itself.
-async fn onward(state: &AppState, return_to: &ReturnTo, page: String) -> Result<Onward, HtmlError> {
+pub(crate) async fn onward(
+    state: &AppState,
+    return_to: &ReturnTo,
+    page: String,
+) -> Result<Onward, HtmlError> {
     let path = return_to.as_str();
     match path.strip_prefix("/oauth/authorize?") {
         Some(query) => {

@@ -85,6 +85,7 @@ pub(super) async fn page(
             error: error.clone().or_else(|| sign_in::declined_notice(req)),
             reset_href: crate::web::hosted::reset_href(None),
             providers: sign_in::provider_buttons(state, "/account"),
+            return_to: "/account".into(),
         }),
         Some(person) => {
             let user_id = person.user_id;
