@@ -105,7 +105,7 @@ pub struct IdTokenClaims<'a> {
     pub nonce: Option<&'a str>,
     pub amr: Vec<&'static str>,
     #[serde(flatten)]
-    pub person: &'a crate::services::oidc::PersonClaims,
+    pub person: &'a crate::domain::oidc::PersonClaims,
 }
 
 #[derive(Serialize)]

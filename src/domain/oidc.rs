@@ -3,6 +3,8 @@
 //! sign-in (`prompt`, [`Prompt`]). Plain rules; the flow is in
 //! `services::oauth` and `services::oidc`.
 
+use super::User;
+use serde::Serialize;
 use std::fmt;
 
 /// A scope enlist grants, in the order the granted scope lists them.
@@ -122,6 +124,43 @@ impl Scopes {
 impl fmt::Display for Scopes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.as_string())
+    }
+}
+
+/// The claims about a person the granted scopes allow (OIDC Core 5.1, 5.4).
+/// `sub` is the account's id: stable, never the email.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PersonClaims {
+    pub sub: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub given_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub family_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub picture: Option<String>,
+}
+
+impl PersonClaims {
+    pub fn of(user: &User, scopes: &Scopes) -> Self {
+        let email = scopes.contains(ScopeName::Email);
+        let profile = scopes.contains(ScopeName::Profile);
+        let present = |text: &str| (!text.trim().is_empty()).then(|| text.trim().to_owned());
+        let full_name = format!("{} {}", user.first_name.trim(), user.last_name.trim());
+        Self {
+            sub: user.id.to_string(),
+            email: email.then(|| user.email.clone()),
+            email_verified: email.then(|| user.email_verified()),
+            name: profile.then(|| present(&full_name)).flatten(),
+            given_name: profile.then(|| present(&user.first_name)).flatten(),
+            family_name: profile.then(|| present(&user.last_name)).flatten(),
+            picture: profile.then(|| user.avatar_url.clone()).flatten(),
+        }
     }
 }
 
