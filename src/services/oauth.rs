@@ -319,8 +319,8 @@ impl AuthorizeParams {
 
 impl AuthorizeParams {
     /// The same request once the person signed in: `prompt=login` (and
-    /// `select_account`) was answered by that sign-in, so asking again would
-    /// ask for one sign-in after another.
+    /// `select_account`) and `max_age` were answered by that sign-in, so
+    /// asking again would ask for one sign-in after another.
     pub fn after_sign_in(&self) -> Self {
         let prompt = self.prompt.as_deref().map(|prompt| {
             prompt
@@ -331,6 +331,7 @@ impl AuthorizeParams {
         });
         Self {
             prompt: prompt.filter(|p| !p.is_empty()),
+            max_age: None,
             ..self.clone()
         }
     }

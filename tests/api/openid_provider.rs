@@ -873,3 +873,32 @@ async fn a_resource_named_at_authorization_is_the_audience_and_refresh_tokens_in
         .await;
     assert_eq!(seen.body, json!({ "active": false }));
 }
+
+#[tokio::test]
+async fn a_fresh_sign_in_for_a_third_party_client_leads_to_its_consent_not_to_another_sign_in() {
+    let app = spawn_app().await;
+    person(&app, "iris@example.test");
+    let client = third_party_client(&app, "Photo Printer");
+    let request = AuthRequest::for_client(&client)
+        .with("scope", "openid")
+        .with("prompt", "login consent")
+        .with("max_age", "0");
+    let mut jar = Jar::new(&app);
+    let signed_in = sign_in_at_authorize(&mut jar, &request, "iris@example.test").await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.html);
+    let consent_path = signed_in.header("location").unwrap().to_owned();
+    assert!(!consent_path.contains("max_age"), "{consent_path}");
+    assert!(!consent_path.contains("login"), "{consent_path}");
+    app.clock.advance(Duration::from_secs(5));
+    let consent = jar.get(&consent_path).await;
+    assert_eq!(consent.status, 200, "{}", consent.html);
+    assert!(
+        consent.html.contains("id=\"consent-allow\""),
+        "{}",
+        consent.html
+    );
+    let allowed = post_consent(&mut jar, &form_hidden_fields(&consent.html), "allow").await;
+    let code = code_of(&allowed, &request);
+    let tokens = exchange_code(&app, &client, &request, &code).await;
+    assert!(tokens.body["id_token"].is_string(), "{}", tokens.text);
+}
