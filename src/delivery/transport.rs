@@ -187,7 +187,7 @@ pub fn link_in_copy(dir: &Path, id: i64, public_url: &str) -> Option<String> {
         .find(|link| link.starts_with(prefix))
         .or_else(|| {
             links.iter().find(|link| {
-                ["/invite/", "/verify/", "/reset/"]
+                ["/invite/", "/verify/", "/reset/", "/auth/email-code"]
                     .iter()
                     .any(|page| link.contains(page))
             })

@@ -1,7 +1,7 @@
 //! Second factors: enrolling an authenticator app (TOTP) with its ten
 //! recovery codes, proving one in a browser session (which then counts two
 //! factors), removing it, and the operator's reset. Every check of a typed
-//! code goes through [`prove_code`], so the bound on wrong codes and the
+//! code goes through `prove_code`, so the bound on wrong codes and the
 //! refusal of a replayed code hold everywhere. A refused check still
 //! commits (it counted a wrong code): the answers are `Ok(Err(Refused))`.
 
