@@ -36,6 +36,12 @@ async fn sign_in_at_authorize(jar: &mut Jar, request: &AuthRequest, email: &str)
     jar.post("/oauth/authorize", &fields).await
 }
 
+/// `GET /oauth/authorize` for `request` in `jar`'s browser.
+async fn open(jar: &mut Jar, request: &AuthRequest) -> Page {
+    jar.get(&format!("/oauth/authorize?{}", request.query()))
+        .await
+}
+
 /// The code in a redirect back to the client, after checking its state.
 fn code_of(redirect: &Page, request: &AuthRequest) -> String {
     assert_eq!(redirect.status, 303, "{}", redirect.html);
@@ -249,11 +255,7 @@ async fn scopes_decide_the_claims_the_tokens_and_what_the_invitee_api_allows() {
     // openid alone: an ID token and userinfo with `sub` only, no nonce
     // (none was sent: allowed with PKCE), and no invitee API.
     let openid = AuthRequest::for_client(&client).with("scope", "openid");
-    let code = code_of(
-        &jar.get(&format!("/oauth/authorize?{}", openid.query()))
-            .await,
-        &openid,
-    );
+    let code = code_of(&open(&mut jar, &openid).await, &openid);
     let tokens = exchange_code(&app, &client, &openid, &code).await;
     let (_, id) = verified(&app, tokens.body["id_token"].as_str().unwrap());
     assert!(id.get("nonce").is_none() && id.get("email").is_none() && id.get("name").is_none());
@@ -267,9 +269,7 @@ async fn scopes_decide_the_claims_the_tokens_and_what_the_invitee_api_allows() {
 
     // An unknown scope goes back to the client.
     let unknown = AuthRequest::for_client(&client).with("scope", "openid admin");
-    let answer = jar
-        .get(&format!("/oauth/authorize?{}", unknown.query()))
-        .await;
+    let answer = open(&mut jar, &unknown).await;
     assert_eq!(error_of(&answer), "invalid_scope");
 
     // A refresh keeps the scope; it may narrow it, never widen it.
@@ -307,29 +307,17 @@ async fn prompt_and_max_age_decide_whether_a_signed_in_browser_signs_in_again() 
     // Not signed in: prompt=none answers login_required; an unknown or a
     // contradictory prompt, invalid_request.
     let none = oidc().with("prompt", "none");
-    assert_eq!(
-        error_of(&jar.get(&format!("/oauth/authorize?{}", none.query())).await),
-        "login_required"
-    );
+    assert_eq!(error_of(&open(&mut jar, &none).await), "login_required");
     for bad in ["create", "none login"] {
         let request = oidc().with("prompt", bad);
         assert_eq!(
-            error_of(
-                &jar.get(&format!("/oauth/authorize?{}", request.query()))
-                    .await
-            ),
+            error_of(&open(&mut jar, &request).await),
             "invalid_request",
             "{bad}"
         );
     }
     let bad_age = oidc().with("max_age", "soon");
-    assert_eq!(
-        error_of(
-            &jar.get(&format!("/oauth/authorize?{}", bad_age.query()))
-                .await
-        ),
-        "invalid_request"
-    );
+    assert_eq!(error_of(&open(&mut jar, &bad_age).await), "invalid_request");
 
     // Signed in once: later requests get a code without a page.
     let first = oidc();
@@ -344,11 +332,7 @@ async fn prompt_and_max_age_decide_whether_a_signed_in_browser_signs_in_again() 
         oidc().with("prompt", "none"),
         oidc().with("max_age", "3600"),
     ] {
-        let code = code_of(
-            &jar.get(&format!("/oauth/authorize?{}", request.query()))
-                .await,
-            &request,
-        );
+        let code = code_of(&open(&mut jar, &request).await, &request);
         let tokens = exchange_code(&app, &client, &request, &code).await;
         let (_, id) = verified(&app, tokens.body["id_token"].as_str().unwrap());
         let auth_time = id["auth_time"].as_i64().unwrap();
@@ -362,16 +346,11 @@ async fn prompt_and_max_age_decide_whether_a_signed_in_browser_signs_in_again() 
     // prompt=none cannot), then a fresh auth_time.
     let stale_none = oidc().with("max_age", "60").with("prompt", "none");
     assert_eq!(
-        error_of(
-            &jar.get(&format!("/oauth/authorize?{}", stale_none.query()))
-                .await
-        ),
+        error_of(&open(&mut jar, &stale_none).await),
         "login_required"
     );
     for request in [oidc().with("max_age", "60"), oidc().with("prompt", "login")] {
-        let page = jar
-            .get(&format!("/oauth/authorize?{}", request.query()))
-            .await;
+        let page = open(&mut jar, &request).await;
         assert_eq!(page.status, 200, "{}", page.html);
         assert!(page.html.contains("id=\"signin-email\""));
     }
@@ -421,19 +400,11 @@ async fn a_third_party_client_asks_consent_once_and_the_account_page_withdraws_i
     assert_eq!(error_of(&denied), "access_denied");
     // prompt=none cannot ask.
     let silent = request().with("prompt", "none");
-    assert_eq!(
-        error_of(
-            &jar.get(&format!("/oauth/authorize?{}", silent.query()))
-                .await
-        ),
-        "consent_required"
-    );
+    assert_eq!(error_of(&open(&mut jar, &silent).await), "consent_required");
 
     // Allowed: a code, and the next request needs no page.
     let second = request();
-    let consent = jar
-        .get(&format!("/oauth/authorize?{}", second.query()))
-        .await;
+    let consent = open(&mut jar, &second).await;
     assert_eq!(consent.status, 200);
     let allowed = post_consent(&mut jar, &form_hidden_fields(&consent.html), "allow").await;
     let code = code_of(&allowed, &second);
@@ -442,17 +413,13 @@ async fn a_third_party_client_asks_consent_once_and_the_account_page_withdraws_i
         200
     );
     let third = request();
-    code_of(
-        &jar.get(&format!("/oauth/authorize?{}", third.query()))
-            .await,
-        &third,
-    );
+    code_of(&open(&mut jar, &third).await, &third);
     // Asking for more (profile), or prompt=consent, asks again.
     for more in [
         AuthRequest::for_client(&client).with("scope", "openid profile"),
         request().with("prompt", "consent"),
     ] {
-        let page = jar.get(&format!("/oauth/authorize?{}", more.query())).await;
+        let page = open(&mut jar, &more).await;
         assert_eq!(page.status, 200, "{}", page.html);
         assert!(page.html.contains("id=\"consent-allow\""));
     }
@@ -460,11 +427,7 @@ async fn a_third_party_client_asks_consent_once_and_the_account_page_withdraws_i
     // The account page lists the app; withdrawing it ends its refresh
     // tokens and the next request asks again.
     let fourth = request();
-    let code = code_of(
-        &jar.get(&format!("/oauth/authorize?{}", fourth.query()))
-            .await,
-        &fourth,
-    );
+    let code = code_of(&open(&mut jar, &fourth).await, &fourth);
     let tokens = exchange_code(&app, &client, &fourth, &code).await;
     let refresh_token = tokens.body["refresh_token"].as_str().unwrap().to_owned();
     let account = jar.get("/account").await;
@@ -493,9 +456,7 @@ async fn a_third_party_client_asks_consent_once_and_the_account_page_withdraws_i
         account.html
     );
     let fifth = request();
-    let page = jar
-        .get(&format!("/oauth/authorize?{}", fifth.query()))
-        .await;
+    let page = open(&mut jar, &fifth).await;
     assert!(page.html.contains("id=\"consent-allow\""));
     // Withdrawing again: nothing to withdraw.
     let again = jar
@@ -509,11 +470,7 @@ async fn a_third_party_client_asks_consent_once_and_the_account_page_withdraws_i
     // First-party clients (the default) never ask.
     let own = app.public_client();
     let request = AuthRequest::for_client(&own).with("scope", "openid email");
-    code_of(
-        &jar.get(&format!("/oauth/authorize?{}", request.query()))
-            .await,
-        &request,
-    );
+    code_of(&open(&mut jar, &request).await, &request);
 }
 
 /// Every hidden field of the page's one form (the consent form).
@@ -587,11 +544,7 @@ async fn logout_ends_the_session_and_returns_only_to_a_registered_address() {
     let still = AuthRequest::for_client(&client)
         .with("scope", "openid")
         .with("prompt", "none");
-    code_of(
-        &jar.get(&format!("/oauth/authorize?{}", still.query()))
-            .await,
-        &still,
-    );
+    code_of(&open(&mut jar, &still).await, &still);
 
     // The hint names the signed-in person: signed out at once, back to the
     // client with its state, the cookie gone and the session ended for good.
@@ -649,11 +602,7 @@ async fn logout_ends_the_session_and_returns_only_to_a_registered_address() {
     let still = AuthRequest::for_client(&client)
         .with("scope", "openid")
         .with("prompt", "none");
-    code_of(
-        &jar.get(&format!("/oauth/authorize?{}", still.query()))
-            .await,
-        &still,
-    );
+    code_of(&open(&mut jar, &still).await, &still);
     let mut fields = form_hidden_fields(&ask.html);
     fields.retain(|(name, _)| name != "decision");
     let fields: Vec<(&str, &str)> = fields
@@ -666,13 +615,7 @@ async fn logout_ends_the_session_and_returns_only_to_a_registered_address() {
     let after = AuthRequest::for_client(&client)
         .with("scope", "openid")
         .with("prompt", "none");
-    assert_eq!(
-        error_of(
-            &jar.get(&format!("/oauth/authorize?{}", after.query()))
-                .await
-        ),
-        "login_required"
-    );
+    assert_eq!(error_of(&open(&mut jar, &after).await), "login_required");
     // Without the CSRF token, the confirmation changes nothing.
     let forged = jar
         .post("/oauth/logout", &[("post_logout_redirect_uri", LOGOUT_URI)])
@@ -838,19 +781,9 @@ async fn a_resource_named_at_authorization_is_the_audience_and_refresh_tokens_in
         &sign_in_at_authorize(&mut jar, &first, "iris@example.test").await,
         &first,
     );
-    assert_eq!(
-        error_of(
-            &jar.get(&format!("/oauth/authorize?{}", unknown.query()))
-                .await
-        ),
-        "invalid_target"
-    );
+    assert_eq!(error_of(&open(&mut jar, &unknown).await), "invalid_target");
     let request = AuthRequest::for_client(&client).with("resource", api);
-    let code = code_of(
-        &jar.get(&format!("/oauth/authorize?{}", request.query()))
-            .await,
-        &request,
-    );
+    let code = code_of(&open(&mut jar, &request).await, &request);
     let tokens = exchange_code(&app, &client, &request, &code).await;
     assert_eq!(tokens.status, 200, "{}", tokens.text);
     let (_, claims) = verified(&app, tokens.body["access_token"].as_str().unwrap());

@@ -7,11 +7,10 @@
 //! back to the client's redirect URI as `error`, `error_description` and
 //! `state`.
 
-use crate::domain::AuthMethods;
-use crate::domain::Millis;
 use crate::services::accounts::Resume;
 use crate::services::oauth::{self, Authorization, AuthorizeRefusal, NewCode};
 use crate::services::oidc::{self, NextStep};
+use crate::services::sessions::SessionUser;
 use crate::web::csrf::{FormPage, GenuineForm};
 use crate::web::error::{HtmlError, PageError};
 use crate::web::hosted::SignInForms;
@@ -214,16 +213,7 @@ pub async fn show(
             .map_err(|error| PageError::internal(format!("authorize: {error}")))?
     };
     match (step, session) {
-        (NextStep::Issue, Some(session)) => {
-            issue_code(
-                &state,
-                authorization,
-                session.user_id,
-                session.signed_in_at,
-                session.methods,
-            )
-            .await
-        }
+        (NextStep::Issue, Some(session)) => issue_code(&state, authorization, session).await,
         (NextStep::Consent, Some(session)) => {
             Ok(consent_page(&req, &state, &authorization, &query, &session.email).response())
         }
@@ -284,14 +274,7 @@ pub async fn consent(
         .map_err(|error| {
             PageError::internal(format!("authorize: saving consent failed: {error}"))
         })?;
-    issue_code(
-        &state,
-        authorization,
-        session.user_id,
-        session.signed_in_at,
-        session.methods,
-    )
-    .await
+    issue_code(&state, authorization, session).await
 }
 
 /// What a third-party client asks for, for the person to allow or deny.
@@ -380,28 +363,17 @@ pub(crate) async fn grant_code(
             "/oauth/authorize?{}",
             authorization.params.after_sign_in().query()
         ))),
-        Some((session, false)) => {
-            issue_code(
-                state,
-                authorization,
-                session.user_id,
-                session.signed_in_at,
-                session.methods,
-            )
-            .await
-        }
+        Some((session, false)) => issue_code(state, authorization, session).await,
         None => Err(PageError::internal("authorize: the new session is gone").into()),
     }
 }
 
-/// Issues a code for the signed-in person and sends the browser back to
-/// the client with it.
+/// Issues a code for the signed-in person (saying when and how they signed
+/// in) and sends the browser back to the client with it.
 async fn issue_code(
     state: &AppState,
     authorization: Authorization,
-    user_id: i64,
-    auth_time: Millis,
-    methods: AuthMethods,
+    session: SessionUser,
 ) -> Result<HttpResponse, HtmlError> {
     let now = state.clock.now();
     let (code, authorization) = state
@@ -411,9 +383,9 @@ async fn issue_code(
                 tx,
                 &NewCode {
                     authorization: &authorization,
-                    user_id,
-                    auth_time,
-                    methods: &methods,
+                    user_id: session.user_id,
+                    auth_time: session.signed_in_at,
+                    methods: &session.methods,
                 },
                 now,
             )
