@@ -8,7 +8,6 @@ use crate::account_helpers::{hidden_value, latest_link};
 use crate::helpers::*;
 use crate::page_helpers::*;
 use enlist::domain::{Millis, Scope};
-use enlist::services;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -655,18 +654,11 @@ async fn an_unproven_address_never_gets_into_the_console() {
 
     // A session of the hosted pages, started while the address was not
     // proven, opens nothing either.
-    let session = app
-        .db
-        .write_blocking(|tx| {
-            services::sessions::start(
-                tx,
-                sam,
-                enlist::domain::AuthMethod::EmailCode,
-                Duration::from_secs(3600),
-                Millis::now(),
-            )
-        })
-        .unwrap();
+    let session = app.session_for(
+        sam,
+        enlist::domain::AuthMethod::EmailCode,
+        Duration::from_secs(3600),
+    );
     for rest in PAGES {
         get_with_session(&app, &session, &console_path(&acme.org, rest))
             .await

@@ -504,18 +504,11 @@ async fn a_new_account_is_made_only_when_the_code_is_used() {
 async fn a_code_claims_an_unproven_account_from_its_earlier_holder() {
     let app = spawn_app().await;
     let squatter = app.create_unverified_user("cleo@example.test", Some("squatter password"));
-    let session = app
-        .db
-        .write_blocking(|tx| {
-            enlist::services::sessions::start(
-                tx,
-                squatter,
-                enlist::domain::AuthMethod::Password,
-                Duration::from_secs(3600),
-                enlist::domain::Millis::now(),
-            )
-        })
-        .unwrap();
+    let session = app.session_for(
+        squatter,
+        enlist::domain::AuthMethod::Password,
+        Duration::from_secs(3600),
+    );
     let squatter_browser = Browser::with_session(&app, &session);
     let before = squatter_browser.get("/account").await;
     assert!(

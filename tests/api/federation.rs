@@ -280,18 +280,11 @@ async fn an_unvouched_email_gets_an_unverified_account_and_the_verification_mail
 async fn an_identity_with_a_squatters_address_claims_the_account() {
     let (app, provider) = spawn_federated().await;
     let squatter = app.create_unverified_user("carol@example.test", Some("squatter password"));
-    let session = app
-        .db
-        .write_blocking(|tx| {
-            enlist::services::sessions::start(
-                tx,
-                squatter,
-                enlist::domain::AuthMethod::EmailCode,
-                Duration::from_secs(3600),
-                enlist::domain::Millis::now(),
-            )
-        })
-        .unwrap();
+    let session = app.session_for(
+        squatter,
+        enlist::domain::AuthMethod::EmailCode,
+        Duration::from_secs(3600),
+    );
     let squatter_browser = Browser::with_session(&app, &session);
     let before = squatter_browser.get("/account").await;
     assert!(

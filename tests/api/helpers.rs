@@ -133,6 +133,22 @@ async fn spawn(customize: impl FnOnce(&mut Settings), loops: bool) -> TestApp {
 }
 
 impl TestApp {
+    /// A session for `user_id`, as a sign-in with `method` starts it (the
+    /// cookie's token), lasting `lifetime` from the app's clock.
+    pub fn session_for(
+        &self,
+        user_id: i64,
+        method: enlist::domain::AuthMethod,
+        lifetime: std::time::Duration,
+    ) -> String {
+        let now = self.clock.now();
+        self.db
+            .write_blocking(|tx| {
+                enlist::services::sessions::start(tx, user_id, method, lifetime, now)
+            })
+            .unwrap()
+    }
+
     /// One pass of the outbox worker: how many messages it handled.
     pub async fn run_outbox_once(&self) -> usize {
         self.workers.run_outbox_once().await.expect("outbox pass")

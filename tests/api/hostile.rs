@@ -34,18 +34,11 @@ fn world() -> &'static World {
             .unwrap();
         let app = runtime.block_on(spawn_app());
         let org = app.create_org("Acme", "ada@acme.test");
-        let session = app
-            .db
-            .write_blocking(|tx| {
-                enlist::services::sessions::start(
-                    tx,
-                    org.admin_id,
-                    enlist::domain::AuthMethod::EmailCode,
-                    std::time::Duration::from_secs(86_400),
-                    enlist::domain::Millis::now(),
-                )
-            })
-            .unwrap();
+        let session = app.session_for(
+            org.admin_id,
+            enlist::domain::AuthMethod::EmailCode,
+            std::time::Duration::from_secs(86_400),
+        );
         World {
             runtime,
             app,

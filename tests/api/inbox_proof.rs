@@ -287,19 +287,11 @@ async fn an_unverified_invitee_signed_in_accepts_only_through_the_mailed_link() 
     let org = app.create_org("Acme", "ada@acme.test");
     let user = app.create_unverified_user("carol@example.com", Some(OWNER_PASSWORD));
     let id = app.invite_ok(&org.key, "carol@example.com", "MEMBER").await;
-    let now = app.clock.now();
-    let session = app
-        .db
-        .write_blocking(|tx| {
-            enlist::services::sessions::start(
-                tx,
-                user,
-                enlist::domain::AuthMethod::EmailCode,
-                std::time::Duration::from_secs(3600),
-                now,
-            )
-        })
-        .unwrap();
+    let session = app.session_for(
+        user,
+        enlist::domain::AuthMethod::EmailCode,
+        std::time::Duration::from_secs(3600),
+    );
     let carol = Browser::with_session(&app, &session);
 
     let bare = format!("/invite/{}", app.invitation_uuid(id));

@@ -4,7 +4,6 @@
 use crate::helpers::*;
 use crate::page_helpers::{Browser, Page, page};
 use enlist::domain::{Millis, Scope};
-use enlist::services;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -21,19 +20,11 @@ async fn create_link(app: &TestApp, key: &str, body: Value) -> (i64, String) {
 
 /// A client whose cookie jar holds a fresh session of `user_id`.
 fn signed_in(app: &TestApp, user_id: i64) -> reqwest::Client {
-    let now = app.clock.now();
-    let token = app
-        .db
-        .write_blocking(|tx| {
-            services::sessions::start(
-                tx,
-                user_id,
-                enlist::domain::AuthMethod::EmailCode,
-                Duration::from_secs(3600),
-                now,
-            )
-        })
-        .unwrap();
+    let token = app.session_for(
+        user_id,
+        enlist::domain::AuthMethod::EmailCode,
+        Duration::from_secs(3600),
+    );
     let jar = Arc::new(reqwest::cookie::Jar::default());
     let url: url::Url = app.address.parse().unwrap();
     jar.add_cookie_str(&format!("enlist_session={token}; Path=/"), &url);
