@@ -95,10 +95,10 @@ pub fn status(conn: &Conn, user_id: i64) -> ServiceResult<Status> {
     })
 }
 
-/// Whether the account has a second factor it can be asked for. (Passkeys,
-/// when they come, belong here too.)
+/// Whether the account has a second factor: an authenticator app or a
+/// passkey (docs/passkeys.md). What the console's `required` asks for.
 pub fn enrolled(conn: &Conn, user_id: i64) -> ServiceResult<bool> {
-    Ok(status(conn, user_id)?.totp)
+    Ok(status(conn, user_id)?.totp || db::passkeys::any(conn, user_id)?)
 }
 
 /// An authenticator app being set up: what the page shows, once.
@@ -118,7 +118,7 @@ impl std::fmt::Debug for Enrolment {
 /// Starts setting up an authenticator app: a new secret (replacing one
 /// never confirmed), counted only once a code from it is typed back.
 pub fn begin_totp(tx: &Conn, user_id: i64, now: Millis) -> ServiceResult<Enrolment> {
-    if enrolled(tx, user_id)? {
+    if status(tx, user_id)?.totp {
         return Err(ServiceError::invalid(
             "factor",
             "You already have an authenticator app. Remove it first to set up another.",
