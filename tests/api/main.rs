@@ -69,6 +69,7 @@ mod rate_limits;
 mod relying_parties;
 mod reminders;
 mod safe_defaults;
+mod passkeys;
 mod second_factor;
 mod secrets_at_rest;
 mod slow_bodies;
