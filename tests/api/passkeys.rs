@@ -228,7 +228,11 @@ async fn register(app: &TestApp, authenticator: &mut Authenticator) -> Browser {
     // The same answer again: its challenge was used.
     let again = browser.post_form("/account/passkeys", &fields).await;
     assert_eq!(again.status, 410, "{}", again.text);
-    assert!(again.text.contains("expired or was already used"), "{}", again.text);
+    assert!(
+        again.text.contains("expired or was already used"),
+        "{}",
+        again.text
+    );
     browser
 }
 
@@ -237,7 +241,11 @@ async fn register(app: &TestApp, authenticator: &mut Authenticator) -> Browser {
 async fn sign_in_challenge(app: &TestApp) -> (Browser, String, String, Value) {
     let browser = Browser::new(app);
     let front = browser.get("/admin").await;
-    assert!(front.text.contains("Sign in with a passkey"), "{}", front.text);
+    assert!(
+        front.text.contains("Sign in with a passkey"),
+        "{}",
+        front.text
+    );
     let csrf = front.csrf_token();
     let asked = challenge(app, &browser, "/auth/passkey/challenge", &csrf).await;
     assert_eq!(asked.status, 200, "{}", asked.text);
@@ -263,7 +271,11 @@ async fn post_assertion(browser: &Browser, csrf: &str, ceremony: &str, answer: &
 fn assert_refused(page: &Page, status: u16, sentence: &str) {
     assert_eq!(page.status.as_u16(), status, "{}", page.text);
     assert!(page.text.contains(sentence), "{}", page.text);
-    assert!(page.set_cookie("enlist_session").is_none(), "{:?}", page.headers);
+    assert!(
+        page.set_cookie("enlist_session").is_none(),
+        "{:?}",
+        page.headers
+    );
 }
 
 #[tokio::test]
@@ -376,14 +388,24 @@ async fn a_passkey_registers_signs_in_and_replays_clones_and_forgeries_are_refus
     let id = B64.encode(&authenticator.credential_id);
     let csrf = page.csrf_token();
     let refused = account
-        .post_form("/account/passkeys/remove", &[("csrf_token", &csrf), ("id", &id)])
+        .post_form(
+            "/account/passkeys/remove",
+            &[("csrf_token", &csrf), ("id", &id)],
+        )
         .await;
     assert_eq!(refused.status, 403, "{}", refused.text);
-    assert!(refused.text.contains("needs a second factor"), "{}", refused.text);
+    assert!(
+        refused.text.contains("needs a second factor"),
+        "{}",
+        refused.text
+    );
     // The passkey session has one.
     let csrf = other.get("/account").await.csrf_token();
     other
-        .post_form("/account/passkeys/remove", &[("csrf_token", &csrf), ("id", &id)])
+        .post_form(
+            "/account/passkeys/remove",
+            &[("csrf_token", &csrf), ("id", &id)],
+        )
         .await
         .assert_see_other("/account?passkey_removed=1#passkeys");
     assert_eq!(app.query_i64("SELECT COUNT(*) FROM passkeys"), 0);
@@ -437,7 +459,10 @@ async fn the_challenge_endpoints_refuse_without_a_session_or_its_csrf_token() {
     let refused = browser
         .post_form(
             "/account/passkeys",
-            &[("csrf_token", &csrf_of(&browser).await), ("passkey_response", "{}")],
+            &[
+                ("csrf_token", &csrf_of(&browser).await),
+                ("passkey_response", "{}"),
+            ],
         )
         .await;
     assert_eq!(refused.status, 400, "{}", refused.text);

@@ -23,8 +23,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::time::Duration;
 use webauthn_rs::prelude::{
     DiscoverableAuthentication, Passkey, PasskeyRegistration, PublicKeyCredential,
-    RegisterPublicKeyCredential, Url, Uuid,
-    Webauthn, WebauthnBuilder, WebauthnError,
+    RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder, WebauthnError,
 };
 
 /// How long a browser has to answer a challenge.
@@ -49,12 +48,9 @@ pub fn relying_party(public_url: &str) -> Option<Webauthn> {
         return None;
     };
     let host = host.to_owned();
-    match WebauthnBuilder::new(&host, &origin).and_then(|builder| {
-        builder
-            .rp_name("enlist")
-            .timeout(CEREMONY_LIFETIME)
-            .build()
-    }) {
+    match WebauthnBuilder::new(&host, &origin)
+        .and_then(|builder| builder.rp_name("enlist").timeout(CEREMONY_LIFETIME).build())
+    {
         Ok(webauthn) => Some(webauthn),
         Err(error) => {
             tracing::warn!(%error, %public_url, "passkeys are off: server.public_url is not a WebAuthn origin");
@@ -213,7 +209,7 @@ fn passkey_name(typed: &str) -> ServiceResult<String> {
     if name.chars().count() > NAME_MAX_CHARS || name.chars().any(char::is_control) {
         return Err(ServiceError::invalid(
             "name",
-            &format!("A passkey's name is at most {NAME_MAX_CHARS} characters, on one line."),
+            format!("A passkey's name is at most {NAME_MAX_CHARS} characters, on one line."),
         ));
     }
     Ok(name.to_owned())
@@ -252,15 +248,16 @@ impl Accounts {
                     )));
                 }
                 let handle = match passkeys::handle_of(tx, user.user_id)? {
-                    Some(handle) => Uuid::parse_str(&handle)
-                        .map_err(|e| internal("a stored user handle", e))?,
+                    Some(handle) => {
+                        Uuid::parse_str(&handle).map_err(|e| internal("a stored user handle", e))?
+                    }
                     None => {
                         let handle = Uuid::new_v4();
                         passkeys::insert_handle(tx, user.user_id, &handle.to_string())?;
                         handle
                     }
                 };
-                let exclude = existing.into_iter().map(|row| row.credential_id.into());
+                let exclude = existing.into_iter().map(|row| row.credential_id);
                 let (options, state) = webauthn
                     .start_passkey_registration(
                         handle,
@@ -354,7 +351,10 @@ impl Accounts {
             .map_err(|_| ServiceError::NotFound("passkey"))?;
         let now = self.clock.now();
         let token = session.to_owned();
-        let code = code.map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned);
+        let code = code
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned);
         let window = i64::try_from(super::STEP_UP_WINDOW.as_millis()).unwrap_or(i64::MAX);
         self.db
             .write(move |tx| {
@@ -375,7 +375,13 @@ impl Accounts {
                         });
                     };
                     crate::services::second_factor::checked(
-                        crate::services::second_factor::prove(tx, &token, check.user_id, &code, now)?,
+                        crate::services::second_factor::prove(
+                            tx,
+                            &token,
+                            check.user_id,
+                            &code,
+                            now,
+                        )?,
                     )?;
                 }
                 if passkeys::delete(tx, check.user_id, &id)? {
@@ -408,8 +414,7 @@ impl Accounts {
         // A button click asks with the browser's ordinary dialog, not the
         // autofill (conditional) one webauthn-rs sets up.
         options.mediation = None;
-        let state =
-            serde_json::to_string(&state).map_err(|e| internal("a sign-in's state", e))?;
+        let state = serde_json::to_string(&state).map_err(|e| internal("a sign-in's state", e))?;
         let options =
             serde_json::to_value(&options).map_err(|e| internal("a sign-in's options", e))?;
         let ceremony = self
@@ -519,5 +524,8 @@ enum PasskeyOutcome {
     SignedIn(SignedIn),
     /// The passkey is right, but the account's address was never proven
     /// and the form leads where only proven addresses go.
-    ProveInbox { user_id: i64, email: String },
+    ProveInbox {
+        user_id: i64,
+        email: String,
+    },
 }
