@@ -701,7 +701,9 @@ impl Accounts {
             return Ok(StepUp::Fresh);
         }
         let password = answer.password;
-        if recent(check.password_at) {
+        // A passkey sign-in (a second factor without an app) is at least
+        // what a typed password proves.
+        if recent(check.password_at) || recent(check.factor_at) {
             return Ok(StepUp::Fresh);
         }
         let Some(password) = password.filter(|p| !p.is_empty()) else {
