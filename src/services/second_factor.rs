@@ -243,7 +243,11 @@ pub struct Reset {
 /// out admin enrols again), audited in each of their organizations.
 pub fn reset(tx: &Conn, origin: &Origin, email: &Email, now: Millis) -> ServiceResult<Reset> {
     let user = db::users::find_by_email(tx, email)?.ok_or(ServiceError::NotFound("account"))?;
-    let had_second_factor = db::second_factors::delete_all(tx, user.id)?;
+    let had_app = db::second_factors::delete_all(tx, user.id)?;
+    // Passkeys are second factors too: someone who lost the device that
+    // held theirs is locked out of the console just the same.
+    let had_passkeys = db::passkeys::delete_all(tx, user.id)? > 0;
+    let had_second_factor = had_app || had_passkeys;
     let organizations = record(
         tx,
         origin,

@@ -287,6 +287,15 @@ async fn a_passkey_registers_signs_in_and_replays_clones_and_forgeries_are_refus
     assert!(page.text.contains("Laptop"), "{}", page.text);
     assert_eq!(app.query_i64("SELECT COUNT(*) FROM passkeys"), 1);
     assert_eq!(app.query_i64("SELECT COUNT(*) FROM passkey_handles"), 1);
+    // A passkey is a second factor: the password session is asked for one
+    // at the console, and may sign in with the passkey there.
+    let asked = account.get("/admin").await;
+    assert!(asked.text.contains("Your second factor"), "{}", asked.text);
+    assert!(
+        asked.text.contains("Sign in with a passkey"),
+        "{}",
+        asked.text
+    );
 
     // Signed in by the passkey alone; the console admits (a passkey is two factors).
     let (browser, csrf, ceremony, options) = sign_in_challenge(&app).await;

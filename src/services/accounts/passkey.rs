@@ -529,3 +529,17 @@ enum PasskeyOutcome {
         email: String,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::relying_party;
+
+    #[test]
+    fn passkeys_need_a_domain_name() {
+        assert!(relying_party("https://enlist.example.com").is_some());
+        assert!(relying_party("http://localhost:8080").is_some());
+        assert!(relying_party("http://127.0.0.1:8080").is_none());
+        assert!(relying_party("http://[::1]:8080").is_none());
+        assert!(relying_party("not a url").is_none());
+    }
+}
