@@ -170,7 +170,15 @@ pub fn confirm_totp(
     }
     let codes = new_recovery_codes(tx, user_id, now)?;
     sessions::add_method(tx, session_token, AuthMethod::Totp, now)?;
-    record(tx, origin, user_id, EventType::MfaEnrolled, None, now)?;
+    record(
+        tx,
+        origin,
+        user_id,
+        EventType::MfaEnrolled,
+        None,
+        now,
+        "totp",
+    )?;
     Ok(Ok(codes))
 }
 
@@ -209,7 +217,15 @@ pub fn remove(
         return Ok(Err(refused));
     }
     db::second_factors::delete_all(tx, user_id)?;
-    record(tx, origin, user_id, EventType::MfaRemoved, None, now)?;
+    record(
+        tx,
+        origin,
+        user_id,
+        EventType::MfaRemoved,
+        None,
+        now,
+        "totp",
+    )?;
     Ok(Ok(()))
 }
 
@@ -255,6 +271,7 @@ pub fn reset(tx: &Conn, origin: &Origin, email: &Email, now: Millis) -> ServiceR
         EventType::MfaReset,
         Some(had_second_factor),
         now,
+        "totp",
     )?;
     Ok(Reset {
         user_id: user.id,
@@ -349,6 +366,24 @@ fn new_recovery_codes(tx: &Conn, user_id: i64, now: Millis) -> ServiceResult<Sho
 
 /// `user.mfa_*` in every organization the person belongs to; answers how
 /// many. `data` holds the user and the factor, never a secret.
+/// `user.mfa_enrolled` or `.mfa_removed` for a passkey added or removed.
+pub fn record_passkey(
+    tx: &Conn,
+    user_id: i64,
+    kind: EventType,
+    now: Millis,
+) -> ServiceResult<usize> {
+    record(
+        tx,
+        &Origin::user(user_id),
+        user_id,
+        kind,
+        None,
+        now,
+        "passkey",
+    )
+}
+
 fn record(
     tx: &Conn,
     origin: &Origin,
@@ -356,6 +391,7 @@ fn record(
     kind: EventType,
     had_second_factor: Option<bool>,
     now: Millis,
+    factor: &str,
 ) -> ServiceResult<usize> {
     let orgs = db::members::org_ids_of(tx, user_id)?;
     let Some(user) = db::users::get(tx, user_id)? else {
@@ -363,7 +399,7 @@ fn record(
     };
     let mut data = serde_json::json!({
         "user": {"id": user.id, "email": user.email},
-        "factor": "totp",
+        "factor": factor,
     });
     if let (Some(had), Some(fields)) = (had_second_factor, data.as_object_mut()) {
         fields.insert("hadSecondFactor".into(), had.into());

@@ -418,6 +418,14 @@ async fn a_passkey_registers_signs_in_and_replays_clones_and_forgeries_are_refus
         .await
         .assert_see_other("/account?passkey_removed=1#passkeys");
     assert_eq!(app.query_i64("SELECT COUNT(*) FROM passkeys"), 0);
+    // Both are in the audit log, as a second factor's changes.
+    for kind in ["user.mfa_enrolled", "user.mfa_removed"] {
+        let logged = app.query_i64(&format!(
+            "SELECT COUNT(*) FROM events WHERE type = '{kind}' \
+             AND body LIKE '%\"factor\":\"passkey\"%'"
+        ));
+        assert_eq!(logged, 1, "{kind}");
+    }
 }
 
 #[tokio::test]

@@ -15,6 +15,7 @@ use super::{Accounts, FormContext, FormOutcome, SignInMethod, SignedIn};
 use crate::auth::secrets;
 use crate::auth::throttle::KeyedLimiter;
 use crate::db::{self, passkeys};
+use crate::domain::event::EventType;
 use crate::domain::{AuthMethod, Email, Millis};
 use crate::services::error_code::ErrorCode;
 use crate::services::{ServiceError, ServiceResult, sessions};
@@ -326,12 +327,21 @@ impl Accounts {
                     now,
                 );
                 match inserted {
-                    Err(error) if db::is_unique_violation(&error) => Err(ServiceError::Conflict {
-                        code: ErrorCode::DuplicateItem,
-                        detail: "This passkey is already registered.".into(),
-                    }),
-                    other => Ok(other?),
+                    Err(error) if db::is_unique_violation(&error) => {
+                        return Err(ServiceError::Conflict {
+                            code: ErrorCode::DuplicateItem,
+                            detail: "This passkey is already registered.".into(),
+                        });
+                    }
+                    other => other?,
                 }
+                crate::services::second_factor::record_passkey(
+                    tx,
+                    user.user_id,
+                    EventType::MfaEnrolled,
+                    now,
+                )?;
+                Ok(())
             })
             .await
     }
@@ -384,11 +394,16 @@ impl Accounts {
                         )?,
                     )?;
                 }
-                if passkeys::delete(tx, check.user_id, &id)? {
-                    Ok(())
-                } else {
-                    Err(ServiceError::NotFound("passkey"))
+                if !passkeys::delete(tx, check.user_id, &id)? {
+                    return Err(ServiceError::NotFound("passkey"));
                 }
+                crate::services::second_factor::record_passkey(
+                    tx,
+                    check.user_id,
+                    EventType::MfaRemoved,
+                    now,
+                )?;
+                Ok(())
             })
             .await
     }
