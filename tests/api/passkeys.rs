@@ -504,3 +504,54 @@ async fn passkeys_are_not_offered_when_the_public_url_is_an_ip_address() {
         .await
         .assert_problem(404, "not_found");
 }
+
+#[tokio::test]
+async fn a_passkey_proves_nothing_about_the_inbox() {
+    let app = acme().await;
+    let mut authenticator = Authenticator::new();
+    register(&app, &mut authenticator).await;
+    app.execute_sql("UPDATE users SET email_verified_at = NULL");
+    let mut counter = 0;
+    let mut next = || {
+        counter += 1;
+        Shape {
+            counter,
+            ..Shape::default()
+        }
+    };
+
+    // The console needs a proven address: the passkey leads to the inbox first.
+    let (browser, csrf, ceremony, options) = sign_in_challenge(&app).await;
+    let page = post_assertion(
+        &browser,
+        &csrf,
+        &ceremony,
+        &authenticator.assert(&options, next()),
+    )
+    .await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("Check your inbox"), "{}", page.text);
+    assert!(page.set_cookie("enlist_session").is_none());
+
+    // The account page does not: signed in, and still unproven.
+    let browser = Browser::new(&app);
+    let csrf = browser.get("/account").await.csrf_token();
+    let asked = challenge(&app, &browser, "/auth/passkey/challenge", &csrf).await;
+    let answer = authenticator.assert(&asked.body["options"], next());
+    browser
+        .post_form(
+            "/account",
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("intent", "passkey"),
+                ("passkey_ceremony", asked.body["ceremony"].as_str().unwrap()),
+                ("passkey_response", answer.as_str()),
+            ],
+        )
+        .await
+        .assert_see_other("/account");
+    assert_eq!(
+        app.query_i64("SELECT COUNT(*) FROM users WHERE email_verified_at IS NULL"),
+        1
+    );
+}
