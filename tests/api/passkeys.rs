@@ -503,6 +503,19 @@ async fn passkeys_are_not_offered_when_the_public_url_is_an_ip_address() {
     challenge(&app, &browser, "/auth/passkey/challenge", &csrf)
         .await
         .assert_problem(404, "not_found");
+    // A form posted with a passkey anyway is told so.
+    let refused = browser
+        .post_form(
+            "/admin",
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("intent", "passkey"),
+                ("passkey_ceremony", "x"),
+                ("passkey_response", "{}"),
+            ],
+        )
+        .await;
+    assert_refused(&refused, 400, "Passkeys are not offered on this server.");
 }
 
 #[tokio::test]

@@ -217,6 +217,22 @@ fn passkey_name(typed: &str) -> ServiceResult<String> {
 }
 
 impl Accounts {
+    /// Counts a challenge asked for from `address`; 429 past the bound
+    /// (each challenge stores a row).
+    fn count_start(&self, address: &str, now: Millis) -> ServiceResult<()> {
+        let limiter = &self.passkey_limits.starts_per_address;
+        if let Some(wait) = limiter.blocked(address, now) {
+            return Err(ServiceError::TooSoon {
+                detail: "Too many passkey requests were started from your network. Try again in a \
+                         few minutes."
+                    .into(),
+                retry_after_secs: wait.as_secs().max(1),
+            });
+        }
+        limiter.record(address, now);
+        Ok(())
+    }
+
     /// Whether passkeys are offered at all (`server.public_url` has a
     /// domain name).
     pub fn passkeys_offered(&self) -> bool {
@@ -227,6 +243,13 @@ impl Accounts {
         self.webauthn.as_ref().ok_or_else(not_offered)
     }
 
+    /// [`Self::webauthn`] for a form's answer: a sentence, not a 404.
+    fn webauthn_for_form(&self) -> ServiceResult<&Webauthn> {
+        self.webauthn
+            .as_ref()
+            .ok_or_else(|| invalid("Passkeys are not offered on this server."))
+    }
+
     /// "Add a passkey": a registration challenge for the session's account,
     /// excluding the passkeys it already has. The account gets its random
     /// user handle on its first passkey.
@@ -234,10 +257,12 @@ impl Accounts {
         &self,
         session: &str,
         name: &str,
+        address: &str,
     ) -> ServiceResult<PasskeyChallenge> {
         let webauthn = self.webauthn()?.clone();
         let name = passkey_name(name)?;
         let now = self.clock.now();
+        self.count_start(address, now)?;
         let token = session.to_owned();
         self.db
             .write(move |tx| {
@@ -297,15 +322,19 @@ impl Accounts {
         ceremony: &str,
         response: &str,
     ) -> ServiceResult<()> {
-        let webauthn = self.webauthn()?.clone();
+        let webauthn = self.webauthn_for_form()?.clone();
         let credential: RegisterPublicKeyCredential = serde_json::from_str(response)
             .map_err(|_| invalid("The passkey's answer could not be read. Try again."))?;
         let now = self.clock.now();
         let (token, ceremony) = (session.to_owned(), ceremony.to_owned());
+        // Taken in a transaction of its own: a refused answer used it up.
+        let row = self
+            .db
+            .write(move |tx| take_ceremony(tx, &ceremony, now))
+            .await?;
         self.db
             .write(move |tx| {
                 let user = sessions::find(tx, &token, now)?.ok_or_else(session_ended)?;
-                let row = take_ceremony(tx, &ceremony, now)?;
                 if row.user_id != Some(user.user_id) {
                     return Err(ceremony_gone());
                 }
@@ -413,16 +442,7 @@ impl Accounts {
     pub async fn start_passkey_sign_in(&self, address: &str) -> ServiceResult<PasskeyChallenge> {
         let webauthn = self.webauthn()?;
         let now = self.clock.now();
-        let limiter = &self.passkey_limits.starts_per_address;
-        if let Some(wait) = limiter.blocked(address, now) {
-            return Err(ServiceError::TooSoon {
-                detail: "Too many passkey sign-ins were started from your network. Try again in a \
-                         few minutes."
-                    .into(),
-                retry_after_secs: wait.as_secs().max(1),
-            });
-        }
-        limiter.record(address, now);
+        self.count_start(address, now)?;
         let (mut options, state) = webauthn
             .start_discoverable_authentication()
             .map_err(|e| internal("starting a passkey sign-in", e))?;
@@ -451,7 +471,7 @@ impl Accounts {
         response: &str,
         context: &FormContext,
     ) -> ServiceResult<FormOutcome> {
-        let webauthn = self.webauthn()?.clone();
+        let webauthn = self.webauthn_for_form()?.clone();
         let credential: PublicKeyCredential = serde_json::from_str(response)
             .map_err(|_| invalid("The passkey's answer could not be read. Try again."))?;
         let (handle, credential_id) = webauthn

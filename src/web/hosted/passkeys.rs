@@ -97,7 +97,7 @@ pub async fn registration_challenge(
     };
     let challenge = state
         .accounts
-        .start_passkey_registration(&session, &body.name)
+        .start_passkey_registration(&session, &body.name, &browser.address())
         .await?;
     Ok(challenge_answer(challenge))
 }
