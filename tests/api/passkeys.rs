@@ -285,6 +285,11 @@ async fn a_passkey_registers_signs_in_and_replays_clones_and_forgeries_are_refus
     let account = register(&app, &mut authenticator).await;
     let page = account.get("/account").await;
     assert!(page.text.contains("Laptop"), "{}", page.text);
+    assert!(
+        page.text.contains("Your passkeys are your second factor"),
+        "{}",
+        page.text
+    );
     assert_eq!(app.query_i64("SELECT COUNT(*) FROM passkeys"), 1);
     assert_eq!(app.query_i64("SELECT COUNT(*) FROM passkey_handles"), 1);
     // A passkey is a second factor: the password session is asked for one
