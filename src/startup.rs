@@ -210,6 +210,7 @@ impl Application {
                 unverified_lifetime: auth.unverified_account_lifetime.0,
             },
             providers,
+            webauthn: crate::services::accounts::relying_party(&public_url),
         });
         if settings.delivery.transport == crate::config::TransportKind::Log
             && !addr.ip().is_loopback()

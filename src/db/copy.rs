@@ -57,6 +57,9 @@ const TABLES: &[(&str, bool)] = &[
     ("email_codes", false),
     ("totp_factors", false),
     ("recovery_codes", false),
+    ("passkey_handles", false),
+    ("passkeys", false),
+    ("passkey_ceremonies", false),
 ];
 
 /// Columns the target computes from other rows instead of copying.

@@ -32,6 +32,7 @@ pub mod oauth;
 pub mod oidc_logins;
 pub mod orgs;
 pub mod outbox;
+pub mod passkeys;
 pub mod pg;
 mod pg_tls;
 pub mod second_factors;

@@ -58,6 +58,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         14,
         include_str!("../../migrations/postgres/0014_second_factors.sql"),
     ),
+    (
+        15,
+        include_str!("../../migrations/postgres/0015_passkeys.sql"),
+    ),
 ];
 
 /// The schema version this binary writes on PostgreSQL: the same as SQLite's.

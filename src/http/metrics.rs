@@ -68,7 +68,7 @@ impl Metrics {
                 "sign_ins_total",
                 "Sign-ins that succeeded since start, by method (password, oidc: at an \
                  upstream identity provider, trusted_token: a trusted issuer's bearer token \
-                 used by its identity for the first time)",
+                 used by its identity for the first time, passkey)",
             ),
             &["method"],
         )?;

@@ -95,10 +95,10 @@ pub fn status(conn: &Conn, user_id: i64) -> ServiceResult<Status> {
     })
 }
 
-/// Whether the account has a second factor it can be asked for. (Passkeys,
-/// when they come, belong here too.)
+/// Whether the account has a second factor: an authenticator app or a
+/// passkey (docs/passkeys.md). What the console's `required` asks for.
 pub fn enrolled(conn: &Conn, user_id: i64) -> ServiceResult<bool> {
-    Ok(status(conn, user_id)?.totp)
+    Ok(status(conn, user_id)?.totp || db::passkeys::any(conn, user_id)?)
 }
 
 /// An authenticator app being set up: what the page shows, once.
@@ -118,7 +118,7 @@ impl std::fmt::Debug for Enrolment {
 /// Starts setting up an authenticator app: a new secret (replacing one
 /// never confirmed), counted only once a code from it is typed back.
 pub fn begin_totp(tx: &Conn, user_id: i64, now: Millis) -> ServiceResult<Enrolment> {
-    if enrolled(tx, user_id)? {
+    if status(tx, user_id)?.totp {
         return Err(ServiceError::invalid(
             "factor",
             "You already have an authenticator app. Remove it first to set up another.",
@@ -170,7 +170,15 @@ pub fn confirm_totp(
     }
     let codes = new_recovery_codes(tx, user_id, now)?;
     sessions::add_method(tx, session_token, AuthMethod::Totp, now)?;
-    record(tx, origin, user_id, EventType::MfaEnrolled, None, now)?;
+    record(
+        tx,
+        origin,
+        user_id,
+        EventType::MfaEnrolled,
+        None,
+        now,
+        "totp",
+    )?;
     Ok(Ok(codes))
 }
 
@@ -209,7 +217,15 @@ pub fn remove(
         return Ok(Err(refused));
     }
     db::second_factors::delete_all(tx, user_id)?;
-    record(tx, origin, user_id, EventType::MfaRemoved, None, now)?;
+    record(
+        tx,
+        origin,
+        user_id,
+        EventType::MfaRemoved,
+        None,
+        now,
+        "totp",
+    )?;
     Ok(Ok(()))
 }
 
@@ -243,7 +259,11 @@ pub struct Reset {
 /// out admin enrols again), audited in each of their organizations.
 pub fn reset(tx: &Conn, origin: &Origin, email: &Email, now: Millis) -> ServiceResult<Reset> {
     let user = db::users::find_by_email(tx, email)?.ok_or(ServiceError::NotFound("account"))?;
-    let had_second_factor = db::second_factors::delete_all(tx, user.id)?;
+    let had_app = db::second_factors::delete_all(tx, user.id)?;
+    // Passkeys are second factors too: someone who lost the device that
+    // held theirs is locked out of the console just the same.
+    let had_passkeys = db::passkeys::delete_all(tx, user.id)? > 0;
+    let had_second_factor = had_app || had_passkeys;
     let organizations = record(
         tx,
         origin,
@@ -251,6 +271,7 @@ pub fn reset(tx: &Conn, origin: &Origin, email: &Email, now: Millis) -> ServiceR
         EventType::MfaReset,
         Some(had_second_factor),
         now,
+        "totp",
     )?;
     Ok(Reset {
         user_id: user.id,
@@ -345,6 +366,24 @@ fn new_recovery_codes(tx: &Conn, user_id: i64, now: Millis) -> ServiceResult<Sho
 
 /// `user.mfa_*` in every organization the person belongs to; answers how
 /// many. `data` holds the user and the factor, never a secret.
+/// `user.mfa_enrolled` or `.mfa_removed` for a passkey added or removed.
+pub fn record_passkey(
+    tx: &Conn,
+    user_id: i64,
+    kind: EventType,
+    now: Millis,
+) -> ServiceResult<usize> {
+    record(
+        tx,
+        &Origin::user(user_id),
+        user_id,
+        kind,
+        None,
+        now,
+        "passkey",
+    )
+}
+
 fn record(
     tx: &Conn,
     origin: &Origin,
@@ -352,6 +391,7 @@ fn record(
     kind: EventType,
     had_second_factor: Option<bool>,
     now: Millis,
+    factor: &str,
 ) -> ServiceResult<usize> {
     let orgs = db::members::org_ids_of(tx, user_id)?;
     let Some(user) = db::users::get(tx, user_id)? else {
@@ -359,7 +399,7 @@ fn record(
     };
     let mut data = serde_json::json!({
         "user": {"id": user.id, "email": user.email},
-        "factor": "totp",
+        "factor": factor,
     });
     if let (Some(had), Some(fields)) = (had_second_factor, data.as_object_mut()) {
         fields.insert("hadSecondFactor".into(), had.into());

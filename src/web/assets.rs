@@ -44,6 +44,17 @@ pub async fn console_script() -> HttpResponse {
         .body(CONSOLE_SCRIPT)
 }
 
+pub const PASSKEYS_SCRIPT: &str = include_str!("../../assets/passkeys.js");
+
+/// `GET /assets/passkeys.js`: the passkey buttons of the sign-in forms and
+/// the account page (docs/passkeys.md).
+pub async fn passkeys_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(PASSKEYS_SCRIPT)
+}
+
 /// The logo `enlist demo` gives its organization.
 pub async fn demo_logo() -> HttpResponse {
     HttpResponse::Ok()
@@ -61,6 +72,7 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
             Endpoint::at("/").get(home),
             Endpoint::at("/assets/enlist.css").get(stylesheet),
             Endpoint::at("/assets/console.js").get(console_script),
+            Endpoint::at("/assets/passkeys.js").get(passkeys_script),
             Endpoint::at("/assets/demo-logo.svg").get(demo_logo),
         ],
     );

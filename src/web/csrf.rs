@@ -109,6 +109,21 @@ fn cross_site(req: &HttpRequest) -> bool {
     }
 }
 
+/// The header a page's script sends its CSRF token in, for the JSON
+/// endpoints it calls (the passkey challenges).
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// Whether a script's request is genuine: same-origin as far as the
+/// browser tells, with its page's signed CSRF token in [`CSRF_HEADER`]
+/// and the matching cookie.
+pub fn header_genuine(req: &HttpRequest) -> bool {
+    let posted = req
+        .headers()
+        .get(CSRF_HEADER)
+        .and_then(|value| value.to_str().ok());
+    !cross_site(req) && csrf_ok(req, posted)
+}
+
 #[derive(serde::Deserialize)]
 struct CsrfField {
     csrf_token: Option<String>,

@@ -48,6 +48,9 @@ pub fn render(status: StatusCode, page: &impl Template, form_targets: &[&str]) -
 pub enum Scripts {
     None,
     OwnFiles,
+    /// The passkey script (/assets/passkeys.js), which fetches its
+    /// challenges from this server.
+    Passkeys,
 }
 
 /// [`render`], with the scripts the page may run.
@@ -98,6 +101,7 @@ fn page_security_headers(
         Scripts::None => "",
         // Files only: inline script stays refused.
         Scripts::OwnFiles => " script-src 'self';",
+        Scripts::Passkeys => " script-src 'self'; connect-src 'self';",
     };
     let csp = format!(
         "default-src 'none';{script_src} style-src 'self'; img-src 'self' https: data:; \

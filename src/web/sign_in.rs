@@ -84,6 +84,7 @@ impl From<ServiceError> for FormError {
                 "This link is not valid. Check that you copied the whole link from the message.",
             ),
             ServiceError::Conflict { detail, .. } => FormError::new(StatusCode::CONFLICT, detail),
+            ServiceError::Forbidden { detail, .. } => FormError::new(StatusCode::FORBIDDEN, detail),
             other => {
                 tracing::error!(error = %other, "a sign-in form failed on our side");
                 FormError::new(
@@ -98,17 +99,44 @@ impl From<ServiceError> for FormError {
 /// The fields of the sign-in and sign-up forms (templates/sign_in_forms.html).
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct Credentials {
-    /// `signin` or `signup`.
+    /// `signin`, `signup` or `passkey`.
     pub intent: Option<String>,
     pub email: Option<String>,
     pub password: Option<String>,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
+    /// "Sign in with a passkey": the ceremony the challenge came with, and
+    /// the browser's answer (JSON), filled in by the passkey script.
+    pub passkey_ceremony: Option<String>,
+    pub passkey_response: Option<String>,
 }
 
 impl Credentials {
     pub fn email(&self) -> &str {
         self.email.as_deref().unwrap_or("")
+    }
+
+    /// The form's intent on a surface without sign-up: a passkey sign-in
+    /// stays one, anything else signs in.
+    pub fn signing_in(self) -> Self {
+        let intent = match self.intent.as_deref() {
+            Some("passkey") => "passkey",
+            _ => "signin",
+        };
+        Self {
+            intent: Some(intent.into()),
+            ..self
+        }
+    }
+}
+
+/// The scripts a page with sign-in forms may run: the passkey script when
+/// passkeys are offered.
+pub fn page_scripts(state: &AppState) -> crate::web::render::Scripts {
+    if state.accounts.passkeys_offered() {
+        crate::web::render::Scripts::Passkeys
+    } else {
+        crate::web::render::Scripts::None
     }
 }
 
@@ -128,6 +156,16 @@ pub async fn submit(
                 last_name: form.last_name.clone().unwrap_or_default(),
             };
             state.accounts.sign_up(&sign_up, context).await
+        }
+        Some("passkey") => {
+            state
+                .accounts
+                .sign_in_with_passkey(
+                    form.passkey_ceremony.as_deref().unwrap_or(""),
+                    form.passkey_response.as_deref().unwrap_or(""),
+                    context,
+                )
+                .await
         }
         _ => {
             state

@@ -1271,3 +1271,174 @@ async fn an_invitee_accepts_signed_in_by_an_emailed_code_in_chromium() {
 
     client.close().await.unwrap();
 }
+
+/// A WebDriver command of the WebAuthn extension (W3C WebAuthn §11): the
+/// virtual authenticator that stands in for a security key or a phone.
+#[derive(Debug)]
+struct WebAuthnCommand {
+    method: http::Method,
+    /// After `/session/{id}/webauthn/`.
+    path: String,
+    body: Option<serde_json::Value>,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for WebAuthnCommand {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        let session = session_id.unwrap_or_default();
+        base_url.join(&format!("session/{session}/webauthn/{}", self.path))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (
+            self.method.clone(),
+            self.body.as_ref().map(serde_json::Value::to_string),
+        )
+    }
+}
+
+async fn webauthn(
+    client: &Client,
+    method: http::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> serde_json::Value {
+    client
+        .issue_cmd(WebAuthnCommand {
+            method,
+            path: path.to_owned(),
+            body,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("webauthn {path}: {e}"))
+}
+
+/// Clicks the button with this id once the passkey script showed it.
+async fn click_shown(client: &Client, id: &str) {
+    shown(client, id).await.click().await.unwrap();
+}
+
+/// The element with this id once it is shown (the passkey script shows
+/// its forms).
+async fn shown(client: &Client, id: &str) -> fantoccini::elements::Element {
+    eventually(Duration::from_secs(15), || async move {
+        let found = client
+            .find(Locator::Id(id))
+            .await
+            .map_err(|e| format!("no #{id}: {e}"))?;
+        if found.is_displayed().await.unwrap_or(false) {
+            Ok(found)
+        } else {
+            Err(format!("#{id} is never shown"))
+        }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_signs_in_with_a_passkey_and_a_cloned_one_is_refused_in_chromium() {
+    // WebAuthn needs a domain name: the app is reached as localhost (a
+    // secure context over http), never as 127.0.0.1.
+    let port = free_port();
+    let site = format!("http://localhost:{port}");
+    let public_url = site.clone();
+    let app = spawn_app_with(move |s| {
+        s.server.bind = format!("127.0.0.1:{port}");
+        s.server.public_url = Some(public_url);
+        s.auth.admin_mfa = enlist::domain::second_factor::AdminMfa::Required;
+    })
+    .await;
+    app.create_org("Acme", "ada@acme.test");
+    app.set_password("ada@acme.test", "analytical engine");
+    let profile = tempfile::tempdir().unwrap();
+    let Some((_driver, client)) = start_browser(profile.path()).await else {
+        return;
+    };
+    let authenticator = webauthn(
+        &client,
+        http::Method::POST,
+        "authenticator",
+        Some(json!({
+            "protocol": "ctap2",
+            "transport": "internal",
+            "hasResidentKey": true,
+            "hasUserVerification": true,
+            "isUserVerified": true,
+        })),
+    )
+    .await;
+    let authenticator = authenticator.as_str().unwrap().to_owned();
+
+    // Signed in with the password on the account page, Ada adds a passkey.
+    client.goto(&format!("{site}/account")).await.unwrap();
+    page_text(&client, "Sign in").await;
+    type_into(&client, "signin-email", "ada@acme.test").await;
+    type_into(&client, "signin-password", "analytical engine").await;
+    click_button(&client, "Sign in").await;
+    page_text(&client, "No passkey is registered").await;
+    shown(&client, "add-passkey").await;
+    type_into(&client, "passkey-name", "Laptop").await;
+    click_shown(&client, "add-passkey").await;
+    let text = page_text(&client, "The passkey is added").await;
+    assert!(text.contains("Laptop"), "{text}");
+    screenshot_both(&client, "70-passkey-added").await;
+    let stored = webauthn(
+        &client,
+        http::Method::GET,
+        &format!("authenticator/{authenticator}/credentials"),
+        None,
+    )
+    .await;
+    let credential = stored[0].clone();
+    assert_eq!(credential["isResidentCredential"], true, "{stored}");
+    assert_eq!(credential["rpId"], "localhost", "{stored}");
+    assert_eq!(app.query_i64("SELECT COUNT(*) FROM passkeys"), 1);
+
+    // A password alone no longer opens the console (a passkey is a second
+    // factor it now asks for); she signs out there.
+    client.goto(&format!("{site}/admin")).await.unwrap();
+    page_text(&client, "Your second factor").await;
+    click_button(&client, "Sign out").await;
+    page_text(&client, "Admin console").await;
+
+    // At the console's front door, the passkey alone (no password) admits her.
+    screenshot_both(&client, "71-console-passkey-button").await;
+    click_shown(&client, "passkey-sign-in").await;
+    let text = page_text(&client, "Recent activity").await;
+    assert!(text.contains("Acme"), "{text}");
+    screenshot_both(&client, "72-console-by-passkey").await;
+    assert_eq!(
+        app.query_i64("SELECT COUNT(*) FROM passkeys WHERE last_used_at IS NOT NULL"),
+        1
+    );
+
+    // A clone of the authenticator (the same key, an older counter) is refused.
+    click_button(&client, "Sign out").await;
+    page_text(&client, "Admin console").await;
+    webauthn(
+        &client,
+        http::Method::DELETE,
+        &format!("authenticator/{authenticator}/credentials"),
+        None,
+    )
+    .await;
+    let mut clone = credential.clone();
+    clone["signCount"] = json!(0);
+    webauthn(
+        &client,
+        http::Method::POST,
+        &format!("authenticator/{authenticator}/credential"),
+        Some(clone),
+    )
+    .await;
+    click_shown(&client, "passkey-sign-in").await;
+    let text = page_text(&client, "counter went backwards").await;
+    assert!(text.contains("cloned authenticator"), "{text}");
+    assert!(!text.contains("Recent activity"), "{text}");
+    screenshot_both(&client, "73-cloned-passkey-refused").await;
+
+    client.close().await.unwrap();
+}

@@ -64,6 +64,7 @@ mod oidc_provider_fixture;
 mod openapi;
 mod openid_provider;
 mod operability;
+mod passkeys;
 mod races;
 mod rate_limits;
 mod relying_parties;

@@ -82,6 +82,12 @@ fn copy_moves_a_whole_sqlite_database_up_and_refuses_a_target_with_data() {
              SELECT MIN(id), randomblob(20), 0, 0, 7 FROM users;
              INSERT INTO recovery_codes (user_id, code_sha256, created_at)
              SELECT MIN(id), randomblob(32), 0 FROM users;
+             INSERT INTO passkey_handles (user_id, handle)
+             SELECT MIN(id), '0b6f3c1e-4a7d-4a8e-9a55-3f0f5b1f2c11' FROM users;
+             INSERT INTO passkeys (credential_id, user_id, name, passkey, created_at, last_used_at)
+             SELECT randomblob(16), MIN(id), 'Laptop', '{}', 0, 1 FROM users;
+             INSERT INTO passkey_ceremonies (id_sha256, user_id, name, state, created_at, expires_at)
+             VALUES (randomblob(32), NULL, NULL, '{}', 0, 0);
              INSERT INTO email_codes (browser_sha256, email_key, email, code_hmac, return_to,
                                       attempts, created_at, expires_at)
              VALUES (randomblob(32), 'ada@x.test', 'Ada@x.test', randomblob(32), '/admin', 2, 0, 0);",
@@ -94,7 +100,7 @@ fn copy_moves_a_whole_sqlite_database_up_and_refuses_a_target_with_data() {
     ));
     let source = rusqlite::Connection::open(file).unwrap();
     let tables = copied["tables"].as_object().unwrap();
-    assert_eq!(tables.len(), 26, "every table: {copied}");
+    assert_eq!(tables.len(), 29, "every table: {copied}");
     for (table, rows) in tables {
         let in_file: i64 = source
             .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))

@@ -14,8 +14,14 @@
 
 mod email_code;
 mod federated;
+mod passkey;
 
 pub use email_code::{CODE_PAGE, CodeSent, CodeSignedIn, CodeState, CodeView};
+pub use passkey::{PasskeyChallenge, PasskeyView, relying_party};
+pub mod passkeys {
+    //! The account page's view of its passkeys.
+    pub use super::passkey::{NAME_MAX_CHARS, list};
+}
 pub(crate) use federated::identity_event;
 pub use federated::{Callback, LoginBegun, LoginFinished, ReturnTo};
 
@@ -219,6 +225,9 @@ pub struct Accounts {
     sign_ins: SignIns,
     /// The bound on wrong sign-in codes per address.
     email_codes: email_code::CodeLimits,
+    /// The relying party passkeys are registered with (None: not offered).
+    webauthn: Option<webauthn_rs::Webauthn>,
+    passkey_limits: passkey::PasskeyLimits,
 }
 
 /// Sign-ins that succeeded since start, by how the person proved who they
@@ -229,6 +238,7 @@ pub struct SignIns {
     email_code: std::sync::atomic::AtomicU64,
     oidc: std::sync::atomic::AtomicU64,
     trusted_token: std::sync::atomic::AtomicU64,
+    passkey: std::sync::atomic::AtomicU64,
 }
 
 /// How a person proved who they are.
@@ -241,6 +251,8 @@ pub enum SignInMethod {
     Oidc,
     /// A trusted issuer's bearer token, on first use by its identity.
     TrustedToken,
+    /// A passkey (WebAuthn).
+    Passkey,
 }
 
 impl SignIns {
@@ -250,18 +262,20 @@ impl SignIns {
             SignInMethod::EmailCode => &self.email_code,
             SignInMethod::Oidc => &self.oidc,
             SignInMethod::TrustedToken => &self.trusted_token,
+            SignInMethod::Passkey => &self.passkey,
         };
         counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// `(method label, count)` for every method.
-    pub fn snapshot(&self) -> [(&'static str, u64); 4] {
+    pub fn snapshot(&self) -> [(&'static str, u64); 5] {
         let read = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
         [
             ("password", read(&self.password)),
             ("email_code", read(&self.email_code)),
             ("oidc", read(&self.oidc)),
             ("trusted_token", read(&self.trusted_token)),
+            ("passkey", read(&self.passkey)),
         ]
     }
 }
@@ -290,6 +304,8 @@ pub struct AccountsParts {
     pub clock: Clock,
     pub settings: AccountSettings,
     pub providers: Arc<crate::federation::upstream::Providers>,
+    /// The relying party for passkeys ([`relying_party`]), when offered.
+    pub webauthn: Option<webauthn_rs::Webauthn>,
 }
 
 /// One password job of `address`, counted while it lives.
@@ -336,6 +352,8 @@ impl Accounts {
             providers: parts.providers,
             sign_ins: SignIns::default(),
             email_codes: email_code::CodeLimits::default(),
+            webauthn: parts.webauthn,
+            passkey_limits: passkey::PasskeyLimits::default(),
         }
     }
 
@@ -438,31 +456,9 @@ impl Accounts {
         if !account.email_verified && !verify_now && context.needs_proven_inbox() {
             // Apps get codes, the console admits, and invitations are answered
             // only by proven addresses: the inbox first.
-            let browser = secrets::random_base62(32);
-            let sent = self.message_allowed(&email, &context.address);
-            if sent {
-                let link = self.link_for(Purpose::Verify, context.resume.clone(), now);
-                let (to, browser) = (account.email.clone(), browser.clone());
-                let composer = self.composer.clone();
-                self.db
-                    .write(move |tx| {
-                        link.store(
-                            tx,
-                            link.message(),
-                            user_id,
-                            Some(&browser),
-                            None,
-                            &composer,
-                            &to,
-                            now,
-                        )
-                    })
-                    .await?;
-            }
-            return Ok(FormOutcome::CheckInbox {
-                email: account.email,
-                browser: Some(browser),
-            });
+            return self
+                .ask_to_prove_inbox(user_id, account.email, context, now)
+                .await;
         }
         let signed_in = self
             .db
@@ -482,6 +478,45 @@ impl Accounts {
             .await?;
         self.sign_ins.count(SignInMethod::Password);
         Ok(FormOutcome::SignedIn(signed_in))
+    }
+
+    /// "Check your inbox" for a sign-in whose account's address was never
+    /// proven, on a form that leads where only proven addresses go: a
+    /// verification link is mailed (within the message limits; the answer
+    /// is the same either way) for this browser.
+    async fn ask_to_prove_inbox(
+        &self,
+        user_id: i64,
+        account_email: String,
+        context: &FormContext,
+        now: Millis,
+    ) -> ServiceResult<FormOutcome> {
+        let browser = secrets::random_base62(32);
+        let sent = Email::parse(&account_email)
+            .is_ok_and(|email| self.message_allowed(&email, &context.address));
+        if sent {
+            let link = self.link_for(Purpose::Verify, context.resume.clone(), now);
+            let (to, browser) = (account_email.clone(), browser.clone());
+            let composer = self.composer.clone();
+            self.db
+                .write(move |tx| {
+                    link.store(
+                        tx,
+                        link.message(),
+                        user_id,
+                        Some(&browser),
+                        None,
+                        &composer,
+                        &to,
+                        now,
+                    )
+                })
+                .await?;
+        }
+        Ok(FormOutcome::CheckInbox {
+            email: account_email,
+            browser: Some(browser),
+        })
     }
 
     /// Signs up. Whether or not the address already has an account, the
@@ -635,7 +670,10 @@ impl Accounts {
                 let Some(check) = db::sessions::password_check(conn, &lookup, now)? else {
                     return Ok::<_, ServiceError>(None);
                 };
-                let has_factor = super::second_factor::enrolled(conn, check.user_id)?;
+                // A code is what is asked for: an account whose only second
+                // factor is a passkey steps up with its password, or a
+                // passkey sign-in within the window.
+                let has_factor = super::second_factor::status(conn, check.user_id)?.totp;
                 Ok(Some((check, has_factor)))
             })
             .await?
@@ -663,7 +701,9 @@ impl Accounts {
             return Ok(StepUp::Fresh);
         }
         let password = answer.password;
-        if recent(check.password_at) {
+        // A passkey sign-in (a second factor without an app) is at least
+        // what a typed password proves.
+        if recent(check.password_at) || recent(check.factor_at) {
             return Ok(StepUp::Fresh);
         }
         let Some(password) = password.filter(|p| !p.is_empty()) else {
@@ -910,6 +950,7 @@ pub fn sweep(tx: &Conn, lifetime: Duration, now: Millis) -> ServiceResult<usize>
     // typed by anyone, so not the week links keep.
     let keep_codes = i64::try_from(email_code::KEEP_EXPIRED.as_millis()).unwrap_or(0);
     db::email_codes::delete_expired_before(tx, Millis(now.0.saturating_sub(keep_codes)))?;
+    db::passkeys::delete_expired_ceremonies(tx, now)?;
     // Sign-ins abandoned at an identity provider.
     db::oidc_logins::delete_expired(tx, now)?;
     Ok(deleted)

@@ -50,6 +50,8 @@ pub struct FrontPage {
     pub view: FrontView,
     pub notice: Option<Notice>,
     pub csrf_token: String,
+    /// Whether "Sign in with a passkey" is offered.
+    pub passkeys: bool,
 }
 
 fn render(
@@ -65,6 +67,7 @@ fn render(
         view,
         notice,
         csrf_token,
+        passkeys: state.accounts.passkeys_offered(),
     };
     FormPage::new(
         status,
@@ -73,6 +76,7 @@ fn render(
         crate::web::render::secure(state),
     )
     .retry_after(retry_after)
+    .scripts(sign_in::page_scripts(state))
 }
 
 fn sign_in_view(state: &AppState, email: String, error: Option<String>) -> FrontView {
@@ -193,10 +197,7 @@ pub async fn sign_in(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, HtmlError> {
     // The console has no sign-up: admins are made by their organization.
-    let form = Credentials {
-        intent: Some("signin".into()),
-        ..form
-    };
+    let form = form.signing_in();
     let context = browser.form_context(Some(Resume::Console), None);
     let again = |error: &FormError| {
         let view = sign_in_view(&state, form.email().to_owned(), Some(error.message.clone()));

@@ -68,7 +68,9 @@ pub async fn list(
             let ids: Vec<i64> = found.items.iter().map(|m| m.user_id).collect();
             // One query for the page's identities, not one per member.
             let identities = crate::db::identities::of_users(conn, &ids)?;
-            let with_factor = crate::db::second_factors::enrolled_among(conn, &ids)?;
+            // A passkey counts as a second factor too.
+            let mut with_factor = crate::db::second_factors::enrolled_among(conn, &ids)?;
+            with_factor.extend(crate::db::passkeys::with_passkey_among(conn, &ids)?);
             Ok((paging, (found, identities, with_factor)))
         })
         .await?;

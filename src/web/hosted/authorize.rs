@@ -153,6 +153,7 @@ fn sign_in_page(
                 &format!("/oauth/authorize?{}", params.query()),
             ),
             return_to: format!("/oauth/authorize?{}", params.query()),
+            passkeys: state.accounts.passkeys_offered(),
         },
     };
     // Chrome applies form-action to the redirect that follows a post.
@@ -166,6 +167,7 @@ fn sign_in_page(
     )
     .form_targets(&targets)
     .retry_after(error.and_then(|e| e.retry_after))
+    .scripts(crate::web::sign_in::page_scripts(state))
 }
 
 /// `GET /oauth/authorize`. The query is read here rather than by an

@@ -289,6 +289,7 @@ fn render(
                 &with_proof(page_path.clone(), proof, token),
             ),
             return_to: with_proof(page_path.clone(), proof, token),
+            passkeys: state.accounts.passkeys_offered(),
         }),
         Viewer::Invitee(_) => InviteView::Invitee(csrf.clone()),
         Viewer::SomeoneElse(user) => InviteView::SomeoneElse(user.email.clone(), csrf.clone()),
@@ -314,6 +315,7 @@ fn render(
     };
     FormPage::new(status, &page, &csrf, crate::web::render::secure(state))
         .retry_after(form_error.and_then(|e| e.retry_after))
+        .scripts(crate::web::sign_in::page_scripts(state))
 }
 
 /// `GET /invite/{uuid}`

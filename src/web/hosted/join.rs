@@ -145,6 +145,7 @@ fn render(
             reset_href: crate::web::hosted::reset_href(None),
             providers: crate::web::sign_in::provider_buttons(state, &format!("/join/{token}")),
             return_to: format!("/join/{token}"),
+            passkeys: state.accounts.passkeys_offered(),
         }),
         Some(user) => JoinView::SignedIn(user.email.clone(), csrf.clone()),
     };
@@ -161,6 +162,7 @@ fn render(
     };
     FormPage::new(status, &page, &csrf, crate::web::render::secure(state))
         .retry_after(form_error.and_then(|e| e.retry_after))
+        .scripts(crate::web::sign_in::page_scripts(state))
 }
 
 /// `GET /join/{token}`

@@ -10,6 +10,7 @@ pub mod invite;
 pub mod join;
 pub mod logout;
 pub mod oidc;
+pub mod passkeys;
 pub mod profile;
 pub mod second_factor;
 
@@ -51,6 +52,10 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
             Endpoint::at("/account/second-factor/totp/confirm").post(second_factor::confirm),
             Endpoint::at("/account/second-factor/recovery-codes").post(second_factor::renew_codes),
             Endpoint::at("/account/second-factor/remove").post(second_factor::remove),
+            Endpoint::at("/account/passkeys").post(passkeys::register),
+            Endpoint::at("/account/passkeys/challenge").post(passkeys::registration_challenge),
+            Endpoint::at("/account/passkeys/remove").post(passkeys::remove),
+            Endpoint::at("/auth/passkey/challenge").post(passkeys::sign_in_challenge),
             Endpoint::at("/auth/email-code/send").post(email_code::send),
             Endpoint::at("/auth/email-code")
                 .get(email_code::show)
@@ -103,6 +108,8 @@ pub struct SignInForms {
     pub providers: Vec<crate::web::sign_in::ProviderButton>,
     /// The page's own path and query, where "Email me a code" comes back to.
     pub return_to: String,
+    /// Whether "Sign in with a passkey" is offered.
+    pub passkeys: bool,
 }
 
 /// `/reset`, remembering where to go once the password is chosen.

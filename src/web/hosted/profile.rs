@@ -36,6 +36,11 @@ pub enum AccountView {
         consents: Vec<crate::services::oidc::Consent>,
         /// The second factor (docs/second-factor.md).
         second_factor: crate::services::second_factor::Status,
+        /// The account's passkeys (docs/passkeys.md).
+        passkeys: Vec<crate::services::accounts::PasskeyView>,
+        /// Whether passkeys can be added here (`server.public_url` has a
+        /// domain name).
+        passkeys_offered: bool,
     },
 }
 
@@ -86,10 +91,11 @@ pub(super) async fn page(
             reset_href: crate::web::hosted::reset_href(None),
             providers: sign_in::provider_buttons(state, "/account"),
             return_to: "/account".into(),
+            passkeys: state.accounts.passkeys_offered(),
         }),
         Some(person) => {
             let user_id = person.user_id;
-            let (user, identities, consents, second_factor) = state
+            let (user, identities, consents, second_factor, passkeys) = state
                 .db
                 .read(move |conn| {
                     let user = crate::db::users::get(conn, user_id)?
@@ -99,6 +105,7 @@ pub(super) async fn page(
                         services::identities::of_user(conn, user_id)?,
                         services::oidc::consents(conn, user_id)?,
                         services::second_factor::status(conn, user_id)?,
+                        services::accounts::passkeys::list(conn, user_id)?,
                     ))
                 })
                 .await
@@ -116,6 +123,8 @@ pub(super) async fn page(
                     .collect(),
                 consents,
                 second_factor,
+                passkeys,
+                passkeys_offered: state.accounts.passkeys_offered(),
             }
         }
     };
@@ -128,6 +137,10 @@ pub(super) async fn page(
         Some("The app's access is withdrawn: it asks again before it gets your data.")
     } else if query.contains("factor_removed=1") {
         Some("Your authenticator app and recovery codes were removed.")
+    } else if query.contains("passkey_added=1") {
+        Some("The passkey is added: it signs you in to this account.")
+    } else if query.contains("passkey_removed=1") {
+        Some("The passkey was removed: it no longer signs you in.")
     } else {
         None
     };
@@ -152,7 +165,8 @@ pub(super) async fn page(
         &csrf_token,
         crate::web::render::secure(state),
     )
-    .form_targets(&targets))
+    .form_targets(&targets)
+    .scripts(sign_in::page_scripts(state)))
 }
 
 /// The person this browser is signed in as, for the page's forms.
@@ -188,10 +202,7 @@ pub async fn sign_in(
     GenuineForm(form): GenuineForm<Credentials>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, HtmlError> {
-    let form = Credentials {
-        intent: Some("signin".into()),
-        ..form
-    };
+    let form = form.signing_in();
     let context = browser.form_context(None, None);
     let outcome = sign_in::submit(&state, &form, &context).await;
     match outcome {
