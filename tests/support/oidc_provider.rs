@@ -43,8 +43,26 @@ pub const OTHER_API: &str = "urn:other:api";
 pub const RESOURCE_SCOPE: &str = "api";
 
 /// How long the provider may take to say it listens (Node.js starting, keys
-/// generated).
-const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// generated). Under 1 s on an idle machine; the full PostgreSQL run once
+/// waited past 30 s (cause not yet found: the failure names the process's
+/// state to tell a starved process from a stuck one).
+const START_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// What Linux says of a process that did not answer: its state and where it
+/// sleeps.
+fn process_state(pid: u32) -> String {
+    let read = |name: &str| {
+        std::fs::read_to_string(format!("/proc/{pid}/{name}"))
+            .map(|text| text.trim().to_owned())
+            .unwrap_or_else(|e| format!("({e})"))
+    };
+    let state = read("status")
+        .lines()
+        .filter(|line| line.starts_with("State:") || line.starts_with("Threads:"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("{state}, wchan {}", read("wchan"))
+}
 
 /// The Node.js project of the provider.
 pub fn project_dir() -> PathBuf {
@@ -194,6 +212,7 @@ impl OidcProvider {
                 line.trim_start_matches("listening on ").trim().to_owned()
             }
             other => {
+                let state = process_state(child.id());
                 let _ = child.kill();
                 let _ = child.wait();
                 // Let the reader finish the log.
@@ -201,7 +220,7 @@ impl OidcProvider {
                 let log = String::from_utf8_lossy(&log.lock().unwrap_or_else(|e| e.into_inner()))
                     .into_owned();
                 panic!(
-                    "the OpenID provider (node {}/server.mjs) did not start: {}\n{log}",
+                    "the OpenID provider (node {}/server.mjs) did not start: {} (the process: {state})\n{log}",
                     dir.display(),
                     match other {
                         Ok(Some(line)) => format!("it printed {line:?}"),
