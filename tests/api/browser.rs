@@ -282,12 +282,7 @@ async fn sign_up_on_page(client: &Client, first_name: &str, password: &str) {
 async fn invitees_accept_and_decline_from_the_emailed_link_in_chromium() {
     let outbox = tempfile::tempdir().unwrap();
     let outbox_dir = outbox.path().to_owned();
-    let app = spawn_app_with(|s| {
-        s.delivery.transport = TransportKind::File;
-        s.delivery.file.dir = outbox_dir.clone();
-        s.delivery.poll_interval = HumanDuration(Duration::from_millis(100));
-    })
-    .await;
+    let app = mailing_app(&outbox_dir, |_| {}).await;
     let profile = tempfile::tempdir().unwrap();
     let Some((_driver, client)) = start_browser(profile.path()).await else {
         return;
@@ -419,12 +414,7 @@ async fn an_app_sign_up_goes_through_the_verification_email_and_a_reset_in_chrom
     use sha2::Digest;
     let outbox = tempfile::tempdir().unwrap();
     let outbox_dir = outbox.path().to_owned();
-    let app = spawn_app_with(|s| {
-        s.delivery.transport = TransportKind::File;
-        s.delivery.file.dir = outbox_dir.clone();
-        s.delivery.poll_interval = HumanDuration(Duration::from_millis(100));
-    })
-    .await;
+    let app = mailing_app(&outbox_dir, |_| {}).await;
     let profile = tempfile::tempdir().unwrap();
     let Some((_driver, client)) = start_browser(profile.path()).await else {
         return;
@@ -631,16 +621,26 @@ async fn follow_link(client: &Client, label: &str) {
         .unwrap();
 }
 
+/// An app whose messages land as `.eml` files in `outbox_dir` (polled
+/// every 100 ms), with `more` settings on top.
+async fn mailing_app(
+    outbox_dir: &Path,
+    more: impl FnOnce(&mut enlist::config::Settings),
+) -> TestApp {
+    let outbox_dir = outbox_dir.to_owned();
+    spawn_app_with(move |s| {
+        s.delivery.transport = TransportKind::File;
+        s.delivery.file.dir = outbox_dir;
+        s.delivery.poll_interval = HumanDuration(Duration::from_millis(100));
+        more(s);
+    })
+    .await
+}
+
 /// A server mailing `.eml` files into `outbox_dir` (webhooks to loopback
 /// allowed), with Acme and its admin Ada, whose password is "analytical engine".
 async fn acme_with_ada(outbox_dir: &Path) -> (TestApp, helpers::TestOrg) {
-    let app = spawn_app_with(|s| {
-        s.webhooks.allow_http_loopback = true;
-        s.delivery.transport = TransportKind::File;
-        s.delivery.file.dir = outbox_dir.to_owned();
-        s.delivery.poll_interval = HumanDuration(Duration::from_millis(100));
-    })
-    .await;
+    let app = mailing_app(outbox_dir, |s| s.webhooks.allow_http_loopback = true).await;
     let org = app.create_org("Acme", "ada@acme.test");
     app.set_password("ada@acme.test", "analytical engine");
     (app, org)
@@ -957,10 +957,7 @@ async fn a_password_reset_revokes_the_keys_an_admin_minted_in_the_console_in_chr
 /// "Sign in with Local IdP".
 async fn federated_app(outbox_dir: &Path) -> (TestApp, &'static OidcProvider) {
     let provider = oidc_provider::shared();
-    let app = spawn_app_with(|s| {
-        s.delivery.transport = TransportKind::File;
-        s.delivery.file.dir = outbox_dir.to_owned();
-        s.delivery.poll_interval = HumanDuration(Duration::from_millis(100));
+    let app = mailing_app(outbox_dir, |s| {
         s.auth.oidc_providers = vec![provider_settings(provider, "local")];
     })
     .await;
@@ -1222,12 +1219,7 @@ async fn an_admin_signs_in_to_the_console_at_their_identity_provider_in_chromium
 async fn an_invitee_accepts_signed_in_by_an_emailed_code_in_chromium() {
     let outbox = tempfile::tempdir().unwrap();
     let outbox_dir = outbox.path().to_owned();
-    let app = spawn_app_with(|s| {
-        s.delivery.transport = TransportKind::File;
-        s.delivery.file.dir = outbox_dir.clone();
-        s.delivery.poll_interval = HumanDuration(Duration::from_millis(100));
-    })
-    .await;
+    let app = mailing_app(&outbox_dir, |_| {}).await;
     let profile = tempfile::tempdir().unwrap();
     let Some((_driver, client)) = start_browser(profile.path()).await else {
         return;
