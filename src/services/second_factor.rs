@@ -271,7 +271,8 @@ pub fn reset(tx: &Conn, origin: &Origin, email: &Email, now: Millis) -> ServiceR
         EventType::MfaReset,
         Some(had_second_factor),
         now,
-        "totp",
+        // The reset removes every kind at once.
+        "all",
     )?;
     Ok(Reset {
         user_id: user.id,

@@ -932,6 +932,7 @@ fn mfa_reset_removes_a_locked_out_admins_second_factor_and_is_audited() {
         assert_eq!(event["actor"], serde_json::json!({ "type": "cli" }));
         assert_eq!(event["data"]["user"]["id"], admin);
         assert_eq!(event["data"]["hadSecondFactor"], true);
+        assert_eq!(event["data"]["factor"], "all");
     }
 
     // Again: nothing to remove, said so.
