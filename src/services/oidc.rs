@@ -93,6 +93,50 @@ pub fn next_step(
     })
 }
 
+/// What follows a sign-in made for an authorization request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AfterSignIn {
+    /// A code for the client, issued for the new session.
+    Code(String),
+    /// A third-party client the person has not allowed: its consent page.
+    Consent,
+    /// The session ended before the code (nothing issued).
+    SessionGone,
+}
+
+/// One storage call once a form signed someone in for `authorization`:
+/// their session, the consent rule, and the code when none is needed.
+pub fn code_after_sign_in(
+    tx: &Conn,
+    authorization: &Authorization,
+    session_token: &str,
+    now: Millis,
+) -> ServiceResult<AfterSignIn> {
+    let Some(session) = super::sessions::find(tx, session_token, now)? else {
+        return Ok(AfterSignIn::SessionGone);
+    };
+    if consent_needed(
+        tx,
+        &authorization.client,
+        session.user_id,
+        &authorization.scope,
+        authorization.prompt,
+    )? {
+        return Ok(AfterSignIn::Consent);
+    }
+    let code = super::oauth::issue_code(
+        tx,
+        &super::oauth::NewCode {
+            authorization,
+            user_id: session.user_id,
+            auth_time: session.signed_in_at,
+            methods: &session.methods,
+        },
+        now,
+    )?;
+    Ok(AfterSignIn::Code(code))
+}
+
 /// Whether the person must be asked before `client` gets `scopes`: never
 /// for a first-party client; for a third-party one, the first time, when it
 /// asks for more than was granted, or when it asks again (`prompt=consent`).

@@ -4,7 +4,7 @@
 //! mailed link) in the browser that asked for it.
 
 use crate::helpers::*;
-use crate::oauth_helpers::{AuthRequest, exchange_code};
+use crate::oauth_helpers::{AuthRequest, app_signs_in_with};
 use crate::page_helpers::*;
 use serde_json::json;
 use std::time::Duration;
@@ -555,19 +555,7 @@ async fn an_apps_authorization_returns_to_the_app_with_a_code() {
 
     let back = type_code(&browser, &code).await;
     assert_eq!(back.status, 303, "{}", back.text);
-    let location = url::Url::parse(back.location().unwrap()).unwrap();
-    assert!(
-        location.as_str().starts_with(&request.redirect_uri),
-        "{location}"
-    );
-    let params: std::collections::HashMap<_, _> = location.query_pairs().into_owned().collect();
-    assert_eq!(params.get("state"), Some(&request.state));
-    let authorization = params.get("code").expect("a code for the app");
-    let tokens = exchange_code(&app, &client, &request, authorization).await;
-    assert_eq!(tokens.status, 200, "{}", tokens.text);
-    let access = tokens.body["access_token"].as_str().unwrap();
-    let listed = app.invitee_get("/invitations", access).await;
-    assert_eq!(listed.status, 200, "{}", listed.text);
+    app_signs_in_with(&app, &client, &request, back.location().unwrap()).await;
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@
 //! provider's access tokens as a trusted issuer's.
 
 use crate::helpers::*;
-use crate::oauth_helpers::{AuthRequest, exchange_code};
+use crate::oauth_helpers::{AuthRequest, app_signs_in_with, exchange_code};
 use crate::oidc_provider::{self, ENLIST_API, OTHER_API, OidcProvider};
 use crate::page_helpers::{Browser, Page};
 use enlist::config::{OidcProviderSettings, TrustedIssuerSettings};
@@ -324,20 +324,7 @@ async fn an_apps_code_flow_completes_through_the_provider() {
 
     let back = through_provider(&app, provider, &browser, &page, "alice").await;
     assert_eq!(back.status, 303, "{}", back.text);
-    let location = url::Url::parse(back.location().unwrap()).unwrap();
-    assert!(
-        location.as_str().starts_with(&request.redirect_uri),
-        "{location}"
-    );
-    let params: std::collections::HashMap<_, _> = location.query_pairs().into_owned().collect();
-    assert_eq!(params.get("state"), Some(&request.state));
-    let code = params.get("code").expect("a code for the app");
-
-    let tokens = exchange_code(&app, &client, &request, code).await;
-    assert_eq!(tokens.status, 200, "{}", tokens.text);
-    let access = tokens.body["access_token"].as_str().unwrap();
-    let listed = app.invitee_get("/invitations", access).await;
-    assert_eq!(listed.status, 200, "{}", listed.text);
+    app_signs_in_with(&app, &client, &request, back.location().unwrap()).await;
 }
 
 #[tokio::test]

@@ -795,3 +795,26 @@ pub fn issue_code_directly(app: &TestApp, request: &AuthRequest, user_id: i64) -
         })
         .unwrap()
 }
+
+/// The app's side once the browser came back to `location`: the request's
+/// state and a code, whose tokens open the invitee API.
+pub async fn app_signs_in_with(
+    app: &TestApp,
+    client: &TestClient,
+    request: &AuthRequest,
+    location: &str,
+) {
+    let location = url::Url::parse(location).unwrap();
+    assert!(
+        location.as_str().starts_with(&request.redirect_uri),
+        "{location}"
+    );
+    let params: std::collections::HashMap<_, _> = location.query_pairs().into_owned().collect();
+    assert_eq!(params.get("state"), Some(&request.state));
+    let code = params.get("code").expect("a code for the app");
+    let tokens = exchange_code(app, client, request, code).await;
+    assert_eq!(tokens.status, 200, "{}", tokens.text);
+    let access = tokens.body["access_token"].as_str().unwrap();
+    let listed = app.invitee_get("/invitations", access).await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+}

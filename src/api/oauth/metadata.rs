@@ -51,7 +51,9 @@ pub struct AuthorizationServerMetadata {
 }
 
 /// OpenID Connect Discovery 1.0 provider metadata: the RFC 8414 document's
-/// fields and values, and what OpenID Connect adds.
+/// fields and values, and what OpenID Connect adds. Spelled out rather than
+/// `#[serde(flatten)]`ed: the OpenAPI document then describes one closed
+/// object, which its schema checks hold every answer to.
 #[derive(Serialize, ToSchema)]
 pub struct OpenIdProviderMetadata {
     #[schema(format = "uri")]

@@ -9,7 +9,7 @@
 
 use crate::services::accounts::Resume;
 use crate::services::oauth::{self, Authorization, AuthorizeRefusal, NewCode};
-use crate::services::oidc::{self, NextStep};
+use crate::services::oidc::{self, AfterSignIn, NextStep};
 use crate::services::sessions::SessionUser;
 use crate::web::csrf::{FormPage, GenuineForm};
 use crate::web::error::{HtmlError, PageError};
@@ -343,30 +343,20 @@ pub(crate) async fn grant_code(
     let now = state.clock.now();
     let token = session.to_owned();
     let checked = authorization.clone();
-    let signed_in = state
+    let next = state
         .db
-        .read(move |conn| {
-            let Some(session) = crate::services::sessions::find(conn, &token, now)? else {
-                return Ok(None);
-            };
-            let consent = oidc::consent_needed(
-                conn,
-                &checked.client,
-                session.user_id,
-                &checked.scope,
-                checked.prompt,
-            )?;
-            Ok::<_, crate::services::ServiceError>(Some((session, consent)))
-        })
+        .write(move |tx| oidc::code_after_sign_in(tx, &checked, &token, now))
         .await
         .map_err(|error| PageError::internal(format!("authorize: {error}")))?;
-    match signed_in {
-        Some((_, true)) => Ok(crate::web::render::see_other(&format!(
+    match next {
+        AfterSignIn::Code(code) => code_redirect(state, &authorization, &code),
+        AfterSignIn::Consent => Ok(crate::web::render::see_other(&format!(
             "/oauth/authorize?{}",
             authorization.params.after_sign_in().query()
         ))),
-        Some((session, false)) => issue_code(state, authorization, session).await,
-        None => Err(PageError::internal("authorize: the new session is gone").into()),
+        AfterSignIn::SessionGone => {
+            Err(PageError::internal("authorize: the new session is gone").into())
+        }
     }
 }
 
@@ -397,11 +387,20 @@ async fn issue_code(
         .map_err(|error| {
             PageError::internal(format!("authorize: issuing a code failed: {error}"))
         })?;
-    let mut pairs = vec![("code", code.as_str())];
+    code_redirect(state, &authorization, &code)
+}
+
+/// Back to the client with `code`, its `state` and `iss` (RFC 9207: the
+/// client can tell which server answered).
+fn code_redirect(
+    state: &AppState,
+    authorization: &Authorization,
+    code: &str,
+) -> Result<HttpResponse, HtmlError> {
+    let mut pairs = vec![("code", code)];
     if let Some(state) = authorization.state.as_deref() {
         pairs.push(("state", state));
     }
-    // RFC 9207: the client can tell which server answered.
     pairs.push(("iss", state.public_url.as_str()));
     Ok(back_to_client(&authorization.redirect_uri, &pairs)?.response())
 }

@@ -128,6 +128,16 @@ async fn account_page_saying(
     )
 }
 
+/// The account page, saying that the form needs a session.
+async fn signed_out(
+    req: &HttpRequest,
+    state: &AppState,
+    browser: &Browser,
+) -> Result<HttpResponse, HtmlError> {
+    let error = ServiceError::Unauthorized("Sign in first.".into());
+    account_page_saying(req, state, browser, error).await
+}
+
 /// `POST /account/passkeys`: stores the passkey the browser just made.
 pub async fn register(
     req: HttpRequest,
@@ -136,13 +146,7 @@ pub async fn register(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, HtmlError> {
     let Some(session) = browser.session_token() else {
-        return account_page_saying(
-            &req,
-            &state,
-            &browser,
-            ServiceError::Unauthorized("Sign in first.".into()),
-        )
-        .await;
+        return signed_out(&req, &state, &browser).await;
     };
     if form.passkey_ceremony.is_empty() || form.passkey_response.is_empty() {
         let error = ServiceError::invalid(
@@ -180,13 +184,7 @@ pub async fn remove(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, HtmlError> {
     let Some(session) = browser.session_token() else {
-        return account_page_saying(
-            &req,
-            &state,
-            &browser,
-            ServiceError::Unauthorized("Sign in first.".into()),
-        )
-        .await;
+        return signed_out(&req, &state, &browser).await;
     };
     let removed = state
         .accounts
