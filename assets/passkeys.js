@@ -1,9 +1,11 @@
 // Passkeys (docs/passkeys.md): the "Sign in with a passkey" and "Add a
-// passkey" forms. Each form posts like any other; this script only fills
-// in its two hidden fields first: it asks this server for a challenge
-// (with the page's CSRF token in a header), lets the browser's WebAuthn
-// dialog answer it, and puts the answer (JSON) in the form. Without
-// JavaScript or WebAuthn the forms stay hidden.
+// passkey" forms, and the "Use a passkey" buttons of forms that ask a
+// signed-in person for their second factor again. Each form posts like
+// any other; this script only fills in its two hidden fields first: it
+// asks this server for a challenge (with the page's CSRF token in a
+// header), lets the browser's WebAuthn dialog answer it, and puts the
+// answer (JSON) in the form. Without JavaScript or WebAuthn the forms and
+// buttons stay hidden.
 (function () {
   "use strict";
   if (!window.PublicKeyCredential || !navigator.credentials) {
@@ -97,9 +99,8 @@
     return form.querySelector("input[name='" + name + "']");
   }
 
-  function challenge(form) {
-    var register = form.getAttribute("data-passkey") === "register";
-    var url = register ? "/account/passkeys/challenge" : "/auth/passkey/challenge";
+  function challenge(form, url) {
+    var register = url === "/account/passkeys/challenge";
     var name = field(form, "name");
     return fetch(url, {
       method: "POST",
@@ -119,10 +120,19 @@
     });
   }
 
+  function failed(form) {
+    return function (error) {
+      say(form, error && error.name === "NotAllowedError"
+        ? "The passkey request was cancelled or timed out."
+        : (error && error.message) || "The passkey request failed.");
+    };
+  }
+
   function run(form) {
     var register = form.getAttribute("data-passkey") === "register";
+    var url = register ? "/account/passkeys/challenge" : "/auth/passkey/challenge";
     say(form, "");
-    challenge(form)
+    challenge(form, url)
       .then(function (body) {
         field(form, "passkey_ceremony").value = body.ceremony;
         return register
@@ -134,11 +144,24 @@
         field(form, "passkey_response").value = JSON.stringify(answer);
         form.submit();
       })
-      .catch(function (error) {
-        say(form, error && error.name === "NotAllowedError"
-          ? "The passkey request was cancelled or timed out."
-          : (error && error.message) || "The passkey request failed.");
-      });
+      .catch(failed(form));
+  }
+
+  // A signed-in person confirming it is them: the challenge names only
+  // their passkeys, and the answer goes with whatever the form does.
+  function confirmWith(button) {
+    var form = button.form;
+    say(form, "");
+    challenge(form, "/account/passkeys/confirm")
+      .then(function (body) {
+        field(form, "passkey_ceremony").value = body.ceremony;
+        return navigator.credentials.get(requestOptions(body.options));
+      })
+      .then(function (credential) {
+        field(form, "passkey_response").value = JSON.stringify(assertion(credential));
+        form.submit();
+      })
+      .catch(failed(form));
   }
 
   function start() {
@@ -151,6 +174,16 @@
       form.addEventListener("submit", function (event) {
         event.preventDefault();
         run(form);
+      });
+    });
+    var buttons = document.querySelectorAll("button[data-passkey-confirm]");
+    Array.prototype.forEach.call(buttons, function (button) {
+      var section = button.closest("[data-passkey-section]");
+      if (section) {
+        section.hidden = false;
+      }
+      button.addEventListener("click", function () {
+        confirmWith(button);
       });
     });
   }

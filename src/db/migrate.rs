@@ -27,6 +27,7 @@ const UPGRADES: &[&str] = &[
     include_str!("../../migrations/0013_email_codes.sql"),
     include_str!("../../migrations/0014_second_factors.sql"),
     include_str!("../../migrations/0015_passkeys.sql"),
+    include_str!("../../migrations/0016_passkey_confirmations.sql"),
 ];
 /// The schema this binary writes.
 pub const SCHEMA_VERSION: i64 = 1 + UPGRADES.len() as i64;

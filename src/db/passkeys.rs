@@ -1,5 +1,6 @@
 //! Passkeys: each account's WebAuthn user handle, its credentials, and the
-//! ceremonies under way (see migrations/0015_passkeys.sql).
+//! ceremonies under way (see migrations/0015_passkeys.sql and
+//! 0016_passkey_confirmations.sql).
 
 use super::sql::{Conn, Result};
 use crate::domain::Millis;
@@ -152,8 +153,38 @@ pub fn with_passkey_among(conn: &Conn, user_ids: &[i64]) -> Result<Vec<i64>> {
     )
 }
 
+/// What a ceremony is for: its answer is taken only for that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CeremonyPurpose {
+    /// A sign-in: no account named, the authenticator says whose it is.
+    SignIn,
+    /// Adding a passkey to the account `user_id`.
+    Register,
+    /// The signed-in `user_id` confirming it is them with a passkey.
+    Confirm,
+}
+
+impl CeremonyPurpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::SignIn => "sign_in",
+            Self::Register => "register",
+            Self::Confirm => "confirm",
+        }
+    }
+
+    fn parse(stored: &str) -> Self {
+        match stored {
+            "register" => Self::Register,
+            "confirm" => Self::Confirm,
+            _ => Self::SignIn,
+        }
+    }
+}
+
 pub struct NewCeremony<'a> {
     pub id_sha256: &'a [u8],
+    pub purpose: CeremonyPurpose,
     pub user_id: Option<i64>,
     pub name: Option<&'a str>,
     pub state: &'a str,
@@ -162,8 +193,9 @@ pub struct NewCeremony<'a> {
 
 pub fn insert_ceremony(conn: &Conn, new: &NewCeremony<'_>, now: Millis) -> Result<()> {
     conn.execute(
-        "INSERT INTO passkey_ceremonies (id_sha256, user_id, name, state, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO passkey_ceremonies
+             (id_sha256, user_id, name, state, created_at, expires_at, purpose)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         &[
             &new.id_sha256,
             &new.user_id,
@@ -171,6 +203,7 @@ pub fn insert_ceremony(conn: &Conn, new: &NewCeremony<'_>, now: Millis) -> Resul
             &new.state,
             &now.0,
             &new.expires_at.0,
+            &new.purpose.as_str(),
         ],
     )?;
     Ok(())
@@ -179,6 +212,7 @@ pub fn insert_ceremony(conn: &Conn, new: &NewCeremony<'_>, now: Millis) -> Resul
 /// A ceremony as stored.
 #[derive(Debug, Clone)]
 pub struct CeremonyRow {
+    pub purpose: CeremonyPurpose,
     pub user_id: Option<i64>,
     pub name: Option<String>,
     pub state: String,
@@ -190,7 +224,7 @@ pub struct CeremonyRow {
 pub fn take_ceremony(conn: &Conn, id_sha256: &[u8]) -> Result<Option<CeremonyRow>> {
     conn.query_opt(
         "DELETE FROM passkey_ceremonies WHERE id_sha256 = ?1
-         RETURNING user_id, name, state, expires_at",
+         RETURNING user_id, name, state, expires_at, purpose",
         &[&id_sha256],
         |row| {
             Ok(CeremonyRow {
@@ -198,6 +232,7 @@ pub fn take_ceremony(conn: &Conn, id_sha256: &[u8]) -> Result<Option<CeremonyRow
                 name: row.get(1)?,
                 state: row.get(2)?,
                 expires_at: Millis(row.get(3)?),
+                purpose: CeremonyPurpose::parse(&row.get::<String>(4)?),
             })
         },
     )

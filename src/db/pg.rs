@@ -62,6 +62,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         15,
         include_str!("../../migrations/postgres/0015_passkeys.sql"),
     ),
+    (
+        16,
+        include_str!("../../migrations/postgres/0016_passkey_confirmations.sql"),
+    ),
 ];
 
 /// The schema version this binary writes on PostgreSQL: the same as SQLite's.

@@ -166,17 +166,22 @@ pub enum Lobby {
         organizations: Vec<Membership>,
     },
     /// An administrator whom `auth.admin_mfa` asks for a second factor
-    /// first: the one they have (`enrolled`), or one to enrol.
+    /// first: the one they have (`enrolled`; `factors` are those usable
+    /// here), or one to enrol.
     SecondFactor {
         email: String,
         enrolled: bool,
+        factors: second_factor::Factors,
     },
 }
 
+/// Where the session's person stands at the console's door;
+/// `passkeys_offered` is whether this server offers passkeys.
 pub fn lobby(
     conn: &Conn,
     session_token: Option<&str>,
     policy: AdminMfa,
+    passkeys_offered: bool,
     now: Millis,
 ) -> ServiceResult<Lobby> {
     let Some(user) = find_session(conn, session_token, now)? else {
@@ -193,6 +198,7 @@ pub fn lobby(
                 return Ok(Lobby::SecondFactor {
                     email: user.email,
                     enrolled: step == ConsoleStep::Verify,
+                    factors: second_factor::factors(conn, user.user_id, passkeys_offered)?,
                 });
             }
         }

@@ -95,6 +95,30 @@ pub fn status(conn: &Conn, user_id: i64) -> ServiceResult<Status> {
     })
 }
 
+/// The second factors an account can answer a check with on this server:
+/// a code (its authenticator app, or a recovery code) and a passkey (when
+/// it has one and the server offers passkeys).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Factors {
+    pub code: bool,
+    pub passkey: bool,
+}
+
+impl Factors {
+    pub fn any(self) -> bool {
+        self.code || self.passkey
+    }
+}
+
+/// The account's [`Factors`]; `passkeys_offered` is whether this server
+/// offers passkeys at all (its public URL has a domain name).
+pub fn factors(conn: &Conn, user_id: i64, passkeys_offered: bool) -> ServiceResult<Factors> {
+    Ok(Factors {
+        code: status(conn, user_id)?.totp,
+        passkey: passkeys_offered && db::passkeys::any(conn, user_id)?,
+    })
+}
+
 /// Whether the account has a second factor: an authenticator app or a
 /// passkey (docs/passkeys.md). What the console's `required` asks for.
 pub fn enrolled(conn: &Conn, user_id: i64) -> ServiceResult<bool> {

@@ -1390,9 +1390,40 @@ async fn an_admin_signs_in_with_a_passkey_and_a_cloned_one_is_refused_in_chromiu
     assert_eq!(app.query_i64("SELECT COUNT(*) FROM passkeys"), 1);
 
     // A password alone no longer opens the console (a passkey is a second
-    // factor it now asks for); she signs out there.
+    // factor it now asks for): she confirms with the passkey right there,
+    // and the session she holds is admitted.
     client.goto(&format!("{site}/admin")).await.unwrap();
-    page_text(&client, "Your second factor").await;
+    page_text(&client, "Use your passkey to open the admin console").await;
+    screenshot_both(&client, "70a-console-asks-for-the-passkey").await;
+    click_shown(&client, "second-factor-passkey").await;
+    let text = page_text(&client, "Recent activity").await;
+    assert!(text.contains("Acme"), "{text}");
+    assert_eq!(app.query_i64("SELECT COUNT(*) FROM web_sessions"), 1);
+
+    // Minutes later, a key asks for the passkey again, in place: the form
+    // keeps what she typed and the key is made.
+    app.clock.advance(Duration::from_secs(5 * 60 + 1));
+    follow_link(&client, "API keys").await;
+    follow_link(&client, "Create a key").await;
+    page_text(&client, "Create an API key").await;
+    type_into(&client, "key-name", "reporting").await;
+    client
+        .find(Locator::Css("input[value='invitations:read']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    screenshot_both(&client, "70b-key-asks-for-the-passkey").await;
+    click_shown(&client, "step-up-passkey").await;
+    page_text(&client, "shown only this once").await;
+    let secret = field_value(&client, "new-key").await;
+    assert_eq!(
+        app.get("/v1/organization/invitations", &secret)
+            .await
+            .status,
+        200
+    );
     click_button(&client, "Sign out").await;
     page_text(&client, "Admin console").await;
 

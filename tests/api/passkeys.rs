@@ -293,11 +293,13 @@ async fn a_passkey_registers_signs_in_and_replays_clones_and_forgeries_are_refus
     assert_eq!(app.query_i64("SELECT COUNT(*) FROM passkeys"), 1);
     assert_eq!(app.query_i64("SELECT COUNT(*) FROM passkey_handles"), 1);
     // A passkey is a second factor: the password session is asked for one
-    // at the console, and may sign in with the passkey there.
+    // at the console, and may confirm it with the passkey there.
     let asked = account.get("/admin").await;
     assert!(asked.text.contains("Your second factor"), "{}", asked.text);
     assert!(
-        asked.text.contains("Sign in with a passkey"),
+        asked
+            .text
+            .contains("Use your passkey to open the admin console"),
         "{}",
         asked.text
     );
@@ -433,6 +435,212 @@ async fn a_passkey_registers_signs_in_and_replays_clones_and_forgeries_are_refus
     }
 }
 
+/// A confirmation challenge for `browser`'s session, asked from `page`
+/// (its CSRF token): `(csrf, ceremony, options)`.
+async fn confirmation(app: &TestApp, browser: &Browser, page: &str) -> (String, String, Value) {
+    let csrf = browser.get(page).await.csrf_token();
+    let asked = challenge(app, browser, "/account/passkeys/confirm", &csrf).await;
+    assert_eq!(asked.status, 200, "{}", asked.text);
+    let ceremony = asked.body["ceremony"].as_str().unwrap().to_owned();
+    (csrf, ceremony, asked.body["options"].clone())
+}
+
+async fn confirm_at_door(browser: &Browser, csrf: &str, ceremony: &str, answer: &str) -> Page {
+    browser
+        .post_form(
+            "/admin/second-factor",
+            &[
+                ("csrf_token", csrf),
+                ("passkey_ceremony", ceremony),
+                ("passkey_response", answer),
+            ],
+        )
+        .await
+}
+
+fn counter(counter: u32) -> Shape<'static> {
+    Shape {
+        counter,
+        ..Shape::default()
+    }
+}
+
+#[tokio::test]
+async fn a_signed_in_admin_confirms_with_a_passkey_in_place_at_the_door_and_before_a_key() {
+    let app = acme().await;
+    let mut authenticator = Authenticator::new();
+    let ada = register(&app, &mut authenticator).await;
+    let sessions = app.query_i64("SELECT COUNT(*) FROM web_sessions");
+
+    // The door asks the password session for the passkey: no code field
+    // (she has no authenticator app), a button the script shows.
+    let door = ada.get("/admin").await;
+    assert!(door.text.contains("data-passkey-confirm"), "{}", door.text);
+    assert!(!door.text.contains("second-factor-code"), "{}", door.text);
+    let csp = door.header("content-security-policy").unwrap();
+    assert!(csp.contains("connect-src 'self'"), "{csp}");
+
+    // The challenge names her passkey only, and asks her device to verify her.
+    let (csrf, ceremony, options) = confirmation(&app, &ada, "/admin").await;
+    let allowed = &options["publicKey"]["allowCredentials"];
+    assert_eq!(allowed.as_array().unwrap().len(), 1, "{options}");
+    assert_eq!(allowed[0]["id"], B64.encode(&authenticator.credential_id));
+    assert_eq!(options["publicKey"]["userVerification"], "required");
+
+    // A passkey that is not hers: refused, beside the button; still asked.
+    let mut stranger = Authenticator::new();
+    stranger.user_handle = authenticator.user_handle.clone();
+    let refused = confirm_at_door(
+        &ada,
+        &csrf,
+        &ceremony,
+        &stranger.assert(&options, counter(1)),
+    )
+    .await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert!(
+        refused.text.contains("Your second factor"),
+        "{}",
+        refused.text
+    );
+    assert!(refused.text.contains("form-error"), "{}", refused.text);
+
+    // Hers, on a fresh challenge: the session she holds is admitted; no
+    // new session is started.
+    let (csrf, ceremony, options) = confirmation(&app, &ada, "/admin").await;
+    let answer = authenticator.assert(&options, counter(1));
+    let confirmed = confirm_at_door(&ada, &csrf, &ceremony, &answer).await;
+    confirmed.assert_see_other("/admin");
+    assert!(confirmed.set_cookie("enlist_session").is_none());
+    assert_eq!(app.query_i64("SELECT COUNT(*) FROM web_sessions"), sessions);
+    let console = ada.get("/admin").await;
+    assert_eq!(console.status, 303, "{}", console.text);
+    let overview = console.location().unwrap().to_owned();
+    assert!(overview.starts_with("/admin/orgs/"), "{overview}");
+    assert_eq!(
+        app.query_i64(
+            "SELECT COUNT(*) FROM events WHERE type = 'user.signed_in' \
+             AND body LIKE '%\"method\":\"passkey\"%' AND body LIKE '%\"mfa\"%'"
+        ),
+        1,
+        "the confirmation is audited as a second method of the session"
+    );
+
+    // The same answer again: its challenge was used.
+    let replayed = confirm_at_door(&ada, &csrf, &ceremony, &answer).await;
+    assert_eq!(replayed.status, 400, "{}", replayed.text);
+    assert!(
+        replayed.text.contains("expired or was already used"),
+        "{}",
+        replayed.text
+    );
+    // A confirmation's challenge never signs anyone in, and a sign-in's
+    // never confirms.
+    let (browser, sign_in_csrf, _, _) = sign_in_challenge(&app).await;
+    let (_, confirm_ceremony, options) = confirmation(&app, &ada, &overview).await;
+    let crossed = post_assertion(
+        &browser,
+        &sign_in_csrf,
+        &confirm_ceremony,
+        &authenticator.assert(&options, counter(2)),
+    )
+    .await;
+    assert_refused(&crossed, 410, "expired or was already used");
+    let (_, _, sign_in_ceremony, options) = sign_in_challenge(&app).await;
+    let csrf = ada.get(&overview).await.csrf_token();
+    let crossed = confirm_at_door(
+        &ada,
+        &csrf,
+        &sign_in_ceremony,
+        &authenticator.assert(&options, counter(3)),
+    )
+    .await;
+    assert!(
+        crossed.text.contains("expired or was already used"),
+        "{}",
+        crossed.text
+    );
+
+    // Five minutes on, a key asks for the passkey again (not the password).
+    app.clock
+        .advance(std::time::Duration::from_secs(5 * 60 + 1));
+    let keys = format!("{overview}/api-keys");
+    let form = ada.get(&format!("{keys}/new")).await;
+    assert_eq!(form.status, 200, "{}", form.text);
+    assert!(form.text.contains("step-up-passkey"), "{}", form.text);
+    assert!(!form.text.contains("key-password"), "{}", form.text);
+    assert!(!form.text.contains("step-up-code"), "{}", form.text);
+    let csrf = form.csrf_token();
+    let key_fields = |ceremony: &str, answer: &str| {
+        vec![
+            ("csrf_token".to_owned(), csrf.clone()),
+            ("name".to_owned(), "billing sync".to_owned()),
+            ("scope".to_owned(), "invitations:read".to_owned()),
+            ("passkey_ceremony".to_owned(), ceremony.to_owned()),
+            ("passkey_response".to_owned(), answer.to_owned()),
+        ]
+    };
+    let post_key = |fields: Vec<(String, String)>| {
+        let ada = &ada;
+        let keys = &keys;
+        async move {
+            let borrowed: Vec<(&str, &str)> = fields
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str()))
+                .collect();
+            ada.post_form(keys, &borrowed).await
+        }
+    };
+    let asked = post_key(key_fields("", "")).await;
+    assert_eq!(asked.status, 400, "{}", asked.text);
+    assert!(
+        asked.text.contains("Use your passkey to create a key."),
+        "{}",
+        asked.text
+    );
+    assert!(
+        asked.text.contains("billing sync"),
+        "the form keeps what was typed"
+    );
+    let keys_before = app.query_i64("SELECT COUNT(*) FROM api_keys");
+    let (_, ceremony, options) = confirmation(&app, &ada, &format!("{keys}/new")).await;
+    let created = post_key(key_fields(
+        &ceremony,
+        &authenticator.assert(&options, counter(4)),
+    ))
+    .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert!(created.text.contains("billing sync"), "{}", created.text);
+    assert_eq!(
+        app.query_i64("SELECT COUNT(*) FROM api_keys"),
+        keys_before + 1
+    );
+
+    // Five more minutes: removing the passkey is confirmed with it too.
+    app.clock
+        .advance(std::time::Duration::from_secs(5 * 60 + 1));
+    let id = B64.encode(&authenticator.credential_id);
+    let (csrf, ceremony, options) = confirmation(&app, &ada, "/account").await;
+    let counted = authenticator.assert(&options, counter(5));
+    ada.post_form(
+        "/account/passkeys/remove",
+        &[
+            ("csrf_token", csrf.as_str()),
+            ("id", id.as_str()),
+            ("passkey_ceremony", ceremony.as_str()),
+            ("passkey_response", counted.as_str()),
+        ],
+    )
+    .await
+    .assert_see_other("/account?passkey_removed=1#passkeys");
+    assert_eq!(app.query_i64("SELECT COUNT(*) FROM passkeys"), 0);
+    // With none left, there is nothing to confirm with.
+    let csrf = ada.get("/account").await.csrf_token();
+    challenge(&app, &ada, "/account/passkeys/confirm", &csrf)
+        .await
+        .assert_problem(400, "validation_failed");
+}
+
 #[tokio::test]
 async fn the_challenge_endpoints_refuse_without_a_session_or_its_csrf_token() {
     let app = acme().await;
@@ -442,8 +650,16 @@ async fn the_challenge_endpoints_refuse_without_a_session_or_its_csrf_token() {
     challenge(&app, &browser, "/account/passkeys/challenge", &csrf)
         .await
         .assert_problem(401, "unauthorized");
-    // Neither endpoint answers without the page's token.
-    for path in ["/account/passkeys/challenge", "/auth/passkey/challenge"] {
+    // Nor does a confirmation.
+    challenge(&app, &browser, "/account/passkeys/confirm", &csrf)
+        .await
+        .assert_problem(401, "unauthorized");
+    // No endpoint answers without the page's token.
+    for path in [
+        "/account/passkeys/challenge",
+        "/auth/passkey/challenge",
+        "/account/passkeys/confirm",
+    ] {
         challenge(&app, &browser, path, "forged")
             .await
             .assert_problem(403, "unauthorized");

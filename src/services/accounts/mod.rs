@@ -16,6 +16,7 @@ mod email_code;
 mod federated;
 mod passkey;
 
+pub use super::second_factor::Factors;
 pub use email_code::{CODE_PAGE, CodeSent, CodeSignedIn, CodeState, CodeView};
 pub use passkey::{PasskeyChallenge, PasskeyView, relying_party};
 pub mod passkeys {
@@ -135,16 +136,38 @@ pub const STEP_UP_WINDOW: Duration = Duration::from_secs(5 * 60);
 pub enum StepUp {
     Fresh,
     PasswordNeeded,
-    /// The account has a second factor: a code from it, not the password.
-    FactorNeeded,
+    /// The account has a second factor: it is asked, not the password.
+    FactorNeeded(Factors),
 }
 
-/// What a form that may need a step-up carries: the password, or a code
-/// of the second factor (TOTP or recovery code).
-#[derive(Debug, Clone, Copy, Default)]
+/// A browser's answer to a passkey confirmation: the ceremony it was
+/// given and the authenticator's assertion (JSON). Not `Debug`: the
+/// ceremony id is a bearer of the challenge.
+#[derive(Clone, Copy)]
+pub struct PasskeyAnswer<'a> {
+    pub ceremony: &'a str,
+    pub response: &'a str,
+}
+
+impl<'a> PasskeyAnswer<'a> {
+    /// The answer a form carried, if it carried one.
+    pub fn from_form(ceremony: Option<&'a str>, response: Option<&'a str>) -> Option<Self> {
+        match (ceremony, response) {
+            (Some(ceremony), Some(response)) if !ceremony.is_empty() && !response.is_empty() => {
+                Some(Self { ceremony, response })
+            }
+            _ => None,
+        }
+    }
+}
+
+/// What a form that may need a step-up carries: the password, a code of
+/// the second factor (TOTP or recovery code), or a passkey's answer.
+#[derive(Clone, Copy, Default)]
 pub struct StepUpAnswer<'a> {
     pub password: Option<&'a str>,
     pub code: Option<&'a str>,
+    pub passkey: Option<PasskeyAnswer<'a>>,
 }
 
 /// A person who proved who they are, with the browser session started for them.
@@ -653,8 +676,10 @@ impl Accounts {
     /// Whether the session's holder typed the account's password within
     /// [`STEP_UP_WINDOW`], or types it now (`password`): what minting an
     /// API key in the console asks. An account with a second factor is
-    /// asked for a code from it instead (`code`; docs/second-factor.md). A wrong password counts as a failed
-    /// sign-in (the same limits), so a borrowed session cannot guess it.
+    /// asked for it instead: a code (`code`) or a passkey confirmed now
+    /// (`passkey`; docs/second-factor.md). A wrong password counts as a
+    /// failed sign-in (the same limits), so a borrowed session cannot
+    /// guess it.
     pub async fn step_up(
         &self,
         session: &str,
@@ -664,17 +689,15 @@ impl Accounts {
         let now = self.clock.now();
         let digest = secrets::sha256(session);
         let lookup = digest;
-        let Some((check, has_factor)) = self
+        let passkeys_offered = self.passkeys_offered();
+        let Some((check, factors)) = self
             .db
             .read(move |conn| {
                 let Some(check) = db::sessions::password_check(conn, &lookup, now)? else {
                     return Ok::<_, ServiceError>(None);
                 };
-                // A code is what is asked for: an account whose only second
-                // factor is a passkey steps up with its password, or a
-                // passkey sign-in within the window.
-                let has_factor = super::second_factor::status(conn, check.user_id)?.totp;
-                Ok(Some((check, has_factor)))
+                let factors = super::second_factor::factors(conn, check.user_id, passkeys_offered)?;
+                Ok(Some((check, factors)))
             })
             .await?
         else {
@@ -686,12 +709,16 @@ impl Accounts {
         let recent = |at: Option<Millis>| at.is_some_and(|at| now.0.saturating_sub(at.0) < window);
         // With a second factor, it is what is asked again: a password
         // alone is what a stolen session's thief may also have phished.
-        if has_factor {
+        if factors.any() {
             if recent(check.factor_at) {
                 return Ok(StepUp::Fresh);
             }
-            let Some(code) = answer.code.filter(|c| !c.trim().is_empty()) else {
-                return Ok(StepUp::FactorNeeded);
+            if let Some(passkey) = answer.passkey.filter(|_| factors.passkey) {
+                self.confirm_with_passkey(session, passkey).await?;
+                return Ok(StepUp::Fresh);
+            }
+            let Some(code) = answer.code.filter(|c| factors.code && !c.trim().is_empty()) else {
+                return Ok(StepUp::FactorNeeded(factors));
             };
             let (token, code, user_id) = (session.to_owned(), code.to_owned(), check.user_id);
             self.db
@@ -701,9 +728,7 @@ impl Accounts {
             return Ok(StepUp::Fresh);
         }
         let password = answer.password;
-        // A passkey sign-in (a second factor without an app) is at least
-        // what a typed password proves.
-        if recent(check.password_at) || recent(check.factor_at) {
+        if recent(check.password_at) {
             return Ok(StepUp::Fresh);
         }
         let Some(password) = password.filter(|p| !p.is_empty()) else {
@@ -739,6 +764,50 @@ impl Accounts {
             .write(move |tx| Ok::<_, ServiceError>(db::sessions::mark_password(tx, &digest, now)?))
             .await?;
         Ok(StepUp::Fresh)
+    }
+
+    /// Proves the session's second factor in place (the console's door):
+    /// a passkey's answer when one is given, else `code` (the
+    /// authenticator app's, or a recovery code).
+    pub async fn prove_second_factor(
+        &self,
+        session: &str,
+        code: &str,
+        passkey: Option<PasskeyAnswer<'_>>,
+    ) -> ServiceResult<()> {
+        if let Some(passkey) = passkey {
+            return self.confirm_with_passkey(session, passkey).await;
+        }
+        let now = self.clock.now();
+        let (token, code) = (session.to_owned(), code.to_owned());
+        self.db
+            .write(move |tx| {
+                let user = sessions::find(tx, &token, now)?.ok_or_else(|| {
+                    ServiceError::Unauthorized("Your session has ended; sign in again.".into())
+                })?;
+                super::second_factor::prove(tx, &token, user.user_id, &code, now)
+            })
+            .await
+            .and_then(super::second_factor::checked)
+            .map(|_| ())
+    }
+
+    /// The second factors the session's account can answer a check with
+    /// here (what a form asking again offers).
+    pub async fn second_factors(&self, session: &str) -> ServiceResult<Factors> {
+        let now = self.clock.now();
+        let token = session.to_owned();
+        let passkeys_offered = self.passkeys_offered();
+        self.db
+            .read(move |conn| {
+                let Some(user) = sessions::find(conn, &token, now)? else {
+                    return Err(ServiceError::Unauthorized(
+                        "Your session has ended; sign in again.".into(),
+                    ));
+                };
+                super::second_factor::factors(conn, user.user_id, passkeys_offered)
+            })
+            .await
     }
 
     /// "Forgot your password?": mails a reset link when the address has an

@@ -11,9 +11,10 @@
 //! whose passkey it is (the account's random user handle), and the answer
 //! is checked against that one stored credential.
 
-use super::{Accounts, FormContext, FormOutcome, SignInMethod, SignedIn};
+use super::{Accounts, FormContext, FormOutcome, PasskeyAnswer, SignInMethod, SignedIn};
 use crate::auth::secrets;
 use crate::auth::throttle::KeyedLimiter;
+use crate::db::passkeys::CeremonyPurpose;
 use crate::db::{self, passkeys};
 use crate::domain::event::EventType;
 use crate::domain::{AuthMethod, Email, Millis};
@@ -23,8 +24,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::time::Duration;
 use webauthn_rs::prelude::{
-    DiscoverableAuthentication, Passkey, PasskeyRegistration, PublicKeyCredential,
-    RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder, WebauthnError,
+    DiscoverableAuthentication, Passkey, PasskeyAuthentication, PasskeyRegistration,
+    PublicKeyCredential, RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder,
+    WebauthnError,
 };
 
 /// How long a browser has to answer a challenge.
@@ -160,6 +162,33 @@ fn refused(error: &WebauthnError) -> ServiceError {
     }
 }
 
+/// A refused confirmation (an answer [`refused`], a ceremony gone) as a
+/// sentence beside the form's passkey button: the person is still signed
+/// in, only this answer was wrong. Never given an ended session.
+fn as_passkey_field(error: ServiceError) -> ServiceError {
+    match error {
+        ServiceError::Unauthorized(detail)
+        | ServiceError::Gone { detail, .. }
+        | ServiceError::Conflict { detail, .. } => ServiceError::Invalid {
+            field: "passkey",
+            detail,
+        },
+        other => other,
+    }
+}
+
+/// The account's passkeys, each with its credential id as stored.
+fn stored_passkeys(tx: &db::Conn, user_id: i64) -> ServiceResult<Vec<(Vec<u8>, Passkey)>> {
+    passkeys::list(tx, user_id)?
+        .into_iter()
+        .map(|row| {
+            let passkey: Passkey =
+                serde_json::from_str(&row.passkey).map_err(|e| internal("a stored passkey", e))?;
+            Ok((row.credential_id, passkey))
+        })
+        .collect()
+}
+
 fn internal(what: &str, error: impl std::fmt::Display) -> ServiceError {
     ServiceError::Internal(format!("{what}: {error}"))
 }
@@ -167,6 +196,7 @@ fn internal(what: &str, error: impl std::fmt::Display) -> ServiceError {
 /// A new ceremony's id, stored as its digest with `state`.
 fn store_ceremony(
     tx: &db::Conn,
+    purpose: CeremonyPurpose,
     user_id: Option<i64>,
     name: Option<&str>,
     state: &str,
@@ -177,6 +207,7 @@ fn store_ceremony(
         tx,
         &passkeys::NewCeremony {
             id_sha256: &secrets::sha256(&ceremony),
+            purpose,
             user_id,
             name,
             state,
@@ -294,7 +325,14 @@ impl Accounts {
                     .map_err(|e| internal("starting a passkey registration", e))?;
                 let state = serde_json::to_string(&state)
                     .map_err(|e| internal("a registration's state", e))?;
-                let ceremony = store_ceremony(tx, Some(user.user_id), Some(&name), &state, now)?;
+                let ceremony = store_ceremony(
+                    tx,
+                    CeremonyPurpose::Register,
+                    Some(user.user_id),
+                    Some(&name),
+                    &state,
+                    now,
+                )?;
                 let mut options = serde_json::to_value(&options)
                     .map_err(|e| internal("a registration's options", e))?;
                 // Discoverable credentials: sign-in names no account, so the
@@ -335,7 +373,7 @@ impl Accounts {
         self.db
             .write(move |tx| {
                 let user = sessions::find(tx, &token, now)?.ok_or_else(session_ended)?;
-                if row.user_id != Some(user.user_id) {
+                if row.purpose != CeremonyPurpose::Register || row.user_id != Some(user.user_id) {
                     return Err(ceremony_gone());
                 }
                 let state: PasskeyRegistration = serde_json::from_str(&row.state)
@@ -377,17 +415,22 @@ impl Accounts {
 
     /// Removes one of the session's account's passkeys. Removing a factor
     /// needs a factor (docs/second-factor.md): a second factor proved in
-    /// this session within the step-up window (a passkey sign-in, an app
-    /// code), or a code of the authenticator app typed now.
+    /// this session within the step-up window (a passkey sign-in or
+    /// confirmation, an app code), a passkey confirmed now (`passkey`), or
+    /// a code of the authenticator app typed now.
     pub async fn remove_passkey(
         &self,
         session: &str,
         credential_id: &str,
         code: Option<&str>,
+        passkey: Option<PasskeyAnswer<'_>>,
     ) -> ServiceResult<()> {
         let id = URL_SAFE_NO_PAD
             .decode(credential_id.trim())
             .map_err(|_| ServiceError::NotFound("passkey"))?;
+        if let Some(passkey) = passkey {
+            self.confirm_with_passkey(session, passkey).await?;
+        }
         let now = self.clock.now();
         let token = session.to_owned();
         let code = code
@@ -407,9 +450,8 @@ impl Accounts {
                     let Some(code) = code else {
                         return Err(ServiceError::Forbidden {
                             code: ErrorCode::Unauthorized,
-                            detail: "Removing a passkey needs a second factor: sign in with a \
-                                     passkey again (or enter a code from your authenticator app) \
-                                     and remove it within five minutes."
+                            detail: "Removing a passkey needs a second factor: confirm with a \
+                                     passkey (or enter a code from your authenticator app)."
                                 .into(),
                         });
                     };
@@ -437,6 +479,102 @@ impl Accounts {
             .await
     }
 
+    /// "Use a passkey" where a signed-in person is asked for their second
+    /// factor (the console's door and step-up, removing a passkey): a
+    /// challenge only the session's account's passkeys can answer, with
+    /// user verification required.
+    pub async fn start_passkey_confirmation(
+        &self,
+        session: &str,
+        address: &str,
+    ) -> ServiceResult<PasskeyChallenge> {
+        let webauthn = self.webauthn()?.clone();
+        let now = self.clock.now();
+        self.count_start(address, now)?;
+        let token = session.to_owned();
+        self.db
+            .write(move |tx| {
+                let user = sessions::find(tx, &token, now)?.ok_or_else(session_ended)?;
+                let credentials = stored_passkeys(tx, user.user_id)?
+                    .into_iter()
+                    .map(|(_, passkey)| passkey)
+                    .collect::<Vec<_>>();
+                if credentials.is_empty() {
+                    return Err(invalid("Your account has no passkey."));
+                }
+                let (options, state) = webauthn
+                    .start_passkey_authentication(&credentials)
+                    .map_err(|e| internal("starting a passkey confirmation", e))?;
+                let state = serde_json::to_string(&state)
+                    .map_err(|e| internal("a confirmation's state", e))?;
+                let ceremony = store_ceremony(
+                    tx,
+                    CeremonyPurpose::Confirm,
+                    Some(user.user_id),
+                    None,
+                    &state,
+                    now,
+                )?;
+                let options = serde_json::to_value(&options)
+                    .map_err(|e| internal("a confirmation's options", e))?;
+                Ok(PasskeyChallenge { ceremony, options })
+            })
+            .await
+    }
+
+    /// Checks the browser's answer to [`Self::start_passkey_confirmation`]
+    /// and marks the second factor proved in this same session: nothing
+    /// new is started, so the session the person already holds is the one
+    /// that may now do what asked for it. A refusal is a sentence about
+    /// the field `passkey`.
+    pub async fn confirm_with_passkey(
+        &self,
+        session: &str,
+        answer: PasskeyAnswer<'_>,
+    ) -> ServiceResult<()> {
+        let webauthn = self.webauthn_for_form()?.clone();
+        let credential: PublicKeyCredential = serde_json::from_str(answer.response)
+            .map_err(|_| invalid("The passkey's answer could not be read. Try again."))?;
+        let now = self.clock.now();
+        let (token, ceremony) = (session.to_owned(), answer.ceremony.to_owned());
+        // Taken in a transaction of its own: a refused answer used it up.
+        let row = self
+            .db
+            .write(move |tx| take_ceremony(tx, &ceremony, now))
+            .await
+            .map_err(as_passkey_field)?;
+        self.db
+            .write(move |tx| {
+                let user = sessions::find(tx, &token, now)?.ok_or_else(session_ended)?;
+                if row.purpose != CeremonyPurpose::Confirm || row.user_id != Some(user.user_id) {
+                    return Err(as_passkey_field(ceremony_gone()));
+                }
+                let state: PasskeyAuthentication = serde_json::from_str(&row.state)
+                    .map_err(|e| internal("a stored confirmation", e))?;
+                let result = webauthn
+                    .finish_passkey_authentication(&credential, &state)
+                    .map_err(|e| as_passkey_field(refused(&e)))?;
+                let used = stored_passkeys(tx, user.user_id)?
+                    .into_iter()
+                    .find(|(_, passkey)| passkey.cred_id() == result.cred_id());
+                // The state allowed only this account's passkeys; one removed
+                // meanwhile is simply no longer a factor.
+                let Some((credential_id, mut passkey)) = used else {
+                    return Err(invalid(
+                        "This passkey is not registered here (it may have been removed).",
+                    ));
+                };
+                passkey.update_credential(&result);
+                let stored =
+                    serde_json::to_string(&passkey).map_err(|e| internal("a passkey", e))?;
+                passkeys::mark_used(tx, &credential_id, &stored, now)?;
+                sessions::add_method(tx, &token, AuthMethod::Passkey, now)?
+                    .ok_or_else(session_ended)?;
+                Ok(())
+            })
+            .await
+    }
+
     /// "Sign in with a passkey": a discoverable authentication challenge
     /// (no account named; user verification required).
     pub async fn start_passkey_sign_in(&self, address: &str) -> ServiceResult<PasskeyChallenge> {
@@ -454,7 +592,7 @@ impl Accounts {
             serde_json::to_value(&options).map_err(|e| internal("a sign-in's options", e))?;
         let ceremony = self
             .db
-            .write(move |tx| store_ceremony(tx, None, None, &state, now))
+            .write(move |tx| store_ceremony(tx, CeremonyPurpose::SignIn, None, None, &state, now))
             .await?;
         Ok(PasskeyChallenge { ceremony, options })
     }
@@ -489,7 +627,7 @@ impl Accounts {
             .db
             .write(move |tx| take_ceremony(tx, &ceremony, now))
             .await?;
-        if state.user_id.is_some() {
+        if state.purpose != CeremonyPurpose::SignIn {
             return Err(ceremony_gone());
         }
         let checked = self

@@ -2,7 +2,7 @@
 //! the page for someone who administers nothing, and sign-out.
 
 use super::{ButtonForm, ConsoleForm, Notice};
-use crate::services::accounts::Resume;
+use crate::services::accounts::{Factors, PasskeyAnswer, Resume};
 use crate::services::console::{self as gate, Lobby};
 use crate::state::AppState;
 use crate::web::csrf::{FormPage, FormRejection};
@@ -35,9 +35,12 @@ pub enum FrontView {
         email: String,
         organizations: Vec<PickedOrganization>,
     },
-    /// An administrator asked for their second factor.
+    /// An administrator asked for their second factor: the ones usable
+    /// here (`factors`; none when their only one is a passkey and this
+    /// server offers none).
     SecondFactor {
         email: String,
+        factors: Factors,
         error: Option<String>,
     },
     /// An administrator who must enrol a second factor first.
@@ -113,9 +116,10 @@ pub async fn front_door(
     let token = sign_in::session_token(req, state);
     let now = state.clock.now();
     let policy = state.settings.auth.admin_mfa;
+    let passkeys = state.accounts.passkeys_offered();
     let lobby = state
         .db
-        .read(move |conn| gate::lobby(conn, token.as_deref(), policy, now))
+        .read(move |conn| gate::lobby(conn, token.as_deref(), policy, passkeys, now))
         .await;
     match lobby {
         Ok(lobby) => lobby_page(req, state, status, notice, lobby),
@@ -151,10 +155,19 @@ fn lobby_page(
         Lobby::SecondFactor {
             email,
             enrolled: true,
-        } => shown(status, FrontView::SecondFactor { email, error: None }),
+            factors,
+        } => shown(
+            status,
+            FrontView::SecondFactor {
+                email,
+                factors,
+                error: None,
+            },
+        ),
         Lobby::SecondFactor {
             email,
             enrolled: false,
+            ..
         } => shown(StatusCode::FORBIDDEN, FrontView::Enrol { email }),
         Lobby::SignedIn {
             email,
@@ -229,41 +242,52 @@ pub async fn sign_out(
     Ok(response)
 }
 
-/// The second-factor form: a code from the authenticator app, or a recovery code.
-#[derive(Debug, Default, serde::Deserialize)]
-pub struct CodeForm {
+/// The second-factor forms: a code from the authenticator app (or a
+/// recovery code), or a passkey's answer.
+#[derive(Default, serde::Deserialize)]
+pub struct SecondFactorForm {
     #[serde(default)]
     pub code: String,
+    pub passkey_ceremony: Option<String>,
+    pub passkey_response: Option<String>,
 }
 
 /// `POST /admin/second-factor`: proves the signed-in person's second
-/// factor in this session, then back through the front door (to the
-/// console). A wrong, replayed or locked code answers the form again,
-/// saying so.
+/// factor in this session (a passkey confirms it in place: the session
+/// they hold is the one admitted), then back through the front door (to
+/// the console). A wrong, replayed or locked code, or a refused passkey,
+/// answers the form again, saying so.
 pub async fn second_factor(
     req: HttpRequest,
     browser: Browser,
-    ConsoleForm(form): ConsoleForm<CodeForm>,
+    ConsoleForm(form): ConsoleForm<SecondFactorForm>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, HtmlError> {
     let (Some(token), Some(person)) = (browser.session_token(), browser.signed_in(&state).await)
     else {
         return Ok(crate::web::render::see_other("/admin?notice=session-ended"));
     };
-    let now = state.clock.now();
+    let passkey = PasskeyAnswer::from_form(
+        form.passkey_ceremony.as_deref(),
+        form.passkey_response.as_deref(),
+    );
     let proved = state
-        .db
-        .write(move |tx| {
-            crate::services::second_factor::prove(tx, &token, person.user_id, &form.code, now)
-        })
-        .await
-        .and_then(crate::services::second_factor::checked);
+        .accounts
+        .prove_second_factor(&token, &form.code, passkey)
+        .await;
     match proved {
-        Ok(_) => Ok(crate::web::render::see_other("/admin")),
+        Ok(()) => Ok(crate::web::render::see_other("/admin")),
         Err(error) => {
+            // Only what the form offers again: a failure here shows it bare.
+            let factors = state
+                .accounts
+                .second_factors(&token)
+                .await
+                .unwrap_or_default();
             let error = FormError::from(error);
             let view = FrontView::SecondFactor {
                 email: person.email,
+                factors,
                 error: Some(error.message),
             };
             Ok(render(&req, &state, error.status, view, None, error.retry_after).response())

@@ -1,10 +1,11 @@
 //! The console's API keys: the list with each key's state, creating one
 //! with chosen scopes (its secret shown once), and revoking.
 
+use super::step_up::{Asked, Carried};
 use super::{ButtonForm, Chrome, ConsoleForm, ConsolePageError, FieldError, RowId, Visit};
 use crate::domain::{ApiKey, KeyRevocation, Scope};
 use crate::domain::{OrgId, UserId};
-use crate::services::accounts::{StepUp, StepUpAnswer};
+use crate::services::accounts::{Factors, StepUp, StepUpAnswer};
 use crate::services::{self, ServiceError};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
@@ -92,10 +93,9 @@ pub struct ScopeChoice {
 pub struct KeyForm {
     pub name: String,
     pub scopes: Vec<String>,
-    /// The admin's password, asked again unless typed in the last minutes.
-    pub password: Option<String>,
-    /// Or, when they have a second factor, a code from it.
-    pub code: Option<String>,
+    /// The admin's password, asked again unless typed in the last minutes;
+    /// or, when they have a second factor, a code from it or a passkey.
+    pub step_up: Carried,
 }
 
 impl From<Vec<(String, String)>> for KeyForm {
@@ -106,9 +106,9 @@ impl From<Vec<(String, String)>> for KeyForm {
             match name.as_str() {
                 "name" => form.name = value,
                 "scope" => form.scopes.push(value),
-                "password" => form.password = Some(value),
-                "code" => form.code = Some(value),
-                _ => {}
+                other => {
+                    form.step_up.take(other, value);
+                }
             }
         }
         form
@@ -156,24 +156,25 @@ pub struct NewKeyPage {
     pub chrome: Chrome,
     pub name: String,
     pub scopes: Vec<ScopeChoice>,
-    /// Whether the form asks for the admin's password, or a code of their
-    /// second factor (step-up).
+    /// Whether the form asks for the admin's password, or their second
+    /// factor (step-up).
     pub ask_password: bool,
-    pub ask_code: bool,
-    /// The field an error is about (`name`, `scopes` or `password`) and what is wrong.
+    pub factors: Factors,
+    /// The field an error is about (`name`, `scopes`, `password`, `code`
+    /// or `passkey`) and what is wrong.
     pub field_error: FieldError,
 }
 
 impl NewKeyPage {
-    /// The form with `form`'s name and scopes.
-    fn new(chrome: Chrome, form: &KeyForm, step: StepUp, field_error: FieldError) -> Self {
+    /// The form with `form`'s name and scopes, asking what `asked` says.
+    fn new(chrome: Chrome, form: &KeyForm, asked: &Asked) -> Self {
         Self {
             chrome,
             name: form.name.clone(),
             scopes: form.choices(),
-            ask_password: step == StepUp::PasswordNeeded,
-            ask_code: step == StepUp::FactorNeeded,
-            field_error,
+            ask_password: asked.password,
+            factors: asked.factors,
+            field_error: asked.field_error.clone(),
         }
     }
 }
@@ -197,13 +198,20 @@ pub async fn new(
     let step = step_up(&visit, &state, StepUpAnswer::default())
         .await
         .map_err(|error| visit.refused("api-keys", admin.clone(), error))?;
+    let asked = Asked::first(step);
     let page = NewKeyPage::new(
         visit.chrome(&admin, "api-keys"),
         &KeyForm::default(),
-        step,
-        FieldError::default(),
+        &asked,
     );
-    super::shown(&state, &page, &page.chrome)
+    Ok(super::page_with(
+        &state,
+        StatusCode::OK,
+        &page,
+        &page.chrome,
+        None,
+        asked.scripts(),
+    ))
 }
 
 /// Whether the signed-in admin proved their second factor (or, without
@@ -229,11 +237,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ConsolePageError> {
     // Whoever holds the session must know the password to mint a key: a
     // borrowed or stolen session cannot make itself a lasting credential.
-    let answer = StepUpAnswer {
-        password: form.password.as_deref(),
-        code: form.code.as_deref(),
-    };
-    let step = step_up(&visit, &state, answer).await;
+    let step = step_up(&visit, &state, form.step_up.answer()).await;
     if !matches!(step, Ok(StepUp::Fresh)) {
         return password_again(&visit, &state, &form, step).await;
     }
@@ -270,9 +274,12 @@ pub async fn create(
         }
         Err(failure) => failure.or_form(|admin, error| match error {
             ServiceError::Invalid { field, detail } if matches!(*field, "name" | "scopes") => {
-                let field_error = FieldError::new(field, detail.clone());
+                let asked = Asked {
+                    field_error: FieldError::new(field, detail.clone()),
+                    ..Asked::default()
+                };
                 let chrome = visit.chrome(admin, "api-keys");
-                let page = NewKeyPage::new(chrome, &form, StepUp::Fresh, field_error);
+                let page = NewKeyPage::new(chrome, &form, &asked);
                 Some(super::page(
                     &state,
                     StatusCode::BAD_REQUEST,
@@ -297,14 +304,20 @@ async fn password_again(
     step: Result<StepUp, ServiceError>,
 ) -> Result<HttpResponse, ConsolePageError> {
     let admin = visit.admitted(state).await?;
-    let code_typed = form.code.as_deref().is_some_and(|c| !c.trim().is_empty());
-    let asked = super::step_up::asked(step, code_typed, "create a key");
-    let (step, field_error, status, retry_after) = match asked {
+    let asked = super::step_up::asked(visit, state, step, &form.step_up, "create a key").await;
+    let asked = match asked {
         Ok(asked) => asked,
         Err(error) => return Err(visit.refused("api-keys", admin, error)),
     };
-    let page = NewKeyPage::new(visit.chrome(&admin, "api-keys"), form, step, field_error);
-    Ok(super::page(state, status, &page, &page.chrome, retry_after))
+    let page = NewKeyPage::new(visit.chrome(&admin, "api-keys"), form, &asked);
+    Ok(super::page_with(
+        state,
+        asked.status,
+        &page,
+        &page.chrome,
+        asked.retry_after,
+        asked.scripts(),
+    ))
 }
 
 /// `POST /admin/orgs/{uuid}/api-keys/{id}/revoke`

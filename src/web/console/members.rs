@@ -1,9 +1,10 @@
 //! The console's members: the list, role changes and removal.
 
+use super::step_up::Carried;
 use super::{ButtonForm, Chrome, ConsoleForm, ConsolePageError, Paging, Visit};
 use crate::domain::{Member, Role};
 use crate::domain::{OrgId, UserId};
-use crate::services::accounts::StepUp;
+use crate::services::accounts::{Factors, StepUp};
 use crate::services::error_code::ErrorCode;
 use crate::services::{self, ServiceError};
 use crate::state::AppState;
@@ -117,8 +118,11 @@ pub async fn list(
 pub struct RoleForm {
     #[serde(default)]
     pub role: String,
-    /// A code of the admin's second factor, when asked again (step-up).
+    /// The admin's second factor, when asked again (step-up): a code, or
+    /// a passkey's answer.
     pub code: Option<String>,
+    pub passkey_ceremony: Option<String>,
+    pub passkey_response: Option<String>,
 }
 
 /// The role change asked again with a code of the admin's second factor.
@@ -128,11 +132,21 @@ pub struct RoleStepUpPage {
     pub chrome: Chrome,
     pub action: String,
     pub role: String,
-    pub ask_code: bool,
+    pub factors: Factors,
     pub field_error: super::FieldError,
 }
 
 impl RoleForm {
+    /// What the form carried for the step-up.
+    fn step_up(&self) -> Carried {
+        Carried {
+            password: None,
+            code: self.code.clone(),
+            passkey_ceremony: self.passkey_ceremony.clone(),
+            passkey_response: self.passkey_response.clone(),
+        }
+    }
+
     fn role(&self) -> Result<Role, ServiceError> {
         self.role.parse::<Role>().map_err(|_| {
             let shown: String = self.role.chars().take(64).collect();
@@ -231,7 +245,7 @@ pub async fn set_role(
     ConsoleForm(form): ConsoleForm<RoleForm>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsolePageError> {
-    let step = super::step_up::factor_only(&visit, &state, form.code.as_deref()).await;
+    let step = super::step_up::factor_only(&visit, &state, &form.step_up()).await;
     if !matches!(step, Ok(StepUp::Fresh)) {
         return role_again(&visit, &state, &member.user, &form, step).await;
     }
@@ -247,16 +261,23 @@ async fn role_again(
     step: Result<StepUp, ServiceError>,
 ) -> Result<HttpResponse, ConsolePageError> {
     let admin = visit.admitted(state).await?;
-    let typed = super::step_up::typed(form.code.as_deref());
-    let (_, field_error, status, retry_after) = super::step_up::asked(step, typed, "change a role")
+    let asked = super::step_up::asked(visit, state, step, &form.step_up(), "change a role")
+        .await
         .map_err(|error| visit.refused("members", admin.clone(), error))?;
     let chrome = visit.chrome(&admin, "members");
     let page = RoleStepUpPage {
         action: chrome.href(&format!("/members/{user}/role")),
         chrome,
         role: form.role.chars().take(64).collect(),
-        ask_code: true,
-        field_error,
+        factors: asked.factors,
+        field_error: asked.field_error.clone(),
     };
-    Ok(super::page(state, status, &page, &page.chrome, retry_after))
+    Ok(super::page_with(
+        state,
+        asked.status,
+        &page,
+        &page.chrome,
+        asked.retry_after,
+        asked.scripts(),
+    ))
 }

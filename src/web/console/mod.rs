@@ -457,6 +457,26 @@ pub fn page(
     chrome: &Chrome,
     retry_after: Option<Duration>,
 ) -> HttpResponse {
+    page_with(
+        state,
+        status,
+        template,
+        chrome,
+        retry_after,
+        Scripts::OwnFiles,
+    )
+}
+
+/// [`page`] for a page that may run `scripts` (a step-up form offering a
+/// passkey).
+pub fn page_with(
+    state: &AppState,
+    status: StatusCode,
+    template: &impl Template,
+    chrome: &Chrome,
+    retry_after: Option<Duration>,
+    scripts: Scripts,
+) -> HttpResponse {
     crate::web::csrf::form_page_with(
         status,
         template,
@@ -464,7 +484,7 @@ pub fn page(
         &chrome.csrf_token,
         crate::web::render::secure(state),
         retry_after,
-        Scripts::OwnFiles,
+        scripts,
     )
 }
 

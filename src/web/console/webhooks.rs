@@ -2,11 +2,12 @@
 //! adding one (its signing secret shown once), turning one off and on,
 //! sending it a test event, rotating its secret and deleting it.
 
+use super::step_up::{Asked, Carried};
 use super::{ButtonForm, Chrome, ConsoleForm, ConsolePageError, FieldError, Visit};
 use crate::domain::Page;
 use crate::domain::event::EventType;
 use crate::domain::webhook::WebhookEndpoint;
-use crate::services::accounts::StepUp;
+use crate::services::accounts::{Factors, StepUp};
 use crate::services::webhooks::{EndpointPatch, NewEndpoint, WithSecret};
 use crate::services::{self, ServiceError};
 use crate::state::AppState;
@@ -101,8 +102,8 @@ pub struct EndpointForm {
     pub url: String,
     pub description: String,
     pub events: Vec<String>,
-    /// A code of the admin's second factor, when asked again (step-up).
-    pub code: Option<String>,
+    /// The admin's second factor, when asked again (step-up).
+    pub step_up: Carried,
 }
 
 impl From<Vec<(String, String)>> for EndpointForm {
@@ -114,8 +115,9 @@ impl From<Vec<(String, String)>> for EndpointForm {
                 "url" => form.url = value,
                 "description" => form.description = value,
                 "event" => form.events.push(value),
-                "code" => form.code = Some(value),
-                _ => {}
+                other => {
+                    form.step_up.take(other, value);
+                }
             }
         }
         form
@@ -145,8 +147,8 @@ pub struct NewEndpointPage {
     pub field_error: FieldError,
     /// An error about the whole form.
     pub error: Option<String>,
-    /// Whether the form asks for a code of the second factor (step-up).
-    pub ask_code: bool,
+    /// The second factors the form asks for (step-up; none: not asked).
+    pub factors: Factors,
 }
 
 impl NewEndpointPage {
@@ -158,7 +160,7 @@ impl NewEndpointPage {
             events: form.choices(),
             field_error: FieldError::default(),
             error: None,
-            ask_code: false,
+            factors: Factors::default(),
         }
     }
 }
@@ -179,12 +181,20 @@ pub async fn new(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsolePageError> {
     let admin = visit.admitted(&state).await?;
-    let step = super::step_up::factor_only(&visit, &state, None)
+    let step = super::step_up::factor_only(&visit, &state, &Carried::default())
         .await
         .map_err(|error| visit.refused("webhooks", admin.clone(), error))?;
+    let asked = Asked::first(step);
     let mut page = NewEndpointPage::new(visit.chrome(&admin, "webhooks"), &EndpointForm::default());
-    page.ask_code = step == StepUp::FactorNeeded;
-    super::shown(&state, &page, &page.chrome)
+    page.factors = asked.factors;
+    Ok(super::page_with(
+        &state,
+        StatusCode::OK,
+        &page,
+        &page.chrome,
+        None,
+        asked.scripts(),
+    ))
 }
 
 /// `POST /admin/orgs/{uuid}/webhooks`: adds the endpoint and shows its secret.
@@ -197,21 +207,21 @@ pub async fn create(
     // first, then again inside the write.
     let admin = visit.admitted(&state).await?;
     // A lasting way out for the organization's events: asked again.
-    let step = super::step_up::factor_only(&visit, &state, form.code.as_deref()).await;
+    let step = super::step_up::factor_only(&visit, &state, &form.step_up).await;
     if !matches!(step, Ok(StepUp::Fresh)) {
-        let typed = super::step_up::typed(form.code.as_deref());
-        let (_, field_error, status, retry_after) =
-            super::step_up::asked(step, typed, "add a webhook")
-                .map_err(|error| visit.refused("webhooks", admin.clone(), error))?;
+        let asked = super::step_up::asked(&visit, &state, step, &form.step_up, "add a webhook")
+            .await
+            .map_err(|error| visit.refused("webhooks", admin.clone(), error))?;
         let mut page = NewEndpointPage::new(visit.chrome(&admin, "webhooks"), &form);
-        page.ask_code = true;
-        page.field_error = field_error;
-        return Ok(super::page(
+        page.factors = asked.factors;
+        page.field_error = asked.field_error.clone();
+        return Ok(super::page_with(
             &state,
-            status,
+            asked.status,
             &page,
             &page.chrome,
-            retry_after,
+            asked.retry_after,
+            asked.scripts(),
         ));
     }
     let checked = vet(&state, &form).await;

@@ -54,6 +54,7 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
             Endpoint::at("/account/second-factor/remove").post(second_factor::remove),
             Endpoint::at("/account/passkeys").post(passkeys::register),
             Endpoint::at("/account/passkeys/challenge").post(passkeys::registration_challenge),
+            Endpoint::at("/account/passkeys/confirm").post(passkeys::confirmation_challenge),
             Endpoint::at("/account/passkeys/remove").post(passkeys::remove),
             Endpoint::at("/auth/passkey/challenge").post(passkeys::sign_in_challenge),
             Endpoint::at("/auth/email-code/send").post(email_code::send),

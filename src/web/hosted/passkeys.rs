@@ -1,14 +1,15 @@
-//! Passkeys on the hosted pages (docs/passkeys.md). The two JSON endpoints
+//! Passkeys on the hosted pages (docs/passkeys.md). The JSON endpoints
 //! the passkey script calls for a challenge (`POST /auth/passkey/challenge`
-//! for a sign-in, `POST /account/passkeys/challenge` for a registration;
-//! the page's CSRF token in `X-CSRF-Token`), and the account page's forms
-//! that register and remove one. Signing in with a passkey is a sign-in
+//! for a sign-in, `POST /account/passkeys/challenge` for a registration,
+//! `POST /account/passkeys/confirm` for a signed-in person confirming it
+//! is them; the page's CSRF token in `X-CSRF-Token`), and the account
+//! page's forms that register and remove one. Signing in with a passkey is a sign-in
 //! form's `intent=passkey` (`web::sign_in::submit`), so every sign-in
 //! surface goes on as it does after a password.
 
 use crate::http::problem::ApiError;
 use crate::services::ServiceError;
-use crate::services::accounts::PasskeyChallenge;
+use crate::services::accounts::{PasskeyAnswer, PasskeyChallenge};
 use crate::services::error_code::ErrorCode;
 use crate::state::AppState;
 use crate::web::csrf::{GenuineForm, header_genuine};
@@ -63,6 +64,28 @@ pub async fn sign_in_challenge(
     let challenge = state
         .accounts
         .start_passkey_sign_in(&browser.address())
+        .await?;
+    Ok(challenge_answer(challenge))
+}
+
+/// `POST /account/passkeys/confirm`: a challenge only the signed-in
+/// account's passkeys answer, for a form that asks for the second factor
+/// again (the console's door and step-up, removing a passkey). The form
+/// posts the answer with what it does; it is checked there.
+pub async fn confirmation_challenge(
+    req: HttpRequest,
+    browser: Browser,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    if !header_genuine(&req) {
+        return Err(forbidden());
+    }
+    let Some(session) = browser.session_token() else {
+        return Err(ServiceError::Unauthorized("Sign in first.".into()).into());
+    };
+    let challenge = state
+        .accounts
+        .start_passkey_confirmation(&session, &browser.address())
         .await?;
     Ok(challenge_answer(challenge))
 }
@@ -172,8 +195,11 @@ pub async fn register(
 pub struct RemoveForm {
     #[serde(default)]
     id: String,
-    /// A code of the authenticator app, when no second factor is recent.
+    /// A code of the authenticator app, or a passkey's answer, when no
+    /// second factor is recent.
     code: Option<String>,
+    passkey_ceremony: Option<String>,
+    passkey_response: Option<String>,
 }
 
 /// `POST /account/passkeys/remove`.
@@ -188,7 +214,15 @@ pub async fn remove(
     };
     let removed = state
         .accounts
-        .remove_passkey(&session, &form.id, form.code.as_deref())
+        .remove_passkey(
+            &session,
+            &form.id,
+            form.code.as_deref(),
+            PasskeyAnswer::from_form(
+                form.passkey_ceremony.as_deref(),
+                form.passkey_response.as_deref(),
+            ),
+        )
         .await;
     match removed {
         Ok(()) => Ok(crate::web::render::see_other(
