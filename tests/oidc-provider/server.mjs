@@ -145,9 +145,16 @@ const clients = [
 // ---------------------------------------------------------------------------
 // Keys: fresh for every run, never written anywhere.
 
+// The key comes out of the generator as a JWK: exporting the KeyObject a
+// synchronous generation returns can deadlock Node.js 20 (a garbage
+// collection during the export frees the finished generation job, which
+// takes the lock the export holds; seen about once in a hundred starts).
 function signingKey(alg, type, options) {
-  const { privateKey } = crypto.generateKeyPairSync(type, options);
-  const jwk = privateKey.export({ format: 'jwk' });
+  const { privateKey: jwk } = crypto.generateKeyPairSync(type, {
+    ...options,
+    privateKeyEncoding: { format: 'jwk' },
+    publicKeyEncoding: { format: 'jwk' },
+  });
   return { ...jwk, alg, use: 'sig', kid: `${alg.toLowerCase()}-${crypto.randomBytes(6).toString('hex')}` };
 }
 

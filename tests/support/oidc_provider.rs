@@ -43,9 +43,10 @@ pub const OTHER_API: &str = "urn:other:api";
 pub const RESOURCE_SCOPE: &str = "api";
 
 /// How long the provider may take to say it listens (Node.js starting, keys
-/// generated). Under 1 s on an idle machine; the full PostgreSQL run once
-/// waited past 30 s (cause not yet found: the failure names the process's
-/// state to tell a starved process from a stuck one).
+/// generated): under 1 s on an idle machine, a few on a loaded one. A
+/// failure names the process's state, to tell a starved process from a
+/// stuck one (a stuck one was Node.js 20 deadlocking as server.mjs exported
+/// its new keys, once in about a hundred starts; server.mjs now avoids it).
 const START_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// What Linux says of a process that did not answer: its state and where it
