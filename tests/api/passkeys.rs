@@ -33,6 +33,8 @@ async fn acme() -> TestApp {
 #[derive(Clone, Copy)]
 struct Shape<'a> {
     origin: &'a str,
+    /// The RP id whose hash the authenticator data starts with.
+    rp_id: &'a str,
     /// Flags: user present, user verified.
     verified: bool,
     counter: u32,
@@ -42,6 +44,7 @@ impl Default for Shape<'_> {
     fn default() -> Self {
         Self {
             origin: ORIGIN,
+            rp_id: RP_ID,
             verified: true,
             counter: 0,
         }
@@ -162,7 +165,7 @@ impl Authenticator {
     /// `navigator.credentials.get`'s answer to `options`.
     fn assert(&self, options: &Value, shape: Shape<'_>) -> String {
         let challenge = options["publicKey"]["challenge"].as_str().unwrap();
-        let mut auth_data = Sha256::digest(RP_ID.as_bytes()).to_vec();
+        let mut auth_data = Sha256::digest(shape.rp_id.as_bytes()).to_vec();
         auth_data.push(flags(shape));
         auth_data.extend_from_slice(&shape.counter.to_be_bytes());
         let client_data = client_data("webauthn.get", challenge, shape.origin);
@@ -349,6 +352,21 @@ async fn a_passkey_registers_signs_in_and_replays_clones_and_forgeries_are_refus
         &other_csrf,
         &fresh,
         &authenticator.assert(&options, elsewhere),
+    )
+    .await;
+    assert_refused(&refused, 401, "made for another site");
+    // Signed for another RP id, from the right origin.
+    let (other, other_csrf, fresh, options) = sign_in_challenge(&app).await;
+    let other_rp = Shape {
+        rp_id: "evil.test",
+        counter: 5,
+        ..Shape::default()
+    };
+    let refused = post_assertion(
+        &other,
+        &other_csrf,
+        &fresh,
+        &authenticator.assert(&options, other_rp),
     )
     .await;
     assert_refused(&refused, 401, "made for another site");
