@@ -701,9 +701,7 @@ impl Accounts {
             })
             .await?
         else {
-            return Err(ServiceError::Unauthorized(
-                "Your session has ended; sign in again.".into(),
-            ));
+            return Err(session_ended());
         };
         let window = i64::try_from(STEP_UP_WINDOW.as_millis()).unwrap_or(i64::MAX);
         let recent = |at: Option<Millis>| at.is_some_and(|at| now.0.saturating_sub(at.0) < window);
@@ -782,9 +780,7 @@ impl Accounts {
         let (token, code) = (session.to_owned(), code.to_owned());
         self.db
             .write(move |tx| {
-                let user = sessions::find(tx, &token, now)?.ok_or_else(|| {
-                    ServiceError::Unauthorized("Your session has ended; sign in again.".into())
-                })?;
+                let user = sessions::find(tx, &token, now)?.ok_or_else(session_ended)?;
                 super::second_factor::prove(tx, &token, user.user_id, &code, now)
             })
             .await
@@ -800,11 +796,7 @@ impl Accounts {
         let passkeys_offered = self.passkeys_offered();
         self.db
             .read(move |conn| {
-                let Some(user) = sessions::find(conn, &token, now)? else {
-                    return Err(ServiceError::Unauthorized(
-                        "Your session has ended; sign in again.".into(),
-                    ));
-                };
+                let user = sessions::find(conn, &token, now)?.ok_or_else(session_ended)?;
                 super::second_factor::factors(conn, user.user_id, passkeys_offered)
             })
             .await
@@ -997,6 +989,11 @@ impl Accounts {
 /// What a device cookie is signed for: the account and its current password
 /// (a digest of the stored hash, which changes with every new password), so
 /// a claim, a reset or `set-password` ends every earlier browser's standing.
+/// What a form of a session that ended (or expired) is answered.
+fn session_ended() -> ServiceError {
+    ServiceError::Unauthorized("Your session has ended; sign in again.".into())
+}
+
 fn device_account(email: &Email, password_hash: Option<&str>) -> String {
     let digest = secrets::sha256(password_hash.unwrap_or(""));
     let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();

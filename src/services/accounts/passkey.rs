@@ -11,7 +11,9 @@
 //! whose passkey it is (the account's random user handle), and the answer
 //! is checked against that one stored credential.
 
-use super::{Accounts, FormContext, FormOutcome, PasskeyAnswer, SignInMethod, SignedIn};
+use super::{
+    Accounts, FormContext, FormOutcome, PasskeyAnswer, SignInMethod, SignedIn, session_ended,
+};
 use crate::auth::secrets;
 use crate::auth::throttle::KeyedLimiter;
 use crate::db::passkeys::CeremonyPurpose;
@@ -123,10 +125,6 @@ fn ceremony_gone() -> ServiceError {
         code: ErrorCode::LinkUsedOrExpired,
         detail: "This passkey request has expired or was already used. Try again.".into(),
     }
-}
-
-fn session_ended() -> ServiceError {
-    ServiceError::Unauthorized("Your session has ended; sign in again.".into())
 }
 
 /// What a refused WebAuthn answer means to the person: a 4xx saying so,
