@@ -4,7 +4,7 @@
 
 use super::StorageError;
 use super::sqlite::unique_violation as sqlite_unique_violation;
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 /// `schema.sql` is version 1, the baseline every database starts from; each
 /// file in `migrations/` takes it one version further, in order. A new
@@ -27,6 +27,8 @@ const UPGRADES: &[&str] = &[
     include_str!("../../migrations/0013_email_codes.sql"),
     include_str!("../../migrations/0014_second_factors.sql"),
     include_str!("../../migrations/0015_passkeys.sql"),
+    // Version 16 until the lead's 0016 lands before it (then 17).
+    include_str!("../../migrations/0017_roles.sql"),
 ];
 /// The schema this binary writes.
 pub const SCHEMA_VERSION: i64 = 1 + UPGRADES.len() as i64;
@@ -44,6 +46,23 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
     if found == SCHEMA_VERSION {
         return Ok(());
     }
+    // Steps that rebuild a table (SQLite cannot drop a CHECK in place) must
+    // not cascade the old table's drop into the rows referring to it: foreign
+    // keys are off while migrating (the pragma is a no-op inside a
+    // transaction, hence here), checked before the commit, and on again after.
+    conn.pragma_update(None, "foreign_keys", false)?;
+    let migrated = upgrade(conn, found);
+    conn.pragma_update(None, "foreign_keys", true)?;
+    migrated?;
+    tracing::info!(
+        from = found,
+        to = SCHEMA_VERSION,
+        "database schema migrated"
+    );
+    Ok(())
+}
+
+fn upgrade(conn: &mut Connection, found: i64) -> Result<(), StorageError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     if found == 0 {
         tx.execute_batch(SCHEMA)?;
@@ -54,13 +73,16 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
     if (1..ASCII_DOMAIN_KEYS).contains(&found) {
         rekey_emails(&tx)?;
     }
+    let broken: Option<String> = tx
+        .query_row("PRAGMA foreign_key_check", [], |row| row.get(0))
+        .optional()?;
+    if let Some(table) = broken {
+        return Err(StorageError::Unsupported(format!(
+            "the migration left rows in {table} whose foreign keys point nowhere"
+        )));
+    }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
-    tracing::info!(
-        from = found,
-        to = SCHEMA_VERSION,
-        "database schema migrated"
-    );
     Ok(())
 }
 

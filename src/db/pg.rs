@@ -62,6 +62,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
         15,
         include_str!("../../migrations/postgres/0015_passkeys.sql"),
     ),
+    // Version 16 until the lead's 0016 lands before it (then 17).
+    (16, include_str!("../../migrations/postgres/0017_roles.sql")),
 ];
 
 /// The schema version this binary writes on PostgreSQL: the same as SQLite's.

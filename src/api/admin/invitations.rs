@@ -106,7 +106,7 @@ pub async fn create(
     caller.require(Scope::InvitationsWrite)?;
     let new =
         new_invitation(body?.into_inner(), &state.settings.invitations).map_err(ApiError::from)?;
-    caller.may_grant(Scope::InvitationsWrite, new.role)?;
+    caller.may_grant(Scope::InvitationsWrite, &new.role)?;
     let (org_id, inviter) = (caller.org_id(), caller.user_id());
     let rules = send_rules(&state.settings.invitations);
     let app = state.clone();
@@ -225,7 +225,7 @@ pub async fn bulk(
                 .map_err(|e| ServiceError::invalid("item", e.to_string()))
                 .and_then(|body| new_invitation(body, settings))
                 .and_then(|new| {
-                    caller.check_grant(Scope::InvitationsWrite, new.role)?;
+                    caller.check_grant(Scope::InvitationsWrite, &new.role)?;
                     Ok(new)
                 })
         })
@@ -297,7 +297,7 @@ pub async fn resend(
             // A resend renews the expiry (and revives an expired one): a key
             // that may not make admins may not prolong an invitation that does.
             let (current, _) = services::invitations::get(tx, org_id, id, now)?;
-            caller.may_grant(Scope::InvitationsWrite, current.role)?;
+            caller.may_grant(Scope::InvitationsWrite, &current.role)?;
             Ok::<_, ApiError>(services::invitations::resend(
                 tx,
                 &origin,

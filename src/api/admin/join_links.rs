@@ -37,11 +37,14 @@ pub async fn create(
         Some(raw) => raw.parse::<Role>().map_err(|_| {
             ApiError::bad_request(
                 "role",
-                format!("role must be ADMIN or MEMBER, got `{}`", params::clip(raw)),
+                format!(
+                    "role must be ADMIN, MEMBER or one of the organization's role keys, got `{}`",
+                    params::clip(raw)
+                ),
             )
         })?,
     };
-    caller.may_grant(Scope::InvitationsWrite, role)?;
+    caller.may_grant(Scope::InvitationsWrite, &role)?;
     let max_lifetime = state.settings.invitations.max_lifetime.0;
     let (org_id, creator) = (caller.org_id(), caller.user_id());
     let now = state.clock.now();

@@ -13,7 +13,7 @@ use askama::Template;
 
 pub struct LinkRow {
     pub id: i64,
-    pub role: &'static str,
+    pub role: String,
     pub uses: String,
     pub domains: String,
     pub expires_iso: String,
@@ -26,7 +26,7 @@ impl From<&JoinLink> for LinkRow {
     fn from(link: &JoinLink) -> Self {
         Self {
             id: link.id,
-            role: link.role.label(),
+            role: link.role.label().to_owned(),
             uses: format!("{} of {}", link.uses, link.max_uses),
             domains: if link.allowed_email_domains.is_empty() {
                 "any".into()
@@ -155,7 +155,7 @@ impl LinkForm {
 pub struct NewLinkPage {
     pub chrome: Chrome,
     pub form: LinkForm,
-    pub roles: [(&'static str, &'static str); 2],
+    pub roles: Vec<(String, String)>,
     /// The form field an error is about and what is wrong.
     pub field_error: FieldError,
 }
@@ -164,7 +164,7 @@ fn new_page(chrome: Chrome, form: LinkForm) -> NewLinkPage {
     NewLinkPage {
         chrome,
         form,
-        roles: [Role::Member, Role::Admin].map(|role| (role.as_str(), role.label())),
+        roles: services::roles::built_in_choices(),
         field_error: FieldError::default(),
     }
 }
