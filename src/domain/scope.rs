@@ -16,10 +16,12 @@ pub enum Scope {
     EventsRead,
     WebhooksRead,
     WebhooksWrite,
+    RolesRead,
+    RolesWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 8] = [
+    pub const ALL: [Scope; 10] = [
         Scope::OrganizationRead,
         Scope::InvitationsRead,
         Scope::InvitationsWrite,
@@ -28,6 +30,8 @@ impl Scope {
         Scope::EventsRead,
         Scope::WebhooksRead,
         Scope::WebhooksWrite,
+        Scope::RolesRead,
+        Scope::RolesWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -40,6 +44,8 @@ impl Scope {
             Scope::EventsRead => "events:read",
             Scope::WebhooksRead => "webhooks:read",
             Scope::WebhooksWrite => "webhooks:write",
+            Scope::RolesRead => "roles:read",
+            Scope::RolesWrite => "roles:write",
         }
     }
 
@@ -104,7 +110,7 @@ pub struct GrantRefused {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error(
-    "unknown scope `{0}` (known: organization:read, invitations:read, invitations:write, users:read, users:write, events:read, webhooks:read, webhooks:write)"
+    "unknown scope `{0}` (known: organization:read, invitations:read, invitations:write, users:read, users:write, events:read, webhooks:read, webhooks:write, roles:read, roles:write)"
 )]
 pub struct UnknownScope(pub String);
 

@@ -1118,7 +1118,7 @@ fn api_key_list_tells_active_keys_from_revoked_ones_and_why() {
             tx,
             enlist::domain::OrgId(org),
             enlist::domain::UserId(carol),
-            enlist::domain::Role::Admin,
+            &enlist::domain::Role::Admin,
             now,
         )?)
     })

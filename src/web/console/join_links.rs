@@ -111,7 +111,7 @@ impl LinkForm {
             let shown: String = self.role.chars().take(64).collect();
             ServiceError::invalid(
                 "role",
-                format!("role must be ADMIN or MEMBER, got `{shown}`"),
+                format!("role must be ADMIN, MEMBER or one of the organization's role keys, got `{shown}`"),
             )
         })?;
         let max_uses = match super::number("maxUses", Some(&self.max_uses)) {
