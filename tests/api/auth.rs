@@ -86,7 +86,7 @@ async fn endpoints(app: &TestApp, org: &TestOrg) -> Vec<Endpoint> {
                 "deleteRole" => (Some("doomed".to_owned()), None),
                 "checkPermissions" => (
                     None,
-                    Some(json!({ "userId": member, "permissions": ["docs:read"] })),
+                    Some(json!({ "userId": org.admin_id, "permissions": ["docs:read"] })),
                 ),
                 other => panic!("{other} is in ADMIN_OPERATIONS but the matrix has no call for it"),
             };
