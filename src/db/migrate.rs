@@ -323,4 +323,65 @@ mod tests {
             Err(StorageError::TooNew { .. })
         ));
     }
+
+    /// The roles step rebuilds memberships, invitations and join links to
+    /// drop their CHECK: the rows that refer to an invitation stay (foreign
+    /// keys are off while it runs), the counters stay, and a custom key fits.
+    #[test]
+    fn the_roles_step_keeps_every_row_and_takes_custom_role_keys() {
+        let (_dir, db) = upgraded_from(
+            15,
+            "INSERT INTO organizations (id, uuid, name, member_count, created_at, updated_at)
+                 VALUES (1, 'u', 'Acme', 0, 0, 0);
+             INSERT INTO users (id, email, email_key, created_at, updated_at)
+                 VALUES (1, 'a@acme.test', 'a@acme.test', 0, 0);
+             INSERT INTO memberships (org_id, user_id, role, created_at, updated_at)
+                 VALUES (1, 1, 'ADMIN', 0, 0);
+             INSERT INTO invitations (id, uuid, org_id, invitee_email, invitee_email_key, role,
+                                      status, created_at, updated_at, expires_at, message)
+                 VALUES (7, 'i', 1, 'b@x.test', 'b@x.test', 'MEMBER', 'PENDING', 0, 0, 9, 'hi');
+             INSERT INTO outbox (invitation_id, recipient, link, subject, text_body, html_body,
+                                 next_attempt_at, created_at)
+                 VALUES (7, 'b@x.test', 'l', 's', 't', 'h', 0, 0);
+             INSERT INTO join_links (org_id, token_digest, role, max_uses, expires_at, created_at)
+                 VALUES (1, x'01', 'MEMBER', 3, 9, 0);",
+        );
+        let counted = |sql: &'static str| -> i64 {
+            db.read_blocking(|c| c.query_one(sql, &[], |r| r.get(0)))
+                .unwrap()
+        };
+        assert_eq!(
+            counted("SELECT COUNT(*) FROM outbox WHERE invitation_id = 7"),
+            1
+        );
+        assert_eq!(
+            counted("SELECT COUNT(*) FROM invitations WHERE message = 'hi'"),
+            1
+        );
+        assert_eq!(counted("SELECT member_count FROM organizations"), 1);
+        assert_eq!(counted("SELECT COUNT(*) FROM join_links"), 1);
+        db.write_blocking(|c| {
+            c.execute(
+                "INSERT INTO users (id, email, email_key, created_at, updated_at)
+                 VALUES (2, 'c@acme.test', 'c@acme.test', 0, 0)",
+                &[],
+            )?;
+            c.execute(
+                "INSERT INTO memberships (org_id, user_id, role, created_at, updated_at)
+                 VALUES (1, 2, 'billing', 0, 0)",
+                &[],
+            )
+        })
+        .unwrap();
+        assert_eq!(counted("SELECT member_count FROM organizations"), 2);
+        // Foreign keys are back on once the migration is done.
+        let orphan = db.write_blocking(|c| {
+            c.execute(
+                "INSERT INTO memberships (org_id, user_id, role, created_at, updated_at)
+                 VALUES (1, 99, 'MEMBER', 0, 0)",
+                &[],
+            )
+        });
+        assert!(orphan.is_err());
+    }
 }
