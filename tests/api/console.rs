@@ -2565,3 +2565,79 @@ async fn a_password_reset_revokes_the_keys_minted_in_the_console_but_not_the_ope
         .await
         .assert_see_other("/admin?notice=session-ended");
 }
+
+#[tokio::test]
+async fn the_role_selects_offer_the_organizations_own_roles_and_take_them() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme", "ada@acme.test");
+    let created = app
+        .post(
+            "/v1/organization/roles",
+            &org.key,
+            &json!({ "key": "billing", "name": "Billing team", "permissions": ["invoices:read"] }),
+        )
+        .await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    let carol = app.add_member(org.id, "carol@acme.test", "MEMBER");
+    let other = app.create_org("Globex", "gus@globex.test");
+    let hidden = app
+        .post(
+            "/v1/organization/roles",
+            &other.key,
+            &json!({ "key": "secret", "name": "Globex only", "permissions": [] }),
+        )
+        .await;
+    assert_eq!(hidden.status, 200, "{}", hidden.text);
+    let ada = sign_in_as(&app, "ada@acme.test").await;
+
+    for path in ["/members", "/invitations/new", "/join-links/new"] {
+        let page = ada.get(&console_path(&org, path)).await;
+        assert_console_page(&page, 200);
+        assert!(
+            page.text.contains(r#"<option value="billing""#) && page.text.contains("Billing team"),
+            "{path}: {}",
+            page.text
+        );
+        assert!(!page.text.contains("Globex only"), "{path}");
+    }
+
+    let changed = ada
+        .post(
+            &console_path(&org, &format!("/members/{carol}/role")),
+            &[("role", "billing")],
+        )
+        .await;
+    assert_eq!(changed.status.as_u16(), 303, "{}", changed.text);
+    assert_eq!(
+        role_of(&app, &org.key, carol).await.as_deref(),
+        Some("billing")
+    );
+
+    let invited = ada
+        .post(
+            &console_path(&org, "/invitations"),
+            &[
+                ("email", "dan@example.com"),
+                ("role", "billing"),
+                ("message", ""),
+                ("expires_in", "3d"),
+            ],
+        )
+        .await;
+    assert_eq!(invited.status.as_u16(), 303, "{}", invited.text);
+    let listed = app.get("/v1/organization/invitations", &org.key).await;
+    assert_eq!(listed.body["items"][0]["role"], "billing");
+
+    // Another organization's key is unknown here.
+    let refused = ada
+        .post(
+            &console_path(&org, &format!("/members/{carol}/role")),
+            &[("role", "secret")],
+        )
+        .await;
+    assert_eq!(refused.status.as_u16(), 400, "{}", refused.text);
+    assert_eq!(
+        role_of(&app, &org.key, carol).await.as_deref(),
+        Some("billing")
+    );
+}

@@ -160,11 +160,11 @@ pub struct NewLinkPage {
     pub field_error: FieldError,
 }
 
-fn new_page(chrome: Chrome, form: LinkForm) -> NewLinkPage {
+fn new_page(chrome: Chrome, form: LinkForm, roles: Vec<(String, String)>) -> NewLinkPage {
     NewLinkPage {
         chrome,
         form,
-        roles: services::roles::built_in_choices(),
+        roles,
         field_error: FieldError::default(),
     }
 }
@@ -183,14 +183,18 @@ pub async fn new(
     visit: Visit,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsolePageError> {
-    let admin = visit.admitted(&state).await?;
+    let (admin, roles) = visit
+        .read(&state, "join-links", |conn, admin, _| {
+            services::roles::choices(conn, admin.org_id())
+        })
+        .await?;
     let form = LinkForm {
         role: Role::Member.as_str().into(),
         max_uses: "10".into(),
         expires_in: "7d".into(),
         domains: String::new(),
     };
-    let page = new_page(visit.chrome(&admin, "join-links"), form);
+    let page = new_page(visit.chrome(&admin, "join-links"), form, roles);
     super::shown(&state, &page, &page.chrome)
 }
 
@@ -233,21 +237,30 @@ pub async fn create(
                 None,
             ))
         }
-        Err(failure) => failure.or_form(|admin, error| match error {
-            ServiceError::Invalid { field, detail } => {
-                let field = form_field(field)?;
-                let mut page = new_page(visit.chrome(admin, "join-links"), form);
-                page.field_error = FieldError::new(field, detail.clone());
-                Some(super::page(
-                    &state,
-                    StatusCode::BAD_REQUEST,
-                    &page,
-                    &page.chrome,
-                    None,
-                ))
-            }
-            _ => None,
-        }),
+        Err(failure) => {
+            // The form comes back with the organization's roles to choose from.
+            let roles = visit
+                .read(&state, "join-links", |conn, admin, _| {
+                    services::roles::choices(conn, admin.org_id())
+                })
+                .await
+                .map_or_else(|_| services::roles::built_in_choices(), |(_, roles)| roles);
+            failure.or_form(|admin, error| match error {
+                ServiceError::Invalid { field, detail } => {
+                    let field = form_field(field)?;
+                    let mut page = new_page(visit.chrome(admin, "join-links"), form, roles);
+                    page.field_error = FieldError::new(field, detail.clone());
+                    Some(super::page(
+                        &state,
+                        StatusCode::BAD_REQUEST,
+                        &page,
+                        &page.chrome,
+                        None,
+                    ))
+                }
+                _ => None,
+            })
+        }
     }
 }
 
