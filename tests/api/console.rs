@@ -18,11 +18,12 @@ const NOT_ADMIN_ANYWHERE: &str = "You are not an administrator of any organizati
 const ORG_NOT_FOUND: &str = "Organization not found";
 
 /// Every page of one organization's console a GET opens.
-const PAGES: [&str; 7] = [
+const PAGES: [&str; 8] = [
     "",
     "/invitations",
     "/invitations/new",
     "/members",
+    "/roles",
     "/api-keys",
     "/api-keys/new",
     "/activity",
@@ -2639,5 +2640,126 @@ async fn the_role_selects_offer_the_organizations_own_roles_and_take_them() {
     assert_eq!(
         role_of(&app, &org.key, carol).await.as_deref(),
         Some("billing")
+    );
+}
+
+#[tokio::test]
+async fn an_admin_makes_changes_and_deletes_a_role_on_the_roles_page() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme", "ada@acme.test");
+    let other = app.create_org("Globex", "gus@globex.test");
+    let foreign = app
+        .post(
+            "/v1/organization/roles",
+            &other.key,
+            &json!({ "key": "theirs", "name": "Theirs", "permissions": [] }),
+        )
+        .await;
+    assert_eq!(foreign.status, 200, "{}", foreign.text);
+    let ada = sign_in_as(&app, "ada@acme.test").await;
+    let roles = console_path(&org, "/roles");
+
+    let page = ada.get(&roles).await;
+    assert_console_page(&page, 200);
+    assert!(row(&page, "role-ADMIN").contains("members:manage"));
+    assert!(row(&page, "role-MEMBER").contains("none"));
+    assert!(!page.text.contains("theirs"));
+
+    let bad = ada
+        .post(
+            &roles,
+            &[
+                ("key", "Billing"),
+                ("name", "Billing"),
+                ("description", ""),
+                ("permissions", ""),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status.as_u16(), 400, "{}", bad.text);
+    assert!(field_error(&bad, "role-key").is_some(), "{}", bad.text);
+    assert_eq!(
+        app.get("/v1/organization/roles", &org.key).await.body["totalCount"],
+        2
+    );
+
+    let made = ada
+        .post(
+            &roles,
+            &[
+                ("key", "billing"),
+                ("name", "Billing"),
+                ("description", "Pays"),
+                ("permissions", "invoices:read, billing:pay"),
+            ],
+        )
+        .await;
+    made.assert_see_other(&console_path(&org, "/roles?notice=role-created"));
+    let page = ada.get(made.location().unwrap()).await;
+    assert!(row(&page, "role-billing").contains("billing:pay, invoices:read"));
+
+    let edit = ada.get(&console_path(&org, "/roles/billing")).await;
+    assert_console_page(&edit, 200);
+    let changed = ada
+        .post(
+            &console_path(&org, "/roles/billing"),
+            &[
+                ("name", "Billing team"),
+                ("description", ""),
+                ("permissions", "invoices:read"),
+            ],
+        )
+        .await;
+    changed.assert_see_other(&console_path(&org, "/roles?notice=role-updated"));
+    let shown = app.get("/v1/organization/roles/billing", &org.key).await;
+    assert_eq!(shown.body["name"], "Billing team");
+    assert_eq!(shown.body["permissions"], json!(["invoices:read"]));
+    assert_eq!(shown.body["description"], Value::Null);
+
+    // Built-ins and another organization's roles cannot be opened or deleted.
+    assert_ne!(
+        ada.get(&console_path(&org, "/roles/ADMIN"))
+            .await
+            .status
+            .as_u16(),
+        200
+    );
+    assert_eq!(
+        ada.get(&console_path(&org, "/roles/theirs"))
+            .await
+            .status
+            .as_u16(),
+        404
+    );
+    let foreign_delete = ada
+        .post(&console_path(&org, "/roles/theirs/delete"), &[])
+        .await;
+    assert_eq!(
+        foreign_delete.status.as_u16(),
+        404,
+        "{}",
+        foreign_delete.text
+    );
+    assert_eq!(
+        app.get("/v1/organization/roles/theirs", &other.key)
+            .await
+            .status,
+        200
+    );
+
+    let carol = app.add_member(org.id, "carol@acme.test", "billing");
+    let in_use = ada
+        .post(&console_path(&org, "/roles/billing/delete"), &[])
+        .await;
+    assert_eq!(in_use.status.as_u16(), 409, "{}", in_use.text);
+    assert!(in_use.text.contains("1 member(s)"), "{}", in_use.text);
+    assert_eq!(app.remove_user(&org.key, carol).await.status, 200);
+    let deleted = ada
+        .post(&console_path(&org, "/roles/billing/delete"), &[])
+        .await;
+    deleted.assert_see_other(&console_path(&org, "/roles?notice=role-deleted"));
+    assert_eq!(
+        app.get("/v1/organization/roles", &org.key).await.body["totalCount"],
+        2
     );
 }
