@@ -103,7 +103,7 @@ pub struct CreateInvitationRequest {
     /// The email of the person to invite.
     #[schema(format = Email, example = "name@example.com")]
     pub invitee_email: String,
-    /// The role the person gets on accepting; ADMIN needs `users:write` too.
+    /// The role the person gets on accepting: ADMIN, MEMBER or one of the organization's own keys; ADMIN and custom roles need `users:write` too.
     #[schema(value_type = crate::api::openapi::RoleDoc)]
     pub role: String,
     /// How long this invitation stays open: a duration such as `"3d"` or
@@ -212,7 +212,7 @@ impl From<User> for AccountBody {
 #[serde(rename_all = "camelCase")]
 #[schema(as = CreateJoinLink)]
 pub struct CreateJoinLinkRequest {
-    /// The role people get by joining; ADMIN needs `users:write` too. Default MEMBER.
+    /// The role people get by joining (ADMIN, MEMBER or one of the organization's own keys); ADMIN and custom roles need `users:write` too. Default MEMBER.
     #[serde(default)]
     #[schema(value_type = Option<crate::api::openapi::RoleDoc>)]
     pub role: Option<String>,

@@ -22,7 +22,7 @@ use actix_web::{HttpResponse, web};
     responses(
         (status = 200, description = "The new link; `url` holds its token and is shown only here: an idempotent replay answers the link without `url`, with `secretOmitted: true`", body = crate::api::dto::JoinLinkBody),
         (status = 400, response = crate::api::openapi::BadRequest),
-        (status = 403, description = "The API key lacks `invitations:write`, or the link is ADMIN and the key lacks `users:write` too (`missing_scope`)", body = crate::api::openapi::Problem, content_type = "application/problem+json")
+        (status = 403, description = "The API key lacks `invitations:write`, or the link is ADMIN or a custom role and the key lacks `users:write` too (`missing_scope`)", body = crate::api::openapi::Problem, content_type = "application/problem+json")
     )
 )]
 pub async fn create(
