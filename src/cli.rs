@@ -284,7 +284,7 @@ pub enum ApiKeyCommand {
         user: i64,
         /// Comma-separated: organization:read, invitations:read,
         /// invitations:write, users:read, users:write, events:read,
-        /// webhooks:read, webhooks:write.
+        /// webhooks:read, webhooks:write, roles:read, roles:write.
         #[arg(long, value_name = "S1,S2,...")]
         scopes: String,
         #[arg(long, default_value = "")]
@@ -1082,7 +1082,7 @@ fn invite_csv(
                 role: role.parse().map_err(|_| {
                     ServiceError::invalid(
                         "role",
-                        format!("role must be ADMIN or MEMBER, got `{role}`"),
+                        format!("role must be ADMIN, MEMBER or one of the organization's role keys, got `{role}`"),
                     )
                 })?,
                 options: Default::default(),

@@ -20,6 +20,7 @@ pub struct Settings {
     pub delivery: DeliverySettings,
     pub events: EventSettings,
     pub webhooks: WebhookSettings,
+    pub roles: RoleSettings,
     pub metrics: MetricsSettings,
     pub cors: CorsSettings,
     pub log: LogSettings,
@@ -512,6 +513,22 @@ impl Default for EventSettings {
     fn default() -> Self {
         Self {
             retention: HumanDuration::secs(90 * 24 * 3600),
+        }
+    }
+}
+
+/// Organizations' own roles.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoleSettings {
+    /// Custom roles one organization may have (the built-ins not counted).
+    pub max_per_organization: u32,
+}
+
+impl Default for RoleSettings {
+    fn default() -> Self {
+        Self {
+            max_per_organization: 100,
         }
     }
 }

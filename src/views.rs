@@ -2,19 +2,57 @@
 //! and a member as the API answers them are also what events carry
 //! (`data.invitation`, `data.user`), so both take them from here.
 
+use crate::domain::role::RoleDefinition;
 use crate::domain::webhook::WebhookEndpoint;
 use crate::domain::{ApiKey, Invitation, InvitationExtras, InvitationStatus, Member, Millis, Role};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-/// A member's role in an organization.
+/// A role's key: the built-in `ADMIN` or `MEMBER`, or one of the
+/// organization's own (lower case, `[a-z][a-z0-9_-]{0,62}`).
 #[derive(Serialize, ToSchema)]
-#[schema(as = Role)]
-#[allow(clippy::upper_case_acronyms)]
-pub enum RoleDoc {
-    ADMIN,
-    MEMBER,
+#[schema(as = Role, example = "MEMBER", pattern = "^(ADMIN|MEMBER|[a-z][a-z0-9_-]{0,62})$")]
+pub struct RoleDoc(String);
+
+/// A role with what it grants (`GET /v1/organization/roles/{key}`; also
+/// what the `role.*` events carry as `data.role`).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = RoleDefinition, example = json!({
+    "key": "billing", "name": "Billing", "description": "Sees and pays the invoices",
+    "permissions": ["billing:manage", "invoices:read"], "builtIn": false,
+    "createdAt": "2026-12-01T09:30:00.000Z", "updatedAt": "2026-12-01T09:30:00.000Z"
+}))]
+pub struct RoleBody {
+    /// `ADMIN`, `MEMBER`, or the organization's own lower-case key.
+    #[schema(value_type = String)]
+    pub key: Role,
+    pub name: String,
+    pub description: Option<String>,
+    /// Sorted, each once.
+    pub permissions: Vec<String>,
+    /// ADMIN and MEMBER: read-only, the same in every organization.
+    pub built_in: bool,
+    /// Null for the built-ins.
+    #[schema(value_type = Option<String>, format = DateTime, example = "2026-12-01T09:30:00.000Z")]
+    pub created_at: Option<Millis>,
+    #[schema(value_type = Option<String>, format = DateTime, example = "2026-12-01T09:30:00.000Z")]
+    pub updated_at: Option<Millis>,
+}
+
+impl From<RoleDefinition> for RoleBody {
+    fn from(role: RoleDefinition) -> Self {
+        Self {
+            built_in: role.role.is_built_in(),
+            permissions: role.permissions.names().map(str::to_owned).collect(),
+            key: role.role,
+            name: role.name,
+            description: role.description,
+            created_at: role.created_at,
+            updated_at: role.updated_at,
+        }
+    }
 }
 
 /// An invitation's status. A pending invitation past its expiry reads as EXPIRED.

@@ -103,7 +103,7 @@ pub struct CreateInvitationRequest {
     /// The email of the person to invite.
     #[schema(format = Email, example = "name@example.com")]
     pub invitee_email: String,
-    /// The role the person gets on accepting; ADMIN needs `users:write` too.
+    /// The role the person gets on accepting: ADMIN, MEMBER or one of the organization's own keys; ADMIN and custom roles need `users:write` too.
     #[schema(value_type = crate::api::openapi::RoleDoc)]
     pub role: String,
     /// How long this invitation stays open: a duration such as `"3d"` or
@@ -212,7 +212,7 @@ impl From<User> for AccountBody {
 #[serde(rename_all = "camelCase")]
 #[schema(as = CreateJoinLink)]
 pub struct CreateJoinLinkRequest {
-    /// The role people get by joining; ADMIN needs `users:write` too. Default MEMBER.
+    /// The role people get by joining (ADMIN, MEMBER or one of the organization's own keys); ADMIN and custom roles need `users:write` too. Default MEMBER.
     #[serde(default)]
     #[schema(value_type = Option<crate::api::openapi::RoleDoc>)]
     pub role: Option<String>,
@@ -567,4 +567,98 @@ impl From<Paged<crate::services::webhooks::AttemptRecord>> for WebhookAttemptPag
             total_count: page.total_count,
         }
     }
+}
+
+/// `POST /v1/organization/roles`: a custom role.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = CreateRole, example = json!({
+    "key": "billing", "name": "Billing", "description": "Sees and pays the invoices",
+    "permissions": ["billing:manage", "invoices:read"]
+}))]
+pub struct CreateRoleRequest {
+    /// Lower case, `[a-z][a-z0-9_-]{0,62}` (the upper-case keys are the built-ins').
+    #[schema(pattern = "^[a-z][a-z0-9_-]{0,62}$")]
+    pub key: String,
+    #[schema(max_length = 100)]
+    pub name: String,
+    #[serde(default)]
+    #[schema(max_length = 1000)]
+    pub description: Option<String>,
+    /// Names your app defines (`[a-z0-9_.:-]{1,100}`), at most 100, and
+    /// enlist's own management permissions (docs/roles.md).
+    pub permissions: Vec<String>,
+}
+
+/// `PATCH /v1/organization/roles/{key}`: the fields given change (a
+/// `description` of null clears it).
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = UpdateRole, example = json!({"permissions": ["billing:manage"]}))]
+pub struct UpdateRoleRequest {
+    #[serde(default)]
+    #[schema(max_length = 100)]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 1000)]
+    pub description: Option<Option<String>>,
+    #[serde(default)]
+    pub permissions: Option<Vec<String>>,
+}
+
+/// A field that was sent, even as null (`Some(None)`), apart from one that
+/// was left out (`None`, through `#[serde(default)]`).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = RolePage)]
+pub struct RolePage {
+    /// ADMIN and MEMBER first, then the organization's own by key.
+    pub items: Vec<crate::views::RoleBody>,
+    pub limit: i64,
+    pub offset: i64,
+    pub total_count: i64,
+}
+
+impl From<Paged<crate::domain::role::RoleDefinition>> for RolePage {
+    fn from(page: Paged<crate::domain::role::RoleDefinition>) -> Self {
+        Self {
+            items: page.items.into_iter().map(Into::into).collect(),
+            limit: page.limit,
+            offset: page.offset,
+            total_count: page.total_count,
+        }
+    }
+}
+
+/// `DELETE /v1/organization/roles/{key}`: the deleted role's key.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = DeletedRole, example = json!({"key": "billing"}))]
+pub struct RoleKeyBody {
+    pub key: String,
+}
+
+/// `POST /v1/organization/permissions/check`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = PermissionCheckRequest, example = json!({"userId": 42, "permissions": ["invoices:read", "billing:manage"]}))]
+pub struct PermissionCheckRequest {
+    /// A member of the API key's organization.
+    pub user_id: i64,
+    /// At most 100 names (`[a-z0-9_.:-]{1,100}`).
+    pub permissions: Vec<String>,
+}
+
+/// Whether the member holds every permission asked, and which they lack.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = PermissionCheck, example = json!({"allowed": false, "missing": ["billing:manage"]}))]
+pub struct PermissionCheckBody {
+    pub allowed: bool,
+    /// The names asked that the member's role does not grant, in the order asked.
+    pub missing: Vec<String>,
 }

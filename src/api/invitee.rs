@@ -47,6 +47,9 @@ pub struct InviteeOrganizationBody {
     pub logo_url: Option<String>,
     #[schema(value_type = crate::api::openapi::RoleDoc)]
     pub role: Role,
+    /// What the caller's role permits in this organization (sorted).
+    #[schema(example = json!(["billing:manage", "invoices:read"]))]
+    pub permissions: Vec<String>,
     #[schema(value_type = String, format = DateTime, example = "2025-11-14T19:01:28.796Z")]
     pub joined_at: Millis,
 }
@@ -58,6 +61,7 @@ impl From<Membership> for InviteeOrganizationBody {
             name: membership.organization_name,
             logo_url: membership.organization_logo_url,
             role: membership.role,
+            permissions: membership.permissions.names().map(str::to_owned).collect(),
             joined_at: membership.joined_at,
         }
     }

@@ -246,6 +246,9 @@ pub struct MemberEventDataDoc {
     /// `member.role_changed`: the role before.
     #[schema(value_type = Option<RoleDoc>)]
     pub previous_role: Option<String>,
+    /// `member.role_changed`: the role after (as `user.role`).
+    #[schema(value_type = Option<RoleDoc>)]
+    pub role: Option<String>,
     /// `member.added` by accepting this invitation.
     pub invitation_id: Option<i64>,
     /// `member.added` through this join link.
@@ -265,6 +268,16 @@ pub struct ApiKeyEventDataDoc {
 #[schema(as = WebhookEventData)]
 pub struct WebhookEventDataDoc {
     pub webhook: crate::views::WebhookBody,
+}
+
+/// `data` of `role.*` events.
+#[derive(Serialize, ToSchema)]
+#[schema(as = RoleEventData)]
+pub struct RoleEventDataDoc {
+    /// The role as created, changed, or as it was when deleted.
+    pub role: crate::views::RoleBody,
+    /// `role.updated`: the role before the change.
+    pub previous: Option<crate::views::RoleBody>,
 }
 
 /// The form of `POST /oauth/token` (RFC 6749).
@@ -329,6 +342,12 @@ pub struct RevokeRequestDoc {
         admin::users::remove,
         admin::users::update,
         admin::events::list,
+        admin::roles::list,
+        admin::roles::create,
+        admin::roles::get,
+        admin::roles::update,
+        admin::roles::delete,
+        admin::roles::check_permissions,
         admin::webhooks::create,
         admin::webhooks::list,
         admin::webhooks::get,
@@ -361,7 +380,7 @@ pub struct RevokeRequestDoc {
             Problem, crate::api::oauth::OAuthErrorBody, TokenRequestDoc, RevokeRequestDoc,
             IntrospectRequestDoc,
             EventDoc, InvitationEventDataDoc, MemberEventDataDoc, ApiKeyEventDataDoc,
-            WebhookEventDataDoc,
+            WebhookEventDataDoc, RoleEventDataDoc,
         ),
         responses(
             BadRequest, Unauthorized, ScopeMissing, EmailUnverified, NotFound, Conflict,
@@ -373,6 +392,7 @@ pub struct RevokeRequestDoc {
         (name = "Organization", description = "The API key's organization"),
         (name = "Invitations", description = "Manage organization invitations"),
         (name = "Users", description = "Manage organization members"),
+        (name = "Roles", description = "The organization's roles and what they permit"),
         (name = "Join links", description = "Links many people can use to join"),
         (name = "Events", description = "The audit log: every change, by whom"),
         (name = "Webhooks", description = "Endpoints that receive the organization's events, signed (Standard Webhooks)"),
@@ -441,6 +461,7 @@ fn describe_webhooks(doc: &mut utoipa::openapi::OpenApi) {
             Some("invitation") => "InvitationEventData",
             Some("member") => "MemberEventData",
             Some("api_key") => "ApiKeyEventData",
+            Some("role") => "RoleEventData",
             _ => "WebhookEventData",
         };
         let schema = utoipa::openapi::schema::AllOfBuilder::new()
@@ -700,5 +721,11 @@ pub const ADMIN_OPERATIONS: &[AdminOperation] = {
         op("resendInvitation", "POST", "/v1/organization/invitations/{id}/resend", InvitationsWrite),
         op("listUsers", "GET", "/v1/organization/users", UsersRead),
         op("removeUser", "DELETE", "/v1/organization/users/{id}", UsersWrite),
+        op("listRoles", "GET", "/v1/organization/roles", RolesRead),
+        op("createRole", "POST", "/v1/organization/roles", RolesWrite),
+        op("getRole", "GET", "/v1/organization/roles/{key}", RolesRead),
+        op("updateRole", "PATCH", "/v1/organization/roles/{key}", RolesWrite),
+        op("deleteRole", "DELETE", "/v1/organization/roles/{key}", RolesWrite),
+        op("checkPermissions", "POST", "/v1/organization/permissions/check", UsersRead),
     ]
 };

@@ -33,6 +33,7 @@ use rusqlite::types::ValueRef;
 const TABLES: &[(&str, bool)] = &[
     ("organizations", true),
     ("users", true),
+    ("org_roles", false),
     ("memberships", false),
     ("invitations", true),
     ("api_keys", true),

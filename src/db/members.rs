@@ -8,7 +8,7 @@ pub fn insert(
     conn: &Conn,
     OrgId(org_id): OrgId,
     UserId(user_id): UserId,
-    role: Role,
+    role: &Role,
     now: Millis,
 ) -> Result<()> {
     conn.execute(
@@ -28,7 +28,7 @@ pub fn insert_new(
     conn: &Conn,
     OrgId(org_id): OrgId,
     UserId(user_id): UserId,
-    role: Role,
+    role: &Role,
     now: Millis,
 ) -> Result<bool> {
     let added = conn.execute(
@@ -85,7 +85,7 @@ pub fn set_role(
     conn: &Conn,
     OrgId(org_id): OrgId,
     UserId(user_id): UserId,
-    role: Role,
+    role: &Role,
     now: Millis,
 ) -> Result<bool> {
     let changed = conn.execute(
@@ -96,20 +96,25 @@ pub fn set_role(
 }
 
 /// Every organization the person belongs to, oldest membership first
-/// (through the `memberships_user` index: one person's rows only).
+/// (through the `memberships_user` index: one person's rows only), with
+/// what their role grants there (each role row by its primary key).
 pub fn organizations_of(conn: &Conn, user_id: i64) -> Result<Vec<Membership>> {
     conn.query_all(
-        "SELECT o.uuid, o.name, o.logo_url, m.role, m.created_at
+        "SELECT o.uuid, o.name, o.logo_url, m.role, m.created_at, r.permissions
          FROM memberships m JOIN organizations o ON o.id = m.org_id
+         LEFT JOIN org_roles r ON r.org_id = m.org_id AND r.key = m.role
          WHERE m.user_id = ?1
          ORDER BY m.created_at, m.org_id",
         &[&user_id],
         |row| {
+            let role: Role = row.parsed(3)?;
+            let stored: Option<String> = row.get(5)?;
             Ok(Membership {
                 organization_uuid: row.parsed(0)?,
                 organization_name: row.get(1)?,
                 organization_logo_url: row.get(2)?,
-                role: row.parsed(3)?,
+                permissions: super::roles::granted(&role, stored.as_deref()),
+                role,
                 joined_at: Millis(row.get(4)?),
             })
         },

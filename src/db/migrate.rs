@@ -4,7 +4,7 @@
 
 use super::StorageError;
 use super::sqlite::unique_violation as sqlite_unique_violation;
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 /// `schema.sql` is version 1, the baseline every database starts from; each
 /// file in `migrations/` takes it one version further, in order. A new
@@ -28,6 +28,7 @@ const UPGRADES: &[&str] = &[
     include_str!("../../migrations/0014_second_factors.sql"),
     include_str!("../../migrations/0015_passkeys.sql"),
     include_str!("../../migrations/0016_passkey_confirmations.sql"),
+    include_str!("../../migrations/0017_roles.sql"),
 ];
 /// The schema this binary writes.
 pub const SCHEMA_VERSION: i64 = 1 + UPGRADES.len() as i64;
@@ -45,6 +46,23 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
     if found == SCHEMA_VERSION {
         return Ok(());
     }
+    // Steps that rebuild a table (SQLite cannot drop a CHECK in place) must
+    // not cascade the old table's drop into the rows referring to it: foreign
+    // keys are off while migrating (the pragma is a no-op inside a
+    // transaction, hence here), checked before the commit, and on again after.
+    conn.pragma_update(None, "foreign_keys", false)?;
+    let migrated = upgrade(conn, found);
+    conn.pragma_update(None, "foreign_keys", true)?;
+    migrated?;
+    tracing::info!(
+        from = found,
+        to = SCHEMA_VERSION,
+        "database schema migrated"
+    );
+    Ok(())
+}
+
+fn upgrade(conn: &mut Connection, found: i64) -> Result<(), StorageError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     if found == 0 {
         tx.execute_batch(SCHEMA)?;
@@ -55,13 +73,16 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
     if (1..ASCII_DOMAIN_KEYS).contains(&found) {
         rekey_emails(&tx)?;
     }
+    let broken: Option<String> = tx
+        .query_row("PRAGMA foreign_key_check", [], |row| row.get(0))
+        .optional()?;
+    if let Some(table) = broken {
+        return Err(StorageError::Unsupported(format!(
+            "the migration left rows in {table} whose foreign keys point nowhere"
+        )));
+    }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
-    tracing::info!(
-        from = found,
-        to = SCHEMA_VERSION,
-        "database schema migrated"
-    );
     Ok(())
 }
 
@@ -301,5 +322,66 @@ mod tests {
             Database::open(&settings),
             Err(StorageError::TooNew { .. })
         ));
+    }
+
+    /// The roles step rebuilds memberships, invitations and join links to
+    /// drop their CHECK: the rows that refer to an invitation stay (foreign
+    /// keys are off while it runs), the counters stay, and a custom key fits.
+    #[test]
+    fn the_roles_step_keeps_every_row_and_takes_custom_role_keys() {
+        let (_dir, db) = upgraded_from(
+            15,
+            "INSERT INTO organizations (id, uuid, name, member_count, created_at, updated_at)
+                 VALUES (1, 'u', 'Acme', 0, 0, 0);
+             INSERT INTO users (id, email, email_key, created_at, updated_at)
+                 VALUES (1, 'a@acme.test', 'a@acme.test', 0, 0);
+             INSERT INTO memberships (org_id, user_id, role, created_at, updated_at)
+                 VALUES (1, 1, 'ADMIN', 0, 0);
+             INSERT INTO invitations (id, uuid, org_id, invitee_email, invitee_email_key, role,
+                                      status, created_at, updated_at, expires_at, message)
+                 VALUES (7, 'i', 1, 'b@x.test', 'b@x.test', 'MEMBER', 'PENDING', 0, 0, 9, 'hi');
+             INSERT INTO outbox (invitation_id, recipient, link, subject, text_body, html_body,
+                                 next_attempt_at, created_at)
+                 VALUES (7, 'b@x.test', 'l', 's', 't', 'h', 0, 0);
+             INSERT INTO join_links (org_id, token_digest, role, max_uses, expires_at, created_at)
+                 VALUES (1, x'01', 'MEMBER', 3, 9, 0);",
+        );
+        let counted = |sql: &'static str| -> i64 {
+            db.read_blocking(|c| c.query_one(sql, &[], |r| r.get(0)))
+                .unwrap()
+        };
+        assert_eq!(
+            counted("SELECT COUNT(*) FROM outbox WHERE invitation_id = 7"),
+            1
+        );
+        assert_eq!(
+            counted("SELECT COUNT(*) FROM invitations WHERE message = 'hi'"),
+            1
+        );
+        assert_eq!(counted("SELECT member_count FROM organizations"), 1);
+        assert_eq!(counted("SELECT COUNT(*) FROM join_links"), 1);
+        db.write_blocking(|c| {
+            c.execute(
+                "INSERT INTO users (id, email, email_key, created_at, updated_at)
+                 VALUES (2, 'c@acme.test', 'c@acme.test', 0, 0)",
+                &[],
+            )?;
+            c.execute(
+                "INSERT INTO memberships (org_id, user_id, role, created_at, updated_at)
+                 VALUES (1, 2, 'billing', 0, 0)",
+                &[],
+            )
+        })
+        .unwrap();
+        assert_eq!(counted("SELECT member_count FROM organizations"), 2);
+        // Foreign keys are back on once the migration is done.
+        let orphan = db.write_blocking(|c| {
+            c.execute(
+                "INSERT INTO memberships (org_id, user_id, role, created_at, updated_at)
+                 VALUES (1, 99, 'MEMBER', 0, 0)",
+                &[],
+            )
+        });
+        assert!(orphan.is_err());
     }
 }

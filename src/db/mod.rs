@@ -35,6 +35,7 @@ pub mod outbox;
 pub mod passkeys;
 pub mod pg;
 mod pg_tls;
+pub mod roles;
 pub mod second_factors;
 pub(crate) mod seed;
 pub mod sessions;

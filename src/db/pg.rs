@@ -66,6 +66,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         16,
         include_str!("../../migrations/postgres/0016_passkey_confirmations.sql"),
     ),
+    (17, include_str!("../../migrations/postgres/0017_roles.sql")),
 ];
 
 /// The schema version this binary writes on PostgreSQL: the same as SQLite's.

@@ -260,7 +260,11 @@ impl Composer {
             organization_logo_url => &email.organization_logo_url,
             inviter_name => &email.inviter_name,
             role => email.role.as_str(),
-            role_label => match email.role { Role::Admin => "an admin", Role::Member => "a member" },
+            role_label => match &email.role {
+                Role::Admin => "an admin".to_owned(),
+                Role::Member => "a member".to_owned(),
+                Role::Custom(key) => format!("a member ({})", key.as_str()),
+            },
             expires_at => email.expires_at.to_human(),
             link => &email.link,
             message => &email.message,

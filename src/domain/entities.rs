@@ -69,6 +69,8 @@ pub struct Membership {
     pub organization_name: String,
     pub organization_logo_url: Option<String>,
     pub role: Role,
+    /// What the role grants there.
+    pub permissions: super::role::Permissions,
     pub joined_at: Millis,
 }
 

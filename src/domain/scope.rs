@@ -16,10 +16,12 @@ pub enum Scope {
     EventsRead,
     WebhooksRead,
     WebhooksWrite,
+    RolesRead,
+    RolesWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 8] = [
+    pub const ALL: [Scope; 10] = [
         Scope::OrganizationRead,
         Scope::InvitationsRead,
         Scope::InvitationsWrite,
@@ -28,6 +30,8 @@ impl Scope {
         Scope::EventsRead,
         Scope::WebhooksRead,
         Scope::WebhooksWrite,
+        Scope::RolesRead,
+        Scope::RolesWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -40,6 +44,8 @@ impl Scope {
             Scope::EventsRead => "events:read",
             Scope::WebhooksRead => "webhooks:read",
             Scope::WebhooksWrite => "webhooks:write",
+            Scope::RolesRead => "roles:read",
+            Scope::RolesWrite => "roles:write",
         }
     }
 
@@ -68,24 +74,30 @@ impl Scope {
 /// join link (`invitations:write`), to hand out `role` through it. Making
 /// admins is a `users:write` power, the scope that changes roles directly:
 /// otherwise a narrow integration key could invite its holder as ADMIN.
-pub fn scope_to_grant(role: Role) -> Option<Scope> {
+/// A custom role may hold management permissions (and may gain them after
+/// the invitation went out), so handing one out is the same power.
+pub fn scope_to_grant(role: &Role) -> Option<Scope> {
     match role {
-        Role::Admin => Some(Scope::UsersWrite),
+        Role::Admin | Role::Custom(_) => Some(Scope::UsersWrite),
         Role::Member => None,
     }
 }
 
 /// Whether a key holding `held` may hand out `role` through what `base`
 /// (the scope the request itself needs) creates or sends.
-pub fn check_grant(held: &[Scope], base: Scope, role: Role) -> Result<(), GrantRefused> {
+pub fn check_grant(held: &[Scope], base: Scope, role: &Role) -> Result<(), GrantRefused> {
     match scope_to_grant(role) {
-        Some(needed) if !held.contains(&needed) => Err(GrantRefused { role, base, needed }),
+        Some(needed) if !held.contains(&needed) => Err(GrantRefused {
+            role: role.clone(),
+            base,
+            needed,
+        }),
         _ => Ok(()),
     }
 }
 
 /// A key that may not hand out a role; names every scope it would need.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "making someone {} needs an API key with both the `{base}` and `{needed}` scopes",
     .role.as_str()
@@ -98,7 +110,7 @@ pub struct GrantRefused {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error(
-    "unknown scope `{0}` (known: organization:read, invitations:read, invitations:write, users:read, users:write, events:read, webhooks:read, webhooks:write)"
+    "unknown scope `{0}` (known: organization:read, invitations:read, invitations:write, users:read, users:write, events:read, webhooks:read, webhooks:write, roles:read, roles:write)"
 )]
 pub struct UnknownScope(pub String);
 
@@ -133,10 +145,10 @@ mod tests {
     fn making_admins_needs_users_write_beside_the_create_scope() {
         let narrow = [Scope::InvitationsRead, Scope::InvitationsWrite];
         assert_eq!(
-            check_grant(&narrow, Scope::InvitationsWrite, Role::Member),
+            check_grant(&narrow, Scope::InvitationsWrite, &Role::Member),
             Ok(())
         );
-        let refused = check_grant(&narrow, Scope::InvitationsWrite, Role::Admin).unwrap_err();
+        let refused = check_grant(&narrow, Scope::InvitationsWrite, &Role::Admin).unwrap_err();
         assert_eq!(
             refused.to_string(),
             "making someone ADMIN needs an API key with both the `invitations:write` and \
@@ -144,7 +156,7 @@ mod tests {
         );
         let wide = [Scope::InvitationsWrite, Scope::UsersWrite];
         assert_eq!(
-            check_grant(&wide, Scope::InvitationsWrite, Role::Admin),
+            check_grant(&wide, Scope::InvitationsWrite, &Role::Admin),
             Ok(())
         );
     }

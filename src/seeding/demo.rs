@@ -89,7 +89,7 @@ pub fn build(
             tx,
             OrgId(organization.id),
             UserId(user.id),
-            Role::Member,
+            &Role::Member,
             now,
         )?;
         members.push(address.to_owned());

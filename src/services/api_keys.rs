@@ -53,7 +53,7 @@ pub fn create(
     db::orgs::get(tx, org_id)?.ok_or(ServiceError::NotFound("organization"))?;
     match db::members::role(tx, OrgId(org_id), UserId(user_id))? {
         Some(Role::Admin) => {}
-        Some(Role::Member) => {
+        Some(Role::Member | Role::Custom(_)) => {
             return Err(ServiceError::invalid(
                 "user",
                 "API keys belong to an admin of the organization; this user is a member",

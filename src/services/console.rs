@@ -128,7 +128,7 @@ pub fn authorize_change(
 ) -> ServiceResult<Result<ConsoleAdmin, Denial>> {
     match authorize(tx, session_token, org_uuid, policy, now)? {
         Ok(admin) if tx.dialect() == db::Dialect::Postgres => {
-            super::members::take_turn(tx, admin.org_id())?;
+            super::orgs::take_turn(tx, admin.org_id())?;
             authorize(tx, session_token, org_uuid, policy, now)
         }
         other => Ok(other),

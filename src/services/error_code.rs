@@ -81,8 +81,15 @@ error_codes! {
     DuplicateItem => "duplicate_item",
     /// The join link was revoked, used up or expired.
     JoinLinkClosed => "join_link_closed",
-    /// The organization's last admin cannot leave, be removed or be demoted.
+    /// The organization would keep no member who can manage members (ADMIN,
+    /// or a role with `members:manage`).
     LastAdmin => "last_admin",
+    /// The role is held by members, pending invitations or join links.
+    RoleInUse => "role_in_use",
+    /// The organization has a role with this key already.
+    RoleExists => "role_exists",
+    /// ADMIN and MEMBER cannot be changed or deleted.
+    BuiltInRole => "built_in_role",
     /// An account's only way to sign in (no password, one identity) cannot
     /// be unlinked.
     LastSignInMethod => "last_sign_in_method",
@@ -101,6 +108,8 @@ error_codes! {
     WebhookDisabled => "webhook_disabled",
     /// The organization has as many webhook endpoints as it may.
     WebhookLimit => "webhook_limit",
+    /// The organization has as many custom roles as it may.
+    RoleLimit => "role_limit",
     /// The database is not empty (`enlist demo` needs an empty one).
     NotEmpty => "not_empty",
     /// The server is busy or a dependency is down; retry after `Retry-After`.

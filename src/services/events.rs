@@ -9,9 +9,10 @@ use crate::db::Conn;
 pub use crate::db::events::EventQuery;
 use crate::db::events::{Fanout, LoggedEvent, NewEvent};
 use crate::domain::event::{EventType, Origin};
+use crate::domain::role::RoleDefinition;
 use crate::domain::{ApiKey, Invitation, InvitationExtras, Member, Millis};
 use crate::domain::{OrgId, UserId};
-use crate::views::{ApiKeyBody, InvitationDetailBody, MemberBody, WebhookBody};
+use crate::views::{ApiKeyBody, InvitationDetailBody, MemberBody, RoleBody, WebhookBody};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
@@ -138,6 +139,28 @@ pub fn member(
     let mut data = serde_json::Map::new();
     data.insert("user".into(), to_value(MemberBody::from(member.clone()))?);
     data.extend(more);
+    record(tx, origin, org_id, kind, data.into(), now)
+}
+
+/// `{"role": …}` as `GET /v1/organization/roles/{key}` answers it; a
+/// `role.updated` also carries the role as it was (`previous`).
+pub fn role(
+    tx: &Conn,
+    origin: &Origin,
+    kind: EventType,
+    org_id: i64,
+    role: &RoleDefinition,
+    previous: Option<&RoleDefinition>,
+    now: Millis,
+) -> ServiceResult<()> {
+    let mut data = serde_json::Map::new();
+    data.insert("role".into(), to_value(RoleBody::from(role.clone()))?);
+    if let Some(previous) = previous {
+        data.insert(
+            "previous".into(),
+            to_value(RoleBody::from(previous.clone()))?,
+        );
+    }
     record(tx, origin, org_id, kind, data.into(), now)
 }
 

@@ -46,7 +46,10 @@ impl NewInvitation {
                 let shown: String = role.chars().take(64).collect();
                 ServiceError::invalid(
                     "role",
-                    format!("role must be ADMIN or MEMBER, got `{shown}`"),
+                    format!(
+                        "role must be ADMIN, MEMBER or one of the organization's role keys, \
+                         got `{shown}`"
+                    ),
                 )
             })?,
             options,
@@ -132,6 +135,7 @@ pub fn create(
     composer: &Composer,
     now: Millis,
 ) -> ServiceResult<Invitation> {
+    super::roles::resolve(tx, org_id, new.role.as_str())?;
     ensure_invitable(tx, org_id, &new.invitee, None, now)?;
     ensure_mail_allowed(tx, org_id, &new.invitee, rules.limits, now)?;
     let expires_at = now.plus(new.options.lifetime.unwrap_or(rules.lifetime));
@@ -148,7 +152,7 @@ pub fn create(
             uuid: Uuid::new_v4(),
             org_id,
             invitee: &new.invitee,
-            role: new.role,
+            role: new.role.clone(),
             inviter_user_id,
             expires_at,
             message: new.options.message.as_deref(),
@@ -296,6 +300,13 @@ pub fn create_many(
                     };
                     refused(status, code, Some("inviteeEmail"), detail)
                 }
+                // A role the organization does not have.
+                Err(ServiceError::Invalid { field, detail }) => refused(
+                    BulkStatus::Invalid,
+                    ErrorCode::ValidationFailed,
+                    Some(field),
+                    detail,
+                ),
                 Err(ServiceError::TooSoon { detail, .. }) => refused(
                     BulkStatus::Invalid,
                     ErrorCode::TooManyRequests,
@@ -434,6 +445,8 @@ pub fn resend(
             ));
         }
     }
+    // An expired invitation comes back to life: only with a role that still exists.
+    super::roles::resolve(tx, org_id, invitation.role.as_str())?;
     if let Some(last) = db::invitations::last_resent_at(tx, id)? {
         let wait_ms = RESEND_INTERVAL_MS - (now.0 - last.0);
         if wait_ms > 0 {
@@ -520,7 +533,7 @@ fn queue_message(
         organization_name: org.name,
         organization_logo_url: org.logo_url,
         inviter_name,
-        role: invitation.role,
+        role: invitation.role.clone(),
         expires_at: invitation.expires_at,
         link: link.clone(),
         message: personal_message,

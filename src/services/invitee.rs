@@ -81,7 +81,7 @@ pub fn respond(
         tx,
         OrgId(invitation.org_id),
         UserId(user_id),
-        invitation.role,
+        &invitation.role,
         now,
     )?;
     db::invitations::set_status(tx, invitation.id, InvitationStatus::Accepted, now)?;

@@ -127,13 +127,14 @@ pub fn create(
             ),
         ));
     }
+    super::roles::resolve(tx, org_id, new.role.as_str())?;
     let token = secrets::random_base62(TOKEN_LEN);
     let link = db::join_links::insert(
         tx,
         &db::join_links::NewJoinLink {
             org_id,
             token_digest: &secrets::sha256(&token),
-            role: new.role,
+            role: new.role.clone(),
             max_uses: new.max_uses,
             expires_at: new.expires_at,
             allowed_email_domains: &new.allowed_email_domains,
@@ -230,7 +231,7 @@ pub fn join(
     if !db::join_links::take_use(tx, link.id, now)? {
         return Err(gone(JoinLinkState::Full));
     }
-    if !db::members::insert_new(tx, OrgId(link.org_id), UserId(user_id), link.role, now)? {
+    if !db::members::insert_new(tx, OrgId(link.org_id), UserId(user_id), &link.role, now)? {
         // Joined meanwhile by the same person (a second tab): the use taken
         // above goes back with this transaction.
         return Err(ServiceError::conflict(

@@ -2,7 +2,8 @@
 //! (the last admin stays; a removed or demoted admin's API keys end with
 //! the change), leaving, and the memberships of one account.
 
-use super::{ServiceError, ServiceResult, events, orgs};
+use super::orgs::take_turn;
+use super::{ServiceError, ServiceResult, events, orgs, roles};
 use crate::db;
 use crate::db::Conn;
 use crate::domain::event::{EventType, Origin};
@@ -20,31 +21,31 @@ pub fn list(conn: &Conn, org_id: i64, page: Page) -> ServiceResult<Paged<Member>
     Ok(page.of(items, total_count))
 }
 
-/// Role changes and removals in one organization take turns (on
-/// PostgreSQL, where several nodes write at once): two at once see each
-/// other's outcome, so one person is not removed, or promoted, twice over
-/// (with two events), and locks are always taken in one order.
-pub(super) fn take_turn(tx: &Conn, org_id: i64) -> ServiceResult<()> {
-    Ok(tx.lock_key(&format!("members/{org_id}"))?)
-}
-
 fn last_admin() -> ServiceError {
     ServiceError::conflict(
         ErrorCode::LastAdmin,
-        "this user is the organization's last admin; make someone else an admin first",
+        "this user is the organization's last member who can manage members (ADMIN, or a role \
+         with `members:manage`); give someone else such a role first",
     )
 }
 
-/// Whether taking the admin role from one admin of the organization would
-/// leave it with none.
-fn is_last_admin(tx: &Conn, org_id: i64) -> ServiceResult<bool> {
-    Ok(db::members::admin_count_capped(tx, org_id, 2)? < 2)
+/// Whether holders of `role` may manage members (the last-manager rule).
+fn manages_members(tx: &Conn, org_id: i64, role: &Role) -> ServiceResult<bool> {
+    Ok(db::roles::of_role(tx, org_id, role)?.manages_members())
 }
 
-/// Gives a member another role. Demoting the last admin is refused; a
-/// demoted admin's API keys in the organization are revoked in the same
-/// transaction (with the service clock; the migration-0005 trigger catches
-/// any other path). Setting the role a member already has changes nothing.
+/// Whether taking the power to manage members from one of the
+/// organization's managers would leave it with none.
+fn is_last_manager(tx: &Conn, org_id: i64) -> ServiceResult<bool> {
+    Ok(db::roles::manager_count_capped(tx, org_id, None, 2)? < 2)
+}
+
+/// Gives a member another role of the organization (a custom key it does
+/// not have answers 400 naming `role`). Taking the last member manager's
+/// power away is refused; a demoted ADMIN's API keys in the organization
+/// are revoked in the same transaction (with the service clock; the
+/// migration-0005 trigger catches any other path). Setting the role a
+/// member already has changes nothing.
 pub fn change_role(
     tx: &Conn,
     origin: &Origin,
@@ -54,16 +55,20 @@ pub fn change_role(
     now: Millis,
 ) -> ServiceResult<Member> {
     take_turn(tx, org_id)?;
+    let (role, granted) = roles::resolve_with_permissions(tx, org_id, role.as_str())?;
     let member = db::members::get(tx, OrgId(org_id), UserId(user_id))?
         .ok_or(ServiceError::NotFound("user"))?;
-    let current = member.role;
+    let current = member.role.clone();
     if current == role {
         return Ok(member);
     }
+    if !granted.manages_members()
+        && manages_members(tx, org_id, &current)?
+        && is_last_manager(tx, org_id)?
+    {
+        return Err(last_admin());
+    }
     if current == Role::Admin {
-        if is_last_admin(tx, org_id)? {
-            return Err(last_admin());
-        }
         revoke_keys_of(
             tx,
             origin,
@@ -73,11 +78,12 @@ pub fn change_role(
             now,
         )?;
     }
-    db::members::set_role(tx, OrgId(org_id), UserId(user_id), role, now)?;
+    db::members::set_role(tx, OrgId(org_id), UserId(user_id), &role, now)?;
     let changed = db::members::get(tx, OrgId(org_id), UserId(user_id))?
         .ok_or(ServiceError::NotFound("user"))?;
     let mut more = serde_json::Map::new();
     more.insert("previousRole".into(), current.as_str().into());
+    more.insert("role".into(), role.as_str().into());
     events::member(
         tx,
         origin,
@@ -151,7 +157,7 @@ pub fn leave(
 
 /// Removes the person from the organization (their account stays) and, in
 /// the same transaction, revokes every API key they hold in it for good.
-/// The organization's last admin cannot be removed.
+/// The organization's last member manager cannot be removed.
 pub fn remove(
     tx: &Conn,
     origin: &Origin,
@@ -162,7 +168,7 @@ pub fn remove(
     take_turn(tx, org_id)?;
     let member = db::members::get(tx, OrgId(org_id), UserId(user_id))?
         .ok_or(ServiceError::NotFound("user"))?;
-    if member.role == Role::Admin && is_last_admin(tx, org_id)? {
+    if manages_members(tx, org_id, &member.role)? && is_last_manager(tx, org_id)? {
         return Err(last_admin());
     }
     revoke_keys_of(

@@ -19,6 +19,7 @@ pub mod oidc;
 pub mod operations;
 pub mod orgs;
 pub mod outbox;
+pub mod roles;
 pub mod second_factor;
 pub mod sessions;
 pub mod signing_keys;

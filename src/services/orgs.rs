@@ -74,7 +74,7 @@ pub fn create(
             now,
         )?,
     };
-    db::members::insert(tx, OrgId(org.id), UserId(admin.id), Role::Admin, now)?;
+    db::members::insert(tx, OrgId(org.id), UserId(admin.id), &Role::Admin, now)?;
     // Only the command line makes organizations.
     super::events::member_added(
         tx,
@@ -114,4 +114,14 @@ pub fn list(conn: &Conn) -> ServiceResult<Vec<Organization>> {
 /// names need not be unique, but a second "Acme" is worth a word.
 pub fn others_named(conn: &Conn, name: &str) -> ServiceResult<Vec<i64>> {
     Ok(db::orgs::ids_named(conn, name.trim())?)
+}
+
+/// Role changes, removals and changes to what roles grant in one
+/// organization take turns (on PostgreSQL, where several nodes write at
+/// once): two at once see each other's outcome, so one person is not
+/// removed, or promoted, twice over (with two events), the organization
+/// cannot lose its last member manager to two changes that each thought
+/// another was left, and locks are always taken in one order.
+pub(super) fn take_turn(tx: &Conn, org_id: i64) -> ServiceResult<()> {
+    Ok(tx.lock_key(&format!("members/{org_id}"))?)
 }

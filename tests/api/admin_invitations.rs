@@ -238,7 +238,7 @@ async fn create_rejects_roles_other_than_admin_and_member() {
             reply.body["detail"]
                 .as_str()
                 .unwrap()
-                .contains("ADMIN or MEMBER")
+                .contains("ADMIN, MEMBER")
         );
     }
     assert_eq!(app.query_i64("SELECT COUNT(*) FROM invitations"), 0);

@@ -40,6 +40,11 @@ async fn endpoints(app: &TestApp, org: &TestOrg) -> Vec<Endpoint> {
         }
     };
     let (hook, doomed) = (hook(true).await, hook(false).await);
+    for key in ["kept", "doomed"] {
+        let role = json!({ "key": key, "name": key, "permissions": ["docs:read"] });
+        let created = app.post("/v1/organization/roles", &org.key, &role).await;
+        assert_eq!(created.status, 200, "{}", created.text);
+    }
     ADMIN_OPERATIONS
         .iter()
         .map(|op| {
@@ -51,10 +56,10 @@ async fn endpoints(app: &TestApp, org: &TestOrg) -> Vec<Endpoint> {
                     Some(json!({ "url": "https://93.184.216.34/new", "enabled": false })),
                 ),
                 "getWebhook" | "rotateWebhookSecret" | "testWebhook" | "listWebhookDeliveries" => {
-                    (Some(hook), None)
+                    (Some(hook.to_string()), None)
                 }
-                "updateWebhook" => (Some(hook), Some(json!({ "description": "changed" }))),
-                "deleteWebhook" => (Some(doomed), None),
+                "updateWebhook" => (Some(hook.to_string()), Some(json!({ "description": "changed" }))),
+                "deleteWebhook" => (Some(doomed.to_string()), None),
                 "bulkInvite" => (
                     None,
                     Some(
@@ -62,19 +67,31 @@ async fn endpoints(app: &TestApp, org: &TestOrg) -> Vec<Endpoint> {
                     ),
                 ),
                 "createJoinLink" => (None, Some(json!({ "maxUses": 1, "expiresIn": 3600 }))),
-                "revokeJoinLink" => (Some(link), None),
-                "getAdminInvitation" | "revokeInvitation" => (Some(invitation), None),
-                "resendInvitation" => (Some(resent), None),
-                "updateUser" => (Some(promoted), Some(json!({ "role": "ADMIN" }))),
+                "revokeJoinLink" => (Some(link.to_string()), None),
+                "getAdminInvitation" | "revokeInvitation" => (Some(invitation.to_string()), None),
+                "resendInvitation" => (Some(resent.to_string()), None),
+                "updateUser" => (Some(promoted.to_string()), Some(json!({ "role": "ADMIN" }))),
                 "inviteUser" => (
                     None,
                     Some(json!({ "inviteeEmail": "dan@example.com", "role": "MEMBER" })),
                 ),
-                "removeUser" => (Some(member), None),
+                "removeUser" => (Some(member.to_string()), None),
+                "listRoles" => (None, None),
+                "createRole" => (
+                    None,
+                    Some(json!({ "key": "made", "name": "Made", "permissions": [] })),
+                ),
+                "getRole" => (Some("kept".to_owned()), None),
+                "updateRole" => (Some("kept".to_owned()), Some(json!({ "name": "Kept" }))),
+                "deleteRole" => (Some("doomed".to_owned()), None),
+                "checkPermissions" => (
+                    None,
+                    Some(json!({ "userId": org.admin_id, "permissions": ["docs:read"] })),
+                ),
                 other => panic!("{other} is in ADMIN_OPERATIONS but the matrix has no call for it"),
             };
             let path = match id {
-                Some(id) => op.path.replace("{id}", &id.to_string()),
+                Some(id) => op.path.replace("{id}", &id).replace("{key}", &id),
                 None => op.path.to_owned(),
             };
             assert!(!path.contains('{'), "{}: {path} needs an id", op.id);

@@ -18,11 +18,12 @@ const NOT_ADMIN_ANYWHERE: &str = "You are not an administrator of any organizati
 const ORG_NOT_FOUND: &str = "Organization not found";
 
 /// Every page of one organization's console a GET opens.
-const PAGES: [&str; 7] = [
+const PAGES: [&str; 8] = [
     "",
     "/invitations",
     "/invitations/new",
     "/members",
+    "/roles",
     "/api-keys",
     "/api-keys/new",
     "/activity",
@@ -2564,4 +2565,201 @@ async fn a_password_reset_revokes_the_keys_minted_in_the_console_but_not_the_ope
     ada.get(&console_path(&org, ""))
         .await
         .assert_see_other("/admin?notice=session-ended");
+}
+
+#[tokio::test]
+async fn the_role_selects_offer_the_organizations_own_roles_and_take_them() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme", "ada@acme.test");
+    let created = app
+        .post(
+            "/v1/organization/roles",
+            &org.key,
+            &json!({ "key": "billing", "name": "Billing team", "permissions": ["invoices:read"] }),
+        )
+        .await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    let carol = app.add_member(org.id, "carol@acme.test", "MEMBER");
+    let other = app.create_org("Globex", "gus@globex.test");
+    let hidden = app
+        .post(
+            "/v1/organization/roles",
+            &other.key,
+            &json!({ "key": "secret", "name": "Globex only", "permissions": [] }),
+        )
+        .await;
+    assert_eq!(hidden.status, 200, "{}", hidden.text);
+    let ada = sign_in_as(&app, "ada@acme.test").await;
+
+    for path in ["/members", "/invitations/new", "/join-links/new"] {
+        let page = ada.get(&console_path(&org, path)).await;
+        assert_console_page(&page, 200);
+        assert!(
+            page.text.contains(r#"<option value="billing""#) && page.text.contains("Billing team"),
+            "{path}: {}",
+            page.text
+        );
+        assert!(!page.text.contains("Globex only"), "{path}");
+    }
+
+    let changed = ada
+        .post(
+            &console_path(&org, &format!("/members/{carol}/role")),
+            &[("role", "billing")],
+        )
+        .await;
+    assert_eq!(changed.status.as_u16(), 303, "{}", changed.text);
+    assert_eq!(
+        role_of(&app, &org.key, carol).await.as_deref(),
+        Some("billing")
+    );
+
+    let invited = ada
+        .post(
+            &console_path(&org, "/invitations"),
+            &[
+                ("email", "dan@example.com"),
+                ("role", "billing"),
+                ("message", ""),
+                ("expires_in", "3d"),
+            ],
+        )
+        .await;
+    assert_eq!(invited.status.as_u16(), 303, "{}", invited.text);
+    let listed = app.get("/v1/organization/invitations", &org.key).await;
+    assert_eq!(listed.body["items"][0]["role"], "billing");
+
+    // Another organization's key is unknown here.
+    let refused = ada
+        .post(
+            &console_path(&org, &format!("/members/{carol}/role")),
+            &[("role", "secret")],
+        )
+        .await;
+    assert_eq!(refused.status.as_u16(), 400, "{}", refused.text);
+    assert_eq!(
+        role_of(&app, &org.key, carol).await.as_deref(),
+        Some("billing")
+    );
+}
+
+#[tokio::test]
+async fn an_admin_makes_changes_and_deletes_a_role_on_the_roles_page() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme", "ada@acme.test");
+    let other = app.create_org("Globex", "gus@globex.test");
+    let foreign = app
+        .post(
+            "/v1/organization/roles",
+            &other.key,
+            &json!({ "key": "theirs", "name": "Theirs", "permissions": [] }),
+        )
+        .await;
+    assert_eq!(foreign.status, 200, "{}", foreign.text);
+    let ada = sign_in_as(&app, "ada@acme.test").await;
+    let roles = console_path(&org, "/roles");
+
+    let page = ada.get(&roles).await;
+    assert_console_page(&page, 200);
+    assert!(row(&page, "role-ADMIN").contains("members:manage"));
+    assert!(row(&page, "role-MEMBER").contains("none"));
+    assert!(!page.text.contains("theirs"));
+
+    let bad = ada
+        .post(
+            &roles,
+            &[
+                ("key", "Billing"),
+                ("name", "Billing"),
+                ("description", ""),
+                ("permissions", ""),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status.as_u16(), 400, "{}", bad.text);
+    assert!(field_error(&bad, "role-key").is_some(), "{}", bad.text);
+    assert_eq!(
+        app.get("/v1/organization/roles", &org.key).await.body["totalCount"],
+        2
+    );
+
+    let made = ada
+        .post(
+            &roles,
+            &[
+                ("key", "billing"),
+                ("name", "Billing"),
+                ("description", "Pays"),
+                ("permissions", "invoices:read, billing:pay"),
+            ],
+        )
+        .await;
+    made.assert_see_other(&console_path(&org, "/roles?notice=role-created"));
+    let page = ada.get(made.location().unwrap()).await;
+    assert!(row(&page, "role-billing").contains("billing:pay, invoices:read"));
+
+    let edit = ada.get(&console_path(&org, "/roles/billing")).await;
+    assert_console_page(&edit, 200);
+    let changed = ada
+        .post(
+            &console_path(&org, "/roles/billing"),
+            &[
+                ("name", "Billing team"),
+                ("description", ""),
+                ("permissions", "invoices:read"),
+            ],
+        )
+        .await;
+    changed.assert_see_other(&console_path(&org, "/roles?notice=role-updated"));
+    let shown = app.get("/v1/organization/roles/billing", &org.key).await;
+    assert_eq!(shown.body["name"], "Billing team");
+    assert_eq!(shown.body["permissions"], json!(["invoices:read"]));
+    assert_eq!(shown.body["description"], Value::Null);
+
+    // Built-ins and another organization's roles cannot be opened or deleted.
+    assert_ne!(
+        ada.get(&console_path(&org, "/roles/ADMIN"))
+            .await
+            .status
+            .as_u16(),
+        200
+    );
+    assert_eq!(
+        ada.get(&console_path(&org, "/roles/theirs"))
+            .await
+            .status
+            .as_u16(),
+        404
+    );
+    let foreign_delete = ada
+        .post(&console_path(&org, "/roles/theirs/delete"), &[])
+        .await;
+    assert_eq!(
+        foreign_delete.status.as_u16(),
+        404,
+        "{}",
+        foreign_delete.text
+    );
+    assert_eq!(
+        app.get("/v1/organization/roles/theirs", &other.key)
+            .await
+            .status,
+        200
+    );
+
+    let carol = app.add_member(org.id, "carol@acme.test", "billing");
+    let in_use = ada
+        .post(&console_path(&org, "/roles/billing/delete"), &[])
+        .await;
+    assert_eq!(in_use.status.as_u16(), 409, "{}", in_use.text);
+    assert!(in_use.text.contains("1 member(s)"), "{}", in_use.text);
+    assert_eq!(app.remove_user(&org.key, carol).await.status, 200);
+    let deleted = ada
+        .post(&console_path(&org, "/roles/billing/delete"), &[])
+        .await;
+    deleted.assert_see_other(&console_path(&org, "/roles?notice=role-deleted"));
+    assert_eq!(
+        app.get("/v1/organization/roles", &org.key).await.body["totalCount"],
+        2
+    );
 }

@@ -230,7 +230,7 @@ impl TestApp {
                     tx,
                     enlist::domain::OrgId(org_id),
                     enlist::domain::UserId(user.id),
-                    role.parse().unwrap(),
+                    &role.parse::<enlist::domain::Role>().unwrap(),
                     now,
                 )?;
                 Ok(user.id)

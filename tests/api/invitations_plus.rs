@@ -356,7 +356,7 @@ async fn a_person_lists_their_organizations_and_leaves_one() {
     assert_eq!(items.len(), 2);
     assert_eq!(
         keys_of(&items[0]),
-        ["id", "joined_at", "logo_url", "name", "role"]
+        ["id", "joined_at", "logo_url", "name", "permissions", "role"]
     );
     assert_eq!(items[0]["id"], acme.uuid.as_str());
     assert_eq!(items[0]["name"], "acme");

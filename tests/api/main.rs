@@ -69,6 +69,7 @@ mod races;
 mod rate_limits;
 mod relying_parties;
 mod reminders;
+mod roles;
 mod safe_defaults;
 mod second_factor;
 mod secrets_at_rest;

@@ -682,7 +682,7 @@ fn admin_operations() -> Vec<(&'static str, Method, String, Scope)> {
             (
                 op.id,
                 Method::from_bytes(op.method.as_bytes()).unwrap(),
-                op.path.replace("{id}", "1"),
+                op.path.replace("{id}", "1").replace("{key}", "billing"),
                 op.scope,
             )
         })
@@ -1765,6 +1765,83 @@ async fn strictness(app: &TestApp, spec: &mut Conformance) {
     assert!(!spec.errors("listUsers", "200", &users).is_empty());
 }
 
+/// The roles endpoints and the permission check, each documented answer.
+async fn roles(app: &TestApp, spec: &mut Conformance) {
+    let org = app.create_org("roles", "admin@roles.test");
+    let key = &org.key;
+    let roles = "/v1/organization/roles";
+    let body = json!({ "key": "billing", "name": "Billing", "permissions": ["invoices:read"] });
+    let created = app.post(roles, key, &body).await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    spec.check("createRole", &created);
+    let bad = app
+        .post(
+            roles,
+            key,
+            &json!({ "key": "ADMIN", "name": "x", "permissions": [] }),
+        )
+        .await;
+    bad.assert_problem(400, "validation_failed");
+    spec.check("createRole", &bad);
+    let taken = app.post(roles, key, &body).await;
+    taken.assert_problem(409, "role_exists");
+    spec.check("createRole", &taken);
+    for (path, status) in [(roles.to_owned(), 200), (format!("{roles}?limit=0"), 400)] {
+        let reply = app.get(&path, key).await;
+        assert_eq!(reply.status, status, "{}", reply.text);
+        spec.check("listRoles", &reply);
+    }
+    for (target, status) in [("billing", 200), ("ADMIN", 200), ("ghost", 404)] {
+        let reply = app.get(&format!("{roles}/{target}"), key).await;
+        assert_eq!(reply.status, status, "{}", reply.text);
+        spec.check("getRole", &reply);
+    }
+    for (target, body, status) in [
+        ("billing", json!({ "description": "Pays" }), 200),
+        ("billing", json!({ "permissions": ["NO"] }), 400),
+        ("ghost", json!({ "name": "x" }), 404),
+        ("ADMIN", json!({ "name": "x" }), 409),
+    ] {
+        let path = format!("{roles}/{target}");
+        let reply = app
+            .request(Method::PATCH, &path, Some(key), Some(&body))
+            .await;
+        assert_eq!(reply.status, status, "{}", reply.text);
+        spec.check("updateRole", &reply);
+    }
+    let member = app.add_member(org.id, "carol@roles.test", "billing");
+    let check = "/v1/organization/permissions/check";
+    for (user, permissions, status) in [
+        (member, json!(["invoices:read"]), 200),
+        (member, json!(["BAD"]), 400),
+        (999_999, json!(["x"]), 404),
+    ] {
+        let body = json!({ "userId": user, "permissions": permissions });
+        let reply = app.post(check, key, &body).await;
+        assert_eq!(reply.status, status, "{}", reply.text);
+        spec.check("checkPermissions", &reply);
+    }
+    let in_use = app.delete(&format!("{roles}/billing"), key).await;
+    in_use.assert_problem(409, "role_in_use");
+    spec.check("deleteRole", &in_use);
+    let malformed_retry = app
+        .send_raw(
+            Method::DELETE,
+            &format!("{roles}/billing"),
+            &[("X-API-Key", key.as_str()), ("Idempotency-Key", "")],
+            "",
+        )
+        .await;
+    malformed_retry.assert_problem(400, "validation_failed");
+    spec.check("deleteRole", &malformed_retry);
+    assert_eq!(app.remove_user(key, member).await.status, 200);
+    for (target, status) in [("billing", 200), ("billing", 404)] {
+        let reply = app.delete(&format!("{roles}/{target}"), key).await;
+        assert_eq!(reply.status, status, "{}", reply.text);
+        spec.check("deleteRole", &reply);
+    }
+}
+
 #[tokio::test]
 async fn real_responses_of_every_operation_match_the_document() {
     let app = spawn_app().await;
@@ -1772,6 +1849,7 @@ async fn real_responses_of_every_operation_match_the_document() {
     strictness(&app, &mut spec).await;
     let (org, accepted) = admin_api(&app, &mut spec).await;
     events_and_webhooks(&app, &mut spec, &org).await;
+    roles(&app, &mut spec).await;
     invitee_api(&app, &mut spec, &org, accepted).await;
     oauth(&app, &mut spec).await;
     pages(&app, &mut spec, &org).await;

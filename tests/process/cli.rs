@@ -1118,7 +1118,7 @@ fn api_key_list_tells_active_keys_from_revoked_ones_and_why() {
             tx,
             enlist::domain::OrgId(org),
             enlist::domain::UserId(carol),
-            enlist::domain::Role::Admin,
+            &enlist::domain::Role::Admin,
             now,
         )?)
     })
@@ -1921,6 +1921,44 @@ fn invite_from_a_csv_prints_one_json_line_per_row_and_queues_messages() {
     let output = cli.run(&["invite", "--org", "999", "--csv", csv.to_str().unwrap()]);
     assert!(!output.status.success());
     assert_eq!(cli.query_i64("SELECT COUNT(*) FROM invitations"), 2);
+}
+
+#[test]
+fn invite_takes_the_organizations_own_role_keys() {
+    let cli = Cli::new();
+    let (org, _admin) = cli.org("Acme", "ada@acme.test");
+    cli.write(|tx| {
+        tx.execute(
+            "INSERT INTO org_roles (org_id, key, name, description, permissions, created_at,
+                                    updated_at)
+             VALUES (?1, 'billing', 'Billing', NULL, 'invoices:read', 0, 0)",
+            &[&org],
+        )
+        .map(|_| ())
+    });
+    let csv = cli.dir.path().join("people.csv");
+    std::fs::write(
+        &csv,
+        "email,role\nbob@example.com,billing\ncarol@example.com,ghost\n",
+    )
+    .unwrap();
+    let output = cli.run(&[
+        "invite",
+        "--org",
+        &org.to_string(),
+        "--csv",
+        csv.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let lines: Vec<Value> = stdout_of(&output)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines[0]["status"], "created", "{}", lines[0]);
+    assert_eq!(lines[0]["invitation"]["role"], "billing");
+    assert_eq!(lines[1]["status"], "invalid", "{}", lines[1]);
+    assert_eq!(lines[1]["error"]["field"], "role");
+    assert_eq!(cli.query_i64("SELECT COUNT(*) FROM invitations"), 1);
 }
 
 #[tokio::test]

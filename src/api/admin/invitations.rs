@@ -91,7 +91,7 @@ fn list_request(query: &ListInvitationsQuery) -> Result<(InvitationFilter, Page)
     responses(
         (status = 200, description = "The new PENDING invitation; its message is queued", body = crate::api::dto::InvitationBody),
         (status = 400, response = crate::api::openapi::BadRequest),
-        (status = 403, description = "The API key lacks `invitations:write`, or the invitation is ADMIN and the key lacks `users:write` too (`missing_scope`)", body = crate::api::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The API key lacks `invitations:write`, or the invitation is ADMIN or a custom role and the key lacks `users:write` too (`missing_scope`)", body = crate::api::openapi::Problem, content_type = "application/problem+json"),
         (status = 409, response = crate::api::openapi::Conflict),
         (status = 413, description = "Body too large", body = crate::api::openapi::Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = crate::api::openapi::Problem, content_type = "application/problem+json"),
@@ -106,7 +106,7 @@ pub async fn create(
     caller.require(Scope::InvitationsWrite)?;
     let new =
         new_invitation(body?.into_inner(), &state.settings.invitations).map_err(ApiError::from)?;
-    caller.may_grant(Scope::InvitationsWrite, new.role)?;
+    caller.may_grant(Scope::InvitationsWrite, &new.role)?;
     let (org_id, inviter) = (caller.org_id(), caller.user_id());
     let rules = send_rules(&state.settings.invitations);
     let app = state.clone();
@@ -188,7 +188,7 @@ fn new_invitation(
     request_body = crate::api::dto::BulkInviteRequest,
     security(("api_key" = ["invitations:write"])),
     responses(
-        (status = 200, description = "One outcome per item, in input order; the created invitations' messages are queued; an ADMIN item without `users:write` is `invalid` (`missing_scope`)", body = crate::api::dto::BulkInviteResponse),
+        (status = 200, description = "One outcome per item, in input order; the created invitations' messages are queued; an ADMIN or custom-role item without `users:write` is `invalid` (`missing_scope`)", body = crate::api::dto::BulkInviteResponse),
         (status = 400, description = "Invalid body: `items` missing, not an array, or longer than 500", body = crate::api::openapi::Problem, content_type = "application/problem+json")
     )
 )]
@@ -225,7 +225,7 @@ pub async fn bulk(
                 .map_err(|e| ServiceError::invalid("item", e.to_string()))
                 .and_then(|body| new_invitation(body, settings))
                 .and_then(|new| {
-                    caller.check_grant(Scope::InvitationsWrite, new.role)?;
+                    caller.check_grant(Scope::InvitationsWrite, &new.role)?;
                     Ok(new)
                 })
         })
@@ -273,7 +273,7 @@ fn send_rules(settings: &InvitationSettings) -> SendRules {
     responses(
         (status = 200, description = "The invitation, PENDING with a renewed expiry", body = crate::api::dto::InvitationBody),
         (status = 400, response = crate::api::openapi::BadRequest),
-        (status = 403, description = "The API key lacks `invitations:write`, or the invitation is ADMIN and the key lacks `users:write` too (`missing_scope`)", body = crate::api::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The API key lacks `invitations:write`, or the invitation is ADMIN or a custom role and the key lacks `users:write` too (`missing_scope`)", body = crate::api::openapi::Problem, content_type = "application/problem+json"),
         (status = 404, response = crate::api::openapi::NotFound),
         (status = 409, response = crate::api::openapi::Conflict),
         (status = 429, description = "Too soon; see Retry-After", body = crate::api::openapi::Problem, content_type = "application/problem+json")
@@ -297,7 +297,7 @@ pub async fn resend(
             // A resend renews the expiry (and revives an expired one): a key
             // that may not make admins may not prolong an invitation that does.
             let (current, _) = services::invitations::get(tx, org_id, id, now)?;
-            caller.may_grant(Scope::InvitationsWrite, current.role)?;
+            caller.may_grant(Scope::InvitationsWrite, &current.role)?;
             Ok::<_, ApiError>(services::invitations::resend(
                 tx,
                 &origin,

@@ -22,7 +22,7 @@ use actix_web::{HttpResponse, web};
     responses(
         (status = 200, description = "The new link; `url` holds its token and is shown only here: an idempotent replay answers the link without `url`, with `secretOmitted: true`", body = crate::api::dto::JoinLinkBody),
         (status = 400, response = crate::api::openapi::BadRequest),
-        (status = 403, description = "The API key lacks `invitations:write`, or the link is ADMIN and the key lacks `users:write` too (`missing_scope`)", body = crate::api::openapi::Problem, content_type = "application/problem+json")
+        (status = 403, description = "The API key lacks `invitations:write`, or the link is ADMIN or a custom role and the key lacks `users:write` too (`missing_scope`)", body = crate::api::openapi::Problem, content_type = "application/problem+json")
     )
 )]
 pub async fn create(
@@ -37,11 +37,14 @@ pub async fn create(
         Some(raw) => raw.parse::<Role>().map_err(|_| {
             ApiError::bad_request(
                 "role",
-                format!("role must be ADMIN or MEMBER, got `{}`", params::clip(raw)),
+                format!(
+                    "role must be ADMIN, MEMBER or one of the organization's role keys, got `{}`",
+                    params::clip(raw)
+                ),
             )
         })?,
     };
-    caller.may_grant(Scope::InvitationsWrite, role)?;
+    caller.may_grant(Scope::InvitationsWrite, &role)?;
     let max_lifetime = state.settings.invitations.max_lifetime.0;
     let (org_id, creator) = (caller.org_id(), caller.user_id());
     let now = state.clock.now();

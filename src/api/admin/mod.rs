@@ -4,6 +4,7 @@ pub mod events;
 pub mod invitations;
 pub mod join_links;
 pub mod organization;
+pub mod roles;
 pub mod users;
 pub mod webhooks;
 
@@ -40,6 +41,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             Endpoint::at("/organization/webhooks/{id}/rotate-secret").post(webhooks::rotate_secret),
             Endpoint::at("/organization/webhooks/{id}/test").post(webhooks::test),
             Endpoint::at("/organization/webhooks/{id}/deliveries").get(webhooks::deliveries),
+            Endpoint::at("/organization/roles")
+                .get(roles::list)
+                .post(roles::create),
+            Endpoint::at("/organization/roles/{key}")
+                .get(roles::get)
+                .patch(roles::update)
+                .delete(roles::delete),
+            Endpoint::at("/organization/permissions/check").post(roles::check_permissions),
             Endpoint::at("/organization/users").get(users::list),
             Endpoint::at("/organization/users/{id}")
                 .delete(users::remove)

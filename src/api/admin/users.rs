@@ -100,7 +100,7 @@ pub async fn update(
         ApiError::bad_request(
             "role",
             format!(
-                "role must be ADMIN or MEMBER, got `{}`",
+                "role must be ADMIN, MEMBER or one of the organization's role keys, got `{}`",
                 params::clip(&body.role)
             ),
         )

@@ -59,12 +59,12 @@ impl AdminCaller {
 
     /// Whether the key may hand out `role` through what `base` creates or
     /// sends (see [`crate::domain::scope::check_grant`]).
-    pub fn check_grant(&self, base: Scope, role: Role) -> Result<(), GrantRefused> {
+    pub fn check_grant(&self, base: Scope, role: &Role) -> Result<(), GrantRefused> {
         crate::domain::scope::check_grant(&self.key.scopes, base, role)
     }
 
     /// [`AdminCaller::check_grant`] as the 403 `missing_scope` a request answers.
-    pub fn may_grant(&self, base: Scope, role: Role) -> Result<(), ApiError> {
+    pub fn may_grant(&self, base: Scope, role: &Role) -> Result<(), ApiError> {
         self.check_grant(base, role)
             .map_err(|refused| services::ServiceError::from(refused).into())
     }

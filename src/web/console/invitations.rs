@@ -16,7 +16,7 @@ use std::time::Duration;
 pub struct InvitationRow {
     pub id: i64,
     pub email: String,
-    pub role: &'static str,
+    pub role: String,
     pub status: &'static str,
     pub created_human: String,
     pub expires_iso: String,
@@ -30,7 +30,7 @@ impl From<&Invitation> for InvitationRow {
         Self {
             id: invitation.id,
             email: invitation.invitee_email.clone(),
-            role: invitation.role.label(),
+            role: invitation.role.label().to_owned(),
             status: invitation.status.as_str(),
             created_human: invitation.created_at.to_human(),
             expires_iso: invitation.expires_at.to_rfc3339(),
@@ -230,7 +230,7 @@ impl InviteForm {
 pub struct InvitePage {
     pub chrome: Chrome,
     pub form: InviteForm,
-    pub roles: [(&'static str, &'static str); 2],
+    pub roles: Vec<(String, String)>,
     /// An error about the whole form.
     pub error: Option<String>,
     /// The field an error is about (`email`, `role`, `message`, `expires_in`) and what is wrong.
@@ -239,12 +239,17 @@ pub struct InvitePage {
     pub max_lifetime: String,
 }
 
-fn invite_page(state: &AppState, chrome: Chrome, form: InviteForm) -> InvitePage {
+fn invite_page(
+    state: &AppState,
+    chrome: Chrome,
+    form: InviteForm,
+    roles: Vec<(String, String)>,
+) -> InvitePage {
     let settings = &state.settings.invitations;
     InvitePage {
         chrome,
         form,
-        roles: [Role::Member, Role::Admin].map(|role| (role.as_str(), role.label())),
+        roles,
         error: None,
         field_error: FieldError::default(),
         default_lifetime: spoken(settings.lifetime.0),
@@ -270,12 +275,16 @@ pub async fn new(
     visit: Visit,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsolePageError> {
-    let admin = visit.admitted(&state).await?;
+    let (admin, roles) = visit
+        .read(&state, "invitations", |conn, admin, _| {
+            services::roles::choices(conn, admin.org_id())
+        })
+        .await?;
     let form = InviteForm {
         role: Role::Member.as_str().into(),
         ..InviteForm::default()
     };
-    let page = invite_page(&state, visit.chrome(&admin, "invitations"), form);
+    let page = invite_page(&state, visit.chrome(&admin, "invitations"), form, roles);
     super::shown(&state, &page, &page.chrome)
 }
 
@@ -318,7 +327,14 @@ pub async fn create(
     match created {
         Ok((admin, ())) => Ok(pages_to(&admin, "/invitations?notice=invited")),
         Err(failure) => {
-            failure.or_form(|admin, error| invite_again(&visit, &state, admin, form, error))
+            // The form comes back with the organization's roles to choose from.
+            let roles = visit
+                .read(&state, "invitations", |conn, admin, _| {
+                    services::roles::choices(conn, admin.org_id())
+                })
+                .await
+                .map_or_else(|_| services::roles::built_in_choices(), |(_, roles)| roles);
+            failure.or_form(|admin, error| invite_again(&visit, &state, admin, form, roles, error))
         }
     }
 }
@@ -330,9 +346,10 @@ fn invite_again(
     state: &AppState,
     admin: &services::console::ConsoleAdmin,
     form: InviteForm,
+    roles: Vec<(String, String)>,
     error: &ServiceError,
 ) -> Option<HttpResponse> {
-    let mut page = invite_page(state, visit.chrome(admin, "invitations"), form);
+    let mut page = invite_page(state, visit.chrome(admin, "invitations"), form, roles);
     let (status, retry_after) = match error {
         ServiceError::Invalid { field, detail } => {
             match form_field(field) {

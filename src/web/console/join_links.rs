@@ -13,7 +13,7 @@ use askama::Template;
 
 pub struct LinkRow {
     pub id: i64,
-    pub role: &'static str,
+    pub role: String,
     pub uses: String,
     pub domains: String,
     pub expires_iso: String,
@@ -26,7 +26,7 @@ impl From<&JoinLink> for LinkRow {
     fn from(link: &JoinLink) -> Self {
         Self {
             id: link.id,
-            role: link.role.label(),
+            role: link.role.label().to_owned(),
             uses: format!("{} of {}", link.uses, link.max_uses),
             domains: if link.allowed_email_domains.is_empty() {
                 "any".into()
@@ -111,7 +111,7 @@ impl LinkForm {
             let shown: String = self.role.chars().take(64).collect();
             ServiceError::invalid(
                 "role",
-                format!("role must be ADMIN or MEMBER, got `{shown}`"),
+                format!("role must be ADMIN, MEMBER or one of the organization's role keys, got `{shown}`"),
             )
         })?;
         let max_uses = match super::number("maxUses", Some(&self.max_uses)) {
@@ -155,16 +155,16 @@ impl LinkForm {
 pub struct NewLinkPage {
     pub chrome: Chrome,
     pub form: LinkForm,
-    pub roles: [(&'static str, &'static str); 2],
+    pub roles: Vec<(String, String)>,
     /// The form field an error is about and what is wrong.
     pub field_error: FieldError,
 }
 
-fn new_page(chrome: Chrome, form: LinkForm) -> NewLinkPage {
+fn new_page(chrome: Chrome, form: LinkForm, roles: Vec<(String, String)>) -> NewLinkPage {
     NewLinkPage {
         chrome,
         form,
-        roles: [Role::Member, Role::Admin].map(|role| (role.as_str(), role.label())),
+        roles,
         field_error: FieldError::default(),
     }
 }
@@ -183,14 +183,18 @@ pub async fn new(
     visit: Visit,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsolePageError> {
-    let admin = visit.admitted(&state).await?;
+    let (admin, roles) = visit
+        .read(&state, "join-links", |conn, admin, _| {
+            services::roles::choices(conn, admin.org_id())
+        })
+        .await?;
     let form = LinkForm {
         role: Role::Member.as_str().into(),
         max_uses: "10".into(),
         expires_in: "7d".into(),
         domains: String::new(),
     };
-    let page = new_page(visit.chrome(&admin, "join-links"), form);
+    let page = new_page(visit.chrome(&admin, "join-links"), form, roles);
     super::shown(&state, &page, &page.chrome)
 }
 
@@ -233,21 +237,30 @@ pub async fn create(
                 None,
             ))
         }
-        Err(failure) => failure.or_form(|admin, error| match error {
-            ServiceError::Invalid { field, detail } => {
-                let field = form_field(field)?;
-                let mut page = new_page(visit.chrome(admin, "join-links"), form);
-                page.field_error = FieldError::new(field, detail.clone());
-                Some(super::page(
-                    &state,
-                    StatusCode::BAD_REQUEST,
-                    &page,
-                    &page.chrome,
-                    None,
-                ))
-            }
-            _ => None,
-        }),
+        Err(failure) => {
+            // The form comes back with the organization's roles to choose from.
+            let roles = visit
+                .read(&state, "join-links", |conn, admin, _| {
+                    services::roles::choices(conn, admin.org_id())
+                })
+                .await
+                .map_or_else(|_| services::roles::built_in_choices(), |(_, roles)| roles);
+            failure.or_form(|admin, error| match error {
+                ServiceError::Invalid { field, detail } => {
+                    let field = form_field(field)?;
+                    let mut page = new_page(visit.chrome(admin, "join-links"), form, roles);
+                    page.field_error = FieldError::new(field, detail.clone());
+                    Some(super::page(
+                        &state,
+                        StatusCode::BAD_REQUEST,
+                        &page,
+                        &page.chrome,
+                        None,
+                    ))
+                }
+                _ => None,
+            })
+        }
     }
 }
 

@@ -15,7 +15,7 @@ pub struct MemberRow {
     pub user_id: i64,
     pub name: String,
     pub email: String,
-    pub role: &'static str,
+    pub role: String,
     pub joined_human: String,
     /// The signed-in admin's own row.
     pub is_you: bool,
@@ -34,7 +34,7 @@ impl MemberRow {
             user_id: member.user_id,
             name,
             email: member.email.clone(),
-            role: member.role.as_str(),
+            role: member.role.as_str().to_owned(),
             joined_human: member.created_at.to_human(),
             is_you: member.user_id == you,
             identities: Vec::new(),
@@ -48,7 +48,7 @@ impl MemberRow {
 pub struct MembersPage {
     pub chrome: Chrome,
     pub rows: Vec<MemberRow>,
-    pub roles: [(&'static str, &'static str); 2],
+    pub roles: Vec<(String, String)>,
     pub page: i64,
     pub pages: i64,
     pub range: String,
@@ -72,10 +72,11 @@ pub async fn list(
             // A passkey counts as a second factor too.
             let mut with_factor = crate::db::second_factors::enrolled_among(conn, &ids)?;
             with_factor.extend(crate::db::passkeys::with_passkey_among(conn, &ids)?);
-            Ok((paging, (found, identities, with_factor)))
+            let roles = services::roles::choices(conn, admin.org_id())?;
+            Ok((paging, (found, identities, with_factor, roles)))
         })
         .await?;
-    let (found, identities, with_factor) = found;
+    let (found, identities, with_factor, roles) = found;
     let providers = state.accounts.providers();
     let label = |identity: &crate::db::identities::IdentityRow| {
         let provider = identity
@@ -103,7 +104,7 @@ pub async fn list(
                 ..MemberRow::new(member, admin.user_id)
             })
             .collect(),
-        roles: [Role::Member, Role::Admin].map(|role| (role.as_str(), role.label())),
+        roles,
         page: paging.page,
         pages,
         range: paging.range(found.items.len(), found.total_count),
@@ -152,7 +153,7 @@ impl RoleForm {
             let shown: String = self.role.chars().take(64).collect();
             ServiceError::invalid(
                 "role",
-                format!("role must be ADMIN or MEMBER, got `{shown}`"),
+                format!("role must be ADMIN, MEMBER or one of the organization's role keys, got `{shown}`"),
             )
         })
     }

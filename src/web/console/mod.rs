@@ -13,6 +13,7 @@ pub mod join_links;
 pub mod keys;
 pub mod members;
 pub mod overview;
+pub mod roles;
 pub mod step_up;
 pub mod webhooks;
 
@@ -63,6 +64,13 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
                 .post(join_links::create),
             Endpoint::at("/admin/orgs/{org}/join-links/new").get(join_links::new),
             Endpoint::at("/admin/orgs/{org}/join-links/{id}/revoke").post(join_links::revoke),
+            Endpoint::at("/admin/orgs/{org}/roles")
+                .get(roles::list)
+                .post(roles::create),
+            Endpoint::at("/admin/orgs/{org}/roles/{key}")
+                .get(roles::edit)
+                .post(roles::update),
+            Endpoint::at("/admin/orgs/{org}/roles/{key}/delete").post(roles::delete),
             Endpoint::at("/admin/orgs/{org}/webhooks")
                 .get(webhooks::list)
                 .post(webhooks::create),
@@ -365,6 +373,9 @@ const NOTICES: &[(&str, &str, bool)] = &[
         "Join link revoked. Nobody else can join through it.",
         false,
     ),
+    ("role-created", "Role made.", false),
+    ("role-updated", "Role changed.", false),
+    ("role-deleted", "Role deleted.", false),
     ("webhook-enabled", "Webhook turned on.", false),
     (
         "webhook-disabled",
@@ -423,7 +434,7 @@ pub struct Chrome {
     pub org_logo: Option<String>,
     pub email: String,
     pub csrf_token: String,
-    /// `overview`, `invitations`, `members`, `join-links`, `api-keys`,
+    /// `overview`, `invitations`, `members`, `join-links`, `roles`, `api-keys`,
     /// `webhooks` or `activity`.
     pub section: &'static str,
     pub notice: Option<Notice>,
@@ -754,6 +765,7 @@ fn refused(admin: &ConsoleAdmin, around: &Around, error: &ServiceError) -> HttpR
         "members" => "/members",
         "api-keys" => "/api-keys",
         "join-links" => "/join-links",
+        "roles" => "/roles",
         "webhooks" => "/webhooks",
         _ => "/activity",
     });

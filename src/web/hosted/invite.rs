@@ -36,7 +36,7 @@ pub struct InvitePage {
     invitee_email: String,
     /// The admin's personal message (escaped by the template).
     personal_message: Option<String>,
-    role_label: &'static str,
+    role_label: String,
     member_count: i64,
     expires_at_iso: String,
     expires_at_human: String,
@@ -303,7 +303,7 @@ fn render(
             .unwrap_or_else(|| "An admin".into()),
         invitee_email,
         personal_message: details.message.clone(),
-        role_label: details.invitation.role.label(),
+        role_label: details.invitation.role.label().to_owned(),
         member_count: details.organization_member_count,
         expires_at_iso: details.invitation.expires_at.to_rfc3339(),
         expires_at_human: details.invitation.expires_at.to_human(),
