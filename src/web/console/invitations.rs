@@ -6,6 +6,7 @@ use crate::domain::invitation::InvitationFilter;
 use crate::domain::{Invitation, InvitationStatus, Role};
 use crate::services::invitations::{NewInvitation, RESENT_TOO_SOON, SendRules};
 use crate::services::{self, ServiceError};
+use crate::services::console::Need;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -158,7 +159,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ConsolePageError> {
     let (query, asked) = ListQuery::asked(visit.request().query_string());
     let (admin, (asked, found)) = visit
-        .read(&state, "invitations", move |conn, admin, now| {
+        .read(&state, "invitations", Need::INVITATIONS, move |conn, admin, now| {
             let asked = asked?;
             let filter = InvitationFilter::new(asked.status, asked.include_expired);
             let found = services::invitations::list(
@@ -276,7 +277,7 @@ pub async fn new(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsolePageError> {
     let (admin, roles) = visit
-        .read(&state, "invitations", |conn, admin, _| {
+        .read(&state, "invitations", Need::INVITATIONS, |conn, admin, _| {
             services::roles::choices(conn, admin.org_id())
         })
         .await?;
@@ -309,8 +310,9 @@ pub async fn create(
     let rules = SendRules::from_settings(&state.settings.invitations);
     let app = state.clone();
     let created = visit
-        .change(&state, "invitations", move |tx, admin, origin, now| {
+        .change(&state, "invitations", Need::INVITATIONS, move |tx, admin, origin, now| {
             let new = checked?;
+            admin.may_hand_out(tx, &new.role)?;
             services::invitations::create(
                 tx,
                 origin,
@@ -329,7 +331,7 @@ pub async fn create(
         Err(failure) => {
             // The form comes back with the organization's roles to choose from.
             let roles = visit
-                .read(&state, "invitations", |conn, admin, _| {
+                .read(&state, "invitations", Need::INVITATIONS, |conn, admin, _| {
                     services::roles::choices(conn, admin.org_id())
                 })
                 .await
@@ -419,7 +421,7 @@ async fn act(
     let done = super::change_row(
         &visit,
         &state,
-        "invitations",
+        "invitations", Need::INVITATIONS,
         ("invitation", &invitation.id),
         move |tx, admin, origin, id, now| match action {
             Action::Revoke => {

@@ -6,6 +6,7 @@ use crate::domain::Role;
 use crate::domain::join_link::{JoinLink, JoinLinkState};
 use crate::services::join_links::NewJoinLink;
 use crate::services::{self, ServiceError};
+use crate::services::console::Need;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -65,7 +66,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ConsolePageError> {
     let asked = Paging::from_query(visit.request().query_string());
     let (admin, (paging, found)) = visit
-        .read(&state, "join-links", move |conn, admin, now| {
+        .read(&state, "join-links", Need::JOIN_LINKS, move |conn, admin, now| {
             let paging = asked?;
             let found = services::join_links::list(conn, admin.org_id(), paging.window(), now)?;
             Ok((paging, found))
@@ -184,7 +185,7 @@ pub async fn new(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsolePageError> {
     let (admin, roles) = visit
-        .read(&state, "join-links", |conn, admin, _| {
+        .read(&state, "join-links", Need::JOIN_LINKS, |conn, admin, _| {
             services::roles::choices(conn, admin.org_id())
         })
         .await?;
@@ -217,8 +218,9 @@ pub async fn create(
 ) -> Result<HttpResponse, ConsolePageError> {
     let checked = form.check(&state, visit.now());
     let created = visit
-        .change(&state, "join-links", move |tx, admin, _, now| {
+        .change(&state, "join-links", Need::JOIN_LINKS, move |tx, admin, _, now| {
             let new = checked?;
+            admin.may_hand_out(tx, &new.role)?;
             services::join_links::create(tx, admin.org_id(), admin.user_id, &new, now)
         })
         .await;
@@ -240,7 +242,7 @@ pub async fn create(
         Err(failure) => {
             // The form comes back with the organization's roles to choose from.
             let roles = visit
-                .read(&state, "join-links", |conn, admin, _| {
+                .read(&state, "join-links", Need::JOIN_LINKS, |conn, admin, _| {
                     services::roles::choices(conn, admin.org_id())
                 })
                 .await
@@ -274,7 +276,7 @@ pub async fn revoke(
     let done = super::change_row(
         &visit,
         &state,
-        "join-links",
+        "join-links", Need::JOIN_LINKS,
         ("join link", &link.id),
         |tx, admin, _, id, now| services::join_links::revoke(tx, admin.org_id(), id, now),
     )

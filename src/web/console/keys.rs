@@ -7,6 +7,7 @@ use crate::domain::{ApiKey, KeyRevocation, Scope};
 use crate::domain::{OrgId, UserId};
 use crate::services::accounts::{Factors, StepUp, StepUpAnswer};
 use crate::services::{self, ServiceError};
+use crate::services::console::Need;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -66,7 +67,7 @@ pub async fn list(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsolePageError> {
     let (admin, keys) = visit
-        .read(&state, "", |conn, admin, _| {
+        .read(&state, "", Need::API_KEYS, |conn, admin, _| {
             services::api_keys::list(conn, admin.org_id())
         })
         .await?;
@@ -194,7 +195,7 @@ pub async fn new(
     visit: Visit,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsolePageError> {
-    let admin = visit.admitted(&state).await?;
+    let admin = visit.admitted(&state, Need::API_KEYS).await?;
     let step = step_up(&visit, &state, StepUpAnswer::default())
         .await
         .map_err(|error| visit.refused("api-keys", admin.clone(), error))?;
@@ -243,7 +244,7 @@ pub async fn create(
     }
     let checked = form.check();
     let created = visit
-        .change(&state, "api-keys", move |tx, admin, origin, now| {
+        .change(&state, "api-keys", Need::API_KEYS, move |tx, admin, origin, now| {
             let (name, scopes) = checked?;
             services::api_keys::create(
                 tx,
@@ -303,7 +304,7 @@ async fn password_again(
     form: &KeyForm,
     step: Result<StepUp, ServiceError>,
 ) -> Result<HttpResponse, ConsolePageError> {
-    let admin = visit.admitted(state).await?;
+    let admin = visit.admitted(state, Need::API_KEYS).await?;
     let asked = super::step_up::asked(visit, state, step, &form.step_up, "create a key").await;
     let asked = match asked {
         Ok(asked) => asked,
@@ -330,7 +331,7 @@ pub async fn revoke(
     let done = super::change_row(
         &visit,
         &state,
-        "api-keys",
+        "api-keys", Need::API_KEYS,
         ("API key", &key.id),
         |tx, admin, origin, id, now| {
             services::api_keys::revoke_in_organization(tx, origin, admin.org_id(), id, now)

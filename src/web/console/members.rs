@@ -7,6 +7,7 @@ use crate::domain::{OrgId, UserId};
 use crate::services::accounts::{Factors, StepUp};
 use crate::services::error_code::ErrorCode;
 use crate::services::{self, ServiceError};
+use crate::services::console::Need;
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -63,7 +64,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ConsolePageError> {
     let asked = Paging::from_query(visit.request().query_string());
     let (admin, (paging, found)) = visit
-        .read(&state, "members", move |conn, admin, _| {
+        .read(&state, "members", Need::MEMBERS, move |conn, admin, _| {
             let paging = asked?;
             let found = services::members::list(conn, admin.org_id(), paging.window())?;
             let ids: Vec<i64> = found.items.iter().map(|m| m.user_id).collect();
@@ -179,17 +180,19 @@ async fn change(
     let done = super::change_row(
         visit,
         state,
-        "members",
+        "members", Need::MEMBERS,
         ("member", user),
         move |tx, admin, origin, user_id, now| {
             let org_id = admin.org_id();
-            // Whether the member keeps the admin role afterwards.
+            admin.may_touch_member(tx, user_id)?;
+            // Whether the member is still admitted to the console afterwards.
             let (notice, still_admin) = match change {
                 Change::Remove => {
                     services::members::remove(tx, origin, OrgId(org_id), UserId(user_id), now)
                         .map(|_| ("removed", false))
                 }
                 Change::Role(role) => role.and_then(|role| {
+                    admin.may_hand_out(tx, &role)?;
                     services::members::change_role(
                         tx,
                         origin,
@@ -198,7 +201,10 @@ async fn change(
                         role,
                         now,
                     )
-                    .map(|changed| ("role-changed", changed.role == Role::Admin))
+                    .and_then(|changed| {
+                        let admitted = services::console::admits(tx, org_id, &changed.role)?;
+                        Ok(("role-changed", admitted))
+                    })
                 }),
             }?;
             Ok((notice, user_id == admin.user_id && !still_admin))
@@ -261,7 +267,7 @@ async fn role_again(
     form: &RoleForm,
     step: Result<StepUp, ServiceError>,
 ) -> Result<HttpResponse, ConsolePageError> {
-    let admin = visit.admitted(state).await?;
+    let admin = visit.admitted(state, Need::MEMBERS).await?;
     let asked = super::step_up::asked(visit, state, step, &form.step_up(), "change a role")
         .await
         .map_err(|error| visit.refused("members", admin.clone(), error))?;
