@@ -168,6 +168,40 @@ pub fn of_member_by_org_uuid(
     )
 }
 
+/// The person's memberships for the `organizations` claim: oldest first,
+/// at most `limit`, each with its organization and what its role grants
+/// (the memberships by `memberships_user`, then the organization and the
+/// role row by their primary keys).
+pub fn claims_of(
+    conn: &Conn,
+    user_id: i64,
+    limit: i64,
+) -> Result<Vec<crate::domain::oidc::OrganizationClaim>> {
+    conn.query_all(
+        "SELECT o.id, o.uuid, o.name, m.role, r.permissions
+         FROM memberships m JOIN organizations o ON o.id = m.org_id
+         LEFT JOIN org_roles r ON r.org_id = m.org_id AND r.key = m.role
+         WHERE m.user_id = ?1
+         ORDER BY m.created_at, m.org_id
+         LIMIT ?2",
+        &[&user_id, &limit],
+        |row| {
+            let role: Role = row.parsed(3)?;
+            let stored: Option<String> = row.get(4)?;
+            Ok(crate::domain::oidc::OrganizationClaim {
+                id: row.get(0)?,
+                uuid: row.parsed::<uuid::Uuid>(1)?.to_string(),
+                name: row.get(2)?,
+                permissions: granted(&role, stored.as_deref())
+                    .names()
+                    .map(str::to_owned)
+                    .collect(),
+                role: role.as_str().to_owned(),
+            })
+        },
+    )
+}
+
 /// What `role` grants in the organization (a custom key it does not have
 /// grants nothing).
 pub fn of_role(conn: &Conn, org_id: i64, role: &Role) -> Result<Permissions> {

@@ -393,9 +393,14 @@ mod tests {
     #[test]
     fn management_beyond_names_only_enlist_permissions_not_held() {
         let members = Permissions::parse(&["members:manage", "docs:edit"]).unwrap();
-        let wider = Permissions::parse(&["members:manage", "roles:manage", "invoices:read"]).unwrap();
+        let wider =
+            Permissions::parse(&["members:manage", "roles:manage", "invoices:read"]).unwrap();
         assert!(members.manages_anything());
-        assert!(!Permissions::parse(&["docs:edit"]).unwrap().manages_anything());
+        assert!(
+            !Permissions::parse(&["docs:edit"])
+                .unwrap()
+                .manages_anything()
+        );
         assert_eq!(members.management_beyond(&wider), vec!["roles:manage"]);
         assert!(wider.management_beyond(&members).is_empty());
     }

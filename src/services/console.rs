@@ -212,19 +212,19 @@ pub fn authorize(
         None => None,
     };
     match membership {
-        Some((org_id, role, permissions)) if permissions.manages_anything() => match factor_step(
-            conn, policy, &user,
-        )? {
-            ConsoleStep::Admit => Ok(Ok(ConsoleAdmin {
-                user_id: user.user_id,
-                email: user.email,
-                organization: orgs::get(conn, org_id)?,
-                role,
-                permissions,
-            })),
-            ConsoleStep::Verify => Ok(Err(Denial::SecondFactor { enrolled: true })),
-            ConsoleStep::Enrol => Ok(Err(Denial::SecondFactor { enrolled: false })),
-        },
+        Some((org_id, role, permissions)) if permissions.manages_anything() => {
+            match factor_step(conn, policy, &user)? {
+                ConsoleStep::Admit => Ok(Ok(ConsoleAdmin {
+                    user_id: user.user_id,
+                    email: user.email,
+                    organization: orgs::get(conn, org_id)?,
+                    role,
+                    permissions,
+                })),
+                ConsoleStep::Verify => Ok(Err(Denial::SecondFactor { enrolled: true })),
+                ConsoleStep::Enrol => Ok(Err(Denial::SecondFactor { enrolled: false })),
+            }
+        }
         _ => {
             let administers_any = administered(conn, user.user_id)?.next().is_some();
             Ok(Err(Denial::NotAdminHere { administers_any }))

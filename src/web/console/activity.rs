@@ -4,9 +4,9 @@
 use super::{Chrome, ConsolePageError, Visit};
 use crate::domain::Millis;
 use crate::domain::event::EventType;
+use crate::services::console::Need;
 use crate::services::events::{self, EventQuery};
 use crate::services::{ServiceError, console as gate};
-use crate::services::console::Need;
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use askama::Template;

@@ -4,9 +4,9 @@
 use super::{Chrome, ConsoleForm, ConsolePageError, FieldError, Paging, RowId, Visit};
 use crate::domain::invitation::InvitationFilter;
 use crate::domain::{Invitation, InvitationStatus, Role};
+use crate::services::console::Need;
 use crate::services::invitations::{NewInvitation, RESENT_TOO_SOON, SendRules};
 use crate::services::{self, ServiceError};
-use crate::services::console::Need;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -159,18 +159,23 @@ pub async fn list(
 ) -> Result<HttpResponse, ConsolePageError> {
     let (query, asked) = ListQuery::asked(visit.request().query_string());
     let (admin, (asked, found)) = visit
-        .read(&state, "invitations", Need::INVITATIONS, move |conn, admin, now| {
-            let asked = asked?;
-            let filter = InvitationFilter::new(asked.status, asked.include_expired);
-            let found = services::invitations::list(
-                conn,
-                admin.org_id(),
-                filter,
-                asked.paging.window(),
-                now,
-            )?;
-            Ok((asked, found))
-        })
+        .read(
+            &state,
+            "invitations",
+            Need::INVITATIONS,
+            move |conn, admin, now| {
+                let asked = asked?;
+                let filter = InvitationFilter::new(asked.status, asked.include_expired);
+                let found = services::invitations::list(
+                    conn,
+                    admin.org_id(),
+                    filter,
+                    asked.paging.window(),
+                    now,
+                )?;
+                Ok((asked, found))
+            },
+        )
         .await?;
     let chrome = visit.chrome(&admin, "invitations");
     let paging = asked.paging;
@@ -277,9 +282,12 @@ pub async fn new(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsolePageError> {
     let (admin, roles) = visit
-        .read(&state, "invitations", Need::INVITATIONS, |conn, admin, _| {
-            services::roles::choices(conn, admin.org_id())
-        })
+        .read(
+            &state,
+            "invitations",
+            Need::INVITATIONS,
+            |conn, admin, _| services::roles::choices(conn, admin.org_id()),
+        )
         .await?;
     let form = InviteForm {
         role: Role::Member.as_str().into(),
@@ -310,30 +318,38 @@ pub async fn create(
     let rules = SendRules::from_settings(&state.settings.invitations);
     let app = state.clone();
     let created = visit
-        .change(&state, "invitations", Need::INVITATIONS, move |tx, admin, origin, now| {
-            let new = checked?;
-            admin.may_hand_out(tx, &new.role)?;
-            services::invitations::create(
-                tx,
-                origin,
-                admin.org_id(),
-                admin.user_id,
-                &new,
-                rules,
-                &app.composer,
-                now,
-            )
-            .map(|_| ())
-        })
+        .change(
+            &state,
+            "invitations",
+            Need::INVITATIONS,
+            move |tx, admin, origin, now| {
+                let new = checked?;
+                admin.may_hand_out(tx, &new.role)?;
+                services::invitations::create(
+                    tx,
+                    origin,
+                    admin.org_id(),
+                    admin.user_id,
+                    &new,
+                    rules,
+                    &app.composer,
+                    now,
+                )
+                .map(|_| ())
+            },
+        )
         .await;
     match created {
         Ok((admin, ())) => Ok(pages_to(&admin, "/invitations?notice=invited")),
         Err(failure) => {
             // The form comes back with the organization's roles to choose from.
             let roles = visit
-                .read(&state, "invitations", Need::INVITATIONS, |conn, admin, _| {
-                    services::roles::choices(conn, admin.org_id())
-                })
+                .read(
+                    &state,
+                    "invitations",
+                    Need::INVITATIONS,
+                    |conn, admin, _| services::roles::choices(conn, admin.org_id()),
+                )
                 .await
                 .map_or_else(|_| services::roles::built_in_choices(), |(_, roles)| roles);
             failure.or_form(|admin, error| invite_again(&visit, &state, admin, form, roles, error))
@@ -421,7 +437,8 @@ async fn act(
     let done = super::change_row(
         &visit,
         &state,
-        "invitations", Need::INVITATIONS,
+        "invitations",
+        Need::INVITATIONS,
         ("invitation", &invitation.id),
         move |tx, admin, origin, id, now| match action {
             Action::Revoke => {

@@ -6,8 +6,8 @@ use super::{ButtonForm, Chrome, ConsoleForm, ConsolePageError, FieldError, RowId
 use crate::domain::{ApiKey, KeyRevocation, Scope};
 use crate::domain::{OrgId, UserId};
 use crate::services::accounts::{Factors, StepUp, StepUpAnswer};
-use crate::services::{self, ServiceError};
 use crate::services::console::Need;
+use crate::services::{self, ServiceError};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -244,18 +244,23 @@ pub async fn create(
     }
     let checked = form.check();
     let created = visit
-        .change(&state, "api-keys", Need::API_KEYS, move |tx, admin, origin, now| {
-            let (name, scopes) = checked?;
-            services::api_keys::create(
-                tx,
-                origin,
-                OrgId(admin.org_id()),
-                UserId(admin.user_id),
-                &name,
-                &scopes,
-                now,
-            )
-        })
+        .change(
+            &state,
+            "api-keys",
+            Need::API_KEYS,
+            move |tx, admin, origin, now| {
+                let (name, scopes) = checked?;
+                services::api_keys::create(
+                    tx,
+                    origin,
+                    OrgId(admin.org_id()),
+                    UserId(admin.user_id),
+                    &name,
+                    &scopes,
+                    now,
+                )
+            },
+        )
         .await;
     match created {
         Ok((admin, issued)) => {
@@ -331,7 +336,8 @@ pub async fn revoke(
     let done = super::change_row(
         &visit,
         &state,
-        "api-keys", Need::API_KEYS,
+        "api-keys",
+        Need::API_KEYS,
         ("API key", &key.id),
         |tx, admin, origin, id, now| {
             services::api_keys::revoke_in_organization(tx, origin, admin.org_id(), id, now)

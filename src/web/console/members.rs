@@ -5,9 +5,9 @@ use super::{ButtonForm, Chrome, ConsoleForm, ConsolePageError, Paging, Visit};
 use crate::domain::{Member, Role};
 use crate::domain::{OrgId, UserId};
 use crate::services::accounts::{Factors, StepUp};
+use crate::services::console::Need;
 use crate::services::error_code::ErrorCode;
 use crate::services::{self, ServiceError};
-use crate::services::console::Need;
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -180,7 +180,8 @@ async fn change(
     let done = super::change_row(
         visit,
         state,
-        "members", Need::MEMBERS,
+        "members",
+        Need::MEMBERS,
         ("member", user),
         move |tx, admin, origin, user_id, now| {
             let org_id = admin.org_id();

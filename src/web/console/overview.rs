@@ -35,7 +35,10 @@ pub async fn show(
         .await?;
     let page = OverviewPage {
         member_count: admin.organization.member_count,
-        pending_count: overview.pending.as_ref().map_or(0, |pending| pending.total_count),
+        pending_count: overview
+            .pending
+            .as_ref()
+            .map_or(0, |pending| pending.total_count),
         pending: overview
             .pending
             .iter()

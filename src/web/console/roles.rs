@@ -3,11 +3,11 @@
 //! shown, read-only). The same services as `/v1/organization/roles`.
 
 use super::{ButtonForm, Chrome, ConsoleForm, ConsolePageError, FieldError, Visit};
-use crate::domain::{Page, Role};
 use crate::domain::role::RoleDefinition;
+use crate::domain::{Page, Role};
+use crate::services::console::Need;
 use crate::services::roles::{NewRole, RolePatch};
 use crate::services::{self, ServiceError};
-use crate::services::console::Need;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -147,11 +147,16 @@ pub async fn create(
     let checked = form.new_role();
     let max = state.settings.roles.max_per_organization;
     let created = visit
-        .change(&state, "roles", Need::ROLES, move |tx, admin, origin, now| {
-            let new = checked?;
-            admin.within_powers(&new.permissions, "the role")?;
-            services::roles::create(tx, origin, admin.org_id(), new, max, now).map(|_| ())
-        })
+        .change(
+            &state,
+            "roles",
+            Need::ROLES,
+            move |tx, admin, origin, now| {
+                let new = checked?;
+                admin.within_powers(&new.permissions, "the role")?;
+                services::roles::create(tx, origin, admin.org_id(), new, max, now).map(|_| ())
+            },
+        )
         .await;
     let failure = match created {
         Ok(done) => return super::after_change(Ok(done), "roles", "role-created"),
@@ -234,14 +239,19 @@ pub async fn update(
     let checked = form.patch();
     let target = key.clone();
     let changed = visit
-        .change(&state, "roles", Need::ROLES, move |tx, admin, origin, now| {
-            let patch = checked?;
-            may_touch_role(tx, admin, &target)?;
-            if let Some(permissions) = &patch.permissions {
-                admin.within_powers(permissions, "the role")?;
-            }
-            services::roles::update(tx, origin, admin.org_id(), &target, patch, now).map(|_| ())
-        })
+        .change(
+            &state,
+            "roles",
+            Need::ROLES,
+            move |tx, admin, origin, now| {
+                let patch = checked?;
+                may_touch_role(tx, admin, &target)?;
+                if let Some(permissions) = &patch.permissions {
+                    admin.within_powers(permissions, "the role")?;
+                }
+                services::roles::update(tx, origin, admin.org_id(), &target, patch, now).map(|_| ())
+            },
+        )
         .await;
     match changed {
         Ok(done) => super::after_change(Ok(done), "roles", "role-updated"),
@@ -276,10 +286,15 @@ pub async fn delete(
 ) -> Result<HttpResponse, ConsolePageError> {
     let key = path.into_inner().key;
     let done = visit
-        .change(&state, "roles", Need::ROLES, move |tx, admin, origin, now| {
-            may_touch_role(tx, admin, &key)?;
-            services::roles::delete(tx, origin, admin.org_id(), &key, now)
-        })
+        .change(
+            &state,
+            "roles",
+            Need::ROLES,
+            move |tx, admin, origin, now| {
+                may_touch_role(tx, admin, &key)?;
+                services::roles::delete(tx, origin, admin.org_id(), &key, now)
+            },
+        )
         .await;
     super::after_change(done, "roles", "role-deleted")
 }

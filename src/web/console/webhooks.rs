@@ -8,9 +8,9 @@ use crate::domain::Page;
 use crate::domain::event::EventType;
 use crate::domain::webhook::WebhookEndpoint;
 use crate::services::accounts::{Factors, StepUp};
+use crate::services::console::Need;
 use crate::services::webhooks::{EndpointPatch, NewEndpoint, WithSecret};
 use crate::services::{self, ServiceError};
-use crate::services::console::Need;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -227,10 +227,15 @@ pub async fn create(
     }
     let checked = vet(&state, &form).await;
     let created = visit
-        .change(&state, "webhooks", Need::WEBHOOKS, move |tx, admin, origin, now| {
-            let new = checked?;
-            services::webhooks::create(tx, origin, admin.org_id(), &new, now)
-        })
+        .change(
+            &state,
+            "webhooks",
+            Need::WEBHOOKS,
+            move |tx, admin, origin, now| {
+                let new = checked?;
+                services::webhooks::create(tx, origin, admin.org_id(), &new, now)
+            },
+        )
         .await;
     match created {
         Ok((admin, created)) => Ok(secret_page(
@@ -347,7 +352,8 @@ pub async fn act(
     let (admin, done) = super::change_row(
         &visit,
         &state,
-        "webhooks", Need::WEBHOOKS,
+        "webhooks",
+        Need::WEBHOOKS,
         ("webhook", &path.id),
         move |tx, admin, origin, id, now| {
             let org_id = admin.org_id();
