@@ -115,6 +115,14 @@ impl ConsoleAdmin {
         }
     }
 
+    /// The roles this person may hand out, as the console's forms offer
+    /// them (see [`ConsoleAdmin::may_hand_out`]).
+    pub fn role_choices(&self, conn: &Conn) -> ServiceResult<Vec<(String, String)>> {
+        super::roles::choices_where(conn, self.org_id(), |_, granted| {
+            self.role == Role::Admin || self.permissions.management_beyond(granted).is_empty()
+        })
+    }
+
     /// `Ok` when `granted` holds no management permission beyond this
     /// person's (`what` names whose they are, for the refusal).
     pub fn within_powers(&self, granted: &Permissions, what: &str) -> ServiceResult<()> {

@@ -123,6 +123,26 @@ async fn the_console_admits_a_members_manage_role_and_hides_what_it_may_not_do()
     let members = carol_browser.get(&console("/members")).await;
     members.assert_html(200);
     assert!(members.text.contains("bob@acme.test"), "{}", members.text);
+    // Only what it may do: Bob's role and removal, never the ADMIN's, and
+    // no ADMIN to give.
+    assert!(
+        members.text.contains(&format!("/members/{bob}/role\"")),
+        "{}",
+        members.text
+    );
+    assert!(members.text.contains(&format!("/members/{bob}/remove\"")));
+    assert!(
+        !members
+            .text
+            .contains(&format!("/members/{}/", org.admin_id))
+    );
+    assert!(
+        !members.text.contains("<option value=\"ADMIN\""),
+        "{}",
+        members.text
+    );
+    assert!(members.text.contains("<option value=\"people\""));
+    assert!(!members.text.contains(&console("/invitations/new")));
 
     // Every other page answers the console's 403, inside the console,
     // leading back to the overview.

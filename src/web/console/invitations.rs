@@ -286,7 +286,7 @@ pub async fn new(
             &state,
             "invitations",
             Need::INVITATIONS,
-            |conn, admin, _| services::roles::choices(conn, admin.org_id()),
+            |conn, admin, _| admin.role_choices(conn),
         )
         .await?;
     let form = InviteForm {
@@ -348,7 +348,7 @@ pub async fn create(
                     &state,
                     "invitations",
                     Need::INVITATIONS,
-                    |conn, admin, _| services::roles::choices(conn, admin.org_id()),
+                    |conn, admin, _| admin.role_choices(conn),
                 )
                 .await
                 .map_or_else(|_| services::roles::built_in_choices(), |(_, roles)| roles);

@@ -191,7 +191,7 @@ pub async fn new(
 ) -> Result<HttpResponse, ConsolePageError> {
     let (admin, roles) = visit
         .read(&state, "join-links", Need::JOIN_LINKS, |conn, admin, _| {
-            services::roles::choices(conn, admin.org_id())
+            admin.role_choices(conn)
         })
         .await?;
     let form = LinkForm {
@@ -253,7 +253,7 @@ pub async fn create(
             // The form comes back with the organization's roles to choose from.
             let roles = visit
                 .read(&state, "join-links", Need::JOIN_LINKS, |conn, admin, _| {
-                    services::roles::choices(conn, admin.org_id())
+                    admin.role_choices(conn)
                 })
                 .await
                 .map_or_else(|_| services::roles::built_in_choices(), |(_, roles)| roles);

@@ -24,6 +24,9 @@ pub struct MemberRow {
     pub identities: Vec<String>,
     /// Whether they set up a second factor.
     pub second_factor: bool,
+    /// Whether the signed-in admin may change or remove them (their role
+    /// is one the admin may hand out).
+    pub changeable: bool,
 }
 
 impl MemberRow {
@@ -40,6 +43,7 @@ impl MemberRow {
             is_you: member.user_id == you,
             identities: Vec::new(),
             second_factor: false,
+            changeable: false,
         }
     }
 }
@@ -73,7 +77,7 @@ pub async fn list(
             // A passkey counts as a second factor too.
             let mut with_factor = crate::db::second_factors::enrolled_among(conn, &ids)?;
             with_factor.extend(crate::db::passkeys::with_passkey_among(conn, &ids)?);
-            let roles = services::roles::choices(conn, admin.org_id())?;
+            let roles = admin.role_choices(conn)?;
             Ok((paging, (found, identities, with_factor, roles)))
         })
         .await?;
@@ -102,6 +106,7 @@ pub async fn list(
                     .map(label)
                     .collect(),
                 second_factor: with_factor.contains(&member.user_id),
+                changeable: roles.iter().any(|(key, _)| key == member.role.as_str()),
                 ..MemberRow::new(member, admin.user_id)
             })
             .collect(),
