@@ -305,3 +305,64 @@ async fn a_manager_of_one_organization_gets_not_found_for_another() {
         assert!(refused.text.contains("Organization not found"));
     }
 }
+
+#[tokio::test]
+async fn an_invitations_manage_role_invites_with_roles_within_its_powers_only() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme", "ada@acme.test");
+    make_role(&app, &org, "recruiter", &["invitations:manage"]).await;
+    app.add_member(org.id, "rita@acme.test", "recruiter");
+    let admin_invitation = app.invite_ok(&org.key, "boss@example.com", "ADMIN").await;
+    let console = |rest: &str| format!("/admin/orgs/{}{rest}", org.uuid);
+
+    let (rita, overview) = signed_in(&app, "rita@acme.test").await;
+    overview.assert_html(200);
+    assert!(overview.text.contains(&console("/invitations")));
+    assert!(!overview.text.contains(&console("/members")));
+    let csrf = overview.csrf_token();
+    let form = rita.get(&console("/invitations/new")).await;
+    form.assert_html(200);
+    assert!(
+        !form.text.contains("<option value=\"ADMIN\""),
+        "{}",
+        form.text
+    );
+    assert!(form.text.contains("<option value=\"MEMBER\""));
+
+    let before = state_of(&app, org.id);
+    let invite = |role: &'static str| {
+        let rita = &rita;
+        let csrf = csrf.clone();
+        let path = console("/invitations");
+        async move {
+            rita.post_form(
+                &path,
+                &[
+                    ("csrf_token", csrf.as_str()),
+                    ("email", "newcomer@example.com"),
+                    ("role", role),
+                    ("expires_in", "3d"),
+                ],
+            )
+            .await
+        }
+    };
+    assert_not_allowed(&invite("ADMIN").await, "invite as ADMIN");
+    let resend = rita
+        .post_form(
+            &console(&format!("/invitations/{admin_invitation}/resend")),
+            &[("csrf_token", &csrf), ("back", "")],
+        )
+        .await;
+    assert_not_allowed(&resend, "resend an ADMIN invitation");
+    assert_eq!(state_of(&app, org.id), before);
+
+    invite("MEMBER")
+        .await
+        .assert_see_other(&console("/invitations?notice=invited"));
+    let role = app.query_strings(&format!(
+        "SELECT role FROM invitations WHERE org_id = {} AND invitee_email = 'newcomer@example.com'",
+        org.id
+    ));
+    assert_eq!(role, ["MEMBER"]);
+}

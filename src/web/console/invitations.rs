@@ -444,16 +444,21 @@ async fn act(
             Action::Revoke => {
                 services::invitations::revoke(tx, origin, admin.org_id(), id, now).map(|_| ())
             }
-            Action::Resend => services::invitations::resend(
-                tx,
-                origin,
-                admin.org_id(),
-                id,
-                rules,
-                &app.composer,
-                now,
-            )
-            .map(|_| ()),
+            Action::Resend => {
+                // Resending opens an expired invitation again: a hand-out.
+                let (invitation, _) = services::invitations::get(tx, admin.org_id(), id, now)?;
+                admin.may_hand_out(tx, &invitation.role)?;
+                services::invitations::resend(
+                    tx,
+                    origin,
+                    admin.org_id(),
+                    id,
+                    rules,
+                    &app.composer,
+                    now,
+                )
+                .map(|_| ())
+            }
         },
     )
     .await
