@@ -100,8 +100,22 @@ impl ConsoleAdmin {
     /// ADMIN hands out ADMIN, and a custom-role manager hands out roles
     /// within their own powers.
     pub fn may_hand_out(&self, conn: &Conn, role: &Role) -> ServiceResult<()> {
+        self.not_admin_unless_admin(role)?;
         let granted = db::roles::of_role(conn, self.org_id(), role)?;
         self.within_powers(&granted, &format!("the role {role}"))
+    }
+
+    /// ADMIN also owns API keys, which no management permission grants: a
+    /// custom role holding every one still does not make, demote or remove
+    /// an ADMIN.
+    fn not_admin_unless_admin(&self, role: &Role) -> ServiceResult<()> {
+        if *role == Role::Admin && self.role != Role::Admin {
+            return Err(super::ServiceError::Forbidden {
+                code: ErrorCode::MissingPermission,
+                detail: "only an ADMIN makes, demotes or removes an ADMIN".into(),
+            });
+        }
+        Ok(())
     }
 
     /// `Ok` when changing or removing `user_id`'s membership touches nobody
@@ -110,7 +124,10 @@ impl ConsoleAdmin {
     /// the change itself answers "not found".
     pub fn may_touch_member(&self, conn: &Conn, user_id: i64) -> ServiceResult<()> {
         match db::roles::of_member(conn, self.org_id(), user_id)? {
-            Some((_, granted)) => self.within_powers(&granted, "that member"),
+            Some((role, granted)) => {
+                self.not_admin_unless_admin(&role)?;
+                self.within_powers(&granted, "that member")
+            }
             None => Ok(()),
         }
     }
@@ -118,8 +135,9 @@ impl ConsoleAdmin {
     /// The roles this person may hand out, as the console's forms offer
     /// them (see [`ConsoleAdmin::may_hand_out`]).
     pub fn role_choices(&self, conn: &Conn) -> ServiceResult<Vec<(String, String)>> {
-        super::roles::choices_where(conn, self.org_id(), |_, granted| {
-            self.role == Role::Admin || self.permissions.management_beyond(granted).is_empty()
+        super::roles::choices_where(conn, self.org_id(), |role, granted| {
+            self.role == Role::Admin
+                || (*role != Role::Admin && self.permissions.management_beyond(granted).is_empty())
         })
     }
 

@@ -366,3 +366,72 @@ async fn an_invitations_manage_role_invites_with_roles_within_its_powers_only() 
     ));
     assert_eq!(role, ["MEMBER"]);
 }
+
+#[tokio::test]
+async fn a_role_with_every_management_permission_still_neither_mints_keys_nor_makes_admins() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme", "ada@acme.test");
+    make_role(
+        &app,
+        &org,
+        "deputy",
+        &enlist::domain::role::MANAGEMENT_PERMISSIONS,
+    )
+    .await;
+    app.add_member(org.id, "dina@acme.test", "deputy");
+    let bob = app.add_member(org.id, "bob@acme.test", "MEMBER");
+    let console = |rest: &str| format!("/admin/orgs/{}{rest}", org.uuid);
+
+    let (dina, overview) = signed_in(&app, "dina@acme.test").await;
+    overview.assert_html(200);
+    for shown in [
+        "/invitations",
+        "/members",
+        "/join-links",
+        "/roles",
+        "/webhooks",
+        "/activity",
+    ] {
+        assert!(overview.text.contains(&console(shown)), "{shown}");
+    }
+    assert!(overview.text.contains("Recent activity"));
+    assert!(!overview.text.contains(&console("/api-keys")));
+    assert_not_allowed(&dina.get(&console("/api-keys")).await, "api keys");
+    let csrf = overview.csrf_token();
+
+    let before = state_of(&app, org.id);
+    for (path, fields) in [
+        (
+            console(&format!("/members/{bob}/role")),
+            vec![("role", "ADMIN")],
+        ),
+        (
+            console(&format!("/members/{}/role", org.admin_id)),
+            vec![("role", "deputy")],
+        ),
+        (
+            console(&format!("/members/{}/remove", org.admin_id)),
+            vec![],
+        ),
+        (
+            console("/invitations"),
+            vec![
+                ("email", "boss@example.com"),
+                ("role", "ADMIN"),
+                ("expires_in", "3d"),
+            ],
+        ),
+    ] {
+        let mut form = vec![("csrf_token", csrf.as_str())];
+        form.extend(fields);
+        assert_not_allowed(&dina.post_form(&path, &form).await, &path);
+    }
+    assert_eq!(state_of(&app, org.id), before);
+    // Its own kind it may hand out.
+    dina.post_form(
+        &console(&format!("/members/{bob}/role")),
+        &[("csrf_token", &csrf), ("role", "deputy")],
+    )
+    .await
+    .assert_see_other(&console("/members?notice=role-changed"));
+}
