@@ -415,6 +415,10 @@ pub fn document(public_url: &str) -> utoipa::openapi::OpenApi {
             ("openid", "An ID token and /userinfo (OpenID Connect)"),
             ("email", "The email and email_verified claims"),
             ("profile", "The name claims"),
+            (
+                "organizations",
+                "The organizations claim: your memberships with role and permissions",
+            ),
         ])
     };
     let token_url = format!("{public_url}/oauth/token");

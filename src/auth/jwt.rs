@@ -38,6 +38,11 @@ pub struct AccessClaims {
     pub email_verified: bool,
     pub client_id: String,
     pub scope: String,
+    /// With the `organizations` scope: the memberships when it was issued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organizations: Option<Vec<crate::domain::oidc::OrganizationClaim>>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub organizations_truncated: bool,
 }
 
 impl AccessClaims {
@@ -93,6 +98,8 @@ pub struct AccessGrant<'a> {
     pub scope: &'a str,
     /// The resource (RFC 8707) it is for; None: enlist's own API.
     pub audience: Option<&'a str>,
+    /// The `organizations` claim, when the scope has `organizations`.
+    pub organizations: Option<&'a crate::domain::oidc::OrganizationsClaim>,
 }
 
 /// What an ID token says besides the issuer and its lifetime (OIDC Core 2).
@@ -236,6 +243,7 @@ impl TokenSigner {
                 client_id,
                 scope,
                 audience: None,
+                organizations: None,
             },
             now,
         )
@@ -260,6 +268,10 @@ impl TokenSigner {
             email_verified: grant.email_verified,
             client_id: grant.client_id.to_owned(),
             scope: grant.scope.to_owned(),
+            organizations: grant.organizations.map(|claim| claim.organizations.clone()),
+            organizations_truncated: grant
+                .organizations
+                .is_some_and(|claim| claim.organizations_truncated),
         };
         let token = self.sign(&claims, Some(ACCESS_TOKEN_TYPE))?;
         Ok(SignedToken {

@@ -144,6 +144,64 @@ pub fn of_member(conn: &Conn, org_id: i64, user_id: i64) -> Result<Option<(Role,
     )
 }
 
+/// The organization's id and a member's role and what it grants, by the
+/// organization's UUID: the console's admission, in one read (the
+/// organization by its unique UUID, then the membership and the role row
+/// by their primary keys). `None`: no such organization, or not a member.
+pub fn of_member_by_org_uuid(
+    conn: &Conn,
+    org_uuid: uuid::Uuid,
+    user_id: i64,
+) -> Result<Option<(i64, Role, Permissions)>> {
+    conn.query_opt(
+        "SELECT o.id, m.role, r.permissions FROM organizations o
+         JOIN memberships m ON m.org_id = o.id AND m.user_id = ?2
+         LEFT JOIN org_roles r ON r.org_id = m.org_id AND r.key = m.role
+         WHERE o.uuid = ?1",
+        &[&org_uuid.to_string(), &user_id],
+        |row| {
+            let role: Role = row.parsed(1)?;
+            let stored: Option<String> = row.get(2)?;
+            let permissions = granted(&role, stored.as_deref());
+            Ok((row.get(0)?, role, permissions))
+        },
+    )
+}
+
+/// The person's memberships for the `organizations` claim: oldest first,
+/// at most `limit`, each with its organization and what its role grants
+/// (the memberships by `memberships_user`, then the organization and the
+/// role row by their primary keys).
+pub fn claims_of(
+    conn: &Conn,
+    user_id: i64,
+    limit: i64,
+) -> Result<Vec<crate::domain::oidc::OrganizationClaim>> {
+    conn.query_all(
+        "SELECT o.id, o.uuid, o.name, m.role, r.permissions
+         FROM memberships m JOIN organizations o ON o.id = m.org_id
+         LEFT JOIN org_roles r ON r.org_id = m.org_id AND r.key = m.role
+         WHERE m.user_id = ?1
+         ORDER BY m.created_at, m.org_id
+         LIMIT ?2",
+        &[&user_id, &limit],
+        |row| {
+            let role: Role = row.parsed(3)?;
+            let stored: Option<String> = row.get(4)?;
+            Ok(crate::domain::oidc::OrganizationClaim {
+                id: row.get(0)?,
+                uuid: row.parsed::<uuid::Uuid>(1)?.to_string(),
+                name: row.get(2)?,
+                permissions: granted(&role, stored.as_deref())
+                    .names()
+                    .map(str::to_owned)
+                    .collect(),
+                role: role.as_str().to_owned(),
+            })
+        },
+    )
+}
+
 /// What `role` grants in the organization (a custom key it does not have
 /// grants nothing).
 pub fn of_role(conn: &Conn, org_id: i64, role: &Role) -> Result<Permissions> {

@@ -4,7 +4,7 @@
 //! `services::oauth` and `services::oidc`.
 
 use super::User;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A scope enlist grants, in the order the granted scope lists them.
@@ -18,14 +18,18 @@ pub enum ScopeName {
     Profile,
     /// The invitee API.
     Invitations,
+    /// The `organizations` claim: the person's memberships with role and
+    /// permissions, in the tokens and `userinfo`.
+    Organizations,
 }
 
 impl ScopeName {
-    pub const ALL: [ScopeName; 4] = [
+    pub const ALL: [ScopeName; 5] = [
         ScopeName::OpenId,
         ScopeName::Email,
         ScopeName::Profile,
         ScopeName::Invitations,
+        ScopeName::Organizations,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -34,6 +38,7 @@ impl ScopeName {
             ScopeName::Email => "email",
             ScopeName::Profile => "profile",
             ScopeName::Invitations => "invitations",
+            ScopeName::Organizations => "organizations",
         }
     }
 
@@ -48,6 +53,9 @@ impl ScopeName {
             ScopeName::Email => "See your email address",
             ScopeName::Profile => "See your name",
             ScopeName::Invitations => "See your invitations and accept or decline them for you",
+            ScopeName::Organizations => {
+                "See the organizations you belong to, with your role and permissions in each"
+            }
         }
     }
 }
@@ -59,7 +67,7 @@ pub struct Scopes(Vec<ScopeName>);
 
 /// A scope enlist does not grant, named (clipped) for the error description.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown scope `{0}`; enlist grants openid, email, profile and invitations")]
+#[error("unknown scope `{0}`; enlist grants openid, email, profile, invitations and organizations")]
 pub struct UnknownScope(pub String);
 
 /// Asked for by many relying parties to get a refresh token, which the
@@ -144,6 +152,48 @@ pub struct PersonClaims {
     pub family_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub picture: Option<String>,
+    /// With the `organizations` scope: set by whoever read the memberships.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub organizations: Option<OrganizationsClaim>,
+}
+
+/// One membership as the `organizations` claim tells it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrganizationClaim {
+    /// The organization's numeric id (as the admin API and events name it).
+    pub id: i64,
+    pub uuid: String,
+    pub name: String,
+    /// The role's key: `ADMIN`, `MEMBER` or the organization's own.
+    pub role: String,
+    /// What the role grants there, sorted.
+    pub permissions: Vec<String>,
+}
+
+/// The `organizations` claim: the person's memberships, oldest first, at
+/// most [`OrganizationsClaim::MAX`] of them, so a token stays small enough
+/// for a header; `organizations_truncated` says when some were left out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct OrganizationsClaim {
+    pub organizations: Vec<OrganizationClaim>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub organizations_truncated: bool,
+}
+
+impl OrganizationsClaim {
+    /// How many memberships a token or `userinfo` carries at most.
+    pub const MAX: usize = 50;
+
+    /// The claim from memberships read oldest first, one more than
+    /// [`OrganizationsClaim::MAX`] at most (the extra says there are more).
+    pub fn capped(mut organizations: Vec<OrganizationClaim>) -> Self {
+        let organizations_truncated = organizations.len() > Self::MAX;
+        organizations.truncate(Self::MAX);
+        Self {
+            organizations,
+            organizations_truncated,
+        }
+    }
 }
 
 impl PersonClaims {
@@ -160,6 +210,7 @@ impl PersonClaims {
             given_name: profile.then(|| present(&user.first_name)).flatten(),
             family_name: profile.then(|| present(&user.last_name)).flatten(),
             picture: profile.then(|| user.avatar_url.clone()).flatten(),
+            organizations: None,
         }
     }
 }
@@ -232,6 +283,31 @@ mod tests {
                 .union(&Scopes::parse(Some("profile")).unwrap())
                 .as_string(),
             "openid profile"
+        );
+    }
+
+    #[test]
+    fn the_organizations_claim_is_capped_and_says_so() {
+        let one = |id: i64| OrganizationClaim {
+            id,
+            uuid: format!("uuid-{id}"),
+            name: format!("Org {id}"),
+            role: "MEMBER".into(),
+            permissions: vec![],
+        };
+        let all = OrganizationsClaim::capped((1..=3).map(one).collect());
+        assert!(!all.organizations_truncated);
+        assert_eq!(all.organizations.len(), 3);
+        let many = OrganizationsClaim::capped((1..=51).map(one).collect());
+        assert!(many.organizations_truncated);
+        assert_eq!(many.organizations.len(), OrganizationsClaim::MAX);
+        let json = serde_json::to_value(&all).unwrap();
+        assert!(json.get("organizations_truncated").is_none(), "{json}");
+        assert_eq!(
+            Scopes::parse(Some("organizations openid"))
+                .unwrap()
+                .as_string(),
+            "openid organizations"
         );
     }
 

@@ -160,6 +160,35 @@ pub const MANAGEMENT_PERMISSIONS: [&str; 8] = [
 /// The permission an organization must always keep one holder of.
 pub const MEMBERS_MANAGE: &str = "members:manage";
 
+/// One of enlist's management permissions, as the admin surfaces ask for
+/// it (typed, so a page cannot ask for a misspelt one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Management {
+    ApiKeys,
+    Invitations,
+    JoinLinks,
+    Members,
+    Organization,
+    Roles,
+    Teams,
+    Webhooks,
+}
+
+impl Management {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Management::ApiKeys => "api_keys:manage",
+            Management::Invitations => "invitations:manage",
+            Management::JoinLinks => "join_links:manage",
+            Management::Members => MEMBERS_MANAGE,
+            Management::Organization => "organization:manage",
+            Management::Roles => "roles:manage",
+            Management::Teams => "teams:manage",
+            Management::Webhooks => "webhooks:manage",
+        }
+    }
+}
+
 /// A role's permissions: sorted, without repeats, at most [`Permissions::MAX`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Permissions(Vec<Permission>);
@@ -241,6 +270,20 @@ impl Permissions {
     /// Whether holders may manage members (the last-manager rule).
     pub fn manages_members(&self) -> bool {
         self.holds(MEMBERS_MANAGE)
+    }
+
+    /// Whether holders manage anything in enlist (the console admits them).
+    pub fn manages_anything(&self) -> bool {
+        MANAGEMENT_PERMISSIONS.iter().any(|name| self.holds(name))
+    }
+
+    /// The management permissions `other` holds and these do not: what a
+    /// holder of these would gain by handing `other` out.
+    pub fn management_beyond<'a>(&self, other: &'a Permissions) -> Vec<&'a str> {
+        other
+            .names()
+            .filter(|name| MANAGEMENT_PERMISSIONS.contains(name) && !self.holds(name))
+            .collect()
     }
 
     /// Which of `wanted` these permissions lack, in the order asked, once each.
@@ -329,5 +372,36 @@ mod tests {
         assert!(MANAGEMENT_PERMISSIONS.iter().all(|name| admin.holds(name)));
         assert!(admin.manages_members());
         assert_eq!(Permissions::of_built_in(&Role::Member).names().count(), 0);
+    }
+
+    #[test]
+    fn management_names_are_the_listed_ones() {
+        let typed = [
+            Management::ApiKeys,
+            Management::Invitations,
+            Management::JoinLinks,
+            Management::Members,
+            Management::Organization,
+            Management::Roles,
+            Management::Teams,
+            Management::Webhooks,
+        ]
+        .map(Management::as_str);
+        assert_eq!(typed, MANAGEMENT_PERMISSIONS);
+    }
+
+    #[test]
+    fn management_beyond_names_only_enlist_permissions_not_held() {
+        let members = Permissions::parse(&["members:manage", "docs:edit"]).unwrap();
+        let wider =
+            Permissions::parse(&["members:manage", "roles:manage", "invoices:read"]).unwrap();
+        assert!(members.manages_anything());
+        assert!(
+            !Permissions::parse(&["docs:edit"])
+                .unwrap()
+                .manages_anything()
+        );
+        assert_eq!(members.management_beyond(&wider), vec!["roles:manage"]);
+        assert!(wider.management_beyond(&members).is_empty());
     }
 }

@@ -1,8 +1,10 @@
-//! The admin console's gate: who a browser session belongs to and whether
-//! that person administers the organization a console page is about. Every
+//! The admin console's gate: who a browser session belongs to, whether
+//! that person manages anything in the organization a console page is
+//! about (the built-in ADMIN, or a role holding any of enlist's management
+//! permissions), and whether they may use that page ([`Need`]). Every
 //! console request asks again, inside the same storage call as what it
-//! reads or changes, so an admin removed a moment ago is refused from the
-//! next request on.
+//! reads or changes, so an admin removed or demoted a moment ago is
+//! refused from the next request on.
 
 use super::events::EventQuery;
 use super::{ServiceResult, events, invitations, orgs, second_factor, sessions};
@@ -10,21 +12,158 @@ use crate::db;
 use crate::db::Conn;
 use crate::domain::event::{Actor, Origin};
 use crate::domain::invitation::InvitationFilter;
+use crate::domain::role::{Management, Permissions};
 use crate::domain::second_factor::{AdminMfa, ConsoleStep};
 use crate::domain::{
     Invitation, InvitationStatus, Membership, Millis, Organization, Page, Paged, Role,
 };
+use crate::services::error_code::ErrorCode;
 use uuid::Uuid;
 
-/// An administrator of one organization, signed in on this browser.
+/// Someone who manages (some of) one organization, signed in on this
+/// browser: the built-in ADMIN, or a member whose role holds at least one
+/// of enlist's management permissions.
 #[derive(Debug, Clone)]
 pub struct ConsoleAdmin {
     pub user_id: i64,
     pub email: String,
     pub organization: Organization,
+    /// Their role here, and what it grants, as read when they were admitted.
+    pub role: Role,
+    pub permissions: Permissions,
+}
+
+/// What a console page or action needs of the person it admits. Every
+/// page and action states one; the console checks it in the storage call
+/// that admits the person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Anyone the console admits.
+    Admitted,
+    /// A holder of this management permission (ADMIN holds every one).
+    Manage(Management),
+    /// The built-in ADMIN only: API keys stay ADMIN's (docs/roles.md).
+    BuiltInAdmin,
+}
+
+impl Need {
+    /// The overview: anyone admitted (what it shows follows the sections').
+    pub const OVERVIEW: Need = Need::Admitted;
+    pub const INVITATIONS: Need = Need::Manage(Management::Invitations);
+    pub const MEMBERS: Need = Need::Manage(Management::Members);
+    pub const JOIN_LINKS: Need = Need::Manage(Management::JoinLinks);
+    pub const ROLES: Need = Need::Manage(Management::Roles);
+    pub const TEAMS: Need = Need::Manage(Management::Teams);
+    pub const WEBHOOKS: Need = Need::Manage(Management::Webhooks);
+    /// API keys may be minted with any scope, so they stay ADMIN's.
+    pub const API_KEYS: Need = Need::BuiltInAdmin;
+    /// The audit log spans every part of the organization (keys, webhooks,
+    /// roles, members), so it goes with the power over the organization.
+    pub const ACTIVITY: Need = Need::Manage(Management::Organization);
 }
 
 impl ConsoleAdmin {
+    /// Whether this person may use what needs `need`.
+    pub fn may(&self, need: Need) -> bool {
+        match need {
+            Need::Admitted => true,
+            Need::Manage(permission) => self.permissions.holds(permission.as_str()),
+            Need::BuiltInAdmin => self.role == Role::Admin,
+        }
+    }
+
+    /// `Ok` when this person may use what needs `need`; a 403 refusal
+    /// (`missing_permission`) naming what is missing otherwise.
+    pub fn require(&self, need: Need) -> ServiceResult<()> {
+        if self.may(need) {
+            return Ok(());
+        }
+        let detail = match need {
+            Need::Manage(permission) => format!(
+                "your role in {} does not hold `{}`",
+                self.organization.name,
+                permission.as_str()
+            ),
+            Need::Admitted | Need::BuiltInAdmin => format!(
+                "only the organization's admins (the built-in ADMIN role) may do this in {}",
+                self.organization.name
+            ),
+        };
+        Err(super::ServiceError::Forbidden {
+            code: ErrorCode::MissingPermission,
+            detail,
+        })
+    }
+
+    /// `Ok` when handing out `role` (to a member, an invitation or a join
+    /// link) gives nobody a management permission this person lacks: only
+    /// ADMIN hands out ADMIN, and a custom-role manager hands out roles
+    /// within their own powers.
+    pub fn may_hand_out(&self, conn: &Conn, role: &Role) -> ServiceResult<()> {
+        self.not_admin_unless_admin(role)?;
+        let granted = db::roles::of_role(conn, self.org_id(), role)?;
+        self.within_powers(&granted, &format!("the role {role}"))
+    }
+
+    /// ADMIN also owns API keys, which no management permission grants: a
+    /// custom role holding every one still does not make, demote or remove
+    /// an ADMIN.
+    fn not_admin_unless_admin(&self, role: &Role) -> ServiceResult<()> {
+        if *role == Role::Admin && self.role != Role::Admin {
+            return Err(super::ServiceError::Forbidden {
+                code: ErrorCode::MissingPermission,
+                detail: "only an ADMIN makes, demotes or removes an ADMIN".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// `Ok` when changing or removing `user_id`'s membership touches nobody
+    /// with a management permission this person lacks (a custom-role
+    /// manager does not demote or remove an ADMIN). Not a member: `Ok`, so
+    /// the change itself answers "not found".
+    pub fn may_touch_member(&self, conn: &Conn, user_id: i64) -> ServiceResult<()> {
+        match db::roles::of_member(conn, self.org_id(), user_id)? {
+            Some((role, granted)) => {
+                self.not_admin_unless_admin(&role)?;
+                self.within_powers(&granted, "that member")
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// The roles this person may hand out, as the console's forms offer
+    /// them (see [`ConsoleAdmin::may_hand_out`]).
+    pub fn role_choices(&self, conn: &Conn) -> ServiceResult<Vec<(String, String)>> {
+        super::roles::choices_where(conn, self.org_id(), |role, granted| {
+            self.role == Role::Admin
+                || (*role != Role::Admin && self.permissions.management_beyond(granted).is_empty())
+        })
+    }
+
+    /// `Ok` when `granted` holds no management permission beyond this
+    /// person's (`what` names whose they are, for the refusal).
+    pub fn within_powers(&self, granted: &Permissions, what: &str) -> ServiceResult<()> {
+        if self.role == Role::Admin {
+            return Ok(());
+        }
+        let beyond = self.permissions.management_beyond(granted);
+        if beyond.is_empty() {
+            return Ok(());
+        }
+        Err(super::ServiceError::Forbidden {
+            code: ErrorCode::MissingPermission,
+            detail: format!(
+                "{what} holds {}, which your role does not",
+                beyond
+                    .iter()
+                    .map(|name| format!("`{name}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })
+    }
+
     /// The signed-in person as the actor of what this request changes.
     pub fn origin(&self, request_id: Option<String>) -> Origin {
         Origin::new(
@@ -49,10 +188,10 @@ pub enum Denial {
     SessionEnded,
     /// Signed in with an address not proven yet.
     Unverified,
-    /// Signed in, but not an administrator of this organization (or there
-    /// is no such organization: the two look the same).
+    /// Signed in, but manages nothing in this organization (or there is
+    /// no such organization: the two look the same).
     NotAdminHere {
-        /// Whether the person administers any organization at all.
+        /// Whether the person manages anything in any organization.
         administers_any: bool,
     },
     /// An administrator here, whom `auth.admin_mfa` asks for a second
@@ -95,19 +234,23 @@ pub fn authorize(
         return Ok(Err(Denial::Unverified));
     }
     let membership = match org_uuid {
-        Some(uuid) => db::members::find_by_org_uuid(conn, uuid, user.user_id)?,
+        Some(uuid) => db::roles::of_member_by_org_uuid(conn, uuid, user.user_id)?,
         None => None,
     };
     match membership {
-        Some((org_id, Role::Admin)) => match factor_step(conn, policy, &user)? {
-            ConsoleStep::Admit => Ok(Ok(ConsoleAdmin {
-                user_id: user.user_id,
-                email: user.email,
-                organization: orgs::get(conn, org_id)?,
-            })),
-            ConsoleStep::Verify => Ok(Err(Denial::SecondFactor { enrolled: true })),
-            ConsoleStep::Enrol => Ok(Err(Denial::SecondFactor { enrolled: false })),
-        },
+        Some((org_id, role, permissions)) if permissions.manages_anything() => {
+            match factor_step(conn, policy, &user)? {
+                ConsoleStep::Admit => Ok(Ok(ConsoleAdmin {
+                    user_id: user.user_id,
+                    email: user.email,
+                    organization: orgs::get(conn, org_id)?,
+                    role,
+                    permissions,
+                })),
+                ConsoleStep::Verify => Ok(Err(Denial::SecondFactor { enrolled: true })),
+                ConsoleStep::Enrol => Ok(Err(Denial::SecondFactor { enrolled: false })),
+            }
+        }
         _ => {
             let administers_any = administered(conn, user.user_id)?.next().is_some();
             Ok(Err(Denial::NotAdminHere { administers_any }))
@@ -146,10 +289,17 @@ fn find_session(
     }
 }
 
+/// Whether the console admits holders of `role` in the organization.
+pub fn admits(conn: &Conn, org_id: i64, role: &Role) -> ServiceResult<bool> {
+    Ok(db::roles::of_role(conn, org_id, role)?.manages_anything())
+}
+
+/// The organizations the person manages anything in (the console admits
+/// them there).
 fn administered(conn: &Conn, user_id: i64) -> ServiceResult<impl Iterator<Item = Membership>> {
     Ok(db::members::organizations_of(conn, user_id)?
         .into_iter()
-        .filter(|membership| membership.role == Role::Admin))
+        .filter(|membership| membership.permissions.manages_anything()))
 }
 
 /// The console's front door for a signed-in person.
@@ -214,16 +364,46 @@ pub const OVERVIEW_PENDING: i64 = 5;
 /// How many events the overview lists.
 pub const OVERVIEW_EVENTS: i64 = 10;
 
-/// What the overview page shows besides the organization itself.
+/// What the overview page shows besides the organization itself: each
+/// part only to those who may use its section (`None` otherwise).
 pub struct Overview {
     /// The newest pending invitations, and how many there are in all.
-    pub pending: Paged<Invitation>,
+    pub pending: Option<Paged<Invitation>>,
     /// The newest events, as the audit log gives them (JSON).
-    pub recent_events: Vec<String>,
+    pub recent_events: Option<Vec<String>>,
 }
 
 pub fn overview(conn: &Conn, admin: &ConsoleAdmin, now: Millis) -> ServiceResult<Overview> {
-    let pending = invitations::list(
+    let pending = if admin.may(Need::INVITATIONS) {
+        Some(pending_invitations(conn, admin, now)?)
+    } else {
+        None
+    };
+    let recent_events = if admin.may(Need::ACTIVITY) {
+        Some(
+            events::list(
+                conn,
+                admin.org_id(),
+                &EventQuery::default(),
+                OVERVIEW_EVENTS,
+            )?
+            .items,
+        )
+    } else {
+        None
+    };
+    Ok(Overview {
+        pending,
+        recent_events,
+    })
+}
+
+fn pending_invitations(
+    conn: &Conn,
+    admin: &ConsoleAdmin,
+    now: Millis,
+) -> ServiceResult<Paged<Invitation>> {
+    invitations::list(
         conn,
         admin.org_id(),
         InvitationFilter::new(Some(InvitationStatus::Pending), false),
@@ -232,16 +412,5 @@ pub fn overview(conn: &Conn, admin: &ConsoleAdmin, now: Millis) -> ServiceResult
             offset: 0,
         },
         now,
-    )?;
-    let recent_events = events::list(
-        conn,
-        admin.org_id(),
-        &EventQuery::default(),
-        OVERVIEW_EVENTS,
-    )?
-    .items;
-    Ok(Overview {
-        pending,
-        recent_events,
-    })
+    )
 }

@@ -53,6 +53,9 @@ error_codes! {
     Unauthorized => "unauthorized",
     /// The API key lacks the scope the operation needs.
     MissingScope => "missing_scope",
+    /// The console: the signed-in member's role lacks the management
+    /// permission the page or action needs (or would hand out one it lacks).
+    MissingPermission => "missing_permission",
     /// The account's email address is not verified yet.
     EmailUnverified => "email_unverified",
     /// A join link admits only some email domains, not this one.

@@ -561,6 +561,9 @@ pub struct Grant {
     pub resource: Option<String>,
     /// What the ID token says, when the code's request asked for `openid`.
     pub id_token: Option<IdTokenFacts>,
+    /// The `organizations` claim of the access token (and the ID token),
+    /// when the granted scope has `organizations`: read as the grant is.
+    pub organizations: Option<crate::domain::oidc::OrganizationsClaim>,
 }
 
 /// What an ID token tells of the person and their sign-in.
@@ -672,16 +675,24 @@ pub fn exchange_code(
     )?;
     // Stored scopes were written by `Scopes::as_string`; one that no longer
     // parses asks for nothing OpenID.
-    let id_token = Scopes::parse(Some(&code.scope))
-        .ok()
+    let granted = Scopes::parse(Some(&code.scope)).ok();
+    let organizations = match &granted {
+        Some(scopes) => super::oidc::organizations_claim(tx, user.id, scopes)?,
+        None => None,
+    };
+    let id_token = granted
         .filter(|scopes| scopes.contains(ScopeName::OpenId))
         .map(|scopes| IdTokenFacts {
             nonce: code.nonce.clone(),
             auth_time: code.auth_time.unwrap_or(now),
             methods: AuthMethods::parse(code.methods.as_deref().unwrap_or("")),
-            claims: super::oidc::PersonClaims::of(&user, &scopes),
+            claims: super::oidc::PersonClaims {
+                organizations: organizations.clone(),
+                ..super::oidc::PersonClaims::of(&user, &scopes)
+            },
         });
     Ok(Ok(Grant {
+        organizations,
         user_id: user.id,
         email_verified: user.email_verified(),
         email: user.email,
@@ -743,6 +754,11 @@ pub fn refresh(
         return invalid();
     };
     db::oauth::mark_refresh_token_used(tx, &digest, now)?;
+    // Read afresh: a refreshed token tells the memberships as they are now.
+    let organizations = match Scopes::parse(Some(&token.scope)) {
+        Ok(scopes) => super::oidc::organizations_claim(tx, user.id, &scopes)?,
+        Err(_) => None,
+    };
     let refresh_token = new_refresh_token(
         tx,
         &NewFamilyToken {
@@ -766,6 +782,7 @@ pub fn refresh(
         refresh_token: Some(refresh_token),
         resource: token.resource,
         id_token: None,
+        organizations,
     }))
 }
 
@@ -836,6 +853,7 @@ pub fn client_credentials(
         refresh_token: None,
         resource,
         id_token: None,
+        organizations: None,
     })
 }
 

@@ -10,7 +10,7 @@ use super::sessions::SessionUser;
 use crate::db::{self, Conn};
 use crate::domain::Millis;
 pub use crate::domain::oidc::PersonClaims;
-use crate::domain::oidc::{Prompt, ScopeName, Scopes};
+use crate::domain::oidc::{OrganizationsClaim, Prompt, ScopeName, Scopes};
 
 /// Why `userinfo` refuses a token (RFC 6750 3.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +22,21 @@ pub enum UserinfoRefusal {
 }
 
 /// `userinfo` for a verified access token's account and scope.
+/// The `organizations` claim for `user_id` when `scopes` ask for it: one
+/// read of their memberships, one past the cap to know whether it cut.
+pub fn organizations_claim(
+    conn: &Conn,
+    user_id: i64,
+    scopes: &Scopes,
+) -> Result<Option<OrganizationsClaim>, crate::db::StorageError> {
+    if !scopes.contains(ScopeName::Organizations) {
+        return Ok(None);
+    }
+    let cap = OrganizationsClaim::MAX as i64 + 1;
+    let read = db::roles::claims_of(conn, user_id, cap)?;
+    Ok(Some(OrganizationsClaim::capped(read)))
+}
+
 pub fn userinfo(
     conn: &Conn,
     user_id: i64,
@@ -34,7 +49,10 @@ pub fn userinfo(
         return Ok(Err(UserinfoRefusal::InsufficientScope));
     }
     Ok(match db::users::get(conn, user_id)? {
-        Some(user) => Ok(PersonClaims::of(&user, &scopes)),
+        Some(user) => Ok(PersonClaims {
+            organizations: organizations_claim(conn, user.id, &scopes)?,
+            ..PersonClaims::of(&user, &scopes)
+        }),
         None => Err(UserinfoRefusal::InvalidToken),
     })
 }

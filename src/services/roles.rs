@@ -349,17 +349,28 @@ pub fn check(
 /// organization's own by key (labelled with their names). At most
 /// `roles.max_per_organization` custom roles exist, so this is one short read.
 pub fn choices(conn: &Conn, org_id: i64) -> ServiceResult<Vec<(String, String)>> {
+    choices_where(conn, org_id, |_, _| true)
+}
+
+/// [`choices`], only the roles `keep` keeps (given what each grants).
+pub fn choices_where(
+    conn: &Conn,
+    org_id: i64,
+    keep: impl Fn(&Role, &Permissions) -> bool,
+) -> ServiceResult<Vec<(String, String)>> {
     let all = Page {
         limit: crate::domain::page::MAX_LIMIT,
         offset: 0,
     };
     let mut offered: Vec<(String, String)> = [Role::Member, Role::Admin]
         .iter()
+        .filter(|role| keep(role, &Permissions::of_built_in(role)))
         .map(|role| (role.as_str().to_owned(), role.label().to_owned()))
         .collect();
     offered.extend(
         db::roles::list(conn, org_id, all)?
             .into_iter()
+            .filter(|custom| keep(&custom.role, &custom.permissions))
             .map(|custom| (custom.role.as_str().to_owned(), custom.name)),
     );
     Ok(offered)

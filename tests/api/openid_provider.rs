@@ -139,7 +139,7 @@ async fn discovery_publishes_the_oauth_metadata_and_what_openid_connect_adds() {
     );
     assert_eq!(
         openid.body["scopes_supported"],
-        json!(["openid", "email", "profile", "invitations"])
+        json!(["openid", "email", "profile", "invitations", "organizations"])
     );
     assert_eq!(
         oauth.body["introspection_endpoint"],
@@ -834,4 +834,161 @@ async fn a_fresh_sign_in_for_a_third_party_client_leads_to_its_consent_not_to_an
     let code = code_of(&allowed, &request);
     let tokens = exchange_code(&app, &client, &request, &code).await;
     assert!(tokens.body["id_token"].is_string(), "{}", tokens.text);
+}
+
+/// The `organizations` claim of a token's JWT or `userinfo`, as a list of
+/// (name, role, permissions).
+fn memberships_in(claims: &Value) -> Vec<(String, String, Value)> {
+    claims["organizations"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no organizations claim in {claims}"))
+        .iter()
+        .map(|org| {
+            assert!(org["id"].is_i64(), "{org}");
+            assert!(
+                org["uuid"].as_str().is_some_and(|uuid| uuid.len() == 36),
+                "{org}"
+            );
+            (
+                org["name"].as_str().unwrap().to_owned(),
+                org["role"].as_str().unwrap().to_owned(),
+                org["permissions"].clone(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_organizations_scope_puts_memberships_with_role_and_permissions_in_the_tokens() {
+    let app = spawn_app().await;
+    person(&app, "iris@example.test");
+    let acme = app.create_org("Acme", "ada@acme.test");
+    let globex = app.create_org("Globex", "gus@globex.test");
+    let made = app
+        .post(
+            "/v1/organization/roles",
+            &acme.key,
+            &json!({"key": "billing", "name": "Billing", "permissions": ["invoices:read", "members:manage"]}),
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", made.text);
+    app.add_member(acme.id, "iris@example.test", "billing");
+    app.add_member(globex.id, "iris@example.test", "ADMIN");
+    let expected = vec![
+        (
+            "Acme".to_owned(),
+            "billing".to_owned(),
+            json!(["invoices:read", "members:manage"]),
+        ),
+        (
+            "Globex".to_owned(),
+            "ADMIN".to_owned(),
+            json!([
+                "api_keys:manage",
+                "invitations:manage",
+                "join_links:manage",
+                "members:manage",
+                "organization:manage",
+                "roles:manage",
+                "teams:manage",
+                "webhooks:manage"
+            ]),
+        ),
+    ];
+
+    let client = app.public_client();
+    let request = AuthRequest::for_client(&client).with("scope", "openid organizations");
+    let mut jar = Jar::new(&app);
+    let code = code_of(
+        &sign_in_at_authorize(&mut jar, &request, "iris@example.test").await,
+        &request,
+    );
+    let tokens = exchange_code(&app, &client, &request, &code).await;
+    assert_eq!(tokens.status, 200, "{}", tokens.text);
+    assert_eq!(tokens.body["scope"], "openid organizations");
+    let (_, id) = verified(&app, tokens.body["id_token"].as_str().unwrap());
+    assert_eq!(memberships_in(&id), expected);
+    assert_eq!(id["organizations"][0]["id"], json!(acme.id));
+    assert_eq!(id["organizations"][0]["uuid"], json!(acme.uuid.to_string()));
+    assert!(id.get("organizations_truncated").is_none(), "{id}");
+    let access = tokens.body["access_token"].as_str().unwrap();
+    let (_, claims) = verified(&app, access);
+    assert_eq!(memberships_in(&claims), expected);
+    let info = app.bearer(Method::GET, "/userinfo", access).await;
+    assert_eq!(info.status, 200, "{}", info.text);
+    assert_eq!(memberships_in(&info.body), expected);
+    // The claim does not stand in for the invitee API's scope.
+    app.invitee_get("/invitations", access)
+        .await
+        .assert_problem(403, "missing_scope");
+
+    // A refresh tells the memberships as they are now.
+    let left = app
+        .request(
+            Method::DELETE,
+            &format!(
+                "/v1/organization/users/{}",
+                app.query_i64("SELECT id FROM users WHERE email = 'iris@example.test'")
+            ),
+            Some(&globex.key),
+            None,
+        )
+        .await;
+    assert_eq!(left.status, 200, "{}", left.text);
+    let refreshed = refresh(
+        &app,
+        &client,
+        tokens.body["refresh_token"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.text);
+    let (_, claims) = verified(&app, refreshed.body["access_token"].as_str().unwrap());
+    assert_eq!(memberships_in(&claims), expected[..1].to_vec());
+
+    // Without the scope, no claim anywhere.
+    let plain = AuthRequest::for_client(&client).with("scope", "openid email");
+    let code = code_of(&open(&mut jar, &plain).await, &plain);
+    let tokens = exchange_code(&app, &client, &plain, &code).await;
+    let (_, id) = verified(&app, tokens.body["id_token"].as_str().unwrap());
+    assert!(id.get("organizations").is_none(), "{id}");
+    let access = tokens.body["access_token"].as_str().unwrap();
+    assert!(verified(&app, access).1.get("organizations").is_none());
+    let info = app.bearer(Method::GET, "/userinfo", access).await;
+    assert!(info.body.get("organizations").is_none(), "{}", info.text);
+}
+
+#[tokio::test]
+async fn the_organizations_claim_stops_at_fifty_and_says_it_did() {
+    let app = spawn_app().await;
+    person(&app, "iris@example.test");
+    let mut first = None;
+    for n in 0..51 {
+        let org = app.create_org(&format!("Org{n:02}"), &format!("admin{n}@example.test"));
+        app.add_member(org.id, "iris@example.test", "MEMBER");
+        first.get_or_insert(org.id);
+    }
+    let client = app.public_client();
+    let request = AuthRequest::for_client(&client).with("scope", "openid organizations");
+    let mut jar = Jar::new(&app);
+    let code = code_of(
+        &sign_in_at_authorize(&mut jar, &request, "iris@example.test").await,
+        &request,
+    );
+    let tokens = exchange_code(&app, &client, &request, &code).await;
+    assert_eq!(tokens.status, 200, "{}", tokens.text);
+    let (_, id) = verified(&app, tokens.body["id_token"].as_str().unwrap());
+    let access = tokens.body["access_token"].as_str().unwrap();
+    let info = app.bearer(Method::GET, "/userinfo", access).await;
+    for claims in [id, verified(&app, access).1, info.body] {
+        let listed = memberships_in(&claims);
+        assert_eq!(listed.len(), 50, "{claims}");
+        assert_eq!(claims["organizations_truncated"], json!(true));
+        // Oldest membership first.
+        assert_eq!(claims["organizations"][0]["id"], json!(first.unwrap()));
+        assert!(
+            listed
+                .iter()
+                .all(|(_, role, permissions)| role == "MEMBER" && permissions == &json!([]))
+        );
+    }
 }

@@ -562,55 +562,63 @@ async fn a_custom_role_with_members_manage_counts_for_the_last_manager_rule() {
     );
 }
 
+/// How many times each last-manager race is run.
+const RACE_ROUNDS: usize = 200;
+
 /// Ada (ADMIN) and Carol (a custom role with `members:manage`) are the only
 /// managers; two changes at once that would each leave the other as the
-/// last one: exactly one wins.
+/// last one: exactly one wins, [`RACE_ROUNDS`] times, each round in a
+/// fresh organization of one server (as tests/api/races.rs does).
 async fn two_changes_race(
     second: impl Fn(&TestApp, &TestOrg, i64) -> (Method, String, Option<Value>),
 ) {
-    let app = spawn_app().await;
-    let org = app.create_org("Acme", "ada@acme.test");
-    assert_eq!(
-        create_role(&app, &org.key, "people", &["members:manage"])
-            .await
-            .status,
-        200
-    );
-    let carol = app.add_member(org.id, "carol@acme.test", "people");
-    let (method, path, body) = second(&app, &org, carol);
-
-    let ada = format!("/v1/organization/users/{}", org.admin_id);
-    let step_down = json!({ "role": "MEMBER" });
-    let (first, other) = tokio::join!(
-        patch(&app, &ada, &org.key, &step_down),
-        app.request(method, &path, Some(&org.key), body.as_ref()),
-    );
-
-    let replies = [&first, &other];
-    assert_eq!(
-        replies.iter().filter(|r| r.status == 200).count(),
-        1,
-        "{replies:#?}"
-    );
-    // The loser met the rule, or lost its key with Ada's ADMIN role.
-    for reply in replies.iter().filter(|r| r.status != 200) {
-        let code = reply.body["code"].as_str().unwrap();
-        assert!(
-            ["invalid_api_key", "last_admin"].contains(&code),
-            "{}",
-            reply.text
+    // Hundreds of admin requests: not a test of limits.admin_per_minute.
+    let app = spawn_app_with(|s| s.limits.admin_per_minute = 0).await;
+    for round in 0..RACE_ROUNDS {
+        let org = app.create_org(&format!("Acme{round}"), &format!("ada{round}@acme.test"));
+        assert_eq!(
+            create_role(&app, &org.key, "people", &["members:manage"])
+                .await
+                .status,
+            200
         );
+        let carol = app.add_member(org.id, &format!("carol{round}@acme.test"), "people");
+        let (method, path, body) = second(&app, &org, carol);
+
+        let ada = format!("/v1/organization/users/{}", org.admin_id);
+        let step_down = json!({ "role": "MEMBER" });
+        let (first, other) = tokio::join!(
+            patch(&app, &ada, &org.key, &step_down),
+            app.request(method, &path, Some(&org.key), body.as_ref()),
+        );
+
+        let replies = [&first, &other];
+        assert_eq!(
+            replies.iter().filter(|r| r.status == 200).count(),
+            1,
+            "round {round}: {replies:#?}"
+        );
+        // The loser met the rule, or lost its key with Ada's ADMIN role.
+        for reply in replies.iter().filter(|r| r.status != 200) {
+            let code = reply.body["code"].as_str().unwrap();
+            assert!(
+                ["invalid_api_key", "last_admin"].contains(&code),
+                "round {round}: {}",
+                reply.text
+            );
+        }
+        let managers = app.query_i64(&format!(
+            "SELECT COUNT(*) FROM memberships m
+             WHERE m.org_id = {} AND (m.role = 'ADMIN' OR EXISTS (SELECT 1 FROM org_roles r
+                    WHERE r.org_id = m.org_id AND r.key = m.role
+                      AND r.permissions LIKE '%members:manage%'))",
+            org.id
+        ));
+        assert_eq!(managers, 1, "round {round}");
     }
-    let managers = app.query_i64(
-        "SELECT COUNT(*) FROM memberships m
-         WHERE m.role = 'ADMIN' OR EXISTS (SELECT 1 FROM org_roles r
-                WHERE r.org_id = m.org_id AND r.key = m.role
-                  AND r.permissions LIKE '%members:manage%')",
-    );
-    assert_eq!(managers, 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn removing_the_custom_manager_while_the_admin_steps_down_leaves_one_manager() {
     two_changes_race(|_, _, carol| {
         (
@@ -622,7 +630,7 @@ async fn removing_the_custom_manager_while_the_admin_steps_down_leaves_one_manag
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn emptying_the_managers_role_while_the_admin_steps_down_leaves_one_manager() {
     two_changes_race(|_, _, _| {
         (

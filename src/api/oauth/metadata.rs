@@ -44,8 +44,8 @@ pub struct AuthorizationServerMetadata {
     pub revocation_endpoint_auth_methods_supported: [&'static str; 3],
     #[schema(example = json!(["client_secret_basic", "client_secret_post"]))]
     pub introspection_endpoint_auth_methods_supported: [&'static str; 2],
-    #[schema(example = json!(["openid", "email", "profile", "invitations"]))]
-    pub scopes_supported: [&'static str; 4],
+    #[schema(example = json!(["openid", "email", "profile", "invitations", "organizations"]))]
+    pub scopes_supported: [&'static str; 5],
     /// RFC 9207: authorization responses carry `iss`.
     pub authorization_response_iss_parameter_supported: bool,
 }
@@ -74,7 +74,7 @@ pub struct OpenIdProviderMetadata {
     pub token_endpoint_auth_methods_supported: [&'static str; 3],
     pub revocation_endpoint_auth_methods_supported: [&'static str; 3],
     pub introspection_endpoint_auth_methods_supported: [&'static str; 2],
-    pub scopes_supported: [&'static str; 4],
+    pub scopes_supported: [&'static str; 5],
     pub authorization_response_iss_parameter_supported: bool,
     #[schema(format = "uri")]
     pub userinfo_endpoint: String,
@@ -161,6 +161,8 @@ pub async fn openid_configuration(state: web::Data<AppState>) -> web::Json<OpenI
             "given_name",
             "family_name",
             "picture",
+            "organizations",
+            "organizations_truncated",
         ],
         response_modes_supported: ["query"],
         claims_parameter_supported: false,

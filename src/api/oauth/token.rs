@@ -168,6 +168,7 @@ fn signed(
                 client_id: &client.client_id,
                 scope: &grant.scope,
                 audience: grant.resource.as_deref(),
+                organizations: grant.organizations.as_ref(),
             },
             now,
         )

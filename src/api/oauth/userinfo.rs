@@ -89,7 +89,7 @@ fn bearer(req: &HttpRequest) -> Option<&str> {
     get, path = "/userinfo", operation_id = "userinfo", tag = "OAuth2",
     security(("oauth2" = ["openid"])),
     responses(
-        (status = 200, description = "The person's claims (`sub`; `email`, `email_verified` with the email scope; `name`, `given_name`, `family_name`, `picture` with the profile scope)", body = Object),
+        (status = 200, description = "The person's claims (`sub`; `email`, `email_verified` with the email scope; `name`, `given_name`, `family_name`, `picture` with the profile scope; `organizations` (and `organizations_truncated` when capped) with the organizations scope)", body = Object),
         (status = 401, description = "No token, or an invalid or expired one (RFC 6750: with a `WWW-Authenticate: Bearer` challenge)", body = crate::api::oauth::OAuthErrorBody),
         (status = 403, description = "The token lacks the openid scope (RFC 6750 `insufficient_scope`)", body = crate::api::oauth::OAuthErrorBody)
     )

@@ -4,6 +4,7 @@
 use super::{Chrome, ConsolePageError, Visit};
 use crate::domain::Millis;
 use crate::domain::event::EventType;
+use crate::services::console::Need;
 use crate::services::events::{self, EventQuery};
 use crate::services::{ServiceError, console as gate};
 use crate::state::AppState;
@@ -118,7 +119,7 @@ pub async fn show(
 ) -> Result<HttpResponse, ConsolePageError> {
     let asked = query(visit.request().query_string());
     let (admin, (found, kind, deeper)) = visit
-        .read(&state, "activity", move |conn, admin, _| {
+        .read(&state, "activity", Need::ACTIVITY, move |conn, admin, _| {
             let (query, kind) = asked?;
             let page = events::list(conn, admin.org_id(), &query, PAGE_SIZE)?;
             Ok((page, kind, query.before_id.is_some()))
@@ -161,6 +162,7 @@ pub fn rows(overview: &gate::Overview) -> Vec<ActivityRow> {
     overview
         .recent_events
         .iter()
+        .flatten()
         .map(|body| ActivityRow::from_event(body))
         .collect()
 }

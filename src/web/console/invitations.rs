@@ -4,6 +4,7 @@
 use super::{Chrome, ConsoleForm, ConsolePageError, FieldError, Paging, RowId, Visit};
 use crate::domain::invitation::InvitationFilter;
 use crate::domain::{Invitation, InvitationStatus, Role};
+use crate::services::console::Need;
 use crate::services::invitations::{NewInvitation, RESENT_TOO_SOON, SendRules};
 use crate::services::{self, ServiceError};
 use crate::state::AppState;
@@ -158,18 +159,23 @@ pub async fn list(
 ) -> Result<HttpResponse, ConsolePageError> {
     let (query, asked) = ListQuery::asked(visit.request().query_string());
     let (admin, (asked, found)) = visit
-        .read(&state, "invitations", move |conn, admin, now| {
-            let asked = asked?;
-            let filter = InvitationFilter::new(asked.status, asked.include_expired);
-            let found = services::invitations::list(
-                conn,
-                admin.org_id(),
-                filter,
-                asked.paging.window(),
-                now,
-            )?;
-            Ok((asked, found))
-        })
+        .read(
+            &state,
+            "invitations",
+            Need::INVITATIONS,
+            move |conn, admin, now| {
+                let asked = asked?;
+                let filter = InvitationFilter::new(asked.status, asked.include_expired);
+                let found = services::invitations::list(
+                    conn,
+                    admin.org_id(),
+                    filter,
+                    asked.paging.window(),
+                    now,
+                )?;
+                Ok((asked, found))
+            },
+        )
         .await?;
     let chrome = visit.chrome(&admin, "invitations");
     let paging = asked.paging;
@@ -276,9 +282,12 @@ pub async fn new(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsolePageError> {
     let (admin, roles) = visit
-        .read(&state, "invitations", |conn, admin, _| {
-            services::roles::choices(conn, admin.org_id())
-        })
+        .read(
+            &state,
+            "invitations",
+            Need::INVITATIONS,
+            |conn, admin, _| admin.role_choices(conn),
+        )
         .await?;
     let form = InviteForm {
         role: Role::Member.as_str().into(),
@@ -309,29 +318,38 @@ pub async fn create(
     let rules = SendRules::from_settings(&state.settings.invitations);
     let app = state.clone();
     let created = visit
-        .change(&state, "invitations", move |tx, admin, origin, now| {
-            let new = checked?;
-            services::invitations::create(
-                tx,
-                origin,
-                admin.org_id(),
-                admin.user_id,
-                &new,
-                rules,
-                &app.composer,
-                now,
-            )
-            .map(|_| ())
-        })
+        .change(
+            &state,
+            "invitations",
+            Need::INVITATIONS,
+            move |tx, admin, origin, now| {
+                let new = checked?;
+                admin.may_hand_out(tx, &new.role)?;
+                services::invitations::create(
+                    tx,
+                    origin,
+                    admin.org_id(),
+                    admin.user_id,
+                    &new,
+                    rules,
+                    &app.composer,
+                    now,
+                )
+                .map(|_| ())
+            },
+        )
         .await;
     match created {
         Ok((admin, ())) => Ok(pages_to(&admin, "/invitations?notice=invited")),
         Err(failure) => {
             // The form comes back with the organization's roles to choose from.
             let roles = visit
-                .read(&state, "invitations", |conn, admin, _| {
-                    services::roles::choices(conn, admin.org_id())
-                })
+                .read(
+                    &state,
+                    "invitations",
+                    Need::INVITATIONS,
+                    |conn, admin, _| admin.role_choices(conn),
+                )
                 .await
                 .map_or_else(|_| services::roles::built_in_choices(), |(_, roles)| roles);
             failure.or_form(|admin, error| invite_again(&visit, &state, admin, form, roles, error))
@@ -420,21 +438,27 @@ async fn act(
         &visit,
         &state,
         "invitations",
+        Need::INVITATIONS,
         ("invitation", &invitation.id),
         move |tx, admin, origin, id, now| match action {
             Action::Revoke => {
                 services::invitations::revoke(tx, origin, admin.org_id(), id, now).map(|_| ())
             }
-            Action::Resend => services::invitations::resend(
-                tx,
-                origin,
-                admin.org_id(),
-                id,
-                rules,
-                &app.composer,
-                now,
-            )
-            .map(|_| ()),
+            Action::Resend => {
+                // Resending opens an expired invitation again: a hand-out.
+                let (invitation, _) = services::invitations::get(tx, admin.org_id(), id, now)?;
+                admin.may_hand_out(tx, &invitation.role)?;
+                services::invitations::resend(
+                    tx,
+                    origin,
+                    admin.org_id(),
+                    id,
+                    rules,
+                    &app.composer,
+                    now,
+                )
+                .map(|_| ())
+            }
         },
     )
     .await

@@ -4,6 +4,7 @@
 use super::{ButtonForm, Chrome, ConsoleForm, ConsolePageError, FieldError, Paging, RowId, Visit};
 use crate::domain::Role;
 use crate::domain::join_link::{JoinLink, JoinLinkState};
+use crate::services::console::Need;
 use crate::services::join_links::NewJoinLink;
 use crate::services::{self, ServiceError};
 use crate::state::AppState;
@@ -65,11 +66,16 @@ pub async fn list(
 ) -> Result<HttpResponse, ConsolePageError> {
     let asked = Paging::from_query(visit.request().query_string());
     let (admin, (paging, found)) = visit
-        .read(&state, "join-links", move |conn, admin, now| {
-            let paging = asked?;
-            let found = services::join_links::list(conn, admin.org_id(), paging.window(), now)?;
-            Ok((paging, found))
-        })
+        .read(
+            &state,
+            "join-links",
+            Need::JOIN_LINKS,
+            move |conn, admin, now| {
+                let paging = asked?;
+                let found = services::join_links::list(conn, admin.org_id(), paging.window(), now)?;
+                Ok((paging, found))
+            },
+        )
         .await?;
     let chrome = visit.chrome(&admin, "join-links");
     let pages = paging.pages(found.total_count);
@@ -184,8 +190,8 @@ pub async fn new(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsolePageError> {
     let (admin, roles) = visit
-        .read(&state, "join-links", |conn, admin, _| {
-            services::roles::choices(conn, admin.org_id())
+        .read(&state, "join-links", Need::JOIN_LINKS, |conn, admin, _| {
+            admin.role_choices(conn)
         })
         .await?;
     let form = LinkForm {
@@ -217,10 +223,16 @@ pub async fn create(
 ) -> Result<HttpResponse, ConsolePageError> {
     let checked = form.check(&state, visit.now());
     let created = visit
-        .change(&state, "join-links", move |tx, admin, _, now| {
-            let new = checked?;
-            services::join_links::create(tx, admin.org_id(), admin.user_id, &new, now)
-        })
+        .change(
+            &state,
+            "join-links",
+            Need::JOIN_LINKS,
+            move |tx, admin, _, now| {
+                let new = checked?;
+                admin.may_hand_out(tx, &new.role)?;
+                services::join_links::create(tx, admin.org_id(), admin.user_id, &new, now)
+            },
+        )
         .await;
     match created {
         Ok((admin, (link, token))) => {
@@ -240,8 +252,8 @@ pub async fn create(
         Err(failure) => {
             // The form comes back with the organization's roles to choose from.
             let roles = visit
-                .read(&state, "join-links", |conn, admin, _| {
-                    services::roles::choices(conn, admin.org_id())
+                .read(&state, "join-links", Need::JOIN_LINKS, |conn, admin, _| {
+                    admin.role_choices(conn)
                 })
                 .await
                 .map_or_else(|_| services::roles::built_in_choices(), |(_, roles)| roles);
@@ -275,6 +287,7 @@ pub async fn revoke(
         &visit,
         &state,
         "join-links",
+        Need::JOIN_LINKS,
         ("join link", &link.id),
         |tx, admin, _, id, now| services::join_links::revoke(tx, admin.org_id(), id, now),
     )

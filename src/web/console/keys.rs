@@ -6,6 +6,7 @@ use super::{ButtonForm, Chrome, ConsoleForm, ConsolePageError, FieldError, RowId
 use crate::domain::{ApiKey, KeyRevocation, Scope};
 use crate::domain::{OrgId, UserId};
 use crate::services::accounts::{Factors, StepUp, StepUpAnswer};
+use crate::services::console::Need;
 use crate::services::{self, ServiceError};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
@@ -66,7 +67,7 @@ pub async fn list(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsolePageError> {
     let (admin, keys) = visit
-        .read(&state, "", |conn, admin, _| {
+        .read(&state, "", Need::API_KEYS, |conn, admin, _| {
             services::api_keys::list(conn, admin.org_id())
         })
         .await?;
@@ -194,7 +195,7 @@ pub async fn new(
     visit: Visit,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsolePageError> {
-    let admin = visit.admitted(&state).await?;
+    let admin = visit.admitted(&state, Need::API_KEYS).await?;
     let step = step_up(&visit, &state, StepUpAnswer::default())
         .await
         .map_err(|error| visit.refused("api-keys", admin.clone(), error))?;
@@ -243,18 +244,23 @@ pub async fn create(
     }
     let checked = form.check();
     let created = visit
-        .change(&state, "api-keys", move |tx, admin, origin, now| {
-            let (name, scopes) = checked?;
-            services::api_keys::create(
-                tx,
-                origin,
-                OrgId(admin.org_id()),
-                UserId(admin.user_id),
-                &name,
-                &scopes,
-                now,
-            )
-        })
+        .change(
+            &state,
+            "api-keys",
+            Need::API_KEYS,
+            move |tx, admin, origin, now| {
+                let (name, scopes) = checked?;
+                services::api_keys::create(
+                    tx,
+                    origin,
+                    OrgId(admin.org_id()),
+                    UserId(admin.user_id),
+                    &name,
+                    &scopes,
+                    now,
+                )
+            },
+        )
         .await;
     match created {
         Ok((admin, issued)) => {
@@ -303,7 +309,7 @@ async fn password_again(
     form: &KeyForm,
     step: Result<StepUp, ServiceError>,
 ) -> Result<HttpResponse, ConsolePageError> {
-    let admin = visit.admitted(state).await?;
+    let admin = visit.admitted(state, Need::API_KEYS).await?;
     let asked = super::step_up::asked(visit, state, step, &form.step_up, "create a key").await;
     let asked = match asked {
         Ok(asked) => asked,
@@ -331,6 +337,7 @@ pub async fn revoke(
         &visit,
         &state,
         "api-keys",
+        Need::API_KEYS,
         ("API key", &key.id),
         |tx, admin, origin, id, now| {
             services::api_keys::revoke_in_organization(tx, origin, admin.org_id(), id, now)

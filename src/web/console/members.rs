@@ -5,6 +5,7 @@ use super::{ButtonForm, Chrome, ConsoleForm, ConsolePageError, Paging, Visit};
 use crate::domain::{Member, Role};
 use crate::domain::{OrgId, UserId};
 use crate::services::accounts::{Factors, StepUp};
+use crate::services::console::Need;
 use crate::services::error_code::ErrorCode;
 use crate::services::{self, ServiceError};
 use crate::state::AppState;
@@ -23,6 +24,9 @@ pub struct MemberRow {
     pub identities: Vec<String>,
     /// Whether they set up a second factor.
     pub second_factor: bool,
+    /// Whether the signed-in admin may change or remove them (their role
+    /// is one the admin may hand out).
+    pub changeable: bool,
 }
 
 impl MemberRow {
@@ -39,6 +43,7 @@ impl MemberRow {
             is_you: member.user_id == you,
             identities: Vec::new(),
             second_factor: false,
+            changeable: false,
         }
     }
 }
@@ -63,7 +68,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ConsolePageError> {
     let asked = Paging::from_query(visit.request().query_string());
     let (admin, (paging, found)) = visit
-        .read(&state, "members", move |conn, admin, _| {
+        .read(&state, "members", Need::MEMBERS, move |conn, admin, _| {
             let paging = asked?;
             let found = services::members::list(conn, admin.org_id(), paging.window())?;
             let ids: Vec<i64> = found.items.iter().map(|m| m.user_id).collect();
@@ -72,7 +77,7 @@ pub async fn list(
             // A passkey counts as a second factor too.
             let mut with_factor = crate::db::second_factors::enrolled_among(conn, &ids)?;
             with_factor.extend(crate::db::passkeys::with_passkey_among(conn, &ids)?);
-            let roles = services::roles::choices(conn, admin.org_id())?;
+            let roles = admin.role_choices(conn)?;
             Ok((paging, (found, identities, with_factor, roles)))
         })
         .await?;
@@ -101,6 +106,7 @@ pub async fn list(
                     .map(label)
                     .collect(),
                 second_factor: with_factor.contains(&member.user_id),
+                changeable: roles.iter().any(|(key, _)| key == member.role.as_str()),
                 ..MemberRow::new(member, admin.user_id)
             })
             .collect(),
@@ -180,16 +186,19 @@ async fn change(
         visit,
         state,
         "members",
+        Need::MEMBERS,
         ("member", user),
         move |tx, admin, origin, user_id, now| {
             let org_id = admin.org_id();
-            // Whether the member keeps the admin role afterwards.
+            admin.may_touch_member(tx, user_id)?;
+            // Whether the member is still admitted to the console afterwards.
             let (notice, still_admin) = match change {
                 Change::Remove => {
                     services::members::remove(tx, origin, OrgId(org_id), UserId(user_id), now)
                         .map(|_| ("removed", false))
                 }
                 Change::Role(role) => role.and_then(|role| {
+                    admin.may_hand_out(tx, &role)?;
                     services::members::change_role(
                         tx,
                         origin,
@@ -198,7 +207,10 @@ async fn change(
                         role,
                         now,
                     )
-                    .map(|changed| ("role-changed", changed.role == Role::Admin))
+                    .and_then(|changed| {
+                        let admitted = services::console::admits(tx, org_id, &changed.role)?;
+                        Ok(("role-changed", admitted))
+                    })
                 }),
             }?;
             Ok((notice, user_id == admin.user_id && !still_admin))
@@ -261,7 +273,7 @@ async fn role_again(
     form: &RoleForm,
     step: Result<StepUp, ServiceError>,
 ) -> Result<HttpResponse, ConsolePageError> {
-    let admin = visit.admitted(state).await?;
+    let admin = visit.admitted(state, Need::MEMBERS).await?;
     let asked = super::step_up::asked(visit, state, step, &form.step_up(), "change a role")
         .await
         .map_err(|error| visit.refused("members", admin.clone(), error))?;

@@ -20,7 +20,7 @@ pub mod webhooks;
 use crate::domain::Millis;
 use crate::domain::event::Origin;
 use crate::domain::second_factor::AdminMfa;
-use crate::services::console::{self as gate, ConsoleAdmin, Denial};
+use crate::services::console::{self as gate, ConsoleAdmin, Denial, Need};
 use crate::services::{Conn, ServiceError, StorageError};
 use crate::state::AppState;
 use crate::web::error::PageError;
@@ -96,29 +96,24 @@ struct Admission {
 }
 
 impl Admission {
-    /// The admin, if the session's person administers the URL's
-    /// organization now. Runs inside the storage call of the request's
-    /// read or change, so there is no gap between the check and the use.
-    fn admit(&self, conn: &Conn) -> Result<ConsoleAdmin, ConsoleError> {
-        admitted(gate::authorize(
-            conn,
-            self.token.as_deref(),
-            self.org,
-            self.policy,
-            self.now,
-        ))
+    /// The admin, if the session's person manages the URL's organization
+    /// now and may use what needs `need` (a 403 refusal inside the console
+    /// otherwise). Runs inside the storage call of the request's read or
+    /// change, so there is no gap between the check and the use.
+    fn admit(&self, conn: &Conn, need: Need) -> Result<ConsoleAdmin, ConsoleError> {
+        admitted(
+            gate::authorize(conn, self.token.as_deref(), self.org, self.policy, self.now),
+            need,
+        )
     }
 
     /// [`Admission::admit`] inside the write transaction of a change,
     /// taking its turn with the organization's membership changes first.
-    fn admit_change(&self, tx: &Conn) -> Result<ConsoleAdmin, ConsoleError> {
-        admitted(gate::authorize_change(
-            tx,
-            self.token.as_deref(),
-            self.org,
-            self.policy,
-            self.now,
-        ))
+    fn admit_change(&self, tx: &Conn, need: Need) -> Result<ConsoleAdmin, ConsoleError> {
+        admitted(
+            gate::authorize_change(tx, self.token.as_deref(), self.org, self.policy, self.now),
+            need,
+        )
     }
 
     /// The admin as the actor of a change.
@@ -129,9 +124,13 @@ impl Admission {
 
 fn admitted(
     answer: Result<Result<ConsoleAdmin, Denial>, ServiceError>,
+    need: Need,
 ) -> Result<ConsoleAdmin, ConsoleError> {
     match answer {
-        Ok(Ok(admin)) => Ok(admin),
+        Ok(Ok(admin)) => {
+            admin.require(need).for_admin(&admin)?;
+            Ok(admin)
+        }
         Ok(Err(denial)) => Err(ConsoleError::Denied(denial)),
         Err(error) => Err(ConsoleError::Failed(error)),
     }
@@ -223,30 +222,37 @@ impl Visit {
         self.failure(section, ConsoleError::Refused(Box::new(admin), error))
     }
 
-    /// The admin, for a page that reads nothing else (the new-item forms).
-    pub async fn admitted(&self, state: &AppState) -> Result<ConsoleAdmin, ConsolePageError> {
+    /// The admin, for a page that reads nothing else (the new-item forms),
+    /// if they may use what needs `need`.
+    pub async fn admitted(
+        &self,
+        state: &AppState,
+        need: Need,
+    ) -> Result<ConsoleAdmin, ConsolePageError> {
         let admission = self.admission();
         state
             .db
-            .read(move |conn| admission.admit(conn))
+            .read(move |conn| admission.admit(conn, need))
             .await
             .map_err(|error| self.failure("", error))
     }
 
-    /// Reads for the admin: in one storage call the person is admitted,
-    /// then `work` runs with the admin and the time. What `work` refuses is
-    /// refused to the admin (its page shows the console, in `section`).
+    /// Reads for the admin: in one storage call the person is admitted
+    /// (if they may use what needs `need`), then `work` runs with the
+    /// admin and the time. What `work` refuses is refused to the admin
+    /// (its page shows the console, in `section`).
     pub async fn read<T: Send + 'static>(
         &self,
         state: &AppState,
         section: &'static str,
+        need: Need,
         work: impl FnOnce(&Conn, &ConsoleAdmin, Millis) -> Result<T, ServiceError> + Send + 'static,
     ) -> Result<(ConsoleAdmin, T), ConsolePageError> {
         let admission = self.admission();
         state
             .db
             .read(move |conn| {
-                let admin = admission.admit(conn)?;
+                let admin = admission.admit(conn, need)?;
                 let found = work(conn, &admin, admission.now).for_admin(&admin)?;
                 Ok((admin, found))
             })
@@ -255,12 +261,14 @@ impl Visit {
     }
 
     /// Changes for the admin: in one write transaction the person is
-    /// admitted, then `work` runs with the admin as the actor. A refusal
-    /// rolls the change back; its page shows the console, in `section`.
+    /// admitted (if they may use what needs `need`), then `work` runs with
+    /// the admin as the actor. A refusal rolls the change back; its page
+    /// shows the console, in `section`.
     pub async fn change<T: Send + 'static>(
         &self,
         state: &AppState,
         section: &'static str,
+        need: Need,
         work: impl FnOnce(&Conn, &ConsoleAdmin, &Origin, Millis) -> Result<T, ServiceError>
         + Send
         + 'static,
@@ -269,7 +277,7 @@ impl Visit {
         state
             .db
             .write(move |tx| {
-                let admin = admission.admit_change(tx)?;
+                let admin = admission.admit_change(tx, need)?;
                 let origin = admission.origin(&admin);
                 let done = work(tx, &admin, &origin, admission.now).for_admin(&admin)?;
                 Ok((admin, done))
@@ -294,13 +302,14 @@ pub fn after_change<T>(
 }
 
 /// Changes one row of the organization, named by the id in the URL
-/// (`id`): in one write transaction the admin is admitted, the id read
+/// (`id`): in one write transaction the admin is admitted (for `need`), the id read
 /// (not a number: no such `what`) and `change` run with the admin as the
 /// actor. A refusal's page shows the console, in `section`.
 pub async fn change_row<T: Send + 'static>(
     visit: &Visit,
     state: &AppState,
     section: &'static str,
+    need: Need,
     (what, id): (&'static str, &str),
     change: impl FnOnce(&Conn, &ConsoleAdmin, &Origin, i64, Millis) -> Result<T, ServiceError>
     + Send
@@ -308,7 +317,7 @@ pub async fn change_row<T: Send + 'static>(
 ) -> Result<(ConsoleAdmin, T), ConsolePageError> {
     let id = path_id(id).ok_or(ServiceError::NotFound(what));
     visit
-        .change(state, section, move |tx, admin, origin, now| {
+        .change(state, section, need, move |tx, admin, origin, now| {
             change(tx, admin, origin, id?, now)
         })
         .await
@@ -438,7 +447,23 @@ pub struct Chrome {
     /// `webhooks` or `activity`.
     pub section: &'static str,
     pub notice: Option<Notice>,
+    /// The sections the admin may use (the nav shows only these).
+    pub sections: Vec<&'static str>,
 }
+
+/// Each section of the console by its path segment, and what it needs.
+/// The nav shows a link only to whom may use it; the section's handlers
+/// state the same need when they admit.
+pub const SECTIONS: [(&str, Need); 8] = [
+    ("overview", Need::OVERVIEW),
+    ("invitations", Need::INVITATIONS),
+    ("members", Need::MEMBERS),
+    ("join-links", Need::JOIN_LINKS),
+    ("roles", Need::ROLES),
+    ("api-keys", Need::API_KEYS),
+    ("webhooks", Need::WEBHOOKS),
+    ("activity", Need::ACTIVITY),
+];
 
 impl Chrome {
     pub fn new(req: &HttpRequest, admin: &ConsoleAdmin, section: &'static str) -> Self {
@@ -450,7 +475,17 @@ impl Chrome {
             csrf_token: crate::web::csrf::csrf_token(req),
             section,
             notice: Notice::requested(req),
+            sections: SECTIONS
+                .iter()
+                .filter(|(_, need)| admin.may(*need))
+                .map(|(section, _)| *section)
+                .collect(),
         }
+    }
+
+    /// Whether the admin may use `section` (the nav and pages link to it).
+    pub fn shows(&self, section: &str) -> bool {
+        self.sections.contains(&section)
     }
 
     /// This organization's console path for `rest` (`""` is the overview).
@@ -759,7 +794,13 @@ fn refused(admin: &ConsoleAdmin, around: &Around, error: &ServiceError) -> HttpR
         other => other.to_string(),
     };
     let chrome = around.chrome.clone();
-    let back_href = chrome.href(match chrome.section {
+    // A section refused whole leads back to the overview.
+    let section = if chrome.shows(chrome.section) {
+        chrome.section
+    } else {
+        ""
+    };
+    let back_href = chrome.href(match section {
         "" | "overview" => "",
         "invitations" => "/invitations",
         "members" => "/members",

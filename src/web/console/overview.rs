@@ -4,7 +4,7 @@
 use super::activity::{self, ActivityRow};
 use super::invitations::InvitationRow;
 use super::{Chrome, ConsolePageError, Visit};
-use crate::services::console as gate;
+use crate::services::console::{self as gate, Need};
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -18,6 +18,9 @@ pub struct OverviewPage {
     pub pending: Vec<InvitationRow>,
     pub activity: Vec<ActivityRow>,
     pub created_human: String,
+    /// Whether the admin may see the invitations and the audit log.
+    pub shows_invitations: bool,
+    pub shows_activity: bool,
 }
 
 /// `GET /admin/orgs/{uuid}`
@@ -26,19 +29,24 @@ pub async fn show(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsolePageError> {
     let (admin, overview) = visit
-        .read(&state, "", |conn, admin, now| {
+        .read(&state, "", Need::OVERVIEW, |conn, admin, now| {
             gate::overview(conn, admin, now)
         })
         .await?;
     let page = OverviewPage {
         member_count: admin.organization.member_count,
-        pending_count: overview.pending.total_count,
+        pending_count: overview
+            .pending
+            .as_ref()
+            .map_or(0, |pending| pending.total_count),
         pending: overview
             .pending
-            .items
             .iter()
+            .flat_map(|pending| pending.items.iter())
             .map(InvitationRow::from)
             .collect(),
+        shows_invitations: overview.pending.is_some(),
+        shows_activity: overview.recent_events.is_some(),
         activity: activity::rows(&overview),
         created_human: admin.organization.created_at.to_human(),
         chrome: visit.chrome(&admin, "overview"),

@@ -3,8 +3,9 @@
 //! shown, read-only). The same services as `/v1/organization/roles`.
 
 use super::{ButtonForm, Chrome, ConsoleForm, ConsolePageError, FieldError, Visit};
-use crate::domain::Page;
 use crate::domain::role::RoleDefinition;
+use crate::domain::{Page, Role};
+use crate::services::console::Need;
 use crate::services::roles::{NewRole, RolePatch};
 use crate::services::{self, ServiceError};
 use crate::state::AppState;
@@ -129,7 +130,7 @@ pub async fn list(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsolePageError> {
     let (admin, roles) = visit
-        .read(&state, "roles", |conn, admin, _| {
+        .read(&state, "roles", Need::ROLES, |conn, admin, _| {
             all_roles(conn, admin.org_id())
         })
         .await?;
@@ -146,9 +147,16 @@ pub async fn create(
     let checked = form.new_role();
     let max = state.settings.roles.max_per_organization;
     let created = visit
-        .change(&state, "roles", move |tx, admin, origin, now| {
-            services::roles::create(tx, origin, admin.org_id(), checked?, max, now).map(|_| ())
-        })
+        .change(
+            &state,
+            "roles",
+            Need::ROLES,
+            move |tx, admin, origin, now| {
+                let new = checked?;
+                admin.within_powers(&new.permissions, "the role")?;
+                services::roles::create(tx, origin, admin.org_id(), new, max, now).map(|_| ())
+            },
+        )
         .await;
     let failure = match created {
         Ok(done) => return super::after_change(Ok(done), "roles", "role-created"),
@@ -156,7 +164,7 @@ pub async fn create(
     };
     // The list and the form again, as typed, saying what is wrong.
     let roles = visit
-        .read(&state, "roles", |conn, admin, _| {
+        .read(&state, "roles", Need::ROLES, |conn, admin, _| {
             all_roles(conn, admin.org_id())
         })
         .await
@@ -193,7 +201,7 @@ pub async fn edit(
     let key = path.into_inner().key;
     let asked = key.clone();
     let (admin, role) = visit
-        .read(&state, "roles", move |conn, admin, _| {
+        .read(&state, "roles", Need::ROLES, move |conn, admin, _| {
             let role = services::roles::get(conn, admin.org_id(), &asked)?;
             if role.role.is_built_in() {
                 return Err(ServiceError::conflict(
@@ -231,9 +239,19 @@ pub async fn update(
     let checked = form.patch();
     let target = key.clone();
     let changed = visit
-        .change(&state, "roles", move |tx, admin, origin, now| {
-            services::roles::update(tx, origin, admin.org_id(), &target, checked?, now).map(|_| ())
-        })
+        .change(
+            &state,
+            "roles",
+            Need::ROLES,
+            move |tx, admin, origin, now| {
+                let patch = checked?;
+                may_touch_role(tx, admin, &target)?;
+                if let Some(permissions) = &patch.permissions {
+                    admin.within_powers(permissions, "the role")?;
+                }
+                services::roles::update(tx, origin, admin.org_id(), &target, patch, now).map(|_| ())
+            },
+        )
         .await;
     match changed {
         Ok(done) => super::after_change(Ok(done), "roles", "role-updated"),
@@ -268,9 +286,28 @@ pub async fn delete(
 ) -> Result<HttpResponse, ConsolePageError> {
     let key = path.into_inner().key;
     let done = visit
-        .change(&state, "roles", move |tx, admin, origin, now| {
-            services::roles::delete(tx, origin, admin.org_id(), &key, now)
-        })
+        .change(
+            &state,
+            "roles",
+            Need::ROLES,
+            move |tx, admin, origin, now| {
+                may_touch_role(tx, admin, &key)?;
+                services::roles::delete(tx, origin, admin.org_id(), &key, now)
+            },
+        )
         .await;
     super::after_change(done, "roles", "role-deleted")
+}
+
+/// A custom-role manager changes or deletes only roles within their own
+/// powers (a key that is no role is left for the service to answer).
+fn may_touch_role(
+    tx: &crate::services::Conn,
+    admin: &crate::services::console::ConsoleAdmin,
+    raw_key: &str,
+) -> Result<(), ServiceError> {
+    match raw_key.parse::<Role>() {
+        Ok(role) => admin.may_hand_out(tx, &role),
+        Err(_) => Ok(()),
+    }
 }

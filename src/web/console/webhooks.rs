@@ -8,6 +8,7 @@ use crate::domain::Page;
 use crate::domain::event::EventType;
 use crate::domain::webhook::WebhookEndpoint;
 use crate::services::accounts::{Factors, StepUp};
+use crate::services::console::Need;
 use crate::services::webhooks::{EndpointPatch, NewEndpoint, WithSecret};
 use crate::services::{self, ServiceError};
 use crate::state::AppState;
@@ -78,7 +79,7 @@ pub async fn list(
         offset: 0,
     };
     let (admin, found) = visit
-        .read(&state, "", move |conn, admin, _| {
+        .read(&state, "", Need::WEBHOOKS, move |conn, admin, _| {
             services::webhooks::list(conn, admin.org_id(), every)
         })
         .await?;
@@ -180,7 +181,7 @@ pub async fn new(
     visit: Visit,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsolePageError> {
-    let admin = visit.admitted(&state).await?;
+    let admin = visit.admitted(&state, Need::WEBHOOKS).await?;
     let step = super::step_up::factor_only(&visit, &state, &Carried::default())
         .await
         .map_err(|error| visit.refused("webhooks", admin.clone(), error))?;
@@ -205,7 +206,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ConsolePageError> {
     // Only an admin's URL is looked up (DNS): whoever asks is admitted
     // first, then again inside the write.
-    let admin = visit.admitted(&state).await?;
+    let admin = visit.admitted(&state, Need::WEBHOOKS).await?;
     // A lasting way out for the organization's events: asked again.
     let step = super::step_up::factor_only(&visit, &state, &form.step_up).await;
     if !matches!(step, Ok(StepUp::Fresh)) {
@@ -226,10 +227,15 @@ pub async fn create(
     }
     let checked = vet(&state, &form).await;
     let created = visit
-        .change(&state, "webhooks", move |tx, admin, origin, now| {
-            let new = checked?;
-            services::webhooks::create(tx, origin, admin.org_id(), &new, now)
-        })
+        .change(
+            &state,
+            "webhooks",
+            Need::WEBHOOKS,
+            move |tx, admin, origin, now| {
+                let new = checked?;
+                services::webhooks::create(tx, origin, admin.org_id(), &new, now)
+            },
+        )
         .await;
     match created {
         Ok((admin, created)) => Ok(secret_page(
@@ -347,6 +353,7 @@ pub async fn act(
         &visit,
         &state,
         "webhooks",
+        Need::WEBHOOKS,
         ("webhook", &path.id),
         move |tx, admin, origin, id, now| {
             let org_id = admin.org_id();
