@@ -74,6 +74,7 @@ mod safe_defaults;
 mod second_factor;
 mod secrets_at_rest;
 mod slow_bodies;
+mod teams;
 mod throttling;
 mod wakeups;
 mod webhooks;
