@@ -283,6 +283,32 @@ pub fn add_member(
     Ok(member)
 }
 
+/// [`add_member`] for the member with `email` (the console's form): an
+/// address no member of the organization has answers 400 naming `email`.
+pub fn add_member_by_email(
+    tx: &Conn,
+    origin: &Origin,
+    org_id: i64,
+    team_id: i64,
+    email: &str,
+    now: Millis,
+) -> ServiceResult<Member> {
+    let not_member = || {
+        ServiceError::invalid(
+            "email",
+            "no member of this organization has this email address",
+        )
+    };
+    let email = crate::domain::Email::parse(email)
+        .map_err(|e| ServiceError::invalid("email", e.to_string()))?;
+    let user = db::users::find_by_email(tx, &email)?.ok_or_else(not_member)?;
+    if db::members::role(tx, OrgId(org_id), UserId(user.id))?.is_none() {
+        get(tx, org_id, team_id)?;
+        return Err(not_member());
+    }
+    add_member(tx, origin, org_id, team_id, user.id, now)
+}
+
 /// Takes a member out of the team (they stay in the organization); someone
 /// not in the team is not found. Answers their user id.
 pub fn remove_member(
