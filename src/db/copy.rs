@@ -8,9 +8,9 @@
 //! copy naming its table and column.
 //!
 //! The counters (`invitation_counts`, `join_link_counts`,
-//! `organizations.member_count`, `teams.member_count`) are not copied. Their row triggers are
-//! switched off for the copy's transaction and each counter is rebuilt
-//! afterwards with one grouped statement: fired once per row, the triggers
+//! `organizations.member_count`, `teams.member_count`) are not copied.
+//! Their row triggers are switched off for the copy's transaction and each
+//! counter is rebuilt afterwards with one grouped statement: fired once per row, the triggers
 //! update the same few counter rows once per copied row, which made them
 //! nearly all of the copy's time (220 000 invitations: 73 s with them,
 //! 4.5 s without). A role that may not alter the tables (it does not own

@@ -147,16 +147,6 @@ pub fn remove_member(conn: &Conn, org_id: i64, team_id: i64, user_id: i64) -> Re
     Ok(removed > 0)
 }
 
-/// Whether the member is in the team (by the primary key).
-pub fn is_member(conn: &Conn, org_id: i64, team_id: i64, user_id: i64) -> Result<bool> {
-    conn.query_one(
-        "SELECT EXISTS (SELECT 1 FROM team_members
-                        WHERE team_id = ?1 AND user_id = ?2 AND org_id = ?3)",
-        &[&team_id, &user_id, &org_id],
-        |row| row.get(0),
-    )
-}
-
 /// The teams a member of the organization belongs to, by id (through
 /// `team_members_org_user`, then each team by its primary key).
 pub fn of_member(conn: &Conn, org_id: i64, user_id: i64) -> Result<Vec<Team>> {

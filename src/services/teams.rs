@@ -349,8 +349,3 @@ pub fn choices(conn: &Conn, org_id: i64) -> ServiceResult<Vec<(i64, String)>> {
         .map(|team| (team.id, team.name))
         .collect())
 }
-
-/// Whether the member is in the team.
-pub fn has_member(conn: &Conn, org_id: i64, team_id: i64, user_id: i64) -> ServiceResult<bool> {
-    Ok(db::teams::is_member(conn, org_id, team_id, user_id)?)
-}
