@@ -687,3 +687,30 @@ async fn invite_and_accept_pending(app: &TestApp, uuid: &str, token: &str, email
     assert_eq!(accepted.status, 200, "{}", accepted.text);
     user_id_of(app, email)
 }
+
+#[tokio::test]
+async fn a_membership_ended_in_storage_takes_its_team_memberships_and_counts_with_it() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme", "ada@acme.test");
+    let team = create_team(&app, &org.key, "Ops").await;
+    let carol = app.add_member(org.id, "carol@acme.test", "MEMBER");
+    let path = format!("{TEAMS}/{team}/members/{carol}");
+    assert_eq!(put(&app, &path, &org.key).await.status, 200);
+    assert_eq!(member_count(&app, &org.key, team).await, 1);
+
+    // Not through the service: the foreign key alone.
+    app.execute_sql(&format!(
+        "DELETE FROM memberships WHERE org_id = {} AND user_id = {carol}",
+        org.id
+    ));
+    assert_eq!(member_count(&app, &org.key, team).await, 0);
+    let members = app.get(&format!("{TEAMS}/{team}/members"), &org.key).await;
+    assert_eq!(members.body["totalCount"], 0);
+    assert!(user_ids(&members).is_empty());
+    // And someone who is not a member cannot be put in storage either.
+    let org_id = org.id;
+    let refused = app.db.write_blocking(move |tx| {
+        enlist::db::teams::add_member(tx, org_id, team, carol, enlist::domain::Millis(0))
+    });
+    assert!(refused.is_err(), "{refused:?}");
+}
