@@ -284,7 +284,8 @@ pub enum ApiKeyCommand {
         user: i64,
         /// Comma-separated: organization:read, invitations:read,
         /// invitations:write, users:read, users:write, events:read,
-        /// webhooks:read, webhooks:write, roles:read, roles:write.
+        /// webhooks:read, webhooks:write, roles:read, roles:write, teams:read,
+        /// teams:write.
         #[arg(long, value_name = "S1,S2,...")]
         scopes: String,
         #[arg(long, default_value = "")]
@@ -1086,6 +1087,7 @@ fn invite_csv(
                     )
                 })?,
                 options: Default::default(),
+                team_ids: Vec::new(),
             })
         })
         .collect();

@@ -21,6 +21,7 @@ pub struct Settings {
     pub events: EventSettings,
     pub webhooks: WebhookSettings,
     pub roles: RoleSettings,
+    pub teams: TeamSettings,
     pub metrics: MetricsSettings,
     pub cors: CorsSettings,
     pub log: LogSettings,
@@ -529,6 +530,22 @@ impl Default for RoleSettings {
     fn default() -> Self {
         Self {
             max_per_organization: 100,
+        }
+    }
+}
+
+/// Organizations' teams.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TeamSettings {
+    /// Teams one organization may have.
+    pub max_per_organization: u32,
+}
+
+impl Default for TeamSettings {
+    fn default() -> Self {
+        Self {
+            max_per_organization: 1000,
         }
     }
 }

@@ -55,6 +55,37 @@ impl From<RoleDefinition> for RoleBody {
     }
 }
 
+/// A team of the organization.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Team, example = json!({
+    "id": 7, "name": "Billing", "description": "Invoices and payments", "memberCount": 2,
+    "createdAt": "2026-12-01T09:30:00.000Z", "updatedAt": "2026-12-01T09:30:00.000Z"
+}))]
+pub struct TeamBody {
+    pub id: i64,
+    pub name: String,
+    pub description: Option<String>,
+    pub member_count: i64,
+    #[schema(value_type = String, format = DateTime, example = "2026-12-01T09:30:00.000Z")]
+    pub created_at: Millis,
+    #[schema(value_type = String, format = DateTime, example = "2026-12-01T09:30:00.000Z")]
+    pub updated_at: Millis,
+}
+
+impl From<crate::domain::team::Team> for TeamBody {
+    fn from(team: crate::domain::team::Team) -> Self {
+        Self {
+            id: team.id,
+            name: team.name,
+            description: team.description,
+            member_count: team.member_count,
+            created_at: team.created_at,
+            updated_at: team.updated_at,
+        }
+    }
+}
+
 /// An invitation's status. A pending invitation past its expiry reads as EXPIRED.
 #[derive(Serialize, ToSchema)]
 #[schema(as = InvitationStatus)]

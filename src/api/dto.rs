@@ -57,6 +57,11 @@ pub struct InvitationBody {
     pub inviter_user_id: Option<i64>,
     pub invitee_email: String,
     pub organization_id: i64,
+    /// The teams the person joins on accepting, in the answer of
+    /// `POST /v1/organization/invitations` when the request named any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(required = false)]
+    pub team_ids: Vec<i64>,
 }
 
 impl From<Invitation> for InvitationBody {
@@ -71,6 +76,7 @@ impl From<Invitation> for InvitationBody {
             inviter_user_id: invitation.inviter_user_id,
             invitee_email: invitation.invitee_email,
             organization_id: invitation.org_id,
+            team_ids: Vec::new(),
         }
     }
 }
@@ -122,6 +128,11 @@ pub struct CreateInvitationRequest {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Value>,
+    /// Teams of the organization the person joins on accepting (at most
+    /// 100 ids). A team deleted before the answer is passed over.
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<i64>>, max_items = 100, example = json!([7]))]
+    pub team_ids: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -137,6 +148,15 @@ pub struct ListInvitationsQuery {
 pub struct PageQuery {
     pub limit: Option<String>,
     pub offset: Option<String>,
+}
+
+/// `GET /v1/organization/users`: a page, and optionally one team's members.
+#[derive(Debug, Deserialize)]
+pub struct ListUsersQuery {
+    pub limit: Option<String>,
+    pub offset: Option<String>,
+    #[serde(rename = "teamId")]
+    pub team_id: Option<String>,
 }
 
 /// The users page lists its fields in the order the API documents show.
@@ -230,6 +250,11 @@ pub struct CreateJoinLinkRequest {
     /// Only addresses at these domains may join; absent or empty: any.
     #[serde(default)]
     pub allowed_email_domains: Option<Vec<String>>,
+    /// Teams of the organization people join through the link (at most
+    /// 100 ids). A team deleted meanwhile is passed over.
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<i64>>, max_items = 100, example = json!([7]))]
+    pub team_ids: Option<serde_json::Value>,
 }
 
 /// An answer that shows a secret once: a join link's `url`, a webhook's
@@ -266,6 +291,11 @@ pub struct JoinLinkBody {
     pub state: JoinLinkState,
     #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
     pub created_at: Millis,
+    /// The teams people join through the link, in the answer of the create
+    /// call when the request named any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(required = false)]
+    pub team_ids: Vec<i64>,
 }
 
 impl ShownOnce for JoinLinkBody {
@@ -290,6 +320,7 @@ impl From<JoinLink> for JoinLinkBody {
             expires_at: link.expires_at,
             state: link.state,
             created_at: link.created_at,
+            team_ids: Vec::new(),
         }
     }
 }
@@ -661,4 +692,51 @@ pub struct PermissionCheckBody {
     pub allowed: bool,
     /// The names asked that the member's role does not grant, in the order asked.
     pub missing: Vec<String>,
+}
+
+/// `POST /v1/organization/teams`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = CreateTeam, example = json!({"name": "Billing", "description": "Invoices and payments"}))]
+pub struct CreateTeamRequest {
+    /// Unique in the organization, ignoring case and outer spaces.
+    #[schema(max_length = 100)]
+    pub name: String,
+    #[serde(default)]
+    #[schema(max_length = 1000)]
+    pub description: Option<String>,
+}
+
+/// `PATCH /v1/organization/teams/{id}`: the fields given change (a
+/// `description` of null clears it).
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = UpdateTeam, example = json!({"name": "Payments"}))]
+pub struct UpdateTeamRequest {
+    #[serde(default)]
+    #[schema(max_length = 100)]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 1000)]
+    pub description: Option<Option<String>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = TeamPage)]
+pub struct TeamPage {
+    /// Oldest first.
+    pub items: Vec<crate::views::TeamBody>,
+    pub limit: i64,
+    pub offset: i64,
+    pub total_count: i64,
+}
+
+impl From<Paged<crate::domain::team::Team>> for TeamPage {
+    fn from(page: Paged<crate::domain::team::Team>) -> Self {
+        Self {
+            items: page.items.into_iter().map(Into::into).collect(),
+            limit: page.limit,
+            offset: page.offset,
+            total_count: page.total_count,
+        }
+    }
 }

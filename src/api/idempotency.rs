@@ -1,4 +1,4 @@
-//! `Idempotency-Key` on the admin API's POST, PATCH and DELETE: the first
+//! `Idempotency-Key` on the admin API's POST, PUT, PATCH and DELETE: the first
 //! answer (status, content type, body) is stored per API key and replayed,
 //! with `Idempotent-Replayed: true`, for the same method, path and body
 //! until `idempotency.ttl` passes. The same key with another request
@@ -60,7 +60,10 @@ pub async fn idempotent(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let writes = matches!(*req.method(), Method::POST | Method::PATCH | Method::DELETE);
+    let writes = matches!(
+        *req.method(),
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    );
     let Some(raw) = req.headers().get(HEADER).filter(|_| writes) else {
         return next
             .call(req)

@@ -160,6 +160,22 @@ pub fn list(conn: &Conn, org_id: i64, page: Page) -> Result<Vec<Member>> {
     Ok(members)
 }
 
+/// One page of a team's members by user id: the page is cut from
+/// `team_members`' primary key, then each member read by the primary keys.
+pub fn list_in_team(conn: &Conn, org_id: i64, team_id: i64, page: Page) -> Result<Vec<Member>> {
+    let mut members = conn.query_all(
+        "SELECT u.id, u.email, u.first_name, u.last_name, m.role, m.created_at, m.updated_at
+         FROM (SELECT user_id FROM team_members
+               WHERE team_id = ?2 AND org_id = ?1 ORDER BY user_id LIMIT ?3 OFFSET ?4) AS t
+         CROSS JOIN memberships m CROSS JOIN users u
+         WHERE m.org_id = ?1 AND m.user_id = t.user_id AND u.id = t.user_id",
+        &[&org_id, &team_id, &page.limit, &page.offset],
+        member_from_row,
+    )?;
+    members.sort_by_key(|member| member.user_id);
+    Ok(members)
+}
+
 /// The organization's admin with the lowest user id (through `memberships_org_role`).
 pub fn first_admin(conn: &Conn, org_id: i64) -> Result<Option<i64>> {
     conn.query_opt(

@@ -42,6 +42,7 @@ pub mod sessions;
 pub mod signing_keys;
 pub mod sql;
 mod sqlite;
+pub mod teams;
 pub mod users;
 pub mod webhooks;
 

@@ -67,6 +67,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/postgres/0016_passkey_confirmations.sql"),
     ),
     (17, include_str!("../../migrations/postgres/0017_roles.sql")),
+    (18, include_str!("../../migrations/postgres/0018_teams.sql")),
 ];
 
 /// The schema version this binary writes on PostgreSQL: the same as SQLite's.

@@ -16,6 +16,7 @@ pub mod role;
 pub mod scope;
 pub mod second_factor;
 pub mod sign_in_code;
+pub mod team;
 pub mod time;
 pub mod webhook;
 

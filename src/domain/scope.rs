@@ -18,10 +18,12 @@ pub enum Scope {
     WebhooksWrite,
     RolesRead,
     RolesWrite,
+    TeamsRead,
+    TeamsWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 10] = [
+    pub const ALL: [Scope; 12] = [
         Scope::OrganizationRead,
         Scope::InvitationsRead,
         Scope::InvitationsWrite,
@@ -32,6 +34,8 @@ impl Scope {
         Scope::WebhooksWrite,
         Scope::RolesRead,
         Scope::RolesWrite,
+        Scope::TeamsRead,
+        Scope::TeamsWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -46,6 +50,8 @@ impl Scope {
             Scope::WebhooksWrite => "webhooks:write",
             Scope::RolesRead => "roles:read",
             Scope::RolesWrite => "roles:write",
+            Scope::TeamsRead => "teams:read",
+            Scope::TeamsWrite => "teams:write",
         }
     }
 
@@ -110,7 +116,7 @@ pub struct GrantRefused {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error(
-    "unknown scope `{0}` (known: organization:read, invitations:read, invitations:write, users:read, users:write, events:read, webhooks:read, webhooks:write, roles:read, roles:write)"
+    "unknown scope `{0}` (known: organization:read, invitations:read, invitations:write, users:read, users:write, events:read, webhooks:read, webhooks:write, roles:read, roles:write, teams:read, teams:write)"
 )]
 pub struct UnknownScope(pub String);
 

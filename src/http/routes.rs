@@ -51,6 +51,15 @@ impl Endpoint {
         self.on(Method::PATCH, handler)
     }
 
+    pub fn put<F, Args>(self, handler: F) -> Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.on(Method::PUT, handler)
+    }
+
     pub fn delete<F, Args>(self, handler: F) -> Self
     where
         F: Handler<Args>,

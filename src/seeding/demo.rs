@@ -115,6 +115,7 @@ pub fn build(
                     message: Some("Welcome to the Acme demo!".into()),
                     ..InvitationOptions::default()
                 },
+                team_ids: Vec::new(),
             },
             rules,
             composer,
@@ -137,6 +138,7 @@ pub fn build(
             max_uses: 25,
             expires_at: now.plus(Duration::from_secs(7 * 86_400)),
             allowed_email_domains: Vec::new(),
+            team_ids: Vec::new(),
         },
         now,
     )?;

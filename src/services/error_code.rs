@@ -113,6 +113,11 @@ error_codes! {
     WebhookLimit => "webhook_limit",
     /// The organization has as many custom roles as it may.
     RoleLimit => "role_limit",
+    /// The organization has a team with this name already (names differing
+    /// only in case are one name).
+    TeamNameTaken => "team_name_taken",
+    /// The organization has as many teams as it may.
+    TeamLimit => "team_limit",
     /// The database is not empty (`enlist demo` needs an empty one).
     NotEmpty => "not_empty",
     /// The server is busy or a dependency is down; retry after `Retry-After`.

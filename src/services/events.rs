@@ -10,9 +10,10 @@ pub use crate::db::events::EventQuery;
 use crate::db::events::{Fanout, LoggedEvent, NewEvent};
 use crate::domain::event::{EventType, Origin};
 use crate::domain::role::RoleDefinition;
+use crate::domain::team::Team;
 use crate::domain::{ApiKey, Invitation, InvitationExtras, Member, Millis};
 use crate::domain::{OrgId, UserId};
-use crate::views::{ApiKeyBody, InvitationDetailBody, MemberBody, RoleBody, WebhookBody};
+use crate::views::{ApiKeyBody, InvitationDetailBody, MemberBody, RoleBody, TeamBody, WebhookBody};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
@@ -162,6 +163,43 @@ pub fn role(
         );
     }
     record(tx, origin, org_id, kind, data.into(), now)
+}
+
+/// `{"team": …}` as `GET /v1/organization/teams/{id}` answers it; a
+/// `team.updated` also carries the team as it was (`previous`).
+pub fn team(
+    tx: &Conn,
+    origin: &Origin,
+    kind: EventType,
+    team: &Team,
+    previous: Option<&Team>,
+    now: Millis,
+) -> ServiceResult<()> {
+    let mut data = serde_json::Map::new();
+    data.insert("team".into(), to_value(TeamBody::from(team.clone()))?);
+    if let Some(previous) = previous {
+        data.insert(
+            "previous".into(),
+            to_value(TeamBody::from(previous.clone()))?,
+        );
+    }
+    record(tx, origin, team.org_id, kind, data.into(), now)
+}
+
+/// `{"team": …, "user": …}`: someone put in a team or taken out of one
+/// (the team as it is after the change).
+pub fn team_member(
+    tx: &Conn,
+    origin: &Origin,
+    kind: EventType,
+    team: &Team,
+    member: &Member,
+    now: Millis,
+) -> ServiceResult<()> {
+    let mut data = serde_json::Map::new();
+    data.insert("team".into(), to_value(TeamBody::from(team.clone()))?);
+    data.insert("user".into(), to_value(MemberBody::from(member.clone()))?);
+    record(tx, origin, team.org_id, kind, data.into(), now)
 }
 
 /// `member.added` for someone just made a member, read back as the users

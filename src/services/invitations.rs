@@ -7,6 +7,7 @@ use super::{ServiceError, ServiceResult, events};
 use crate::auth::secrets;
 use crate::db;
 use crate::db::Conn;
+use crate::db::teams::Holder;
 use crate::delivery::{Composer, InvitationEmail};
 use crate::domain::event::{EventType, Origin};
 use crate::domain::invitation::{InvitationFilter, Revocation};
@@ -24,6 +25,9 @@ pub struct NewInvitation {
     /// Its own lifetime, message and metadata (checked by the caller with
     /// [`InvitationOptions::parse`]).
     pub options: InvitationOptions,
+    /// Teams the person joins on accepting (parsed with
+    /// `services::teams::ids`; checked to be the organization's in [`create`]).
+    pub team_ids: Vec<i64>,
 }
 
 impl NewInvitation {
@@ -53,6 +57,7 @@ impl NewInvitation {
                 )
             })?,
             options,
+            team_ids: Vec::new(),
         })
     }
 }
@@ -136,6 +141,7 @@ pub fn create(
     now: Millis,
 ) -> ServiceResult<Invitation> {
     super::roles::resolve(tx, org_id, new.role.as_str())?;
+    super::teams::check_ids(tx, org_id, &new.team_ids)?;
     ensure_invitable(tx, org_id, &new.invitee, None, now)?;
     ensure_mail_allowed(tx, org_id, &new.invitee, rules.limits, now)?;
     let expires_at = now.plus(new.options.lifetime.unwrap_or(rules.lifetime));
@@ -161,6 +167,7 @@ pub fn create(
         },
         now,
     )?;
+    super::teams::attach(tx, Holder::Invitation(invitation.id), &new.team_ids)?;
     let extras = InvitationExtras {
         message: new.options.message.clone(),
         metadata: new.options.metadata.clone(),

@@ -3,6 +3,7 @@
 use super::{ServiceError, ServiceResult, events};
 use crate::db;
 use crate::db::Conn;
+use crate::db::teams::Holder;
 use crate::domain::event::{EventType, Origin};
 use crate::domain::{Email, Invitation, InvitationDetails, InvitationStatus, Millis};
 use crate::domain::{OrgId, UserId};
@@ -106,6 +107,15 @@ pub fn respond(
             now,
         )?;
     }
+    // A member already keeps their role but still joins the named teams.
+    super::teams::join_named(
+        tx,
+        origin,
+        invitation.org_id,
+        Holder::Invitation(invitation.id),
+        user_id,
+        now,
+    )?;
     Ok(Some(details.organization_uuid))
 }
 

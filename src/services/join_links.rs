@@ -5,6 +5,7 @@ use super::{ServiceError, ServiceResult, events};
 use crate::auth::secrets;
 use crate::db;
 use crate::db::Conn;
+use crate::db::teams::Holder;
 use crate::domain::event::{Actor, Origin};
 use crate::domain::join_link::{JoinLink, JoinLinkState, MAX_USES};
 use crate::domain::{Email, Millis, Organization, Page, Paged, Role};
@@ -22,6 +23,9 @@ pub struct NewJoinLink {
     pub max_uses: i64,
     pub expires_at: Millis,
     pub allowed_email_domains: Vec<String>,
+    /// Teams people join through the link (parsed with
+    /// `services::teams::ids`; checked to be the organization's in [`create`]).
+    pub team_ids: Vec<i64>,
 }
 
 impl NewJoinLink {
@@ -64,6 +68,7 @@ impl NewJoinLink {
             max_uses,
             expires_at: expiry(expires_at, expires_in, max_lifetime, now)?,
             allowed_email_domains,
+            team_ids: Vec::new(),
         })
     }
 }
@@ -128,6 +133,7 @@ pub fn create(
         ));
     }
     super::roles::resolve(tx, org_id, new.role.as_str())?;
+    super::teams::check_ids(tx, org_id, &new.team_ids)?;
     let token = secrets::random_base62(TOKEN_LEN);
     let link = db::join_links::insert(
         tx,
@@ -142,6 +148,7 @@ pub fn create(
         },
         now,
     )?;
+    super::teams::attach(tx, Holder::JoinLink(link.id), &new.team_ids)?;
     Ok((link, token))
 }
 
@@ -243,5 +250,13 @@ pub fn join(
     let mut more = serde_json::Map::new();
     more.insert("joinLinkId".into(), link.id.into());
     events::member_added(tx, &origin, OrgId(link.org_id), UserId(user_id), more, now)?;
+    super::teams::join_named(
+        tx,
+        &origin,
+        link.org_id,
+        Holder::JoinLink(link.id),
+        user_id,
+        now,
+    )?;
     Ok(organization.uuid)
 }

@@ -179,6 +179,7 @@ pub fn remove(
         KeyRevocation::OwnerRemoved,
         now,
     )?;
+    super::teams::leave_all(tx, origin, org_id, &member, now)?;
     if !db::members::delete(tx, OrgId(org_id), UserId(user_id))? {
         return Err(ServiceError::NotFound("user"));
     }

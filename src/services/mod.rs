@@ -23,6 +23,7 @@ pub mod roles;
 pub mod second_factor;
 pub mod sessions;
 pub mod signing_keys;
+pub mod teams;
 pub mod users;
 pub mod webhooks;
 

@@ -45,6 +45,25 @@ async fn endpoints(app: &TestApp, org: &TestOrg) -> Vec<Endpoint> {
         let created = app.post("/v1/organization/roles", &org.key, &role).await;
         assert_eq!(created.status, 200, "{}", created.text);
     }
+    let team = |name: &'static str| async move {
+        let created = app
+            .post("/v1/organization/teams", &org.key, &json!({ "name": name }))
+            .await;
+        assert_eq!(created.status, 200, "{}", created.text);
+        created.body["id"].as_i64().unwrap()
+    };
+    let (team, doomed_team) = (team("Kept").await, team("Doomed").await);
+    let in_team = app.add_member(org.id, "gil@acme.test", "MEMBER");
+    let joiner = app.add_member(org.id, "hal@acme.test", "MEMBER");
+    let joined = app
+        .request(
+            Method::PUT,
+            &format!("/v1/organization/teams/{team}/members/{in_team}"),
+            Some(&org.key),
+            None,
+        )
+        .await;
+    assert_eq!(joined.status, 200, "{}", joined.text);
     ADMIN_OPERATIONS
         .iter()
         .map(|op| {
@@ -88,10 +107,24 @@ async fn endpoints(app: &TestApp, org: &TestOrg) -> Vec<Endpoint> {
                     None,
                     Some(json!({ "userId": org.admin_id, "permissions": ["docs:read"] })),
                 ),
+                "listTeams" => (None, None),
+                "createTeam" => (None, Some(json!({ "name": "Made" }))),
+                "getTeam" | "listTeamMembers" => (Some(team.to_string()), None),
+                "updateTeam" => (Some(team.to_string()), Some(json!({ "description": "changed" }))),
+                "deleteTeam" => (Some(doomed_team.to_string()), None),
+                "addTeamMember" => (Some(team.to_string()), None),
+                "removeTeamMember" => (Some(team.to_string()), None),
                 other => panic!("{other} is in ADMIN_OPERATIONS but the matrix has no call for it"),
             };
             let path = match id {
-                Some(id) => op.path.replace("{id}", &id).replace("{key}", &id),
+                Some(id) => op
+                    .path
+                    .replace("{id}", &id)
+                    .replace("{key}", &id)
+                    .replace(
+                        "{userId}",
+                        &if op.id == "addTeamMember" { joiner } else { in_team }.to_string(),
+                    ),
                 None => op.path.to_owned(),
             };
             assert!(!path.contains('{'), "{}: {path} needs an id", op.id);
@@ -123,6 +156,8 @@ fn snapshot(app: &TestApp) -> Vec<String> {
          UNION ALL SELECT 'link ' || id || ' ' || COALESCE(CAST(revoked_at AS TEXT), '-') FROM join_links
          UNION ALL SELECT 'hook ' || id || ' ' || updated_at || ' ' || secret FROM webhook_endpoints
          UNION ALL SELECT 'event ' || id || ' ' || type FROM events WHERE type NOT LIKE 'api_key.%'
+         UNION ALL SELECT 'team ' || id || ' ' || name || ' ' || updated_at FROM teams
+         UNION ALL SELECT 'in team ' || team_id || ' ' || user_id FROM team_members
          ORDER BY 1",
     )
 }

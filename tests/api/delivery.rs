@@ -519,6 +519,7 @@ mod worker {
                     invitee: Email::parse("bob@example.com").unwrap(),
                     role: Role::Member,
                     options: Default::default(),
+                    team_ids: Vec::new(),
                 },
                 services::invitations::SendRules::with_lifetime(Duration::from_secs(3600)),
                 &composer,

@@ -682,7 +682,10 @@ fn admin_operations() -> Vec<(&'static str, Method, String, Scope)> {
             (
                 op.id,
                 Method::from_bytes(op.method.as_bytes()).unwrap(),
-                op.path.replace("{id}", "1").replace("{key}", "billing"),
+                op.path
+                    .replace("{id}", "1")
+                    .replace("{userId}", "1")
+                    .replace("{key}", "billing"),
                 op.scope,
             )
         })
@@ -1842,6 +1845,128 @@ async fn roles(app: &TestApp, spec: &mut Conformance) {
     }
 }
 
+/// The teams endpoints and the users list's team filter, each documented answer.
+async fn teams(app: &TestApp, spec: &mut Conformance) {
+    let org = app.create_org("teams", "admin@teams.test");
+    let key = &org.key;
+    let teams = "/v1/organization/teams";
+    let created = app
+        .post(
+            teams,
+            key,
+            &json!({ "name": "Billing", "description": "Pays" }),
+        )
+        .await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    spec.check("createTeam", &created);
+    let team = created.body["id"].as_i64().unwrap();
+    let bare = app.post(teams, key, &json!({ "name": "Bare" })).await;
+    spec.check("createTeam", &bare);
+    let other = bare.body["id"].as_i64().unwrap();
+    let bad = app.post(teams, key, &json!({ "name": "" })).await;
+    bad.assert_problem(400, "validation_failed");
+    spec.check("createTeam", &bad);
+    let taken = app.post(teams, key, &json!({ "name": "billing" })).await;
+    taken.assert_problem(409, "team_name_taken");
+    spec.check("createTeam", &taken);
+    for (path, status) in [(teams.to_owned(), 200), (format!("{teams}?limit=0"), 400)] {
+        let reply = app.get(&path, key).await;
+        assert_eq!(reply.status, status, "{}", reply.text);
+        spec.check("listTeams", &reply);
+    }
+    for (target, status) in [
+        (team.to_string(), 200),
+        ("x".into(), 400),
+        ("999999".into(), 404),
+    ] {
+        let reply = app.get(&format!("{teams}/{target}"), key).await;
+        assert_eq!(reply.status, status, "{}", reply.text);
+        spec.check("getTeam", &reply);
+    }
+    for (target, body, status) in [
+        (
+            team.to_string(),
+            json!({ "description": "Pays the bills" }),
+            200,
+        ),
+        (team.to_string(), json!({ "name": "" }), 400),
+        ("999999".to_owned(), json!({ "name": "x" }), 404),
+        (other.to_string(), json!({ "name": "BILLING" }), 409),
+    ] {
+        let path = format!("{teams}/{target}");
+        let reply = app
+            .request(Method::PATCH, &path, Some(key), Some(&body))
+            .await;
+        assert_eq!(reply.status, status, "{}", reply.text);
+        spec.check("updateTeam", &reply);
+    }
+    let member = app.add_member(org.id, "carol@teams.test", "MEMBER");
+    for (path, status) in [
+        (format!("{teams}/{team}/members/{member}"), 200),
+        (format!("{teams}/{team}/members/{member}"), 200),
+        (format!("{teams}/{team}/members/zero"), 400),
+        (format!("{teams}/999999/members/{member}"), 404),
+    ] {
+        let reply = app.request(Method::PUT, &path, Some(key), None).await;
+        assert_eq!(reply.status, status, "{path}: {}", reply.text);
+        spec.check("addTeamMember", &reply);
+    }
+    for (path, status) in [
+        (format!("{teams}/{team}/members"), 200),
+        (format!("{teams}/{team}/members?limit=0"), 400),
+        (format!("{teams}/999999/members"), 404),
+    ] {
+        let reply = app.get(&path, key).await;
+        assert_eq!(reply.status, status, "{path}: {}", reply.text);
+        spec.check("listTeamMembers", &reply);
+    }
+    for (path, status) in [
+        (format!("/v1/organization/users?teamId={team}"), 200),
+        ("/v1/organization/users?teamId=-1".to_owned(), 400),
+        ("/v1/organization/users?teamId=999999".to_owned(), 404),
+    ] {
+        let reply = app.get(&path, key).await;
+        assert_eq!(reply.status, status, "{path}: {}", reply.text);
+        spec.check("listUsers", &reply);
+    }
+    let invited = app
+        .post(
+            "/v1/organization/invitations",
+            key,
+            &json!({ "inviteeEmail": "dan@teams.test", "role": "MEMBER", "teamIds": [team] }),
+        )
+        .await;
+    assert_eq!(invited.status, 200, "{}", invited.text);
+    spec.check("inviteUser", &invited);
+    let link = app
+        .post(
+            "/v1/organization/join-links",
+            key,
+            &json!({ "maxUses": 1, "expiresIn": "1d", "teamIds": [team] }),
+        )
+        .await;
+    assert_eq!(link.status, 200, "{}", link.text);
+    spec.check("createJoinLink", &link);
+    for (path, status) in [
+        (format!("{teams}/{team}/members/{member}"), 200),
+        (format!("{teams}/{team}/members/{member}"), 404),
+        (format!("{teams}/{team}/members/x"), 400),
+    ] {
+        let reply = app.delete(&path, key).await;
+        assert_eq!(reply.status, status, "{path}: {}", reply.text);
+        spec.check("removeTeamMember", &reply);
+    }
+    for (target, status) in [
+        (team.to_string(), 200),
+        (team.to_string(), 404),
+        ("x".into(), 400),
+    ] {
+        let reply = app.delete(&format!("{teams}/{target}"), key).await;
+        assert_eq!(reply.status, status, "{}", reply.text);
+        spec.check("deleteTeam", &reply);
+    }
+}
+
 #[tokio::test]
 async fn real_responses_of_every_operation_match_the_document() {
     let app = spawn_app().await;
@@ -1850,6 +1975,7 @@ async fn real_responses_of_every_operation_match_the_document() {
     let (org, accepted) = admin_api(&app, &mut spec).await;
     events_and_webhooks(&app, &mut spec, &org).await;
     roles(&app, &mut spec).await;
+    teams(&app, &mut spec).await;
     invitee_api(&app, &mut spec, &org, accepted).await;
     oauth(&app, &mut spec).await;
     pages(&app, &mut spec, &org).await;

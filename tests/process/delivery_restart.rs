@@ -210,6 +210,7 @@ async fn unsent_messages_are_sent_after_a_restart() {
                     invitee: Email::parse("carol@example.com").unwrap(),
                     role: Role::Member,
                     options: Default::default(),
+                    team_ids: Vec::new(),
                 },
                 services::invitations::SendRules::with_lifetime(Duration::from_secs(3600)),
                 &composer,

@@ -90,7 +90,13 @@ fn copy_moves_a_whole_sqlite_database_up_and_refuses_a_target_with_data() {
              VALUES (randomblob(32), NULL, NULL, '{}', 0, 0);
              INSERT INTO email_codes (browser_sha256, email_key, email, code_hmac, return_to,
                                       attempts, created_at, expires_at)
-             VALUES (randomblob(32), 'ada@x.test', 'Ada@x.test', randomblob(32), '/admin', 2, 0, 0);",
+             VALUES (randomblob(32), 'ada@x.test', 'Ada@x.test', randomblob(32), '/admin', 2, 0, 0);
+             INSERT INTO teams (org_id, name, name_key, created_at, updated_at)
+             VALUES (1, 'Ops', 'ops', 0, 0);
+             INSERT INTO team_members (team_id, user_id, org_id, created_at)
+             SELECT 1, user_id, org_id, 0 FROM memberships WHERE org_id = 1 LIMIT 3;
+             INSERT INTO invitation_teams (invitation_id, team_id)
+             SELECT MIN(id), 1 FROM invitations WHERE org_id = 1;",
         )
         .unwrap();
 
@@ -100,7 +106,7 @@ fn copy_moves_a_whole_sqlite_database_up_and_refuses_a_target_with_data() {
     ));
     let source = rusqlite::Connection::open(file).unwrap();
     let tables = copied["tables"].as_object().unwrap();
-    assert_eq!(tables.len(), 30, "every table: {copied}");
+    assert_eq!(tables.len(), 34, "every table: {copied}");
     for (table, rows) in tables {
         let in_file: i64 = source
             .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
@@ -114,6 +120,9 @@ fn copy_moves_a_whole_sqlite_database_up_and_refuses_a_target_with_data() {
         "webhook_deliveries",
         "webhook_attempts",
         "email_codes",
+        "teams",
+        "team_members",
+        "invitation_teams",
     ] {
         assert!(tables[table].as_i64().unwrap() >= 1, "{table}: {copied}");
     }
@@ -126,6 +135,11 @@ fn copy_moves_a_whole_sqlite_database_up_and_refuses_a_target_with_data() {
 
     // The counters' triggers, switched off for the copy, count again.
     let mut target = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let team_members: i64 = target
+        .query_one("SELECT member_count FROM teams WHERE id = 1", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(team_members, tables["team_members"].as_i64().unwrap());
     assert_eq!(disabled_triggers(&mut target), Vec::<String>::new());
 
     // A second copy into the same database merges nothing.

@@ -90,7 +90,7 @@ fn list_request(query: &ListInvitationsQuery) -> Result<(InvitationFilter, Page)
     security(("api_key" = ["invitations:write"])),
     responses(
         (status = 200, description = "The new PENDING invitation; its message is queued", body = crate::api::dto::InvitationBody),
-        (status = 400, response = crate::api::openapi::BadRequest),
+        (status = 400, description = "A field breaks a rule (`field` names it; a `teamIds` entry that is not one of the organization's teams is `teamIds`)", body = crate::api::openapi::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The API key lacks `invitations:write`, or the invitation is ADMIN or a custom role and the key lacks `users:write` too (`missing_scope`)", body = crate::api::openapi::Problem, content_type = "application/problem+json"),
         (status = 409, response = crate::api::openapi::Conflict),
         (status = 413, description = "Body too large", body = crate::api::openapi::Problem, content_type = "application/problem+json"),
@@ -107,6 +107,7 @@ pub async fn create(
     let new =
         new_invitation(body?.into_inner(), &state.settings.invitations).map_err(ApiError::from)?;
     caller.may_grant(Scope::InvitationsWrite, &new.role)?;
+    let team_ids = new.team_ids.clone();
     let (org_id, inviter) = (caller.org_id(), caller.user_id());
     let rules = send_rules(&state.settings.invitations);
     let app = state.clone();
@@ -128,7 +129,9 @@ pub async fn create(
         })
         .await
         .map_err(ApiError::from)?;
-    Ok(web::Json(invitation.into()))
+    let mut body = InvitationBody::from(invitation);
+    body.team_ids = team_ids;
+    Ok(web::Json(body))
 }
 
 /// `GET /v1/organization/invitations/{id}`: the seed's fields plus the
@@ -166,14 +169,17 @@ fn new_invitation(
     body: CreateInvitationRequest,
     settings: &InvitationSettings,
 ) -> Result<NewInvitation, ServiceError> {
-    NewInvitation::parse(
+    let team_ids = services::teams::ids(body.team_ids.as_ref())?;
+    let mut new = NewInvitation::parse(
         &body.invitee_email,
         &body.role,
         body.expires_in.as_ref(),
         body.message.as_deref(),
         body.metadata.as_ref(),
         settings.max_lifetime.0,
-    )
+    )?;
+    new.team_ids = team_ids;
+    Ok(new)
 }
 
 /// `POST /v1/organization/invitations/bulk`: up to 500 invitations in one

@@ -48,7 +48,8 @@ pub async fn create(
     let max_lifetime = state.settings.invitations.max_lifetime.0;
     let (org_id, creator) = (caller.org_id(), caller.user_id());
     let now = state.clock.now();
-    let new = NewJoinLink::parse(
+    let team_ids = services::teams::ids(body.team_ids.as_ref()).map_err(ApiError::from)?;
+    let mut new = NewJoinLink::parse(
         role,
         body.max_uses,
         body.expires_at.as_deref(),
@@ -58,12 +59,14 @@ pub async fn create(
         now,
     )
     .map_err(ApiError::from)?;
+    new.team_ids = team_ids.clone();
     let (link, token) = state
         .db
         .write(move |tx| services::join_links::create(tx, org_id, creator, &new, now))
         .await
         .map_err(ApiError::from)?;
     let mut body = JoinLinkBody::from(link);
+    body.team_ids = team_ids;
     body.url = Some(format!(
         "{}/join/{token}",
         state.public_url.trim_end_matches('/')

@@ -5,6 +5,7 @@ pub mod invitations;
 pub mod join_links;
 pub mod organization;
 pub mod roles;
+pub mod teams;
 pub mod users;
 pub mod webhooks;
 
@@ -49,6 +50,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .patch(roles::update)
                 .delete(roles::delete),
             Endpoint::at("/organization/permissions/check").post(roles::check_permissions),
+            Endpoint::at("/organization/teams")
+                .get(teams::list)
+                .post(teams::create),
+            Endpoint::at("/organization/teams/{id}")
+                .get(teams::get)
+                .patch(teams::update)
+                .delete(teams::delete),
+            Endpoint::at("/organization/teams/{id}/members").get(teams::members),
+            Endpoint::at("/organization/teams/{id}/members/{userId}")
+                .put(teams::add_member)
+                .delete(teams::remove_member),
             Endpoint::at("/organization/users").get(users::list),
             Endpoint::at("/organization/users/{id}")
                 .delete(users::remove)

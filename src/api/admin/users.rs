@@ -1,6 +1,6 @@
 //! Thin handlers for the admin API's members: list, change a role, remove.
 
-use crate::api::dto::{IdBody, MemberBody, MemberPage, PageQuery, UpdateMemberRequest};
+use crate::api::dto::{IdBody, ListUsersQuery, MemberBody, MemberPage, UpdateMemberRequest};
 use crate::api::extract::api_key::{AdminCaller, PresentedKey};
 use crate::api::params;
 use crate::domain::{OrgId, UserId};
@@ -16,31 +16,54 @@ use actix_web::web;
 /// before anything about its parameters.
 #[utoipa::path(
     get, path = "/v1/organization/users", operation_id = "listUsers", tag = "Users",
-    params(crate::api::openapi::PageParams),
+    params(
+        crate::api::openapi::PageParams,
+        ("teamId" = Option<i64>, Query, minimum = 1, description = "Only the members of this team of the organization (another organization's team is not found)", example = 7)
+    ),
     security(("api_key" = ["users:read"])),
     responses(
         (status = 200, description = "One page of members, ordered by id", body = crate::api::dto::MemberPage),
+        (status = 404, description = "`teamId` is not a team of the organization", body = crate::api::openapi::Problem, content_type = "application/problem+json"),
         (status = 400, response = crate::api::openapi::BadRequest)
     )
 )]
 pub async fn list(
     key: PresentedKey,
-    query: Result<web::Query<PageQuery>, actix_web::Error>,
+    query: Result<web::Query<ListUsersQuery>, actix_web::Error>,
     state: web::Data<AppState>,
 ) -> Result<web::Json<MemberPage>, actix_web::Error> {
     // Parameters are checked now and reported after the key and its scope.
-    let page = query
-        .map_err(ApiError::from_extractor)
-        .and_then(|query| params::page(query.limit.as_deref(), query.offset.as_deref()));
+    let asked = query.map_err(ApiError::from_extractor).and_then(|query| {
+        let page = params::page(query.limit.as_deref(), query.offset.as_deref())?;
+        let team_id = query.team_id.as_deref().map(team_id).transpose()?;
+        Ok((page, team_id))
+    });
     let members = state
         .db
         .read(move |conn| {
             let caller = key.verify(conn)?;
             caller.require(Scope::UsersRead)?;
-            Ok::<_, ApiError>(services::members::list(conn, caller.org_id(), page?)?)
+            let (page, team_id) = asked?;
+            Ok::<_, ApiError>(match team_id {
+                Some(team_id) => services::teams::members(conn, caller.org_id(), team_id, page)?,
+                None => services::members::list(conn, caller.org_id(), page)?,
+            })
         })
         .await?;
     Ok(web::Json(members.into()))
+}
+
+/// The `teamId` filter: a positive integer.
+fn team_id(raw: &str) -> Result<i64, ApiError> {
+    params::id(raw).map_err(|_| {
+        ApiError::bad_request(
+            "teamId",
+            format!(
+                "teamId must be a positive integer, got `{}`",
+                params::clip(raw)
+            ),
+        )
+    })
 }
 
 /// `DELETE /v1/organization/users/{id}`

@@ -212,6 +212,9 @@ pub struct InviteForm {
     pub message: String,
     #[serde(default)]
     pub expires_in: String,
+    /// Everything else sent: the teams ticked (`team_{id}`).
+    #[serde(flatten)]
+    pub rest: std::collections::BTreeMap<String, String>,
 }
 
 impl InviteForm {
@@ -220,14 +223,16 @@ impl InviteForm {
             .filter(|raw| !raw.is_empty())
             .map(|raw| serde_json::Value::String(raw.to_owned()));
         let message = Some(self.message.as_str()).filter(|m| !m.trim().is_empty());
-        NewInvitation::parse(
+        let mut new = NewInvitation::parse(
             self.email.trim(),
             &self.role,
             expires_in.as_ref(),
             message,
             None,
             max_lifetime,
-        )
+        )?;
+        new.team_ids = super::teams::ticked(&self.rest)?;
+        Ok(new)
     }
 }
 
@@ -237,6 +242,8 @@ pub struct InvitePage {
     pub chrome: Chrome,
     pub form: InviteForm,
     pub roles: Vec<(String, String)>,
+    /// The organization's teams, to tick the ones the person joins.
+    pub teams: Vec<super::teams::TeamChoice>,
     /// An error about the whole form.
     pub error: Option<String>,
     /// The field an error is about (`email`, `role`, `message`, `expires_in`) and what is wrong.
@@ -245,15 +252,30 @@ pub struct InvitePage {
     pub max_lifetime: String,
 }
 
+/// What the form offers: the organization's roles and teams.
+type Offered = (Vec<(String, String)>, Vec<(i64, String)>);
+
+/// The roles this admin may hand out, and the organization's teams.
+fn offered(
+    conn: &crate::db::Conn,
+    admin: &services::console::ConsoleAdmin,
+) -> Result<Offered, ServiceError> {
+    Ok((
+        admin.role_choices(conn)?,
+        services::teams::choices(conn, admin.org_id())?,
+    ))
+}
+
 fn invite_page(
     state: &AppState,
     chrome: Chrome,
     form: InviteForm,
-    roles: Vec<(String, String)>,
+    (roles, teams): Offered,
 ) -> InvitePage {
     let settings = &state.settings.invitations;
     InvitePage {
         chrome,
+        teams: super::teams::choices(teams, &form.rest),
         form,
         roles,
         error: None,
@@ -286,7 +308,7 @@ pub async fn new(
             &state,
             "invitations",
             Need::INVITATIONS,
-            |conn, admin, _| admin.role_choices(conn),
+            |conn, admin, _| offered(conn, admin),
         )
         .await?;
     let form = InviteForm {
@@ -304,6 +326,7 @@ fn form_field(api_field: &str) -> Option<&'static str> {
         "role" => Some("role"),
         "message" => Some("message"),
         "expiresIn" => Some("expires_in"),
+        "teamIds" => Some("teams"),
         _ => None,
     }
 }
@@ -348,10 +371,13 @@ pub async fn create(
                     &state,
                     "invitations",
                     Need::INVITATIONS,
-                    |conn, admin, _| admin.role_choices(conn),
+                    |conn, admin, _| offered(conn, admin),
                 )
                 .await
-                .map_or_else(|_| services::roles::built_in_choices(), |(_, roles)| roles);
+                .map_or_else(
+                    |_| (services::roles::built_in_choices(), Vec::new()),
+                    |(_, offered)| offered,
+                );
             failure.or_form(|admin, error| invite_again(&visit, &state, admin, form, roles, error))
         }
     }
@@ -364,7 +390,7 @@ fn invite_again(
     state: &AppState,
     admin: &services::console::ConsoleAdmin,
     form: InviteForm,
-    roles: Vec<(String, String)>,
+    roles: Offered,
     error: &ServiceError,
 ) -> Option<HttpResponse> {
     let mut page = invite_page(state, visit.chrome(admin, "invitations"), form, roles);

@@ -105,6 +105,9 @@ pub struct LinkForm {
     /// Comma- or space-separated.
     #[serde(default)]
     pub domains: String,
+    /// Everything else sent: the teams ticked (`team_{id}`).
+    #[serde(flatten)]
+    pub rest: std::collections::BTreeMap<String, String>,
 }
 
 impl LinkForm {
@@ -144,7 +147,7 @@ impl LinkForm {
             .filter(|domain| !domain.is_empty())
             .map(str::to_owned)
             .collect();
-        NewJoinLink::parse(
+        let mut new = NewJoinLink::parse(
             role,
             Some(max_uses),
             None,
@@ -152,7 +155,9 @@ impl LinkForm {
             &domains,
             state.settings.invitations.max_lifetime.0,
             now,
-        )
+        )?;
+        new.team_ids = super::teams::ticked(&self.rest)?;
+        Ok(new)
     }
 }
 
@@ -162,13 +167,30 @@ pub struct NewLinkPage {
     pub chrome: Chrome,
     pub form: LinkForm,
     pub roles: Vec<(String, String)>,
+    /// The organization's teams, to tick the ones people join.
+    pub teams: Vec<super::teams::TeamChoice>,
     /// The form field an error is about and what is wrong.
     pub field_error: FieldError,
 }
 
-fn new_page(chrome: Chrome, form: LinkForm, roles: Vec<(String, String)>) -> NewLinkPage {
+/// What the form offers: the organization's roles and teams.
+type Offered = (Vec<(String, String)>, Vec<(i64, String)>);
+
+/// The roles this admin may hand out, and the organization's teams.
+fn offered(
+    conn: &crate::db::Conn,
+    admin: &services::console::ConsoleAdmin,
+) -> Result<Offered, ServiceError> {
+    Ok((
+        admin.role_choices(conn)?,
+        services::teams::choices(conn, admin.org_id())?,
+    ))
+}
+
+fn new_page(chrome: Chrome, form: LinkForm, (roles, teams): Offered) -> NewLinkPage {
     NewLinkPage {
         chrome,
+        teams: super::teams::choices(teams, &form.rest),
         form,
         roles,
         field_error: FieldError::default(),
@@ -191,7 +213,7 @@ pub async fn new(
 ) -> Result<HttpResponse, ConsolePageError> {
     let (admin, roles) = visit
         .read(&state, "join-links", Need::JOIN_LINKS, |conn, admin, _| {
-            admin.role_choices(conn)
+            offered(conn, admin)
         })
         .await?;
     let form = LinkForm {
@@ -199,6 +221,7 @@ pub async fn new(
         max_uses: "10".into(),
         expires_in: "7d".into(),
         domains: String::new(),
+        rest: std::collections::BTreeMap::new(),
     };
     let page = new_page(visit.chrome(&admin, "join-links"), form, roles);
     super::shown(&state, &page, &page.chrome)
@@ -211,6 +234,7 @@ fn form_field(api_field: &str) -> Option<&'static str> {
         "maxUses" => Some("max_uses"),
         "expiresIn" | "expiresAt" => Some("expires_in"),
         "allowedEmailDomains" => Some("domains"),
+        "teamIds" => Some("teams"),
         _ => None,
     }
 }
@@ -253,10 +277,13 @@ pub async fn create(
             // The form comes back with the organization's roles to choose from.
             let roles = visit
                 .read(&state, "join-links", Need::JOIN_LINKS, |conn, admin, _| {
-                    admin.role_choices(conn)
+                    offered(conn, admin)
                 })
                 .await
-                .map_or_else(|_| services::roles::built_in_choices(), |(_, roles)| roles);
+                .map_or_else(
+                    |_| (services::roles::built_in_choices(), Vec::new()),
+                    |(_, offered)| offered,
+                );
             failure.or_form(|admin, error| match error {
                 ServiceError::Invalid { field, detail } => {
                     let field = form_field(field)?;

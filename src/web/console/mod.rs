@@ -15,6 +15,7 @@ pub mod members;
 pub mod overview;
 pub mod roles;
 pub mod step_up;
+pub mod teams;
 pub mod webhooks;
 
 use crate::domain::Millis;
@@ -71,6 +72,16 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
                 .get(roles::edit)
                 .post(roles::update),
             Endpoint::at("/admin/orgs/{org}/roles/{key}/delete").post(roles::delete),
+            Endpoint::at("/admin/orgs/{org}/teams")
+                .get(teams::list)
+                .post(teams::create),
+            Endpoint::at("/admin/orgs/{org}/teams/{id}")
+                .get(teams::show)
+                .post(teams::update),
+            Endpoint::at("/admin/orgs/{org}/teams/{id}/delete").post(teams::delete),
+            Endpoint::at("/admin/orgs/{org}/teams/{id}/members").post(teams::add_member),
+            Endpoint::at("/admin/orgs/{org}/teams/{id}/members/{user}/remove")
+                .post(teams::remove_member),
             Endpoint::at("/admin/orgs/{org}/webhooks")
                 .get(webhooks::list)
                 .post(webhooks::create),
@@ -385,6 +396,19 @@ const NOTICES: &[(&str, &str, bool)] = &[
     ("role-created", "Role made.", false),
     ("role-updated", "Role changed.", false),
     ("role-deleted", "Role deleted.", false),
+    ("team-created", "Team made.", false),
+    ("team-updated", "Team changed.", false),
+    (
+        "team-deleted",
+        "Team deleted. Its members stay in the organization.",
+        false,
+    ),
+    ("team-member-added", "Member put in the team.", false),
+    (
+        "team-member-removed",
+        "Member taken out of the team. They stay in the organization.",
+        false,
+    ),
     ("webhook-enabled", "Webhook turned on.", false),
     (
         "webhook-disabled",
@@ -443,8 +467,8 @@ pub struct Chrome {
     pub org_logo: Option<String>,
     pub email: String,
     pub csrf_token: String,
-    /// `overview`, `invitations`, `members`, `join-links`, `roles`, `api-keys`,
-    /// `webhooks` or `activity`.
+    /// `overview`, `invitations`, `members`, `join-links`, `roles`, `teams`,
+    /// `api-keys`, `webhooks` or `activity`.
     pub section: &'static str,
     pub notice: Option<Notice>,
     /// The sections the admin may use (the nav shows only these).
@@ -454,12 +478,13 @@ pub struct Chrome {
 /// Each section of the console by its path segment, and what it needs.
 /// The nav shows a link only to whom may use it; the section's handlers
 /// state the same need when they admit.
-pub const SECTIONS: [(&str, Need); 8] = [
+pub const SECTIONS: [(&str, Need); 9] = [
     ("overview", Need::OVERVIEW),
     ("invitations", Need::INVITATIONS),
     ("members", Need::MEMBERS),
     ("join-links", Need::JOIN_LINKS),
     ("roles", Need::ROLES),
+    ("teams", Need::TEAMS),
     ("api-keys", Need::API_KEYS),
     ("webhooks", Need::WEBHOOKS),
     ("activity", Need::ACTIVITY),
@@ -807,6 +832,7 @@ fn refused(admin: &ConsoleAdmin, around: &Around, error: &ServiceError) -> HttpR
         "api-keys" => "/api-keys",
         "join-links" => "/join-links",
         "roles" => "/roles",
+        "teams" => "/teams",
         "webhooks" => "/webhooks",
         _ => "/activity",
     });
