@@ -13,6 +13,7 @@ pub mod invitations;
 pub mod invite_page;
 pub mod invitee;
 pub mod join_links;
+pub mod labels;
 pub mod members;
 pub mod oauth;
 pub mod oidc;

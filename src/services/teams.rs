@@ -28,29 +28,11 @@ pub struct TeamPatch {
 }
 
 pub fn name(raw: &str) -> ServiceResult<String> {
-    crate::domain::name::check("name", raw)?;
-    let trimmed = raw.trim();
-    if trimmed.is_empty() || trimmed.chars().count() > NAME_MAX {
-        return Err(ServiceError::invalid(
-            "name",
-            format!("a team's name is 1 to {NAME_MAX} characters"),
-        ));
-    }
-    Ok(trimmed.to_owned())
+    super::labels::name("a team", raw, NAME_MAX)
 }
 
 pub fn description(raw: Option<&str>) -> ServiceResult<Option<String>> {
-    match raw.map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(text) if text.chars().count() > DESCRIPTION_MAX => Err(ServiceError::invalid(
-            "description",
-            format!("a team's description is at most {DESCRIPTION_MAX} characters"),
-        )),
-        Some(text) if text.chars().any(|c| c.is_control() && c != '\n') => Err(
-            ServiceError::invalid("description", "the description holds control characters"),
-        ),
-        Some(text) => Ok(Some(text.to_owned())),
-    }
+    super::labels::description("a team", raw, DESCRIPTION_MAX)
 }
 
 /// The `teamIds` a request gave: positive integers, at most
