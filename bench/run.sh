@@ -367,6 +367,13 @@ bench_size() { # invitations
     run_fixed "$size" list_include_expired "$pid" 200 "$api/v1/organization/invitations?limit=100&includeExpired=true" -H "X-API-Key: $key"
     run_fixed "$size" list_users "$pid" 200 "$api/v1/organization/users?limit=100" -H "X-API-Key: $key"
     run_fixed "$size" organization "$pid" 200 "$api/v1/organization" -H "X-API-Key: $key"
+    # Beside the organization read: one member's role and what it grants
+    # (two primary-key lookups), the answer an app asks before it acts.
+    local admin_id
+    admin_id=$(jq -r '.organizations[0].adminUserId' <<<"$seed")
+    run_fixed "$size" permission_check "$pid" 200 "$api/v1/organization/permissions/check" -m POST \
+        -H "X-API-Key: $key" -T application/json \
+        -d "{\"userId\": $admin_id, \"permissions\": [\"members:manage\", \"invoices:read\"]}"
     run_fixed "$size" invitee_list "$pid" 200 "$api/invitations" -H "Authorization: Bearer $invitee_token"
     run_fixed "$size" token_client_credentials "$pid" 200 "$api/oauth/token" -m POST \
         -a "$(jq -r .inviteeClient.clientId <<<"$seed"):$(jq -r .inviteeClient.clientSecret <<<"$seed")" \
