@@ -109,9 +109,10 @@ pub fn join_named(
     }
     let member = db::members::get(tx, OrgId(org_id), UserId(user_id))?
         .ok_or(ServiceError::NotFound("user"))?;
-    for team in teams {
+    for mut team in teams {
         if db::teams::add_member(tx, org_id, team.id, user_id, now)? {
-            let team = db::teams::get(tx, org_id, team.id)?.unwrap_or(team);
+            // The trigger counted them in; the event says the count after.
+            team.member_count += 1;
             events::team_member(tx, origin, EventType::TeamMemberAdded, &team, &member, now)?;
         }
     }
@@ -128,9 +129,9 @@ pub fn leave_all(
     member: &Member,
     now: Millis,
 ) -> ServiceResult<()> {
-    for team in db::teams::of_member(tx, org_id, member.user_id)? {
+    for mut team in db::teams::of_member(tx, org_id, member.user_id)? {
         if db::teams::remove_member(tx, org_id, team.id, member.user_id)? {
-            let team = db::teams::get(tx, org_id, team.id)?.unwrap_or(team);
+            team.member_count -= 1;
             events::team_member(tx, origin, EventType::TeamMemberRemoved, &team, member, now)?;
         }
     }

@@ -270,6 +270,21 @@ async fn post_assertion(browser: &Browser, csrf: &str, ceremony: &str, answer: &
         .await
 }
 
+/// A sign-in on a fresh challenge, answered by `authenticator` shaped by
+/// `shape`: refused with `status` and `sentence`, no session.
+async fn refused_sign_in(
+    app: &TestApp,
+    authenticator: &Authenticator,
+    shape: Shape<'_>,
+    status: u16,
+    sentence: &str,
+) {
+    let (browser, csrf, ceremony, options) = sign_in_challenge(app).await;
+    let answer = authenticator.assert(&options, shape);
+    let refused = post_assertion(&browser, &csrf, &ceremony, &answer).await;
+    assert_refused(&refused, status, sentence);
+}
+
 /// A refused answer: the front door again, saying `sentence`, no session.
 fn assert_refused(page: &Page, status: u16, sentence: &str) {
     assert_eq!(page.status.as_u16(), status, "{}", page.text);
@@ -335,70 +350,46 @@ async fn a_passkey_registers_signs_in_and_replays_clones_and_forgeries_are_refus
     assert_refused(&replayed, 410, "expired or was already used");
 
     // A clone: a right signature over a counter that did not move on.
-    let (other, other_csrf, fresh, options) = sign_in_challenge(&app).await;
-    let cloned = authenticator.assert(&options, first);
-    let refused = post_assertion(&other, &other_csrf, &fresh, &cloned).await;
-    assert_refused(&refused, 401, "cloned authenticator");
-
+    refused_sign_in(&app, &authenticator, first, 401, "cloned authenticator").await;
     // Made for another site.
-    let (other, other_csrf, fresh, options) = sign_in_challenge(&app).await;
     let elsewhere = Shape {
         origin: "http://localhost.evil.test",
         counter: 5,
         ..Shape::default()
     };
-    let refused = post_assertion(
-        &other,
-        &other_csrf,
-        &fresh,
-        &authenticator.assert(&options, elsewhere),
+    refused_sign_in(
+        &app,
+        &authenticator,
+        elsewhere,
+        401,
+        "made for another site",
     )
     .await;
-    assert_refused(&refused, 401, "made for another site");
     // Signed for another RP id, from the right origin.
-    let (other, other_csrf, fresh, options) = sign_in_challenge(&app).await;
     let other_rp = Shape {
         rp_id: "evil.test",
         counter: 5,
         ..Shape::default()
     };
-    let refused = post_assertion(
-        &other,
-        &other_csrf,
-        &fresh,
-        &authenticator.assert(&options, other_rp),
-    )
-    .await;
-    assert_refused(&refused, 401, "made for another site");
-
+    refused_sign_in(&app, &authenticator, other_rp, 401, "made for another site").await;
     // No user verification (presence only).
-    let (other, other_csrf, fresh, options) = sign_in_challenge(&app).await;
     let unverified = Shape {
         verified: false,
         counter: 6,
         ..Shape::default()
     };
-    let refused = post_assertion(
-        &other,
-        &other_csrf,
-        &fresh,
-        &authenticator.assert(&options, unverified),
-    )
-    .await;
-    assert_refused(&refused, 401, "did not verify you");
-
+    refused_sign_in(&app, &authenticator, unverified, 401, "did not verify you").await;
     // A credential this server never registered.
-    let (other, other_csrf, fresh, options) = sign_in_challenge(&app).await;
     let mut stranger = Authenticator::new();
     stranger.user_handle = authenticator.user_handle.clone();
-    let refused = post_assertion(
-        &other,
-        &other_csrf,
-        &fresh,
-        &stranger.assert(&options, Shape::default()),
+    refused_sign_in(
+        &app,
+        &stranger,
+        Shape::default(),
+        401,
+        "not registered here",
     )
     .await;
-    assert_refused(&refused, 401, "not registered here");
 
     // The real authenticator, its counter moved on, still signs in.
     let (other, other_csrf, fresh, options) = sign_in_challenge(&app).await;

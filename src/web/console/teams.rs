@@ -353,6 +353,25 @@ fn to_team(
     )))
 }
 
+/// After a change on a team's page: back to it saying `notice`; refused
+/// for what was typed, the page again with `typed` as it was.
+async fn after_team_change(
+    visit: &Visit,
+    state: &AppState,
+    raw_id: &str,
+    done: Result<(crate::services::console::ConsoleAdmin, i64), ConsolePageError>,
+    notice: &str,
+    typed: Result<TeamForm, MemberForm>,
+) -> Result<HttpResponse, ConsolePageError> {
+    match done {
+        Ok(done) => to_team(Ok(done), notice),
+        Err(failure) => {
+            let page = team_page(visit, state, raw_id, Ok(FIRST_PAGE)).await.ok();
+            failure.or_form(|_, error| sent_back(state, page, error, typed))
+        }
+    }
+}
+
 /// The team's page again after a refused form, showing the error on its
 /// field (the other form as it was).
 fn sent_back(
@@ -401,15 +420,7 @@ pub async fn update(
         },
     )
     .await;
-    match changed {
-        Ok(done) => to_team(Ok(done), "team-updated"),
-        Err(failure) => {
-            let page = team_page(&visit, &state, &path.id, Ok(FIRST_PAGE))
-                .await
-                .ok();
-            failure.or_form(|_, error| sent_back(&state, page, error, Ok(form)))
-        }
-    }
+    after_team_change(&visit, &state, &path.id, changed, "team-updated", Ok(form)).await
 }
 
 /// `POST /admin/orgs/{uuid}/teams/{id}/delete`
@@ -451,15 +462,15 @@ pub async fn add_member(
         },
     )
     .await;
-    match added {
-        Ok(done) => to_team(Ok(done), "team-member-added"),
-        Err(failure) => {
-            let page = team_page(&visit, &state, &path.id, Ok(FIRST_PAGE))
-                .await
-                .ok();
-            failure.or_form(|_, error| sent_back(&state, page, error, Err(form)))
-        }
-    }
+    after_team_change(
+        &visit,
+        &state,
+        &path.id,
+        added,
+        "team-member-added",
+        Err(form),
+    )
+    .await
 }
 
 /// `POST /admin/orgs/{uuid}/teams/{id}/members/{user}/remove`
