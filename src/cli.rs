@@ -95,9 +95,10 @@ pub enum Command {
         #[arg(long, value_name = "URL")]
         to: String,
     },
-    /// Invite everyone listed in a CSV file (columns `email,role`; a header
-    /// row is optional) in one transaction, as the bulk API does; prints one
-    /// JSON line per row. Messages are queued for the server to send.
+    /// Invite everyone listed in a CSV file (columns `email,role` and an
+    /// optional third, `teams`: team names separated by `;`; a header row is
+    /// optional) in one transaction, as the bulk API does; prints one JSON
+    /// line per row. Messages are queued for the server to send.
     Invite {
         /// The organization's id.
         #[arg(long)]
@@ -1027,9 +1028,20 @@ fn read_password_line() -> Result<String, CliError> {
     Ok(password)
 }
 
-/// The rows of an `email,role` CSV file: (line number, email, role). Blank
-/// lines are skipped, and a first row whose first cell is `email` is a header.
-fn csv_rows(text: &str) -> Vec<(usize, String, String)> {
+/// One row of an `email,role[,teams]` CSV file.
+struct CsvRow {
+    line: usize,
+    email: String,
+    role: String,
+    /// Team names, as written (matched case-insensitively, like the API's
+    /// unique names).
+    teams: Vec<String>,
+}
+
+/// The rows of an `email,role[,teams]` CSV file. Blank lines are skipped,
+/// and a first row whose first cell is `email` is a header. Teams are names
+/// separated by `;`, since `,` separates the cells.
+fn csv_rows(text: &str) -> Vec<CsvRow> {
     let mut rows = Vec::new();
     for (number, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -1041,10 +1053,22 @@ fn csv_rows(text: &str) -> Vec<(usize, String, String)> {
             .map(|c| c.trim().trim_matches('"').to_owned());
         let email = cells.next().unwrap_or_default();
         let role = cells.next().unwrap_or_default();
+        let teams = cells
+            .next()
+            .unwrap_or_default()
+            .split(';')
+            .map(|name| name.trim().to_owned())
+            .filter(|name| !name.is_empty())
+            .collect();
         if rows.is_empty() && number == 0 && email.eq_ignore_ascii_case("email") {
             continue;
         }
-        rows.push((number + 1, email, role));
+        rows.push(CsvRow {
+            line: number + 1,
+            email,
+            role,
+            teams,
+        });
     }
     rows
 }
@@ -1074,9 +1098,9 @@ fn invite_csv(
         crate::delivery::Composer::new(&settings.delivery.templates, &settings.public_url(None))
             .map_err(|e| CliError::Usage(e.to_string()))?;
     let rules = services::invitations::SendRules::from_settings(&settings.invitations);
-    let items: Vec<_> = rows
+    let items: Vec<Result<_, ServiceError>> = rows
         .iter()
-        .map(|(_, email, role)| {
+        .map(|CsvRow { email, role, .. }| {
             Ok(services::invitations::NewInvitation {
                 invitee: Email::parse(email)
                     .map_err(|e| ServiceError::invalid("email", e.to_string()))?,
@@ -1093,6 +1117,16 @@ fn invite_csv(
         .collect();
     let outcomes = db.write_blocking(|tx| {
         let inviter_id = services::members::inviter(tx, org_id, inviter.as_ref())?;
+        // Team names become ids in the write, where they are the organization's.
+        let items = items
+            .into_iter()
+            .zip(&rows)
+            .map(|(item, row)| {
+                let mut new = item?;
+                new.team_ids = services::teams::ids_named(tx, org_id, &row.teams)?;
+                Ok(new)
+            })
+            .collect();
         services::invitations::create_many(
             tx,
             &Origin::cli(),
@@ -1104,7 +1138,7 @@ fn invite_csv(
             now,
         )
     })?;
-    for (outcome, (line, email, _)) in outcomes.into_iter().zip(rows) {
+    for (outcome, CsvRow { line, email, .. }) in outcomes.into_iter().zip(rows) {
         print_json(&InviteLine {
             line,
             email,

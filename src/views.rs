@@ -124,6 +124,10 @@ pub struct InvitationDetailBody {
     /// The metadata object, or null.
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The teams the person joins on accepting; absent when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(required = false, example = json!([7]))]
+    pub team_ids: Vec<i64>,
 }
 
 impl From<(Invitation, InvitationExtras)> for InvitationDetailBody {
@@ -141,6 +145,7 @@ impl From<(Invitation, InvitationExtras)> for InvitationDetailBody {
             uuid: invitation.uuid,
             message: extras.message,
             metadata: extras.metadata,
+            team_ids: invitation.team_ids,
         }
     }
 }

@@ -57,10 +57,9 @@ pub struct InvitationBody {
     pub inviter_user_id: Option<i64>,
     pub invitee_email: String,
     pub organization_id: i64,
-    /// The teams the person joins on accepting, in the answer of
-    /// `POST /v1/organization/invitations` when the request named any.
+    /// The teams the person joins on accepting; absent when none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    #[schema(required = false)]
+    #[schema(required = false, example = json!([7]))]
     pub team_ids: Vec<i64>,
 }
 
@@ -76,7 +75,7 @@ impl From<Invitation> for InvitationBody {
             inviter_user_id: invitation.inviter_user_id,
             invitee_email: invitation.invitee_email,
             organization_id: invitation.org_id,
-            team_ids: Vec::new(),
+            team_ids: invitation.team_ids,
         }
     }
 }
@@ -291,10 +290,9 @@ pub struct JoinLinkBody {
     pub state: JoinLinkState,
     #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
     pub created_at: Millis,
-    /// The teams people join through the link, in the answer of the create
-    /// call when the request named any.
+    /// The teams people join through the link; absent when none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    #[schema(required = false)]
+    #[schema(required = false, example = json!([7]))]
     pub team_ids: Vec<i64>,
 }
 
@@ -320,7 +318,7 @@ impl From<JoinLink> for JoinLinkBody {
             expires_at: link.expires_at,
             state: link.state,
             created_at: link.created_at,
-            team_ids: Vec::new(),
+            team_ids: link.team_ids,
         }
     }
 }

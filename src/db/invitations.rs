@@ -26,6 +26,7 @@ fn from_row(row: &Row<'_>, now: Millis) -> Result<Invitation> {
         created_at: Millis(row.get(7)?),
         updated_at: Millis(row.get(8)?),
         expires_at,
+        team_ids: Vec::new(),
     })
 }
 
@@ -335,10 +336,11 @@ const DETAILS_SELECT: &str =
     "SELECT i.id, i.uuid, i.org_id, i.invitee_email, i.role, i.status, i.inviter_user_id,
             i.created_at, i.updated_at, i.expires_at,
             o.uuid, o.name, o.logo_url, o.member_count,
-            u.first_name, u.last_name, u.email, u.avatar_url, i.message
+            u.first_name, u.last_name, u.email, u.avatar_url, i.message, r.name
      FROM invitations i
      JOIN organizations o ON o.id = i.org_id
-     LEFT JOIN users u ON u.id = i.inviter_user_id";
+     LEFT JOIN users u ON u.id = i.inviter_user_id
+     LEFT JOIN org_roles r ON r.org_id = i.org_id AND r.key = i.role";
 
 fn details_from_row(row: &Row<'_>, now: Millis) -> Result<InvitationDetails> {
     let inviter_email: Option<String> = row.get(16)?;
@@ -350,8 +352,13 @@ fn details_from_row(row: &Row<'_>, now: Millis) -> Result<InvitationDetails> {
         )),
         None => None,
     };
+    let invitation = from_row(row, now)?;
+    // Built-ins have no row; a deleted custom role shows its key.
+    let role_name = row
+        .get::<Option<String>>(19)?
+        .unwrap_or_else(|| invitation.role.label().to_owned());
     Ok(InvitationDetails {
-        invitation: from_row(row, now)?,
+        invitation,
         organization_uuid: row.parsed(10)?,
         organization_name: row.get(11)?,
         organization_logo_url: row.get(12)?,
@@ -359,6 +366,7 @@ fn details_from_row(row: &Row<'_>, now: Millis) -> Result<InvitationDetails> {
         inviter_name,
         inviter_avatar_url: row.get(17)?,
         message: row.get(18)?,
+        role_name,
     })
 }
 

@@ -27,6 +27,7 @@ fn from_row(row: &Row<'_>, now: Millis) -> Result<JoinLink> {
         created_at: Millis(row.get(7)?),
         revoked_at: revoked_at.map(Millis),
         state: JoinLinkState::of(uses, max_uses, expires_at, revoked_at.is_some(), now),
+        team_ids: Vec::new(),
     })
 }
 

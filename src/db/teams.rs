@@ -199,6 +199,30 @@ impl Holder {
     }
 }
 
+/// The teams each of `holder_ids` (invitations or join links, as `kind`
+/// says) puts people in, as `(holder id, team id)` pairs in that order: one
+/// read of the link table's primary key for a whole page, however long.
+pub fn ids_of_holders(
+    conn: &Conn,
+    kind: fn(i64) -> Holder,
+    holder_ids: &[i64],
+) -> Result<Vec<(i64, i64)>> {
+    if holder_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (table, column, _) = kind(0).table();
+    let placeholders: Vec<String> = (1..=holder_ids.len()).map(|i| format!("?{i}")).collect();
+    let params: Vec<&dyn Param> = holder_ids.iter().map(|id| id as &dyn Param).collect();
+    conn.query_all(
+        &format!(
+            "SELECT {column}, team_id FROM {table} WHERE {column} IN ({}) ORDER BY {column}, team_id",
+            placeholders.join(", ")
+        ),
+        &params,
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )
+}
+
 /// Records the teams an invitation or a join link puts people in.
 pub fn set_for(conn: &Conn, holder: Holder, team_ids: &[i64]) -> Result<()> {
     let (table, column, id) = holder.table();

@@ -66,6 +66,8 @@ pub struct InvitationEmail {
     pub organization_logo_url: Option<String>,
     pub inviter_name: String,
     pub role: Role,
+    /// The role as the organization names it (a custom role's display name).
+    pub role_name: String,
     pub expires_at: Millis,
     pub link: String,
     /// The admin's personal message, when they wrote one.
@@ -181,6 +183,7 @@ impl Composer {
             organization_logo_url: None,
             inviter_name: "Someone".into(),
             role: Role::Member,
+            role_name: "Member".into(),
             expires_at: Millis(0),
             link: self.invitation_link(uuid::Uuid::nil(), "t0k3n"),
             message: Some("Welcome".into()),
@@ -260,10 +263,11 @@ impl Composer {
             organization_logo_url => &email.organization_logo_url,
             inviter_name => &email.inviter_name,
             role => email.role.as_str(),
+            role_name => &email.role_name,
             role_label => match &email.role {
                 Role::Admin => "an admin".to_owned(),
                 Role::Member => "a member".to_owned(),
-                Role::Custom(key) => format!("a member ({})", key.as_str()),
+                Role::Custom(_) => format!("a member ({})", email.role_name),
             },
             expires_at => email.expires_at.to_human(),
             link => &email.link,
@@ -304,6 +308,7 @@ mod tests {
             organization_logo_url: Some("https://cdn.example.com/a.png".into()),
             inviter_name: "Ada Admin".into(),
             role: Role::Admin,
+            role_name: "Admin".into(),
             expires_at: Millis(1_795_000_000_000),
             link: "http://x.test/invite/123".into(),
             message: None,

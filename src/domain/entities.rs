@@ -87,6 +87,11 @@ pub struct Invitation {
     pub created_at: Millis,
     pub updated_at: Millis,
     pub expires_at: Millis,
+    /// The teams accepting puts the person in. Filled by the admin reads
+    /// that show it (create, get, list, bulk); the rows read for the
+    /// invitee side and for accepting leave it empty, since accepting reads
+    /// the teams in its own transaction.
+    pub team_ids: Vec<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,6 +167,8 @@ pub struct InvitationDetails {
     pub inviter_avatar_url: Option<String>,
     /// The admin's personal message, when they wrote one.
     pub message: Option<String>,
+    /// The role as the organization names it (a custom role's display name).
+    pub role_name: String,
 }
 
 /// What an admin added to one invitation, beyond the seed's fields.

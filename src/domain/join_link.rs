@@ -47,6 +47,10 @@ pub struct JoinLink {
     pub revoked_at: Option<Millis>,
     /// At the time of reading.
     pub state: JoinLinkState,
+    /// The teams joining puts the person in. Filled by the admin reads that
+    /// show it (create, list, revoke); joining reads the teams in its own
+    /// transaction.
+    pub team_ids: Vec<i64>,
 }
 
 impl JoinLink {

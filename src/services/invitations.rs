@@ -168,6 +168,10 @@ pub fn create(
         now,
     )?;
     super::teams::attach(tx, Holder::Invitation(invitation.id), &new.team_ids)?;
+    let invitation = Invitation {
+        team_ids: new.team_ids.clone(),
+        ..invitation
+    };
     let extras = InvitationExtras {
         message: new.options.message.clone(),
         metadata: new.options.metadata.clone(),
@@ -337,7 +341,25 @@ pub fn get(
     let invitation = db::invitations::get_in_org(conn, org_id, id, now)?
         .ok_or(ServiceError::NotFound("invitation"))?;
     let extras = db::invitations::extras(conn, id)?;
-    Ok((invitation, extras))
+    Ok((with_teams(conn, invitation)?, extras))
+}
+
+/// The invitation with the teams accepting puts the person in.
+fn with_teams(conn: &Conn, invitation: Invitation) -> ServiceResult<Invitation> {
+    let mut one = [invitation];
+    fill_teams(conn, &mut one)?;
+    let [invitation] = one;
+    Ok(invitation)
+}
+
+/// Fills in each invitation's teams with one read for all of them.
+fn fill_teams(conn: &Conn, invitations: &mut [Invitation]) -> ServiceResult<()> {
+    let ids: Vec<i64> = invitations.iter().map(|i| i.id).collect();
+    let teams = super::teams::ids_of_each(conn, Holder::Invitation, &ids)?;
+    for (invitation, team_ids) in invitations.iter_mut().zip(teams) {
+        invitation.team_ids = team_ids;
+    }
+    Ok(())
 }
 
 /// A person can be invited when they are not a member yet and have no
@@ -488,7 +510,7 @@ pub fn resend(
         now,
     )?;
     enqueue_message(tx, &renewed, message, composer, now)?;
-    Ok(renewed)
+    with_teams(tx, renewed)
 }
 
 fn enqueue_message(
@@ -541,6 +563,7 @@ fn queue_message(
         organization_logo_url: org.logo_url,
         inviter_name,
         role: invitation.role.clone(),
+        role_name: super::roles::shown_name(tx, invitation.org_id, &invitation.role)?,
         expires_at: invitation.expires_at,
         link: link.clone(),
         message: personal_message,
@@ -575,7 +598,8 @@ pub fn list(
     now: Millis,
 ) -> ServiceResult<Paged<Invitation>> {
     let total_count = db::invitations::count(conn, org_id, filter, now)?;
-    let items = db::invitations::list(conn, org_id, filter, page, now)?;
+    let mut items = db::invitations::list(conn, org_id, filter, page, now)?;
+    fill_teams(conn, &mut items)?;
     Ok(page.of(items, total_count))
 }
 

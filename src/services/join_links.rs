@@ -149,27 +149,49 @@ pub fn create(
         now,
     )?;
     super::teams::attach(tx, Holder::JoinLink(link.id), &new.team_ids)?;
+    let link = JoinLink {
+        team_ids: new.team_ids.clone(),
+        ..link
+    };
     Ok((link, token))
 }
 
 pub fn list(conn: &Conn, org_id: i64, page: Page, now: Millis) -> ServiceResult<Paged<JoinLink>> {
     // Every read runs in one snapshot (`Database::read`): the two agree.
     let total = db::join_links::count(conn, org_id)?;
-    let items = db::join_links::list(conn, org_id, page, now)?;
+    let mut items = db::join_links::list(conn, org_id, page, now)?;
+    fill_teams(conn, &mut items)?;
     Ok(page.of(items, total))
+}
+
+/// Fills in each link's teams with one read for all of them.
+fn fill_teams(conn: &Conn, links: &mut [JoinLink]) -> ServiceResult<()> {
+    let ids: Vec<i64> = links.iter().map(|link| link.id).collect();
+    let teams = super::teams::ids_of_each(conn, Holder::JoinLink, &ids)?;
+    for (link, team_ids) in links.iter_mut().zip(teams) {
+        link.team_ids = team_ids;
+    }
+    Ok(())
 }
 
 /// Revokes a link (revoking twice is harmless); answers it.
 pub fn revoke(tx: &Conn, org_id: i64, id: i64, now: Millis) -> ServiceResult<JoinLink> {
     db::join_links::get_in_org(tx, org_id, id, now)?.ok_or(ServiceError::NotFound("join link"))?;
     db::join_links::revoke(tx, id, now)?;
-    db::join_links::get_in_org(tx, org_id, id, now)?.ok_or(ServiceError::NotFound("join link"))
+    let revoked = db::join_links::get_in_org(tx, org_id, id, now)?
+        .ok_or(ServiceError::NotFound("join link"))?;
+    let mut one = [revoked];
+    fill_teams(tx, &mut one)?;
+    let [revoked] = one;
+    Ok(revoked)
 }
 
 /// A link and its organization, as the hosted page shows them.
 pub struct OpenLink {
     pub link: JoinLink,
     pub organization: Organization,
+    /// The link's role as the organization names it.
+    pub role_name: String,
 }
 
 fn gone(state: JoinLinkState) -> ServiceError {
@@ -191,7 +213,12 @@ pub fn open(conn: &Conn, token: &str, now: Millis) -> ServiceResult<OpenLink> {
         .ok_or(ServiceError::NotFound("join link"))?;
     let organization =
         db::orgs::get(conn, link.org_id)?.ok_or(ServiceError::NotFound("join link"))?;
-    Ok(OpenLink { link, organization })
+    let role_name = super::roles::shown_name(conn, link.org_id, &link.role)?;
+    Ok(OpenLink {
+        link,
+        organization,
+        role_name,
+    })
 }
 
 /// The signed-in person joins through the link: their email must be
@@ -207,7 +234,9 @@ pub fn join(
     request_id: Option<String>,
     now: Millis,
 ) -> ServiceResult<Uuid> {
-    let OpenLink { link, organization } = open(tx, token, now)?;
+    let OpenLink {
+        link, organization, ..
+    } = open(tx, token, now)?;
     if link.state != JoinLinkState::Active {
         return Err(gone(link.state));
     }

@@ -119,6 +119,18 @@ pub fn resolve_with_permissions(
     }
 }
 
+/// The role as the organization names it on pages and in messages: the
+/// built-ins' labels, a custom role's display name (its key if the role
+/// was deleted since).
+pub fn shown_name(conn: &Conn, org_id: i64, role: &Role) -> ServiceResult<String> {
+    Ok(match role {
+        Role::Custom(key) => db::roles::get(conn, org_id, key)?
+            .map(|custom| custom.name)
+            .unwrap_or_else(|| key.as_str().to_owned()),
+        built_in => built_in.label().to_owned(),
+    })
+}
+
 /// One page of the organization's roles: ADMIN and MEMBER, then its own by key.
 pub fn list(conn: &Conn, org_id: i64, page: Page) -> ServiceResult<Paged<RoleDefinition>> {
     let built_ins: Vec<RoleDefinition> = Role::BUILT_IN

@@ -79,16 +79,49 @@ pub fn check_ids(conn: &Conn, org_id: i64, ids: &[i64]) -> ServiceResult<()> {
     }
 }
 
+/// The ids of the organization's teams with these names (compared as the
+/// unique names are, case-insensitively); a name that is not one of them
+/// is refused naming `teams`.
+pub fn ids_named(conn: &Conn, org_id: i64, names: &[String]) -> ServiceResult<Vec<i64>> {
+    let mut ids = names
+        .iter()
+        .map(|name| {
+            db::teams::id_by_name_key(conn, org_id, &name_key(name))?.ok_or_else(|| {
+                ServiceError::invalid(
+                    "teams",
+                    format!("`{name}` is not a team of this organization"),
+                )
+            })
+        })
+        .collect::<ServiceResult<Vec<i64>>>()?;
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
+
 /// Records the (checked) teams an invitation or a join link puts people in.
 pub fn attach(conn: &Conn, holder: Holder, ids: &[i64]) -> ServiceResult<()> {
     Ok(db::teams::set_for(conn, holder, ids)?)
 }
 
-/// The ids of the teams an invitation or join link still names.
-pub fn ids_of(conn: &Conn, org_id: i64, holder: Holder) -> ServiceResult<Vec<i64>> {
-    Ok(db::teams::of_holder(conn, org_id, holder)?
-        .into_iter()
-        .map(|team| team.id)
+/// The team ids each of `holder_ids` names, aligned with them (one read
+/// for a whole page). The ids come from the organization's own rows, and a
+/// deleted team's link row went with it, so every id is a live team there.
+pub fn ids_of_each(
+    conn: &Conn,
+    kind: fn(i64) -> Holder,
+    holder_ids: &[i64],
+) -> ServiceResult<Vec<Vec<i64>>> {
+    let pairs = db::teams::ids_of_holders(conn, kind, holder_ids)?;
+    Ok(holder_ids
+        .iter()
+        .map(|holder| {
+            pairs
+                .iter()
+                .filter(|(of, _)| of == holder)
+                .map(|(_, team)| *team)
+                .collect()
+        })
         .collect())
 }
 

@@ -90,6 +90,35 @@ async fn a_custom_role_from_creation_to_an_accepted_invitation_to_a_permission_c
         .get(&format!("/v1/organization/invitations/{id}"), &org.key)
         .await;
     assert_eq!(invitation.body["role"], "billing");
+    // What the invitee reads names the role as the organization does.
+    let mailed = read_eml(&wait_for_eml(&app.outbox_dir(), 1).await[0]);
+    assert!(
+        mailed.text.contains("as a member (Billing)"),
+        "{}",
+        mailed.text
+    );
+    let page = reqwest::get(format!("{}{}", app.address, app.invitation_link_path(id)))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<dd>Billing</dd>"), "{page}");
+    let link = app
+        .post(
+            "/v1/organization/join-links",
+            &org.key,
+            &json!({ "maxUses": 5, "expiresIn": "1d", "role": "billing" }),
+        )
+        .await;
+    assert_eq!(link.status, 200, "{}", link.text);
+    let page = reqwest::get(link.body["url"].as_str().unwrap())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<dd>Billing</dd>"), "{page}");
     let token = app.invitee_token("iris@example.test").await;
     let accepted = app.respond(&uuid, "true", &token).await;
     assert_eq!(accepted.status, 200, "{}", accepted.text);

@@ -154,7 +154,45 @@ async fn a_team_from_creation_through_an_accepted_invitation_to_removal() {
         .await;
     assert_eq!(invited.status, 200, "{}", invited.text);
     assert_eq!(invited.body["teamIds"], json!([billing, support]));
-    let uuid = app.invitation_uuid(invited.body["id"].as_i64().unwrap());
+    // Every admin read of it says so too; one without teams says nothing.
+    let id = invited.body["id"].as_i64().unwrap();
+    let plain = app
+        .post(
+            "/v1/organization/invitations",
+            &org.key,
+            &json!({ "inviteeEmail": "ivan@example.test", "role": "MEMBER" }),
+        )
+        .await;
+    assert_eq!(plain.status, 200, "{}", plain.text);
+    assert!(plain.body.get("teamIds").is_none(), "{}", plain.text);
+    let shown = app
+        .get(&format!("/v1/organization/invitations/{id}"), &org.key)
+        .await;
+    assert_eq!(
+        shown.body["teamIds"],
+        json!([billing, support]),
+        "{}",
+        shown.text
+    );
+    let listed = app.get("/v1/organization/invitations", &org.key).await;
+    assert_eq!(listed.body["items"][0]["inviteeEmail"], "ivan@example.test");
+    assert!(listed.body["items"][0].get("teamIds").is_none());
+    assert_eq!(listed.body["items"][1]["id"], id);
+    assert_eq!(
+        listed.body["items"][1]["teamIds"],
+        json!([billing, support])
+    );
+    app.clock.advance(std::time::Duration::from_secs(120));
+    let resent = app
+        .post(
+            &format!("/v1/organization/invitations/{id}/resend"),
+            &org.key,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(resent.status, 200, "{}", resent.text);
+    assert_eq!(resent.body["teamIds"], json!([billing, support]));
+    let uuid = app.invitation_uuid(id);
     let token = app.invitee_token("iris@example.test").await;
     let iris = user_id_of(&app, "iris@example.test");
     let accepted = app.respond(&uuid, "true", &token).await;
@@ -513,6 +551,10 @@ async fn a_bulk_item_with_teams_joins_them_and_a_team_deleted_before_accepting_i
     assert_eq!(bulk.body["items"][0]["status"], "created");
     assert_eq!(bulk.body["items"][1]["status"], "invalid");
     assert_eq!(bulk.body["items"][1]["error"]["field"], "teamIds");
+    assert_eq!(
+        bulk.body["items"][0]["invitation"]["teamIds"],
+        json!([kept, doomed])
+    );
     let invitation = bulk.body["items"][0]["invitation"]["id"].as_i64().unwrap();
 
     // Deleted between the invitation and the answer: accepting joins the rest.
@@ -541,6 +583,14 @@ async fn a_bulk_item_with_teams_joins_them_and_a_team_deleted_before_accepting_i
         events_of(&app, &org.key, "team.member_added").await.len(),
         1
     );
+    // The deleted team's row went with it: the invitation names the rest.
+    let shown = app
+        .get(
+            &format!("/v1/organization/invitations/{invitation}"),
+            &org.key,
+        )
+        .await;
+    assert_eq!(shown.body["teamIds"], json!([kept]), "{}", shown.text);
 
     // Someone already a member who accepts still joins the named teams.
     let other = create_team(&app, &org.key, "Other").await;
@@ -586,6 +636,13 @@ async fn joining_through_a_link_with_teams_joins_them() {
         .await;
     assert_eq!(link.status, 200, "{}", link.text);
     assert_eq!(link.body["teamIds"], json!([team]));
+    let listed = app.get("/v1/organization/join-links", &org.key).await;
+    assert_eq!(
+        listed.body["items"][0]["teamIds"],
+        json!([team]),
+        "{}",
+        listed.text
+    );
     let url = link.body["url"].as_str().unwrap().to_owned();
     let token = url.rsplit('/').next().unwrap().to_owned();
 

@@ -1924,7 +1924,7 @@ fn invite_from_a_csv_prints_one_json_line_per_row_and_queues_messages() {
 }
 
 #[test]
-fn invite_takes_the_organizations_own_role_keys() {
+fn invite_takes_the_organizations_own_role_keys_and_team_names() {
     let cli = Cli::new();
     let (org, _admin) = cli.org("Acme", "ada@acme.test");
     cli.write(|tx| {
@@ -1933,13 +1933,19 @@ fn invite_takes_the_organizations_own_role_keys() {
                                     updated_at)
              VALUES (?1, 'billing', 'Billing', NULL, 'invoices:read', 0, 0)",
             &[&org],
+        )?;
+        tx.execute(
+            "INSERT INTO teams (org_id, name, name_key, description, created_at, updated_at)
+             VALUES (?1, 'Finance', 'finance', NULL, 0, 0), (?1, 'Support', 'support', NULL, 0, 0)",
+            &[&org],
         )
         .map(|_| ())
     });
     let csv = cli.dir.path().join("people.csv");
     std::fs::write(
         &csv,
-        "email,role\nbob@example.com,billing\ncarol@example.com,ghost\n",
+        "email,role,teams\nbob@example.com,billing,finance; SUPPORT\ncarol@example.com,ghost\n\
+         dan@example.com,MEMBER,Finance;Nope\n",
     )
     .unwrap();
     let output = cli.run(&[
@@ -1958,7 +1964,16 @@ fn invite_takes_the_organizations_own_role_keys() {
     assert_eq!(lines[0]["invitation"]["role"], "billing");
     assert_eq!(lines[1]["status"], "invalid", "{}", lines[1]);
     assert_eq!(lines[1]["error"]["field"], "role");
+    // The third column names teams, case-insensitively; an unknown one
+    // refuses its row alone.
+    assert_eq!(
+        lines[0]["invitation"]["teamIds"].as_array().unwrap().len(),
+        2
+    );
+    assert_eq!(lines[2]["status"], "invalid", "{}", lines[2]);
+    assert_eq!(lines[2]["error"]["field"], "teams");
     assert_eq!(cli.query_i64("SELECT COUNT(*) FROM invitations"), 1);
+    assert_eq!(cli.query_i64("SELECT COUNT(*) FROM invitation_teams"), 2);
 }
 
 #[tokio::test]

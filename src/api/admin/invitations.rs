@@ -107,7 +107,6 @@ pub async fn create(
     let new =
         new_invitation(body?.into_inner(), &state.settings.invitations).map_err(ApiError::from)?;
     caller.may_grant(Scope::InvitationsWrite, &new.role)?;
-    let team_ids = new.team_ids.clone();
     let (org_id, inviter) = (caller.org_id(), caller.user_id());
     let rules = send_rules(&state.settings.invitations);
     let app = state.clone();
@@ -129,9 +128,7 @@ pub async fn create(
         })
         .await
         .map_err(ApiError::from)?;
-    let mut body = InvitationBody::from(invitation);
-    body.team_ids = team_ids;
-    Ok(web::Json(body))
+    Ok(web::Json(invitation.into()))
 }
 
 /// `GET /v1/organization/invitations/{id}`: the seed's fields plus the

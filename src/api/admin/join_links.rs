@@ -59,14 +59,13 @@ pub async fn create(
         now,
     )
     .map_err(ApiError::from)?;
-    new.team_ids = team_ids.clone();
+    new.team_ids = team_ids;
     let (link, token) = state
         .db
         .write(move |tx| services::join_links::create(tx, org_id, creator, &new, now))
         .await
         .map_err(ApiError::from)?;
     let mut body = JoinLinkBody::from(link);
-    body.team_ids = team_ids;
     body.url = Some(format!(
         "{}/join/{token}",
         state.public_url.trim_end_matches('/')

@@ -303,7 +303,7 @@ fn render(
             .unwrap_or_else(|| "An admin".into()),
         invitee_email,
         personal_message: details.message.clone(),
-        role_label: details.invitation.role.label().to_owned(),
+        role_label: details.role_name.clone(),
         member_count: details.organization_member_count,
         expires_at_iso: details.invitation.expires_at.to_rfc3339(),
         expires_at_human: details.invitation.expires_at.to_human(),

@@ -153,7 +153,7 @@ fn render(
         token: token.to_owned(),
         organization_name: open.organization.name.clone(),
         organization_logo_url: open.organization.logo_url.clone(),
-        role_label: open.link.role.label().to_owned(),
+        role_label: open.role_name.clone(),
         member_count: open.organization.member_count,
         expires_at_iso: open.link.expires_at.to_rfc3339(),
         expires_at_human: open.link.expires_at.to_human(),
