@@ -38,9 +38,15 @@ pub fn method_label(method: &Method) -> &'static str {
 /// RFC 9110 gives a method the server does not recognise for any resource;
 /// a known method a route does not take still answers that route's 405.
 pub async fn guard(
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    // HEAD is GET without the body (RFC 9110 §9.3.2), so every GET route
+    // answers it: routed as GET, and the connection, which saw HEAD, sends
+    // the headers alone. Uptime checkers probe with HEAD.
+    if req.method() == Method::HEAD {
+        req.head_mut().method = Method::GET;
+    }
     if method_label(req.method()) == "OTHER" {
         let refused = ApiError::new(
             StatusCode::NOT_IMPLEMENTED,

@@ -78,6 +78,38 @@ async fn wrong_methods_answer_405_with_allow() {
 }
 
 #[tokio::test]
+async fn head_answers_every_get_route_with_its_headers_and_no_body() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme", "ada@acme.test");
+    for (path, key) in [
+        ("/", None),
+        ("/healthz", None),
+        ("/openapi.json", None),
+        ("/v1/organization", Some(org.key.as_str())),
+        ("/v1/organization", None),
+        (
+            "/v1/organization/invitations?limit=1",
+            Some(org.key.as_str()),
+        ),
+    ] {
+        let get = app.request(Method::GET, path, key, None).await;
+        let head = app.request(Method::HEAD, path, key, None).await;
+        assert_eq!(head.status, get.status, "HEAD {path}");
+        assert_eq!(head.text, "", "HEAD {path}");
+        assert_eq!(
+            head.header("content-type"),
+            get.header("content-type"),
+            "HEAD {path}"
+        );
+        assert_eq!(
+            head.header("content-length"),
+            Some(get.text.len().to_string().as_str()),
+            "HEAD {path}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn every_error_is_a_complete_problem_document() {
     let app = spawn_app().await;
     let org = app.create_org("Acme", "ada@acme.test");
