@@ -78,7 +78,7 @@ async fn wrong_methods_answer_405_with_allow() {
 }
 
 #[tokio::test]
-async fn head_answers_every_get_route_with_its_headers_and_no_body() {
+async fn head_answers_every_get_route_with_its_headers_and_no_body_and_the_front_page_leads_on() {
     let app = spawn_app().await;
     let org = app.create_org("Acme", "ada@acme.test");
     for (path, key) in [
@@ -93,6 +93,11 @@ async fn head_answers_every_get_route_with_its_headers_and_no_body() {
         ),
     ] {
         let get = app.request(Method::GET, path, key, None).await;
+        if path == "/" {
+            // The front page leads to the console and the account pages.
+            assert!(get.text.contains(r#"href="/admin""#), "{}", get.text);
+            assert!(get.text.contains(r#"href="/account""#), "{}", get.text);
+        }
         let head = app.request(Method::HEAD, path, key, None).await;
         assert_eq!(head.status, get.status, "HEAD {path}");
         assert_eq!(head.text, "", "HEAD {path}");
