@@ -192,6 +192,9 @@ pub struct OpenLink {
     pub organization: Organization,
     /// The link's role as the organization names it.
     pub role_name: String,
+    /// Whether the person looking at it is a member already (false when
+    /// nobody is signed in).
+    pub viewer_is_member: bool,
 }
 
 fn gone(state: JoinLinkState) -> ServiceError {
@@ -218,7 +221,24 @@ pub fn open(conn: &Conn, token: &str, now: Millis) -> ServiceResult<OpenLink> {
         link,
         organization,
         role_name,
+        viewer_is_member: false,
     })
+}
+
+/// [`open`], as `viewer` (signed in, or nobody) sees it: a member is told
+/// so instead of being offered to join.
+pub fn open_for(
+    conn: &Conn,
+    token: &str,
+    viewer: Option<i64>,
+    now: Millis,
+) -> ServiceResult<OpenLink> {
+    let mut open = open(conn, token, now)?;
+    if let Some(user_id) = viewer {
+        open.viewer_is_member =
+            db::members::get(conn, OrgId(open.link.org_id), UserId(user_id))?.is_some();
+    }
+    Ok(open)
 }
 
 /// The signed-in person joins through the link: their email must be

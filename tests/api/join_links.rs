@@ -286,6 +286,18 @@ async fn a_verified_person_joins_and_closed_links_join_nobody() {
     assert_eq!(link.body["items"][0]["uses"], 1);
     assert_eq!(link.body["items"][0]["state"], "full");
 
+    // A member opening another link is told so, and offered nothing to press.
+    let (_, another) =
+        create_link(&app, &org.key, json!({ "maxUses": 5, "expiresIn": "1d" })).await;
+    let shown = get_page(&signed_in(&app, bob), &app, &format!("/join/{another}")).await;
+    shown.assert_html(200);
+    assert!(
+        shown.text.contains(r#"id="already-member""#),
+        "{}",
+        shown.text
+    );
+    assert!(!shown.text.contains("/accept"), "{}", shown.text);
+
     // Full: 410, nobody else joins.
     let carol = app.create_user("carol@example.test", None);
     let reply = join(&signed_in(&app, carol), &app, &token).await;

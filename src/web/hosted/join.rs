@@ -20,6 +20,8 @@ pub enum JoinView {
     SignedOut(SignInForms),
     /// The signed-in person's email and the CSRF token.
     SignedIn(String, String),
+    /// Signed in as someone who is a member already: their email.
+    AlreadyMember(String),
 }
 
 #[derive(Template)]
@@ -62,13 +64,19 @@ fn plausible(token: &str) -> Result<&str, PageError> {
     plausible.then_some(token).ok_or_else(not_found)
 }
 
-/// The link behind a token if it is active; otherwise the page to show.
-async fn open_link(state: &AppState, token: &str) -> Result<OpenLink, PageError> {
+/// The link behind a token if it is active, as `viewer` sees it; otherwise
+/// the page to show.
+async fn open_link(
+    state: &AppState,
+    token: &str,
+    viewer: Option<&SessionUser>,
+) -> Result<OpenLink, PageError> {
     let token = plausible(token)?.to_owned();
     let now = state.clock.now();
+    let viewer = viewer.map(|user| user.user_id);
     let open = state
         .db
-        .read(move |conn| services::join_links::open(conn, &token, now))
+        .read(move |conn| services::join_links::open_for(conn, &token, viewer, now))
         .await
         .map_err(|error| match error {
             ServiceError::NotFound(_) => not_found(),
@@ -100,7 +108,7 @@ async fn joined(
         }
         // Not allowed to join (an address not proven yet): the page again, saying why.
         Err(ServiceError::Forbidden { detail, .. }) => {
-            let open = open_link(state, token).await?;
+            let open = open_link(state, token, Some(session)).await?;
             let status = StatusCode::FORBIDDEN;
             Err(render(
                 req,
@@ -147,6 +155,7 @@ fn render(
             return_to: format!("/join/{token}"),
             passkeys: state.accounts.passkeys_offered(),
         }),
+        Some(user) if open.viewer_is_member => JoinView::AlreadyMember(user.email.clone()),
         Some(user) => JoinView::SignedIn(user.email.clone(), csrf.clone()),
     };
     let page = JoinPage {
@@ -182,8 +191,8 @@ pub async fn show(
     browser: Browser,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, HtmlError> {
-    let open = open_link(&state, &path).await?;
     let session = browser.signed_in(&state).await;
+    let open = open_link(&state, &path, session.as_ref()).await?;
     let page = render(
         &req,
         &state,
@@ -206,7 +215,7 @@ pub async fn sign_in(
     GenuineForm(form): GenuineForm<Credentials>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, HtmlError> {
-    let open = open_link(&state, &path).await?;
+    let open = open_link(&state, &path, None).await?;
     let context = browser.form_context(None, None);
     let onward = Onward::Page(format!("/join/{}", path.as_str()));
     let again = |error: &FormError| {
