@@ -15,7 +15,8 @@ use crate::domain::invitation::InvitationFilter;
 use crate::domain::role::{Management, Permissions};
 use crate::domain::second_factor::{AdminMfa, ConsoleStep};
 use crate::domain::{
-    Invitation, InvitationStatus, Membership, Millis, Organization, Page, Paged, Role,
+    Invitation, InvitationStatus, Membership, Millis, OrgId, Organization, Page, Paged, Role,
+    UserId,
 };
 use crate::services::error_code::ErrorCode;
 use uuid::Uuid;
@@ -286,6 +287,29 @@ fn find_session(
     match session_token {
         Some(token) => sessions::find(conn, token, now),
         None => Ok(None),
+    }
+}
+
+/// Someone who just became a member, and whether the console admits them
+/// there (the page after joining leads on to it, or says they are done).
+#[derive(Debug, Clone, Copy)]
+pub struct Joined {
+    pub organization: Uuid,
+    pub opens_console: bool,
+}
+
+impl Joined {
+    /// Reads the role the person holds now (accepting keeps an existing
+    /// member's role).
+    pub fn read(conn: &Conn, org_id: i64, user_id: i64, organization: Uuid) -> ServiceResult<Self> {
+        let opens_console = match db::members::role(conn, OrgId(org_id), UserId(user_id))? {
+            Some(role) => admits(conn, org_id, &role)?,
+            None => false,
+        };
+        Ok(Self {
+            organization,
+            opens_console,
+        })
     }
 }
 

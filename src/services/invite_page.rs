@@ -2,6 +2,7 @@
 //! may do with an invitation, and what became of their answer. The page
 //! handler renders these outcomes; it decides nothing itself.
 
+use super::console::Joined;
 use super::sessions::{self, SessionUser};
 use super::{ServiceError, ServiceResult, invitee};
 use crate::auth::secrets;
@@ -63,8 +64,9 @@ pub enum Answer {
     /// The state the page was in instead: unknown, closed, nobody signed in,
     /// or someone other than the invitee signed in.
     NotAnswerable(PageState),
-    /// Accepted: the organization's UUID (for `invitations.accept_redirect_url`).
-    Accepted(Box<InvitationDetails>, Uuid),
+    /// Accepted: where the person stands now (the organization's UUID is
+    /// for `invitations.accept_redirect_url`).
+    Accepted(Box<InvitationDetails>, Joined),
     Declined(Box<InvitationDetails>),
     /// The invitee's account has no proven address and the visit carried no
     /// secret from the invitation's messages: nothing was answered.
@@ -174,7 +176,10 @@ pub fn answer(
         now,
     )?;
     Ok(match answered {
-        Some(organization) => Answer::Accepted(details, organization),
+        Some(organization) => {
+            let joined = Joined::read(tx, details.invitation.org_id, user.user_id, organization)?;
+            Answer::Accepted(details, joined)
+        }
         None => Answer::Declined(details),
     })
 }

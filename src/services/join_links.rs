@@ -1,6 +1,7 @@
 //! Join links: an admin makes a URL that lets up to `maxUses` people with a
 //! verified email join with one role, until it expires or is revoked.
 
+use super::console::Joined;
 use super::{ServiceError, ServiceResult, events};
 use crate::auth::secrets;
 use crate::db;
@@ -12,7 +13,6 @@ use crate::domain::{Email, Millis, Organization, Page, Paged, Role};
 use crate::domain::{OrgId, UserId};
 use crate::services::error_code::ErrorCode;
 use std::time::Duration;
-use uuid::Uuid;
 
 /// 32 base62 characters: about 190 random bits.
 const TOKEN_LEN: usize = 32;
@@ -245,7 +245,7 @@ pub fn open_for(
 /// verified and allowed; a closed link (full, expired, revoked) is Gone.
 /// The use is taken by a conditional UPDATE in the same transaction as the
 /// membership insert, so the cap holds under concurrent joins. Someone
-/// already a member is told so and uses nothing. Answers the organization's UUID.
+/// already a member is told so and uses nothing. Answers where they stand now.
 /// The join is a `member.added` event with the person as its actor.
 pub fn join(
     tx: &Conn,
@@ -253,7 +253,7 @@ pub fn join(
     user_id: i64,
     request_id: Option<String>,
     now: Millis,
-) -> ServiceResult<Uuid> {
+) -> ServiceResult<Joined> {
     let OpenLink {
         link, organization, ..
     } = open(tx, token, now)?;
@@ -307,5 +307,5 @@ pub fn join(
         user_id,
         now,
     )?;
-    Ok(organization.uuid)
+    Joined::read(tx, link.org_id, user_id, organization.uuid)
 }

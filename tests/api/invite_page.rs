@@ -215,6 +215,12 @@ async fn signing_up_from_the_emailed_link_and_accepting_makes_a_member() {
         "{}",
         accepted.text
     );
+    // An admin now: the page leads on to the console.
+    assert!(
+        accepted.text.contains(r#"href="/admin""#),
+        "{}",
+        accepted.text
+    );
 
     // The admin API sees the new member with the invited role, and the invitation accepted.
     assert_eq!(

@@ -275,6 +275,14 @@ async fn a_verified_person_joins_and_closed_links_join_nobody() {
     let bob = app.create_user("bob@example.test", None);
     let reply = join(&signed_in(&app, bob), &app, &token).await;
     assert_eq!(reply.status, 200, "{}", reply.text);
+    // A plain member: nothing more to do, and nothing that leads to the console.
+    assert!(
+        reply.text.contains("you can close this page"),
+        "{}",
+        reply.text
+    );
+    assert!(reply.text.contains(r#"href="/account""#), "{}", reply.text);
+    assert!(!reply.text.contains(r#"href="/admin""#), "{}", reply.text);
     assert_eq!(
         app.query_strings(&format!(
             "SELECT role FROM memberships WHERE org_id = {} AND user_id = {bob}",

@@ -210,13 +210,13 @@ fn answered(
     token: Option<&str>,
 ) -> Result<HttpResponse, HtmlError> {
     match answer {
-        Answer::Accepted(details, organization) => {
+        Answer::Accepted(details, joined) => {
             let org = &details.organization_name;
             let welcome = MessagePage::new(
                 format!("Welcome to {org}"),
                 format!("You accepted the invitation and are now a member of {org}."),
             );
-            Ok(crate::web::hosted::joined(state, organization, welcome)?)
+            Ok(crate::web::hosted::joined(state, joined, welcome)?)
         }
         Answer::Declined(details) => {
             let declined = MessagePage::new(

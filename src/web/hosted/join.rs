@@ -94,13 +94,13 @@ async fn joined(
     state: &AppState,
     token: &str,
     session: &SessionUser,
-    joined: Result<uuid::Uuid, ServiceError>,
+    joined: Result<services::console::Joined, ServiceError>,
 ) -> Result<HttpResponse, HtmlError> {
     let message = |status, heading: &str, text: String| PageError::new(status, heading, text);
     match joined {
-        Ok(organization) => {
+        Ok(now_member) => {
             let welcome = MessagePage::new("Welcome", "You joined the organization.");
-            Ok(crate::web::hosted::joined(state, organization, welcome)?)
+            Ok(crate::web::hosted::joined(state, now_member, welcome)?)
         }
         Err(ServiceError::NotFound(_)) => Err(not_found().into()),
         Err(ServiceError::Gone { detail, .. }) => {

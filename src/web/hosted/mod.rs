@@ -76,20 +76,35 @@ use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use askama::Template;
 
-/// The answer once a person joined `organization` (by invitation or join
+/// The answer once a person joined an organization (by invitation or join
 /// link): on to `invitations.accept_redirect_url` when it is set, naming
-/// the organization; otherwise the `welcome` page.
+/// the organization; otherwise the `welcome` page, leading on to the
+/// console when it admits them there, or saying they are done.
 pub fn joined(
     state: &crate::state::AppState,
-    organization: uuid::Uuid,
-    welcome: MessagePage,
+    joined: crate::services::console::Joined,
+    mut welcome: MessagePage,
 ) -> Result<HttpResponse, PageError> {
     let Some(target) = &state.settings.invitations.accept_redirect_url else {
+        welcome.link = Some(if joined.opens_console {
+            crate::web::render::Link {
+                href: "/admin".into(),
+                label: "Open the admin console".into(),
+            }
+        } else {
+            welcome
+                .message
+                .push_str(" There is nothing more to do here: you can close this page.");
+            crate::web::render::Link {
+                href: "/account".into(),
+                label: "Your account".into(),
+            }
+        });
         return Ok(crate::web::render::render(StatusCode::OK, &welcome, &[]));
     };
     let mut url = url::Url::parse(target).map_err(PageError::internal)?;
     url.query_pairs_mut()
-        .append_pair("organization", &organization.to_string());
+        .append_pair("organization", &joined.organization.to_string());
     Ok(crate::web::render::see_other(url.as_str()))
 }
 
