@@ -450,6 +450,7 @@ fn demo(mut settings: Settings, args: DemoArgs) -> Result<(), CliError> {
     // serve must not leave a database (or a deleted one) behind, nor pull
     // a file from under a running server.
     settings.check_serving()?;
+    ensure_bindable(&settings)?;
     let lock = lock_database(&settings)?;
     if args.reset {
         for suffix in ["", "-wal", "-shm"] {
@@ -516,8 +517,24 @@ fn serve(mut settings: Settings, args: ServeArgs) -> Result<(), CliError> {
     if let Some(bind) = args.bind {
         settings.server.bind = bind;
     }
+    ensure_bindable(&settings)?;
     let lock = lock_database(&settings)?;
     run_server(settings, lock)
+}
+
+/// Fails, naming `--bind`, when the address cannot be listened on, before
+/// anything (folder, lock, database) is created. The server binds again
+/// when it starts; this only moves the common failure ahead of the files.
+fn ensure_bindable(settings: &Settings) -> Result<(), CliError> {
+    std::net::TcpListener::bind(&settings.server.bind)
+        .map(drop)
+        .map_err(|source| {
+            StartupError::Bind {
+                addr: settings.server.bind.clone(),
+                source,
+            }
+            .into()
+        })
 }
 
 /// One server per SQLite file: the lock `serve` holds for as long as it

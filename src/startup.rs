@@ -48,12 +48,28 @@ pub enum StartupError {
     Webhooks(String),
     #[error("cannot start the password threads: {0}")]
     Threads(std::io::Error),
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {source}{}", bind_hint(source))]
     Bind {
         addr: String,
         #[source]
         source: std::io::Error,
     },
+}
+
+/// What to do about an address that cannot be listened on.
+fn bind_hint(source: &std::io::Error) -> &'static str {
+    match source.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            " (another process listens there); choose another address with --bind, \
+             e.g. `enlist serve --bind 127.0.0.1:8081`, or set server.bind \
+             (ENLIST_SERVER__BIND)"
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            " (ports below 1024 need privileges); choose a port above 1024 with --bind \
+             or server.bind"
+        }
+        _ => "; choose the address with --bind or server.bind (ENLIST_SERVER__BIND)",
+    }
 }
 
 /// Sign-ins waiting for an argon2 thread beyond this answer 503 at once.
@@ -106,12 +122,14 @@ impl Application {
                  sslmode=verify-full (or require) to the URL, or sslmode=disable to say you mean it"
             );
         }
-        let db = Database::open(&settings.database)?;
+        // Bound first: a port already in use fails before the database
+        // file (or its schema) is created.
         let listener =
             TcpListener::bind(&settings.server.bind).map_err(|source| StartupError::Bind {
                 addr: settings.server.bind.clone(),
                 source,
             })?;
+        let db = Database::open(&settings.database)?;
         let addr = listener.local_addr().map_err(|source| StartupError::Bind {
             addr: settings.server.bind.clone(),
             source,

@@ -2434,3 +2434,24 @@ fn user_show_names_the_accounts_identities_and_no_token() {
         String::from_utf8_lossy(&unknown.stderr)
     );
 }
+
+#[test]
+fn a_port_in_use_names_bind_and_creates_nothing() {
+    let cli = Cli::without_database();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    for command in [
+        &["serve", "--bind", &addr][..],
+        &["demo", "--bind", &addr][..],
+    ] {
+        let output = cli.run(command);
+        assert_fails_saying(&output, "--bind");
+        assert!(stderr_of(&output).contains(&addr), "{}", stderr_of(&output));
+        // Not the database, nor its folder's lock: nothing at all.
+        let left: Vec<_> = std::fs::read_dir(cli.dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert!(left.is_empty(), "{command:?} left {left:?}");
+    }
+}
