@@ -1,43 +1,16 @@
 //! Request and response bodies, named and shaped as the API documents show.
 
-use crate::domain::join_link::{JoinLink, JoinLinkState};
+use crate::domain::join_link::JoinLink;
 use crate::domain::webhook::WebhookEndpoint;
 use crate::domain::{
-    Invitation, InvitationStatus, Member, Millis, Organization, Paged, Role, User,
+    Invitation, InvitationStatus, Member, Millis, Paged, Role, User,
 };
-pub use crate::views::{InvitationDetailBody, MemberBody, WebhookBody};
+pub use crate::views::{
+    InvitationDetailBody, JoinLinkBody, MemberBody, OrganizationBody, WebhookBody,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[schema(as = Organization)]
-pub struct OrganizationBody {
-    pub id: i64,
-    pub uuid: Uuid,
-    pub name: String,
-    pub logo_url: Option<String>,
-    pub member_count: i64,
-    #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
-    pub created_at: Millis,
-    #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
-    pub updated_at: Millis,
-}
-
-impl From<Organization> for OrganizationBody {
-    fn from(org: Organization) -> Self {
-        Self {
-            id: org.id,
-            uuid: org.uuid,
-            name: org.name,
-            logo_url: org.logo_url,
-            member_count: org.member_count,
-            created_at: org.created_at,
-            updated_at: org.updated_at,
-        }
-    }
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -266,61 +239,12 @@ pub trait ShownOnce: Serialize {
     fn without_secret(&self) -> Self;
 }
 
-/// A join link. `url` (holding the token) is in the answer of the create call only.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[schema(as = JoinLink)]
-pub struct JoinLinkBody {
-    pub id: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(format = "uri")]
-    pub url: Option<String>,
-    /// `true` only on an idempotent replay of the create
-    /// (`Idempotent-Replayed: true`): `url` is not kept for replays, so this
-    /// answer has none; revoke the link and create another if it was lost.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    #[schema(required = false)]
-    pub secret_omitted: bool,
-    #[schema(value_type = crate::api::openapi::RoleDoc)]
-    pub role: Role,
-    pub max_uses: i64,
-    pub uses: i64,
-    #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
-    pub expires_at: Millis,
-    #[schema(value_type = crate::api::openapi::JoinLinkStateDoc)]
-    pub state: JoinLinkState,
-    #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
-    pub created_at: Millis,
-    /// The teams people join through the link, in the answer of the create
-    /// call when the request named any.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    #[schema(required = false)]
-    pub team_ids: Vec<i64>,
-}
-
 impl ShownOnce for JoinLinkBody {
     fn without_secret(&self) -> Self {
         Self {
             url: None,
             secret_omitted: true,
             ..self.clone()
-        }
-    }
-}
-
-impl From<JoinLink> for JoinLinkBody {
-    fn from(link: JoinLink) -> Self {
-        Self {
-            id: link.id,
-            url: None,
-            secret_omitted: false,
-            role: link.role,
-            max_uses: link.max_uses,
-            uses: link.uses,
-            expires_at: link.expires_at,
-            state: link.state,
-            created_at: link.created_at,
-            team_ids: Vec::new(),
         }
     }
 }

@@ -89,7 +89,7 @@ reusable_responses! {
         .header("Retry-After", retry_after());
 }
 
-pub use crate::views::{InvitationStatusDoc, RoleDoc};
+pub use crate::views::{InvitationStatusDoc, JoinLinkStateDoc, RoleDoc};
 
 /// `expiresIn`: a duration such as `"3d"`, or a number of seconds.
 #[derive(Serialize, ToSchema)]
@@ -110,17 +110,6 @@ pub enum BulkStatusDoc {
     Duplicate,
     Member,
     Invalid,
-}
-
-/// A join link's state at the time of reading.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-#[schema(as = JoinLinkState)]
-pub enum JoinLinkStateDoc {
-    Active,
-    Full,
-    Expired,
-    Revoked,
 }
 
 /// Pagination of every admin list.

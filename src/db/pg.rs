@@ -68,6 +68,12 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (17, include_str!("../../migrations/postgres/0017_roles.sql")),
     (18, include_str!("../../migrations/postgres/0018_teams.sql")),
+    // 0020 follows 0019 (verified domains) once both are merged: then it is
+    // version 20 here, as its file name says; on its own branch it is 19.
+    (
+        19,
+        include_str!("../../migrations/postgres/0020_organization_lifecycle.sql"),
+    ),
 ];
 
 /// The schema version this binary writes on PostgreSQL: the same as SQLite's.

@@ -17,6 +17,7 @@ pub mod labels;
 pub mod members;
 pub mod oauth;
 pub mod oidc;
+pub mod org_export;
 pub mod operations;
 pub mod orgs;
 pub mod outbox;
