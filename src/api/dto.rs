@@ -664,3 +664,74 @@ impl From<Paged<crate::domain::team::Team>> for TeamPage {
         }
     }
 }
+
+/// `PATCH /v1/organization`: the fields given change (`logoUrl` or
+/// `metadata` of null clears it; absent leaves it).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = UpdateOrganization, example = json!({
+    "name": "Acme Inc.", "logoUrl": "https://cdn.example.com/acme.png",
+    "metadata": {"plan": "enterprise", "crmId": "0015g00000ABC"}
+}))]
+pub struct UpdateOrganizationRequest {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub name: Option<Option<serde_json::Value>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, format = "uri", max_length = 2048)]
+    pub logo_url: Option<Option<serde_json::Value>>,
+    /// A JSON object of at most 8 KiB as compact JSON; replaces the one stored.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Option<serde_json::Value>>,
+}
+
+/// `DELETE /v1/organization`: the organization's name, typed out.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = DeleteOrganization, example = json!({"confirm": "Acme"}))]
+pub struct DeleteOrganizationRequest {
+    /// The organization's name exactly as `GET /v1/organization` answers it.
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub confirm: Option<serde_json::Value>,
+}
+
+/// The answer to `DELETE /v1/organization`: what went, and its export.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = DeletedOrganization)]
+pub struct DeletedOrganizationBody {
+    pub id: i64,
+    pub uuid: Uuid,
+    pub name: String,
+    /// Always true.
+    pub deleted: bool,
+    /// The file the export was written to before anything was deleted, in
+    /// the server's `organizations.export_dir`.
+    #[schema(example = "org-1-0b0f3d4e-8d0c-4b1e-9c55-3c1f0c9e2a10-1764581400000.json")]
+    pub export_file: String,
+    /// The same document as `GET /v1/organization/export` answered just before.
+    pub export: crate::views::OrganizationExportBody,
+}
+
+impl From<crate::services::orgs::Deleted> for DeletedOrganizationBody {
+    fn from(deleted: crate::services::orgs::Deleted) -> Self {
+        Self {
+            id: deleted.organization.id,
+            uuid: deleted.organization.uuid,
+            name: deleted.organization.name,
+            deleted: true,
+            export_file: deleted.export_file,
+            export: deleted.export,
+        }
+    }
+}
+
+/// `POST /organizations`: a new organization of the caller's own.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = CreateOwnOrganization, example = json!({"name": "Acme"}))]
+pub struct CreateOwnOrganizationRequest {
+    #[serde(default)]
+    #[schema(value_type = String, max_length = 200)]
+    pub name: Option<serde_json::Value>,
+}

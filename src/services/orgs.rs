@@ -149,6 +149,14 @@ pub fn page(conn: &Conn, page: Page) -> ServiceResult<Paged<Organization>> {
     Ok(page.of(db::orgs::page(conn, page)?, total))
 }
 
+/// A text field of a request body: absent, null or not a string answers
+/// 400 naming it.
+pub fn text_field(field: &'static str, raw: Option<&Value>) -> ServiceResult<String> {
+    raw.and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| ServiceError::invalid(field, format!("{field} must be a string")))
+}
+
 /// What a `PATCH` changes, checked: `None` leaves a field as it is;
 /// `logo_url` and `metadata` of `Some(None)` clear it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -166,12 +174,7 @@ impl OrgPatch {
         logo_url: Option<Option<&Value>>,
         metadata: Option<Option<&Value>>,
     ) -> ServiceResult<Self> {
-        let text = |field: &'static str, value: &Value| -> ServiceResult<String> {
-            value
-                .as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| ServiceError::invalid(field, format!("{field} must be a string")))
-        };
+        let text = |field: &'static str, value: &Value| text_field(field, Some(value));
         let name = match name {
             None => None,
             Some(None) => {
