@@ -65,6 +65,7 @@ mod oauth_token;
 mod oidc_provider_fixture;
 mod openapi;
 mod openid_provider;
+mod organizations;
 mod operability;
 mod passkeys;
 mod races;
