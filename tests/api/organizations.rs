@@ -508,3 +508,22 @@ async fn each_key_reaches_only_its_own_organization() {
     globex_after["exportedAt"] = globex_before["exportedAt"].clone();
     assert_eq!(globex_after, globex_before);
 }
+
+#[tokio::test]
+async fn the_api_answers_the_document_the_command_line_prints() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme", "ada@acme.test");
+    populate(&app, &org).await;
+
+    let answered = app.get("/v1/organization/export", &org.key).await;
+    // `enlist org export` prints this service call's answer.
+    let now = app.clock.now();
+    let printed = app
+        .db
+        .read_blocking(|conn| enlist::services::org_export::of(conn, org.id, now))
+        .unwrap();
+
+    let mut printed = serde_json::to_value(&printed).unwrap();
+    printed["exportedAt"] = answered.body["exportedAt"].clone();
+    assert_eq!(printed, answered.body);
+}
