@@ -60,6 +60,11 @@ impl Need {
     /// The audit log spans every part of the organization (keys, webhooks,
     /// roles, members), so it goes with the power over the organization.
     pub const ACTIVITY: Need = Need::Manage(Management::Organization);
+    /// The organization's own name, logo and metadata.
+    pub const SETTINGS: Need = Need::Manage(Management::Organization);
+    /// Deleting the organization ends every API key, which stay ADMIN's,
+    /// and everything else in it: the built-in ADMIN only.
+    pub const DELETE_ORGANIZATION: Need = Need::BuiltInAdmin;
 }
 
 impl ConsoleAdmin {

@@ -14,6 +14,7 @@ pub mod keys;
 pub mod members;
 pub mod overview;
 pub mod roles;
+pub mod settings;
 pub mod step_up;
 pub mod teams;
 pub mod webhooks;
@@ -88,6 +89,10 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
             Endpoint::at("/admin/orgs/{org}/webhooks/new").get(webhooks::new),
             Endpoint::at("/admin/orgs/{org}/webhooks/{id}/{action}").post(webhooks::act),
             Endpoint::at("/admin/orgs/{org}/activity").get(activity::show),
+            Endpoint::at("/admin/orgs/{org}/settings")
+                .get(settings::show)
+                .post(settings::update),
+            Endpoint::at("/admin/orgs/{org}/settings/delete").post(settings::delete),
         ],
     );
     cfg.service(actix_web::web::resource("/admin/{rest:.*}").to(not_found));
@@ -398,6 +403,7 @@ const NOTICES: &[(&str, &str, bool)] = &[
     ("role-deleted", "Role deleted.", false),
     ("team-created", "Team made.", false),
     ("team-updated", "Team changed.", false),
+    ("org-updated", "Organization settings saved.", false),
     (
         "team-deleted",
         "Team deleted. Its members stay in the organization.",
@@ -468,7 +474,7 @@ pub struct Chrome {
     pub email: String,
     pub csrf_token: String,
     /// `overview`, `invitations`, `members`, `join-links`, `roles`, `teams`,
-    /// `api-keys`, `webhooks` or `activity`.
+    /// `api-keys`, `webhooks`, `activity` or `settings`.
     pub section: &'static str,
     pub notice: Option<Notice>,
     /// The sections the admin may use (the nav shows only these).
@@ -478,7 +484,7 @@ pub struct Chrome {
 /// Each section of the console by its path segment, and what it needs.
 /// The nav shows a link only to whom may use it; the section's handlers
 /// state the same need when they admit.
-pub const SECTIONS: [(&str, Need); 9] = [
+pub const SECTIONS: [(&str, Need); 10] = [
     ("overview", Need::OVERVIEW),
     ("invitations", Need::INVITATIONS),
     ("members", Need::MEMBERS),
@@ -488,6 +494,7 @@ pub const SECTIONS: [(&str, Need); 9] = [
     ("api-keys", Need::API_KEYS),
     ("webhooks", Need::WEBHOOKS),
     ("activity", Need::ACTIVITY),
+    ("settings", Need::SETTINGS),
 ];
 
 impl Chrome {
