@@ -12,6 +12,7 @@ pub mod invitations;
 pub mod join_links;
 pub mod keys;
 pub mod members;
+pub mod operator;
 pub mod overview;
 pub mod roles;
 pub mod settings;
@@ -46,6 +47,11 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
             Endpoint::at("/admin").get(front::show).post(front::sign_in),
             Endpoint::at("/admin/sign-out").post(front::sign_out),
             Endpoint::at("/admin/second-factor").post(front::second_factor),
+            Endpoint::at("/admin/organizations").post(front::create_organization),
+            Endpoint::at("/admin/operator")
+                .get(operator::show)
+                .post(operator::create),
+            Endpoint::at("/admin/operator/{id}/delete").post(operator::delete),
             Endpoint::at("/admin/orgs/{org}").get(overview::show),
             Endpoint::at("/admin/orgs/{org}/invitations")
                 .get(invitations::list)
@@ -404,6 +410,21 @@ const NOTICES: &[(&str, &str, bool)] = &[
     ("team-created", "Team made.", false),
     ("team-updated", "Team changed.", false),
     ("org-updated", "Organization settings saved.", false),
+    (
+        "org-name-invalid",
+        "An organization's name is 1 to 200 characters, without line breaks.",
+        true,
+    ),
+    (
+        "org-limit",
+        "You administer as many organizations as you may create (organizations.per_user_limit).",
+        true,
+    ),
+    (
+        "self-serve-off",
+        "Creating organizations yourself is turned off on this server.",
+        true,
+    ),
     (
         "team-deleted",
         "Team deleted. Its members stay in the organization.",
