@@ -37,6 +37,7 @@ mod browser;
 mod bulk_invites;
 mod console;
 mod console_join_links;
+mod console_organizations;
 mod console_roles;
 mod console_teams;
 mod console_webhooks;
