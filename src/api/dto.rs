@@ -2,9 +2,7 @@
 
 use crate::domain::join_link::JoinLink;
 use crate::domain::webhook::WebhookEndpoint;
-use crate::domain::{
-    Invitation, InvitationStatus, Member, Millis, Paged, Role, User,
-};
+use crate::domain::{Invitation, InvitationStatus, Member, Millis, Paged, Role, User};
 pub use crate::views::{
     InvitationDetailBody, JoinLinkBody, MemberBody, OrganizationBody, WebhookBody,
 };

@@ -113,7 +113,13 @@ pub fn update(
             "UPDATE organizations SET name = ?2, logo_url = ?3, metadata = ?4, updated_at = ?5
              WHERE id = ?1 RETURNING {COLUMNS}"
         ),
-        &[&id, &fields.name, &fields.logo_url, &fields.metadata, &now.0],
+        &[
+            &id,
+            &fields.name,
+            &fields.logo_url,
+            &fields.metadata,
+            &now.0,
+        ],
         from_row,
     )
 }

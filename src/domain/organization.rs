@@ -101,7 +101,12 @@ mod tests {
     #[test]
     fn urls_are_http_and_plain() {
         assert!(url("logoUrl", "https://cdn.example.com/a.png").is_ok());
-        for bad in ["ftp://x", "javascript:alert(1)", "https://a b", "https://x\n"] {
+        for bad in [
+            "ftp://x",
+            "javascript:alert(1)",
+            "https://a b",
+            "https://x\n",
+        ] {
             assert_eq!(url("logoUrl", bad).unwrap_err().field, "logoUrl", "{bad:?}");
         }
     }
@@ -110,7 +115,12 @@ mod tests {
     fn metadata_is_an_object_of_at_most_8_kib() {
         assert!(metadata(&json!({"plan": "pro"})).is_ok());
         assert!(metadata(&json!({"pad": "x".repeat(8000)})).is_ok());
-        for bad in [json!([1]), json!("x"), json!(3), json!({"pad": "x".repeat(8192)})] {
+        for bad in [
+            json!([1]),
+            json!("x"),
+            json!(3),
+            json!({"pad": "x".repeat(8192)}),
+        ] {
             assert_eq!(metadata(&bad).unwrap_err().field, "metadata", "{bad}");
         }
     }

@@ -123,8 +123,9 @@ fn events(conn: &Conn, org_id: i64) -> ServiceResult<Vec<serde_json::Value>> {
         query.before_id = found.last().map(|event| event.id);
         for event in found {
             all.push(
-                serde_json::from_str(&event.body)
-                    .map_err(|e| ServiceError::Internal(format!("stored event {}: {e}", event.id)))?,
+                serde_json::from_str(&event.body).map_err(|e| {
+                    ServiceError::Internal(format!("stored event {}: {e}", event.id))
+                })?,
             );
         }
         if short {
@@ -147,8 +148,9 @@ pub fn write_file(dir: &Path, export: &Export, now: Millis) -> ServiceResult<Pat
     let file = crate::private_files::create_new_file(&path)
         .map_err(|e| failed("creating the export", &path, e))?;
     let mut out = std::io::BufWriter::new(file);
-    serde_json::to_writer_pretty(&mut out, export)
-        .map_err(|e| ServiceError::Internal(format!("writing the export {}: {e}", path.display())))?;
+    serde_json::to_writer_pretty(&mut out, export).map_err(|e| {
+        ServiceError::Internal(format!("writing the export {}: {e}", path.display()))
+    })?;
     out.write_all(b"\n")
         .map_err(|e| failed("writing the export", &path, e))?;
     let file = out

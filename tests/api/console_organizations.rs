@@ -23,7 +23,11 @@ async fn signed_in_at(app: &TestApp, email: &str, path: &str) -> (Browser, Strin
     browser
         .post_form(
             "/admin",
-            &[("csrf_token", &csrf), ("email", email), ("password", PASSWORD)],
+            &[
+                ("csrf_token", &csrf),
+                ("email", email),
+                ("password", PASSWORD),
+            ],
         )
         .await
         .assert_see_other("/admin");
@@ -60,7 +64,11 @@ async fn an_admin_changes_the_settings_then_deletes_the_organization() {
     let bad = browser
         .post_form(
             &settings,
-            &[("csrf_token", &csrf), ("name", "Acme Inc."), ("metadata", "[1]")],
+            &[
+                ("csrf_token", &csrf),
+                ("name", "Acme Inc."),
+                ("metadata", "[1]"),
+            ],
         )
         .await;
     bad.assert_html(400);
@@ -96,7 +104,12 @@ async fn a_custom_role_with_organization_manage_sees_settings_but_no_danger_zone
     let app = spawn_app().await;
     let org = app.create_org("Acme", "ada@acme.test");
     let role = json!({ "key": "owner", "name": "Owner", "permissions": ["organization:manage"] });
-    assert_eq!(app.post("/v1/organization/roles", &org.key, &role).await.status, 200);
+    assert_eq!(
+        app.post("/v1/organization/roles", &org.key, &role)
+            .await
+            .status,
+        200
+    );
     app.add_member(org.id, "olga@acme.test", "owner");
     let settings = format!("/admin/orgs/{}/settings", org.uuid);
     let (browser, csrf) = signed_in_at(&app, "olga@acme.test", &settings).await;
@@ -140,7 +153,11 @@ async fn a_verified_person_creates_organizations_on_the_front_door_up_to_the_lim
         )
         .await;
 
-    assert!(front.text.contains("create-own-organization"), "{}", front.text);
+    assert!(
+        front.text.contains("create-own-organization"),
+        "{}",
+        front.text
+    );
     let uuid = app.query_strings("SELECT uuid FROM organizations WHERE name = 'Ivy Labs'");
     assert_eq!(uuid.len(), 1);
     created.assert_see_other(&format!("/admin/orgs/{}", uuid[0]));
@@ -167,7 +184,11 @@ async fn self_serve_off_offers_no_form_and_refuses_the_post() {
         )
         .await;
 
-    assert!(!front.text.contains("create-own-organization"), "{}", front.text);
+    assert!(
+        !front.text.contains("create-own-organization"),
+        "{}",
+        front.text
+    );
     refused.assert_see_other("/admin?notice=self-serve-off");
     assert_eq!(app.query_i64("SELECT COUNT(*) FROM organizations"), 1);
 }
@@ -197,7 +218,11 @@ async fn an_operator_lists_creates_and_deletes_organizations() {
     let bad = browser
         .post_form(
             "/admin/operator",
-            &[("csrf_token", &csrf), ("name", "X"), ("admin_email", "nope")],
+            &[
+                ("csrf_token", &csrf),
+                ("name", "X"),
+                ("admin_email", "nope"),
+            ],
         )
         .await;
     let delete = format!("/admin/operator/{}/delete", acme.id);
@@ -211,7 +236,11 @@ async fn an_operator_lists_creates_and_deletes_organizations() {
     assert!(front.text.contains("/admin/operator"), "{}", front.text);
     listed.assert_html(200);
     for org in [&acme, &host] {
-        assert!(listed.text.contains(&format!("id=\"org-{}\"", org.id)), "{}", listed.text);
+        assert!(
+            listed.text.contains(&format!("id=\"org-{}\"", org.id)),
+            "{}",
+            listed.text
+        );
     }
     created.assert_see_other("/admin/operator?notice=created");
     assert_eq!(
@@ -259,7 +288,11 @@ async fn the_operators_page_does_not_exist_for_anyone_else() {
     let created = admin
         .post_form(
             "/admin/operator",
-            &[("csrf_token", &csrf), ("name", "Mine"), ("admin_email", "ada@acme.test")],
+            &[
+                ("csrf_token", &csrf),
+                ("name", "Mine"),
+                ("admin_email", "ada@acme.test"),
+            ],
         )
         .await;
 

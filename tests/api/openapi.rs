@@ -838,7 +838,10 @@ async fn admin_api(app: &TestApp, spec: &mut Conformance) -> (TestOrg, i64) {
     assert_eq!(reply.status, 200, "{}", reply.text);
     spec.check("getOrganization", &reply);
     for (body, status) in [
-        (json!({ "logoUrl": null, "metadata": { "plan": "pro" } }), 200),
+        (
+            json!({ "logoUrl": null, "metadata": { "plan": "pro" } }),
+            200,
+        ),
         (json!({ "metadata": [1] }), 400),
     ] {
         let reply = app
@@ -856,7 +859,12 @@ async fn admin_api(app: &TestApp, spec: &mut Conformance) -> (TestOrg, i64) {
     for (confirm, status) in [("doomed", 400), ("Doomed", 200)] {
         let body = json!({ "confirm": confirm });
         let reply = app
-            .request(Method::DELETE, "/v1/organization", Some(&doomed.key), Some(&body))
+            .request(
+                Method::DELETE,
+                "/v1/organization",
+                Some(&doomed.key),
+                Some(&body),
+            )
             .await;
         assert_eq!(reply.status, status, "{}", reply.text);
         spec.check("deleteOrganization", &reply);

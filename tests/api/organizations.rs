@@ -24,7 +24,10 @@ async fn delete_org(app: &TestApp, key: &str, confirm: &str) -> Reply {
 
 async fn events_of(app: &TestApp, key: &str, kind: &str) -> Vec<Value> {
     let page = app
-        .get(&format!("/v1/organization/events?type={kind}&limit=100"), key)
+        .get(
+            &format!("/v1/organization/events?type={kind}&limit=100"),
+            key,
+        )
         .await;
     assert_eq!(page.status, 200, "{}", page.text);
     page.body["items"].as_array().unwrap().clone()
@@ -57,8 +60,14 @@ async fn patch_changes_what_is_given_and_one_event_names_it() {
 
     assert_eq!(changed.status, 200, "{}", changed.text);
     assert_eq!(changed.body["name"], "Acme Inc.");
-    assert_eq!(changed.body["logoUrl"], before["logoUrl"], "absent: unchanged");
-    assert_eq!(changed.body["metadata"], json!({ "plan": "pro", "seats": 40 }));
+    assert_eq!(
+        changed.body["logoUrl"], before["logoUrl"],
+        "absent: unchanged"
+    );
+    assert_eq!(
+        changed.body["metadata"],
+        json!({ "plan": "pro", "seats": 40 })
+    );
     assert_ne!(changed.body["updatedAt"], before["updatedAt"]);
     let read = app.get("/v1/organization", &org.key).await;
     assert_eq!(read.body, changed.body);
@@ -69,7 +78,12 @@ async fn patch_changes_what_is_given_and_one_event_names_it() {
     assert_eq!(events[0]["actor"]["type"], "api_key");
 
     // null clears the logo and the metadata; the same values again change nothing.
-    let cleared = patch(&app, &org.key, &json!({ "logoUrl": null, "metadata": null })).await;
+    let cleared = patch(
+        &app,
+        &org.key,
+        &json!({ "logoUrl": null, "metadata": null }),
+    )
+    .await;
     assert_eq!(cleared.status, 200, "{}", cleared.text);
     assert_eq!(cleared.body["logoUrl"], Value::Null);
     assert!(cleared.body.get("metadata").is_none(), "{}", cleared.text);
@@ -95,11 +109,17 @@ async fn patch_refuses_bad_input_naming_the_field_and_changes_nothing() {
         (json!({ "name": null }), "name"),
         (json!({ "name": 7 }), "name"),
         (json!({ "logoUrl": "javascript:alert(1)" }), "logoUrl"),
-        (json!({ "logoUrl": "https://cdn.example.com/a b.png" }), "logoUrl"),
+        (
+            json!({ "logoUrl": "https://cdn.example.com/a b.png" }),
+            "logoUrl",
+        ),
         (json!({ "logoUrl": 3 }), "logoUrl"),
         (json!({ "metadata": [1, 2] }), "metadata"),
         (json!({ "metadata": "plan=pro" }), "metadata"),
-        (json!({ "metadata": { "pad": "x".repeat(8200) } }), "metadata"),
+        (
+            json!({ "metadata": { "pad": "x".repeat(8200) } }),
+            "metadata",
+        ),
         // A good field beside a bad one changes nothing either.
         (json!({ "name": "Globex", "metadata": 1 }), "metadata"),
     ] {
@@ -119,14 +139,21 @@ async fn patch_refuses_bad_input_naming_the_field_and_changes_nothing() {
 async fn metadata_stays_on_the_admin_side() {
     let app = spawn_app().await;
     let org = app.create_org("Acme", "ada@acme.test");
-    let set = patch(&app, &org.key, &json!({ "metadata": { "crm": "secret-ish" } })).await;
+    let set = patch(
+        &app,
+        &org.key,
+        &json!({ "metadata": { "crm": "secret-ish" } }),
+    )
+    .await;
     assert_eq!(set.status, 200, "{}", set.text);
     let token = app.invitee_token("iris@example.test").await;
     let (_, uuid) = app
         .invite_with_uuid(&org.key, "iris@example.test", "MEMBER")
         .await;
 
-    let invitation = app.invitee_get(&format!("/invitations/{uuid}"), &token).await;
+    let invitation = app
+        .invitee_get(&format!("/invitations/{uuid}"), &token)
+        .await;
     let accepted = app.respond(&uuid, "true", &token).await;
     let memberships = app.invitee_get("/organizations", &token).await;
     let page = app
@@ -184,9 +211,18 @@ async fn totals(app: &TestApp, key: &str) -> Value {
 async fn populate(app: &TestApp, org: &TestOrg) -> (i64, String, String) {
     let bob = app.add_member(org.id, "bob@acme.test", "MEMBER");
     let role = json!({ "key": "billing", "name": "Billing", "permissions": ["invoices:read"] });
-    assert_eq!(app.post("/v1/organization/roles", &org.key, &role).await.status, 200);
+    assert_eq!(
+        app.post("/v1/organization/roles", &org.key, &role)
+            .await
+            .status,
+        200
+    );
     let team = app
-        .post("/v1/organization/teams", &org.key, &json!({ "name": "Ops" }))
+        .post(
+            "/v1/organization/teams",
+            &org.key,
+            &json!({ "name": "Ops" }),
+        )
         .await;
     assert_eq!(team.status, 200, "{}", team.text);
     let team = team.body["id"].as_i64().unwrap();
@@ -276,7 +312,12 @@ async fn delete_refuses_a_confirm_that_is_not_the_name_and_changes_nothing() {
         json!({}),
     ] {
         let reply = app
-            .request(Method::DELETE, "/v1/organization", Some(&org.key), Some(&body))
+            .request(
+                Method::DELETE,
+                "/v1/organization",
+                Some(&org.key),
+                Some(&body),
+            )
             .await;
         reply.assert_problem(400, "validation_failed");
         assert_eq!(reply.body["field"], "confirm", "{body}");
@@ -339,7 +380,10 @@ async fn delete_writes_the_export_then_nothing_of_the_organization_works() {
     }
     let accepted = app.respond(&uuid, "true", &token).await;
     assert_eq!(accepted.status, 404, "{}", accepted.text);
-    assert_eq!(app.invitee_get("/invitations", &token).await.body, json!([]));
+    assert_eq!(
+        app.invitee_get("/invitations", &token).await.body,
+        json!([])
+    );
     // Nothing of it is left to deliver or to count.
     let pass = app.deliver_webhooks_once().await;
     assert_eq!(pass.attempted, 0);
@@ -449,7 +493,11 @@ async fn self_serve_creates_up_to_the_per_user_limit() {
     assert_eq!(added[0]["actor"]["type"], "client");
 
     // A bad name answers 400 naming it and makes nothing.
-    for body in [json!({ "name": " " }), json!({}), json!({ "name": "a\u{0}b" })] {
+    for body in [
+        json!({ "name": " " }),
+        json!({}),
+        json!({ "name": "a\u{0}b" }),
+    ] {
         let reply = create_own(&app, &token, &body).await;
         assert_eq!(reply.body["field"], "name", "{}", reply.text);
     }
@@ -491,7 +539,10 @@ async fn each_key_reaches_only_its_own_organization() {
     )
     .await;
     let exported = app
-        .get(&format!("/v1/organization/export?id={}", globex.id), &acme.key)
+        .get(
+            &format!("/v1/organization/export?id={}", globex.id),
+            &acme.key,
+        )
         .await;
     let refused = delete_org(&app, &acme.key, "Globex").await;
     let deleted = delete_org(&app, &acme.key, "Acme 2").await;

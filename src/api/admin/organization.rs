@@ -2,8 +2,7 @@
 //! it, exporting it, deleting it.
 
 use crate::api::dto::{
-    DeleteOrganizationRequest, DeletedOrganizationBody, OrganizationBody,
-    UpdateOrganizationRequest,
+    DeleteOrganizationRequest, DeletedOrganizationBody, OrganizationBody, UpdateOrganizationRequest,
 };
 use crate::api::extract::api_key::{AdminCaller, PresentedKey};
 use crate::domain::Scope;

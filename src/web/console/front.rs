@@ -315,7 +315,9 @@ pub async fn create_organization(
         Err(ServiceError::Forbidden { .. }) => "self-serve-off",
         Err(error) => return Err(PageError::failed(&error).into()),
     };
-    Ok(crate::web::render::see_other(&format!("/admin?notice={notice}")))
+    Ok(crate::web::render::see_other(&format!(
+        "/admin?notice={notice}"
+    )))
 }
 
 /// The second-factor forms: a code from the authenticator app (or a

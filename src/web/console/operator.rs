@@ -117,9 +117,14 @@ fn render(state: &AppState, status: StatusCode, page: &OperatorPage) -> HttpResp
     } else {
         crate::web::render::Scripts::OwnFiles
     };
-    FormPage::new(status, page, &page.csrf_token, crate::web::render::secure(state))
-        .scripts(scripts)
-        .response()
+    FormPage::new(
+        status,
+        page,
+        &page.csrf_token,
+        crate::web::render::secure(state),
+    )
+    .scripts(scripts)
+    .response()
 }
 
 fn page_of(
@@ -132,7 +137,12 @@ fn page_of(
         email: operator.email.clone(),
         csrf_token: crate::web::csrf::csrf_token(req),
         rows: found.items.iter().map(OrgRow::from).collect(),
-        pager: Pager::new(paging, found.items.len(), found.total_count, "/admin/operator"),
+        pager: Pager::new(
+            paging,
+            found.items.len(),
+            found.total_count,
+            "/admin/operator",
+        ),
         form: CreateForm::default(),
         deleting: None,
         field_error: FieldError::default(),
@@ -174,7 +184,9 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
     let mut page = page_of(&req, &operator, paging, &found);
     page.notice = match req.query_string() {
         "notice=created" => Some("Organization created."),
-        "notice=deleted" => Some("Organization deleted; its export is in the server's export folder."),
+        "notice=deleted" => {
+            Some("Organization deleted; its export is in the server's export folder.")
+        }
         _ => None,
     };
     render(&state, StatusCode::OK, &page)
@@ -282,4 +294,3 @@ pub async fn delete(
         Err(page) => page,
     }
 }
-
