@@ -272,6 +272,21 @@ pub enum OrgCommand {
         #[arg(long)]
         claim_unverified: bool,
     },
+    /// Print everything the organization holds as one JSON document (the
+    /// same as `GET /v1/organization/export`; no secrets).
+    Export {
+        #[arg(long, value_name = "ORG_ID")]
+        org: i64,
+    },
+    /// Delete the organization after writing its export to
+    /// `organizations.export_dir`; prints what went and the export.
+    Delete {
+        #[arg(long, value_name = "ORG_ID")]
+        org: i64,
+        /// The organization's name, exactly: a typo deletes nothing.
+        #[arg(long, value_name = "NAME")]
+        confirm: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -283,7 +298,7 @@ pub enum ApiKeyCommand {
         /// The admin the key acts for (the inviter of invitations it creates).
         #[arg(long, value_name = "USER_ID")]
         user: i64,
-        /// Comma-separated: organization:read, invitations:read,
+        /// Comma-separated: organization:read, organization:write, invitations:read,
         /// invitations:write, users:read, users:write, events:read,
         /// webhooks:read, webhooks:write, roles:read, roles:write, teams:read,
         /// teams:write.
@@ -621,6 +636,22 @@ fn administer(db: &Database, settings: &Settings, command: Command) -> Result<()
                 print_json(&OrganizationBody::from(org))?;
             }
             Ok(())
+        }
+        Command::Org(OrgCommand::Export { org }) => {
+            let export = db.read_blocking(|conn| services::org_export::of(conn, org, now))?;
+            print_json(&export)
+        }
+        Command::Org(OrgCommand::Delete { org, confirm }) => {
+            let dir = &settings.organizations.export_dir;
+            let deleted = db.write_blocking(|tx| {
+                services::orgs::delete(tx, &Origin::cli(), org, &confirm, dir, now)
+            })?;
+            eprintln!(
+                "organization {} deleted; its export is {}",
+                deleted.organization.id,
+                dir.join(&deleted.export_file).display()
+            );
+            print_json(&crate::api::dto::DeletedOrganizationBody::from(deleted))
         }
         Command::Outbox(OutboxCommand::List { to, limit }) => {
             let to = to.as_deref().map(parse_email).transpose()?;

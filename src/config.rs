@@ -22,6 +22,8 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     pub roles: RoleSettings,
     pub teams: TeamSettings,
+    pub organizations: OrganizationSettings,
+    pub console: ConsoleSettings,
     pub metrics: MetricsSettings,
     pub cors: CorsSettings,
     pub log: LogSettings,
@@ -550,6 +552,40 @@ impl Default for TeamSettings {
     }
 }
 
+/// Organizations people make and delete themselves.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OrganizationSettings {
+    /// Signed-in people with a verified address may create organizations
+    /// (the console, `POST /organizations`), becoming their first admin.
+    pub self_serve: bool,
+    /// Self-serve creation stops once the person is ADMIN of this many
+    /// organizations.
+    pub per_user_limit: u32,
+    /// Where deleting an organization writes its export first (one
+    /// owner-only JSON file per deletion).
+    pub export_dir: PathBuf,
+}
+
+impl Default for OrganizationSettings {
+    fn default() -> Self {
+        Self {
+            self_serve: false,
+            per_user_limit: 5,
+            export_dir: PathBuf::from("./data/exports"),
+        }
+    }
+}
+
+/// The admin console beyond one organization.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleSettings {
+    /// Emails of the accounts that see the operators' page, which lists,
+    /// creates and deletes every organization.
+    pub operators: Vec<String>,
+}
+
 /// Webhook deliveries.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -872,6 +908,13 @@ impl Settings {
         }
         if self.delivery.max_attempts == 0 {
             return invalid("delivery.max_attempts must be at least 1");
+        }
+        for operator in &self.console.operators {
+            if crate::domain::Email::parse(operator).is_err() {
+                return Err(ConfigError::Invalid(format!(
+                    "console.operators: `{operator}` is not an email address"
+                )));
+            }
         }
         if self
             .delivery

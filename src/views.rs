@@ -2,9 +2,12 @@
 //! and a member as the API answers them are also what events carry
 //! (`data.invitation`, `data.user`), so both take them from here.
 
+use crate::domain::join_link::{JoinLink, JoinLinkState};
 use crate::domain::role::RoleDefinition;
 use crate::domain::webhook::WebhookEndpoint;
-use crate::domain::{ApiKey, Invitation, InvitationExtras, InvitationStatus, Member, Millis, Role};
+use crate::domain::{
+    ApiKey, Invitation, InvitationExtras, InvitationStatus, Member, Millis, Organization, Role,
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -258,4 +261,158 @@ impl From<WebhookEndpoint> for WebhookBody {
             updated_at: endpoint.updated_at,
         }
     }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Organization)]
+pub struct OrganizationBody {
+    pub id: i64,
+    pub uuid: Uuid,
+    pub name: String,
+    pub logo_url: Option<String>,
+    pub member_count: i64,
+    #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
+    pub created_at: Millis,
+    #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
+    pub updated_at: Millis,
+    /// What an admin attached (`PATCH /v1/organization`); absent until then.
+    /// The admin API's only: never on the invitee side, pages or tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>, required = false, example = json!({"plan": "enterprise", "crmId": "0015g00000ABC"}))]
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl From<Organization> for OrganizationBody {
+    fn from(org: Organization) -> Self {
+        Self {
+            id: org.id,
+            uuid: org.uuid,
+            name: org.name,
+            logo_url: org.logo_url,
+            member_count: org.member_count,
+            created_at: org.created_at,
+            updated_at: org.updated_at,
+            metadata: org.metadata,
+        }
+    }
+}
+
+/// A join link's state at the time of reading.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = JoinLinkState)]
+pub enum JoinLinkStateDoc {
+    Active,
+    Full,
+    Expired,
+    Revoked,
+}
+
+/// A join link. `url` (holding the token) is in the answer of the create call only.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = JoinLink)]
+pub struct JoinLinkBody {
+    pub id: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = "uri")]
+    pub url: Option<String>,
+    /// `true` only on an idempotent replay of the create
+    /// (`Idempotent-Replayed: true`): `url` is not kept for replays, so this
+    /// answer has none; revoke the link and create another if it was lost.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[schema(required = false)]
+    pub secret_omitted: bool,
+    #[schema(value_type = RoleDoc)]
+    pub role: Role,
+    pub max_uses: i64,
+    pub uses: i64,
+    #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
+    pub expires_at: Millis,
+    #[schema(value_type = JoinLinkStateDoc)]
+    pub state: JoinLinkState,
+    #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
+    pub created_at: Millis,
+    /// The teams people join through the link; absent when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(required = false, example = json!([7]))]
+    pub team_ids: Vec<i64>,
+}
+
+impl From<JoinLink> for JoinLinkBody {
+    fn from(link: JoinLink) -> Self {
+        Self {
+            id: link.id,
+            url: None,
+            secret_omitted: false,
+            role: link.role,
+            max_uses: link.max_uses,
+            uses: link.uses,
+            expires_at: link.expires_at,
+            state: link.state,
+            created_at: link.created_at,
+            team_ids: link.team_ids,
+        }
+    }
+}
+
+/// A team in an organization's export: the team and who is in it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = ExportedTeam)]
+pub struct ExportedTeamBody {
+    #[serde(flatten)]
+    pub team: TeamBody,
+    /// The user ids of its members, ascending.
+    pub member_ids: Vec<i64>,
+}
+
+/// How many of each an export holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = ExportCounts)]
+pub struct ExportCountsBody {
+    pub members: usize,
+    pub roles: usize,
+    pub teams: usize,
+    pub invitations: usize,
+    pub join_links: usize,
+    pub webhooks: usize,
+    pub events: usize,
+}
+
+/// Everything an organization holds, as one JSON document (version 1):
+/// `GET /v1/organization/export`, `enlist org export --org N`, and the
+/// file a deletion writes first. Never a secret: no API keys at all, no
+/// webhook secrets, no join-link or invitation-link tokens.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = OrganizationExport)]
+pub struct OrganizationExportBody {
+    /// The document's format; a change that breaks readers gets a new one.
+    #[schema(example = 1)]
+    pub version: u32,
+    #[schema(value_type = String, format = DateTime, example = "2026-12-01T09:30:00.000Z")]
+    pub exported_at: Millis,
+    /// As `GET /v1/organization` answers it (with `metadata`).
+    pub organization: OrganizationBody,
+    pub counts: ExportCountsBody,
+    /// As `GET /v1/organization/users` lists them, by user id.
+    pub members: Vec<MemberBody>,
+    /// ADMIN and MEMBER, then the organization's own by key.
+    pub roles: Vec<RoleBody>,
+    /// Oldest first, each with its members' ids.
+    pub teams: Vec<ExportedTeamBody>,
+    /// Every invitation, any status, as `GET /v1/organization/invitations/{id}`
+    /// answers it, oldest first.
+    pub invitations: Vec<InvitationDetailBody>,
+    /// Newest first, without their URLs.
+    pub join_links: Vec<JoinLinkBody>,
+    /// The endpoints without their secrets, oldest first.
+    pub webhooks: Vec<WebhookBody>,
+    /// The audit log as `GET /v1/organization/events` pages it, newest first
+    /// (what `events.retention` kept).
+    #[schema(value_type = Vec<Object>)]
+    pub events: Vec<serde_json::Value>,
 }

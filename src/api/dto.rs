@@ -1,43 +1,14 @@
 //! Request and response bodies, named and shaped as the API documents show.
 
-use crate::domain::join_link::{JoinLink, JoinLinkState};
+use crate::domain::join_link::JoinLink;
 use crate::domain::webhook::WebhookEndpoint;
-use crate::domain::{
-    Invitation, InvitationStatus, Member, Millis, Organization, Paged, Role, User,
+use crate::domain::{Invitation, InvitationStatus, Member, Millis, Paged, Role, User};
+pub use crate::views::{
+    InvitationDetailBody, JoinLinkBody, MemberBody, OrganizationBody, WebhookBody,
 };
-pub use crate::views::{InvitationDetailBody, MemberBody, WebhookBody};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[schema(as = Organization)]
-pub struct OrganizationBody {
-    pub id: i64,
-    pub uuid: Uuid,
-    pub name: String,
-    pub logo_url: Option<String>,
-    pub member_count: i64,
-    #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
-    pub created_at: Millis,
-    #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
-    pub updated_at: Millis,
-}
-
-impl From<Organization> for OrganizationBody {
-    fn from(org: Organization) -> Self {
-        Self {
-            id: org.id,
-            uuid: org.uuid,
-            name: org.name,
-            logo_url: org.logo_url,
-            member_count: org.member_count,
-            created_at: org.created_at,
-            updated_at: org.updated_at,
-        }
-    }
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -265,60 +236,12 @@ pub trait ShownOnce: Serialize {
     fn without_secret(&self) -> Self;
 }
 
-/// A join link. `url` (holding the token) is in the answer of the create call only.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[schema(as = JoinLink)]
-pub struct JoinLinkBody {
-    pub id: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(format = "uri")]
-    pub url: Option<String>,
-    /// `true` only on an idempotent replay of the create
-    /// (`Idempotent-Replayed: true`): `url` is not kept for replays, so this
-    /// answer has none; revoke the link and create another if it was lost.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    #[schema(required = false)]
-    pub secret_omitted: bool,
-    #[schema(value_type = crate::api::openapi::RoleDoc)]
-    pub role: Role,
-    pub max_uses: i64,
-    pub uses: i64,
-    #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
-    pub expires_at: Millis,
-    #[schema(value_type = crate::api::openapi::JoinLinkStateDoc)]
-    pub state: JoinLinkState,
-    #[schema(value_type = String, format = DateTime, example = "2025-05-31T02:49:11.773Z")]
-    pub created_at: Millis,
-    /// The teams people join through the link; absent when none.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    #[schema(required = false, example = json!([7]))]
-    pub team_ids: Vec<i64>,
-}
-
 impl ShownOnce for JoinLinkBody {
     fn without_secret(&self) -> Self {
         Self {
             url: None,
             secret_omitted: true,
             ..self.clone()
-        }
-    }
-}
-
-impl From<JoinLink> for JoinLinkBody {
-    fn from(link: JoinLink) -> Self {
-        Self {
-            id: link.id,
-            url: None,
-            secret_omitted: false,
-            role: link.role,
-            max_uses: link.max_uses,
-            uses: link.uses,
-            expires_at: link.expires_at,
-            state: link.state,
-            created_at: link.created_at,
-            team_ids: link.team_ids,
         }
     }
 }
@@ -737,4 +660,75 @@ impl From<Paged<crate::domain::team::Team>> for TeamPage {
             total_count: page.total_count,
         }
     }
+}
+
+/// `PATCH /v1/organization`: the fields given change (`logoUrl` or
+/// `metadata` of null clears it; absent leaves it).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = UpdateOrganization, example = json!({
+    "name": "Acme Inc.", "logoUrl": "https://cdn.example.com/acme.png",
+    "metadata": {"plan": "enterprise", "crmId": "0015g00000ABC"}
+}))]
+pub struct UpdateOrganizationRequest {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub name: Option<Option<serde_json::Value>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, format = "uri", max_length = 2048)]
+    pub logo_url: Option<Option<serde_json::Value>>,
+    /// A JSON object of at most 8 KiB as compact JSON; replaces the one stored.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Option<serde_json::Value>>,
+}
+
+/// `DELETE /v1/organization`: the organization's name, typed out.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = DeleteOrganization, example = json!({"confirm": "Acme"}))]
+pub struct DeleteOrganizationRequest {
+    /// The organization's name exactly as `GET /v1/organization` answers it.
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub confirm: Option<serde_json::Value>,
+}
+
+/// The answer to `DELETE /v1/organization`: what went, and its export.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = DeletedOrganization)]
+pub struct DeletedOrganizationBody {
+    pub id: i64,
+    pub uuid: Uuid,
+    pub name: String,
+    /// Always true.
+    pub deleted: bool,
+    /// The file the export was written to before anything was deleted, in
+    /// the server's `organizations.export_dir`.
+    #[schema(example = "org-1-0b0f3d4e-8d0c-4b1e-9c55-3c1f0c9e2a10-1764581400000.json")]
+    pub export_file: String,
+    /// The same document as `GET /v1/organization/export` answered just before.
+    pub export: crate::views::OrganizationExportBody,
+}
+
+impl From<crate::services::orgs::Deleted> for DeletedOrganizationBody {
+    fn from(deleted: crate::services::orgs::Deleted) -> Self {
+        Self {
+            id: deleted.organization.id,
+            uuid: deleted.organization.uuid,
+            name: deleted.organization.name,
+            deleted: true,
+            export_file: deleted.export_file,
+            export: deleted.export,
+        }
+    }
+}
+
+/// `POST /organizations`: a new organization of the caller's own.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = CreateOwnOrganization, example = json!({"name": "Acme"}))]
+pub struct CreateOwnOrganizationRequest {
+    #[serde(default)]
+    #[schema(value_type = String, max_length = 200)]
+    pub name: Option<serde_json::Value>,
 }

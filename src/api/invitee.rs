@@ -235,6 +235,51 @@ pub async fn memberships(
     Ok(web::Json(found.into_iter().map(Into::into).collect()))
 }
 
+/// `POST /organizations`: the caller creates an organization of their own.
+#[utoipa::path(
+    post, path = "/organizations", operation_id = "createMyOrganization", tag = "Invitee",
+    request_body = crate::api::dto::CreateOwnOrganizationRequest,
+    security(("oauth2" = ["invitations"])),
+    responses(
+        (status = 200, description = "Created, with the caller as its first admin (`organizations.self_serve`)", body = InviteeOrganizationBody, example = json!({
+            "id": "0b0f3d4e-8d0c-4b1e-9c55-3c1f0c9e2a10", "name": "Acme", "logo_url": null,
+            "role": "ADMIN", "permissions": ["api_keys:manage", "invitations:manage", "join_links:manage", "members:manage", "organization:manage", "roles:manage", "teams:manage", "webhooks:manage"],
+            "joined_at": "2026-12-01T09:30:00.000Z"
+        })),
+        (status = 400, description = "`name` is missing, blank, longer than 200 characters or holds control characters", body = crate::api::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::api::openapi::Unauthorized),
+        (status = 403, description = "Self-serve creation is off (`self_serve_disabled`), or the account's email is not verified (`email_unverified`)", body = crate::api::openapi::Problem, content_type = "application/problem+json", example = json!({
+            "type": "urn:enlist:problem:self_serve_disabled", "title": "Forbidden", "status": 403,
+            "code": "self_serve_disabled",
+            "detail": "creating organizations yourself is turned off on this server (organizations.self_serve)"
+        })),
+        (status = 409, description = "The caller is ADMIN of `organizations.per_user_limit` organizations already (`organization_limit`)", body = crate::api::openapi::Problem, content_type = "application/problem+json"),
+        (status = 500, response = crate::api::openapi::InternalError),
+        (status = 503, response = crate::api::openapi::Unavailable)
+    )
+)]
+pub async fn create_organization(
+    caller: InviteeCaller,
+    body: Result<web::Json<crate::api::dto::CreateOwnOrganizationRequest>, actix_web::Error>,
+    state: web::Data<AppState>,
+) -> Result<web::Json<InviteeOrganizationBody>, actix_web::Error> {
+    let body = body?.into_inner();
+    let name = services::orgs::text_field("name", body.name.as_ref()).map_err(ApiError::from)?;
+    let rules = services::orgs::SelfServe {
+        enabled: state.settings.organizations.self_serve,
+        per_user_limit: state.settings.organizations.per_user_limit,
+    };
+    let now = state.clock.now();
+    let created = state
+        .db
+        .write(move |tx| {
+            services::orgs::create_for_self(tx, &caller.origin(), caller.user_id, &name, rules, now)
+        })
+        .await
+        .map_err(ApiError::from)?;
+    Ok(web::Json(created.into()))
+}
+
 /// `DELETE /organizations/{organization_id}/membership`: the caller leaves.
 #[utoipa::path(
     delete, path = "/organizations/{organization_id}/membership", operation_id = "leaveOrganization", tag = "Invitee",
@@ -283,7 +328,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             Endpoint::at("/invitations/{invitation_id}")
                 .get(get)
                 .post(respond),
-            Endpoint::at("/organizations").get(memberships),
+            Endpoint::at("/organizations")
+                .get(memberships)
+                .post(create_organization),
             Endpoint::at("/organizations/{organization_id}/membership").delete(leave),
         ],
     );

@@ -89,7 +89,7 @@ reusable_responses! {
         .header("Retry-After", retry_after());
 }
 
-pub use crate::views::{InvitationStatusDoc, RoleDoc};
+pub use crate::views::{InvitationStatusDoc, JoinLinkStateDoc, RoleDoc};
 
 /// `expiresIn`: a duration such as `"3d"`, or a number of seconds.
 #[derive(Serialize, ToSchema)]
@@ -110,17 +110,6 @@ pub enum BulkStatusDoc {
     Duplicate,
     Member,
     Invalid,
-}
-
-/// A join link's state at the time of reading.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-#[schema(as = JoinLinkState)]
-pub enum JoinLinkStateDoc {
-    Active,
-    Full,
-    Expired,
-    Revoked,
 }
 
 /// Pagination of every admin list.
@@ -293,6 +282,17 @@ pub struct TeamEventDataDoc {
     pub user: Option<crate::views::MemberBody>,
 }
 
+/// `data` of `organization.updated`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = OrganizationEventData)]
+pub struct OrganizationEventDataDoc {
+    /// The organization after the change, as `GET /v1/organization` answers it.
+    pub organization: crate::views::OrganizationBody,
+    /// The request fields whose value changed: `name`, `logoUrl`, `metadata`.
+    #[schema(example = json!(["name", "metadata"]))]
+    pub changed: Vec<String>,
+}
+
 /// The form of `POST /oauth/token` (RFC 6749).
 #[derive(Serialize, ToSchema)]
 #[schema(as = TokenRequest)]
@@ -342,6 +342,9 @@ pub struct RevokeRequestDoc {
     ),
     paths(
         admin::organization::get,
+        admin::organization::update,
+        admin::organization::delete,
+        admin::organization::export,
         admin::invitations::list,
         admin::invitations::create,
         admin::invitations::get,
@@ -381,6 +384,7 @@ pub struct RevokeRequestDoc {
         invitee::get,
         invitee::respond,
         invitee::memberships,
+        invitee::create_organization,
         invitee::leave,
         oauth::token::token,
         oauth::token::revoke,
@@ -402,6 +406,7 @@ pub struct RevokeRequestDoc {
             IntrospectRequestDoc,
             EventDoc, InvitationEventDataDoc, MemberEventDataDoc, ApiKeyEventDataDoc,
             WebhookEventDataDoc, RoleEventDataDoc, TeamEventDataDoc,
+            OrganizationEventDataDoc,
         ),
         responses(
             BadRequest, Unauthorized, ScopeMissing, EmailUnverified, NotFound, Conflict,
@@ -489,6 +494,7 @@ fn describe_webhooks(doc: &mut utoipa::openapi::OpenApi) {
             Some("api_key") => "ApiKeyEventData",
             Some("role") => "RoleEventData",
             Some("team") => "TeamEventData",
+            Some("organization") => "OrganizationEventData",
             _ => "WebhookEventData",
         };
         let schema = utoipa::openapi::schema::AllOfBuilder::new()
@@ -739,6 +745,9 @@ pub const ADMIN_OPERATIONS: &[AdminOperation] = {
         op("getAdminInvitation", "GET", "/v1/organization/invitations/{id}", InvitationsRead),
         op("updateUser", "PATCH", "/v1/organization/users/{id}", UsersWrite),
         op("getOrganization", "GET", "/v1/organization", OrganizationRead),
+        op("updateOrganization", "PATCH", "/v1/organization", OrganizationWrite),
+        op("deleteOrganization", "DELETE", "/v1/organization", OrganizationWrite),
+        op("exportOrganization", "GET", "/v1/organization/export", OrganizationRead),
         op("listInvitations", "GET", "/v1/organization/invitations", InvitationsRead),
         op("inviteUser", "POST", "/v1/organization/invitations", InvitationsWrite),
         op("revokeInvitation", "POST", "/v1/organization/invitations/{id}/revoke", InvitationsWrite),

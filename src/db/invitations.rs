@@ -418,6 +418,24 @@ pub fn find_details(conn: &Conn, uuid: Uuid, now: Millis) -> Result<Option<Invit
     )
 }
 
+/// Every invitation of the organization with its extras, one page at a
+/// time by id (the organization's export: a steady order while it pages).
+pub fn page_with_extras(
+    conn: &Conn,
+    org_id: i64,
+    page: Page,
+    now: Millis,
+) -> Result<Vec<(Invitation, InvitationExtras)>> {
+    conn.query_all(
+        &format!(
+            "SELECT {COLUMNS}, message, metadata FROM invitations WHERE org_id = ?1
+             ORDER BY id LIMIT ?2 OFFSET ?3"
+        ),
+        &[&org_id, &page.limit, &page.offset],
+        |row| with_extras(row, now),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

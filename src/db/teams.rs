@@ -254,3 +254,14 @@ pub fn of_holder(conn: &Conn, org_id: i64, holder: Holder) -> Result<Vec<Team>> 
         team_from_row,
     )
 }
+
+/// Who is in which of the organization's teams, as `(team id, user id)`,
+/// one page at a time by team then user (the organization's export).
+pub fn memberships(conn: &Conn, org_id: i64, page: Page) -> Result<Vec<(i64, i64)>> {
+    conn.query_all(
+        "SELECT team_id, user_id FROM team_members WHERE org_id = ?1
+         ORDER BY team_id, user_id LIMIT ?2 OFFSET ?3",
+        &[&org_id, &page.limit, &page.offset],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )
+}

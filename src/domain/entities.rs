@@ -12,6 +12,8 @@ pub struct Organization {
     pub member_count: i64,
     pub created_at: Millis,
     pub updated_at: Millis,
+    /// What an admin attached (a JSON object); the admin API's only.
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

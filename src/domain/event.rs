@@ -45,6 +45,7 @@ event_types! {
     TeamDeleted => "team.deleted",
     TeamMemberAdded => "team.member_added",
     TeamMemberRemoved => "team.member_removed",
+    OrganizationUpdated => "organization.updated",
     ApiKeyCreated => "api_key.created",
     ApiKeyRevoked => "api_key.revoked",
     WebhookCreated => "webhook.created",

@@ -9,6 +9,7 @@ use std::str::FromStr;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Scope {
     OrganizationRead,
+    OrganizationWrite,
     InvitationsRead,
     InvitationsWrite,
     UsersRead,
@@ -23,8 +24,9 @@ pub enum Scope {
 }
 
 impl Scope {
-    pub const ALL: [Scope; 12] = [
+    pub const ALL: [Scope; 13] = [
         Scope::OrganizationRead,
+        Scope::OrganizationWrite,
         Scope::InvitationsRead,
         Scope::InvitationsWrite,
         Scope::UsersRead,
@@ -41,6 +43,7 @@ impl Scope {
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::OrganizationRead => "organization:read",
+            Scope::OrganizationWrite => "organization:write",
             Scope::InvitationsRead => "invitations:read",
             Scope::InvitationsWrite => "invitations:write",
             Scope::UsersRead => "users:read",
@@ -116,7 +119,7 @@ pub struct GrantRefused {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error(
-    "unknown scope `{0}` (known: organization:read, invitations:read, invitations:write, users:read, users:write, events:read, webhooks:read, webhooks:write, roles:read, roles:write, teams:read, teams:write)"
+    "unknown scope `{0}` (known: organization:read, organization:write, invitations:read, invitations:write, users:read, users:write, events:read, webhooks:read, webhooks:write, roles:read, roles:write, teams:read, teams:write)"
 )]
 pub struct UnknownScope(pub String);
 

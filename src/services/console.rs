@@ -61,6 +61,11 @@ impl Need {
     /// The audit log spans every part of the organization (keys, webhooks,
     /// roles, members), so it goes with the power over the organization.
     pub const ACTIVITY: Need = Need::Manage(Management::Organization);
+    /// The organization's own name, logo and metadata.
+    pub const SETTINGS: Need = Need::Manage(Management::Organization);
+    /// Deleting the organization ends every API key, which stay ADMIN's,
+    /// and everything else in it: the built-in ADMIN only.
+    pub const DELETE_ORGANIZATION: Need = Need::BuiltInAdmin;
 }
 
 impl ConsoleAdmin {
@@ -324,6 +329,69 @@ fn administered(conn: &Conn, user_id: i64) -> ServiceResult<impl Iterator<Item =
     Ok(db::members::organizations_of(conn, user_id)?
         .into_iter()
         .filter(|membership| membership.permissions.manages_anything()))
+}
+
+/// Someone the operators' page admits: signed in on this browser with a
+/// proven address that `console.operators` lists, past `auth.admin_mfa`
+/// as an organization's admin would be.
+#[derive(Debug, Clone)]
+pub struct Operator {
+    pub user_id: i64,
+    pub email: String,
+}
+
+impl Operator {
+    /// The operator as the actor of what this request changes.
+    pub fn origin(&self, request_id: Option<String>) -> Origin {
+        Origin::new(
+            Actor::User {
+                user_id: self.user_id,
+            },
+            request_id,
+        )
+    }
+}
+
+/// Whether `email` is one of `operators` (compared by their email keys).
+pub fn is_operator(operators: &[String], email: &str) -> bool {
+    let Ok(email) = crate::domain::Email::parse(email) else {
+        return false;
+    };
+    operators.iter().any(|listed| {
+        crate::domain::Email::parse(listed).is_ok_and(|listed| listed.key() == email.key())
+    })
+}
+
+/// The operator this browser's session belongs to, or why not (someone
+/// signed in who is not listed is `NotAdminHere`: the page does not exist
+/// for them). Asked inside the storage call that reads or changes.
+pub fn operator(
+    conn: &Conn,
+    session_token: Option<&str>,
+    operators: &[String],
+    policy: AdminMfa,
+    now: Millis,
+) -> ServiceResult<Result<Operator, Denial>> {
+    let Some(user) = find_session(conn, session_token, now)? else {
+        return Ok(Err(Denial::NotSignedIn));
+    };
+    if !user.email_verified {
+        return Ok(Err(Denial::Unverified));
+    }
+    if !is_operator(operators, &user.email) {
+        return Ok(Err(Denial::NotAdminHere {
+            administers_any: true,
+        }));
+    }
+    match factor_step(conn, policy, &user)? {
+        ConsoleStep::Admit => Ok(Ok(Operator {
+            user_id: user.user_id,
+            email: user.email,
+        })),
+        step => Ok(Err(Denial::SecondFactor {
+            enrolled: step == ConsoleStep::Verify,
+        })),
+    }
 }
 
 /// The console's front door for a signed-in person.

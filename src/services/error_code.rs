@@ -118,6 +118,10 @@ error_codes! {
     TeamNameTaken => "team_name_taken",
     /// The organization has as many teams as it may.
     TeamLimit => "team_limit",
+    /// Self-serve creation is off (`organizations.self_serve`).
+    SelfServeDisabled => "self_serve_disabled",
+    /// The person is ADMIN of `organizations.per_user_limit` organizations.
+    OrganizationLimit => "organization_limit",
     /// The database is not empty (`enlist demo` needs an empty one).
     NotEmpty => "not_empty",
     /// The server is busy or a dependency is down; retry after `Retry-After`.

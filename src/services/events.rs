@@ -186,6 +186,32 @@ pub fn team(
     record(tx, origin, team.org_id, kind, data.into(), now)
 }
 
+/// `{"organization": …, "changed": [fields]}`: the organization as
+/// `GET /v1/organization` answers it after a `PATCH`, and the request
+/// fields (`name`, `logoUrl`, `metadata`) whose value changed.
+pub fn organization_updated(
+    tx: &Conn,
+    origin: &Origin,
+    org: &crate::domain::Organization,
+    changed: &[&str],
+    now: Millis,
+) -> ServiceResult<()> {
+    let mut data = serde_json::Map::new();
+    data.insert(
+        "organization".into(),
+        to_value(crate::views::OrganizationBody::from(org.clone()))?,
+    );
+    data.insert("changed".into(), to_value(changed)?);
+    record(
+        tx,
+        origin,
+        org.id,
+        EventType::OrganizationUpdated,
+        data.into(),
+        now,
+    )
+}
+
 /// `{"team": …, "user": …}`: someone put in a team or taken out of one
 /// (the team as it is after the change).
 pub fn team_member(

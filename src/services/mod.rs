@@ -18,6 +18,7 @@ pub mod members;
 pub mod oauth;
 pub mod oidc;
 pub mod operations;
+pub mod org_export;
 pub mod orgs;
 pub mod outbox;
 pub mod roles;

@@ -47,8 +47,9 @@ async fn wrong_methods_answer_405_with_allow() {
     let org = app.create_org("Acme", "ada@acme.test");
 
     for (method, path, allow) in [
-        (Method::POST, "/v1/organization", "GET"),
-        (Method::DELETE, "/v1/organization", "GET"),
+        (Method::POST, "/v1/organization", "GET, PATCH, DELETE"),
+        (Method::PUT, "/v1/organization", "GET, PATCH, DELETE"),
+        (Method::POST, "/v1/organization/export", "GET"),
         (Method::PUT, "/v1/organization/invitations", "GET, POST"),
         (Method::DELETE, "/v1/organization/invitations", "GET, POST"),
         (Method::GET, "/v1/organization/invitations/1/revoke", "POST"),

@@ -100,6 +100,7 @@ async fn spawn(customize: impl FnOnce(&mut Settings), loops: bool) -> TestApp {
     settings.server.bind = "127.0.0.1:0".into();
     settings.server.workers = 2;
     settings.database.path = dir.path().join("enlist.db");
+    settings.organizations.export_dir = dir.path().join("exports");
     if crate::test_postgres::enabled() {
         settings.database.url = Some(crate::test_postgres::fresh_database());
     }

@@ -39,12 +39,13 @@ const PUBLIC: [&str; 12] = [
 
 /// The invitee API's operations: OAuth2 with the `invitations` scope (and
 /// `userinfo`, with `openid`).
-const INVITEE: [&str; 6] = [
+const INVITEE: [&str; 7] = [
     "userinfo",
     "listPendingInvitations",
     "getInvitation",
     "respondToInvitation",
     "listMyOrganizations",
+    "createMyOrganization",
     "leaveOrganization",
 ];
 
@@ -836,6 +837,38 @@ async fn admin_api(app: &TestApp, spec: &mut Conformance) -> (TestOrg, i64) {
     let reply = app.get("/v1/organization", key).await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     spec.check("getOrganization", &reply);
+    for (body, status) in [
+        (
+            json!({ "logoUrl": null, "metadata": { "plan": "pro" } }),
+            200,
+        ),
+        (json!({ "metadata": [1] }), 400),
+    ] {
+        let reply = app
+            .request(Method::PATCH, "/v1/organization", Some(key), Some(&body))
+            .await;
+        assert_eq!(reply.status, status, "{}", reply.text);
+        spec.check("updateOrganization", &reply);
+    }
+    let reply = app.get("/v1/organization", key).await;
+    spec.check("getOrganization", &reply);
+    let reply = app.get("/v1/organization/export", key).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    spec.check("exportOrganization", &reply);
+    let doomed = app.create_org("Doomed", "dora@doomed.test");
+    for (confirm, status) in [("doomed", 400), ("Doomed", 200)] {
+        let body = json!({ "confirm": confirm });
+        let reply = app
+            .request(
+                Method::DELETE,
+                "/v1/organization",
+                Some(&doomed.key),
+                Some(&body),
+            )
+            .await;
+        assert_eq!(reply.status, status, "{}", reply.text);
+        spec.check("deleteOrganization", &reply);
+    }
 
     // Invitations: create, and the ways creating fails.
     let reply = app.get("/v1/organization/invitations", key).await;
@@ -1424,6 +1457,10 @@ async fn invitee_api(app: &TestApp, spec: &mut Conformance, org: &TestOrg, accep
     let reply = app.invitee_get("/organizations", "not-a-token").await;
     assert_eq!(reply.status, 401, "{}", reply.text);
     spec.check("listMyOrganizations", &reply);
+    // Self-serve creation is off here (see `self_serve` for the rest).
+    let reply = create_own(app, &token, &json!({ "name": "Mine" })).await;
+    reply.assert_problem(403, "self_serve_disabled");
+    spec.check("createMyOrganization", &reply);
     let leave = |uuid: &str| format!("/organizations/{uuid}/membership");
     let reply = app.bearer(Method::DELETE, &leave(&org.uuid), &token).await;
     assert_eq!(reply.status, 200, "{}", reply.text);
@@ -1469,10 +1506,45 @@ async fn invitee_api(app: &TestApp, spec: &mut Conformance, org: &TestOrg, accep
             app.bearer(Method::DELETE, &leave(&org.uuid), &unverified)
                 .await,
         ),
+        (
+            "createMyOrganization",
+            create_own(app, &unverified, &json!({ "name": "Mine" })).await,
+        ),
     ] {
         reply.assert_problem(403, "email_unverified");
         spec.check(operation, &reply);
     }
+}
+
+async fn create_own(app: &TestApp, token: &str, body: &Value) -> Reply {
+    let request = app
+        .client
+        .post(format!("{}/organizations", app.address))
+        .json(body)
+        .bearer_auth(token);
+    reply(request.send().await.unwrap()).await
+}
+
+/// `POST /organizations` where self-serve creation is on (one each).
+async fn self_serve(spec: &mut Conformance) {
+    let app = spawn_app_with(|settings| {
+        settings.organizations.self_serve = true;
+        settings.organizations.per_user_limit = 1;
+    })
+    .await;
+    let token = app.invitee_token("ivy@example.test").await;
+    for (body, status) in [
+        (json!({ "name": "Ivy Labs" }), 200),
+        (json!({ "name": "Ivy Two" }), 409),
+        (json!({ "name": "" }), 400),
+    ] {
+        let reply = create_own(&app, &token, &body).await;
+        assert_eq!(reply.status, status, "{}", reply.text);
+        spec.check("createMyOrganization", &reply);
+    }
+    let reply = create_own(&app, "not-a-token", &json!({ "name": "X" })).await;
+    assert_eq!(reply.status, 401, "{}", reply.text);
+    spec.check("createMyOrganization", &reply);
 }
 
 /// The authorization server: every grant, revocation, their errors, and the
@@ -1977,6 +2049,7 @@ async fn real_responses_of_every_operation_match_the_document() {
     roles(&app, &mut spec).await;
     teams(&app, &mut spec).await;
     invitee_api(&app, &mut spec, &org, accepted).await;
+    self_serve(&mut spec).await;
     oauth(&app, &mut spec).await;
     pages(&app, &mut spec, &org).await;
     operations_endpoints(&app, &mut spec).await;

@@ -2455,3 +2455,42 @@ fn a_port_in_use_names_bind_and_creates_nothing() {
         assert!(left.is_empty(), "{command:?} left {left:?}");
     }
 }
+
+#[test]
+fn org_export_prints_the_document_and_org_delete_writes_it_before_deleting() {
+    let cli = Cli::new();
+    let (org, admin) = cli.org("Acme", "ada@acme.test");
+    cli.api_key(org, admin, "organization:read");
+    let org_arg = org.to_string();
+
+    let export = cli.json(&["org", "export", "--org", &org_arg]);
+    let refused = cli.run(&["org", "delete", "--org", &org_arg, "--confirm", "acme"]);
+    let deleted = cli.json(&["org", "delete", "--org", &org_arg, "--confirm", "Acme"]);
+
+    assert_eq!(export["version"], 1);
+    assert_eq!(export["organization"]["id"], org);
+    assert_eq!(export["counts"]["members"], 1);
+    assert_eq!(export["members"][0]["email"], "ada@acme.test");
+    // member.added and api_key.created.
+    assert_eq!(export["counts"]["events"], 2, "{export}");
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("confirm"), "{said}");
+    assert_eq!(deleted["deleted"], true);
+    assert_eq!(deleted["id"], org);
+    let mut written = deleted["export"].clone();
+    assert_eq!(written["counts"], export["counts"]);
+    let file = cli
+        .dir
+        .path()
+        .join("data/exports")
+        .join(deleted["exportFile"].as_str().unwrap());
+    let on_disk: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(on_disk, written);
+    written["exportedAt"] = export["exportedAt"].clone();
+    assert_eq!(written, export, "the same document, read again");
+    assert_eq!(cli.query_i64("SELECT COUNT(*) FROM organizations"), 0);
+    assert_eq!(cli.query_i64("SELECT COUNT(*) FROM api_keys"), 0);
+    let missing = cli.run(&["org", "export", "--org", &org_arg]);
+    assert!(!missing.status.success());
+}

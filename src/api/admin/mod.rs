@@ -19,7 +19,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     routes::register(
         cfg,
         [
-            Endpoint::at("/organization").get(organization::get),
+            Endpoint::at("/organization")
+                .get(organization::get)
+                .patch(organization::update)
+                .delete(organization::delete),
+            Endpoint::at("/organization/export").get(organization::export),
             Endpoint::at("/organization/invitations")
                 .get(invitations::list)
                 .post(invitations::create),

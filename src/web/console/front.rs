@@ -55,6 +55,11 @@ pub struct FrontPage {
     pub csrf_token: String,
     /// Whether "Sign in with a passkey" is offered.
     pub passkeys: bool,
+    /// Whether a signed-in person may create an organization here
+    /// (`organizations.self_serve`).
+    pub self_serve: bool,
+    /// Whether the signed-in person is one of `console.operators`.
+    pub operator: bool,
 }
 
 fn render(
@@ -66,7 +71,14 @@ fn render(
     retry_after: Option<Duration>,
 ) -> FormPage {
     let csrf_token = crate::web::csrf::csrf_token(req);
+    let signed_in = match &view {
+        FrontView::NotAdmin { email } | FrontView::Picker { email, .. } => Some(email.as_str()),
+        _ => None,
+    };
     let page = FrontPage {
+        operator: signed_in
+            .is_some_and(|email| gate::is_operator(&state.settings.console.operators, email)),
+        self_serve: signed_in.is_some() && state.settings.organizations.self_serve,
         view,
         notice,
         csrf_token,
@@ -135,11 +147,16 @@ fn lobby_page(
     notice: Option<Notice>,
     lobby: Lobby,
 ) -> HttpResponse {
-    // One organization and nothing to say: straight to it.
-    if let Lobby::SignedIn { organizations, .. } = &lobby
+    // One organization and nothing to say (nor to offer): straight to it.
+    if let Lobby::SignedIn {
+        organizations,
+        email,
+    } = &lobby
         && let [only] = organizations.as_slice()
         && notice.is_none()
         && status == StatusCode::OK
+        && !state.settings.organizations.self_serve
+        && !gate::is_operator(&state.settings.console.operators, email)
     {
         return crate::web::render::see_other(&format!("/admin/orgs/{}", only.organization_uuid));
     }
@@ -240,6 +257,67 @@ pub async fn sign_out(
         &sign_in::removal(sign_in::session_cookie("", &state)),
     );
     Ok(response)
+}
+
+/// The self-serve form: the new organization's name.
+#[derive(Default, serde::Deserialize)]
+pub struct NewOrganizationForm {
+    #[serde(default)]
+    pub name: String,
+}
+
+/// `POST /admin/organizations`: the signed-in person creates an
+/// organization of their own (`organizations.self_serve`) and lands in its
+/// console; a refusal comes back to the front door saying why.
+pub async fn create_organization(
+    req: HttpRequest,
+    browser: Browser,
+    ConsoleForm(form): ConsoleForm<NewOrganizationForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, HtmlError> {
+    use crate::services::ServiceError;
+    let Some(person) = browser.signed_in(&state).await else {
+        return Ok(crate::web::render::see_other("/admin?notice=session-ended"));
+    };
+    let rules = crate::services::orgs::SelfServe {
+        enabled: state.settings.organizations.self_serve,
+        per_user_limit: state.settings.organizations.per_user_limit,
+    };
+    let origin = crate::domain::event::Origin::new(
+        crate::domain::event::Actor::User {
+            user_id: person.user_id,
+        },
+        crate::http::request_log::request_id(&req),
+    );
+    let now = state.clock.now();
+    let created = state
+        .db
+        .write(move |tx| {
+            crate::services::orgs::create_for_self(
+                tx,
+                &origin,
+                person.user_id,
+                &form.name,
+                rules,
+                now,
+            )
+        })
+        .await;
+    let notice = match created {
+        Ok(membership) => {
+            return Ok(crate::web::render::see_other(&format!(
+                "/admin/orgs/{}",
+                membership.organization_uuid
+            )));
+        }
+        Err(ServiceError::Invalid { .. }) => "org-name-invalid",
+        Err(ServiceError::Conflict { .. }) => "org-limit",
+        Err(ServiceError::Forbidden { .. }) => "self-serve-off",
+        Err(error) => return Err(PageError::failed(&error).into()),
+    };
+    Ok(crate::web::render::see_other(&format!(
+        "/admin?notice={notice}"
+    )))
 }
 
 /// The second-factor forms: a code from the authenticator app (or a

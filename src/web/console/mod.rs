@@ -12,8 +12,10 @@ pub mod invitations;
 pub mod join_links;
 pub mod keys;
 pub mod members;
+pub mod operator;
 pub mod overview;
 pub mod roles;
+pub mod settings;
 pub mod step_up;
 pub mod teams;
 pub mod webhooks;
@@ -45,6 +47,11 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
             Endpoint::at("/admin").get(front::show).post(front::sign_in),
             Endpoint::at("/admin/sign-out").post(front::sign_out),
             Endpoint::at("/admin/second-factor").post(front::second_factor),
+            Endpoint::at("/admin/organizations").post(front::create_organization),
+            Endpoint::at("/admin/operator")
+                .get(operator::show)
+                .post(operator::create),
+            Endpoint::at("/admin/operator/{id}/delete").post(operator::delete),
             Endpoint::at("/admin/orgs/{org}").get(overview::show),
             Endpoint::at("/admin/orgs/{org}/invitations")
                 .get(invitations::list)
@@ -88,6 +95,10 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
             Endpoint::at("/admin/orgs/{org}/webhooks/new").get(webhooks::new),
             Endpoint::at("/admin/orgs/{org}/webhooks/{id}/{action}").post(webhooks::act),
             Endpoint::at("/admin/orgs/{org}/activity").get(activity::show),
+            Endpoint::at("/admin/orgs/{org}/settings")
+                .get(settings::show)
+                .post(settings::update),
+            Endpoint::at("/admin/orgs/{org}/settings/delete").post(settings::delete),
         ],
     );
     cfg.service(actix_web::web::resource("/admin/{rest:.*}").to(not_found));
@@ -398,6 +409,22 @@ const NOTICES: &[(&str, &str, bool)] = &[
     ("role-deleted", "Role deleted.", false),
     ("team-created", "Team made.", false),
     ("team-updated", "Team changed.", false),
+    ("org-updated", "Organization settings saved.", false),
+    (
+        "org-name-invalid",
+        "An organization's name is 1 to 200 characters, without line breaks.",
+        true,
+    ),
+    (
+        "org-limit",
+        "You administer as many organizations as you may create (organizations.per_user_limit).",
+        true,
+    ),
+    (
+        "self-serve-off",
+        "Creating organizations yourself is turned off on this server.",
+        true,
+    ),
     (
         "team-deleted",
         "Team deleted. Its members stay in the organization.",
@@ -468,7 +495,7 @@ pub struct Chrome {
     pub email: String,
     pub csrf_token: String,
     /// `overview`, `invitations`, `members`, `join-links`, `roles`, `teams`,
-    /// `api-keys`, `webhooks` or `activity`.
+    /// `api-keys`, `webhooks`, `activity` or `settings`.
     pub section: &'static str,
     pub notice: Option<Notice>,
     /// The sections the admin may use (the nav shows only these).
@@ -478,7 +505,7 @@ pub struct Chrome {
 /// Each section of the console by its path segment, and what it needs.
 /// The nav shows a link only to whom may use it; the section's handlers
 /// state the same need when they admit.
-pub const SECTIONS: [(&str, Need); 9] = [
+pub const SECTIONS: [(&str, Need); 10] = [
     ("overview", Need::OVERVIEW),
     ("invitations", Need::INVITATIONS),
     ("members", Need::MEMBERS),
@@ -488,6 +515,7 @@ pub const SECTIONS: [(&str, Need); 9] = [
     ("api-keys", Need::API_KEYS),
     ("webhooks", Need::WEBHOOKS),
     ("activity", Need::ACTIVITY),
+    ("settings", Need::SETTINGS),
 ];
 
 impl Chrome {

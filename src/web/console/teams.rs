@@ -133,7 +133,7 @@ pub struct Pager {
 }
 
 impl Pager {
-    fn new(paging: Paging, shown: usize, total: i64, base: &str) -> Self {
+    pub(super) fn new(paging: Paging, shown: usize, total: i64, base: &str) -> Self {
         let pages = paging.pages(total);
         let link = |page: i64| format!("{base}?limit={}&page={page}", paging.limit);
         Self {
