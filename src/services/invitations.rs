@@ -354,12 +354,13 @@ fn with_teams(conn: &Conn, invitation: Invitation) -> ServiceResult<Invitation> 
 
 /// Fills in each invitation's teams with one read for all of them.
 fn fill_teams(conn: &Conn, invitations: &mut [Invitation]) -> ServiceResult<()> {
-    let ids: Vec<i64> = invitations.iter().map(|i| i.id).collect();
-    let teams = super::teams::ids_of_each(conn, Holder::Invitation, &ids)?;
-    for (invitation, team_ids) in invitations.iter_mut().zip(teams) {
-        invitation.team_ids = team_ids;
-    }
-    Ok(())
+    super::teams::fill(
+        conn,
+        Holder::Invitation,
+        invitations,
+        |i| i.id,
+        |i| &mut i.team_ids,
+    )
 }
 
 /// A person can be invited when they are not a member yet and have no

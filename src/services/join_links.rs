@@ -166,12 +166,7 @@ pub fn list(conn: &Conn, org_id: i64, page: Page, now: Millis) -> ServiceResult<
 
 /// Fills in each link's teams with one read for all of them.
 fn fill_teams(conn: &Conn, links: &mut [JoinLink]) -> ServiceResult<()> {
-    let ids: Vec<i64> = links.iter().map(|link| link.id).collect();
-    let teams = super::teams::ids_of_each(conn, Holder::JoinLink, &ids)?;
-    for (link, team_ids) in links.iter_mut().zip(teams) {
-        link.team_ids = team_ids;
-    }
-    Ok(())
+    super::teams::fill(conn, Holder::JoinLink, links, |l| l.id, |l| &mut l.team_ids)
 }
 
 /// Revokes a link (revoking twice is harmless); answers it.

@@ -8,6 +8,7 @@ use super::{ServiceError, ServiceResult};
 use crate::db;
 use crate::db::Conn;
 use crate::db::events::EventQuery;
+use crate::db::teams::Holder;
 use crate::domain::{Millis, Organization, Page};
 use crate::views::{
     ExportCountsBody, ExportedTeamBody, InvitationDetailBody, JoinLinkBody, MemberBody,
@@ -74,16 +75,35 @@ pub fn read(conn: &Conn, org: &Organization, now: Millis) -> ServiceResult<Expor
             team: TeamBody::from(team),
         })
         .collect();
-    let invitations: Vec<InvitationDetailBody> =
-        all_pages(|page| Ok(db::invitations::page_with_extras(conn, org_id, page, now)?))?
-            .into_iter()
-            .map(Into::into)
-            .collect();
-    let join_links: Vec<JoinLinkBody> =
-        all_pages(|page| Ok(db::join_links::list(conn, org_id, page, now)?))?
-            .into_iter()
-            .map(Into::into)
-            .collect();
+    // Each page's teams in one read, as the admin lists read them.
+    let invitations: Vec<InvitationDetailBody> = all_pages(|page| {
+        let mut found = db::invitations::page_with_extras(conn, org_id, page, now)?;
+        super::teams::fill(
+            conn,
+            Holder::Invitation,
+            &mut found,
+            |(invitation, _)| invitation.id,
+            |(invitation, _)| &mut invitation.team_ids,
+        )?;
+        Ok(found)
+    })?
+    .into_iter()
+    .map(Into::into)
+    .collect();
+    let join_links: Vec<JoinLinkBody> = all_pages(|page| {
+        let mut found = db::join_links::list(conn, org_id, page, now)?;
+        super::teams::fill(
+            conn,
+            Holder::JoinLink,
+            &mut found,
+            |l| l.id,
+            |l| &mut l.team_ids,
+        )?;
+        Ok(found)
+    })?
+    .into_iter()
+    .map(Into::into)
+    .collect();
     let webhooks: Vec<WebhookBody> =
         all_pages(|page| Ok(db::webhooks::list(conn, org_id, page.limit, page.offset)?))?
             .into_iter()

@@ -104,25 +104,28 @@ pub fn attach(conn: &Conn, holder: Holder, ids: &[i64]) -> ServiceResult<()> {
     Ok(db::teams::set_for(conn, holder, ids)?)
 }
 
-/// The team ids each of `holder_ids` names, aligned with them (one read
-/// for a whole page). The ids come from the organization's own rows, and a
-/// deleted team's link row went with it, so every id is a live team there.
-pub fn ids_of_each(
+/// Fills in the teams of each of `holders` (invitations or join links, as
+/// `kind` says) with one read for all of them. The ids come from the
+/// organization's own rows, and a deleted team's link row went with it, so
+/// every id is a live team there.
+pub fn fill<T>(
     conn: &Conn,
     kind: fn(i64) -> Holder,
-    holder_ids: &[i64],
-) -> ServiceResult<Vec<Vec<i64>>> {
-    let pairs = db::teams::ids_of_holders(conn, kind, holder_ids)?;
-    Ok(holder_ids
-        .iter()
-        .map(|holder| {
-            pairs
-                .iter()
-                .filter(|(of, _)| of == holder)
-                .map(|(_, team)| *team)
-                .collect()
-        })
-        .collect())
+    holders: &mut [T],
+    id: impl Fn(&T) -> i64,
+    team_ids: impl Fn(&mut T) -> &mut Vec<i64>,
+) -> ServiceResult<()> {
+    let ids: Vec<i64> = holders.iter().map(&id).collect();
+    let pairs = db::teams::ids_of_holders(conn, kind, &ids)?;
+    for holder in holders.iter_mut() {
+        let of = id(holder);
+        *team_ids(holder) = pairs
+            .iter()
+            .filter(|(holder_id, _)| *holder_id == of)
+            .map(|(_, team)| *team)
+            .collect();
+    }
+    Ok(())
 }
 
 /// Puts someone who just accepted or joined in the teams `holder` names

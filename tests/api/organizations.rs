@@ -235,14 +235,22 @@ async fn populate(app: &TestApp, org: &TestOrg) -> (i64, String, String) {
         )
         .await;
     assert_eq!(put.status, 200, "{}", put.text);
-    let pending = app.invite_ok(&org.key, "carol@example.com", "MEMBER").await;
+    let pending = app
+        .post(
+            "/v1/organization/invitations",
+            &org.key,
+            &json!({ "inviteeEmail": "carol@example.com", "role": "MEMBER", "teamIds": [team] }),
+        )
+        .await;
+    assert_eq!(pending.status, 200, "{}", pending.text);
+    let pending = pending.body["id"].as_i64().unwrap();
     let revoked = app.invite_ok(&org.key, "dan@example.com", "MEMBER").await;
     assert_eq!(app.revoke(&org.key, revoked).await.status, 200);
     let link = app
         .post(
             "/v1/organization/join-links",
             &org.key,
-            &json!({ "maxUses": 5, "expiresIn": "1d" }),
+            &json!({ "maxUses": 5, "expiresIn": "1d", "teamIds": [team] }),
         )
         .await;
     assert_eq!(link.status, 200, "{}", link.text);
@@ -290,6 +298,16 @@ async fn export_holds_everything_and_no_secret() {
     assert_eq!(body["teams"][0]["name"], "Ops");
     assert_eq!(body["teams"][0]["memberIds"].as_array().unwrap().len(), 1);
     assert!(body["joinLinks"][0].get("url").is_none());
+    // The teams they put people in, as the admin API shows them.
+    let team = &body["teams"][0]["id"];
+    assert_eq!(body["joinLinks"][0]["teamIds"], json!([team]));
+    let carol = body["invitations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["inviteeEmail"] == "carol@example.com")
+        .unwrap();
+    assert_eq!(carol["teamIds"], json!([team]));
     assert!(body["webhooks"][0].get("secret").is_none());
     assert!(!export.text.contains("whsec_"), "no webhook secret");
     assert!(!export.text.contains(&join_token), "no join-link token");
