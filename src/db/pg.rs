@@ -68,6 +68,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (17, include_str!("../../migrations/postgres/0017_roles.sql")),
     (18, include_str!("../../migrations/postgres/0018_teams.sql")),
+    (
+        19,
+        include_str!("../../migrations/postgres/0019_domains.sql"),
+    ),
 ];
 
 /// The schema version this binary writes on PostgreSQL: the same as SQLite's.

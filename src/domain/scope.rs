@@ -20,10 +20,12 @@ pub enum Scope {
     RolesWrite,
     TeamsRead,
     TeamsWrite,
+    DomainsRead,
+    DomainsWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 12] = [
+    pub const ALL: [Scope; 14] = [
         Scope::OrganizationRead,
         Scope::InvitationsRead,
         Scope::InvitationsWrite,
@@ -36,6 +38,8 @@ impl Scope {
         Scope::RolesWrite,
         Scope::TeamsRead,
         Scope::TeamsWrite,
+        Scope::DomainsRead,
+        Scope::DomainsWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -52,6 +56,8 @@ impl Scope {
             Scope::RolesWrite => "roles:write",
             Scope::TeamsRead => "teams:read",
             Scope::TeamsWrite => "teams:write",
+            Scope::DomainsRead => "domains:read",
+            Scope::DomainsWrite => "domains:write",
         }
     }
 
@@ -116,7 +122,7 @@ pub struct GrantRefused {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error(
-    "unknown scope `{0}` (known: organization:read, invitations:read, invitations:write, users:read, users:write, events:read, webhooks:read, webhooks:write, roles:read, roles:write, teams:read, teams:write)"
+    "unknown scope `{0}` (known: organization:read, invitations:read, invitations:write, users:read, users:write, events:read, webhooks:read, webhooks:write, roles:read, roles:write, teams:read, teams:write, domains:read, domains:write)"
 )]
 pub struct UnknownScope(pub String);
 

@@ -118,6 +118,14 @@ error_codes! {
     TeamNameTaken => "team_name_taken",
     /// The organization has as many teams as it may.
     TeamLimit => "team_limit",
+    /// The organization has registered this domain already.
+    DomainExists => "domain_exists",
+    /// The organization has as many domains as it may.
+    DomainLimit => "domain_limit",
+    /// Another organization has verified this domain.
+    DomainTaken => "domain_taken",
+    /// The domain's TXT challenge record was not found.
+    VerificationFailed => "verification_failed",
     /// The database is not empty (`enlist demo` needs an empty one).
     NotEmpty => "not_empty",
     /// The server is busy or a dependency is down; retry after `Retry-After`.
