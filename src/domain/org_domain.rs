@@ -163,11 +163,19 @@ impl DomainName {
         let top_is_name = labels
             .last()
             .is_some_and(|top| top.bytes().any(|b| !b.is_ascii_digit()));
-        if ascii.len() > 253 || labels.len() < 2 || !labels.iter().all(label_ok) || !top_is_name {
+        if ascii.len() > 253 || !labels.iter().all(label_ok) || !top_is_name {
             return Err(not_a_domain());
         }
-        if psl::suffix_str(&ascii) == Some(ascii.as_str()) {
+        // A listed suffix is named as one (`com`, `co.uk`, `github.io`); an
+        // unlisted single label (`localhost`) is simply not a domain.
+        let suffix = psl::suffix(ascii.as_bytes());
+        if suffix.is_some_and(|s| s.as_bytes() == ascii.as_bytes())
+            && (labels.len() > 1 || suffix.is_some_and(|s| s.is_known()))
+        {
             return Err(BadDomain::PublicSuffix(ascii));
+        }
+        if labels.len() < 2 {
+            return Err(not_a_domain());
         }
         if CONSUMER_DOMAINS
             .iter()
