@@ -38,6 +38,7 @@ mod auth;
 mod browser;
 mod bulk_invites;
 mod console;
+mod console_domains;
 mod console_join_links;
 mod console_roles;
 mod console_teams;
