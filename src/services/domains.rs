@@ -11,7 +11,8 @@
 //! the same transaction: no path can prove an address and skip its domain.
 
 use super::{ServiceError, ServiceResult, events};
-use crate::db::domains::{NewDomain, Suggestion};
+use crate::db::domains::NewDomain;
+pub use crate::db::domains::Suggestion;
 use crate::db::teams::Holder;
 use crate::db::{self, Conn, Database};
 use crate::dns::{Resolver, TxtAnswer};

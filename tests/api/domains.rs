@@ -909,6 +909,21 @@ async fn a_suggest_domain_lists_the_organization_to_proven_addresses_only() {
             "logo_url": "https://cdn.example.com/Acme.png", "domain": "acme.test"
         }])
     );
+    // The account page lists it too.
+    let session = app.session_for(
+        user_id_of(&app, "sue@acme.test"),
+        enlist::domain::AuthMethod::Password,
+        Duration::from_secs(3600),
+    );
+    let page = crate::page_helpers::Browser::with_session(&app, &session)
+        .get("/account")
+        .await;
+    page.assert_html(200);
+    assert!(
+        page.text.contains("id=\"suggested-organizations\"") && page.text.contains("Acme"),
+        "{}",
+        page.text
+    );
     // Suggest stores nothing: no membership, no invitation.
     assert_eq!(member_role(&app, org.id, "sue@acme.test"), None);
     assert_eq!(
