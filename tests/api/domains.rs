@@ -947,3 +947,37 @@ async fn a_suggest_domain_lists_the_organization_to_proven_addresses_only() {
     );
     assert_eq!(pending["verified"], false);
 }
+
+#[tokio::test]
+async fn auto_join_through_an_invitation_link_that_proves_the_inbox() {
+    let (app, dns) = spawn_with_dns().await;
+    let org = app.create_org("Acme", "ada@acme.test");
+    verified(
+        &app,
+        &dns,
+        &org.key,
+        "acme.test",
+        json!({ "mode": "auto_join" }),
+    )
+    .await;
+    // Another organization invites someone at acme.test; the invitation's
+    // secret link proves the inbox as they sign up on its page.
+    let other = app.create_org("Partner", "pam@partner.test");
+    let invited = app.invite_ok(&other.key, "ian@acme.test", "MEMBER").await;
+    let path = app.invitation_link_path(invited);
+    let browser = crate::page_helpers::Browser::new(&app);
+    let signed_up = browser
+        .sign_up(&path, "ian@acme.test", "a long enough password")
+        .await;
+    assert!(
+        signed_up.status == 303 || signed_up.status == 200,
+        "{}",
+        signed_up.text
+    );
+    assert_eq!(
+        member_role(&app, org.id, "ian@acme.test").as_deref(),
+        Some("MEMBER")
+    );
+    // The inviting organization still waits for the answer.
+    assert_eq!(member_role(&app, other.id, "ian@acme.test"), None);
+}
