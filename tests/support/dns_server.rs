@@ -34,10 +34,20 @@ fn key(name: &str) -> String {
 
 impl DnsServer {
     pub async fn start() -> Self {
-        let udp = UdpSocket::bind("127.0.0.1:0").await.expect("udp bind");
-        let addr = udp.local_addr().expect("udp addr");
-        // The same port over TCP, for answers too large for UDP.
-        let tcp = TcpListener::bind(addr).await.expect("tcp bind");
+        // One port for both: a free UDP port may be taken over TCP, so try
+        // again with another until both bind.
+        let mut tries = 0;
+        let (udp, tcp, addr) = loop {
+            let udp = UdpSocket::bind("127.0.0.1:0").await.expect("udp bind");
+            let addr = udp.local_addr().expect("udp addr");
+            match TcpListener::bind(addr).await {
+                Ok(tcp) => break (udp, tcp, addr),
+                Err(error) => {
+                    tries += 1;
+                    assert!(tries < 50, "no port free over both UDP and TCP: {error}");
+                }
+            }
+        };
         let server = Self {
             addr,
             records: Arc::default(),
