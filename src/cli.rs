@@ -301,7 +301,7 @@ pub enum ApiKeyCommand {
         /// Comma-separated: organization:read, organization:write, invitations:read,
         /// invitations:write, users:read, users:write, events:read,
         /// webhooks:read, webhooks:write, roles:read, roles:write, teams:read,
-        /// teams:write.
+        /// teams:write, domains:read, domains:write.
         #[arg(long, value_name = "S1,S2,...")]
         scopes: String,
         #[arg(long, default_value = "")]

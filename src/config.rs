@@ -24,6 +24,7 @@ pub struct Settings {
     pub teams: TeamSettings,
     pub organizations: OrganizationSettings,
     pub console: ConsoleSettings,
+    pub domains: DomainSettings,
     pub metrics: MetricsSettings,
     pub cors: CorsSettings,
     pub log: LogSettings,
@@ -577,6 +578,33 @@ impl Default for OrganizationSettings {
     }
 }
 
+/// Organizations' verified email domains.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DomainSettings {
+    /// The DNS server TXT challenges are looked up at (`IP:PORT`, UDP with
+    /// TCP on truncation); unset: the system's resolvers.
+    pub resolver: Option<std::net::SocketAddr>,
+    /// How often a verified domain's TXT record is looked up again; one
+    /// whose record is gone goes back to unverified.
+    pub recheck: HumanDuration,
+    /// How long one DNS attempt may take (two attempts per lookup).
+    pub lookup_timeout: HumanDuration,
+    /// Domains one organization may register.
+    pub max_per_organization: u32,
+}
+
+impl Default for DomainSettings {
+    fn default() -> Self {
+        Self {
+            resolver: None,
+            recheck: HumanDuration(Duration::from_secs(24 * 3600)),
+            lookup_timeout: HumanDuration(Duration::from_secs(5)),
+            max_per_organization: 20,
+        }
+    }
+}
+
 /// The admin console beyond one organization.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -879,6 +907,9 @@ impl Settings {
             return invalid(
                 "auth.password_jobs_per_address and auth.sign_ups_per_address must be at least 1",
             );
+        }
+        if self.domains.recheck.0.is_zero() || self.domains.lookup_timeout.0.is_zero() {
+            return invalid("domains.recheck and domains.lookup_timeout must be longer than zero");
         }
         if self.invitations.lifetime.0.is_zero() {
             return invalid("invitations.lifetime must be longer than zero");

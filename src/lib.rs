@@ -15,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod delivery;
+pub mod dns;
 pub mod domain;
 pub mod federation;
 pub mod http;

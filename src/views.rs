@@ -89,6 +89,81 @@ impl From<crate::domain::team::Team> for TeamBody {
     }
 }
 
+/// What verifying a domain does for people whose address is at it.
+#[derive(Serialize, ToSchema)]
+#[schema(as = DomainMode)]
+#[serde(rename_all = "snake_case")]
+pub enum DomainModeDoc {
+    Suggest,
+    AutoInvite,
+    AutoJoin,
+}
+
+/// The DNS record that proves control of a domain: a TXT record named
+/// `name` whose value is exactly `value`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = DomainVerification, example = json!({
+    "type": "dns_txt", "name": "_enlist-challenge.acme.test",
+    "value": "enlist-verification=3kQ9dZ0aTt5mVx2bR7cLh1nWp8yE4sJu"
+}))]
+pub struct VerificationBody {
+    /// Always `dns_txt`.
+    #[serde(rename = "type")]
+    #[schema(example = "dns_txt")]
+    pub kind: &'static str,
+    pub name: String,
+    pub value: String,
+}
+
+/// One of the organization's email domains.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Domain, example = json!({
+    "id": 3, "domain": "acme.test", "mode": "auto_join", "role": "MEMBER", "teamIds": [7],
+    "verified": true, "verifiedAt": "2026-12-01T09:40:00.000Z",
+    "verification": {"type": "dns_txt", "name": "_enlist-challenge.acme.test",
+                     "value": "enlist-verification=3kQ9dZ0aTt5mVx2bR7cLh1nWp8yE4sJu"},
+    "createdAt": "2026-12-01T09:30:00.000Z"
+}))]
+pub struct DomainBody {
+    pub id: i64,
+    /// Lower-case ASCII: an internationalised name in its punycode form.
+    #[schema(example = "acme.test")]
+    pub domain: String,
+    #[schema(value_type = DomainModeDoc)]
+    pub mode: &'static str,
+    #[schema(value_type = RoleDoc)]
+    pub role: Role,
+    /// Teams the people it brings in join, by id.
+    pub team_ids: Vec<i64>,
+    pub verified: bool,
+    #[schema(value_type = Option<String>, format = DateTime, example = "2026-12-01T09:40:00.000Z")]
+    pub verified_at: Option<Millis>,
+    pub verification: VerificationBody,
+    #[schema(value_type = String, format = DateTime, example = "2026-12-01T09:30:00.000Z")]
+    pub created_at: Millis,
+}
+
+impl From<crate::domain::org_domain::OrgDomain> for DomainBody {
+    fn from(domain: crate::domain::org_domain::OrgDomain) -> Self {
+        Self {
+            id: domain.id,
+            verification: VerificationBody {
+                kind: "dns_txt",
+                name: domain.domain.challenge_name(),
+                value: domain.challenge,
+            },
+            domain: domain.domain.as_str().to_owned(),
+            mode: domain.mode.as_str(),
+            role: domain.role,
+            team_ids: domain.team_ids,
+            verified: domain.verified_at.is_some(),
+            verified_at: domain.verified_at,
+            created_at: domain.created_at,
+        }
+    }
+}
+
 /// An invitation's status. A pending invitation past its expiry reads as EXPIRED.
 #[derive(Serialize, ToSchema)]
 #[schema(as = InvitationStatus)]

@@ -732,3 +732,47 @@ pub struct CreateOwnOrganizationRequest {
     #[schema(value_type = String, max_length = 200)]
     pub name: Option<serde_json::Value>,
 }
+/// `POST /v1/organization/domains`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = CreateDomain, example = json!({"domain": "acme.test", "mode": "auto_join", "role": "MEMBER", "teamIds": [7]}))]
+pub struct CreateDomainRequest {
+    /// A domain name (an internationalised one is stored in its punycode
+    /// form); not an IP address, a public suffix or a public mail
+    /// provider's domain.
+    #[schema(max_length = 253, example = "acme.test")]
+    pub domain: String,
+    #[schema(value_type = crate::views::DomainModeDoc)]
+    pub mode: String,
+    /// What people it admits or invites become (default `MEMBER`). ADMIN
+    /// or a custom role needs `users:write` beside `domains:write`.
+    #[serde(default)]
+    #[schema(value_type = Option<crate::views::RoleDoc>)]
+    pub role: Option<String>,
+    /// Teams of the organization the people it brings in join (at most 100 ids).
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<i64>>, max_items = 100, example = json!([7]))]
+    pub team_ids: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = DomainPage)]
+pub struct DomainPage {
+    /// Oldest first.
+    pub items: Vec<crate::views::DomainBody>,
+    pub limit: i64,
+    pub offset: i64,
+    pub total_count: i64,
+}
+
+impl From<Paged<crate::domain::org_domain::OrgDomain>> for DomainPage {
+    fn from(page: Paged<crate::domain::org_domain::OrgDomain>) -> Self {
+        Self {
+            items: page.items.into_iter().map(Into::into).collect(),
+            limit: page.limit,
+            offset: page.offset,
+            total_count: page.total_count,
+        }
+    }
+}

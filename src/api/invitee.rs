@@ -318,6 +318,55 @@ pub async fn leave(
     Ok(web::Json(LeftBody { id }))
 }
 
+/// An organization the caller's verified address may ask to join.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = SuggestedOrganization, example = json!({
+    "id": "0b6f4c1e-93a4-4e57-9a53-5d1c2b1f2a10", "name": "Acme", "logo_url": null, "domain": "acme.test"
+}))]
+pub struct SuggestedOrganizationBody {
+    /// The organization's UUID.
+    pub id: Uuid,
+    pub name: String,
+    pub logo_url: Option<String>,
+    /// The verified domain the caller's address is at.
+    pub domain: String,
+}
+
+/// `GET /organizations/suggested`: organizations whose verified `suggest`
+/// domain is exactly the caller's address's domain, and of which the
+/// caller is not a member. Empty for an unverified address.
+#[utoipa::path(
+    get, path = "/organizations/suggested", operation_id = "listSuggestedOrganizations", tag = "Invitee",
+    security(("oauth2" = ["invitations"])),
+    responses(
+        (status = 200, description = "Organizations the caller may ask to join (see docs/domains.md)", body = Vec<SuggestedOrganizationBody>),
+        (status = 401, response = crate::api::openapi::Unauthorized),
+        (status = 403, response = crate::api::openapi::EmailUnverified),
+        (status = 500, response = crate::api::openapi::InternalError),
+        (status = 503, response = crate::api::openapi::Unavailable)
+    )
+)]
+pub async fn suggested(
+    caller: InviteeCaller,
+    state: web::Data<AppState>,
+) -> Result<web::Json<Vec<SuggestedOrganizationBody>>, ApiError> {
+    let found = state
+        .db
+        .read(move |conn| services::domains::suggestions(conn, caller.user_id))
+        .await?;
+    Ok(web::Json(
+        found
+            .into_iter()
+            .map(|s| SuggestedOrganizationBody {
+                id: s.org_uuid,
+                name: s.name,
+                logo_url: s.logo_url,
+                domain: s.domain,
+            })
+            .collect(),
+    ))
+}
+
 /// The invitee API's routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     use crate::http::routes::{self, Endpoint};
@@ -332,6 +381,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .get(memberships)
                 .post(create_organization),
             Endpoint::at("/organizations/{organization_id}/membership").delete(leave),
+            Endpoint::at("/organizations/suggested").get(suggested),
         ],
     );
 }

@@ -171,6 +171,10 @@ pub struct ActorDoc {
     pub api_key_id: Option<i64>,
     pub user_id: Option<i64>,
     pub client_id: Option<String>,
+    /// `domain`: the verified domain that admitted or invited `userId`.
+    pub domain_id: Option<i64>,
+    /// `domain`: its name.
+    pub domain: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -182,6 +186,7 @@ pub enum ActorTypeDoc {
     Client,
     System,
     Cli,
+    Domain,
 }
 
 /// One event of the audit log, also the body of every webhook delivery
@@ -293,6 +298,14 @@ pub struct OrganizationEventDataDoc {
     pub changed: Vec<String>,
 }
 
+/// `data` of `domain.*` events.
+#[derive(Serialize, ToSchema)]
+#[schema(as = DomainEventData)]
+pub struct DomainEventDataDoc {
+    /// The domain as created, verified, unverified, or as it was when deleted.
+    pub domain: crate::views::DomainBody,
+}
+
 /// The form of `POST /oauth/token` (RFC 6749).
 #[derive(Serialize, ToSchema)]
 #[schema(as = TokenRequest)]
@@ -372,6 +385,11 @@ pub struct RevokeRequestDoc {
         admin::teams::members,
         admin::teams::add_member,
         admin::teams::remove_member,
+        admin::domains::list,
+        admin::domains::create,
+        admin::domains::get,
+        admin::domains::delete,
+        admin::domains::verify,
         admin::webhooks::create,
         admin::webhooks::list,
         admin::webhooks::get,
@@ -386,6 +404,7 @@ pub struct RevokeRequestDoc {
         invitee::memberships,
         invitee::create_organization,
         invitee::leave,
+        invitee::suggested,
         oauth::token::token,
         oauth::token::revoke,
         oauth::metadata::authorization_server,
@@ -407,6 +426,7 @@ pub struct RevokeRequestDoc {
             EventDoc, InvitationEventDataDoc, MemberEventDataDoc, ApiKeyEventDataDoc,
             WebhookEventDataDoc, RoleEventDataDoc, TeamEventDataDoc,
             OrganizationEventDataDoc,
+            DomainEventDataDoc,
         ),
         responses(
             BadRequest, Unauthorized, ScopeMissing, EmailUnverified, NotFound, Conflict,
@@ -420,6 +440,7 @@ pub struct RevokeRequestDoc {
         (name = "Users", description = "Manage organization members"),
         (name = "Roles", description = "The organization's roles and what they permit"),
         (name = "Teams", description = "Groups of members inside the organization"),
+        (name = "Domains", description = "Email domains the organization proves it controls, and what they do for people with addresses there"),
         (name = "Join links", description = "Links many people can use to join"),
         (name = "Events", description = "The audit log: every change, by whom"),
         (name = "Webhooks", description = "Endpoints that receive the organization's events, signed (Standard Webhooks)"),
@@ -768,5 +789,10 @@ pub const ADMIN_OPERATIONS: &[AdminOperation] = {
         op("listTeamMembers", "GET", "/v1/organization/teams/{id}/members", TeamsRead),
         op("addTeamMember", "PUT", "/v1/organization/teams/{id}/members/{userId}", TeamsWrite),
         op("removeTeamMember", "DELETE", "/v1/organization/teams/{id}/members/{userId}", TeamsWrite),
+        op("listDomains", "GET", "/v1/organization/domains", DomainsRead),
+        op("createDomain", "POST", "/v1/organization/domains", DomainsWrite),
+        op("getDomain", "GET", "/v1/organization/domains/{id}", DomainsRead),
+        op("deleteDomain", "DELETE", "/v1/organization/domains/{id}", DomainsWrite),
+        op("verifyDomain", "POST", "/v1/organization/domains/{id}/verify", DomainsWrite),
     ]
 };

@@ -50,6 +50,8 @@ const TABLES: &[(&str, bool)] = &[
     ("signing_keys", true),
     ("join_links", true),
     ("join_link_teams", false),
+    ("org_domains", true),
+    ("domain_teams", false),
     ("idempotency_keys", false),
     ("events", true),
     ("webhook_endpoints", true),

@@ -31,6 +31,7 @@ const UPGRADES: &[&str] = &[
     include_str!("../../migrations/0017_roles.sql"),
     include_str!("../../migrations/0018_teams.sql"),
     include_str!("../../migrations/0019_organization_lifecycle.sql"),
+    include_str!("../../migrations/0020_domains.sql"),
 ];
 /// The schema this binary writes.
 pub const SCHEMA_VERSION: i64 = 1 + UPGRADES.len() as i64;

@@ -15,6 +15,7 @@
 mod after_commit;
 pub mod api_keys;
 pub mod copy;
+pub mod domains;
 pub mod email_codes;
 pub mod email_links;
 pub mod events;

@@ -72,6 +72,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         19,
         include_str!("../../migrations/postgres/0019_organization_lifecycle.sql"),
     ),
+    (
+        20,
+        include_str!("../../migrations/postgres/0020_domains.sql"),
+    ),
 ];
 
 /// The schema version this binary writes on PostgreSQL: the same as SQLite's.

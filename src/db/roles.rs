@@ -96,17 +96,19 @@ pub fn delete(conn: &Conn, org_id: i64, key: &RoleKey) -> Result<bool> {
 }
 
 /// Who still holds a role: members, pending invitations not yet expired,
-/// and usable join links, each counted through its `(org_id, role, …)` index.
+/// usable join links, each counted through its `(org_id, role, …)` index,
+/// and the organization's domains (a short range of `org_domains_org`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RoleUse {
     pub members: i64,
     pub pending_invitations: i64,
     pub join_links: i64,
+    pub domains: i64,
 }
 
 impl RoleUse {
     pub fn is_in_use(&self) -> bool {
-        self.members + self.pending_invitations + self.join_links > 0
+        self.members + self.pending_invitations + self.join_links + self.domains > 0
     }
 }
 
@@ -116,13 +118,15 @@ pub fn usage(conn: &Conn, org_id: i64, key: &RoleKey, now: Millis) -> Result<Rol
                 (SELECT COUNT(*) FROM invitations
                   WHERE org_id = ?1 AND role = ?2 AND status = 'PENDING' AND expires_at > ?3),
                 (SELECT COUNT(*) FROM join_links
-                  WHERE org_id = ?1 AND role = ?2 AND revoked_at IS NULL AND expires_at > ?3)",
+                  WHERE org_id = ?1 AND role = ?2 AND revoked_at IS NULL AND expires_at > ?3),
+                (SELECT COUNT(*) FROM org_domains WHERE org_id = ?1 AND role = ?2)",
         &[&org_id, &key.as_str(), &now.0],
         |row| {
             Ok(RoleUse {
                 members: row.get(0)?,
                 pending_invitations: row.get(1)?,
                 join_links: row.get(2)?,
+                domains: row.get(3)?,
             })
         },
     )

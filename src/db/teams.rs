@@ -188,6 +188,7 @@ pub fn existing(conn: &Conn, org_id: i64, ids: &[i64]) -> Result<Vec<i64>> {
 pub enum Holder {
     Invitation(i64),
     JoinLink(i64),
+    Domain(i64),
 }
 
 impl Holder {
@@ -195,6 +196,7 @@ impl Holder {
         match self {
             Holder::Invitation(id) => ("invitation_teams", "invitation_id", id),
             Holder::JoinLink(id) => ("join_link_teams", "join_link_id", id),
+            Holder::Domain(id) => ("domain_teams", "domain_id", id),
         }
     }
 }

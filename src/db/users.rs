@@ -107,14 +107,17 @@ pub fn set_password_hash_of(
     Ok(())
 }
 
-/// Records that the account's email is proven (the first proof counts).
-pub fn mark_email_verified(conn: &Conn, user_id: i64, now: Millis) -> Result<()> {
-    conn.execute(
+/// Records that the account's email is proven (the first proof counts);
+/// says whether it was unproven until now. Called only through
+/// `services::users::mark_verified`, which applies the address's verified
+/// domain in the same transaction.
+pub fn mark_email_verified(conn: &Conn, user_id: i64, now: Millis) -> Result<bool> {
+    let changed = conn.execute(
         "UPDATE users SET email_verified_at = ?2, updated_at = ?2
          WHERE id = ?1 AND email_verified_at IS NULL",
         &[&user_id, &now.0],
     )?;
-    Ok(())
+    Ok(changed > 0)
 }
 
 /// Deletes up to `limit` accounts whose email was never proven and that

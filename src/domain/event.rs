@@ -46,6 +46,10 @@ event_types! {
     TeamMemberAdded => "team.member_added",
     TeamMemberRemoved => "team.member_removed",
     OrganizationUpdated => "organization.updated",
+    DomainCreated => "domain.created",
+    DomainVerified => "domain.verified",
+    DomainUnverified => "domain.unverified",
+    DomainDeleted => "domain.deleted",
     ApiKeyCreated => "api_key.created",
     ApiKeyRevoked => "api_key.revoked",
     WebhookCreated => "webhook.created",
@@ -123,6 +127,13 @@ pub enum Actor {
     System,
     /// The operator, on the command line.
     Cli,
+    /// An organization's verified domain, acting for the person whose
+    /// address is at it (auto-join, auto-invite).
+    Domain {
+        domain_id: i64,
+        domain: String,
+        user_id: i64,
+    },
 }
 
 impl Actor {
@@ -133,6 +144,7 @@ impl Actor {
             Actor::Client { .. } => "client",
             Actor::System => "system",
             Actor::Cli => "cli",
+            Actor::Domain { .. } => "domain",
         }
     }
 }
@@ -154,6 +166,15 @@ impl Serialize for Actor {
             Actor::User { user_id } => map.serialize_entry("userId", user_id)?,
             Actor::Client { client_id, user_id } => {
                 map.serialize_entry("clientId", client_id)?;
+                map.serialize_entry("userId", user_id)?;
+            }
+            Actor::Domain {
+                domain_id,
+                domain,
+                user_id,
+            } => {
+                map.serialize_entry("domainId", domain_id)?;
+                map.serialize_entry("domain", domain)?;
                 map.serialize_entry("userId", user_id)?;
             }
             Actor::System | Actor::Cli => {}

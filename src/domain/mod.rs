@@ -11,6 +11,7 @@ pub mod join_link;
 pub mod name;
 pub mod net;
 pub mod oidc;
+pub mod org_domain;
 pub mod organization;
 pub mod page;
 pub mod role;

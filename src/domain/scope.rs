@@ -21,10 +21,12 @@ pub enum Scope {
     RolesWrite,
     TeamsRead,
     TeamsWrite,
+    DomainsRead,
+    DomainsWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 13] = [
+    pub const ALL: [Scope; 15] = [
         Scope::OrganizationRead,
         Scope::OrganizationWrite,
         Scope::InvitationsRead,
@@ -38,6 +40,8 @@ impl Scope {
         Scope::RolesWrite,
         Scope::TeamsRead,
         Scope::TeamsWrite,
+        Scope::DomainsRead,
+        Scope::DomainsWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -55,6 +59,8 @@ impl Scope {
             Scope::RolesWrite => "roles:write",
             Scope::TeamsRead => "teams:read",
             Scope::TeamsWrite => "teams:write",
+            Scope::DomainsRead => "domains:read",
+            Scope::DomainsWrite => "domains:write",
         }
     }
 
@@ -119,7 +125,7 @@ pub struct GrantRefused {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error(
-    "unknown scope `{0}` (known: organization:read, organization:write, invitations:read, invitations:write, users:read, users:write, events:read, webhooks:read, webhooks:write, roles:read, roles:write, teams:read, teams:write)"
+    "unknown scope `{0}` (known: organization:read, organization:write, invitations:read, invitations:write, users:read, users:write, events:read, webhooks:read, webhooks:write, roles:read, roles:write, teams:read, teams:write, domains:read, domains:write)"
 )]
 pub struct UnknownScope(pub String);
 

@@ -55,6 +55,9 @@ impl Need {
     pub const JOIN_LINKS: Need = Need::Manage(Management::JoinLinks);
     pub const ROLES: Need = Need::Manage(Management::Roles);
     pub const TEAMS: Need = Need::Manage(Management::Teams);
+    /// A verified domain decides who joins the organization: the power
+    /// over the organization itself.
+    pub const DOMAINS: Need = Need::Manage(Management::Organization);
     pub const WEBHOOKS: Need = Need::Manage(Management::Webhooks);
     /// API keys may be minted with any scope, so they stay ADMIN's.
     pub const API_KEYS: Need = Need::BuiltInAdmin;

@@ -122,6 +122,14 @@ error_codes! {
     SelfServeDisabled => "self_serve_disabled",
     /// The person is ADMIN of `organizations.per_user_limit` organizations.
     OrganizationLimit => "organization_limit",
+    /// The organization has registered this domain already.
+    DomainExists => "domain_exists",
+    /// The organization has as many domains as it may.
+    DomainLimit => "domain_limit",
+    /// Another organization has verified this domain.
+    DomainTaken => "domain_taken",
+    /// The domain's TXT challenge record was not found.
+    VerificationFailed => "verification_failed",
     /// The database is not empty (`enlist demo` needs an empty one).
     NotEmpty => "not_empty",
     /// The server is busy or a dependency is down; retry after `Retry-After`.

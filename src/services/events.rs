@@ -13,7 +13,9 @@ use crate::domain::role::RoleDefinition;
 use crate::domain::team::Team;
 use crate::domain::{ApiKey, Invitation, InvitationExtras, Member, Millis};
 use crate::domain::{OrgId, UserId};
-use crate::views::{ApiKeyBody, InvitationDetailBody, MemberBody, RoleBody, TeamBody, WebhookBody};
+use crate::views::{
+    ApiKeyBody, DomainBody, InvitationDetailBody, MemberBody, RoleBody, TeamBody, WebhookBody,
+};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
@@ -226,6 +228,18 @@ pub fn team_member(
     data.insert("team".into(), to_value(TeamBody::from(team.clone()))?);
     data.insert("user".into(), to_value(MemberBody::from(member.clone()))?);
     record(tx, origin, team.org_id, kind, data.into(), now)
+}
+
+/// `{"domain": …}` as `GET /v1/organization/domains/{id}` answers it.
+pub fn domain(
+    tx: &Conn,
+    origin: &Origin,
+    kind: EventType,
+    domain: &crate::domain::org_domain::OrgDomain,
+    now: Millis,
+) -> ServiceResult<()> {
+    let data = serde_json::json!({ "domain": to_value(DomainBody::from(domain.clone()))? });
+    record(tx, origin, domain.org_id, kind, data, now)
 }
 
 /// `member.added` for someone just made a member, read back as the users

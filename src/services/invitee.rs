@@ -56,7 +56,7 @@ pub fn respond(
                 detail: "this account's email address is not verified yet".into(),
             });
         }
-        db::users::mark_email_verified(tx, user_id, now)?;
+        super::users::mark_verified(tx, user_id, now)?;
     }
     let answered = |status| Invitation {
         status,

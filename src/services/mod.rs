@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod console;
+pub mod domains;
 pub mod error_code;
 pub mod events;
 pub mod idempotency;

@@ -297,12 +297,13 @@ pub fn delete(
         return Err(ServiceError::conflict(
             ErrorCode::RoleInUse,
             format!(
-                "role `{}` is held by {} member(s), {} pending invitation(s) and {} usable join \
-                 link(s); give them another role (or revoke them) first",
+                "role `{}` is held by {} member(s), {} pending invitation(s), {} usable join \
+                 link(s) and {} domain(s); give them another role (or revoke them) first",
                 key.as_str(),
                 usage.members,
                 usage.pending_invitations,
-                usage.join_links
+                usage.join_links,
+                usage.domains
             ),
         ));
     }

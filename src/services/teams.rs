@@ -104,6 +104,19 @@ pub fn attach(conn: &Conn, holder: Holder, ids: &[i64]) -> ServiceResult<()> {
     Ok(db::teams::set_for(conn, holder, ids)?)
 }
 
+/// The ids of the teams one invitation, join link or domain names.
+pub fn ids_of(conn: &Conn, holder: Holder) -> ServiceResult<Vec<i64>> {
+    let (kind, id): (fn(i64) -> Holder, i64) = match holder {
+        Holder::Invitation(id) => (Holder::Invitation, id),
+        Holder::JoinLink(id) => (Holder::JoinLink, id),
+        Holder::Domain(id) => (Holder::Domain, id),
+    };
+    Ok(db::teams::ids_of_holders(conn, kind, &[id])?
+        .into_iter()
+        .map(|(_, team)| team)
+        .collect())
+}
+
 /// Fills in the teams of each of `holders` (invitations or join links, as
 /// `kind` says) with one read for all of them. The ids come from the
 /// organization's own rows, and a deleted team's link row went with it, so

@@ -57,13 +57,28 @@ pub fn create(conn: &Conn, new: &NewAccount, now: Millis) -> ServiceResult<User>
         now,
     );
     match inserted {
-        Ok(user) => Ok(user),
+        Ok(user) => {
+            if new.email_verified {
+                super::domains::on_email_verified(conn, user.id, now)?;
+            }
+            Ok(user)
+        }
         Err(e) if db::is_unique_violation(&e) => Err(ServiceError::conflict(
             ErrorCode::EmailTaken,
             "an account with this email already exists",
         )),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Records that the account's address is proven, and (the first time)
+/// applies its verified domain in the same transaction: every path that
+/// proves an address comes through here or [`create`].
+pub fn mark_verified(conn: &Conn, user_id: i64, now: Millis) -> ServiceResult<()> {
+    if db::users::mark_email_verified(conn, user_id, now)? {
+        super::domains::on_email_verified(conn, user_id, now)?;
+    }
+    Ok(())
 }
 
 /// Sets (or replaces) an account's password; `hash` is already argon2id.

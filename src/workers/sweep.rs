@@ -4,7 +4,9 @@
 //! that reads must subtract stays small; queues due expiry reminders
 //! (the outbox worker is woken by their commit); deletes accounts whose
 //! email was never proven in time, expired idempotency keys and events past
-//! their retention.
+//! their retention; looks verified domains' TXT records up again once
+//! `domains.recheck` passed since the last look (a record gone moves its
+//! domain back to unverified).
 //!
 //! One pass is [`Sweeper::run_once`], which answers what it did (tests call
 //! it after moving the test clock). The loop waits one interval, or the
@@ -33,6 +35,8 @@ pub struct SweepReport {
     pub reminders_queued: usize,
     /// Events deleted past their retention.
     pub events_pruned: usize,
+    /// Verified domains whose TXT record was gone at the recheck.
+    pub domains_unverified: usize,
 }
 
 pub struct Sweeper {
@@ -43,6 +47,8 @@ pub struct Sweeper {
     unverified_lifetime: Duration,
     event_retention: Duration,
     reminders: bool,
+    resolver: crate::dns::Resolver,
+    recheck: Duration,
 }
 
 impl Sweeper {
@@ -55,6 +61,8 @@ impl Sweeper {
             unverified_lifetime: settings.auth.unverified_account_lifetime.0,
             event_retention: settings.events.retention.0,
             reminders: settings.invitations.reminder_before.is_some(),
+            resolver: crate::dns::Resolver::from_settings(&settings.domains),
+            recheck: settings.domains.recheck.0,
         }
     }
 
@@ -158,6 +166,11 @@ impl Sweeper {
                     break;
                 }
             }
+        }
+        match services::domains::recheck(db, &self.resolver, clock, self.recheck).await {
+            Ok(0) => {}
+            Ok(n) => report.domains_unverified = n,
+            Err(error) => tracing::warn!(%error, "rechecking domains failed; retrying later"),
         }
         report
     }

@@ -64,6 +64,17 @@ async fn endpoints(app: &TestApp, org: &TestOrg) -> Vec<Endpoint> {
         )
         .await;
     assert_eq!(joined.status, 200, "{}", joined.text);
+    let domain = |name: &'static str| async move {
+        let body = json!({ "domain": name, "mode": "suggest" });
+        let created = app.post("/v1/organization/domains", &org.key, &body).await;
+        assert_eq!(created.status, 200, "{}", created.text);
+        created.body["id"].as_i64().unwrap()
+    };
+    let (domain, doomed_domain) = (domain("kept.test").await, domain("doomed.test").await);
+    // Verified already, so verifying it answers without a DNS lookup.
+    app.execute_sql(&format!(
+        "UPDATE org_domains SET verified_at = 1, checked_at = 1 WHERE id = {domain}"
+    ));
     let mut endpoints: Vec<Endpoint> = ADMIN_OPERATIONS
         .iter()
         .map(|op| {
@@ -116,6 +127,10 @@ async fn endpoints(app: &TestApp, org: &TestOrg) -> Vec<Endpoint> {
                 "deleteTeam" => (Some(doomed_team.to_string()), None),
                 "addTeamMember" => (Some(team.to_string()), None),
                 "removeTeamMember" => (Some(team.to_string()), None),
+                "listDomains" => (None, None),
+                "createDomain" => (None, Some(json!({ "domain": "made.test", "mode": "suggest" }))),
+                "getDomain" | "verifyDomain" => (Some(domain.to_string()), None),
+                "deleteDomain" => (Some(doomed_domain.to_string()), None),
                 other => panic!("{other} is in ADMIN_OPERATIONS but the matrix has no call for it"),
             };
             let path = match id {
@@ -164,6 +179,7 @@ fn snapshot(app: &TestApp) -> Vec<String> {
          UNION ALL SELECT 'event ' || id || ' ' || type FROM events WHERE type NOT LIKE 'api_key.%'
          UNION ALL SELECT 'team ' || id || ' ' || name || ' ' || updated_at FROM teams
          UNION ALL SELECT 'in team ' || team_id || ' ' || user_id FROM team_members
+         UNION ALL SELECT 'domain ' || id || ' ' || domain || ' ' || COALESCE(CAST(verified_at AS TEXT), '-') FROM org_domains
          ORDER BY 1",
     )
 }

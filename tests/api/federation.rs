@@ -85,7 +85,7 @@ fn provider_link(page: &Page, id: &str) -> String {
 
 /// Follows the page's provider link, signs `login` in at the provider, and
 /// answers enlist's answer to the provider's redirect back.
-async fn through_provider(
+pub(crate) async fn through_provider(
     app: &TestApp,
     provider: &OidcProvider,
     browser: &Browser,

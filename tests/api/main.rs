@@ -13,6 +13,8 @@
     clippy::let_underscore_must_use
 )]
 
+#[path = "../support/dns_server.rs"]
+mod dns_server;
 #[path = "../support/oidc_provider.rs"]
 mod oidc_provider;
 #[path = "../support/postgres.rs"]
@@ -36,6 +38,7 @@ mod auth;
 mod browser;
 mod bulk_invites;
 mod console;
+mod console_domains;
 mod console_join_links;
 mod console_organizations;
 mod console_roles;
@@ -45,6 +48,7 @@ mod csrf;
 mod delivery;
 mod docs_codes;
 mod docs_settings;
+mod domains;
 mod email_codes;
 mod errors;
 mod events;

@@ -39,7 +39,7 @@ const PUBLIC: [&str; 12] = [
 
 /// The invitee API's operations: OAuth2 with the `invitations` scope (and
 /// `userinfo`, with `openid`).
-const INVITEE: [&str; 7] = [
+const INVITEE: [&str; 8] = [
     "userinfo",
     "listPendingInvitations",
     "getInvitation",
@@ -47,6 +47,7 @@ const INVITEE: [&str; 7] = [
     "listMyOrganizations",
     "createMyOrganization",
     "leaveOrganization",
+    "listSuggestedOrganizations",
 ];
 
 /// What a JSON pointer must percent-encode to sit in a URI fragment.
@@ -1479,6 +1480,16 @@ async fn invitee_api(app: &TestApp, spec: &mut Conformance, org: &TestOrg, accep
         spec.check("leaveOrganization", &reply);
     }
 
+    // Suggestions: none for this address's domain; the token is needed.
+    let reply = app.invitee_get("/organizations/suggested", &token).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    spec.check("listSuggestedOrganizations", &reply);
+    let reply = app
+        .invitee_get("/organizations/suggested", "not-a-token")
+        .await;
+    assert_eq!(reply.status, 401, "{}", reply.text);
+    spec.check("listSuggestedOrganizations", &reply);
+
     // An account whose email is not proven sees nothing.
     app.create_unverified_user("sam@example.test", None);
     let unverified = app
@@ -1509,6 +1520,11 @@ async fn invitee_api(app: &TestApp, spec: &mut Conformance, org: &TestOrg, accep
         (
             "createMyOrganization",
             create_own(app, &unverified, &json!({ "name": "Mine" })).await,
+        ),
+        (
+            "listSuggestedOrganizations",
+            app.invitee_get("/organizations/suggested", &unverified)
+                .await,
         ),
     ] {
         reply.assert_problem(403, "email_unverified");
@@ -2039,15 +2055,119 @@ async fn teams(app: &TestApp, spec: &mut Conformance) {
     }
 }
 
+/// The domains endpoints, each documented answer, against a real DNS
+/// server on 127.0.0.1.
+async fn domains(app: &TestApp, spec: &mut Conformance, dns: &crate::dns_server::DnsServer) {
+    let org = app.create_org("domains", "admin@domains.test");
+    let other = app.create_org("rival", "admin@rival.test");
+    let key = &org.key;
+    let domains = "/v1/organization/domains";
+    let created = app
+        .post(
+            domains,
+            key,
+            &json!({ "domain": "domains.test", "mode": "auto_join" }),
+        )
+        .await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    spec.check("createDomain", &created);
+    let id = created.body["id"].as_i64().unwrap();
+    let rival = app
+        .post(
+            domains,
+            &other.key,
+            &json!({ "domain": "domains.test", "mode": "suggest" }),
+        )
+        .await;
+    assert_eq!(rival.status, 200, "{}", rival.text);
+    for (body, status) in [
+        (json!({ "domain": "co.uk", "mode": "suggest" }), 400),
+        (json!({ "domain": "DOMAINS.test", "mode": "suggest" }), 409),
+    ] {
+        let reply = app.post(domains, key, &body).await;
+        assert_eq!(reply.status, status, "{}", reply.text);
+        spec.check("createDomain", &reply);
+    }
+    let narrow = app.api_key(org.id, org.admin_id, &[Scope::DomainsWrite]);
+    let reply = app
+        .post(
+            domains,
+            &narrow,
+            &json!({ "domain": "x.test", "mode": "auto_join", "role": "ADMIN" }),
+        )
+        .await;
+    reply.assert_problem(403, "missing_scope");
+    spec.check("createDomain", &reply);
+    let verify = |id: String| format!("{domains}/{id}/verify");
+    for (target, status) in [
+        (id.to_string(), 409),
+        ("x".into(), 400),
+        ("999999".into(), 404),
+    ] {
+        let reply = app.post(&verify(target), key, &json!({})).await;
+        assert_eq!(reply.status, status, "{}", reply.text);
+        spec.check("verifyDomain", &reply);
+    }
+    dns.add_txt(
+        created.body["verification"]["name"].as_str().unwrap(),
+        created.body["verification"]["value"].as_str().unwrap(),
+    );
+    let reply = app.post(&verify(id.to_string()), key, &json!({})).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    spec.check("verifyDomain", &reply);
+    dns.add_txt(
+        rival.body["verification"]["name"].as_str().unwrap(),
+        rival.body["verification"]["value"].as_str().unwrap(),
+    );
+    let reply = app
+        .post(
+            &verify(rival.body["id"].to_string()),
+            &other.key,
+            &json!({}),
+        )
+        .await;
+    reply.assert_problem(409, "domain_taken");
+    spec.check("verifyDomain", &reply);
+    for (path, status) in [
+        (domains.to_owned(), 200),
+        (format!("{domains}?limit=0"), 400),
+    ] {
+        let reply = app.get(&path, key).await;
+        assert_eq!(reply.status, status, "{}", reply.text);
+        spec.check("listDomains", &reply);
+    }
+    for (target, status) in [
+        (id.to_string(), 200),
+        ("x".into(), 400),
+        ("999999".into(), 404),
+    ] {
+        let reply = app.get(&format!("{domains}/{target}"), key).await;
+        assert_eq!(reply.status, status, "{}", reply.text);
+        spec.check("getDomain", &reply);
+    }
+    for (target, status) in [
+        (id.to_string(), 200),
+        (id.to_string(), 404),
+        ("x".into(), 400),
+    ] {
+        let reply = app.delete(&format!("{domains}/{target}"), key).await;
+        assert_eq!(reply.status, status, "{}", reply.text);
+        spec.check("deleteDomain", &reply);
+    }
+}
+
 #[tokio::test]
 async fn real_responses_of_every_operation_match_the_document() {
-    let app = spawn_app().await;
+    let dns = crate::dns_server::DnsServer::start().await;
+    let resolver = dns.addr;
+    let app = spawn_app_with(move |s| s.domains.resolver = Some(resolver)).await;
     let mut spec = Conformance::new(&fetch_document(&app).await);
     strictness(&app, &mut spec).await;
     let (org, accepted) = admin_api(&app, &mut spec).await;
     events_and_webhooks(&app, &mut spec, &org).await;
     roles(&app, &mut spec).await;
     teams(&app, &mut spec).await;
+    domains(&app, &mut spec, &dns).await;
     invitee_api(&app, &mut spec, &org, accepted).await;
     self_serve(&mut spec).await;
     oauth(&app, &mut spec).await;

@@ -1,5 +1,6 @@
 //! The organization admin API, called with API keys.
 
+pub mod domains;
 pub mod events;
 pub mod invitations;
 pub mod join_links;
@@ -65,6 +66,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             Endpoint::at("/organization/teams/{id}/members/{userId}")
                 .put(teams::add_member)
                 .delete(teams::remove_member),
+            Endpoint::at("/organization/domains")
+                .get(domains::list)
+                .post(domains::create),
+            Endpoint::at("/organization/domains/{id}")
+                .get(domains::get)
+                .delete(domains::delete),
+            Endpoint::at("/organization/domains/{id}/verify").post(domains::verify),
             Endpoint::at("/organization/users").get(users::list),
             Endpoint::at("/organization/users/{id}")
                 .delete(users::remove)

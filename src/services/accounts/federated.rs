@@ -437,7 +437,7 @@ fn find_or_link(
                     Email::parse(&user.email).is_ok_and(|own| own.key() == email.key())
                 });
         if !user.email_verified() && vouched {
-            db::users::mark_email_verified(tx, user.id, now)?;
+            crate::services::users::mark_verified(tx, user.id, now)?;
             user = db::users::get(tx, user.id)?.ok_or(ServiceError::NotFound("account"))?;
         }
         return Ok(Found::Account(user));

@@ -487,7 +487,7 @@ impl Accounts {
             .db
             .write(move |tx| {
                 if verify_now {
-                    db::users::mark_email_verified(tx, user_id, now)?;
+                    super::users::mark_verified(tx, user_id, now)?;
                 }
                 let session = sessions::start(tx, user_id, AuthMethod::Password, lifetime, now)?;
                 Ok::<_, ServiceError>(SignedIn {
@@ -911,7 +911,7 @@ impl Accounts {
                         now,
                     )?,
                     None => {
-                        db::users::mark_email_verified(tx, link.user_id, now)?;
+                        super::users::mark_verified(tx, link.user_id, now)?;
                         0
                     }
                 };
@@ -1131,7 +1131,7 @@ pub fn claim(
         .ok_or(ServiceError::NotFound("account"))?
         .email_verified();
     db::users::set_password_hash_of(tx, user_id, password_hash, now)?;
-    db::users::mark_email_verified(tx, user_id, now)?;
+    super::users::mark_verified(tx, user_id, now)?;
     end_every_credential(tx, user_id, now)?;
     email_links::retire_for_user(tx, user_id, now)?;
     if was_proven {

@@ -666,7 +666,7 @@ impl Accounts {
                     });
                 }
                 if was_invited && !user.email_verified() {
-                    db::users::mark_email_verified(tx, user.id, now)?;
+                    crate::services::users::mark_verified(tx, user.id, now)?;
                 }
                 let session = sessions::start(tx, user.id, AuthMethod::Passkey, lifetime, now)?;
                 Ok(PasskeyOutcome::SignedIn(SignedIn {

@@ -51,6 +51,7 @@ impl ActivityRow {
             "/data/user/email",
             "/data/apiKey/name",
             "/data/webhook/url",
+            "/data/domain/domain",
         ]
         .iter()
         .map(|pointer| text(pointer))
@@ -62,6 +63,7 @@ impl ActivityRow {
             "client" => format!("app {}", text("/actor/clientId")),
             "system" => "enlist".into(),
             "cli" => "command line".into(),
+            "domain" => format!("domain {}", text("/actor/domain")),
             other => other.to_owned(),
         };
         ActivityRow {

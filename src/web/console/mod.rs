@@ -7,6 +7,7 @@
 //! organization in its URL (`/admin/orgs/{uuid}/…`).
 
 pub mod activity;
+pub mod domains;
 pub mod front;
 pub mod invitations;
 pub mod join_links;
@@ -89,6 +90,11 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
             Endpoint::at("/admin/orgs/{org}/teams/{id}/members").post(teams::add_member),
             Endpoint::at("/admin/orgs/{org}/teams/{id}/members/{user}/remove")
                 .post(teams::remove_member),
+            Endpoint::at("/admin/orgs/{org}/domains")
+                .get(domains::list)
+                .post(domains::create),
+            Endpoint::at("/admin/orgs/{org}/domains/{id}/verify").post(domains::verify),
+            Endpoint::at("/admin/orgs/{org}/domains/{id}/delete").post(domains::delete),
             Endpoint::at("/admin/orgs/{org}/webhooks")
                 .get(webhooks::list)
                 .post(webhooks::create),
@@ -222,6 +228,13 @@ impl Visit {
 
     pub fn request(&self) -> &HttpRequest {
         &self.req
+    }
+
+    /// `admin` as the actor of a change this request makes outside
+    /// [`Visit::change`] (a domain's verify, whose DNS lookup must not run
+    /// inside a transaction).
+    pub fn origin(&self, admin: &ConsoleAdmin) -> crate::domain::event::Origin {
+        admin.origin(self.request_id.clone())
     }
 
     /// The layout around a page of `section` for `admin`.
@@ -505,13 +518,14 @@ pub struct Chrome {
 /// Each section of the console by its path segment, and what it needs.
 /// The nav shows a link only to whom may use it; the section's handlers
 /// state the same need when they admit.
-pub const SECTIONS: [(&str, Need); 10] = [
+pub const SECTIONS: [(&str, Need); 11] = [
     ("overview", Need::OVERVIEW),
     ("invitations", Need::INVITATIONS),
     ("members", Need::MEMBERS),
     ("join-links", Need::JOIN_LINKS),
     ("roles", Need::ROLES),
     ("teams", Need::TEAMS),
+    ("domains", Need::DOMAINS),
     ("api-keys", Need::API_KEYS),
     ("webhooks", Need::WEBHOOKS),
     ("activity", Need::ACTIVITY),

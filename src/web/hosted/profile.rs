@@ -41,6 +41,9 @@ pub enum AccountView {
         /// Whether passkeys can be added here (`server.public_url` has a
         /// domain name).
         passkeys_offered: bool,
+        /// Organizations whose verified `suggest` domain is this address's
+        /// (docs/domains.md).
+        suggestions: Vec<crate::services::domains::Suggestion>,
     },
 }
 
@@ -95,7 +98,7 @@ pub(super) async fn page(
         }),
         Some(person) => {
             let user_id = person.user_id;
-            let (user, identities, consents, second_factor, passkeys) = state
+            let (user, identities, consents, second_factor, passkeys, suggestions) = state
                 .db
                 .read(move |conn| {
                     let user = crate::db::users::get(conn, user_id)?
@@ -106,6 +109,7 @@ pub(super) async fn page(
                         services::oidc::consents(conn, user_id)?,
                         services::second_factor::status(conn, user_id)?,
                         services::accounts::passkeys::list(conn, user_id)?,
+                        services::domains::suggestions(conn, user_id)?,
                     ))
                 })
                 .await
@@ -125,6 +129,7 @@ pub(super) async fn page(
                 second_factor,
                 passkeys,
                 passkeys_offered: state.accounts.passkeys_offered(),
+                suggestions,
             }
         }
     };
