@@ -1,9 +1,10 @@
 //! SQL for invitations: insert, look-ups in an organization and by link,
 //! the paged lists and their counts, status changes and the sweeps.
 
-use super::sql::{Conn, Dialect, Result, Row, bad_column};
+use super::sql::{Conn, Dialect, Param, Result, Row, bad_column};
 use crate::domain::entities::display_name;
 use crate::domain::invitation::InvitationFilter;
+use crate::domain::search::{After, Search};
 use crate::domain::{
     Email, Invitation, InvitationDetails, InvitationExtras, InvitationStatus, Millis, Page, Role,
 };
@@ -154,40 +155,148 @@ pub fn renew(
     Ok(())
 }
 
-/// The row filter for each list filter. `?1` is the organization, `?2` now,
+/// The row filter for each list filter, as the arms of one query: each arm's
+/// index hint (SQLite's) and condition. `?1` is the organization, `?2` now,
 /// `?3` a stored status. Each is served by an index that yields rows in page
 /// order (see schema.sql), so a page costs its own size, not the organization's.
-fn id_query(filter: InvitationFilter) -> &'static str {
+fn arms(filter: InvitationFilter) -> &'static [(Option<&'static str>, &'static str)] {
     use InvitationStatus::*;
     match filter {
         InvitationFilter::Any {
             include_expired: true,
-        } => "SELECT id, created_at FROM invitations WHERE org_id = ?1",
+        } => &[(None, "org_id = ?1")],
         InvitationFilter::Any {
             include_expired: false,
-        } => {
-            "SELECT id, created_at FROM invitations
-             WHERE org_id = ?1 AND status <> 'EXPIRED'
-               AND NOT (status = 'PENDING' AND expires_at <= ?2)"
-        }
-        InvitationFilter::Status(Pending) => {
-            "SELECT id, created_at FROM invitations
-             WHERE org_id = ?1 AND status = 'PENDING' AND expires_at > ?2"
-        }
+        } => &[(
+            None,
+            "org_id = ?1 AND status <> 'EXPIRED'
+               AND NOT (status = 'PENDING' AND expires_at <= ?2)",
+        )],
+        InvitationFilter::Status(Pending) => &[(
+            None,
+            "org_id = ?1 AND status = 'PENDING' AND expires_at > ?2",
+        )],
         // Stored EXPIRED rows, merged with pending rows the sweep has not
         // reached yet. A compound SELECT with ORDER BY merges its two arms:
         // the first is read in page order, the second (small: what the
         // sweep has not reached) is found by expiry and sorted. Left to
         // itself the planner would walk every pending row in page order.
-        InvitationFilter::Status(Expired) => {
-            "SELECT id, created_at FROM invitations WHERE org_id = ?1 AND status = 'EXPIRED'
-             UNION ALL
-             SELECT id, created_at FROM invitations INDEXED BY invitations_org_status_expiry
-             WHERE org_id = ?1 AND status = 'PENDING' AND expires_at <= ?2"
-        }
+        InvitationFilter::Status(Expired) => &[
+            (None, "org_id = ?1 AND status = 'EXPIRED'"),
+            (
+                Some("invitations_org_status_expiry"),
+                "org_id = ?1 AND status = 'PENDING' AND expires_at <= ?2",
+            ),
+        ],
         InvitationFilter::Status(Accepted | Declined | Revoked) => {
-            "SELECT id, created_at FROM invitations WHERE org_id = ?1 AND status = ?3"
+            &[(None, "org_id = ?1 AND status = ?3")]
         }
+    }
+}
+
+/// Narrowing beyond the filter: a search and where a keyset page starts.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Narrowing<'a> {
+    pub search: Option<&'a Search>,
+    /// Only rows after this one in page order (`created_at DESC, id DESC`).
+    pub after: Option<After>,
+}
+
+/// The ids (and sort keys) of the rows matching `filter` and `narrowing`,
+/// one arm per filter arm. Parameters beyond the filter's: `?6`/`?7` the
+/// keyset position, `?8` an exact email key, `?9`/`?10` a prefix range.
+/// A search reads `invitations_org_email` on SQLite (named: left alone the
+/// planner prefers walking the organization in page order); it starts at
+/// the organization and the address, so an exact address is one seek and
+/// a prefix one range, sorted by page order (bounded by the matches).
+/// The keyset condition is a row-value comparison, a seek in the index.
+fn id_query(conn: &Conn, filter: InvitationFilter, narrowing: Narrowing<'_>) -> String {
+    let searching = narrowing.search.is_some_and(|search| !search.is_empty());
+    let mut extra = String::new();
+    if let Some(search) = narrowing.search {
+        if search.email.is_some() {
+            extra.push_str(" AND invitee_email_key = ?8");
+        }
+        if search.prefix().is_some() {
+            extra.push_str(" AND invitee_email_key >= ?9 AND invitee_email_key < ?10");
+        }
+    }
+    if narrowing.after.is_some() {
+        extra.push_str(" AND (created_at, id) < (?6, ?7)");
+    }
+    arms(filter)
+        .iter()
+        .map(|(hint, condition)| {
+            let hint = match (conn.dialect(), searching, hint) {
+                // PostgreSQL's planner chooses indexes itself (and has no hints).
+                (Dialect::Postgres, _, _) => String::new(),
+                (Dialect::Sqlite, true, _) => " INDEXED BY invitations_org_email".into(),
+                (Dialect::Sqlite, false, Some(index)) => format!(" INDEXED BY {index}"),
+                (Dialect::Sqlite, false, None) => String::new(),
+            };
+            format!("SELECT id, created_at FROM invitations{hint} WHERE {condition}{extra}")
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ")
+}
+
+/// The values [`id_query`] and the page around it read, `?1` to `?10`.
+struct QueryParams {
+    org_id: i64,
+    now: i64,
+    status: &'static str,
+    limit: i64,
+    offset: i64,
+    after: After,
+    email_key: String,
+    low: String,
+    high: String,
+}
+
+impl QueryParams {
+    fn new(
+        org_id: i64,
+        filter: InvitationFilter,
+        narrowing: Narrowing<'_>,
+        now: Millis,
+        page: Page,
+    ) -> Self {
+        let search = narrowing.search;
+        let (low, high) = search.and_then(Search::prefix_range).unwrap_or_default();
+        Self {
+            org_id,
+            now: now.0,
+            status: stored_status_param(filter),
+            limit: page.limit,
+            offset: page.offset,
+            after: narrowing.after.unwrap_or(After {
+                created_at: 0,
+                id: 0,
+            }),
+            email_key: search
+                .and_then(|s| s.email.as_ref())
+                .map(|e| e.key().to_owned())
+                .unwrap_or_default(),
+            low,
+            high,
+        }
+    }
+
+    /// The values `sql` names (it may leave the last ones out).
+    fn used(&self, sql: &str) -> Vec<&dyn Param> {
+        let all: [&dyn Param; 10] = [
+            &self.org_id,
+            &self.now,
+            &self.status,
+            &self.limit,
+            &self.offset,
+            &self.after.created_at,
+            &self.after.id,
+            &self.email_key,
+            &self.low,
+            &self.high,
+        ];
+        all.into_iter().take(super::sql::placeholders(sql)).collect()
     }
 }
 
@@ -200,30 +309,47 @@ pub fn list(
     conn: &Conn,
     org_id: i64,
     filter: InvitationFilter,
+    narrowing: Narrowing<'_>,
     page: Page,
     now: Millis,
 ) -> Result<Vec<Invitation>> {
-    let status = stored_status_param(filter);
     let sql = format!(
         "SELECT {COLUMNS}
          FROM (SELECT id AS page_id FROM ({} ORDER BY created_at DESC, id DESC LIMIT ?4 OFFSET ?5) AS ids) AS p
          CROSS JOIN invitations WHERE invitations.id = p.page_id",
-        match conn.dialect() {
-            Dialect::Sqlite => std::borrow::Cow::Borrowed(id_query(filter)),
-            // PostgreSQL's planner chooses indexes itself (and has no hints).
-            Dialect::Postgres => id_query(filter)
-                .replace(" INDEXED BY invitations_org_status_expiry", "")
-                .into(),
-        }
+        id_query(conn, filter, narrowing)
     );
-    let mut page = conn.query_all(
-        &sql,
-        &[&org_id, &now.0, &status, &page.limit, &page.offset],
-        |row| from_row(row, now),
-    )?;
+    let values = QueryParams::new(org_id, filter, narrowing, now, page);
+    let mut page = conn.query_all(&sql, &values.used(&sql), |row| from_row(row, now))?;
     // Already in order, so this is one linear pass.
     page.sort_by_key(|i| std::cmp::Reverse((i.created_at, i.id)));
     Ok(page)
+}
+
+/// The exact number of invitations a search finds under `filter`: counted
+/// over the search's range of `invitations_org_email`, so bounded by the
+/// matches (one address's invitations, or a prefix's), never the organization.
+pub fn count_found(
+    conn: &Conn,
+    org_id: i64,
+    filter: InvitationFilter,
+    search: &Search,
+    now: Millis,
+) -> Result<i64> {
+    let narrowing = Narrowing {
+        search: Some(search),
+        after: None,
+    };
+    let sql = format!(
+        "SELECT COUNT(*) FROM ({}) AS found",
+        id_query(conn, filter, narrowing)
+    );
+    let page = Page {
+        limit: 0,
+        offset: 0,
+    };
+    let values = QueryParams::new(org_id, filter, narrowing, now, page);
+    conn.query_one(&sql, &values.used(&sql), |row| row.get(0))
 }
 
 fn stored_status_param(filter: InvitationFilter) -> &'static str {
@@ -484,7 +610,7 @@ mod tests {
         for filter in filters {
             let sql = format!(
                 "{} ORDER BY created_at DESC, id DESC LIMIT ?4 OFFSET ?5",
-                id_query(filter)
+                id_query(&Conn::sqlite(&conn), filter, Narrowing::default())
             );
             let plan = plan(&conn, &sql);
             assert!(
@@ -519,7 +645,7 @@ mod tests {
                 assert_eq!(sweep_expired(&conn, now, 1000).unwrap().len(), 2);
             }
             let ids = |filter| {
-                list(&conn, 1, filter, page, now)
+                list(&conn, 1, filter, Narrowing::default(), page, now)
                     .unwrap()
                     .into_iter()
                     .map(|i| i.id)
@@ -545,7 +671,7 @@ mod tests {
             assert_eq!(total(expired), 2);
             assert_eq!(ids(accepted), vec![c.id]);
             assert_eq!(total(accepted), 1);
-            let statuses: Vec<_> = list(&conn, 1, all, page, now)
+            let statuses: Vec<_> = list(&conn, 1, all, Narrowing::default(), page, now)
                 .unwrap()
                 .into_iter()
                 .map(|i| i.status)
@@ -559,6 +685,7 @@ mod tests {
             InvitationFilter::Any {
                 include_expired: true,
             },
+            Narrowing::default(),
             Page {
                 limit: 2,
                 offset: 1,

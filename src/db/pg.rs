@@ -68,6 +68,12 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (17, include_str!("../../migrations/postgres/0017_roles.sql")),
     (18, include_str!("../../migrations/postgres/0018_teams.sql")),
+    // 0019 and 0020 come from parallel work; this file keeps its number
+    // and takes the version after theirs when they meet.
+    (
+        super::migrate::SEARCH_KEYS,
+        include_str!("../../migrations/postgres/0021_search.sql"),
+    ),
 ];
 
 /// The schema version this binary writes on PostgreSQL: the same as SQLite's.

@@ -8,6 +8,7 @@
 
 use super::events::EventQuery;
 use super::{ServiceResult, events, invitations, orgs, second_factor, sessions};
+use crate::domain::search::Search;
 use crate::db;
 use crate::db::Conn;
 use crate::domain::event::{Actor, Origin};
@@ -403,10 +404,11 @@ fn pending_invitations(
     admin: &ConsoleAdmin,
     now: Millis,
 ) -> ServiceResult<Paged<Invitation>> {
-    invitations::list(
+    invitations::page(
         conn,
         admin.org_id(),
         InvitationFilter::new(Some(InvitationStatus::Pending), false),
+        &Search::default(),
         Page {
             limit: OVERVIEW_PENDING,
             offset: 0,

@@ -118,6 +118,8 @@ error_codes! {
     TeamNameTaken => "team_name_taken",
     /// The organization has as many teams as it may.
     TeamLimit => "team_limit",
+    /// `after` is not a cursor this list answered for these filters.
+    InvalidCursor => "invalid_cursor",
     /// The database is not empty (`enlist demo` needs an empty one).
     NotEmpty => "not_empty",
     /// The server is busy or a dependency is down; retry after `Retry-After`.
