@@ -313,17 +313,37 @@ pub fn list(
     page: Page,
     now: Millis,
 ) -> Result<Vec<Invitation>> {
-    let sql = format!(
-        "SELECT {COLUMNS}
-         FROM (SELECT id AS page_id FROM ({} ORDER BY created_at DESC, id DESC LIMIT ?4 OFFSET ?5) AS ids) AS p
-         CROSS JOIN invitations WHERE invitations.id = p.page_id",
-        id_query(conn, filter, narrowing)
-    );
+    let sql = page_sql(conn, filter, narrowing);
     let values = QueryParams::new(org_id, filter, narrowing, now, page);
     let mut page = conn.query_all(&sql, &values.used(&sql), |row| from_row(row, now))?;
     // Already in order, so this is one linear pass.
     page.sort_by_key(|i| std::cmp::Reverse((i.created_at, i.id)));
     Ok(page)
+}
+
+/// The plan the database makes for [`list`]'s page, one line per step
+/// (`EXPLAIN QUERY PLAN` on SQLite, `EXPLAIN` on PostgreSQL): for the
+/// tests that prove pages and searches are served from indexes.
+pub fn page_plan(
+    conn: &Conn,
+    org_id: i64,
+    filter: InvitationFilter,
+    narrowing: Narrowing<'_>,
+    page: Page,
+    now: Millis,
+) -> Result<String> {
+    let sql = page_sql(conn, filter, narrowing);
+    let values = QueryParams::new(org_id, filter, narrowing, now, page);
+    super::sql::explain(conn, &sql, &values.used(&sql))
+}
+
+fn page_sql(conn: &Conn, filter: InvitationFilter, narrowing: Narrowing<'_>) -> String {
+    format!(
+        "SELECT {COLUMNS}
+         FROM (SELECT id AS page_id FROM ({} ORDER BY created_at DESC, id DESC LIMIT ?4 OFFSET ?5) AS ids) AS p
+         CROSS JOIN invitations WHERE invitations.id = p.page_id",
+        id_query(conn, filter, narrowing)
+    )
 }
 
 /// The exact number of invitations a search finds under `filter`: counted
@@ -591,6 +611,76 @@ mod tests {
             })
             .unwrap();
         rows.map(|r| r.unwrap()).collect::<Vec<_>>().join("\n")
+    }
+
+    fn plan_of(conn: &Connection, sql: &str) -> String {
+        let wanted = crate::db::sql::placeholders(sql);
+        let values: Vec<rusqlite::types::Value> = (1..=wanted)
+            .map(|n| match n {
+                3 | 8 | 9 | 10 => rusqlite::types::Value::Text("x".into()),
+                _ => rusqlite::types::Value::Integer(1),
+            })
+            .collect();
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(values), |r| r.get::<_, String>(3))
+            .unwrap();
+        rows.map(|r| r.unwrap()).collect::<Vec<_>>().join("\n")
+    }
+
+    #[test]
+    fn searches_and_deep_cursor_pages_read_an_index_never_the_organization() {
+        let raw = setup();
+        let conn = Conn::sqlite(&raw);
+        let email = Search::parse(Some("p1@example.com"), None).unwrap();
+        let prefix = Search::parse(None, Some("p1")).unwrap();
+        let both = Search::parse(Some("p1@example.com"), Some("p1")).unwrap();
+        let after = Some(After {
+            created_at: 5,
+            id: 5,
+        });
+        let filters = [
+            InvitationFilter::Any {
+                include_expired: true,
+            },
+            InvitationFilter::Any {
+                include_expired: false,
+            },
+            InvitationFilter::Status(InvitationStatus::Pending),
+            InvitationFilter::Status(InvitationStatus::Expired),
+            InvitationFilter::Status(InvitationStatus::Revoked),
+        ];
+        for filter in filters {
+            for (search, after) in [
+                (Some(&email), None),
+                (Some(&email), after),
+                (Some(&prefix), None),
+                (Some(&prefix), after),
+                (Some(&both), after),
+                (None, after),
+            ] {
+                let narrowing = Narrowing { search, after };
+                let ids = id_query(&conn, filter, narrowing);
+                let page = format!("{ids} ORDER BY created_at DESC, id DESC LIMIT ?4 OFFSET ?5");
+                let count = format!("SELECT COUNT(*) FROM ({ids}) AS found");
+                for sql in [page, count] {
+                    let plan = plan_of(&raw, &sql);
+                    let case = format!("{filter:?} {search:?} {after:?}: {plan}");
+                    assert!(!plan.contains("SCAN invitations"), "{case}");
+                    if search.is_some() {
+                        assert!(plan.contains("INDEX invitations_org_email (org_id=? AND invitee_email_key"), "{case}");
+                    } else {
+                        // The cursor's position is a seek in the page's index.
+                        assert!(plan.contains("AND created_at<?)"), "{case}");
+                    }
+                }
+                // An exact address is read in page order: nothing to sort.
+                if search == Some(&email) && !matches!(filter, InvitationFilter::Status(InvitationStatus::Expired)) {
+                    let plan = plan_of(&raw, &format!("{ids} ORDER BY created_at DESC, id DESC LIMIT ?4 OFFSET ?5"));
+                    assert!(!plan.contains("TEMP B-TREE"), "{filter:?} {after:?}: {plan}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -243,17 +243,40 @@ impl MemberParams {
 /// each member read by primary keys; `CROSS JOIN` keeps the page as the
 /// outer loop, so rows come out in page order without the temporary b-tree
 /// an outer `ORDER BY` costs (the sort only guarantees what the plan gives).
-/// The keyset condition (`user_id > ?5`) is a seek in the same key.
+/// The keyset condition (`user_id > ?5`) is a seek in the same key (for a
+/// team, `+org_id` keeps SQLite from walking the organization's
+/// `team_members_org_user` range instead).
 pub fn find(
     conn: &Conn,
     org_id: i64,
     narrowing: MemberNarrowing<'_>,
     page: Page,
 ) -> Result<Vec<Member>> {
+    let sql = page_sql(narrowing);
+    let values = MemberParams::new(org_id, narrowing, page);
+    let mut members = conn.query_all(&sql, &values.used(&sql), member_from_row)?;
+    members.sort_by_key(|member| member.user_id);
+    Ok(members)
+}
+
+/// The plan the database makes for [`find`]'s page (see
+/// [`super::invitations::page_plan`]).
+pub fn page_plan(
+    conn: &Conn,
+    org_id: i64,
+    narrowing: MemberNarrowing<'_>,
+    page: Page,
+) -> Result<String> {
+    let sql = page_sql(narrowing);
+    let values = MemberParams::new(org_id, narrowing, page);
+    super::sql::explain(conn, &sql, &values.used(&sql))
+}
+
+fn page_sql(narrowing: MemberNarrowing<'_>) -> String {
     const SELECT: &str =
         "SELECT u.id, u.email, u.first_name, u.last_name, m.role, m.created_at, m.updated_at";
     let searching = narrowing.search.filter(|search| !search.is_empty());
-    let sql = match (searching, narrowing.team_id) {
+    match (searching, narrowing.team_id) {
         (None, None) => format!(
             "{SELECT}
              FROM (SELECT user_id, role, created_at, updated_at FROM memberships
@@ -263,7 +286,7 @@ pub fn find(
         (None, Some(_)) => format!(
             "{SELECT}
              FROM (SELECT user_id FROM team_members
-                   WHERE team_id = ?4 AND org_id = ?1 AND user_id > ?5
+                   WHERE team_id = ?4 AND +org_id = ?1 AND user_id > ?5
                    ORDER BY user_id LIMIT ?2 OFFSET ?3) AS t
              CROSS JOIN memberships m CROSS JOIN users u
              WHERE m.org_id = ?1 AND m.user_id = t.user_id AND u.id = t.user_id"
@@ -279,11 +302,16 @@ pub fn find(
             found_ids(search),
             if team.is_some() { IN_TEAM } else { "" }
         ),
-    };
-    let values = MemberParams::new(org_id, narrowing, page);
-    let mut members = conn.query_all(&sql, &values.used(&sql), member_from_row)?;
-    members.sort_by_key(|member| member.user_id);
-    Ok(members)
+    }
+}
+
+fn count_sql(search: &Search, team_id: Option<i64>) -> String {
+    format!(
+        "SELECT COUNT(*) FROM ({}) AS s CROSS JOIN memberships mm
+         WHERE mm.org_id = ?1 AND mm.user_id = s.id{}",
+        found_ids(search),
+        if team_id.is_some() { IN_TEAM } else { "" }
+    )
 }
 
 /// The team condition on a search's matches (the team's primary key).
@@ -298,12 +326,7 @@ pub fn count_found(conn: &Conn, org_id: i64, team_id: Option<i64>, search: &Sear
         search: Some(search),
         after: None,
     };
-    let sql = format!(
-        "SELECT COUNT(*) FROM ({}) AS s CROSS JOIN memberships mm
-         WHERE mm.org_id = ?1 AND mm.user_id = s.id{}",
-        found_ids(search),
-        if team_id.is_some() { IN_TEAM } else { "" }
-    );
+    let sql = count_sql(search, team_id);
     let page = Page {
         limit: 0,
         offset: 0,
@@ -343,4 +366,83 @@ pub fn delete(conn: &Conn, OrgId(org_id): OrgId, UserId(user_id): UserId) -> Res
         &[&org_id, &user_id],
     )?;
     Ok(deleted > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rusqlite::Connection;
+
+    fn plan_of(conn: &Connection, sql: &str) -> String {
+        let wanted = super::super::sql::placeholders(sql);
+        let values: Vec<rusqlite::types::Value> = (1..=wanted)
+            .map(|n| match n {
+                6..=8 => rusqlite::types::Value::Text("x".into()),
+                _ => rusqlite::types::Value::Integer(1),
+            })
+            .collect();
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(values), |r| r.get::<_, String>(3))
+            .unwrap();
+        rows.map(|r| r.unwrap()).collect::<Vec<_>>().join("\n")
+    }
+
+    #[test]
+    fn searches_and_cursor_pages_probe_indexes_never_scan() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::db::migrate::migrate(&mut conn).unwrap();
+        let email = Search::parse(Some("ann@example.com"), None).unwrap();
+        let prefix = Search::parse(None, Some("an")).unwrap();
+        let both = Search::parse(Some("ann@example.com"), Some("an")).unwrap();
+        for team_id in [None, Some(3)] {
+            for search in [None, Some(&email), Some(&prefix), Some(&both)] {
+                let narrowing = MemberNarrowing {
+                    team_id,
+                    search,
+                    after: Some(40),
+                };
+                let mut sqls = vec![page_sql(narrowing)];
+                if let Some(search) = search {
+                    sqls.push(count_sql(search, team_id));
+                }
+                for sql in sqls {
+                    let plan = plan_of(&conn, &sql);
+                    let case = format!("{team_id:?} {search:?}: {plan}");
+                    assert!(!plan.contains("SCAN users"), "{case}");
+                    assert!(!plan.contains("SCAN memberships"), "{case}");
+                    assert!(!plan.contains("SCAN team_members"), "{case}");
+                    match search {
+                        None if team_id.is_none() => assert!(
+                            plan.contains("memberships USING PRIMARY KEY (org_id=? AND user_id>?)"),
+                            "{case}"
+                        ),
+                        None => assert!(
+                            plan.contains("team_members USING PRIMARY KEY (team_id=? AND user_id>?)"),
+                            "{case}"
+                        ),
+                        Some(search) => {
+                            assert!(
+                                plan.contains("INDEX sqlite_autoindex_users_1 (email_key"),
+                                "{case}"
+                            );
+                            if search.email.is_none() {
+                                assert!(plan.contains("INDEX users_name_key (name_key>? AND name_key<?)"), "{case}");
+                                assert!(
+                                    plan.contains("INDEX users_last_name_key (last_name_key>? AND last_name_key<?)"),
+                                    "{case}"
+                                );
+                            }
+                            // Each match: one probe of its membership.
+                            assert!(
+                                plan.contains("(org_id=? AND user_id=?)")
+                                    || plan.contains("(user_id=? AND org_id=?)"),
+                                "{case}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

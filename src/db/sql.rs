@@ -570,6 +570,20 @@ pub fn bad_column(index: usize, error: impl std::fmt::Display) -> StorageError {
     }
 }
 
+/// The plan of `sql`, one line per step: SQLite's `EXPLAIN QUERY PLAN`
+/// details, PostgreSQL's `EXPLAIN` lines.
+pub(super) fn explain(conn: &Conn, sql: &str, params: &[&dyn Param]) -> Result<String> {
+    let lines = match conn.dialect() {
+        Dialect::Sqlite => conn.query_all(&format!("EXPLAIN QUERY PLAN {sql}"), params, |row| {
+            row.get::<String>(3)
+        })?,
+        Dialect::Postgres => {
+            conn.query_all(&format!("EXPLAIN {sql}"), params, |row| row.get::<String>(0))?
+        }
+    };
+    Ok(lines.join("\n"))
+}
+
 /// The highest `?N` a statement names: a query assembled from optional
 /// parts binds that many of its values (SQLite refuses more than it names).
 pub(super) fn placeholders(sql: &str) -> usize {
