@@ -42,8 +42,12 @@ pub fn window(
     offset: Option<&str>,
     after: Option<&str>,
 ) -> Result<Window, ApiError> {
-    Window::new(page(limit, offset)?, offset.is_some(), after.map(str::to_owned))
-        .map_err(|e: PageError| ApiError::bad_request(e.field(), e.to_string()))
+    Window::new(
+        page(limit, offset)?,
+        offset.is_some(),
+        after.map(str::to_owned),
+    )
+    .map_err(|e: PageError| ApiError::bad_request(e.field(), e.to_string()))
 }
 
 /// The lists' search: `email` (an address) and `q` (a prefix).

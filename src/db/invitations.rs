@@ -296,7 +296,9 @@ impl QueryParams {
             &self.low,
             &self.high,
         ];
-        all.into_iter().take(super::sql::placeholders(sql)).collect()
+        all.into_iter()
+            .take(super::sql::placeholders(sql))
+            .collect()
     }
 }
 
@@ -623,7 +625,9 @@ mod tests {
             .collect();
         let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
         let rows = stmt
-            .query_map(rusqlite::params_from_iter(values), |r| r.get::<_, String>(3))
+            .query_map(rusqlite::params_from_iter(values), |r| {
+                r.get::<_, String>(3)
+            })
             .unwrap();
         rows.map(|r| r.unwrap()).collect::<Vec<_>>().join("\n")
     }
@@ -668,16 +672,29 @@ mod tests {
                     let case = format!("{filter:?} {search:?} {after:?}: {plan}");
                     assert!(!plan.contains("SCAN invitations"), "{case}");
                     if search.is_some() {
-                        assert!(plan.contains("INDEX invitations_org_email (org_id=? AND invitee_email_key"), "{case}");
+                        assert!(
+                            plan.contains(
+                                "INDEX invitations_org_email (org_id=? AND invitee_email_key"
+                            ),
+                            "{case}"
+                        );
                     } else {
                         // The cursor's position is a seek in the page's index.
                         assert!(plan.contains("AND created_at<?)"), "{case}");
                     }
                 }
                 // An exact address is read in page order: nothing to sort.
-                if search == Some(&email) && !matches!(filter, InvitationFilter::Status(InvitationStatus::Expired)) {
-                    let plan = plan_of(&raw, &format!("{ids} ORDER BY created_at DESC, id DESC LIMIT ?4 OFFSET ?5"));
-                    assert!(!plan.contains("TEMP B-TREE"), "{filter:?} {after:?}: {plan}");
+                if search == Some(&email)
+                    && !matches!(filter, InvitationFilter::Status(InvitationStatus::Expired))
+                {
+                    let plan = plan_of(
+                        &raw,
+                        &format!("{ids} ORDER BY created_at DESC, id DESC LIMIT ?4 OFFSET ?5"),
+                    );
+                    assert!(
+                        !plan.contains("TEMP B-TREE"),
+                        "{filter:?} {after:?}: {plan}"
+                    );
                 }
             }
         }

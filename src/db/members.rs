@@ -234,7 +234,9 @@ impl MemberParams {
             &self.low,
             &self.high,
         ];
-        all.into_iter().take(super::sql::placeholders(sql)).collect()
+        all.into_iter()
+            .take(super::sql::placeholders(sql))
+            .collect()
     }
 }
 
@@ -383,7 +385,9 @@ mod tests {
             .collect();
         let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
         let rows = stmt
-            .query_map(rusqlite::params_from_iter(values), |r| r.get::<_, String>(3))
+            .query_map(rusqlite::params_from_iter(values), |r| {
+                r.get::<_, String>(3)
+            })
             .unwrap();
         rows.map(|r| r.unwrap()).collect::<Vec<_>>().join("\n")
     }
@@ -418,7 +422,9 @@ mod tests {
                             "{case}"
                         ),
                         None => assert!(
-                            plan.contains("team_members USING PRIMARY KEY (team_id=? AND user_id>?)"),
+                            plan.contains(
+                                "team_members USING PRIMARY KEY (team_id=? AND user_id>?)"
+                            ),
                             "{case}"
                         ),
                         Some(search) => {
@@ -427,7 +433,12 @@ mod tests {
                                 "{case}"
                             );
                             if search.email.is_none() {
-                                assert!(plan.contains("INDEX users_name_key (name_key>? AND name_key<?)"), "{case}");
+                                assert!(
+                                    plan.contains(
+                                        "INDEX users_name_key (name_key>? AND name_key<?)"
+                                    ),
+                                    "{case}"
+                                );
                                 assert!(
                                     plan.contains("INDEX users_last_name_key (last_name_key>? AND last_name_key<?)"),
                                     "{case}"

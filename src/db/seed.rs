@@ -84,15 +84,14 @@ impl<'c> Rows<'c> {
         last_name: &str,
         at: i64,
     ) -> Result<i64> {
-        self.user
-            .execute(params![
-                email,
-                first_name,
-                last_name,
-                at,
-                crate::domain::search::name_key(first_name, last_name),
-                crate::domain::search::last_name_key(last_name)
-            ])?;
+        self.user.execute(params![
+            email,
+            first_name,
+            last_name,
+            at,
+            crate::domain::search::name_key(first_name, last_name),
+            crate::domain::search::last_name_key(last_name)
+        ])?;
         Ok(self.conn.last_insert_rowid())
     }
 

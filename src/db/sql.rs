@@ -577,9 +577,9 @@ pub(super) fn explain(conn: &Conn, sql: &str, params: &[&dyn Param]) -> Result<S
         Dialect::Sqlite => conn.query_all(&format!("EXPLAIN QUERY PLAN {sql}"), params, |row| {
             row.get::<String>(3)
         })?,
-        Dialect::Postgres => {
-            conn.query_all(&format!("EXPLAIN {sql}"), params, |row| row.get::<String>(0))?
-        }
+        Dialect::Postgres => conn.query_all(&format!("EXPLAIN {sql}"), params, |row| {
+            row.get::<String>(0)
+        })?,
     };
     Ok(lines.join("\n"))
 }
@@ -590,7 +590,10 @@ pub(super) fn placeholders(sql: &str) -> usize {
     let bytes = sql.as_bytes();
     let mut highest = 0;
     let mut at = 0;
-    while let Some(offset) = bytes.get(at..).and_then(|rest| rest.iter().position(|&b| b == b'?')) {
+    while let Some(offset) = bytes
+        .get(at..)
+        .and_then(|rest| rest.iter().position(|&b| b == b'?'))
+    {
         let digits = bytes
             .get(at + offset + 1..)
             .unwrap_or_default()

@@ -108,7 +108,10 @@ mod tests {
     #[test]
     fn parses_and_bounds_the_search() {
         let found = Search::parse(Some(" Ann@Example.COM "), Some("  JoS ")).unwrap();
-        assert_eq!(found.email.as_ref().map(Email::key), Some("ann@example.com"));
+        assert_eq!(
+            found.email.as_ref().map(Email::key),
+            Some("ann@example.com")
+        );
         assert_eq!(found.prefix(), Some("jos"));
         assert_eq!(
             found.prefix_range(),

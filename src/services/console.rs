@@ -8,12 +8,12 @@
 
 use super::events::EventQuery;
 use super::{ServiceResult, events, invitations, orgs, second_factor, sessions};
-use crate::domain::search::Search;
 use crate::db;
 use crate::db::Conn;
 use crate::domain::event::{Actor, Origin};
 use crate::domain::invitation::InvitationFilter;
 use crate::domain::role::{Management, Permissions};
+use crate::domain::search::Search;
 use crate::domain::second_factor::{AdminMfa, ConsoleStep};
 use crate::domain::{
     Invitation, InvitationStatus, Membership, Millis, Organization, Page, Paged, Role,

@@ -12,10 +12,10 @@ use crate::delivery::{Composer, InvitationEmail};
 use crate::domain::event::{EventType, Origin};
 use crate::domain::invitation::{InvitationFilter, Revocation};
 use crate::domain::invitation_options::InvitationOptions;
+use crate::domain::search::{After, Search};
 use crate::domain::{
     Email, Invitation, InvitationExtras, InvitationStatus, Millis, Page, Paged, Role,
 };
-use crate::domain::search::{After, Search};
 use crate::domain::{Listed, Window};
 use crate::services::error_code::ErrorCode;
 use crate::services::list_cursor::{self, Binding, CursorKey, List};

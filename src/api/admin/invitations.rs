@@ -96,7 +96,11 @@ fn list_request(
     let include_expired =
         params::boolean("includeExpired", query.include_expired.as_deref())?.unwrap_or(false);
     let search = params::search(query.email.as_deref(), query.q.as_deref())?;
-    Ok((InvitationFilter::new(status, include_expired), search, window))
+    Ok((
+        InvitationFilter::new(status, include_expired),
+        search,
+        window,
+    ))
 }
 
 /// `POST /v1/organization/invitations`

@@ -2,8 +2,8 @@
 //! paging, the invite form, revoke and resend.
 
 use super::{Chrome, ConsoleForm, ConsolePageError, FieldError, Paging, RowId, Visit};
-use crate::domain::search::Search;
 use crate::domain::invitation::InvitationFilter;
+use crate::domain::search::Search;
 use crate::domain::{Invitation, InvitationStatus, Role};
 use crate::services::console::Need;
 use crate::services::invitations::{NewInvitation, RESENT_TOO_SOON, SendRules};
