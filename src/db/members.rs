@@ -321,7 +321,8 @@ const IN_TEAM: &str = " AND EXISTS (SELECT 1 FROM team_members t
                                    WHERE t.team_id = ?4 AND t.user_id = s.id AND t.org_id = ?1)";
 
 /// How many of the organization's members (of one team, if given) a search
-/// finds: bounded by the accounts it matches (see [`found_ids`]).
+/// finds: bounded by the accounts it matches (the users' key indexes, then
+/// one membership probe each).
 pub fn count_found(conn: &Conn, org_id: i64, team_id: Option<i64>, search: &Search) -> Result<i64> {
     let narrowing = MemberNarrowing {
         team_id,
