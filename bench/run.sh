@@ -366,6 +366,21 @@ bench_size() { # invitations
     run_fixed "$size" list_status_pending "$pid" 200 "$api/v1/organization/invitations?limit=100&status=PENDING" -H "X-API-Key: $key"
     run_fixed "$size" list_include_expired "$pid" 200 "$api/v1/organization/invitations?limit=100&includeExpired=true" -H "X-API-Key: $key"
     run_fixed "$size" list_users "$pid" 200 "$api/v1/organization/users?limit=100" -H "X-API-Key: $key"
+    # Search and cursors (issue 27): one exact address, from the middle of
+    # the list; and the page a cursor 100 000 rows deep continues to (the
+    # middle at sizes below that), the cursor taken once from the offset
+    # page ending there. Both should cost what the first page costs.
+    local probe_email deep_offset deep_cursor
+    probe_email=$(curl -sf "$api/v1/organization/invitations?limit=1&offset=$((total / 2))" -H "X-API-Key: $key" \
+        | jq -r '.items[0].inviteeEmail // empty')
+    [[ -n $probe_email ]] || { log "size $size: no invitation to search for"; exit 1; }
+    run_fixed "$size" search_email "$pid" 200 \
+        "$api/v1/organization/invitations?limit=100&email=$(jq -rn --arg e "$probe_email" '$e | @uri')" -H "X-API-Key: $key"
+    deep_offset=$((total > 100100 ? 100000 - 100 : total / 2))
+    deep_cursor=$(curl -sf "$api/v1/organization/invitations?limit=100&offset=$deep_offset" -H "X-API-Key: $key" \
+        | jq -r '.nextCursor // empty')
+    [[ -n $deep_cursor ]] || { log "size $size: no nextCursor at offset $deep_offset"; exit 1; }
+    run_fixed "$size" cursor_page_at_1M "$pid" 200 "$api/v1/organization/invitations?limit=100&after=$deep_cursor" -H "X-API-Key: $key"
     run_fixed "$size" organization "$pid" 200 "$api/v1/organization" -H "X-API-Key: $key"
     # Beside the organization read: one member's role and what it grants
     # (two primary-key lookups), the answer an app asks before it acts.

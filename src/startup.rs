@@ -143,6 +143,8 @@ impl Application {
                 StartupError::Config(crate::config::ConfigError::Invalid(e.to_string()))
             })?;
         let csrf_key = db.write_blocking(|tx| services::sessions::csrf_key(tx, clock.now()))?;
+        let cursor_key =
+            db.write_blocking(|tx| services::list_cursor::CursorKey::load(tx, clock.now()))?;
         let empty = !db.read_blocking(|conn| crate::db::orgs::any(conn))?;
         let auth = &settings.auth;
         let retention = services::signing_keys::retention(auth.access_token_lifetime.0);
@@ -251,6 +253,7 @@ impl Application {
             clock,
             trusted_proxies,
             csrf_key,
+            cursor_key,
             trusted_issuers,
             admin_limiter: Arc::default(),
             authenticated_keys: Arc::default(),

@@ -29,6 +29,9 @@ pub struct AppState {
     /// The key that signs the hosted pages' CSRF tokens (generated once,
     /// kept in `server_secrets`).
     pub csrf_key: Vec<u8>,
+    /// The key that seals the admin lists' cursors (generated once, kept in
+    /// `server_secrets`).
+    pub cursor_key: crate::services::list_cursor::CursorKey,
     /// Admin requests per API key (or, for keys not known to be valid, per
     /// client address) this minute (in memory).
     pub admin_limiter: Arc<crate::auth::throttle::AdminRateLimiter>,

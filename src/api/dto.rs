@@ -2,7 +2,7 @@
 
 use crate::domain::join_link::JoinLink;
 use crate::domain::webhook::WebhookEndpoint;
-use crate::domain::{Invitation, InvitationStatus, Member, Millis, Paged, Role, User};
+use crate::domain::{Invitation, InvitationStatus, Listed, Member, Millis, Paged, Role, User};
 pub use crate::views::{
     InvitationDetailBody, JoinLinkBody, MemberBody, OrganizationBody, WebhookBody,
 };
@@ -57,17 +57,24 @@ impl From<Invitation> for InvitationBody {
 pub struct InvitationPage {
     pub items: Vec<InvitationBody>,
     pub limit: i64,
+    /// The `offset` asked for; 0 on a page asked for by cursor (`after`).
     pub offset: i64,
     pub total_count: i64,
+    /// Pass as `after` for the next page; null on the last page. Opaque,
+    /// bound to this organization, this list and these filters.
+    #[schema(example = "AQAAAZRzQd0AAAAAAAAAAGSa3vB7X3Qq0m9oL2sJc1yJ5c2y0p4rRr1fKz8qv5D0")]
+    pub next_cursor: Option<String>,
 }
 
-impl From<Paged<Invitation>> for InvitationPage {
-    fn from(page: Paged<Invitation>) -> Self {
+impl From<Listed<Invitation>> for InvitationPage {
+    fn from(listed: Listed<Invitation>) -> Self {
+        let page = listed.paged;
         Self {
             items: page.items.into_iter().map(InvitationBody::from).collect(),
             limit: page.limit,
             offset: page.offset,
             total_count: page.total_count,
+            next_cursor: listed.next_cursor,
         }
     }
 }
@@ -109,6 +116,9 @@ pub struct CreateInvitationRequest {
 pub struct ListInvitationsQuery {
     pub limit: Option<String>,
     pub offset: Option<String>,
+    pub after: Option<String>,
+    pub email: Option<String>,
+    pub q: Option<String>,
     pub status: Option<String>,
     #[serde(rename = "includeExpired")]
     pub include_expired: Option<String>,
@@ -125,6 +135,9 @@ pub struct PageQuery {
 pub struct ListUsersQuery {
     pub limit: Option<String>,
     pub offset: Option<String>,
+    pub after: Option<String>,
+    pub email: Option<String>,
+    pub q: Option<String>,
     #[serde(rename = "teamId")]
     pub team_id: Option<String>,
 }
@@ -136,10 +149,19 @@ pub struct ListUsersQuery {
 pub struct MemberPage {
     pub items: Vec<MemberBody>,
     pub total_count: i64,
+    /// The `offset` asked for; 0 on a page asked for by cursor (`after`).
     pub offset: i64,
     pub limit: i64,
+    /// `GET /v1/organization/users` only: pass as `after` for the next
+    /// page; null on the last page. Opaque, bound to this organization,
+    /// this list and these filters. (A team's members list, which pages by
+    /// offset only, leaves it out.)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "AQAAAAAAAAAAAAAAAAAAAGTq3pJ7mX0a9Vw2cKxT1e0r8Yb3Jm4hQfN6sLzP0uDc")]
+    pub next_cursor: Option<Option<String>>,
 }
 
+/// A team's members: offset pages only.
 impl From<Paged<Member>> for MemberPage {
     fn from(page: Paged<Member>) -> Self {
         Self {
@@ -147,6 +169,17 @@ impl From<Paged<Member>> for MemberPage {
             total_count: page.total_count,
             offset: page.offset,
             limit: page.limit,
+            next_cursor: None,
+        }
+    }
+}
+
+/// The users list: offset or cursor pages, with `nextCursor` always shown.
+impl From<Listed<Member>> for MemberPage {
+    fn from(listed: Listed<Member>) -> Self {
+        Self {
+            next_cursor: Some(listed.next_cursor),
+            ..listed.paged.into()
         }
     }
 }

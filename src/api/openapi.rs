@@ -136,6 +136,48 @@ pub struct InvitationFilterParams {
     pub include_expired: Option<bool>,
 }
 
+/// Search and cursor paging of the users list.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserSearchParams {
+    /// Only the member with this address: exact, compared by the normalised
+    /// key (case-insensitive). Combines with `teamId` and `q`.
+    #[param(format = Email, example = "ann@example.com")]
+    pub email: Option<String>,
+    /// Only members whose address, full name ("first last") or last name
+    /// starts with this (case-insensitive; at most 100 characters; blank
+    /// searches nothing). `totalCount` then counts the matches.
+    #[param(max_length = 100, example = "ann")]
+    pub q: Option<String>,
+    /// The `nextCursor` of the previous page: continues after its last row,
+    /// with the same filters. Not with `offset` (400, `field: "after"`); a
+    /// cursor that was altered or belongs to another organization, list or
+    /// filters answers 400 `invalid_cursor`.
+    #[param(example = "AQAAAAAAAAAAAAAAAAAAAGTq3pJ7mX0a9Vw2cKxT1e0r8Yb3Jm4hQfN6sLzP0uDc")]
+    pub after: Option<String>,
+}
+
+/// Search and cursor paging of the invitation list.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct InvitationSearchParams {
+    /// Only invitations to this address: exact, compared by the normalised
+    /// key (case-insensitive). Combines with `status`, `includeExpired` and `q`.
+    #[param(format = Email, example = "ann@example.com")]
+    pub email: Option<String>,
+    /// Only invitations whose address starts with this (case-insensitive;
+    /// at most 100 characters; blank searches nothing). `totalCount` then
+    /// counts the matches.
+    #[param(max_length = 100, example = "ann")]
+    pub q: Option<String>,
+    /// The `nextCursor` of the previous page: continues after its last row,
+    /// with the same filters. Not with `offset` (400, `field: "after"`); a
+    /// cursor that was altered or belongs to another organization, list or
+    /// filters answers 400 `invalid_cursor`.
+    #[param(example = "AQAAAZuOBxgAAAAAAAAAACmBGGdn7nC3kCq0Hy6mZ2t7bqSxe1M1v0QF2eRj1k9Jrw")]
+    pub after: Option<String>,
+}
+
 /// Filters and paging of the audit log.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]

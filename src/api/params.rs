@@ -2,7 +2,8 @@
 //! Values arrive as text so a bad one is refused with a precise message
 //! instead of a generic deserializer error, and never silently clamped.
 
-use crate::domain::{Page, PageError};
+use crate::domain::search::Search;
+use crate::domain::{Page, PageError, Window};
 use crate::http::problem::ApiError;
 
 pub fn integer(field: &'static str, raw: Option<&str>) -> Result<Option<i64>, ApiError> {
@@ -32,6 +33,26 @@ pub fn boolean(field: &'static str, raw: Option<&str>) -> Result<Option<bool>, A
 pub fn page(limit: Option<&str>, offset: Option<&str>) -> Result<Page, ApiError> {
     Page::new(integer("limit", limit)?, integer("offset", offset)?)
         .map_err(|e: PageError| ApiError::bad_request(e.field(), e.to_string()))
+}
+
+/// Where a list page starts: `limit` with `offset`, or `limit` with `after`
+/// (a cursor); both `offset` and `after` is refused naming `after`.
+pub fn window(
+    limit: Option<&str>,
+    offset: Option<&str>,
+    after: Option<&str>,
+) -> Result<Window, ApiError> {
+    Window::new(
+        page(limit, offset)?,
+        offset.is_some(),
+        after.map(str::to_owned),
+    )
+    .map_err(|e: PageError| ApiError::bad_request(e.field(), e.to_string()))
+}
+
+/// The lists' search: `email` (an address) and `q` (a prefix).
+pub fn search(email: Option<&str>, q: Option<&str>) -> Result<Search, ApiError> {
+    Search::parse(email, q).map_err(|e| ApiError::bad_request(e.field(), e.to_string()))
 }
 
 /// A numeric id from the path: a positive integer, as the API documents.

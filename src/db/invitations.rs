@@ -1,9 +1,10 @@
 //! SQL for invitations: insert, look-ups in an organization and by link,
 //! the paged lists and their counts, status changes and the sweeps.
 
-use super::sql::{Conn, Dialect, Result, Row, bad_column};
+use super::sql::{Conn, Dialect, Param, Result, Row, bad_column};
 use crate::domain::entities::display_name;
 use crate::domain::invitation::InvitationFilter;
+use crate::domain::search::{After, Search};
 use crate::domain::{
     Email, Invitation, InvitationDetails, InvitationExtras, InvitationStatus, Millis, Page, Role,
 };
@@ -154,40 +155,150 @@ pub fn renew(
     Ok(())
 }
 
-/// The row filter for each list filter. `?1` is the organization, `?2` now,
+/// The row filter for each list filter, as the arms of one query: each arm's
+/// index hint (SQLite's) and condition. `?1` is the organization, `?2` now,
 /// `?3` a stored status. Each is served by an index that yields rows in page
 /// order (see schema.sql), so a page costs its own size, not the organization's.
-fn id_query(filter: InvitationFilter) -> &'static str {
+fn arms(filter: InvitationFilter) -> &'static [(Option<&'static str>, &'static str)] {
     use InvitationStatus::*;
     match filter {
         InvitationFilter::Any {
             include_expired: true,
-        } => "SELECT id, created_at FROM invitations WHERE org_id = ?1",
+        } => &[(None, "org_id = ?1")],
         InvitationFilter::Any {
             include_expired: false,
-        } => {
-            "SELECT id, created_at FROM invitations
-             WHERE org_id = ?1 AND status <> 'EXPIRED'
-               AND NOT (status = 'PENDING' AND expires_at <= ?2)"
-        }
-        InvitationFilter::Status(Pending) => {
-            "SELECT id, created_at FROM invitations
-             WHERE org_id = ?1 AND status = 'PENDING' AND expires_at > ?2"
-        }
+        } => &[(
+            None,
+            "org_id = ?1 AND status <> 'EXPIRED'
+               AND NOT (status = 'PENDING' AND expires_at <= ?2)",
+        )],
+        InvitationFilter::Status(Pending) => &[(
+            None,
+            "org_id = ?1 AND status = 'PENDING' AND expires_at > ?2",
+        )],
         // Stored EXPIRED rows, merged with pending rows the sweep has not
         // reached yet. A compound SELECT with ORDER BY merges its two arms:
         // the first is read in page order, the second (small: what the
         // sweep has not reached) is found by expiry and sorted. Left to
         // itself the planner would walk every pending row in page order.
-        InvitationFilter::Status(Expired) => {
-            "SELECT id, created_at FROM invitations WHERE org_id = ?1 AND status = 'EXPIRED'
-             UNION ALL
-             SELECT id, created_at FROM invitations INDEXED BY invitations_org_status_expiry
-             WHERE org_id = ?1 AND status = 'PENDING' AND expires_at <= ?2"
-        }
+        InvitationFilter::Status(Expired) => &[
+            (None, "org_id = ?1 AND status = 'EXPIRED'"),
+            (
+                Some("invitations_org_status_expiry"),
+                "org_id = ?1 AND status = 'PENDING' AND expires_at <= ?2",
+            ),
+        ],
         InvitationFilter::Status(Accepted | Declined | Revoked) => {
-            "SELECT id, created_at FROM invitations WHERE org_id = ?1 AND status = ?3"
+            &[(None, "org_id = ?1 AND status = ?3")]
         }
+    }
+}
+
+/// Narrowing beyond the filter: a search and where a keyset page starts.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Narrowing<'a> {
+    pub search: Option<&'a Search>,
+    /// Only rows after this one in page order (`created_at DESC, id DESC`).
+    pub after: Option<After>,
+}
+
+/// The ids (and sort keys) of the rows matching `filter` and `narrowing`,
+/// one arm per filter arm. Parameters beyond the filter's: `?6`/`?7` the
+/// keyset position, `?8` an exact email key, `?9`/`?10` a prefix range.
+/// A search reads `invitations_org_email` on SQLite (named: left alone the
+/// planner prefers walking the organization in page order); it starts at
+/// the organization and the address, so an exact address is one seek and
+/// a prefix one range, sorted by page order (bounded by the matches).
+/// The keyset condition is a row-value comparison, a seek in the index.
+fn id_query(conn: &Conn, filter: InvitationFilter, narrowing: Narrowing<'_>) -> String {
+    let searching = narrowing.search.is_some_and(|search| !search.is_empty());
+    let mut extra = String::new();
+    if let Some(search) = narrowing.search {
+        if search.email.is_some() {
+            extra.push_str(" AND invitee_email_key = ?8");
+        }
+        if search.prefix().is_some() {
+            extra.push_str(" AND invitee_email_key >= ?9 AND invitee_email_key < ?10");
+        }
+    }
+    if narrowing.after.is_some() {
+        extra.push_str(" AND (created_at, id) < (?6, ?7)");
+    }
+    arms(filter)
+        .iter()
+        .map(|(hint, condition)| {
+            let hint = match (conn.dialect(), searching, hint) {
+                // PostgreSQL's planner chooses indexes itself (and has no hints).
+                (Dialect::Postgres, _, _) => String::new(),
+                (Dialect::Sqlite, true, _) => " INDEXED BY invitations_org_email".into(),
+                (Dialect::Sqlite, false, Some(index)) => format!(" INDEXED BY {index}"),
+                (Dialect::Sqlite, false, None) => String::new(),
+            };
+            format!("SELECT id, created_at FROM invitations{hint} WHERE {condition}{extra}")
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ")
+}
+
+/// The values [`id_query`] and the page around it read, `?1` to `?10`.
+struct QueryParams {
+    org_id: i64,
+    now: i64,
+    status: &'static str,
+    limit: i64,
+    offset: i64,
+    after: After,
+    email_key: String,
+    low: String,
+    high: String,
+}
+
+impl QueryParams {
+    fn new(
+        org_id: i64,
+        filter: InvitationFilter,
+        narrowing: Narrowing<'_>,
+        now: Millis,
+        page: Page,
+    ) -> Self {
+        let search = narrowing.search;
+        let (low, high) = search.and_then(Search::prefix_range).unwrap_or_default();
+        Self {
+            org_id,
+            now: now.0,
+            status: stored_status_param(filter),
+            limit: page.limit,
+            offset: page.offset,
+            after: narrowing.after.unwrap_or(After {
+                created_at: 0,
+                id: 0,
+            }),
+            email_key: search
+                .and_then(|s| s.email.as_ref())
+                .map(|e| e.key().to_owned())
+                .unwrap_or_default(),
+            low,
+            high,
+        }
+    }
+
+    /// The values `sql` names (it may leave the last ones out).
+    fn used(&self, sql: &str) -> Vec<&dyn Param> {
+        let all: [&dyn Param; 10] = [
+            &self.org_id,
+            &self.now,
+            &self.status,
+            &self.limit,
+            &self.offset,
+            &self.after.created_at,
+            &self.after.id,
+            &self.email_key,
+            &self.low,
+            &self.high,
+        ];
+        all.into_iter()
+            .take(super::sql::placeholders(sql))
+            .collect()
     }
 }
 
@@ -200,30 +311,67 @@ pub fn list(
     conn: &Conn,
     org_id: i64,
     filter: InvitationFilter,
+    narrowing: Narrowing<'_>,
     page: Page,
     now: Millis,
 ) -> Result<Vec<Invitation>> {
-    let status = stored_status_param(filter);
-    let sql = format!(
-        "SELECT {COLUMNS}
-         FROM (SELECT id AS page_id FROM ({} ORDER BY created_at DESC, id DESC LIMIT ?4 OFFSET ?5) AS ids) AS p
-         CROSS JOIN invitations WHERE invitations.id = p.page_id",
-        match conn.dialect() {
-            Dialect::Sqlite => std::borrow::Cow::Borrowed(id_query(filter)),
-            // PostgreSQL's planner chooses indexes itself (and has no hints).
-            Dialect::Postgres => id_query(filter)
-                .replace(" INDEXED BY invitations_org_status_expiry", "")
-                .into(),
-        }
-    );
-    let mut page = conn.query_all(
-        &sql,
-        &[&org_id, &now.0, &status, &page.limit, &page.offset],
-        |row| from_row(row, now),
-    )?;
+    let sql = page_sql(conn, filter, narrowing);
+    let values = QueryParams::new(org_id, filter, narrowing, now, page);
+    let mut page = conn.query_all(&sql, &values.used(&sql), |row| from_row(row, now))?;
     // Already in order, so this is one linear pass.
     page.sort_by_key(|i| std::cmp::Reverse((i.created_at, i.id)));
     Ok(page)
+}
+
+/// The plan the database makes for [`list`]'s page, one line per step
+/// (`EXPLAIN QUERY PLAN` on SQLite, `EXPLAIN` on PostgreSQL): for the
+/// tests that prove pages and searches are served from indexes.
+pub fn page_plan(
+    conn: &Conn,
+    org_id: i64,
+    filter: InvitationFilter,
+    narrowing: Narrowing<'_>,
+    page: Page,
+    now: Millis,
+) -> Result<String> {
+    let sql = page_sql(conn, filter, narrowing);
+    let values = QueryParams::new(org_id, filter, narrowing, now, page);
+    super::sql::explain(conn, &sql, &values.used(&sql))
+}
+
+fn page_sql(conn: &Conn, filter: InvitationFilter, narrowing: Narrowing<'_>) -> String {
+    format!(
+        "SELECT {COLUMNS}
+         FROM (SELECT id AS page_id FROM ({} ORDER BY created_at DESC, id DESC LIMIT ?4 OFFSET ?5) AS ids) AS p
+         CROSS JOIN invitations WHERE invitations.id = p.page_id",
+        id_query(conn, filter, narrowing)
+    )
+}
+
+/// The exact number of invitations a search finds under `filter`: counted
+/// over the search's range of `invitations_org_email`, so bounded by the
+/// matches (one address's invitations, or a prefix's), never the organization.
+pub fn count_found(
+    conn: &Conn,
+    org_id: i64,
+    filter: InvitationFilter,
+    search: &Search,
+    now: Millis,
+) -> Result<i64> {
+    let narrowing = Narrowing {
+        search: Some(search),
+        after: None,
+    };
+    let sql = format!(
+        "SELECT COUNT(*) FROM ({}) AS found",
+        id_query(conn, filter, narrowing)
+    );
+    let page = Page {
+        limit: 0,
+        offset: 0,
+    };
+    let values = QueryParams::new(org_id, filter, narrowing, now, page);
+    conn.query_one(&sql, &values.used(&sql), |row| row.get(0))
 }
 
 fn stored_status_param(filter: InvitationFilter) -> &'static str {
@@ -485,6 +633,91 @@ mod tests {
         rows.map(|r| r.unwrap()).collect::<Vec<_>>().join("\n")
     }
 
+    fn plan_of(conn: &Connection, sql: &str) -> String {
+        let wanted = crate::db::sql::placeholders(sql);
+        let values: Vec<rusqlite::types::Value> = (1..=wanted)
+            .map(|n| match n {
+                3 | 8 | 9 | 10 => rusqlite::types::Value::Text("x".into()),
+                _ => rusqlite::types::Value::Integer(1),
+            })
+            .collect();
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(values), |r| {
+                r.get::<_, String>(3)
+            })
+            .unwrap();
+        rows.map(|r| r.unwrap()).collect::<Vec<_>>().join("\n")
+    }
+
+    #[test]
+    fn searches_and_deep_cursor_pages_read_an_index_never_the_organization() {
+        let raw = setup();
+        let conn = Conn::sqlite(&raw);
+        let email = Search::parse(Some("p1@example.com"), None).unwrap();
+        let prefix = Search::parse(None, Some("p1")).unwrap();
+        let both = Search::parse(Some("p1@example.com"), Some("p1")).unwrap();
+        let after = Some(After {
+            created_at: 5,
+            id: 5,
+        });
+        let filters = [
+            InvitationFilter::Any {
+                include_expired: true,
+            },
+            InvitationFilter::Any {
+                include_expired: false,
+            },
+            InvitationFilter::Status(InvitationStatus::Pending),
+            InvitationFilter::Status(InvitationStatus::Expired),
+            InvitationFilter::Status(InvitationStatus::Revoked),
+        ];
+        for filter in filters {
+            for (search, after) in [
+                (Some(&email), None),
+                (Some(&email), after),
+                (Some(&prefix), None),
+                (Some(&prefix), after),
+                (Some(&both), after),
+                (None, after),
+            ] {
+                let narrowing = Narrowing { search, after };
+                let ids = id_query(&conn, filter, narrowing);
+                let page = format!("{ids} ORDER BY created_at DESC, id DESC LIMIT ?4 OFFSET ?5");
+                let count = format!("SELECT COUNT(*) FROM ({ids}) AS found");
+                for sql in [page, count] {
+                    let plan = plan_of(&raw, &sql);
+                    let case = format!("{filter:?} {search:?} {after:?}: {plan}");
+                    assert!(!plan.contains("SCAN invitations"), "{case}");
+                    if search.is_some() {
+                        assert!(
+                            plan.contains(
+                                "INDEX invitations_org_email (org_id=? AND invitee_email_key"
+                            ),
+                            "{case}"
+                        );
+                    } else {
+                        // The cursor's position is a seek in the page's index.
+                        assert!(plan.contains("AND created_at<?)"), "{case}");
+                    }
+                }
+                // An exact address is read in page order: nothing to sort.
+                if search == Some(&email)
+                    && !matches!(filter, InvitationFilter::Status(InvitationStatus::Expired))
+                {
+                    let plan = plan_of(
+                        &raw,
+                        &format!("{ids} ORDER BY created_at DESC, id DESC LIMIT ?4 OFFSET ?5"),
+                    );
+                    assert!(
+                        !plan.contains("TEMP B-TREE"),
+                        "{filter:?} {after:?}: {plan}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn every_filter_pages_from_an_index_without_sorting_the_organization() {
         let conn = setup();
@@ -502,7 +735,7 @@ mod tests {
         for filter in filters {
             let sql = format!(
                 "{} ORDER BY created_at DESC, id DESC LIMIT ?4 OFFSET ?5",
-                id_query(filter)
+                id_query(&Conn::sqlite(&conn), filter, Narrowing::default())
             );
             let plan = plan(&conn, &sql);
             assert!(
@@ -537,7 +770,7 @@ mod tests {
                 assert_eq!(sweep_expired(&conn, now, 1000).unwrap().len(), 2);
             }
             let ids = |filter| {
-                list(&conn, 1, filter, page, now)
+                list(&conn, 1, filter, Narrowing::default(), page, now)
                     .unwrap()
                     .into_iter()
                     .map(|i| i.id)
@@ -563,7 +796,7 @@ mod tests {
             assert_eq!(total(expired), 2);
             assert_eq!(ids(accepted), vec![c.id]);
             assert_eq!(total(accepted), 1);
-            let statuses: Vec<_> = list(&conn, 1, all, page, now)
+            let statuses: Vec<_> = list(&conn, 1, all, Narrowing::default(), page, now)
                 .unwrap()
                 .into_iter()
                 .map(|i| i.status)
@@ -577,6 +810,7 @@ mod tests {
             InvitationFilter::Any {
                 include_expired: true,
             },
+            Narrowing::default(),
             Page {
                 limit: 2,
                 offset: 1,

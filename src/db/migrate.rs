@@ -32,11 +32,15 @@ const UPGRADES: &[&str] = &[
     include_str!("../../migrations/0018_teams.sql"),
     include_str!("../../migrations/0019_organization_lifecycle.sql"),
     include_str!("../../migrations/0020_domains.sql"),
+    include_str!("../../migrations/0021_search.sql"),
 ];
 /// The schema this binary writes.
 pub const SCHEMA_VERSION: i64 = 1 + UPGRADES.len() as i64;
 /// The version from which email keys hold the ASCII form of the domain.
 const ASCII_DOMAIN_KEYS: i64 = 3;
+/// The version `0021_search.sql` brings: users' name keys and the search
+/// indexes (a test pins that it names that file).
+pub(crate) const SEARCH_KEYS: i64 = 21;
 
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
     let found: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
@@ -75,6 +79,9 @@ fn upgrade(conn: &mut Connection, found: i64) -> Result<(), StorageError> {
     }
     if (1..ASCII_DOMAIN_KEYS).contains(&found) {
         rekey_emails(&tx)?;
+    }
+    if (1..SEARCH_KEYS).contains(&found) {
+        rekey_names(&tx)?;
     }
     let broken: Option<String> = tx
         .query_row("PRAGMA foreign_key_check", [], |row| row.get(0))
@@ -131,10 +138,70 @@ fn rekey_emails(tx: &Connection) -> Result<(), StorageError> {
     Ok(())
 }
 
+/// Keys the names holding letters beyond ASCII as the writes do (the
+/// step's SQL `lower()` folds ASCII only).
+fn rekey_names(tx: &Connection) -> Result<(), StorageError> {
+    const NON_ASCII: &str = "GLOB '*[^' || char(1) || '-' || char(127) || ']*'";
+    let rows: Vec<(i64, String, String)> = tx
+        .prepare(&format!(
+            "SELECT id, first_name, last_name FROM users
+             WHERE first_name {NON_ASCII} OR last_name {NON_ASCII}"
+        ))?
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (id, first, last) in rows {
+        tx.execute(
+            "UPDATE users SET name_key = ?2, last_name_key = ?3 WHERE id = ?1",
+            rusqlite::params![
+                id,
+                crate::domain::search::name_key(&first, &last),
+                crate::domain::search::last_name_key(&last)
+            ],
+        )?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::DatabaseSettings;
+
+    #[test]
+    fn the_search_step_is_the_one_search_keys_names_and_keys_every_name() {
+        let step = UPGRADES[(SEARCH_KEYS - 2) as usize];
+        assert!(step.contains("CREATE INDEX invitations_org_email"));
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        for step in &UPGRADES[..(SEARCH_KEYS - 2) as usize] {
+            conn.execute_batch(step).unwrap();
+        }
+        conn.pragma_update(None, "user_version", SEARCH_KEYS - 1)
+            .unwrap();
+        conn.execute_batch(
+            "INSERT INTO users (id, email, email_key, first_name, last_name, created_at, updated_at)
+             VALUES (1, 'a@example.com', 'a@example.com', 'Émile', 'ZOLA', 0, 0),
+                    (2, 'b@example.com', 'b@example.com', 'Ann', 'Lee', 0, 0),
+                    (3, 'c@example.com', 'c@example.com', '', 'Müller', 0, 0);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let keys: Vec<(String, String)> = conn
+            .prepare("SELECT name_key, last_name_key FROM users ORDER BY id")
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(
+            keys,
+            vec![
+                ("émile zola".into(), "zola".into()),
+                ("ann lee".into(), "lee".into()),
+                ("müller".into(), "müller".into()),
+            ]
+        );
+    }
     use crate::db::Database;
 
     #[test]

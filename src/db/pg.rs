@@ -76,6 +76,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         20,
         include_str!("../../migrations/postgres/0020_domains.sql"),
     ),
+    (
+        super::migrate::SEARCH_KEYS,
+        include_str!("../../migrations/postgres/0021_search.sql"),
+    ),
 ];
 
 /// The schema version this binary writes on PostgreSQL: the same as SQLite's.

@@ -52,8 +52,8 @@ impl<'c> Rows<'c> {
             user: conn.prepare(
                 // Seeded accounts are as the operator's own: their addresses count as proven.
                 "INSERT INTO users (email, email_key, first_name, last_name, created_at, updated_at,
-                                    email_verified_at)
-                 VALUES (?1, ?1, ?2, ?3, ?4, ?4, ?4)",
+                                    email_verified_at, name_key, last_name_key)
+                 VALUES (?1, ?1, ?2, ?3, ?4, ?4, ?4, ?5, ?6)",
             )?,
             member: conn.prepare(
                 "INSERT INTO memberships (org_id, user_id, role, created_at, updated_at)
@@ -84,8 +84,14 @@ impl<'c> Rows<'c> {
         last_name: &str,
         at: i64,
     ) -> Result<i64> {
-        self.user
-            .execute(params![email, first_name, last_name, at])?;
+        self.user.execute(params![
+            email,
+            first_name,
+            last_name,
+            at,
+            crate::domain::search::name_key(first_name, last_name),
+            crate::domain::search::last_name_key(last_name)
+        ])?;
         Ok(self.conn.last_insert_rowid())
     }
 

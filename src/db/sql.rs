@@ -569,3 +569,48 @@ pub fn bad_column(index: usize, error: impl std::fmt::Display) -> StorageError {
         detail: error.to_string(),
     }
 }
+
+/// The plan of `sql`, one line per step: SQLite's `EXPLAIN QUERY PLAN`
+/// details, PostgreSQL's `EXPLAIN` lines.
+pub(super) fn explain(conn: &Conn, sql: &str, params: &[&dyn Param]) -> Result<String> {
+    let lines = match conn.dialect() {
+        Dialect::Sqlite => conn.query_all(&format!("EXPLAIN QUERY PLAN {sql}"), params, |row| {
+            row.get::<String>(3)
+        })?,
+        Dialect::Postgres => conn.query_all(&format!("EXPLAIN {sql}"), params, |row| {
+            row.get::<String>(0)
+        })?,
+    };
+    Ok(lines.join("\n"))
+}
+
+/// The highest `?N` a statement names: a query assembled from optional
+/// parts binds that many of its values (SQLite refuses more than it names).
+pub(super) fn placeholders(sql: &str) -> usize {
+    let bytes = sql.as_bytes();
+    let mut highest = 0;
+    let mut at = 0;
+    while let Some(offset) = bytes
+        .get(at..)
+        .and_then(|rest| rest.iter().position(|&b| b == b'?'))
+    {
+        let digits = bytes
+            .get(at + offset + 1..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .fold(0_usize, |n, b| n * 10 + usize::from(b - b'0'));
+        highest = highest.max(digits);
+        at += offset + 1;
+    }
+    highest
+}
+
+#[cfg(test)]
+mod placeholder_tests {
+    #[test]
+    fn finds_the_highest_numbered_placeholder() {
+        assert_eq!(super::placeholders("SELECT 1"), 0);
+        assert_eq!(super::placeholders("a = ?1 AND b < ?10 OR c = ?2"), 10);
+    }
+}

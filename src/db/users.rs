@@ -2,6 +2,7 @@
 //! passwords and the proof of an address.
 
 use super::sql::{Conn, Result, Row};
+use crate::domain::search;
 use crate::domain::{Email, Millis, User};
 
 const COLUMNS: &str = "id, email, first_name, last_name, avatar_url, password_hash IS NOT NULL, \
@@ -31,12 +32,13 @@ pub struct NewUser<'a> {
 }
 
 /// Fails with a UNIQUE violation when the email is taken (case-insensitively).
+/// Keys the names for search here: names never change after this.
 pub fn insert(conn: &Conn, user: &NewUser<'_>, now: Millis) -> Result<User> {
     conn.query_one(
         &format!(
             "INSERT INTO users (email, email_key, first_name, last_name, avatar_url, password_hash,
-                            email_verified_at, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) RETURNING {COLUMNS}"
+                            email_verified_at, created_at, updated_at, name_key, last_name_key)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10) RETURNING {COLUMNS}"
         ),
         &[
             &user.email.as_str(),
@@ -47,6 +49,8 @@ pub fn insert(conn: &Conn, user: &NewUser<'_>, now: Millis) -> Result<User> {
             &user.password_hash,
             &user.email_verified_at.map(|at| at.0),
             &now.0,
+            &search::name_key(user.first_name, user.last_name),
+            &search::last_name_key(user.last_name),
         ],
         from_row,
     )

@@ -99,6 +99,16 @@ impl InvitationFilter {
             None => InvitationFilter::Any { include_expired },
         }
     }
+
+    /// The filter in a stable text form, for binding a cursor to it.
+    pub fn canonical(self) -> String {
+        match self {
+            InvitationFilter::Any { include_expired } => {
+                format!("status=;includeExpired={include_expired}")
+            }
+            InvitationFilter::Status(status) => format!("status={}", status.as_str()),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub mod organization;
 pub mod page;
 pub mod role;
 pub mod scope;
+pub mod search;
 pub mod second_factor;
 pub mod sign_in_code;
 pub mod team;
@@ -30,7 +31,7 @@ pub use entities::{
 };
 pub use ids::{OrgId, UserId};
 pub use invitation::InvitationStatus;
-pub use page::{Page, PageError, Paged};
+pub use page::{Listed, Page, PageError, Paged, Window};
 pub use role::Role;
 pub use scope::Scope;
 pub use time::{Clock, Millis};

@@ -19,6 +19,8 @@ pub enum PageError {
     Limit(i64),
     #[error("offset must be 0 or more, got {0}")]
     Offset(i64),
+    #[error("after continues a list by cursor and cannot be combined with offset; send one")]
+    AfterWithOffset,
 }
 
 impl PageError {
@@ -26,6 +28,7 @@ impl PageError {
         match self {
             PageError::Limit(_) => "limit",
             PageError::Offset(_) => "offset",
+            PageError::AfterWithOffset => "after",
         }
     }
 }
@@ -74,6 +77,62 @@ impl<T> Paged<T> {
             offset: self.offset,
             total_count: self.total_count,
         }
+    }
+}
+
+/// A page of a list that also continues by cursor: the offset page's
+/// fields, and `nextCursor` (none on the last page).
+#[derive(Debug, Clone)]
+pub struct Listed<T> {
+    pub paged: Paged<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// Where a list page starts: `offset` rows in, or after a cursor's row
+/// (then the answer's `offset` reads 0). The two exclude each other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Window {
+    pub page: Page,
+    pub after: Option<String>,
+}
+
+impl Window {
+    /// `after` with an `offset` (any, even 0) is refused, naming `after`.
+    pub fn new(page: Page, offset_given: bool, after: Option<String>) -> Result<Self, PageError> {
+        if after.is_some() && offset_given {
+            return Err(PageError::AfterWithOffset);
+        }
+        Ok(Self { page, after })
+    }
+
+    /// The page the storage reads: one row more than asked (so the answer
+    /// knows whether another page follows), from the start of the cursor's
+    /// range when there is one.
+    pub fn probe(&self) -> Page {
+        Page {
+            limit: self.page.limit + 1,
+            offset: if self.after.is_some() {
+                0
+            } else {
+                self.page.offset
+            },
+        }
+    }
+
+    /// The page the answer reports.
+    pub fn shown(&self) -> Page {
+        Page {
+            limit: self.page.limit,
+            offset: self.probe().offset,
+        }
+    }
+
+    /// Cuts the probe's extra row; says whether there was one.
+    pub fn cut<T>(&self, items: &mut Vec<T>) -> bool {
+        let limit = usize::try_from(self.page.limit).unwrap_or(usize::MAX);
+        let more = items.len() > limit;
+        items.truncate(limit);
+        more
     }
 }
 

@@ -231,6 +231,15 @@ impl From<ServiceError> for ApiError {
         match error {
             ServiceError::Invalid { field, detail } => ApiError::bad_request(field, detail),
             ServiceError::NotFound(what) => ApiError::not_found(format!("{what} not found")),
+            ServiceError::InvalidCursor => {
+                let mut error = ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::InvalidCursor,
+                    ServiceError::InvalidCursor.to_string(),
+                );
+                error.field = Some("after");
+                error
+            }
             ServiceError::Conflict { code, detail } => {
                 ApiError::new(StatusCode::CONFLICT, code, detail)
             }

@@ -13,6 +13,7 @@ use crate::db::Conn;
 use crate::domain::event::{Actor, Origin};
 use crate::domain::invitation::InvitationFilter;
 use crate::domain::role::{Management, Permissions};
+use crate::domain::search::Search;
 use crate::domain::second_factor::{AdminMfa, ConsoleStep};
 use crate::domain::{
     Invitation, InvitationStatus, Membership, Millis, OrgId, Organization, Page, Paged, Role,
@@ -498,10 +499,11 @@ fn pending_invitations(
     admin: &ConsoleAdmin,
     now: Millis,
 ) -> ServiceResult<Paged<Invitation>> {
-    invitations::list(
+    invitations::page(
         conn,
         admin.org_id(),
         InvitationFilter::new(Some(InvitationStatus::Pending), false),
+        &Search::default(),
         Page {
             limit: OVERVIEW_PENDING,
             offset: 0,

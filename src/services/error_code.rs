@@ -130,6 +130,8 @@ error_codes! {
     DomainTaken => "domain_taken",
     /// The domain's TXT challenge record was not found.
     VerificationFailed => "verification_failed",
+    /// `after` is not a cursor this list answered for these filters.
+    InvalidCursor => "invalid_cursor",
     /// The database is not empty (`enlist demo` needs an empty one).
     NotEmpty => "not_empty",
     /// The server is busy or a dependency is down; retry after `Retry-After`.

@@ -12,10 +12,13 @@ use crate::delivery::{Composer, InvitationEmail};
 use crate::domain::event::{EventType, Origin};
 use crate::domain::invitation::{InvitationFilter, Revocation};
 use crate::domain::invitation_options::InvitationOptions;
+use crate::domain::search::{After, Search};
 use crate::domain::{
     Email, Invitation, InvitationExtras, InvitationStatus, Millis, Page, Paged, Role,
 };
+use crate::domain::{Listed, Window};
 use crate::services::error_code::ErrorCode;
+use crate::services::list_cursor::{self, Binding, CursorKey, List};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -591,17 +594,84 @@ fn queue_message(
 
 /// One page of the organization's invitations and the exact total, both
 /// read in one snapshot so they agree (every read runs in one, `Database::read`).
+/// The total is the counters' without a search, and a count over the
+/// search's index range with one (bounded by the matches). `nextCursor`
+/// is given whenever another page follows, by offset or by cursor.
 pub fn list(
+    conn: &Conn,
+    key: &CursorKey,
+    org_id: i64,
+    filter: InvitationFilter,
+    search: &Search,
+    window: &Window,
+    now: Millis,
+) -> ServiceResult<Listed<Invitation>> {
+    let filters = format!("{};{}", filter.canonical(), search.canonical());
+    let binding = Binding {
+        list: List::Invitations,
+        org_id,
+        filters: &filters,
+    };
+    let after = window
+        .after
+        .as_deref()
+        .map(|cursor| list_cursor::open(key, &binding, cursor))
+        .transpose()?;
+    let (mut items, total_count) =
+        matching(conn, org_id, filter, search, after, window.probe(), now)?;
+    let more = window.cut(&mut items);
+    let next_cursor = items.last().filter(|_| more).map(|last| {
+        list_cursor::seal(
+            key,
+            &binding,
+            After {
+                created_at: last.created_at.0,
+                id: last.id,
+            },
+        )
+    });
+    fill_teams(conn, &mut items)?;
+    Ok(Listed {
+        paged: window.shown().of(items, total_count),
+        next_cursor,
+    })
+}
+
+/// One offset page, narrowed by `search` (the console's lists and overview).
+pub fn page(
     conn: &Conn,
     org_id: i64,
     filter: InvitationFilter,
+    search: &Search,
     page: Page,
     now: Millis,
 ) -> ServiceResult<Paged<Invitation>> {
-    let total_count = db::invitations::count(conn, org_id, filter, now)?;
-    let mut items = db::invitations::list(conn, org_id, filter, page, now)?;
+    let (mut items, total_count) = matching(conn, org_id, filter, search, None, page, now)?;
     fill_teams(conn, &mut items)?;
     Ok(page.of(items, total_count))
+}
+
+/// The rows of one page and the total they are counted against.
+fn matching(
+    conn: &Conn,
+    org_id: i64,
+    filter: InvitationFilter,
+    search: &Search,
+    after: Option<After>,
+    page: Page,
+    now: Millis,
+) -> ServiceResult<(Vec<Invitation>, i64)> {
+    let searching = (!search.is_empty()).then_some(search);
+    let total_count = match searching {
+        None => db::invitations::count(conn, org_id, filter, now)?,
+        Some(search) => db::invitations::count_found(conn, org_id, filter, search, now)?,
+    };
+    let narrowing = db::invitations::Narrowing {
+        search: searching,
+        after,
+    };
+    let items = db::invitations::list(conn, org_id, filter, narrowing, page, now)?;
+    Ok((items, total_count))
 }
 
 /// Revokes a pending or expired invitation; revoking twice is harmless

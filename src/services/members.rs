@@ -7,18 +7,90 @@ use super::{ServiceError, ServiceResult, events, orgs, roles};
 use crate::db;
 use crate::db::Conn;
 use crate::domain::event::{EventType, Origin};
+use crate::domain::search::{After, Search};
 use crate::domain::{KeyRevocation, Member, Membership, Millis, Page, Paged, Role};
+use crate::domain::{Listed, Window};
 use crate::domain::{OrgId, UserId};
 use crate::services::error_code::ErrorCode;
+use crate::services::list_cursor::{self, Binding, CursorKey, List};
 use uuid::Uuid;
 
-/// One page of the organization's members. The total is the organization's
-/// trigger-maintained member count, read in the same snapshot as the page
-/// (every read runs in one, `Database::read`).
-pub fn list(conn: &Conn, org_id: i64, page: Page) -> ServiceResult<Paged<Member>> {
-    let total_count = orgs::get(conn, org_id)?.member_count;
-    let items = db::members::list(conn, org_id, page)?;
+/// One offset page of the organization's members, narrowed by `search`
+/// (the console's list). The total is the organization's trigger-maintained
+/// member count without a search (the matches with one), read in the same
+/// snapshot as the page (every read runs in one, `Database::read`).
+pub fn list(conn: &Conn, org_id: i64, search: &Search, page: Page) -> ServiceResult<Paged<Member>> {
+    let searching = (!search.is_empty()).then_some(search);
+    let total_count = match searching {
+        None => orgs::get(conn, org_id)?.member_count,
+        Some(search) => db::members::count_found(conn, org_id, None, search)?,
+    };
+    let narrowing = db::members::MemberNarrowing {
+        search: searching,
+        ..Default::default()
+    };
+    let items = db::members::find(conn, org_id, narrowing, page)?;
     Ok(page.of(items, total_count))
+}
+
+/// One page of the organization's members (of one team, with `team_id`;
+/// another organization's team is not found), narrowed by `search`, from
+/// `offset` or after a cursor. The total is the kept member count (the
+/// organization's or the team's) without a search, and a count of the
+/// matches with one. `nextCursor` is given whenever another page follows.
+pub fn find(
+    conn: &Conn,
+    key: &CursorKey,
+    org_id: i64,
+    team_id: Option<i64>,
+    search: &Search,
+    window: &Window,
+) -> ServiceResult<Listed<Member>> {
+    let filters = format!(
+        "teamId={};{}",
+        team_id.map(|id| id.to_string()).unwrap_or_default(),
+        search.canonical()
+    );
+    let binding = Binding {
+        list: List::Users,
+        org_id,
+        filters: &filters,
+    };
+    let after = window
+        .after
+        .as_deref()
+        .map(|cursor| list_cursor::open(key, &binding, cursor))
+        .transpose()?;
+    let kept_count = match team_id {
+        Some(team_id) => super::teams::get(conn, org_id, team_id)?.member_count,
+        None => orgs::get(conn, org_id)?.member_count,
+    };
+    let searching = (!search.is_empty()).then_some(search);
+    let total_count = match searching {
+        None => kept_count,
+        Some(search) => db::members::count_found(conn, org_id, team_id, search)?,
+    };
+    let narrowing = db::members::MemberNarrowing {
+        team_id,
+        search: searching,
+        after: after.map(|after| after.id),
+    };
+    let mut items = db::members::find(conn, org_id, narrowing, window.probe())?;
+    let more = window.cut(&mut items);
+    let next_cursor = items.last().filter(|_| more).map(|last| {
+        list_cursor::seal(
+            key,
+            &binding,
+            After {
+                created_at: 0,
+                id: last.user_id,
+            },
+        )
+    });
+    Ok(Listed {
+        paged: window.shown().of(items, total_count),
+        next_cursor,
+    })
 }
 
 fn last_admin() -> ServiceError {

@@ -15,6 +15,7 @@ pub mod invite_page;
 pub mod invitee;
 pub mod join_links;
 pub mod labels;
+pub mod list_cursor;
 pub mod members;
 pub mod oauth;
 pub mod oidc;
@@ -41,6 +42,10 @@ pub enum ServiceError {
     /// The input breaks a rule; `field` names the offending input.
     #[error("{detail}")]
     Invalid { field: &'static str, detail: String },
+    /// `after` is not a cursor this server gave for this list, organization
+    /// and filters (tampered with, or taken from elsewhere).
+    #[error("after must be a nextCursor this list answered, with the same filters")]
+    InvalidCursor,
     /// The thing does not exist, or not for this caller.
     #[error("{0} not found")]
     NotFound(&'static str),

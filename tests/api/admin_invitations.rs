@@ -472,7 +472,7 @@ async fn list_answers_an_empty_page_with_the_defaults() {
     assert_eq!(reply.status, 200, "{}", reply.text);
     assert_eq!(
         reply.body,
-        json!({ "items": [], "limit": 100, "offset": 0, "totalCount": 0 })
+        json!({ "items": [], "limit": 100, "offset": 0, "totalCount": 0, "nextCursor": null })
     );
 }
 

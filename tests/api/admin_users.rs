@@ -26,9 +26,10 @@ async fn list_has_exactly_the_documented_shape() {
         "{}",
         reply.text
     );
+    // The seed's fields, plus `nextCursor` (search and cursors, issue 27).
     assert_eq!(
         keys_of(&reply.body),
-        ["items", "limit", "offset", "totalCount"]
+        ["items", "limit", "nextCursor", "offset", "totalCount"]
     );
     // The fields come in the order the API documents show.
     let positions: Vec<usize> = ["\"items\"", "\"totalCount\"", "\"offset\"", "\"limit\""]

@@ -79,6 +79,7 @@ mod relying_parties;
 mod reminders;
 mod roles;
 mod safe_defaults;
+mod search;
 mod second_factor;
 mod secrets_at_rest;
 mod slow_bodies;

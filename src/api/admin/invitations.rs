@@ -9,7 +9,8 @@ use crate::api::extract::api_key::{AdminCaller, PresentedKey};
 use crate::api::params;
 use crate::config::InvitationSettings;
 use crate::domain::invitation::InvitationFilter;
-use crate::domain::{InvitationStatus, Page, Scope};
+use crate::domain::search::Search;
+use crate::domain::{InvitationStatus, Scope, Window};
 use crate::http::problem::ApiError;
 use crate::services;
 use crate::services::ServiceError;
@@ -23,10 +24,18 @@ use actix_web::web;
 /// before anything about its parameters (as does the body in `create`).
 #[utoipa::path(
     get, path = "/v1/organization/invitations", operation_id = "listInvitations", tag = "Invitations",
-    params(crate::api::openapi::PageParams, crate::api::openapi::InvitationFilterParams),
+    params(
+        crate::api::openapi::PageParams,
+        crate::api::openapi::InvitationFilterParams,
+        crate::api::openapi::InvitationSearchParams
+    ),
     security(("api_key" = ["invitations:read"])),
     responses(
-        (status = 200, description = "One page of invitations, newest first", body = crate::api::dto::InvitationPage),
+        (status = 200, description = "One page of invitations, newest first; `nextCursor` continues it (null on the last page)", body = crate::api::dto::InvitationPage, example = json!({
+            "items": [{"status": "PENDING", "role": "MEMBER", "id": 41, "createdAt": "2026-01-05T10:00:00.000Z", "updatedAt": "2026-01-05T10:00:00.000Z", "expiresAt": "2026-01-12T10:00:00.000Z", "inviterUserId": 1, "inviteeEmail": "ann@example.com", "organizationId": 1, "teamIds": []}],
+            "limit": 1, "offset": 0, "totalCount": 3,
+            "nextCursor": "AQAAAZuOBxgAAAAAAAAAACmBGGdn7nC3kCq0Hy6mZ2t7bqSxe1M1v0QF2eRj1k9Jrw"
+        })),
         (status = 400, response = crate::api::openapi::BadRequest)
     )
 )]
@@ -40,17 +49,20 @@ pub async fn list(
         .map_err(ApiError::from_extractor)
         .and_then(|query| list_request(&query));
     let now = state.clock.now();
+    let cursor_key = state.cursor_key.clone();
     let found = state
         .db
         .read(move |conn| {
             let caller = key.verify(conn)?;
             caller.require(Scope::InvitationsRead)?;
-            let (filter, page) = request?;
+            let (filter, search, window) = request?;
             Ok::<_, ApiError>(services::invitations::list(
                 conn,
+                &cursor_key,
                 caller.org_id(),
                 filter,
-                page,
+                &search,
+                &window,
                 now,
             )?)
         })
@@ -58,8 +70,14 @@ pub async fn list(
     Ok(web::Json(found.into()))
 }
 
-fn list_request(query: &ListInvitationsQuery) -> Result<(InvitationFilter, Page), ApiError> {
-    let page = params::page(query.limit.as_deref(), query.offset.as_deref())?;
+fn list_request(
+    query: &ListInvitationsQuery,
+) -> Result<(InvitationFilter, Search, Window), ApiError> {
+    let window = params::window(
+        query.limit.as_deref(),
+        query.offset.as_deref(),
+        query.after.as_deref(),
+    )?;
     let status = query
         .status
         .as_deref()
@@ -77,7 +95,12 @@ fn list_request(query: &ListInvitationsQuery) -> Result<(InvitationFilter, Page)
         .transpose()?;
     let include_expired =
         params::boolean("includeExpired", query.include_expired.as_deref())?.unwrap_or(false);
-    Ok((InvitationFilter::new(status, include_expired), page))
+    let search = params::search(query.email.as_deref(), query.q.as_deref())?;
+    Ok((
+        InvitationFilter::new(status, include_expired),
+        search,
+        window,
+    ))
 }
 
 /// `POST /v1/organization/invitations`

@@ -18,11 +18,15 @@ use actix_web::web;
     get, path = "/v1/organization/users", operation_id = "listUsers", tag = "Users",
     params(
         crate::api::openapi::PageParams,
-        ("teamId" = Option<i64>, Query, minimum = 1, description = "Only the members of this team of the organization (another organization's team is not found)", example = 7)
+        ("teamId" = Option<i64>, Query, minimum = 1, description = "Only the members of this team of the organization (another organization's team is not found)", example = 7),
+        crate::api::openapi::UserSearchParams
     ),
     security(("api_key" = ["users:read"])),
     responses(
-        (status = 200, description = "One page of members, ordered by id", body = crate::api::dto::MemberPage),
+        (status = 200, description = "One page of members, ordered by id; `nextCursor` continues it (null on the last page)", body = crate::api::dto::MemberPage, example = json!({
+            "items": [{"id": 12, "email": "ann@example.com", "firstName": "Ann", "lastName": "Lee", "role": "MEMBER", "createdAt": "2026-01-05T10:00:00.000Z", "updatedAt": "2026-01-05T10:00:00.000Z"}],
+            "totalCount": 1, "offset": 0, "limit": 100, "nextCursor": null
+        })),
         (status = 404, description = "`teamId` is not a team of the organization", body = crate::api::openapi::Problem, content_type = "application/problem+json"),
         (status = 400, response = crate::api::openapi::BadRequest)
     )
@@ -34,20 +38,30 @@ pub async fn list(
 ) -> Result<web::Json<MemberPage>, actix_web::Error> {
     // Parameters are checked now and reported after the key and its scope.
     let asked = query.map_err(ApiError::from_extractor).and_then(|query| {
-        let page = params::page(query.limit.as_deref(), query.offset.as_deref())?;
+        let window = params::window(
+            query.limit.as_deref(),
+            query.offset.as_deref(),
+            query.after.as_deref(),
+        )?;
         let team_id = query.team_id.as_deref().map(team_id).transpose()?;
-        Ok((page, team_id))
+        let search = params::search(query.email.as_deref(), query.q.as_deref())?;
+        Ok((window, team_id, search))
     });
+    let cursor_key = state.cursor_key.clone();
     let members = state
         .db
         .read(move |conn| {
             let caller = key.verify(conn)?;
             caller.require(Scope::UsersRead)?;
-            let (page, team_id) = asked?;
-            Ok::<_, ApiError>(match team_id {
-                Some(team_id) => services::teams::members(conn, caller.org_id(), team_id, page)?,
-                None => services::members::list(conn, caller.org_id(), page)?,
-            })
+            let (window, team_id, search) = asked?;
+            Ok::<_, ApiError>(services::members::find(
+                conn,
+                &cursor_key,
+                caller.org_id(),
+                team_id,
+                &search,
+                &window,
+            )?)
         })
         .await?;
     Ok(web::Json(members.into()))

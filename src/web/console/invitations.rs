@@ -3,6 +3,7 @@
 
 use super::{Chrome, ConsoleForm, ConsolePageError, FieldError, Paging, RowId, Visit};
 use crate::domain::invitation::InvitationFilter;
+use crate::domain::search::Search;
 use crate::domain::{Invitation, InvitationStatus, Role};
 use crate::services::console::Need;
 use crate::services::invitations::{NewInvitation, RESENT_TOO_SOON, SendRules};
@@ -56,6 +57,9 @@ pub struct ListQuery {
         skip_serializing_if = "Option::is_none"
     )]
     pub include_expired: Option<String>,
+    /// The search box: a prefix of the address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub q: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -63,10 +67,11 @@ pub struct ListQuery {
 }
 
 /// What a list query asks for, checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListRequest {
     pub status: Option<InvitationStatus>,
     pub include_expired: bool,
+    pub search: Search,
     pub paging: Paging,
 }
 
@@ -113,9 +118,12 @@ impl ListQuery {
                 ));
             }
         };
+        let search = Search::parse(None, self.q.as_deref())
+            .map_err(|e| ServiceError::invalid(e.field(), e.to_string()))?;
         Ok(ListRequest {
             status,
             include_expired,
+            search,
             paging: Paging::parse(self.limit.as_deref(), self.page.as_deref())?,
         })
     }
@@ -141,6 +149,8 @@ pub struct InvitationsPage {
     pub statuses: [&'static str; 5],
     pub status: &'static str,
     pub include_expired: bool,
+    /// The search box as typed.
+    pub q: String,
     pub page_sizes: [i64; 4],
     pub limit: i64,
     pub page: i64,
@@ -166,10 +176,11 @@ pub async fn list(
             move |conn, admin, now| {
                 let asked = asked?;
                 let filter = InvitationFilter::new(asked.status, asked.include_expired);
-                let found = services::invitations::list(
+                let found = services::invitations::page(
                     conn,
                     admin.org_id(),
                     filter,
+                    &asked.search,
                     asked.paging.window(),
                     now,
                 )?;
@@ -186,6 +197,7 @@ pub async fn list(
         statuses: InvitationStatus::ALL.map(|status| status.as_str()),
         status: asked.status.map(|s| s.as_str()).unwrap_or(""),
         include_expired: asked.include_expired,
+        q: query.q.clone().unwrap_or_default(),
         page_sizes: super::PAGE_SIZES,
         limit: paging.limit,
         page: paging.page,

@@ -2,6 +2,7 @@
 
 use super::step_up::Carried;
 use super::{ButtonForm, Chrome, ConsoleForm, ConsolePageError, Paging, Visit};
+use crate::domain::search::{Search, SearchError};
 use crate::domain::{Member, Role};
 use crate::domain::{OrgId, UserId};
 use crate::services::accounts::{Factors, StepUp};
@@ -57,8 +58,28 @@ pub struct MembersPage {
     pub page: i64,
     pub pages: i64,
     pub range: String,
+    /// The search box as typed.
+    pub q: String,
+    pub limit: i64,
     pub previous_href: Option<String>,
     pub next_href: Option<String>,
+}
+
+/// The search box's `q` from the query string (empty when absent or when
+/// the query string is malformed: [`Paging::from_query`] reports that).
+fn search_box(raw: &str) -> String {
+    #[derive(serde::Deserialize)]
+    struct Asked {
+        q: Option<String>,
+    }
+    serde_urlencoded::from_str::<Asked>(raw)
+        .ok()
+        .and_then(|asked| asked.q)
+        .unwrap_or_default()
+}
+
+fn invalid(error: SearchError) -> ServiceError {
+    ServiceError::invalid(error.field(), error.to_string())
 }
 
 /// `GET /admin/orgs/{uuid}/members`
@@ -66,11 +87,14 @@ pub async fn list(
     visit: Visit,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsolePageError> {
-    let asked = Paging::from_query(visit.request().query_string());
+    let raw = visit.request().query_string();
+    let q = search_box(raw);
+    let asked = Paging::from_query(raw)
+        .and_then(|paging| Ok((paging, Search::parse(None, Some(&q)).map_err(invalid)?)));
     let (admin, (paging, found)) = visit
         .read(&state, "members", Need::MEMBERS, move |conn, admin, _| {
-            let paging = asked?;
-            let found = services::members::list(conn, admin.org_id(), paging.window())?;
+            let (paging, search) = asked?;
+            let found = services::members::list(conn, admin.org_id(), &search, paging.window())?;
             let ids: Vec<i64> = found.items.iter().map(|m| m.user_id).collect();
             // One query for the page's identities, not one per member.
             let identities = crate::db::identities::of_users(conn, &ids)?;
@@ -94,7 +118,12 @@ pub async fn list(
     let chrome = visit.chrome(&admin, "members");
     let pages = paging.pages(found.total_count);
     let base = chrome.href("/members");
-    let link = |page: i64| format!("{base}?limit={}&page={page}", paging.limit);
+    let searched = serde_urlencoded::to_string([("q", q.as_str())])
+        .ok()
+        .filter(|_| !q.trim().is_empty())
+        .map(|encoded| format!("&{encoded}"))
+        .unwrap_or_default();
+    let link = |page: i64| format!("{base}?limit={}&page={page}{searched}", paging.limit);
     let page = MembersPage {
         rows: found
             .items
@@ -114,6 +143,8 @@ pub async fn list(
         page: paging.page,
         pages,
         range: paging.range(found.items.len(), found.total_count),
+        q,
+        limit: paging.limit,
         previous_href: (paging.page > 1).then(|| link(paging.page - 1)),
         next_href: (paging.page < pages).then(|| link(paging.page + 1)),
         chrome,
