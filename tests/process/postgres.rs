@@ -96,7 +96,11 @@ fn copy_moves_a_whole_sqlite_database_up_and_refuses_a_target_with_data() {
              INSERT INTO team_members (team_id, user_id, org_id, created_at)
              SELECT 1, user_id, org_id, 0 FROM memberships WHERE org_id = 1 LIMIT 3;
              INSERT INTO invitation_teams (invitation_id, team_id)
-             SELECT MIN(id), 1 FROM invitations WHERE org_id = 1;",
+             SELECT MIN(id), 1 FROM invitations WHERE org_id = 1;
+             INSERT INTO org_domains (org_id, domain, mode, role, challenge, verified_at,
+                                      checked_at, created_at)
+             VALUES (1, 'acme.test', 'auto_join', 'MEMBER', 'enlist-verification=x', 1, 1, 0);
+             INSERT INTO domain_teams (domain_id, team_id) VALUES (1, 1);",
         )
         .unwrap();
 
@@ -106,7 +110,7 @@ fn copy_moves_a_whole_sqlite_database_up_and_refuses_a_target_with_data() {
     ));
     let source = rusqlite::Connection::open(file).unwrap();
     let tables = copied["tables"].as_object().unwrap();
-    assert_eq!(tables.len(), 34, "every table: {copied}");
+    assert_eq!(tables.len(), 36, "every table: {copied}");
     for (table, rows) in tables {
         let in_file: i64 = source
             .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
