@@ -75,6 +75,15 @@ pub fn list(conn: &Conn, org_id: i64, page: Page) -> Result<Vec<Team>> {
     )
 }
 
+/// Whether the organization has any team (one probe of `teams_org`).
+pub fn any(conn: &Conn, org_id: i64) -> Result<bool> {
+    conn.query_one(
+        "SELECT EXISTS (SELECT 1 FROM teams WHERE org_id = ?1)",
+        &[&org_id],
+        |row| row.get(0),
+    )
+}
+
 /// How many teams the organization has: a range of `teams_org` no longer
 /// than `teams.max_per_organization`.
 pub fn count(conn: &Conn, org_id: i64) -> Result<i64> {

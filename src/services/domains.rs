@@ -155,6 +155,7 @@ pub fn list(conn: &Conn, org_id: i64, page: Page) -> ServiceResult<Paged<OrgDoma
     let mut items = db::domains::list(conn, org_id, page)?;
     super::teams::fill(
         conn,
+        org_id,
         Holder::Domain,
         &mut items,
         |domain| domain.id,

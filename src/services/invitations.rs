@@ -349,16 +349,18 @@ pub fn get(
 
 /// The invitation with the teams accepting puts the person in.
 fn with_teams(conn: &Conn, invitation: Invitation) -> ServiceResult<Invitation> {
+    let org_id = invitation.org_id;
     let mut one = [invitation];
-    fill_teams(conn, &mut one)?;
+    fill_teams(conn, org_id, &mut one)?;
     let [invitation] = one;
     Ok(invitation)
 }
 
 /// Fills in each invitation's teams with one read for all of them.
-fn fill_teams(conn: &Conn, invitations: &mut [Invitation]) -> ServiceResult<()> {
+fn fill_teams(conn: &Conn, org_id: i64, invitations: &mut [Invitation]) -> ServiceResult<()> {
     super::teams::fill(
         conn,
+        org_id,
         Holder::Invitation,
         invitations,
         |i| i.id,
@@ -630,7 +632,7 @@ pub fn list(
             },
         )
     });
-    fill_teams(conn, &mut items)?;
+    fill_teams(conn, org_id, &mut items)?;
     Ok(Listed {
         paged: window.shown().of(items, total_count),
         next_cursor,
@@ -647,7 +649,7 @@ pub fn page(
     now: Millis,
 ) -> ServiceResult<Paged<Invitation>> {
     let (mut items, total_count) = matching(conn, org_id, filter, search, None, page, now)?;
-    fill_teams(conn, &mut items)?;
+    fill_teams(conn, org_id, &mut items)?;
     Ok(page.of(items, total_count))
 }
 

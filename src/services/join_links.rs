@@ -160,13 +160,20 @@ pub fn list(conn: &Conn, org_id: i64, page: Page, now: Millis) -> ServiceResult<
     // Every read runs in one snapshot (`Database::read`): the two agree.
     let total = db::join_links::count(conn, org_id)?;
     let mut items = db::join_links::list(conn, org_id, page, now)?;
-    fill_teams(conn, &mut items)?;
+    fill_teams(conn, org_id, &mut items)?;
     Ok(page.of(items, total))
 }
 
 /// Fills in each link's teams with one read for all of them.
-fn fill_teams(conn: &Conn, links: &mut [JoinLink]) -> ServiceResult<()> {
-    super::teams::fill(conn, Holder::JoinLink, links, |l| l.id, |l| &mut l.team_ids)
+fn fill_teams(conn: &Conn, org_id: i64, links: &mut [JoinLink]) -> ServiceResult<()> {
+    super::teams::fill(
+        conn,
+        org_id,
+        Holder::JoinLink,
+        links,
+        |l| l.id,
+        |l| &mut l.team_ids,
+    )
 }
 
 /// Revokes a link (revoking twice is harmless); answers it.
@@ -176,7 +183,7 @@ pub fn revoke(tx: &Conn, org_id: i64, id: i64, now: Millis) -> ServiceResult<Joi
     let revoked = db::join_links::get_in_org(tx, org_id, id, now)?
         .ok_or(ServiceError::NotFound("join link"))?;
     let mut one = [revoked];
-    fill_teams(tx, &mut one)?;
+    fill_teams(tx, org_id, &mut one)?;
     let [revoked] = one;
     Ok(revoked)
 }

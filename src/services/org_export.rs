@@ -80,6 +80,7 @@ pub fn read(conn: &Conn, org: &Organization, now: Millis) -> ServiceResult<Expor
         let mut found = db::invitations::page_with_extras(conn, org_id, page, now)?;
         super::teams::fill(
             conn,
+            org_id,
             Holder::Invitation,
             &mut found,
             |(invitation, _)| invitation.id,
@@ -94,6 +95,7 @@ pub fn read(conn: &Conn, org: &Organization, now: Millis) -> ServiceResult<Expor
         let mut found = db::join_links::list(conn, org_id, page, now)?;
         super::teams::fill(
             conn,
+            org_id,
             Holder::JoinLink,
             &mut found,
             |l| l.id,
