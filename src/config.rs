@@ -842,11 +842,91 @@ impl From<figment::Error> for ConfigError {
         ConfigError::Invalid(
             error
                 .into_iter()
-                .map(|e| e.to_string())
+                .map(|e| described(&e))
                 .collect::<Vec<_>>()
                 .join("; "),
         )
     }
+}
+
+/// One setting's error in the words of the file or the environment it came
+/// from: the key as the settings docs write it (`server.workers`, with the
+/// variable's name when it came from the environment), never figment's
+/// profile prefix (`default.`), and kinds of value instead of Rust's type
+/// names (`usize`).
+fn described(error: &figment::Error) -> String {
+    use figment::error::Kind;
+    let from_env = error
+        .metadata
+        .as_ref()
+        .is_some_and(|md| md.name.contains("environment"));
+    let key = error.path.join(".").to_lowercase();
+    let place = match &error.metadata {
+        Some(_) if from_env => format!(
+            " (environment variable ENLIST_{})",
+            error.path.join("__").to_uppercase()
+        ),
+        Some(md) => match &md.source {
+            Some(source) => format!(" in {source}"),
+            None => format!(" in {}", md.name),
+        },
+        None => String::new(),
+    };
+    let what = match &error.kind {
+        Kind::InvalidType(actual, expected) | Kind::InvalidValue(actual, expected) => {
+            format!(
+                "expected {}, found {}",
+                plain(expected),
+                plain(&actual.to_string())
+            )
+        }
+        Kind::UnknownField(field, known) => {
+            format!(
+                "no setting is called `{field}` here (there are: {})",
+                known.join(", ")
+            )
+        }
+        Kind::UnknownVariant(given, known) => {
+            format!("`{given}` is not one of: {}", known.join(", "))
+        }
+        other => plain(&other.to_string()),
+    };
+    if key.is_empty() {
+        format!("{what}{place}")
+    } else {
+        format!("{key}{place}: {what}")
+    }
+}
+
+/// Serde's and Rust's words for kinds of values, as people say them.
+fn plain(text: &str) -> String {
+    const WORDS: [(&str, &str); 14] = [
+        ("usize", "a whole number"),
+        ("u8", "a whole number"),
+        ("u16", "a whole number"),
+        ("u32", "a whole number"),
+        ("u64", "a whole number"),
+        ("isize", "a whole number"),
+        ("i8", "a whole number"),
+        ("i16", "a whole number"),
+        ("i32", "a whole number"),
+        ("i64", "a whole number"),
+        ("f32", "a number"),
+        ("f64", "a number"),
+        ("signed int", "the number"),
+        ("unsigned int", "the number"),
+    ];
+    text.split(' ')
+        .map(|word| {
+            WORDS
+                .iter()
+                .find(|(rust, _)| *rust == word)
+                .map_or(word, |(_, said)| *said)
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace("signed int", "the number")
+        .replace("unsigned int", "the number")
 }
 
 /// Where the settings come from. `file: None` reads `./config.toml` when it exists.
@@ -1172,6 +1252,23 @@ mod tests {
         .unwrap();
         assert_eq!(settings.invitations.lifetime.0, Duration::from_secs(4));
         assert_eq!(settings.server.json_body_limit.0, 65_536);
+    }
+
+    #[test]
+    fn errors_speak_the_file_and_the_environment_not_rust() {
+        let err = load("[server]\nworkers = -1\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("server.workers"), "{err}");
+        assert!(err.contains("a whole number"), "{err}");
+        assert!(!err.contains("default."), "{err}");
+        assert!(!err.contains("usize"), "{err}");
+        let err = load("", &[("ENLIST_SERVER__WORKERS", "abc")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ENLIST_SERVER__WORKERS"), "{err}");
+        assert!(err.contains("expected a whole number"), "{err}");
+        assert!(!err.contains("usize"), "{err}");
     }
 
     #[test]
