@@ -900,7 +900,7 @@ fn described(error: &figment::Error) -> String {
 
 /// Serde's and Rust's words for kinds of values, as people say them.
 fn plain(text: &str) -> String {
-    const WORDS: [(&str, &str); 14] = [
+    const WORDS: [(&str, &str); 12] = [
         ("usize", "a whole number"),
         ("u8", "a whole number"),
         ("u16", "a whole number"),
@@ -913,8 +913,6 @@ fn plain(text: &str) -> String {
         ("i64", "a whole number"),
         ("f32", "a number"),
         ("f64", "a number"),
-        ("signed int", "the number"),
-        ("unsigned int", "the number"),
     ];
     text.split(' ')
         .map(|word| {
@@ -925,8 +923,9 @@ fn plain(text: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
-        .replace("signed int", "the number")
+        // Two words: replaced after the single ones (`unsigned` first).
         .replace("unsigned int", "the number")
+        .replace("signed int", "the number")
 }
 
 /// Where the settings come from. `file: None` reads `./config.toml` when it exists.

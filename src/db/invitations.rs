@@ -261,8 +261,7 @@ impl QueryParams {
         now: Millis,
         page: Page,
     ) -> Self {
-        let search = narrowing.search;
-        let (low, high) = search.and_then(Search::prefix_range).unwrap_or_default();
+        let (email_key, low, high) = Search::bound(narrowing.search);
         Self {
             org_id,
             now: now.0,
@@ -273,10 +272,7 @@ impl QueryParams {
                 created_at: 0,
                 id: 0,
             }),
-            email_key: search
-                .and_then(|s| s.email.as_ref())
-                .map(|e| e.key().to_owned())
-                .unwrap_or_default(),
+            email_key,
             low,
             high,
         }

@@ -204,8 +204,7 @@ struct MemberParams {
 
 impl MemberParams {
     fn new(org_id: i64, narrowing: MemberNarrowing<'_>, page: Page) -> Self {
-        let search = narrowing.search;
-        let (low, high) = search.and_then(Search::prefix_range).unwrap_or_default();
+        let (email_key, low, high) = Search::bound(narrowing.search);
         Self {
             org_id,
             limit: page.limit,
@@ -213,10 +212,7 @@ impl MemberParams {
             team_id: narrowing.team_id.unwrap_or(0),
             // Ids start at 1: "after 0" is the whole list.
             after: narrowing.after.unwrap_or(0),
-            email_key: search
-                .and_then(|s| s.email.as_ref())
-                .map(|e| e.key().to_owned())
-                .unwrap_or_default(),
+            email_key,
             low,
             high,
         }

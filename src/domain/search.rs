@@ -65,6 +65,18 @@ impl Search {
             .map(|low| (low.clone(), format!("{low}\u{10FFFF}")))
     }
 
+    /// The values a query binds for `search` (none: empty, which the
+    /// queries read as "no such condition"): the exact address's key, and
+    /// the prefix's `[low, high)` range.
+    pub fn bound(search: Option<&Search>) -> (String, String, String) {
+        let email_key = search
+            .and_then(|s| s.email.as_ref())
+            .map(|e| e.key().to_owned())
+            .unwrap_or_default();
+        let (low, high) = search.and_then(Search::prefix_range).unwrap_or_default();
+        (email_key, low, high)
+    }
+
     pub fn prefix(&self) -> Option<&str> {
         self.prefix.as_deref()
     }
